@@ -1,0 +1,165 @@
+"""Command line: ``python -m bot <command>``.  The names are a contract.
+
+run            start the bot (long polling; webhook when WEBHOOK_URL is set)
+db upgrade     apply database migrations
+seed-demo      load the demo district (idempotent)
+import-org F   import the organisation from an XLSX or CSV workbook
+invite         create a one-time invite deep link
+sandbox        the whole bot with a local Bot API emulator, no token needed
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("bot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bot", description="gridbot: community grid governance bot")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start the bot (applies pending migrations first)")
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply migrations")
+    sub.add_parser("seed-demo", help="load the demo district into the configured database")
+    imp = sub.add_parser("import-org", help="import communities, grids, buildings... from XLSX or CSV")
+    imp.add_argument("file", type=Path)
+    inv = sub.add_parser("invite", help="create a one-time invite")
+    inv.add_argument("--role", required=True, choices=["worker", "grid_head", "staff", "department", "admin"])
+    inv.add_argument("--scope", required=True, help="grid, community, department or district code")
+    inv.add_argument("--expires", default="7d", help="lifetime like 30m, 12h, 7d, 2w (default 7d)")
+    sb = sub.add_parser("sandbox", help="run the bot against a local emulator with a web chat")
+    sb.add_argument("--port", type=int, default=8080)
+    sb.add_argument("--host", default="127.0.0.1")
+    return p
+
+
+async def _with_session(settings: Settings, fn):  # type: ignore[no-untyped-def]
+    from models.database import create_engine, create_sessionmaker
+
+    engine = create_engine(settings.database_url)
+    try:
+        return await fn(create_sessionmaker(engine))
+    finally:
+        await engine.dispose()
+
+
+async def _cmd_run(settings: Settings) -> int:
+    from bot.app import GridBotApp
+    from models.database import upgrade
+
+    token = settings.require_token()
+    await upgrade(settings.database_url)
+    app = GridBotApp.create(settings, token=token)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, app.request_stop)
+    try:
+        await app.run()
+    finally:
+        await app.close()
+    return 0
+
+
+async def _cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
+    from aiogram import Bot
+
+    from bot.app import create_bot
+    from bot.services.errors import DomainError
+    from bot.services.invites import create_invite, parse_duration
+    from models import Role
+
+    token = settings.require_token()
+    try:
+        expires = parse_duration(args.expires)
+    except DomainError:
+        print("--expires: expected a lifetime like 30m, 12h, 7d or 2w (at most a year)", file=sys.stderr)
+        return 2
+    bot: Bot = create_bot(settings, token)
+    try:
+        me = await bot.get_me()
+    finally:
+        await bot.session.close()
+
+    async def create(sessionmaker):  # type: ignore[no-untyped-def]
+        async with sessionmaker() as session:
+            invite = await create_invite(session, role=Role(args.role), scope_code=args.scope, expires_in=expires)
+            await session.commit()
+            return invite
+
+    try:
+        invite = await _with_session(settings, create)
+    except DomainError:
+        print(f"--scope: no {args.role} scope with code {args.scope!r}", file=sys.stderr)
+        return 2
+    print(f"Invite for {args.role} of {args.scope}, valid until {invite.expires_at.astimezone(settings.tz):%Y-%m-%d %H:%M %Z}:")
+    print(f"https://t.me/{me.username}?start={invite.payload}")
+    print(invite.payload)
+    return 0
+
+
+async def _main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from models.database import upgrade
+
+    if args.command == "run":
+        return await _cmd_run(settings)
+    if args.command == "db":
+        await upgrade(settings.database_url)
+        print("database is at the latest migration")
+        return 0
+    if args.command == "seed-demo":
+        from bot.services.org_import import seed_demo
+
+        await upgrade(settings.database_url)
+        report = await _with_session(settings, seed_demo)
+        print(report)
+        return 0
+    if args.command == "import-org":
+        from bot.services.org_import import ImportFailed, import_org_file
+
+        if not args.file.exists():
+            print(f"{args.file}: no such file", file=sys.stderr)
+            return 2
+        await upgrade(settings.database_url)
+        try:
+            report = await _with_session(settings, lambda sm: import_org_file(sm, args.file))
+        except ImportFailed as exc:
+            print(f"{args.file}: nothing imported; {len(exc.errors)} problem(s):", file=sys.stderr)
+            for err in exc.errors:
+                print(f"  {err.sheet} row {err.row}: {err.message}", file=sys.stderr)
+            return 1
+        print(report)
+        return 0
+    if args.command == "invite":
+        await upgrade(settings.database_url)
+        return await _cmd_invite(settings, args)
+    if args.command == "sandbox":
+        from bot.sandbox.runner import run_sandbox
+
+        return await run_sandbox(settings, host=args.host, port=args.port)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return asyncio.run(_main(sys.argv[1:] if argv is None else argv))
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

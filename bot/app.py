@@ -1,0 +1,163 @@
+"""Application wiring: one factory builds the bot, dispatcher and pipeline.
+
+Tests, the sandbox and ``python -m bot run`` all use :class:`GridBotApp`, so
+they exercise the same code path as production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from dataclasses import dataclass, field
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.types import Update
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.fsm_storage import create_storage
+from bot.i18n import PoI18n, UserLocaleMiddleware, create_i18n, locale_from_telegram
+from bot.inbound import InboundPipeline
+from bot.middlewares import DbSessionMiddleware, UserMiddleware
+from handlers import get_routers
+from handlers.commands import publish_default_commands
+from models.database import create_engine, create_sessionmaker
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+
+
+def create_bot(settings: Settings, token: str | None = None) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    return Bot(
+        token or settings.require_token(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+    )
+
+
+def create_dispatcher(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], i18n: PoI18n
+) -> Dispatcher:
+    dp = Dispatcher(storage=create_storage(settings.redis_url, sessionmaker), settings=settings, i18n=i18n)
+    dp.update.outer_middleware(DbSessionMiddleware(sessionmaker))
+    dp.update.outer_middleware(UserMiddleware())
+    UserLocaleMiddleware(i18n).setup(dp)
+    dp.include_routers(*get_routers())
+    return dp
+
+
+@dataclass
+class GridBotApp:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    bot: Bot
+    dp: Dispatcher
+    i18n: PoI18n
+    pipeline: InboundPipeline
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @classmethod
+    def create(cls, settings: Settings, *, token: str | None = None, engine: AsyncEngine | None = None) -> GridBotApp:
+        engine = engine or create_engine(settings.database_url)
+        sessionmaker = create_sessionmaker(engine)
+        i18n = create_i18n(settings.default_locale)
+        bot = create_bot(settings, token)
+        dp = create_dispatcher(settings, sessionmaker, i18n)
+        app = cls(settings, engine, sessionmaker, bot, dp, i18n, None)  # type: ignore[arg-type]
+        app.pipeline = InboundPipeline(
+            bot=bot,
+            dispatcher=dp,
+            sessionmaker=sessionmaker,
+            max_attempts=settings.inbound_max_attempts,
+            on_failed=app._apologise,
+        )
+        return app
+
+    async def _apologise(self, update: Update, exc: BaseException) -> None:
+        """Tell the user their last action failed, in their language."""
+        event = update.event
+        tg_user = getattr(event, "from_user", None)
+        if tg_user is None:
+            return
+        locale = locale_from_telegram(tg_user.language_code, self.settings.default_locale)
+        text = self.i18n.gettext("Sorry, something went wrong. Please try again.", locale=locale)
+        await self.bot.send_message(tg_user.id, text)
+
+    async def prepare(self) -> None:
+        """Check the token, publish commands, queue unfinished updates."""
+        me = await self.bot.get_me()
+        log.info("running as @%s (id %s)", me.username, me.id)
+        await publish_default_commands(self.bot, self.i18n)
+        await self.pipeline.recover()
+
+    async def run_polling(self) -> None:
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        await self.prepare()
+        await self.pipeline.poll(self._stop, allowed_updates=ALLOWED_UPDATES)
+
+    def webhook_app(self, path: str = "/webhook") -> web.Application:
+        secret = self.settings.webhook_secret.get_secret_value() if self.settings.webhook_secret else None
+
+        async def receive(request: web.Request) -> web.Response:
+            if secret is not None:
+                given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+                if not hmac.compare_digest(given, secret):
+                    return web.Response(status=401)
+            try:
+                payload = await request.json()
+            except ValueError:
+                return web.Response(status=400)
+            if not isinstance(payload, dict) or "update_id" not in payload:
+                return web.Response(status=400)
+            # 200 only once the update is committed: if this fails Telegram retries.
+            await self.pipeline.feed_raw([payload])
+            return web.Response()
+
+        app = web.Application()
+        app.router.add_post(path, receive)
+        return app
+
+    async def run_webhook(self) -> None:
+        from urllib.parse import urlsplit
+
+        url = self.settings.webhook_url
+        assert url is not None
+        path = urlsplit(url).path or "/webhook"
+        await self.prepare()
+        runner = web.AppRunner(self.webhook_app(path))
+        await runner.setup()
+        site = web.TCPSite(runner, self.settings.webhook_listen_host, self.settings.webhook_listen_port)
+        await site.start()
+        secret = self.settings.webhook_secret.get_secret_value() if self.settings.webhook_secret else None
+        await self.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+        log.info("webhook listening on %s:%s%s", self.settings.webhook_listen_host,
+                 self.settings.webhook_listen_port, path)
+        try:
+            await self._stop.wait()
+        finally:
+            await runner.cleanup()
+
+    async def run(self) -> None:
+        if self.settings.webhook_url:
+            await self.run_webhook()
+        else:
+            await self.run_polling()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def close(self) -> None:
+        self._stop.set()
+        await self.pipeline.stop()
+        await self.dp.storage.close()
+        await self.bot.session.close()
+        await self.engine.dispose()

@@ -1,0 +1,70 @@
+"""aiogram FSM storage in the database, for deployments without Redis.
+
+aiogram's MemoryStorage forgets every conversation on restart; this keeps
+them in the ``fsm_records`` table.  With ``REDIS_URL`` set the bot uses
+aiogram's RedisStorage instead (see :func:`create_storage`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from aiogram.fsm.state import State
+from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, StateType, StorageKey
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from models import FSMRecord
+
+
+class SQLStorage(BaseStorage):
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+        self.key_builder = DefaultKeyBuilder(with_destiny=True, with_bot_id=True)
+
+    def _key(self, key: StorageKey) -> str:
+        return self.key_builder.build(key)
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        value = state.state if isinstance(state, State) else state
+        async with self.sessionmaker() as session:
+            record = await session.get(FSMRecord, self._key(key))
+            if record is None:
+                if value is None:
+                    return
+                session.add(FSMRecord(key=self._key(key), state=value, data="{}"))
+            else:
+                record.state = value
+            await session.commit()
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        async with self.sessionmaker() as session:
+            record = await session.get(FSMRecord, self._key(key))
+            return record.state if record else None
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        payload = json.dumps(dict(data), ensure_ascii=False)
+        async with self.sessionmaker() as session:
+            record = await session.get(FSMRecord, self._key(key))
+            if record is None:
+                session.add(FSMRecord(key=self._key(key), state=None, data=payload))
+            else:
+                record.data = payload
+            await session.commit()
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        async with self.sessionmaker() as session:
+            record = await session.get(FSMRecord, self._key(key))
+            return json.loads(record.data) if record else {}
+
+    async def close(self) -> None:  # the engine is owned by the application
+        return None
+
+
+def create_storage(redis_url: str | None, sessionmaker: async_sessionmaker[AsyncSession]) -> BaseStorage:
+    if redis_url:
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        return RedisStorage.from_url(redis_url, key_builder=DefaultKeyBuilder(with_destiny=True, with_bot_id=True))
+    return SQLStorage(sessionmaker)

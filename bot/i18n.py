@@ -1,0 +1,78 @@
+"""Translations: gettext catalogues under ``locales/`` loaded through aiogram's i18n.
+
+Catalogues are kept as ``.po`` text only; they are compiled in memory when
+the bot starts, so there is no generated ``.mo`` file to forget.  Locale codes
+in the bot are BCP-47-like (``zh-Hans``, ``zh-Hant``, ``en``); the folders use
+gettext's spelling (``zh_Hans``...).
+"""
+
+from __future__ import annotations
+
+import gettext
+import io
+from pathlib import Path
+from typing import Any
+
+from aiogram.types import TelegramObject
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n.middleware import I18nMiddleware
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+from bot.config import SUPPORTED_LOCALES
+
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+DOMAIN = "messages"
+
+LOCALE_NAMES = {"zh-Hans": "简体中文", "zh-Hant": "繁體中文", "en": "English"}
+
+
+def folder_name(locale: str) -> str:
+    return locale.replace("-", "_")
+
+
+def locale_from_telegram(language_code: str | None, default: str) -> str:
+    """Best guess from Telegram's ``language_code`` (zh-hant, zh-tw, en-us...)."""
+    if not language_code:
+        return default
+    code = language_code.lower()
+    if code.startswith("zh"):
+        if any(tag in code for tag in ("hant", "tw", "hk", "mo")):
+            return "zh-Hant"
+        return "zh-Hans"
+    if code.startswith("en"):
+        return "en"
+    return default
+
+
+class PoI18n(I18n):
+    """aiogram's I18n, reading ``.po`` catalogues compiled in memory."""
+
+    def find_locales(self) -> dict[str, gettext.GNUTranslations]:
+        translations: dict[str, gettext.GNUTranslations] = {}
+        for locale in SUPPORTED_LOCALES:
+            po_path = Path(self.path) / folder_name(locale) / "LC_MESSAGES" / f"{self.domain}.po"
+            if not po_path.exists():
+                raise RuntimeError(f"missing catalogue {po_path}")
+            with po_path.open("rb") as fh:
+                catalog = read_po(fh, locale=folder_name(locale))
+            buf = io.BytesIO()
+            write_mo(buf, catalog)
+            buf.seek(0)
+            translations[locale] = gettext.GNUTranslations(buf)
+        return translations
+
+
+def create_i18n(default_locale: str = "zh-Hans") -> PoI18n:
+    return PoI18n(path=LOCALES_DIR, default_locale=default_locale, domain=DOMAIN)
+
+
+class UserLocaleMiddleware(I18nMiddleware):
+    """Uses the locale stored on the user (set by ``UserMiddleware``)."""
+
+    async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
+        user = data.get("user")
+        if user is not None and user.locale in SUPPORTED_LOCALES:
+            return str(user.locale)
+        tg_user = data.get("event_from_user")
+        return locale_from_telegram(getattr(tg_user, "language_code", None), self.i18n.default_locale)

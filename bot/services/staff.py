@@ -1,0 +1,189 @@
+"""What workers, staff and officers may see and do about their scope,
+and who may invite whom.  Every function checks the actor's roles itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import invites
+from bot.services.errors import NotAllowed, NotFound
+from bot.services.users import Option
+from models import (
+    Building,
+    Community,
+    Department,
+    District,
+    Grid,
+    Role,
+    RoleGrant,
+    ScopeType,
+    User,
+    i18n_name,
+)
+
+# Which roles each role may hand out by invite.
+INVITABLE: dict[Role, tuple[Role, ...]] = {
+    Role.admin: (Role.worker, Role.grid_head, Role.staff, Role.department, Role.admin),
+    Role.staff: (Role.worker, Role.grid_head),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RoleLine:
+    role: Role
+    scope: str
+
+
+@dataclass(frozen=True, slots=True)
+class GridSummary:
+    grid: str
+    community: str
+    buildings: int
+    residents: int
+    workers: int
+
+
+@dataclass(frozen=True, slots=True)
+class CommunitySummary:
+    community: str
+    grids: list[GridSummary]
+
+
+def _scopes(user: User, *roles: Role) -> list[RoleGrant]:
+    return [g for g in user.roles if g.role in roles]
+
+
+async def describe_roles(session: AsyncSession, user: User, locale: str) -> list[RoleLine]:
+    models = {ScopeType.grid: Grid, ScopeType.community: Community,
+              ScopeType.department: Department, ScopeType.district: District}
+    lines = []
+    for grant in sorted(user.roles, key=lambda g: (g.role.value, g.scope_id)):
+        scope = await session.get(models[grant.scope_type], grant.scope_id)
+        lines.append(RoleLine(grant.role, i18n_name(scope.names, locale, scope.code) if scope else "?"))
+    return lines
+
+
+async def _grid_summaries(session: AsyncSession, grid_ids: list[int], locale: str) -> list[GridSummary]:
+    if not grid_ids:
+        return []
+    buildings = dict(
+        (await session.execute(
+            select(Building.grid_id, func.count()).where(Building.grid_id.in_(grid_ids), Building.active)
+            .group_by(Building.grid_id)
+        )).all()
+    )
+    residents = dict(
+        (await session.execute(
+            select(User.grid_id, func.count()).where(User.grid_id.in_(grid_ids), User.registered_at.is_not(None))
+            .group_by(User.grid_id)
+        )).all()
+    )
+    workers = dict(
+        (await session.execute(
+            select(RoleGrant.scope_id, func.count(func.distinct(RoleGrant.user_id)))
+            .where(RoleGrant.scope_type == ScopeType.grid, RoleGrant.scope_id.in_(grid_ids),
+                   RoleGrant.role.in_([Role.worker, Role.grid_head]))
+            .group_by(RoleGrant.scope_id)
+        )).all()
+    )
+    rows = (await session.execute(
+        select(Grid, Community).join(Community, Grid.community_id == Community.id)
+        .where(Grid.id.in_(grid_ids)).order_by(Grid.code)
+    )).all()
+    return [
+        GridSummary(
+            grid=i18n_name(g.names, locale, g.code),
+            community=i18n_name(c.names, locale, c.code),
+            buildings=buildings.get(g.id, 0),
+            residents=residents.get(g.id, 0),
+            workers=workers.get(g.id, 0),
+        )
+        for g, c in rows
+    ]
+
+
+async def my_grids(session: AsyncSession, user: User, locale: str) -> list[GridSummary]:
+    grants = _scopes(user, Role.worker, Role.grid_head)
+    if not grants:
+        raise NotAllowed()
+    return await _grid_summaries(session, sorted({g.scope_id for g in grants}), locale)
+
+
+async def my_communities(session: AsyncSession, user: User, locale: str) -> list[CommunitySummary]:
+    grants = _scopes(user, Role.staff)
+    if not grants:
+        raise NotAllowed()
+    result = []
+    for community_id in sorted({g.scope_id for g in grants}):
+        community = await session.get(Community, community_id)
+        if community is None:
+            continue
+        grid_ids = list(await session.scalars(select(Grid.id).where(Grid.community_id == community_id, Grid.active)))
+        result.append(CommunitySummary(i18n_name(community.names, locale, community.code),
+                                       await _grid_summaries(session, grid_ids, locale)))
+    return result
+
+
+async def my_departments(session: AsyncSession, user: User, locale: str) -> list[tuple[str, int]]:
+    """(department name, number of officers) for each department of the user."""
+    grants = _scopes(user, Role.department)
+    if not grants:
+        raise NotAllowed()
+    out = []
+    for dept_id in sorted({g.scope_id for g in grants}):
+        dept = await session.get(Department, dept_id)
+        officers = await session.scalar(
+            select(func.count(func.distinct(RoleGrant.user_id))).where(
+                RoleGrant.role == Role.department, RoleGrant.scope_id == dept_id)
+        )
+        if dept is not None:
+            out.append((i18n_name(dept.names, locale, dept.code), int(officers or 0)))
+    return out
+
+
+def invitable_roles(user: User) -> list[Role]:
+    allowed: list[Role] = []
+    for grant in user.roles:
+        for role in INVITABLE.get(grant.role, ()):
+            if role not in allowed:
+                allowed.append(role)
+    return sorted(allowed, key=list(Role).index)
+
+
+async def invite_scopes(session: AsyncSession, user: User, role: Role, locale: str) -> list[Option]:
+    """The scopes ``user`` may invite ``role`` into."""
+    if role not in invitable_roles(user):
+        raise NotAllowed()
+    is_admin = any(g.role == Role.admin for g in user.roles)
+    scope_type = invites.ROLE_SCOPE[role]
+    if scope_type == ScopeType.grid:
+        stmt = select(Grid).where(Grid.active)
+        if not is_admin:
+            communities = [g.scope_id for g in _scopes(user, Role.staff)]
+            stmt = stmt.where(Grid.community_id.in_(communities))
+        rows = await session.scalars(stmt.order_by(Grid.code))
+    elif scope_type == ScopeType.community:
+        rows = await session.scalars(select(Community).where(Community.active).order_by(Community.code))
+    elif scope_type == ScopeType.department:
+        rows = await session.scalars(select(Department).where(Department.active).order_by(Department.code))
+    else:
+        rows = await session.scalars(select(District).order_by(District.code))
+    return [Option(r.id, r.code, i18n_name(r.names, locale, r.code)) for r in rows]
+
+
+async def invite_as(
+    session: AsyncSession, actor: User, role: Role, scope_id: int, *, expires_in: timedelta = timedelta(days=7)
+) -> invites.CreatedInvite:
+    """Create an invite on behalf of ``actor``; refuses scopes outside theirs."""
+    allowed = await invite_scopes(session, actor, role, "en")
+    match = next((o for o in allowed if o.id == scope_id), None)
+    if match is None:
+        # Either it does not exist or it is outside the actor's communities:
+        # the answer is the same so that ids cannot be probed.
+        raise NotFound("not_allowed")
+    return await invites.create_invite(session, role=role, scope_code=match.code, expires_in=expires_in,
+                                       created_by=actor)

@@ -1,0 +1,205 @@
+"""Users: lookup, registration as a resident, language and phone.
+
+Nothing here knows Telegram: ids are plain integers, results plain data.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import SUPPORTED_LOCALES
+from bot.services.errors import InvalidInput, NotAllowed, NotFound
+from models import Building, Community, Grid, Role, User, i18n_name, utcnow
+
+MAX_QUERY_LEN = 40
+_PHONE_RE = re.compile(r"^\+?[0-9]{5,20}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One choice in a list shown to the user (community, grid, building)."""
+
+    id: int
+    code: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    community: str
+    grid: str
+    building: str
+
+
+async def get_or_create(
+    session: AsyncSession,
+    *,
+    telegram_id: int,
+    first_name: str,
+    last_name: str | None = None,
+    username: str | None = None,
+) -> User:
+    user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
+    if user is None:
+        # Updates of one chat are handled one at a time, so no other task is
+        # creating this user; a unique violation from another process fails
+        # the update, which is then retried and finds the row.
+        user = User(telegram_id=telegram_id, first_name=first_name[:128], last_name=last_name, username=username,
+                    roles=[])
+        session.add(user)
+        await session.flush()
+    else:
+        if user.first_name != first_name[:128] or user.username != username:
+            user.first_name, user.last_name, user.username = first_name[:128], last_name, username
+    return user
+
+
+def set_locale(user: User, locale: str) -> None:
+    if locale not in SUPPORTED_LOCALES:
+        raise InvalidInput("bad_locale")
+    user.locale = locale
+
+
+def set_phone(user: User, phone: str, *, contact_user_id: int | None) -> None:
+    """Store the user's own phone, shared through the contact button."""
+    if contact_user_id is None or contact_user_id != user.telegram_id:
+        raise NotAllowed("not_own_contact")
+    cleaned = re.sub(r"[\s()-]", "", phone)
+    if not _PHONE_RE.match(cleaned):
+        raise InvalidInput("bad_phone")
+    user.phone = cleaned if cleaned.startswith("+") else "+" + cleaned
+
+
+async def communities(session: AsyncSession, locale: str) -> list[Option]:
+    rows = await session.scalars(select(Community).where(Community.active).order_by(Community.code))
+    return [Option(c.id, c.code, i18n_name(c.names, locale, c.code)) for c in rows]
+
+
+async def grids_of(session: AsyncSession, community_id: int, locale: str) -> list[Option]:
+    community = await session.get(Community, community_id)
+    if community is None or not community.active:
+        raise NotFound("community")
+    rows = await session.scalars(
+        select(Grid).where(Grid.community_id == community_id, Grid.active).order_by(Grid.code)
+    )
+    return [Option(g.id, g.code, i18n_name(g.names, locale, g.code)) for g in rows]
+
+
+async def buildings_of(session: AsyncSession, grid_id: int, locale: str) -> list[Option]:
+    grid = await session.get(Grid, grid_id)
+    if grid is None or not grid.active:
+        raise NotFound("grid")
+    rows = await session.scalars(
+        select(Building).where(Building.grid_id == grid_id, Building.active).order_by(Building.code)
+    )
+    return [Option(b.id, b.code, i18n_name(b.names, locale, b.code)) for b in rows]
+
+
+def filter_options(options: list[Option], query: str) -> list[Option]:
+    """Options whose name or code contains ``query`` (case-insensitive)."""
+    q = query.strip().casefold()
+    if not q:
+        return options
+    if len(q) > MAX_QUERY_LEN:
+        raise InvalidInput("query_too_long", limit=MAX_QUERY_LEN)
+    return [o for o in options if q in o.name.casefold() or q in o.code.casefold()]
+
+
+def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 6371.0 * 2 * math.asin(math.sqrt(a))
+
+
+@dataclass(frozen=True, slots=True)
+class NearbyBuilding:
+    building: Option
+    grid: Option
+    distance_m: int
+
+
+async def nearest_buildings(
+    session: AsyncSession, latitude: float, longitude: float, locale: str, *, limit: int = 3, max_km: float = 5.0
+) -> list[NearbyBuilding]:
+    """The closest buildings (with their grids) to a shared location."""
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        raise InvalidInput("bad_location")
+    # A district has a few thousand buildings at most: a bounding box narrows it first.
+    dlat = max_km / 111.0
+    dlon = max_km / (111.0 * max(math.cos(math.radians(latitude)), 0.01))
+    rows = (
+        await session.execute(
+            select(Building, Grid)
+            .join(Grid, Building.grid_id == Grid.id)
+            .where(
+                Building.active,
+                Grid.active,
+                Building.latitude.between(latitude - dlat, latitude + dlat),
+                Building.longitude.between(longitude - dlon, longitude + dlon),
+            )
+        )
+    ).all()
+    scored = sorted(
+        (
+            (_distance_km(latitude, longitude, b.latitude, b.longitude), b, g)
+            for b, g in rows
+            if b.latitude is not None and b.longitude is not None
+        ),
+        key=lambda t: t[0],
+    )
+    return [
+        NearbyBuilding(
+            Option(b.id, b.code, i18n_name(b.names, locale, b.code)),
+            Option(g.id, g.code, i18n_name(g.names, locale, g.code)),
+            int(d * 1000),
+        )
+        for d, b, g in scored[:limit]
+        if d <= max_km
+    ]
+
+
+async def register_resident(session: AsyncSession, user: User, building_id: int, locale: str) -> Home:
+    """Set the user's home building (and so grid); first time also registers them."""
+    building = await session.get(Building, building_id)
+    if building is None or not building.active:
+        raise NotFound("building")
+    grid = await session.get(Grid, building.grid_id)
+    assert grid is not None
+    community = await session.get(Community, grid.community_id)
+    assert community is not None
+    user.building_id = building.id
+    user.grid_id = grid.id
+    if user.registered_at is None:
+        user.registered_at = utcnow()
+    return Home(
+        community=i18n_name(community.names, locale, community.code),
+        grid=i18n_name(grid.names, locale, grid.code),
+        building=i18n_name(building.names, locale, building.code),
+    )
+
+
+async def home_of(session: AsyncSession, user: User, locale: str) -> Home | None:
+    if user.building_id is None:
+        return None
+    building = await session.get(Building, user.building_id)
+    if building is None:
+        return None
+    grid = await session.get(Grid, building.grid_id)
+    community = await session.get(Community, grid.community_id) if grid else None
+    if grid is None or community is None:
+        return None
+    return Home(
+        community=i18n_name(community.names, locale, community.code),
+        grid=i18n_name(grid.names, locale, grid.code),
+        building=i18n_name(building.names, locale, building.code),
+    )
+
+
+def staff_roles(user: User) -> set[Role]:
+    return {grant.role for grant in user.roles}

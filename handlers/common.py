@@ -1,0 +1,145 @@
+"""For everyone: /start (and invites), language, /help, /menu, /profile, /cancel."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import LOCALE_NAMES, PoI18n
+from bot.services import staff as staff_service
+from bot.services import users as user_service
+from bot.services.errors import DomainError
+from bot.services.invites import redeem_invite
+from handlers import labels
+from handlers.callbacks import LangCb, ProfileCb
+from handlers.commands import set_chat_commands
+from handlers.keyboards import language_keyboard, main_menu
+from handlers.render import error_text, esc, role_label
+from handlers.resident import ask_place, needs_home
+from handlers.states import Registration
+from models import User
+
+router = Router(name="common")
+
+
+async def show_menu(message: Message, user: User, text: str | None = None) -> None:
+    roles = user_service.staff_roles(user)
+    await message.answer(
+        text or _("What would you like to do? Choose below."),
+        reply_markup=main_menu(roles, resident=user.building_id is not None),
+    )
+
+
+@router.message(CommandStart(deep_link=True))
+async def start_with_invite(
+    message: Message, command: CommandObject, session: AsyncSession, user: User, state: FSMContext,
+    bot: Bot, i18n: PoI18n,
+) -> None:
+    try:
+        grant = await redeem_invite(session, user, command.args or "")
+    except DomainError as err:
+        await message.answer(error_text(err))
+        return
+    if user.locale is None:
+        user.locale = i18n.current_locale
+    await session.commit()
+    await state.clear()
+    await set_chat_commands(bot, i18n, message.chat.id, user.locale)
+    await show_menu(message, user, _("Welcome! You are now registered as {role} ({scope}).").format(
+        role=role_label(grant.role), scope=esc(grant.scope_code)))
+
+
+@router.message(CommandStart())
+async def start(message: Message, user: User, state: FSMContext, session: AsyncSession, i18n: PoI18n) -> None:
+    if user.locale is None:
+        await state.set_state(Registration.language)
+        await message.answer(_("Please choose your language."), reply_markup=language_keyboard())
+        return
+    if needs_home(user):
+        await ask_place(message, state, session, i18n.current_locale)
+        return
+    await state.clear()
+    await show_menu(message, user, _("Welcome back, {name}!").format(name=esc(user.first_name)))
+
+
+@router.message(Command("lang"))
+@router.message(F.text == labels.LANGUAGE)
+async def choose_language(message: Message) -> None:
+    await message.answer(_("Please choose your language."), reply_markup=language_keyboard())
+
+
+@router.callback_query(LangCb.filter())
+async def language_chosen(
+    query: CallbackQuery, callback_data: LangCb, session: AsyncSession, user: User, state: FSMContext,
+    bot: Bot, i18n: PoI18n,
+) -> None:
+    try:
+        user_service.set_locale(user, callback_data.locale)
+    except DomainError as err:
+        await query.answer(error_text(err), show_alert=True)
+        return
+    await session.commit()
+    i18n.ctx_locale.set(user.locale)  # answer in the language just chosen
+    await query.answer()
+    if query.message is not None:
+        await query.message.edit_text(_("Language: {name}").format(name=LOCALE_NAMES[user.locale]))
+    await set_chat_commands(bot, i18n, query.from_user.id, user.locale)
+    if needs_home(user) and isinstance(query.message, Message):
+        await ask_place(query.message, state, session, i18n.current_locale)
+    elif isinstance(query.message, Message):
+        await state.clear()
+        await show_menu(query.message, user)
+
+
+@router.message(Command("cancel"))
+async def cancel(message: Message, user: User, state: FSMContext) -> None:
+    current = await state.get_state()
+    await state.clear()
+    if needs_home(user):
+        await message.answer(_("Cancelled. Send /start when you want to register."))
+        return
+    await show_menu(message, user, _("Cancelled.") if current else None)
+
+
+@router.message(Command("menu"))
+async def menu(message: Message, user: User, state: FSMContext, session: AsyncSession, i18n: PoI18n) -> None:
+    if needs_home(user):
+        await ask_place(message, state, session, i18n.current_locale)
+        return
+    await state.clear()
+    await show_menu(message, user)
+
+
+@router.message(Command("help"))
+@router.message(F.text == labels.HELP)
+async def help_(message: Message, user: User) -> None:
+    lines = [_("I am the front door of your community's grid service.")]
+    lines.append(_("/profile: your details and home building\n/lang: change language\n/menu: main menu\n/cancel: stop what you are doing"))
+    roles = user_service.staff_roles(user)
+    if roles:
+        lines.append(_("Your roles: {roles}").format(roles=", ".join(sorted(role_label(r) for r in roles))))
+    await message.answer("\n\n".join(lines))
+
+
+@router.message(Command("profile"))
+@router.message(F.text == labels.PROFILE)
+async def profile(message: Message, session: AsyncSession, user: User, i18n: PoI18n) -> None:
+    locale = i18n.current_locale
+    home = await user_service.home_of(session, user, locale)
+    lines = [_("<b>{name}</b>").format(name=esc(user.first_name))]
+    if home is not None:
+        lines.append(_("Home: {community} · {grid} · {building}").format(
+            community=esc(home.community), grid=esc(home.grid), building=esc(home.building)))
+    lines.append(_("Phone: {phone}").format(phone=esc(user.phone) if user.phone else _("not given")))
+    for line in await staff_service.describe_roles(session, user, locale):
+        lines.append(_("Role: {role} ({scope})").format(role=role_label(line.role), scope=esc(line.scope)))
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("🏠 Change my building"), callback_data=ProfileCb(action="home"))
+    kb.button(text=_("📱 Update my phone"), callback_data=ProfileCb(action="phone"))
+    kb.adjust(1)
+    await message.answer("\n".join(lines), reply_markup=kb.as_markup())

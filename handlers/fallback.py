@@ -1,0 +1,41 @@
+"""Last router: anything no other handler took gets a clear answer."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import PoI18n
+from handlers.resident import ask_place, needs_home
+from models import User
+
+router = Router(name="fallback")
+
+
+@router.callback_query(F.data == "noop")
+async def noop(query: CallbackQuery) -> None:
+    await query.answer()
+
+
+@router.callback_query()
+async def stale_button(query: CallbackQuery) -> None:
+    await query.answer(_("This button is no longer valid."), show_alert=True)
+
+
+@router.message(F.text.startswith("/"))
+async def unknown_command(message: Message) -> None:
+    await message.answer(_("I do not know that command. Send /help to see what I can do."))
+
+
+@router.message()
+async def anything_else(message: Message, user: User, state: FSMContext, session: AsyncSession,
+                        i18n: PoI18n) -> None:
+    if needs_home(user):
+        if user.locale is None:
+            user.locale = i18n.current_locale
+        await ask_place(message, state, session, i18n.current_locale)
+        return
+    await message.answer(_("Please choose from the menu below, or send /help."))

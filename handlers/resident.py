@@ -1,0 +1,236 @@
+"""Residents. Registering:  community → grid → building, or by location; then phone.
+
+Also used from /profile to change one's building or phone.  Lists are
+inline buttons, paginated; typing part of a name filters the current list.
+"""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.fsm.context import FSMContext
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyKeyboardRemove,
+)
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import PoI18n
+from bot.services import users as user_service
+from bot.services.errors import DomainError
+from handlers import labels
+from handlers.callbacks import PageCb, PlaceCb, ProfileCb
+from handlers.keyboards import location_keyboard, main_menu, options_keyboard, phone_keyboard
+from handlers.render import error_text, esc
+from handlers.states import Registration
+from models import Grid, User
+
+router = Router(name="resident")
+
+PROMPTS = {
+    "c": lambda: _("Which community do you live in?"),
+    "g": lambda: _("Which grid?"),
+    "b": lambda: _("Which building?"),
+}
+
+
+def needs_home(user: User) -> bool:
+    """A person with no role must register a home building to use the bot."""
+    return user.building_id is None and not user.roles
+
+
+async def ask_place(message: Message, state: FSMContext, session: AsyncSession, locale: str) -> None:
+    await state.set_state(Registration.place)
+    await state.update_data(level="c", parent=0)
+    await message.answer(
+        _("Tell me where you live. Tap your community below, type part of its name, or share your location."),
+        reply_markup=location_keyboard(),
+    )
+    options = await user_service.communities(session, locale)
+    await message.answer(PROMPTS["c"](), reply_markup=options_keyboard(options, level="c", parent=0))
+
+
+async def _options(session: AsyncSession, level: str, parent: int, locale: str) -> list[user_service.Option]:
+    if level == "c":
+        return await user_service.communities(session, locale)
+    if level == "g":
+        return await user_service.grids_of(session, parent, locale)
+    return await user_service.buildings_of(session, parent, locale)
+
+
+async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    """Edit the message the button was on; a double click changes nothing."""
+    if not isinstance(query.message, Message):
+        return
+    try:
+        await query.message.edit_text(text, reply_markup=markup)
+    except TelegramBadRequest as exc:
+        if "message is not modified" not in exc.message:
+            raise
+
+
+@router.callback_query(PlaceCb.filter(F.level.in_({"c", "g"})))
+async def place_picked(
+    query: CallbackQuery, callback_data: PlaceCb, session: AsyncSession, state: FSMContext, i18n: PoI18n
+) -> None:
+    level = "g" if callback_data.level == "c" else "b"
+    try:
+        options = await _options(session, level, callback_data.id, i18n.current_locale)
+    except DomainError as err:
+        await query.answer(error_text(err), show_alert=True)
+        return
+    await state.set_state(Registration.place)
+    await state.update_data(level=level, parent=callback_data.id)
+    await query.answer()
+    await _edit(query, PROMPTS[level](), options_keyboard(options, level=level, parent=callback_data.id))
+
+
+@router.callback_query(PageCb.filter())
+async def page_turned(
+    query: CallbackQuery, callback_data: PageCb, session: AsyncSession, state: FSMContext, i18n: PoI18n
+) -> None:
+    level, parent = callback_data.level, callback_data.parent
+    try:
+        if level == "back":  # one level up from the list whose parent is `parent`
+            data = await state.get_data()
+            level, parent = await _level_up(session, data.get("level", "c"), parent)
+        options = await _options(session, level, parent, i18n.current_locale)
+    except DomainError as err:
+        await query.answer(error_text(err), show_alert=True)
+        return
+    await state.set_state(Registration.place)
+    await state.update_data(level=level, parent=parent)
+    await query.answer()
+    await _edit(query, PROMPTS.get(level, PROMPTS["c"])(),
+                options_keyboard(options, level=level, parent=parent, page=callback_data.page))
+
+
+async def _level_up(session: AsyncSession, level: str, parent: int) -> tuple[str, int]:
+    if level == "b":
+        grid = await session.get(Grid, parent)
+        return ("g", grid.community_id) if grid else ("c", 0)
+    return "c", 0
+
+
+@router.callback_query(PlaceCb.filter(F.level == "b"))
+async def building_picked(
+    query: CallbackQuery, callback_data: PlaceCb, session: AsyncSession, user: User, state: FSMContext,
+    i18n: PoI18n,
+) -> None:
+    try:
+        home = await user_service.register_resident(session, user, callback_data.id, i18n.current_locale)
+    except DomainError as err:
+        await query.answer(error_text(err), show_alert=True)
+        return
+    await session.commit()
+    await query.answer(_("Saved"))
+    await _edit(query, _("✅ Your home: {community} · {grid} · {building}").format(
+        community=esc(home.community), grid=esc(home.grid), building=esc(home.building)), None)
+    if isinstance(query.message, Message):
+        await _after_home(query.message, user, state)
+
+
+async def _after_home(message: Message, user: User, state: FSMContext) -> None:
+    if user.phone is None:
+        await state.set_state(Registration.phone)
+        await message.answer(
+            _("Optional: share your phone number so your grid worker can call you back. Or tap Skip."),
+            reply_markup=phone_keyboard(),
+        )
+        return
+    await _finish(message, user, state)
+
+
+async def _finish(message: Message, user: User, state: FSMContext) -> None:
+    await state.clear()
+    await message.answer(
+        _("You are all set. Choose what you need from the menu below."),
+        reply_markup=main_menu(user_service.staff_roles(user), resident=True),
+    )
+
+
+@router.message(Registration.place, F.text)
+async def place_typed(message: Message, session: AsyncSession, state: FSMContext, i18n: PoI18n) -> None:
+    data = await state.get_data()
+    level, parent = data.get("level", "c"), int(data.get("parent", 0))
+    try:
+        options = await _options(session, level, parent, i18n.current_locale)
+        matches = user_service.filter_options(options, message.text or "")
+    except DomainError as err:
+        await message.answer(error_text(err))
+        return
+    if not matches:
+        await message.answer(_("Nothing matches “{text}”. Tap one below or type fewer characters.").format(
+            text=esc((message.text or "")[:40])), reply_markup=options_keyboard(options, level=level, parent=parent))
+        return
+    await message.answer(PROMPTS[level](), reply_markup=options_keyboard(matches, level=level, parent=parent))
+
+
+@router.message(F.location)
+async def location_shared(message: Message, session: AsyncSession, user: User, state: FSMContext,
+                          i18n: PoI18n) -> None:
+    if not (needs_home(user) or await state.get_state() == Registration.place.state):
+        await message.answer(_("Thank you. Send /help to see what I can do."))
+        return
+    assert message.location is not None
+    try:
+        nearby = await user_service.nearest_buildings(
+            session, message.location.latitude, message.location.longitude, i18n.current_locale)
+    except DomainError as err:
+        await message.answer(error_text(err))
+        return
+    await state.set_state(Registration.place)
+    if not nearby:
+        await message.answer(_("I found no building of ours near that place. Please choose from the list."))
+        await state.update_data(level="c", parent=0)
+        options = await user_service.communities(session, i18n.current_locale)
+        await message.answer(PROMPTS["c"](), reply_markup=options_keyboard(options, level="c", parent=0))
+        return
+    rows = [[InlineKeyboardButton(
+        text=f"🏠 {n.building.name} · {n.grid.name} · {n.distance_m} m",
+        callback_data=PlaceCb(level="b", id=n.building.id).pack())] for n in nearby]
+    rows.append([InlineKeyboardButton(text=_("Choose from the list instead"),
+                                      callback_data=PageCb(level="c", parent=0, page=0).pack())])
+    await message.answer(_("These buildings are closest to you. Which is yours?"),
+                         reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
+
+
+@router.message(Registration.phone, F.contact)
+async def phone_shared(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
+    assert message.contact is not None
+    try:
+        user_service.set_phone(user, message.contact.phone_number, contact_user_id=message.contact.user_id)
+    except DomainError as err:
+        await message.answer(error_text(err), reply_markup=phone_keyboard())
+        return
+    await session.commit()
+    await message.answer(_("Thank you, your phone number is saved."), reply_markup=ReplyKeyboardRemove())
+    await _finish(message, user, state)
+
+
+@router.message(Registration.phone, F.text == labels.SKIP)
+async def phone_skipped(message: Message, user: User, state: FSMContext) -> None:
+    await _finish(message, user, state)
+
+
+@router.message(Registration.phone)
+async def phone_other(message: Message) -> None:
+    await message.answer(_("Please tap “Share my phone number”, or Skip."), reply_markup=phone_keyboard())
+
+
+@router.callback_query(ProfileCb.filter())
+async def profile_action(
+    query: CallbackQuery, callback_data: ProfileCb, state: FSMContext, session: AsyncSession, i18n: PoI18n
+) -> None:
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    if callback_data.action == "home":
+        await ask_place(query.message, state, session, i18n.current_locale)
+    elif callback_data.action == "phone":
+        await state.set_state(Registration.phone)
+        await query.message.answer(_("Tap the button to share your phone number."), reply_markup=phone_keyboard())

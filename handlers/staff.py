@@ -1,0 +1,91 @@
+"""Community staff and district administrators: overview and invites."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import PoI18n
+from bot.services import staff as staff_service
+from bot.services.errors import DomainError
+from handlers import labels
+from handlers.callbacks import InviteCb
+from handlers.filters import HasRole
+from handlers.render import error_text, esc, local_time, role_label
+from handlers.worker import grid_lines
+from models import Role, User
+
+router = Router(name="staff")
+router.message.filter(HasRole(Role.staff, Role.admin))
+
+
+@router.message(F.text == labels.MY_COMMUNITY)
+async def my_community(message: Message, session: AsyncSession, user: User, i18n: PoI18n) -> None:
+    try:
+        communities = await staff_service.my_communities(session, user, i18n.current_locale)
+    except DomainError as err:
+        await message.answer(error_text(err))
+        return
+    parts = []
+    for c in communities:
+        parts.append(f"🏘️ <b>{esc(c.community)}</b>")
+        parts.extend(grid_lines(c.grids))
+    await message.answer("\n\n".join(parts))
+
+
+@router.message(F.text == labels.INVITE)
+async def invite_start(message: Message, user: User) -> None:
+    kb = InlineKeyboardBuilder()
+    for role in staff_service.invitable_roles(user):
+        kb.button(text=role_label(role), callback_data=InviteCb(role=role.value))
+    kb.adjust(1)
+    await message.answer(_("Whom do you want to invite?"), reply_markup=kb.as_markup())
+
+
+# Callback queries are not filtered by role here: a forged button reaches the
+# service, which refuses it.
+@router.callback_query(InviteCb.filter(F.scope == 0))
+async def invite_role(query: CallbackQuery, callback_data: InviteCb, session: AsyncSession, user: User,
+                      i18n: PoI18n) -> None:
+    try:
+        role = Role(callback_data.role)
+        scopes = await staff_service.invite_scopes(session, user, role, i18n.current_locale)
+    except ValueError:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    except DomainError as err:
+        await query.answer(error_text(err), show_alert=True)
+        return
+    kb = InlineKeyboardBuilder()
+    for option in scopes:
+        kb.button(text=option.name, callback_data=InviteCb(role=role.value, scope=option.id))
+    kb.adjust(1)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(_("Invite a {role}: where?").format(role=role_label(role)),
+                                      reply_markup=kb.as_markup())
+
+
+@router.callback_query(InviteCb.filter(F.scope != 0))
+async def invite_scope(query: CallbackQuery, callback_data: InviteCb, session: AsyncSession, user: User,
+                       bot: Bot, i18n: PoI18n, settings) -> None:  # type: ignore[no-untyped-def]
+    try:
+        role = Role(callback_data.role)
+        invite = await staff_service.invite_as(session, user, role, callback_data.scope)
+    except ValueError:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    except DomainError as err:
+        await query.answer(error_text(err), show_alert=True)
+        return
+    await session.commit()
+    me = await bot.me()
+    link = f"https://t.me/{me.username}?start={invite.payload}"
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(
+            _("Send this link to the new {role}. It works once, until {expires}.\n\n{link}").format(
+                role=role_label(role), expires=local_time(invite.expires_at, settings.tz), link=esc(link)))

@@ -1,0 +1,130 @@
+"""People: users (residents, workers, staff...), their scoped roles and invites."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, BigIntPK, UTCDateTime, utcnow
+
+
+class Role(enum.StrEnum):
+    worker = "worker"  # 网格员, scoped to a grid
+    grid_head = "grid_head"  # 网格长, scoped to a grid
+    staff = "staff"  # community staff / secretary, scoped to a community
+    department = "department"  # officer of a department, scoped to it
+    admin = "admin"  # district administrator, scoped to a district
+
+
+class ScopeType(enum.StrEnum):
+    grid = "grid"
+    community = "community"
+    department = "department"
+    district = "district"
+
+
+ROLE_SCOPE: dict[Role, ScopeType] = {
+    Role.worker: ScopeType.grid,
+    Role.grid_head: ScopeType.grid,
+    Role.staff: ScopeType.community,
+    Role.department: ScopeType.department,
+    Role.admin: ScopeType.district,
+}
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    # Null for people registered on someone's behalf without Telegram.
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    first_name: Mapped[str] = mapped_column(String(128), default="")
+    last_name: Mapped[str | None] = mapped_column(String(128))
+    username: Mapped[str | None] = mapped_column(String(64))
+    locale: Mapped[str | None] = mapped_column(String(8))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id", ondelete="SET NULL"), index=True)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id", ondelete="SET NULL"), index=True)
+    registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when Telegram answers 403 (the user blocked the bot).
+    unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    roles: Mapped[list[RoleGrant]] = relationship(back_populates="user", lazy="selectin", cascade="all, delete-orphan")
+
+    @property
+    def is_registered(self) -> bool:
+        return self.registered_at is not None
+
+
+class RoleGrant(Base):
+    __tablename__ = "role_grants"
+    __table_args__ = (UniqueConstraint("user_id", "role", "scope_type", "scope_id"),)
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16))
+    scope_type: Mapped[ScopeType] = mapped_column(Enum(ScopeType, native_enum=False, length=16))
+    scope_id: Mapped[int] = mapped_column(BigInteger)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    invite_id: Mapped[int | None] = mapped_column(ForeignKey("invites.id", ondelete="SET NULL"))
+    user: Mapped[User] = relationship(back_populates="roles")
+
+
+class Invite(Base):
+    """A one-time deep-link invite that grants a role and scope."""
+
+    __tablename__ = "invites"
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    payload: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16))
+    scope_type: Mapped[ScopeType] = mapped_column(Enum(ScopeType, native_enum=False, length=16))
+    scope_id: Mapped[int] = mapped_column(BigInteger)
+    scope_code: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    used_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class InboundStatus(enum.StrEnum):
+    pending = "pending"
+    done = "done"
+    failed = "failed"
+
+
+class InboundUpdate(Base):
+    """Every update Telegram gave us, stored before it is confirmed to Telegram.
+
+    A row is ``pending`` until the transaction carrying the handler's effects
+    marks it ``done``.  Unfinished rows are handled again on start.
+    """
+
+    __tablename__ = "inbound_updates"
+    __table_args__ = (
+        UniqueConstraint("bot_id", "update_id"),
+        Index("ix_inbound_updates_status_id", "status", "id"),
+    )
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    bot_id: Mapped[int] = mapped_column(BigInteger)
+    update_id: Mapped[int] = mapped_column(BigInteger)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    payload: Mapped[str] = mapped_column(String)  # the raw JSON as received
+    status: Mapped[InboundStatus] = mapped_column(
+        Enum(InboundStatus, native_enum=False, length=16), default=InboundStatus.pending
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(2000))
+
+
+class FSMRecord(Base):
+    """aiogram FSM state and data, for deployments without Redis."""
+
+    __tablename__ = "fsm_records"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    state: Mapped[str | None] = mapped_column(String(200))
+    data: Mapped[str] = mapped_column(String, default="{}")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

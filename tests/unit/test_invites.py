@@ -1,0 +1,119 @@
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from bot.services import invites, staff
+from bot.services.errors import DomainError, NotAllowed, NotFound
+from models import Invite, Role, ScopeType, utcnow
+from tests.factories import make_district, make_user
+
+
+async def test_invite_grants_role_once(sessionmaker):
+    async with sessionmaker() as s:
+        place = await make_district(s)
+        created = await invites.create_invite(s, role=Role.worker, scope_code="C1-G2")
+        alice = await make_user(s, 1001)
+        grant = await invites.redeem_invite(s, alice, created.payload)
+        await s.commit()
+        assert (grant.role, grant.scope_type, grant.scope_id) == (Role.worker, ScopeType.grid, place.grids[1].id)
+        assert [g.role for g in alice.roles] == [Role.worker]
+
+        bob = await make_user(s, 1002)
+        with pytest.raises(invites.InviteError) as used:
+            await invites.redeem_invite(s, bob, created.payload)
+        assert used.value.code == "invite_used"
+        assert bob.roles == []
+
+
+async def test_unknown_and_expired_invites(sessionmaker):
+    async with sessionmaker() as s:
+        await make_district(s)
+        user = await make_user(s, 1001)
+        with pytest.raises(invites.InviteError) as unknown:
+            await invites.redeem_invite(s, user, "no-such-payload")
+        assert unknown.value.code == "invite_unknown"
+        created = await invites.create_invite(s, role=Role.staff, scope_code="C1", expires_in=timedelta(hours=1))
+        with pytest.raises(invites.InviteError) as expired:
+            await invites.redeem_invite(s, user, created.payload, now=utcnow() + timedelta(hours=2))
+        assert expired.value.code == "invite_expired"
+        assert user.roles == []
+
+
+async def test_scope_must_match_role(sessionmaker):
+    async with sessionmaker() as s:
+        await make_district(s)
+        with pytest.raises(NotFound):
+            await invites.create_invite(s, role=Role.worker, scope_code="C1")  # a community, not a grid
+        created = await invites.create_invite(s, role=Role.department, scope_code="CG")
+        assert created.scope_type == ScopeType.department
+
+
+async def test_simultaneous_redemption_grants_exactly_once(sessionmaker):
+    async with sessionmaker() as s:
+        await make_district(s)
+        created = await invites.create_invite(s, role=Role.worker, scope_code="C1-G1")
+        await make_user(s, 2001)
+        await make_user(s, 2002)
+        await s.commit()
+
+    async def redeem(telegram_id: int) -> str:
+        from sqlalchemy import select
+
+        from models import User
+
+        async with sessionmaker() as s:
+            user = await s.scalar(select(User).where(User.telegram_id == telegram_id))
+            try:
+                await invites.redeem_invite(s, user, created.payload)
+                await s.commit()
+                return "ok"
+            except DomainError as err:
+                await s.rollback()
+                return err.code
+            except Exception:  # SQLite: the loser may also see "database is locked" → counts as a refusal
+                await s.rollback()
+                return "locked"
+
+    results = await asyncio.gather(redeem(2001), redeem(2002))
+    assert sorted(results)[0] == "invite_used" or "locked" in results
+    assert results.count("ok") == 1
+    async with sessionmaker() as s:
+        invite = await s.get(Invite, 1)
+        assert invite.used_at is not None
+
+
+@pytest.mark.parametrize("text,ok", [("7d", True), ("12h", True), ("30m", True), ("2w", True),
+                                     ("0d", False), ("400d", False), ("7", False), ("-1d", False)])
+def test_parse_duration(text, ok):
+    if ok:
+        assert invites.parse_duration(text) > timedelta(0)
+    else:
+        with pytest.raises(DomainError):
+            invites.parse_duration(text)
+
+
+async def test_staff_may_invite_only_into_own_community(sessionmaker):
+    async with sessionmaker() as s:
+        place = await make_district(s)
+        secretary = await make_user(s, 3001, role=Role.staff, scope_id=place.communities[0].id)
+        assert staff.invitable_roles(secretary) == [Role.worker, Role.grid_head]
+        own = await staff.invite_scopes(s, secretary, Role.worker, "en")
+        assert {o.code for o in own} == {"C1-G1", "C1-G2"}
+        created = await staff.invite_as(s, secretary, Role.worker, place.grids[0].id)
+        assert created.scope_code == "C1-G1"
+        # A forged button naming a grid of the other community:
+        with pytest.raises(NotFound):
+            await staff.invite_as(s, secretary, Role.worker, place.grids[2].id)
+        # A role staff may not hand out:
+        with pytest.raises(NotAllowed):
+            await staff.invite_as(s, secretary, Role.admin, place.district.id)
+
+
+async def test_resident_cannot_invite(sessionmaker):
+    async with sessionmaker() as s:
+        place = await make_district(s)
+        resident = await make_user(s, 4001)
+        assert staff.invitable_roles(resident) == []
+        with pytest.raises(NotAllowed):
+            await staff.invite_as(s, resident, Role.worker, place.grids[0].id)

@@ -1,0 +1,86 @@
+import pytest
+
+from bot.services import staff
+from bot.services import users as svc
+from bot.services.errors import InvalidInput, NotAllowed, NotFound
+from models import Role
+from tests.factories import make_district, make_user
+
+
+async def test_register_resident_sets_grid_and_is_idempotent(sessionmaker):
+    async with sessionmaker() as s:
+        place = await make_district(s)
+        user = await svc.get_or_create(s, telegram_id=5001, first_name="李")
+        assert not user.is_registered
+        home = await svc.register_resident(s, user, place.buildings[3].id, "en")
+        first = user.registered_at
+        assert (home.community, home.grid, home.building) == ("Xinzhan", "Xinzhan grid 2", "Block 2-2")
+        assert user.grid_id == place.grids[1].id
+        await svc.register_resident(s, user, place.buildings[3].id, "en")
+        assert user.registered_at == first
+        with pytest.raises(NotFound):
+            await svc.register_resident(s, user, 999_999, "en")
+
+
+async def test_lists_and_filter(sessionmaker):
+    async with sessionmaker() as s:
+        place = await make_district(s)
+        communities = await svc.communities(s, "zh-Hans")
+        assert [c.name for c in communities] == ["新站社区", "老站社区"]
+        assert [o.code for o in svc.filter_options(communities, "老站")] == ["C2"]
+        assert [o.code for o in svc.filter_options(communities, "xinZHAN")] == []  # zh names only in zh
+        grids = await svc.grids_of(s, place.communities[0].id, "en")
+        assert [g.code for g in grids] == ["C1-G1", "C1-G2"]
+        assert len(await svc.buildings_of(s, place.grids[0].id, "en")) == 2
+        with pytest.raises(InvalidInput):
+            svc.filter_options(communities, "x" * 5000)
+        with pytest.raises(NotFound):
+            await svc.grids_of(s, 424242, "en")
+
+
+async def test_nearest_buildings(sessionmaker):
+    async with sessionmaker() as s:
+        place = await make_district(s)
+        near = await svc.nearest_buildings(s, 41.7301, 125.94, "en")
+        assert near[0].building.id == place.buildings[3].id
+        assert near[0].distance_m < 20
+        assert await svc.nearest_buildings(s, 10.0, 10.0, "en") == []
+        with pytest.raises(InvalidInput):
+            await svc.nearest_buildings(s, 123.0, 10.0, "en")
+
+
+async def test_phone_must_be_own_contact(sessionmaker):
+    async with sessionmaker() as s:
+        user = await svc.get_or_create(s, telegram_id=5002, first_name="王")
+        with pytest.raises(NotAllowed):
+            svc.set_phone(user, "+8613800000000", contact_user_id=42)
+        with pytest.raises(NotAllowed):
+            svc.set_phone(user, "+8613800000000", contact_user_id=None)
+        with pytest.raises(InvalidInput):
+            svc.set_phone(user, "call me", contact_user_id=5002)
+        svc.set_phone(user, "86 138-0000-0000", contact_user_id=5002)
+        assert user.phone == "+8613800000000"
+
+
+async def test_locale_validation(sessionmaker):
+    async with sessionmaker() as s:
+        user = await svc.get_or_create(s, telegram_id=5003, first_name="A")
+        svc.set_locale(user, "zh-Hant")
+        with pytest.raises(InvalidInput):
+            svc.set_locale(user, "fr")
+        assert user.locale == "zh-Hant"
+
+
+async def test_scope_summaries_need_roles(sessionmaker):
+    async with sessionmaker() as s:
+        place = await make_district(s)
+        worker = await make_user(s, 6001, role=Role.worker, scope_id=place.grids[0].id)
+        resident = await svc.get_or_create(s, telegram_id=6002, first_name="R")
+        await svc.register_resident(s, resident, place.buildings[0].id, "en")
+        await s.flush()
+        summary = await staff.my_grids(s, worker, "en")
+        assert [(g.grid, g.buildings, g.residents, g.workers) for g in summary] == [("Xinzhan grid 1", 2, 1, 1)]
+        with pytest.raises(NotAllowed):
+            await staff.my_communities(s, worker, "en")
+        with pytest.raises(NotAllowed):
+            await staff.my_grids(s, resident, "en")
