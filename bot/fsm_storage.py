@@ -1,20 +1,24 @@
 """aiogram FSM storage in the database, for deployments without Redis.
 
 aiogram's MemoryStorage forgets every conversation on restart; this keeps
-them in the ``fsm_records`` table.  With ``REDIS_URL`` set the bot uses
+them in the ``fsm_records`` table.  Inside a handler the change joins the
+update's own transaction, so state, effects and the update's done-mark are
+committed together.  With ``REDIS_URL`` set the bot uses
 aiogram's RedisStorage instead (see :func:`create_storage`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, StateType, StorageKey
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.middlewares import current_session
 from models import FSMRecord
 
 
@@ -26,9 +30,20 @@ class SQLStorage(BaseStorage):
     def _key(self, key: StorageKey) -> str:
         return self.key_builder.build(key)
 
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[tuple[AsyncSession, bool]]:
+        """The handler's session when inside one (its commit carries the change),
+        else a short one of our own that we commit."""
+        shared = current_session.get()
+        if shared is not None:
+            yield shared, False
+            return
+        async with self.sessionmaker() as own:
+            yield own, True
+
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         value = state.state if isinstance(state, State) else state
-        async with self.sessionmaker() as session:
+        async with self._session() as (session, own):
             record = await session.get(FSMRecord, self._key(key))
             if record is None:
                 if value is None:
@@ -36,25 +51,27 @@ class SQLStorage(BaseStorage):
                 session.add(FSMRecord(key=self._key(key), state=value, data="{}"))
             else:
                 record.state = value
-            await session.commit()
+            if own:
+                await session.commit()
 
     async def get_state(self, key: StorageKey) -> str | None:
-        async with self.sessionmaker() as session:
+        async with self._session() as (session, _):
             record = await session.get(FSMRecord, self._key(key))
             return record.state if record else None
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         payload = json.dumps(dict(data), ensure_ascii=False)
-        async with self.sessionmaker() as session:
+        async with self._session() as (session, own):
             record = await session.get(FSMRecord, self._key(key))
             if record is None:
                 session.add(FSMRecord(key=self._key(key), state=None, data=payload))
             else:
                 record.data = payload
-            await session.commit()
+            if own:
+                await session.commit()
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        async with self.sessionmaker() as session:
+        async with self._session() as (session, _):
             record = await session.get(FSMRecord, self._key(key))
             return json.loads(record.data) if record else {}
 

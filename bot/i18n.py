@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import gettext
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,16 @@ def locale_from_telegram(language_code: str | None, default: str) -> str:
 
 class PoI18n(I18n):
     """aiogram's I18n, reading ``.po`` catalogues compiled in memory."""
+
+    @contextmanager
+    def context(self) -> Iterator[I18n]:
+        # aiogram's gettext() looks up ``I18n.get_current()``; a subclass would
+        # otherwise set a context variable of its own that nobody reads.
+        token = I18n.set_current(self)
+        try:
+            yield self
+        finally:
+            I18n.reset_current(token)
 
     def find_locales(self) -> dict[str, gettext.GNUTranslations]:
         translations: dict[str, gettext.GNUTranslations] = {}

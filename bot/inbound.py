@@ -87,6 +87,8 @@ class InboundPipeline:
         self._idle = asyncio.Event()
         self._idle.set()
         self._stopping = False
+        self._stored = asyncio.Condition()
+        self.last_stored_update_id = 0
         self.handled = 0
         self.failed = 0
 
@@ -238,7 +240,19 @@ class InboundPipeline:
         items = await self.store(payloads)
         for item in items:
             self.enqueue(item)
+        async with self._stored:
+            self.last_stored_update_id = max(
+                [self.last_stored_update_id, *(int(p["update_id"]) for p in payloads)]
+            )
+            self._stored.notify_all()
         return len(items)
+
+    async def wait_handled(self, update_id: int, timeout: float = 10.0) -> None:
+        """Wait until ``update_id`` (and all before it) is stored and every queue is idle."""
+        async with asyncio.timeout(timeout):
+            async with self._stored:
+                await self._stored.wait_for(lambda: self.last_stored_update_id >= update_id)
+            await self._idle.wait()
 
     async def poll(self, stop: asyncio.Event, *, timeout: int = 25, allowed_updates: list[str] | None = None) -> None:
         """Long polling that confirms an offset only after the batch is committed."""

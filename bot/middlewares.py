@@ -1,27 +1,36 @@
 """Outer middlewares: one database session per update, and the current user.
 
-``DbSessionMiddleware`` is where an inbound update becomes *done*: it marks
-the stored row done inside the same session the handler uses, so the mark is
-committed together with the handler's effects (a handler that commits early,
-e.g. to persist a resident's message before replying, commits both).
+``DbSessionMiddleware`` is where an inbound update becomes *done*: the row
+is marked done by a ``before_commit`` hook of the session the handler uses, so
+the mark is committed together with the handler's effects (a handler that
+commits early, e.g. to persist a resident's message before replying, commits
+both).  Marking at commit time, not at the start, keeps write locks short:
+SQLite has one writer, and a lock held across a Telegram round trip would
+serialise every chat.
 """
 
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject
 from aiogram.types import User as TgUser
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from bot.services import users as user_service
 from models import InboundStatus, InboundUpdate, utcnow
 
 log = logging.getLogger(__name__)
+
+# The session of the update being handled, for code that cannot receive it as
+# an argument (the FSM storage): its writes then join the handler's transaction.
+current_session: ContextVar[AsyncSession | None] = ContextVar("current_session", default=None)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
@@ -34,19 +43,34 @@ class DbSessionMiddleware(BaseMiddleware):
         async with self.sessionmaker() as session:
             inbound_id = data.get("inbound_id")
             if inbound_id is not None:
-                await session.execute(
-                    update(InboundUpdate)
-                    .where(InboundUpdate.id == inbound_id)
-                    .values(status=InboundStatus.done, processed_at=utcnow())
-                )
+                _mark_done_on_commit(session, inbound_id)
             data["session"] = session
+            token = current_session.set(session)
             try:
                 result = await handler(event, data)
             except BaseException:
                 await session.rollback()
                 raise
+            finally:
+                current_session.reset(token)
             await session.commit()
             return result
+
+
+def _mark_done_on_commit(session: AsyncSession, inbound_id: int) -> None:
+    marked = False
+
+    def before_commit(sync_session: Session) -> None:
+        nonlocal marked
+        if not marked:
+            sync_session.execute(
+                update(InboundUpdate)
+                .where(InboundUpdate.id == inbound_id)
+                .values(status=InboundStatus.done, processed_at=utcnow())
+            )
+            marked = True
+
+    event.listen(session.sync_session, "before_commit", before_commit)
 
 
 class UserMiddleware(BaseMiddleware):

@@ -13,6 +13,7 @@ from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefaul
 
 from bot.i18n import PoI18n
 
+
 def N_(message: str) -> str:
     """Marks a string for extraction; it is translated later, per locale."""
     return message

@@ -24,8 +24,6 @@ from handlers.resident import ask_place, needs_home
 from handlers.states import Registration
 from models import User
 
-router = Router(name="common")
-
 
 async def show_menu(message: Message, user: User, text: str | None = None) -> None:
     roles = user_service.staff_roles(user)
@@ -35,7 +33,6 @@ async def show_menu(message: Message, user: User, text: str | None = None) -> No
     )
 
 
-@router.message(CommandStart(deep_link=True))
 async def start_with_invite(
     message: Message, command: CommandObject, session: AsyncSession, user: User, state: FSMContext,
     bot: Bot, i18n: PoI18n,
@@ -54,7 +51,6 @@ async def start_with_invite(
         role=role_label(grant.role), scope=esc(grant.scope_code)))
 
 
-@router.message(CommandStart())
 async def start(message: Message, user: User, state: FSMContext, session: AsyncSession, i18n: PoI18n) -> None:
     if user.locale is None:
         await state.set_state(Registration.language)
@@ -67,13 +63,10 @@ async def start(message: Message, user: User, state: FSMContext, session: AsyncS
     await show_menu(message, user, _("Welcome back, {name}!").format(name=esc(user.first_name)))
 
 
-@router.message(Command("lang"))
-@router.message(F.text == labels.LANGUAGE)
 async def choose_language(message: Message) -> None:
     await message.answer(_("Please choose your language."), reply_markup=language_keyboard())
 
 
-@router.callback_query(LangCb.filter())
 async def language_chosen(
     query: CallbackQuery, callback_data: LangCb, session: AsyncSession, user: User, state: FSMContext,
     bot: Bot, i18n: PoI18n,
@@ -96,7 +89,6 @@ async def language_chosen(
         await show_menu(query.message, user)
 
 
-@router.message(Command("cancel"))
 async def cancel(message: Message, user: User, state: FSMContext) -> None:
     current = await state.get_state()
     await state.clear()
@@ -106,7 +98,6 @@ async def cancel(message: Message, user: User, state: FSMContext) -> None:
     await show_menu(message, user, _("Cancelled.") if current else None)
 
 
-@router.message(Command("menu"))
 async def menu(message: Message, user: User, state: FSMContext, session: AsyncSession, i18n: PoI18n) -> None:
     if needs_home(user):
         await ask_place(message, state, session, i18n.current_locale)
@@ -115,8 +106,6 @@ async def menu(message: Message, user: User, state: FSMContext, session: AsyncSe
     await show_menu(message, user)
 
 
-@router.message(Command("help"))
-@router.message(F.text == labels.HELP)
 async def help_(message: Message, user: User) -> None:
     lines = [_("I am the front door of your community's grid service.")]
     lines.append(_("/profile: your details and home building\n/lang: change language\n/menu: main menu\n/cancel: stop what you are doing"))
@@ -126,8 +115,6 @@ async def help_(message: Message, user: User) -> None:
     await message.answer("\n\n".join(lines))
 
 
-@router.message(Command("profile"))
-@router.message(F.text == labels.PROFILE)
 async def profile(message: Message, session: AsyncSession, user: User, i18n: PoI18n) -> None:
     locale = i18n.current_locale
     home = await user_service.home_of(session, user, locale)
@@ -143,3 +130,20 @@ async def profile(message: Message, session: AsyncSession, user: User, i18n: PoI
     kb.button(text=_("📱 Update my phone"), callback_data=ProfileCb(action="phone"))
     kb.adjust(1)
     await message.answer("\n".join(lines), reply_markup=kb.as_markup())
+
+
+def create_router() -> Router:
+    """This audience's routing table; a new router each call (one per dispatcher)."""
+    router = Router(name="common")
+    router.message.register(start_with_invite, CommandStart(deep_link=True))
+    router.message.register(start, CommandStart())
+    router.message.register(choose_language, Command("lang"))
+    router.message.register(choose_language, F.text == labels.LANGUAGE)
+    router.callback_query.register(language_chosen, LangCb.filter())
+    router.message.register(cancel, Command("cancel"))
+    router.message.register(menu, Command("menu"))
+    router.message.register(help_, Command("help"))
+    router.message.register(help_, F.text == labels.HELP)
+    router.message.register(profile, Command("profile"))
+    router.message.register(profile, F.text == labels.PROFILE)
+    return router

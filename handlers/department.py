@@ -14,13 +14,17 @@ from handlers.filters import HasRole
 from handlers.render import esc
 from models import Role, User
 
-router = Router(name="department")
-router.message.filter(HasRole(Role.department))
 
-
-@router.message(F.text == labels.MY_DEPARTMENT)
 async def my_department(message: Message, session: AsyncSession, user: User, i18n: PoI18n) -> None:
     departments = await staff_service.my_departments(session, user, i18n.current_locale)
     await message.answer("\n".join(
         _("<b>{name}</b>: {count} officers on the bot").format(name=esc(name), count=count)
         for name, count in departments))
+
+
+def create_router() -> Router:
+    """This audience's routing table; a new router each call (one per dispatcher)."""
+    router = Router(name="department")
+    router.message.filter(HasRole(Role.department))
+    router.message.register(my_department, F.text == labels.MY_DEPARTMENT)
+    return router

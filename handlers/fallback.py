@@ -12,25 +12,19 @@ from bot.i18n import PoI18n
 from handlers.resident import ask_place, needs_home
 from models import User
 
-router = Router(name="fallback")
 
-
-@router.callback_query(F.data == "noop")
 async def noop(query: CallbackQuery) -> None:
     await query.answer()
 
 
-@router.callback_query()
 async def stale_button(query: CallbackQuery) -> None:
     await query.answer(_("This button is no longer valid."), show_alert=True)
 
 
-@router.message(F.text.startswith("/"))
 async def unknown_command(message: Message) -> None:
     await message.answer(_("I do not know that command. Send /help to see what I can do."))
 
 
-@router.message()
 async def anything_else(message: Message, user: User, state: FSMContext, session: AsyncSession,
                         i18n: PoI18n) -> None:
     if needs_home(user):
@@ -39,3 +33,13 @@ async def anything_else(message: Message, user: User, state: FSMContext, session
         await ask_place(message, state, session, i18n.current_locale)
         return
     await message.answer(_("Please choose from the menu below, or send /help."))
+
+
+def create_router() -> Router:
+    """This audience's routing table; a new router each call (one per dispatcher)."""
+    router = Router(name="fallback")
+    router.callback_query.register(noop, F.data == "noop")
+    router.callback_query.register(stale_button)
+    router.message.register(unknown_command, F.text.startswith("/"))
+    router.message.register(anything_else)
+    return router

@@ -29,8 +29,6 @@ from handlers.render import error_text, esc
 from handlers.states import Registration
 from models import Grid, User
 
-router = Router(name="resident")
-
 PROMPTS = {
     "c": lambda: _("Which community do you live in?"),
     "g": lambda: _("Which grid?"),
@@ -73,7 +71,6 @@ async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | 
             raise
 
 
-@router.callback_query(PlaceCb.filter(F.level.in_({"c", "g"})))
 async def place_picked(
     query: CallbackQuery, callback_data: PlaceCb, session: AsyncSession, state: FSMContext, i18n: PoI18n
 ) -> None:
@@ -89,7 +86,6 @@ async def place_picked(
     await _edit(query, PROMPTS[level](), options_keyboard(options, level=level, parent=callback_data.id))
 
 
-@router.callback_query(PageCb.filter())
 async def page_turned(
     query: CallbackQuery, callback_data: PageCb, session: AsyncSession, state: FSMContext, i18n: PoI18n
 ) -> None:
@@ -116,7 +112,6 @@ async def _level_up(session: AsyncSession, level: str, parent: int) -> tuple[str
     return "c", 0
 
 
-@router.callback_query(PlaceCb.filter(F.level == "b"))
 async def building_picked(
     query: CallbackQuery, callback_data: PlaceCb, session: AsyncSession, user: User, state: FSMContext,
     i18n: PoI18n,
@@ -153,7 +148,6 @@ async def _finish(message: Message, user: User, state: FSMContext) -> None:
     )
 
 
-@router.message(Registration.place, F.text)
 async def place_typed(message: Message, session: AsyncSession, state: FSMContext, i18n: PoI18n) -> None:
     data = await state.get_data()
     level, parent = data.get("level", "c"), int(data.get("parent", 0))
@@ -170,7 +164,6 @@ async def place_typed(message: Message, session: AsyncSession, state: FSMContext
     await message.answer(PROMPTS[level](), reply_markup=options_keyboard(matches, level=level, parent=parent))
 
 
-@router.message(F.location)
 async def location_shared(message: Message, session: AsyncSession, user: User, state: FSMContext,
                           i18n: PoI18n) -> None:
     if not (needs_home(user) or await state.get_state() == Registration.place.state):
@@ -199,7 +192,6 @@ async def location_shared(message: Message, session: AsyncSession, user: User, s
                          reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
 
 
-@router.message(Registration.phone, F.contact)
 async def phone_shared(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
     assert message.contact is not None
     try:
@@ -212,17 +204,14 @@ async def phone_shared(message: Message, session: AsyncSession, user: User, stat
     await _finish(message, user, state)
 
 
-@router.message(Registration.phone, F.text == labels.SKIP)
 async def phone_skipped(message: Message, user: User, state: FSMContext) -> None:
     await _finish(message, user, state)
 
 
-@router.message(Registration.phone)
 async def phone_other(message: Message) -> None:
     await message.answer(_("Please tap “Share my phone number”, or Skip."), reply_markup=phone_keyboard())
 
 
-@router.callback_query(ProfileCb.filter())
 async def profile_action(
     query: CallbackQuery, callback_data: ProfileCb, state: FSMContext, session: AsyncSession, i18n: PoI18n
 ) -> None:
@@ -234,3 +223,18 @@ async def profile_action(
     elif callback_data.action == "phone":
         await state.set_state(Registration.phone)
         await query.message.answer(_("Tap the button to share your phone number."), reply_markup=phone_keyboard())
+
+
+def create_router() -> Router:
+    """This audience's routing table; a new router each call (one per dispatcher)."""
+    router = Router(name="resident")
+    router.callback_query.register(place_picked, PlaceCb.filter(F.level.in_({"c", "g"})))
+    router.callback_query.register(page_turned, PageCb.filter())
+    router.callback_query.register(building_picked, PlaceCb.filter(F.level == "b"))
+    router.message.register(place_typed, Registration.place, F.text, ~F.text.startswith("/"))
+    router.message.register(location_shared, F.location)
+    router.message.register(phone_shared, Registration.phone, F.contact)
+    router.message.register(phone_skipped, Registration.phone, F.text == labels.SKIP)
+    router.message.register(phone_other, Registration.phone, ~F.text.startswith("/"))
+    router.callback_query.register(profile_action, ProfileCb.filter())
+    return router

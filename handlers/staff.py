@@ -18,11 +18,7 @@ from handlers.render import error_text, esc, local_time, role_label
 from handlers.worker import grid_lines
 from models import Role, User
 
-router = Router(name="staff")
-router.message.filter(HasRole(Role.staff, Role.admin))
 
-
-@router.message(F.text == labels.MY_COMMUNITY)
 async def my_community(message: Message, session: AsyncSession, user: User, i18n: PoI18n) -> None:
     try:
         communities = await staff_service.my_communities(session, user, i18n.current_locale)
@@ -36,7 +32,6 @@ async def my_community(message: Message, session: AsyncSession, user: User, i18n
     await message.answer("\n\n".join(parts))
 
 
-@router.message(F.text == labels.INVITE)
 async def invite_start(message: Message, user: User) -> None:
     kb = InlineKeyboardBuilder()
     for role in staff_service.invitable_roles(user):
@@ -47,7 +42,6 @@ async def invite_start(message: Message, user: User) -> None:
 
 # Callback queries are not filtered by role here: a forged button reaches the
 # service, which refuses it.
-@router.callback_query(InviteCb.filter(F.scope == 0))
 async def invite_role(query: CallbackQuery, callback_data: InviteCb, session: AsyncSession, user: User,
                       i18n: PoI18n) -> None:
     try:
@@ -69,7 +63,6 @@ async def invite_role(query: CallbackQuery, callback_data: InviteCb, session: As
                                       reply_markup=kb.as_markup())
 
 
-@router.callback_query(InviteCb.filter(F.scope != 0))
 async def invite_scope(query: CallbackQuery, callback_data: InviteCb, session: AsyncSession, user: User,
                        bot: Bot, i18n: PoI18n, settings) -> None:  # type: ignore[no-untyped-def]
     try:
@@ -89,3 +82,14 @@ async def invite_scope(query: CallbackQuery, callback_data: InviteCb, session: A
         await query.message.edit_text(
             _("Send this link to the new {role}. It works once, until {expires}.\n\n{link}").format(
                 role=role_label(role), expires=local_time(invite.expires_at, settings.tz), link=esc(link)))
+
+
+def create_router() -> Router:
+    """This audience's routing table; a new router each call (one per dispatcher)."""
+    router = Router(name="staff")
+    router.message.filter(HasRole(Role.staff, Role.admin))
+    router.message.register(my_community, F.text == labels.MY_COMMUNITY)
+    router.message.register(invite_start, F.text == labels.INVITE)
+    router.callback_query.register(invite_role, InviteCb.filter(F.scope == 0))
+    router.callback_query.register(invite_scope, InviteCb.filter(F.scope != 0))
+    return router

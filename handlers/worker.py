@@ -14,9 +14,6 @@ from handlers.filters import HasRole
 from handlers.render import esc
 from models import Role, User
 
-router = Router(name="worker")
-router.message.filter(HasRole(Role.worker, Role.grid_head))
-
 
 def grid_lines(summaries: list[staff_service.GridSummary]) -> list[str]:
     return [
@@ -27,7 +24,14 @@ def grid_lines(summaries: list[staff_service.GridSummary]) -> list[str]:
     ]
 
 
-@router.message(F.text == labels.MY_GRID)
 async def my_grid(message: Message, session: AsyncSession, user: User, i18n: PoI18n) -> None:
     summaries = await staff_service.my_grids(session, user, i18n.current_locale)
     await message.answer("\n\n".join(grid_lines(summaries)))
+
+
+def create_router() -> Router:
+    """This audience's routing table; a new router each call (one per dispatcher)."""
+    router = Router(name="worker")
+    router.message.filter(HasRole(Role.worker, Role.grid_head))
+    router.message.register(my_grid, F.text == labels.MY_GRID)
+    return router

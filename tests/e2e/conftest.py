@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from bot.config import Settings
+from tests.conftest import BOT_TOKEN, CI
+from tests.e2e.harness import RunningBot, start_bot
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL") or ("redis://127.0.0.1:6379/15" if CI else None)
+
+
+def make_settings(emulator, db_url: str, **extra) -> Settings:  # type: ignore[no-untyped-def]
+    return Settings(
+        _env_file=None,
+        BOT_TOKEN=BOT_TOKEN,
+        TELEGRAM_API_URL=emulator.base_url,
+        DATABASE_URL=db_url,
+        **extra,
+    )
+
+
+@pytest.fixture
+async def running(emulator, db_url, demo_sessionmaker):  # type: ignore[no-untyped-def]
+    """The real bot polling the emulator, on the demo district."""
+    bot: RunningBot = await start_bot(emulator, make_settings(emulator, db_url), BOT_TOKEN)
+    yield bot
+    await bot.stop()
+    # Nothing the bot called may be unknown to the Bot API.
+    assert emulator.unknown_methods == []
+
+
+@pytest.fixture
+def redis_url() -> str:
+    if REDIS_URL is None:
+        pytest.skip("Redis variant: set TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/15)")
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5).ping()
+    except Exception as exc:  # noqa: BLE001
+        if CI:
+            pytest.fail(f"Redis at {REDIS_URL} unreachable: {exc}")
+        pytest.skip(f"Redis at {REDIS_URL} unreachable: {exc}")
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    return REDIS_URL

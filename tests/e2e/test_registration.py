@@ -1,0 +1,253 @@
+"""Registration of every kind of user, through the real bot and the emulator."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.services.invites import create_invite
+from models import Building, Invite, Role, User, utcnow
+from tests.e2e.conftest import make_settings
+from tests.e2e.harness import start_bot
+from tests.conftest import BOT_TOKEN
+
+
+async def _user(sessionmaker, telegram_id: int) -> User:
+    async with sessionmaker() as s:
+        return await s.scalar(select(User).where(User.telegram_id == telegram_id))
+
+
+async def _invite(sessionmaker, role: Role, scope: str, **kw) -> str:
+    async with sessionmaker() as s:
+        created = await create_invite(s, role=role, scope_code=scope, **kw)
+        await s.commit()
+        return created.payload
+
+
+async def register_resident_by_buttons(p, *, language: str = "简体中文") -> None:
+    await p.send("/start")
+    assert len(p.last.inline_buttons) == 3  # three languages
+    await p.tap(language)
+    await p.tap("新站")  # community
+    await p.tap("第一网格")  # first grid
+    await p.tap("1号楼")  # a building
+
+
+async def test_resident_registers_with_buttons(running, demo_sessionmaker):
+    p = running.person(running.emu.create_user(first_name="王秀英", language_code="zh-hans"))
+    answer = await p.send("/start")
+    assert "请选择语言" in answer[0].text
+    answer = await p.tap("简体中文")
+    assert any("语言：简体中文" in (m.text or "") for m in answer)
+    assert any("您住在哪个社区" in (m.text or "") for m in answer)
+    assert "📍 发送我的位置" in p.reply_keyboard()
+
+    grids = await p.tap("新站")
+    assert "哪个网格" in grids[-1].text
+    buildings = await p.tap("第一网格")
+    assert "哪个楼栋" in buildings[-1].text
+    building_label = buildings[-1].inline_buttons[0][0][0]
+    done = await p.tap(building_label)
+    assert any("✅ 您的住址" in (m.text or "") for m in done)
+    assert "跳过" in p.reply_keyboard()
+
+    finish = await p.share_contact("+8613900000001")
+    assert any("手机号已保存" in (m.text or "") for m in finish)
+    assert "👤 我的资料" in p.reply_keyboard()
+
+    user = await _user(demo_sessionmaker, p.id)
+    assert user.registered_at is not None and user.phone == "+8613900000001"
+    async with demo_sessionmaker() as s:
+        building = await s.get(Building, user.building_id)
+    assert user.grid_id == building.grid_id
+    assert building_label.endswith(building.names["zh-Hans"]) or building.names["zh-Hans"] in building_label
+
+    # The command list was set for the user's own chat, in their language.
+    chat_cmds = running.emu.commands(scope={"type": "chat", "chat_id": p.id})
+    assert chat_cmds and any(c["description"] == "主菜单" for c in chat_cmds)
+
+
+async def test_english_and_traditional_flows(running):
+    en = running.person(running.emu.create_user(first_name="Ann", language_code="en"))
+    await en.send("/start")
+    await en.tap("English")
+    assert "Which community do you live in?" in en.last.text
+    hant = running.person(running.emu.create_user(first_name="陳", language_code="zh-hant"))
+    await hant.send("/start")
+    await hant.tap("繁體中文")
+    assert "您住在哪個社區" in hant.last.text
+
+
+async def test_typing_filters_and_paging_back(running):
+    p = running.person(running.emu.create_user(first_name="李"))
+    await p.send("/start")
+    await p.tap("简体中文")
+    answer = await p.send("龙泉")
+    assert [row[0][0] for row in answer[-1].inline_buttons if row[0][1].startswith("pl:")] == ["龙泉社区"]
+    nothing = await p.send("不存在的地方")
+    assert "没有找到" in nothing[-1].text
+    too_long = await p.send("长" * 5000)
+    assert "输入太长了" in too_long[-1].text
+    grids = await p.tap("龙泉")
+    assert "哪个网格" in grids[-1].text
+    back = await p.tap("返回")
+    assert [m.message_id for m in back] == [grids[-1].message_id]  # edited in place
+    assert "您住在哪个社区" in back[-1].text
+
+
+async def test_location_offers_nearest_building(running, demo_sessionmaker):
+    async with demo_sessionmaker() as s:
+        building = await s.scalar(select(Building).where(Building.latitude.is_not(None)).order_by(Building.code))
+    p = running.person(running.emu.create_user(first_name="张"))
+    await p.send("/start")
+    await p.tap("简体中文")
+    answer = await p.share_location(building.latitude, building.longitude)
+    assert "离您最近的楼栋" in answer[-1].text
+    await p.tap(building.names["zh-Hans"])
+    user = await _user(demo_sessionmaker, p.id)
+    assert user.building_id == building.id
+
+
+async def test_worker_registers_through_invite(running, demo_sessionmaker):
+    payload = await _invite(demo_sessionmaker, Role.worker, "DC-XS-01")
+    w = running.person(running.emu.create_user(first_name="网格员小赵"))
+    answer = await w.send(f"/start {payload}")
+    assert "您已登记为网格员" in answer[0].text
+    assert "🗺️ 我的网格" in w.reply_keyboard()
+    summary = await w.send("🗺️ 我的网格")
+    assert "楼栋" in summary[0].text and "已登记居民" in summary[0].text
+    user = await _user(demo_sessionmaker, w.id)
+    assert [(g.role, g.scope_type.value) for g in user.roles] == [(Role.worker, "grid")]
+    async with demo_sessionmaker() as s:
+        invite = await s.scalar(select(Invite).where(Invite.payload == payload))
+    assert invite.used_by_user_id == user.id
+
+
+async def test_each_role_gets_its_menu(running, demo_sessionmaker):
+    expected = {
+        (Role.grid_head, "DC-XS-02"): "🗺️ 我的网格",
+        (Role.staff, "DC-XS"): "🏘️ 我的社区",
+        (Role.department, "CG"): "🏛️ 我的部门",
+        (Role.admin, "DC"): "✉️ 邀请工作人员",
+    }
+    for (role, scope), button in expected.items():
+        payload = await _invite(demo_sessionmaker, role, scope)
+        person = running.person(running.emu.create_user(first_name=role.value))
+        await person.send(f"/start {payload}")
+        assert button in person.reply_keyboard(), (role, person.reply_keyboard())
+        answer = await person.send(button)
+        assert answer and answer[0].text
+
+
+async def test_invite_misuse(running, demo_sessionmaker):
+    unknown = running.person(running.emu.create_user(first_name="A"))
+    assert "邀请链接无效" in (await unknown.send("/start notavalidpayload123"))[0].text
+
+    payload = await _invite(demo_sessionmaker, Role.worker, "DC-XS-01")
+    first = running.person(running.emu.create_user(first_name="B"))
+    await first.send(f"/start {payload}")
+    second = running.person(running.emu.create_user(first_name="C"))
+    assert "已经用过了" in (await second.send(f"/start {payload}"))[0].text
+    assert (await _user(demo_sessionmaker, second.id)).roles == []
+
+    expired = await _invite(demo_sessionmaker, Role.worker, "DC-XS-01", expires_in=timedelta(minutes=1),
+                            now=utcnow() - timedelta(hours=1))
+    late = running.person(running.emu.create_user(first_name="D"))
+    assert "已过期" in (await late.send(f"/start {expired}"))[0].text
+
+
+async def test_staff_invites_from_chat_and_forged_buttons_are_refused(running, demo_sessionmaker):
+    secretary = running.person(running.emu.create_user(first_name="刘秀梅", user_id=7000000002))  # demo staff of DC-XS
+    await secretary.send("/start")
+    await secretary.send("✉️ 邀请工作人员")
+    await secretary.tap("网格员")
+    grids = [row[0][0] for row in secretary.last.inline_buttons]
+    assert grids and all("新站" in g for g in grids), grids
+    link = await secretary.tap(grids[0])
+    assert "https://t.me/gridbot_test?start=" in link[-1].text
+    payload = link[-1].text.rsplit("start=", 1)[1].split()[0]
+    worker = running.person(running.emu.create_user(first_name="新人"))
+    assert "网格员" in (await worker.send(f"/start {payload}"))[0].text
+
+    # Forged: a grid of another community, an admin role, and a resident pressing staff buttons.
+    async with demo_sessionmaker() as s:
+        from models import Grid
+
+        other = await s.scalar(select(Grid).where(Grid.code == "DC-LQ-01"))
+    msg_id = secretary.last.message_id
+    await secretary.press(msg_id, f"inv:worker:{other.id}")
+    assert secretary.last_callback_answer()["show_alert"]
+    await secretary.press(msg_id, "inv:admin:0")
+    assert "没有权限" in secretary.last_callback_answer()["text"]
+    resident = running.person(running.emu.create_user(first_name="R"))
+    await register_resident_by_buttons(resident)
+    await resident.press(resident.last.message_id, f"inv:worker:{other.id}")
+    assert resident.last_callback_answer()["show_alert"]
+    async with demo_sessionmaker() as s:
+        invites = (await s.scalars(select(Invite))).all()
+    assert len(invites) == 1  # only the legitimate one
+
+
+async def test_tampered_and_stale_callbacks(running, demo_sessionmaker):
+    p = running.person(running.emu.create_user(first_name="T"))
+    await p.send("/start")
+    await p.tap("简体中文")
+    msg = p.last.message_id
+    await p.press(msg, "pl:b:99999999")
+    assert "楼栋已不可选" in p.last_callback_answer()["text"]
+    await p.press(msg, "garbage:data")
+    assert "按钮已失效" in p.last_callback_answer()["text"]
+    await p.press(msg, "lang:fr")
+    assert "不支持这种语言" in p.last_callback_answer()["text"]
+    assert (await _user(demo_sessionmaker, p.id)).building_id is None
+
+
+async def test_double_click_on_building_is_harmless(running, demo_sessionmaker):
+    p = running.person(running.emu.create_user(first_name="D"))
+    await p.send("/start")
+    await p.tap("简体中文")
+    await p.tap("新站")
+    await p.tap("第一网格")
+    msg, data = p.find_button("1号楼")
+    await p.press(msg.message_id, data)
+    await p.press(msg.message_id, data)  # the second press of a double click
+    user = await _user(demo_sessionmaker, p.id)
+    assert user.building_id is not None
+    assert sum("✅ 您的住址" in (m.text or "") for m in p.messages()) == 1
+
+
+async def test_unknown_command_and_help(running):
+    p = running.person(running.emu.create_user(first_name="U"))
+    await register_resident_by_buttons(p)
+    assert "没有这个命令" in (await p.send("/frobnicate"))[0].text
+    assert "/profile" in (await p.send("/help"))[0].text
+    profile = await p.send("/profile")
+    assert "住址" in profile[0].text
+
+
+async def test_profile_change_building(running, demo_sessionmaker):
+    p = running.person(running.emu.create_user(first_name="M"))
+    await register_resident_by_buttons(p)
+    await p.send("跳过")
+    before = (await _user(demo_sessionmaker, p.id)).building_id
+    await p.send("/profile")
+    await p.tap("更改住址")
+    await p.tap("龙泉")
+    await p.tap("第一网格")
+    await p.tap("1号楼")
+    after = (await _user(demo_sessionmaker, p.id)).building_id
+    assert after != before
+
+
+async def test_registration_state_lives_in_redis(emulator, db_url, demo_sessionmaker, redis_url):
+    bot = await start_bot(emulator, make_settings(emulator, db_url, REDIS_URL=redis_url), BOT_TOKEN)
+    try:
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        assert isinstance(bot.app.dp.storage, RedisStorage)
+        p = bot.person(emulator.create_user(first_name="Redis"))
+        await register_resident_by_buttons(p)
+        assert "✅ 您的住址" in p.messages()[-2].text
+    finally:
+        await bot.stop()
