@@ -36,3 +36,7 @@ __all__ = [
     "ROLE_SCOPE", "FSMRecord", "InboundStatus", "InboundUpdate", "Invite", "Role", "RoleGrant",
     "ScopeType", "User",
 ]
+
+from models.outbox import OutboxKind, OutboxMessage, OutboxStatus  # noqa: E402
+
+__all__ += ["OutboxKind", "OutboxMessage", "OutboxStatus"]

@@ -48,7 +48,7 @@ def alembic_config(database_url: str):  # type: ignore[no-untyped-def]
     return cfg
 
 
-def upgrade_sync(database_url: str, revision: str = "head") -> None:
+def upgrade_sync(database_url: str, revision: str = "heads") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(database_url), revision)
@@ -60,6 +60,6 @@ def downgrade_sync(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
 
 
-async def upgrade(database_url: str, revision: str = "head") -> None:
+async def upgrade(database_url: str, revision: str = "heads") -> None:
     """Apply migrations (Alembic runs them on the async engine in a thread)."""
     await asyncio.to_thread(upgrade_sync, database_url, revision)

@@ -269,6 +269,7 @@ class BotAPIEmulator:
         try:
             fault = self.faults.take(name, chat_id)
             if fault is not None:
+                self.state.bump()  # lets tests wait for a fault to fire (FaultHandle.hits)
                 if fault.kind != "delay":
                     raise fault.error()
                 await asyncio.sleep(fault.delay)

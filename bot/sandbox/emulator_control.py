@@ -17,6 +17,7 @@ chat, message or file).
 from __future__ import annotations
 
 import json
+import mimetypes
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -59,7 +60,9 @@ def _guard(handler: Handler) -> Handler:
             return await handler(request)
         except EmulatorError as exc:
             return _error(404, str(exc))
-        except (_BadInput, ValueError, TypeError, KeyError) as exc:
+        except _BadInput as exc:
+            return _error(400, str(exc))
+        except (ValueError, TypeError, KeyError) as exc:
             return _error(400, f"{type(exc).__name__}: {exc}")
 
     return wrapped
@@ -75,6 +78,10 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise _BadInput("JSON object expected")
     return body
+
+
+def _guess_mime(filename: str | None) -> str:
+    return mimetypes.guess_type(filename or "")[0] or "application/octet-stream"
 
 
 def _require(body: dict[str, Any], key: str) -> Any:
@@ -163,6 +170,7 @@ def setup_control_routes(app: web.Application, emu: BotAPIEmulator) -> None:
         if not isinstance(file, UploadedFile) or not file.data:
             raise _BadInput("non-empty 'file' part required")
         caption = form.get("caption") if isinstance(form.get("caption"), str) else None
+        ctype = file.content_type if file.content_type != "application/octet-stream" else None
         chat = chat_ref({"chat_id": form.get("chat_id")})
         uid, tok = user_id(request), token(request)
         if kind == "photo":
@@ -170,7 +178,7 @@ def setup_control_routes(app: web.Application, emu: BotAPIEmulator) -> None:
                 uid,
                 file.data,
                 caption or None,
-                mime_type=file.content_type or "image/jpeg",
+                mime_type=ctype or "image/jpeg",
                 chat=chat,
                 token=tok,
             )
@@ -180,7 +188,7 @@ def setup_control_routes(app: web.Application, emu: BotAPIEmulator) -> None:
                 uid,
                 file.data,
                 duration,
-                mime_type=file.content_type or "audio/ogg",
+                mime_type=ctype or "audio/ogg",
                 chat=chat,
                 token=tok,
             )
@@ -189,7 +197,7 @@ def setup_control_routes(app: web.Application, emu: BotAPIEmulator) -> None:
                 uid,
                 file.data,
                 file.filename or "file.bin",
-                file.content_type or "application/octet-stream",
+                ctype or _guess_mime(file.filename),
                 caption=caption or None,
                 chat=chat,
                 token=tok,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import json
 import mimetypes
 import secrets
 import struct
@@ -333,7 +334,7 @@ class EmulatorState:
         bot = self.bot(token)
         update_id = bot.next_update_id
         bot.next_update_id += 1
-        update = build(update_id).to_dict()
+        update = json.loads(build(update_id).to_json())  # plain JSON types, no enums
         queued = kind in bot.allowed_updates
         if queued:
             bot.pending.append((update_id, kind, update))

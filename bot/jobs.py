@@ -1,0 +1,62 @@
+"""Registry of recurring jobs (time-limit sweeps, diary nudges, weekly digests...).
+
+Feature modules declare their jobs here with :func:`recurring`; the delivery
+engine's scheduler runs each job once per due time across all processes and
+survives restarts.  A job only reads and writes the database (it sends
+through :func:`bot.services.notify.notify`), so it can be tested alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    sessionmaker: async_sessionmaker[AsyncSession]
+    settings: Settings
+    due_at: datetime  # the due time this run is for (aware UTC)
+    now: datetime  # when it actually runs (aware UTC)
+
+
+JobFunc = Callable[[JobContext], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class RecurringJob:
+    name: str
+    func: JobFunc
+    every: timedelta | None = None  # interval jobs, aligned to the epoch
+    at: time | None = None  # daily at this local time (DISPLAY_TZ)
+    weekdays: frozenset[int] | None = None  # with ``at``: 0 = Monday; None = every day
+    workdays_only: bool = False  # with ``at``: skip weekends and configured holidays
+
+
+REGISTRY: dict[str, RecurringJob] = {}
+
+
+def recurring(
+    name: str,
+    *,
+    every: timedelta | None = None,
+    at: time | None = None,
+    weekdays: set[int] | None = None,
+    workdays_only: bool = False,
+) -> Callable[[JobFunc], JobFunc]:
+    if (every is None) == (at is None):
+        raise ValueError("give exactly one of every= or at=")
+
+    def register(func: JobFunc) -> JobFunc:
+        if name in REGISTRY and REGISTRY[name].func is not func:
+            raise ValueError(f"job {name!r} registered twice")
+        REGISTRY[name] = RecurringJob(name, func, every, at, frozenset(weekdays) if weekdays else None,
+                                      workdays_only)
+        return func
+
+    return register

@@ -1,0 +1,71 @@
+"""The outbox: every message the bot sends on its own initiative.
+
+Rows are written in the same transaction as the change that causes them
+(:func:`bot.services.notify.notify`), then delivered by the delivery engine
+within Telegram's limits.  ``dedupe_key`` is unique: writing the same
+notification twice (a retried handler, a job run twice) stores it once.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, BigIntPK, JSONType, UTCDateTime, utcnow
+
+
+class OutboxKind(enum.StrEnum):
+    """What a message is; decides quiet hours and what happens to an unknown outcome."""
+
+    emergency = "emergency"  # never held, resent once if the outcome is unknown
+    case_update = "case_update"  # resent once if unknown
+    reminder = "reminder"  # resent once if unknown
+    nudge = "nudge"  # diary nudges, due-visit lists
+    digest = "digest"  # weekly digests and reports
+    broadcast = "broadcast"  # staff notices: never resent if unknown
+
+
+class OutboxStatus(enum.StrEnum):
+    pending = "pending"  # waiting for due_at / next_attempt_at
+    sending = "sending"  # claimed and the request may be in flight
+    sent = "sent"
+    unknown = "unknown"  # the process died or timed out mid-call; not resent (broadcasts)
+    failed = "failed"  # dead-lettered after the last attempt, error kept
+    unreachable = "unreachable"  # 403: the user blocked the bot
+    cancelled = "cancelled"  # e.g. a reminder of a cancelled appointment
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_outbox_broadcast_id_status", "broadcast_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    # The recipient: a user of ours (resolved to a chat when sent) or a raw chat id.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[OutboxKind] = mapped_column(Enum(OutboxKind, native_enum=False, length=16))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # {"text": ..., "photo": file_id?, "document": file_id?, "buttons": [[{"text", "callback_data"|"url"}]],
+    #  "parse_mode": "HTML"}
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[OutboxStatus] = mapped_column(
+        Enum(OutboxStatus, native_enum=False, length=16), default=OutboxStatus.pending
+    )
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(2000))
+    broadcast_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
