@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.fsm_storage import create_storage
 from bot.i18n import PoI18n, UserLocaleMiddleware, create_i18n, locale_from_telegram
 from bot.inbound import InboundPipeline
-from bot.middlewares import DbSessionMiddleware, UserMiddleware
+from bot.middlewares import CommitBeforeRequest, DbSessionMiddleware, UserMiddleware
 from handlers import get_routers
 from handlers.commands import publish_default_commands
 from models.database import create_engine, create_sessionmaker
@@ -36,6 +36,7 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_membe
 
 def create_bot(settings: Settings, token: str | None = None) -> Bot:
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session.middleware(CommitBeforeRequest())
     return Bot(
         token or settings.require_token(),
         session=session,

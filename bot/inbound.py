@@ -198,7 +198,12 @@ class InboundPipeline:
                 item.attempts += 1
                 final = item.attempts >= self.max_attempts
                 log.exception("update %s failed (attempt %d)", item.payload.get("update_id"), item.attempts)
-                await self._record_failure(item, exc, final)
+                still_pending = await self._record_failure(item, exc, final)
+                if not still_pending:
+                    # Its effects were committed before the failure (e.g. the reply
+                    # itself failed): running it again would repeat them.
+                    self.handled += 1
+                    return
                 if final:
                     self.failed += 1
                     if self.on_failed is not None:
@@ -209,17 +214,24 @@ class InboundPipeline:
                     return
                 await asyncio.sleep(0.05 * 2**item.attempts * (1 + random.random()))
 
-    async def _record_failure(self, item: _Item, exc: BaseException, final: bool) -> None:
-        values: dict[str, Any] = {"attempts": item.attempts, "last_error": f"{type(exc).__name__}: {exc}"[:2000]}
+    async def _record_failure(self, item: _Item, exc: BaseException, final: bool) -> bool:
+        """Record a failed attempt; False if the update was already done."""
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        values: dict[str, Any] = {"attempts": item.attempts, "last_error": error}
         if final:
             values.update(status=InboundStatus.failed, processed_at=utcnow())
         async with self.sessionmaker() as session:
-            await session.execute(
+            result = await session.execute(
                 update(InboundUpdate)
                 .where(InboundUpdate.id == item.row_id, InboundUpdate.status == InboundStatus.pending)
                 .values(**values)
             )
+            if result.rowcount == 0:
+                await session.execute(
+                    update(InboundUpdate).where(InboundUpdate.id == item.row_id).values(last_error=error)
+                )
             await session.commit()
+            return bool(result.rowcount)
 
     async def wait_idle(self, timeout: float | None = None) -> None:
         await asyncio.wait_for(self._idle.wait(), timeout)

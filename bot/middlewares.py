@@ -2,11 +2,17 @@
 
 ``DbSessionMiddleware`` is where an inbound update becomes *done*: the row
 is marked done by a ``before_commit`` hook of the session the handler uses, so
-the mark is committed together with the handler's effects (a handler that
-commits early, e.g. to persist a resident's message before replying, commits
-both).  Marking at commit time, not at the start, keeps write locks short:
-SQLite has one writer, and a lock held across a Telegram round trip would
-serialise every chat.
+the mark is committed together with the handler's effects.
+
+``CommitBeforeRequest`` (a middleware on the bot's HTTP session) commits the
+update's session before every request to Telegram.  So whatever the handler
+wrote is durable before the user sees an answer, and no write lock is held
+across a network round trip (SQLite has a single writer: a lock held during a
+slow send would stall every other chat).  The consequence, on purpose: an
+update is done once its effects are committed, so it is never handled twice;
+if the process dies while the answer is in flight, that answer is not
+repeated (the user's message and its effects are safe).  An update whose
+handler had not yet reached Telegram is handled again after a restart.
 """
 
 from __future__ import annotations
@@ -16,7 +22,10 @@ from contextvars import ContextVar
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiogram import BaseMiddleware
+from aiogram import BaseMiddleware, Bot
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.methods import Response, TelegramMethod
+from aiogram.methods.base import TelegramType
 from aiogram.types import TelegramObject
 from aiogram.types import User as TgUser
 from sqlalchemy import event, update
@@ -71,6 +80,18 @@ def _mark_done_on_commit(session: AsyncSession, inbound_id: int) -> None:
             marked = True
 
     event.listen(session.sync_session, "before_commit", before_commit)
+
+
+class CommitBeforeRequest(BaseRequestMiddleware):
+    """Commit the current update's session before any request to Telegram."""
+
+    async def __call__(
+        self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot, method: TelegramMethod[TelegramType]
+    ) -> Response[TelegramType]:
+        session = current_session.get()
+        if session is not None and session.in_transaction():
+            await session.commit()
+        return await make_request(bot, method)
 
 
 class UserMiddleware(BaseMiddleware):
