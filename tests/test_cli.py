@@ -1,0 +1,83 @@
+"""The command line is a contract: python -m bot db upgrade | seed-demo | import-org | invite."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from models import Community, Grid, Invite, Role, ScopeType
+from tests.conftest import BOT_TOKEN
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def cli(*args: str, **env: str) -> tuple[int, str, str]:
+    base = {k: v for k, v in os.environ.items() if k not in {"BOT_TOKEN", "TELEGRAM_API_URL", "REDIS_URL"}}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *args, cwd=ROOT, env={**base, **env},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_seed_demo_twice_and_db_upgrade(db_url, sessionmaker):
+    code, out, err = await cli("db", "upgrade", DATABASE_URL=db_url)
+    assert code == 0, err
+    for _ in range(2):
+        code, out, err = await cli("seed-demo", DATABASE_URL=db_url)
+        assert code == 0, err
+    async with sessionmaker() as s:
+        assert await s.scalar(select(func.count()).select_from(Community)) == 3
+        assert await s.scalar(select(func.count()).select_from(Grid)) == 12
+
+
+async def test_invite_prints_link_and_bare_payload(db_url, sessionmaker, emulator):
+    await cli("seed-demo", DATABASE_URL=db_url)
+    code, out, err = await cli("invite", "--role", "worker", "--scope", "DC-XS-01", "--expires", "2d",
+                               DATABASE_URL=db_url, BOT_TOKEN=BOT_TOKEN, TELEGRAM_API_URL=emulator.base_url)
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    payload = lines[-1]
+    assert f"https://t.me/gridbot_test?start={payload}" in lines
+    async with sessionmaker() as s:
+        invite = await s.scalar(select(Invite).where(Invite.payload == payload))
+    assert (invite.role, invite.scope_type, invite.scope_code) == (Role.worker, ScopeType.grid, "DC-XS-01")
+    assert 47 * 3600 < (invite.expires_at - invite.created_at).total_seconds() <= 48 * 3600
+
+
+async def test_invite_refuses_bad_scope_and_expiry(db_url, emulator):
+    await cli("seed-demo", DATABASE_URL=db_url)
+    env = {"DATABASE_URL": db_url, "BOT_TOKEN": BOT_TOKEN, "TELEGRAM_API_URL": emulator.base_url}
+    code, _, err = await cli("invite", "--role", "worker", "--scope", "DC-XS", **env)  # a community, not a grid
+    assert code == 2 and "--scope" in err
+    code, _, err = await cli("invite", "--role", "staff", "--scope", "DC-XS", "--expires", "soon", **env)
+    assert code == 2 and "--expires" in err
+    code, _, err = await cli("invite", "--role", "mayor", "--scope", "DC", **env)
+    assert code == 2 and "invalid choice" in err
+
+
+async def test_import_org_reports_rows_and_applies_nothing(db_url, sessionmaker, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "sheet,code,district_code,community_code,name_zh_hans,name_zh_hant,name_en\n"
+        "districts,DX,,,测试区,測試區,Test\n"
+        "communities,DX-A,DX,,甲社区,甲社區,A\n"
+        "communities,DX-B,NOPE,,乙社区,乙社區,B\n",
+        encoding="utf-8",
+    )
+    code, out, err = await cli("import-org", str(bad), DATABASE_URL=db_url)
+    assert code == 1
+    assert "row 4" in err and "nothing imported" in err
+    async with sessionmaker() as s:
+        assert await s.scalar(select(func.count()).select_from(Community)) == 0
+    code, out, err = await cli("import-org", str(ROOT / "examples" / "org_workbook.xlsx"), DATABASE_URL=db_url)
+    assert code == 0, err
+    async with sessionmaker() as s:
+        assert await s.scalar(select(func.count()).select_from(Grid)) == 12
+    code, _, err = await cli("import-org", str(tmp_path / "missing.xlsx"), DATABASE_URL=db_url)
+    assert code == 2 and "no such file" in err
