@@ -72,9 +72,10 @@ def _mark_done_on_commit(session: AsyncSession, inbound_id: int) -> None:
     def before_commit(sync_session: Session) -> None:
         nonlocal marked
         if not marked:
-            sync_session.execute(
-                update(InboundUpdate)
-                .where(InboundUpdate.id == inbound_id)
+            # A Core statement on the session's connection: no ORM bookkeeping.
+            sync_session.connection().execute(
+                update(InboundUpdate.__table__)
+                .where(InboundUpdate.__table__.c.id == inbound_id)
                 .values(status=InboundStatus.done, processed_at=utcnow())
             )
             marked = True

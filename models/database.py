@@ -20,7 +20,16 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        # SQLite has one writer.  Many sessions each with a connection of their
+        # own would contend for its lock through SQLite's busy handler, which
+        # sleeps in growing steps (up to 100 ms) and makes latency explode under
+        # load.  One pooled connection turns that into a fair asyncio queue:
+        # sessions take turns per transaction (handlers commit before every
+        # request to Telegram, so nobody holds it across the network).  Never
+        # open a second session while holding one with an open transaction.
+        engine = create_async_engine(
+            url, echo=echo, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]

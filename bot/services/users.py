@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from bot.config import SUPPORTED_LOCALES
 from bot.services.errors import InvalidInput, NotAllowed, NotFound
@@ -44,7 +45,12 @@ async def get_or_create(
     last_name: str | None = None,
     username: str | None = None,
 ) -> User:
-    user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
+    # One query for the user and their roles (instead of the relationship's
+    # separate selectin query): this runs for every update.
+    result = await session.execute(
+        select(User).options(joinedload(User.roles)).where(User.telegram_id == telegram_id)
+    )
+    user = result.unique().scalar_one_or_none()
     if user is None:
         # Updates of one chat are handled one at a time, so no other task is
         # creating this user; a unique violation from another process fails

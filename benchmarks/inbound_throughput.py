@@ -1,0 +1,241 @@
+"""Updates per second through gridbot's full inbound pipeline, next to a bare
+aiogram echo bot, against the same Bot API emulator in the same run.
+
+    .venv/bin/python -m benchmarks.inbound_throughput [--updates 3000] [--database-url URL]
+
+The emulator runs in its own process (so its CPU does not count against the
+bot's event loop).  For each bot, N distinct users each send one message,
+queued in the emulator before the bot starts; the bot then drains them.
+
+* gridbot: GridBotApp as in production: getUpdates → store in the database
+  (commit) → per-chat queue → middlewares (session, user, locale) → handler
+  (a new user's /start: insert the user, set the conversation state, reply
+  with an inline keyboard) → commit → reply.  Latency: from the moment the
+  getUpdates answer reached the bot to the end of the handler (the reply was
+  acknowledged by the emulator and the transaction committed).
+* bare aiogram: Dispatcher.start_polling with one handler that echoes the
+  text.  Latency: from the dispatcher's first outer middleware to the end of
+  the handler (this starts later than gridbot's clock, in bare's favour).
+
+Throughput is N divided by the time from the first update received to the
+last one finished.  Results are printed as one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import resource
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import Message
+
+OURS, BARE = "111111111:gridbot-benchmark", "222222222:bare-aiogram-benchmark"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _start_emulator(port: int) -> asyncio.subprocess.Process:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.sandbox.emulator", "--port", str(port), "--token", OURS, "--token", BARE,
+        cwd=ROOT, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )
+    async with aiohttp.ClientSession() as http:
+        for _ in range(200):
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/_emu/bots") as resp:
+                    if resp.status == 200:
+                        return proc
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)  # start-up poll, outside any measurement
+    raise RuntimeError("emulator did not start")
+
+
+async def _queue_updates(base: str, token: str, n: int, text: str) -> list[int]:
+    """Create n users in the emulator, each sending ``text``; returns their ids."""
+    ids: list[int] = []
+    async with aiohttp.ClientSession() as http:
+        sem = asyncio.Semaphore(32)
+
+        async def one(i: int) -> None:
+            async with sem:
+                async with http.post(f"{base}/_emu/users?token={token}",
+                                     json={"first_name": f"U{i}", "language_code": "zh-hans"}) as r:
+                    user = await r.json()
+                ids.append(user["id"])
+                async with http.post(f"{base}/_emu/users/{user['id']}/text?token={token}", json={"text": text}) as r:
+                    r.raise_for_status()
+
+        await asyncio.gather(*(one(i) for i in range(n)))
+    return ids
+
+
+async def _register_residents(database_url: str, telegram_ids: list[int]) -> None:
+    """Make the users registered residents of a demo building (the 'menu' workload)."""
+    from sqlalchemy import select
+
+    from bot.services.org_import import seed_demo
+    from models import Building, User, utcnow
+    from models.database import create_engine, create_sessionmaker
+
+    engine = create_engine(database_url)
+    sessionmaker = create_sessionmaker(engine)
+    await seed_demo(sessionmaker)
+    async with sessionmaker() as s:
+        building = await s.scalar(select(Building).order_by(Building.code))
+        s.add_all(
+            User(telegram_id=t, first_name=f"U{t}", locale="zh-Hans", building_id=building.id,
+                 grid_id=building.grid_id, registered_at=utcnow())
+            for t in telegram_ids
+        )
+        await s.commit()
+    await engine.dispose()
+
+
+def _summary(name: str, n: int, received: dict[int, float], finished: dict[int, float]) -> dict:
+    lat = sorted((finished[k] - received[k]) * 1000 for k in finished)
+    span = max(finished.values()) - min(received.values())
+    return {
+        "bot": name,
+        "updates": n,
+        "handled": len(finished),
+        "seconds": round(span, 3),
+        "updates_per_second": round(len(finished) / span, 1),
+        "latency_ms_p50": round(statistics.median(lat), 1),
+        "latency_ms_p99": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 1),
+    }
+
+
+async def run_gridbot(base: str, n: int, database_url: str) -> dict:
+    from bot.app import GridBotApp
+    from bot.config import Settings
+    from models.database import upgrade
+
+    await upgrade(database_url)
+    settings = Settings(_env_file=None, BOT_TOKEN=OURS, TELEGRAM_API_URL=base, DATABASE_URL=database_url,
+                        LOG_LEVEL="WARNING")
+    app = GridBotApp.create(settings, token=OURS)
+    received: dict[int, float] = {}
+    finished: dict[int, float] = {}
+    done = asyncio.Event()
+    pipeline = app.pipeline
+    original_store, original_feed = pipeline.store, app.dp.feed_update
+
+    async def store(payloads):  # type: ignore[no-untyped-def]
+        now = time.perf_counter()
+        payloads = list(payloads)
+        for p in payloads:
+            received.setdefault(p["update_id"], now)
+        return await original_store(payloads)
+
+    async def feed_update(bot, update, **kw):  # type: ignore[no-untyped-def]
+        try:
+            return await original_feed(bot, update, **kw)
+        finally:
+            finished[update.update_id] = time.perf_counter()
+            if len(finished) >= n:
+                done.set()
+
+    pipeline.store = store  # type: ignore[method-assign]
+    app.dp.feed_update = feed_update  # type: ignore[method-assign]
+    cpu0 = time.process_time()
+    task = asyncio.create_task(app.run_polling())
+    await asyncio.wait_for(done.wait(), 600)
+    cpu = time.process_time() - cpu0
+    app.request_stop()
+    await task
+    await app.close()
+    return {**_summary("gridbot (full pipeline)", n, received, finished), "cpu_seconds": round(cpu, 2),
+            "database": database_url.split(":")[0]}
+
+
+async def run_bare(base: str, n: int) -> dict:
+    bot = Bot(BARE, session=AiohttpSession(api=TelegramAPIServer.from_base(base)))
+    dp = Dispatcher()
+    received: dict[int, float] = {}
+    finished: dict[int, float] = {}
+    done = asyncio.Event()
+
+    @dp.update.outer_middleware()
+    async def clock(handler, event, data):  # type: ignore[no-untyped-def]
+        received[event.update_id] = time.perf_counter()
+        try:
+            return await handler(event, data)
+        finally:
+            finished[event.update_id] = time.perf_counter()
+            if len(finished) >= n:
+                done.set()
+
+    @dp.message()
+    async def echo(message: Message) -> None:
+        await message.answer(message.text or "")
+
+    cpu0 = time.process_time()
+    task = asyncio.create_task(dp.start_polling(bot, handle_signals=False, close_bot_session=True))
+    await asyncio.wait_for(done.wait(), 600)
+    cpu = time.process_time() - cpu0
+    await dp.stop_polling()
+    await task
+    return {**_summary("bare aiogram echo", n, received, finished), "cpu_seconds": round(cpu, 2)}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--updates", type=int, default=3000)
+    parser.add_argument("--database-url", help="default: a fresh SQLite file in a temporary directory")
+    parser.add_argument(
+        "--workload", choices=["start", "menu"], default="start",
+        help="start: new users send /start (user insert, conversation state, inline keyboard); "
+             "menu: registered residents tap the Help button (user and state read, reply)",
+    )
+    args = parser.parse_args()
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    emulator = await _start_emulator(port)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            db = args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"
+            if args.workload == "start":
+                await _queue_updates(base, OURS, args.updates, "/start")
+            else:
+                from models.database import upgrade
+
+                await upgrade(db)
+                ids = await _queue_updates(base, OURS, args.updates, "❓ 帮助")
+                await _register_residents(db, ids)
+            ours = await run_gridbot(base, args.updates, db)
+            ours["workload"] = args.workload
+            await _queue_updates(base, BARE, args.updates, "hello")
+            bare = await run_bare(base, args.updates)
+    finally:
+        emulator.terminate()
+        await emulator.wait()
+    print(json.dumps({
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "gridbot": ours,
+        "bare_aiogram": bare,
+        "ratio": round(ours["updates_per_second"] / bare["updates_per_second"], 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
