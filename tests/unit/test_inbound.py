@@ -1,0 +1,124 @@
+"""InboundPipeline alone: ordering per chat, duplicates, retries, recovery."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+from sqlalchemy import select, update
+
+from bot.inbound import InboundPipeline, chat_key
+from models import InboundStatus, InboundUpdate
+
+
+def msg(update_id: int, chat: int, text: str = "hi") -> dict:
+    return {
+        "update_id": update_id,
+        "message": {"message_id": update_id, "date": 0, "chat": {"id": chat, "type": "private"},
+                    "from": {"id": chat, "is_bot": False, "first_name": "x"}, "text": text},
+    }
+
+
+class FakeDispatcher:
+    """Records the order updates are fed in; chat 1's first update blocks until released."""
+
+    def __init__(self, sessionmaker, *, fail: dict[int, int] | None = None) -> None:
+        self.sessionmaker = sessionmaker
+        self.seen: list[int] = []
+        self.release = asyncio.Event()
+        self.blocked = asyncio.Event()
+        self.fail = dict(fail or {})
+
+    async def feed_update(self, bot, update, inbound_id: int) -> None:  # noqa: ARG002
+        if update.update_id == 1:
+            self.blocked.set()
+            await self.release.wait()
+        if self.fail.get(update.update_id, 0) > 0:
+            self.fail[update.update_id] -= 1
+            raise RuntimeError("boom")
+        self.seen.append(update.update_id)
+        async with self.sessionmaker() as s:
+            await s.execute(update_stmt(inbound_id))
+            await s.commit()
+
+
+def update_stmt(inbound_id: int):  # type: ignore[no-untyped-def]
+    return update(InboundUpdate).where(InboundUpdate.id == inbound_id).values(status=InboundStatus.done)
+
+
+def pipeline(sessionmaker, dp, **kw) -> InboundPipeline:  # type: ignore[no-untyped-def]
+    return InboundPipeline(bot=SimpleNamespace(id=42), dispatcher=dp, sessionmaker=sessionmaker, **kw)
+
+
+async def test_chat_order_kept_while_other_chats_proceed(sessionmaker):
+    dp = FakeDispatcher(sessionmaker)
+    p = pipeline(sessionmaker, dp)
+    await p.feed_raw([msg(1, chat=1), msg(2, chat=1), msg(3, chat=2), msg(4, chat=1), msg(5, chat=2)])
+    await dp.blocked.wait()
+    # Chat 1 is stuck on update 1; chat 2 is not held up by it.
+    await asyncio.wait_for(_until(lambda: dp.seen == [3, 5]), 5)
+    dp.release.set()
+    await p.wait_handled(5)
+    assert dp.seen == [3, 5, 1, 2, 4]
+
+
+async def _until(pred) -> None:  # type: ignore[no-untyped-def]
+    while not pred():
+        await asyncio.sleep(0)  # yield until the other tasks have run; bounded by wait_for
+
+
+async def test_duplicates_are_stored_once(sessionmaker):
+    dp = FakeDispatcher(sessionmaker)
+    dp.release.set()
+    p = pipeline(sessionmaker, dp)
+    assert await p.feed_raw([msg(1, 1), msg(2, 1)]) == 2
+    assert await p.feed_raw([msg(2, 1), msg(3, 1)]) == 1  # Telegram re-sent 2
+    await p.wait_handled(3)
+    assert dp.seen == [1, 2, 3]
+    async with sessionmaker() as s:
+        assert len((await s.scalars(select(InboundUpdate))).all()) == 3
+
+
+async def test_failures_retry_then_park(sessionmaker):
+    dp = FakeDispatcher(sessionmaker, fail={2: 1, 3: 99})
+    dp.release.set()
+    failed_callbacks = []
+
+    async def on_failed(update, exc):  # type: ignore[no-untyped-def]
+        failed_callbacks.append(update.update_id)
+
+    p = pipeline(sessionmaker, dp, max_attempts=3, on_failed=on_failed)
+    await p.feed_raw([msg(1, 1), msg(2, 1), msg(3, 1), msg(4, 1)])
+    await p.wait_handled(4)
+    assert dp.seen == [1, 2, 4]  # 2 succeeded on its second try; 3 was parked, 4 not blocked
+    assert failed_callbacks == [3]
+    async with sessionmaker() as s:
+        rows = {r.update_id: r for r in await s.scalars(select(InboundUpdate))}
+    assert rows[3].status == InboundStatus.failed and rows[3].attempts == 3 and "boom" in rows[3].last_error
+    assert rows[2].status == InboundStatus.done and rows[2].attempts == 1
+
+
+async def test_recover_requeues_pending_and_parks_crash_loops(sessionmaker):
+    first = pipeline(sessionmaker, FakeDispatcher(sessionmaker), max_attempts=2)
+    await first.store([msg(1, 1), msg(2, 2), msg(3, 3)])  # stored, then "the process died"
+    async with sessionmaker() as s:
+        await s.execute(update(InboundUpdate).where(InboundUpdate.update_id == 3).values(attempts=2))
+        await s.commit()
+    dp = FakeDispatcher(sessionmaker)
+    dp.release.set()
+    second = pipeline(sessionmaker, dp, max_attempts=2)
+    assert await second.recover() == 2
+    await second.wait_idle(5)
+    assert sorted(dp.seen) == [1, 2]
+    async with sessionmaker() as s:
+        rows = {r.update_id: r for r in await s.scalars(select(InboundUpdate))}
+    assert rows[3].status == InboundStatus.failed  # crashed the process twice already
+    assert {rows[1].attempts, rows[2].attempts} == {1}
+
+
+def test_chat_key() -> None:
+    assert chat_key(msg(1, 77)) == 77
+    cb = {"update_id": 5, "callback_query": {"id": "1", "from": {"id": 9}, "message": {"chat": {"id": 8}}}}
+    assert chat_key(cb) == 8
+    assert chat_key({"update_id": 6, "my_chat_member": {"chat": {"id": 3}, "from": {"id": 4}}}) == 3
+    assert chat_key({"update_id": 7, "poll": {"id": "x"}}) == "u7"
