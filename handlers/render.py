@@ -26,6 +26,7 @@ def error_text(err: DomainError) -> str:
         "grid": _("That grid is no longer available. Please choose again."),
         "building": _("That building is no longer available. Please choose again."),
         "not_allowed": _("You are not allowed to do that."),
+        "stale_button": _("This button is no longer valid."),
     }
     return messages.get(err.code, _("That did not work. Please try again."))
 

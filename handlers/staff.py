@@ -45,11 +45,8 @@ async def invite_start(message: Message, user: User) -> None:
 async def invite_role(query: CallbackQuery, callback_data: InviteCb, session: AsyncSession, user: User,
                       i18n: PoI18n) -> None:
     try:
-        role = Role(callback_data.role)
+        role = staff_service.parse_role(callback_data.role)
         scopes = await staff_service.invite_scopes(session, user, role, i18n.current_locale)
-    except ValueError:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
     except DomainError as err:
         await query.answer(error_text(err), show_alert=True)
         return
@@ -66,11 +63,8 @@ async def invite_role(query: CallbackQuery, callback_data: InviteCb, session: As
 async def invite_scope(query: CallbackQuery, callback_data: InviteCb, session: AsyncSession, user: User,
                        bot: Bot, i18n: PoI18n, settings) -> None:  # type: ignore[no-untyped-def]
     try:
-        role = Role(callback_data.role)
+        role = staff_service.parse_role(callback_data.role)
         invite = await staff_service.invite_as(session, user, role, callback_data.scope)
-    except ValueError:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
     except DomainError as err:
         await query.answer(error_text(err), show_alert=True)
         return

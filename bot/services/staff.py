@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import invites
-from bot.services.errors import NotAllowed, NotFound
+from bot.services.errors import InvalidInput, NotAllowed, NotFound
 from bot.services.users import Option
 from models import (
     Building,
@@ -143,6 +143,14 @@ async def my_departments(session: AsyncSession, user: User, locale: str) -> list
         if dept is not None:
             out.append((i18n_name(dept.names, locale, dept.code), int(officers or 0)))
     return out
+
+
+def parse_role(value: str) -> Role:
+    """A role named in (possibly forged) callback data."""
+    try:
+        return Role(value)
+    except ValueError:
+        raise InvalidInput("stale_button") from None
 
 
 def invitable_roles(user: User) -> list[Role]:

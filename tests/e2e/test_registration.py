@@ -180,6 +180,8 @@ async def test_staff_invites_from_chat_and_forged_buttons_are_refused(running, d
     assert secretary.last_callback_answer()["show_alert"]
     await secretary.press(msg_id, "inv:admin:0")
     assert "没有权限" in secretary.last_callback_answer()["text"]
+    await secretary.press(msg_id, "inv:mayor:0")
+    assert "按钮已失效" in secretary.last_callback_answer()["text"]
     resident = running.person(running.emu.create_user(first_name="R"))
     await register_resident_by_buttons(resident)
     await resident.press(resident.last.message_id, f"inv:worker:{other.id}")
