@@ -21,6 +21,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.delivery import DeliveryRuntime
 from bot.fsm_storage import create_storage
 from bot.i18n import PoI18n, UserLocaleMiddleware, create_i18n, locale_from_telegram
 from bot.inbound import InboundPipeline
@@ -65,6 +66,7 @@ class GridBotApp:
     i18n: PoI18n
     pipeline: InboundPipeline
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    delivery: DeliveryRuntime | None = None
 
     @classmethod
     def create(cls, settings: Settings, *, token: str | None = None, engine: AsyncEngine | None = None) -> GridBotApp:
@@ -103,6 +105,7 @@ class GridBotApp:
     async def run_polling(self) -> None:
         await self.bot.delete_webhook(drop_pending_updates=False)
         await self.prepare()
+        self.start_delivery()
         await self.pipeline.poll(self._stop, allowed_updates=ALLOWED_UPDATES)
 
     def webhook_app(self, path: str = "/webhook") -> web.Application:
@@ -134,6 +137,7 @@ class GridBotApp:
         assert url is not None
         path = urlsplit(url).path or "/webhook"
         await self.prepare()
+        self.start_delivery()
         runner = web.AppRunner(self.webhook_app(path))
         await runner.setup()
         site = web.TCPSite(runner, self.settings.webhook_listen_host, self.settings.webhook_listen_port)
@@ -156,8 +160,16 @@ class GridBotApp:
     def request_stop(self) -> None:
         self._stop.set()
 
+    def start_delivery(self) -> None:
+        """Start the outbox sender, the recurring-job scheduler and the broadcast monitor."""
+        if self.delivery is None:
+            self.delivery = DeliveryRuntime(self.bot, self.sessionmaker, self.settings, self.i18n)
+            self.delivery.start()
+
     async def close(self) -> None:
         self._stop.set()
+        if self.delivery is not None:
+            await self.delivery.stop()
         await self.pipeline.stop()
         await self.dp.storage.close()
         await self.bot.session.close()

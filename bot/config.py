@@ -42,6 +42,60 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     # How many times an inbound update is tried before it is parked as failed.
     inbound_max_attempts: int = Field(default=3, alias="INBOUND_MAX_ATTEMPTS", ge=1, le=100)
+    # The delivery engine (bot/delivery): Telegram's caps and how failures are retried.
+    delivery_enabled: bool = Field(default=True, alias="DELIVERY_ENABLED")
+    delivery_global_rate: float = Field(default=30, alias="DELIVERY_GLOBAL_RATE", gt=0, le=1000)
+    delivery_chat_rate: float = Field(default=1, alias="DELIVERY_CHAT_RATE", gt=0, le=30)
+    delivery_group_rate: float = Field(default=20, alias="DELIVERY_GROUP_RATE", gt=0, le=600)
+    delivery_paid_broadcast: bool = Field(default=False, alias="DELIVERY_PAID_BROADCAST")
+    delivery_paid_rate: float = Field(default=1000, alias="DELIVERY_PAID_RATE", gt=0, le=1000)
+    delivery_max_attempts: int = Field(default=6, alias="DELIVERY_MAX_ATTEMPTS", ge=1, le=50)
+    delivery_backoff_base: float = Field(default=2.0, alias="DELIVERY_BACKOFF_BASE", gt=0, le=3600)
+    delivery_backoff_max: float = Field(default=900.0, alias="DELIVERY_BACKOFF_MAX", gt=0, le=86400)
+    delivery_lease_seconds: float = Field(default=30.0, alias="DELIVERY_LEASE_SECONDS", ge=1, le=3600)
+    delivery_send_timeout: float = Field(default=20.0, alias="DELIVERY_SEND_TIMEOUT", ge=1, le=300)
+    delivery_concurrency: int = Field(default=200, alias="DELIVERY_CONCURRENCY", ge=1, le=2000)
+    delivery_poll_interval: float = Field(default=1.0, alias="DELIVERY_POLL_INTERVAL", gt=0, le=60)
+    quiet_hours: str = Field(default="22:00-07:00", alias="QUIET_HOURS")
+    jobs_enabled: bool = Field(default=True, alias="JOBS_ENABLED")
+
+    # Cases (bot/services/cases*.py): the working calendar that time limits count in
+    # (local DISPLAY_TZ; holidays and make-up workdays come from the `holidays` table).
+    work_hours: str = Field(default="08:30-12:00,13:30-17:30", alias="WORK_HOURS")
+    work_days: str = Field(default="1-5", alias="WORK_DAYS")  # ISO weekdays, 1 = Monday
+    case_default_accept_hours: int = Field(default=4, alias="CASE_DEFAULT_ACCEPT_HOURS", ge=1, le=1000)
+    case_default_resolve_hours: int = Field(default=40, alias="CASE_DEFAULT_RESOLVE_HOURS", ge=1, le=10000)
+    case_auto_close_days: int = Field(default=3, alias="CASE_AUTO_CLOSE_DAYS", ge=1, le=90)
+    emergency_repeat_minutes: int = Field(default=5, alias="EMERGENCY_REPEAT_MINUTES", ge=1, le=120)
+
+    # The patrol diary (bot/services/diary*.py): local times (DISPLAY_TZ) of the
+    # workday nudge and of the morning list of households due for a visit; how
+    # long a patrol stays open if nobody ends it; how many days after an
+    # entry's day its author may still correct it (kept as history).
+    diary_nudge_at: str = Field(default="18:00", alias="DIARY_NUDGE_AT")
+    diary_due_list_at: str = Field(default="07:30", alias="DIARY_DUE_LIST_AT")
+    diary_patrol_max_hours: int = Field(default=12, alias="DIARY_PATROL_MAX_HOURS", ge=1, le=24)
+    diary_late_edit_days: int = Field(default=7, alias="DIARY_LATE_EDIT_DAYS", ge=0, le=90)
+
+    # Appointments at stations (bot/services/appointments*.py): the defaults of a plan that
+    # staff have not edited (hours come from the station's opening hours), and the resident limit.
+    appointment_max_upcoming: int = Field(default=3, alias="APPOINTMENT_MAX_UPCOMING", ge=1, le=50)
+    appointment_slot_minutes: int = Field(default=30, alias="APPOINTMENT_SLOT_MINUTES", ge=5, le=480)
+    appointment_capacity: int = Field(default=2, alias="APPOINTMENT_CAPACITY", ge=1, le=200)
+    appointment_horizon_days: int = Field(default=14, alias="APPOINTMENT_HORIZON_DAYS", ge=1, le=90)
+    appointment_min_notice_minutes: int = Field(default=120, alias="APPOINTMENT_MIN_NOTICE_MINUTES", ge=0,
+                                                le=10080)
+    appointment_cancel_cutoff_minutes: int = Field(default=60, alias="APPOINTMENT_CANCEL_CUTOFF_MINUTES", ge=0,
+                                                   le=10080)
+    # Catalogue codes booked as a visit to the resident's home rather than at the station.
+    appointment_home_services: str = Field(default="AP-HOMEVISIT", alias="APPOINTMENT_HOME_SERVICES")
+
+    # Staff reports (bot/services/reports*.py): the district's targets, each shown met or missed
+    # (percentages; rework is a ceiling, the others are floors).  See docs/metrics.md.
+    report_target_completion: float = Field(default=95, alias="REPORT_TARGET_COMPLETION", ge=0, le=100)
+    report_target_on_time: float = Field(default=90, alias="REPORT_TARGET_ON_TIME", ge=0, le=100)
+    report_target_rework: float = Field(default=5, alias="REPORT_TARGET_REWORK", ge=0, le=100)
+    report_target_satisfied: float = Field(default=90, alias="REPORT_TARGET_SATISFIED", ge=0, le=100)
 
     @field_validator("bot_token", mode="before")
     @classmethod
@@ -86,6 +140,38 @@ class Settings(BaseSettings):
     def _check_locale(cls, value: str) -> str:
         if value not in SUPPORTED_LOCALES:
             raise ValueError("one of " + ", ".join(SUPPORTED_LOCALES))
+        return value
+
+    @field_validator("diary_nudge_at", "diary_due_list_at")
+    @classmethod
+    def _check_time_of_day(cls, value: str) -> str:
+        value = (value or "").strip()
+        if not re.match(r"^([01]?\d|2[0-3]):[0-5]\d$", value):
+            raise ValueError("expected a time of day HH:MM like 18:00")
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _check_quiet_hours(cls, value: str) -> str:
+        value = (value or "").strip()
+        if value and not re.match(r"^([01]?\d|2[0-3]):[0-5]\d-([01]?\d|2[0-3]):[0-5]\d$", value):
+            raise ValueError("expected HH:MM-HH:MM like 22:00-07:00 (empty: no quiet hours)")
+        return value
+
+    @field_validator("work_hours")
+    @classmethod
+    def _check_work_hours(cls, value: str) -> str:
+        from bot.services.workcalendar import parse_periods
+
+        parse_periods(value)  # raises ValueError with the reason
+        return value
+
+    @field_validator("work_days")
+    @classmethod
+    def _check_work_days(cls, value: str) -> str:
+        from bot.services.workcalendar import parse_weekdays
+
+        parse_weekdays(value)
         return value
 
     @property

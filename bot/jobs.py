@@ -1,9 +1,13 @@
 """Registry of recurring jobs (time-limit sweeps, diary nudges, weekly digests...).
 
 Feature modules declare their jobs here with :func:`recurring`; the delivery
-engine's scheduler runs each job once per due time across all processes and
-survives restarts.  A job only reads and writes the database (it sends
-through :func:`bot.services.notify.notify`), so it can be tested alone.
+engine's scheduler (:mod:`bot.delivery.scheduler`) runs each job once per due
+time across all processes and survives restarts.  A job only reads and writes
+the database (it sends through :func:`bot.services.notify.notify`), so it can
+be tested alone.
+
+The scheduler imports the modules that declare jobs with :func:`load_jobs`:
+every ``bot/services/*_jobs.py`` module, and :data:`JOB_MODULES`.
 """
 
 from __future__ import annotations
@@ -39,6 +43,23 @@ class RecurringJob:
 
 
 REGISTRY: dict[str, RecurringJob] = {}
+
+# Modules with jobs that are not named bot/services/*_jobs.py.
+JOB_MODULES = ("bot.delivery.reports",)
+
+
+def load_jobs() -> dict[str, RecurringJob]:
+    """Import every module that declares jobs, so that they are in :data:`REGISTRY`."""
+    import importlib
+    import pkgutil
+
+    import bot.services
+
+    names = [f"bot.services.{m.name}" for m in pkgutil.iter_modules(bot.services.__path__)
+             if m.name.endswith("_jobs")]
+    for name in (*JOB_MODULES, *names):
+        importlib.import_module(name)
+    return REGISTRY
 
 
 def recurring(

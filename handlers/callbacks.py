@@ -32,3 +32,31 @@ class InviteCb(CallbackData, prefix="inv"):
 
 class ProfileCb(CallbackData, prefix="prof"):
     action: str
+
+
+class BcScopeCb(CallbackData, prefix="bcs"):
+    """Broadcast audience: open (``pick=0``) or choose (``pick=1``) a scope."""
+
+    type: str  # district, community, grid, building
+    id: int
+    pick: int = 0
+
+
+class BcStepCb(CallbackData, prefix="bcx"):
+    """Broadcast composer steps: audience group, ack button, send/schedule/cancel."""
+
+    action: str
+    value: str = ""
+
+
+class BcCtlCb(CallbackData, prefix="bcc"):
+    """Pause / resume / cancel / refresh a running broadcast."""
+
+    action: str
+    id: int
+
+
+class BcAckCb(CallbackData, prefix="bca"):
+    """A recipient's "I have read it"."""
+
+    id: int

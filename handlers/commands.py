@@ -21,6 +21,8 @@ def N_(message: str) -> str:
 
 _COMMANDS = (
     ("menu", N_("Main menu")),
+    ("mycases", N_("My cases and their progress")),
+    ("appointments", N_("My appointments at service stations")),
     ("profile", N_("My profile and home building")),
     ("lang", N_("Change language")),
     ("help", N_("What this bot can do")),

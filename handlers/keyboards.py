@@ -13,7 +13,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder, ReplyKeyboardBuilder
 
 from bot.i18n import LOCALE_NAMES
 from bot.services.users import Option
-from handlers import labels
+from handlers import appointments_ui, cases_ui, diary_ui, labels
 from handlers.callbacks import LangCb, PageCb, PlaceCb
 from models import Role
 
@@ -64,14 +64,32 @@ def phone_keyboard() -> ReplyKeyboardMarkup:
 
 def main_menu(roles: set[Role], *, resident: bool) -> ReplyKeyboardMarkup:
     kb = ReplyKeyboardBuilder()
+    if resident:  # the case loop (handlers/cases_*.py)
+        for label in (cases_ui.ASK_HELP, cases_ui.REPORT, cases_ui.MY_CASES):
+            kb.row(KeyboardButton(text=str(label)))
+    if resident:  # appointments at stations (handlers/appointments_*.py)
+        kb.row(KeyboardButton(text=str(appointments_ui.BOOK)))
+        kb.row(KeyboardButton(text=str(appointments_ui.MY_APPOINTMENTS)))
+    if roles & {Role.worker, Role.grid_head}:
+        kb.row(KeyboardButton(text=str(appointments_ui.PROXY_BOOK)))
+    if roles & {Role.worker, Role.grid_head, Role.staff, Role.admin}:
+        kb.row(KeyboardButton(text=str(appointments_ui.AGENDA)))
+    if roles & {Role.worker, Role.grid_head, Role.staff, Role.department}:
+        kb.row(KeyboardButton(text=str(cases_ui.INBOX)))
     if roles & {Role.worker, Role.grid_head}:
         kb.row(KeyboardButton(text=str(labels.MY_GRID)))
+    if roles & {Role.worker, Role.grid_head, Role.staff}:  # the patrol diary (handlers/diary.py)
+        kb.row(KeyboardButton(text=str(diary_ui.DIARY)))
     if Role.staff in roles:
         kb.row(KeyboardButton(text=str(labels.MY_COMMUNITY)))
     if Role.department in roles:
         kb.row(KeyboardButton(text=str(labels.MY_DEPARTMENT)))
+    if roles & {Role.staff, Role.admin, Role.grid_head}:
+        kb.row(KeyboardButton(text=str(labels.BROADCAST)))
+        kb.row(KeyboardButton(text=str(labels.REPORTS)))  # handlers/reports.py
     if roles & {Role.staff, Role.admin}:
         kb.row(KeyboardButton(text=str(labels.INVITE)))
+        kb.row(KeyboardButton(text=str(cases_ui.CANNED)))
     kb.row(KeyboardButton(text=str(labels.PROFILE)), KeyboardButton(text=str(labels.LANGUAGE)))
     kb.row(KeyboardButton(text=str(labels.HELP)))
     return kb.as_markup(resize_keyboard=True, is_persistent=True)

@@ -13,6 +13,14 @@ from models import Role
 
 
 def error_text(err: DomainError) -> str:
+    from handlers.cases_ui import error_text as case_error_text  # the case loop's codes
+
+    if (case_text := case_error_text(err)) is not None:
+        return case_text
+    from handlers.appointments_ui import error_text as appointment_error_text  # appointments' codes
+
+    if (appointment_text := appointment_error_text(err)) is not None:
+        return appointment_text
     messages = {
         "invite_unknown": _("This invitation link is not valid. Please ask for a new one."),
         "invite_used": _("This invitation link has already been used. Each link works once."),
@@ -26,9 +34,31 @@ def error_text(err: DomainError) -> str:
         "grid": _("That grid is no longer available. Please choose again."),
         "building": _("That building is no longer available. Please choose again."),
         "not_allowed": _("You are not allowed to do that."),
+        # Broadcasts (bot/delivery/broadcasts.py)
+        "broadcast_empty": _("The notice is empty. Please send a text, a photo or a document."),
+        "broadcast_too_long": _("The notice is too long: at most {limit} characters.").format(
+            limit=err.params.get("limit", "")),
+        "broadcast_one_attachment": _("Please send one photo or one document, not both."),
+        "schedule_format": _("Please write the time like 2026-12-01 09:00."),
+        "schedule_past": _("That time has already passed. Please choose a later time."),
+        "schedule_too_far": _("Please choose a time within the next {days} days.").format(
+            days=err.params.get("days", "")),
+        "no_recipients": _("Nobody in that group can receive it on Telegram."),
+        "broadcast_not_running": _("This notice is not being sent right now."),
+        "broadcast_not_paused": _("This notice is not paused."),
+        "broadcast_finished": _("This notice has already finished."),
+        "broadcast": _("That notice no longer exists."),
         "stale_button": _("This button is no longer valid."),
     }
-    return messages.get(err.code, _("That did not work. Please try again."))
+    if err.code in messages:
+        return messages[err.code]
+    from handlers.reports import report_error_text  # staff reports' codes
+
+    if (report_text := report_error_text(err)) is not None:
+        return report_text
+    from handlers.diary_ui import error_text as diary_error_text  # the patrol diary's codes
+
+    return diary_error_text(err) or _("That did not work. Please try again.")
 
 
 def role_label(role: Role) -> str:

@@ -40,3 +40,78 @@ __all__ = [
 from models.outbox import OutboxKind, OutboxMessage, OutboxStatus  # noqa: E402
 
 __all__ += ["OutboxKind", "OutboxMessage", "OutboxStatus"]
+
+from models.delivery import (  # noqa: E402
+    Broadcast,
+    BroadcastAck,
+    BroadcastAudience,
+    BroadcastScope,
+    BroadcastStatus,
+    DeliveryState,
+    JobRun,
+    JobRunStatus,
+)
+
+__all__ += ["Broadcast", "BroadcastAck", "BroadcastAudience", "BroadcastScope", "BroadcastStatus",
+            "DeliveryState", "JobRun", "JobRunStatus"]
+
+from models.cases import (  # noqa: E402
+    HANDLING_STATUSES,
+    OPEN_STATUSES,
+    ActorRole,
+    AttachmentKind,
+    CannedReply,
+    Case,
+    CaseAttachment,
+    CaseCounter,
+    CaseEscalation,
+    CaseEvent,
+    CaseEventType,
+    CaseFollower,
+    CaseHandover,
+    CaseKind,
+    CaseRating,
+    CaseStatus,
+    CloseReason,
+    HandoverDirection,
+    Holiday,
+    HolidayKind,
+)
+
+__all__ += ["HANDLING_STATUSES", "OPEN_STATUSES", "ActorRole", "AttachmentKind", "CannedReply", "Case",
+            "CaseAttachment", "CaseCounter", "CaseEscalation", "CaseEvent", "CaseEventType", "CaseFollower",
+            "CaseHandover", "CaseKind", "CaseRating", "CaseStatus", "CloseReason", "HandoverDirection",
+            "Holiday", "HolidayKind"]
+
+from models.diary import (  # noqa: E402
+    CareTag,
+    DiaryAttachment,
+    DiaryEntry,
+    DiaryEntryRevision,
+    DiaryMediaKind,
+    EntryKind,
+    Household,
+    HouseholdTag,
+    OpinionCategory,
+    Patrol,
+    PatrolEnd,
+    RevisionAction,
+)
+
+__all__ += ["CareTag", "DiaryAttachment", "DiaryEntry", "DiaryEntryRevision", "DiaryMediaKind", "EntryKind",
+            "Household", "HouseholdTag", "OpinionCategory", "Patrol", "PatrolEnd", "RevisionAction"]
+
+from models.appointments import (  # noqa: E402
+    Appointment,
+    AppointmentClosure,
+    AppointmentPlan,
+    AppointmentSlot,
+    AppointmentStatus,
+    CancelReason,
+    FollowUp,
+)
+
+__all__ += ["Appointment", "AppointmentClosure", "AppointmentPlan", "AppointmentSlot", "AppointmentStatus",
+            "CancelReason", "FollowUp"]
+
+import models.reports  # noqa: E402,F401  (the staff reports' indexes on the diary's table)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, TypeDecorator
@@ -23,8 +25,48 @@ BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 JSONType = JSON().with_variant(postgresql.JSONB(), "postgresql").with_variant(sqlite.JSON(), "sqlite")
 
 
+# The process clock.  Every "now" of the bot comes from utcnow(), so one offset
+# here moves all of it: the sandbox's clock control ("advance one day") uses it to
+# show reminders, escalations and nudges without waiting.  Production never sets
+# it.  Code that sleeps until a due time (the delivery engine's scheduler) should
+# subscribe with on_clock_change() and re-check its timers when it fires.
+_clock_offset = timedelta(0)
+_clock_listeners: list[Callable[[timedelta], None]] = []
+
+
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """The current time, aware UTC (plus the clock offset, normally zero)."""
+    return datetime.now(UTC) + _clock_offset
+
+
+def clock_offset() -> timedelta:
+    """How far :func:`utcnow` runs ahead of the real clock (process-wide)."""
+    return _clock_offset
+
+
+def set_clock_offset(offset: timedelta) -> None:
+    """Move the process clock to real time + ``offset`` and wake the listeners."""
+    global _clock_offset
+    _clock_offset = offset
+    for listener in list(_clock_listeners):
+        try:
+            listener(offset)
+        except Exception:  # a broken listener must not stop the others
+            logging.getLogger(__name__).exception("clock listener failed")
+
+
+def on_clock_change(listener: Callable[[timedelta], None]) -> Callable[[], None]:
+    """Call ``listener(new_offset)`` (synchronously) whenever the clock jumps.
+
+    Returns a function that unsubscribes it.
+    """
+    _clock_listeners.append(listener)
+
+    def unsubscribe() -> None:
+        if listener in _clock_listeners:
+            _clock_listeners.remove(listener)
+
+    return unsubscribe
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -31,9 +31,10 @@ class OutboxKind(enum.StrEnum):
 
 class OutboxStatus(enum.StrEnum):
     pending = "pending"  # waiting for due_at / next_attempt_at
-    sending = "sending"  # claimed and the request may be in flight
+    claimed = "claimed"  # leased by a sender, no request made yet (back to pending if the lease expires)
+    sending = "sending"  # marked just before the request: it may be in flight
     sent = "sent"
-    unknown = "unknown"  # the process died or timed out mid-call; not resent (broadcasts)
+    unknown = "unknown"  # the process died or timed out mid-call and it is not (or no longer) resent
     failed = "failed"  # dead-lettered after the last attempt, error kept
     unreachable = "unreachable"  # 403: the user blocked the bot
     cancelled = "cancelled"  # e.g. a reminder of a cancelled appointment
@@ -62,6 +63,11 @@ class OutboxMessage(Base):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # How often an unknown outcome (crash or timeout mid-call) led to a resend.
+    resends: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # What the message is about, when it has a time (an appointment's start): a
+    # reminder for something less than an hour away is never held by quiet hours.
+    event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -1,5 +1,6 @@
 """Import the district's structure: districts, communities, grids, buildings,
-departments, the service catalogue, stations and (optionally) people.
+departments, the service catalogue, stations and (optionally) people and the
+household ledger (households with their tags and visit intervals).
 
 Three sources go through one path: an Excel workbook (one sheet per entity
 type), a CSV file (one table, a leading ``sheet`` column naming the entity
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 from sqlalchemy import select, update
@@ -45,6 +47,7 @@ from bot.services.org_schema import (
     parse_row,
 )
 from models.base import utcnow
+from models.diary import Household, HouseholdTag
 from models.org import (
     Building,
     Community,
@@ -79,9 +82,11 @@ _MODELS: dict[str, Any] = {
     "services": ServiceItem,
     "stations": Station,
     "people": User,
+    "households": Household,
 }
 _PARENT_FK = {
     "communities": "district_id", "grids": "community_id", "buildings": "grid_id", "stations": "community_id",
+    "households": "building_id",
 }
 _SCOPE_SHEET = {
     ScopeType.grid: "grids",
@@ -92,6 +97,7 @@ _SCOPE_SHEET = {
 _SINGULAR = {
     "districts": "district", "communities": "community", "grids": "grid", "buildings": "building",
     "departments": "department", "services": "service", "stations": "station", "people": "person",
+    "households": "household",
 }
 _CHUNK = 500  # keys per IN (...) query
 _SHOWN_ERRORS = 50
@@ -214,6 +220,8 @@ def _header(sheet: str, cells: Iterable[Any], allowed: Iterable[str], errors: li
 
 def _missing_columns(sheet: str, columns: Iterable[str | None], errors: list[RowError]) -> None:
     present = set(columns)
+    if sheet == "households" and "name" in present:
+        present.add("label")  # ``name`` stands for ``label``
     for column in REQUIRED_COLUMNS[sheet]:
         if column not in present:
             errors.append(RowError(sheet, 1, f"missing column {column!r}"))
@@ -341,7 +349,8 @@ def _mapping_with_line(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_with_line)
 
-_YAML_CHILDREN = {"districts": ("communities",), "communities": ("grids", "stations"), "grids": ("buildings",)}
+_YAML_CHILDREN = {"districts": ("communities",), "communities": ("grids", "stations"), "grids": ("buildings",),
+                  "buildings": ("households",)}
 _YAML_LOCALIZED = {"names": "name", "descriptions": "description"}
 
 
@@ -547,6 +556,8 @@ class _Applier:
             objs = await self._upsert(sheet, records)
             if sheet == "stations":
                 await self._station_services(records, objs)
+            if sheet == "households":
+                await self._household_tags(records, objs)
         report = ImportReport()
         for sheet, statuses in self.status.items():
             for status in statuses.values():
@@ -562,6 +573,8 @@ class _Applier:
             values = dict(r.values)
             if sheet in PARENT:
                 values[_PARENT_FK[sheet]] = self.ids[PARENT[sheet][1]][r.parent_code]
+            if sheet == "households":  # a household is in its building's grid
+                values["grid_id"] = self.building_grid[r.parent_code]
             obj = found.get(r.key)
             if obj is None:
                 obj = model(code=r.key, **values)
@@ -570,7 +583,7 @@ class _Applier:
             else:
                 changed = _assign(obj, values)
                 self.status[sheet][r.key] = "updated" if changed else "unchanged"
-                if "grid_id" in changed:
+                if "grid_id" in changed and sheet == "buildings":
                     moved.append(obj)
             objs[r.key] = obj
         await self.session.flush()
@@ -578,10 +591,14 @@ class _Applier:
             self.ids[sheet][code] = obj.id
             if sheet == "buildings":
                 self.building_grid[code] = obj.grid_id
-        # People living in a building that moved to another grid move with it.
+        # People living in a building that moved to another grid move with it, and so do its households.
         for building in moved:
             await self.session.execute(
                 update(User).where(User.building_id == building.id).values(grid_id=building.grid_id)
+            )
+            await self.session.execute(
+                update(Household).where(Household.building_id == building.id).values(grid_id=building.grid_id)
+                .execution_options(synchronize_session=False)
             )
         return objs
 
@@ -605,6 +622,44 @@ class _Applier:
             if (added or removed) and self.status["stations"][r.key] == "unchanged":
                 self.status["stations"][r.key] = "updated"
                 station.updated_at = self.now
+        await self.session.flush()
+
+    async def _household_tags(self, records: list[Record], households: dict[str, Household]) -> None:
+        """Each household gets exactly the tags of its row; its visit clock follows."""
+        from bot.services.diary_common import local_day, refresh_household
+
+        ids = [households[r.key].id for r in records]
+        have: dict[int, dict[str, HouseholdTag]] = {hid: {} for hid in ids}
+        for chunk in _chunks(ids):
+            result = await self.session.execute(select(HouseholdTag).where(HouseholdTag.household_id.in_(chunk)))
+            for tag in result.scalars():
+                have[tag.household_id][str(tag.tag)] = tag
+        tz = _display_tz()
+        today = local_day(self.now, tz)
+        for r in records:
+            household = households[r.key]
+            current = have[household.id]
+            wanted = {str(tag): days for tag, days in r.tags}
+            changed = False
+            for name, tag in current.items():
+                if name not in wanted:
+                    await self.session.delete(tag)
+                    changed = True
+                elif tag.interval_days != wanted[name]:
+                    tag.interval_days, tag.updated_at, tag.set_by_id = wanted[name], self.now, None
+                    changed = True
+            for tag_value, days in r.tags:
+                if str(tag_value) not in current:
+                    self.session.add(HouseholdTag(household_id=household.id, tag=tag_value, interval_days=days,
+                                                  updated_at=self.now))
+                    changed = True
+            status = self.status["households"][r.key]
+            if changed and status == "unchanged":
+                self.status["households"][r.key] = "updated"
+            if changed or status != "unchanged":
+                household.updated_at = self.now
+                await self.session.flush()
+                await refresh_household(self.session, household.id, tz, today)
         await self.session.flush()
 
     async def _people(self, records: list[Record]) -> None:
@@ -652,6 +707,16 @@ class _Applier:
                 if self.status["people"][r.key] == "unchanged":
                     self.status["people"][r.key] = "updated"
         await self.session.flush()
+
+
+def _display_tz() -> ZoneInfo:
+    """The deployment's DISPLAY_TZ (a household's visit days are local days)."""
+    from bot.config import ConfigError, load_settings
+
+    try:
+        return load_settings().tz
+    except ConfigError:
+        return ZoneInfo("Asia/Shanghai")
 
 
 def _sorted_errors(errors: list[RowError], src: Source) -> list[RowError]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
+from models.diary import CareTag
 from models.org import GridKind, ServiceKind
 from models.users import Role
 
@@ -26,7 +27,7 @@ DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # Entity types in the order they are applied (parents first).
 SHEETS: tuple[str, ...] = (
-    "districts", "communities", "grids", "buildings", "departments", "services", "stations", "people",
+    "districts", "communities", "grids", "buildings", "departments", "services", "stations", "people", "households",
 )
 
 # sheet -> (column holding the parent's code, the parent's sheet)
@@ -35,6 +36,7 @@ PARENT: dict[str, tuple[str, str]] = {
     "grids": ("community_code", "communities"),
     "buildings": ("grid_code", "grids"),
     "stations": ("community_code", "communities"),
+    "households": ("building_code", "buildings"),
 }
 
 # Other spellings accepted for a sheet name (or the CSV `sheet` column).
@@ -47,9 +49,10 @@ SHEET_ALIASES: dict[str, str] = {
     "department": "departments",
     "service": "services",
     "person": "people",
+    "household": "households",
 }
 # Sheets a workbook may carry that this import does not read (yet).
-IGNORED_SHEETS: frozenset[str] = frozenset({"households", "readme", "notes"})
+IGNORED_SHEETS: frozenset[str] = frozenset({"readme", "notes"})
 # Columns any sheet may have and the import skips.
 IGNORED_COLUMNS: frozenset[str] = frozenset({"note", "notes", "comment", "comments"})
 
@@ -86,17 +89,43 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "telegram_id", "first_name", "last_name", "username", "locale", "phone",
         "building_code", "roles",
     ),
+    # ``name`` is accepted for ``label``.
+    "households": ("code", "building_code", "unit", "label", "name", "tags", "active"),
 }
 
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     sheet: (
         ("telegram_id", "first_name")
         if sheet == "people"
+        else ("code", "building_code", "label")
+        if sheet == "households"
         else ("code", *((PARENT[sheet][0],) if sheet in PARENT else ()), "name_zh_hans")
         + (("kind",) if sheet == "services" else ())
     )
     for sheet in SHEETS
 }
+
+# Household tags: their names in the file (the code, or the Chinese word) and
+# the visit interval each asks for when the file gives none.
+TAG_NAMES: dict[str, CareTag] = {
+    **{tag.value: tag for tag in CareTag},
+    "独居老人": CareTag.elderly_alone, "獨居老人": CareTag.elderly_alone,
+    "残疾人": CareTag.disabled, "殘疾人": CareTag.disabled,
+    "困难党员": CareTag.member_hardship, "困難黨員": CareTag.member_hardship,
+    "困难家庭": CareTag.family_difficulty, "困難家庭": CareTag.family_difficulty,
+    "其他": CareTag.other, "重点关注": CareTag.other, "重點關注": CareTag.other,
+}
+DEFAULT_INTERVAL: dict[CareTag, int] = {
+    CareTag.elderly_alone: 7, CareTag.disabled: 30, CareTag.member_hardship: 30,
+    CareTag.family_difficulty: 30, CareTag.other: 30,
+}
+INTERVAL_NAMES: dict[str, int] = {
+    "weekly": 7, "每周": 7, "每週": 7,
+    "biweekly": 14, "fortnightly": 14, "每两周": 14, "每兩週": 14, "半月": 14,
+    "monthly": 30, "每月": 30,
+    "quarterly": 91, "每季度": 91, "每季": 91,
+}
+MAX_INTERVAL = 366
 
 
 @dataclass(frozen=True)
@@ -145,6 +174,7 @@ class Record:
     service_codes: tuple[str, ...] = ()  # stations
     building_code: str | None = None  # people
     roles: tuple[tuple[Role, str], ...] = ()  # people: (role, scope code)
+    tags: tuple[tuple[CareTag, int], ...] = ()  # households: (tag, visit interval in days)
 
 
 def normalize_sheet(name: Any) -> str | None:
@@ -414,6 +444,63 @@ class _Cells:
                 out.append((role, scope))
         return tuple(out)
 
+    def tags(self, column: str) -> tuple[tuple[CareTag, int], ...]:
+        """``elderly_alone:weekly; disabled:30`` (or a YAML mapping / list) as (tag, days) pairs."""
+        value = self.get(column)
+        if value is None:
+            return ()
+        items: list[tuple[Any, Any]] = []
+        if isinstance(value, dict):
+            items = [(k, v) for k, v in value.items() if k != "__line__"]
+        else:
+            parts = value if isinstance(value, (list, tuple)) else re.split(r"[;；,，、\n]+", str(value))
+            for part in parts:
+                if isinstance(part, dict):
+                    items.extend((k, v) for k, v in part.items() if k != "__line__")
+                elif not is_blank(part):
+                    tag_text, _, every = str(part).replace("：", ":").partition(":")
+                    items.append((tag_text, every))
+        out: dict[CareTag, int] = {}
+        for tag_text, every in items:
+            key = re.sub(r"[\s-]+", "_", str(tag_text or "").strip()).lower()
+            tag = TAG_NAMES.get(key) or TAG_NAMES.get(str(tag_text or "").strip())
+            if tag is None:
+                allowed = ", ".join(t.value for t in CareTag)
+                self.error(column, f"unknown tag {str(tag_text).strip()!r}; use one of {allowed}")
+                continue
+            days = self._interval(column, every, tag)
+            if days is None:
+                continue
+            if tag in out:
+                self.error(column, f"tag {tag.value} is given twice")
+                continue
+            out[tag] = days
+        return tuple(out.items())
+
+    def _interval(self, column: str, every: Any, tag: CareTag) -> int | None:
+        if is_blank(every):
+            return DEFAULT_INTERVAL[tag]
+        if isinstance(every, bool):
+            every = str(every)
+        if isinstance(every, float) and every.is_integer():
+            every = int(every)
+        if isinstance(every, int):
+            days: int | None = every
+        else:
+            text = str(every).strip().lower()
+            days = INTERVAL_NAMES.get(text)
+            if days is None:
+                m = re.fullmatch(r"(\d{1,3})\s*(d|days?|天)?", text)
+                days = int(m.group(1)) if m else None
+        if days is None:
+            self.error(column, f"{tag.value}: bad visit interval {every!r}; use weekly, biweekly, monthly, "
+                               "quarterly or a number of days")
+            return None
+        if not 1 <= days <= MAX_INTERVAL:
+            self.error(column, f"{tag.value}: {days} days is out of range (1..{MAX_INTERVAL})")
+            return None
+        return days
+
 
 def _check_columns(raw: RawRow, cells: _Cells) -> None:
     allowed = COLUMNS[raw.sheet]
@@ -432,6 +519,8 @@ def parse_row(raw: RawRow) -> tuple[Record | None, list[RowError]]:
     record: Record | None
     if sheet == "people":
         record = _parse_person(cells)
+    elif sheet == "households":
+        record = _parse_household(cells)
     else:
         record = _parse_org(cells)
     return record, cells.errors
@@ -509,3 +598,25 @@ def _username(c: _Cells) -> str | None:
         c.error("username", f"bad Telegram username {text!r}")
         return None
     return name
+
+
+def _parse_household(c: _Cells) -> Record | None:
+    code = c.code("code")
+    building = c.code("building_code")
+    label = c.text("label", max_len=100)
+    name = c.text("name", max_len=100)
+    if label is not None and name is not None and label != name:
+        c.error("name", "differs from label; give one of them")
+    label = label or name
+    if label is None:
+        values = c.raw.values
+        if not (c.raw.tabular and "label" not in values and "name" not in values):
+            c.error("label", "is required")
+    values: dict[str, Any] = {"unit": c.text("unit", max_len=32), "label": label}
+    active = c.boolean("active")
+    if active is not None:  # blank: keep what the database has
+        values["active"] = active
+    tags = c.tags("tags")
+    if code is None:
+        return None
+    return Record(sheet="households", row=c.raw.row, key=code, values=values, parent_code=building, tags=tags)

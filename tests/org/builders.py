@@ -26,7 +26,8 @@ Sheets = dict[str, list[dict[str, Any]]]
 
 README_LINES = [
     "Organisation workbook for gridbot's import-org.",
-    "One sheet per entity type: districts, communities, grids, buildings, departments, services, stations, people.",
+    "One sheet per entity type: districts, communities, grids, buildings, departments, services, stations, people, "
+    "households.",
     "Header on row 1; rows are matched by code (people by telegram_id): a re-import updates, never duplicates.",
     "Sheets whose name starts with '_' (like this one) are skipped.",
     "Columns and formats: docs/import-org.md.",
@@ -43,6 +44,8 @@ def _cell(column: str, value: Any) -> Any:
         return ";".join(value)
     if column == "roles" and isinstance(value, list):
         return ";".join(f"{item['role']}:{item['scope']}" for item in value)
+    if column == "tags" and isinstance(value, dict):
+        return ";".join(f"{tag}:{every}" for tag, every in value.items() if tag != "__line__")
     return value
 
 
@@ -52,7 +55,8 @@ def demo_sheets(path: Path = DEMO_PATH) -> Sheets:
     assert not source.errors, source.errors
     sheets: Sheets = {sheet: [] for sheet in SHEETS}
     for raw in source.rows:
-        sheets[raw.sheet].append({column: _cell(column, raw.values.get(column)) for column in COLUMNS[raw.sheet]})
+        sheets[raw.sheet].append({column: _cell(column, raw.values.get(column)) for column in COLUMNS[raw.sheet]
+                                  if (raw.sheet, column) != ("households", "name")})  # an alias of label
     return sheets
 
 

@@ -21,11 +21,14 @@ from bot.services.org_import import (
 )
 from models import (
     Building,
+    CareTag,
     Community,
     Department,
     District,
     Grid,
     GridKind,
+    Household,
+    HouseholdTag,
     Role,
     RoleGrant,
     ScopeType,
@@ -41,11 +44,13 @@ SM = async_sessionmaker[AsyncSession]
 TABLES = {
     "districts": District, "communities": Community, "grids": Grid, "buildings": Building,
     "stations": Station, "departments": Department, "services": ServiceItem, "people": User,
-    "role_grants": RoleGrant, "station_services": StationService,
+    "role_grants": RoleGrant, "station_services": StationService, "households": Household,
+    "household_tags": HouseholdTag,
 }
 DEMO_COUNTS = {
     "districts": 1, "communities": 3, "grids": 12, "buildings": 40, "stations": 4, "departments": 8,
-    "services": 25, "people": 45, "role_grants": 39, "station_services": 63,
+    "services": 25, "people": 45, "role_grants": 39, "station_services": 63, "households": 6,
+    "household_tags": 8,
 }
 
 
@@ -153,7 +158,7 @@ async def test_seed_demo_twice_changes_nothing(sessionmaker: SM) -> None:
     before = await snapshot(sessionmaker)
     report = await seed_demo(sessionmaker)
     assert sum(report.created.values()) == 0 and sum(report.updated.values()) == 0
-    assert sum(report.unchanged.values()) == 138
+    assert sum(report.unchanged.values()) == 138 + 6
     assert await snapshot(sessionmaker) == before
 
 
@@ -361,7 +366,7 @@ async def test_header_problems_are_reported_once_on_row_1(sessionmaker: SM, tmp_
         await import_org_file(sessionmaker, path)
     assert [(e.sheet, e.row, e.message) for e in caught.value.errors] == [
         ("Grdis", 0, "unknown sheet 'Grdis'; use districts, communities, grids, buildings, departments, "
-                     "services, stations, people (start a sheet's name with '_' to have it skipped)"),
+                     "services, stations, people, households (start a sheet's name with '_' to have it skipped)"),
         ("grids", 1, "unknown column 'colour'"),
         ("grids", 1, "missing column 'community_code'"),
     ]
@@ -447,3 +452,87 @@ async def test_active_flag_blank_keeps_stored_value(sessionmaker: SM, tmp_path: 
     assert report.unchanged["departments"] == 1
     async with sessionmaker() as session:
         assert await session.scalar(select(Department.active)) is False
+
+
+# --------------------------------------------------------------- households
+
+
+async def test_households_with_tags_and_visit_intervals(sessionmaker: SM, tmp_path: Path) -> None:
+    await seed_demo(sessionmaker)
+    async with sessionmaker() as session:
+        wang = await session.scalar(select(Household).where(Household.code == "DC-XS-01-02-H1"))
+        building = await session.get(Building, wang.building_id)
+        tags = {t.tag: t.interval_days for t in await session.scalars(
+            select(HouseholdTag).where(HouseholdTag.household_id == wang.id))}
+    assert (wang.unit, wang.label, building.code, wang.grid_id) == ("2-301", "王桂芝", "DC-XS-01-02", building.grid_id)
+    assert tags == {CareTag.elderly_alone: 7}
+    assert wang.visit_due_on is not None  # never visited: due from the import on
+
+    rows = [
+        # Re-tagged in Chinese words and a number of days; unit cleared.
+        {"code": "DC-XS-01-02-H1", "building_code": "DC-XS-01-02", "unit": "", "label": "王桂芝",
+         "tags": "独居老人:每两周；残疾人:10"},
+        # New, with ``name`` for ``label`` and a tag without interval (its default).
+        {"code": "dc-xs-01-04-h1", "building_code": "DC-XS-01-04", "name": "钱大妈", "tags": "elderly_alone"},
+        # Tags removed.
+        {"code": "DC-XS-01-03-H1", "building_code": "DC-XS-01-03", "unit": "1-601", "label": "马秀珍", "tags": ""},
+    ]
+    report = await import_org_file(sessionmaker, write_csv(tmp_path / "h.csv", {"households": rows}))
+    assert (report.created["households"], report.updated["households"]) == (1, 2)
+    async with sessionmaker() as session:
+        wang = await session.scalar(select(Household).where(Household.code == "DC-XS-01-02-H1"))
+        qian = await session.scalar(select(Household).where(Household.code == "DC-XS-01-04-H1"))
+        ma = await session.scalar(select(Household).where(Household.code == "DC-XS-01-03-H1"))
+        def tags_of(h):  # type: ignore[no-untyped-def]
+            return session.scalars(select(HouseholdTag).where(HouseholdTag.household_id == h.id))
+        assert wang.unit is None
+        assert {t.tag: t.interval_days for t in await tags_of(wang)} == {CareTag.elderly_alone: 14,
+                                                                          CareTag.disabled: 10}
+        assert (qian.label, [(t.tag, t.interval_days) for t in await tags_of(qian)]) == (
+            "钱大妈", [(CareTag.elderly_alone, 7)])
+        assert list(await tags_of(ma)) == [] and ma.visit_due_on is None
+    # The same file again changes nothing.
+    again = await import_org_file(sessionmaker, write_csv(tmp_path / "h2.csv", {"households": rows}))
+    assert sum(again.created.values()) == 0 and sum(again.updated.values()) == 0
+
+
+async def test_bad_household_rows(sessionmaker: SM, tmp_path: Path) -> None:
+    await seed_demo(sessionmaker)
+    before = await snapshot(sessionmaker)
+    rows = [
+        {"code": "H-OK", "building_code": "DC-XS-01-01", "label": "好", "tags": "disabled:monthly"},  # 2 ok
+        {"code": "H-1", "building_code": "DC-XX-99", "label": "甲"},  # 3 unknown building
+        {"code": "H-2", "building_code": "DC-XS-01-01", "label": ""},  # 4 no label
+        {"code": "H-3", "building_code": "DC-XS-01-01", "label": "乙", "tags": "boss:weekly"},  # 5 bad tag
+        {"code": "H-4", "building_code": "DC-XS-01-01", "label": "丙", "tags": "disabled:sometimes"},  # 6 bad interval
+        {"code": "H-5", "building_code": "DC-XS-01-01", "label": "丁", "tags": "disabled:400"},  # 7 out of range
+        {"code": "H-OK", "building_code": "DC-XS-01-01", "label": "重复"},  # 8 duplicate
+    ]
+    with pytest.raises(ImportFailed) as caught:
+        await import_org_file(sessionmaker, write_xlsx(tmp_path / "bad.xlsx", {"households": rows}))
+    messages = {(e.row, e.message) for e in caught.value.errors}
+    assert (3, "building_code: unknown building code 'DC-XX-99'") in messages
+    assert (4, "label: is required") in messages
+    assert any(r == 5 and "unknown tag 'boss'" in m for r, m in messages)
+    assert any(r == 6 and "bad visit interval 'sometimes'" in m for r, m in messages)
+    assert any(r == 7 and "400 days is out of range" in m for r, m in messages)
+    assert any(r == 8 and "duplicate code H-OK" in m for r, m in messages)
+    assert await snapshot(sessionmaker) == before
+    # A sheet without a label (or name) column is told so once, on row 1.
+    with pytest.raises(ImportFailed) as caught:
+        await import_org_file(sessionmaker, write_xlsx(tmp_path / "nolabel.xlsx", {"households": [
+            {"code": "H-9", "building_code": "DC-XS-01-01"}]}))
+    assert [(e.row, e.message) for e in caught.value.errors] == [(1, "missing column 'label'")]
+
+
+async def test_moving_a_building_moves_its_households(sessionmaker: SM, tmp_path: Path) -> None:
+    await seed_demo(sessionmaker)
+    sheets = demo_sheets()
+    building = next(r for r in sheets["buildings"] if r["code"] == "DC-XS-01-02")
+    building["grid_code"] = "DC-XS-02"
+    await import_org_file(sessionmaker, write_xlsx(tmp_path / "m.xlsx", {"buildings": [building]}))
+    async with sessionmaker() as session:
+        grid = await session.scalar(select(Grid).where(Grid.code == "DC-XS-02"))
+        moved = list(await session.scalars(select(Household.grid_id).join(Building).where(
+            Building.code == "DC-XS-01-02")))
+    assert moved == [grid.id, grid.id]

@@ -84,6 +84,7 @@ def test_examples_carry_exactly_the_demo_district() -> None:
             assert record is not None
             out[(record.sheet, record.key)] = (
                 record.values, record.parent_code, record.service_codes, record.building_code, record.roles,
+                record.tags,
             )
         return out
 

@@ -1,0 +1,71 @@
+"""The durable delivery engine: every message the bot sends on its own initiative.
+
+* :mod:`bot.delivery.engine`: the sender (claim with leases, mark, send, record).
+* :mod:`bot.delivery.limits`: Telegram's caps kept from our side; 429 pauses.
+* :mod:`bot.delivery.scheduler`: recurring jobs once per due time across processes.
+* :mod:`bot.delivery.broadcasts`: the staff broadcast service (scopes, recipients, control).
+* :mod:`bot.delivery.reports`: progress messages, delivery reports, follow-up lists.
+
+:class:`DeliveryRuntime` runs them inside a bot process (``GridBotApp``
+starts it); ``python -m bot.delivery`` runs a sender and scheduler alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from aiogram import Bot
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.i18n import PoI18n
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DeliveryRuntime:
+    """The sender, the scheduler and the broadcast monitor of one process."""
+
+    bot: Bot
+    sessionmaker: async_sessionmaker[AsyncSession]
+    settings: Settings
+    i18n: PoI18n
+    sender: object | None = None
+    scheduler: object | None = None
+    monitor: object | None = None
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def start(self) -> None:
+        from bot.delivery.engine import BotApiTransport, Sender
+        from bot.delivery.reports import BroadcastMonitor
+        from bot.delivery.scheduler import Scheduler
+
+        s = self.settings
+        if s.delivery_enabled:
+            transport = BotApiTransport.for_bot(self.bot, s)
+            self.sender = sender = Sender(self.sessionmaker, transport, s)
+            self.monitor = monitor = BroadcastMonitor(self.bot, self.sessionmaker, s, self.i18n,
+                                                      limiter=sender.limiter)
+            self._tasks.append(asyncio.create_task(sender.run(self._stop), name="delivery-sender"))
+            self._tasks.append(asyncio.create_task(monitor.run(self._stop), name="delivery-monitor"))
+        if s.jobs_enabled:
+            from bot.jobs import load_jobs
+
+            self.scheduler = scheduler = Scheduler(self.sessionmaker, s, registry=load_jobs())
+            self._tasks.append(asyncio.create_task(scheduler.run(self._stop), name="delivery-scheduler"))
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if not self._tasks:
+            return
+        done, pending = await asyncio.wait(self._tasks, timeout=self.settings.delivery_send_timeout + 10)
+        for task in pending:
+            task.cancel()
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                log.error("delivery task %s failed", task.get_name(), exc_info=task.exception())
+        self._tasks.clear()

@@ -1,0 +1,573 @@
+"""Staff broadcasts: who may address whom, the exact recipients, queueing,
+pause / resume / cancel, progress, "I have read it" and the follow-up lists.
+
+A service: plain data in, plain data or :class:`DomainError` out; nothing
+here knows Telegram.  Every function checks the actor itself, so a forged
+button (another scope's id, another broadcast's id) is refused here:
+
+* an administrator addresses their district (any community, grid or building in it);
+* community staff address their community (or a grid or building in it);
+* a grid head addresses their grid (or a building in it);
+* nobody else broadcasts.
+
+Recipients are fixed when the broadcast is confirmed: one outbox row each,
+written in the same transaction as the broadcast, due at once or at the
+scheduled time.  The text is the composer's (HTML); only the "I have read it"
+button is rendered per recipient language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from bot.services.notify import wake_sender_after_commit
+from bot.services.users import Option
+from models import (
+    Broadcast,
+    BroadcastAck,
+    BroadcastAudience,
+    BroadcastScope,
+    BroadcastStatus,
+    Building,
+    Community,
+    District,
+    Grid,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+    Role,
+    RoleGrant,
+    ScopeType,
+    User,
+    i18n_name,
+)
+
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+MAX_SCHEDULE_AHEAD = timedelta(days=30)
+ACK_FOLLOWUP_AFTER = timedelta(hours=24)
+INSERT_CHUNK = 5000
+OPEN = (OutboxStatus.pending, OutboxStatus.claimed, OutboxStatus.sending)
+
+_CHILD = {
+    BroadcastScope.district: BroadcastScope.community,
+    BroadcastScope.community: BroadcastScope.grid,
+    BroadcastScope.grid: BroadcastScope.building,
+}
+_MODEL: dict[BroadcastScope, Any] = {
+    BroadcastScope.district: District,
+    BroadcastScope.community: Community,
+    BroadcastScope.grid: Grid,
+    BroadcastScope.building: Building,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeRef:
+    type: BroadcastScope
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeNode:
+    """A scope the actor may address, and the smaller scopes inside it."""
+
+    ref: ScopeRef
+    name: str
+    child_type: BroadcastScope | None
+    children: list[Option]
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    scope_name: str
+    recipients: int  # will be sent to
+    unreachable: int  # in the audience but blocked the bot or not on Telegram
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    id: int
+    status: BroadcastStatus
+    total: int
+    sent: int
+    failed: int
+    unreachable: int
+    unknown: int
+    cancelled: int
+    remaining: int
+    scheduled_at: datetime | None
+    first_sent_at: datetime | None
+    last_sent_at: datetime | None
+    finished_at: datetime | None
+    estimated_finish: datetime | None
+    acks: int
+    ack_requested: bool
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (BroadcastStatus.done, BroadcastStatus.cancelled)
+
+
+@dataclass(frozen=True, slots=True)
+class _Chain:
+    district_id: int
+    community_id: int | None = None
+    grid_id: int | None = None
+
+
+# ------------------------------------------------------------------ permissions
+
+def _grant_ids(user: User, role: Role) -> set[int]:
+    return {g.scope_id for g in user.roles if g.role == role}
+
+
+def may_broadcast(user: User) -> bool:
+    return bool(_grant_ids(user, Role.admin) | _grant_ids(user, Role.staff) | _grant_ids(user, Role.grid_head))
+
+
+async def _chain(session: AsyncSession, ref: ScopeRef) -> _Chain:
+    if ref.type == BroadcastScope.district:
+        district = await session.get(District, ref.id)
+        if district is None:
+            raise NotFound("scope")
+        return _Chain(district.id)
+    if ref.type == BroadcastScope.community:
+        community = await session.get(Community, ref.id)
+        if community is None or not community.active:
+            raise NotFound("scope")
+        return _Chain(community.district_id, community.id)
+    grid_id = ref.id
+    if ref.type == BroadcastScope.building:
+        building = await session.get(Building, ref.id)
+        if building is None or not building.active:
+            raise NotFound("scope")
+        grid_id = building.grid_id
+    grid = await session.get(Grid, grid_id)
+    if grid is None or not grid.active:
+        raise NotFound("scope")
+    community = await session.get(Community, grid.community_id)
+    assert community is not None
+    return _Chain(community.district_id, community.id, grid.id)
+
+
+async def check_scope(session: AsyncSession, user: User, ref: ScopeRef) -> None:
+    """Raise unless ``user`` may address ``ref`` (the same answer for a scope that
+    does not exist and one outside theirs, so ids cannot be probed)."""
+    try:
+        chain = await _chain(session, ref)
+    except NotFound:
+        raise NotAllowed() from None
+    if chain.district_id in _grant_ids(user, Role.admin):
+        return
+    if chain.community_id is not None and chain.community_id in _grant_ids(user, Role.staff):
+        return
+    if chain.grid_id is not None and chain.grid_id in _grant_ids(user, Role.grid_head):
+        return
+    raise NotAllowed()
+
+
+async def root_refs(session: AsyncSession, user: User, locale: str) -> list[tuple[ScopeRef, Option]]:
+    """Where the actor's choice starts: their districts, communities or grids."""
+    if not may_broadcast(user):
+        raise NotAllowed()
+    out: list[tuple[ScopeRef, Option]] = []
+    for scope, role, model in ((BroadcastScope.district, Role.admin, District),
+                               (BroadcastScope.community, Role.staff, Community),
+                               (BroadcastScope.grid, Role.grid_head, Grid)):
+        ids = sorted(_grant_ids(user, role))
+        if not ids:
+            continue
+        for row in await session.scalars(select(model).where(model.id.in_(ids)).order_by(model.code)):
+            if getattr(row, "active", True):
+                out.append((ScopeRef(scope, row.id), Option(row.id, row.code, i18n_name(row.names, locale, row.code))))
+    if not out:
+        raise NotAllowed()
+    return out
+
+
+async def scope_node(session: AsyncSession, user: User, ref: ScopeRef, locale: str) -> ScopeNode:
+    """``ref``'s name and the scopes inside it (checked)."""
+    await check_scope(session, user, ref)
+    row = await session.get(_MODEL[ref.type], ref.id)
+    assert row is not None
+    child_type = _CHILD.get(ref.type)
+    children: list[Option] = []
+    if child_type is not None:
+        model = _MODEL[child_type]
+        parent_col = {BroadcastScope.community: Community.district_id, BroadcastScope.grid: Grid.community_id,
+                      BroadcastScope.building: Building.grid_id}[child_type]
+        rows = await session.scalars(select(model).where(parent_col == ref.id, model.active).order_by(model.code))
+        children = [Option(c.id, c.code, i18n_name(c.names, locale, c.code)) for c in rows]
+    return ScopeNode(ref, i18n_name(row.names, locale, row.code), child_type, children)
+
+
+# ------------------------------------------------------------------ audience
+
+def _grid_ids(ref: ScopeRef) -> Select[tuple[int]]:
+    if ref.type == BroadcastScope.grid:
+        return select(Grid.id).where(Grid.id == ref.id)
+    if ref.type == BroadcastScope.building:
+        return select(Building.grid_id).where(Building.id == ref.id)
+    if ref.type == BroadcastScope.community:
+        return select(Grid.id).where(Grid.community_id == ref.id, Grid.active)
+    return (select(Grid.id).join(Community, Grid.community_id == Community.id)
+            .where(Community.district_id == ref.id, Grid.active, Community.active))
+
+
+def audience_filter(ref: ScopeRef, audience: BroadcastAudience) -> Any:
+    """SQL condition on ``User`` for the people of ``audience`` in ``ref``."""
+    if ref.type == BroadcastScope.building:
+        residents = User.building_id == ref.id
+    else:
+        residents = User.grid_id.in_(_grid_ids(ref))
+    residents = and_(residents, User.registered_at.is_not(None), User.building_id.is_not(None))
+    workers = User.id.in_(
+        select(RoleGrant.user_id).where(RoleGrant.role.in_([Role.worker, Role.grid_head]),
+                                        RoleGrant.scope_type == ScopeType.grid,
+                                        RoleGrant.scope_id.in_(_grid_ids(ref)))
+    )
+    if audience == BroadcastAudience.residents:
+        return residents
+    if audience == BroadcastAudience.workers:
+        return workers
+    return or_(residents, workers)
+
+
+def _reachable() -> Any:
+    return and_(User.telegram_id.is_not(None), User.unreachable.is_(False))
+
+
+async def preview(session: AsyncSession, user: User, ref: ScopeRef, audience: BroadcastAudience,
+                  locale: str) -> Preview:
+    """The exact number of recipients the broadcast would have now."""
+    node = await scope_node(session, user, ref, locale)
+    cond = audience_filter(ref, audience)
+    reachable = await session.scalar(select(func.count()).select_from(User).where(cond, _reachable()))
+    everyone = await session.scalar(select(func.count()).select_from(User).where(cond))
+    return Preview(node.name, int(reachable or 0), int((everyone or 0) - (reachable or 0)))
+
+
+# ------------------------------------------------------------------- create
+
+def validate_content(text: str, photo: str | None, document: str | None) -> None:
+    text = text or ""
+    if photo and document:
+        raise InvalidInput("broadcast_one_attachment")
+    if not text.strip() and not (photo or document):
+        raise InvalidInput("broadcast_empty")
+    limit = CAPTION_LIMIT if (photo or document) else TEXT_LIMIT
+    if len(text) > limit:
+        raise InvalidInput("broadcast_too_long", limit=limit)
+
+
+def validate_schedule(scheduled_at: datetime | None, now: datetime) -> None:
+    if scheduled_at is None:
+        return
+    if scheduled_at <= now:
+        raise InvalidInput("schedule_past")
+    if scheduled_at > now + MAX_SCHEDULE_AHEAD:
+        raise InvalidInput("schedule_too_far", days=MAX_SCHEDULE_AHEAD.days)
+
+
+async def create_broadcast(
+    session: AsyncSession,
+    actor: User,
+    *,
+    ref: ScopeRef,
+    audience: BroadcastAudience,
+    text: str,
+    photo: str | None = None,
+    document: str | None = None,
+    ack_requested: bool = False,
+    scheduled_at: datetime | None = None,
+    now: datetime,
+    locale: str,
+    default_locale: str,
+    ack_label: Callable[[str], str] | None = None,
+    ack_callback: Callable[[int], str] | None = None,
+) -> Broadcast:
+    """Check, then write the broadcast and one outbox row per recipient (not committed).
+
+    ``ack_label(locale)`` renders the "I have read it" button in a recipient's
+    language; ``ack_callback(broadcast_id)`` is its callback data.
+    """
+    await check_scope(session, actor, ref)
+    validate_content(text, photo, document)
+    validate_schedule(scheduled_at, now)
+    if ack_requested and (ack_label is None or ack_callback is None):
+        raise ValueError("ack_requested needs ack_label and ack_callback")
+    start = scheduled_at or now
+    broadcast = Broadcast(
+        created_by_user_id=actor.id, scope_type=ref.type, scope_id=ref.id, audience=audience, text=text,
+        photo=photo, document=document, ack_requested=ack_requested, status=BroadcastStatus.active,
+        scheduled_at=scheduled_at, locale=locale, created_at=now,
+        followup_at=start + ACK_FOLLOWUP_AFTER if ack_requested else None,
+    )
+    session.add(broadcast)
+    await session.flush()
+    recipients = (await session.execute(
+        select(User.id, User.telegram_id, User.locale).where(audience_filter(ref, audience), _reachable())
+        .order_by(User.id)
+    )).all()
+    if not recipients:
+        raise InvalidInput("no_recipients")
+    payloads: dict[str, dict[str, Any]] = {}
+
+    def payload_for(loc: str) -> dict[str, Any]:
+        if loc not in payloads:
+            p: dict[str, Any] = {"text": text}
+            if photo:
+                p["photo"] = photo
+            if document:
+                p["document"] = document
+            if ack_requested:
+                assert ack_label is not None and ack_callback is not None
+                p["buttons"] = [[{"text": ack_label(loc), "callback_data": ack_callback(broadcast.id)}]]
+            payloads[loc] = p
+        return payloads[loc]
+
+    table = OutboxMessage.__table__
+    rows = [
+        {
+            "user_id": uid, "chat_id": tg, "kind": OutboxKind.broadcast, "urgent": False,
+            "payload": payload_for(loc or default_locale), "dedupe_key": f"bc:{broadcast.id}:{uid}",
+            "status": OutboxStatus.pending, "due_at": start, "next_attempt_at": start, "attempts": 0,
+            "resends": 0, "broadcast_id": broadcast.id, "created_at": now, "event_at": None,
+        }
+        for uid, tg, loc in recipients
+    ]
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    for i in range(0, len(rows), INSERT_CHUNK):
+        await session.execute(insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+                               rows[i:i + INSERT_CHUNK])
+    broadcast.total = len(rows)
+    wake_sender_after_commit(session)
+    return broadcast
+
+
+async def set_progress_message(session: AsyncSession, broadcast_id: int, chat_id: int, message_id: int,
+                               text: str) -> None:
+    await session.execute(
+        update(Broadcast).where(Broadcast.id == broadcast_id)
+        .values(progress_chat_id=chat_id, progress_message_id=message_id, progress_text=text)
+    )
+
+
+# ------------------------------------------------------------------ control
+
+def _unlocked(session: AsyncSession, *cond: Any) -> list[Any]:
+    """On PostgreSQL, only rows no sender transaction holds right now (no waiting, no deadlock)."""
+    if session.bind.dialect.name != "postgresql":
+        return list(cond)
+    return [OutboxMessage.id.in_(select(OutboxMessage.id).where(*cond).with_for_update(skip_locked=True)), *cond]
+
+
+async def _controlled(session: AsyncSession, actor: User, broadcast_id: int) -> Broadcast:
+    broadcast = await session.get(Broadcast, broadcast_id)
+    if broadcast is None:
+        raise NotFound("broadcast")
+    if broadcast.created_by_user_id != actor.id:
+        await check_scope(session, actor, ScopeRef(broadcast.scope_type, broadcast.scope_id))
+    return broadcast
+
+
+async def pause(session: AsyncSession, actor: User, broadcast_id: int) -> Broadcast:
+    broadcast = await _controlled(session, actor, broadcast_id)
+    if broadcast.status != BroadcastStatus.active:
+        raise Conflict("broadcast_not_running")
+    broadcast.status = BroadcastStatus.paused
+    await session.flush()
+    # Rows a sender holds but has not tried yet go back; it will not claim them again.
+    # (A row a sender is marking this very moment is sent: skipped, not waited for.)
+    await session.execute(
+        update(OutboxMessage).where(*_unlocked(session, OutboxMessage.broadcast_id == broadcast_id,
+                                               OutboxMessage.status == OutboxStatus.claimed))
+        .values(status=OutboxStatus.pending, lease_owner=None, lease_expires_at=None)
+    )
+    return broadcast
+
+
+async def resume(session: AsyncSession, actor: User, broadcast_id: int) -> Broadcast:
+    broadcast = await _controlled(session, actor, broadcast_id)
+    if broadcast.status != BroadcastStatus.paused:
+        raise Conflict("broadcast_not_paused")
+    broadcast.status = BroadcastStatus.active
+    wake_sender_after_commit(session)
+    return broadcast
+
+
+async def cancel(session: AsyncSession, actor: User, broadcast_id: int, now: datetime) -> Broadcast:
+    broadcast = await _controlled(session, actor, broadcast_id)
+    if broadcast.status not in (BroadcastStatus.active, BroadcastStatus.paused):
+        raise Conflict("broadcast_finished")
+    broadcast.status = BroadcastStatus.cancelled
+    broadcast.finished_at = now
+    await session.flush()
+    # Rows a sender is marking this very moment are sent; every other open row is cancelled
+    # (the claim query skips a cancelled broadcast's rows anyway).
+    await session.execute(
+        update(OutboxMessage).where(*_unlocked(
+            session, OutboxMessage.broadcast_id == broadcast_id,
+            OutboxMessage.status.in_([OutboxStatus.pending, OutboxStatus.claimed])))
+        .values(status=OutboxStatus.cancelled, last_error="broadcast cancelled", lease_owner=None,
+                lease_expires_at=None)
+    )
+    return broadcast
+
+
+# ----------------------------------------------------------------- progress
+
+async def progress(session: AsyncSession, broadcast_id: int, now: datetime, *, fallback_rate: float = 30.0,
+                   actor: User | None = None, not_before: datetime | None = None) -> Progress:
+    """Counts by outcome, and an estimate of when it finishes (not starting
+    before ``not_before``: quiet hours).  With ``actor`` the actor's right to
+    see it is checked."""
+    broadcast = await (_controlled(session, actor, broadcast_id) if actor is not None
+                       else session.get(Broadcast, broadcast_id))
+    if broadcast is None:
+        raise NotFound("broadcast")
+    counts = {OutboxStatus(s): n for s, n in (await session.execute(
+        select(OutboxMessage.status, func.count()).where(OutboxMessage.broadcast_id == broadcast_id)
+        .group_by(OutboxMessage.status)
+    )).all()}
+    first, last = (await session.execute(
+        select(func.min(OutboxMessage.sent_at), func.max(OutboxMessage.sent_at))
+        .where(OutboxMessage.broadcast_id == broadcast_id, OutboxMessage.status == OutboxStatus.sent)
+    )).one()
+    remaining = sum(counts.get(s, 0) for s in OPEN)
+    sent = counts.get(OutboxStatus.sent, 0)
+    eta = None
+    if remaining and broadcast.status == BroadcastStatus.active:
+        start = max(now, broadcast.scheduled_at or now, not_before or now)
+        rate = fallback_rate
+        if first is not None and last is not None and sent > 10 and last > first:
+            rate = max(0.1, (sent - 1) / (last - first).total_seconds())
+        eta = start + timedelta(seconds=remaining / rate)
+    acks = 0
+    if broadcast.ack_requested:
+        acks = int(await session.scalar(
+            select(func.count()).select_from(BroadcastAck).where(BroadcastAck.broadcast_id == broadcast_id)) or 0)
+    return Progress(
+        id=broadcast.id, status=broadcast.status, total=broadcast.total, sent=sent,
+        failed=counts.get(OutboxStatus.failed, 0), unreachable=counts.get(OutboxStatus.unreachable, 0),
+        unknown=counts.get(OutboxStatus.unknown, 0), cancelled=counts.get(OutboxStatus.cancelled, 0),
+        remaining=remaining, scheduled_at=broadcast.scheduled_at, first_sent_at=first, last_sent_at=last,
+        finished_at=broadcast.finished_at, estimated_finish=eta, acks=acks, ack_requested=broadcast.ack_requested,
+    )
+
+
+async def finish_if_drained(session: AsyncSession, broadcast_id: int, now: datetime) -> bool:
+    """Mark an active broadcast done once nothing is left to send (one process wins)."""
+    left = await session.scalar(
+        select(func.count()).select_from(OutboxMessage)
+        .where(OutboxMessage.broadcast_id == broadcast_id, OutboxMessage.status.in_(list(OPEN)))
+    )
+    if left:
+        return False
+    result = await session.execute(
+        update(Broadcast).where(Broadcast.id == broadcast_id, Broadcast.status == BroadcastStatus.active)
+        .values(status=BroadcastStatus.done, finished_at=now)
+    )
+    return bool(result.rowcount)
+
+
+# ---------------------------------------------------------- acknowledgement
+
+async def acknowledge(session: AsyncSession, user: User, broadcast_id: int, now: datetime) -> bool:
+    """Record "I have read it"; False if it was already recorded.  Only a
+    recipient of a broadcast that asked for it may acknowledge."""
+    broadcast = await session.get(Broadcast, broadcast_id)
+    if broadcast is None or not broadcast.ack_requested:
+        raise NotAllowed()
+    was_recipient = await session.scalar(
+        select(OutboxMessage.id).where(OutboxMessage.broadcast_id == broadcast_id, OutboxMessage.user_id == user.id)
+    )
+    if was_recipient is None:
+        raise NotAllowed()
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    result = await session.execute(
+        insert(BroadcastAck).values(broadcast_id=broadcast_id, user_id=user.id, acked_at=now)
+        .on_conflict_do_nothing(index_elements=["broadcast_id", "user_id"])
+    )
+    return bool(result.rowcount)
+
+
+@dataclass
+class FollowupResident:
+    user_id: int
+    name: str
+    building_names: dict[str, str]
+    building_code: str
+    phone: str | None
+    delivery: OutboxStatus  # sent, unreachable, failed, unknown...
+
+
+@dataclass
+class Followup:
+    """Residents of one grid who did not acknowledge an important notice."""
+
+    broadcast_id: int
+    grid_id: int
+    grid_code: str
+    grid_names: dict[str, str]
+    notice: str
+    workers: list[User] = field(default_factory=list)
+    residents: list[FollowupResident] = field(default_factory=list)
+
+
+async def due_followups(session: AsyncSession, now: datetime) -> list[tuple[Broadcast, list[Followup]]]:
+    """Broadcasts whose acknowledgement window has passed, with per-grid lists
+    of residents (recipients) who have not pressed "I have read it", and the
+    grid's workers and grid heads who should follow up in person."""
+    broadcasts = list(await session.scalars(
+        select(Broadcast).where(Broadcast.ack_requested, Broadcast.followup_sent_at.is_(None),
+                                Broadcast.followup_at <= now,
+                                Broadcast.status.in_([BroadcastStatus.active, BroadcastStatus.done]))
+        .order_by(Broadcast.id)
+    ))
+    out = []
+    for broadcast in broadcasts:
+        acked = select(BroadcastAck.user_id).where(BroadcastAck.broadcast_id == broadcast.id)
+        rows = (await session.execute(
+            select(User, OutboxMessage.status, Building)
+            .join(OutboxMessage, OutboxMessage.user_id == User.id)
+            .join(Building, User.building_id == Building.id)
+            .where(OutboxMessage.broadcast_id == broadcast.id, User.registered_at.is_not(None),
+                   User.id.not_in(acked))
+            .order_by(Building.code, User.id)
+        )).all()
+        by_grid: dict[int, Followup] = {}
+        for user, status, building in rows:
+            item = by_grid.get(building.grid_id)
+            if item is None:
+                grid = await session.get(Grid, building.grid_id)
+                assert grid is not None
+                item = by_grid[building.grid_id] = Followup(broadcast.id, grid.id, grid.code, dict(grid.names),
+                                                            broadcast.text)
+                item.workers = list(await session.scalars(
+                    select(User).where(User.id.in_(
+                        select(RoleGrant.user_id).where(RoleGrant.role.in_([Role.worker, Role.grid_head]),
+                                                        RoleGrant.scope_type == ScopeType.grid,
+                                                        RoleGrant.scope_id == grid.id)))
+                    .order_by(User.id)
+                ))
+            # A worker who lives in the grid is on their own list only if they are a resident.
+            item.residents.append(FollowupResident(
+                user.id, " ".join(x for x in (user.first_name, user.last_name) if x), dict(building.names),
+                building.code, user.phone, OutboxStatus(status)))
+        out.append((broadcast, list(by_grid.values())))
+    return out
+
+
+async def mark_followup_sent(session: AsyncSession, broadcast_id: int, now: datetime) -> None:
+    await session.execute(update(Broadcast).where(Broadcast.id == broadcast_id).values(followup_sent_at=now))

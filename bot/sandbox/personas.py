@@ -1,0 +1,190 @@
+"""Who the sandbox lets you be: the people of the configured organisation.
+
+Personas are read from the database (``users`` with a Telegram id, their
+``role_grants`` and home building), never from the demo YAML, so a district
+imported with ``python -m bot import-org`` shows its own people.  A "new
+resident" gets a fresh Telegram id that no user of the database has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import Building, Community, Department, District, Grid, Role, ScopeType, User
+
+__all__ = [
+    "KIND_ORDER",
+    "NEW_ID_FIRST",
+    "NEW_ID_LAST",
+    "Persona",
+    "list_personas",
+    "load_persona",
+    "next_free_telegram_id",
+    "places",
+]
+
+# The order personas are listed in (a person with several roles is listed once,
+# under the highest).  "resident": has a home building; "unregistered": neither
+# a role nor a home yet (a new resident who has not finished registering).
+KIND_ORDER = ("resident", "worker", "grid_head", "staff", "department", "admin", "unregistered")
+_ROLE_RANK = (Role.admin, Role.staff, Role.department, Role.grid_head, Role.worker)
+
+# Telegram ids handed to new residents: above the emulator's own counter start,
+# below the demo district's fixed ids (7000000001...).
+NEW_ID_FIRST = 100_000_001
+NEW_ID_LAST = 6_999_999_999
+
+_SCOPE_MODELS: dict[ScopeType, Any] = {
+    ScopeType.grid: Grid,
+    ScopeType.community: Community,
+    ScopeType.department: Department,
+    ScopeType.district: District,
+}
+
+
+@dataclass(slots=True)
+class Persona:
+    telegram_id: int
+    first_name: str
+    last_name: str | None
+    username: str | None
+    locale: str | None
+    phone: str | None
+    kind: str
+    registered: bool
+    roles: list[dict[str, Any]] = field(default_factory=list)
+    """``{"role", "scope_type", "scope_code", "scope_names"}`` per grant."""
+    home: dict[str, Any] | None = None
+    """``{"building": names, "grid": names, "community": names, "building_code"}``."""
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _kind(user: User) -> str:
+    granted = {g.role for g in user.roles}
+    for role in _ROLE_RANK:
+        if role in granted:
+            return role.value
+    return "resident" if user.building_id is not None else "unregistered"
+
+
+async def _scope_names(session: AsyncSession, users: list[User]) -> dict[tuple[ScopeType, int], Any]:
+    wanted: dict[ScopeType, set[int]] = {}
+    for user in users:
+        for grant in user.roles:
+            wanted.setdefault(grant.scope_type, set()).add(grant.scope_id)
+    found: dict[tuple[ScopeType, int], Any] = {}
+    for scope_type, ids in wanted.items():
+        model = _SCOPE_MODELS[scope_type]
+        rows = await session.execute(select(model.id, model.code, model.names).where(model.id.in_(ids)))
+        for row_id, code, names in rows:
+            found[(scope_type, row_id)] = (code, names or {})
+    return found
+
+
+async def _homes(session: AsyncSession, building_ids: set[int]) -> dict[int, dict[str, Any]]:
+    if not building_ids:
+        return {}
+    rows = await session.execute(
+        select(Building.id, Building.code, Building.names, Grid.names, Community.names)
+        .join(Grid, Grid.id == Building.grid_id)
+        .join(Community, Community.id == Grid.community_id)
+        .where(Building.id.in_(building_ids))
+    )
+    return {
+        bid: {"building_code": code, "building": b or {}, "grid": g or {}, "community": c or {}}
+        for bid, code, b, g, c in rows
+    }
+
+
+async def _personas(session: AsyncSession, users: list[User]) -> list[Persona]:
+    scopes = await _scope_names(session, users)
+    homes = await _homes(session, {u.building_id for u in users if u.building_id is not None})
+    result = []
+    for user in users:
+        assert user.telegram_id is not None
+        roles = []
+        for grant in sorted(user.roles, key=lambda g: (_ROLE_RANK.index(g.role), g.scope_id)):
+            code, names = scopes.get((grant.scope_type, grant.scope_id), ("?", {}))
+            roles.append(
+                {
+                    "role": grant.role.value,
+                    "scope_type": grant.scope_type.value,
+                    "scope_code": code,
+                    "scope_names": names,
+                }
+            )
+        result.append(
+            Persona(
+                telegram_id=user.telegram_id,
+                first_name=user.first_name or "",
+                last_name=user.last_name,
+                username=user.username,
+                locale=user.locale,
+                phone=user.phone,
+                kind=_kind(user),
+                registered=user.registered_at is not None or bool(user.roles),
+                roles=roles,
+                home=homes.get(user.building_id) if user.building_id is not None else None,
+            )
+        )
+    return result
+
+
+async def list_personas(session: AsyncSession, *, max_residents: int = 200) -> tuple[list[Persona], int]:
+    """Everyone with a role, plus up to ``max_residents`` residents (newest first).
+
+    Returns the personas in :data:`KIND_ORDER` order and the total number of
+    people without a role (a real district has far more than a page can list).
+    """
+    staff = (
+        await session.scalars(
+            select(User).where(User.telegram_id.is_not(None), User.roles.any()).order_by(User.telegram_id)
+        )
+    ).all()
+    residents_q = select(User).where(User.telegram_id.is_not(None), ~User.roles.any())
+    residents = (
+        await session.scalars(residents_q.order_by(User.created_at.desc(), User.id.desc()).limit(max_residents))
+    ).all()
+    total = await session.scalar(select(func.count()).select_from(residents_q.subquery())) or 0
+    personas = await _personas(session, [*staff, *residents])
+    personas.sort(key=lambda p: (KIND_ORDER.index(p.kind), p.telegram_id))
+    return personas, int(total)
+
+
+async def load_persona(session: AsyncSession, telegram_id: int) -> Persona | None:
+    user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
+    if user is None:
+        return None
+    return (await _personas(session, [user]))[0]
+
+
+async def next_free_telegram_id(session: AsyncSession, taken: set[int]) -> int:
+    """A Telegram id for a new resident that neither the database nor ``taken`` uses."""
+    highest = await session.scalar(
+        select(func.max(User.telegram_id)).where(User.telegram_id.between(NEW_ID_FIRST, NEW_ID_LAST))
+    )
+    candidate = max([NEW_ID_FIRST - 1, int(highest or 0), *(t for t in taken if t <= NEW_ID_LAST)]) + 1
+    if candidate > NEW_ID_LAST:
+        raise RuntimeError("no free sandbox Telegram id left")
+    return candidate
+
+
+async def places(session: AsyncSession) -> list[dict[str, Any]]:
+    """Buildings with coordinates, for the page's location picker."""
+    rows = await session.execute(
+        select(Building.code, Building.names, Building.latitude, Building.longitude, Grid.names)
+        .join(Grid, Grid.id == Building.grid_id)
+        .where(Building.active, Building.latitude.is_not(None), Building.longitude.is_not(None))
+        .order_by(Building.code)
+        .limit(2000)
+    )
+    return [
+        {"code": code, "names": names or {}, "latitude": lat, "longitude": lon, "grid": grid or {}}
+        for code, names, lat, lon, grid in rows
+    ]

@@ -1,0 +1,154 @@
+"""Appointments at service stations (预约服务).
+
+* ``appointment_plans``: a station's weekly working plan for one service
+  (hours and breaks per weekday, slot length, seats per slot, booking
+  horizon, minimum notice, cancellation cut-off).  A station offering a
+  bookable service without a row here gets a plan derived from its opening
+  hours (see :mod:`bot.services.appointments_plans`); a row is written the
+  first time staff edit or pause it.
+* ``appointment_closures``: a day a station takes no appointments (public
+  holidays come from the working calendar's ``holidays`` table).
+* ``appointment_slots``: one seat counter per (station, service, start).
+  A seat is taken with a conditional ``UPDATE ... SET booked = booked + 1
+  WHERE booked < capacity``: on SQLite and PostgreSQL alike, two residents
+  racing for the last seat cannot both get it.
+* ``appointments``: the bookings.  No-show counts are derived from them.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, BigIntPK, JSONType, UTCDateTime, utcnow
+
+
+def _enum(cls: type[enum.Enum], length: int = 16) -> Enum:
+    return Enum(cls, native_enum=False, length=length)
+
+
+class AppointmentStatus(enum.StrEnum):
+    booked = "booked"  # upcoming (or today, not yet marked)
+    cancelled = "cancelled"  # see cancel_reason
+    attended = "attended"
+    no_show = "no_show"
+
+
+class CancelReason(enum.StrEnum):
+    resident = "resident"  # the resident (or the worker who booked for them) cancelled
+    closure = "closure"  # the station closed the day
+    holiday = "holiday"  # the day became a public holiday
+
+
+class FollowUp(enum.StrEnum):
+    """What a resident chose after a missed appointment."""
+
+    offered = "offered"  # the offer was sent, no answer yet
+    proxy = "proxy"  # a proxy errand case was opened
+    home_visit = "home_visit"  # a home-visit case was opened
+    rebooked = "rebooked"
+
+
+class AppointmentPlan(Base):
+    __tablename__ = "appointment_plans"
+    __table_args__ = (UniqueConstraint("station_id", "service_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id", ondelete="CASCADE"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("service_items.id", ondelete="CASCADE"), index=True)
+    # {"mon": ["08:30-11:30", "13:30-17:00"], ..., "sun": []}: local time; breaks are the gaps.
+    weekly: Mapped[dict[str, list[str]]] = mapped_column(JSONType)
+    slot_minutes: Mapped[int] = mapped_column(Integer)
+    capacity: Mapped[int] = mapped_column(Integer)  # residents per slot
+    horizon_days: Mapped[int] = mapped_column(Integer)
+    min_notice_minutes: Mapped[int] = mapped_column(Integer)
+    cancel_cutoff_minutes: Mapped[int] = mapped_column(Integer)
+    # The service happens at the resident's home (a worker of the station comes).
+    at_home: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AppointmentClosure(Base):
+    __tablename__ = "appointment_closures"
+    __table_args__ = (UniqueConstraint("station_id", "day"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)  # local date (DISPLAY_TZ)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AppointmentSlot(Base):
+    """The seat counter of one slot; created on the first booking."""
+
+    __tablename__ = "appointment_slots"
+    __table_args__ = (
+        UniqueConstraint("station_id", "service_id", "starts_at"),
+        CheckConstraint("booked >= 0", name="booked_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id", ondelete="CASCADE"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("service_items.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    booked: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Appointment(Base):
+    __tablename__ = "appointments"
+    __table_args__ = (
+        Index("ix_appointments_station_id_day", "station_id", "day"),
+        Index("ix_appointments_resident_id_status_starts_at", "resident_id", "status", "starts_at"),
+        Index("ix_appointments_status_day", "status", "day"),
+        # One seat per resident per slot, whatever the race.
+        Index("uq_appointments_slot_resident_booked", "slot_id", "resident_id", unique=True,
+              sqlite_where=text("status = 'booked'"), postgresql_where=text("status = 'booked'")),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("appointment_slots.id", ondelete="RESTRICT"))
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id", ondelete="RESTRICT"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("service_items.id", ondelete="RESTRICT"))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    day: Mapped[date] = mapped_column(Date)  # local date of starts_at
+    status: Mapped[AppointmentStatus] = mapped_column(_enum(AppointmentStatus), default=AppointmentStatus.booked)
+    at_home: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Booked by a worker for a resident without Telegram (暖心代办's warm-heart path).
+    proxy: Mapped[bool] = mapped_column(Boolean, default=False)
+    booked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Bumped by every reschedule: reminders' dedupe keys and the .ics SEQUENCE carry it.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    cancel_reason: Mapped[CancelReason | None] = mapped_column(_enum(CancelReason))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    marked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # attended / no-show recorded
+    marked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    follow_up: Mapped[FollowUp | None] = mapped_column(_enum(FollowUp))
+    # The case opened instead (issue 3's cases table; no foreign key across the two branches).
+    follow_up_case_id: Mapped[int | None] = mapped_column(BigInteger)
+    # A closure-cancelled booking rebooked with one tap points at its replacement.
+    rebooked_as_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+

@@ -1,0 +1,329 @@
+"""Cases: every matter a resident brings (proxy errands, problem reports, free
+requests) and its closed loop, plus the working calendar's holidays.
+
+A case's story is its events (``case_events``): who did what, when, with a
+note.  The figures the district reports (completion, on-time completion,
+rework, satisfaction, time to accept / close, emergency time to acknowledge)
+are computed from those events; the columns on ``cases`` are the current
+state and its deadlines, kept for fast sweeps and lists.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, BigIntPK, JSONType, UTCDateTime, utcnow
+
+
+def _enum(cls: type[enum.Enum], length: int = 16) -> Enum:
+    return Enum(cls, native_enum=False, length=length)
+
+
+class CaseKind(enum.StrEnum):
+    proxy = "proxy"  # 暖心代办: an errand run on the resident's behalf
+    report = "report"  # a problem the resident reports
+    request = "request"  # a free message typed at the menu (no catalogue item)
+
+
+class CaseStatus(enum.StrEnum):
+    draft = "draft"  # being written by the resident; nobody else sees it
+    new = "new"  # sent, waiting for a worker to accept it
+    accepted = "accepted"
+    in_progress = "in_progress"
+    resolved = "resolved"  # the worker says it is done; waiting for the resident
+    reopened = "reopened"  # the resident said "not solved" (返工)
+    closed = "closed"
+
+
+OPEN_STATUSES = (CaseStatus.new, CaseStatus.accepted, CaseStatus.in_progress, CaseStatus.resolved,
+                 CaseStatus.reopened)
+# Statuses in which the owner is working on it (resolve, relay, escalate).
+HANDLING_STATUSES = (CaseStatus.accepted, CaseStatus.in_progress, CaseStatus.reopened)
+
+
+class CloseReason(enum.StrEnum):
+    confirmed = "confirmed"  # the resident said "solved"
+    auto = "auto"  # resolved and unanswered for the auto-close period
+    withdrawn = "withdrawn"  # the resident withdrew it before it was resolved
+
+
+class ActorRole(enum.StrEnum):
+    resident = "resident"
+    worker = "worker"
+    grid_head = "grid_head"
+    staff = "staff"
+    department = "department"
+    admin = "admin"
+    system = "system"
+
+
+class CaseEventType(enum.StrEnum):
+    submitted = "submitted"  # data: service, emergency, authorisation, needed_by, accept_due, resolve_due
+    follower_joined = "follower_joined"  # another resident follows it instead of a duplicate
+    accepted = "accepted"
+    started = "started"
+    message = "message"  # relayed between resident and owner; data: from, attachment ids
+    note = "note"  # internal note, never shown to residents
+    handover = "handover"  # a document changed hands; data: handover id, direction
+    resolved = "resolved"  # data: due, on_time
+    confirmed = "confirmed"  # the resident said solved; data: sign_off (proxy)
+    reopened = "reopened"  # rework (返工)
+    auto_closed = "auto_closed"
+    withdrawn = "withdrawn"
+    rated = "rated"  # data: score
+    accept_overdue = "accept_overdue"  # unaccepted past the limit: grid heads alerted
+    handling_overdue = "handling_overdue"  # unresolved past the limit: community staff alerted
+    dept_called = "dept_called"  # data: escalation, department
+    dept_acknowledged = "dept_acknowledged"
+    dept_ack_overdue = "dept_ack_overdue"
+    dept_reported = "dept_reported"
+    emergency_flagged = "emergency_flagged"
+    emergency_alerted = "emergency_alerted"  # data: level, recipients
+    emergency_acknowledged = "emergency_acknowledged"
+
+
+class AttachmentKind(enum.StrEnum):
+    photo = "photo"
+    voice = "voice"
+    audio = "audio"
+    video = "video"
+    video_note = "video_note"
+    document = "document"
+    location = "location"
+
+
+class HandoverDirection(enum.StrEnum):
+    to_worker = "to_worker"  # the resident handed a document to the worker
+    to_resident = "to_resident"  # the worker handed one (back) to the resident
+
+
+class HolidayKind(enum.StrEnum):
+    holiday = "holiday"  # a day off, even if it is a weekday
+    workday = "workday"  # 调休: a make-up working day, even on a weekend
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_status_accept_due_at", "status", "accept_due_at"),
+        Index("ix_cases_status_resolve_due_at", "status", "resolve_due_at"),
+        Index("ix_cases_status_resolved_at", "status", "resolved_at"),
+        Index("ix_cases_grid_id_status", "grid_id", "status"),
+        Index("ix_cases_community_id_status", "community_id", "status"),
+        Index("ix_cases_resident_id_status", "resident_id", "status"),
+        Index("ix_cases_building_id_service_id_submitted_at", "building_id", "service_id", "submitted_at"),
+        Index("ix_cases_emergency_next_at", "emergency_next_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    # DC-2026-000123: district code, year, a per-(district, year) sequence.  Null while a draft.
+    number: Mapped[str | None] = mapped_column(String(40), unique=True)
+    kind: Mapped[CaseKind] = mapped_column(_enum(CaseKind))
+    status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus), default=CaseStatus.draft)
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("service_items.id", ondelete="SET NULL"))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="RESTRICT"))
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id", ondelete="RESTRICT"))
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id", ondelete="SET NULL"))
+    description: Mapped[str] = mapped_column(Text, default="")
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    # Proxy errands: by when the resident needs it (None: as soon as possible)
+    # and what they authorise the worker to do on their behalf.
+    needed_by: Mapped[date | None] = mapped_column(Date)
+    authorisation: Mapped[str | None] = mapped_column(Text)
+
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    close_reason: Mapped[CloseReason | None] = mapped_column(_enum(CloseReason))
+    resolution: Mapped[str | None] = mapped_column(Text)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    # Deadlines (working hours from the catalogue item) and when each was escalated.
+    accept_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accept_escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolve_escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # Emergencies: alerted up the chain every few minutes until acknowledged.
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False)
+    emergency_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    emergency_level: Mapped[int] = mapped_column(Integer, default=0)
+    emergency_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    emergency_ack_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    emergency_ack_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class CaseEvent(Base):
+    """One step of a case's timeline: who, when, what, with a note."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (
+        Index("ix_case_events_case_id_id", "case_id", "id"),
+        Index("ix_case_events_type_at", "type", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_role: Mapped[ActorRole] = mapped_column(_enum(ActorRole))
+    type: Mapped[CaseEventType] = mapped_column(_enum(CaseEventType, 32))
+    note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # Shown on the resident's timeline (internal notes and alerts are not).
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class CaseAttachment(Base):
+    """A photo, voice note, document or location someone sent about a case.
+
+    Telegram keeps the file; we keep its ``file_id`` (to send it again) and
+    ``file_unique_id`` (stable across bots, to recognise it).
+    """
+
+    __tablename__ = "case_attachments"
+    __table_args__ = (Index("ix_case_attachments_case_id_id", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("case_events.id", ondelete="SET NULL"))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    kind: Mapped[AttachmentKind] = mapped_column(_enum(AttachmentKind))
+    file_id: Mapped[str | None] = mapped_column(String(256))
+    file_unique_id: Mapped[str | None] = mapped_column(String(128))
+    file_name: Mapped[str | None] = mapped_column(String(256))
+    mime_type: Mapped[str | None] = mapped_column(String(128))
+    caption: Mapped[str | None] = mapped_column(Text)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    # intake, message, note, resolution, handover, report (a department's)
+    phase: Mapped[str] = mapped_column(String(16), default="intake")
+    # Internal attachments (on notes) are never shown to residents.
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CaseHandover(Base):
+    """A document changing hands during a proxy errand."""
+
+    __tablename__ = "case_handovers"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    direction: Mapped[HandoverDirection] = mapped_column(_enum(HandoverDirection))
+    document: Mapped[str] = mapped_column(String(200))
+    photo_file_id: Mapped[str | None] = mapped_column(String(256))
+    photo_unique_id: Mapped[str | None] = mapped_column(String(128))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CaseRating(Base):
+    __tablename__ = "case_ratings"
+    __table_args__ = (CheckConstraint("score BETWEEN 1 AND 5", name="score_range"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CaseEscalation(Base):
+    """吹哨报到: a worker calls a department in; it acknowledges, then reports back."""
+
+    __tablename__ = "case_escalations"
+    __table_args__ = (
+        Index("ix_case_escalations_department_id_reported_at", "department_id", "reported_at"),
+        Index("ix_case_escalations_ack_due_at", "ack_due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id", ondelete="RESTRICT"))
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ack_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    overdue_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    report: Mapped[str | None] = mapped_column(Text)
+
+
+class CaseFollower(Base):
+    """A resident who follows someone else's case instead of filing a duplicate."""
+
+    __tablename__ = "case_followers"
+    __table_args__ = (UniqueConstraint("case_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CaseCounter(Base):
+    """The last case number given out per district and year."""
+
+    __tablename__ = "case_counters"
+
+    district_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CannedReply(Base):
+    """A reply template workers can send; staff edit them.  ``community_id``
+    None: for the whole deployment."""
+
+    __tablename__ = "canned_replies"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"),
+                                                     index=True)
+    title: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Holiday(Base):
+    """The working calendar's exceptions: public holidays and make-up workdays (调休)."""
+
+    __tablename__ = "holidays"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, unique=True)
+    kind: Mapped[HolidayKind] = mapped_column(_enum(HolidayKind))
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,232 @@
+"""The patrol diary (民情日志): patrols, entries and their history, and the
+household ledger with its visit frequencies.
+
+* A **patrol** is one walk of a worker through a grid, from "Start patrol" to
+  "End patrol" (or the automatic end after ``DIARY_PATROL_MAX_HOURS``).
+* An **entry** is one thing logged: a household *visit*, a public-opinion
+  item (*opinion*, 社情民意), a *problem* found (which can become a case) or a
+  loose *note* (whatever the worker sent during a patrol without pressing
+  anything; it can be tagged as one of the others later).  The row holds the
+  entry as it is now; every change (created, added to, edited, tagged,
+  deleted, linked to a case) is also written to ``diary_entry_revisions`` with
+  a full snapshot, so nothing is ever overwritten.  Deleting is a mark.
+* A **household** of the ledger sits in a building; its **tags** (elderly
+  living alone, disabled...) each carry a visit interval.  ``visit_due_on``
+  (local date) is kept up to date from the last visit and the shortest
+  interval, so "who is due" is an indexed query.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, BigIntPK, JSONType, UTCDateTime, utcnow
+
+
+def _enum(cls: type[enum.Enum], length: int = 24) -> Enum:
+    return Enum(cls, native_enum=False, length=length)
+
+
+class EntryKind(enum.StrEnum):
+    visit = "visit"  # 走访: a household visited
+    opinion = "opinion"  # 社情民意: what a resident said
+    problem = "problem"  # a problem found on the way (may become a case)
+    note = "note"  # sent during a patrol without a kind; taggable later
+
+
+class CareTag(enum.StrEnum):
+    """Household tags and visit categories (one list, so a visit's category
+    defaults to the tag of the household visited)."""
+
+    elderly_alone = "elderly_alone"  # 独居老人
+    disabled = "disabled"  # 残疾人
+    member_hardship = "member_hardship"  # 困难党员
+    family_difficulty = "family_difficulty"  # 困难家庭
+    other = "other"  # 其他 / 重点关注
+
+
+class OpinionCategory(enum.StrEnum):
+    environment = "environment"  # 环境卫生
+    property = "property"  # 物业 / 房屋
+    safety = "safety"  # 治安安全
+    welfare = "welfare"  # 民生保障 (pensions, medical insurance, allowances)
+    dispute = "dispute"  # 邻里纠纷
+    suggestion = "suggestion"  # 意见建议
+    other = "other"
+
+
+class DiaryMediaKind(enum.StrEnum):
+    photo = "photo"
+    voice = "voice"
+    audio = "audio"
+    video = "video"
+    video_note = "video_note"
+    document = "document"
+    location = "location"
+
+
+class RevisionAction(enum.StrEnum):
+    created = "created"
+    added = "added"  # text or a file added while the entry was being written
+    edited = "edited"  # text, resident name or category changed
+    tagged = "tagged"  # a note given a kind (or a kind changed)
+    deleted = "deleted"
+    case_opened = "case_opened"  # a problem turned into a case
+
+
+class PatrolEnd(enum.StrEnum):
+    manual = "manual"  # "End patrol"
+    auto = "auto"  # open longer than DIARY_PATROL_MAX_HOURS
+
+
+class Patrol(Base):
+    __tablename__ = "patrols"
+    __table_args__ = (
+        Index("ix_patrols_worker_id_started_at", "worker_id", "started_at"),
+        Index("ix_patrols_grid_id_started_at", "grid_id", "started_at"),
+        # At most one open patrol per worker, whatever the number of processes.
+        Index("uq_patrols_open_worker", "worker_id", unique=True,
+              sqlite_where=text("ended_at IS NULL"), postgresql_where=text("ended_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id", ondelete="RESTRICT"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[PatrolEnd | None] = mapped_column(_enum(PatrolEnd, 16))
+    # Where the worker was: the first location they shared, the latest one
+    # (live location keeps moving it) and until when the live location runs.
+    start_latitude: Mapped[float | None] = mapped_column(Float)
+    start_longitude: Mapped[float | None] = mapped_column(Float)
+    last_latitude: Mapped[float | None] = mapped_column(Float)
+    last_longitude: Mapped[float | None] = mapped_column(Float)
+    last_location_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    live_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The building of the last visit: offered first for the next one.
+    current_building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id", ondelete="SET NULL"))
+
+
+class DiaryEntry(Base):
+    __tablename__ = "diary_entries"
+    __table_args__ = (
+        Index("ix_diary_entries_worker_id_day", "worker_id", "day"),
+        Index("ix_diary_entries_grid_id_day", "grid_id", "day"),
+        Index("ix_diary_entries_patrol_id_id", "patrol_id", "id"),
+        Index("ix_diary_entries_household_id", "household_id"),
+        Index("ix_diary_entries_case_id", "case_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id", ondelete="RESTRICT"))
+    patrol_id: Mapped[int | None] = mapped_column(ForeignKey("patrols.id", ondelete="SET NULL"))
+    kind: Mapped[EntryKind] = mapped_column(_enum(EntryKind, 16))
+    # visit: a CareTag; opinion: an OpinionCategory; otherwise None.
+    category: Mapped[str | None] = mapped_column(String(32))
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id", ondelete="SET NULL"))
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id", ondelete="SET NULL"))
+    unit: Mapped[str | None] = mapped_column(String(32))  # unit / room when no ledger household
+    text: Mapped[str] = mapped_column(Text, default="")
+    resident_name: Mapped[str | None] = mapped_column(String(64))  # opinions: None = anonymous
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    # problem -> case (the case's "submitted" event names this entry back).  No
+    # database-level foreign key: ``cases`` is created on another migration
+    # branch (0004), which may run after this one; cases are never deleted.
+    case_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The Telegram message a loose note came from (order and provenance).
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    day: Mapped[date] = mapped_column(Date)  # local (DISPLAY_TZ) date of occurred_at
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DiaryAttachment(Base):
+    """A photo, voice note, video, document or location of an entry (Telegram
+    keeps the file; we keep its ids)."""
+
+    __tablename__ = "diary_attachments"
+    __table_args__ = (Index("ix_diary_attachments_entry_id_id", "entry_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("diary_entries.id", ondelete="CASCADE"))
+    kind: Mapped[DiaryMediaKind] = mapped_column(_enum(DiaryMediaKind, 16))
+    file_id: Mapped[str | None] = mapped_column(String(256))
+    file_unique_id: Mapped[str | None] = mapped_column(String(128))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DiaryEntryRevision(Base):
+    """One change of an entry, with the whole entry as it was after it."""
+
+    __tablename__ = "diary_entry_revisions"
+    __table_args__ = (UniqueConstraint("entry_id", "version"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("diary_entries.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    action: Mapped[RevisionAction] = mapped_column(_enum(RevisionAction, 16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Made after the entry's day (a later correction, shown as such).
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class Household(Base):
+    """A household of the ledger (台账), in a building of a grid."""
+
+    __tablename__ = "households"
+    __table_args__ = (
+        Index("ix_households_grid_id_visit_due_on", "grid_id", "visit_due_on"),
+        Index("ix_households_building_id", "building_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id", ondelete="RESTRICT"))
+    building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id", ondelete="RESTRICT"))
+    unit: Mapped[str | None] = mapped_column(String(32))  # unit / room, e.g. "2-301"
+    label: Mapped[str] = mapped_column(String(100))  # how workers know it, e.g. "王桂芝"
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_visit_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Local date by which the next visit is due; None: no tag asks for visits.
+    visit_due_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class HouseholdTag(Base):
+    __tablename__ = "household_tags"
+    __table_args__ = (UniqueConstraint("household_id", "tag"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
+    tag: Mapped[CareTag] = mapped_column(_enum(CareTag))
+    interval_days: Mapped[int] = mapped_column(Integer)  # visit at least every N days
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

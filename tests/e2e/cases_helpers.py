@@ -1,0 +1,103 @@
+"""Helpers for the case loop's end-to-end tests: the bot with its delivery
+engine (no quiet hours, so the time of day of the test run does not matter),
+the demo personas, and waiting for what the outbox delivers."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import select
+
+from bot.jobs import REGISTRY, JobContext
+from bot.sandbox.emulator import SentMessage
+from bot.services.l10n import translator
+from models import Case
+from tests.conftest import BOT_TOKEN
+from tests.e2e.conftest import make_settings
+from tests.e2e.harness import Person, RunningBot, start_bot
+
+zh = translator("zh-Hans")  # the demo personas read Simplified Chinese
+
+# Demo personas (data/demo_district.yaml): the grid DC-XS-01 of Xinzhan community.
+RESIDENT = 7000000040  # 王桂芝, 78, lives alone, building DC-XS-01-02
+NEIGHBOUR = 7000000041  # 李志远, another grid (DC-XS-03)
+HEAD = 7000000013  # 李红霞, grid head of DC-XS-01
+WORKER = 7000000014  # 张伟
+WORKER2 = 7000000015  # 王芳
+OTHER_WORKER = 7000000032  # 谢东, DC-LQ-01
+SECRETARY = 7000000002  # 刘秀梅, community staff of DC-XS
+OFFICER_CG = 7000000005  # 赵海涛, urban management (CG)
+ADMIN = 7000000001
+
+NUMBER_RE = re.compile(r"DC-\d{4}-\d{6}")
+
+
+async def start_cases_bot(emulator, db_url: str) -> RunningBot:  # type: ignore[no-untyped-def]
+    return await start_bot(emulator, make_settings(emulator, db_url, QUIET_HOURS="", DELIVERY_CHAT_RATE=30,
+                                                   DELIVERY_GLOBAL_RATE=1000), BOT_TOKEN)
+
+
+def person(bot: RunningBot, user_id: int, name: str) -> Person:
+    return bot.person(bot.emu.create_user(first_name=name, user_id=user_id))
+
+
+async def received(p: Person, needle: str | re.Pattern[str], *, after: int = 0, timeout: float = 10.0,
+                   kind: str | None = None) -> SentMessage:
+    """The first bot message to ``p`` (id > ``after``) whose text or caption contains ``needle``."""
+
+    def match(m: SentMessage) -> bool:
+        content = m.content or ""
+        hit = needle.search(content) if isinstance(needle, re.Pattern) else needle in content
+        return bool(hit) and (kind is None or m.kind == kind)
+
+    def find() -> SentMessage | None:
+        for m in p.messages():
+            if m.from_bot and m.message_id > after and match(m):
+                return m
+        return None
+
+    try:
+        return await p.emu.wait_for(find, timeout)
+    except TimeoutError:
+        recent = [(m.message_id, m.kind, (m.content or "")[:80]) for m in p.messages()[-6:]]
+        raise AssertionError(f"{p.id} never got {needle!r}; last: {recent}") from None
+
+
+def last_id(p: Person) -> int:
+    msgs = p.messages()
+    return msgs[-1].message_id if msgs else 0
+
+
+async def tap_in(p: Person, message: SentMessage, label: str) -> list[SentMessage]:
+    """Press the button whose text contains ``label`` on that very message."""
+    for row in message.inline_buttons:
+        for text, data in row:
+            if label in text and data:
+                return await p.press(message.message_id, data)
+    raise AssertionError(f"no {label!r} on message {message.message_id}: {message.inline_buttons}")
+
+
+async def run_job(bot: RunningBot, name: str, now: datetime) -> None:
+    """Run a recurring job now, as the scheduler would at ``now`` (an injected clock)."""
+    await REGISTRY[name].func(JobContext(sessionmaker=bot.app.sessionmaker, settings=bot.app.settings,
+                                         due_at=now, now=now))
+
+
+async def case_by_number(bot: RunningBot, number: str) -> Case:
+    async with bot.app.sessionmaker() as s:
+        case = await s.scalar(select(Case).where(Case.number == number))
+        assert case is not None, number
+        return case
+
+
+async def send_photo(p: Person, data: bytes = b"\xff\xd8 a photo", caption: str | None = None) -> list[SentMessage]:
+    return await p._do(p.emu.send_photo(p.user, data, caption))
+
+
+async def send_voice(p: Person, data: bytes = b"OggS a voice note") -> list[SentMessage]:
+    return await p._do(p.emu.send_voice(p.user, data))
+
+
+async def send_document(p: Person, data: bytes, filename: str) -> list[SentMessage]:
+    return await p._do(p.emu.send_document(p.user, data, filename, "application/pdf"))
