@@ -461,10 +461,7 @@ def _opinion_topics(ref: int) -> InlineKeyboardMarkup:
 async def _problem(send, session: AsyncSession, user: User, state: FSMContext, settings: Settings,  # type: ignore[no-untyped-def]
                    ref: int = 0) -> None:
     now = utcnow()
-    if ref:
-        entry = await diary.tag_entry(session, settings, user, ref, EntryKind.problem, now)
-    else:
-        entry = await diary.create_entry(session, settings, user, EntryKind.problem, now)
+    entry = await diary.tag_or_create(session, settings, user, ref, EntryKind.problem, now)
     await session.commit()
     await _compose(state, entry.id, now)
     text = (_("⚠️ Tagged as a problem.") if ref else _("⚠️ Problem: describe it with text, a photo, a voice message "
@@ -587,12 +584,8 @@ async def visit_household(query: CallbackQuery, callback_data: DiaryCb, session:
                           state: FSMContext, settings: Settings, i18n: PoI18n) -> None:
     now, ref = utcnow(), callback_data.ref
     try:
-        if ref:
-            entry = await diary.tag_entry(session, settings, user, ref, EntryKind.visit, now,
+        entry = await diary.tag_or_create(session, settings, user, ref, EntryKind.visit, now,
                                           household_id=callback_data.id)
-        else:
-            entry = await diary.create_entry(session, settings, user, EntryKind.visit, now,
-                                             household_id=callback_data.id)
     except DomainError as err:
         await _refuse(query, err)
         return
@@ -605,12 +598,8 @@ async def visit_category(query: CallbackQuery, callback_data: DiaryCb, session: 
     now, ref = utcnow(), callback_data.ref
     unit, _sep, category = callback_data.arg.partition("|")
     try:
-        if ref:
-            entry = await diary.tag_entry(session, settings, user, ref, EntryKind.visit, now, category=category,
+        entry = await diary.tag_or_create(session, settings, user, ref, EntryKind.visit, now, category=category,
                                           building_id=callback_data.id, unit=unit or None)
-        else:
-            entry = await diary.create_entry(session, settings, user, EntryKind.visit, now, category=category,
-                                             building_id=callback_data.id, unit=unit or None)
     except DomainError as err:
         await _refuse(query, err)
         return
@@ -622,12 +611,8 @@ async def opinion_topic(query: CallbackQuery, callback_data: DiaryCb, session: A
                         state: FSMContext, settings: Settings) -> None:
     now, ref = utcnow(), callback_data.ref
     try:
-        if ref:
-            entry = await diary.tag_entry(session, settings, user, ref, EntryKind.opinion, now,
+        entry = await diary.tag_or_create(session, settings, user, ref, EntryKind.opinion, now,
                                           category=callback_data.arg)
-        else:
-            entry = await diary.create_entry(session, settings, user, EntryKind.opinion, now,
-                                             category=callback_data.arg)
     except DomainError as err:
         await _refuse(query, err)
         return

@@ -477,6 +477,14 @@ async def edit_entry(session: AsyncSession, settings: Settings, worker: User, en
     return entry
 
 
+async def tag_or_create(session: AsyncSession, settings: Settings, worker: User, note_id: int, kind: EntryKind,
+                        now: datetime, **fields: Any) -> DiaryEntry:
+    """Tag the loose note ``note_id`` as ``kind``, or log a new entry when it is 0."""
+    if note_id:
+        return await tag_entry(session, settings, worker, note_id, kind, now, **fields)
+    return await create_entry(session, settings, worker, kind, now, **fields)
+
+
 async def tag_entry(session: AsyncSession, settings: Settings, worker: User, entry_id: int, kind: EntryKind,
                     now: datetime, *, category: str | None = None, building_id: int | None = None,
                     household_id: int | None = None, unit: str | None = None) -> DiaryEntry:
