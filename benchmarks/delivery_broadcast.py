@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import platform
@@ -163,6 +164,7 @@ async def _run_sender(settings, sessionmaker, stop: asyncio.Event):  # type: ign
     from bot.app import create_bot
     from bot.delivery.engine import BotApiTransport, Sender
 
+    gc.freeze()  # as bot.delivery.DeliveryRuntime.start does before starting the sender
     bot = create_bot(settings)
     sender = Sender(sessionmaker, BotApiTransport.for_bot(bot, settings), settings)
     try:

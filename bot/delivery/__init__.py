@@ -13,6 +13,7 @@ starts it); ``python -m bot.delivery`` runs a sender and scheduler alone.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from dataclasses import dataclass, field
 
@@ -45,6 +46,11 @@ class DeliveryRuntime:
         from bot.delivery.scheduler import Scheduler
 
         s = self.settings
+        # Everything alive now (modules, classes, caches) lives as long as the
+        # process: moved out of the collector's way, a full collection no longer
+        # walks it and stalls the event loop for tens of milliseconds, which
+        # would bunch sends together (see bot/delivery/limits.py).
+        gc.freeze()
         if s.delivery_enabled:
             transport = BotApiTransport.for_bot(self.bot, s)
             self.sender = sender = Sender(self.sessionmaker, transport, s)
