@@ -16,7 +16,8 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.types import Update
+from aiogram.methods import Response
+from aiogram.types import File, Message, Update, User
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -33,6 +34,15 @@ from models.database import create_engine, create_sessionmaker
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+
+# aiogram parametrises ``Response[T]`` for every answer it parses; pydantic
+# keeps such generic classes only weakly, so under load they were collected
+# and rebuilt (about half a millisecond each). Holding the common ones keeps
+# them cached for the life of the process.
+_RESPONSE_TYPES = (
+    Response[Message], Response[bool], Response[list[Update]], Response[User], Response[File],
+    Response[Message | bool],
+)
 
 
 def create_bot(settings: Settings, token: str | None = None) -> Bot:
