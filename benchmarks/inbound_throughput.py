@@ -69,9 +69,10 @@ async def _start_emulator(port: int) -> asyncio.subprocess.Process:
     raise RuntimeError("emulator did not start")
 
 
-async def _queue_updates(base: str, token: str, n: int, text: str) -> list[int]:
-    """Create n users in the emulator, each sending ``text``; returns their ids."""
-    ids: list[int] = []
+async def _queue_updates(base: str, token: str, n: int, text: str) -> list[tuple[int, int]]:
+    """Create n users in the emulator (named U0, U1...), each sending ``text``;
+    returns (i, Telegram id) of each."""
+    ids: list[tuple[int, int]] = []
     async with aiohttp.ClientSession() as http:
         sem = asyncio.Semaphore(32)
 
@@ -80,7 +81,7 @@ async def _queue_updates(base: str, token: str, n: int, text: str) -> list[int]:
                 async with http.post(f"{base}/_emu/users?token={token}",
                                      json={"first_name": f"U{i}", "language_code": "zh-hans"}) as r:
                     user = await r.json()
-                ids.append(user["id"])
+                ids.append((i, user["id"]))
                 async with http.post(f"{base}/_emu/users/{user['id']}/text?token={token}", json={"text": text}) as r:
                     r.raise_for_status()
 
@@ -88,8 +89,9 @@ async def _queue_updates(base: str, token: str, n: int, text: str) -> list[int]:
     return ids
 
 
-async def _register_residents(database_url: str, telegram_ids: list[int]) -> None:
-    """Make the users registered residents of a demo building (the 'menu' workload)."""
+async def _register_residents(database_url: str, telegram_ids: list[tuple[int, int]]) -> None:
+    """Make the users registered residents of a demo building (the 'menu' workload),
+    under the names the emulator gives them (so no update renames its user)."""
     from sqlalchemy import select
 
     from bot.services.org_import import seed_demo
@@ -102,9 +104,9 @@ async def _register_residents(database_url: str, telegram_ids: list[int]) -> Non
     async with sessionmaker() as s:
         building = await s.scalar(select(Building).order_by(Building.code))
         s.add_all(
-            User(telegram_id=t, first_name=f"U{t}", locale="zh-Hans", building_id=building.id,
+            User(telegram_id=t, first_name=f"U{i}", locale="zh-Hans", building_id=building.id,
                  grid_id=building.grid_id, registered_at=utcnow())
-            for t in telegram_ids
+            for i, t in telegram_ids
         )
         await s.commit()
     await engine.dispose()

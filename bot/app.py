@@ -58,8 +58,13 @@ def create_bot(settings: Settings, token: str | None = None) -> Bot:
 def create_dispatcher(
     settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], i18n: PoI18n
 ) -> Dispatcher:
-    dp = Dispatcher(storage=create_storage(settings.redis_url, sessionmaker), settings=settings, i18n=i18n)
+    # aiogram would put its FSM middleware first; ours goes after the session
+    # so the state is read in the update's own transaction.
+    dp = Dispatcher(
+        storage=create_storage(settings.redis_url, sessionmaker), disable_fsm=True, settings=settings, i18n=i18n
+    )
     dp.update.outer_middleware(DbSessionMiddleware(sessionmaker))
+    dp.update.outer_middleware(dp.fsm)
     dp.update.outer_middleware(UserMiddleware())
     UserLocaleMiddleware(i18n).setup(dp)
     dp.include_routers(*get_routers())

@@ -16,10 +16,13 @@ from typing import Any
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, StateType, StorageKey
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.middlewares import current_session
 from models import FSMRecord
+
+_STATE_OF = select(FSMRecord.__table__.c.state).where(FSMRecord.__table__.c.key == bindparam("key"))
 
 
 class SQLStorage(BaseStorage):
@@ -55,9 +58,9 @@ class SQLStorage(BaseStorage):
                 await session.commit()
 
     async def get_state(self, key: StorageKey) -> str | None:
+        # Read on every update: a Core statement built once, not an ORM load.
         async with self._session() as (session, _):
-            record = await session.get(FSMRecord, self._key(key))
-            return record.state if record else None
+            return await session.scalar(_STATE_OF, {"key": self._key(key)})
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         payload = json.dumps(dict(data), ensure_ascii=False)

@@ -44,6 +44,14 @@ FailedCallback = Callable[[Update, BaseException], Awaitable[None]]
 ChatKey = int | str
 
 
+_STORE = {
+    name: insert(InboundUpdate.__table__)
+    .on_conflict_do_nothing(index_elements=["bot_id", "update_id"])
+    .returning(InboundUpdate.__table__.c.id, InboundUpdate.__table__.c.update_id)
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
+
 @dataclass(slots=True)
 class _Item:
     row_id: int
@@ -114,15 +122,10 @@ class InboundPipeline:
         if not rows:
             return []
         async with self.sessionmaker() as session:
-            dialect = session.bind.dialect.name
-            insert = pg_insert if dialect == "postgresql" else sqlite_insert
-            stmt = (
-                insert(InboundUpdate)
-                .values(rows)
-                .on_conflict_do_nothing(index_elements=["bot_id", "update_id"])
-                .returning(InboundUpdate.id, InboundUpdate.update_id)
-            )
-            inserted = {update_id: row_id for row_id, update_id in (await session.execute(stmt)).all()}
+            stmt = _STORE[session.bind.dialect.name]
+            # One cached statement, executed for many rows ("insertmanyvalues"):
+            # not a new VALUES list to compile for every batch size.
+            inserted = {update_id: row_id for row_id, update_id in (await session.execute(stmt, rows)).all()}
             await session.commit()
         by_update = {r["update_id"]: r for r in rows}
         return [

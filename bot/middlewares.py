@@ -18,8 +18,8 @@ handler had not yet reached Telegram is handled again after a restart.
 from __future__ import annotations
 
 import logging
-from contextvars import ContextVar
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
@@ -28,7 +28,7 @@ from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import TelegramObject
 from aiogram.types import User as TgUser
-from sqlalchemy import event, update
+from sqlalchemy import bindparam, event, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -52,7 +52,7 @@ class DbSessionMiddleware(BaseMiddleware):
         async with self.sessionmaker() as session:
             inbound_id = data.get("inbound_id")
             if inbound_id is not None:
-                _mark_done_on_commit(session, inbound_id)
+                session.sync_session.info[_INBOUND_ID] = inbound_id
             data["session"] = session
             token = current_session.set(session)
             try:
@@ -66,21 +66,29 @@ class DbSessionMiddleware(BaseMiddleware):
             return result
 
 
-def _mark_done_on_commit(session: AsyncSession, inbound_id: int) -> None:
-    marked = False
+_INBOUND_ID, _INBOUND_MARKED = "gridbot.inbound_id", "gridbot.inbound_marked"
+_inbound = InboundUpdate.__table__
+# Built once: a Core statement on the session's connection, no ORM bookkeeping.
+_MARK_DONE = (
+    update(_inbound)
+    .where(_inbound.c.id == bindparam("inbound_id"))
+    .values(status=InboundStatus.done, processed_at=bindparam("processed_at"))
+)
 
-    def before_commit(sync_session: Session) -> None:
-        nonlocal marked
-        if not marked:
-            # A Core statement on the session's connection: no ORM bookkeeping.
-            sync_session.connection().execute(
-                update(InboundUpdate.__table__)
-                .where(InboundUpdate.__table__.c.id == inbound_id)
-                .values(status=InboundStatus.done, processed_at=utcnow())
-            )
-            marked = True
 
-    event.listen(session.sync_session, "before_commit", before_commit)
+@event.listens_for(Session, "before_commit")
+def _mark_inbound_done(session: Session) -> None:
+    """Mark the session's inbound update done inside the transaction being
+    committed (the first commit that succeeds carries it)."""
+    inbound_id = session.info.get(_INBOUND_ID)
+    if inbound_id is not None and not session.info.get(_INBOUND_MARKED):
+        session.connection().execute(_MARK_DONE, {"inbound_id": inbound_id, "processed_at": utcnow()})
+
+
+@event.listens_for(Session, "after_commit")
+def _inbound_marked(session: Session) -> None:
+    if _INBOUND_ID in session.info:
+        session.info[_INBOUND_MARKED] = True
 
 
 class CommitBeforeRequest(BaseRequestMiddleware):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -13,6 +14,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from models.sqlite_inline import inline_creator
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -27,9 +30,15 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
         # sessions take turns per transaction (handlers commit before every
         # request to Telegram, so nobody holds it across the network).  Never
         # open a second session while holding one with an open transaction.
-        engine = create_async_engine(
-            url, echo=echo, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60
+        # Statements run on the event loop's thread, without aiosqlite's
+        # worker-thread hand-off (see models/sqlite_inline.py).
+        path = url.database
+        options: dict[str, Any] = (
+            {"async_creator": inline_creator(path, timeout=30)}
+            if path and path != ":memory:" and not url.query
+            else {"connect_args": {"timeout": 30}}
         )
+        engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60, **options)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]

@@ -6,7 +6,18 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Building, Community, Department, District, Grid, Role, RoleGrant, ScopeType, User, utcnow
+from models import (
+    Building,
+    Community,
+    Department,
+    District,
+    Grid,
+    Role,
+    RoleGrant,
+    ScopeType,
+    User,
+    utcnow,
+)
 
 
 def names(zh: str, en: str) -> dict[str, str]:

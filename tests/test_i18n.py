@@ -11,8 +11,8 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from bot.i18n import LOCALES_DIR, create_i18n, folder_name
 from bot.config import SUPPORTED_LOCALES
+from bot.i18n import LOCALES_DIR, create_i18n, folder_name
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYWORDS = {"_": None, "__": None, "N_": None, "gettext": None, "lazy_gettext": None, "ngettext": (1, 2)}

@@ -9,7 +9,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -37,6 +37,13 @@ class Home:
     building: str
 
 
+# One query for the user and their roles (instead of the relationship's
+# separate selectin query), built once: this runs for every update.
+_USER_WITH_ROLES = (
+    select(User).options(joinedload(User.roles)).where(User.telegram_id == bindparam("telegram_id"))
+)
+
+
 async def get_or_create(
     session: AsyncSession,
     *,
@@ -45,11 +52,7 @@ async def get_or_create(
     last_name: str | None = None,
     username: str | None = None,
 ) -> User:
-    # One query for the user and their roles (instead of the relationship's
-    # separate selectin query): this runs for every update.
-    result = await session.execute(
-        select(User).options(joinedload(User.roles)).where(User.telegram_id == telegram_id)
-    )
+    result = await session.execute(_USER_WITH_ROLES, {"telegram_id": telegram_id})
     user = result.unique().scalar_one_or_none()
     if user is None:
         # Updates of one chat are handled one at a time, so no other task is

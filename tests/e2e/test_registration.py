@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from bot.services.invites import create_invite
 from models import Building, Invite, Role, User, utcnow
+from tests.conftest import BOT_TOKEN
 from tests.e2e.conftest import make_settings
 from tests.e2e.harness import start_bot
-from tests.conftest import BOT_TOKEN
 
 
 async def _user(sessionmaker, telegram_id: int) -> User:

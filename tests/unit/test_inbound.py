@@ -28,6 +28,7 @@ class FakeDispatcher:
         self.release = asyncio.Event()
         self.blocked = asyncio.Event()
         self.fail = dict(fail or {})
+        self.progress = asyncio.Condition()
 
     async def feed_update(self, bot, update, inbound_id: int) -> None:  # noqa: ARG002
         if update.update_id == 1:
@@ -40,6 +41,12 @@ class FakeDispatcher:
         async with self.sessionmaker() as s:
             await s.execute(update_stmt(inbound_id))
             await s.commit()
+        async with self.progress:
+            self.progress.notify_all()
+
+    async def until_seen(self, expected: list[int]) -> None:
+        async with self.progress:
+            await self.progress.wait_for(lambda: self.seen == expected)
 
 
 def update_stmt(inbound_id: int):  # type: ignore[no-untyped-def]
@@ -56,15 +63,10 @@ async def test_chat_order_kept_while_other_chats_proceed(sessionmaker):
     await p.feed_raw([msg(1, chat=1), msg(2, chat=1), msg(3, chat=2), msg(4, chat=1), msg(5, chat=2)])
     await dp.blocked.wait()
     # Chat 1 is stuck on update 1; chat 2 is not held up by it.
-    await asyncio.wait_for(_until(lambda: dp.seen == [3, 5]), 5)
+    await asyncio.wait_for(dp.until_seen([3, 5]), 5)
     dp.release.set()
     await p.wait_handled(5)
     assert dp.seen == [3, 5, 1, 2, 4]
-
-
-async def _until(pred) -> None:  # type: ignore[no-untyped-def]
-    while not pred():
-        await asyncio.sleep(0)  # yield until the other tasks have run; bounded by wait_for
 
 
 async def test_duplicates_are_stored_once(sessionmaker):
