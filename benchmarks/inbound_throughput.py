@@ -141,8 +141,12 @@ async def run_gridbot(base: str, n: int, database_url: str) -> dict:
     pipeline = app.pipeline
     original_store, original_feed = pipeline.store, app.dp.feed_update
 
+    cpu_window: list[float] = []
+
     async def store(payloads):  # type: ignore[no-untyped-def]
         now = time.perf_counter()
+        if not cpu_window:
+            cpu_window.append(time.process_time())
         payloads = list(payloads)
         for p in payloads:
             received.setdefault(p["update_id"], now)
@@ -153,7 +157,8 @@ async def run_gridbot(base: str, n: int, database_url: str) -> dict:
             return await original_feed(bot, update, **kw)
         finally:
             finished[update.update_id] = time.perf_counter()
-            if len(finished) >= n:
+            if len(finished) >= n and not done.is_set():
+                cpu_window.append(time.process_time())
                 done.set()
 
     pipeline.store = store  # type: ignore[method-assign]
@@ -166,6 +171,7 @@ async def run_gridbot(base: str, n: int, database_url: str) -> dict:
     await task
     await app.close()
     return {**_summary("gridbot (full pipeline)", n, received, finished), "cpu_seconds": round(cpu, 2),
+            "cpu_ms_per_update": round((cpu_window[1] - cpu_window[0]) * 1000 / n, 3),
             "database": database_url.split(":")[0]}
 
 
@@ -176,14 +182,19 @@ async def run_bare(base: str, n: int) -> dict:
     finished: dict[int, float] = {}
     done = asyncio.Event()
 
+    cpu_window: list[float] = []
+
     @dp.update.outer_middleware()
     async def clock(handler, event, data):  # type: ignore[no-untyped-def]
         received[event.update_id] = time.perf_counter()
+        if not cpu_window:
+            cpu_window.append(time.process_time())
         try:
             return await handler(event, data)
         finally:
             finished[event.update_id] = time.perf_counter()
-            if len(finished) >= n:
+            if len(finished) >= n and not done.is_set():
+                cpu_window.append(time.process_time())
                 done.set()
 
     @dp.message()
@@ -196,45 +207,71 @@ async def run_bare(base: str, n: int) -> dict:
     cpu = time.process_time() - cpu0
     await dp.stop_polling()
     await task
-    return {**_summary("bare aiogram echo", n, received, finished), "cpu_seconds": round(cpu, 2)}
+    return {**_summary("bare aiogram echo", n, received, finished), "cpu_seconds": round(cpu, 2),
+            "cpu_ms_per_update": round((cpu_window[1] - cpu_window[0]) * 1000 / n, 3)}
+
+
+async def one_round(base: str, args: argparse.Namespace) -> tuple[dict, dict]:
+    with tempfile.TemporaryDirectory() as tmp:
+        db = args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"
+        if args.workload == "start":
+            await _queue_updates(base, OURS, args.updates, "/start")
+        else:
+            from models.database import upgrade
+
+            await upgrade(db)
+            ids = await _queue_updates(base, OURS, args.updates, "❓ 帮助")
+            await _register_residents(db, ids)
+        ours = await run_gridbot(base, args.updates, db)
+        ours["workload"] = args.workload
+    await _queue_updates(base, BARE, args.updates, "hello")
+    bare = await run_bare(base, args.updates)
+    return ours, bare
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--updates", type=int, default=3000)
-    parser.add_argument("--database-url", help="default: a fresh SQLite file in a temporary directory")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="gridbot and bare take turns this many times; the median ratio is reported")
+    parser.add_argument("--database-url", help="default: a fresh SQLite file in a temporary directory (each round)")
     parser.add_argument(
         "--workload", choices=["start", "menu"], default="start",
         help="start: new users send /start (user insert, conversation state, inline keyboard); "
              "menu: registered residents tap the Help button (user and state read, reply)",
     )
     args = parser.parse_args()
+    if args.database_url and args.workload == "menu" and args.rounds > 1:
+        parser.error("--database-url with the menu workload takes --rounds 1 (each round registers new users)")
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     emulator = await _start_emulator(port)
+    rounds: list[dict] = []
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            db = args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"
-            if args.workload == "start":
-                await _queue_updates(base, OURS, args.updates, "/start")
-            else:
-                from models.database import upgrade
-
-                await upgrade(db)
-                ids = await _queue_updates(base, OURS, args.updates, "❓ 帮助")
-                await _register_residents(db, ids)
-            ours = await run_gridbot(base, args.updates, db)
-            ours["workload"] = args.workload
-            await _queue_updates(base, BARE, args.updates, "hello")
-            bare = await run_bare(base, args.updates)
+        for _ in range(args.rounds):
+            ours, bare = await one_round(base, args)
+            rounds.append({
+                "gridbot": ours,
+                "bare_aiogram": bare,
+                "ratio": round(ours["updates_per_second"] / bare["updates_per_second"], 3),
+                "cpu_ratio": round(bare["cpu_ms_per_update"] / ours["cpu_ms_per_update"], 3),
+            })
     finally:
         emulator.terminate()
         await emulator.wait()
     print(json.dumps({
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "gridbot": ours,
-        "bare_aiogram": bare,
-        "ratio": round(ours["updates_per_second"] / bare["updates_per_second"], 2),
+        "workload": args.workload,
+        "updates": args.updates,
+        "rounds": rounds,
+        "median": {
+            "gridbot_updates_per_second": statistics.median(r["gridbot"]["updates_per_second"] for r in rounds),
+            "bare_updates_per_second": statistics.median(r["bare_aiogram"]["updates_per_second"] for r in rounds),
+            "ratio": statistics.median(r["ratio"] for r in rounds),
+            "gridbot_cpu_ms_per_update": statistics.median(r["gridbot"]["cpu_ms_per_update"] for r in rounds),
+            "bare_cpu_ms_per_update": statistics.median(r["bare_aiogram"]["cpu_ms_per_update"] for r in rounds),
+            "cpu_ratio": statistics.median(r["cpu_ratio"] for r in rounds),
+        },
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }, indent=2, ensure_ascii=False))
 

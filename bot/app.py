@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.methods import Response
@@ -24,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.delivery import DeliveryRuntime
 from bot.fsm_storage import create_storage
+from bot.http import JsonAiohttpSession
 from bot.i18n import PoI18n, UserLocaleMiddleware, create_i18n, locale_from_telegram
 from bot.inbound import InboundPipeline
 from bot.middlewares import CommitBeforeRequest, DbSessionMiddleware, UserMiddleware
@@ -46,7 +46,7 @@ _RESPONSE_TYPES = (
 
 
 def create_bot(settings: Settings, token: str | None = None) -> Bot:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session = JsonAiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     session.middleware(CommitBeforeRequest())
     return Bot(
         token or settings.require_token(),
@@ -58,14 +58,15 @@ def create_bot(settings: Settings, token: str | None = None) -> Bot:
 def create_dispatcher(
     settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], i18n: PoI18n
 ) -> Dispatcher:
-    # aiogram would put its FSM middleware first; ours goes after the session
-    # so the state is read in the update's own transaction.
+    # aiogram would put its FSM middleware first; it goes after the session
+    # (the state is read in the update's own transaction) and after the user
+    # lookup (which reads the state in the same statement).
     dp = Dispatcher(
         storage=create_storage(settings.redis_url, sessionmaker), disable_fsm=True, settings=settings, i18n=i18n
     )
     dp.update.outer_middleware(DbSessionMiddleware(sessionmaker))
+    dp.update.outer_middleware(UserMiddleware(dp.fsm))
     dp.update.outer_middleware(dp.fsm)
-    dp.update.outer_middleware(UserMiddleware())
     UserLocaleMiddleware(i18n).setup(dp)
     dp.include_routers(*get_routers())
     return dp

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.middlewares import current_session
 from models import FSMRecord
 
+_PREFETCH = "gridbot.fsm_prefetch"
 _STATE_OF = select(FSMRecord.__table__.c.state).where(FSMRecord.__table__.c.key == bindparam("key"))
 
 
@@ -32,6 +33,16 @@ class SQLStorage(BaseStorage):
 
     def _key(self, key: StorageKey) -> str:
         return self.key_builder.build(key)
+
+    def state_key(self, key: StorageKey) -> str:
+        """The row key of a conversation's state, for reading it in advance."""
+        return self._key(key)
+
+    @staticmethod
+    def prefetched(session: AsyncSession, state_key: str, state: str | None) -> None:
+        """Record a state read by another query of this session (the user
+        lookup reads it in the same statement); ``get_state`` answers from it."""
+        session.sync_session.info[_PREFETCH] = (state_key, state)
 
     @asynccontextmanager
     async def _session(self) -> AsyncIterator[tuple[AsyncSession, bool]]:
@@ -47,6 +58,7 @@ class SQLStorage(BaseStorage):
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         value = state.state if isinstance(state, State) else state
         async with self._session() as (session, own):
+            session.sync_session.info.pop(_PREFETCH, None)
             record = await session.get(FSMRecord, self._key(key))
             if record is None:
                 if value is None:
@@ -60,7 +72,11 @@ class SQLStorage(BaseStorage):
     async def get_state(self, key: StorageKey) -> str | None:
         # Read on every update: a Core statement built once, not an ORM load.
         async with self._session() as (session, _):
-            return await session.scalar(_STATE_OF, {"key": self._key(key)})
+            row_key = self._key(key)
+            prefetched = session.sync_session.info.get(_PREFETCH)
+            if prefetched is not None and prefetched[0] == row_key:
+                return prefetched[1]
+            return await session.scalar(_STATE_OF, {"key": row_key})
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         payload = json.dumps(dict(data), ensure_ascii=False)

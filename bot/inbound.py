@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.methods import GetUpdates
@@ -107,6 +108,7 @@ class InboundPipeline:
         An update already stored (Telegram re-sent it because our confirmation
         was lost) is skipped: it was, or will be, handled from its first row.
         """
+        payloads = list(payloads)
         rows = [
             {
                 "bot_id": self.bot.id,
@@ -127,11 +129,8 @@ class InboundPipeline:
             # not a new VALUES list to compile for every batch size.
             inserted = {update_id: row_id for row_id, update_id in (await session.execute(stmt, rows)).all()}
             await session.commit()
-        by_update = {r["update_id"]: r for r in rows}
-        return [
-            _Item(inserted[uid], json.loads(by_update[uid]["payload"]), 0)
-            for uid in sorted(inserted)
-        ]
+        by_update = {int(p["update_id"]): p for p in payloads}
+        return [_Item(inserted[uid], by_update[uid], 0) for uid in sorted(inserted)]
 
     async def recover(self) -> int:
         """Queue every pending row again (after a crash or a restart)."""
@@ -274,8 +273,7 @@ class InboundPipeline:
         offset: int | None = None
         backoff = 1.0
         while not stop.is_set():
-            method = GetUpdates(offset=offset, timeout=timeout, allowed_updates=allowed_updates)
-            get = asyncio.ensure_future(self.bot(method, request_timeout=timeout + 15))
+            get = asyncio.ensure_future(self._get_updates(offset, timeout, allowed_updates))
             stopper = asyncio.ensure_future(stop.wait())
             done, _ = await asyncio.wait({get, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if get not in done:
@@ -296,7 +294,7 @@ class InboundPipeline:
             backoff = 1.0
             if not updates:
                 continue
-            payloads = [u.model_dump(mode="json", by_alias=True, exclude_none=True) for u in updates]
+            payloads = updates
             while True:  # the batch must be stored before the offset moves past it
                 try:
                     await self.feed_raw(payloads)
@@ -308,6 +306,46 @@ class InboundPipeline:
                     if stop.is_set():
                         return
             offset = max(p["update_id"] for p in payloads) + 1
+
+    async def _get_updates(
+        self, offset: int | None, timeout: int, allowed_updates: list[str] | None
+    ) -> list[dict[str, Any]]:
+        """getUpdates, answered as plain dicts.
+
+        The updates are stored as JSON and parsed into aiogram's models once,
+        when handled; going through ``bot(GetUpdates(...))`` would build every
+        model here as well, only to dump it back to JSON for storing.  Errors
+        are still classified by aiogram (``check_response`` raises the same
+        exceptions as a normal call).
+        """
+        method = GetUpdates(offset=offset, timeout=timeout, allowed_updates=allowed_updates)
+        api = self.bot.session
+        http = await api.create_session()
+        body: dict[str, Any] = {"timeout": timeout}
+        if offset is not None:
+            body["offset"] = offset
+        if allowed_updates is not None:
+            body["allowed_updates"] = allowed_updates
+        try:
+            async with http.post(
+                api.api.api_url(token=self.bot.token, method="getUpdates"),
+                json=body,
+                timeout=aiohttp.ClientTimeout(total=timeout + 15),
+            ) as resp:
+                status, raw = resp.status, await resp.text()
+        except TimeoutError as exc:
+            raise TelegramNetworkError(method=method, message="Request timeout error") from exc
+        except aiohttp.ClientError as exc:
+            raise TelegramNetworkError(method=method, message=f"{type(exc).__name__}: {exc}") from exc
+        if status == 200:
+            try:
+                answer = json.loads(raw)
+            except ValueError:
+                answer = None
+            if isinstance(answer, dict) and answer.get("ok") is True and isinstance(answer.get("result"), list):
+                return answer["result"]
+        api.check_response(bot=self.bot, method=method, status_code=status, content=raw)  # raises
+        raise TelegramNetworkError(method=method, message=f"unexpected getUpdates answer (HTTP {status})")
 
     @staticmethod
     async def _sleep(stop: asyncio.Event, seconds: float) -> None:

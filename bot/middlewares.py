@@ -24,6 +24,7 @@ from typing import Any
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.fsm.middleware import FSMContextMiddleware
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import TelegramObject
@@ -62,7 +63,10 @@ class DbSessionMiddleware(BaseMiddleware):
                 raise
             finally:
                 current_session.reset(token)
-            await session.commit()
+            sync = session.sync_session
+            if (session.in_transaction() or sync.new or sync.dirty or sync.deleted
+                    or (inbound_id is not None and not sync.info.get(_INBOUND_MARKED))):
+                await session.commit()
             return result
 
 
@@ -104,17 +108,36 @@ class CommitBeforeRequest(BaseRequestMiddleware):
 
 
 class UserMiddleware(BaseMiddleware):
-    """Loads (or creates, unregistered) the :class:`models.User` behind the update."""
+    """Loads (or creates, unregistered) the :class:`models.User` behind the update.
+
+    With the database FSM storage it reads the conversation state in the same
+    statement and hands it to the storage, so aiogram's FSM middleware (which
+    runs next) costs no query of its own.
+    """
+
+    def __init__(self, fsm: FSMContextMiddleware | None = None) -> None:
+        self.fsm = fsm
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         tg_user: TgUser | None = data.get("event_from_user")
         session: AsyncSession | None = data.get("session")
         if tg_user is not None and session is not None and not tg_user.is_bot:
-            data["user"] = await user_service.get_or_create(
+            # Only a storage that takes a prefetched state (bot.fsm_storage.SQLStorage).
+            storage = self.fsm.storage if self.fsm is not None else None
+            context = (
+                self.fsm.resolve_event_context(data["bot"], data)
+                if self.fsm is not None and hasattr(storage, "prefetched")
+                else None
+            )
+            state_key = storage.state_key(context.key) if context is not None else None  # type: ignore[union-attr]
+            data["user"], state = await user_service.get_or_create_with_state(
                 session,
                 telegram_id=tg_user.id,
                 first_name=tg_user.first_name,
                 last_name=tg_user.last_name,
                 username=tg_user.username,
+                state_key=state_key,
             )
+            if state_key is not None and state is not user_service.NO_STATE_READ:
+                storage.prefetched(session, state_key, state)  # type: ignore[union-attr]
         return await handler(event, data)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +16,7 @@ from sqlalchemy.orm import joinedload
 
 from bot.config import SUPPORTED_LOCALES
 from bot.services.errors import InvalidInput, NotAllowed, NotFound
-from models import Building, Community, Grid, Role, User, i18n_name, utcnow
+from models import Building, Community, FSMRecord, Grid, Role, User, i18n_name, utcnow
 
 MAX_QUERY_LEN = 40
 _PHONE_RE = re.compile(r"^\+?[0-9]{5,20}$")
@@ -38,10 +39,20 @@ class Home:
 
 
 # One query for the user and their roles (instead of the relationship's
-# separate selectin query), built once: this runs for every update.
+# separate selectin query), built once: this runs for every update.  The
+# second form also reads one conversation state (``fsm_records``), so the
+# update's FSM lookup costs no statement of its own.
 _USER_WITH_ROLES = (
     select(User).options(joinedload(User.roles)).where(User.telegram_id == bindparam("telegram_id"))
 )
+_USER_WITH_ROLES_AND_STATE = (
+    select(User, select(FSMRecord.state).where(FSMRecord.key == bindparam("state_key")).scalar_subquery())
+    .options(joinedload(User.roles))
+    .where(User.telegram_id == bindparam("telegram_id"))
+)
+
+NO_STATE_READ = object()
+"""Returned as the state when it was not read (a new user, or no key given)."""
 
 
 async def get_or_create(
@@ -52,8 +63,32 @@ async def get_or_create(
     last_name: str | None = None,
     username: str | None = None,
 ) -> User:
-    result = await session.execute(_USER_WITH_ROLES, {"telegram_id": telegram_id})
-    user = result.unique().scalar_one_or_none()
+    user, _ = await get_or_create_with_state(
+        session, telegram_id=telegram_id, first_name=first_name, last_name=last_name, username=username
+    )
+    return user
+
+
+async def get_or_create_with_state(
+    session: AsyncSession,
+    *,
+    telegram_id: int,
+    first_name: str,
+    last_name: str | None = None,
+    username: str | None = None,
+    state_key: str | None = None,
+) -> tuple[User, Any]:
+    """The user (created, unregistered, if new) and, when ``state_key`` is
+    given, the conversation state stored under it (None if there is none, or
+    :data:`NO_STATE_READ` for a new user)."""
+    state: Any = NO_STATE_READ
+    if state_key is None:
+        user = (await session.execute(_USER_WITH_ROLES, {"telegram_id": telegram_id})).unique().scalar_one_or_none()
+    else:
+        row = (
+            await session.execute(_USER_WITH_ROLES_AND_STATE, {"telegram_id": telegram_id, "state_key": state_key})
+        ).unique().one_or_none()
+        user, state = row if row is not None else (None, NO_STATE_READ)
     if user is None:
         # Updates of one chat are handled one at a time, so no other task is
         # creating this user; a unique violation from another process fails
@@ -65,7 +100,7 @@ async def get_or_create(
     else:
         if user.first_name != first_name[:128] or user.username != username:
             user.first_name, user.last_name, user.username = first_name[:128], last_name, username
-    return user
+    return user, state
 
 
 def set_locale(user: User, locale: str) -> None:

@@ -1,0 +1,58 @@
+"""The bot's HTTP session to the Bot API: JSON bodies instead of forms.
+
+aiogram's :class:`AiohttpSession` sends every method as a form: each field
+is prepared, nested objects are JSON-encoded one by one, and aiohttp builds
+and URL-encodes the form.  The Bot API accepts the same parameters as one
+JSON object, which costs a single ``json.dumps``.  Requests that upload a
+file still go as multipart forms through aiogram's own code.
+
+Everything else is aiogram's: URL building, default properties (parse mode,
+link previews), the request middlewares (``CommitBeforeRequest``) and the
+answer, parsed and checked by ``check_response`` with the same exceptions.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.exceptions import TelegramNetworkError
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import TelegramType
+from aiohttp import ClientError
+
+
+class JsonAiohttpSession(AiohttpSession):
+    def json_body(self, bot: Bot, method: TelegramMethod[Any]) -> dict[str, Any] | None:
+        """The method as one JSON object, or None when it uploads a file."""
+        files: dict[str, Any] = {}
+        body: dict[str, Any] = {}
+        for key, value in method.model_dump(warnings=False).items():
+            prepared = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
+            if prepared is not None:
+                body[key] = prepared
+        return None if files else body
+
+    async def make_request(
+        self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
+    ) -> TelegramType:
+        body = self.json_body(bot, method)
+        if body is None:
+            return await super().make_request(bot, method, timeout)
+        session = await self.create_session()
+        url = self.api.api_url(token=bot.token, method=method.__api_method__)
+        try:
+            async with session.post(
+                url,
+                data=self.json_dumps(body),
+                headers={"Content-Type": "application/json"},
+                timeout=self.timeout if timeout is None else timeout,
+            ) as resp:
+                raw_result = await resp.text()
+        except TimeoutError as exc:
+            raise TelegramNetworkError(method=method, message="Request timeout error") from exc
+        except ClientError as exc:
+            raise TelegramNetworkError(method=method, message=f"{type(exc).__name__}: {exc}") from exc
+        response = self.check_response(bot=bot, method=method, status_code=resp.status, content=raw_result)
+        return cast(TelegramType, response.result)

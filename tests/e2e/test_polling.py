@@ -1,0 +1,48 @@
+"""Long polling against the emulator: getUpdates failures, and what one update costs."""
+
+from __future__ import annotations
+
+from sqlalchemy import event
+
+from tests.e2e.test_registration import register_resident_by_buttons
+
+
+async def test_get_updates_failures_are_retried(running):
+    emu = running.emu
+    p = running.person(emu.create_user(first_name="周", language_code="zh-hans"))
+    server_error = emu.faults.inject(method="getUpdates", kind="5xx", status=502)
+    flood = emu.faults.inject(method="getUpdates", kind="429", retry_after=1)
+    # The poll already waiting answers this one; the next two polls fail.
+    first = await p.send("/start")
+    assert "请选择语言" in first[0].text
+    second = await p.send("/start")
+    assert "请选择语言" in second[0].text
+    assert server_error.remaining == 0 and flood.remaining == 0
+
+
+async def test_a_menu_tap_costs_one_read_and_one_write(running):
+    """A registered resident's Help: the user, their roles and their conversation
+    state in one SELECT, the done-mark in one UPDATE, nothing else on those tables."""
+    p = running.person(running.emu.create_user(first_name="吴", language_code="zh-hans"))
+    await register_resident_by_buttons(p)
+    if "跳过" in p.reply_keyboard():
+        await p.send("跳过")  # the optional phone number
+    await p.send("❓ 帮助")
+
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]  # noqa: ARG001
+        statements.append(" ".join(statement.split()))
+
+    engine = running.app.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        answer = await p.send("❓ 帮助")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert "网格" in answer[0].text
+    touching = [s for s in statements if "fsm_records" in s or " users" in s or s.startswith("UPDATE inbound_updates")]
+    assert len(touching) == 2, touching
+    read, write = touching
+    assert read.startswith("SELECT") and "fsm_records" in read and "role_grants" in read
+    assert write.startswith("UPDATE inbound_updates")

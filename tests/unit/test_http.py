@@ -1,0 +1,54 @@
+"""The bot's Bot API session sends JSON bodies, and forms only for uploads."""
+
+from __future__ import annotations
+
+import pytest
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.methods import SendDocument, SendMessage
+from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.http import JsonAiohttpSession
+from tests.conftest import BOT_TOKEN
+
+
+@pytest.fixture
+async def bot():  # type: ignore[no-untyped-def]
+    session = JsonAiohttpSession()
+    bot = Bot(BOT_TOKEN, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+    yield bot
+    await session.close()
+
+
+async def test_nested_objects_stay_objects_and_defaults_apply(bot):
+    keyboard = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="是", callback_data="y")]])
+    body = bot.session.json_body(bot, SendMessage(chat_id=7, text="<b>好</b>", reply_markup=keyboard,
+                                                  disable_notification=False))
+    assert body == {
+        "chat_id": 7,
+        "text": "<b>好</b>",
+        "parse_mode": "HTML",
+        "disable_notification": False,
+        "reply_markup": {"inline_keyboard": [[{"text": "是", "callback_data": "y"}]]},
+    }
+
+
+async def test_uploads_fall_back_to_a_form(bot):
+    method = SendDocument(chat_id=7, document=BufferedInputFile(b"x", filename="a.csv"))
+    assert bot.session.json_body(bot, method) is None
+
+
+async def test_messages_and_uploads_round_trip_through_the_emulator(emulator):
+    session = JsonAiohttpSession(api=TelegramAPIServer.from_base(emulator.base_url))
+    bot = Bot(BOT_TOKEN, session=session)
+    try:
+        user = emulator.create_user(first_name="测")
+        keyboard = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="是", callback_data="y")]])
+        sent = await bot.send_message(user.id, "你好", reply_markup=keyboard)
+        doc = await bot.send_document(user.id, BufferedInputFile(b"a,b\n", filename="t.csv"))
+    finally:
+        await session.close()
+    assert sent.text == "你好" and sent.reply_markup.inline_keyboard[0][0].callback_data == "y"
+    assert doc.document.file_name == "t.csv"
