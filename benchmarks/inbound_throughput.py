@@ -3,9 +3,11 @@ aiogram echo bot, against the same Bot API emulator in the same run.
 
     .venv/bin/python -m benchmarks.inbound_throughput [--updates 3000] [--database-url URL]
 
-The emulator runs in its own process (so its CPU does not count against the
-bot's event loop).  For each bot, N distinct users each send one message,
+The emulator runs in its own process, and so does each bot (started fresh
+for every round, so neither inherits the other's heap, imports or garbage
+collector settings).  For each bot, N distinct users each send one message,
 queued in the emulator before the bot starts; the bot then drains them.
+gridbot and bare take turns for ``--rounds`` rounds; medians are reported.
 
 * gridbot: GridBotApp as in production: getUpdates → store in the database
   (commit) → per-chat queue → middlewares (session, user, locale) → handler
@@ -175,6 +177,21 @@ async def run_gridbot(base: str, n: int, database_url: str) -> dict:
             "database": database_url.split(":")[0]}
 
 
+def tune_like_gridbot() -> tuple[object, ...]:
+    """The two process-level measures gridbot takes, for the 'tuned' bare run:
+    freeze the start-up heap (bot/delivery) and hold aiogram's common
+    Response[...] classes (bot/app.py)."""
+    import gc
+
+    from aiogram.methods import Response
+    from aiogram.types import Update, User
+
+    held = (Response[Message], Response[bool], Response[list[Update]], Response[User])
+    gc.collect()
+    gc.freeze()
+    return held
+
+
 async def run_bare(base: str, n: int) -> dict:
     bot = Bot(BARE, session=AiohttpSession(api=TelegramAPIServer.from_base(base)))
     dp = Dispatcher()
@@ -211,22 +228,45 @@ async def run_bare(base: str, n: int) -> dict:
             "cpu_ms_per_update": round((cpu_window[1] - cpu_window[0]) * 1000 / n, 3)}
 
 
+async def _child(kind: str, base: str, n: int, database_url: str | None) -> dict:
+    """Run one bot in a fresh interpreter; its summary comes back as JSON."""
+    cmd = [sys.executable, "-m", "benchmarks.inbound_throughput", "--child", kind, "--base", base,
+           "--updates", str(n)]
+    if database_url:
+        cmd += ["--database-url", database_url]
+    proc = await asyncio.create_subprocess_exec(*cmd, cwd=ROOT, stdout=asyncio.subprocess.PIPE)
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{kind} run failed with exit code {proc.returncode}")
+    return json.loads(out.decode().strip().splitlines()[-1])
+
+
+async def child_main(kind: str, base: str, n: int, database_url: str | None) -> None:
+    held = tune_like_gridbot() if kind == "bare-tuned" else ()
+    result = await (run_gridbot(base, n, database_url or "") if kind == "gridbot" else run_bare(base, n))
+    del held
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    print(json.dumps(result, ensure_ascii=False))
+
+
 async def one_round(base: str, args: argparse.Namespace) -> tuple[dict, dict]:
     with tempfile.TemporaryDirectory() as tmp:
         db = args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"
+        from models.database import upgrade
+
+        await upgrade(db)
         if args.workload == "start":
             await _queue_updates(base, OURS, args.updates, "/start")
         else:
-            from models.database import upgrade
-
-            await upgrade(db)
             ids = await _queue_updates(base, OURS, args.updates, "❓ 帮助")
             await _register_residents(db, ids)
-        ours = await run_gridbot(base, args.updates, db)
+        ours = await _child("gridbot", base, args.updates, db)
         ours["workload"] = args.workload
     await _queue_updates(base, BARE, args.updates, "hello")
-    bare = await run_bare(base, args.updates)
-    return ours, bare
+    bare = await _child("bare", base, args.updates, None)
+    await _queue_updates(base, BARE, args.updates, "hello")
+    tuned = await _child("bare-tuned", base, args.updates, None)
+    return ours, bare, tuned
 
 
 async def main() -> None:
@@ -240,7 +280,12 @@ async def main() -> None:
         help="start: new users send /start (user insert, conversation state, inline keyboard); "
              "menu: registered residents tap the Help button (user and state read, reply)",
     )
+    parser.add_argument("--child", choices=["gridbot", "bare", "bare-tuned"], help=argparse.SUPPRESS)
+    parser.add_argument("--base", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        await child_main(args.child, args.base, args.updates, args.database_url)
+        return
     if args.database_url and args.workload == "menu" and args.rounds > 1:
         parser.error("--database-url with the menu workload takes --rounds 1 (each round registers new users)")
     port = _free_port()
@@ -249,12 +294,14 @@ async def main() -> None:
     rounds: list[dict] = []
     try:
         for _ in range(args.rounds):
-            ours, bare = await one_round(base, args)
+            ours, bare, tuned = await one_round(base, args)
             rounds.append({
                 "gridbot": ours,
                 "bare_aiogram": bare,
+                "bare_aiogram_tuned": tuned,
                 "ratio": round(ours["updates_per_second"] / bare["updates_per_second"], 3),
                 "cpu_ratio": round(bare["cpu_ms_per_update"] / ours["cpu_ms_per_update"], 3),
+                "ratio_to_tuned": round(ours["updates_per_second"] / tuned["updates_per_second"], 3),
             })
     finally:
         emulator.terminate()
@@ -271,8 +318,13 @@ async def main() -> None:
             "gridbot_cpu_ms_per_update": statistics.median(r["gridbot"]["cpu_ms_per_update"] for r in rounds),
             "bare_cpu_ms_per_update": statistics.median(r["bare_aiogram"]["cpu_ms_per_update"] for r in rounds),
             "cpu_ratio": statistics.median(r["cpu_ratio"] for r in rounds),
+            "bare_tuned_updates_per_second": statistics.median(
+                r["bare_aiogram_tuned"]["updates_per_second"] for r in rounds),
+            "bare_tuned_cpu_ms_per_update": statistics.median(
+                r["bare_aiogram_tuned"]["cpu_ms_per_update"] for r in rounds),
+            "ratio_to_tuned": statistics.median(r["ratio_to_tuned"] for r in rounds),
         },
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "gridbot_peak_rss_mb": max(r["gridbot"]["peak_rss_mb"] for r in rounds),
     }, indent=2, ensure_ascii=False))
 
 

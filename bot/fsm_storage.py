@@ -16,14 +16,40 @@ from typing import Any
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, StateType, StorageKey
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.middlewares import current_session
-from models import FSMRecord
+from models import FSMRecord, utcnow
 
 _PREFETCH = "gridbot.fsm_prefetch"
-_STATE_OF = select(FSMRecord.__table__.c.state).where(FSMRecord.__table__.c.key == bindparam("key"))
+# Every read and write is one Core statement built once (no ORM objects, so
+# nothing stale in a session's identity map): this runs on most updates.
+_fsm = FSMRecord.__table__
+_KEY = _fsm.c.key == bindparam("row_key")
+_STATE_OF = select(_fsm.c.state).where(_KEY)
+_DATA_OF = select(_fsm.c.data).where(_KEY)
+_CLEAR_STATE = update(_fsm).where(_KEY).values(state=None, updated_at=bindparam("now"))
+_CLEAR_DATA = update(_fsm).where(_KEY).values(data="{}", updated_at=bindparam("now"))
+
+
+def _upsert(insert: Any, column: str) -> Any:
+    stmt = insert(_fsm).values(
+        key=bindparam("row_key"),
+        state=bindparam("new_state") if column == "state" else None,
+        data=bindparam("new_data") if column == "data" else "{}",
+        updated_at=bindparam("now"),
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[_fsm.c.key],
+        set_={column: getattr(stmt.excluded, column), "updated_at": stmt.excluded.updated_at},
+    )
+
+
+_SET_STATE = {"sqlite": _upsert(sqlite_insert, "state"), "postgresql": _upsert(pg_insert, "state")}
+_SET_DATA = {"sqlite": _upsert(sqlite_insert, "data"), "postgresql": _upsert(pg_insert, "data")}
 
 
 class SQLStorage(BaseStorage):
@@ -59,40 +85,34 @@ class SQLStorage(BaseStorage):
         value = state.state if isinstance(state, State) else state
         async with self._session() as (session, own):
             session.sync_session.info.pop(_PREFETCH, None)
-            record = await session.get(FSMRecord, self._key(key))
-            if record is None:
-                if value is None:
-                    return
-                session.add(FSMRecord(key=self._key(key), state=value, data="{}"))
-            else:
-                record.state = value
+            params = {"row_key": self._key(key), "new_state": value, "now": utcnow()}
+            # Clearing never creates a row; setting creates or updates it.
+            stmt = _CLEAR_STATE if value is None else _SET_STATE[session.bind.dialect.name]
+            await session.execute(stmt, params)
             if own:
                 await session.commit()
 
     async def get_state(self, key: StorageKey) -> str | None:
-        # Read on every update: a Core statement built once, not an ORM load.
         async with self._session() as (session, _):
             row_key = self._key(key)
             prefetched = session.sync_session.info.get(_PREFETCH)
             if prefetched is not None and prefetched[0] == row_key:
                 return prefetched[1]
-            return await session.scalar(_STATE_OF, {"key": row_key})
+            return await session.scalar(_STATE_OF, {"row_key": row_key})
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
-        payload = json.dumps(dict(data), ensure_ascii=False)
+        data = dict(data)
         async with self._session() as (session, own):
-            record = await session.get(FSMRecord, self._key(key))
-            if record is None:
-                session.add(FSMRecord(key=self._key(key), state=None, data=payload))
-            else:
-                record.data = payload
+            params = {"row_key": self._key(key), "new_data": json.dumps(data, ensure_ascii=False), "now": utcnow()}
+            stmt = _SET_DATA[session.bind.dialect.name] if data else _CLEAR_DATA
+            await session.execute(stmt, params)
             if own:
                 await session.commit()
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         async with self._session() as (session, _):
-            record = await session.get(FSMRecord, self._key(key))
-            return json.loads(record.data) if record else {}
+            payload = await session.scalar(_DATA_OF, {"row_key": self._key(key)})
+            return json.loads(payload) if payload else {}
 
     async def close(self) -> None:  # the engine is owned by the application
         return None

@@ -52,7 +52,7 @@ _USER_WITH_ROLES_AND_STATE = (
 )
 
 NO_STATE_READ = object()
-"""Returned as the state when it was not read (a new user, or no key given)."""
+"""Returned as the state when no ``state_key`` was given."""
 
 
 async def get_or_create(
@@ -79,8 +79,7 @@ async def get_or_create_with_state(
     state_key: str | None = None,
 ) -> tuple[User, Any]:
     """The user (created, unregistered, if new) and, when ``state_key`` is
-    given, the conversation state stored under it (None if there is none, or
-    :data:`NO_STATE_READ` for a new user)."""
+    given, the conversation state stored under it (None if there is none)."""
     state: Any = NO_STATE_READ
     if state_key is None:
         user = (await session.execute(_USER_WITH_ROLES, {"telegram_id": telegram_id})).unique().scalar_one_or_none()
@@ -97,6 +96,11 @@ async def get_or_create_with_state(
                     roles=[])
         session.add(user)
         await session.flush()
+        if state_key is not None:
+            # Conversation state is only ever written while handling an update of
+            # an existing user (in the transaction that created them, at the
+            # earliest), so someone new has none.
+            state = None
     else:
         if user.first_name != first_name[:128] or user.username != username:
             user.first_name, user.last_name, user.username = first_name[:128], last_name, username

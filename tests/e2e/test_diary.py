@@ -124,6 +124,9 @@ async def test_a_patrol_with_every_kind_of_entry_and_loose_notes(running, demo_s
     await photo(w)
     made = await w.tap("转为诉求")
     assert re.search(r"诉求 DC-\d{4}-\d{6} 已交网格团队办理", texts(made))
+    # The grid team (this worker too) is told of the new case by the delivery
+    # engine, on its own time: let that arrive before the next answers are read.
+    await running.emu.wait_for(lambda: any("🆕 新诉求" in (m.text or "") for m in w.messages()), timeout=10)
 
     # 5. Loose notes: text, photo, location, voice; each kept in order and taggable.
     note1 = await w.send("楼道堆放杂物")
