@@ -2,16 +2,20 @@
 
 Telegram targets command lists by two-letter language code, which cannot tell
 Simplified from Traditional Chinese; so the default list is the deployment's
-default locale, ``en`` gets English, and a user who picks a language gets a
-list for their own chat.
+default locale, ``en`` gets English, and a user who picks a language (or
+takes a role through an invite) gets a list for their own chat, which also
+names the commands of their roles (/diary, /report, /broadcast).
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 from aiogram import Bot
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
 from bot.i18n import PoI18n
+from models import Role
 
 
 def N_(message: str) -> str:
@@ -30,8 +34,19 @@ _COMMANDS = (
 )
 
 
-def commands_for(i18n: PoI18n, locale: str) -> list[BotCommand]:
-    return [BotCommand(command=name, description=i18n.gettext(text, locale=locale)) for name, text in _COMMANDS]
+# Commands for some roles only, listed (after the common ones) in the chats
+# of people who hold one of the roles; the menus show the same entries.
+_ROLE_COMMANDS = (
+    ("diary", N_("Patrol diary"), {Role.worker, Role.grid_head, Role.staff}),
+    ("report", N_("Reports and figures"), {Role.grid_head, Role.staff, Role.admin}),
+    ("broadcast", N_("Send a notice"), {Role.grid_head, Role.staff, Role.admin}),
+)
+
+
+def commands_for(i18n: PoI18n, locale: str, roles: Collection[Role] = ()) -> list[BotCommand]:
+    names = [(name, text) for name, text in _COMMANDS]
+    names += [(name, text) for name, text, holders in _ROLE_COMMANDS if holders.intersection(roles)]
+    return [BotCommand(command=name, description=i18n.gettext(text, locale=locale)) for name, text in names]
 
 
 async def publish_default_commands(bot: Bot, i18n: PoI18n) -> None:
@@ -39,5 +54,7 @@ async def publish_default_commands(bot: Bot, i18n: PoI18n) -> None:
     await bot.set_my_commands(commands_for(i18n, "en"), scope=BotCommandScopeDefault(), language_code="en")
 
 
-async def set_chat_commands(bot: Bot, i18n: PoI18n, chat_id: int, locale: str) -> None:
-    await bot.set_my_commands(commands_for(i18n, locale), scope=BotCommandScopeChat(chat_id=chat_id))
+async def set_chat_commands(
+    bot: Bot, i18n: PoI18n, chat_id: int, locale: str, roles: Collection[Role] = ()
+) -> None:
+    await bot.set_my_commands(commands_for(i18n, locale, roles), scope=BotCommandScopeChat(chat_id=chat_id))

@@ -46,7 +46,7 @@ async def start_with_invite(
         user.locale = i18n.current_locale
     await session.commit()
     await state.clear()
-    await set_chat_commands(bot, i18n, message.chat.id, user.locale)
+    await set_chat_commands(bot, i18n, message.chat.id, user.locale, user_service.staff_roles(user))
     await show_menu(message, user, _("Welcome! You are now registered as {role} ({scope}).").format(
         role=role_label(grant.role), scope=esc(grant.scope_code)))
 
@@ -81,7 +81,7 @@ async def language_chosen(
     await query.answer()
     if query.message is not None:
         await query.message.edit_text(_("Language: {name}").format(name=LOCALE_NAMES[user.locale]))
-    await set_chat_commands(bot, i18n, query.from_user.id, user.locale)
+    await set_chat_commands(bot, i18n, query.from_user.id, user.locale, user_service.staff_roles(user))
     if needs_home(user) and isinstance(query.message, Message):
         await ask_place(query.message, state, session, i18n.current_locale)
     elif isinstance(query.message, Message):

@@ -117,6 +117,9 @@ async def test_worker_registers_through_invite(running, demo_sessionmaker):
     assert "🗺️ 我的网格" in w.reply_keyboard()
     summary = await w.send("🗺️ 我的网格")
     assert "楼栋" in summary[0].text and "已登记居民" in summary[0].text
+    commands = running.emu.commands(scope={"type": "chat", "chat_id": w.id})
+    assert {"command": "diary", "description": "民情日志"} in commands
+    assert not {"report", "broadcast"} & {c["command"] for c in commands}
     user = await _user(demo_sessionmaker, w.id)
     assert [(g.role, g.scope_type.value) for g in user.roles] == [(Role.worker, "grid")]
     async with demo_sessionmaker() as s:
@@ -131,6 +134,14 @@ async def test_each_role_gets_its_menu(running, demo_sessionmaker):
         (Role.department, "CG"): "🏛️ 我的部门",
         (Role.admin, "DC"): "✉️ 邀请工作人员",
     }
+    # The chat's command list names the role's own commands too.
+    role_commands = {
+        Role.grid_head: {"diary", "report", "broadcast"},
+        Role.staff: {"diary", "report", "broadcast"},
+        Role.department: set(),
+        Role.admin: {"report", "broadcast"},
+    }
+    everyone = {"menu", "mycases", "appointments", "profile", "lang", "help", "cancel"}
     for (role, scope), button in expected.items():
         payload = await _invite(demo_sessionmaker, role, scope)
         person = running.person(running.emu.create_user(first_name=role.value))
@@ -138,6 +149,8 @@ async def test_each_role_gets_its_menu(running, demo_sessionmaker):
         assert button in person.reply_keyboard(), (role, person.reply_keyboard())
         answer = await person.send(button)
         assert answer and answer[0].text
+        listed = {c["command"] for c in running.emu.commands(scope={"type": "chat", "chat_id": person.id})}
+        assert listed == everyone | role_commands[role], (role, listed)
 
 
 async def test_invite_misuse(running, demo_sessionmaker):
