@@ -21,7 +21,7 @@ Bot API (``/bot{token}/{method}``, case-insensitive method, GET query / POST JSO
 urlencoded / multipart; ``/file/bot{token}/{file_path}`` downloads)
     getMe, getUpdates (offset/limit/timeout/allowed_updates long polling), setWebhook,
     deleteWebhook, getWebhookInfo, sendMessage, sendPhoto, sendDocument, sendVoice,
-    sendLocation, sendContact, sendChatAction, editMessageText, editMessageCaption,
+    sendAudio, sendVideo, sendVideoNote, sendLocation, sendContact, sendChatAction, editMessageText, editMessageCaption,
     editMessageReplyMarkup, deleteMessage, answerCallbackQuery, getFile,
     setMyCommands / getMyCommands / deleteMyCommands, setChatMenuButton,
     getChatMenuButton, getChat, close, logOut.  Unknown method -> 404 "Not Found"
@@ -51,7 +51,8 @@ Test-side API (in-process)
     user_id=None, *, started=True) -> EmuUser``; ``create_group(title, *, supergroup=False)``.
     Actions (return :class:`UserAction`; ``chat=`` sends into a group, ``token=`` picks a
     bot, default: the first bot): ``send_text``, ``send_contact``, ``send_location``,
-    ``send_photo``, ``send_voice``, ``send_document``, ``press_button``,
+    ``send_photo``, ``send_voice``, ``send_audio``, ``send_video``, ``send_video_note``,
+    ``send_document``, ``press_button``,
     ``edit_user_message``.
     Reading: ``messages(chat_id)``, ``user_messages(chat_id)``, ``chat_history(chat_id)``,
     ``message(chat_id, message_id)``, ``last_message(chat_id)`` -> :class:`SentMessage`
@@ -547,6 +548,57 @@ class BotAPIEmulator:
             mime_type=mime_type,
             media=self.state.media_for(stored),
         )
+
+    async def send_audio(
+        self,
+        user: UserRef,
+        data: bytes,
+        filename: str = "audio.mp3",
+        duration: int = 30,
+        *,
+        mime_type: str = "audio/mpeg",
+        caption: str | None = None,
+        chat: ChatRef = None,
+        token: str | None = None,
+    ) -> UserAction:
+        """The user sends a music/audio file (not a voice message)."""
+        stored = self.state.store_file(data, "audio", file_name=filename, mime_type=mime_type, duration=duration)
+        return self._user_message(user, chat, token, "audio", caption=caption, file_id=stored.file_id,
+                                  file_name=filename, mime_type=mime_type, media=self.state.media_for(stored))
+
+    async def send_video(
+        self,
+        user: UserRef,
+        data: bytes,
+        duration: int = 5,
+        *,
+        width: int = 640,
+        height: int = 360,
+        mime_type: str = "video/mp4",
+        caption: str | None = None,
+        chat: ChatRef = None,
+        token: str | None = None,
+    ) -> UserAction:
+        stored = self.state.store_file(data, "video", mime_type=mime_type, width=width, height=height,
+                                       duration=duration)
+        return self._user_message(user, chat, token, "video", caption=caption, file_id=stored.file_id,
+                                  mime_type=mime_type, media=self.state.media_for(stored))
+
+    async def send_video_note(
+        self,
+        user: UserRef,
+        data: bytes,
+        duration: int = 5,
+        *,
+        length: int = 240,
+        chat: ChatRef = None,
+        token: str | None = None,
+    ) -> UserAction:
+        """A round video message (no caption in Telegram)."""
+        stored = self.state.store_file(data, "video_note", mime_type="video/mp4", width=length, height=length,
+                                       duration=duration)
+        return self._user_message(user, chat, token, "video_note", file_id=stored.file_id,
+                                  mime_type="video/mp4", media=self.state.media_for(stored))
 
     async def send_document(
         self,

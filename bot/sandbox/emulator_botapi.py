@@ -111,6 +111,9 @@ class BotApi:
             "sendPhoto": self.send_photo,
             "sendDocument": self.send_document,
             "sendVoice": self.send_voice,
+            "sendAudio": self.send_audio,
+            "sendVideo": self.send_video,
+            "sendVideoNote": self.send_video_note,
             "sendLocation": self.send_location,
             "sendContact": self.send_contact,
             "sendChatAction": self.send_chat_action,
@@ -364,20 +367,24 @@ class BotApi:
     def _send_media(self, bot: BotState, p: Params, field_name: str, kind: str) -> Any:
         chat = self.target_chat(bot, p)
         source = self._input_file(p, field_name, kind)
-        caption, entities = self._caption(p)
+        # A video note has no caption in the Bot API (a round video on its own).
+        caption, entities = self._caption(p) if kind != "video_note" else (None, [])
         if isinstance(source, UploadedFile):
             if kind == "photo":
                 stored = self.state.store_photo(source.data, source.content_type)[-1]
             else:
                 mime = source.content_type
                 if not mime or mime == "application/octet-stream":
-                    mime = "audio/ogg" if kind == "voice" else _guess_mime(source.filename)
+                    mime = _DEFAULT_MIME.get(kind) or _guess_mime(source.filename)
+                length = p.int("length", default=240) if kind == "video_note" else None
                 stored = self.state.store_file(
                     source.data,
                     kind,
-                    file_name=source.filename if kind == "document" else None,
+                    file_name=source.filename if kind in ("document", "audio", "video") else None,
                     mime_type=mime,
-                    duration=p.int("duration", default=0) if kind == "voice" else None,
+                    width=p.int("width", default=0) if kind == "video" else length,
+                    height=p.int("height", default=0) if kind == "video" else length,
+                    duration=p.int("duration", default=0) if kind != "document" else None,
                 )
         else:
             stored = source
@@ -402,6 +409,15 @@ class BotApi:
 
     def send_voice(self, bot: BotState, p: Params) -> Any:
         return self._send_media(bot, p, "voice", "voice")
+
+    def send_audio(self, bot: BotState, p: Params) -> Any:
+        return self._send_media(bot, p, "audio", "audio")
+
+    def send_video(self, bot: BotState, p: Params) -> Any:
+        return self._send_media(bot, p, "video", "video")
+
+    def send_video_note(self, bot: BotState, p: Params) -> Any:
+        return self._send_media(bot, p, "video_note", "video_note")
 
     def send_location(self, bot: BotState, p: Params) -> Any:
         chat = self.target_chat(bot, p)
@@ -625,6 +641,10 @@ class BotApi:
 def _inline(msg: SentMessage) -> dict[str, Any] | None:
     markup = msg.reply_markup
     return markup if markup and "inline_keyboard" in markup else None
+
+
+# What Telegram assumes for an upload that names no type of its own.
+_DEFAULT_MIME = {"voice": "audio/ogg", "video_note": "video/mp4"}
 
 
 def _guess_mime(filename: str | None) -> str:

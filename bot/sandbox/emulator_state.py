@@ -366,14 +366,15 @@ class EmulatorState:
         duration: int | None = None,
     ) -> StoredFile:
         file_id, unique = self._new_ids(kind)
-        folder = {"photo": "photos", "voice": "voice", "document": "documents"}.get(kind, kind)
+        folder = {"photo": "photos", "voice": "voice", "document": "documents", "audio": "music",
+                  "video": "videos", "video_note": "video_notes"}.get(kind, kind)
         ext = ""
         if file_name and "." in file_name:
             ext = file_name.rsplit(".", 1)[1]
         elif mime_type:
             ext = (mimetypes.guess_extension(mime_type) or "").lstrip(".")
         if not ext:
-            ext = {"photo": "jpg", "voice": "oga"}.get(kind, "bin")
+            ext = {"photo": "jpg", "voice": "oga", "audio": "mp3", "video": "mp4", "video_note": "mp4"}.get(kind, "bin")
         path = f"{folder}/file_{len(self.files)}.{ext}"
         stored = StoredFile(
             file_id=file_id,
@@ -424,25 +425,21 @@ class EmulatorState:
         """PTB Message fields describing ``stored``."""
         if stored.kind == "photo":
             return {"photo": self.photo_sizes(stored)}
+        common = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id, "file_size": stored.size}
+        duration = stored.duration or 0
+        named = {"file_name": stored.file_name, "mime_type": stored.mime_type}
         if stored.kind == "voice":
-            return {
-                "voice": telegram.Voice(
-                    file_id=stored.file_id,
-                    file_unique_id=stored.file_unique_id,
-                    duration=stored.duration or 0,
-                    mime_type=stored.mime_type,
-                    file_size=stored.size,
-                )
-            }
-        return {
-            "document": telegram.Document(
-                file_id=stored.file_id,
-                file_unique_id=stored.file_unique_id,
-                file_name=stored.file_name,
-                mime_type=stored.mime_type,
-                file_size=stored.size,
-            )
-        }
+            media: Any = telegram.Voice(**common, duration=duration, mime_type=stored.mime_type)
+        elif stored.kind == "audio":
+            media = telegram.Audio(**common, **named, duration=duration)
+        elif stored.kind == "video":
+            media = telegram.Video(**common, **named, duration=duration, width=stored.width or 0,
+                                   height=stored.height or 0)
+        elif stored.kind == "video_note":
+            media = telegram.VideoNote(**common, duration=duration, length=stored.width or 0)
+        else:
+            return {"document": telegram.Document(**common, **named)}
+        return {stored.kind: media}
 
     # ----------------------------------------------------------------- webhook
 

@@ -82,6 +82,31 @@ async def test_free_message_with_files_and_location_becomes_a_case(bot):
                                        for m in worker.messages()) == 4)
 
 
+async def test_audio_video_and_video_notes_are_kept_and_relayed(bot):
+    resident = person(bot, RESIDENT, "王桂芝")
+    worker = person(bot, WORKER, "张伟")
+    await resident.send("/start")
+    await resident.send("地下室进水了，视频里能看到")
+    await resident._do(bot.emu.send_video(resident.user, b"mp4 flooding", caption="地下室"))
+    await resident._do(bot.emu.send_video_note(resident.user, b"mp4 round"))
+    await resident._do(bot.emu.send_audio(resident.user, b"ID3 pump noise", "泵.mp3"))
+    done = await resident.send(zh("✅ Send"))
+    number = NUMBER_RE.search(done[-1].text).group(0)
+    note = await received(worker, number)
+    async with bot.app.sessionmaker() as s:
+        case = await s.scalar(select(Case).where(Case.number == number))
+        kinds = list(await s.scalars(select(CaseAttachment.kind).where(CaseAttachment.case_id == case.id)
+                                     .order_by(CaseAttachment.id)))
+    assert kinds == [AttachmentKind.video, AttachmentKind.video_note, AttachmentKind.audio]
+    await worker.press(note.message_id, f"cs:files:{case.id}:0")
+    await bot.emu.wait_for(lambda: [m.kind for m in worker.messages() if m.kind != "text"]
+                           == ["video", "video_note", "audio"])
+    relayed = {m.kind: m for m in worker.messages() if m.kind != "text"}
+    assert bot.emu.file_bytes(relayed["video"].file_id) == b"mp4 flooding"
+    assert bot.emu.file_bytes(relayed["video_note"].file_id) == b"mp4 round"
+    assert relayed["audio"].file_name == "泵.mp3"
+
+
 async def test_cancel_unsent_draft_and_bad_input(bot):
     resident = person(bot, RESIDENT, "王桂芝")
     await resident.send("/start")

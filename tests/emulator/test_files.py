@@ -104,6 +104,31 @@ async def test_user_media_can_be_downloaded_by_the_bot(
     assert [m.kind for m in emu.user_messages(user.id)] == ["photo", "voice", "document"]
 
 
+async def test_audio_video_and_video_notes_both_ways(emu: BotAPIEmulator, bot: Bot, user: EmuUser) -> None:
+    await emu.send_audio(user, b"ID3-song", "歌.mp3", duration=180, caption="广场舞")
+    await emu.send_video(user, b"mp4-clip", duration=9, width=1280, height=720, caption="漏水")
+    await emu.send_video_note(user, b"mp4-round", duration=7, length=384)
+    audio_u, video_u, note_u = await bot.get_updates()
+    audio, video, note = audio_u.message.audio, video_u.message.video, note_u.message.video_note
+    assert (audio.duration, audio.file_name, audio_u.message.caption) == (180, "歌.mp3", "广场舞")
+    assert (video.duration, video.width, video.height, video_u.message.caption) == (9, 1280, 720, "漏水")
+    assert (note.duration, note.length) == (7, 384)
+    assert (await bot.download(note)).read() == b"mp4-round"
+
+    # The bot sends them on by file_id (what the case card and the diary do) or uploads its own.
+    sent_audio = await bot.send_audio(user.id, audio.file_id, caption="转发")
+    sent_video = await bot.send_video(user.id, video.file_id)
+    sent_note = await bot.send_video_note(user.id, note.file_id)
+    uploaded = await bot.send_video(user.id, BufferedInputFile(b"mp4-new", "n.mp4"), duration=3)
+    assert sent_audio.audio.file_id == audio.file_id and sent_audio.caption == "转发"
+    assert sent_video.video.file_id == video.file_id and sent_note.video_note.length == 384
+    assert uploaded.video.duration == 3 and emu.file_bytes(uploaded.video.file_id) == b"mp4-new"
+    assert [m.kind for m in emu.messages(user.id)][-4:] == ["audio", "video", "video_note", "video"]
+    # A file of one kind is not accepted as another, as in Telegram.
+    with pytest.raises(TelegramBadRequest, match="can't use file of type Video_Note as Video"):
+        await bot.send_video(user.id, note.file_id)
+
+
 async def test_file_route_checks_token_and_path(emu: BotAPIEmulator, user: EmuUser) -> None:
     action = await emu.send_document(user, b"abc", "a.bin")
     file_id = action.update["message"]["document"]["file_id"]
