@@ -20,6 +20,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n.middleware import I18nMiddleware
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from sqlalchemy import inspect as sa_inspect
 
 from bot.config import SUPPORTED_LOCALES
 
@@ -84,7 +85,12 @@ class UserLocaleMiddleware(I18nMiddleware):
 
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
         user = data.get("user")
-        if user is not None and user.locale in SUPPORTED_LOCALES:
-            return str(user.locale)
+        # Read without loading: after a handler fails, its session is rolled back
+        # and closed (the user's attributes expired), and aiogram still runs this
+        # for the error event; a load there would raise and hide the real error.
+        state = sa_inspect(user, raiseerr=False) if user is not None else None
+        locale = state.dict.get("locale") if state is not None else getattr(user, "locale", None)
+        if locale in SUPPORTED_LOCALES:
+            return str(locale)
         tg_user = data.get("event_from_user")
         return locale_from_telegram(getattr(tg_user, "language_code", None), self.i18n.default_locale)

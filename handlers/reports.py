@@ -14,6 +14,7 @@ import asyncio
 from typing import Any
 
 from aiogram import Bot, F, Router
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -34,6 +35,7 @@ from bot.services import reports
 from bot.services.errors import DomainError
 from bot.services.l10n import translator
 from handlers import labels
+from handlers.cases_ui import MenuLabel
 from handlers.render import error_text, esc
 from models import User, utcnow
 
@@ -179,6 +181,13 @@ async def dates_typed(message: Message, session: AsyncSession, user: User, i18n:
     await send_report(bot, session, message.chat.id, report, files_only=False)
 
 
+async def dates_abandoned(message: Message, state: FSMContext) -> None:  # noqa: ARG001
+    """A main-menu button while the dates are awaited: the report is dropped and
+    the button does its own job (the update goes on to the next handlers)."""
+    await state.clear()
+    raise SkipHandler
+
+
 async def send_report(bot: Bot, session: AsyncSession, chat_id: int, report: reports.Report, *,
                       files_only: bool) -> None:
     """The summary, then the chart, the workbook and the CSV (rendered off the event loop)."""
@@ -202,6 +211,7 @@ def create_router() -> Router:
     # Not filtered by role: the service answers "not allowed" to anyone else, buttons included.
     router.message.register(start, Command("report"))
     router.message.register(start, F.text == labels.REPORTS)
+    router.message.register(dates_abandoned, ReportForm.dates, MenuLabel())
     router.message.register(dates_typed, ReportForm.dates, F.text, ~F.text.startswith("/"))
     router.callback_query.register(page_pressed, ReportCb.filter(F.action == "page"))
     router.callback_query.register(scope_pressed, ReportCb.filter(F.action == "scope"))

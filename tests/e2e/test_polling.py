@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import event
+from aiogram import F
+from aiogram.types import Message
+from sqlalchemy import event, select
 
+from models import InboundStatus, InboundUpdate
 from tests.e2e.test_registration import register_resident_by_buttons
 
 
@@ -46,3 +49,22 @@ async def test_a_menu_tap_costs_one_read_and_one_write(running):
     read, write = touching
     assert read.startswith("SELECT") and "fsm_records" in read and "role_grants" in read
     assert write.startswith("UPDATE inbound_updates")
+
+
+async def test_a_failing_handler_is_recorded_with_its_own_error(running):
+    """After a handler fails its session is rolled back and closed; aiogram then
+    raises an error event, whose middlewares must not trip over the expired user
+    and replace the handler's own error."""
+
+    async def broken(message: Message) -> None:  # noqa: ARG001
+        raise RuntimeError("handler bug")
+
+    running.app.dp.message.register(broken, F.text == "坏了")
+    p = running.person(running.emu.create_user(first_name="郑", language_code="zh-hans"))
+    await p.send("/start")
+    action = await running.emu.send_text(p.user, "坏了")
+    await running.settle(action)
+    async with running.app.sessionmaker() as s:
+        row = await s.scalar(select(InboundUpdate).where(InboundUpdate.update_id == action.update_id))
+    assert row.status == InboundStatus.failed
+    assert row.last_error == "RuntimeError: handler bug"

@@ -9,6 +9,7 @@ import io
 from datetime import timedelta
 
 import pytest
+from aiogram.fsm.storage.base import StorageKey
 from openpyxl import load_workbook
 from PIL import Image
 from sqlalchemy import select, update
@@ -70,6 +71,10 @@ async def _cases(sessionmaker) -> None:  # type: ignore[no-untyped-def]
         await s.commit()
 
 
+def _key(running, user_id: int) -> StorageKey:  # type: ignore[no-untyped-def]
+    return StorageKey(bot_id=running.app.bot.id, chat_id=user_id, user_id=user_id)
+
+
 def _files(person, after: int):  # type: ignore[no-untyped-def]
     msgs = [m for m in person.messages() if m.message_id > after]
     return ([m for m in msgs if m.kind == "photo"], [m for m in msgs if m.kind == "document"])
@@ -106,6 +111,15 @@ async def test_secretary_gets_report_and_digest_files(bot_without_quiet_hours, d
     assert (rows["Cases received"], rows["Closed"], rows["Completion rate"]) == (2, 1, 0.5)
     csv = next(d for d in documents if d.file_name.endswith(".csv"))
     assert emu.file_bytes(csv.file_id).decode("utf-8-sig").count("DC-2026-90000") == 2
+
+    # Waiting for typed dates, a main-menu button does its own job and drops the report.
+    await secretary.send("📊 Reports")
+    await secretary.tap("Xinzhan Community (community)")
+    await secretary.tap("Choose dates")
+    community = await secretary.send("🏘️ My community")
+    assert community and "two dates" not in community[0].text.lower()
+    state = await running.app.dp.storage.get_state(_key(running, secretary.id))
+    assert state is None
 
     # A grid head forges a button for the community: refused, nothing sent.
     answer = await head.send("/report")
