@@ -127,9 +127,8 @@ class Patrol(Base):
 
 class DiaryEntry(Base):
     __tablename__ = "diary_entries"
+    # By worker or grid and day: the covering indexes in models/reports.py.
     __table_args__ = (
-        Index("ix_diary_entries_worker_id_day", "worker_id", "day"),
-        Index("ix_diary_entries_grid_id_day", "grid_id", "day"),
         Index("ix_diary_entries_patrol_id_id", "patrol_id", "id"),
         Index("ix_diary_entries_household_id", "household_id"),
         Index("ix_diary_entries_case_id", "case_id"),
