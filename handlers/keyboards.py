@@ -74,12 +74,14 @@ def phone_keyboard() -> ReplyKeyboardMarkup:
 
 
 def main_menu(roles: set[Role], *, resident: bool) -> ReplyKeyboardMarkup:
-    lines: list[object] = []  # one button per row, in this order
+    """Residents' buttons one per row (big, for older eyes); the work buttons of
+    a role two per row, so a secretary's menu stays short."""
+    own: list[object] = []
     if resident:  # the case loop (handlers/cases_*.py)
-        lines += [cases_ui.ASK_HELP, cases_ui.REPORT, cases_ui.MY_CASES]
+        own += [cases_ui.ASK_HELP, cases_ui.REPORT, cases_ui.MY_CASES]
     if resident:  # appointments at stations (handlers/appointments_*.py)
-        lines.append(appointments_ui.BOOK)
-        lines.append(appointments_ui.MY_APPOINTMENTS)
+        own += [appointments_ui.BOOK, appointments_ui.MY_APPOINTMENTS]
+    lines: list[object] = []  # role work, in this order
     if roles & {Role.worker, Role.grid_head}:
         lines.append(appointments_ui.PROXY_BOOK)
     if roles & {Role.worker, Role.grid_head, Role.staff, Role.admin}:
@@ -100,7 +102,8 @@ def main_menu(roles: set[Role], *, resident: bool) -> ReplyKeyboardMarkup:
     if roles & {Role.staff, Role.admin}:
         lines.append(labels.INVITE)
         lines.append(cases_ui.CANNED)
-    rows = [[KeyboardButton(text=str(label))] for label in lines]
+    rows = [[KeyboardButton(text=str(label))] for label in own]
+    rows += [[KeyboardButton(text=str(label)) for label in lines[i:i + 2]] for i in range(0, len(lines), 2)]
     rows.append([KeyboardButton(text=str(labels.PROFILE)), KeyboardButton(text=str(labels.LANGUAGE))])
     rows.append([KeyboardButton(text=str(labels.HELP))])
     return ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True, is_persistent=True)

@@ -10,8 +10,10 @@ tells the grid's workers, all in the caller's transaction.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,8 +25,11 @@ from bot.services.cases_common import (
     add_event,
     case_cb,
     case_headline,
+    community_ids,
+    district_ids,
     esc,
     excerpt,
+    grid_ids,
     grid_team,
     next_number,
     tell,
@@ -47,6 +52,7 @@ from models import (
     CaseFollower,
     CaseKind,
     CaseStatus,
+    Community,
     Grid,
     ServiceItem,
     ServiceKind,
@@ -309,23 +315,17 @@ async def submit(session: AsyncSession, settings: Settings, resident: User, draf
     if building is None or grid is None:
         raise NotAllowed("no_home")
     service = await session.get(ServiceItem, case.service_id) if case.service_id else None
-    calendar = await calendar_for(session, settings, now=now)
-    accept_hours = service.accept_hours if service else settings.case_default_accept_hours
-    resolve_hours = service.resolve_hours if service else settings.case_default_resolve_hours
-    accept_due = calendar.add_working_hours(now, accept_hours)
-    resolve_due = calendar.add_working_hours(now, resolve_hours)
+    limits = await _time_limits(session, settings, service, now)
     if not await transition(session, case, [CaseStatus.draft], status=CaseStatus.new, submitted_at=now,
                             building_id=building.id, grid_id=grid.id, community_id=grid.community_id,
-                            accept_due_at=accept_due, resolve_due_at=resolve_due,
+                            accept_due_at=limits.accept_due, resolve_due_at=limits.resolve_due,
                             description=case.description or ""):
         raise Conflict("already_sent", number=case.number or "")
     case.number = await next_number(session, grid.community_id, now.astimezone(settings.tz).year)
     await session.flush()
     event = await add_event(
         session, case, CaseEventType.submitted, at=now, actor=resident, role=ActorRole.resident,
-        data={"service": service.code if service else None, "kind": case.kind.value,
-              "accept_due": accept_due.isoformat(), "resolve_due": resolve_due.isoformat(),
-              "accept_hours": accept_hours, "resolve_hours": resolve_hours,
+        data={"service": service.code if service else None, "kind": case.kind.value, **limits.event_data(),
               "needed_by": case.needed_by.isoformat() if case.needed_by else None,
               "authorisation": case.authorisation, "emergency": emergency},
     )
@@ -338,6 +338,84 @@ async def submit(session: AsyncSession, settings: Settings, resident: User, draf
         await raise_emergency(session, settings, case, resident, {Capacity.resident}, now)
     else:
         await notify_new_case(session, settings, case, event.id)
+    return case
+
+
+@dataclass(frozen=True, slots=True)
+class _TimeLimits:
+    accept_hours: int
+    resolve_hours: int
+    accept_due: datetime
+    resolve_due: datetime
+
+    def event_data(self) -> dict[str, Any]:
+        return {"accept_due": self.accept_due.isoformat(), "resolve_due": self.resolve_due.isoformat(),
+                "accept_hours": self.accept_hours, "resolve_hours": self.resolve_hours}
+
+
+async def _time_limits(session: AsyncSession, settings: Settings, service: ServiceItem | None,
+                       now: datetime) -> _TimeLimits:
+    """The service's time limits (or the defaults), due in working hours from now."""
+    calendar = await calendar_for(session, settings, now=now)
+    accept_hours = service.accept_hours if service else settings.case_default_accept_hours
+    resolve_hours = service.resolve_hours if service else settings.case_default_resolve_hours
+    return _TimeLimits(accept_hours, resolve_hours, calendar.add_working_hours(now, accept_hours),
+                       calendar.add_working_hours(now, resolve_hours))
+
+
+@dataclass(frozen=True, slots=True)
+class FoundFile:
+    """A file or place a worker recorded with a problem they found."""
+
+    kind: AttachmentKind
+    file_id: str | None = None
+    file_unique_id: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+async def open_found_problem(
+    session: AsyncSession, settings: Settings, reporter: User, *, grid_id: int, building_id: int | None,
+    description: str, latitude: float | None, longitude: float | None, files: Sequence[FoundFile],
+    now: datetime, source: dict[str, Any],
+) -> Case:
+    """A problem found on patrol, opened straight away as a sent "problem
+    report" case of ``grid_id``, in the caller's transaction.
+
+    Who may: the grid's workers and head, its community's staff, the district's
+    admins.  The reporter stands as the case's resident: they are told of its
+    progress and confirm the fix.  ``source`` goes into the ``submitted`` event
+    (where the case came from, e.g. a diary entry).
+    """
+    grid = await session.get(Grid, grid_id)
+    if grid is None:
+        raise NotFound("grid")
+    community = await session.get(Community, grid.community_id)
+    if not (grid.id in grid_ids(reporter) or grid.community_id in community_ids(reporter)
+            or (community is not None and community.district_id in district_ids(reporter))):
+        raise NotAllowed("not_your_grid")
+    if not description and not files:
+        raise InvalidInput("draft_empty")
+    limits = await _time_limits(session, settings, None, now)
+    case = Case(kind=CaseKind.report, status=CaseStatus.new, service_id=None, resident_id=reporter.id,
+                community_id=grid.community_id, grid_id=grid.id, building_id=building_id,
+                description=description, latitude=latitude, longitude=longitude, created_at=now,
+                submitted_at=now, accept_due_at=limits.accept_due, resolve_due_at=limits.resolve_due)
+    case.number = await next_number(session, grid.community_id, now.astimezone(settings.tz).year)
+    session.add(case)
+    await session.flush()
+    event = await add_event(
+        session, case, CaseEventType.submitted, at=now, actor=reporter, role=ActorRole.worker,
+        data={"service": None, "kind": CaseKind.report.value, **limits.event_data(), "needed_by": None,
+              "authorisation": None, "emergency": False, **source})
+    session.add_all(
+        CaseAttachment(case_id=case.id, event_id=event.id, uploaded_by_id=reporter.id, kind=f.kind,
+                       file_id=f.file_id, file_unique_id=f.file_unique_id, latitude=f.latitude,
+                       longitude=f.longitude, phase="intake", created_at=now)
+        for f in files
+    )
+    await session.flush()
+    await notify_new_case(session, settings, case, event.id)
     return case
 
 

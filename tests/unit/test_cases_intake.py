@@ -183,3 +183,41 @@ async def test_numbers_are_per_district_and_year_and_unique_under_concurrency(se
     async with sessionmaker() as s:
         assert await next_number(s, community_id, 2027) == "D1-2027-000001"
         assert await next_number(s, community_id, 2026) == "D1-2026-000013"
+
+
+async def test_a_problem_found_on_patrol_is_opened_for_the_grid(sessionmaker):
+    from bot.services.cases_intake import FoundFile, open_found_problem
+
+    async with sessionmaker() as s:
+        w = await make_world(s)
+        grid = w.place.grids[0]
+        found = [FoundFile(AttachmentKind.photo, "PHOTO-9", "uniq-9"),
+                 FoundFile(AttachmentKind.location, latitude=41.7, longitude=125.9)]
+        case = await open_found_problem(
+            s, SETTINGS, w.worker, grid_id=grid.id, building_id=w.place.buildings[0].id,
+            description="井盖松动", latitude=41.7, longitude=125.9, files=found, now=T0,
+            source={"source": "diary", "diary_entry": 7})
+        await s.commit()
+        assert (case.kind, case.status, case.grid_id, case.resident_id) == (
+            CaseKind.report, CaseStatus.new, grid.id, w.worker.id)
+        assert case.number == "D1-2026-000001" and case.accept_due_at > T0
+        event = await s.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id))
+        assert event.type == CaseEventType.submitted and event.data["diary_entry"] == 7
+        kinds = list(await s.scalars(select(CaseAttachment.kind).where(CaseAttachment.case_id == case.id)
+                                     .order_by(CaseAttachment.id)))
+        assert kinds == [AttachmentKind.photo, AttachmentKind.location]
+        # The grid team hears of it (the reporter is one of them; the others are told).
+        assert {m.user_id for m in await outbox(s)} >= {w.worker2.id}
+
+        # Staff of the community may; a worker of another grid, a resident or an
+        # officer may not; nothing at all is not a problem report.
+        await open_found_problem(s, SETTINGS, w.staff, grid_id=grid.id, building_id=None, description="路灯不亮",
+                                 latitude=None, longitude=None, files=[], now=T0, source={})
+        for outsider in (w.other_worker, w.resident, w.officer, w.other_staff):
+            with pytest.raises(NotAllowed):
+                await open_found_problem(s, SETTINGS, outsider, grid_id=grid.id, building_id=None,
+                                         description="x", latitude=None, longitude=None, files=[], now=T0,
+                                         source={})
+        with pytest.raises(InvalidInput, match="draft_empty"):
+            await open_found_problem(s, SETTINGS, w.worker, grid_id=grid.id, building_id=None, description="",
+                                     latitude=None, longitude=None, files=[], now=T0, source={})
