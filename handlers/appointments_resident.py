@@ -45,11 +45,11 @@ from handlers.appointments_ui import (
     ApptInput,
     card,
     day_button,
-    edit,
     today,
 )
 from handlers.keyboards import main_menu
 from handlers.render import error_text, esc
+from handlers.replies import edit_in_place
 from models import User, i18n_name, utcnow
 
 STATIONS_PER_PAGE = 6
@@ -69,7 +69,7 @@ async def _fail(query: CallbackQuery, err: DomainError, retry: ApCb | None = Non
     text = error_text(err)
     await query.answer(text, show_alert=True)
     if retry is not None:
-        await edit(query, text, _kb([_btn(_("⬅️ Choose again"), retry)]))
+        await edit_in_place(query, text, _kb([_btn(_("⬅️ Choose again"), retry)]))
 
 
 # ------------------------------------------------------------------ step 1: the service
@@ -114,7 +114,7 @@ async def _show(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | 
     if new and isinstance(query.message, Message):
         await query.message.answer(text, reply_markup=markup)
     else:
-        await edit(query, text, markup)
+        await edit_in_place(query, text, markup)
 
 
 async def _proxy_name(session: AsyncSession, user: User, r: int) -> str | None:
@@ -240,7 +240,7 @@ async def day_picked(query: CallbackQuery, callback_data: ApCb, session: AsyncSe
                  ApCb(a="tm", sv=cb.sv, st=cb.st, x=appt.slot_code(s.starts_at), b=cb.b, r=cb.r)) for s in slots]
     rows.append(_btn(_("⬅️ Other days"), ApCb(a="st", sv=cb.sv, st=cb.st, b=cb.b, r=cb.r)))
     await query.answer()
-    await edit(query, _("What time?") if slots else _("That day is full now. Please choose another day."), _kb(rows))
+    await edit_in_place(query, _("What time?") if slots else _("That day is full now. Please choose another day."), _kb(rows))
 
 
 # ------------------------------------------------------------------ step 5: confirm
@@ -275,7 +275,7 @@ async def time_picked(query: CallbackQuery, callback_data: ApCb, session: AsyncS
     lines.append(seats_left(_, slot.seats_left))
     confirm = _("✅ Move it to this time") if cb.b else _("✅ Confirm")
     await query.answer()
-    await edit(query, "\n".join(lines), _kb([
+    await edit_in_place(query, "\n".join(lines), _kb([
         _btn(confirm, ApCb(a="ok", sv=cb.sv, st=cb.st, x=cb.x, b=cb.b, r=cb.r)),
         _btn(_("⬅️ Other times"), ApCb(a="day", sv=cb.sv, st=cb.st, x=starts_at.astimezone(settings.tz).date()
                                        .toordinal(), b=cb.b, r=cb.r)),
@@ -289,7 +289,7 @@ async def _offer_alternatives(query: CallbackQuery, full: appt.SlotFull, cb: ApC
     rows.append(_btn(_("⬅️ Other days"), ApCb(a="st", sv=cb.sv, st=cb.st, b=cb.b, r=cb.r)))
     text = _("Sorry, that time was just taken.")
     text += "\n" + (_("The nearest free times:") if full.alternatives else _("There is no free time soon here."))
-    await edit(query, text, _kb(rows))
+    await edit_in_place(query, text, _kb(rows))
 
 
 async def confirmed(query: CallbackQuery, callback_data: ApCb, session: AsyncSession, user: User, bot: Bot,
@@ -324,7 +324,7 @@ async def _send_booked(query: CallbackQuery, bot: Bot, view: appt.AppointmentVie
     tail = (_("You will get a reminder the day before, to ring them.") if view.proxy else
             _("We will remind you a day before and an hour before. To change or cancel: /appointments"))
     text = card(view, settings)
-    await edit(query, f"{head}\n{text}\n\n{tail}", None)
+    await edit_in_place(query, f"{head}\n{text}\n\n{tail}", None)
     chat_id = query.from_user.id
     if not view.proxy and not view.at_home and view.latitude is not None and view.longitude is not None:
         await bot.send_location(chat_id, view.latitude, view.longitude)
@@ -374,7 +374,7 @@ async def my_appointments(message: Message, session: AsyncSession, user: User, s
 async def my_again(query: CallbackQuery, callback_data: ApCb, session: AsyncSession, user: User,
                    settings: Settings, i18n: PoI18n) -> None:
     await query.answer()
-    await edit(query, _("Kept as it was."), None)
+    await edit_in_place(query, _("Kept as it was."), None)
     if isinstance(query.message, Message):
         await show_mine(query.message, session, user, settings, i18n, resident_id=callback_data.r or None)
 
@@ -389,7 +389,7 @@ async def cancel_asked(query: CallbackQuery, callback_data: ApCb, session: Async
         await _fail(query, err)
         return
     await query.answer()
-    await edit(query, _("Cancel this appointment?") + "\n" + card(view, settings), _kb([
+    await edit_in_place(query, _("Cancel this appointment?") + "\n" + card(view, settings), _kb([
         _btn(_("Yes, cancel it"), ApCb(a="cxy", b=view.id, r=callback_data.r)),
         _btn(_("No, keep it"), ApCb(a="keep", b=view.id, r=callback_data.r)),
     ]))
@@ -405,7 +405,7 @@ async def cancel_confirmed(query: CallbackQuery, callback_data: ApCb, session: A
     view = await appt.describe(session, settings, booking, i18n.current_locale)
     await session.commit()
     await query.answer(_("Cancelled"))
-    await edit(query, _("❌ Cancelled.") + "\n" + card(view, settings), _kb([
+    await edit_in_place(query, _("❌ Cancelled.") + "\n" + card(view, settings), _kb([
         _btn(_("📅 Book another time"), ApCb(a="st", sv=view.service_id, st=view.station_id, r=callback_data.r))]))
 
 
@@ -417,7 +417,7 @@ async def keep(query: CallbackQuery, callback_data: ApCb, session: AsyncSession,
         await _fail(query, err)
         return
     await query.answer()
-    await edit(query, card(view, settings), _booking_buttons(view, callback_data.r))
+    await edit_in_place(query, card(view, settings), _booking_buttons(view, callback_data.r))
 
 
 async def reschedule_asked(query: CallbackQuery, callback_data: ApCb, session: AsyncSession, user: User,
@@ -520,7 +520,7 @@ async def errand_picked(query: CallbackQuery, callback_data: ApCb, session: Asyn
     text += "\n\n" + _("By tapping Send you say: {authorisation}").format(
         authorisation=esc(followup.authorisation_text(i18n.current_locale, name)))
     await query.answer()
-    await edit(query, text, _kb([_btn(_("✅ Send"), ApCb(a="fpy", sv=callback_data.sv, b=callback_data.b)),
+    await edit_in_place(query, text, _kb([_btn(_("✅ Send"), ApCb(a="fpy", sv=callback_data.sv, b=callback_data.b)),
                                  _btn(_("⬅️ Back"), ApCb(a="fpx", b=callback_data.b))]))
 
 
@@ -533,7 +533,7 @@ async def errand_confirmed(query: CallbackQuery, callback_data: ApCb, session: A
         return
     await session.commit()
     await query.answer(_("Sent"))
-    await edit(query, _("✅ Sent as case {number}. Your grid worker will contact you.").format(
+    await edit_in_place(query, _("✅ Sent as case {number}. Your grid worker will contact you.").format(
         number=esc(opened.number)), None)
 
 
@@ -558,7 +558,7 @@ async def visit_confirmed(query: CallbackQuery, callback_data: ApCb, session: As
         return
     await session.commit()
     await query.answer(_("Sent"))
-    await edit(query, _("✅ Sent as case {number}. Your grid worker will contact you to agree a time.").format(
+    await edit_in_place(query, _("✅ Sent as case {number}. Your grid worker will contact you to agree a time.").format(
         number=esc(opened.number)), None)
 
 

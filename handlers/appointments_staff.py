@@ -29,12 +29,12 @@ from handlers.appointments_ui import (
     ApptInput,
     StCb,
     duration,
-    edit,
     leave_on_menu_label,
     today,
 )
 from handlers.filters import HasRole
 from handlers.render import error_text, esc
+from handlers.replies import edit_in_place, refuse
 from models import AppointmentStatus, Role, User, utcnow
 
 PER_PAGE = 10
@@ -46,10 +46,6 @@ def _btn(text: str, cb: StCb | ApCb) -> InlineKeyboardButton:
 
 def _kb(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=rows)
-
-
-async def _fail(query: CallbackQuery, err: DomainError) -> None:
-    await query.answer(error_text(err), show_alert=True)
 
 
 # ------------------------------------------------------------------ the agenda
@@ -137,10 +133,10 @@ async def agenda_view(query: CallbackQuery, callback_data: StCb, session: AsyncS
         text, markup = await _agenda(session, settings, user, callback_data.st, _day(callback_data.x),
                                      callback_data.p, i18n.current_locale)
     except DomainError as err:
-        await _fail(query, err)
+        await refuse(query, err)
         return
     await query.answer()
-    await edit(query, text, markup)
+    await edit_in_place(query, text, markup)
 
 
 # ------------------------------------------------------------------ one booking: attendance
@@ -178,10 +174,10 @@ async def booking_view(query: CallbackQuery, callback_data: StCb, session: Async
     try:
         text, markup = await _card(session, settings, user, callback_data.b, i18n.current_locale)
     except DomainError as err:
-        await _fail(query, err)
+        await refuse(query, err)
         return
     await query.answer()
-    await edit(query, text, markup)
+    await edit_in_place(query, text, markup)
 
 
 async def marked(query: CallbackQuery, callback_data: StCb, session: AsyncSession, user: User,
@@ -189,12 +185,12 @@ async def marked(query: CallbackQuery, callback_data: StCb, session: AsyncSessio
     try:
         await svc.mark(session, settings, user, callback_data.b, attended=callback_data.a == "att", now=utcnow())
     except DomainError as err:
-        await _fail(query, err)
+        await refuse(query, err)
         return
     await session.commit()
     text, markup = await _card(session, settings, user, callback_data.b, i18n.current_locale)
     await query.answer(_("Saved"))
-    await edit(query, text, markup)
+    await edit_in_place(query, text, markup)
 
 
 # ------------------------------------------------------------------ closing a day
@@ -205,7 +201,7 @@ async def close_asked(query: CallbackQuery, callback_data: StCb, session: AsyncS
         day = _day(callback_data.x)
         count = await svc.closure_preview(session, settings, user, callback_data.st, day, utcnow())
     except DomainError as err:
-        await _fail(query, err)
+        await refuse(query, err)
         return
     await state.set_state(ApptInput.close_reason)
     await state.update_data(st=callback_data.st, day=callback_data.x)
@@ -215,7 +211,7 @@ async def close_asked(query: CallbackQuery, callback_data: StCb, session: AsyncS
     if count:
         text += "\n" + _("{n} booked residents will be told and offered other times.").format(n=count)
     text += "\n\n" + _("Send a short reason they will read (for example “staff training”), or tap below.")
-    await edit(query, text, _kb([
+    await edit_in_place(query, text, _kb([
         [_btn(_("🚫 Close without a reason"), StCb(a="closey", st=callback_data.st, x=callback_data.x))],
         [_btn(_("⬅️ Keep it open"), StCb(a="ag", st=callback_data.st, x=callback_data.x))]]))
 
@@ -232,13 +228,13 @@ async def close_confirmed(query: CallbackQuery, callback_data: StCb, session: As
     try:
         done = await _close(session, settings, user, callback_data.st, callback_data.x, "")
     except DomainError as err:
-        await _fail(query, err)
+        await refuse(query, err)
         return
     await session.commit()
     await query.answer(done, show_alert=True)
     text, markup = await _agenda(session, settings, user, callback_data.st, _day(callback_data.x), 0,
                                  i18n.current_locale)
-    await edit(query, text, markup)
+    await edit_in_place(query, text, markup)
 
 
 async def close_reason_typed(message: Message, session: AsyncSession, user: User, state: FSMContext,
@@ -265,13 +261,13 @@ async def reopen(query: CallbackQuery, callback_data: StCb, session: AsyncSessio
     try:
         await svc.reopen_day(session, settings, user, callback_data.st, _day(callback_data.x), utcnow())
     except DomainError as err:
-        await _fail(query, err)
+        await refuse(query, err)
         return
     await session.commit()
     await query.answer(_("Open for bookings again."), show_alert=True)
     text, markup = await _agenda(session, settings, user, callback_data.st, _day(callback_data.x), 0,
                                  i18n.current_locale)
-    await edit(query, text, markup)
+    await edit_in_place(query, text, markup)
 
 
 # ------------------------------------------------------------------ working plans
@@ -287,13 +283,13 @@ async def plans_view(query: CallbackQuery, callback_data: StCb, session: AsyncSe
     try:
         plans = await svc.station_plans(session, settings, user, callback_data.st, i18n.current_locale)
     except DomainError as err:
-        await _fail(query, err)
+        await refuse(query, err)
         return
     rows = [[_btn(f"{p.service} · {_plan_summary(p.plan)}", StCb(a="plan", st=callback_data.st, sv=p.service_id,
                                                                    x=callback_data.x))] for p in plans]
     rows.append([_btn(_("⬅️ Back to the agenda"), StCb(a="ag", st=callback_data.st, x=callback_data.x))])
     await query.answer()
-    await edit(query, _("Working plans: one per service. ✅ takes bookings, ⏸ does not."), _kb(rows))
+    await edit_in_place(query, _("Working plans: one per service. ✅ takes bookings, ⏸ does not."), _kb(rows))
 
 
 async def _plan_card(session: AsyncSession, settings: Settings, user: User, station_id: int, service_id: int,
@@ -320,10 +316,10 @@ async def plan_view(query: CallbackQuery, callback_data: StCb, session: AsyncSes
     try:
         text, markup = await _plan_card(session, settings, user, cb.st, cb.sv, cb.x, i18n.current_locale)
     except DomainError as err:
-        await _fail(query, err)
+        await refuse(query, err)
         return
     await query.answer()
-    await edit(query, text, markup)
+    await edit_in_place(query, text, markup)
 
 
 async def plan_toggled(query: CallbackQuery, callback_data: StCb, session: AsyncSession, user: User,
@@ -332,12 +328,12 @@ async def plan_toggled(query: CallbackQuery, callback_data: StCb, session: Async
     try:
         await svc.set_plan_active(session, settings, user, cb.st, cb.sv, bool(cb.p), utcnow())
     except DomainError as err:
-        await _fail(query, err)
+        await refuse(query, err)
         return
     await session.commit()
     text, markup = await _plan_card(session, settings, user, cb.st, cb.sv, cb.x, i18n.current_locale)
     await query.answer(_("Saved"))
-    await edit(query, text, markup)
+    await edit_in_place(query, text, markup)
 
 
 async def plan_edit_asked(query: CallbackQuery, callback_data: StCb, session: AsyncSession, user: User,
@@ -346,7 +342,7 @@ async def plan_edit_asked(query: CallbackQuery, callback_data: StCb, session: As
     try:
         await svc.plan_of(session, settings, user, cb.st, cb.sv, i18n.current_locale)
     except DomainError as err:
-        await _fail(query, err)
+        await refuse(query, err)
         return
     await state.set_state(ApptInput.plan_text)
     await state.update_data(st=cb.st, sv=cb.sv, x=cb.x)
@@ -449,7 +445,7 @@ async def proxy_person(query: CallbackQuery, callback_data: StCb, session: Async
     try:
         person = await svc.offline_resident(session, user, callback_data.b)
     except DomainError as err:
-        await _fail(query, err)
+        await refuse(query, err)
         return
     await query.answer()
     if isinstance(query.message, Message):

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 
@@ -129,17 +128,6 @@ async def leave_on_menu_label(message: Message, state: FSMContext) -> None:
     if any(text == str(label) for label in candidates):
         await state.clear()
         raise SkipHandler()
-
-
-async def edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-    """Edit the message the button was on; a double click changes nothing."""
-    if not isinstance(query.message, Message):
-        return
-    try:
-        await query.message.edit_text(text, reply_markup=markup)
-    except TelegramBadRequest as exc:
-        if "message is not modified" not in exc.message:
-            raise
 
 
 def error_text(err: DomainError) -> str | None:

@@ -39,6 +39,7 @@ from handlers import labels
 from handlers.callbacks import BcAckCb, BcCtlCb, BcScopeCb, BcStepCb
 from handlers.filters import HasRole
 from handlers.render import error_text, esc, local_time
+from handlers.replies import refuse
 from models import BroadcastAudience, BroadcastScope, BroadcastStatus, Role, User, utcnow
 
 MAX_CHILD_BUTTONS = 60
@@ -138,7 +139,7 @@ async def scope_pressed(query: CallbackQuery, callback_data: BcScopeCb, session:
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
     except DomainError as err:
-        await query.answer(error_text(err), show_alert=True)
+        await refuse(query, err)
         return
     await query.answer()
     if not isinstance(query.message, Message):
@@ -345,7 +346,7 @@ async def send_pressed(query: CallbackQuery, session: AsyncSession, user: User, 
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
     except DomainError as err:
-        await query.answer(error_text(err), show_alert=True)
+        await refuse(query, err)
         return
     await state.clear()
     await session.commit()
@@ -388,7 +389,7 @@ async def control_pressed(query: CallbackQuery, callback_data: BcCtlCb, session:
             progress = await svc.progress(session, callback_data.id, now, fallback_rate=settings.delivery_global_rate,
                                           not_before=held_until(progress.scheduled_at, now, settings))
     except DomainError as err:
-        await query.answer(error_text(err), show_alert=True)
+        await refuse(query, err)
         return
     await query.answer(note or None)
     text = progress_text(progress, now, settings)

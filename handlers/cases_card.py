@@ -8,7 +8,6 @@ gets the same answer as a case that does not exist.
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
@@ -35,6 +34,7 @@ from handlers.cases_ui import (
 )
 from handlers.common import show_menu
 from handlers.render import error_text, esc
+from handlers.replies import edit_in_place, refuse
 from models import AttachmentKind, User, utcnow
 
 
@@ -53,10 +53,6 @@ def file_ref(message: Message) -> FileRef | None:
     return None
 
 
-async def fail(query: CallbackQuery, err: DomainError) -> None:
-    await query.answer(error_text(err), show_alert=True)
-
-
 async def allowed(query: CallbackQuery, session: AsyncSession, user: User, case_id: int, action: str,
                   i18n: PoI18n) -> bool:
     """Check before starting a conversation that ``action`` is open to ``user``
@@ -64,7 +60,7 @@ async def allowed(query: CallbackQuery, session: AsyncSession, user: User, case_
     try:
         v = await cases.view(session, user, case_id, i18n.current_locale, utcnow())
     except DomainError as err:
-        await fail(query, err)
+        await refuse(query, err)
         return False
     if action not in v.actions:
         await query.answer(_("That cannot be done at this stage of case {number}.").format(number=v.case.number),
@@ -84,16 +80,12 @@ async def view(query: CallbackQuery, callback_data: CaseCb, session: AsyncSessio
     try:
         v = await cases.view(session, user, callback_data.id, i18n.current_locale, utcnow())
     except DomainError as err:
-        await fail(query, err)
+        await refuse(query, err)
         return
     await query.answer()
     text, markup = case_card(v, settings.tz), card_keyboard(v)
-    if callback_data.action == "rfr" and isinstance(query.message, Message):
-        try:
-            await query.message.edit_text(text, reply_markup=markup)
-        except TelegramBadRequest as exc:
-            if "message is not modified" not in exc.message:
-                raise
+    if callback_data.action == "rfr":
+        await edit_in_place(query, text, markup)
     elif isinstance(query.message, Message):
         await query.message.answer(text, reply_markup=markup)
 
@@ -103,7 +95,7 @@ async def files(query: CallbackQuery, callback_data: CaseCb, session: AsyncSessi
     try:
         items = await cases.attachments(session, user, callback_data.id)
     except DomainError as err:
-        await fail(query, err)
+        await refuse(query, err)
         return
     await query.answer()
     chat_id = query.from_user.id
@@ -141,7 +133,7 @@ async def emergency_confirm(query: CallbackQuery, callback_data: CaseCb, session
     try:
         case = await cases.flag_emergency(session, settings, user, callback_data.id, utcnow())
     except DomainError as err:
-        await fail(query, err)
+        await refuse(query, err)
         return
     await session.commit()
     await query.answer()
@@ -156,7 +148,7 @@ async def emergency_ack(query: CallbackQuery, callback_data: CaseCb, session: As
     try:
         case = await cases.acknowledge_emergency(session, settings, user, callback_data.id, utcnow())
     except DomainError as err:
-        await fail(query, err)
+        await refuse(query, err)
         return
     await session.commit()
     await query.answer(_("You have taken charge of emergency {number}.").format(number=case.number), show_alert=True)
@@ -169,7 +161,7 @@ async def chat_start(query: CallbackQuery, callback_data: CaseCb, session: Async
     try:
         v = await cases.view(session, user, callback_data.id, i18n.current_locale, utcnow())
     except DomainError as err:
-        await fail(query, err)
+        await refuse(query, err)
         return
     if "chat" not in v.actions:
         await query.answer(_("You cannot write about case {number} now.").format(number=v.case.number),

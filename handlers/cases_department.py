@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.services import cases
 from bot.services.errors import DomainError
-from handlers import cases_card
 from handlers.cases_ui import CaseDept, EscCb, MenuLabel, button, rows
 from handlers.common import show_menu
 from handlers.render import error_text
+from handlers.replies import refuse
 from models import User, utcnow
 
 
@@ -27,7 +27,7 @@ async def acknowledge(query: CallbackQuery, callback_data: EscCb, session: Async
     try:
         escalation = await cases.acknowledge_escalation(session, settings, user, callback_data.id, utcnow())
     except DomainError as err:
-        await cases_card.fail(query, err)
+        await refuse(query, err)
         return
     await session.commit()
     await query.answer()
@@ -42,7 +42,7 @@ async def report_start(query: CallbackQuery, callback_data: EscCb, session: Asyn
     try:
         escalation = await cases.reportable(session, user, callback_data.id)
     except DomainError as err:
-        await cases_card.fail(query, err)
+        await refuse(query, err)
         return
     await state.set_state(CaseDept.report)
     await state.set_data({"esc_id": escalation.id})

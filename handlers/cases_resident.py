@@ -51,6 +51,7 @@ from handlers.cases_ui import (
 )
 from handlers.common import show_menu
 from handlers.render import error_text, esc
+from handlers.replies import refuse
 from handlers.resident import ask_place, needs_home
 from models import CaseKind, ServiceKind, User, utcnow
 
@@ -121,7 +122,7 @@ async def service_picked(query: CallbackQuery, callback_data: IntakeCb, session:
     try:
         draft = await cases.start_for_service(session, user, callback_data.id, utcnow())
     except DomainError as err:
-        await cases_card.fail(query, err)
+        await refuse(query, err)
         return
     await session.commit()
     await state.set_state(CaseIntake.collect)
@@ -157,7 +158,7 @@ async def discard(query: CallbackQuery, callback_data: IntakeCb, session: AsyncS
     try:
         await cases.discard_draft(session, user, callback_data.id)
     except DomainError as err:
-        await cases_card.fail(query, err)
+        await refuse(query, err)
         return
     await session.commit()
     await state.clear()
@@ -324,7 +325,7 @@ async def when_picked(query: CallbackQuery, callback_data: IntakeCb, session: As
     try:
         await cases.set_needed_by(session, user, await _draft_id(state), needed, today)
     except DomainError as err:
-        await cases_card.fail(query, err)
+        await refuse(query, err)
         return
     await session.commit()
     await state.update_data(asked_when=True)
@@ -357,7 +358,7 @@ async def auth_picked(query: CallbackQuery, callback_data: IntakeCb, session: As
     try:
         await cases.set_authorisation(session, user, await _draft_id(state), text)
     except DomainError as err:
-        await cases_card.fail(query, err)
+        await refuse(query, err)
         return
     await session.commit()
     await query.answer()
@@ -382,7 +383,7 @@ async def follow(query: CallbackQuery, callback_data: IntakeCb, session: AsyncSe
     try:
         case = await cases.follow_instead(session, settings, user, await _draft_id(state), callback_data.id, utcnow())
     except DomainError as err:
-        await cases_card.fail(query, err)
+        await refuse(query, err)
         return
     await session.commit()
     await state.clear()
@@ -456,7 +457,7 @@ async def solved(query: CallbackQuery, callback_data: CaseCb, session: AsyncSess
     try:
         case = await cases.confirm(session, settings, user, callback_data.id, utcnow())
     except DomainError as err:
-        await cases_card.fail(query, err)
+        await refuse(query, err)
         return
     await session.commit()
     await query.answer()
@@ -473,7 +474,7 @@ async def not_solved(query: CallbackQuery, callback_data: CaseCb, session: Async
     try:
         case = await cases.reopen(session, settings, user, callback_data.id, utcnow())
     except DomainError as err:
-        await cases_card.fail(query, err)
+        await refuse(query, err)
         return
     await session.commit()
     await state.set_state(CaseChat.talk)
@@ -497,7 +498,7 @@ async def rated(query: CallbackQuery, callback_data: CaseCb, session: AsyncSessi
     try:
         case = await cases.rate(session, settings, user, callback_data.id, callback_data.arg, utcnow())
     except DomainError as err:
-        await cases_card.fail(query, err)
+        await refuse(query, err)
         return
     await session.commit()
     await state.set_state(CaseRate.comment)
@@ -542,7 +543,7 @@ async def withdraw(query: CallbackQuery, callback_data: CaseCb, session: AsyncSe
     try:
         case = await cases.withdraw(session, settings, user, callback_data.id, utcnow())
     except DomainError as err:
-        await cases_card.fail(query, err)
+        await refuse(query, err)
         return
     await session.commit()
     await query.answer()

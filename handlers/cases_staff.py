@@ -25,6 +25,7 @@ from handlers.cases_ui import CANNED, CannedCb, CannedEdit, MenuLabel, button, r
 from handlers.common import show_menu
 from handlers.filters import HasRole
 from handlers.render import error_text, esc
+from handlers.replies import refuse
 from models import HolidayKind, Role, User, utcnow
 
 
@@ -68,7 +69,7 @@ async def canned_edit(query: CallbackQuery, callback_data: CannedCb, session: As
     try:
         editable = {r.id for r in await cases.canned_editable(session, user)}
     except DomainError as err:
-        await cases_card.fail(query, err)
+        await refuse(query, err)
         return
     if callback_data.id not in editable:
         await cases_card.fail(query, DomainError("canned"))
@@ -101,7 +102,7 @@ async def canned_delete(query: CallbackQuery, callback_data: CannedCb, session: 
     try:
         await cases.delete_canned(session, user, callback_data.id)
     except DomainError as err:
-        await cases_card.fail(query, err)
+        await refuse(query, err)
         return
     await session.commit()
     await query.answer(_("Deleted."))

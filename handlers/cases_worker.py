@@ -38,6 +38,7 @@ from handlers.cases_ui import (
 from handlers.common import show_menu
 from handlers.filters import HasRole
 from handlers.render import error_text, esc
+from handlers.replies import refuse
 from models import AttachmentKind, HandoverDirection, Role, User, utcnow
 
 PAGE = 10
@@ -79,7 +80,7 @@ async def inbox_page(query: CallbackQuery, callback_data: InboxCb, session: Asyn
     try:
         text, markup = await _inbox_markup(session, user, max(0, callback_data.page), i18n, settings)
     except DomainError as err:
-        await cases_card.fail(query, err)
+        await refuse(query, err)
         return
     await query.answer()
     if isinstance(query.message, Message):
@@ -91,7 +92,7 @@ async def accept(query: CallbackQuery, callback_data: CaseCb, session: AsyncSess
     try:
         case = await cases.accept(session, settings, user, callback_data.id, utcnow())
     except DomainError as err:
-        await cases_card.fail(query, err)
+        await refuse(query, err)
         return
     await session.commit()
     await query.answer(_("✅ Case {number} is yours.").format(number=case.number))
@@ -104,7 +105,7 @@ async def start(query: CallbackQuery, callback_data: CaseCb, session: AsyncSessi
     try:
         case = await cases.start_work(session, settings, user, callback_data.id, utcnow())
     except DomainError as err:
-        await cases_card.fail(query, err)
+        await refuse(query, err)
         return
     await session.commit()
     await query.answer(_("▶️ Started; the resident has been told."))
@@ -174,7 +175,7 @@ async def canned_list(query: CallbackQuery, callback_data: CaseCb, session: Asyn
     try:
         replies = await cases.canned_for_case(session, user, callback_data.id)
     except DomainError as err:
-        await cases_card.fail(query, err)
+        await refuse(query, err)
         return
     await query.answer()
     if not isinstance(query.message, Message):
@@ -193,7 +194,7 @@ async def canned_send(query: CallbackQuery, callback_data: CaseCb, session: Asyn
     try:
         await cases.send_canned(session, settings, user, callback_data.id, callback_data.arg, utcnow())
     except DomainError as err:
-        await cases_card.fail(query, err)
+        await refuse(query, err)
         return
     await session.commit()
     await query.answer(_("✓ Sent."))

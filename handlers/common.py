@@ -20,6 +20,7 @@ from handlers.callbacks import LangCb, ProfileCb
 from handlers.commands import set_chat_commands
 from handlers.keyboards import language_keyboard, main_menu
 from handlers.render import error_text, esc, role_label
+from handlers.replies import refuse
 from handlers.resident import ask_place, needs_home
 from handlers.states import Registration
 from models import User
@@ -74,7 +75,7 @@ async def language_chosen(
     try:
         user_service.set_locale(user, callback_data.locale)
     except DomainError as err:
-        await query.answer(error_text(err), show_alert=True)
+        await refuse(query, err)
         return
     await session.commit()
     i18n.ctx_locale.set(user.locale)  # answer in the language just chosen

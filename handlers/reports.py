@@ -37,6 +37,7 @@ from bot.services.l10n import translator
 from handlers import labels
 from handlers.cases_ui import MenuLabel
 from handlers.render import error_text, esc
+from handlers.replies import refuse
 from models import User, utcnow
 
 PAGE_SIZE = 8
@@ -126,7 +127,7 @@ async def page_pressed(query: CallbackQuery, callback_data: ReportCb, session: A
     try:
         options = await reports.scope_options(session, user, i18n.current_locale)
     except DomainError as err:
-        await query.answer(error_text(err), show_alert=True)
+        await refuse(query, err)
         return
     await query.answer()
     if isinstance(query.message, Message):
@@ -139,7 +140,7 @@ async def scope_pressed(query: CallbackQuery, callback_data: ReportCb, session: 
         scope = await reports.resolve_scope(session, user, callback_data.kind, callback_data.id,
                                             i18n.current_locale)
     except DomainError as err:
-        await query.answer(error_text(err), show_alert=True)
+        await refuse(query, err)
         return
     await query.answer()
     if isinstance(query.message, Message):
@@ -162,7 +163,7 @@ async def period_pressed(query: CallbackQuery, callback_data: ReportCb, session:
         report = await reports.build(session, settings, user, callback_data.kind, callback_data.id,
                                      callback_data.period, locale, utcnow())
     except DomainError as err:
-        await query.answer(error_text(err), show_alert=True)
+        await refuse(query, err)
         return
     await query.answer(_("Preparing the report…"))
     await send_report(bot, session, query.from_user.id, report, files_only=callback_data.action == "files")

@@ -7,7 +7,6 @@ inline buttons, paginated; typing part of a name filters the current list.
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
     CallbackQuery,
@@ -26,6 +25,7 @@ from handlers import labels
 from handlers.callbacks import PageCb, PlaceCb, ProfileCb
 from handlers.keyboards import location_keyboard, main_menu, options_keyboard, phone_keyboard
 from handlers.render import error_text, esc
+from handlers.replies import edit_in_place, refuse
 from handlers.states import Registration
 from models import Grid, User
 
@@ -60,17 +60,6 @@ async def _options(session: AsyncSession, level: str, parent: int, locale: str) 
     return await user_service.buildings_of(session, parent, locale)
 
 
-async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None) -> None:
-    """Edit the message the button was on; a double click changes nothing."""
-    if not isinstance(query.message, Message):
-        return
-    try:
-        await query.message.edit_text(text, reply_markup=markup)
-    except TelegramBadRequest as exc:
-        if "message is not modified" not in exc.message:
-            raise
-
-
 async def place_picked(
     query: CallbackQuery, callback_data: PlaceCb, session: AsyncSession, state: FSMContext, i18n: PoI18n
 ) -> None:
@@ -78,12 +67,12 @@ async def place_picked(
     try:
         options = await _options(session, level, callback_data.id, i18n.current_locale)
     except DomainError as err:
-        await query.answer(error_text(err), show_alert=True)
+        await refuse(query, err)
         return
     await state.set_state(Registration.place)
     await state.update_data(level=level, parent=callback_data.id)
     await query.answer()
-    await _edit(query, PROMPTS[level](), options_keyboard(options, level=level, parent=callback_data.id))
+    await edit_in_place(query, PROMPTS[level](), options_keyboard(options, level=level, parent=callback_data.id))
 
 
 async def page_turned(
@@ -96,12 +85,12 @@ async def page_turned(
             level, parent = await _level_up(session, data.get("level", "c"), parent)
         options = await _options(session, level, parent, i18n.current_locale)
     except DomainError as err:
-        await query.answer(error_text(err), show_alert=True)
+        await refuse(query, err)
         return
     await state.set_state(Registration.place)
     await state.update_data(level=level, parent=parent)
     await query.answer()
-    await _edit(query, PROMPTS.get(level, PROMPTS["c"])(),
+    await edit_in_place(query, PROMPTS.get(level, PROMPTS["c"])(),
                 options_keyboard(options, level=level, parent=parent, page=callback_data.page))
 
 
@@ -119,11 +108,11 @@ async def building_picked(
     try:
         home = await user_service.register_resident(session, user, callback_data.id, i18n.current_locale)
     except DomainError as err:
-        await query.answer(error_text(err), show_alert=True)
+        await refuse(query, err)
         return
     await session.commit()
     await query.answer(_("Saved"))
-    await _edit(query, _("✅ Your home: {community} · {grid} · {building}").format(
+    await edit_in_place(query, _("✅ Your home: {community} · {grid} · {building}").format(
         community=esc(home.community), grid=esc(home.grid), building=esc(home.building)), None)
     if isinstance(query.message, Message):
         await _after_home(query.message, user, state)

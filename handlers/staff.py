@@ -15,6 +15,7 @@ from handlers import labels
 from handlers.callbacks import InviteCb
 from handlers.filters import HasRole
 from handlers.render import error_text, esc, local_time, role_label
+from handlers.replies import refuse
 from handlers.worker import grid_lines
 from models import Role, User
 
@@ -48,7 +49,7 @@ async def invite_role(query: CallbackQuery, callback_data: InviteCb, session: As
         role = staff_service.parse_role(callback_data.role)
         scopes = await staff_service.invite_scopes(session, user, role, i18n.current_locale)
     except DomainError as err:
-        await query.answer(error_text(err), show_alert=True)
+        await refuse(query, err)
         return
     kb = InlineKeyboardBuilder()
     for option in scopes:
@@ -66,7 +67,7 @@ async def invite_scope(query: CallbackQuery, callback_data: InviteCb, session: A
         role = staff_service.parse_role(callback_data.role)
         invite = await staff_service.invite_as(session, user, role, callback_data.scope)
     except DomainError as err:
-        await query.answer(error_text(err), show_alert=True)
+        await refuse(query, err)
         return
     await session.commit()
     me = await bot.me()
