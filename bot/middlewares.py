@@ -29,12 +29,14 @@ from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import TelegramObject
 from aiogram.types import User as TgUser
-from sqlalchemy import bindparam, event, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Dialect, bindparam, event, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from bot.services import users as user_service
 from models import InboundStatus, InboundUpdate, utcnow
+from models.database import closes_in_place
+from models.sqlite_inline import InlineConnection
 
 log = logging.getLogger(__name__)
 
@@ -48,26 +50,38 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 class DbSessionMiddleware(BaseMiddleware):
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
+        bind = sessionmaker.kw.get("bind")
+        self.close_in_place = isinstance(bind, AsyncEngine) and closes_in_place(bind)
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        async with self.sessionmaker() as session:
-            inbound_id = data.get("inbound_id")
-            if inbound_id is not None:
-                session.sync_session.info[_INBOUND_ID] = inbound_id
-            data["session"] = session
-            token = current_session.set(session)
-            try:
-                result = await handler(event, data)
-            except BaseException:
-                await session.rollback()
-                raise
-            finally:
-                current_session.reset(token)
-            sync = session.sync_session
-            if (session.in_transaction() or sync.new or sync.dirty or sync.deleted
-                    or (inbound_id is not None and not sync.info.get(_INBOUND_MARKED))):
-                await session.commit()
-            return result
+        if not self.close_in_place:
+            async with self.sessionmaker() as session:
+                return await self._handle(session, handler, event, data)
+        session = self.sessionmaker()
+        try:
+            return await self._handle(session, handler, event, data)
+        finally:
+            await session.close()  # never suspends: see models.database.closes_in_place
+
+    async def _handle(self, session: AsyncSession, handler: Handler, event: TelegramObject,
+                      data: dict[str, Any]) -> Any:
+        inbound_id = data.get("inbound_id")
+        if inbound_id is not None:
+            session.sync_session.info[_INBOUND_ID] = inbound_id
+        data["session"] = session
+        token = current_session.set(session)
+        try:
+            result = await handler(event, data)
+        except BaseException:
+            await session.rollback()
+            raise
+        finally:
+            current_session.reset(token)
+        sync = session.sync_session
+        if (session.in_transaction() or sync.new or sync.dirty or sync.deleted
+                or (inbound_id is not None and not sync.info.get(_INBOUND_MARKED))):
+            await session.commit()
+        return result
 
 
 _INBOUND_ID, _INBOUND_MARKED = "gridbot.inbound_id", "gridbot.inbound_marked"
@@ -80,13 +94,37 @@ _MARK_DONE = (
 )
 
 
+# The same statement for SQLite run in place, handed straight to sqlite3: it
+# skips SQLAlchemy's statement execution, a large share of the per-update cost
+# on SQLite (benchmarks/README.md).  Values go through the columns' own bind
+# processors, so the row is written exactly as the Core statement writes it.
+_MARK_DONE_SQLITE = "UPDATE inbound_updates SET status = ?, processed_at = ? WHERE id = ?"
+_sqlite_binds: dict[str, Callable[[Any], Any]] = {}
+
+
+def _sqlite_bind(dialect: Dialect, column: str, value: Any) -> Any:
+    process = _sqlite_binds.get(column)
+    if process is None:
+        process = _inbound.c[column].type.bind_processor(dialect) or (lambda v: v)
+        _sqlite_binds[column] = process
+    return process(value)
+
+
 @event.listens_for(Session, "before_commit")
 def _mark_inbound_done(session: Session) -> None:
     """Mark the session's inbound update done inside the transaction being
     committed (the first commit that succeeds carries it)."""
     inbound_id = session.info.get(_INBOUND_ID)
-    if inbound_id is not None and not session.info.get(_INBOUND_MARKED):
-        session.connection().execute(_MARK_DONE, {"inbound_id": inbound_id, "processed_at": utcnow()})
+    if inbound_id is None or session.info.get(_INBOUND_MARKED):
+        return
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    if isinstance(driver, InlineConnection):
+        dialect = connection.dialect
+        driver.run(_MARK_DONE_SQLITE, (_sqlite_bind(dialect, "status", InboundStatus.done),
+                                       _sqlite_bind(dialect, "processed_at", utcnow()), inbound_id))
+    else:
+        connection.execute(_MARK_DONE, {"inbound_id": inbound_id, "processed_at": utcnow()})
 
 
 @event.listens_for(Session, "after_commit")

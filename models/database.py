@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,10 @@ from sqlalchemy.ext.asyncio import (
 from models.sqlite_inline import inline_creator
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+# Engines whose connections run every call in place (models/sqlite_inline.py):
+# their sessions never suspend while closing.
+_IN_PLACE: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
@@ -39,6 +44,8 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
             else {"connect_args": {"timeout": 30}}
         )
         engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60, **options)
+        if "async_creator" in options:
+            _IN_PLACE.add(engine.sync_engine)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -55,6 +62,19 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def closes_in_place(engine: AsyncEngine) -> bool:
+    """True if closing a session of ``engine`` never yields to the event loop.
+
+    ``async with session`` closes the session in a task of its own, shielded
+    from cancellation, so that a cancelled caller cannot abandon a connection
+    half returned to the pool.  That costs a task and several turns of the
+    event loop per session.  When nothing in ``close()`` can suspend (SQLite
+    run in place), no cancellation can arrive partway through it, and the
+    session may simply be closed with ``await session.close()``.
+    """
+    return engine.sync_engine in _IN_PLACE
 
 
 def alembic_config(database_url: str):  # type: ignore[no-untyped-def]

@@ -146,6 +146,15 @@ class InlineConnection:
     async def create_function(self, *args: Any, **kwargs: Any) -> None:
         self._conn.create_function(*args, **kwargs)
 
+    def run(self, sql: str, parameters: Sequence[Any] | dict[str, Any]) -> int:
+        """Run one statement now, from synchronous code (a session event), in
+        the connection's current transaction; returns the row count."""
+        cursor = self._conn.execute(sql, parameters)
+        try:
+            return cursor.rowcount
+        finally:
+            cursor.close()
+
 
 def inline_creator(path: str, *, timeout: float = 30.0) -> Callable[[], Awaitable[InlineConnection]]:
     """An ``async_creator`` for :func:`create_async_engine` opening ``path``."""

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from collections import Counter
 
@@ -31,6 +32,17 @@ from tests.delivery.conftest import (
     spawn_sender,
     wait_rows,
 )
+
+
+def _read(path) -> str:  # type: ignore[no-untyped-def]
+    return path.read_text() if path.exists() else ""
+
+
+async def _until(condition, *, timeout: float) -> None:  # type: ignore[no-untyped-def]
+    """Poll ``condition`` until it holds, up to ``timeout`` seconds."""
+    async with asyncio.timeout(timeout):
+        while not condition():  # noqa: ASYNC110 - another process's log file: no event to wait on
+            await asyncio.sleep(0.05)
 
 
 async def _broadcast(sessionmaker, users, *, reminders: int = 0) -> int:
@@ -90,10 +102,14 @@ async def test_two_processes_on_postgresql_never_send_twice(db_url, sessionmaker
         pytest.skip("several sender processes need PostgreSQL (SQLite runs one)")
     emulator.set_rate_limits(global_per_second=60, per_chat_per_second=1, per_group_per_minute=20)
     users = await make_recipients(sessionmaker, emulator, 120)
-    await _broadcast(sessionmaker, users)
     env = process_env(emulator, db_url, DELIVERY_GLOBAL_RATE="60")
-    procs = [await spawn_sender(env, tmp_path / f"sender{i}.log") for i in range(2)]
+    logs = [tmp_path / f"sender{i}.log" for i in range(2)]
+    procs = [await spawn_sender(env, log) for log in logs]
     try:
+        # Both senders are up before there is anything to send: otherwise a slow
+        # start of the second one lets the first send all 120 alone.
+        await _until(lambda: all("delivery process running" in _read(log) for log in logs), timeout=60)
+        await _broadcast(sessionmaker, users)
         got = await wait_rows(sessionmaker, lambda g: settled(g), timeout=30)
     finally:
         for p in procs:

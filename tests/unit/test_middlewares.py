@@ -1,0 +1,81 @@
+"""The update's session: how it marks its inbound row done, and how it closes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select, text
+
+from bot.middlewares import _MARK_DONE, DbSessionMiddleware
+from models import InboundStatus, InboundUpdate, User, utcnow
+from models.database import closes_in_place, create_engine
+
+
+async def _pending(sessionmaker, update_id: int) -> int:  # type: ignore[no-untyped-def]
+    async with sessionmaker() as s:
+        row_id = (await s.execute(
+            insert(InboundUpdate).values(bot_id=1, update_id=update_id, payload="{}", status=InboundStatus.pending,
+                                         attempts=0, received_at=utcnow()).returning(InboundUpdate.id)
+        )).scalar_one()
+        await s.commit()
+    return row_id
+
+
+async def test_done_mark_is_written_as_the_core_statement_writes_it(sessionmaker):
+    """On SQLite the mark goes to sqlite3 directly: the stored row must be the
+    same, byte for byte, as the one SQLAlchemy's statement writes."""
+    by_middleware, by_core = await _pending(sessionmaker, 1), await _pending(sessionmaker, 2)
+
+    async def handler(event: Any, data: dict[str, Any]) -> str:  # noqa: ARG001
+        data["session"].add(User(telegram_id=77, first_name="x"))
+        return "handled"
+
+    assert await DbSessionMiddleware(sessionmaker)(handler, object(), {"inbound_id": by_middleware}) == "handled"
+    async with sessionmaker() as s:
+        await s.execute(_MARK_DONE, {"inbound_id": by_core, "processed_at": utcnow()})
+        await s.commit()
+    async with sessionmaker() as s:
+        rows = {r.id: r for r in (await s.scalars(select(InboundUpdate))).all()}
+        assert await s.scalar(select(User.first_name).where(User.telegram_id == 77)) == "x"
+        raw = {i: tuple(r) for i, *r in (await s.execute(
+            text("SELECT id, status, length(CAST(processed_at AS TEXT)) FROM inbound_updates"))).all()}
+    assert rows[by_middleware].status == rows[by_core].status == InboundStatus.done
+    assert rows[by_middleware].processed_at.tzinfo is not None
+    assert abs((rows[by_core].processed_at - rows[by_middleware].processed_at).total_seconds()) < 60
+    assert raw[by_middleware] == raw[by_core]
+
+
+async def test_a_failed_handler_leaves_its_update_pending(sessionmaker):
+    row_id = await _pending(sessionmaker, 3)
+
+    async def handler(event: Any, data: dict[str, Any]) -> None:  # noqa: ARG001
+        data["session"].add(User(telegram_id=78, first_name="y"))
+        await data["session"].flush()
+        raise RuntimeError("handler bug")
+
+    with pytest.raises(RuntimeError):
+        await DbSessionMiddleware(sessionmaker)(handler, object(), {"inbound_id": row_id})
+    async with sessionmaker() as s:
+        assert await s.scalar(select(InboundUpdate.status).where(InboundUpdate.id == row_id)) == InboundStatus.pending
+        assert await s.scalar(select(User.id).where(User.telegram_id == 78)) is None
+
+
+async def test_the_session_gives_its_connection_back(sessionmaker):
+    engine = sessionmaker.kw["bind"]
+    middleware = DbSessionMiddleware(sessionmaker)
+    assert middleware.close_in_place == (engine.dialect.name == "sqlite")
+    row_id = await _pending(sessionmaker, 4)
+
+    async def handler(event: Any, data: dict[str, Any]) -> None:  # noqa: ARG001
+        await data["session"].execute(select(User.id))
+
+    await middleware(handler, object(), {"inbound_id": row_id})
+    assert engine.sync_engine.pool.checkedout() == 0
+
+
+def test_only_sqlite_run_in_place_closes_in_place(tmp_path):
+    assert closes_in_place(create_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"))
+    # A URL with a query string keeps aiosqlite's threads (models/database.py).
+    assert not closes_in_place(create_engine(f"sqlite+aiosqlite:///{tmp_path / 'y.db'}?timeout=5"))
+    assert not closes_in_place(create_engine("postgresql+asyncpg://postgres@127.0.0.1:5432/test"))
