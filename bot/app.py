@@ -98,6 +98,8 @@ class GridBotApp:
             sessionmaker=sessionmaker,
             max_attempts=settings.inbound_max_attempts,
             on_failed=app._apologise,
+            owner=settings.instance_name,
+            lease_seconds=settings.inbound_lease_seconds,
         )
         return app
 
@@ -116,7 +118,7 @@ class GridBotApp:
         me = await self.bot.get_me()
         log.info("running as @%s (id %s)", me.username, me.id)
         await publish_default_commands(self.bot, self.i18n)
-        await self.pipeline.recover()
+        await self.pipeline.start()
 
     async def run_polling(self) -> None:
         await self.bot.delete_webhook(drop_pending_updates=False)

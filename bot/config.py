@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     # How many times an inbound update is tried before it is parked as failed.
     inbound_max_attempts: int = Field(default=3, alias="INBOUND_MAX_ATTEMPTS", ge=1, le=100)
+    # This process's name among several sharing one PostgreSQL database; stable
+    # across restarts, so a restarted process takes its own unfinished updates
+    # back at once instead of waiting for their lease to run out.
+    instance_name: str | None = Field(default=None, alias="INSTANCE_NAME", min_length=1, max_length=64,
+                                      pattern=r"^[A-Za-z0-9_.:@-]+$")
+    # How long an update stays with the process handling it without a renewal.
+    inbound_lease_seconds: float = Field(default=30, alias="INBOUND_LEASE_SECONDS", ge=1, le=3600)
     # The delivery engine (bot/delivery): Telegram's caps and how failures are retried.
     delivery_enabled: bool = Field(default=True, alias="DELIVERY_ENABLED")
     delivery_global_rate: float = Field(default=30, alias="DELIVERY_GLOBAL_RATE", gt=0, le=1000)

@@ -14,6 +14,17 @@ updates when the process dies.  Here every update is
 On start :meth:`InboundPipeline.recover` re-runs every row still pending.
 A row that keeps failing (an exception, or a crash while it ran) is parked as
 ``failed`` after ``max_attempts`` tries so it cannot block its chat forever.
+
+Several processes on one PostgreSQL database (webhooks behind a balancer)
+share the table.  Each row carries a lease: the process that stored it owns
+it and renews the lease while it lives; a process takes over only rows whose
+lease ran out (its owner died), counting an attempt.  Before handling an
+update, a process waits while an earlier update of the same chat is pending
+anywhere, so one chat's updates keep their order across processes.  The
+done-mark only applies to a pending row: if a stalled owner and the process
+that took over both handle an update, the second commit fails and its effects
+are rolled back.  SQLite runs one process: no waiting, and every pending row
+is taken at start.
 """
 
 from __future__ import annotations
@@ -21,10 +32,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import random
+import secrets
+import socket
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -32,11 +47,12 @@ from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
-from sqlalchemy import select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.middlewares import UpdateAlreadyDone
 from models import InboundStatus, InboundUpdate, utcnow
 
 log = logging.getLogger(__name__)
@@ -58,6 +74,26 @@ class _Item:
     row_id: int
     payload: dict[str, Any]
     attempts: int
+    update_id: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.update_id:
+            self.update_id = int(self.payload.get("update_id", 0))
+
+
+_t = InboundUpdate.__table__
+# Is an earlier update of this chat still pending (in any process)?  Built once.
+_EARLIER_PENDING = (
+    select(_t.c.id, _t.c.owner)
+    .where(_t.c.bot_id == bindparam("bot_id"), _t.c.chat_id == bindparam("chat_id"),
+           _t.c.update_id < bindparam("update_id"), _t.c.status == InboundStatus.pending)
+    .order_by(_t.c.update_id)
+)
+
+
+def _owner_name() -> str:
+    """This process's name in ``inbound_updates.owner``: host, pid and a nonce."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 def chat_key(payload: dict[str, Any]) -> ChatKey:
@@ -84,12 +120,25 @@ class InboundPipeline:
         max_attempts: int = 3,
         max_concurrency: int = 64,
         on_failed: FailedCallback | None = None,
+        lease_seconds: float = 30.0,
+        shared: bool | None = None,
+        owner: str | None = None,
     ) -> None:
         self.bot = bot
         self.dp = dispatcher
         self.sessionmaker = sessionmaker
         self.max_attempts = max_attempts
         self.on_failed = on_failed
+        self.owner = owner or _owner_name()
+        self.lease = timedelta(seconds=lease_seconds)
+        # Other processes may share the table: PostgreSQL (SQLite runs one process).
+        if shared is None:
+            bind = sessionmaker.kw.get("bind")
+            shared = getattr(getattr(bind, "dialect", None), "name", "sqlite") != "sqlite"
+        self.shared = shared
+        # Set whenever a chat waits for an earlier update pending in another process.
+        self.waited_for_turn = asyncio.Event()
+        self._lease_task: asyncio.Task[None] | None = None
         self._queues: dict[ChatKey, deque[_Item]] = {}
         self._workers: dict[ChatKey, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(max_concurrency)
@@ -109,6 +158,7 @@ class InboundPipeline:
         was lost) is skipped: it was, or will be, handled from its first row.
         """
         payloads = list(payloads)
+        now = utcnow()
         rows = [
             {
                 "bot_id": self.bot.id,
@@ -117,7 +167,9 @@ class InboundPipeline:
                 "payload": json.dumps(p, ensure_ascii=False, separators=(",", ":")),
                 "status": InboundStatus.pending,
                 "attempts": 0,
-                "received_at": utcnow(),
+                "received_at": now,
+                "owner": self.owner,
+                "lease_until": now + self.lease,
             }
             for p in payloads
         ]
@@ -132,54 +184,110 @@ class InboundPipeline:
         by_update = {int(p["update_id"]): p for p in payloads}
         return [_Item(inserted[uid], by_update[uid], 0) for uid in sorted(inserted)]
 
-    async def recover(self) -> int:
-        """Queue every pending row again (after a crash or a restart)."""
+    async def start(self) -> int:
+        """Queue what was left unfinished; on a shared database, keep the leases."""
+        recovered = await self.recover()
+        if self.shared and self._lease_task is None:
+            self._lease_task = asyncio.create_task(self._keep_leases(), name="inbound-leases")
+        return recovered
+
+    async def recover(self, *, at_start: bool = True) -> int:
+        """Take over the pending rows no live process is handling, and queue them.
+
+        That is every pending row on SQLite (one process: the others are a
+        dead one's), and on PostgreSQL those whose lease ran out, plus, at
+        start, those under this process's own name (``INSTANCE_NAME``: its
+        previous run's).  Taking a row over counts an attempt: it was being
+        handled when its process died, so an update that crashes the process
+        is not retried forever (after ``max_attempts`` it is parked as
+        ``failed``).
+        """
+        now = utcnow()
+        others: Any = or_(InboundUpdate.owner.is_(None), InboundUpdate.owner != self.owner)
+        if self.shared:
+            others = and_(others, or_(InboundUpdate.lease_until.is_(None), InboundUpdate.lease_until < now))
+        claimable = [
+            InboundUpdate.status == InboundStatus.pending,
+            InboundUpdate.bot_id == self.bot.id,
+            or_(others, InboundUpdate.owner == self.owner) if at_start else others,
+        ]
         async with self.sessionmaker() as session:
-            # A row pending at start was being handled when the process died:
-            # that counts as an attempt, so an update that crashes the process
-            # is not retried forever.
-            await session.execute(
-                update(InboundUpdate)
-                .where(InboundUpdate.status == InboundStatus.pending, InboundUpdate.bot_id == self.bot.id)
-                .values(attempts=InboundUpdate.attempts + 1)
-            )
-            await session.execute(
-                update(InboundUpdate)
-                .where(
-                    InboundUpdate.status == InboundStatus.pending,
-                    InboundUpdate.bot_id == self.bot.id,
-                    InboundUpdate.attempts > self.max_attempts,
-                )
-                .values(status=InboundStatus.failed, last_error="gave up after repeated crashes")
-            )
+            # One UPDATE ... RETURNING: of two processes claiming at once, each
+            # row goes to one (the other finds its lease renewed).
             rows = (
                 await session.execute(
-                    select(InboundUpdate.id, InboundUpdate.payload, InboundUpdate.attempts)
-                    .where(InboundUpdate.status == InboundStatus.pending, InboundUpdate.bot_id == self.bot.id)
-                    .order_by(InboundUpdate.id)
+                    update(InboundUpdate)
+                    .where(*claimable)
+                    .values(attempts=InboundUpdate.attempts + 1, owner=self.owner, lease_until=now + self.lease)
+                    .returning(InboundUpdate.id, InboundUpdate.update_id, InboundUpdate.payload,
+                               InboundUpdate.attempts)
                 )
             ).all()
+            parked = [r.id for r in rows if r.attempts > self.max_attempts]
+            if parked:
+                await session.execute(
+                    update(InboundUpdate)
+                    .where(InboundUpdate.id.in_(parked))
+                    .values(status=InboundStatus.failed, last_error="gave up after repeated crashes",
+                            processed_at=now)
+                )
             await session.commit()
-        for row_id, payload, attempts in rows:
-            self.enqueue(_Item(row_id, json.loads(payload), attempts))
-        if rows:
-            log.info("recovered %d unfinished updates", len(rows))
-        return len(rows)
+        taken = sorted((r for r in rows if r.attempts <= self.max_attempts), key=lambda r: r.update_id)
+        for row_id, update_id, payload, attempts in taken:
+            self.enqueue(_Item(row_id, json.loads(payload), attempts, update_id))
+        if taken:
+            log.info("took over %d unfinished updates", len(taken))
+        return len(taken)
+
+    async def renew_leases(self) -> int:
+        """Extend the lease of every pending row this process owns."""
+        async with self.sessionmaker() as session:
+            result = await session.execute(
+                update(InboundUpdate)
+                .where(InboundUpdate.owner == self.owner, InboundUpdate.status == InboundStatus.pending)
+                .values(lease_until=utcnow() + self.lease)
+            )
+            await session.commit()
+        return int(result.rowcount or 0)
+
+    async def _keep_leases(self) -> None:
+        """Renew our leases and take over expired ones, a few times per lease."""
+        interval = self.lease.total_seconds() / 3
+        while not self._stopping:
+            await asyncio.sleep(interval)
+            try:
+                await self.renew_leases()
+                await self.recover(at_start=False)
+            except Exception:  # noqa: BLE001 - e.g. the database briefly unavailable; next round retries
+                log.exception("inbound lease upkeep failed")
 
     # -- handling --------------------------------------------------------------
     def enqueue(self, item: _Item) -> None:
         key = chat_key(item.payload)
-        self._queues.setdefault(key, deque()).append(item)
+        self._put(self._queues.setdefault(key, deque()), item)
         self._idle.clear()
         if key not in self._workers:
             self._workers[key] = asyncio.create_task(self._drain_chat(key), name=f"inbound-{key}")
+
+    @staticmethod
+    def _put(queue: deque[_Item], item: _Item) -> None:
+        """Append, keeping the queue in update order (an update taken over
+        from another process may be older than those already queued)."""
+        queue.append(item)
+        if len(queue) > 1 and queue[-2].update_id > item.update_id:
+            ordered = sorted(queue, key=lambda i: i.update_id)
+            queue.clear()
+            queue.extend(ordered)
 
     async def _drain_chat(self, key: ChatKey) -> None:
         queue = self._queues[key]
         try:
             async with self._slots:
                 while queue and not self._stopping:
-                    await self._handle(queue.popleft())
+                    item = queue.popleft()
+                    if self.shared and isinstance(key, int) and not await self._my_turn(key, item, queue):
+                        continue
+                    await self._handle(item)
         finally:
             if not queue:
                 self._queues.pop(key, None)
@@ -189,11 +297,41 @@ class InboundPipeline:
             if not self._workers:
                 self._idle.set()
 
+    async def _my_turn(self, chat_id: int, item: _Item, queue: deque[_Item]) -> bool:
+        """Wait while an earlier update of this chat is pending in another
+        process.  False if the item went back into the queue (an earlier one
+        of this chat is now queued here) or the pipeline is stopping."""
+        delay = 0.02
+        while not self._stopping:
+            async with self.sessionmaker() as session:
+                earlier = (
+                    await session.execute(
+                        _EARLIER_PENDING, {"bot_id": self.bot.id, "chat_id": chat_id, "update_id": item.update_id}
+                    )
+                ).all()
+            if not earlier:
+                return True
+            queued = {i.row_id for i in queue}
+            if any(row_id in queued for row_id, _ in earlier):
+                self._put(queue, item)
+                return False
+            self.waited_for_turn.set()
+            # Its process commits it soon, or dies and our lease upkeep takes it over.
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        return False  # stays pending in the database
+
     async def _handle(self, item: _Item) -> None:
         update_obj = Update.model_validate(item.payload, context={"bot": self.bot})
         while True:
             try:
                 await self.dp.feed_update(self.bot, update_obj, inbound_id=item.row_id)
+                self.handled += 1
+                return
+            except UpdateAlreadyDone:
+                # Another process took it over (our lease had run out) and
+                # finished first; our transaction was rolled back.
+                log.warning("update %s was finished by another process", item.update_id)
                 self.handled += 1
                 return
             except Exception as exc:  # noqa: BLE001 - every failure is recorded
@@ -241,6 +379,10 @@ class InboundPipeline:
     async def stop(self, timeout: float = 10.0) -> None:
         """Let running handlers finish (up to ``timeout``); leave the rest pending."""
         self._stopping = True
+        if self._lease_task is not None:
+            self._lease_task.cancel()
+            await asyncio.gather(self._lease_task, return_exceptions=True)
+            self._lease_task = None
         workers = list(self._workers.values())
         if workers:
             _, pending = await asyncio.wait(workers, timeout=timeout)

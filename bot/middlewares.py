@@ -87,18 +87,25 @@ class DbSessionMiddleware(BaseMiddleware):
 _INBOUND_ID, _INBOUND_MARKED = "gridbot.inbound_id", "gridbot.inbound_marked"
 _inbound = InboundUpdate.__table__
 # Built once: a Core statement on the session's connection, no ORM bookkeeping.
+# Only a pending row is marked: if another process took the update over and
+# finished it first, this transaction must not commit the same effects again.
 _MARK_DONE = (
     update(_inbound)
-    .where(_inbound.c.id == bindparam("inbound_id"))
+    .where(_inbound.c.id == bindparam("inbound_id"), _inbound.c.status == InboundStatus.pending)
     .values(status=InboundStatus.done, processed_at=bindparam("processed_at"))
 )
+
+
+class UpdateAlreadyDone(Exception):  # noqa: N818 - a state, not an error of ours
+    """The update was finished elsewhere (a process that took it over): this
+    transaction is rolled back instead of committing its effects twice."""
 
 
 # The same statement for SQLite run in place, handed straight to sqlite3: it
 # skips SQLAlchemy's statement execution, a large share of the per-update cost
 # on SQLite (benchmarks/README.md).  Values go through the columns' own bind
 # processors, so the row is written exactly as the Core statement writes it.
-_MARK_DONE_SQLITE = "UPDATE inbound_updates SET status = ?, processed_at = ? WHERE id = ?"
+_MARK_DONE_SQLITE = "UPDATE inbound_updates SET status = ?, processed_at = ? WHERE id = ? AND status = ?"
 _sqlite_binds: dict[str, Callable[[Any], Any]] = {}
 
 
@@ -121,10 +128,13 @@ def _mark_inbound_done(session: Session) -> None:
     driver = connection.connection.driver_connection
     if isinstance(driver, InlineConnection):
         dialect = connection.dialect
-        driver.run(_MARK_DONE_SQLITE, (_sqlite_bind(dialect, "status", InboundStatus.done),
-                                       _sqlite_bind(dialect, "processed_at", utcnow()), inbound_id))
+        marked = driver.run(_MARK_DONE_SQLITE, (_sqlite_bind(dialect, "status", InboundStatus.done),
+                                                _sqlite_bind(dialect, "processed_at", utcnow()), inbound_id,
+                                                _sqlite_bind(dialect, "status", InboundStatus.pending)))
     else:
-        connection.execute(_MARK_DONE, {"inbound_id": inbound_id, "processed_at": utcnow()})
+        marked = connection.execute(_MARK_DONE, {"inbound_id": inbound_id, "processed_at": utcnow()}).rowcount
+    if marked != 1:
+        raise UpdateAlreadyDone(f"inbound update {inbound_id} is no longer pending")
 
 
 @event.listens_for(Session, "after_commit")

@@ -105,6 +105,7 @@ class InboundUpdate(Base):
     __table_args__ = (
         UniqueConstraint("bot_id", "update_id"),
         Index("ix_inbound_updates_status_id", "status", "id"),
+        Index("ix_inbound_updates_bot_id_chat_id_update_id", "bot_id", "chat_id", "update_id"),
     )
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     bot_id: Mapped[int] = mapped_column(BigInteger)
@@ -118,6 +119,10 @@ class InboundUpdate(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(2000))
+    # The process handling it, and until when (renewed while it lives; another
+    # process may take the update over once the lease has run out).
+    owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class FSMRecord(Base):

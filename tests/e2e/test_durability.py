@@ -37,8 +37,12 @@ async def _start_bot(emulator, db_url: str, log: Path) -> asyncio.subprocess.Pro
         "TELEGRAM_API_URL": emulator.base_url,
         "DATABASE_URL": db_url,
         "LOG_LEVEL": "INFO",
+        # The restarted process is the same instance: on PostgreSQL it takes its
+        # unfinished updates back at once (tests/unit/test_inbound.py covers the
+        # takeover of a dead process's updates once their lease runs out).
+        "INSTANCE_NAME": "durability-test",
     }
-    for name in ("REDIS_URL", "WEBHOOK_URL"):
+    for name in ("REDIS_URL", "WEBHOOK_URL", "INBOUND_LEASE_SECONDS"):
         env.pop(name, None)
     with log.open("ab") as fh:
         return await asyncio.create_subprocess_exec(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from types import SimpleNamespace
 
 from sqlalchemy import select, update
 
 from bot.inbound import InboundPipeline, chat_key
-from models import InboundStatus, InboundUpdate
+from bot.middlewares import UpdateAlreadyDone
+from models import InboundStatus, InboundUpdate, utcnow
 
 
 def msg(update_id: int, chat: int, text: str = "hi") -> dict:
@@ -101,8 +103,9 @@ async def test_failures_retry_then_park(sessionmaker):
 
 
 async def test_recover_requeues_pending_and_parks_crash_loops(sessionmaker):
-    first = pipeline(sessionmaker, FakeDispatcher(sessionmaker), max_attempts=2)
-    await first.store([msg(1, 1), msg(2, 2), msg(3, 3)])  # stored, then "the process died"
+    # Stored, then "the process died" (and, on PostgreSQL, its leases ran out).
+    first = pipeline(sessionmaker, FakeDispatcher(sessionmaker), max_attempts=2, lease_seconds=0)
+    await first.store([msg(1, 1), msg(2, 2), msg(3, 3)])
     async with sessionmaker() as s:
         await s.execute(update(InboundUpdate).where(InboundUpdate.update_id == 3).values(attempts=2))
         await s.commit()
@@ -116,6 +119,71 @@ async def test_recover_requeues_pending_and_parks_crash_loops(sessionmaker):
         rows = {r.update_id: r for r in await s.scalars(select(InboundUpdate))}
     assert rows[3].status == InboundStatus.failed  # crashed the process twice already
     assert {rows[1].attempts, rows[2].attempts} == {1}
+
+
+async def test_two_processes_keep_one_chat_in_order(sessionmaker):
+    """Two pipelines on one database stand for two webhook processes: the
+    second waits for the first's earlier update of the same chat."""
+    first_dp = FakeDispatcher(sessionmaker)  # its update 1 blocks until released
+    first = pipeline(sessionmaker, first_dp, shared=True)
+    second_dp = FakeDispatcher(sessionmaker)
+    second_dp.release.set()
+    second = pipeline(sessionmaker, second_dp, shared=True)
+    await first.feed_raw([msg(1, 5)])
+    await asyncio.wait_for(first_dp.blocked.wait(), 5)
+    await second.feed_raw([msg(2, 5), msg(3, 6)])
+    await asyncio.wait_for(second_dp.until_seen([3]), 5)  # another chat goes ahead
+    await asyncio.wait_for(second.waited_for_turn.wait(), 5)
+    assert second_dp.seen == [3]  # chat 5's update 2 waits for update 1, pending elsewhere
+    first_dp.release.set()
+    await asyncio.wait_for(second_dp.until_seen([3, 2]), 5)
+    await first.wait_idle(5)
+    assert first_dp.seen == [1]
+
+
+async def test_a_live_process_keeps_its_updates_until_its_lease_runs_out(sessionmaker):
+    alive = pipeline(sessionmaker, FakeDispatcher(sessionmaker), shared=True)
+    await alive.store([msg(1, 1)])  # being handled over there
+    dp = FakeDispatcher(sessionmaker)
+    dp.release.set()
+    newcomer = pipeline(sessionmaker, dp, shared=True)
+    assert await newcomer.recover() == 0
+    assert await alive.renew_leases() == 1
+    assert await newcomer.recover() == 0
+    async with sessionmaker() as s:  # it stops renewing: it died
+        await s.execute(update(InboundUpdate).values(lease_until=utcnow() - timedelta(seconds=1)))
+        await s.commit()
+    assert await newcomer.recover() == 1
+    await newcomer.wait_idle(5)
+    assert dp.seen == [1]
+    async with sessionmaker() as s:
+        row = await s.scalar(select(InboundUpdate))
+    assert (row.status, row.attempts, row.owner) == (InboundStatus.done, 1, newcomer.owner)
+
+
+async def test_a_restarted_instance_takes_its_own_updates_back_at_once(sessionmaker):
+    before = pipeline(sessionmaker, FakeDispatcher(sessionmaker), shared=True, owner="bot-1")
+    await before.store([msg(1, 1)])  # then it died, its lease still running
+    dp = FakeDispatcher(sessionmaker)
+    dp.release.set()
+    assert await pipeline(sessionmaker, dp, shared=True).recover() == 0  # someone else waits
+    after = pipeline(sessionmaker, dp, shared=True, owner="bot-1")
+    assert await after.recover() == 1
+    await after.wait_idle(5)
+    assert dp.seen == [1]
+
+
+async def test_an_update_finished_elsewhere_is_not_retried(sessionmaker):
+    class FinishedElsewhere(FakeDispatcher):
+        async def feed_update(self, bot, update, inbound_id: int) -> None:  # noqa: ARG002
+            self.seen.append(update.update_id)
+            raise UpdateAlreadyDone("taken over")
+
+    dp = FinishedElsewhere(sessionmaker)
+    p = pipeline(sessionmaker, dp)
+    await p.feed_raw([msg(1, 1)])
+    await p.wait_handled(1)
+    assert dp.seen == [1] and p.handled == 1 and p.failed == 0
 
 
 def test_chat_key() -> None:

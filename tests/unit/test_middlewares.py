@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select, text
 
-from bot.middlewares import _MARK_DONE, DbSessionMiddleware
+from bot.middlewares import _MARK_DONE, DbSessionMiddleware, UpdateAlreadyDone
 from models import InboundStatus, InboundUpdate, User, utcnow
 from models.database import closes_in_place, create_engine
 
@@ -79,3 +79,21 @@ def test_only_sqlite_run_in_place_closes_in_place(tmp_path):
     # A URL with a query string keeps aiosqlite's threads (models/database.py).
     assert not closes_in_place(create_engine(f"sqlite+aiosqlite:///{tmp_path / 'y.db'}?timeout=5"))
     assert not closes_in_place(create_engine("postgresql+asyncpg://postgres@127.0.0.1:5432/test"))
+
+
+async def test_an_update_finished_by_another_process_commits_nothing(sessionmaker):
+    """A process whose lease ran out while it worked, and the one that took the
+    update over: whichever commits second has its effects rolled back."""
+    row_id = await _pending(sessionmaker, 5)
+
+    async def handler(event: Any, data: dict[str, Any]) -> None:  # noqa: ARG001
+        data["session"].add(User(telegram_id=79, first_name="z"))
+        async with sessionmaker() as other:  # the other process finishes first
+            await other.execute(_MARK_DONE, {"inbound_id": row_id, "processed_at": utcnow()})
+            await other.commit()
+
+    with pytest.raises(UpdateAlreadyDone):
+        await DbSessionMiddleware(sessionmaker)(handler, object(), {"inbound_id": row_id})
+    async with sessionmaker() as s:
+        assert await s.scalar(select(User.id).where(User.telegram_id == 79)) is None
+        assert await s.scalar(select(InboundUpdate.status).where(InboundUpdate.id == row_id)) == InboundStatus.done
