@@ -38,8 +38,10 @@ async def test_done_mark_is_written_as_the_core_statement_writes_it(sessionmaker
     async with sessionmaker() as s:
         rows = {r.id: r for r in (await s.scalars(select(InboundUpdate))).all()}
         assert await s.scalar(select(User.first_name).where(User.telegram_id == 77)) == "x"
-        raw = {i: tuple(r) for i, *r in (await s.execute(
-            text("SELECT id, status, length(CAST(processed_at AS TEXT)) FROM inbound_updates"))).all()}
+        sqlite = s.bind.dialect.name == "sqlite"
+        raw = {i: tuple(r) for i, *r in (await s.execute(text(
+            "SELECT id, status, typeof(processed_at), length(processed_at) FROM inbound_updates" if sqlite
+            else "SELECT id, status, pg_typeof(processed_at)::text FROM inbound_updates"))).all()}
     assert rows[by_middleware].status == rows[by_core].status == InboundStatus.done
     assert rows[by_middleware].processed_at.tzinfo is not None
     assert abs((rows[by_core].processed_at - rows[by_middleware].processed_at).total_seconds()) < 60
