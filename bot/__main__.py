@@ -53,10 +53,11 @@ async def _with_session(settings: Settings, fn):  # type: ignore[no-untyped-def]
 
 
 async def _cmd_run(settings: Settings) -> int:
+    token = settings.require_token()  # before importing aiogram: a missing token is told at once
+
     from bot.app import GridBotApp
     from models.database import upgrade
 
-    token = settings.require_token()
     await upgrade(settings.database_url)
     app = GridBotApp.create(settings, token=token)
     loop = asyncio.get_running_loop()
@@ -69,10 +70,29 @@ async def _cmd_run(settings: Settings) -> int:
     return 0
 
 
-async def _cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
-    from aiogram import Bot
+async def _bot_username(settings: Settings, token: str) -> str:
+    """The bot's username, from getMe.
 
-    from bot.app import create_bot
+    Plain HTTP: the command needs nothing else of the Bot API, and importing
+    aiogram builds its few hundred pydantic models, which takes seconds.
+    Raises ``RuntimeError`` with one line to show.
+    """
+    import aiohttp
+
+    url = f"{settings.telegram_api_url.rstrip('/')}/bot{token}/getMe"
+    try:
+        async with aiohttp.ClientSession() as http, http.get(url, timeout=aiohttp.ClientTimeout(total=30)) as resp:
+            answer = await resp.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        raise RuntimeError(f"getMe at {settings.telegram_api_url} failed: {type(exc).__name__}: {exc}") from exc
+    result = answer.get("result") if isinstance(answer, dict) and answer.get("ok") is True else None
+    if not isinstance(result, dict) or not result.get("username"):
+        reason = answer.get("description") if isinstance(answer, dict) else None
+        raise RuntimeError(f"getMe at {settings.telegram_api_url} failed: {reason or 'unexpected answer'}")
+    return str(result["username"])
+
+
+async def _cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
     from bot.services.errors import DomainError
     from bot.services.invites import create_invite, parse_duration
     from models import Role
@@ -83,11 +103,11 @@ async def _cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
     except DomainError:
         print("--expires: expected a lifetime like 30m, 12h, 7d or 2w (at most a year)", file=sys.stderr)
         return 2
-    bot: Bot = create_bot(settings, token)
     try:
-        me = await bot.get_me()
-    finally:
-        await bot.session.close()
+        username = await _bot_username(settings, token)
+    except RuntimeError as exc:
+        print(exc, file=sys.stderr)
+        return 1
 
     async def create(sessionmaker):  # type: ignore[no-untyped-def]
         async with sessionmaker() as session:
@@ -101,7 +121,7 @@ async def _cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
         print(f"--scope: no {args.role} scope with code {args.scope!r}", file=sys.stderr)
         return 2
     print(f"Invite for {args.role} of {args.scope}, valid until {invite.expires_at.astimezone(settings.tz):%Y-%m-%d %H:%M %Z}:")
-    print(f"https://t.me/{me.username}?start={invite.payload}")
+    print(f"https://t.me/{username}?start={invite.payload}")
     print(invite.payload)
     return 0
 

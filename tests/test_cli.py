@@ -59,6 +59,11 @@ async def test_invite_refuses_bad_scope_and_expiry(db_url, emulator):
     assert code == 2 and "--expires" in err
     code, _, err = await cli("invite", "--role", "mayor", "--scope", "DC", **env)
     assert code == 2 and "invalid choice" in err
+    # A token the Bot API does not know: one line, no traceback.
+    code, out, err = await cli("invite", "--role", "worker", "--scope", "DC-XS-01",
+                               **{**env, "BOT_TOKEN": "987654321:not-this-bot"})
+    assert code == 1 and out == "" and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1].endswith("failed: Unauthorized"), err
 
 
 async def test_import_org_reports_rows_and_applies_nothing(db_url, sessionmaker, tmp_path):
