@@ -24,6 +24,19 @@ from aiohttp import ClientError
 
 
 class JsonAiohttpSession(AiohttpSession):
+    async def close(self) -> None:
+        """Close; wait for TLS connections only when there can be some.
+
+        aiogram always sleeps 250 ms after closing, which aiohttp advises for
+        TLS connections to shut down cleanly.  A Bot API server reached over
+        plain HTTP (a local one, or the emulator) has none to wait for.
+        """
+        if self.api.base.startswith("http://"):
+            if self._session is not None and not self._session.closed:
+                await self._session.close()
+            return
+        await super().close()
+
     def json_body(self, bot: Bot, method: TelegramMethod[Any]) -> dict[str, Any] | None:
         """The method as one JSON object, or None when it uploads a file."""
         files: dict[str, Any] = {}

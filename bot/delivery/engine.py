@@ -575,6 +575,8 @@ class Sender:
                         self._feed_wake.set()
                 if got and got == want:
                     continue  # more may be due: top up at once
+                if self._stopping:
+                    break  # the stop's wake-up came while claiming; clearing it would wait a poll interval
                 self._claim_wake.clear()
                 timeout = min(self.settings.delivery_poll_interval, max(0.01, next_maintenance - time.monotonic()))
                 with contextlib.suppress(TimeoutError):

@@ -3,6 +3,7 @@ unknown outcomes, quiet hours, paused broadcasts."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
@@ -297,3 +298,25 @@ async def test_a_paused_broadcast_stops_sending_and_a_resumed_one_finishes(db_ur
     got = await wait_rows(sessionmaker, settled)
     await running.stop()
     assert {r.status for r in got} == {OutboxStatus.sent} and len(emulator.send_log) == 30
+
+
+async def test_a_stop_that_comes_during_a_claim_is_not_lost(db_url, sessionmaker, emulator, senders):
+    """The stop wakes the claim loop; if the loop is inside a claim just then,
+    it must not clear that wake-up and sleep a whole poll interval (a minute
+    here) before it notices."""
+    running = await senders(sessionmaker, delivery_settings(emulator, db_url, DELIVERY_POLL_INTERVAL=60))
+    claiming, release = asyncio.Event(), asyncio.Event()
+    original = running.sender.claim
+
+    async def claim(n: int):  # type: ignore[no-untyped-def]
+        claiming.set()
+        await release.wait()
+        return await original(n)
+
+    running.sender.claim = claim  # type: ignore[method-assign]
+    await asyncio.wait_for(claiming.wait(), 10)
+    running.stop_event.set()
+    await asyncio.wait_for(running.sender._stopped.wait(), 10)  # the stop's wake-ups are out
+    release.set()
+    # With the wake-up lost, the sender would give up on the loop only after 15 s.
+    await asyncio.wait_for(running.task, 10)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
@@ -52,3 +54,22 @@ async def test_messages_and_uploads_round_trip_through_the_emulator(emulator):
         await session.close()
     assert sent.text == "你好" and sent.reply_markup.inline_keyboard[0][0].callback_data == "y"
     assert doc.document.file_name == "t.csv"
+
+
+async def test_closing_waits_for_tls_only_when_there_is_tls(monkeypatch):
+    import aiogram.client.session.aiohttp as aiogram_aiohttp
+
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr(aiogram_aiohttp, "asyncio", SimpleNamespace(sleep=sleep))
+    plain = JsonAiohttpSession(api=TelegramAPIServer.from_base("http://127.0.0.1:8081"))
+    http = await plain.create_session()
+    await plain.close()
+    assert http.closed and slept == []
+    tls = JsonAiohttpSession()  # Telegram's own server, over TLS
+    http = await tls.create_session()
+    await tls.close()
+    assert http.closed and slept == [0.25]
