@@ -84,7 +84,8 @@ async def _bot_username(settings: Settings, token: str) -> str:
         async with aiohttp.ClientSession() as http, http.get(url, timeout=aiohttp.ClientTimeout(total=30)) as resp:
             answer = await resp.json(content_type=None)
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        raise RuntimeError(f"getMe at {settings.telegram_api_url} failed: {type(exc).__name__}: {exc}") from exc
+        detail = str(exc).replace(token, "<BOT_TOKEN>")  # an error may quote the URL, which holds the token
+        raise RuntimeError(f"getMe at {settings.telegram_api_url} failed: {type(exc).__name__}: {detail}") from exc
     result = answer.get("result") if isinstance(answer, dict) and answer.get("ok") is True else None
     if not isinstance(result, dict) or not result.get("username"):
         reason = answer.get("description") if isinstance(answer, dict) else None
