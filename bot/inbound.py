@@ -74,11 +74,7 @@ class _Item:
     row_id: int
     payload: dict[str, Any]
     attempts: int
-    update_id: int = 0
-
-    def __post_init__(self) -> None:
-        if not self.update_id:
-            self.update_id = int(self.payload.get("update_id", 0))
+    update_id: int
 
 
 _t = InboundUpdate.__table__
@@ -182,7 +178,7 @@ class InboundPipeline:
             inserted = {update_id: row_id for row_id, update_id in (await session.execute(stmt, rows)).all()}
             await session.commit()
         by_update = {int(p["update_id"]): p for p in payloads}
-        return [_Item(inserted[uid], by_update[uid], 0) for uid in sorted(inserted)]
+        return [_Item(inserted[uid], by_update[uid], 0, uid) for uid in sorted(inserted)]
 
     async def start(self) -> int:
         """Queue what was left unfinished; on a shared database, keep the leases."""
