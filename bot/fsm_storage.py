@@ -23,29 +23,31 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.middlewares import current_session
 from models import FSMRecord, utcnow
+from models.direct import DirectStatement
 
 _PREFETCH = "gridbot.fsm_prefetch"
 # Every read and write is one Core statement built once (no ORM objects, so
-# nothing stale in a session's identity map): this runs on most updates.
+# nothing stale in a session's identity map): this runs on most updates, so
+# on SQLite it goes straight to sqlite3 (models/direct.py).
 _fsm = FSMRecord.__table__
 _KEY = _fsm.c.key == bindparam("row_key")
-_STATE_OF = select(_fsm.c.state).where(_KEY)
-_DATA_OF = select(_fsm.c.data).where(_KEY)
-_CLEAR_STATE = update(_fsm).where(_KEY).values(state=None, updated_at=bindparam("now"))
-_CLEAR_DATA = update(_fsm).where(_KEY).values(data="{}", updated_at=bindparam("now"))
+_STATE_OF = DirectStatement(select(_fsm.c.state).where(_KEY))
+_DATA_OF = DirectStatement(select(_fsm.c.data).where(_KEY))
+_CLEAR_STATE = DirectStatement(update(_fsm).where(_KEY).values(state=None, updated_at=bindparam("now")))
+_CLEAR_DATA = DirectStatement(update(_fsm).where(_KEY).values(data="{}", updated_at=bindparam("now")))
 
 
-def _upsert(insert: Any, column: str) -> Any:
+def _upsert(insert: Any, column: str) -> DirectStatement:
     stmt = insert(_fsm).values(
         key=bindparam("row_key"),
         state=bindparam("new_state") if column == "state" else None,
         data=bindparam("new_data") if column == "data" else "{}",
         updated_at=bindparam("now"),
     )
-    return stmt.on_conflict_do_update(
+    return DirectStatement(stmt.on_conflict_do_update(
         index_elements=[_fsm.c.key],
         set_={column: getattr(stmt.excluded, column), "updated_at": stmt.excluded.updated_at},
-    )
+    ))
 
 
 _SET_STATE = {"sqlite": _upsert(sqlite_insert, "state"), "postgresql": _upsert(pg_insert, "state")}
@@ -88,7 +90,7 @@ class SQLStorage(BaseStorage):
             params = {"row_key": self._key(key), "new_state": value, "now": utcnow()}
             # Clearing never creates a row; setting creates or updates it.
             stmt = _CLEAR_STATE if value is None else _SET_STATE[session.bind.dialect.name]
-            await session.execute(stmt, params)
+            await stmt.run(session, params)
             if own:
                 await session.commit()
 
@@ -98,20 +100,22 @@ class SQLStorage(BaseStorage):
             prefetched = session.sync_session.info.get(_PREFETCH)
             if prefetched is not None and prefetched[0] == row_key:
                 return prefetched[1]
-            return await session.scalar(_STATE_OF, {"row_key": row_key})
+            rows = (await _STATE_OF.run(session, {"row_key": row_key})).rows
+            return rows[0][0] if rows else None
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         data = dict(data)
         async with self._session() as (session, own):
             params = {"row_key": self._key(key), "new_data": json.dumps(data, ensure_ascii=False), "now": utcnow()}
             stmt = _SET_DATA[session.bind.dialect.name] if data else _CLEAR_DATA
-            await session.execute(stmt, params)
+            await stmt.run(session, params)
             if own:
                 await session.commit()
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         async with self._session() as (session, _):
-            payload = await session.scalar(_DATA_OF, {"row_key": self._key(key)})
+            rows = (await _DATA_OF.run(session, {"row_key": self._key(key)})).rows
+            payload = rows[0][0] if rows else None
             return json.loads(payload) if payload else {}
 
     async def close(self) -> None:  # the engine is owned by the application

@@ -29,14 +29,14 @@ from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import TelegramObject
 from aiogram.types import User as TgUser
-from sqlalchemy import Dialect, bindparam, event, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import bindparam, event, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from bot.services import users as user_service
 from models import InboundStatus, InboundUpdate, utcnow
-from models.database import closes_in_place
-from models.sqlite_inline import InlineConnection
+from models.database import runs_in_place
+from models.direct import DirectStatement
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class DbSessionMiddleware(BaseMiddleware):
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
         bind = sessionmaker.kw.get("bind")
-        self.close_in_place = isinstance(bind, AsyncEngine) and closes_in_place(bind)
+        self.close_in_place = runs_in_place(bind)
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         if not self.close_in_place:
@@ -61,7 +61,7 @@ class DbSessionMiddleware(BaseMiddleware):
         try:
             return await self._handle(session, handler, event, data)
         finally:
-            await session.close()  # never suspends: see models.database.closes_in_place
+            await session.close()  # never suspends: see models.database.runs_in_place
 
     async def _handle(self, session: AsyncSession, handler: Handler, event: TelegramObject,
                       data: dict[str, Any]) -> Any:
@@ -101,20 +101,8 @@ class UpdateAlreadyDone(Exception):  # noqa: N818 - a state, not an error of our
     transaction is rolled back instead of committing its effects twice."""
 
 
-# The same statement for SQLite run in place, handed straight to sqlite3: it
-# skips SQLAlchemy's statement execution (about 25 µs an update, measured in
-# isolation: benchmarks/README.md).  Values go through the columns' own bind
-# processors, so the row is written exactly as the Core statement writes it.
-_MARK_DONE_SQLITE = "UPDATE inbound_updates SET status = ?, processed_at = ? WHERE id = ? AND status = ?"
-_sqlite_binds: dict[str, Callable[[Any], Any]] = {}
-
-
-def _sqlite_bind(dialect: Dialect, column: str, value: Any) -> Any:
-    process = _sqlite_binds.get(column)
-    if process is None:
-        process = _inbound.c[column].type.bind_processor(dialect) or (lambda v: v)
-        _sqlite_binds[column] = process
-    return process(value)
+# On SQLite run in place the mark goes to sqlite3 directly (models/direct.py).
+_MARK_DONE_DIRECT = DirectStatement(_MARK_DONE)
 
 
 @event.listens_for(Session, "before_commit")
@@ -124,16 +112,8 @@ def _mark_inbound_done(session: Session) -> None:
     inbound_id = session.info.get(_INBOUND_ID)
     if inbound_id is None or session.info.get(_INBOUND_MARKED):
         return
-    connection = session.connection()
-    driver = connection.connection.driver_connection
-    if isinstance(driver, InlineConnection):
-        dialect = connection.dialect
-        marked = driver.run(_MARK_DONE_SQLITE, (_sqlite_bind(dialect, "status", InboundStatus.done),
-                                                _sqlite_bind(dialect, "processed_at", utcnow()), inbound_id,
-                                                _sqlite_bind(dialect, "status", InboundStatus.pending)))
-    else:
-        marked = connection.execute(_MARK_DONE, {"inbound_id": inbound_id, "processed_at": utcnow()}).rowcount
-    if marked != 1:
+    marked = _MARK_DONE_DIRECT.run_sync(session.connection(), {"inbound_id": inbound_id, "processed_at": utcnow()})
+    if marked.rowcount != 1:
         raise UpdateAlreadyDone(f"inbound update {inbound_id} is no longer pending")
 
 

@@ -64,17 +64,20 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def closes_in_place(engine: AsyncEngine) -> bool:
-    """True if closing a session of ``engine`` never yields to the event loop.
+def runs_in_place(engine: AsyncEngine | Any) -> bool:
+    """True if ``engine`` is SQLite run on the event loop's thread
+    (``models/sqlite_inline.py``): nothing its sessions do yields to the
+    event loop, and its statements may go to sqlite3 directly
+    (``models/direct.py``).
 
-    ``async with session`` closes the session in a task of its own, shielded
+    Closing such a session: ``async with session`` closes the session in a task of its own, shielded
     from cancellation, so that a cancelled caller cannot abandon a connection
     half returned to the pool.  That costs a task and several turns of the
     event loop per session.  When nothing in ``close()`` can suspend (SQLite
     run in place), no cancellation can arrive partway through it, and the
     session may simply be closed with ``await session.close()``.
     """
-    return engine.sync_engine in _IN_PLACE
+    return isinstance(engine, AsyncEngine) and engine.sync_engine in _IN_PLACE
 
 
 def alembic_config(database_url: str):  # type: ignore[no-untyped-def]

@@ -146,14 +146,11 @@ class InlineConnection:
     async def create_function(self, *args: Any, **kwargs: Any) -> None:
         self._conn.create_function(*args, **kwargs)
 
-    def run(self, sql: str, parameters: Sequence[Any] | dict[str, Any]) -> int:
-        """Run one statement now, from synchronous code (a session event), in
-        the connection's current transaction; returns the row count."""
-        cursor = self._conn.execute(sql, parameters)
-        try:
-            return cursor.rowcount
-        finally:
-            cursor.close()
+    @property
+    def sqlite(self) -> sqlite3.Connection:
+        """The sqlite3 connection itself, for statements run directly
+        (``models/direct.py``) in the connection's current transaction."""
+        return self._conn
 
 
 def inline_creator(path: str, *, timeout: float = 30.0) -> Callable[[], Awaitable[InlineConnection]]:

@@ -10,13 +10,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.util import identity_key
 
 from bot.config import SUPPORTED_LOCALES
 from bot.services.errors import InvalidInput, NotAllowed, NotFound
-from models import Building, Community, FSMRecord, Grid, Role, User, i18n_name, utcnow
+from models import Building, Community, FSMRecord, Grid, Role, RoleGrant, User, i18n_name, utcnow
+from models.direct import DirectStatement, attribute_names, column_defaults, persistent
 
 MAX_QUERY_LEN = 40
 _PHONE_RE = re.compile(r"^\+?[0-9]{5,20}$")
@@ -38,18 +39,23 @@ class Home:
     building: str
 
 
-# One query for the user and their roles (instead of the relationship's
-# separate selectin query), built once: this runs for every update.  The
-# second form also reads one conversation state (``fsm_records``), so the
-# update's FSM lookup costs no statement of its own.
-_USER_WITH_ROLES = (
-    select(User).options(joinedload(User.roles)).where(User.telegram_id == bindparam("telegram_id"))
+# The user, their roles and (when asked) one conversation state in one
+# statement, and a new user's row: these run for nearly every update, so they
+# go through models.direct (on SQLite, straight to sqlite3) and the rows are
+# made into the session's ORM objects by hand.
+_users, _grants, _fsm = User.__table__, RoleGrant.__table__, FSMRecord.__table__
+_USER_ROWS = DirectStatement(
+    select(*_users.c, select(_fsm.c.state).where(_fsm.c.key == bindparam("state_key")).scalar_subquery(),
+           *_grants.c)
+    .select_from(_users.outerjoin(_grants, _grants.c.user_id == _users.c.id))
+    .where(_users.c.telegram_id == bindparam("telegram_id"))
 )
-_USER_WITH_ROLES_AND_STATE = (
-    select(User, select(FSMRecord.state).where(FSMRecord.key == bindparam("state_key")).scalar_subquery())
-    .options(joinedload(User.roles))
-    .where(User.telegram_id == bindparam("telegram_id"))
+_NEW_USER = DirectStatement(
+    insert(_users).values({c.key: bindparam(c.key) for c in _users.c if c.key != "id"}).returning(_users.c.id)
 )
+_USER_ATTRS = attribute_names(User, _users.c)
+_GRANT_ATTRS = attribute_names(RoleGrant, _grants.c)
+_N_USER = len(_USER_ATTRS)
 
 NO_STATE_READ = object()
 """Returned as the state when no ``state_key`` was given."""
@@ -79,32 +85,47 @@ async def get_or_create_with_state(
     state_key: str | None = None,
 ) -> tuple[User, Any]:
     """The user (created, unregistered, if new) and, when ``state_key`` is
-    given, the conversation state stored under it (None if there is none)."""
-    state: Any = NO_STATE_READ
-    if state_key is None:
-        user = (await session.execute(_USER_WITH_ROLES, {"telegram_id": telegram_id})).unique().scalar_one_or_none()
-    else:
-        row = (
-            await session.execute(_USER_WITH_ROLES_AND_STATE, {"telegram_id": telegram_id, "state_key": state_key})
-        ).unique().one_or_none()
-        user, state = row if row is not None else (None, NO_STATE_READ)
-    if user is None:
-        # Updates of one chat are handled one at a time, so no other task is
-        # creating this user; a unique violation from another process fails
-        # the update, which is then retried and finds the row.
-        user = User(telegram_id=telegram_id, first_name=first_name[:128], last_name=last_name, username=username,
-                    roles=[])
+    given, the conversation state stored under it (None if there is none).
+
+    The user is the session's own, as if a query had loaded it (the object
+    the session already holds, if it does), so changes to it are saved by
+    the session's next commit."""
+    first_name = first_name[:128]
+    rows = (await _USER_ROWS.run(session, {"telegram_id": telegram_id, "state_key": state_key})).rows
+    if rows:
+        first = rows[0]
+        state = first[_N_USER] if state_key is not None else NO_STATE_READ
+        held = session.sync_session.identity_map.get(identity_key(User, first[0]))
+        if held is not None:  # already loaded in this session: as a query, keep that object
+            return _refresh_names(held, first_name, last_name, username), state
+        roles = [_grant(session, row[_N_USER + 1:]) for row in rows if row[_N_USER + 1] is not None]
+        user = persistent(User, dict(zip(_USER_ATTRS, first[:_N_USER], strict=True)), {"roles": roles})
         session.add(user)
-        await session.flush()
-        if state_key is not None:
-            # Conversation state is only ever written while handling an update of
-            # an existing user (in the transaction that created them, at the
-            # earliest), so someone new has none.
-            state = None
-    else:
-        if user.first_name != first_name[:128] or user.username != username:
-            user.first_name, user.last_name, user.username = first_name[:128], last_name, username
-    return user, state
+        return _refresh_names(user, first_name, last_name, username), state
+    # Updates of one chat are handled one at a time, so no other task is
+    # creating this user; a unique violation from another process fails the
+    # update, which is then retried and finds the row.
+    values = column_defaults(_users, {"telegram_id": telegram_id, "first_name": first_name,
+                                      "last_name": last_name, "username": username}, skip=("id",))
+    (user_id,), = (await _NEW_USER.run(session, values)).rows
+    row = {**values, "id": user_id}
+    user = persistent(User, {attr: row[c.key] for attr, c in zip(_USER_ATTRS, _users.c, strict=True)}, {"roles": []})
+    session.add(user)
+    # Conversation state is only ever written while handling an update of an
+    # existing user (in the transaction that created them, at the earliest),
+    # so someone new has none.
+    return user, (None if state_key is not None else NO_STATE_READ)
+
+
+def _grant(session: AsyncSession, row: tuple[Any, ...]) -> RoleGrant:
+    held = session.sync_session.identity_map.get(identity_key(RoleGrant, row[0]))
+    return held if held is not None else persistent(RoleGrant, dict(zip(_GRANT_ATTRS, row, strict=True)))
+
+
+def _refresh_names(user: User, first_name: str, last_name: str | None, username: str | None) -> User:
+    if user.first_name != first_name or user.username != username:
+        user.first_name, user.last_name, user.username = first_name, last_name, username
+    return user
 
 
 def set_locale(user: User, locale: str) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import insert, select, text
 
 from bot.middlewares import _MARK_DONE, DbSessionMiddleware, UpdateAlreadyDone
 from models import InboundStatus, InboundUpdate, User, utcnow
-from models.database import closes_in_place, create_engine
+from models.database import create_engine, runs_in_place
 
 
 async def _pending(sessionmaker, update_id: int) -> int:  # type: ignore[no-untyped-def]
@@ -76,11 +76,11 @@ async def test_the_session_gives_its_connection_back(sessionmaker):
     assert engine.sync_engine.pool.checkedout() == 0
 
 
-def test_only_sqlite_run_in_place_closes_in_place(tmp_path):
-    assert closes_in_place(create_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"))
+def test_only_sqlite_run_in_place_runs_in_place(tmp_path):
+    assert runs_in_place(create_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"))
     # A URL with a query string keeps aiosqlite's threads (models/database.py).
-    assert not closes_in_place(create_engine(f"sqlite+aiosqlite:///{tmp_path / 'y.db'}?timeout=5"))
-    assert not closes_in_place(create_engine("postgresql+asyncpg://postgres@127.0.0.1:5432/test"))
+    assert not runs_in_place(create_engine(f"sqlite+aiosqlite:///{tmp_path / 'y.db'}?timeout=5"))
+    assert not runs_in_place(create_engine("postgresql+asyncpg://postgres@127.0.0.1:5432/test"))
 
 
 async def test_an_update_finished_by_another_process_commits_nothing(sessionmaker):
