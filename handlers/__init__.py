@@ -9,6 +9,8 @@ from typing import Any
 
 from aiogram import Router
 from aiogram.dispatcher.event.handler import CallableObject
+from aiogram.filters import Command
+from aiogram.types import Message
 
 
 def get_routers() -> list[Router]:
@@ -39,26 +41,32 @@ def get_routers() -> list[Router]:
     routers = [m.create_router() for m in (common, reports, diary, cases_resident, cases_worker, cases_department,
                                            cases_staff, appointments_resident, appointments_staff,
                                            resident, worker, staff, department, broadcast, cases_menu, fallback)]
-    run_sync_filters_inline(routers)
+    prepare_filters(routers)
     return routers
 
 
-def run_sync_filters_inline(routers: Iterable[Router]) -> None:
-    """Call synchronous filters (``F.text == ...``) on the event loop.
+def prepare_filters(routers: Iterable[Router]) -> None:
+    """Make the filters an update meets on its way down sixteen routers cheap.
 
-    aiogram runs every callable that is not a coroutine function through
-    ``asyncio.to_thread``, once per check: a thread hand-off for each
-    ``F.text == label`` an update is tested against on its way down sixteen
-    routers.  Ours are pure and take microseconds, so they are wrapped in a
-    coroutine that calls them in place.  The parameters aiogram passes are
-    still chosen from the original callable's signature.
+    * Synchronous filters (``F.text == ...``) are called on the event loop:
+      aiogram runs every callable that is not a coroutine function through
+      ``asyncio.to_thread``, once per check, and ours are pure and take
+      microseconds.
+    * A command filter turns away a message that does not start with one of
+      its prefixes before aiogram parses it as a command: most messages are
+      button labels and free text, and each passes several command filters.
+
+    The parameters aiogram passes are still chosen from the original
+    callable's signature, and the answers are the same
+    (``tests/unit/test_filters.py``).
     """
     for router in routers:
         for observer in router.observers.values():
             for handler in [observer._handler, *observer.handlers]:
                 for item in [handler, *(handler.filters or ())]:
                     _make_awaitable(item)
-        run_sync_filters_inline(router.sub_routers)
+                    _reject_non_commands_early(item)
+        prepare_filters(router.sub_routers)
 
 
 def _make_awaitable(item: CallableObject) -> None:
@@ -71,3 +79,22 @@ def _make_awaitable(item: CallableObject) -> None:
 
     item.callback = call_in_place
     item.awaitable = True
+
+
+def _reject_non_commands_early(item: CallableObject) -> None:
+    command = item.callback
+    if not isinstance(command, Command):
+        return
+    prefixes = command.prefix
+
+    async def command_filter(message: Any, *args: Any, **kwargs: Any) -> Any:
+        # As Command.extract_command reads it: the first whitespace-separated word.
+        text = (message.text or message.caption) if isinstance(message, Message) else None
+        if text:
+            first = text.lstrip()[:1]
+            if not first or first not in prefixes:
+                return False
+        return await command(message, *args, **kwargs)
+
+    command_filter.__wrapped__ = command  # type: ignore[attr-defined]
+    item.callback = command_filter

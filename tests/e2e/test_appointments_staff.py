@@ -12,7 +12,7 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from bot.services import appointments as appt
-from handlers.appointments_ui import StCb
+from handlers.appointments_ui import StCb, today
 from models import (
     Appointment,
     AppointmentPlan,
@@ -71,6 +71,8 @@ async def open_agenda(p, bot, day: date):  # type: ignore[no-untyped-def]
     answer = await p.send(str(zh("📋 Station agenda")))
     agenda = answer[-1]
     assert zh("📋 <b>{station}</b>: {day}").split("<b>")[0] in agenda.text
+    if day == today(bot.app.settings):
+        return agenda  # it opens on today (a booking made just after midnight is for today)
     station = await _station(bot)
     moved = await p.press(agenda.message_id, StCb(a="ag", st=station, x=day.toordinal()).pack())
     return moved[-1]
