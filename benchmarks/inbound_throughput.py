@@ -269,6 +269,17 @@ async def one_round(base: str, args: argparse.Namespace) -> tuple[dict, dict]:
     return ours, bare, tuned
 
 
+def calibration_ms() -> float:
+    """How long this machine takes for a fixed pure-Python loop (3 million
+    multiply-adds), in ms: the VM's speed drifts between runs and days, and
+    this puts a number on it beside every result."""
+    start = time.perf_counter()
+    x = 0
+    for i in range(3_000_000):
+        x = x * 1 + i
+    return round((time.perf_counter() - start) * 1000, 1)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--updates", type=int, default=3000)
@@ -288,6 +299,7 @@ async def main() -> None:
         return
     if args.database_url and args.workload == "menu" and args.rounds > 1:
         parser.error("--database-url with the menu workload takes --rounds 1 (each round registers new users)")
+    calibration = [calibration_ms()]
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     emulator = await _start_emulator(port)
@@ -306,8 +318,10 @@ async def main() -> None:
     finally:
         emulator.terminate()
         await emulator.wait()
+    calibration.append(calibration_ms())
     print(json.dumps({
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "calibration_loop_ms_before_after": calibration,
         "workload": args.workload,
         "updates": args.updates,
         "rounds": rounds,
