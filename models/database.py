@@ -70,12 +70,12 @@ def runs_in_place(engine: AsyncEngine | Any) -> bool:
     event loop, and its statements may go to sqlite3 directly
     (``models/direct.py``).
 
-    Closing such a session: ``async with session`` closes the session in a task of its own, shielded
-    from cancellation, so that a cancelled caller cannot abandon a connection
-    half returned to the pool.  That costs a task and several turns of the
-    event loop per session.  When nothing in ``close()`` can suspend (SQLite
-    run in place), no cancellation can arrive partway through it, and the
-    session may simply be closed with ``await session.close()``.
+    Closing such a session: ``async with session`` closes it in a task of
+    its own, shielded from cancellation, so that a cancelled caller cannot
+    abandon a connection half returned to the pool.  That costs a task and
+    several turns of the event loop per session.  When nothing in
+    ``close()`` can suspend, no cancellation can arrive partway through it,
+    and the session may simply be closed with ``await session.close()``.
     """
     return isinstance(engine, AsyncEngine) and engine.sync_engine in _IN_PLACE
 

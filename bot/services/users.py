@@ -56,6 +56,7 @@ _NEW_USER = DirectStatement(
 _USER_ATTRS = attribute_names(User, _users.c)
 _GRANT_ATTRS = attribute_names(RoleGrant, _grants.c)
 _N_USER = len(_USER_ATTRS)
+_USER_ID, _GRANT_ID = _USER_ATTRS.index("id"), _GRANT_ATTRS.index("id")
 
 NO_STATE_READ = object()
 """Returned as the state when no ``state_key`` was given."""
@@ -95,10 +96,10 @@ async def get_or_create_with_state(
     if rows:
         first = rows[0]
         state = first[_N_USER] if state_key is not None else NO_STATE_READ
-        held = session.sync_session.identity_map.get(identity_key(User, first[0]))
+        held = session.sync_session.identity_map.get(identity_key(User, first[_USER_ID]))
         if held is not None:  # already loaded in this session: as a query, keep that object
             return _refresh_names(held, first_name, last_name, username), state
-        roles = [_grant(session, row[_N_USER + 1:]) for row in rows if row[_N_USER + 1] is not None]
+        roles = [_grant(session, row[_N_USER + 1:]) for row in rows if row[_N_USER + 1 + _GRANT_ID] is not None]
         user = persistent(User, dict(zip(_USER_ATTRS, first[:_N_USER], strict=True)), {"roles": roles})
         session.add(user)
         return _refresh_names(user, first_name, last_name, username), state
@@ -118,7 +119,7 @@ async def get_or_create_with_state(
 
 
 def _grant(session: AsyncSession, row: tuple[Any, ...]) -> RoleGrant:
-    held = session.sync_session.identity_map.get(identity_key(RoleGrant, row[0]))
+    held = session.sync_session.identity_map.get(identity_key(RoleGrant, row[_GRANT_ID]))
     return held if held is not None else persistent(RoleGrant, dict(zip(_GRANT_ATTRS, row, strict=True)))
 
 
