@@ -100,8 +100,7 @@ class SQLStorage(BaseStorage):
             prefetched = session.sync_session.info.get(_PREFETCH)
             if prefetched is not None and prefetched[0] == row_key:
                 return prefetched[1]
-            rows = (await _STATE_OF.run(session, {"row_key": row_key})).rows
-            return rows[0][0] if rows else None
+            return (await _STATE_OF.run(session, {"row_key": row_key})).scalar()
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         data = dict(data)
@@ -114,8 +113,7 @@ class SQLStorage(BaseStorage):
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         async with self._session() as (session, _):
-            rows = (await _DATA_OF.run(session, {"row_key": self._key(key)})).rows
-            payload = rows[0][0] if rows else None
+            payload = (await _DATA_OF.run(session, {"row_key": self._key(key)})).scalar()
             return json.loads(payload) if payload else {}
 
     async def close(self) -> None:  # the engine is owned by the application

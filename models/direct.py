@@ -46,6 +46,15 @@ class DirectResult:
     rows: list[tuple[Any, ...]]
     rowcount: int
 
+    @classmethod
+    def of(cls, result: Any) -> DirectResult:
+        """From a SQLAlchemy result (the statement executed the usual way)."""
+        return cls([tuple(r) for r in result] if result.returns_rows else [], result.rowcount)
+
+    def scalar(self) -> Any:
+        """The first column of the first row, or None without rows."""
+        return self.rows[0][0] if self.rows else None
+
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
@@ -90,8 +99,7 @@ class DirectStatement:
         """Run on a synchronous connection (inside a session event, say)."""
         driver = connection.connection.driver_connection
         if not isinstance(driver, InlineConnection):
-            result = connection.execute(self.statement, dict(params))
-            return DirectResult([tuple(r) for r in result] if result.returns_rows else [], result.rowcount)
+            return DirectResult.of(connection.execute(self.statement, dict(params)))
         c = self._compile(connection.dialect)
         args = []
         for name, fixed, process in zip(c.names, c.fixed, c.binds, strict=True):
@@ -130,8 +138,7 @@ class DirectStatement:
                 assert connection is not None
                 sync_session.info[_CONNECTION] = (sync_session.get_transaction(), connection)
             return self.run_sync(connection, params)
-        result = await session.execute(self.statement, dict(params))
-        return DirectResult([tuple(r) for r in result] if result.returns_rows else [], result.rowcount)
+        return DirectResult.of(await session.execute(self.statement, dict(params)))
 
 
 # The sqlite3-backed connection of a session's current transaction, kept in

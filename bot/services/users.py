@@ -108,7 +108,7 @@ async def get_or_create_with_state(
     # update, which is then retried and finds the row.
     values = column_defaults(_users, {"telegram_id": telegram_id, "first_name": first_name,
                                       "last_name": last_name, "username": username}, skip=("id",))
-    (user_id,), = (await _NEW_USER.run(session, values)).rows
+    user_id = (await _NEW_USER.run(session, values)).scalar()
     row = {**values, "id": user_id}
     user = persistent(User, {attr: row[c.key] for attr, c in zip(_USER_ATTRS, _users.c, strict=True)}, {"roles": []})
     session.add(user)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 from bot.services import users as svc
 from models import InboundStatus, InboundUpdate, Role, RoleGrant, ScopeType, User, utcnow
 from models.direct import DirectStatement, column_defaults, persistent
+from models.outbox import OutboxMessage
 
 
 def _columns(obj: object) -> dict[str, object]:
@@ -174,8 +175,6 @@ def test_what_cannot_be_done_directly_is_refused():
     with pytest.raises(TypeError, match="no value"):
         persistent(User, {"id": 1, "telegram_id": 2})
     with pytest.raises(TypeError, match="server-side default"):
-        from models.outbox import OutboxMessage
-
         column_defaults(OutboxMessage.__table__, {}, skip=("id",))
     values = column_defaults(User.__table__, {"telegram_id": 5}, skip=("id",))
     assert values["first_name"] == "" and values["unreachable"] is False and values["locale"] is None
