@@ -7,8 +7,8 @@ the chart, the workbook and the CSV of the period's cases.
 Run it on a database made by ``benchmarks.report_data``.  The report is the
 one an administrator gets for "last month" (November 2026 by default, as of
 3 December 2026 12:00 Shanghai time), built exactly as the bot builds it
-(:func:`bot.services.reports.compute`, then what
-:func:`bot.services.reports.render_files` does).  Each run uses a fresh session;
+(:func:`bot.services.reports.figures.compute`, then what
+:func:`bot.services.reports.figures.render_files` does).  Each run uses a fresh session;
 the first run is reported separately (cold caches), then the median and the
 worst of the others.  Prints one JSON object.
 """
@@ -28,8 +28,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from bot.config import Settings
-from bot.services import reports, reports_chart, reports_xlsx
 from bot.services.l10n import translator
+from bot.services.reports import chart as reports_chart
+from bot.services.reports import figures as reports
+from bot.services.reports import xlsx as reports_xlsx
 from models import Case, DiaryEntry, District
 from models.database import create_engine, create_sessionmaker
 

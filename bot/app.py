@@ -27,8 +27,9 @@ from bot.http import JsonAiohttpSession
 from bot.i18n import PoI18n, UserLocaleMiddleware, create_i18n, locale_from_telegram
 from bot.inbound import InboundPipeline
 from bot.middlewares import CommitBeforeRequest, DbSessionMiddleware, UserMiddleware
-from handlers import get_routers
 from handlers.commands import publish_default_commands
+from handlers.refusal import RefusalMiddleware
+from handlers.routers import get_routers
 from models.database import create_engine, create_sessionmaker
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ def create_dispatcher(
     dp.update.outer_middleware(UserMiddleware(dp.fsm))
     dp.update.outer_middleware(dp.fsm)
     UserLocaleMiddleware(i18n).setup(dp)
+    RefusalMiddleware().setup(dp)  # innermost: a refusal is answered in the user's language
     dp.include_routers(*get_routers())
     return dp
 

@@ -7,17 +7,20 @@ the database (it sends through :func:`bot.services.notify.notify`), so it can
 be tested alone.
 
 The scheduler imports the modules that declare jobs with :func:`load_jobs`:
-every ``bot/services/*_jobs.py`` module, and :data:`JOB_MODULES`.
+every ``bot/services/<feature>/jobs.py`` module, and :data:`JOB_MODULES`.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+import bot.services
 from bot.config import Settings
 
 
@@ -44,19 +47,15 @@ class RecurringJob:
 
 REGISTRY: dict[str, RecurringJob] = {}
 
-# Modules with jobs that are not named bot/services/*_jobs.py.
+# Modules with jobs outside the feature packages' ``jobs`` modules.
 JOB_MODULES = ("bot.delivery.reports",)
 
 
 def load_jobs() -> dict[str, RecurringJob]:
-    """Import every module that declares jobs, so that they are in :data:`REGISTRY`."""
-    import importlib
-    import pkgutil
-
-    import bot.services
-
-    names = [f"bot.services.{m.name}" for m in pkgutil.iter_modules(bot.services.__path__)
-             if m.name.endswith("_jobs")]
+    """Import every module that declares jobs, so that they are in :data:`REGISTRY`:
+    each ``bot/services/<feature>/jobs.py`` and :data:`JOB_MODULES`."""
+    names = [m.name for m in pkgutil.walk_packages(bot.services.__path__, "bot.services.")
+             if m.name.rpartition(".")[2] == "jobs"]
     for name in (*JOB_MODULES, *names):
         importlib.import_module(name)
     return REGISTRY

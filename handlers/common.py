@@ -19,8 +19,8 @@ from handlers import labels
 from handlers.callbacks import LangCb, ProfileCb
 from handlers.commands import set_chat_commands
 from handlers.keyboards import language_keyboard, main_menu
-from handlers.render import error_text, esc, role_label
-from handlers.replies import refuse
+from handlers.refusal import error_text, refuse
+from handlers.render import esc, role_label
 from handlers.resident import ask_place, needs_home
 from handlers.states import Registration
 from models import User

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from functools import cache
 
+from aiogram.filters import BaseFilter
 from aiogram.types import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
+    Message,
     ReplyKeyboardMarkup,
 )
 from aiogram.utils.i18n import gettext as _
@@ -15,7 +17,7 @@ from aiogram.utils.keyboard import ReplyKeyboardBuilder
 
 from bot.i18n import LOCALE_NAMES
 from bot.services.users import Option
-from handlers import appointments_ui, cases_ui, diary_ui, labels
+from handlers import labels
 from handlers.callbacks import LangCb, PageCb, PlaceCb
 from models import Role
 
@@ -78,32 +80,46 @@ def main_menu(roles: set[Role], *, resident: bool) -> ReplyKeyboardMarkup:
     a role two per row, so a secretary's menu stays short."""
     own: list[object] = []
     if resident:  # the case loop (handlers/cases_*.py)
-        own += [cases_ui.ASK_HELP, cases_ui.REPORT, cases_ui.MY_CASES]
+        own += [labels.ASK_HELP, labels.REPORT, labels.MY_CASES]
     if resident:  # appointments at stations (handlers/appointments_*.py)
-        own += [appointments_ui.BOOK, appointments_ui.MY_APPOINTMENTS]
+        own += [labels.BOOK, labels.MY_APPOINTMENTS]
     lines: list[object] = []  # role work, in this order
     if roles & {Role.worker, Role.grid_head}:
-        lines.append(appointments_ui.PROXY_BOOK)
+        lines.append(labels.PROXY_BOOK)
     if roles & {Role.worker, Role.grid_head, Role.staff, Role.admin}:
-        lines.append(appointments_ui.AGENDA)
+        lines.append(labels.AGENDA)
     if roles & {Role.worker, Role.grid_head, Role.staff, Role.department}:
-        lines.append(cases_ui.INBOX)
+        lines.append(labels.INBOX)
     if roles & {Role.worker, Role.grid_head}:
         lines.append(labels.MY_GRID)
-    if roles & {Role.worker, Role.grid_head, Role.staff}:  # the patrol diary (handlers/diary.py)
-        lines.append(diary_ui.DIARY)
+    if roles & {Role.worker, Role.grid_head, Role.staff}:  # the patrol diary (handlers/diary/router.py)
+        lines.append(labels.DIARY)
     if Role.staff in roles:
         lines.append(labels.MY_COMMUNITY)
     if Role.department in roles:
         lines.append(labels.MY_DEPARTMENT)
     if roles & {Role.staff, Role.admin, Role.grid_head}:
         lines.append(labels.BROADCAST)
-        lines.append(labels.REPORTS)  # handlers/reports.py
+        lines.append(labels.REPORTS)  # handlers/reports/router.py
     if roles & {Role.staff, Role.admin}:
         lines.append(labels.INVITE)
-        lines.append(cases_ui.CANNED)
+        lines.append(labels.CANNED)
     rows = [[KeyboardButton(text=str(label))] for label in own]
     rows += [[KeyboardButton(text=str(label)) for label in lines[i:i + 2]] for i in range(0, len(lines), 2)]
     rows.append([KeyboardButton(text=str(labels.PROFILE)), KeyboardButton(text=str(labels.LANGUAGE))])
     rows.append([KeyboardButton(text=str(labels.HELP))])
     return ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True, is_persistent=True)
+
+
+class MenuLabel(BaseFilter):
+    """The text is a main-menu button (of any feature, in the reader's language).
+
+    Conversations that take free text skip these, so a menu press is never
+    relayed or stored as the resident's words; the feature's own handler takes it.
+    """
+
+    async def __call__(self, message: Message) -> bool:
+        if not message.text:
+            return False
+        menu = main_menu(set(Role), resident=True)
+        return any(message.text == b.text for row in menu.keyboard for b in row)

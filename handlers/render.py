@@ -12,15 +12,9 @@ from bot.services.errors import DomainError
 from models import Role
 
 
-def error_text(err: DomainError) -> str:
-    from handlers.cases_ui import error_text as case_error_text  # the case loop's codes
-
-    if (case_text := case_error_text(err)) is not None:
-        return case_text
-    from handlers.appointments_ui import error_text as appointment_error_text  # appointments' codes
-
-    if (appointment_text := appointment_error_text(err)) is not None:
-        return appointment_text
+def general_error_text(err: DomainError) -> str | None:
+    """The text for an error code shared by several rooms (registration, invites,
+    broadcasts), or None; handlers.refusal.error_text asks each feature's too."""
     messages = {
         "invite_unknown": _("This invitation link is not valid. Please ask for a new one."),
         "invite_used": _("This invitation link has already been used. Each link works once."),
@@ -34,7 +28,7 @@ def error_text(err: DomainError) -> str:
         "grid": _("That grid is no longer available. Please choose again."),
         "building": _("That building is no longer available. Please choose again."),
         "not_allowed": _("You are not allowed to do that."),
-        # Broadcasts (bot/delivery/broadcasts.py)
+        # Broadcasts (bot/services/broadcasts/notices.py)
         "broadcast_empty": _("The notice is empty. Please send a text, a photo or a document."),
         "broadcast_too_long": _("The notice is too long: at most {limit} characters.").format(
             limit=err.params.get("limit", "")),
@@ -50,15 +44,7 @@ def error_text(err: DomainError) -> str:
         "broadcast": _("That notice no longer exists."),
         "stale_button": _("This button is no longer valid."),
     }
-    if err.code in messages:
-        return messages[err.code]
-    from handlers.reports import report_error_text  # staff reports' codes
-
-    if (report_text := report_error_text(err)) is not None:
-        return report_text
-    from handlers.diary_ui import error_text as diary_error_text  # the patrol diary's codes
-
-    return diary_error_text(err) or _("That did not work. Please try again.")
+    return messages.get(err.code)
 
 
 def role_label(role: Role) -> str:

@@ -1,17 +1,9 @@
-"""Answers to a button press that every audience's handlers share."""
+"""Answers to a button press that every audience's handlers share (a refusal: handlers.refusal)."""
 
 from __future__ import annotations
 
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-
-from bot.services.errors import DomainError
-from handlers.render import error_text
-
-
-async def refuse(query: CallbackQuery, err: DomainError) -> None:
-    """A refused press (not allowed, gone, too late): say why in an alert."""
-    await query.answer(error_text(err), show_alert=True)
 
 
 async def edit_in_place(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:

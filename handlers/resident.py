@@ -24,8 +24,9 @@ from bot.services.errors import DomainError
 from handlers import labels
 from handlers.callbacks import PageCb, PlaceCb, ProfileCb
 from handlers.keyboards import location_keyboard, main_menu, options_keyboard, phone_keyboard
-from handlers.render import error_text, esc
-from handlers.replies import edit_in_place, refuse
+from handlers.refusal import error_text, refuse
+from handlers.render import esc
+from handlers.replies import edit_in_place
 from handlers.states import Registration
 from models import Grid, User
 

@@ -14,8 +14,8 @@ from bot.services.errors import DomainError
 from handlers import labels
 from handlers.callbacks import InviteCb
 from handlers.filters import HasRole
-from handlers.render import error_text, esc, local_time, role_label
-from handlers.replies import refuse
+from handlers.refusal import error_text, refuse
+from handlers.render import esc, local_time, role_label
 from handlers.worker import grid_lines
 from models import Role, User
 

@@ -4,7 +4,7 @@
   (hours and breaks per weekday, slot length, seats per slot, booking
   horizon, minimum notice, cancellation cut-off).  A station offering a
   bookable service without a row here gets a plan derived from its opening
-  hours (see :mod:`bot.services.appointments_plans`); a row is written the
+  hours (see :mod:`bot.services.appointments.plans`); a row is written the
   first time staff edit or pause it.
 * ``appointment_closures``: a day a station takes no appointments (public
   holidays come from the working calendar's ``holidays`` table).
@@ -25,7 +25,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -35,11 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, BigIntPK, JSONType, UTCDateTime, utcnow
-
-
-def _enum(cls: type[enum.Enum], length: int = 16) -> Enum:
-    return Enum(cls, native_enum=False, length=length)
+from models.base import Base, BigIntPK, JSONType, UTCDateTime, enum_column, utcnow
 
 
 class AppointmentStatus(enum.StrEnum):
@@ -132,19 +127,19 @@ class Appointment(Base):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     day: Mapped[date] = mapped_column(Date)  # local date of starts_at
-    status: Mapped[AppointmentStatus] = mapped_column(_enum(AppointmentStatus), default=AppointmentStatus.booked)
+    status: Mapped[AppointmentStatus] = mapped_column(enum_column(AppointmentStatus), default=AppointmentStatus.booked)
     at_home: Mapped[bool] = mapped_column(Boolean, default=False)
     # Booked by a worker for a resident without Telegram (暖心代办's warm-heart path).
     proxy: Mapped[bool] = mapped_column(Boolean, default=False)
     booked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # Bumped by every reschedule: reminders' dedupe keys and the .ics SEQUENCE carry it.
     version: Mapped[int] = mapped_column(Integer, default=1)
-    cancel_reason: Mapped[CancelReason | None] = mapped_column(_enum(CancelReason))
+    cancel_reason: Mapped[CancelReason | None] = mapped_column(enum_column(CancelReason))
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     marked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # attended / no-show recorded
     marked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    follow_up: Mapped[FollowUp | None] = mapped_column(_enum(FollowUp))
+    follow_up: Mapped[FollowUp | None] = mapped_column(enum_column(FollowUp))
     # The case opened instead (issue 3's cases table; no foreign key across the two branches).
     follow_up_case_id: Mapped[int | None] = mapped_column(BigInteger)
     # A closure-cancelled booking rebooked with one tap points at its replacement.

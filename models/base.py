@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, TypeDecorator
+from sqlalchemy import JSON, BigInteger, DateTime, Enum, Integer, MetaData, TypeDecorator
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 
@@ -67,6 +68,12 @@ def on_clock_change(listener: Callable[[timedelta], None]) -> Callable[[], None]
             _clock_listeners.remove(listener)
 
     return unsubscribe
+
+
+def enum_column(cls: type[enum.Enum], length: int = 16) -> Enum:
+    """A Python enum stored as its value in a VARCHAR(``length``), the same on
+    SQLite and PostgreSQL (no native enum type to migrate)."""
+    return Enum(cls, native_enum=False, length=length)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -19,7 +19,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -30,11 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, BigIntPK, JSONType, UTCDateTime, utcnow
-
-
-def _enum(cls: type[enum.Enum], length: int = 16) -> Enum:
-    return Enum(cls, native_enum=False, length=length)
+from models.base import Base, BigIntPK, JSONType, UTCDateTime, enum_column, utcnow
 
 
 class CaseKind(enum.StrEnum):
@@ -136,8 +131,8 @@ class Case(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     # DC-2026-000123: district code, year, a per-(district, year) sequence.  Null while a draft.
     number: Mapped[str | None] = mapped_column(String(40), unique=True)
-    kind: Mapped[CaseKind] = mapped_column(_enum(CaseKind))
-    status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus), default=CaseStatus.draft)
+    kind: Mapped[CaseKind] = mapped_column(enum_column(CaseKind))
+    status: Mapped[CaseStatus] = mapped_column(enum_column(CaseStatus), default=CaseStatus.draft)
     service_id: Mapped[int | None] = mapped_column(ForeignKey("service_items.id", ondelete="SET NULL"))
     resident_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="RESTRICT"))
@@ -157,7 +152,7 @@ class Case(Base):
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    close_reason: Mapped[CloseReason | None] = mapped_column(_enum(CloseReason))
+    close_reason: Mapped[CloseReason | None] = mapped_column(enum_column(CloseReason))
     resolution: Mapped[str | None] = mapped_column(Text)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -190,8 +185,8 @@ class CaseEvent(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    actor_role: Mapped[ActorRole] = mapped_column(_enum(ActorRole))
-    type: Mapped[CaseEventType] = mapped_column(_enum(CaseEventType, 32))
+    actor_role: Mapped[ActorRole] = mapped_column(enum_column(ActorRole))
+    type: Mapped[CaseEventType] = mapped_column(enum_column(CaseEventType, 32))
     note: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     # Shown on the resident's timeline (internal notes and alerts are not).
@@ -212,7 +207,7 @@ class CaseAttachment(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     event_id: Mapped[int | None] = mapped_column(ForeignKey("case_events.id", ondelete="SET NULL"))
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    kind: Mapped[AttachmentKind] = mapped_column(_enum(AttachmentKind))
+    kind: Mapped[AttachmentKind] = mapped_column(enum_column(AttachmentKind))
     file_id: Mapped[str | None] = mapped_column(String(256))
     file_unique_id: Mapped[str | None] = mapped_column(String(128))
     file_name: Mapped[str | None] = mapped_column(String(256))
@@ -234,7 +229,7 @@ class CaseHandover(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
-    direction: Mapped[HandoverDirection] = mapped_column(_enum(HandoverDirection))
+    direction: Mapped[HandoverDirection] = mapped_column(enum_column(HandoverDirection))
     document: Mapped[str] = mapped_column(String(200))
     photo_file_id: Mapped[str | None] = mapped_column(String(256))
     photo_unique_id: Mapped[str | None] = mapped_column(String(128))
@@ -324,6 +319,6 @@ class Holiday(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     day: Mapped[date] = mapped_column(Date, unique=True)
-    kind: Mapped[HolidayKind] = mapped_column(_enum(HolidayKind))
+    kind: Mapped[HolidayKind] = mapped_column(enum_column(HolidayKind))
     name: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -12,7 +12,6 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -22,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, BigIntPK, UTCDateTime, utcnow
+from models.base import Base, BigIntPK, UTCDateTime, enum_column, utcnow
 
 
 class BroadcastScope(enum.StrEnum):
@@ -57,15 +56,15 @@ class Broadcast(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    scope_type: Mapped[BroadcastScope] = mapped_column(Enum(BroadcastScope, native_enum=False, length=16))
+    scope_type: Mapped[BroadcastScope] = mapped_column(enum_column(BroadcastScope))
     scope_id: Mapped[int] = mapped_column(BigInteger)
-    audience: Mapped[BroadcastAudience] = mapped_column(Enum(BroadcastAudience, native_enum=False, length=16))
+    audience: Mapped[BroadcastAudience] = mapped_column(enum_column(BroadcastAudience))
     text: Mapped[str] = mapped_column(String(4096), default="")  # HTML, the composer's formatting kept
     photo: Mapped[str | None] = mapped_column(String(256))  # Telegram file ids
     document: Mapped[str | None] = mapped_column(String(256))
     ack_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[BroadcastStatus] = mapped_column(
-        Enum(BroadcastStatus, native_enum=False, length=16), default=BroadcastStatus.active
+        enum_column(BroadcastStatus), default=BroadcastStatus.active
     )
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     total: Mapped[int] = mapped_column(Integer, default=0)
@@ -110,7 +109,7 @@ class JobRun(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[JobRunStatus] = mapped_column(Enum(JobRunStatus, native_enum=False, length=16))
+    status: Mapped[JobRunStatus] = mapped_column(enum_column(JobRunStatus))
     owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=1)

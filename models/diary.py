@@ -26,7 +26,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -38,11 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, BigIntPK, JSONType, UTCDateTime, utcnow
-
-
-def _enum(cls: type[enum.Enum], length: int = 24) -> Enum:
-    return Enum(cls, native_enum=False, length=length)
+from models.base import Base, BigIntPK, JSONType, UTCDateTime, enum_column, utcnow
 
 
 class EntryKind(enum.StrEnum):
@@ -112,7 +107,7 @@ class Patrol(Base):
     grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id", ondelete="RESTRICT"))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    end_reason: Mapped[PatrolEnd | None] = mapped_column(_enum(PatrolEnd, 16))
+    end_reason: Mapped[PatrolEnd | None] = mapped_column(enum_column(PatrolEnd, 16))
     # Where the worker was: the first location they shared, the latest one
     # (live location keeps moving it) and until when the live location runs.
     start_latitude: Mapped[float | None] = mapped_column(Float)
@@ -138,7 +133,7 @@ class DiaryEntry(Base):
     worker_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id", ondelete="RESTRICT"))
     patrol_id: Mapped[int | None] = mapped_column(ForeignKey("patrols.id", ondelete="SET NULL"))
-    kind: Mapped[EntryKind] = mapped_column(_enum(EntryKind, 16))
+    kind: Mapped[EntryKind] = mapped_column(enum_column(EntryKind, 16))
     # visit: a CareTag; opinion: an OpinionCategory; otherwise None.
     category: Mapped[str | None] = mapped_column(String(32))
     building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id", ondelete="SET NULL"))
@@ -171,7 +166,7 @@ class DiaryAttachment(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("diary_entries.id", ondelete="CASCADE"))
-    kind: Mapped[DiaryMediaKind] = mapped_column(_enum(DiaryMediaKind, 16))
+    kind: Mapped[DiaryMediaKind] = mapped_column(enum_column(DiaryMediaKind, 16))
     file_id: Mapped[str | None] = mapped_column(String(256))
     file_unique_id: Mapped[str | None] = mapped_column(String(128))
     latitude: Mapped[float | None] = mapped_column(Float)
@@ -188,7 +183,7 @@ class DiaryEntryRevision(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("diary_entries.id", ondelete="CASCADE"))
     version: Mapped[int] = mapped_column(Integer)
-    action: Mapped[RevisionAction] = mapped_column(_enum(RevisionAction, 16))
+    action: Mapped[RevisionAction] = mapped_column(enum_column(RevisionAction, 16))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # Made after the entry's day (a later correction, shown as such).
@@ -225,7 +220,7 @@ class HouseholdTag(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
-    tag: Mapped[CareTag] = mapped_column(_enum(CareTag))
+    tag: Mapped[CareTag] = mapped_column(enum_column(CareTag, 24))
     interval_days: Mapped[int] = mapped_column(Integer)  # visit at least every N days
     set_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -12,10 +12,10 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Enum, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, BigIntPK, JSONType, UTCDateTime, utcnow
+from models.base import Base, BigIntPK, JSONType, UTCDateTime, enum_column, utcnow
 
 LocalizedText = dict[str, str]
 
@@ -62,7 +62,7 @@ class Grid(TimestampMixin, Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="RESTRICT"), index=True)
     names: Mapped[LocalizedText] = mapped_column(JSONType)
-    kind: Mapped[GridKind] = mapped_column(Enum(GridKind, native_enum=False, length=16), default=GridKind.residential)
+    kind: Mapped[GridKind] = mapped_column(enum_column(GridKind), default=GridKind.residential)
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -119,7 +119,7 @@ class ServiceItem(TimestampMixin, Base):
     __tablename__ = "service_items"
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
-    kind: Mapped[ServiceKind] = mapped_column(Enum(ServiceKind, native_enum=False, length=16))
+    kind: Mapped[ServiceKind] = mapped_column(enum_column(ServiceKind))
     names: Mapped[LocalizedText] = mapped_column(JSONType)
     descriptions: Mapped[LocalizedText] = mapped_column(JSONType, default=dict)
     # Time limits in working hours (Asia/Shanghai, weekends and holidays excluded).

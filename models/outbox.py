@@ -12,10 +12,10 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, BigIntPK, JSONType, UTCDateTime, utcnow
+from models.base import Base, BigIntPK, JSONType, UTCDateTime, enum_column, utcnow
 
 
 class OutboxKind(enum.StrEnum):
@@ -51,14 +51,14 @@ class OutboxMessage(Base):
     # The recipient: a user of ours (resolved to a chat when sent) or a raw chat id.
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
-    kind: Mapped[OutboxKind] = mapped_column(Enum(OutboxKind, native_enum=False, length=16))
+    kind: Mapped[OutboxKind] = mapped_column(enum_column(OutboxKind))
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     # {"text": ..., "photo": file_id?, "document": file_id?, "buttons": [[{"text", "callback_data"|"url"}]],
     #  "parse_mode": "HTML"}
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     status: Mapped[OutboxStatus] = mapped_column(
-        Enum(OutboxStatus, native_enum=False, length=16), default=OutboxStatus.pending
+        enum_column(OutboxStatus), default=OutboxStatus.pending
     )
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, BigIntPK, UTCDateTime, utcnow
+from models.base import Base, BigIntPK, UTCDateTime, enum_column, utcnow
 
 
 class Role(enum.StrEnum):
@@ -63,8 +63,8 @@ class RoleGrant(Base):
     __table_args__ = (UniqueConstraint("user_id", "role", "scope_type", "scope_id"),)
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16))
-    scope_type: Mapped[ScopeType] = mapped_column(Enum(ScopeType, native_enum=False, length=16))
+    role: Mapped[Role] = mapped_column(enum_column(Role))
+    scope_type: Mapped[ScopeType] = mapped_column(enum_column(ScopeType))
     scope_id: Mapped[int] = mapped_column(BigInteger)
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     invite_id: Mapped[int | None] = mapped_column(ForeignKey("invites.id", ondelete="SET NULL"))
@@ -77,8 +77,8 @@ class Invite(Base):
     __tablename__ = "invites"
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     payload: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16))
-    scope_type: Mapped[ScopeType] = mapped_column(Enum(ScopeType, native_enum=False, length=16))
+    role: Mapped[Role] = mapped_column(enum_column(Role))
+    scope_type: Mapped[ScopeType] = mapped_column(enum_column(ScopeType))
     scope_id: Mapped[int] = mapped_column(BigInteger)
     scope_code: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -113,7 +113,7 @@ class InboundUpdate(Base):
     chat_id: Mapped[int | None] = mapped_column(BigInteger)
     payload: Mapped[str] = mapped_column(String)  # the raw JSON as received
     status: Mapped[InboundStatus] = mapped_column(
-        Enum(InboundStatus, native_enum=False, length=16), default=InboundStatus.pending
+        enum_column(InboundStatus), default=InboundStatus.pending
     )
     attempts: Mapped[int] = mapped_column(default=0)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -3,7 +3,7 @@
 * :mod:`bot.delivery.engine`: the sender (claim with leases, mark, send, record).
 * :mod:`bot.delivery.limits`: Telegram's caps kept from our side; 429 pauses.
 * :mod:`bot.delivery.scheduler`: recurring jobs once per due time across processes.
-* :mod:`bot.delivery.broadcasts`: the staff broadcast service (scopes, recipients, control).
+* :mod:`bot.services.broadcasts.notices`: the staff broadcast service (scopes, recipients, control).
 * :mod:`bot.delivery.reports`: progress messages, delivery reports, follow-up lists.
 
 :class:`DeliveryRuntime` runs them inside a bot process (``GridBotApp``

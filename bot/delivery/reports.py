@@ -3,7 +3,7 @@ final delivery report, and the follow-up lists grid workers get for residents
 who did not press "I have read it" within 24 hours.
 
 Rendering lives here (it needs the translations and Telegram's keyboards);
-the numbers come from :mod:`bot.delivery.broadcasts`.
+the numbers come from :mod:`bot.services.broadcasts.notices`.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.delivery import broadcasts as svc
 from bot.delivery.engine import in_quiet_hours, quiet_hours_end
 from bot.delivery.limits import LocalLimiter
 from bot.i18n import PoI18n, create_i18n
 from bot.jobs import JobContext, recurring
+from bot.services.broadcasts import notices as svc
 from bot.services.notify import notify
 from handlers.callbacks import BcCtlCb
 from models import Broadcast, BroadcastStatus, OutboxKind, OutboxStatus, User, i18n_name, utcnow

@@ -95,7 +95,7 @@ async def notify(
         payload["photo"] = photo
     if document:
         payload["document"] = document
-    # Relayed case messages (bot/services/cases_relay.py) re-send what a person
+    # Relayed case messages (bot/services/cases/relay.py) re-send what a person
     # sent by its file id: the caption is ``text``; a location is sent on its
     # own (``text`` then follows as a message of its own).
     for key, file_id in (("voice", voice), ("audio", audio), ("video", video), ("video_note", video_note)):

@@ -9,9 +9,9 @@ from datetime import datetime, time
 from sqlalchemy import select
 
 from bot.jobs import REGISTRY
-from bot.services import reports_jobs
 from bot.services.l10n import translator
-from handlers.reports import ReportCb
+from bot.services.reports import jobs as reports_jobs
+from handlers.reports.router import ReportCb
 from models import OutboxKind, OutboxMessage
 from tests.reports.world import SETTINGS, SH, make_report_world
 

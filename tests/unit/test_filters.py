@@ -1,4 +1,4 @@
-"""The routers' filters, as prepared by handlers.prepare_filters, answer as
+"""The routers' filters, as prepared by handlers.routers.prepare_filters, answer as
 aiogram's own would."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from aiogram import Bot
 from aiogram.filters import Command
 from aiogram.types import Chat, Message, User
 
-from handlers import get_routers
+from handlers.routers import get_routers
 
 TEXTS = ["/start", "/start inv_abc", "  /help", "/help@gridbot_test", "/help@someone_else", "/HELP", "hello",
          "❓ 帮助", "", " ", "/", "/ help", "！help", "\n/menu", "help /help", "/cancel"]

@@ -1,0 +1,207 @@
+"""Messages the appointment services send on their own: reminders, closure
+notices with one-tap rebooking, and the offer after a missed appointment.
+
+All of them are outbox rows written with :func:`bot.services.notify.notify`
+in the caller's transaction; the delivery engine sends them.
+
+Dedupe keys (one row each, whatever retries happen)::
+
+    appt:{id}:v{version}:r24     the resident's reminder 24 h before
+    appt:{id}:v{version}:r1      the resident's reminder 1 h before
+    appt:{id}:v{version}:r24w    for a proxy booking: the worker who booked it, 24 h before
+    appt:{id}:off{version}       the station closed / a holiday: the notice with rebooking
+    appt:{id}:noshow             the offer after a missed appointment
+
+The version is bumped by every reschedule, so moving a booking cancels the
+keys of its old version (status ``cancelled``) and writes new ones; cancelling
+cancels the current version's rows.  A reminder already sent stays sent.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.services.appointments.texts import clock, when_label
+from bot.services.l10n import Translate, translator
+from bot.services.notify import Button, notify, recipient_locale
+from models import Appointment, OutboxKind, OutboxMessage, OutboxStatus, User
+
+REMINDERS = (("r24", timedelta(hours=24)), ("r1", timedelta(hours=1)))
+
+
+def reminder_keys(appointment: Appointment, version: int | None = None) -> list[str]:
+    v = appointment.version if version is None else version
+    return [f"appt:{appointment.id}:v{v}:{name}" for name in ("r24", "r1", "r24w")]
+
+
+def _esc(text: str | None) -> str:
+    return html.escape(text or "")
+
+
+def _place_line(_: Translate, view) -> str:  # type: ignore[no-untyped-def]
+    if view.at_home:
+        return _("🏠 At your home: {address}").format(address=_esc(view.home_address or ""))
+    return _("📍 {station}, {address}").format(station=_esc(view.station), address=_esc(view.address))
+
+
+async def schedule_reminders(session: AsyncSession, settings: Settings, appointment: Appointment,
+                             now: datetime) -> int:
+    """Queue the reminders still ahead (a booking made 3 hours ahead gets only the 1-hour one)."""
+    from bot.services.appointments.booking import ap_cb, describe
+
+    resident = await session.get(User, appointment.resident_id)
+    assert resident is not None
+    queued = 0
+    if resident.telegram_id is not None:
+        locale = recipient_locale(resident, settings.default_locale)
+        _ = translator(locale)
+        view = await describe(session, settings, appointment, locale)
+        today_of = lambda due: due.astimezone(settings.tz).date()  # noqa: E731
+        for name, before in REMINDERS:
+            due = appointment.starts_at - before
+            if due <= now:
+                continue
+            when = when_label(_, appointment.starts_at, settings.tz, today_of(due))
+            if name == "r24":
+                text = _("⏰ Reminder: {when}, {service}.").format(when=when, service=_esc(view.service))
+                buttons = [[Button(_("🔁 Change the time"), ap_cb("rsn", b=appointment.id))],
+                           [Button(_("❌ Cancel it"), ap_cb("cx", b=appointment.id))]]
+            else:
+                text = _("⏰ In one hour, at {time}: {service}.").format(
+                    time=clock(appointment.starts_at, settings.tz), service=_esc(view.service))
+                buttons = ([[Button(_("🗺️ Show the way"), ap_cb("map", b=appointment.id))]]
+                           if not view.at_home and view.latitude is not None else None)
+            text += "\n" + _place_line(_, view)
+            if await notify(session, recipient=resident, kind=OutboxKind.reminder,
+                            dedupe_key=f"appt:{appointment.id}:v{appointment.version}:{name}", text=text,
+                            buttons=buttons, due_at=due, event_at=appointment.starts_at):
+                queued += 1
+    elif appointment.proxy and appointment.booked_by_id is not None:
+        # A resident without Telegram: the worker who booked gets a nudge to ring them.
+        worker = await session.get(User, appointment.booked_by_id)
+        due = appointment.starts_at - timedelta(hours=24)
+        if worker is not None and due > now:
+            locale = recipient_locale(worker, settings.default_locale)
+            _ = translator(locale)
+            view = await describe(session, settings, appointment, locale)
+            text = _("⏰ Tomorrow {time}: {name} ({phone}) has an appointment you booked: {service}. "
+                     "Please remind them.").format(
+                time=clock(appointment.starts_at, settings.tz), name=_esc(view.resident_name),
+                phone=_esc(resident.phone or ""), service=_esc(view.service))
+            text += "\n" + _place_line(_, view)
+            if await notify(session, recipient=worker, kind=OutboxKind.reminder,
+                            dedupe_key=f"appt:{appointment.id}:v{appointment.version}:r24w", text=text,
+                            due_at=due, event_at=appointment.starts_at):
+                queued += 1
+    return queued
+
+
+async def cancel_reminders(session: AsyncSession, appointment: Appointment) -> int:
+    """Withdraw the current version's reminders that have not gone out."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.dedupe_key.in_(reminder_keys(appointment)),
+               OutboxMessage.status.in_([OutboxStatus.pending, OutboxStatus.claimed]))
+        .values(status=OutboxStatus.cancelled, last_error="appointment cancelled or moved")
+        .execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)
+
+
+async def tell_closed(session: AsyncSession, settings: Settings, appointment: Appointment, reason: str,
+                      now: datetime, *, holiday: bool = False) -> bool:
+    """The booking was cancelled because its day closed: tell the resident (or, for
+    a proxy booking, the worker who made it) and offer the nearest free times,
+    each bookable with one tap."""
+    from bot.services.appointments.booking import ap_cb, describe, nearest_free, slot_code
+    from bot.services.appointments.plans import load_bookable
+    from bot.services.errors import NotFound
+
+    resident = await session.get(User, appointment.resident_id)
+    assert resident is not None
+    recipient = resident
+    if resident.telegram_id is None:
+        if appointment.booked_by_id is None:
+            return False
+        recipient = await session.get(User, appointment.booked_by_id)  # type: ignore[assignment]
+        if recipient is None:
+            return False
+    locale = recipient_locale(recipient, settings.default_locale)
+    _ = translator(locale)
+    view = await describe(session, settings, appointment, locale)
+    today = now.astimezone(settings.tz).date()
+    when = when_label(_, appointment.starts_at, settings.tz, today)
+    if recipient is resident:
+        text = _("🚫 {station} is closed on that day, so your appointment ({service}, {when}) is cancelled.").format(
+            station=_esc(view.station), service=_esc(view.service), when=when)
+    else:
+        text = _("🚫 {station} is closed on that day: the appointment you booked for {name} ({phone}), "
+                 "{service}, {when}, is cancelled. Please tell them.").format(
+            station=_esc(view.station), name=_esc(view.resident_name), phone=_esc(resident.phone or ""),
+            service=_esc(view.service), when=when)
+    if holiday:
+        reason = _("public holiday")
+    if reason:
+        text += "\n" + _("Reason: {reason}").format(reason=_esc(reason))
+    buttons: list[list[Button]] = []
+    try:
+        bk = await load_bookable(session, settings, appointment.station_id, appointment.service_id)
+        alternatives = await nearest_free(session, settings, bk, appointment.starts_at, now)
+    except NotFound:
+        alternatives = []
+    if alternatives:
+        text += "\n\n" + _("Tap a time to book it instead:")
+        for s in alternatives:
+            buttons.append([Button(_("📅 {when}").format(when=when_label(_, s.starts_at, settings.tz, today)),
+                                   ap_cb("rb", b=appointment.id, x=slot_code(s.starts_at)))])
+        buttons.append([Button(_("Other times"), ap_cb("rbo", b=appointment.id))])
+    else:
+        text += "\n\n" + _("There is no free time at this station soon. Please choose another station.")
+        buttons.append([Button(_("📅 Book an appointment"), ap_cb("svcn", sv=appointment.service_id,
+                                                                 r=0 if recipient is resident else resident.id))])
+    return await notify(session, recipient=recipient, kind=OutboxKind.reminder,
+                        dedupe_key=f"appt:{appointment.id}:off{appointment.version}", text=text, buttons=buttons,
+                        event_at=appointment.starts_at)
+
+
+async def offer_after_no_show(session: AsyncSession, settings: Settings, appointment: Appointment,
+                              now: datetime) -> bool:
+    """After a missed appointment: offer a proxy errand or a home visit instead
+    (or another booking).  A resident without Telegram: the worker who booked
+    for them is asked to ring and offer the same."""
+    from bot.services.appointments.booking import ap_cb, describe
+
+    resident = await session.get(User, appointment.resident_id)
+    assert resident is not None
+    if resident.telegram_id is not None:
+        locale = recipient_locale(resident, settings.default_locale)
+        _ = translator(locale)
+        view = await describe(session, settings, appointment, locale)
+        text = _("We missed you at {station} ({service}, {when}). We can still help: a grid worker can run "
+                 "the errand for you, or visit you at home.").format(
+            station=_esc(view.station), service=_esc(view.service),
+            when=when_label(_, appointment.starts_at, settings.tz))
+        buttons = [[Button(_("🤝 Run the errand for me"), ap_cb("fpx", b=appointment.id))],
+                   [Button(_("🏠 Visit me at home"), ap_cb("fhv", b=appointment.id))],
+                   [Button(_("📅 Book another time"), ap_cb("stn", sv=appointment.service_id,
+                                                           st=appointment.station_id))]]
+        return await notify(session, recipient=resident, kind=OutboxKind.reminder,
+                            dedupe_key=f"appt:{appointment.id}:noshow", text=text, buttons=buttons)
+    if appointment.booked_by_id is None:
+        return False
+    worker = await session.get(User, appointment.booked_by_id)
+    if worker is None:
+        return False
+    locale = recipient_locale(worker, settings.default_locale)
+    _ = translator(locale)
+    view = await describe(session, settings, appointment, locale)
+    text = _("{name} ({phone}) missed the appointment you booked ({service}, {when}). Please ring them and "
+             "offer a proxy errand or a home visit.").format(
+        name=_esc(view.resident_name), phone=_esc(resident.phone or ""), service=_esc(view.service),
+        when=when_label(_, appointment.starts_at, settings.tz))
+    return await notify(session, recipient=worker, kind=OutboxKind.reminder,
+                        dedupe_key=f"appt:{appointment.id}:noshow", text=text)

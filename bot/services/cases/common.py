@@ -1,0 +1,367 @@
+"""Shared plumbing of the case services: who may see a case, the timeline
+writer, recipients, numbering and outgoing notifications.
+
+Permission model (checked on every call, buttons included):
+
+* a resident sees their own cases (and cases they follow, read-only);
+* grid workers and grid heads see the cases of their grids; the owner acts;
+* community staff see their community's cases; district admins their district's;
+* department officers see only cases escalated to their department.
+
+A case one may not see answers exactly like a case that does not exist, so
+ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+import enum
+import html
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.services.cases import texts
+from bot.services.errors import NotAllowed, NotFound
+from bot.services.l10n import Translate, translator
+from bot.services.notify import Button, notify, recipient_locale
+from models import (
+    ActorRole,
+    Building,
+    Case,
+    CaseCounter,
+    CaseEscalation,
+    CaseEvent,
+    CaseEventType,
+    CaseFollower,
+    CaseStatus,
+    Community,
+    District,
+    OutboxKind,
+    Role,
+    RoleGrant,
+    ScopeType,
+    ServiceItem,
+    User,
+    i18n_name,
+)
+
+# Callback data of case buttons, the same layout aiogram's CallbackData packs
+# (handlers.cases_callbacks.CaseCb / EscCb): built here because services
+# write buttons into outbox rows.
+CASE_CB = "cs"
+ESC_CB = "ce"
+
+
+def case_cb(action: str, case_id: int, arg: int = 0) -> str:
+    return f"{CASE_CB}:{action}:{case_id}:{arg}"
+
+
+def esc_cb(action: str, escalation_id: int) -> str:
+    return f"{ESC_CB}:{action}:{escalation_id}"
+
+
+class Capacity(enum.StrEnum):
+    resident = "resident"  # the case is theirs
+    follower = "follower"  # follows it instead of a duplicate
+    owner = "owner"  # the worker who accepted it
+    grid = "grid"  # a worker or grid head of its grid
+    grid_head = "grid_head"
+    staff = "staff"  # community staff of its community
+    admin = "admin"  # district administrator
+    department = "department"  # an officer of a department it was escalated to
+
+
+WORKER_SIDE = frozenset({Capacity.owner, Capacity.grid, Capacity.grid_head, Capacity.staff, Capacity.admin})
+
+
+def _grants(user: User, role: Role) -> set[int]:
+    return {g.scope_id for g in user.roles if g.role == role}
+
+
+def grid_ids(user: User) -> set[int]:
+    return _grants(user, Role.worker) | _grants(user, Role.grid_head)
+
+
+def community_ids(user: User) -> set[int]:
+    return _grants(user, Role.staff)
+
+
+def district_ids(user: User) -> set[int]:
+    return _grants(user, Role.admin)
+
+
+def department_ids(user: User) -> set[int]:
+    return _grants(user, Role.department)
+
+
+async def capacities(session: AsyncSession, user: User, case: Case) -> set[Capacity]:
+    caps: set[Capacity] = set()
+    if case.status == CaseStatus.draft:
+        return {Capacity.resident} if case.resident_id == user.id else set()
+    if case.resident_id == user.id:
+        caps.add(Capacity.resident)
+    if case.owner_id is not None and case.owner_id == user.id:
+        caps.add(Capacity.owner)
+    if case.grid_id in grid_ids(user):
+        caps.add(Capacity.grid)
+    if case.grid_id in _grants(user, Role.grid_head):
+        caps.add(Capacity.grid_head)
+    if case.community_id in community_ids(user):
+        caps.add(Capacity.staff)
+    districts = district_ids(user)
+    if districts:
+        district_id = await session.scalar(select(Community.district_id).where(Community.id == case.community_id))
+        if district_id in districts:
+            caps.add(Capacity.admin)
+    departments = department_ids(user)
+    if departments:
+        hit = await session.scalar(select(CaseEscalation.id).where(
+            CaseEscalation.case_id == case.id, CaseEscalation.department_id.in_(departments)).limit(1))
+        if hit is not None:
+            caps.add(Capacity.department)
+    if not caps:
+        hit = await session.scalar(select(CaseFollower.id).where(
+            CaseFollower.case_id == case.id, CaseFollower.user_id == user.id))
+        if hit is not None:
+            caps.add(Capacity.follower)
+    return caps
+
+
+async def load_case(session: AsyncSession, case_id: int, *, fresh: bool = False) -> Case:
+    stmt = select(Case).where(Case.id == case_id)
+    if fresh:
+        stmt = stmt.execution_options(populate_existing=True)
+    case = await session.scalar(stmt)
+    if case is None:
+        raise NotFound("case")
+    return case
+
+
+async def case_for(session: AsyncSession, user: User, case_id: int, *,
+                   need: Iterable[Capacity] | None = None) -> tuple[Case, set[Capacity]]:
+    """The case and what ``user`` is to it; ``NotFound`` unless they may see it
+    (and, with ``need``, hold one of those capacities: else ``NotAllowed``)."""
+    case = await load_case(session, case_id)
+    caps = await capacities(session, user, case)
+    if not caps:
+        raise NotFound("case")
+    if need is not None and not (caps & set(need)):
+        raise NotAllowed()
+    return case, caps
+
+
+def actor_role(caps: set[Capacity]) -> ActorRole:
+    if Capacity.resident in caps:
+        return ActorRole.resident
+    if Capacity.owner in caps or Capacity.grid in caps:
+        return ActorRole.grid_head if Capacity.grid_head in caps and Capacity.owner not in caps else ActorRole.worker
+    if Capacity.staff in caps:
+        return ActorRole.staff
+    if Capacity.department in caps:
+        return ActorRole.department
+    if Capacity.admin in caps:
+        return ActorRole.admin
+    return ActorRole.resident
+
+
+async def add_event(
+    session: AsyncSession,
+    case: Case,
+    type_: CaseEventType,
+    *,
+    at: datetime,
+    actor: User | None = None,
+    role: ActorRole = ActorRole.system,
+    note: str | None = None,
+    data: dict[str, Any] | None = None,
+    public: bool = True,
+) -> CaseEvent:
+    event = CaseEvent(case_id=case.id, at=at, actor_id=actor.id if actor else None, actor_role=role,
+                      type=type_, note=note, data=data or {}, public=public)
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def transition(session: AsyncSession, case: Case, from_: Sequence[CaseStatus], **values: Any) -> bool:
+    """Change a case only if it is still in one of ``from_`` (a compare-and-set).
+
+    Two people pressing at once: the database lets one UPDATE match, the
+    other sees zero rows.  The loaded ``case`` is refreshed either way.
+    """
+    result = await session.execute(
+        update(Case).where(Case.id == case.id, Case.status.in_(list(from_))).values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(case)
+    return bool(result.rowcount)
+
+
+async def next_number(session: AsyncSession, community_id: int, year: int) -> str:
+    """The next readable number of the district, e.g. ``DC-2026-000123``.
+
+    One counter row per (district, year): the UPDATE takes its row lock, so
+    concurrent submissions queue on it (PostgreSQL) or on the single writer
+    (SQLite) and never get the same number; the lock ends with the transaction.
+    """
+    code = await session.scalar(
+        select(District.code).join(Community, Community.district_id == District.id)
+        .where(Community.id == community_id))
+    if code is None:
+        raise NotFound("community")
+    stmt = (update(CaseCounter).where(CaseCounter.district_code == code, CaseCounter.year == year)
+            .values(last=CaseCounter.last + 1).returning(CaseCounter.last))
+    value = await session.scalar(stmt)
+    if value is None:
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        await session.execute(insert(CaseCounter).values(district_code=code, year=year, last=0)
+                              .on_conflict_do_nothing(index_elements=["district_code", "year"]))
+        value = await session.scalar(stmt)
+    return f"{code}-{year}-{int(value):06d}"
+
+
+# ------------------------------------------------------------------ people
+
+async def _holders(session: AsyncSession, roles: Sequence[Role], scope: ScopeType, scope_ids: Iterable[int]) -> list[User]:
+    ids = list(scope_ids)
+    if not ids:
+        return []
+    rows = await session.scalars(
+        select(User).join(RoleGrant, RoleGrant.user_id == User.id)
+        .where(RoleGrant.role.in_(list(roles)), RoleGrant.scope_type == scope, RoleGrant.scope_id.in_(ids))
+        .order_by(User.id).distinct()
+    )
+    return list(rows)
+
+
+async def grid_team(session: AsyncSession, grid_id: int) -> list[User]:
+    return await _holders(session, (Role.worker, Role.grid_head), ScopeType.grid, [grid_id])
+
+
+async def grid_heads(session: AsyncSession, grid_id: int) -> list[User]:
+    return await _holders(session, (Role.grid_head,), ScopeType.grid, [grid_id])
+
+
+async def community_staff(session: AsyncSession, community_id: int) -> list[User]:
+    return await _holders(session, (Role.staff,), ScopeType.community, [community_id])
+
+
+async def district_admins(session: AsyncSession, community_id: int) -> list[User]:
+    district_id = await session.scalar(select(Community.district_id).where(Community.id == community_id))
+    return await _holders(session, (Role.admin,), ScopeType.district, [district_id] if district_id else [])
+
+
+async def department_officers(session: AsyncSession, department_id: int) -> list[User]:
+    return await _holders(session, (Role.department,), ScopeType.department, [department_id])
+
+
+async def followers(session: AsyncSession, case_id: int) -> list[User]:
+    return list(await session.scalars(
+        select(User).join(CaseFollower, and_(CaseFollower.user_id == User.id, CaseFollower.case_id == case_id))
+        .order_by(User.id)))
+
+
+def unique_users(*groups: Iterable[User | None], exclude: Iterable[int] = ()) -> list[User]:
+    seen = set(exclude)
+    out: list[User] = []
+    for group in groups:
+        for user in group:
+            if user is not None and user.id not in seen:
+                seen.add(user.id)
+                out.append(user)
+    return out
+
+
+# ------------------------------------------------------------------ notifications
+
+# render(_, locale) -> (text, buttons): called once per recipient with their language.
+Render = Callable[[Translate, str], tuple[str, list[list[Button]] | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """A Telegram file (or a location) to send along with a notification."""
+
+    kind: str  # photo, voice, audio, video, video_note, document, location
+    file_id: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+async def tell(
+    session: AsyncSession,
+    settings: Settings,
+    recipients: Iterable[User],
+    *,
+    case: Case,
+    event: CaseEvent | None,
+    render: Render,
+    kind: OutboxKind = OutboxKind.case_update,
+    tag: str = "",
+    media: Media | None = None,
+) -> int:
+    """Queue one message per recipient in their language, in the caller's transaction.
+
+    The dedupe key names the case, the event (or ``tag``) and the recipient,
+    so a retried handler or a job run twice queues nothing new.
+    """
+    count = 0
+    for user in recipients:
+        locale = recipient_locale(user, settings.default_locale)
+        text, buttons = render(translator(locale), locale)
+        key = f"case:{case.id}:{'ev' + str(event.id) if event is not None else tag}:{tag}:u{user.id}"
+        if media is not None and (media.kind in NO_CAPTION or len(text) > MAX_CAPTION):
+            # A location or a video note cannot carry text, and captions are short:
+            # the text (with the buttons) goes first, the file right after it.
+            queued = await notify(session, recipient=user, kind=kind, dedupe_key=key, text=text, buttons=buttons)
+            await notify(session, recipient=user, kind=kind, dedupe_key=key + ":f", text="", **media_kwargs(media))
+        else:
+            queued = await notify(session, recipient=user, kind=kind, dedupe_key=key, text=text, buttons=buttons,
+                                  **(media_kwargs(media) if media is not None else {}))
+        count += bool(queued)
+    return count
+
+
+NO_CAPTION = {"location", "video_note"}
+MAX_CAPTION = 1000  # Telegram allows 1024 characters in a caption
+
+
+def media_kwargs(media: Media) -> dict[str, Any]:
+    if media.kind == "location":
+        return {"location": (media.latitude, media.longitude)}
+    if media.kind in ("photo", "document", "voice", "audio", "video", "video_note"):
+        return {media.kind: media.file_id}
+    return {}
+
+
+def esc(text: str | None) -> str:
+    return html.escape(text or "")
+
+
+def excerpt(text: str | None, limit: int = 160) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+async def case_headline(session: AsyncSession, case: Case):  # type: ignore[no-untyped-def]
+    """A function ``(_, locale) -> "category · building"`` (HTML-escaped)."""
+    service = await session.get(ServiceItem, case.service_id) if case.service_id else None
+    building = await session.get(Building, case.building_id) if case.building_id else None
+
+    def line(_, locale):  # type: ignore[no-untyped-def]
+        parts = [i18n_name(service.names, locale, service.code) if service else texts.kind_label(_, case.kind)]
+        if building is not None:
+            parts.append(i18n_name(building.names, locale, building.code))
+        if case.emergency:
+            parts.insert(0, "🆘")
+        return esc(" · ".join(parts))
+
+    return line

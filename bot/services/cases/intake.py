@@ -1,0 +1,474 @@
+"""One-stop intake (一口受理): a resident writes a case over several messages
+(text, photos, voice notes, documents, a location) and sends it.
+
+Until "Send" the case is a *draft* row that only its resident can see; every
+piece is stored as it arrives, so nothing is lost to a restart or a detour
+through the menu.  Sending gives it its number, its grid, its deadlines, and
+tells the grid's workers, all in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.services.cases import texts
+from bot.services.cases.common import (
+    Capacity,
+    add_event,
+    case_cb,
+    case_headline,
+    community_ids,
+    district_ids,
+    esc,
+    excerpt,
+    grid_ids,
+    grid_team,
+    next_number,
+    tell,
+    transition,
+    unique_users,
+)
+from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from bot.services.notify import Button
+from bot.services.users import Option
+from bot.services.workcalendar import calendar_for
+from models import (
+    OPEN_STATUSES,
+    ActorRole,
+    AttachmentKind,
+    Building,
+    Case,
+    CaseAttachment,
+    CaseEvent,
+    CaseEventType,
+    CaseFollower,
+    CaseKind,
+    CaseStatus,
+    Community,
+    Grid,
+    ServiceItem,
+    ServiceKind,
+    User,
+    i18n_name,
+)
+
+MAX_DESCRIPTION = 3000  # characters over all text of a case
+MAX_ATTACHMENTS = 20
+MAX_AUTHORISATION = 500
+SIMILAR_DAYS = 7
+
+
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    """A file someone sent: Telegram's ids, never the bytes."""
+
+    kind: AttachmentKind
+    file_id: str
+    file_unique_id: str | None = None
+    file_name: str | None = None
+    mime_type: str | None = None
+    caption: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DraftSummary:
+    case_id: int
+    kind: CaseKind
+    service: str | None
+    text_length: int
+    photos: int
+    voices: int
+    documents: int
+    locations: int
+
+    @property
+    def empty(self) -> bool:
+        return not (self.text_length or self.photos or self.voices or self.documents or self.locations)
+
+    @property
+    def items(self) -> int:
+        return self.photos + self.voices + self.documents + self.locations
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarCase:
+    id: int
+    number: str
+    status: CaseStatus
+    submitted_at: datetime
+    summary: str
+
+
+def _require_home(resident: User) -> None:
+    if resident.building_id is None or resident.grid_id is None:
+        raise NotAllowed("no_home")
+
+
+async def catalogue(session: AsyncSession, kind: ServiceKind, locale: str) -> list[Option]:
+    rows = await session.scalars(select(ServiceItem).where(ServiceItem.kind == kind, ServiceItem.active)
+                                 .order_by(ServiceItem.sort_order, ServiceItem.code))
+    return [Option(s.id, s.code, i18n_name(s.names, locale, s.code)) for s in rows]
+
+
+async def pending_draft(session: AsyncSession, resident: User) -> Case | None:
+    return await session.scalar(select(Case).where(Case.resident_id == resident.id, Case.status == CaseStatus.draft)
+                                .order_by(Case.id.desc()).limit(1))
+
+
+async def _draft(session: AsyncSession, resident: User, draft_id: int) -> Case:
+    case = await session.scalar(select(Case).where(Case.id == draft_id))
+    if case is None or case.resident_id != resident.id:
+        raise NotFound("draft")
+    if case.status != CaseStatus.draft:
+        raise Conflict("already_sent", number=case.number or "")
+    return case
+
+
+async def start_draft(session: AsyncSession, resident: User, *, kind: CaseKind, service_id: int | None,
+                      now: datetime) -> Case:
+    """A new, empty draft; any unsent draft of the resident is discarded
+    (handlers ask before, see :func:`pending_draft`)."""
+    _require_home(resident)
+    if kind == CaseKind.request:
+        if service_id is not None:
+            raise InvalidInput("service")
+    else:
+        wanted = ServiceKind.proxy if kind == CaseKind.proxy else ServiceKind.report
+        service = await session.get(ServiceItem, service_id) if service_id is not None else None
+        if service is None or not service.active or service.kind != wanted:
+            raise NotFound("service")
+    grid = await session.get(Grid, resident.grid_id)
+    assert grid is not None
+    await session.execute(delete(Case).where(Case.resident_id == resident.id, Case.status == CaseStatus.draft))
+    case = Case(kind=kind, status=CaseStatus.draft, service_id=service_id, resident_id=resident.id,
+                community_id=grid.community_id, grid_id=grid.id, building_id=resident.building_id,
+                description="", created_at=now)
+    session.add(case)
+    await session.flush()
+    return case
+
+
+async def start_for_service(session: AsyncSession, resident: User, service_id: int, now: datetime) -> Case:
+    """A draft for a catalogue item: a proxy errand or a problem report, as the item is."""
+    service = await session.get(ServiceItem, service_id)
+    if service is None or not service.active or service.kind not in (ServiceKind.proxy, ServiceKind.report):
+        raise NotFound("service")
+    kind = CaseKind.proxy if service.kind == ServiceKind.proxy else CaseKind.report
+    return await start_draft(session, resident, kind=kind, service_id=service.id, now=now)
+
+
+async def summary(session: AsyncSession, case: Case, locale: str) -> DraftSummary:
+    counts = dict((await session.execute(
+        select(CaseAttachment.kind, func.count()).where(CaseAttachment.case_id == case.id, CaseAttachment.phase == "intake")
+        .group_by(CaseAttachment.kind))).all())
+    service = await session.get(ServiceItem, case.service_id) if case.service_id else None
+    return DraftSummary(
+        case_id=case.id, kind=case.kind,
+        service=i18n_name(service.names, locale, service.code) if service else None,
+        text_length=len(case.description or ""),
+        photos=counts.get(AttachmentKind.photo, 0) + counts.get(AttachmentKind.video, 0),
+        voices=counts.get(AttachmentKind.voice, 0) + counts.get(AttachmentKind.audio, 0)
+        + counts.get(AttachmentKind.video_note, 0),
+        documents=counts.get(AttachmentKind.document, 0),
+        locations=counts.get(AttachmentKind.location, 0),
+    )
+
+
+async def _attachment_count(session: AsyncSession, case_id: int) -> int:
+    return int(await session.scalar(select(func.count()).select_from(CaseAttachment)
+                                    .where(CaseAttachment.case_id == case_id)) or 0)
+
+
+def _append(description: str, text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise InvalidInput("empty_text")
+    combined = f"{description}\n{text}" if description else text
+    if len(combined) > MAX_DESCRIPTION:
+        raise InvalidInput("text_too_long", limit=MAX_DESCRIPTION)
+    return combined
+
+
+async def add_text(session: AsyncSession, resident: User, draft_id: int, text: str, locale: str) -> DraftSummary:
+    case = await _draft(session, resident, draft_id)
+    case.description = _append(case.description, text)
+    await session.flush()
+    return await summary(session, case, locale)
+
+
+async def add_file(session: AsyncSession, resident: User, draft_id: int, ref: FileRef, locale: str,
+                   now: datetime) -> DraftSummary:
+    case = await _draft(session, resident, draft_id)
+    if await _attachment_count(session, case.id) >= MAX_ATTACHMENTS:
+        raise InvalidInput("too_many_files", limit=MAX_ATTACHMENTS)
+    caption = (ref.caption or "").strip() or None
+    if caption:
+        case.description = _append(case.description, caption)
+    session.add(CaseAttachment(case_id=case.id, uploaded_by_id=resident.id, kind=ref.kind, file_id=ref.file_id,
+                               file_unique_id=ref.file_unique_id, file_name=(ref.file_name or None) and ref.file_name[:256],
+                               mime_type=ref.mime_type, caption=caption, phase="intake", created_at=now))
+    await session.flush()
+    return await summary(session, case, locale)
+
+
+async def add_location(session: AsyncSession, resident: User, draft_id: int, latitude: float, longitude: float,
+                       locale: str, now: datetime) -> DraftSummary:
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        raise InvalidInput("bad_location")
+    case = await _draft(session, resident, draft_id)
+    if await _attachment_count(session, case.id) >= MAX_ATTACHMENTS:
+        raise InvalidInput("too_many_files", limit=MAX_ATTACHMENTS)
+    case.latitude, case.longitude = latitude, longitude
+    session.add(CaseAttachment(case_id=case.id, uploaded_by_id=resident.id, kind=AttachmentKind.location,
+                               latitude=latitude, longitude=longitude, phase="intake", created_at=now))
+    await session.flush()
+    return await summary(session, case, locale)
+
+
+async def discard_draft(session: AsyncSession, resident: User, draft_id: int) -> None:
+    case = await _draft(session, resident, draft_id)
+    await session.execute(delete(Case).where(Case.id == case.id))
+
+
+_DATE_PATTERNS = (
+    re.compile(r"^(?P<y>\d{4})[-/.年](?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?$"),
+    re.compile(r"^(?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?$"),
+)
+
+
+def parse_date(text: str, today: date) -> date:
+    """``2026-12-05``, ``12-05``, ``12/5``, ``12月5日`` (this year when no year is given)."""
+    cleaned = re.sub(r"\s+", "", text or "")
+    for pattern in _DATE_PATTERNS:
+        m = pattern.match(cleaned)
+        if m:
+            try:
+                return date(int(m.group("y")) if "y" in m.groupdict() else today.year, int(m.group("m")),
+                            int(m.group("d")))
+            except ValueError:
+                break
+    raise InvalidInput("bad_date")
+
+
+async def set_needed_by(session: AsyncSession, resident: User, draft_id: int, needed_by: date | None,
+                        today: date) -> None:
+    case = await _draft(session, resident, draft_id)
+    if case.kind != CaseKind.proxy:
+        raise InvalidInput("not_proxy")
+    if needed_by is not None:
+        if needed_by < today:
+            raise InvalidInput("date_in_past")
+        if needed_by > today + timedelta(days=366):
+            raise InvalidInput("date_too_far")
+    case.needed_by = needed_by
+    await session.flush()
+
+
+async def set_authorisation(session: AsyncSession, resident: User, draft_id: int, text: str) -> None:
+    case = await _draft(session, resident, draft_id)
+    if case.kind != CaseKind.proxy:
+        raise InvalidInput("not_proxy")
+    text = " ".join((text or "").split())
+    if not text:
+        raise InvalidInput("empty_text")
+    if len(text) > MAX_AUTHORISATION:
+        raise InvalidInput("text_too_long", limit=MAX_AUTHORISATION)
+    case.authorisation = text
+    await session.flush()
+
+
+async def similar_cases(session: AsyncSession, resident: User, draft_id: int, now: datetime) -> list[SimilarCase]:
+    """Open cases of the same catalogue item in the resident's building from the last 7 days."""
+    case = await _draft(session, resident, draft_id)
+    if case.service_id is None or resident.building_id is None:
+        return []
+    rows = await session.scalars(
+        select(Case).where(
+            Case.building_id == resident.building_id, Case.service_id == case.service_id,
+            Case.status.in_(OPEN_STATUSES), Case.submitted_at >= now - timedelta(days=SIMILAR_DAYS),
+        ).order_by(Case.submitted_at.desc()).limit(3))
+    return [SimilarCase(c.id, c.number or "", c.status, c.submitted_at, excerpt(c.description, 80)) for c in rows
+            if c.submitted_at is not None]
+
+
+async def submit(session: AsyncSession, settings: Settings, resident: User, draft_id: int, now: datetime, *,
+                 emergency: bool = False) -> Case:
+    """Send the draft: number, grid, deadlines, the submitted event and the
+    notifications, in the caller's transaction."""
+    case = await _draft(session, resident, draft_id)
+    _require_home(resident)
+    has_files = await _attachment_count(session, case.id) > 0
+    if not emergency and not case.description and not has_files:
+        raise InvalidInput("draft_empty")
+    if case.kind == CaseKind.proxy and not case.authorisation and not emergency:
+        raise InvalidInput("authorisation_missing")
+    building = await session.get(Building, resident.building_id)
+    grid = await session.get(Grid, building.grid_id) if building else None
+    if building is None or grid is None:
+        raise NotAllowed("no_home")
+    service = await session.get(ServiceItem, case.service_id) if case.service_id else None
+    limits = await _time_limits(session, settings, service, now)
+    if not await transition(session, case, [CaseStatus.draft], status=CaseStatus.new, submitted_at=now,
+                            building_id=building.id, grid_id=grid.id, community_id=grid.community_id,
+                            accept_due_at=limits.accept_due, resolve_due_at=limits.resolve_due,
+                            description=case.description or ""):
+        raise Conflict("already_sent", number=case.number or "")
+    case.number = await next_number(session, grid.community_id, now.astimezone(settings.tz).year)
+    await session.flush()
+    event = await add_event(
+        session, case, CaseEventType.submitted, at=now, actor=resident, role=ActorRole.resident,
+        data={"service": service.code if service else None, "kind": case.kind.value, **limits.event_data(),
+              "needed_by": case.needed_by.isoformat() if case.needed_by else None,
+              "authorisation": case.authorisation, "emergency": emergency},
+    )
+    await session.execute(update(CaseAttachment).where(CaseAttachment.case_id == case.id,
+                                                       CaseAttachment.event_id.is_(None))
+                          .values(event_id=event.id).execution_options(synchronize_session=False))
+    if emergency:
+        from bot.services.cases.escalation import raise_emergency
+
+        await raise_emergency(session, settings, case, resident, {Capacity.resident}, now)
+    else:
+        await notify_new_case(session, settings, case, event.id)
+    return case
+
+
+@dataclass(frozen=True, slots=True)
+class _TimeLimits:
+    accept_hours: int
+    resolve_hours: int
+    accept_due: datetime
+    resolve_due: datetime
+
+    def event_data(self) -> dict[str, Any]:
+        return {"accept_due": self.accept_due.isoformat(), "resolve_due": self.resolve_due.isoformat(),
+                "accept_hours": self.accept_hours, "resolve_hours": self.resolve_hours}
+
+
+async def _time_limits(session: AsyncSession, settings: Settings, service: ServiceItem | None,
+                       now: datetime) -> _TimeLimits:
+    """The service's time limits (or the defaults), due in working hours from now."""
+    calendar = await calendar_for(session, settings, now=now)
+    accept_hours = service.accept_hours if service else settings.case_default_accept_hours
+    resolve_hours = service.resolve_hours if service else settings.case_default_resolve_hours
+    return _TimeLimits(accept_hours, resolve_hours, calendar.add_working_hours(now, accept_hours),
+                       calendar.add_working_hours(now, resolve_hours))
+
+
+@dataclass(frozen=True, slots=True)
+class FoundFile:
+    """A file or place a worker recorded with a problem they found."""
+
+    kind: AttachmentKind
+    file_id: str | None = None
+    file_unique_id: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+async def open_found_problem(
+    session: AsyncSession, settings: Settings, reporter: User, *, grid_id: int, building_id: int | None,
+    description: str, latitude: float | None, longitude: float | None, files: Sequence[FoundFile],
+    now: datetime, source: dict[str, Any],
+) -> Case:
+    """A problem found on patrol, opened straight away as a sent "problem
+    report" case of ``grid_id``, in the caller's transaction.
+
+    Who may: the grid's workers and head, its community's staff, the district's
+    admins.  The reporter stands as the case's resident: they are told of its
+    progress and confirm the fix.  ``source`` goes into the ``submitted`` event
+    (where the case came from, e.g. a diary entry).
+    """
+    grid = await session.get(Grid, grid_id)
+    if grid is None:
+        raise NotFound("grid")
+    community = await session.get(Community, grid.community_id)
+    if not (grid.id in grid_ids(reporter) or grid.community_id in community_ids(reporter)
+            or (community is not None and community.district_id in district_ids(reporter))):
+        raise NotAllowed("not_your_grid")
+    if not description and not files:
+        raise InvalidInput("draft_empty")
+    limits = await _time_limits(session, settings, None, now)
+    case = Case(kind=CaseKind.report, status=CaseStatus.new, service_id=None, resident_id=reporter.id,
+                community_id=grid.community_id, grid_id=grid.id, building_id=building_id,
+                description=description, latitude=latitude, longitude=longitude, created_at=now,
+                submitted_at=now, accept_due_at=limits.accept_due, resolve_due_at=limits.resolve_due)
+    case.number = await next_number(session, grid.community_id, now.astimezone(settings.tz).year)
+    session.add(case)
+    await session.flush()
+    event = await add_event(
+        session, case, CaseEventType.submitted, at=now, actor=reporter, role=ActorRole.worker,
+        data={"service": None, "kind": CaseKind.report.value, **limits.event_data(), "needed_by": None,
+              "authorisation": None, "emergency": False, **source})
+    session.add_all(
+        CaseAttachment(case_id=case.id, event_id=event.id, uploaded_by_id=reporter.id, kind=f.kind,
+                       file_id=f.file_id, file_unique_id=f.file_unique_id, latitude=f.latitude,
+                       longitude=f.longitude, phase="intake", created_at=now)
+        for f in files
+    )
+    await session.flush()
+    await notify_new_case(session, settings, case, event.id)
+    return case
+
+
+async def notify_new_case(session: AsyncSession, settings: Settings, case: Case, event_id: int) -> None:
+    event = await session.get(CaseEvent, event_id)
+    team = await grid_team(session, case.grid_id)
+    line = await case_headline(session, case)
+    files = await _attachment_count(session, case.id)
+
+    def render(_, locale):  # type: ignore[no-untyped-def]
+        text = _("🆕 New case {number}").format(number=case.number)
+        text += "\n" + line(_, locale)
+        if case.description:
+            text += "\n“" + esc(excerpt(case.description, 300)) + "”"
+        if files:
+            text += "\n" + _("📎 Attachments: {count}").format(count=files)
+        text += "\n" + _("Accept by {when}").format(when=texts.when(case.accept_due_at, settings.tz))
+        return text, [[Button(_("✅ Accept"), case_cb("acc", case.id))],
+                      [Button(_("📄 Details"), case_cb("view", case.id))]]
+
+    await tell(session, settings, unique_users(team), case=case, event=event, render=render)
+
+
+async def follow_instead(session: AsyncSession, settings: Settings, resident: User, draft_id: int, case_id: int,
+                         now: datetime) -> Case:
+    """Follow an open case of the same kind in the building instead of sending a duplicate.
+
+    What the resident wrote and attached so far joins that case as a note for
+    its workers; the draft goes away.
+    """
+    candidates = {c.id for c in await similar_cases(session, resident, draft_id, now)}
+    if case_id not in candidates:
+        raise NotFound("case")
+    draft = await _draft(session, resident, draft_id)
+    target = await session.get(Case, case_id)
+    assert target is not None
+    existing = await session.scalar(select(CaseFollower.id).where(CaseFollower.case_id == case_id,
+                                                                   CaseFollower.user_id == resident.id))
+    if existing is None and target.resident_id != resident.id:
+        session.add(CaseFollower(case_id=case_id, user_id=resident.id, created_at=now))
+    event = await add_event(session, target, CaseEventType.follower_joined, at=now, actor=resident,
+                            role=ActorRole.resident, note=draft.description or None, public=False)
+    await session.execute(update(CaseAttachment).where(CaseAttachment.case_id == draft.id)
+                          .values(case_id=target.id, event_id=event.id, phase="message", public=False)
+                          .execution_options(synchronize_session=False))
+    await session.execute(delete(Case).where(Case.id == draft.id))
+    recipients = [await session.get(User, target.owner_id)] if target.owner_id else await grid_team(session, target.grid_id)
+
+    def render(_, locale):  # type: ignore[no-untyped-def]
+        text = _("👥 Another resident of the building reports the same as case {number}.").format(number=target.number)
+        if draft.description:
+            text += "\n“" + esc(excerpt(draft.description, 300)) + "”"
+        return text, [[Button(_("📄 Details"), case_cb("view", target.id))]]
+
+    await tell(session, settings, unique_users(recipients), case=target, event=event, render=render)
+    return target

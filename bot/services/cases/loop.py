@@ -1,0 +1,332 @@
+"""The closed loop (闭环处理): accept → in progress → resolved → confirmed and
+closed, or "not solved" and reopened (返工); resolved cases nobody answers
+close themselves; then the resident rates.
+
+Every step is a compare-and-set on the case's status (two people pressing at
+once: one wins, the other is told), an event on the timeline and the
+notifications it causes, all in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.services.cases import texts
+from bot.services.cases.common import (
+    Capacity,
+    Media,
+    actor_role,
+    add_event,
+    case_cb,
+    case_for,
+    esc,
+    excerpt,
+    followers,
+    tell,
+    transition,
+    unique_users,
+)
+from bot.services.cases.intake import FileRef
+from bot.services.errors import Conflict, InvalidInput
+from bot.services.notify import Button
+from bot.services.workcalendar import calendar_for
+from models import (
+    HANDLING_STATUSES,
+    ActorRole,
+    AttachmentKind,
+    Case,
+    CaseAttachment,
+    CaseEvent,
+    CaseEventType,
+    CaseHandover,
+    CaseKind,
+    CaseRating,
+    CaseStatus,
+    CloseReason,
+    OutboxKind,
+    ServiceItem,
+    User,
+)
+
+MAX_NOTE = 2000
+MAX_COMMENT = 1000
+
+
+def _clean(text: str | None, limit: int, *, required: bool = True) -> str | None:
+    text = (text or "").strip()
+    if not text:
+        if required:
+            raise InvalidInput("empty_text")
+        return None
+    if len(text) > limit:
+        raise InvalidInput("text_too_long", limit=limit)
+    return text
+
+
+def _taken(case: Case, actor: User) -> Conflict:
+    if case.owner_id == actor.id:
+        return Conflict("already_yours", number=case.number or "")
+    if case.status == CaseStatus.closed:
+        return Conflict("case_closed", number=case.number or "")
+    return Conflict("case_taken", number=case.number or "")
+
+
+async def resident_side(session: AsyncSession, case: Case) -> list[User]:
+    """The resident and the residents following the case."""
+    resident = await session.get(User, case.resident_id)
+    return unique_users([resident], await followers(session, case.id))
+
+
+async def accept(session: AsyncSession, settings: Settings, actor: User, case_id: int, now: datetime) -> Case:
+    """The first worker of the grid to accept owns the case."""
+    case, caps = await case_for(session, actor, case_id, need={Capacity.grid})
+    if case.status != CaseStatus.new:
+        raise _taken(case, actor)
+    if not await transition(session, case, [CaseStatus.new], status=CaseStatus.accepted, owner_id=actor.id,
+                            accepted_at=now):
+        raise _taken(case, actor)
+    event = await add_event(session, case, CaseEventType.accepted, at=now, actor=actor, role=actor_role(caps),
+                            data={"accept_due": case.accept_due_at.isoformat() if case.accept_due_at else None,
+                                  "on_time": bool(case.accept_due_at is None or now <= case.accept_due_at)})
+    if case.emergency and case.emergency_ack_at is None:
+        from bot.services.cases.escalation import acknowledge_emergency
+
+        await acknowledge_emergency(session, settings, actor, case.id, now)
+
+    def render(_, locale):  # type: ignore[no-untyped-def]
+        text = _("👷 A grid worker has accepted your case {number}. It should be done by {when}.").format(
+            number=case.number, when=texts.when(case.resolve_due_at, settings.tz))
+        return text, [[Button(_("💬 Write to your worker"), case_cb("chat", case.id))],
+                      [Button(_("📄 Details"), case_cb("view", case.id))]]
+
+    await tell(session, settings, await resident_side(session, case), case=case, event=event, render=render)
+    return case
+
+
+async def start_work(session: AsyncSession, settings: Settings, actor: User, case_id: int, now: datetime) -> Case:
+    case, caps = await case_for(session, actor, case_id, need={Capacity.owner})
+    if case.status == CaseStatus.in_progress:
+        raise Conflict("already_started", number=case.number or "")
+    if not await transition(session, case, [CaseStatus.accepted, CaseStatus.reopened],
+                            status=CaseStatus.in_progress):
+        raise Conflict("wrong_status", number=case.number or "")
+    event = await add_event(session, case, CaseEventType.started, at=now, actor=actor, role=actor_role(caps))
+
+    def render(_, locale):  # type: ignore[no-untyped-def]
+        return _("🔧 Your grid worker has started work on case {number}.").format(number=case.number), None
+
+    await tell(session, settings, await resident_side(session, case), case=case, event=event, render=render)
+    return case
+
+
+async def resolve(session: AsyncSession, settings: Settings, actor: User, case_id: int, note: str,
+                  photo: FileRef | None, now: datetime) -> Case:
+    """The owner says it is done, with a note (and a photo); the resident is asked."""
+    case, caps = await case_for(session, actor, case_id, need={Capacity.owner})
+    text = _clean(note, MAX_NOTE)
+    if photo is not None and photo.kind != AttachmentKind.photo:
+        raise InvalidInput("photo_only")
+    if not await transition(session, case, HANDLING_STATUSES, status=CaseStatus.resolved, resolved_at=now,
+                            resolution=text):
+        raise Conflict("wrong_status", number=case.number or "")
+    on_time = bool(case.resolve_due_at is None or now <= case.resolve_due_at)
+    event = await add_event(session, case, CaseEventType.resolved, at=now, actor=actor, role=actor_role(caps),
+                            note=text, data={"due": case.resolve_due_at.isoformat() if case.resolve_due_at else None,
+                                             "on_time": on_time, "rework": case.reopen_count})
+    media = None
+    if photo is not None:
+        session.add(CaseAttachment(case_id=case.id, event_id=event.id, uploaded_by_id=actor.id, kind=photo.kind,
+                                   file_id=photo.file_id, file_unique_id=photo.file_unique_id, phase="resolution",
+                                   created_at=now))
+        media = Media("photo", photo.file_id)
+    handovers = list(await session.scalars(select(CaseHandover).where(CaseHandover.case_id == case.id)
+                                           .order_by(CaseHandover.id)))
+    resident = await session.get(User, case.resident_id)
+
+    def render(_, locale):  # type: ignore[no-untyped-def]
+        lines = [_("✅ Your grid worker says case {number} is done:").format(number=case.number),
+                 "“" + esc(excerpt(text, 600)) + "”"]
+        if handovers:
+            lines.append(_("Documents that changed hands:"))
+            lines.extend(handover_line(_, h) for h in handovers)
+        if case.kind == CaseKind.proxy:
+            lines.append(_("If everything was done and you have your documents back, tap “Solved” to sign off."))
+            solved = _("✅ Solved, I sign off")
+        else:
+            lines.append(_("Is your matter solved?"))
+            solved = _("✅ Solved")
+        lines.append(_("If you do not answer, it closes by itself after {days} days.").format(
+            days=settings.case_auto_close_days))
+        return "\n".join(lines), [[Button(solved, case_cb("ok", case.id))],
+                                  [Button(_("❌ Not solved"), case_cb("nok", case.id))]]
+
+    await tell(session, settings, [resident] if resident else [], case=case, event=event, render=render,
+               media=media)
+
+    def render_followers(_, locale):  # type: ignore[no-untyped-def]
+        return _("✅ Case {number} that you follow has been marked as done.").format(number=case.number), None
+
+    await tell(session, settings, await followers(session, case.id), case=case, event=event, render=render_followers)
+    return case
+
+
+def handover_line(_, h: CaseHandover) -> str:  # type: ignore[no-untyped-def]
+    if h.direction.value == "to_worker":
+        return "📥 " + _("received from the resident: {document}").format(document=esc(h.document))
+    return "📤 " + _("given to the resident: {document}").format(document=esc(h.document))
+
+
+async def _notify_owner(session: AsyncSession, settings: Settings, case: Case, event: CaseEvent, render,  # type: ignore[no-untyped-def]
+                        kind: OutboxKind = OutboxKind.case_update, tag: str = "") -> None:
+    if case.owner_id is None:
+        return
+    owner = await session.get(User, case.owner_id)
+    await tell(session, settings, [owner] if owner else [], case=case, event=event, render=render, kind=kind,
+               tag=tag)
+
+
+async def confirm(session: AsyncSession, settings: Settings, resident: User, case_id: int, now: datetime) -> Case:
+    """The resident says "solved": the case closes (for proxy errands, their sign-off)."""
+    case, _caps = await case_for(session, resident, case_id, need={Capacity.resident})
+    if case.status == CaseStatus.closed:
+        raise Conflict("case_closed", number=case.number or "")
+    if not await transition(session, case, [CaseStatus.resolved], status=CaseStatus.closed, closed_at=now,
+                            close_reason=CloseReason.confirmed):
+        raise Conflict("wrong_status", number=case.number or "")
+    event = await add_event(session, case, CaseEventType.confirmed, at=now, actor=resident, role=ActorRole.resident,
+                            data={"sign_off": case.kind == CaseKind.proxy})
+
+    def render(_, locale):  # type: ignore[no-untyped-def]
+        if case.kind == CaseKind.proxy:
+            return _("👍 The resident signed off case {number}: solved. Thank you!").format(number=case.number), None
+        return _("👍 The resident confirmed case {number} is solved. Thank you!").format(number=case.number), None
+
+    await _notify_owner(session, settings, case, event, render)
+    return case
+
+
+async def reopen(session: AsyncSession, settings: Settings, resident: User, case_id: int, now: datetime) -> Case:
+    """The resident says "not solved": back to the owner, counted as rework (返工)."""
+    case, _caps = await case_for(session, resident, case_id, need={Capacity.resident})
+    service = await session.get(ServiceItem, case.service_id) if case.service_id else None
+    hours = service.resolve_hours if service else settings.case_default_resolve_hours
+    due = (await calendar_for(session, settings, now=now)).add_working_hours(now, hours)
+    if not await transition(session, case, [CaseStatus.resolved], status=CaseStatus.reopened, resolved_at=None,
+                            reopen_count=case.reopen_count + 1, resolve_due_at=due, resolve_escalated_at=None):
+        if case.status == CaseStatus.closed:
+            raise Conflict("case_closed", number=case.number or "")
+        raise Conflict("wrong_status", number=case.number or "")
+    event = await add_event(session, case, CaseEventType.reopened, at=now, actor=resident, role=ActorRole.resident,
+                            data={"resolve_due": due.isoformat(), "count": case.reopen_count})
+
+    def render(_, locale):  # type: ignore[no-untyped-def]
+        text = _("↩️ The resident says case {number} is NOT solved. It is open again; new deadline {when}.").format(
+            number=case.number, when=texts.when(due, settings.tz))
+        return text, [[Button(_("💬 Message the resident"), case_cb("chat", case.id))],
+                      [Button(_("📄 Details"), case_cb("view", case.id))]]
+
+    await _notify_owner(session, settings, case, event, render)
+    return case
+
+
+async def withdraw(session: AsyncSession, settings: Settings, resident: User, case_id: int, now: datetime) -> Case:
+    case, _caps = await case_for(session, resident, case_id, need={Capacity.resident})
+    if not await transition(session, case, [CaseStatus.new, *HANDLING_STATUSES], status=CaseStatus.closed,
+                            closed_at=now, close_reason=CloseReason.withdrawn, emergency_next_at=None):
+        if case.status == CaseStatus.closed:
+            raise Conflict("case_closed", number=case.number or "")
+        raise Conflict("wrong_status", number=case.number or "")
+    event = await add_event(session, case, CaseEventType.withdrawn, at=now, actor=resident, role=ActorRole.resident)
+
+    def render(_, locale):  # type: ignore[no-untyped-def]
+        return _("🗑 The resident withdrew case {number}. Nothing more to do.").format(number=case.number), None
+
+    await _notify_owner(session, settings, case, event, render)
+    return case
+
+
+def rating_buttons(case_id: int) -> list[list[Button]]:
+    return [[Button(f"{texts.stars(n)} {n}", case_cb("rate", case_id, n))] for n in range(5, 0, -1)]
+
+
+async def rate(session: AsyncSession, settings: Settings, resident: User, case_id: int, score: int,
+               now: datetime) -> Case:
+    case, _caps = await case_for(session, resident, case_id, need={Capacity.resident})
+    if not 1 <= score <= 5:
+        raise InvalidInput("bad_score")
+    if case.status != CaseStatus.closed or case.close_reason == CloseReason.withdrawn:
+        raise Conflict("not_closed", number=case.number or "")
+    if await session.scalar(select(CaseRating.id).where(CaseRating.case_id == case.id)) is not None:
+        raise Conflict("already_rated", number=case.number or "")
+    session.add(CaseRating(case_id=case.id, resident_id=resident.id, score=score, created_at=now))
+    await session.flush()
+    event = await add_event(session, case, CaseEventType.rated, at=now, actor=resident, role=ActorRole.resident,
+                            data={"score": score})
+
+    def render(_, locale):  # type: ignore[no-untyped-def]
+        return _("{stars} The resident rated case {number}: {score}/5.").format(
+            stars=texts.stars(score), number=case.number, score=score), None
+
+    await _notify_owner(session, settings, case, event, render)
+    return case
+
+
+async def comment_rating(session: AsyncSession, settings: Settings, resident: User, case_id: int, comment: str,
+                         now: datetime) -> Case:
+    case, _caps = await case_for(session, resident, case_id, need={Capacity.resident})
+    text = _clean(comment, MAX_COMMENT)
+    rating = await session.scalar(select(CaseRating).where(CaseRating.case_id == case.id))
+    if rating is None:
+        raise Conflict("not_rated", number=case.number or "")
+    if rating.comment:
+        raise Conflict("already_commented", number=case.number or "")
+    rating.comment = text
+    event = await session.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id,
+                                                         CaseEvent.type == CaseEventType.rated))
+    if event is not None:
+        event.note = text
+    await session.flush()
+
+    def render(_, locale):  # type: ignore[no-untyped-def]
+        return _("💬 The resident's comment on case {number}: “{comment}”").format(
+            number=case.number, comment=esc(excerpt(text, 600))), None
+
+    if event is not None:
+        await _notify_owner(session, settings, case, event, render, tag="comment")
+    return case
+
+
+async def auto_close_due(session: AsyncSession, settings: Settings, now: datetime, *, limit: int = 200) -> int:
+    """Close resolved cases the resident has not answered for ``CASE_AUTO_CLOSE_DAYS``."""
+    cutoff = now - timedelta(days=settings.case_auto_close_days)
+    due = list(await session.scalars(
+        select(Case).where(Case.status == CaseStatus.resolved, Case.resolved_at <= cutoff)
+        .order_by(Case.resolved_at).limit(limit)))
+    closed = 0
+    for case in due:
+        if not await transition(session, case, [CaseStatus.resolved], status=CaseStatus.closed, closed_at=now,
+                                close_reason=CloseReason.auto):
+            continue
+        closed += 1
+        event = await add_event(session, case, CaseEventType.auto_closed, at=now,
+                                data={"after_days": settings.case_auto_close_days})
+        resident = await session.get(User, case.resident_id)
+
+        def render(_, locale, case=case):  # type: ignore[no-untyped-def]
+            text = _("📁 Case {number} was closed automatically: it was marked done {days} days ago and we "
+                     "had no answer. How was the service?").format(number=case.number,
+                                                                     days=settings.case_auto_close_days)
+            return text, rating_buttons(case.id)
+
+        await tell(session, settings, [resident] if resident else [], case=case, event=event, render=render)
+
+        def render_owner(_, locale, case=case):  # type: ignore[no-untyped-def]
+            return _("📁 Case {number} closed automatically (no answer from the resident).").format(
+                number=case.number), None
+
+        await _notify_owner(session, settings, case, event, render_owner)
+    return closed

@@ -1,0 +1,312 @@
+"""Reading cases: a resident's list, a worker's inbox (overdue first), one
+case with its timeline, and its attachments; each filtered by who reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy import case as sql_case
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.cases.common import (
+    WORKER_SIDE,
+    Capacity,
+    case_for,
+    community_ids,
+    department_ids,
+    excerpt,
+    grid_ids,
+)
+from bot.services.errors import NotAllowed
+from models import (
+    HANDLING_STATUSES,
+    OPEN_STATUSES,
+    ActorRole,
+    Building,
+    Case,
+    CaseAttachment,
+    CaseEscalation,
+    CaseEvent,
+    CaseEventType,
+    CaseFollower,
+    CaseHandover,
+    CaseKind,
+    CaseRating,
+    CaseStatus,
+    CloseReason,
+    Department,
+    Grid,
+    ServiceItem,
+    User,
+    i18n_name,
+)
+
+# On a resident's timeline these events show their note; others show only what happened.
+RESIDENT_NOTES = {CaseEventType.message, CaseEventType.resolved, CaseEventType.handover, CaseEventType.submitted}
+
+
+@dataclass(frozen=True, slots=True)
+class CaseBrief:
+    id: int
+    number: str
+    status: CaseStatus
+    close_reason: CloseReason | None
+    title: str
+    submitted_at: datetime | None
+    due_at: datetime | None
+    overdue: bool
+    emergency_open: bool
+    mine: bool = False  # owned by the reader (workers) / followed, not own (residents: False)
+    following: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    at: datetime
+    type: CaseEventType
+    role: ActorRole
+    actor_name: str | None  # None on a resident's timeline
+    note: str | None
+    data: dict
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationLine:
+    id: int
+    department: str
+    note: str
+    ack_due_at: datetime
+    acknowledged_at: datetime | None
+    reported_at: datetime | None
+    report: str | None
+    mine: bool  # the reader is an officer of this department
+
+
+@dataclass
+class CaseView:
+    case: Case
+    caps: set[Capacity]
+    title: str
+    building: str | None
+    address: str | None
+    grid: str
+    resident_name: str | None  # worker side and officers only
+    resident_phone: str | None  # the owner only
+    owner_name: str | None  # worker side only
+    has_owner: bool
+    timeline: list[TimelineEntry]
+    events_total: int
+    escalations: list[EscalationLine]
+    handovers: list[CaseHandover]
+    attachments: int
+    rating: CaseRating | None
+    followers: int
+    accept_overdue: bool
+    resolve_overdue: bool
+    actions: list[str] = field(default_factory=list)
+
+
+def _title(case: Case, services: dict[int, ServiceItem], locale: str) -> str:
+    service = services.get(case.service_id) if case.service_id else None
+    name = i18n_name(service.names, locale, service.code) if service else None
+    text = excerpt(case.description, 40)
+    if name and text:
+        return f"{name} · {text}"
+    return name or text or "—"
+
+
+def _due(case: Case) -> datetime | None:
+    if case.status == CaseStatus.new:
+        return case.accept_due_at
+    if case.status in HANDLING_STATUSES:
+        return case.resolve_due_at
+    return None
+
+
+async def _services(session: AsyncSession, cases: list[Case]) -> dict[int, ServiceItem]:
+    ids = {c.service_id for c in cases if c.service_id}
+    if not ids:
+        return {}
+    return {s.id: s for s in await session.scalars(select(ServiceItem).where(ServiceItem.id.in_(ids)))}
+
+
+def _brief(case: Case, services: dict[int, ServiceItem], locale: str, now: datetime, *, mine: bool = False,
+           following: bool = False) -> CaseBrief:
+    due = _due(case)
+    return CaseBrief(case.id, case.number or "", case.status, case.close_reason, _title(case, services, locale),
+                     case.submitted_at, due, bool(due and due < now),
+                     bool(case.emergency and case.emergency_ack_at is None and case.status in OPEN_STATUSES),
+                     mine=mine, following=following)
+
+
+async def my_cases(session: AsyncSession, resident: User, locale: str, now: datetime, *,
+                   limit: int = 20) -> list[CaseBrief]:
+    """The resident's own cases and those they follow: open first, then the latest closed."""
+    followed = select(CaseFollower.case_id).where(CaseFollower.user_id == resident.id)
+    rows = list(await session.scalars(
+        select(Case).where(or_(Case.resident_id == resident.id, Case.id.in_(followed)),
+                           Case.status != CaseStatus.draft)
+        .order_by(sql_case((Case.status == CaseStatus.closed, 1), else_=0), Case.submitted_at.desc())
+        .limit(limit)))
+    services = await _services(session, rows)
+    return [_brief(c, services, locale, now, following=c.resident_id != resident.id) for c in rows]
+
+
+def _inbox_scope(actor: User):  # type: ignore[no-untyped-def]
+    conditions = []
+    grids, communities, departments = grid_ids(actor), community_ids(actor), department_ids(actor)
+    if grids:
+        conditions.append(Case.grid_id.in_(grids))
+    if communities:
+        conditions.append(Case.community_id.in_(communities))
+    if departments:
+        conditions.append(Case.id.in_(select(CaseEscalation.case_id).where(
+            CaseEscalation.department_id.in_(departments), CaseEscalation.reported_at.is_(None))))
+    return conditions
+
+
+async def inbox(session: AsyncSession, actor: User, locale: str, now: datetime, *, offset: int = 0,
+                limit: int = 10) -> tuple[list[CaseBrief], int]:
+    """Open cases of the reader's grids / communities / departments:
+    unacknowledged emergencies, then by deadline (so the overdue come first),
+    then those waiting for the resident's answer."""
+    scope = _inbox_scope(actor)
+    if not scope:
+        raise NotAllowed()
+    where = and_(or_(*scope), Case.status.in_(OPEN_STATUSES))
+    due = sql_case((Case.status == CaseStatus.new, Case.accept_due_at),
+                   (Case.status.in_(HANDLING_STATUSES), Case.resolve_due_at), else_=None)
+    total = int(await session.scalar(select(func.count()).select_from(Case).where(where)) or 0)
+    rows = list(await session.scalars(
+        select(Case).where(where)
+        .order_by(sql_case((and_(Case.emergency.is_(True), Case.emergency_ack_at.is_(None)), 0), else_=1),
+                  sql_case((due.is_(None), 1), else_=0), due, Case.id)
+        .offset(max(0, offset)).limit(limit)))
+    services = await _services(session, rows)
+    return [_brief(c, services, locale, now, mine=c.owner_id == actor.id) for c in rows], total
+
+
+async def view(session: AsyncSession, actor: User, case_id: int, locale: str, now: datetime, *,
+               timeline_limit: int = 15) -> CaseView:
+    case, caps = await case_for(session, actor, case_id)
+    worker_side = bool(caps & WORKER_SIDE) or Capacity.department in caps
+    resident_view = not worker_side
+    services = await _services(session, [case])
+    building = await session.get(Building, case.building_id) if case.building_id else None
+    grid = await session.get(Grid, case.grid_id)
+    resident = await session.get(User, case.resident_id)
+    owner = await session.get(User, case.owner_id) if case.owner_id else None
+
+    events_q = select(CaseEvent).where(CaseEvent.case_id == case.id)
+    if resident_view:
+        events_q = events_q.where(CaseEvent.public.is_(True))
+    total = int(await session.scalar(select(func.count()).select_from(events_q.subquery())) or 0)
+    events = list(reversed(list(await session.scalars(events_q.order_by(CaseEvent.id.desc()).limit(timeline_limit)))))
+    actor_ids = {e.actor_id for e in events if e.actor_id}
+    names = {u.id: u.first_name for u in await session.scalars(select(User).where(User.id.in_(actor_ids)))} \
+        if actor_ids and not resident_view else {}
+    timeline = []
+    for e in events:
+        if resident_view:
+            note = e.note if (Capacity.resident in caps and e.type in RESIDENT_NOTES) else None
+            timeline.append(TimelineEntry(e.at, e.type, e.actor_role, None, note, {}))
+        else:
+            timeline.append(TimelineEntry(e.at, e.type, e.actor_role, names.get(e.actor_id), e.note, e.data or {}))
+
+    escalation_rows = (await session.execute(
+        select(CaseEscalation, Department).join(Department, Department.id == CaseEscalation.department_id)
+        .where(CaseEscalation.case_id == case.id).order_by(CaseEscalation.id))).all()
+    mine = department_ids(actor)
+    escalations = [EscalationLine(e.id, i18n_name(d.names, locale, d.code), e.note if worker_side else "",
+                                  e.ack_due_at, e.acknowledged_at, e.reported_at,
+                                  e.report if worker_side else None, d.id in mine)
+                   for e, d in escalation_rows]
+    handovers = list(await session.scalars(select(CaseHandover).where(CaseHandover.case_id == case.id)
+                                           .order_by(CaseHandover.id))) \
+        if case.kind == CaseKind.proxy and (Capacity.resident in caps or worker_side) else []
+    att_q = select(func.count()).select_from(CaseAttachment).where(CaseAttachment.case_id == case.id)
+    if resident_view:
+        att_q = att_q.where(CaseAttachment.public.is_(True))
+    rating = await session.scalar(select(CaseRating).where(CaseRating.case_id == case.id))
+    follower_count = int(await session.scalar(select(func.count()).select_from(CaseFollower)
+                                              .where(CaseFollower.case_id == case.id)) or 0)
+    result = CaseView(
+        case=case, caps=caps, title=_title(case, services, locale),
+        building=i18n_name(building.names, locale, building.code) if building else None,
+        address=building.address if building else None,
+        grid=i18n_name(grid.names, locale, grid.code) if grid else "",
+        resident_name=resident.first_name if (resident and worker_side) else None,
+        resident_phone=resident.phone if (resident and Capacity.owner in caps and case.status != CaseStatus.closed)
+        else None,
+        owner_name=owner.first_name if (owner and worker_side) else None,
+        has_owner=owner is not None,
+        timeline=timeline, events_total=total, escalations=escalations, handovers=handovers,
+        attachments=int(await session.scalar(att_q) or 0),
+        rating=rating if (Capacity.resident in caps or worker_side) else None,
+        followers=follower_count,
+        accept_overdue=bool(case.status == CaseStatus.new and case.accept_due_at and case.accept_due_at < now),
+        resolve_overdue=bool(case.status in (CaseStatus.new, *HANDLING_STATUSES) and case.resolve_due_at
+                             and case.resolve_due_at < now),
+    )
+    result.actions = actions_for(result)
+    return result
+
+
+def actions_for(v: CaseView) -> list[str]:
+    """What the reader may do now (the services check again when they do it)."""
+    c, caps, out = v.case, v.caps, []
+    open_ = c.status in OPEN_STATUSES
+    emergency_open = c.emergency and c.emergency_ack_at is None and open_
+    if Capacity.resident in caps:
+        if c.status == CaseStatus.resolved:
+            out += ["ok", "nok"]
+        if open_ and c.status != CaseStatus.resolved:
+            out.append("chat")
+        if open_ and not emergency_open:
+            out.append("emg")
+        if c.status == CaseStatus.closed and c.close_reason != CloseReason.withdrawn and v.rating is None:
+            out.append("rate")
+        if c.status in (CaseStatus.new, *HANDLING_STATUSES):
+            out.append("wd")
+    if emergency_open and caps & WORKER_SIDE:
+        out.append("eack")
+    if c.status == CaseStatus.new and Capacity.grid in caps:
+        out.append("acc")
+    if Capacity.owner in caps and c.status in HANDLING_STATUSES:
+        if c.status in (CaseStatus.accepted, CaseStatus.reopened):
+            out.append("start")
+        out += ["chat", "canned", "res", "dept"]
+        if c.kind == CaseKind.proxy:
+            out.append("ho")
+    elif Capacity.owner in caps and c.status == CaseStatus.resolved and c.kind == CaseKind.proxy:
+        out.append("ho")
+    if open_ and not emergency_open and caps & {Capacity.owner, Capacity.grid, Capacity.staff} \
+            and Capacity.resident not in caps:
+        out.append("emg")
+    if caps & WORKER_SIDE or Capacity.department in caps:
+        out.append("note")
+    for e in v.escalations:
+        if e.mine and e.reported_at is None:
+            out.append(f"eack:{e.id}" if e.acknowledged_at is None else f"erep:{e.id}")
+            if e.acknowledged_at is None:
+                out.append(f"erep:{e.id}")
+    if v.attachments:
+        out.append("files")
+    return out
+
+
+async def attachments(session: AsyncSession, actor: User, case_id: int, *, limit: int = 20) -> list[CaseAttachment]:
+    case, caps = await case_for(session, actor, case_id)
+    q = select(CaseAttachment).where(CaseAttachment.case_id == case.id)
+    if not (caps & WORKER_SIDE or Capacity.department in caps):
+        q = q.where(CaseAttachment.public.is_(True))
+    return list(await session.scalars(q.order_by(CaseAttachment.id).limit(limit)))
+
+
+async def open_escalations(session: AsyncSession, officer: User, case_id: int) -> list[CaseEscalation]:
+    departments = department_ids(officer)
+    return list(await session.scalars(select(CaseEscalation).where(
+        CaseEscalation.case_id == case_id, CaseEscalation.department_id.in_(departments),
+        CaseEscalation.reported_at.is_(None)).order_by(CaseEscalation.id)))

@@ -1,0 +1,217 @@
+"""The report as a workbook (openpyxl, one sheet per table) and the period's
+cases as CSV.
+
+Rates are stored as numbers with a percentage format, durations in hours, so
+the sheets can be sorted and summed; labels are in the reader's language.
+The CSV is UTF-8 with a byte-order mark (Excel then opens the Chinese right)
+and carries no personal data: a case is found again by its number.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+from bot.services.cases.figures import Figures
+from bot.services.l10n import Translate
+from bot.services.reports.figures import (
+    CaseLine,
+    Report,
+    ScopeKind,
+    as_of_label,
+    care_label,
+    opinion_label,
+    period_label,
+    scope_kind_label,
+    target_label,
+    target_rule,
+)
+
+PERCENT = "0.0%"
+HOURS = "0.00"
+_BAD_SHEET_CHARS = str.maketrans({c: " " for c in "[]:*?/\\"})
+
+
+def _hours(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 3600, 2)
+
+
+class _Sheet:
+    def __init__(self, wb: Workbook, name: str) -> None:
+        self.ws: WriteOnlyWorksheet = wb.create_sheet(name.translate(_BAD_SHEET_CHARS)[:31])
+
+    def header(self, *labels: str) -> None:
+        cells = []
+        for label in labels:
+            cell = WriteOnlyCell(self.ws, value=label)
+            cell.font = Font(bold=True)
+            cells.append(cell)
+        self.ws.append(cells)
+
+    def row(self, *values: Any, formats: dict[int, str] | None = None) -> None:
+        if not formats:
+            self.ws.append(list(values))
+            return
+        cells = []
+        for i, value in enumerate(values):
+            if i in formats and value is not None:
+                cell = WriteOnlyCell(self.ws, value=value)
+                cell.number_format = formats[i]
+                cells.append(cell)
+            else:
+                cells.append(value)
+        self.ws.append(cells)
+
+
+def _case_headers(_: Translate) -> list[str]:
+    return [_("Received"), _("Closed"), _("Withdrawn"), _("Completion rate"), _("On-time completion"),
+            _("Rework rate"), _("Mean rating"), _("Rated 4-5"), _("Median hours to close"), _("Emergencies")]
+
+
+def _case_values(f: Figures) -> list[Any]:
+    return [f.sent, f.completed, f.withdrawn, f.completion_rate, f.on_time_rate, f.rework_rate,
+            None if f.satisfaction_mean is None else round(f.satisfaction_mean, 2), f.satisfied_share,
+            _hours(f.close_seconds_median), f.emergencies]
+
+
+def _case_formats(offset: int) -> dict[int, str]:
+    return {offset + 3: PERCENT, offset + 4: PERCENT, offset + 5: PERCENT, offset + 7: PERCENT, offset + 8: HOURS}
+
+
+def workbook(report: Report, _: Translate) -> bytes:
+    """The report's tables, one sheet each (CPU-bound: run it in a thread)."""
+    wb = Workbook(write_only=True)
+    c = report.cases
+
+    s = _Sheet(wb, _("Summary"))
+    s.row(_("Report"), report.scope.name, scope_kind_label(_, report.scope.kind))
+    s.row(_("Period"), period_label(_, report.period))
+    s.row(_("As of"), f"{as_of_label(report)} ({report.tz_name})")
+    s.row()
+    s.header(_("Figure"), _("Value"), _("Target"), _("Met"))
+    for t in report.targets:
+        s.row(target_label(_, t.key), t.value, target_rule(t),
+              {True: _("met"), False: _("missed"), None: _("no data")}[t.met], formats={1: PERCENT})
+    rows: list[tuple[str, Any, str | None]] = [
+        (_("Cases received"), c.sent, None),
+        (_("Closed"), c.completed, None),
+        (_("Closed: confirmed by the resident"), c.completed_confirmed, None),
+        (_("Closed: automatically"), c.completed_auto, None),
+        (_("Withdrawn"), c.withdrawn, None),
+        (_("Still open"), c.open, None),
+        (_("Closed on time"), c.on_time, None),
+        (_("Resolved at least once"), c.resolved, None),
+        (_("Reopened (rework)"), c.reworked, None),
+        (_("Ratings"), c.ratings, None),
+        (_("Mean rating"), None if c.satisfaction_mean is None else round(c.satisfaction_mean, 2), None),
+        (_("Comments"), c.comments, None),
+        (_("Median hours to accept"), _hours(c.accept_seconds_median), HOURS),
+        (_("Median hours to close"), _hours(c.close_seconds_median), HOURS),
+        (_("Emergencies"), c.emergencies, None),
+        (_("Emergencies acknowledged"), c.emergencies_acknowledged, None),
+        (_("Median minutes to acknowledge an emergency"),
+         None if c.emergency_ack_seconds_median is None else round(c.emergency_ack_seconds_median / 60, 1), None),
+        (_("Overdue open cases now"), report.overdue_cases, None),
+        (_("Visits"), report.diary.visits, None),
+        (_("Households visited"), report.diary.households_visited, None),
+        (_("Opinions"), report.diary.opinions, None),
+        (_("Problems found"), report.diary.problems, None),
+        (_("Problems made cases"), report.diary.cases_opened, None),
+        (_("Patrols"), report.diary.patrols, None),
+        (_("Households overdue for a visit now"), report.households_overdue, None),
+        (_("Appointments"), report.appointments.booked, None),
+        (_("Attended"), report.appointments.attended, None),
+        (_("No-shows"), report.appointments.no_show, None),
+        (_("No-show rate"), report.appointments.no_show_rate, PERCENT),
+    ]
+    for label, value, fmt in rows:
+        s.row(label, value, formats={1: fmt} if fmt else None)
+
+    s = _Sheet(wb, _("Weekly trend"))
+    s.header(_("Week starting"), _("Received"), _("Withdrawn"), _("Closed"), _("Completion rate"))
+    tz = ZoneInfo(report.tz_name)
+    for p in report.trend:
+        s.row(p.start.astimezone(tz).strftime("%Y-%m-%d"), p.sent, p.withdrawn, p.completed, p.completion_rate,
+              formats={4: PERCENT})
+
+    if report.scope.kind == ScopeKind.district:
+        s = _Sheet(wb, _("By community"))
+        s.header(_("Community"), *_case_headers(_))
+        for r in report.by_community:
+            s.row(r.label, *_case_values(r.figures), formats=_case_formats(1))
+
+    s = _Sheet(wb, _("By grid"))
+    s.header(_("Grid"), _("Community"), *_case_headers(_), _("Visits"), _("Opinions"), _("Problems found"),
+             _("Problems made cases"), _("Patrols"), _("Households overdue for a visit now"))
+    for g in report.by_grid:
+        d = g.diary
+        s.row(g.label, g.community, *_case_values(g.figures), d.visits, d.opinions, d.problems, d.cases_opened,
+              d.patrols, g.households_overdue, formats=_case_formats(2))
+
+    s = _Sheet(wb, _("By category"))
+    s.header(_("Category"), *_case_headers(_))
+    for r in report.by_category:
+        s.row(r.label, *_case_values(r.figures), formats=_case_formats(1))
+
+    s = _Sheet(wb, _("By worker"))
+    s.header(_("Worker"), *_case_headers(_), _("Visits"), _("Households visited"), _("Opinions"),
+             _("Problems found"), _("Patrols"), _("Days logged"), _("Cases closed during the period"))
+    for w in report.by_worker:
+        d = w.diary
+        s.row(w.name, *_case_values(w.figures), d.visits, d.households_visited, d.opinions, d.problems, d.patrols,
+              d.days_logged, d.cases_closed, formats=_case_formats(1))
+
+    s = _Sheet(wb, _("Patrol diary"))
+    s.header(_("Kind"), _("Category"), _("Count"))
+    for key, n in sorted(report.diary.visits_by_category.items(), key=lambda kv: (-kv[1], kv[0])):
+        s.row(_("Visits"), care_label(_, key), n)
+    for key, n in sorted(report.diary.opinions_by_category.items(), key=lambda kv: (-kv[1], kv[0])):
+        s.row(_("Opinions"), opinion_label(_, key), n)
+    s.row(_("Problems found"), "", report.diary.problems)
+
+    s = _Sheet(wb, _("Appointments"))
+    s.header(_("Station"), _("Appointments"), _("Attended"), _("No-shows"), _("No-show rate"), _("Not marked"),
+             _("Upcoming"), _("Cancelled"), _("Booked by a worker"))
+    for name, a in [*report.by_station, (_("Total"), report.appointments)]:
+        s.row(name, a.booked, a.attended, a.no_show, a.no_show_rate, a.unmarked, a.upcoming, a.cancelled, a.proxy,
+              formats={4: PERCENT})
+
+    s = _Sheet(wb, _("Comments"))
+    s.header(_("Case"), _("Rating"), _("Comment"))
+    for line in report.comments:
+        s.row(line.number, line.score, line.comment)
+
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------ the cases, as CSV
+
+def cases_csv(lines: Sequence[CaseLine], _: Translate, tz: ZoneInfo) -> bytes:
+    out = io.StringIO()
+    w = csv.writer(out)
+    yes, no = _("yes"), _("no")
+
+    def yn(flag: bool) -> str:
+        return yes if flag else no
+
+    w.writerow([_("Case"), _("Received at"), _("Category"), _("Grid"), _("Worker"), _("Status now"), _("Closed"),
+                _("Withdrawn"), _("Closed on time"), _("Reopened (rework)"), _("Emergency"), _("Rating"),
+                _("Hours to accept"), _("Hours to close")])
+    rows: Iterable[list[Any]] = (
+        [c.number, c.submitted_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"), c.category, c.grid, c.worker,
+         c.status, yn(c.closed), yn(c.withdrawn), yn(c.on_time) if c.closed else "", yn(c.reworked),
+         yn(c.emergency), "" if c.score is None else c.score,
+         "" if c.accept_s is None else f"{c.accept_s / 3600:.2f}",
+         "" if c.close_s is None else f"{c.close_s / 3600:.2f}"] for c in lines)
+    w.writerows(rows)
+    return ("\ufeff" + out.getvalue()).encode("utf-8")

@@ -1,0 +1,173 @@
+"""Shared pieces of the appointment handlers: reply-keyboard labels,
+conversation states, callback data, the rendering of cards, and the error
+texts of the appointment services.
+
+Services write some buttons themselves (reminders, closure notices, the
+no-show offer) with :func:`bot.services.appointments.booking.ap_cb`; :class:`ApCb`
+parses exactly that layout.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from aiogram.dispatcher.event.bases import SkipHandler
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n.lazy_proxy import LazyProxy
+
+from bot.config import Settings
+from bot.services.appointments.booking import AppointmentView
+from bot.services.appointments.texts import day_label, status_label, when_label
+from bot.services.errors import DomainError
+from handlers import labels
+from handlers.labels import AGENDA, BOOK, MY_APPOINTMENTS, PROXY_BOOK  # noqa: F401  (the feature's menu buttons)
+from handlers.render import esc
+from models import AppointmentStatus, utcnow
+
+# ------------------------------------------------------------------ labels (reply keyboards)
+
+
+
+# ------------------------------------------------------------------ conversations
+
+class ApptInput(StatesGroup):
+    near = State()  # data: sv, r; waiting for a shared location
+    proxy_name = State()  # a worker types the name of a resident without Telegram
+    proxy_phone = State()  # data: name
+    plan_text = State()  # data: st, sv
+    close_reason = State()  # data: st, day
+
+
+# ------------------------------------------------------------------ callback data
+
+class ApCb(CallbackData, prefix="ap"):
+    """Booking steps and a booking's buttons.
+
+    ``a`` action; ``sv`` service; ``st`` station; ``x`` a page, a day (ordinal)
+    or a slot (minutes since the epoch); ``b`` the booking being changed;
+    ``r`` the resident a worker books for (0: oneself).
+    """
+
+    a: str
+    sv: int = 0
+    st: int = 0
+    x: int = 0
+    b: int = 0
+    r: int = 0
+
+
+class StCb(CallbackData, prefix="aps"):
+    """Staff: the agenda (``st`` station, ``x`` day ordinal, ``p`` page), a booking
+    ``b``, a plan (``sv``), residents without Telegram (``b`` = their user id)."""
+
+    a: str
+    st: int = 0
+    x: int = 0
+    b: int = 0
+    sv: int = 0
+    p: int = 0
+
+
+# ------------------------------------------------------------------ rendering
+
+def today(settings: Settings) -> date:
+    return utcnow().astimezone(settings.tz).date()
+
+
+def duration(minutes: int) -> str:
+    if minutes and minutes % 1440 == 0:
+        return _("{n} days").format(n=minutes // 1440) if minutes > 1440 else _("1 day")
+    if minutes and minutes % 60 == 0:
+        return _("{n} hours").format(n=minutes // 60) if minutes > 60 else _("1 hour")
+    return _("{n} minutes").format(n=minutes)
+
+
+def card(view: AppointmentView, settings: Settings, *, for_worker: bool = False) -> str:
+    """A booking: when, what, where, and how to reach the station."""
+    minutes = int((view.ends_at - view.starts_at).total_seconds() // 60)
+    lines = []
+    if for_worker or view.proxy:
+        lines.append(_("👤 For: {name}").format(name=esc(view.resident_name)))
+    lines.append(_("📅 {when} ({minutes} min)").format(
+        when=when_label(_, view.starts_at, settings.tz, today(settings)), minutes=minutes))
+    lines.append(_("🗂️ {service}").format(service=esc(view.service)))
+    if view.at_home:
+        lines.append(_("🏠 At your home: {address}").format(address=esc(view.home_address or "")))
+        lines.append(_("A worker of {station} comes to you.").format(station=esc(view.station)))
+    else:
+        lines.append(_("📍 {station}, {address}").format(station=esc(view.station), address=esc(view.address)))
+    if view.station_phone:
+        lines.append(_("☎️ {phone}").format(phone=esc(view.station_phone)))
+    if view.status != AppointmentStatus.booked:
+        lines.append(_("Status: {status}").format(status=status_label(_, view.status, view.cancel_reason)))
+    return "\n".join(lines)
+
+
+def day_button(d: date, seats: int, settings: Settings) -> str:
+    from bot.services.appointments.texts import seats_left
+
+    return f"{day_label(_, d, today(settings))} · {seats_left(_, seats)}"
+
+
+async def leave_on_menu_label(message: Message, state: FSMContext) -> None:
+    """A menu button pressed while we wait for typed text: stop waiting and let
+    the button's own handler (a later router) take it."""
+    text = message.text or ""
+    candidates = [v for v in vars(labels).values() if isinstance(v, LazyProxy)]
+    if any(text == str(label) for label in candidates):
+        await state.clear()
+        raise SkipHandler()
+
+
+def error_text(err: DomainError) -> str | None:
+    """The text for an appointment error code, or None when the code is not ours."""
+    p = err.params
+    messages = {
+        "appt": lambda: _("That appointment is not available."),
+        "appt_service": lambda: _("That service cannot be booked there any more. Please choose again."),
+        "appt_station": lambda: _("That station is not available to you."),
+        "appt_resident": lambda: _("That person is not available to you."),
+        "appt_register": lambda: _("Please register first: send /start."),
+        "appt_past": lambda: _("That time has already passed. Please choose a later time."),
+        "appt_horizon": lambda: _("Bookings open {days} days ahead. Please choose an earlier date.").format(
+            days=p.get("days", "")),
+        "appt_notice": lambda: _("Please book at least {duration} ahead.").format(
+            duration=duration(int(p.get("minutes", 0)))),
+        "appt_closed": lambda: (_("The station is closed that day.")
+                                + (" " + _("Reason: {reason}").format(reason=esc(str(p["reason"])))
+                                   if p.get("reason") else "")),
+        "appt_holiday": lambda: _("The station is closed that day: public holiday."),
+        "appt_no_slot": lambda: _("That time is not open for booking. Please choose from the list."),
+        "appt_full": lambda: _("Sorry, that time was just taken."),
+        "appt_limit": lambda: _("You already have {limit} upcoming appointments, the most allowed. "
+                                "Please cancel one first.").format(limit=p.get("limit", "")),
+        "appt_overlap": lambda: _("You already have an appointment at that time."),
+        "appt_not_upcoming": lambda: _("This appointment is no longer upcoming."),
+        "appt_cutoff": lambda: (_("It is too late to change this appointment here.") + (
+            " " + _("Please call the station: {phone}").format(phone=esc(str(p["phone"])))
+            if p.get("phone") else "")),
+        "appt_same_slot": lambda: _("That is the time you already have."),
+        "appt_home_needed": lambda: _("A home visit needs your home building: set it in /profile."),
+        "appt_rebooked": lambda: _("You have already booked a new time for this."),
+        "appt_mark_early": lambda: _("It is too early to mark this appointment."),
+        "appt_already_marked": lambda: _("Already marked."),
+        "appt_not_markable": lambda: _("This appointment was cancelled; there is nothing to mark."),
+        "appt_closure_past": lambda: _("That day has passed."),
+        "appt_closure_exists": lambda: _("That day is already closed."),
+        "appt_not_closed": lambda: _("That day is not closed."),
+        "appt_reason_long": lambda: _("Please keep the reason under {limit} characters.").format(
+            limit=p.get("limit", "")),
+        "appt_name": lambda: _("Please type a name (at most {limit} characters).").format(limit=p.get("limit", "")),
+        "plan_line": lambda: _("I could not read this line: {line}").format(line=esc(str(p.get("line", "")))),
+        "plan_empty": lambda: _("Please send at least one line to change."),
+        "appt_not_missed": lambda: _("This offer is only for a missed appointment."),
+        "appt_followup_done": lambda: _("You have already answered this. Thank you!"),
+        "appt_case_draft": lambda: _("You have a request you have not sent yet. Please send or discard it "
+                                     "first (📂 My cases)."),
+    }
+    render = messages.get(err.code)
+    return render() if render is not None else None

@@ -1,0 +1,255 @@
+"""What everyone does with one case: open its card, see its attachments, talk
+about it (relay), add an internal note, flag or acknowledge an emergency.
+
+Who may do what is decided by the services on every press: a forged button
+gets the same answer as a case that does not exist.
+"""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.i18n import PoI18n
+from bot.services import cases
+from bot.services.cases import texts
+from bot.services.cases.common import Capacity
+from bot.services.cases.intake import FileRef
+from bot.services.errors import DomainError
+from handlers.cases.ui import (
+    DONE,
+    CaseCb,
+    CaseChat,
+    CaseNote,
+    button,
+    card_keyboard,
+    case_card,
+    done_keyboard,
+    rows,
+)
+from handlers.common import show_menu
+from handlers.keyboards import MenuLabel
+from handlers.refusal import error_text, refuse
+from handlers.render import esc
+from handlers.replies import edit_in_place
+from models import AttachmentKind, User, utcnow
+
+
+def file_ref(message: Message) -> FileRef | None:
+    """The file a message carries (the largest size of a photo), as Telegram's ids."""
+    caption = message.caption
+    if message.photo:
+        p = message.photo[-1]
+        return FileRef(AttachmentKind.photo, p.file_id, p.file_unique_id, caption=caption)
+    for kind, media in ((AttachmentKind.voice, message.voice), (AttachmentKind.audio, message.audio),
+                        (AttachmentKind.video, message.video), (AttachmentKind.video_note, message.video_note),
+                        (AttachmentKind.document, message.document)):
+        if media is not None:
+            return FileRef(kind, media.file_id, media.file_unique_id, file_name=getattr(media, "file_name", None),
+                           mime_type=getattr(media, "mime_type", None), caption=caption)
+    return None
+
+
+async def allowed(query: CallbackQuery, session: AsyncSession, user: User, case_id: int, action: str,
+                  i18n: PoI18n) -> bool:
+    """Check before starting a conversation that ``action`` is open to ``user``
+    (the service checks again when it is done); answer the press if not."""
+    try:
+        v = await cases.view(session, user, case_id, i18n.current_locale, utcnow())
+    except DomainError as err:
+        await refuse(query, err)
+        return False
+    if action not in v.actions:
+        await query.answer(_("That cannot be done at this stage of case {number}.").format(number=v.case.number),
+                           show_alert=True)
+        return False
+    return True
+
+
+async def send_card(message: Message, session: AsyncSession, user: User, case_id: int, i18n: PoI18n,
+                    settings: Settings) -> None:
+    v = await cases.view(session, user, case_id, i18n.current_locale, utcnow())
+    await message.answer(case_card(v, settings.tz), reply_markup=card_keyboard(v))
+
+
+async def view(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User, i18n: PoI18n,
+               settings: Settings) -> None:
+    try:
+        v = await cases.view(session, user, callback_data.id, i18n.current_locale, utcnow())
+    except DomainError as err:
+        await refuse(query, err)
+        return
+    await query.answer()
+    text, markup = case_card(v, settings.tz), card_keyboard(v)
+    if callback_data.action == "rfr":
+        await edit_in_place(query, text, markup)
+    elif isinstance(query.message, Message):
+        await query.message.answer(text, reply_markup=markup)
+
+
+async def files(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User, bot: Bot) -> None:
+    """Send the case's files again, by file id (the reader sees only what they may)."""
+    try:
+        items = await cases.attachments(session, user, callback_data.id)
+    except DomainError as err:
+        await refuse(query, err)
+        return
+    await query.answer()
+    chat_id = query.from_user.id
+    for a in items:
+        caption = esc(a.caption[:1000]) if a.caption else None
+        if a.kind == AttachmentKind.location and a.latitude is not None and a.longitude is not None:
+            await bot.send_location(chat_id, a.latitude, a.longitude)
+        elif a.kind == AttachmentKind.photo:
+            await bot.send_photo(chat_id, a.file_id, caption=caption)
+        elif a.kind == AttachmentKind.voice:
+            await bot.send_voice(chat_id, a.file_id, caption=caption)
+        elif a.kind == AttachmentKind.audio:
+            await bot.send_audio(chat_id, a.file_id, caption=caption)
+        elif a.kind == AttachmentKind.video:
+            await bot.send_video(chat_id, a.file_id, caption=caption)
+        elif a.kind == AttachmentKind.video_note:
+            await bot.send_video_note(chat_id, a.file_id)
+        else:
+            await bot.send_document(chat_id, a.file_id, caption=caption)
+    if not items:
+        await bot.send_message(chat_id, _("No attachments."))
+
+
+async def emergency_ask(query: CallbackQuery, callback_data: CaseCb) -> None:
+    """First the public emergency numbers, then one tap alerts the grid team."""
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(
+            texts.emergency_numbers(_) + "\n\n" + _("Shall I alert the grid team now?"),
+            reply_markup=rows(button(_("🆘 Yes, alert them now"), CaseCb(action="emgy", id=callback_data.id))))
+
+
+async def emergency_confirm(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
+                            settings: Settings) -> None:
+    try:
+        case = await cases.flag_emergency(session, settings, user, callback_data.id, utcnow())
+    except DomainError as err:
+        await refuse(query, err)
+        return
+    await session.commit()
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(_("🆘 The grid team, the grid head and the community secretary have been "
+                                        "alerted about case {number}. The alerts repeat until someone takes "
+                                        "charge.").format(number=case.number))
+
+
+async def emergency_ack(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
+                        settings: Settings, i18n: PoI18n) -> None:
+    try:
+        case = await cases.acknowledge_emergency(session, settings, user, callback_data.id, utcnow())
+    except DomainError as err:
+        await refuse(query, err)
+        return
+    await session.commit()
+    await query.answer(_("You have taken charge of emergency {number}.").format(number=case.number), show_alert=True)
+    if isinstance(query.message, Message):
+        await send_card(query.message, session, user, case.id, i18n, settings)
+
+
+async def chat_start(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
+                     state: FSMContext, i18n: PoI18n) -> None:
+    try:
+        v = await cases.view(session, user, callback_data.id, i18n.current_locale, utcnow())
+    except DomainError as err:
+        await refuse(query, err)
+        return
+    if "chat" not in v.actions:
+        await query.answer(_("You cannot write about case {number} now.").format(number=v.case.number),
+                           show_alert=True)
+        return
+    await state.set_state(CaseChat.talk)
+    await state.update_data(chat_case=v.case.id)
+    await query.answer()
+    if isinstance(query.message, Message):
+        to = _("your grid worker") if Capacity.resident in v.caps else _("the resident")
+        await query.message.answer(
+            _("Write to {to} about case {number}: text, photos, voice or your location. "
+              "Tap ✅ Done when you have finished.").format(to=to, number=v.case.number),
+            reply_markup=done_keyboard())
+
+
+async def chat_message(message: Message, session: AsyncSession, user: User, state: FSMContext,
+                       settings: Settings) -> None:
+    data = await state.get_data()
+    case_id = int(data.get("chat_case", 0))
+    ref = file_ref(message)
+    location = (message.location.latitude, message.location.longitude) if message.location else None
+    if ref is None and location is None and not message.text:
+        await message.answer(_("I cannot pass that on. Please send text, a photo, a voice message, a document or "
+                               "a location."))
+        return
+    try:
+        relayed = await cases.send_message(session, settings, user, case_id, text=message.text, file=ref,
+                                           location=location, now=utcnow())
+    except DomainError as err:
+        await message.answer(error_text(err))
+        if err.code in ("case_closed", "case", "not_owner"):
+            await state.clear()
+            await show_menu(message, user)
+        return
+    await session.commit()
+    if relayed.to is None:
+        await message.answer(_("✓ Saved to case {number}. Your grid worker will see it when they accept the "
+                               "case.").format(number=relayed.number))
+    else:
+        await message.answer(_("✓ Sent."))
+
+
+async def chat_done(message: Message, user: User, state: FSMContext) -> None:
+    await state.clear()
+    await show_menu(message, user, _("Finished. You can write again from the case at any time."))
+
+
+async def note_start(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
+                     state: FSMContext, i18n: PoI18n) -> None:
+    if not await allowed(query, session, user, callback_data.id, "note", i18n):
+        return
+    await state.set_state(CaseNote.text)
+    await state.update_data(note_case=callback_data.id)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(_("Write the internal note (residents never see it), or send a photo. "
+                                     "/cancel to stop."))
+
+
+async def note_message(message: Message, session: AsyncSession, user: User, state: FSMContext,
+                       settings: Settings) -> None:
+    data = await state.get_data()
+    ref = file_ref(message)
+    if message.text is None and (ref is None or ref.kind != AttachmentKind.photo):
+        await message.answer(_("Please write the note, or send a photo."))
+        return
+    try:
+        await cases.add_note(session, settings, user, int(data.get("note_case", 0)), text=message.text, file=ref,
+                             now=utcnow())
+    except DomainError as err:
+        await message.answer(error_text(err))
+        return
+    await session.commit()
+    await state.clear()
+    await show_menu(message, user, _("📝 Note saved."))
+
+
+def register(router: Router) -> None:
+    """Shared case handlers go on the first case router (before any catch-all)."""
+    router.callback_query.register(view, CaseCb.filter(F.action.in_({"view", "rfr"})))
+    router.callback_query.register(files, CaseCb.filter(F.action == "files"))
+    router.callback_query.register(emergency_ask, CaseCb.filter(F.action == "emg"))
+    router.callback_query.register(emergency_confirm, CaseCb.filter(F.action == "emgy"))
+    router.callback_query.register(emergency_ack, CaseCb.filter(F.action == "eack"))
+    router.callback_query.register(chat_start, CaseCb.filter(F.action == "chat"))
+    router.callback_query.register(note_start, CaseCb.filter(F.action == "note"))
+    router.message.register(chat_done, CaseChat.talk, F.text == DONE)
+    router.message.register(chat_message, CaseChat.talk, ~F.text.startswith("/"), ~MenuLabel())
+    router.message.register(note_message, CaseNote.text, ~F.text.startswith("/"), ~MenuLabel())

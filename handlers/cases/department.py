@@ -1,0 +1,76 @@
+"""Department officers: acknowledge a case their department was called into,
+then report back (报到); the case returns to the grid worker.
+
+Reporting back is a one-step conversation: 📝 Report back → the report (text).
+"""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.services import cases
+from bot.services.errors import DomainError
+from handlers.cases.ui import CaseDept, EscCb, button, rows
+from handlers.common import show_menu
+from handlers.keyboards import MenuLabel
+from handlers.refusal import error_text, refuse
+from models import User, utcnow
+
+
+async def acknowledge(query: CallbackQuery, callback_data: EscCb, session: AsyncSession, user: User,
+                      settings: Settings) -> None:
+    try:
+        escalation = await cases.acknowledge_escalation(session, settings, user, callback_data.id, utcnow())
+    except DomainError as err:
+        await refuse(query, err)
+        return
+    await session.commit()
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(
+            _("👌 Acknowledged; the grid worker has been told. Tap “Report back” when your part is done."),
+            reply_markup=rows(button(_("📝 Report back"), EscCb(action="rep", id=escalation.id))))
+
+
+async def report_start(query: CallbackQuery, callback_data: EscCb, session: AsyncSession, user: User,
+                       state: FSMContext) -> None:
+    try:
+        escalation = await cases.reportable(session, user, callback_data.id)
+    except DomainError as err:
+        await refuse(query, err)
+        return
+    await state.set_state(CaseDept.report)
+    await state.set_data({"esc_id": escalation.id})
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(_("What did your department do? Write your report for the grid worker. "
+                                     "/cancel to stop."))
+
+
+async def report_text(message: Message, session: AsyncSession, user: User, state: FSMContext,
+                      settings: Settings) -> None:
+    esc_id = int((await state.get_data()).get("esc_id", 0))
+    try:
+        await cases.report_back(session, settings, user, esc_id, message.text or "", utcnow())
+    except DomainError as err:
+        await message.answer(error_text(err))
+        if err.code not in ("empty_text", "text_too_long"):
+            await state.clear()
+        return
+    await session.commit()
+    await state.clear()
+    await show_menu(message, user, _("✅ Report sent; the case is back with the grid worker."))
+
+
+def create_router() -> Router:
+    """This audience's routing table; a new router each call (one per dispatcher)."""
+    router = Router(name="cases_department")
+    router.callback_query.register(acknowledge, EscCb.filter(F.action == "ack"))
+    router.callback_query.register(report_start, EscCb.filter(F.action == "rep"))
+    router.message.register(report_text, CaseDept.report, ~F.text.startswith("/"), ~MenuLabel())
+    return router

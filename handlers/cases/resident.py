@@ -1,0 +1,596 @@
+"""Residents: ask for help (proxy errands), report a problem, or just type at the
+menu; then follow their cases, answer "solved / not solved" and rate.
+
+Intake is one conversation (see docs/cases.md)::
+
+    pick an item (or type at the menu) → collect: text, photos, voice, documents,
+    location, in any order → ✅ Send → [proxy: by when → what the worker may do]
+    → [a similar open case in the building? follow it instead] → sent, number shown
+
+Every piece is stored in the draft as it arrives and committed before the bot
+answers; ❌ Cancel discards the draft, /cancel leaves it to be continued later.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiogram import F, Router
+from aiogram.filters import Command, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.i18n import PoI18n
+from bot.services import cases
+from bot.services import users as user_service
+from bot.services.cases import texts
+from bot.services.errors import DomainError
+from handlers import labels
+from handlers.cases import card as cases_card
+from handlers.cases.ui import (
+    ASK_HELP,
+    CANCEL,
+    DONE,
+    EMERGENCY,
+    MY_CASES,
+    REPORT,
+    SEND,
+    CaseCb,
+    CaseIntake,
+    CaseRate,
+    IntakeCb,
+    brief_line,
+    button,
+    intake_keyboard,
+    rating_keyboard,
+    rows,
+    skip_keyboard,
+)
+from handlers.common import show_menu
+from handlers.keyboards import MenuLabel
+from handlers.refusal import error_text, refuse
+from handlers.render import esc
+from handlers.resident import ask_place, needs_home
+from models import CaseKind, ServiceKind, User, utcnow
+
+AUTH_OPTIONS = 3  # what the resident may tap to authorise the worker (or they write their own)
+
+
+def _auth_option(index: int) -> str:
+    """One of the authorisations, in the resident's language (stored as they read it)."""
+    return [_("Collect my documents and hand them in for me"), _("Fill in and submit the forms for me"),
+            _("Only ask on my behalf and tell me the answer")][index]
+
+
+def summary_text(s: cases.DraftSummary) -> str:
+    parts = []
+    if s.text_length:
+        parts.append(_("your words"))
+    if s.photos:
+        parts.append(_("photos: {n}").format(n=s.photos))
+    if s.voices:
+        parts.append(_("voice messages: {n}").format(n=s.voices))
+    if s.documents:
+        parts.append(_("documents: {n}").format(n=s.documents))
+    if s.locations:
+        parts.append(_("location"))
+    return ", ".join(parts)
+
+
+def _added(s: cases.DraftSummary) -> str:
+    return _("📥 Got it ({items}). Add more, or tap ✅ Send.").format(items=summary_text(s))
+
+
+# ------------------------------------------------------------------ starting
+
+async def _begin(message: Message, session: AsyncSession, user: User, state: FSMContext, i18n: PoI18n,
+                 kind: ServiceKind) -> None:
+    await state.clear()
+    if needs_home(user) or user.building_id is None:
+        await ask_place(message, state, session, i18n.current_locale)
+        return
+    draft = await cases.pending_draft(session, user)
+    if draft is not None:
+        summary = await cases.summary(session, draft, i18n.current_locale)
+        if not summary.empty:
+            await message.answer(
+                _("You have a request you have not sent yet ({items}). Continue it, or discard it and start "
+                  "again?").format(items=summary_text(summary)),
+                reply_markup=rows(button(_("✏️ Continue it"), IntakeCb(action="resume", id=draft.id)),
+                                  button(_("🗑 Discard it"), IntakeCb(action="discard", id=draft.id))))
+            return
+    options = await cases.catalogue(session, kind, i18n.current_locale)
+    prompt = _("What can we do for you? Choose one:") if kind == ServiceKind.proxy else \
+        _("What kind of problem? Choose one:")
+    await message.answer(prompt, reply_markup=rows(*(button(o.name, IntakeCb(action="svc", id=o.id))
+                                                    for o in options)))
+
+
+async def ask_help(message: Message, session: AsyncSession, user: User, state: FSMContext, i18n: PoI18n) -> None:
+    await _begin(message, session, user, state, i18n, ServiceKind.proxy)
+
+
+async def report_problem(message: Message, session: AsyncSession, user: User, state: FSMContext,
+                         i18n: PoI18n) -> None:
+    await _begin(message, session, user, state, i18n, ServiceKind.report)
+
+
+async def service_picked(query: CallbackQuery, callback_data: IntakeCb, session: AsyncSession, user: User,
+                         state: FSMContext, i18n: PoI18n) -> None:
+    try:
+        draft = await cases.start_for_service(session, user, callback_data.id, utcnow())
+    except DomainError as err:
+        await refuse(query, err)
+        return
+    await session.commit()
+    await state.set_state(CaseIntake.collect)
+    await state.set_data({"draft": draft.id})
+    await query.answer()
+    summary = await cases.summary(session, draft, i18n.current_locale)
+    if query.message is not None and isinstance(query.message, Message):
+        await query.message.edit_text("✅ " + esc(summary.service or ""))
+        if draft.kind == CaseKind.proxy:
+            prompt = _("Tell me what you need done, and anything we should know. Type it, send a voice message, "
+                       "or photos of your documents. Then tap ✅ Send.")
+        else:
+            prompt = _("Tell me what the problem is and where. Type it, send a voice message, photos or your "
+                       "location. Then tap ✅ Send.")
+        await query.message.answer(prompt, reply_markup=intake_keyboard())
+
+
+async def resume(query: CallbackQuery, callback_data: IntakeCb, session: AsyncSession, user: User,
+                 state: FSMContext) -> None:
+    draft = await cases.pending_draft(session, user)
+    if draft is None or draft.id != callback_data.id:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    await state.set_state(CaseIntake.collect)
+    await state.set_data({"draft": draft.id})
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(_("Go on: add more, or tap ✅ Send."), reply_markup=intake_keyboard())
+
+
+async def discard(query: CallbackQuery, callback_data: IntakeCb, session: AsyncSession, user: User,
+                  state: FSMContext) -> None:
+    try:
+        await cases.discard_draft(session, user, callback_data.id)
+    except DomainError as err:
+        await refuse(query, err)
+        return
+    await session.commit()
+    await state.clear()
+    await query.answer()
+    if isinstance(query.message, Message):
+        await show_menu(query.message, user, _("Discarded. Choose from the menu to start again."))
+
+
+# ------------------------------------------------------------------ collecting
+
+async def _draft_id(state: FSMContext) -> int:
+    return int((await state.get_data()).get("draft", 0))
+
+
+async def _intake_error(message: Message, state: FSMContext, user: User, err: DomainError) -> None:
+    await message.answer(error_text(err))
+    if err.code in ("draft", "already_sent"):
+        await state.clear()
+        await show_menu(message, user)
+
+
+async def collect_text(message: Message, session: AsyncSession, user: User, state: FSMContext,
+                       i18n: PoI18n) -> None:
+    try:
+        summary = await cases.add_text(session, user, await _draft_id(state), message.text or "", i18n.current_locale)
+    except DomainError as err:
+        await _intake_error(message, state, user, err)
+        return
+    await session.commit()
+    await message.answer(_added(summary))
+
+
+async def collect_file(message: Message, session: AsyncSession, user: User, state: FSMContext,
+                       i18n: PoI18n) -> None:
+    ref = cases_card.file_ref(message)
+    if ref is None:
+        await message.answer(_("I cannot keep that. Please send text, photos, voice messages, documents or a "
+                               "location."))
+        return
+    try:
+        summary = await cases.add_file(session, user, await _draft_id(state), ref, i18n.current_locale, utcnow())
+    except DomainError as err:
+        await _intake_error(message, state, user, err)
+        return
+    await session.commit()
+    await message.answer(_added(summary))
+
+
+async def collect_location(message: Message, session: AsyncSession, user: User, state: FSMContext,
+                           i18n: PoI18n) -> None:
+    assert message.location is not None
+    try:
+        summary = await cases.add_location(session, user, await _draft_id(state), message.location.latitude,
+                                           message.location.longitude, i18n.current_locale, utcnow())
+    except DomainError as err:
+        await _intake_error(message, state, user, err)
+        return
+    await session.commit()
+    await message.answer(_added(summary))
+
+
+async def collect_contact(message: Message, session: AsyncSession, user: User) -> None:
+    """A phone shared during intake is stored once, on the profile."""
+    assert message.contact is not None
+    try:
+        user_service.set_phone(user, message.contact.phone_number, contact_user_id=message.contact.user_id)
+    except DomainError as err:
+        await message.answer(error_text(err))
+        return
+    await session.commit()
+    await message.answer(_("Thank you, your phone number is saved. Your grid worker can call you back."))
+
+
+async def intake_cancel(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
+    draft_id = await _draft_id(state)
+    try:
+        await cases.discard_draft(session, user, draft_id)
+    except DomainError:
+        pass  # already sent or gone: nothing to discard
+    await session.commit()
+    await state.clear()
+    await show_menu(message, user, _("Cancelled. Nothing was sent."))
+
+
+async def send(message: Message, session: AsyncSession, user: User, state: FSMContext, i18n: PoI18n,
+               settings: Settings) -> None:
+    await _advance(message, session, user, state, i18n, settings)
+
+
+async def _advance(message: Message, session: AsyncSession, user: User, state: FSMContext, i18n: PoI18n,
+                   settings: Settings) -> None:
+    """Ask what is still missing (proxy: when, authorisation; a similar case), else send."""
+    data = await state.get_data()
+    draft_id = int(data.get("draft", 0))
+    draft = await cases.pending_draft(session, user)
+    if draft is None or draft.id != draft_id:
+        await state.clear()
+        await show_menu(message, user, error_text(DomainError("draft")))
+        return
+    summary = await cases.summary(session, draft, i18n.current_locale)
+    if summary.empty:
+        await state.set_state(CaseIntake.collect)
+        await message.answer(error_text(DomainError("draft_empty")), reply_markup=intake_keyboard())
+        return
+    if draft.kind == CaseKind.proxy and not data.get("asked_when"):
+        await state.set_state(CaseIntake.when)
+        await message.answer(
+            _("By when do you need it? Tap one, or type a date like 12-24."),
+            reply_markup=rows(button(_("As soon as possible"), IntakeCb(action="when", id=0)),
+                              button(_("Within 3 days"), IntakeCb(action="when", id=3)),
+                              button(_("Within a week"), IntakeCb(action="when", id=7))))
+        return
+    if draft.kind == CaseKind.proxy and not draft.authorisation:
+        await state.set_state(CaseIntake.authorise)
+        await message.answer(
+            _("What may your grid worker do on your behalf? Tap one, or write it in your own words."),
+            reply_markup=rows(*(button(_auth_option(i), IntakeCb(action="auth", id=i))
+                                for i in range(AUTH_OPTIONS))))
+        return
+    now = utcnow()
+    if not data.get("similar_seen"):
+        similar = await cases.similar_cases(session, user, draft.id, now)
+        if similar:
+            await state.update_data(similar_seen=True)
+            lines = [_("This looks like a case already open in your building:")]
+            lines += [f"• {esc(c.number)} · {esc(c.summary)} ({texts.status_label(_, c.status)})" for c in similar]
+            lines.append(_("Follow it instead? You will hear when it is solved. Or send yours anyway."))
+            await message.answer("\n".join(lines), reply_markup=rows(
+                *(button(_("👀 Follow {number}").format(number=c.number), IntakeCb(action="follow", id=c.id))
+                  for c in similar),
+                button(_("➕ Send mine anyway"), IntakeCb(action="anyway"))))
+            return
+    await _submit(message, session, user, state, settings, emergency=False)
+
+
+async def _submit(message: Message, session: AsyncSession, user: User, state: FSMContext, settings: Settings, *,
+                  emergency: bool) -> None:
+    try:
+        case = await cases.submit(session, settings, user, await _draft_id(state), utcnow(), emergency=emergency)
+    except DomainError as err:
+        if err.code in ("draft_empty", "authorisation_missing"):
+            await state.set_state(CaseIntake.collect)
+            await message.answer(error_text(err), reply_markup=intake_keyboard())
+            return
+        await _intake_error(message, state, user, err)
+        return
+    await session.commit()
+    await state.clear()
+    if emergency:
+        text = _("🆘 Alert sent: case <b>{number}</b>. Your grid team, the grid head and the community secretary "
+                 "have been told, and we keep alerting until someone takes charge.").format(number=case.number)
+    else:
+        text = _("✅ Sent! Your case number is <b>{number}</b>.\nA grid worker should accept it by {accept} and "
+                 "finish it by {resolve}.\nYou will get a message at each step; see it any time in 📂 My cases.").format(
+            number=case.number, accept=texts.when(case.accept_due_at, settings.tz),
+            resolve=texts.when(case.resolve_due_at, settings.tz))
+    await show_menu(message, user, text)
+
+
+async def when_picked(query: CallbackQuery, callback_data: IntakeCb, session: AsyncSession, user: User,
+                      state: FSMContext, i18n: PoI18n, settings: Settings) -> None:
+    today = utcnow().astimezone(settings.tz).date()
+    needed = None if callback_data.id == 0 else today + timedelta(days=min(max(callback_data.id, 1), 30))
+    try:
+        await cases.set_needed_by(session, user, await _draft_id(state), needed, today)
+    except DomainError as err:
+        await refuse(query, err)
+        return
+    await session.commit()
+    await state.update_data(asked_when=True)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text("🗓 " + (needed.isoformat() if needed else _("As soon as possible")))
+        await _advance(query.message, session, user, state, i18n, settings)
+
+
+async def when_typed(message: Message, session: AsyncSession, user: User, state: FSMContext, i18n: PoI18n,
+                     settings: Settings) -> None:
+    today = utcnow().astimezone(settings.tz).date()
+    try:
+        needed = cases.parse_date(message.text or "", today)
+        await cases.set_needed_by(session, user, await _draft_id(state), needed, today)
+    except DomainError as err:
+        await message.answer(error_text(err))
+        return
+    await session.commit()
+    await state.update_data(asked_when=True)
+    await _advance(message, session, user, state, i18n, settings)
+
+
+async def auth_picked(query: CallbackQuery, callback_data: IntakeCb, session: AsyncSession, user: User,
+                      state: FSMContext, i18n: PoI18n, settings: Settings) -> None:
+    if not 0 <= callback_data.id < AUTH_OPTIONS:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    text = _auth_option(callback_data.id)
+    try:
+        await cases.set_authorisation(session, user, await _draft_id(state), text)
+    except DomainError as err:
+        await refuse(query, err)
+        return
+    await session.commit()
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text("✍️ " + esc(text))
+        await _advance(query.message, session, user, state, i18n, settings)
+
+
+async def auth_typed(message: Message, session: AsyncSession, user: User, state: FSMContext, i18n: PoI18n,
+                     settings: Settings) -> None:
+    try:
+        await cases.set_authorisation(session, user, await _draft_id(state), message.text or "")
+    except DomainError as err:
+        await message.answer(error_text(err))
+        return
+    await session.commit()
+    await _advance(message, session, user, state, i18n, settings)
+
+
+async def follow(query: CallbackQuery, callback_data: IntakeCb, session: AsyncSession, user: User,
+                 state: FSMContext, settings: Settings) -> None:
+    try:
+        case = await cases.follow_instead(session, settings, user, await _draft_id(state), callback_data.id, utcnow())
+    except DomainError as err:
+        await refuse(query, err)
+        return
+    await session.commit()
+    await state.clear()
+    await query.answer()
+    if isinstance(query.message, Message):
+        await show_menu(query.message, user, _("👀 You now follow case {number}; what you sent was added to it. "
+                                               "You will hear when it is solved.").format(number=case.number))
+
+
+async def send_anyway(query: CallbackQuery, session: AsyncSession, user: User, state: FSMContext,
+                      settings: Settings) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await _submit(query.message, session, user, state, settings, emergency=False)
+
+
+async def intake_emergency(message: Message) -> None:
+    """The emergency numbers first; one more tap alerts the grid team with this request."""
+    await message.answer(texts.emergency_numbers(_) + "\n\n" + _("Shall I alert your grid team now?"),
+                         reply_markup=rows(button(_("🆘 Yes, alert them now"), IntakeCb(action="emg"))))
+
+
+async def intake_emergency_confirm(query: CallbackQuery, session: AsyncSession, user: User, state: FSMContext,
+                                   settings: Settings) -> None:
+    if await state.get_state() not in (CaseIntake.collect.state, CaseIntake.when.state, CaseIntake.authorise.state):
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    await query.answer()
+    if isinstance(query.message, Message):
+        await _submit(query.message, session, user, state, settings, emergency=True)
+
+
+async def stale_label(message: Message, user: User) -> None:
+    """✅ Send / ❌ Cancel / ✅ Done from a keyboard left over after the conversation ended."""
+    await show_menu(message, user, _("Nothing is waiting to be sent. Choose from the menu below."))
+
+
+async def emergency_at_menu(message: Message, session: AsyncSession, user: User, state: FSMContext,
+                            i18n: PoI18n) -> None:
+    """🆘 from a leftover keyboard: the same as during intake (the numbers first, then one tap)."""
+    draft = await cases.pending_draft(session, user)
+    try:
+        if draft is None:
+            draft = await cases.start_draft(session, user, kind=CaseKind.request, service_id=None, now=utcnow())
+    except DomainError as err:
+        await message.answer(texts.emergency_numbers(_) + "\n\n" + error_text(err))
+        return
+    await session.commit()
+    await state.set_state(CaseIntake.collect)
+    await state.set_data({"draft": draft.id})
+    await intake_emergency(message)
+
+
+# ------------------------------------------------------------------ my cases and the loop
+
+async def my_cases(message: Message, session: AsyncSession, user: User, state: FSMContext, i18n: PoI18n,
+                   settings: Settings) -> None:
+    await state.clear()
+    items = await cases.my_cases(session, user, i18n.current_locale, utcnow())
+    if not items:
+        await message.answer(_("You have no cases yet. Tap 🙋 Ask for help or 📝 Report a problem, or simply "
+                               "type what you need."))
+        return
+    await message.answer(_("Your cases (tap one for details):"), reply_markup=rows(
+        *(button(("👀 " if b.following else "") + brief_line(b, settings.tz), CaseCb(action="view", id=b.id))
+          for b in items)))
+
+
+async def solved(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
+                 settings: Settings) -> None:
+    try:
+        case = await cases.confirm(session, settings, user, callback_data.id, utcnow())
+    except DomainError as err:
+        await refuse(query, err)
+        return
+    await session.commit()
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(
+            _("🙏 Thank you! Case {number} is closed. How was the service?").format(number=case.number),
+            reply_markup=rating_keyboard(case.id))
+
+
+async def not_solved(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
+                     state: FSMContext, settings: Settings) -> None:
+    from handlers.cases.ui import CaseChat, done_keyboard
+
+    try:
+        case = await cases.reopen(session, settings, user, callback_data.id, utcnow())
+    except DomainError as err:
+        await refuse(query, err)
+        return
+    await session.commit()
+    await state.set_state(CaseChat.talk)
+    await state.set_data({"chat_case": case.id})
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(
+            _("Case {number} is open again and your grid worker has been told. Tell them what is still wrong "
+              "(text, photo or voice), then tap ✅ Done.").format(number=case.number),
+            reply_markup=done_keyboard())
+
+
+async def rate_prompt(query: CallbackQuery, callback_data: CaseCb) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(_("How was the service?"), reply_markup=rating_keyboard(callback_data.id))
+
+
+async def rated(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User, state: FSMContext,
+                settings: Settings) -> None:
+    try:
+        case = await cases.rate(session, settings, user, callback_data.id, callback_data.arg, utcnow())
+    except DomainError as err:
+        await refuse(query, err)
+        return
+    await session.commit()
+    await state.set_state(CaseRate.comment)
+    await state.set_data({"rate_case": case.id})
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(_("Your rating: {stars}").format(stars=texts.stars(callback_data.arg)))
+        await query.message.answer(_("Thank you! Anything you want to add? Write a comment, or tap Skip."),
+                                   reply_markup=skip_keyboard())
+
+
+async def rating_comment(message: Message, session: AsyncSession, user: User, state: FSMContext,
+                         settings: Settings) -> None:
+    case_id = int((await state.get_data()).get("rate_case", 0))
+    try:
+        await cases.comment_rating(session, settings, user, case_id, message.text or "", utcnow())
+    except DomainError as err:
+        await message.answer(error_text(err))
+        if err.code != "text_too_long":
+            await state.clear()
+        return
+    await session.commit()
+    await state.clear()
+    await show_menu(message, user, _("Thank you, your comment was passed on."))
+
+
+async def rating_skip(message: Message, user: User, state: FSMContext) -> None:
+    await state.clear()
+    await show_menu(message, user, _("Thank you!"))
+
+
+async def withdraw_ask(query: CallbackQuery, callback_data: CaseCb) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(_("Withdraw this case? Your grid worker will stop working on it."),
+                                   reply_markup=rows(button(_("🗑 Yes, withdraw it"),
+                                                            CaseCb(action="wdy", id=callback_data.id))))
+
+
+async def withdraw(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
+                   settings: Settings) -> None:
+    try:
+        case = await cases.withdraw(session, settings, user, callback_data.id, utcnow())
+    except DomainError as err:
+        await refuse(query, err)
+        return
+    await session.commit()
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(_("Case {number} was withdrawn.").format(number=case.number))
+
+
+def create_router() -> Router:
+    """This audience's routing table; a new router each call (one per dispatcher)."""
+    from handlers.cases import menu as cases_menu
+    from handlers.cases.menu import HasHome
+
+    router = Router(name="cases_resident")
+    cases_card.register(router)
+    cases_menu.register_location(router)
+    router.message.register(ask_help, F.text == ASK_HELP)
+    router.message.register(report_problem, F.text == REPORT)
+    router.message.register(my_cases, F.text == MY_CASES)
+    router.message.register(my_cases, Command("mycases"))
+    router.callback_query.register(service_picked, IntakeCb.filter(F.action == "svc"))
+    router.callback_query.register(resume, IntakeCb.filter(F.action == "resume"))
+    router.callback_query.register(discard, IntakeCb.filter(F.action == "discard"))
+    router.callback_query.register(when_picked, IntakeCb.filter(F.action == "when"))
+    router.callback_query.register(auth_picked, IntakeCb.filter(F.action == "auth"))
+    router.callback_query.register(follow, IntakeCb.filter(F.action == "follow"))
+    router.callback_query.register(send_anyway, IntakeCb.filter(F.action == "anyway"))
+    router.callback_query.register(intake_emergency_confirm, IntakeCb.filter(F.action == "emg"))
+    intake = StateFilter(CaseIntake.collect, CaseIntake.when, CaseIntake.authorise)
+    router.message.register(stale_label, StateFilter(None), F.text.in_((SEND, CANCEL, DONE)))
+    router.message.register(emergency_at_menu, StateFilter(None), F.text == EMERGENCY, HasHome())
+    router.message.register(send, intake, F.text == SEND)
+    router.message.register(intake_cancel, intake, F.text == CANCEL)
+    router.message.register(intake_emergency, intake, F.text == EMERGENCY)
+    router.message.register(when_typed, CaseIntake.when, F.text, ~F.text.startswith("/"), ~MenuLabel())
+    router.message.register(auth_typed, CaseIntake.authorise, F.text, ~F.text.startswith("/"), ~MenuLabel())
+    router.message.register(collect_text, CaseIntake.collect, F.text, ~F.text.startswith("/"), ~MenuLabel())
+    router.message.register(collect_location, intake, F.location)
+    router.message.register(collect_contact, intake, F.contact)
+    router.message.register(collect_file, intake, F.photo | F.voice | F.audio | F.video | F.video_note
+                            | F.document)
+    router.callback_query.register(solved, CaseCb.filter(F.action == "ok"))
+    router.callback_query.register(not_solved, CaseCb.filter(F.action == "nok"))
+    router.callback_query.register(rate_prompt, CaseCb.filter(F.action == "ratep"))
+    router.callback_query.register(rated, CaseCb.filter(F.action == "rate"))
+    router.message.register(rating_skip, CaseRate.comment, F.text == labels.SKIP)
+    router.message.register(rating_comment, CaseRate.comment, F.text, ~F.text.startswith("/"), ~MenuLabel())
+    router.callback_query.register(withdraw_ask, CaseCb.filter(F.action == "wd"))
+    router.callback_query.register(withdraw, CaseCb.filter(F.action == "wdy"))
+    return router

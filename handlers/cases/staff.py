@@ -1,0 +1,165 @@
+"""Community staff and administrators: template replies for workers, and the
+working calendar's holidays (administrators).
+
+Templates: 💬 Reply templates → ➕ New (title → text) / ✏️ a template (new text) / 🗑.
+Holidays: ``/holidays`` lists the coming ones; ``/holiday 2026-10-01 off 国庆节``,
+``/holiday 2026-10-10 work 调休`` and ``/holiday 2026-10-01 clear`` edit them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.services import cases, workcalendar
+from bot.services.errors import DomainError
+from handlers.cases import card as cases_card
+from handlers.cases.ui import CANNED, CannedCb, CannedEdit, button, rows
+from handlers.common import show_menu
+from handlers.filters import HasRole
+from handlers.keyboards import MenuLabel
+from handlers.refusal import error_text, refuse
+from handlers.render import esc
+from models import HolidayKind, Role, User, utcnow
+
+
+async def canned_menu(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
+    await state.clear()
+    try:
+        replies = await cases.canned_editable(session, user)
+    except DomainError as err:
+        await message.answer(error_text(err))
+        return
+    text = _("Template replies workers can send to residents. Tap one to change its text.")
+    if replies:
+        text += "\n\n" + "\n\n".join(f"<b>{esc(r.title)}</b>\n{esc(r.text)}" for r in replies)
+    buttons = [button(_("➕ New template"), CannedCb(action="new"))]
+    for r in replies:
+        buttons.append(button("✏️ " + r.title, CannedCb(action="edit", id=r.id)))
+        buttons.append(button("🗑 " + r.title, CannedCb(action="del", id=r.id)))
+    await message.answer(text, reply_markup=rows(*buttons))
+
+
+async def canned_new(query: CallbackQuery, state: FSMContext) -> None:
+    await state.set_state(CannedEdit.title)
+    await state.set_data({})
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(_("A short title for the template (what workers see on the button)?"))
+
+
+async def canned_title(message: Message, state: FSMContext) -> None:
+    title = " ".join((message.text or "").split())
+    if not title or len(title) > 40:
+        await message.answer(error_text(DomainError("text_too_long", limit=40)) if title else _("Please write a title."))
+        return
+    await state.set_state(CannedEdit.text)
+    await state.update_data(canned_title=title)
+    await message.answer(_("Now the text the resident will read."))
+
+
+async def canned_edit(query: CallbackQuery, callback_data: CannedCb, session: AsyncSession, user: User,
+                      state: FSMContext) -> None:
+    try:
+        editable = {r.id for r in await cases.canned_editable(session, user)}
+    except DomainError as err:
+        await refuse(query, err)
+        return
+    if callback_data.id not in editable:
+        await cases_card.fail(query, DomainError("canned"))
+        return
+    await state.set_state(CannedEdit.text)
+    await state.set_data({"canned_id": callback_data.id})
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(_("Write the new text of the template."))
+
+
+async def canned_text(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
+    data = await state.get_data()
+    try:
+        if data.get("canned_id"):
+            await cases.update_canned(session, user, int(data["canned_id"]), message.text or "", utcnow())
+        else:
+            await cases.create_canned(session, user, str(data.get("canned_title", "")), message.text or "", utcnow())
+    except DomainError as err:
+        await message.answer(error_text(err))
+        if err.code not in ("empty_text", "text_too_long"):
+            await state.clear()
+        return
+    await session.commit()
+    await state.clear()
+    await show_menu(message, user, _("💬 Template saved."))
+
+
+async def canned_delete(query: CallbackQuery, callback_data: CannedCb, session: AsyncSession, user: User) -> None:
+    try:
+        await cases.delete_canned(session, user, callback_data.id)
+    except DomainError as err:
+        await refuse(query, err)
+        return
+    await session.commit()
+    await query.answer(_("Deleted."))
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)
+
+
+_KINDS = {"off": HolidayKind.holiday, "holiday": HolidayKind.holiday, "休": HolidayKind.holiday,
+          "work": HolidayKind.workday, "workday": HolidayKind.workday, "班": HolidayKind.workday}
+
+
+async def holidays(message: Message, session: AsyncSession, user: User, settings: Settings) -> None:
+    try:
+        rows_ = await workcalendar.upcoming_exceptions(session, user, utcnow().astimezone(settings.tz).date())
+    except DomainError as err:
+        await message.answer(error_text(err))
+        return
+    lines = [_("Holidays and make-up workdays ahead:")]
+    for h in rows_:
+        kind = _("day off") if h.kind == HolidayKind.holiday else _("make-up workday")
+        lines.append(f"{h.day.isoformat()} · {kind} · {esc(h.name)}")
+    if not rows_:
+        lines.append(_("none"))
+    lines.append(_("Change: /holiday 2026-10-01 off name · /holiday 2026-10-10 work name · /holiday 2026-10-01 clear"))
+    await message.answer("\n".join(lines))
+
+
+async def holiday_set(message: Message, command: CommandObject, session: AsyncSession, user: User) -> None:
+    parts = (command.args or "").split(maxsplit=2)
+    try:
+        day = date.fromisoformat(parts[0]) if parts else None
+    except ValueError:
+        day = None
+    word = parts[1].lower() if len(parts) > 1 else ""
+    if day is None or (word not in _KINDS and word != "clear"):
+        await message.answer(_("Write it like: /holiday 2026-10-01 off National Day (or work, or clear)."))
+        return
+    try:
+        await workcalendar.set_exception(session, user, day, None if word == "clear" else _KINDS[word],
+                                         parts[2] if len(parts) > 2 else "")
+    except DomainError as err:
+        await message.answer(error_text(err))
+        return
+    await session.commit()
+    await message.answer(_("Saved: {day}. Deadlines set from now on count with it.").format(day=day.isoformat()))
+
+
+def create_router() -> Router:
+    """This audience's routing table; a new router each call (one per dispatcher)."""
+    router = Router(name="cases_staff")
+    router.message.register(canned_menu, F.text == CANNED, HasRole(Role.staff, Role.admin))
+    router.callback_query.register(canned_new, CannedCb.filter(F.action == "new"), HasRole(Role.staff, Role.admin))
+    router.callback_query.register(canned_edit, CannedCb.filter(F.action == "edit"))
+    router.callback_query.register(canned_delete, CannedCb.filter(F.action == "del"))
+    router.message.register(canned_title, CannedEdit.title, F.text, ~F.text.startswith("/"), ~MenuLabel())
+    router.message.register(canned_text, CannedEdit.text, F.text, ~F.text.startswith("/"), ~MenuLabel())
+    router.message.register(holidays, Command("holidays"), HasRole(Role.admin))
+    router.message.register(holiday_set, Command("holiday"), HasRole(Role.admin))
+    return router

@@ -1,0 +1,316 @@
+"""Shared pieces of the case handlers: reply-keyboard labels, conversation
+states, callback data, keyboards, and the rendering of cards, lists and errors.
+
+Services build some buttons themselves (notifications in the outbox) with
+``bot.services.cases.common.case_cb``/``esc_cb``; :class:`CaseCb` and
+:class:`EscCb` here parse exactly that layout.
+"""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+)
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
+from aiogram.utils.keyboard import ReplyKeyboardBuilder
+
+from bot.services.cases import texts
+from bot.services.cases.common import Capacity
+from bot.services.cases.views import CaseBrief, CaseView
+from bot.services.errors import DomainError
+from handlers import labels
+from handlers.labels import ASK_HELP, CANNED, INBOX, MY_CASES, REPORT  # noqa: F401  (the feature's menu buttons)
+from handlers.render import esc
+from models import CaseEventType, CaseKind, CaseStatus
+
+# ------------------------------------------------------------------ labels (reply keyboards)
+
+SEND = __("✅ Send")
+CANCEL = __("❌ Cancel")
+EMERGENCY = __("🆘 Emergency")
+DONE = __("✅ Done")
+
+
+# ------------------------------------------------------------------ conversations
+
+class CaseIntake(StatesGroup):
+    collect = State()  # data: draft; text, photos, voice, documents, location until Send
+    when = State()  # proxy errands: by when
+    authorise = State()  # proxy errands: what the worker may do
+
+
+class CaseChat(StatesGroup):
+    talk = State()  # data: chat_case; every message is relayed
+
+
+class CaseResolve(StatesGroup):
+    note = State()  # data: resolve_case
+    photo = State()  # data: resolve_case, resolve_note
+
+
+class CaseRate(StatesGroup):
+    comment = State()  # data: rate_case
+
+
+class CaseNote(StatesGroup):
+    text = State()  # data: note_case
+
+
+class CaseDept(StatesGroup):
+    note = State()  # data: dept_case, dept_id
+    report = State()  # data: esc_id
+
+
+class CaseHandover(StatesGroup):
+    document = State()  # data: ho_case, ho_dir
+    photo = State()  # data: ho_case, ho_dir, ho_doc
+
+
+class CannedEdit(StatesGroup):
+    title = State()
+    text = State()  # data: canned_title or canned_id
+
+
+# ------------------------------------------------------------------ callback data
+
+class CaseCb(CallbackData, prefix="cs"):
+    """An action on a case; ``arg`` is a score, a department, a template..."""
+
+    action: str
+    id: int
+    arg: int = 0
+
+
+class EscCb(CallbackData, prefix="ce"):
+    """A department officer's action on an escalation."""
+
+    action: str
+    id: int
+
+
+class IntakeCb(CallbackData, prefix="ci"):
+    """Intake steps: svc (a catalogue item), when (days), auth (an option), follow (a case),
+    anyway, resume, discard, emg (confirm an emergency)."""
+
+    action: str
+    id: int = 0
+
+
+class InboxCb(CallbackData, prefix="cx"):
+    page: int
+
+
+class CannedCb(CallbackData, prefix="cr"):
+    action: str  # new, edit, del
+    id: int = 0
+
+
+# ------------------------------------------------------------------ keyboards
+
+def intake_keyboard() -> ReplyKeyboardMarkup:
+    kb = ReplyKeyboardBuilder()
+    kb.row(KeyboardButton(text=str(SEND)))
+    kb.row(KeyboardButton(text=_("📍 Send my location"), request_location=True))
+    kb.row(KeyboardButton(text=str(EMERGENCY)))
+    kb.row(KeyboardButton(text=str(CANCEL)))
+    return kb.as_markup(resize_keyboard=True, is_persistent=True)
+
+
+def done_keyboard() -> ReplyKeyboardMarkup:
+    kb = ReplyKeyboardBuilder()
+    kb.row(KeyboardButton(text=str(DONE)))
+    return kb.as_markup(resize_keyboard=True, is_persistent=True)
+
+
+def skip_keyboard() -> ReplyKeyboardMarkup:
+    kb = ReplyKeyboardBuilder()
+    kb.row(KeyboardButton(text=str(labels.SKIP)))
+    return kb.as_markup(resize_keyboard=True, one_time_keyboard=True)
+
+
+def rows(*buttons: InlineKeyboardButton | None) -> InlineKeyboardMarkup:
+    """One button per row (big buttons), skipping ``None``."""
+    return InlineKeyboardMarkup(inline_keyboard=[[b] for b in buttons if b is not None])
+
+
+def button(text: str, data: CallbackData) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=data.pack())
+
+
+def rating_keyboard(case_id: int) -> InlineKeyboardMarkup:
+    return rows(*(button(f"{texts.stars(n)} {n}", CaseCb(action="rate", id=case_id, arg=n)) for n in range(5, 0, -1)))
+
+
+# ------------------------------------------------------------------ rendering
+
+def brief_line(b: CaseBrief, tz) -> str:  # type: ignore[no-untyped-def]
+    marks = ("🆘" if b.emergency_open else "") + ("⏰" if b.overdue else "") + texts.status_icon(b.status)
+    due = f" · {texts.when(b.due_at, tz)[5:]}" if b.due_at else ""
+    return f"{marks} {b.number} · {b.title}{due}"
+
+
+def case_card(v: CaseView, tz, *, limit_notes: int = 300) -> str:  # type: ignore[no-untyped-def]
+    """The card of one case for its reader; older timeline lines give way to Telegram's 4096 characters."""
+    text = _case_card(v, tz, limit_notes)
+    while len(text) > 4000 and v.timeline:
+        v.timeline = v.timeline[1:]
+        text = _case_card(v, tz, limit_notes)
+    return text[:4000]
+
+
+def _case_card(v: CaseView, tz, limit_notes: int) -> str:  # type: ignore[no-untyped-def]
+    c = v.case
+    resident_side = not (v.caps - {Capacity.resident, Capacity.follower})
+    lines = [f"<b>{esc(c.number)}</b> · {esc(v.title)}"]
+    if c.emergency:
+        lines.append(_("🆘 Emergency") + (" · " + _("acknowledged") if c.emergency_ack_at else ""))
+    lines.append(_("Status: {status}").format(status=texts.status_label(_, c.status, c.close_reason)))
+    lines.append(_("Kind: {kind}").format(kind=texts.kind_label(_, c.kind)))
+    if v.building:
+        lines.append(_("Place: {building}").format(building=esc(v.building)) + (f" ({esc(v.address)})" if v.address
+                                                                               and not resident_side else ""))
+    if c.latitude is not None and c.longitude is not None and not resident_side:
+        lines.append(_("📍 Location attached"))
+    if v.resident_name is not None:
+        lines.append(_("Resident: {name}").format(name=esc(v.resident_name))
+                     + (f" · 📞 {esc(v.resident_phone)}" if v.resident_phone else ""))
+    if not resident_side:
+        lines.append(_("Handled by: {name}").format(name=esc(v.owner_name) if v.owner_name else _("nobody yet")))
+    elif v.has_owner:
+        lines.append(_("A grid worker is handling it."))
+    if c.status == CaseStatus.new and c.accept_due_at:
+        mark = " ⏰" if v.accept_overdue else ""
+        lines.append(_("To be accepted by: {when}").format(when=texts.when(c.accept_due_at, tz)) + mark)
+    if c.status in (CaseStatus.new, CaseStatus.accepted, CaseStatus.in_progress, CaseStatus.reopened) \
+            and c.resolve_due_at:
+        mark = " ⏰" if v.resolve_overdue else ""
+        lines.append(_("To be done by: {when}").format(when=texts.when(c.resolve_due_at, tz)) + mark)
+    if c.kind == CaseKind.proxy:
+        if c.needed_by:
+            lines.append(_("Needed by: {date}").format(date=c.needed_by.isoformat()))
+        if c.authorisation and Capacity.follower not in v.caps:
+            lines.append(_("Authorised: {text}").format(text=esc(c.authorisation)))
+    if c.description and Capacity.follower not in v.caps:
+        text = c.description if len(c.description) <= limit_notes else c.description[: limit_notes - 1] + "…"
+        lines.append("📝 " + esc(text))
+    if v.attachments:
+        lines.append(_("📎 Attachments: {count}").format(count=v.attachments))
+    if v.followers and not resident_side:
+        lines.append(_("👥 Also reported by {count} neighbour(s)").format(count=v.followers))
+    for e in v.escalations:
+        state = (_("reported back") if e.reported_at else _("acknowledged") if e.acknowledged_at
+                 else _("waiting for acknowledgement"))
+        lines.append(f"🏛️ {esc(e.department)}: {state}")
+        if e.report and not resident_side:
+            lines.append("   “" + esc(e.report[:200]) + "”")
+    if v.handovers:
+        from bot.services.cases.loop import handover_line
+
+        lines.append(_("Documents that changed hands:"))
+        lines.extend(handover_line(_, h) for h in v.handovers)
+    if c.resolution and c.status in (CaseStatus.resolved, CaseStatus.closed):
+        lines.append(_("Result: {text}").format(text=esc(c.resolution[:limit_notes])))
+    if v.rating is not None:
+        lines.append(_("Rating: {stars}").format(stars=texts.stars(v.rating.score))
+                     + (f" “{esc(v.rating.comment[:200])}”" if v.rating.comment else ""))
+    lines.append("")
+    lines.append(_("<b>Timeline</b>") + (_(" (latest {shown} of {total})").format(
+        shown=len(v.timeline), total=v.events_total) if v.events_total > len(v.timeline) else ""))
+    for e in v.timeline:
+        who = texts.actor_label(_, e.role, for_resident=resident_side, name=e.actor_name)
+        line = f"• {texts.when(e.at, tz)[5:]} {texts.event_label(_, e.type)} ({esc(who)})"
+        if e.type == CaseEventType.rated and e.data.get("score"):
+            line += " " + texts.stars(int(e.data["score"]))
+        if e.note:
+            line += ": " + esc(e.note[:120] + ("…" if len(e.note) > 120 else ""))
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def card_keyboard(v: CaseView) -> InlineKeyboardMarkup:
+    cid = v.case.id
+    labels_ = {
+        "acc": _("✅ Accept"),
+        "eack": _("🆘 I'm on it"),
+        "start": _("▶️ Start work"),
+        "chat": _("💬 Write to your worker") if Capacity.resident in v.caps else _("💬 Message the resident"),
+        "canned": _("💬 Send a template reply"),
+        "res": _("✅ Mark as done"),
+        "dept": _("🏛️ Call in a department"),
+        "ho": _("📄 Log a document handover"),
+        "note": _("📝 Internal note"),
+        "ok": _("✅ Solved, I sign off") if v.case.kind == CaseKind.proxy else _("✅ Solved"),
+        "nok": _("❌ Not solved"),
+        "rate": _("⭐ Rate the service"),
+        "emg": _("🆘 Emergency"),
+        "wd": _("🗑 Withdraw my case"),
+        "files": _("📎 Show attachments"),
+    }
+    out: list[InlineKeyboardButton | None] = []
+    for action in v.actions:
+        if action.startswith(("eack:", "erep:")):
+            kind, esc_id = action.split(":")
+            text = _("👌 Acknowledge") if kind == "eack" else _("📝 Report back")
+            out.append(button(text, EscCb(action="ack" if kind == "eack" else "rep", id=int(esc_id))))
+        elif action in labels_:
+            cb_action = "ratep" if action == "rate" else action
+            out.append(button(labels_[action], CaseCb(action=cb_action, id=cid)))
+    out.append(button(_("🔄 Refresh"), CaseCb(action="rfr", id=cid)))
+    return rows(*out)
+
+
+def error_text(err: DomainError) -> str | None:
+    """The text for a case error code, or None when the code is not ours."""
+    p = err.params
+    number = str(p.get("number", ""))
+    messages = {
+        "case": lambda: _("That case is not available."),
+        "draft": lambda: _("That request is no longer being written. Start again from the menu."),
+        "already_sent": lambda: _("Already sent as case {number}.").format(number=number),
+        "draft_empty": lambda: _("Please tell me what you need first: type it, or send a photo or a voice message."),
+        "authorisation_missing": lambda: _("Please say what your grid worker may do for you."),
+        "no_home": lambda: _("Please register your home building first: send /start."),
+        "service": lambda: _("That service is no longer offered. Please choose again."),
+        "text_too_long": lambda: _("That is too long: at most {limit} characters, please.").format(
+            limit=p.get("limit", "")),
+        "empty_text": lambda: _("Please write something."),
+        "too_many_files": lambda: _("That is enough files for one case (at most {limit}).").format(
+            limit=p.get("limit", "")),
+        "bad_date": lambda: _("I could not read that date. Please write it like 12-24."),
+        "date_in_past": lambda: _("That date has passed. Please choose a later one."),
+        "date_too_far": lambda: _("That date is too far ahead. Please choose one within a year."),
+        "not_proxy": lambda: _("That only applies to proxy errands."),
+        "case_taken": lambda: _("Sorry, case {number} has already been taken by a colleague.").format(number=number),
+        "already_yours": lambda: _("Case {number} is already yours.").format(number=number),
+        "case_closed": lambda: _("Case {number} is closed.").format(number=number),
+        "wrong_status": lambda: _("That cannot be done at this stage of case {number}.").format(number=number),
+        "already_started": lambda: _("Work on case {number} has already started.").format(number=number),
+        "photo_only": lambda: _("Please send a photo (or tap Skip)."),
+        "bad_score": lambda: _("Please choose 1 to 5 stars."),
+        "not_closed": lambda: _("Case {number} can be rated once it is closed.").format(number=number),
+        "already_rated": lambda: _("You have already rated case {number}. Thank you!").format(number=number),
+        "not_rated": lambda: _("Please choose the stars first."),
+        "already_commented": lambda: _("You have already commented on case {number}.").format(number=number),
+        "not_owner": lambda: _("Only the worker handling this case can write to the resident."),
+        "canned": lambda: _("That template is no longer available."),
+        "already_escalated": lambda: _("That department is already working on case {number}.").format(number=number),
+        "department": lambda: _("That department is no longer available."),
+        "escalation": lambda: _("That request is not for your department."),
+        "already_acknowledged": lambda: _("Already acknowledged."),
+        "already_reported": lambda: _("Your department has already reported back on case {number}.").format(
+            number=number),
+        "already_emergency": lambda: _("Case {number} is already an emergency; the team is being alerted.").format(
+            number=number),
+        "not_emergency": lambda: _("Case {number} is not an emergency.").format(number=number),
+        "emergency_acknowledged": lambda: _("Someone has already taken charge of emergency {number}.").format(
+            number=number),
+        "holiday_unknown": lambda: _("That day is not marked."),
+    }
+    make = messages.get(err.code)
+    return make() if make else None

@@ -1,0 +1,338 @@
+"""Grid workers, grid heads and community staff: the inbox, accepting a case,
+working it (start, template replies, handovers, departments) and resolving it.
+
+Resolving is a short conversation (see docs/cases.md)::
+
+    ✅ Mark as done → what was done (text) → a photo, or Skip → resolved
+
+Buttons are not filtered by role here: a forged press reaches the service,
+which refuses it.
+"""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.i18n import PoI18n
+from bot.services import cases
+from bot.services.errors import DomainError
+from handlers import labels
+from handlers.cases import card as cases_card
+from handlers.cases.ui import (
+    INBOX,
+    CaseCb,
+    CaseDept,
+    CaseHandover,
+    CaseResolve,
+    InboxCb,
+    brief_line,
+    button,
+    rows,
+    skip_keyboard,
+)
+from handlers.common import show_menu
+from handlers.filters import HasRole
+from handlers.keyboards import MenuLabel
+from handlers.refusal import error_text, refuse
+from handlers.render import esc
+from models import AttachmentKind, HandoverDirection, Role, User, utcnow
+
+PAGE = 10
+
+
+async def _inbox_markup(session: AsyncSession, user: User, page: int, i18n: PoI18n, settings: Settings):  # type: ignore[no-untyped-def]
+    items, total = await cases.inbox(session, user, i18n.current_locale, utcnow(), offset=page * PAGE, limit=PAGE)
+    if total == 0:
+        return _("📥 No open cases. Well done!"), None
+    pages = max(1, -(-total // PAGE))
+    buttons = [button(("👷 " if b.mine else "") + brief_line(b, settings.tz), CaseCb(action="view", id=b.id))
+               for b in items]
+    nav = []
+    if page > 0:
+        nav.append(button("◀️", InboxCb(page=page - 1)))
+    if page < pages - 1:
+        nav.append(button("▶️", InboxCb(page=page + 1)))
+    markup = rows(*buttons)
+    if nav:
+        markup.inline_keyboard.append(nav)
+    text = _("📥 Open cases: {total} (emergencies and overdue first; ⏰ overdue, 👷 yours). Page {page}/{pages}.").format(
+        total=total, page=min(page + 1, pages), pages=pages)
+    return text, markup
+
+
+async def inbox(message: Message, session: AsyncSession, user: User, state: FSMContext, i18n: PoI18n,
+                settings: Settings) -> None:
+    await state.clear()
+    try:
+        text, markup = await _inbox_markup(session, user, 0, i18n, settings)
+    except DomainError as err:
+        await message.answer(error_text(err))
+        return
+    await message.answer(text, reply_markup=markup)
+
+
+async def inbox_page(query: CallbackQuery, callback_data: InboxCb, session: AsyncSession, user: User,
+                     i18n: PoI18n, settings: Settings) -> None:
+    try:
+        text, markup = await _inbox_markup(session, user, max(0, callback_data.page), i18n, settings)
+    except DomainError as err:
+        await refuse(query, err)
+        return
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(text, reply_markup=markup)
+
+
+async def accept(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User, i18n: PoI18n,
+                 settings: Settings) -> None:
+    try:
+        case = await cases.accept(session, settings, user, callback_data.id, utcnow())
+    except DomainError as err:
+        await refuse(query, err)
+        return
+    await session.commit()
+    await query.answer(_("✅ Case {number} is yours.").format(number=case.number))
+    if isinstance(query.message, Message):
+        await cases_card.send_card(query.message, session, user, case.id, i18n, settings)
+
+
+async def start(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User, i18n: PoI18n,
+                settings: Settings) -> None:
+    try:
+        case = await cases.start_work(session, settings, user, callback_data.id, utcnow())
+    except DomainError as err:
+        await refuse(query, err)
+        return
+    await session.commit()
+    await query.answer(_("▶️ Started; the resident has been told."))
+    if isinstance(query.message, Message):
+        await cases_card.send_card(query.message, session, user, case.id, i18n, settings)
+
+
+# ------------------------------------------------------------------ resolving
+
+async def resolve_start(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
+                        state: FSMContext, i18n: PoI18n) -> None:
+    if not await cases_card.allowed(query, session, user, callback_data.id, "res", i18n):
+        return
+    await state.set_state(CaseResolve.note)
+    await state.set_data({"resolve_case": callback_data.id})
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(_("What was done? Write a short note for the resident. /cancel to stop."))
+
+
+async def resolve_note(message: Message, state: FSMContext) -> None:
+    text = (message.text or "").strip()
+    if not text:
+        await message.answer(_("Please write what was done."))
+        return
+    if len(text) > 2000:
+        await message.answer(error_text(DomainError("text_too_long", limit=2000)))
+        return
+    await state.set_state(CaseResolve.photo)
+    await state.update_data(resolve_note=text)
+    await message.answer(_("Add a photo of the result, or tap Skip."), reply_markup=skip_keyboard())
+
+
+async def _resolve(message: Message, session: AsyncSession, user: User, state: FSMContext, settings: Settings,
+                   photo: cases.FileRef | None) -> None:
+    data = await state.get_data()
+    try:
+        case = await cases.resolve(session, settings, user, int(data.get("resolve_case", 0)),
+                                   str(data.get("resolve_note", "")), photo, utcnow())
+    except DomainError as err:
+        await state.clear()
+        await show_menu(message, user, error_text(err))
+        return
+    await session.commit()
+    await state.clear()
+    await show_menu(message, user, _("✅ Case {number} is marked as done; the resident has been asked to "
+                                     "confirm.").format(number=case.number))
+
+
+async def resolve_photo(message: Message, session: AsyncSession, user: User, state: FSMContext,
+                        settings: Settings) -> None:
+    ref = cases_card.file_ref(message)
+    if ref is None or ref.kind != AttachmentKind.photo:
+        await message.answer(error_text(DomainError("photo_only")), reply_markup=skip_keyboard())
+        return
+    await _resolve(message, session, user, state, settings, ref)
+
+
+async def resolve_skip(message: Message, session: AsyncSession, user: User, state: FSMContext,
+                       settings: Settings) -> None:
+    await _resolve(message, session, user, state, settings, None)
+
+
+# ------------------------------------------------------------------ templates
+
+async def canned_list(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User) -> None:
+    try:
+        replies = await cases.canned_for_case(session, user, callback_data.id)
+    except DomainError as err:
+        await refuse(query, err)
+        return
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    if not replies:
+        await query.message.answer(_("There are no template replies yet; community staff can add them."))
+        return
+    await query.message.answer(
+        _("Tap a reply to send it to the resident:") + "\n\n"
+        + "\n\n".join(f"<b>{esc(r.title)}</b>\n{esc(r.text)}" for r in replies),
+        reply_markup=rows(*(button(r.title, CaseCb(action="cnd", id=callback_data.id, arg=r.id)) for r in replies)))
+
+
+async def canned_send(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
+                      settings: Settings) -> None:
+    try:
+        await cases.send_canned(session, settings, user, callback_data.id, callback_data.arg, utcnow())
+    except DomainError as err:
+        await refuse(query, err)
+        return
+    await session.commit()
+    await query.answer(_("✓ Sent."))
+
+
+# ------------------------------------------------------------------ departments
+
+async def dept_list(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
+                    i18n: PoI18n) -> None:
+    if not await cases_card.allowed(query, session, user, callback_data.id, "dept", i18n):
+        return
+    departments = await cases.departments(session, i18n.current_locale)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(_("Which department should take part?"), reply_markup=rows(
+            *(button(d.name, CaseCb(action="deptp", id=callback_data.id, arg=d.id)) for d in departments)))
+
+
+async def dept_picked(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
+                      state: FSMContext, i18n: PoI18n) -> None:
+    if not await cases_card.allowed(query, session, user, callback_data.id, "dept", i18n):
+        return
+    await state.set_state(CaseDept.note)
+    await state.set_data({"dept_case": callback_data.id, "dept_id": callback_data.arg})
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(_("What should the department do? Write a note for its officers. "
+                                     "/cancel to stop."))
+
+
+async def dept_note(message: Message, session: AsyncSession, user: User, state: FSMContext,
+                    settings: Settings) -> None:
+    data = await state.get_data()
+    try:
+        await cases.call_department(session, settings, user, int(data.get("dept_case", 0)),
+                                    int(data.get("dept_id", 0)), message.text or "", utcnow())
+    except DomainError as err:
+        await message.answer(error_text(err))
+        if err.code not in ("empty_text", "text_too_long"):
+            await state.clear()
+        return
+    await session.commit()
+    await state.clear()
+    await show_menu(message, user, _("🏛️ The department has been called in; you will hear when it acknowledges "
+                                     "and when it reports back."))
+
+
+# ------------------------------------------------------------------ handovers (proxy errands)
+
+async def handover_start(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
+                         i18n: PoI18n) -> None:
+    if not await cases_card.allowed(query, session, user, callback_data.id, "ho", i18n):
+        return
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(_("Which way did the document go?"), reply_markup=rows(
+            button(_("📥 I received it from the resident"), CaseCb(action="hod", id=callback_data.id, arg=1)),
+            button(_("📤 I gave it to the resident"), CaseCb(action="hod", id=callback_data.id, arg=2))))
+
+
+async def handover_direction(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
+                             state: FSMContext, i18n: PoI18n) -> None:
+    if not await cases_card.allowed(query, session, user, callback_data.id, "ho", i18n):
+        return
+    if callback_data.arg not in (1, 2):
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    await state.set_state(CaseHandover.document)
+    await state.set_data({"ho_case": callback_data.id, "ho_dir": callback_data.arg})
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(_("Which document? (for example: ID card copy)"))
+
+
+async def handover_document(message: Message, state: FSMContext) -> None:
+    text = " ".join((message.text or "").split())
+    if not text:
+        await message.answer(_("Please write the name of the document."))
+        return
+    if len(text) > 200:
+        await message.answer(error_text(DomainError("text_too_long", limit=200)))
+        return
+    await state.set_state(CaseHandover.photo)
+    await state.update_data(ho_doc=text)
+    await message.answer(_("Add a photo of it, or tap Skip."), reply_markup=skip_keyboard())
+
+
+async def _handover(message: Message, session: AsyncSession, user: User, state: FSMContext, settings: Settings,
+                    photo: cases.FileRef | None) -> None:
+    data = await state.get_data()
+    direction = HandoverDirection.to_worker if data.get("ho_dir") == 1 else HandoverDirection.to_resident
+    try:
+        await cases.log_handover(session, settings, user, int(data.get("ho_case", 0)), direction,
+                                 str(data.get("ho_doc", "")), photo, utcnow())
+    except DomainError as err:
+        await state.clear()
+        await show_menu(message, user, error_text(err))
+        return
+    await session.commit()
+    await state.clear()
+    await show_menu(message, user, _("📄 Handover recorded; the resident has been told."))
+
+
+async def handover_photo(message: Message, session: AsyncSession, user: User, state: FSMContext,
+                         settings: Settings) -> None:
+    ref = cases_card.file_ref(message)
+    if ref is None or ref.kind != AttachmentKind.photo:
+        await message.answer(error_text(DomainError("photo_only")), reply_markup=skip_keyboard())
+        return
+    await _handover(message, session, user, state, settings, ref)
+
+
+async def handover_skip(message: Message, session: AsyncSession, user: User, state: FSMContext,
+                        settings: Settings) -> None:
+    await _handover(message, session, user, state, settings, None)
+
+
+def create_router() -> Router:
+    """This audience's routing table; a new router each call (one per dispatcher)."""
+    router = Router(name="cases_worker")
+    router.message.register(inbox, F.text == INBOX, HasRole(Role.worker, Role.grid_head, Role.staff,
+                                                            Role.department))
+    router.callback_query.register(inbox_page, InboxCb.filter())
+    router.callback_query.register(accept, CaseCb.filter(F.action == "acc"))
+    router.callback_query.register(start, CaseCb.filter(F.action == "start"))
+    router.callback_query.register(resolve_start, CaseCb.filter(F.action == "res"))
+    router.message.register(resolve_note, CaseResolve.note, ~F.text.startswith("/"), ~MenuLabel())
+    router.message.register(resolve_skip, CaseResolve.photo, F.text == labels.SKIP)
+    router.message.register(resolve_photo, CaseResolve.photo, ~F.text.startswith("/"))
+    router.callback_query.register(canned_list, CaseCb.filter(F.action == "canned"))
+    router.callback_query.register(canned_send, CaseCb.filter(F.action == "cnd"))
+    router.callback_query.register(dept_list, CaseCb.filter(F.action == "dept"))
+    router.callback_query.register(dept_picked, CaseCb.filter(F.action == "deptp"))
+    router.message.register(dept_note, CaseDept.note, ~F.text.startswith("/"), ~MenuLabel())
+    router.callback_query.register(handover_start, CaseCb.filter(F.action == "ho"))
+    router.callback_query.register(handover_direction, CaseCb.filter(F.action == "hod"))
+    router.message.register(handover_document, CaseHandover.document, ~F.text.startswith("/"), ~MenuLabel())
+    router.message.register(handover_skip, CaseHandover.photo, F.text == labels.SKIP)
+    router.message.register(handover_photo, CaseHandover.photo, ~F.text.startswith("/"))
+    return router

@@ -1,0 +1,107 @@
+"""The one refusal path: a service's ``DomainError`` answered in one place.
+
+Services refuse by raising :class:`bot.services.errors.DomainError` (not
+allowed, gone, too late, bad input).  A handler simply lets it out:
+:class:`RefusalMiddleware`, the innermost outer middleware of messages and
+button presses, then
+
+1. rolls the update's session back, so nothing the handler wrote since its
+   last request to Telegram stays (conversation state in the database
+   included);
+2. commits, which marks the stored update handled (``bot.middlewares``): a
+   refused update is answered, not retried;
+3. answers in the user's language: an alert for a button, a reply for a
+   message.
+
+A handler that must recover differently (keep the conversation where it is,
+show a menu...) catches the error itself and says why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware, Dispatcher, Router
+from aiogram.types import CallbackQuery, Message, TelegramObject
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.errors import DomainError
+from handlers.appointments import ui as appointments_ui
+from handlers.cases import ui as cases_ui
+from handlers.diary import ui as diary_ui
+from handlers.render import general_error_text
+from handlers.reports import ui as reports_ui
+
+log = logging.getLogger(__name__)
+
+# Each room's texts for its own codes, asked in this order; the first that knows the code answers.
+_ROOMS: tuple[Callable[[DomainError], str | None], ...] = (
+    cases_ui.error_text,
+    appointments_ui.error_text,
+    general_error_text,
+    reports_ui.error_text,
+    diary_ui.error_text,
+)
+
+
+def error_text(err: DomainError, first: Callable[[DomainError], str | None] | None = None) -> str:
+    """The localized text for any domain error (a generic one for an unknown code).
+
+    ``first``: a room's own texts, asked before the others (the patrol diary
+    words some codes, such as ``empty_text``, in its own way)."""
+    for room in (first, *_ROOMS) if first is not None else _ROOMS:
+        text = room(err)
+        if text is not None:
+            return text
+    return _("That did not work. Please try again.")
+
+
+async def refuse(query: CallbackQuery, err: DomainError,
+                 first: Callable[[DomainError], str | None] | None = None) -> None:
+    """A refused press (not allowed, gone, too late): say why in an alert."""
+    await query.answer(error_text(err, first), show_alert=True)
+
+
+class RefusalMiddleware(BaseMiddleware):
+    """Answers a ``DomainError`` that a message or button handler let out (see the module).
+
+    One instance serves the whole dispatcher (:meth:`setup`); a room whose
+    texts go first adds its own to its router (:meth:`setup_router`)."""
+
+    def __init__(self, first: Callable[[DomainError], str | None] | None = None) -> None:
+        self.first = first
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        try:
+            return await handler(event, data)
+        except DomainError as err:
+            session: AsyncSession | None = data.get("session")
+            if session is not None:
+                await session.rollback()
+                await session.commit()  # an empty transaction: it carries the update's done-mark
+            log.info("refused %s: %s", type(event).__name__, err.code)
+            if isinstance(event, CallbackQuery):
+                await refuse(event, err, self.first)
+            elif isinstance(event, Message):
+                await event.answer(error_text(err, self.first))
+            else:  # no one to answer: an error like any other
+                raise
+            return None
+
+    def setup(self, dispatcher: Dispatcher) -> None:
+        """Register after the locale middleware, so the answer is in the user's language."""
+        dispatcher.message.outer_middleware(self)
+        dispatcher.callback_query.outer_middleware(self)
+
+    def setup_router(self, router: Router) -> None:
+        """Answer the errors of this router's handlers (inner: after its filters matched)."""
+        router.message.middleware(self)
+        router.callback_query.middleware(self)

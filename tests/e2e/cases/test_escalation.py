@@ -1,0 +1,215 @@
+"""Escalations end to end: time limits with an injected clock, a department
+round trip, an emergency alerted up the chain until someone acknowledges,
+and the staff's template replies."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from models import (
+    Case,
+    CaseEvent,
+    CaseEventType,
+    CaseStatus,
+    CloseReason,
+    OutboxKind,
+    OutboxMessage,
+)
+from tests.e2e.cases.helpers import (
+    ADMIN,
+    HEAD,
+    NUMBER_RE,
+    OFFICER_CG,
+    RESIDENT,
+    SECRETARY,
+    WORKER,
+    WORKER2,
+    case_by_number,
+    last_id,
+    person,
+    received,
+    run_job,
+    start_cases_bot,
+    tap_in,
+    zh,
+)
+
+
+@pytest.fixture
+async def bot(emulator, db_url, demo_sessionmaker):  # type: ignore[no-untyped-def]
+    running = await start_cases_bot(emulator, db_url)
+    yield running
+    await running.stop()
+    assert emulator.unknown_methods == []
+    assert emulator.internal_errors == []
+
+
+async def _report(resident, category: str, text: str) -> str:  # type: ignore[no-untyped-def]
+    await resident.send("/start")
+    await resident.send(zh("📝 Report a problem"))
+    await resident.tap(category)
+    await resident.send(text)
+    done = await resident.send(zh("✅ Send"))
+    return NUMBER_RE.search(done[-1].text).group(0)
+
+
+async def test_overdue_escalates_to_grid_head_then_secretary(bot):
+    resident = person(bot, RESIDENT, "王桂芝")
+    head = person(bot, HEAD, "李红霞")
+    worker = person(bot, WORKER, "张伟")
+    secretary = person(bot, SECRETARY, "刘秀梅")
+    number = await _report(resident, "设施维修", "3单元楼道灯不亮")
+    case = await case_by_number(bot, number)
+    await received(worker, number)
+    mark_head, mark_resident = last_id(head), last_id(resident)
+
+    # Nobody accepts: one minute past the acceptance limit the grid head is alerted, once.
+    late = case.accept_due_at + timedelta(minutes=1)
+    await run_job(bot, "cases.time_limits", late)
+    await run_job(bot, "cases.time_limits", late + timedelta(minutes=1))
+    alert = await received(head, number, after=mark_head)
+    assert "⏰" in alert.text
+    told = await received(resident, "⏰", after=mark_resident)
+    assert number in told.text
+
+    # The grid head takes it from the alert itself; past the handling limit the secretary hears of it.
+    await tap_in(head, alert, zh("✅ Accept"))
+    await run_job(bot, "cases.time_limits", case.resolve_due_at + timedelta(minutes=1))
+    overdue = await received(secretary, number)
+    assert "⏰" in overdue.text and "李红霞" in overdue.text  # staff see who handles it
+    await received(resident, "⏰", after=told.message_id)
+    await received(head, "⏰", after=alert.message_id)
+
+    # The secretary opens it and leaves an instruction; the owner gets it, the resident never does.
+    await tap_in(secretary, overdue, zh("📄 Details"))
+    card = secretary.last
+    assert number in card.text
+    mark_resident = last_id(resident)
+    await tap_in(secretary, card, zh("📝 Internal note"))
+    await secretary.send("请今天之内处理完")
+    await received(head, "请今天之内处理完")
+    async with bot.app.sessionmaker() as s:
+        types = list(await s.scalars(select(CaseEvent.type).where(CaseEvent.case_id == case.id)
+                                     .order_by(CaseEvent.id)))
+        to_resident = list(await s.scalars(select(OutboxMessage.payload).where(
+            OutboxMessage.chat_id == RESIDENT)))
+    assert types.count(CaseEventType.accept_overdue) == 1 and types.count(CaseEventType.handling_overdue) == 1
+    assert CaseEventType.note in types
+    assert not any("请今天之内处理完" in p["text"] for p in to_resident)
+    assert last_id(resident) == mark_resident
+
+
+async def test_department_round_trip(bot):
+    resident = person(bot, RESIDENT, "王桂芝")
+    worker = person(bot, WORKER, "张伟")
+    officer = person(bot, OFFICER_CG, "赵海涛")
+    number = await _report(resident, "违章搭建", "楼下有人私搭棚子")
+    note = await received(worker, number)
+    await tap_in(worker, note, zh("✅ Accept"))
+    card = await received(worker, number, after=note.message_id)
+    await tap_in(worker, card, zh("🏛️ Call in a department"))
+    await worker.tap("城市管理")
+    await worker.send("需要城管执法拆除")
+    call = await received(officer, number)
+    assert "需要城管执法拆除" in call.text and "13904353001" not in call.text
+    told = await received(resident, "城市管理")
+    assert "赵海涛" not in told.text
+
+    await tap_in(officer, call, zh("👌 Acknowledge"))
+    ack = await received(worker, "城市管理", after=card.message_id)
+    assert number in ack.text and "赵海涛" not in ack.text
+    await officer.tap(zh("📝 Report back"))
+    await officer.send("已责令当事人三日内拆除")
+    report = await received(worker, "已责令当事人三日内拆除")
+    assert number in report.text
+    back = await received(resident, number, after=told.message_id)
+    assert "赵海涛" not in back.text
+
+    # Back with the worker, who finishes; the resident's card names the department only.
+    case = await case_by_number(bot, number)
+    await worker.press(report.message_id, f"cs:res:{case.id}:0")
+    await worker.send("违建已拆除")
+    await worker.send(zh("Skip"))
+    ask = await received(resident, "违建已拆除")
+    await tap_in(resident, ask, zh("✅ Solved"))
+    listing = await resident.send("/mycases")
+    await tap_in(resident, listing[-1], number)
+    assert "城市管理" in resident.last.text and "赵海涛" not in resident.last.text
+    async with bot.app.sessionmaker() as s:
+        types = list(await s.scalars(select(CaseEvent.type).where(CaseEvent.case_id == case.id)
+                                     .order_by(CaseEvent.id)))
+    assert [t for t in types if t.value.startswith("dept_")] == [
+        CaseEventType.dept_called, CaseEventType.dept_acknowledged, CaseEventType.dept_reported]
+    assert (await case_by_number(bot, number)).close_reason == CloseReason.confirmed
+
+
+async def test_emergency_alerts_up_the_chain_until_acknowledged(bot):
+    resident = person(bot, RESIDENT, "王桂芝")
+    team = {uid: person(bot, uid, name) for uid, name in
+            ((WORKER, "张伟"), (WORKER2, "王芳"), (HEAD, "李红霞"), (SECRETARY, "刘秀梅"))}
+    admin = person(bot, ADMIN, "周振华")
+    await resident.send("/start")
+    await resident.send("家里闻到很大的煤气味")
+    numbers = await resident.send(zh("🆘 Emergency"))
+    # The public numbers come first, before anything is sent.
+    assert "110" in numbers[-1].text and "119" in numbers[-1].text and "120" in numbers[-1].text
+    async with bot.app.sessionmaker() as s:
+        assert await s.scalar(select(Case).where(Case.status != CaseStatus.draft)) is None
+    sent = await resident.tap(zh("🆘 Yes, alert them now"))
+    number = NUMBER_RE.search(sent[-1].text).group(0)
+    for p in team.values():
+        first = await received(p, number)
+        assert "🆘" in first.text
+    case = await case_by_number(bot, number)
+
+    # Nobody answers: 5 minutes later everyone again, and the district administrator joins.
+    await run_job(bot, "cases.emergency_repeat", case.emergency_at + timedelta(minutes=4))
+    await run_job(bot, "cases.emergency_repeat", case.emergency_at + timedelta(minutes=5))
+    again = await received(team[WORKER2], number, after=first.message_id)
+    assert again.text.startswith(zh("🆘 EMERGENCY, STILL NOT ACKNOWLEDGED (alert {level}) · case {number}").format(
+        level=2, number=number))
+    await received(admin, number)
+
+    # 王芳 takes charge: the alerts stop, the resident is told, the others hear who took it.
+    await tap_in(team[WORKER2], again, zh("🆘 I'm on it"))
+    await received(resident, "🆘", after=sent[-1].message_id)
+    await received(team[HEAD], "王芳")
+    await run_job(bot, "cases.emergency_repeat", case.emergency_at + timedelta(minutes=10))
+    await run_job(bot, "cases.emergency_repeat", case.emergency_at + timedelta(minutes=15))
+    async with bot.app.sessionmaker() as s:
+        levels = [e.data["level"] for e in await s.scalars(select(CaseEvent).where(
+            CaseEvent.case_id == case.id, CaseEvent.type == CaseEventType.emergency_alerted))]
+        fresh = await s.get(Case, case.id)
+        emergencies = list(await s.scalars(select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.emergency)))
+    assert levels == [0, 1]
+    assert fresh.emergency_ack_at is not None and fresh.status == CaseStatus.accepted
+    assert all(m.urgent for m in emergencies)
+
+
+async def test_staff_templates_used_by_a_worker(bot):
+    secretary = person(bot, SECRETARY, "刘秀梅")
+    resident = person(bot, RESIDENT, "王桂芝")
+    worker = person(bot, WORKER, "张伟")
+    await secretary.send("/start")
+    await secretary.send(zh("💬 Reply templates"))
+    await secretary.tap(zh("➕ New template"))
+    await secretary.send("已上门")
+    await secretary.send("您好，网格员已到达您的楼下，请开门。")
+    assert zh("💬 Template saved.") in secretary.last.text
+    await resident.send("/start")
+    await resident.send("请帮我看看暖气不热")
+    done = await resident.send(zh("✅ Send"))
+    number = NUMBER_RE.search(done[-1].text).group(0)
+    note = await received(worker, number)
+    await tap_in(worker, note, zh("✅ Accept"))
+    card = await received(worker, number, after=note.message_id)
+    await tap_in(worker, card, zh("💬 Send a template reply"))
+    await worker.tap("已上门")
+    got = await received(resident, "网格员已到达您的楼下")
+    assert number in got.text
+    # A worker cannot edit templates (the menu does not offer it, and a forged press is refused).
+    await worker.press(card.message_id, "cr:del:1")
+    assert worker.last_callback_answer().get("show_alert")

@@ -1,0 +1,248 @@
+"""The case loop end to end: the real bot, its delivery engine and the Bot API
+emulator, with the demo district's personas.
+
+A proxy errand from intake (text, photo, voice) to the resident's sign-off and
+rating; "not solved" and rework; the accept race; forged buttons.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from models import (
+    AttachmentKind,
+    CaseAttachment,
+    CaseEvent,
+    CaseEventType,
+    CaseHandover,
+    CaseRating,
+    CaseStatus,
+    CloseReason,
+)
+from tests.e2e.cases.helpers import (
+    NUMBER_RE,
+    OTHER_WORKER,
+    RESIDENT,
+    WORKER,
+    WORKER2,
+    case_by_number,
+    last_id,
+    person,
+    received,
+    send_photo,
+    send_voice,
+    start_cases_bot,
+    tap_in,
+    zh,
+)
+
+
+@pytest.fixture
+async def bot(emulator, db_url, demo_sessionmaker):  # type: ignore[no-untyped-def]
+    running = await start_cases_bot(emulator, db_url)
+    yield running
+    await running.stop()
+    assert emulator.unknown_methods == []
+    assert emulator.internal_errors == []
+
+
+async def test_proxy_errand_full_loop(bot):
+    resident = person(bot, RESIDENT, "王桂芝")
+    worker = person(bot, WORKER, "张伟")
+    colleague = person(bot, WORKER2, "王芳")
+    await resident.send("/start")
+    assert zh("🙋 Ask for help") in resident.reply_keyboard()
+
+    # Intake: pick the item, then text, a photo and a voice note, in any order, then Send.
+    await resident.send(zh("🙋 Ask for help"))
+    await resident.tap("居住证明")
+    assert zh("✅ Send") in resident.reply_keyboard()
+    await send_photo(resident, b"\xff\xd8 household register")
+    answer = await resident.send("孩子上学要居住证明，我腿脚不方便，请帮我去开。")
+    assert "📥" in answer[-1].text
+    await send_voice(resident)
+    await resident.send(zh("✅ Send"))
+    await resident.tap(zh("Within 3 days"))
+    done = await resident.tap(zh("Collect my documents and hand them in for me"))
+    sent = next(m for m in done if NUMBER_RE.search(m.text or ""))
+    number = NUMBER_RE.search(sent.text).group(0)
+    assert zh("🙋 Ask for help") in resident.reply_keyboard()  # back at the menu
+
+    # Both workers of the grid are told; the first to accept owns it, the second is told it is taken.
+    note = await received(worker, number)
+    note2 = await received(colleague, number)
+    await tap_in(worker, note, zh("✅ Accept"))
+    card = await received(worker, number, after=note.message_id)
+    assert "13904353001" in card.text  # the owner sees the resident's phone
+    await tap_in(colleague, note2, zh("✅ Accept"))
+    assert colleague.last_callback_answer()["show_alert"]
+    assert number in colleague.last_callback_answer()["text"]
+
+    # The resident hears it was accepted, and writes to the worker through the bot.
+    accepted = await received(resident, number, after=sent.message_id)
+    mark = last_id(worker)
+    await tap_in(resident, accepted, zh("💬 Write to your worker"))
+    await resident.send("我下午三点在家")
+    relayed = await received(worker, "我下午三点在家", after=mark)
+    assert "王桂芝" in relayed.text
+    await resident.send(zh("✅ Done"))
+
+    # The worker answers with a photo; the resident gets it, without the worker's account.
+    mark = last_id(resident)
+    await tap_in(worker, relayed, zh("↩️ Reply"))
+    await send_photo(worker, b"\xff\xd8 form", caption="表格已填好")
+    got = await received(resident, "表格已填好", after=mark, kind="photo")
+    assert "张伟" not in got.caption and "13904352002" not in got.caption
+    await worker.send(zh("✅ Done"))
+
+    # A handover, then done with a note and a photo.
+    case = await case_by_number(bot, number)
+    await worker.press(card.message_id, f"cs:ho:{case.id}:0")
+    await worker.tap(zh("📥 I received it from the resident"))
+    await worker.send("户口本复印件")
+    await worker.send(zh("Skip"))
+    handover_note = await received(resident, "户口本复印件", after=mark)
+    assert number in handover_note.text
+    await worker.press(card.message_id, f"cs:res:{case.id}:0")
+    await worker.send("居住证明已开好，原件已送到您家")
+    await send_photo(worker, b"\xff\xd8 certificate")
+    ask = await received(resident, "居住证明已开好", after=mark, kind="photo")
+    assert "户口本复印件" in ask.caption
+
+    # The resident signs off and rates.
+    await tap_in(resident, ask, zh("✅ Solved, I sign off"))
+    await resident.tap("⭐⭐⭐⭐⭐ 5")
+    await resident.send("非常感谢张师傅")
+    await received(worker, "非常感谢张师傅")
+
+    async with bot.app.sessionmaker() as s:
+        case = await case_by_number(bot, number)
+        assert case.status == CaseStatus.closed and case.close_reason == CloseReason.confirmed
+        types = list(await s.scalars(select(CaseEvent.type).where(CaseEvent.case_id == case.id)
+                                     .order_by(CaseEvent.id)))
+        assert types[0] == CaseEventType.submitted and types[1] == CaseEventType.accepted
+        assert CaseEventType.message in types and CaseEventType.handover in types
+        assert types[-3:] == [CaseEventType.resolved, CaseEventType.confirmed, CaseEventType.rated]
+        files = list(await s.scalars(select(CaseAttachment).where(CaseAttachment.case_id == case.id)
+                                     .order_by(CaseAttachment.id)))
+        assert [f.kind for f in files][:2] == [AttachmentKind.photo, AttachmentKind.voice]
+        assert all(f.file_id and f.file_unique_id for f in files)
+        assert (await s.scalar(select(CaseRating).where(CaseRating.case_id == case.id))).comment == "非常感谢张师傅"
+        assert (await s.scalar(select(CaseHandover).where(CaseHandover.case_id == case.id))).document == "户口本复印件"
+
+
+async def _report_by_free_text(bot, resident, text: str) -> str:  # type: ignore[no-untyped-def]
+    """A resident types at the menu; the request is sent with ✅ Send.  Returns its number."""
+    await resident.send("/start")
+    answer = await resident.send(text)
+    assert "📥" in answer[-1].text and zh("✅ Send") in resident.reply_keyboard()
+    done = await resident.send(zh("✅ Send"))
+    return NUMBER_RE.search(done[-1].text).group(0)
+
+
+async def test_not_solved_reopens_as_rework(bot):
+    resident = person(bot, RESIDENT, "王桂芝")
+    worker = person(bot, WORKER, "张伟")
+    number = await _report_by_free_text(bot, resident, "厨房水管漏水了")
+    case = await case_by_number(bot, number)
+    note = await received(worker, number)
+    await tap_in(worker, note, zh("✅ Accept"))
+    await worker.press(note.message_id, f"cs:res:{case.id}:0")
+    await worker.send("已更换水管接头")
+    await worker.send(zh("Skip"))
+    ask = await received(resident, "已更换水管接头")
+    await tap_in(resident, ask, zh("❌ Not solved"))
+    assert zh("✅ Done") in resident.reply_keyboard()  # straight into telling the worker what is wrong
+    mark = last_id(worker)
+    await resident.send("还在滴水")
+    await received(worker, "还在滴水", after=mark)
+    reopened = await case_by_number(bot, number)
+    assert reopened.status == CaseStatus.reopened and reopened.reopen_count == 1
+    # A menu button pressed while talking is the menu, not a message to the worker.
+    mark = last_id(worker)
+    listing = await resident.send(zh("📂 My cases"))
+    assert number in listing[-1].inline_buttons[0][0][0]
+    # ...and the ✅ Done left on the keyboard afterwards does not start a new case.
+    await resident.send(zh("✅ Done"))
+    assert last_id(worker) == mark
+    async with bot.app.sessionmaker() as s:
+        from models import Case
+
+        assert len(list(await s.scalars(select(Case)))) == 1
+
+    # The worker finishes again; the resident confirms this time and sees the whole timeline.
+    await worker.press(note.message_id, f"cs:res:{case.id}:0")
+    await worker.send("换了新的水龙头")
+    await worker.send(zh("Skip"))
+    ask = await received(resident, "换了新的水龙头")
+    await tap_in(resident, ask, zh("✅ Solved"))
+    await resident.tap("⭐⭐⭐⭐ 4")
+    await resident.send(zh("Skip"))
+    listing = await resident.send("/mycases")
+    await tap_in(resident, listing[-1], number)
+    card = resident.last.text
+    for step in ("not solved: reopened", "confirmed solved", "rated"):
+        assert zh(step) in card, step
+    assert "张伟" not in card  # residents read roles, never names
+    async with bot.app.sessionmaker() as s:
+        types = list(await s.scalars(select(CaseEvent.type).where(CaseEvent.case_id == case.id)
+                                     .order_by(CaseEvent.id)))
+    assert types.count(CaseEventType.resolved) == 2 and types.count(CaseEventType.reopened) == 1
+
+
+async def test_accept_race_through_the_bot(bot):
+    resident = person(bot, RESIDENT, "王桂芝")
+    workers = [person(bot, WORKER, "张伟"), person(bot, WORKER2, "王芳")]
+    number = await _report_by_free_text(bot, resident, "楼道灯坏了")
+    notes = [await received(w, number) for w in workers]
+    # Both press at the same moment: the updates are stored, then handled concurrently.
+    actions = [await w.emu.press_button(w.user, n.message_id, n.inline_buttons[0][0][1])
+               for w, n in zip(workers, notes, strict=True)]
+    for action in actions:
+        await bot.settle(action)
+    answers = {a["callback_query_id"]: a for a in bot.emu.callback_answers}
+    texts = [answers[a.callback_query_id].get("text", "") for a in actions]
+    alerts = [answers[a.callback_query_id].get("show_alert", False) for a in actions]
+    assert sorted(alerts) == [False, True], texts
+    case = await case_by_number(bot, number)
+    winner = workers[alerts.index(False)]
+    assert case.owner_id is not None and case.status == CaseStatus.accepted
+    async with bot.app.sessionmaker() as s:
+        from models import User
+
+        owner = await s.get(User, case.owner_id)
+        accepted = list(await s.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id,
+                                                                CaseEvent.type == CaseEventType.accepted)))
+    assert owner.telegram_id == winner.id and len(accepted) == 1
+
+
+async def test_forged_buttons_are_refused(bot):
+    resident = person(bot, RESIDENT, "王桂芝")
+    stranger = person(bot, 7000000041, "李志远")  # a resident of another grid
+    outsider = person(bot, OTHER_WORKER, "谢东")  # a worker of another grid
+    number = await _report_by_free_text(bot, resident, "单元门锁坏了")
+    case = await case_by_number(bot, number)
+    await stranger.send("/start")
+    await outsider.send("/start")
+    msg = stranger.last.message_id
+    for data in (f"cs:view:{case.id}:0", f"cs:ok:{case.id}:0", f"cs:nok:{case.id}:0", f"cs:rate:{case.id}:5",
+                 f"cs:wdy:{case.id}:0", f"cs:emgy:{case.id}:0", f"cs:files:{case.id}:0", f"cs:chat:{case.id}:0"):
+        await stranger.press(msg, data)
+        answer = stranger.last_callback_answer()
+        assert answer.get("show_alert") and zh("That case is not available.") in answer["text"], (data, answer)
+    msg = outsider.last.message_id
+    for data in (f"cs:acc:{case.id}:0", f"cs:eack:{case.id}:0", f"cs:res:{case.id}:0", f"cs:dept:{case.id}:0",
+                 f"cs:note:{case.id}:0", "ce:ack:1", "ce:rep:1"):
+        await outsider.press(msg, data)
+        assert outsider.last_callback_answer().get("show_alert"), data
+    # The resident cannot accept their own case; garbage data is a stale button.
+    await resident.press(resident.last.message_id, f"cs:acc:{case.id}:0")
+    assert zh("You are not allowed to do that.") in resident.last_callback_answer()["text"]
+    await resident.press(resident.last.message_id, "cs:acc:notanumber:0")
+    assert resident.last_callback_answer().get("show_alert")
+    fresh = await case_by_number(bot, number)
+    assert fresh.status == CaseStatus.new and fresh.owner_id is None and not fresh.emergency
+    async with bot.app.sessionmaker() as s:
+        types = list(await s.scalars(select(CaseEvent.type).where(CaseEvent.case_id == case.id)))
+    assert types == [CaseEventType.submitted]

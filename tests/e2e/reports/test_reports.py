@@ -1,0 +1,149 @@
+"""A community secretary asks for a report in chat and gets the summary, the
+chart and the spreadsheets; the Monday digest's button makes the files; a grid
+head's forged button for someone else's scope is refused.  The real bot, the
+delivery engine and the emulator."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from aiogram.fsm.storage.base import StorageKey
+from openpyxl import load_workbook
+from PIL import Image
+from sqlalchemy import select, update
+
+from bot.services.diary.common import local_day
+from bot.services.reports import jobs as reports_jobs
+from handlers.reports.router import ReportCb
+from models import (
+    ActorRole,
+    Case,
+    CaseEvent,
+    CaseEventType,
+    CaseKind,
+    CaseStatus,
+    CloseReason,
+    Community,
+    Grid,
+    User,
+    utcnow,
+)
+from tests.conftest import BOT_TOKEN
+from tests.e2e.conftest import make_settings
+from tests.e2e.harness import start_bot
+
+SECRETARY_XS, HEAD_XS01, RESIDENT = 7000000002, 7000000013, 7000000040
+
+
+@pytest.fixture
+async def bot_without_quiet_hours(emulator, db_url, demo_sessionmaker):  # type: ignore[no-untyped-def]
+    # The digest is not urgent: quiet hours would hold it at night (Shanghai time).
+    running = await start_bot(emulator, make_settings(emulator, db_url, QUIET_HOURS=""), BOT_TOKEN)
+    yield running
+    await running.stop()
+    assert emulator.unknown_methods == []
+
+
+async def _cases(sessionmaker) -> None:  # type: ignore[no-untyped-def]
+    """Two cases of grid DC-XS-01 sent an hour ago: one closed, one open."""
+    now = utcnow()
+    async with sessionmaker() as s:
+        await s.execute(update(User).where(User.telegram_id.in_([SECRETARY_XS, HEAD_XS01])).values(locale="en"))
+        grid = await s.scalar(select(Grid).where(Grid.code == "DC-XS-01"))
+        resident = await s.scalar(select(User).where(User.telegram_id == RESIDENT))
+        for i, closed in enumerate((True, False)):
+            sent = now - timedelta(minutes=60 - i)
+            case = Case(number=f"DC-2026-90000{i}", kind=CaseKind.report, resident_id=resident.id,
+                        community_id=grid.community_id, grid_id=grid.id, submitted_at=sent,
+                        status=CaseStatus.closed if closed else CaseStatus.new,
+                        close_reason=CloseReason.confirmed if closed else None)
+            s.add(case)
+            await s.flush()
+            events = [(CaseEventType.submitted, sent, {})]
+            if closed:
+                events += [(CaseEventType.accepted, sent + timedelta(minutes=5), {"on_time": True}),
+                           (CaseEventType.resolved, sent + timedelta(minutes=20), {"on_time": True}),
+                           (CaseEventType.confirmed, sent + timedelta(minutes=30), {})]
+            for type_, at, data in events:
+                s.add(CaseEvent(case_id=case.id, at=at, actor_role=ActorRole.system, type=type_, data=data))
+        await s.commit()
+
+
+def _key(running, user_id: int) -> StorageKey:  # type: ignore[no-untyped-def]
+    return StorageKey(bot_id=running.app.bot.id, chat_id=user_id, user_id=user_id)
+
+
+def _files(person, after: int):  # type: ignore[no-untyped-def]
+    msgs = [m for m in person.messages() if m.message_id > after]
+    return ([m for m in msgs if m.kind == "photo"], [m for m in msgs if m.kind == "document"])
+
+
+async def test_secretary_gets_report_and_digest_files(bot_without_quiet_hours, demo_sessionmaker):
+    running = bot_without_quiet_hours
+    emu = running.emu
+    await _cases(demo_sessionmaker)
+    secretary = running.person(emu.create_user(first_name="刘秀梅", user_id=SECRETARY_XS, language_code="en"))
+    head = running.person(emu.create_user(first_name="李红霞", user_id=HEAD_XS01, language_code="en"))
+
+    await secretary.send("/menu")
+    assert "📊 Reports" in secretary.reply_keyboard()
+    answer = await secretary.send("📊 Reports")
+    assert "Which report?" in answer[-1].text
+    answer = await secretary.tap("Xinzhan Community (community)")
+    assert "which period?" in answer[-1].text
+    await secretary.tap("Choose dates")
+    today = local_day(utcnow(), running.app.settings.tz)
+    before = secretary.last.message_id
+    await secretary.send(f"{today - timedelta(days=1):%Y-%m-%d} {today:%Y-%m-%d}")
+    await emu.wait_for(lambda: len(_files(secretary, before)[1]) == 2, timeout=20)
+    summary = next(m for m in secretary.messages() if m.message_id > before and m.kind == "text")
+    assert "Cases received 2 · closed 1 · withdrawn 0 · still open 1" in summary.text
+    assert "Completion rate 50.0% ❌ (target ≥ 95%)" in summary.text
+    photos, documents = _files(secretary, before)
+    assert Image.open(io.BytesIO(emu.file_bytes(photos[0].file_id))).format == "PNG"
+    names = sorted(d.file_name for d in documents)
+    assert names[0].endswith("-cases.csv") and names[1].endswith(".xlsx")
+    xlsx = next(d for d in documents if d.file_name.endswith(".xlsx"))
+    wb = load_workbook(io.BytesIO(emu.file_bytes(xlsx.file_id)))
+    rows = {r[0]: r[1] for r in wb["Summary"].iter_rows(values_only=True) if r and r[0]}
+    assert (rows["Cases received"], rows["Closed"], rows["Completion rate"]) == (2, 1, 0.5)
+    csv = next(d for d in documents if d.file_name.endswith(".csv"))
+    assert emu.file_bytes(csv.file_id).decode("utf-8-sig").count("DC-2026-90000") == 2
+
+    # Waiting for typed dates, a main-menu button does its own job and drops the report.
+    await secretary.send("📊 Reports")
+    await secretary.tap("Xinzhan Community (community)")
+    await secretary.tap("Choose dates")
+    community = await secretary.send("🏘️ My community")
+    assert community and "two dates" not in community[0].text.lower()
+    state = await running.app.dp.storage.get_state(_key(running, secretary.id))
+    assert state is None
+
+    # A grid head forges a button for the community: refused, nothing sent.
+    answer = await head.send("/report")
+    assert "Report for Xinzhan Grid 1" in answer[-1].text  # one scope: straight to the period
+    async with demo_sessionmaker() as s:
+        xs = await s.scalar(select(Community).where(Community.code == "DC-XS"))
+        xs02 = await s.scalar(select(Grid).where(Grid.code == "DC-XS-02"))
+    count = len(head.messages())
+    for forged in (ReportCb(action="period", kind="community", id=xs.id, period="tw"),
+                   ReportCb(action="files", kind="grid", id=xs02.id, period="d20261101-20261130"),
+                   ReportCb(action="scope", kind="district", id=1)):
+        await head.press(answer[-1].message_id, forged.pack())
+        assert emu.callback_answers[-1]["text"] == "That report is not available to you."
+    assert len(head.messages()) == count
+
+    # The Monday digest reaches the secretary through the delivery engine; its button makes the files.
+    app = running.app
+    assert await reports_jobs.send_weekly_digests(app.sessionmaker, app.settings, utcnow()) >= 1
+    digest = await emu.wait_for_message(SECRETARY_XS, predicate=lambda m: "Last week in" in (m.text or ""),
+                                        timeout=15)
+    assert "Overdue cases now" in digest.text and "Households overdue for a visit now" in digest.text
+    before = secretary.last.message_id
+    await secretary.press(digest.message_id, digest.inline_buttons[0][0][1])
+    await emu.wait_for(lambda: len(_files(secretary, before)[1]) == 2, timeout=20)
+    photos, documents = _files(secretary, before)
+    assert len(photos) == 1
+    assert not [m for m in secretary.messages() if m.message_id > before and m.kind == "text"]  # files only
