@@ -162,7 +162,8 @@ async def _open_rows(sessionmaker) -> int:  # type: ignore[no-untyped-def]
 
 async def _run_sender(settings, sessionmaker, stop: asyncio.Event):  # type: ignore[no-untyped-def]
     from bot.app import create_bot
-    from bot.delivery.engine import BotApiTransport, Sender
+    from bot.delivery.engine import Sender
+    from bot.delivery.transport import BotApiTransport
 
     gc.freeze()  # as bot.delivery.DeliveryRuntime.start does before starting the sender
     bot = create_bot(settings)

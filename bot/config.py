@@ -10,6 +10,7 @@ malformed setting stops start-up with one line naming it (see
 from __future__ import annotations
 
 import re
+from datetime import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -24,6 +25,51 @@ _TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{4,100}$")
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names it."""
+
+
+# Working hours and days: the settings' syntax, parsed here and used by
+# bot.services.workcalendar.
+_PERIOD_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def parse_periods(spec: str) -> tuple[tuple[time, time], ...]:
+    """``"08:30-12:00,13:30-17:30"`` -> ordered, non-overlapping periods of a day."""
+    periods: list[tuple[time, time]] = []
+    for part in (spec or "").split(","):
+        m = _PERIOD_RE.match(part)
+        if not m:
+            raise ValueError("expected periods like 08:30-12:00,13:30-17:30")
+        h1, m1, h2, m2 = (int(x) for x in m.groups())
+        if not (0 <= h1 <= 23 and 0 <= h2 <= 24 and m1 < 60 and m2 < 60) or (h2 == 24 and m2):
+            raise ValueError("expected periods like 08:30-12:00,13:30-17:30")
+        start = time(h1, m1)
+        end = time(23, 59, 59, 999999) if h2 == 24 else time(h2, m2)
+        if end <= start:
+            raise ValueError("each period must end after it starts")
+        if periods and start < periods[-1][1]:
+            raise ValueError("periods must be in order and must not overlap")
+        periods.append((start, end))
+    return tuple(periods)
+
+
+def parse_weekdays(spec: str) -> frozenset[int]:
+    """``"1-5"`` or ``"1,2,3,4,5,6"`` (ISO: 1 = Monday) -> Python weekdays (0 = Monday)."""
+    days: set[int] = set()
+    for part in (spec or "").replace(" ", "").split(","):
+        if not part:
+            continue
+        if re.fullmatch(r"[1-7]-[1-7]", part):
+            a, b = int(part[0]), int(part[2])
+            if a > b:
+                raise ValueError("a range of weekdays goes from low to high, like 1-5")
+            days.update(range(a - 1, b))
+        elif re.fullmatch(r"[1-7]", part):
+            days.add(int(part) - 1)
+        else:
+            raise ValueError("expected ISO weekdays like 1-5 or 1,2,3,4,5 (1 = Monday)")
+    if not days:
+        raise ValueError("at least one working weekday")
+    return frozenset(days)
 
 
 class Settings(BaseSettings):
@@ -168,16 +214,12 @@ class Settings(BaseSettings):
     @field_validator("work_hours")
     @classmethod
     def _check_work_hours(cls, value: str) -> str:
-        from bot.services.workcalendar import parse_periods
-
         parse_periods(value)  # raises ValueError with the reason
         return value
 
     @field_validator("work_days")
     @classmethod
     def _check_work_days(cls, value: str) -> str:
-        from bot.services.workcalendar import parse_weekdays
-
         parse_weekdays(value)
         return value
 

@@ -41,9 +41,10 @@ class DeliveryRuntime:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def start(self) -> None:
-        from bot.delivery.engine import BotApiTransport, Sender
+        from bot.delivery.engine import Sender
         from bot.delivery.reports import BroadcastMonitor
         from bot.delivery.scheduler import Scheduler
+        from bot.delivery.transport import BotApiTransport
 
         s = self.settings
         # Everything alive now (modules, classes, caches) lives as long as the

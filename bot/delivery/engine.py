@@ -45,22 +45,20 @@ import os
 import random
 import socket
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from datetime import time as dtime
-from typing import Any, Protocol
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
+from typing import Any
 
-import aiohttp
-from aiogram import Bot
 from sqlalchemy import and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.delivery.limits import ChatLimits, LocalLimiter, SharedLimiter
+from bot.delivery.quiet import in_quiet_hours
+from bot.delivery.transport import ClaimedRow, Outcome, SendError, Transport, classify_exception
+from bot.services.notify import listen_for_rows, stop_listening
 from models import Broadcast, BroadcastStatus, OutboxKind, OutboxMessage, OutboxStatus, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -73,189 +71,6 @@ FLUSH_INTERVAL = 0.05
 CLAIM_BATCH = 500
 
 _outbox = OutboxMessage.__table__
-
-
-# ----------------------------------------------------------------- quiet hours
-
-def parse_quiet_hours(spec: str) -> tuple[dtime, dtime] | None:
-    """``"22:00-07:00"`` -> (22:00, 07:00); empty -> None (no quiet hours)."""
-    spec = (spec or "").strip()
-    if not spec:
-        return None
-    start, end = spec.split("-")
-    h1, m1 = (int(x) for x in start.split(":"))
-    h2, m2 = (int(x) for x in end.split(":"))
-    if (h1, m1) == (h2, m2):
-        return None
-    return dtime(h1, m1), dtime(h2, m2)
-
-
-def in_quiet_hours(moment: datetime, spec: str, tz: ZoneInfo) -> bool:
-    window = parse_quiet_hours(spec)
-    if window is None:
-        return False
-    start, end = window
-    local = moment.astimezone(tz).time()
-    if start < end:
-        return start <= local < end
-    return local >= start or local < end
-
-
-def quiet_hours_end(moment: datetime, spec: str, tz: ZoneInfo) -> datetime:
-    """When the quiet hours containing ``moment`` end (``moment`` if not quiet)."""
-    window = parse_quiet_hours(spec)
-    if window is None or not in_quiet_hours(moment, spec, tz):
-        return moment
-    local = moment.astimezone(tz)
-    end = local.replace(hour=window[1].hour, minute=window[1].minute, second=0, microsecond=0)
-    if end <= local:
-        end += timedelta(days=1)
-    return end.astimezone(UTC)
-
-
-# ------------------------------------------------------------------ transport
-
-@dataclass(slots=True)
-class ClaimedRow:
-    id: int
-    chat_id: int
-    user_id: int | None
-    kind: OutboxKind
-    payload: dict[str, Any]
-    attempts: int
-    resends: int
-    broadcast_id: int | None
-
-
-class Outcome:
-    sent = "sent"
-    retry = "retry"  # 5xx or a network error before the request got through
-    rate_limited = "rate_limited"  # 429
-    blocked = "blocked"  # 403
-    failed = "failed"  # permanent (400...)
-    unknown = "unknown"  # timeout or connection lost mid-call: maybe delivered
-
-
-class SendError(Exception):
-    def __init__(self, outcome: str, error: str, retry_after: float | None = None) -> None:
-        super().__init__(error)
-        self.outcome = outcome
-        self.error = error[:2000]
-        self.retry_after = retry_after
-
-
-class Transport(Protocol):
-    async def send(self, row: ClaimedRow) -> int:
-        """Deliver one row; return Telegram's message id or raise :class:`SendError`."""
-        ...
-
-
-def classify_response(status: int, body: dict[str, Any] | None) -> SendError:
-    """Map a Bot API error answer to what the engine does about it."""
-    body = body or {}
-    code = int(body.get("error_code") or status)
-    text = f"{code}: {body.get('description') or 'no description'}"
-    retry_after = (body.get("parameters") or {}).get("retry_after")
-    if code == 429 or retry_after is not None:
-        return SendError(Outcome.rate_limited, text, float(retry_after or 1))
-    if code == 403:
-        return SendError(Outcome.blocked, text)
-    if code == 400:
-        return SendError(Outcome.failed, text)  # bad payload or chat not found: retrying will not help
-    # 5xx, and 401/404 (a token or deployment problem, not the message's fault).
-    return SendError(Outcome.retry, text)
-
-
-def classify_exception(exc: BaseException) -> SendError:
-    """Network errors: before the request reached the server it is safe to retry;
-    after (a timeout, a dropped connection) the message may have been delivered."""
-    text = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return SendError(Outcome.retry, text)  # never reached the server
-    if isinstance(exc, (TimeoutError, aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError,
-                        aiohttp.ClientOSError)):
-        return SendError(Outcome.unknown, text)
-    if isinstance(exc, aiohttp.ClientError):
-        return SendError(Outcome.unknown, text)
-    return SendError(Outcome.retry, text)
-
-
-class BotApiTransport:
-    """Posts rows straight to the Bot API (``sendMessage``, ``sendPhoto``,
-    ``sendDocument``) over one pooled HTTP session.
-
-    The chat side uses aiogram; this hot path does not, because aiogram builds
-    and validates pydantic models for every request and answer (about a
-    millisecond of CPU per message, measured), which alone caps one process
-    well below the 1,000 msg/s of paid broadcasts.  Same server, token and
-    defaults as the bot: HTML, link previews off.
-    """
-
-    def __init__(self, api_base: str, token: str, *, timeout: float = 20.0, paid_broadcast: bool = False,
-                 connections: int = 200, parse_mode: str | None = "HTML") -> None:
-        self.api_base = api_base.rstrip("/")
-        self.token = token
-        self.timeout = aiohttp.ClientTimeout(total=timeout)
-        self.paid = paid_broadcast
-        self.connections = connections
-        self.parse_mode = parse_mode
-        self._session: aiohttp.ClientSession | None = None
-
-    @classmethod
-    def for_bot(cls, bot: Bot, settings: Settings) -> BotApiTransport:
-        return cls(settings.telegram_api_url, bot.token, timeout=settings.delivery_send_timeout,
-                   paid_broadcast=settings.delivery_paid_broadcast, connections=settings.delivery_concurrency)
-
-    def _url(self, method: str) -> str:
-        return f"{self.api_base}/bot{self.token}/{method}"
-
-    def request(self, row: ClaimedRow) -> tuple[str, dict[str, Any]]:
-        p = row.payload
-        body: dict[str, Any] = {"chat_id": row.chat_id}
-        parse_mode = p.get("parse_mode", self.parse_mode)
-        if p.get("photo") or p.get("document"):
-            method = "sendPhoto" if p.get("photo") else "sendDocument"
-            body["photo" if p.get("photo") else "document"] = p.get("photo") or p.get("document")
-            if p.get("text"):
-                body["caption"] = p["text"]
-                if parse_mode:
-                    body["parse_mode"] = parse_mode
-        else:
-            method = "sendMessage"
-            body["text"] = p.get("text", "")
-            if parse_mode:
-                body["parse_mode"] = parse_mode
-            body["link_preview_options"] = {"is_disabled": True}
-        if p.get("buttons"):
-            body["reply_markup"] = {"inline_keyboard": p["buttons"]}
-        if self.paid:
-            body["allow_paid_broadcast"] = True
-        return method, body
-
-    async def send(self, row: ClaimedRow) -> int:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.connections), timeout=self.timeout)
-        method, body = self.request(row)
-        try:
-            async with self._session.post(self._url(method), json=body) as resp:
-                status = resp.status
-                try:
-                    answer = await resp.json(content_type=None)
-                except (ValueError, aiohttp.ContentTypeError):
-                    answer = None
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - every failure is classified
-            raise classify_exception(exc) from exc
-        if isinstance(answer, dict) and answer.get("ok") and isinstance(answer.get("result"), dict):
-            return int(answer["result"]["message_id"])
-        raise classify_response(status, answer if isinstance(answer, dict) else None)
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
 
 # --------------------------------------------------------------------- sender
@@ -282,15 +97,6 @@ class SenderStats:
     rate_limited: int = 0
     reaped_unknown: int = 0
     released: int = 0
-
-
-_live_senders: weakref.WeakSet[Sender] = weakref.WeakSet()
-
-
-def wake_senders() -> None:
-    """New rows were committed in this process: senders look at once instead of at their next poll."""
-    for sender in list(_live_senders):
-        sender.wake()
 
 
 def default_owner() -> str:
@@ -367,7 +173,7 @@ class Sender:
         return len(self._ready) + len(self._delayed) + len(self._marked) + len(self._inflight)
 
     async def run(self, stop: asyncio.Event) -> None:
-        _live_senders.add(self)
+        listen_for_rows(self)
         unsubscribe = _subscribe_clock(self.wake)
         try:
             await self.recover(takeover=self.takeover_on_start)
@@ -406,7 +212,7 @@ class Sender:
                 log.exception("delivery: recording the last results failed; their leases will expire")
         finally:
             unsubscribe()
-            _live_senders.discard(self)
+            stop_listening(self)
             close = getattr(self.transport, "close", None)
             if close is not None:
                 await close()

@@ -24,8 +24,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.delivery.engine import in_quiet_hours, quiet_hours_end
 from bot.delivery.limits import LocalLimiter
+from bot.delivery.quiet import in_quiet_hours, quiet_hours_end
 from bot.i18n import PoI18n, create_i18n
 from bot.jobs import JobContext, recurring
 from bot.services.broadcasts import notices as svc

@@ -19,15 +19,16 @@ from __future__ import annotations
 import json
 import mimetypes
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from bot.sandbox.emulator_params import UploadedFile, read_multipart
 from bot.sandbox.emulator_types import EmulatorError, UserAction
 
-if TYPE_CHECKING:
-    from bot.sandbox.emulator import BotAPIEmulator
+# The emulator (bot.sandbox.emulator.BotAPIEmulator) imports this module to
+# register these routes, so it is typed structurally here, not imported.
+BotAPIEmulator = Any
 
 __all__ = ["setup_control_routes"]
 

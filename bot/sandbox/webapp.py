@@ -35,7 +35,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
@@ -43,8 +43,9 @@ from bot.sandbox import personas as persona_service
 from bot.sandbox.clock import ClockError
 from bot.sandbox.emulator_control import setup_control_routes
 
-if TYPE_CHECKING:
-    from bot.sandbox.runner import Sandbox
+# The sandbox (bot.sandbox.runner.Sandbox) imports this module to build its
+# page, so it is not imported back here.
+Sandbox = Any
 
 __all__ = ["WEB_DIR", "build_web_app", "telegram_language_code"]
 

@@ -15,9 +15,10 @@ A user who blocked the bot (``User.unreachable``) gets nothing queued.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -132,6 +133,28 @@ async def notify(
     return queued
 
 
+class Listener(Protocol):
+    def wake(self) -> None: ...
+
+
+# This process's senders (bot.delivery.engine.Sender), told when new rows are committed.
+_listeners: weakref.WeakSet[Listener] = weakref.WeakSet()
+
+
+def listen_for_rows(listener: Listener) -> None:
+    _listeners.add(listener)
+
+
+def stop_listening(listener: Listener) -> None:
+    _listeners.discard(listener)
+
+
+def wake_senders() -> None:
+    """New rows were committed in this process: senders look at once instead of at their next poll."""
+    for listener in list(_listeners):
+        listener.wake()
+
+
 def wake_sender_after_commit(session: AsyncSession) -> None:
     """Let this process's sender look at the outbox as soon as the rows are committed."""
     sync_session = session.sync_session
@@ -142,8 +165,6 @@ def wake_sender_after_commit(session: AsyncSession) -> None:
 
     def after_commit(s: Session) -> None:
         if s.info.pop("delivery_wake", False):
-            from bot.delivery.engine import wake_senders
-
             wake_senders()
 
     def after_rollback(s: Session, _previous: object = None) -> None:

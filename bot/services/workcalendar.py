@@ -11,65 +11,20 @@ and 13:30-17:30, Monday to Friday (``WORK_HOURS``, ``WORK_DAYS``).  The
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Settings, parse_periods, parse_weekdays
 from bot.services.errors import InvalidInput, NotAllowed
 from models import Holiday, HolidayKind, Role, User
 
-if TYPE_CHECKING:
-    from bot.config import Settings
-
-_PERIOD_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 # Never loop forever on a calendar with no working time at all.
 _MAX_DAYS_SCANNED = 3 * 366
-
-
-def parse_periods(spec: str) -> tuple[tuple[time, time], ...]:
-    """``"08:30-12:00,13:30-17:30"`` -> ordered, non-overlapping periods of a day."""
-    periods: list[tuple[time, time]] = []
-    for part in (spec or "").split(","):
-        m = _PERIOD_RE.match(part)
-        if not m:
-            raise ValueError("expected periods like 08:30-12:00,13:30-17:30")
-        h1, m1, h2, m2 = (int(x) for x in m.groups())
-        if not (0 <= h1 <= 23 and 0 <= h2 <= 24 and m1 < 60 and m2 < 60) or (h2 == 24 and m2):
-            raise ValueError("expected periods like 08:30-12:00,13:30-17:30")
-        start = time(h1, m1)
-        end = time(23, 59, 59, 999999) if h2 == 24 else time(h2, m2)
-        if end <= start:
-            raise ValueError("each period must end after it starts")
-        if periods and start < periods[-1][1]:
-            raise ValueError("periods must be in order and must not overlap")
-        periods.append((start, end))
-    return tuple(periods)
-
-
-def parse_weekdays(spec: str) -> frozenset[int]:
-    """``"1-5"`` or ``"1,2,3,4,5,6"`` (ISO: 1 = Monday) -> Python weekdays (0 = Monday)."""
-    days: set[int] = set()
-    for part in (spec or "").replace(" ", "").split(","):
-        if not part:
-            continue
-        if re.fullmatch(r"[1-7]-[1-7]", part):
-            a, b = int(part[0]), int(part[2])
-            if a > b:
-                raise ValueError("a range of weekdays goes from low to high, like 1-5")
-            days.update(range(a - 1, b))
-        elif re.fullmatch(r"[1-7]", part):
-            days.add(int(part) - 1)
-        else:
-            raise ValueError("expected ISO weekdays like 1-5 or 1,2,3,4,5 (1 = Monday)")
-    if not days:
-        raise ValueError("at least one working weekday")
-    return frozenset(days)
 
 
 @dataclass(frozen=True)

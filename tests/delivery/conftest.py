@@ -17,7 +17,8 @@ from sqlalchemy import insert, select
 
 from bot.app import create_bot
 from bot.config import Settings
-from bot.delivery.engine import BotApiTransport, Sender
+from bot.delivery.engine import Sender
+from bot.delivery.transport import BotApiTransport
 from bot.services.notify import notify
 from models import OutboxKind, OutboxMessage, User, utcnow
 from tests.conftest import BOT_TOKEN

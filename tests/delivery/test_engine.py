@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
-from bot.delivery.engine import Sender, in_quiet_hours, quiet_hours_end
+from bot.delivery.engine import Sender
+from bot.delivery.quiet import in_quiet_hours, quiet_hours_end
 from bot.services.notify import notify
 from models import OutboxKind, OutboxMessage, OutboxStatus, User, utcnow
 from tests.delivery.conftest import (
@@ -229,7 +230,7 @@ async def test_claim_is_conditional_and_skips_paused_broadcasts(db_url, sessionm
 
 
 def test_requests_and_error_classification():
-    from bot.delivery.engine import (
+    from bot.delivery.transport import (
         BotApiTransport,
         ClaimedRow,
         Outcome,
