@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _with_session(settings: Settings, fn):  # type: ignore[no-untyped-def]
+    # Loaded per command: each command imports only what it needs (aiogram takes seconds).
     from models.database import create_engine, create_sessionmaker
 
     engine = create_engine(settings.database_url)
@@ -55,6 +56,7 @@ async def _with_session(settings: Settings, fn):  # type: ignore[no-untyped-def]
 async def _cmd_run(settings: Settings) -> int:
     token = settings.require_token()  # before importing aiogram: a missing token is told at once
 
+    # Loaded per command: each command imports only what it needs (aiogram takes seconds).
     from bot.app import GridBotApp
     from models.database import upgrade
 
@@ -77,6 +79,7 @@ async def _bot_username(settings: Settings, token: str) -> str:
     aiogram builds its few hundred pydantic models, which takes seconds.
     Raises ``RuntimeError`` with one line to show.
     """
+    # Loaded per command: each command imports only what it needs (aiogram takes seconds).
     import aiohttp
 
     url = f"{settings.telegram_api_url.rstrip('/')}/bot{token}/getMe"
@@ -94,6 +97,7 @@ async def _bot_username(settings: Settings, token: str) -> str:
 
 
 async def _cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
+    # Loaded per command: each command imports only what it needs (aiogram takes seconds).
     from bot.services.errors import DomainError
     from bot.services.invites import create_invite, parse_duration
     from models import Role
@@ -131,6 +135,7 @@ async def _main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     settings = load_settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Loaded per command: each command imports only what it needs (aiogram takes seconds).
     from models.database import upgrade
 
     if args.command == "run":
@@ -140,6 +145,7 @@ async def _main(argv: list[str]) -> int:
         print("database is at the latest migration")
         return 0
     if args.command == "seed-demo":
+        # Loaded per command: each command imports only what it needs (aiogram takes seconds).
         from bot.services.org_import import seed_demo
 
         await upgrade(settings.database_url)
@@ -147,6 +153,7 @@ async def _main(argv: list[str]) -> int:
         print(report)
         return 0
     if args.command == "import-org":
+        # Loaded per command: each command imports only what it needs (aiogram takes seconds).
         from bot.services.org_import import ImportFailed, import_org_file
 
         if not args.file.exists():
@@ -166,6 +173,7 @@ async def _main(argv: list[str]) -> int:
         await upgrade(settings.database_url)
         return await _cmd_invite(settings, args)
     if args.command == "sandbox":
+        # Loaded per command: each command imports only what it needs (aiogram takes seconds).
         from bot.sandbox.runner import run_sandbox
 
         return await run_sandbox(settings, host=args.host, port=args.port)

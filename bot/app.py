@@ -10,6 +10,7 @@ import asyncio
 import hmac
 import logging
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -151,8 +152,6 @@ class GridBotApp:
         return app
 
     async def run_webhook(self) -> None:
-        from urllib.parse import urlsplit
-
         url = self.settings.webhook_url
         assert url is not None
         path = urlsplit(url).path or "/webhook"

@@ -122,6 +122,7 @@ class SQLStorage(BaseStorage):
 
 def create_storage(redis_url: str | None, sessionmaker: async_sessionmaker[AsyncSession]) -> BaseStorage:
     if redis_url:
+        # Only with REDIS_URL: it needs the redis client.
         from aiogram.fsm.storage.redis import RedisStorage
 
         return RedisStorage.from_url(redis_url, key_builder=DefaultKeyBuilder(with_destiny=True, with_bot_id=True))

@@ -81,7 +81,7 @@ def runs_in_place(engine: AsyncEngine | Any) -> bool:
 
 
 def alembic_config(database_url: str):  # type: ignore[no-untyped-def]
-    from alembic.config import Config
+    from alembic.config import Config  # alembic is loaded only to migrate
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -90,13 +90,13 @@ def alembic_config(database_url: str):  # type: ignore[no-untyped-def]
 
 
 def upgrade_sync(database_url: str, revision: str = "heads") -> None:
-    from alembic import command
+    from alembic import command  # alembic is loaded only to migrate
 
     command.upgrade(alembic_config(database_url), revision)
 
 
 def downgrade_sync(database_url: str, revision: str) -> None:
-    from alembic import command
+    from alembic import command  # alembic is loaded only to migrate
 
     command.downgrade(alembic_config(database_url), revision)
 

@@ -23,6 +23,7 @@ from bot.config import ConfigError, load_settings
 
 
 async def _run(no_jobs: bool) -> int:
+    # After the arguments are read: --help and a bad setting answer without loading aiogram.
     from bot.app import create_bot
     from bot.delivery import DeliveryRuntime
     from bot.i18n import create_i18n

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.delivery.engine import _subscribe_clock, default_owner
 from bot.jobs import REGISTRY, JobContext, RecurringJob
+from bot.services.workcalendar import calendar_for
 from models import JobRun, JobRunStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -57,18 +58,10 @@ is_workday = weekdays_only
 async def load_workday(session: AsyncSession, settings: Settings, now: datetime) -> Callable[[date], bool]:
     """The predicate ``workdays_only`` jobs use.
 
-    Hook for the work calendar: when :mod:`bot.services.workcalendar` offers
-    ``calendar_for(session, settings, now=...)`` its ``is_workday`` decides
-    (public holidays, make-up working weekends, ``WORK_DAYS``); otherwise, or
-    if it cannot be read, Monday to Friday are workdays.
+    The work calendar (:func:`bot.services.workcalendar.calendar_for`) decides:
+    public holidays, make-up working weekends, ``WORK_DAYS``; if it cannot be
+    read, Monday to Friday are workdays.
     """
-    try:
-        from bot.services import workcalendar
-    except ImportError:
-        return weekdays_only
-    calendar_for = getattr(workcalendar, "calendar_for", None)
-    if calendar_for is None:
-        return weekdays_only
     try:
         calendar = await calendar_for(session, settings, now=now)
     except Exception:

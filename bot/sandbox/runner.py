@@ -44,6 +44,7 @@ from bot.sandbox.clock import SandboxClock
 from bot.sandbox.emulator import BotAPIEmulator, EmuUser
 from bot.sandbox.personas import list_personas, next_free_telegram_id
 from bot.sandbox.webapp import build_web_app, telegram_language_code
+from bot.services.org_import import seed_demo
 from models import InboundUpdate
 from models.database import upgrade
 
@@ -153,8 +154,6 @@ class Sandbox:
         app = GridBotApp.create(self.settings, token=self.token)
         self.app = app
         if self.seed:
-            from bot.services.org_import import seed_demo
-
             report = await seed_demo(app.sessionmaker)
             log.info("demo district: %s", report)
         await self._continue_update_ids()

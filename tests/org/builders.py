@@ -15,7 +15,8 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from bot.services.org_import import DEMO_PATH, read_yaml
+from bot.services.org_files import read_yaml
+from bot.services.org_import import DEMO_PATH
 from bot.services.org_schema import COLUMNS, DAYS, SHEETS
 
 REPO = Path(__file__).resolve().parents[2]

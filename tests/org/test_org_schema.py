@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.services.org_import import DEMO_PATH, read_csv, read_xlsx, read_yaml
+from bot.services.org_files import read_csv, read_xlsx, read_yaml
+from bot.services.org_import import DEMO_PATH
 from bot.services.org_schema import RawRow, parse_row, parse_time_ranges
 from models import GridKind, Role
 from tests.org.builders import EXAMPLE_CSV, EXAMPLE_XLSX, write_csv, write_xlsx
