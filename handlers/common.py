@@ -13,13 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import LOCALE_NAMES, PoI18n
 from bot.services import staff as staff_service
 from bot.services import users as user_service
-from bot.services.errors import DomainError
 from bot.services.invites import redeem_invite
 from handlers import labels
 from handlers.callbacks import LangCb, ProfileCb
 from handlers.commands import set_chat_commands
 from handlers.keyboards import language_keyboard, main_menu
-from handlers.refusal import error_text, refuse
 from handlers.render import esc, role_label
 from handlers.resident import ask_place, needs_home
 from handlers.states import Registration
@@ -38,11 +36,7 @@ async def start_with_invite(
     message: Message, command: CommandObject, session: AsyncSession, user: User, state: FSMContext,
     bot: Bot, i18n: PoI18n,
 ) -> None:
-    try:
-        grant = await redeem_invite(session, user, command.args or "")
-    except DomainError as err:
-        await message.answer(error_text(err))
-        return
+    grant = await redeem_invite(session, user, command.args or "")
     if user.locale is None:
         user.locale = i18n.current_locale
     await session.commit()
@@ -72,11 +66,7 @@ async def language_chosen(
     query: CallbackQuery, callback_data: LangCb, session: AsyncSession, user: User, state: FSMContext,
     bot: Bot, i18n: PoI18n,
 ) -> None:
-    try:
-        user_service.set_locale(user, callback_data.locale)
-    except DomainError as err:
-        await refuse(query, err)
-        return
+    user_service.set_locale(user, callback_data.locale)
     await session.commit()
     i18n.ctx_locale.set(user.locale)  # answer in the language just chosen
     await query.answer()

@@ -8,12 +8,13 @@ from typing import Any
 from aiogram.filters import BaseFilter
 from aiogram.types import TelegramObject
 
+from bot.services import access
 from models import Role, User
 
 
 class HasRole(BaseFilter):
     def __init__(self, *roles: Role) -> None:
-        self.roles = set(roles)
+        self.roles = frozenset(roles)
 
     async def __call__(self, event: TelegramObject, user: User | None = None, **_: Any) -> bool:
-        return user is not None and any(grant.role in self.roles for grant in user.roles)
+        return access.has_role(user, self.roles)

@@ -7,7 +7,8 @@ button presses, then
 
 1. rolls the update's session back, so nothing the handler wrote since its
    last request to Telegram stays (conversation state in the database
-   included);
+   included); someone new is kept, though: their user row was written in
+   the same transaction, before the handler ran, and is written again;
 2. commits, which marks the stored update handled (``bot.middlewares``): a
    refused update is answered, not retried;
 3. answers in the user's language: an alert for a button, a reply for a
@@ -25,9 +26,11 @@ from typing import Any
 
 from aiogram import BaseMiddleware, Dispatcher, Router
 from aiogram.types import CallbackQuery, Message, TelegramObject
+from aiogram.types import User as TgUser
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services import users
 from bot.services.errors import DomainError
 from handlers.appointments import ui as appointments_ui
 from handlers.cases import ui as cases_ui
@@ -86,7 +89,13 @@ class RefusalMiddleware(BaseMiddleware):
             session: AsyncSession | None = data.get("session")
             if session is not None:
                 await session.rollback()
-                await session.commit()  # an empty transaction: it carries the update's done-mark
+                session.expunge_all()  # objects of the undone transaction (the user, if new) are gone
+                tg_user: TgUser | None = data.get("event_from_user")
+                if tg_user is not None and not tg_user.is_bot:  # as UserMiddleware: the user stays known
+                    await users.get_or_create_with_state(
+                        session, telegram_id=tg_user.id, first_name=tg_user.first_name,
+                        last_name=tg_user.last_name, username=tg_user.username)
+                await session.commit()  # carries the update's done-mark
             log.info("refused %s: %s", type(event).__name__, err.code)
             if isinstance(event, CallbackQuery):
                 await refuse(event, err, self.first)

@@ -24,7 +24,7 @@ from bot.services.errors import DomainError
 from handlers import labels
 from handlers.callbacks import PageCb, PlaceCb, ProfileCb
 from handlers.keyboards import location_keyboard, main_menu, options_keyboard, phone_keyboard
-from handlers.refusal import error_text, refuse
+from handlers.refusal import error_text
 from handlers.render import esc
 from handlers.replies import edit_in_place
 from handlers.states import Registration
@@ -65,11 +65,7 @@ async def place_picked(
     query: CallbackQuery, callback_data: PlaceCb, session: AsyncSession, state: FSMContext, i18n: PoI18n
 ) -> None:
     level = "g" if callback_data.level == "c" else "b"
-    try:
-        options = await _options(session, level, callback_data.id, i18n.current_locale)
-    except DomainError as err:
-        await refuse(query, err)
-        return
+    options = await _options(session, level, callback_data.id, i18n.current_locale)
     await state.set_state(Registration.place)
     await state.update_data(level=level, parent=callback_data.id)
     await query.answer()
@@ -80,14 +76,10 @@ async def page_turned(
     query: CallbackQuery, callback_data: PageCb, session: AsyncSession, state: FSMContext, i18n: PoI18n
 ) -> None:
     level, parent = callback_data.level, callback_data.parent
-    try:
-        if level == "back":  # one level up from the list whose parent is `parent`
-            data = await state.get_data()
-            level, parent = await _level_up(session, data.get("level", "c"), parent)
-        options = await _options(session, level, parent, i18n.current_locale)
-    except DomainError as err:
-        await refuse(query, err)
-        return
+    if level == "back":  # one level up from the list whose parent is `parent`
+        data = await state.get_data()
+        level, parent = await _level_up(session, data.get("level", "c"), parent)
+    options = await _options(session, level, parent, i18n.current_locale)
     await state.set_state(Registration.place)
     await state.update_data(level=level, parent=parent)
     await query.answer()
@@ -106,11 +98,7 @@ async def building_picked(
     query: CallbackQuery, callback_data: PlaceCb, session: AsyncSession, user: User, state: FSMContext,
     i18n: PoI18n,
 ) -> None:
-    try:
-        home = await user_service.register_resident(session, user, callback_data.id, i18n.current_locale)
-    except DomainError as err:
-        await refuse(query, err)
-        return
+    home = await user_service.register_resident(session, user, callback_data.id, i18n.current_locale)
     await session.commit()
     await query.answer(_("Saved"))
     await edit_in_place(query, _("✅ Your home: {community} · {grid} · {building}").format(
@@ -141,12 +129,8 @@ async def _finish(message: Message, user: User, state: FSMContext) -> None:
 async def place_typed(message: Message, session: AsyncSession, state: FSMContext, i18n: PoI18n) -> None:
     data = await state.get_data()
     level, parent = data.get("level", "c"), int(data.get("parent", 0))
-    try:
-        options = await _options(session, level, parent, i18n.current_locale)
-        matches = user_service.filter_options(options, message.text or "")
-    except DomainError as err:
-        await message.answer(error_text(err))
-        return
+    options = await _options(session, level, parent, i18n.current_locale)
+    matches = user_service.filter_options(options, message.text or "")
     if not matches:
         await message.answer(_("Nothing matches “{text}”. Tap one below or type fewer characters.").format(
             text=esc((message.text or "")[:40])), reply_markup=options_keyboard(options, level=level, parent=parent))
@@ -160,12 +144,8 @@ async def location_shared(message: Message, session: AsyncSession, user: User, s
         await message.answer(_("Thank you. Send /help to see what I can do."))
         return
     assert message.location is not None
-    try:
-        nearby = await user_service.nearest_buildings(
-            session, message.location.latitude, message.location.longitude, i18n.current_locale)
-    except DomainError as err:
-        await message.answer(error_text(err))
-        return
+    nearby = await user_service.nearest_buildings(
+        session, message.location.latitude, message.location.longitude, i18n.current_locale)
     await state.set_state(Registration.place)
     if not nearby:
         await message.answer(_("I found no building of ours near that place. Please choose from the list."))
@@ -186,7 +166,7 @@ async def phone_shared(message: Message, session: AsyncSession, user: User, stat
     assert message.contact is not None
     try:
         user_service.set_phone(user, message.contact.phone_number, contact_user_id=message.contact.user_id)
-    except DomainError as err:
+    except DomainError as err:  # own answer: the phone button stays under the text
         await message.answer(error_text(err), reply_markup=phone_keyboard())
         return
     await session.commit()

@@ -10,22 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import PoI18n
 from bot.services import staff as staff_service
-from bot.services.errors import DomainError
 from handlers import labels
 from handlers.callbacks import InviteCb
 from handlers.filters import HasRole
-from handlers.refusal import error_text, refuse
 from handlers.render import esc, local_time, role_label
 from handlers.worker import grid_lines
 from models import Role, User
 
 
 async def my_community(message: Message, session: AsyncSession, user: User, i18n: PoI18n) -> None:
-    try:
-        communities = await staff_service.my_communities(session, user, i18n.current_locale)
-    except DomainError as err:
-        await message.answer(error_text(err))
-        return
+    communities = await staff_service.my_communities(session, user, i18n.current_locale)
     parts = []
     for c in communities:
         parts.append(f"🏘️ <b>{esc(c.community)}</b>")
@@ -45,12 +39,8 @@ async def invite_start(message: Message, user: User) -> None:
 # service, which refuses it.
 async def invite_role(query: CallbackQuery, callback_data: InviteCb, session: AsyncSession, user: User,
                       i18n: PoI18n) -> None:
-    try:
-        role = staff_service.parse_role(callback_data.role)
-        scopes = await staff_service.invite_scopes(session, user, role, i18n.current_locale)
-    except DomainError as err:
-        await refuse(query, err)
-        return
+    role = staff_service.parse_role(callback_data.role)
+    scopes = await staff_service.invite_scopes(session, user, role, i18n.current_locale)
     kb = InlineKeyboardBuilder()
     for option in scopes:
         kb.button(text=option.name, callback_data=InviteCb(role=role.value, scope=option.id))
@@ -63,12 +53,8 @@ async def invite_role(query: CallbackQuery, callback_data: InviteCb, session: As
 
 async def invite_scope(query: CallbackQuery, callback_data: InviteCb, session: AsyncSession, user: User,
                        bot: Bot, i18n: PoI18n, settings) -> None:  # type: ignore[no-untyped-def]
-    try:
-        role = staff_service.parse_role(callback_data.role)
-        invite = await staff_service.invite_as(session, user, role, callback_data.scope)
-    except DomainError as err:
-        await refuse(query, err)
-        return
+    role = staff_service.parse_role(callback_data.role)
+    invite = await staff_service.invite_as(session, user, role, callback_data.scope)
     await session.commit()
     me = await bot.me()
     link = f"https://t.me/{me.username}?start={invite.payload}"

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import invites
+from bot.services import access, invites
 from bot.services.errors import InvalidInput, NotAllowed, NotFound
 from bot.services.users import Option
 from models import (
@@ -51,10 +51,6 @@ class GridSummary:
 class CommunitySummary:
     community: str
     grids: list[GridSummary]
-
-
-def _scopes(user: User, *roles: Role) -> list[RoleGrant]:
-    return [g for g in user.roles if g.role in roles]
 
 
 async def describe_roles(session: AsyncSession, user: User, locale: str) -> list[RoleLine]:
@@ -107,18 +103,15 @@ async def _grid_summaries(session: AsyncSession, grid_ids: list[int], locale: st
 
 
 async def my_grids(session: AsyncSession, user: User, locale: str) -> list[GridSummary]:
-    grants = _scopes(user, Role.worker, Role.grid_head)
-    if not grants:
-        raise NotAllowed()
-    return await _grid_summaries(session, sorted({g.scope_id for g in grants}), locale)
+    return await _grid_summaries(session, sorted(access.require_field_worker(user)), locale)
 
 
 async def my_communities(session: AsyncSession, user: User, locale: str) -> list[CommunitySummary]:
-    grants = _scopes(user, Role.staff)
-    if not grants:
+    community_ids = access.staff_community_ids(user)
+    if not community_ids:
         raise NotAllowed()
     result = []
-    for community_id in sorted({g.scope_id for g in grants}):
+    for community_id in sorted(community_ids):
         community = await session.get(Community, community_id)
         if community is None:
             continue
@@ -130,11 +123,11 @@ async def my_communities(session: AsyncSession, user: User, locale: str) -> list
 
 async def my_departments(session: AsyncSession, user: User, locale: str) -> list[tuple[str, int]]:
     """(department name, number of officers) for each department of the user."""
-    grants = _scopes(user, Role.department)
-    if not grants:
+    department_ids = access.department_ids(user)
+    if not department_ids:
         raise NotAllowed()
     out = []
-    for dept_id in sorted({g.scope_id for g in grants}):
+    for dept_id in sorted(department_ids):
         dept = await session.get(Department, dept_id)
         officers = await session.scalar(
             select(func.count(func.distinct(RoleGrant.user_id))).where(
@@ -166,12 +159,12 @@ async def invite_scopes(session: AsyncSession, user: User, role: Role, locale: s
     """The scopes ``user`` may invite ``role`` into."""
     if role not in invitable_roles(user):
         raise NotAllowed()
-    is_admin = any(g.role == Role.admin for g in user.roles)
+    is_admin = bool(access.admin_district_ids(user))
     scope_type = invites.ROLE_SCOPE[role]
     if scope_type == ScopeType.grid:
         stmt = select(Grid).where(Grid.active)
         if not is_admin:
-            communities = [g.scope_id for g in _scopes(user, Role.staff)]
+            communities = list(access.staff_community_ids(user))
             stmt = stmt.where(Grid.community_id.in_(communities))
         rows = await session.scalars(stmt.order_by(Grid.code))
     elif scope_type == ScopeType.community:
