@@ -11,6 +11,9 @@ which refuses it.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -20,9 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.i18n import PoI18n
 from bot.services import cases
+from bot.services.cases import FileRef
 from bot.services.errors import DomainError
+from bot.services.escape import esc
 from handlers import labels
 from handlers.cases import card as cases_card
+from handlers.cases.flow import RETYPE, ask, drop, finish, pressed
 from handlers.cases.ui import (
     INBOX,
     CaseCb,
@@ -38,9 +44,8 @@ from handlers.cases.ui import (
 from handlers.common import show_menu
 from handlers.filters import HasRole
 from handlers.keyboards import MenuLabel
-from handlers.refusal import error_text, refuse
-from handlers.render import esc
-from models import AttachmentKind, HandoverDirection, Role, User, utcnow
+from handlers.refusal import error_text
+from models import HandoverDirection, Role, User, utcnow
 
 PAGE = 10
 
@@ -68,21 +73,13 @@ async def _inbox_markup(session: AsyncSession, user: User, page: int, i18n: PoI1
 async def inbox(message: Message, session: AsyncSession, user: User, state: FSMContext, i18n: PoI18n,
                 settings: Settings) -> None:
     await state.clear()
-    try:
-        text, markup = await _inbox_markup(session, user, 0, i18n, settings)
-    except DomainError as err:
-        await message.answer(error_text(err))
-        return
+    text, markup = await _inbox_markup(session, user, 0, i18n, settings)
     await message.answer(text, reply_markup=markup)
 
 
 async def inbox_page(query: CallbackQuery, callback_data: InboxCb, session: AsyncSession, user: User,
                      i18n: PoI18n, settings: Settings) -> None:
-    try:
-        text, markup = await _inbox_markup(session, user, max(0, callback_data.page), i18n, settings)
-    except DomainError as err:
-        await refuse(query, err)
-        return
+    text, markup = await _inbox_markup(session, user, max(0, callback_data.page), i18n, settings)
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.edit_text(text, reply_markup=markup)
@@ -90,41 +87,26 @@ async def inbox_page(query: CallbackQuery, callback_data: InboxCb, session: Asyn
 
 async def accept(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User, i18n: PoI18n,
                  settings: Settings) -> None:
-    try:
-        case = await cases.accept(session, settings, user, callback_data.id, utcnow())
-    except DomainError as err:
-        await refuse(query, err)
-        return
-    await session.commit()
-    await query.answer(_("✅ Case {number} is yours.").format(number=case.number))
-    if isinstance(query.message, Message):
-        await cases_card.send_card(query.message, session, user, case.id, i18n, settings)
+    case = await cases.accept(session, settings, user, callback_data.id, utcnow())
+    if (message := await pressed(query, session, _("✅ Case {number} is yours.").format(number=case.number))) \
+            is not None:
+        await cases_card.send_card(message, session, user, case.id, i18n, settings)
 
 
 async def start(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User, i18n: PoI18n,
                 settings: Settings) -> None:
-    try:
-        case = await cases.start_work(session, settings, user, callback_data.id, utcnow())
-    except DomainError as err:
-        await refuse(query, err)
-        return
-    await session.commit()
-    await query.answer(_("▶️ Started; the resident has been told."))
-    if isinstance(query.message, Message):
-        await cases_card.send_card(query.message, session, user, case.id, i18n, settings)
+    case = await cases.start_work(session, settings, user, callback_data.id, utcnow())
+    if (message := await pressed(query, session, _("▶️ Started; the resident has been told."))) is not None:
+        await cases_card.send_card(message, session, user, case.id, i18n, settings)
 
 
 # ------------------------------------------------------------------ resolving
 
 async def resolve_start(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
                         state: FSMContext, i18n: PoI18n) -> None:
-    if not await cases_card.allowed(query, session, user, callback_data.id, "res", i18n):
-        return
-    await state.set_state(CaseResolve.note)
-    await state.set_data({"resolve_case": callback_data.id})
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.answer(_("What was done? Write a short note for the resident. /cancel to stop."))
+    await cases_card.require(session, user, callback_data.id, "res", i18n)
+    await ask(query, state, CaseResolve.note, _("What was done? Write a short note for the resident. /cancel to stop."),
+              data={"resolve_case": callback_data.id})
 
 
 async def resolve_note(message: Message, state: FSMContext) -> None:
@@ -140,29 +122,41 @@ async def resolve_note(message: Message, state: FSMContext) -> None:
     await message.answer(_("Add a photo of the result, or tap Skip."), reply_markup=skip_keyboard())
 
 
-async def _resolve(message: Message, session: AsyncSession, user: User, state: FSMContext, settings: Settings,
-                   photo: cases.FileRef | None) -> None:
-    data = await state.get_data()
+async def _photo(message: Message) -> FileRef | None:
+    """The photo of a "photo, or Skip" step; anything else is asked again."""
+    ref = cases_card.photo_ref(message)
+    if ref is None:
+        await message.answer(error_text(DomainError("photo_only")), reply_markup=skip_keyboard())
+    return ref
+
+
+async def _conclude(message: Message, session: AsyncSession, user: User, state: FSMContext,
+                    work: Callable[[dict[str, Any]], Awaitable[str]]) -> None:
+    """The last step of resolving or of a handover: ``work(data)`` does it and says what was done."""
     try:
-        case = await cases.resolve(session, settings, user, int(data.get("resolve_case", 0)),
-                                   str(data.get("resolve_note", "")), photo, utcnow())
-    except DomainError as err:
+        text = await work(await state.get_data())
+    except DomainError as err:  # its earlier steps cannot be taken again: back to the menu, saying why
         await state.clear()
         await show_menu(message, user, error_text(err))
         return
-    await session.commit()
-    await state.clear()
-    await show_menu(message, user, _("✅ Case {number} is marked as done; the resident has been asked to "
-                                     "confirm.").format(number=case.number))
+    await finish(message, session, user, state, text)
+
+
+async def _resolve(message: Message, session: AsyncSession, user: User, state: FSMContext, settings: Settings,
+                   photo: FileRef | None) -> None:
+    async def work(data: dict[str, Any]) -> str:
+        case = await cases.resolve(session, settings, user, int(data.get("resolve_case", 0)),
+                                   str(data.get("resolve_note", "")), photo, utcnow())
+        return _("✅ Case {number} is marked as done; the resident has been asked to confirm.").format(
+            number=case.number)
+
+    await _conclude(message, session, user, state, work)
 
 
 async def resolve_photo(message: Message, session: AsyncSession, user: User, state: FSMContext,
                         settings: Settings) -> None:
-    ref = cases_card.file_ref(message)
-    if ref is None or ref.kind != AttachmentKind.photo:
-        await message.answer(error_text(DomainError("photo_only")), reply_markup=skip_keyboard())
-        return
-    await _resolve(message, session, user, state, settings, ref)
+    if (ref := await _photo(message)) is not None:
+        await _resolve(message, session, user, state, settings, ref)
 
 
 async def resolve_skip(message: Message, session: AsyncSession, user: User, state: FSMContext,
@@ -173,11 +167,7 @@ async def resolve_skip(message: Message, session: AsyncSession, user: User, stat
 # ------------------------------------------------------------------ templates
 
 async def canned_list(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User) -> None:
-    try:
-        replies = await cases.canned_for_case(session, user, callback_data.id)
-    except DomainError as err:
-        await refuse(query, err)
-        return
+    replies = await cases.canned_for_case(session, user, callback_data.id)
     await query.answer()
     if not isinstance(query.message, Message):
         return
@@ -192,21 +182,15 @@ async def canned_list(query: CallbackQuery, callback_data: CaseCb, session: Asyn
 
 async def canned_send(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
                       settings: Settings) -> None:
-    try:
-        await cases.send_canned(session, settings, user, callback_data.id, callback_data.arg, utcnow())
-    except DomainError as err:
-        await refuse(query, err)
-        return
-    await session.commit()
-    await query.answer(_("✓ Sent."))
+    await cases.send_canned(session, settings, user, callback_data.id, callback_data.arg, utcnow())
+    await pressed(query, session, _("✓ Sent."))
 
 
 # ------------------------------------------------------------------ departments
 
 async def dept_list(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
                     i18n: PoI18n) -> None:
-    if not await cases_card.allowed(query, session, user, callback_data.id, "dept", i18n):
-        return
+    await cases_card.require(session, user, callback_data.id, "dept", i18n)
     departments = await cases.departments(session, i18n.current_locale)
     await query.answer()
     if isinstance(query.message, Message):
@@ -216,14 +200,10 @@ async def dept_list(query: CallbackQuery, callback_data: CaseCb, session: AsyncS
 
 async def dept_picked(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
                       state: FSMContext, i18n: PoI18n) -> None:
-    if not await cases_card.allowed(query, session, user, callback_data.id, "dept", i18n):
-        return
-    await state.set_state(CaseDept.note)
-    await state.set_data({"dept_case": callback_data.id, "dept_id": callback_data.arg})
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.answer(_("What should the department do? Write a note for its officers. "
-                                     "/cancel to stop."))
+    await cases_card.require(session, user, callback_data.id, "dept", i18n)
+    await ask(query, state, CaseDept.note, _("What should the department do? Write a note for its officers. "
+                                             "/cancel to stop."),
+              data={"dept_case": callback_data.id, "dept_id": callback_data.arg})
 
 
 async def dept_note(message: Message, session: AsyncSession, user: User, state: FSMContext,
@@ -233,22 +213,19 @@ async def dept_note(message: Message, session: AsyncSession, user: User, state: 
         await cases.call_department(session, settings, user, int(data.get("dept_case", 0)),
                                     int(data.get("dept_id", 0)), message.text or "", utcnow())
     except DomainError as err:
-        await message.answer(error_text(err))
-        if err.code not in ("empty_text", "text_too_long"):
-            await state.clear()
+        if err.code in RETYPE:
+            raise  # the refusal path answers; the note may be written again
+        await drop(message, state, err)  # the case cannot take a department now: the conversation ends
         return
-    await session.commit()
-    await state.clear()
-    await show_menu(message, user, _("🏛️ The department has been called in; you will hear when it acknowledges "
-                                     "and when it reports back."))
+    await finish(message, session, user, state, _("🏛️ The department has been called in; you will hear when it "
+                                                  "acknowledges and when it reports back."))
 
 
 # ------------------------------------------------------------------ handovers (proxy errands)
 
 async def handover_start(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
                          i18n: PoI18n) -> None:
-    if not await cases_card.allowed(query, session, user, callback_data.id, "ho", i18n):
-        return
+    await cases_card.require(session, user, callback_data.id, "ho", i18n)
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.answer(_("Which way did the document go?"), reply_markup=rows(
@@ -258,16 +235,12 @@ async def handover_start(query: CallbackQuery, callback_data: CaseCb, session: A
 
 async def handover_direction(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
                              state: FSMContext, i18n: PoI18n) -> None:
-    if not await cases_card.allowed(query, session, user, callback_data.id, "ho", i18n):
-        return
+    await cases_card.require(session, user, callback_data.id, "ho", i18n)
     if callback_data.arg not in (1, 2):
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
-    await state.set_state(CaseHandover.document)
-    await state.set_data({"ho_case": callback_data.id, "ho_dir": callback_data.arg})
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.answer(_("Which document? (for example: ID card copy)"))
+    await ask(query, state, CaseHandover.document, _("Which document? (for example: ID card copy)"),
+              data={"ho_case": callback_data.id, "ho_dir": callback_data.arg})
 
 
 async def handover_document(message: Message, state: FSMContext) -> None:
@@ -284,28 +257,20 @@ async def handover_document(message: Message, state: FSMContext) -> None:
 
 
 async def _handover(message: Message, session: AsyncSession, user: User, state: FSMContext, settings: Settings,
-                    photo: cases.FileRef | None) -> None:
-    data = await state.get_data()
-    direction = HandoverDirection.to_worker if data.get("ho_dir") == 1 else HandoverDirection.to_resident
-    try:
+                    photo: FileRef | None) -> None:
+    async def work(data: dict[str, Any]) -> str:
+        direction = HandoverDirection.to_worker if data.get("ho_dir") == 1 else HandoverDirection.to_resident
         await cases.log_handover(session, settings, user, int(data.get("ho_case", 0)), direction,
                                  str(data.get("ho_doc", "")), photo, utcnow())
-    except DomainError as err:
-        await state.clear()
-        await show_menu(message, user, error_text(err))
-        return
-    await session.commit()
-    await state.clear()
-    await show_menu(message, user, _("📄 Handover recorded; the resident has been told."))
+        return _("📄 Handover recorded; the resident has been told.")
+
+    await _conclude(message, session, user, state, work)
 
 
 async def handover_photo(message: Message, session: AsyncSession, user: User, state: FSMContext,
                          settings: Settings) -> None:
-    ref = cases_card.file_ref(message)
-    if ref is None or ref.kind != AttachmentKind.photo:
-        await message.answer(error_text(DomainError("photo_only")), reply_markup=skip_keyboard())
-        return
-    await _handover(message, session, user, state, settings, ref)
+    if (ref := await _photo(message)) is not None:
+        await _handover(message, session, user, state, settings, ref)
 
 
 async def handover_skip(message: Message, session: AsyncSession, user: User, state: FSMContext,
