@@ -213,3 +213,10 @@ async def test_staff_templates_used_by_a_worker(bot):
     # A worker cannot edit templates (the menu does not offer it, and a forged press is refused).
     await worker.press(card.message_id, "cr:del:1")
     assert worker.last_callback_answer().get("show_alert")
+    await worker.press(card.message_id, "cr:edit:1")
+    assert worker.last_callback_answer().get("show_alert")
+    # Staff pressing a template that is gone are told so (the refusal path answers, nothing crashes).
+    menu = await secretary.send(zh("💬 Reply templates"))
+    await secretary.press(menu[-1].message_id, "cr:edit:999")
+    answer = secretary.last_callback_answer()
+    assert answer.get("show_alert") and answer.get("text") == zh("That template is no longer available.")
