@@ -19,7 +19,7 @@ from bot.services import cases
 from bot.services.cases import Capacity, FileRef
 from bot.services.errors import DomainError
 from bot.services.escape import esc
-from handlers.cases.flow import ask, drop, finish, pressed
+from handlers.cases.flow import ask, drop, finish, on_press, pressed
 from handlers.cases.ui import (
     DONE,
     CaseCb,
@@ -199,12 +199,8 @@ async def note_message(message: Message, session: AsyncSession, user: User, stat
 def register(router: Router) -> None:
     """Shared case handlers go on the first case router (before any catch-all)."""
     router.callback_query.register(view, CaseCb.filter(F.action.in_({"view", "rfr"})))
-    router.callback_query.register(files, CaseCb.filter(F.action == "files"))
-    router.callback_query.register(emergency_ask, CaseCb.filter(F.action == "emg"))
-    router.callback_query.register(emergency_confirm, CaseCb.filter(F.action == "emgy"))
-    router.callback_query.register(emergency_ack, CaseCb.filter(F.action == "eack"))
-    router.callback_query.register(chat_start, CaseCb.filter(F.action == "chat"))
-    router.callback_query.register(note_start, CaseCb.filter(F.action == "note"))
+    on_press(router, CaseCb, {"files": files, "emg": emergency_ask, "emgy": emergency_confirm, "eack": emergency_ack,
+                              "chat": chat_start, "note": note_start})
     router.message.register(chat_done, CaseChat.talk, F.text == DONE)
     router.message.register(chat_message, CaseChat.talk, ~F.text.startswith("/"), ~MenuLabel())
     router.message.register(note_message, CaseNote.text, ~F.text.startswith("/"), ~MenuLabel())

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.services import cases
 from bot.services.errors import DomainError
-from handlers.cases.flow import RETYPE, ask, drop, finish, pressed
+from handlers.cases.flow import RETYPE, ask, drop, finish, on_press, pressed
 from handlers.cases.ui import CaseDept, EscCb, button, rows
 from handlers.keyboards import MenuLabel
 from models import User, utcnow
@@ -53,7 +53,6 @@ async def report_text(message: Message, session: AsyncSession, user: User, state
 def create_router() -> Router:
     """This audience's routing table; a new router each call (one per dispatcher)."""
     router = Router(name="cases_department")
-    router.callback_query.register(acknowledge, EscCb.filter(F.action == "ack"))
-    router.callback_query.register(report_start, EscCb.filter(F.action == "rep"))
+    on_press(router, EscCb, {"ack": acknowledge, "rep": report_start})
     router.message.register(report_text, CaseDept.report, ~F.text.startswith("/"), ~MenuLabel())
     return router

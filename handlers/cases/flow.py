@@ -10,8 +10,11 @@ refusal must end, rather than keep for another try, uses :func:`drop`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from aiogram import F, Router
+from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, ReplyKeyboardMarkup
@@ -64,3 +67,9 @@ async def drop(message: Message, state: FSMContext, err: DomainError, user: User
     await state.clear()
     if user is not None:
         await show_menu(message, user)
+
+
+def on_press(router: Router, data: type[CallbackData], handlers: Mapping[str, Callable[..., Any]]) -> None:
+    """Route each button of ``data``'s kind to the handler of its ``action``."""
+    for action, handler in handlers.items():
+        router.callback_query.register(handler, data.filter(F.action == action))

@@ -33,7 +33,7 @@ from bot.services.escape import esc
 from handlers import labels
 from handlers.cases import card as cases_card
 from handlers.cases import menu as cases_menu
-from handlers.cases.flow import drop, finish, pressed
+from handlers.cases.flow import drop, finish, on_press, pressed
 from handlers.cases.ui import (
     ASK_HELP,
     CANCEL,
@@ -472,14 +472,11 @@ def create_router() -> Router:
     router.message.register(report_problem, F.text == REPORT)
     router.message.register(my_cases, F.text == MY_CASES)
     router.message.register(my_cases, Command("mycases"))
-    router.callback_query.register(service_picked, IntakeCb.filter(F.action == "svc"))
-    router.callback_query.register(resume, IntakeCb.filter(F.action == "resume"))
-    router.callback_query.register(discard, IntakeCb.filter(F.action == "discard"))
-    router.callback_query.register(when_picked, IntakeCb.filter(F.action == "when"))
-    router.callback_query.register(auth_picked, IntakeCb.filter(F.action == "auth"))
-    router.callback_query.register(follow, IntakeCb.filter(F.action == "follow"))
-    router.callback_query.register(send_anyway, IntakeCb.filter(F.action == "anyway"))
-    router.callback_query.register(intake_emergency_confirm, IntakeCb.filter(F.action == "emg"))
+    on_press(router, IntakeCb, {"svc": service_picked, "resume": resume, "discard": discard, "when": when_picked,
+                                "auth": auth_picked, "follow": follow, "anyway": send_anyway,
+                                "emg": intake_emergency_confirm})
+    on_press(router, CaseCb, {"ok": solved, "nok": not_solved, "ratep": rate_prompt, "rate": rated,
+                              "wd": withdraw_ask, "wdy": withdraw})
     intake = StateFilter(CaseIntake.collect, CaseIntake.when, CaseIntake.authorise)
     router.message.register(stale_label, StateFilter(None), F.text.in_((SEND, CANCEL, DONE)))
     router.message.register(emergency_at_menu, StateFilter(None), F.text == EMERGENCY, HasHome())
@@ -493,12 +490,6 @@ def create_router() -> Router:
     router.message.register(collect_contact, intake, F.contact)
     router.message.register(collect_file, intake, F.photo | F.voice | F.audio | F.video | F.video_note
                             | F.document)
-    router.callback_query.register(solved, CaseCb.filter(F.action == "ok"))
-    router.callback_query.register(not_solved, CaseCb.filter(F.action == "nok"))
-    router.callback_query.register(rate_prompt, CaseCb.filter(F.action == "ratep"))
-    router.callback_query.register(rated, CaseCb.filter(F.action == "rate"))
     router.message.register(rating_skip, CaseRate.comment, F.text == labels.SKIP)
     router.message.register(rating_comment, CaseRate.comment, F.text, ~F.text.startswith("/"), ~MenuLabel())
-    router.callback_query.register(withdraw_ask, CaseCb.filter(F.action == "wd"))
-    router.callback_query.register(withdraw, CaseCb.filter(F.action == "wdy"))
     return router

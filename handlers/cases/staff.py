@@ -22,7 +22,7 @@ from bot.services import cases, workcalendar
 from bot.services.dates import local_day
 from bot.services.errors import DomainError
 from bot.services.escape import esc
-from handlers.cases.flow import RETYPE, ask, drop, finish, pressed
+from handlers.cases.flow import RETYPE, ask, drop, finish, on_press, pressed
 from handlers.cases.ui import CANNED, CannedCb, CannedEdit, button, rows
 from handlers.filters import HasRole
 from handlers.keyboards import MenuLabel
@@ -122,8 +122,7 @@ def create_router() -> Router:
     router = Router(name="cases_staff")
     router.message.register(canned_menu, F.text == CANNED, HasRole(Role.staff, Role.admin))
     router.callback_query.register(canned_new, CannedCb.filter(F.action == "new"), HasRole(Role.staff, Role.admin))
-    router.callback_query.register(canned_edit, CannedCb.filter(F.action == "edit"))
-    router.callback_query.register(canned_delete, CannedCb.filter(F.action == "del"))
+    on_press(router, CannedCb, {"edit": canned_edit, "del": canned_delete})
     router.message.register(canned_title, CannedEdit.title, F.text, ~F.text.startswith("/"), ~MenuLabel())
     router.message.register(canned_text, CannedEdit.text, F.text, ~F.text.startswith("/"), ~MenuLabel())
     router.message.register(holidays, Command("holidays"), HasRole(Role.admin))

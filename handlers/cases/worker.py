@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import F, Router
+from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
@@ -28,7 +29,7 @@ from bot.services.errors import DomainError
 from bot.services.escape import esc
 from handlers import labels
 from handlers.cases import card as cases_card
-from handlers.cases.flow import RETYPE, ask, drop, finish, pressed
+from handlers.cases.flow import RETYPE, ask, drop, finish, on_press, pressed
 from handlers.cases.ui import (
     INBOX,
     CaseCb,
@@ -122,46 +123,11 @@ async def resolve_note(message: Message, state: FSMContext) -> None:
     await message.answer(_("Add a photo of the result, or tap Skip."), reply_markup=skip_keyboard())
 
 
-async def _photo(message: Message) -> FileRef | None:
-    """The photo of a "photo, or Skip" step; anything else is asked again."""
-    ref = cases_card.photo_ref(message)
-    if ref is None:
-        await message.answer(error_text(DomainError("photo_only")), reply_markup=skip_keyboard())
-    return ref
-
-
-async def _conclude(message: Message, session: AsyncSession, user: User, state: FSMContext,
-                    work: Callable[[dict[str, Any]], Awaitable[str]]) -> None:
-    """The last step of resolving or of a handover: ``work(data)`` does it and says what was done."""
-    try:
-        text = await work(await state.get_data())
-    except DomainError as err:  # its earlier steps cannot be taken again: back to the menu, saying why
-        await state.clear()
-        await show_menu(message, user, error_text(err))
-        return
-    await finish(message, session, user, state, text)
-
-
-async def _resolve(message: Message, session: AsyncSession, user: User, state: FSMContext, settings: Settings,
-                   photo: FileRef | None) -> None:
-    async def work(data: dict[str, Any]) -> str:
-        case = await cases.resolve(session, settings, user, int(data.get("resolve_case", 0)),
-                                   str(data.get("resolve_note", "")), photo, utcnow())
-        return _("✅ Case {number} is marked as done; the resident has been asked to confirm.").format(
-            number=case.number)
-
-    await _conclude(message, session, user, state, work)
-
-
-async def resolve_photo(message: Message, session: AsyncSession, user: User, state: FSMContext,
-                        settings: Settings) -> None:
-    if (ref := await _photo(message)) is not None:
-        await _resolve(message, session, user, state, settings, ref)
-
-
-async def resolve_skip(message: Message, session: AsyncSession, user: User, state: FSMContext,
-                       settings: Settings) -> None:
-    await _resolve(message, session, user, state, settings, None)
+async def _resolve(session: AsyncSession, settings: Settings, user: User, data: dict[str, Any],
+                   photo: FileRef | None) -> str:
+    case = await cases.resolve(session, settings, user, int(data.get("resolve_case", 0)),
+                               str(data.get("resolve_note", "")), photo, utcnow())
+    return _("✅ Case {number} is marked as done; the resident has been asked to confirm.").format(number=case.number)
 
 
 # ------------------------------------------------------------------ templates
@@ -256,26 +222,45 @@ async def handover_document(message: Message, state: FSMContext) -> None:
     await message.answer(_("Add a photo of it, or tap Skip."), reply_markup=skip_keyboard())
 
 
-async def _handover(message: Message, session: AsyncSession, user: User, state: FSMContext, settings: Settings,
-                    photo: FileRef | None) -> None:
-    async def work(data: dict[str, Any]) -> str:
-        direction = HandoverDirection.to_worker if data.get("ho_dir") == 1 else HandoverDirection.to_resident
-        await cases.log_handover(session, settings, user, int(data.get("ho_case", 0)), direction,
-                                 str(data.get("ho_doc", "")), photo, utcnow())
-        return _("📄 Handover recorded; the resident has been told.")
-
-    await _conclude(message, session, user, state, work)
+async def _handover(session: AsyncSession, settings: Settings, user: User, data: dict[str, Any],
+                    photo: FileRef | None) -> str:
+    direction = HandoverDirection.to_worker if data.get("ho_dir") == 1 else HandoverDirection.to_resident
+    await cases.log_handover(session, settings, user, int(data.get("ho_case", 0)), direction,
+                             str(data.get("ho_doc", "")), photo, utcnow())
+    return _("📄 Handover recorded; the resident has been told.")
 
 
-async def handover_photo(message: Message, session: AsyncSession, user: User, state: FSMContext,
-                         settings: Settings) -> None:
-    if (ref := await _photo(message)) is not None:
-        await _handover(message, session, user, state, settings, ref)
+# ------------------------------------------------------------------ the last step: a photo, or Skip
+
+LastStep = Callable[[AsyncSession, Settings, User, dict[str, Any], FileRef | None], Awaitable[str]]
+_LAST_STEPS: dict[str | None, LastStep] = {CaseResolve.photo.state: _resolve, CaseHandover.photo.state: _handover}
 
 
-async def handover_skip(message: Message, session: AsyncSession, user: User, state: FSMContext,
-                        settings: Settings) -> None:
-    await _handover(message, session, user, state, settings, None)
+async def _last_step(message: Message, session: AsyncSession, user: User, state: FSMContext, settings: Settings,
+                     photo: FileRef | None) -> None:
+    """Resolve, or record the handover, with the conversation's data; say what was done."""
+    step = _LAST_STEPS[await state.get_state()]
+    try:
+        text = await step(session, settings, user, await state.get_data(), photo)
+    except DomainError as err:  # its earlier steps cannot be taken again: back to the menu, saying why
+        await state.clear()
+        await show_menu(message, user, error_text(err))
+        return
+    await finish(message, session, user, state, text)
+
+
+async def last_photo(message: Message, session: AsyncSession, user: User, state: FSMContext,
+                     settings: Settings) -> None:
+    ref = cases_card.photo_ref(message)
+    if ref is None:
+        await message.answer(error_text(DomainError("photo_only")), reply_markup=skip_keyboard())
+        return
+    await _last_step(message, session, user, state, settings, ref)
+
+
+async def last_skip(message: Message, session: AsyncSession, user: User, state: FSMContext,
+                    settings: Settings) -> None:
+    await _last_step(message, session, user, state, settings, None)
 
 
 def create_router() -> Router:
@@ -284,20 +269,13 @@ def create_router() -> Router:
     router.message.register(inbox, F.text == INBOX, HasRole(Role.worker, Role.grid_head, Role.staff,
                                                             Role.department))
     router.callback_query.register(inbox_page, InboxCb.filter())
-    router.callback_query.register(accept, CaseCb.filter(F.action == "acc"))
-    router.callback_query.register(start, CaseCb.filter(F.action == "start"))
-    router.callback_query.register(resolve_start, CaseCb.filter(F.action == "res"))
+    on_press(router, CaseCb, {"acc": accept, "start": start, "res": resolve_start, "canned": canned_list,
+                              "cnd": canned_send, "dept": dept_list, "deptp": dept_picked, "ho": handover_start,
+                              "hod": handover_direction})
     router.message.register(resolve_note, CaseResolve.note, ~F.text.startswith("/"), ~MenuLabel())
-    router.message.register(resolve_skip, CaseResolve.photo, F.text == labels.SKIP)
-    router.message.register(resolve_photo, CaseResolve.photo, ~F.text.startswith("/"))
-    router.callback_query.register(canned_list, CaseCb.filter(F.action == "canned"))
-    router.callback_query.register(canned_send, CaseCb.filter(F.action == "cnd"))
-    router.callback_query.register(dept_list, CaseCb.filter(F.action == "dept"))
-    router.callback_query.register(dept_picked, CaseCb.filter(F.action == "deptp"))
+    last = StateFilter(CaseResolve.photo, CaseHandover.photo)
+    router.message.register(last_skip, last, F.text == labels.SKIP)
+    router.message.register(last_photo, last, ~F.text.startswith("/"))
     router.message.register(dept_note, CaseDept.note, ~F.text.startswith("/"), ~MenuLabel())
-    router.callback_query.register(handover_start, CaseCb.filter(F.action == "ho"))
-    router.callback_query.register(handover_direction, CaseCb.filter(F.action == "hod"))
     router.message.register(handover_document, CaseHandover.document, ~F.text.startswith("/"), ~MenuLabel())
-    router.message.register(handover_skip, CaseHandover.photo, F.text == labels.SKIP)
-    router.message.register(handover_photo, CaseHandover.photo, ~F.text.startswith("/"))
     return router

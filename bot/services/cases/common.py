@@ -347,6 +347,13 @@ async def tell(
     return count
 
 
+async def tell_residents(session: AsyncSession, settings: Settings, *, case: Case, event: CaseEvent | None,
+                         render: Render, kind: OutboxKind = OutboxKind.case_update) -> int:
+    """:func:`tell` the resident and the residents following the case."""
+    return await tell(session, settings, await resident_side(session, case), case=case, event=event, render=render,
+                      kind=kind)
+
+
 NO_CAPTION = {"location", "video_note"}
 MAX_CAPTION = 1000  # Telegram allows 1024 characters in a caption
 

@@ -30,8 +30,8 @@ from bot.services.cases.common import (
     district_admins,
     excerpt,
     grid_team,
-    resident_side,
     tell,
+    tell_residents,
     unique_users,
 )
 from bot.services.errors import Conflict
@@ -100,8 +100,7 @@ async def raise_emergency(session: AsyncSession, settings: Settings, case: Case,
             return (_("🆘 Your case {number} has been marked as an emergency; the grid team has been alerted.")
                     .format(number=case.number) + "\n\n" + texts.emergency_numbers(_)), None
 
-        await tell(session, settings, await resident_side(session, case), case=case, event=flagged, render=render,
-                   kind=OutboxKind.emergency)
+        await tell_residents(session, settings, case=case, event=flagged, render=render, kind=OutboxKind.emergency)
 
 
 async def flag_emergency(session: AsyncSession, settings: Settings, actor: User, case_id: int, now: datetime) -> Case:
@@ -143,8 +142,7 @@ async def tell_taken(session: AsyncSession, settings: Settings, actor: User, cas
         return _("🆘 Help is on the way: the {who} has taken charge of case {number}.").format(
             who=who, number=case.number), None
 
-    await tell(session, settings, await resident_side(session, case), case=case, event=event,
-               render=render_resident, kind=OutboxKind.emergency)
+    await tell_residents(session, settings, case=case, event=event, render=render_resident, kind=OutboxKind.emergency)
     others = [u for u in await _emergency_chain(session, case, case.emergency_level) if u.id != actor.id]
 
     def render_others(_, locale):  # type: ignore[no-untyped-def]

@@ -36,8 +36,8 @@ from bot.services.cases.common import (
     esc_cb,
     excerpt,
     grid_heads,
-    resident_side,
     tell,
+    tell_residents,
     transition,
     unique_users,
 )
@@ -99,8 +99,7 @@ async def sweep_accept_overdue(session: AsyncSession, settings: Settings, now: d
             return _("⏰ Your case {number} has not been accepted yet. We have alerted the grid head.").format(
                 number=case.number), None
 
-        await tell(session, settings, await resident_side(session, case), case=case, event=event,
-                   render=render_resident)
+        await tell_residents(session, settings, case=case, event=event, render=render_resident)
     return done
 
 
@@ -148,8 +147,7 @@ async def sweep_handling_overdue(session: AsyncSession, settings: Settings, now:
             return _("⏰ Your case {number} is past its deadline. We have told the community secretary.").format(
                 number=case.number), None
 
-        await tell(session, settings, await resident_side(session, case), case=case, event=event,
-                   render=render_resident)
+        await tell_residents(session, settings, case=case, event=event, render=render_resident)
     return done
 
 
@@ -203,7 +201,7 @@ async def call_department(session: AsyncSession, settings: Settings, actor: User
         return _("🏛️ For your case {number} we have called in: {department}.").format(
             number=case.number, department=esc(i18n_name(department.names, locale, department.code))), None
 
-    await tell(session, settings, await resident_side(session, case), case=case, event=event, render=render_resident)
+    await tell_residents(session, settings, case=case, event=event, render=render_resident)
     return escalation
 
 
@@ -284,7 +282,7 @@ async def report_back(session: AsyncSession, settings: Settings, officer: User, 
         return _("🏛️ {department} has done its part for your case {number}. Your grid worker will finish it.").format(
             department=esc(i18n_name(department.names, locale, department.code)), number=case.number), None
 
-    await tell(session, settings, await resident_side(session, case), case=case, event=event, render=render_resident)
+    await tell_residents(session, settings, case=case, event=event, render=render_resident)
     return escalation
 
 

@@ -27,8 +27,8 @@ from bot.services.cases.common import (
     clean_text,
     excerpt,
     followers,
-    resident_side,
     tell,
+    tell_residents,
     transition,
 )
 from bot.services.cases.emergency import take_charge, tell_taken
@@ -87,7 +87,7 @@ async def accept(session: AsyncSession, settings: Settings, actor: User, case_id
         return text, [[Button(_("💬 Write to your worker"), case_cb("chat", case.id))],
                       [Button(_("📄 Details"), case_cb("view", case.id))]]
 
-    await tell(session, settings, await resident_side(session, case), case=case, event=event, render=render)
+    await tell_residents(session, settings, case=case, event=event, render=render)
     return case
 
 
@@ -117,7 +117,7 @@ async def start_work(session: AsyncSession, settings: Settings, actor: User, cas
     def render(_, locale):  # type: ignore[no-untyped-def]
         return _("🔧 Your grid worker has started work on case {number}.").format(number=case.number), None
 
-    await tell(session, settings, await resident_side(session, case), case=case, event=event, render=render)
+    await tell_residents(session, settings, case=case, event=event, render=render)
     return case
 
 

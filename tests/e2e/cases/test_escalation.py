@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from models import (
@@ -32,19 +31,9 @@ from tests.e2e.cases.helpers import (
     person,
     received,
     run_job,
-    start_cases_bot,
     tap_in,
     zh,
 )
-
-
-@pytest.fixture
-async def bot(emulator, db_url, demo_sessionmaker):  # type: ignore[no-untyped-def]
-    running = await start_cases_bot(emulator, db_url)
-    yield running
-    await running.stop()
-    assert emulator.unknown_methods == []
-    assert emulator.internal_errors == []
 
 
 async def _report(resident, category: str, text: str) -> str:  # type: ignore[no-untyped-def]
