@@ -17,6 +17,7 @@ from typing import Any
 from aiogram import F, Router
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -110,17 +111,20 @@ async def resolve_start(query: CallbackQuery, callback_data: CaseCb, session: As
               data={"resolve_case": callback_data.id})
 
 
+async def _then_photo(message: Message, state: FSMContext, step: State, prompt: str, **data: Any) -> None:
+    """On to the last step (a photo, or Skip), keeping what was typed."""
+    await state.set_state(step)
+    await state.update_data(**data)
+    await message.answer(prompt, reply_markup=skip_keyboard())
+
+
 async def resolve_note(message: Message, state: FSMContext) -> None:
-    text = (message.text or "").strip()
-    if not text:
+    if not (message.text or "").strip():
         await message.answer(_("Please write what was done."))
         return
-    if len(text) > 2000:
-        await message.answer(error_text(DomainError("text_too_long", limit=2000)))
-        return
-    await state.set_state(CaseResolve.photo)
-    await state.update_data(resolve_note=text)
-    await message.answer(_("Add a photo of the result, or tap Skip."), reply_markup=skip_keyboard())
+    note = cases.resolution_note(message.text)  # too long: the refusal path answers, the note is asked again
+    await _then_photo(message, state, CaseResolve.photo, _("Add a photo of the result, or tap Skip."),
+                      resolve_note=note)
 
 
 async def _resolve(session: AsyncSession, settings: Settings, user: User, data: dict[str, Any],
@@ -210,16 +214,11 @@ async def handover_direction(query: CallbackQuery, callback_data: CaseCb, sessio
 
 
 async def handover_document(message: Message, state: FSMContext) -> None:
-    text = " ".join((message.text or "").split())
-    if not text:
+    if not (message.text or "").strip():
         await message.answer(_("Please write the name of the document."))
         return
-    if len(text) > 200:
-        await message.answer(error_text(DomainError("text_too_long", limit=200)))
-        return
-    await state.set_state(CaseHandover.photo)
-    await state.update_data(ho_doc=text)
-    await message.answer(_("Add a photo of it, or tap Skip."), reply_markup=skip_keyboard())
+    name = cases.document_name(message.text)  # too long: the refusal path answers, the name is asked again
+    await _then_photo(message, state, CaseHandover.photo, _("Add a photo of it, or tap Skip."), ho_doc=name)
 
 
 async def _handover(session: AsyncSession, settings: Settings, user: User, data: dict[str, Any],

@@ -79,6 +79,7 @@ from bot.services.cases.loop import (
     confirm,
     rate,
     reopen,
+    resolution_note,
     resolve,
     start_work,
     withdraw,
@@ -91,6 +92,7 @@ from bot.services.cases.relay import (
     canned_to_edit,
     create_canned,
     delete_canned,
+    document_name,
     log_handover,
     send_canned,
     send_message,
@@ -135,10 +137,10 @@ __all__ = [
     "set_needed_by", "similar_cases", "start_draft", "start_for_service", "submit", "summary",
     # loop
     "accept", "acknowledge_emergency", "auto_close_due", "comment_rating", "confirm", "rate", "reopen",
-    "resolve", "start_work", "withdraw",
+    "resolution_note", "resolve", "start_work", "withdraw",
     # relay
     "Relayed", "add_note", "canned_editable", "canned_for_case", "canned_to_edit", "create_canned",
-    "delete_canned", "log_handover", "send_canned", "send_message", "update_canned",
+    "delete_canned", "document_name", "log_handover", "send_canned", "send_message", "update_canned",
     # texts (words the handlers show too)
     "actor_label", "emergency_numbers", "event_label", "handover_line", "kind_label", "stars", "status_icon",
     "status_label", "when",

@@ -121,11 +121,18 @@ async def start_work(session: AsyncSession, settings: Settings, actor: User, cas
     return case
 
 
+def resolution_note(note: str | None) -> str:
+    """What was done, as :func:`resolve` takes it (``InvalidInput`` when empty or too long)."""
+    text = clean_text(note, MAX_NOTE)
+    assert text is not None
+    return text
+
+
 async def resolve(session: AsyncSession, settings: Settings, actor: User, case_id: int, note: str,
                   photo: FileRef | None, now: datetime) -> Case:
     """The owner says it is done, with a note (and a photo); the resident is asked."""
     case, caps = await case_for(session, actor, case_id, need={Capacity.owner})
-    text = clean_text(note, MAX_NOTE)
+    text = resolution_note(note)
     if photo is not None and photo.kind != AttachmentKind.photo:
         raise InvalidInput("photo_only")
     if not await transition(session, case, HANDLING_STATUSES, status=CaseStatus.resolved, resolved_at=now,

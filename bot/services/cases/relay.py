@@ -268,6 +268,16 @@ async def delete_canned(session: AsyncSession, actor: User, reply_id: int) -> No
 
 # ------------------------------------------------------------------ handovers
 
+def document_name(document: str | None) -> str:
+    """The name of a document that changed hands, as :func:`log_handover` takes it."""
+    name = " ".join((document or "").split())
+    if not name:
+        raise InvalidInput("empty_text")
+    if len(name) > MAX_DOCUMENT_NAME:
+        raise InvalidInput("text_too_long", limit=MAX_DOCUMENT_NAME)
+    return name
+
+
 async def log_handover(session: AsyncSession, settings: Settings, actor: User, case_id: int,
                        direction: HandoverDirection, document: str, photo: FileRef | None,
                        now: datetime) -> CaseHandover:
@@ -277,11 +287,7 @@ async def log_handover(session: AsyncSession, settings: Settings, actor: User, c
         raise InvalidInput("not_proxy")
     if case.status not in (*HANDLING_STATUSES, CaseStatus.resolved):
         raise Conflict("wrong_status", number=case.number or "")
-    name = " ".join((document or "").split())
-    if not name:
-        raise InvalidInput("empty_text")
-    if len(name) > MAX_DOCUMENT_NAME:
-        raise InvalidInput("text_too_long", limit=MAX_DOCUMENT_NAME)
+    name = document_name(document)
     if photo is not None and photo.kind != AttachmentKind.photo:
         raise InvalidInput("photo_only")
     handover = CaseHandover(case_id=case.id, direction=direction, document=name,
