@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.i18n import PoI18n
 from bot.services import cases
-from bot.services.cases import texts
-from bot.services.cases.common import Capacity
-from bot.services.cases.intake import FileRef
+from bot.services.cases import Capacity, FileRef
 from bot.services.errors import DomainError
+from bot.services.escape import esc
+from handlers.cases.flow import ask, drop, finish, on_press, pressed
 from handlers.cases.ui import (
     DONE,
     CaseCb,
@@ -33,8 +33,6 @@ from handlers.cases.ui import (
 )
 from handlers.common import show_menu
 from handlers.keyboards import MenuLabel
-from handlers.refusal import error_text, refuse
-from handlers.render import esc
 from handlers.replies import edit_in_place
 from models import AttachmentKind, User, utcnow
 
@@ -54,20 +52,16 @@ def file_ref(message: Message) -> FileRef | None:
     return None
 
 
-async def allowed(query: CallbackQuery, session: AsyncSession, user: User, case_id: int, action: str,
-                  i18n: PoI18n) -> bool:
-    """Check before starting a conversation that ``action`` is open to ``user``
-    (the service checks again when it is done); answer the press if not."""
-    try:
-        v = await cases.view(session, user, case_id, i18n.current_locale, utcnow())
-    except DomainError as err:
-        await refuse(query, err)
-        return False
-    if action not in v.actions:
-        await query.answer(_("That cannot be done at this stage of case {number}.").format(number=v.case.number),
-                           show_alert=True)
-        return False
-    return True
+def photo_ref(message: Message) -> FileRef | None:
+    """The photo a message carries; None for anything else."""
+    ref = file_ref(message)
+    return ref if ref is not None and ref.kind == AttachmentKind.photo else None
+
+
+async def require(session: AsyncSession, user: User, case_id: int, action: str, i18n: PoI18n) -> None:
+    """Before a conversation starts: ``action`` must be open to ``user`` now (the
+    service checks again when it is done); else a refusal."""
+    await cases.require_action(session, user, case_id, action, i18n.current_locale, utcnow())
 
 
 async def send_card(message: Message, session: AsyncSession, user: User, case_id: int, i18n: PoI18n,
@@ -78,11 +72,7 @@ async def send_card(message: Message, session: AsyncSession, user: User, case_id
 
 async def view(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User, i18n: PoI18n,
                settings: Settings) -> None:
-    try:
-        v = await cases.view(session, user, callback_data.id, i18n.current_locale, utcnow())
-    except DomainError as err:
-        await refuse(query, err)
-        return
+    v = await cases.view(session, user, callback_data.id, i18n.current_locale, utcnow())
     await query.answer()
     text, markup = case_card(v, settings.tz), card_keyboard(v)
     if callback_data.action == "rfr":
@@ -93,11 +83,7 @@ async def view(query: CallbackQuery, callback_data: CaseCb, session: AsyncSessio
 
 async def files(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User, bot: Bot) -> None:
     """Send the case's files again, by file id (the reader sees only what they may)."""
-    try:
-        items = await cases.attachments(session, user, callback_data.id)
-    except DomainError as err:
-        await refuse(query, err)
-        return
+    items = await cases.attachments(session, user, callback_data.id)
     await query.answer()
     chat_id = query.from_user.id
     for a in items:
@@ -125,58 +111,39 @@ async def emergency_ask(query: CallbackQuery, callback_data: CaseCb) -> None:
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.answer(
-            texts.emergency_numbers(_) + "\n\n" + _("Shall I alert the grid team now?"),
+            cases.emergency_numbers(_) + "\n\n" + _("Shall I alert the grid team now?"),
             reply_markup=rows(button(_("🆘 Yes, alert them now"), CaseCb(action="emgy", id=callback_data.id))))
 
 
 async def emergency_confirm(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
                             settings: Settings) -> None:
-    try:
-        case = await cases.flag_emergency(session, settings, user, callback_data.id, utcnow())
-    except DomainError as err:
-        await refuse(query, err)
-        return
-    await session.commit()
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.edit_text(_("🆘 The grid team, the grid head and the community secretary have been "
-                                        "alerted about case {number}. The alerts repeat until someone takes "
-                                        "charge.").format(number=case.number))
+    case = await cases.flag_emergency(session, settings, user, callback_data.id, utcnow())
+    if (message := await pressed(query, session)) is not None:
+        await message.edit_text(_("🆘 The grid team, the grid head and the community secretary have been "
+                                  "alerted about case {number}. The alerts repeat until someone takes "
+                                  "charge.").format(number=case.number))
 
 
 async def emergency_ack(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
                         settings: Settings, i18n: PoI18n) -> None:
-    try:
-        case = await cases.acknowledge_emergency(session, settings, user, callback_data.id, utcnow())
-    except DomainError as err:
-        await refuse(query, err)
-        return
-    await session.commit()
-    await query.answer(_("You have taken charge of emergency {number}.").format(number=case.number), show_alert=True)
-    if isinstance(query.message, Message):
-        await send_card(query.message, session, user, case.id, i18n, settings)
+    case = await cases.acknowledge_emergency(session, settings, user, callback_data.id, utcnow())
+    text = _("You have taken charge of emergency {number}.").format(number=case.number)
+    if (message := await pressed(query, session, text, alert=True)) is not None:
+        await send_card(message, session, user, case.id, i18n, settings)
 
 
 async def chat_start(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
                      state: FSMContext, i18n: PoI18n) -> None:
-    try:
-        v = await cases.view(session, user, callback_data.id, i18n.current_locale, utcnow())
-    except DomainError as err:
-        await refuse(query, err)
-        return
+    v = await cases.view(session, user, callback_data.id, i18n.current_locale, utcnow())
     if "chat" not in v.actions:
         await query.answer(_("You cannot write about case {number} now.").format(number=v.case.number),
                            show_alert=True)
         return
-    await state.set_state(CaseChat.talk)
-    await state.update_data(chat_case=v.case.id)
-    await query.answer()
-    if isinstance(query.message, Message):
-        to = _("your grid worker") if Capacity.resident in v.caps else _("the resident")
-        await query.message.answer(
-            _("Write to {to} about case {number}: text, photos, voice or your location. "
-              "Tap ✅ Done when you have finished.").format(to=to, number=v.case.number),
-            reply_markup=done_keyboard())
+    to = _("your grid worker") if Capacity.resident in v.caps else _("the resident")
+    await ask(query, state, CaseChat.talk,
+              _("Write to {to} about case {number}: text, photos, voice or your location. "
+                "Tap ✅ Done when you have finished.").format(to=to, number=v.case.number),
+              more={"chat_case": v.case.id}, markup=done_keyboard())
 
 
 async def chat_message(message: Message, session: AsyncSession, user: User, state: FSMContext,
@@ -193,10 +160,9 @@ async def chat_message(message: Message, session: AsyncSession, user: User, stat
         relayed = await cases.send_message(session, settings, user, case_id, text=message.text, file=ref,
                                            location=location, now=utcnow())
     except DomainError as err:
-        await message.answer(error_text(err))
-        if err.code in ("case_closed", "case", "not_owner"):
-            await state.clear()
-            await show_menu(message, user)
+        if err.code not in ("case_closed", "case", "not_owner"):
+            raise  # the refusal path answers; the chat goes on
+        await drop(message, state, err, user)  # nobody left to write to: the chat ends
         return
     await session.commit()
     if relayed.to is None:
@@ -213,43 +179,28 @@ async def chat_done(message: Message, user: User, state: FSMContext) -> None:
 
 async def note_start(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
                      state: FSMContext, i18n: PoI18n) -> None:
-    if not await allowed(query, session, user, callback_data.id, "note", i18n):
-        return
-    await state.set_state(CaseNote.text)
-    await state.update_data(note_case=callback_data.id)
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.answer(_("Write the internal note (residents never see it), or send a photo. "
-                                     "/cancel to stop."))
+    await require(session, user, callback_data.id, "note", i18n)
+    await ask(query, state, CaseNote.text, _("Write the internal note (residents never see it), or send a photo. "
+                                             "/cancel to stop."), more={"note_case": callback_data.id})
 
 
 async def note_message(message: Message, session: AsyncSession, user: User, state: FSMContext,
                        settings: Settings) -> None:
     data = await state.get_data()
     ref = file_ref(message)
-    if message.text is None and (ref is None or ref.kind != AttachmentKind.photo):
+    if message.text is None and photo_ref(message) is None:
         await message.answer(_("Please write the note, or send a photo."))
         return
-    try:
-        await cases.add_note(session, settings, user, int(data.get("note_case", 0)), text=message.text, file=ref,
-                             now=utcnow())
-    except DomainError as err:
-        await message.answer(error_text(err))
-        return
-    await session.commit()
-    await state.clear()
-    await show_menu(message, user, _("📝 Note saved."))
+    await cases.add_note(session, settings, user, int(data.get("note_case", 0)), text=message.text, file=ref,
+                         now=utcnow())
+    await finish(message, session, user, state, _("📝 Note saved."))
 
 
 def register(router: Router) -> None:
     """Shared case handlers go on the first case router (before any catch-all)."""
     router.callback_query.register(view, CaseCb.filter(F.action.in_({"view", "rfr"})))
-    router.callback_query.register(files, CaseCb.filter(F.action == "files"))
-    router.callback_query.register(emergency_ask, CaseCb.filter(F.action == "emg"))
-    router.callback_query.register(emergency_confirm, CaseCb.filter(F.action == "emgy"))
-    router.callback_query.register(emergency_ack, CaseCb.filter(F.action == "eack"))
-    router.callback_query.register(chat_start, CaseCb.filter(F.action == "chat"))
-    router.callback_query.register(note_start, CaseCb.filter(F.action == "note"))
+    on_press(router, CaseCb, {"files": files, "emg": emergency_ask, "emgy": emergency_confirm, "eack": emergency_ack,
+                              "chat": chat_start, "note": note_start})
     router.message.register(chat_done, CaseChat.talk, F.text == DONE)
     router.message.register(chat_message, CaseChat.talk, ~F.text.startswith("/"), ~MenuLabel())
     router.message.register(note_message, CaseNote.text, ~F.text.startswith("/"), ~MenuLabel())

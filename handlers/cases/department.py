@@ -15,41 +15,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.services import cases
 from bot.services.errors import DomainError
+from handlers.cases.flow import RETYPE, ask, drop, finish, on_press, pressed
 from handlers.cases.ui import CaseDept, EscCb, button, rows
-from handlers.common import show_menu
 from handlers.keyboards import MenuLabel
-from handlers.refusal import error_text, refuse
 from models import User, utcnow
 
 
 async def acknowledge(query: CallbackQuery, callback_data: EscCb, session: AsyncSession, user: User,
                       settings: Settings) -> None:
-    try:
-        escalation = await cases.acknowledge_escalation(session, settings, user, callback_data.id, utcnow())
-    except DomainError as err:
-        await refuse(query, err)
-        return
-    await session.commit()
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.answer(
+    escalation = await cases.acknowledge_escalation(session, settings, user, callback_data.id, utcnow())
+    if (message := await pressed(query, session)) is not None:
+        await message.answer(
             _("👌 Acknowledged; the grid worker has been told. Tap “Report back” when your part is done."),
             reply_markup=rows(button(_("📝 Report back"), EscCb(action="rep", id=escalation.id))))
 
 
 async def report_start(query: CallbackQuery, callback_data: EscCb, session: AsyncSession, user: User,
                        state: FSMContext) -> None:
-    try:
-        escalation = await cases.reportable(session, user, callback_data.id)
-    except DomainError as err:
-        await refuse(query, err)
-        return
-    await state.set_state(CaseDept.report)
-    await state.set_data({"esc_id": escalation.id})
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.answer(_("What did your department do? Write your report for the grid worker. "
-                                     "/cancel to stop."))
+    escalation = await cases.reportable(session, user, callback_data.id)
+    await ask(query, state, CaseDept.report, _("What did your department do? Write your report for the grid worker. "
+                                               "/cancel to stop."), data={"esc_id": escalation.id})
 
 
 async def report_text(message: Message, session: AsyncSession, user: User, state: FSMContext,
@@ -58,19 +43,16 @@ async def report_text(message: Message, session: AsyncSession, user: User, state
     try:
         await cases.report_back(session, settings, user, esc_id, message.text or "", utcnow())
     except DomainError as err:
-        await message.answer(error_text(err))
-        if err.code not in ("empty_text", "text_too_long"):
-            await state.clear()
+        if err.code in RETYPE:
+            raise  # the refusal path answers; the officer may write the report again
+        await drop(message, state, err)  # nothing left to report on: the conversation ends
         return
-    await session.commit()
-    await state.clear()
-    await show_menu(message, user, _("✅ Report sent; the case is back with the grid worker."))
+    await finish(message, session, user, state, _("✅ Report sent; the case is back with the grid worker."))
 
 
 def create_router() -> Router:
     """This audience's routing table; a new router each call (one per dispatcher)."""
     router = Router(name="cases_department")
-    router.callback_query.register(acknowledge, EscCb.filter(F.action == "ack"))
-    router.callback_query.register(report_start, EscCb.filter(F.action == "rep"))
+    on_press(router, EscCb, {"ack": acknowledge, "rep": report_start})
     router.message.register(report_text, CaseDept.report, ~F.text.startswith("/"), ~MenuLabel())
     return router

@@ -9,31 +9,19 @@ the case router that precedes ``resident`` (see :func:`register_location`).
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiogram import F, Router
-from aiogram.filters import BaseFilter, StateFilter
+from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import Message, TelegramObject
+from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import PoI18n
 from bot.services import cases
-from bot.services.errors import DomainError
-from handlers.cases import card as cases_card
-from handlers.cases.resident import summary_text
-from handlers.cases.ui import CaseIntake, intake_keyboard
+from handlers.cases.card import file_ref
+from handlers.cases.ui import CaseIntake, HasHome, intake_keyboard, summary_text
 from handlers.keyboards import MenuLabel
-from handlers.refusal import error_text
 from models import CaseKind, User, utcnow
-
-
-class HasHome(BaseFilter):
-    """A registered resident (a home building is set)."""
-
-    async def __call__(self, event: TelegramObject, user: User | None = None, **_: Any) -> bool:
-        return user is not None and user.building_id is not None and user.registered_at is not None
 
 
 async def free_message(message: Message, session: AsyncSession, user: User, state: FSMContext,
@@ -41,19 +29,15 @@ async def free_message(message: Message, session: AsyncSession, user: User, stat
     locale, now = i18n.current_locale, utcnow()
     draft = await cases.pending_draft(session, user)
     resumed = draft is not None
-    try:
-        if draft is None:
-            draft = await cases.start_draft(session, user, kind=CaseKind.request, service_id=None, now=now)
-        if message.location is not None:
-            summary = await cases.add_location(session, user, draft.id, message.location.latitude,
-                                               message.location.longitude, locale, now)
-        elif (ref := cases_card.file_ref(message)) is not None:
-            summary = await cases.add_file(session, user, draft.id, ref, locale, now)
-        else:
-            summary = await cases.add_text(session, user, draft.id, message.text or "", locale)
-    except DomainError as err:
-        await message.answer(error_text(err))
-        return
+    if draft is None:
+        draft = await cases.start_draft(session, user, kind=CaseKind.request, service_id=None, now=now)
+    if message.location is not None:
+        summary = await cases.add_location(session, user, draft.id, message.location.latitude,
+                                           message.location.longitude, locale, now)
+    elif (ref := file_ref(message)) is not None:
+        summary = await cases.add_file(session, user, draft.id, ref, locale, now)
+    else:
+        summary = await cases.add_text(session, user, draft.id, message.text or "", locale)
     await session.commit()
     await state.set_state(CaseIntake.collect)
     await state.set_data({"draft": draft.id})

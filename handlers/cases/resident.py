@@ -13,6 +13,7 @@ answers; ❌ Cancel discards the draft, /cancel leaves it to be continued later.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from aiogram import F, Router
@@ -26,10 +27,13 @@ from bot.config import Settings
 from bot.i18n import PoI18n
 from bot.services import cases
 from bot.services import users as user_service
-from bot.services.cases import texts
+from bot.services.dates import local_day, parse_date
 from bot.services.errors import DomainError
+from bot.services.escape import esc
 from handlers import labels
 from handlers.cases import card as cases_card
+from handlers.cases import menu as cases_menu
+from handlers.cases.flow import drop, finish, on_press, pressed
 from handlers.cases.ui import (
     ASK_HELP,
     CANCEL,
@@ -39,20 +43,23 @@ from handlers.cases.ui import (
     REPORT,
     SEND,
     CaseCb,
+    CaseChat,
     CaseIntake,
     CaseRate,
+    HasHome,
     IntakeCb,
     brief_line,
     button,
+    done_keyboard,
     intake_keyboard,
     rating_keyboard,
     rows,
     skip_keyboard,
+    summary_text,
 )
 from handlers.common import show_menu
 from handlers.keyboards import MenuLabel
-from handlers.refusal import error_text, refuse
-from handlers.render import esc
+from handlers.refusal import error_text
 from handlers.resident import ask_place, needs_home
 from models import CaseKind, ServiceKind, User, utcnow
 
@@ -63,25 +70,6 @@ def _auth_option(index: int) -> str:
     """One of the authorisations, in the resident's language (stored as they read it)."""
     return [_("Collect my documents and hand them in for me"), _("Fill in and submit the forms for me"),
             _("Only ask on my behalf and tell me the answer")][index]
-
-
-def summary_text(s: cases.DraftSummary) -> str:
-    parts = []
-    if s.text_length:
-        parts.append(_("your words"))
-    if s.photos:
-        parts.append(_("photos: {n}").format(n=s.photos))
-    if s.voices:
-        parts.append(_("voice messages: {n}").format(n=s.voices))
-    if s.documents:
-        parts.append(_("documents: {n}").format(n=s.documents))
-    if s.locations:
-        parts.append(_("location"))
-    return ", ".join(parts)
-
-
-def _added(s: cases.DraftSummary) -> str:
-    return _("📥 Got it ({items}). Add more, or tap ✅ Send.").format(items=summary_text(s))
 
 
 # ------------------------------------------------------------------ starting
@@ -120,17 +108,13 @@ async def report_problem(message: Message, session: AsyncSession, user: User, st
 
 async def service_picked(query: CallbackQuery, callback_data: IntakeCb, session: AsyncSession, user: User,
                          state: FSMContext, i18n: PoI18n) -> None:
-    try:
-        draft = await cases.start_for_service(session, user, callback_data.id, utcnow())
-    except DomainError as err:
-        await refuse(query, err)
-        return
+    draft = await cases.start_for_service(session, user, callback_data.id, utcnow())
     await session.commit()
     await state.set_state(CaseIntake.collect)
     await state.set_data({"draft": draft.id})
     await query.answer()
     summary = await cases.summary(session, draft, i18n.current_locale)
-    if query.message is not None and isinstance(query.message, Message):
+    if isinstance(query.message, Message):
         await query.message.edit_text("✅ " + esc(summary.service or ""))
         if draft.kind == CaseKind.proxy:
             prompt = _("Tell me what you need done, and anything we should know. Type it, send a voice message, "
@@ -156,16 +140,10 @@ async def resume(query: CallbackQuery, callback_data: IntakeCb, session: AsyncSe
 
 async def discard(query: CallbackQuery, callback_data: IntakeCb, session: AsyncSession, user: User,
                   state: FSMContext) -> None:
-    try:
-        await cases.discard_draft(session, user, callback_data.id)
-    except DomainError as err:
-        await refuse(query, err)
-        return
-    await session.commit()
+    await cases.discard_draft(session, user, callback_data.id)
     await state.clear()
-    await query.answer()
-    if isinstance(query.message, Message):
-        await show_menu(query.message, user, _("Discarded. Choose from the menu to start again."))
+    if (message := await pressed(query, session)) is not None:
+        await show_menu(message, user, _("Discarded. Choose from the menu to start again."))
 
 
 # ------------------------------------------------------------------ collecting
@@ -174,22 +152,24 @@ async def _draft_id(state: FSMContext) -> int:
     return int((await state.get_data()).get("draft", 0))
 
 
-async def _intake_error(message: Message, state: FSMContext, user: User, err: DomainError) -> None:
-    await message.answer(error_text(err))
-    if err.code in ("draft", "already_sent"):
-        await state.clear()
-        await show_menu(message, user)
+async def _collected(message: Message, session: AsyncSession, user: User, state: FSMContext,
+                     add: Callable[[int], Awaitable[cases.DraftSummary]]) -> None:
+    """One more piece of the draft (``add(draft_id)``), then "got it"."""
+    try:
+        summary = await add(await _draft_id(state))
+    except DomainError as err:
+        if err.code not in ("draft", "already_sent"):
+            raise  # the refusal path answers; the resident goes on writing
+        await drop(message, state, err, user)  # the draft is gone: the intake ends
+        return
+    await session.commit()
+    await message.answer(_("📥 Got it ({items}). Add more, or tap ✅ Send.").format(items=summary_text(summary)))
 
 
 async def collect_text(message: Message, session: AsyncSession, user: User, state: FSMContext,
                        i18n: PoI18n) -> None:
-    try:
-        summary = await cases.add_text(session, user, await _draft_id(state), message.text or "", i18n.current_locale)
-    except DomainError as err:
-        await _intake_error(message, state, user, err)
-        return
-    await session.commit()
-    await message.answer(_added(summary))
+    await _collected(message, session, user, state,
+                     lambda draft_id: cases.add_text(session, user, draft_id, message.text or "", i18n.current_locale))
 
 
 async def collect_file(message: Message, session: AsyncSession, user: User, state: FSMContext,
@@ -199,36 +179,23 @@ async def collect_file(message: Message, session: AsyncSession, user: User, stat
         await message.answer(_("I cannot keep that. Please send text, photos, voice messages, documents or a "
                                "location."))
         return
-    try:
-        summary = await cases.add_file(session, user, await _draft_id(state), ref, i18n.current_locale, utcnow())
-    except DomainError as err:
-        await _intake_error(message, state, user, err)
-        return
-    await session.commit()
-    await message.answer(_added(summary))
+    await _collected(message, session, user, state,
+                     lambda draft_id: cases.add_file(session, user, draft_id, ref, i18n.current_locale, utcnow()))
 
 
 async def collect_location(message: Message, session: AsyncSession, user: User, state: FSMContext,
                            i18n: PoI18n) -> None:
-    assert message.location is not None
-    try:
-        summary = await cases.add_location(session, user, await _draft_id(state), message.location.latitude,
-                                           message.location.longitude, i18n.current_locale, utcnow())
-    except DomainError as err:
-        await _intake_error(message, state, user, err)
-        return
-    await session.commit()
-    await message.answer(_added(summary))
+    location = message.location
+    assert location is not None
+    await _collected(message, session, user, state,
+                     lambda draft_id: cases.add_location(session, user, draft_id, location.latitude,
+                                                         location.longitude, i18n.current_locale, utcnow()))
 
 
 async def collect_contact(message: Message, session: AsyncSession, user: User) -> None:
     """A phone shared during intake is stored once, on the profile."""
     assert message.contact is not None
-    try:
-        user_service.set_phone(user, message.contact.phone_number, contact_user_id=message.contact.user_id)
-    except DomainError as err:
-        await message.answer(error_text(err))
-        return
+    user_service.set_phone(user, message.contact.phone_number, contact_user_id=message.contact.user_id)
     await session.commit()
     await message.answer(_("Thank you, your phone number is saved. Your grid worker can call you back."))
 
@@ -238,10 +205,8 @@ async def intake_cancel(message: Message, session: AsyncSession, user: User, sta
     try:
         await cases.discard_draft(session, user, draft_id)
     except DomainError:
-        pass  # already sent or gone: nothing to discard
-    await session.commit()
-    await state.clear()
-    await show_menu(message, user, _("Cancelled. Nothing was sent."))
+        pass  # already sent or gone: nothing to discard, and cancelling still ends the intake
+    await finish(message, session, user, state, _("Cancelled. Nothing was sent."))
 
 
 async def send(message: Message, session: AsyncSession, user: User, state: FSMContext, i18n: PoI18n,
@@ -285,7 +250,7 @@ async def _advance(message: Message, session: AsyncSession, user: User, state: F
         if similar:
             await state.update_data(similar_seen=True)
             lines = [_("This looks like a case already open in your building:")]
-            lines += [f"• {esc(c.number)} · {esc(c.summary)} ({texts.status_label(_, c.status)})" for c in similar]
+            lines += [f"• {esc(c.number)} · {esc(c.summary)} ({cases.status_label(_, c.status)})" for c in similar]
             lines.append(_("Follow it instead? You will hear when it is solved. Or send yours anyway."))
             await message.answer("\n".join(lines), reply_markup=rows(
                 *(button(_("👀 Follow {number}").format(number=c.number), IntakeCb(action="follow", id=c.id))
@@ -299,52 +264,42 @@ async def _submit(message: Message, session: AsyncSession, user: User, state: FS
                   emergency: bool) -> None:
     try:
         case = await cases.submit(session, settings, user, await _draft_id(state), utcnow(), emergency=emergency)
-    except DomainError as err:
+    except DomainError as err:  # the intake goes back to collecting, or ends when the draft is gone
         if err.code in ("draft_empty", "authorisation_missing"):
             await state.set_state(CaseIntake.collect)
             await message.answer(error_text(err), reply_markup=intake_keyboard())
-            return
-        await _intake_error(message, state, user, err)
+        elif err.code in ("draft", "already_sent"):
+            await drop(message, state, err, user)
+        else:
+            await message.answer(error_text(err))
         return
-    await session.commit()
-    await state.clear()
     if emergency:
         text = _("🆘 Alert sent: case <b>{number}</b>. Your grid team, the grid head and the community secretary "
                  "have been told, and we keep alerting until someone takes charge.").format(number=case.number)
     else:
         text = _("✅ Sent! Your case number is <b>{number}</b>.\nA grid worker should accept it by {accept} and "
                  "finish it by {resolve}.\nYou will get a message at each step; see it any time in 📂 My cases.").format(
-            number=case.number, accept=texts.when(case.accept_due_at, settings.tz),
-            resolve=texts.when(case.resolve_due_at, settings.tz))
-    await show_menu(message, user, text)
+            number=case.number, accept=cases.when(case.accept_due_at, settings.tz),
+            resolve=cases.when(case.resolve_due_at, settings.tz))
+    await finish(message, session, user, state, text)
 
 
 async def when_picked(query: CallbackQuery, callback_data: IntakeCb, session: AsyncSession, user: User,
                       state: FSMContext, i18n: PoI18n, settings: Settings) -> None:
-    today = utcnow().astimezone(settings.tz).date()
+    today = local_day(utcnow(), settings.tz)
     needed = None if callback_data.id == 0 else today + timedelta(days=min(max(callback_data.id, 1), 30))
-    try:
-        await cases.set_needed_by(session, user, await _draft_id(state), needed, today)
-    except DomainError as err:
-        await refuse(query, err)
-        return
-    await session.commit()
+    await cases.set_needed_by(session, user, await _draft_id(state), needed, today)
     await state.update_data(asked_when=True)
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.edit_text("🗓 " + (needed.isoformat() if needed else _("As soon as possible")))
-        await _advance(query.message, session, user, state, i18n, settings)
+    if (message := await pressed(query, session)) is not None:
+        await message.edit_text("🗓 " + (needed.isoformat() if needed else _("As soon as possible")))
+        await _advance(message, session, user, state, i18n, settings)
 
 
 async def when_typed(message: Message, session: AsyncSession, user: User, state: FSMContext, i18n: PoI18n,
                      settings: Settings) -> None:
-    today = utcnow().astimezone(settings.tz).date()
-    try:
-        needed = cases.parse_date(message.text or "", today)
-        await cases.set_needed_by(session, user, await _draft_id(state), needed, today)
-    except DomainError as err:
-        await message.answer(error_text(err))
-        return
+    today = local_day(utcnow(), settings.tz)
+    needed = parse_date(message.text or "", today)
+    await cases.set_needed_by(session, user, await _draft_id(state), needed, today)
     await session.commit()
     await state.update_data(asked_when=True)
     await _advance(message, session, user, state, i18n, settings)
@@ -356,41 +311,25 @@ async def auth_picked(query: CallbackQuery, callback_data: IntakeCb, session: As
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
     text = _auth_option(callback_data.id)
-    try:
-        await cases.set_authorisation(session, user, await _draft_id(state), text)
-    except DomainError as err:
-        await refuse(query, err)
-        return
-    await session.commit()
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.edit_text("✍️ " + esc(text))
-        await _advance(query.message, session, user, state, i18n, settings)
+    await cases.set_authorisation(session, user, await _draft_id(state), text)
+    if (message := await pressed(query, session)) is not None:
+        await message.edit_text("✍️ " + esc(text))
+        await _advance(message, session, user, state, i18n, settings)
 
 
 async def auth_typed(message: Message, session: AsyncSession, user: User, state: FSMContext, i18n: PoI18n,
                      settings: Settings) -> None:
-    try:
-        await cases.set_authorisation(session, user, await _draft_id(state), message.text or "")
-    except DomainError as err:
-        await message.answer(error_text(err))
-        return
+    await cases.set_authorisation(session, user, await _draft_id(state), message.text or "")
     await session.commit()
     await _advance(message, session, user, state, i18n, settings)
 
 
 async def follow(query: CallbackQuery, callback_data: IntakeCb, session: AsyncSession, user: User,
                  state: FSMContext, settings: Settings) -> None:
-    try:
-        case = await cases.follow_instead(session, settings, user, await _draft_id(state), callback_data.id, utcnow())
-    except DomainError as err:
-        await refuse(query, err)
-        return
-    await session.commit()
+    case = await cases.follow_instead(session, settings, user, await _draft_id(state), callback_data.id, utcnow())
     await state.clear()
-    await query.answer()
-    if isinstance(query.message, Message):
-        await show_menu(query.message, user, _("👀 You now follow case {number}; what you sent was added to it. "
+    if (message := await pressed(query, session)) is not None:
+        await show_menu(message, user, _("👀 You now follow case {number}; what you sent was added to it. "
                                                "You will hear when it is solved.").format(number=case.number))
 
 
@@ -403,7 +342,7 @@ async def send_anyway(query: CallbackQuery, session: AsyncSession, user: User, s
 
 async def intake_emergency(message: Message) -> None:
     """The emergency numbers first; one more tap alerts the grid team with this request."""
-    await message.answer(texts.emergency_numbers(_) + "\n\n" + _("Shall I alert your grid team now?"),
+    await message.answer(cases.emergency_numbers(_) + "\n\n" + _("Shall I alert your grid team now?"),
                          reply_markup=rows(button(_("🆘 Yes, alert them now"), IntakeCb(action="emg"))))
 
 
@@ -429,8 +368,8 @@ async def emergency_at_menu(message: Message, session: AsyncSession, user: User,
     try:
         if draft is None:
             draft = await cases.start_draft(session, user, kind=CaseKind.request, service_id=None, now=utcnow())
-    except DomainError as err:
-        await message.answer(texts.emergency_numbers(_) + "\n\n" + error_text(err))
+    except DomainError as err:  # the emergency numbers still come first, whatever went wrong
+        await message.answer(cases.emergency_numbers(_) + "\n\n" + error_text(err))
         return
     await session.commit()
     await state.set_state(CaseIntake.collect)
@@ -455,34 +394,20 @@ async def my_cases(message: Message, session: AsyncSession, user: User, state: F
 
 async def solved(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
                  settings: Settings) -> None:
-    try:
-        case = await cases.confirm(session, settings, user, callback_data.id, utcnow())
-    except DomainError as err:
-        await refuse(query, err)
-        return
-    await session.commit()
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.answer(
+    case = await cases.confirm(session, settings, user, callback_data.id, utcnow())
+    if (message := await pressed(query, session)) is not None:
+        await message.answer(
             _("🙏 Thank you! Case {number} is closed. How was the service?").format(number=case.number),
             reply_markup=rating_keyboard(case.id))
 
 
 async def not_solved(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
                      state: FSMContext, settings: Settings) -> None:
-    from handlers.cases.ui import CaseChat, done_keyboard
-
-    try:
-        case = await cases.reopen(session, settings, user, callback_data.id, utcnow())
-    except DomainError as err:
-        await refuse(query, err)
-        return
-    await session.commit()
+    case = await cases.reopen(session, settings, user, callback_data.id, utcnow())
     await state.set_state(CaseChat.talk)
     await state.set_data({"chat_case": case.id})
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.answer(
+    if (message := await pressed(query, session)) is not None:
+        await message.answer(
             _("Case {number} is open again and your grid worker has been told. Tell them what is still wrong "
               "(text, photo or voice), then tap ✅ Done.").format(number=case.number),
             reply_markup=done_keyboard())
@@ -496,18 +421,12 @@ async def rate_prompt(query: CallbackQuery, callback_data: CaseCb) -> None:
 
 async def rated(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User, state: FSMContext,
                 settings: Settings) -> None:
-    try:
-        case = await cases.rate(session, settings, user, callback_data.id, callback_data.arg, utcnow())
-    except DomainError as err:
-        await refuse(query, err)
-        return
-    await session.commit()
+    case = await cases.rate(session, settings, user, callback_data.id, callback_data.arg, utcnow())
     await state.set_state(CaseRate.comment)
     await state.set_data({"rate_case": case.id})
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.edit_text(_("Your rating: {stars}").format(stars=texts.stars(callback_data.arg)))
-        await query.message.answer(_("Thank you! Anything you want to add? Write a comment, or tap Skip."),
+    if (message := await pressed(query, session)) is not None:
+        await message.edit_text(_("Your rating: {stars}").format(stars=cases.stars(callback_data.arg)))
+        await message.answer(_("Thank you! Anything you want to add? Write a comment, or tap Skip."),
                                    reply_markup=skip_keyboard())
 
 
@@ -517,13 +436,11 @@ async def rating_comment(message: Message, session: AsyncSession, user: User, st
     try:
         await cases.comment_rating(session, settings, user, case_id, message.text or "", utcnow())
     except DomainError as err:
-        await message.answer(error_text(err))
-        if err.code != "text_too_long":
-            await state.clear()
+        if err.code == "text_too_long":
+            raise  # the refusal path answers; the resident may write a shorter comment
+        await drop(message, state, err)  # nothing more to comment on: the conversation ends
         return
-    await session.commit()
-    await state.clear()
-    await show_menu(message, user, _("Thank you, your comment was passed on."))
+    await finish(message, session, user, state, _("Thank you, your comment was passed on."))
 
 
 async def rating_skip(message: Message, user: User, state: FSMContext) -> None:
@@ -541,22 +458,13 @@ async def withdraw_ask(query: CallbackQuery, callback_data: CaseCb) -> None:
 
 async def withdraw(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
                    settings: Settings) -> None:
-    try:
-        case = await cases.withdraw(session, settings, user, callback_data.id, utcnow())
-    except DomainError as err:
-        await refuse(query, err)
-        return
-    await session.commit()
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.edit_text(_("Case {number} was withdrawn.").format(number=case.number))
+    case = await cases.withdraw(session, settings, user, callback_data.id, utcnow())
+    if (message := await pressed(query, session)) is not None:
+        await message.edit_text(_("Case {number} was withdrawn.").format(number=case.number))
 
 
 def create_router() -> Router:
     """This audience's routing table; a new router each call (one per dispatcher)."""
-    from handlers.cases import menu as cases_menu
-    from handlers.cases.menu import HasHome
-
     router = Router(name="cases_resident")
     cases_card.register(router)
     cases_menu.register_location(router)
@@ -564,14 +472,11 @@ def create_router() -> Router:
     router.message.register(report_problem, F.text == REPORT)
     router.message.register(my_cases, F.text == MY_CASES)
     router.message.register(my_cases, Command("mycases"))
-    router.callback_query.register(service_picked, IntakeCb.filter(F.action == "svc"))
-    router.callback_query.register(resume, IntakeCb.filter(F.action == "resume"))
-    router.callback_query.register(discard, IntakeCb.filter(F.action == "discard"))
-    router.callback_query.register(when_picked, IntakeCb.filter(F.action == "when"))
-    router.callback_query.register(auth_picked, IntakeCb.filter(F.action == "auth"))
-    router.callback_query.register(follow, IntakeCb.filter(F.action == "follow"))
-    router.callback_query.register(send_anyway, IntakeCb.filter(F.action == "anyway"))
-    router.callback_query.register(intake_emergency_confirm, IntakeCb.filter(F.action == "emg"))
+    on_press(router, IntakeCb, {"svc": service_picked, "resume": resume, "discard": discard, "when": when_picked,
+                                "auth": auth_picked, "follow": follow, "anyway": send_anyway,
+                                "emg": intake_emergency_confirm})
+    on_press(router, CaseCb, {"ok": solved, "nok": not_solved, "ratep": rate_prompt, "rate": rated,
+                              "wd": withdraw_ask, "wdy": withdraw})
     intake = StateFilter(CaseIntake.collect, CaseIntake.when, CaseIntake.authorise)
     router.message.register(stale_label, StateFilter(None), F.text.in_((SEND, CANCEL, DONE)))
     router.message.register(emergency_at_menu, StateFilter(None), F.text == EMERGENCY, HasHome())
@@ -585,12 +490,6 @@ def create_router() -> Router:
     router.message.register(collect_contact, intake, F.contact)
     router.message.register(collect_file, intake, F.photo | F.voice | F.audio | F.video | F.video_note
                             | F.document)
-    router.callback_query.register(solved, CaseCb.filter(F.action == "ok"))
-    router.callback_query.register(not_solved, CaseCb.filter(F.action == "nok"))
-    router.callback_query.register(rate_prompt, CaseCb.filter(F.action == "ratep"))
-    router.callback_query.register(rated, CaseCb.filter(F.action == "rate"))
     router.message.register(rating_skip, CaseRate.comment, F.text == labels.SKIP)
     router.message.register(rating_comment, CaseRate.comment, F.text, ~F.text.startswith("/"), ~MenuLabel())
-    router.callback_query.register(withdraw_ask, CaseCb.filter(F.action == "wd"))
-    router.callback_query.register(withdraw, CaseCb.filter(F.action == "wdy"))
     return router

@@ -19,24 +19,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.services import cases, workcalendar
+from bot.services.dates import local_day
 from bot.services.errors import DomainError
-from handlers.cases import card as cases_card
+from bot.services.escape import esc
+from handlers.cases.flow import RETYPE, ask, drop, finish, on_press, pressed
 from handlers.cases.ui import CANNED, CannedCb, CannedEdit, button, rows
-from handlers.common import show_menu
 from handlers.filters import HasRole
 from handlers.keyboards import MenuLabel
-from handlers.refusal import error_text, refuse
-from handlers.render import esc
+from handlers.refusal import error_text
 from models import HolidayKind, Role, User, utcnow
 
 
 async def canned_menu(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
     await state.clear()
-    try:
-        replies = await cases.canned_editable(session, user)
-    except DomainError as err:
-        await message.answer(error_text(err))
-        return
+    replies = await cases.canned_editable(session, user)
     text = _("Template replies workers can send to residents. Tap one to change its text.")
     if replies:
         text += "\n\n" + "\n\n".join(f"<b>{esc(r.title)}</b>\n{esc(r.text)}" for r in replies)
@@ -48,11 +44,8 @@ async def canned_menu(message: Message, session: AsyncSession, user: User, state
 
 
 async def canned_new(query: CallbackQuery, state: FSMContext) -> None:
-    await state.set_state(CannedEdit.title)
-    await state.set_data({})
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.answer(_("A short title for the template (what workers see on the button)?"))
+    await ask(query, state, CannedEdit.title, _("A short title for the template (what workers see on the button)?"),
+              data={})
 
 
 async def canned_title(message: Message, state: FSMContext) -> None:
@@ -67,19 +60,8 @@ async def canned_title(message: Message, state: FSMContext) -> None:
 
 async def canned_edit(query: CallbackQuery, callback_data: CannedCb, session: AsyncSession, user: User,
                       state: FSMContext) -> None:
-    try:
-        editable = {r.id for r in await cases.canned_editable(session, user)}
-    except DomainError as err:
-        await refuse(query, err)
-        return
-    if callback_data.id not in editable:
-        await cases_card.fail(query, DomainError("canned"))
-        return
-    await state.set_state(CannedEdit.text)
-    await state.set_data({"canned_id": callback_data.id})
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.answer(_("Write the new text of the template."))
+    reply = await cases.canned_to_edit(session, user, callback_data.id)
+    await ask(query, state, CannedEdit.text, _("Write the new text of the template."), data={"canned_id": reply.id})
 
 
 async def canned_text(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
@@ -90,25 +72,17 @@ async def canned_text(message: Message, session: AsyncSession, user: User, state
         else:
             await cases.create_canned(session, user, str(data.get("canned_title", "")), message.text or "", utcnow())
     except DomainError as err:
-        await message.answer(error_text(err))
-        if err.code not in ("empty_text", "text_too_long"):
-            await state.clear()
+        if err.code in RETYPE:
+            raise  # the refusal path answers; the text may be written again
+        await drop(message, state, err)  # the template is gone (or the right to edit it): the conversation ends
         return
-    await session.commit()
-    await state.clear()
-    await show_menu(message, user, _("💬 Template saved."))
+    await finish(message, session, user, state, _("💬 Template saved."))
 
 
 async def canned_delete(query: CallbackQuery, callback_data: CannedCb, session: AsyncSession, user: User) -> None:
-    try:
-        await cases.delete_canned(session, user, callback_data.id)
-    except DomainError as err:
-        await refuse(query, err)
-        return
-    await session.commit()
-    await query.answer(_("Deleted."))
-    if isinstance(query.message, Message):
-        await query.message.edit_reply_markup(reply_markup=None)
+    await cases.delete_canned(session, user, callback_data.id)
+    if (message := await pressed(query, session, _("Deleted."))) is not None:
+        await message.edit_reply_markup(reply_markup=None)
 
 
 _KINDS = {"off": HolidayKind.holiday, "holiday": HolidayKind.holiday, "休": HolidayKind.holiday,
@@ -116,11 +90,7 @@ _KINDS = {"off": HolidayKind.holiday, "holiday": HolidayKind.holiday, "休": Hol
 
 
 async def holidays(message: Message, session: AsyncSession, user: User, settings: Settings) -> None:
-    try:
-        rows_ = await workcalendar.upcoming_exceptions(session, user, utcnow().astimezone(settings.tz).date())
-    except DomainError as err:
-        await message.answer(error_text(err))
-        return
+    rows_ = await workcalendar.upcoming_exceptions(session, user, local_day(utcnow(), settings.tz))
     lines = [_("Holidays and make-up workdays ahead:")]
     for h in rows_:
         kind = _("day off") if h.kind == HolidayKind.holiday else _("make-up workday")
@@ -141,12 +111,8 @@ async def holiday_set(message: Message, command: CommandObject, session: AsyncSe
     if day is None or (word not in _KINDS and word != "clear"):
         await message.answer(_("Write it like: /holiday 2026-10-01 off National Day (or work, or clear)."))
         return
-    try:
-        await workcalendar.set_exception(session, user, day, None if word == "clear" else _KINDS[word],
-                                         parts[2] if len(parts) > 2 else "")
-    except DomainError as err:
-        await message.answer(error_text(err))
-        return
+    await workcalendar.set_exception(session, user, day, None if word == "clear" else _KINDS[word],
+                                     parts[2] if len(parts) > 2 else "")
     await session.commit()
     await message.answer(_("Saved: {day}. Deadlines set from now on count with it.").format(day=day.isoformat()))
 
@@ -156,8 +122,7 @@ def create_router() -> Router:
     router = Router(name="cases_staff")
     router.message.register(canned_menu, F.text == CANNED, HasRole(Role.staff, Role.admin))
     router.callback_query.register(canned_new, CannedCb.filter(F.action == "new"), HasRole(Role.staff, Role.admin))
-    router.callback_query.register(canned_edit, CannedCb.filter(F.action == "edit"))
-    router.callback_query.register(canned_delete, CannedCb.filter(F.action == "del"))
+    on_press(router, CannedCb, {"edit": canned_edit, "del": canned_delete})
     router.message.register(canned_title, CannedEdit.title, F.text, ~F.text.startswith("/"), ~MenuLabel())
     router.message.register(canned_text, CannedEdit.text, F.text, ~F.text.startswith("/"), ~MenuLabel())
     router.message.register(holidays, Command("holidays"), HasRole(Role.admin))

@@ -2,12 +2,15 @@
 states, callback data, keyboards, and the rendering of cards, lists and errors.
 
 Services build some buttons themselves (notifications in the outbox) with
-``bot.services.cases.common.case_cb``/``esc_cb``; :class:`CaseCb` and
+``bot.services.cases.case_cb``/``esc_cb``; :class:`CaseCb` and
 :class:`EscCb` here parse exactly that layout.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from aiogram.filters import BaseFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import (
@@ -15,19 +18,19 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     KeyboardButton,
     ReplyKeyboardMarkup,
+    TelegramObject,
 )
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.keyboard import ReplyKeyboardBuilder
 
-from bot.services.cases import texts
-from bot.services.cases.common import Capacity
-from bot.services.cases.views import CaseBrief, CaseView
+from bot.services import cases
+from bot.services.cases import Capacity, CaseBrief, CaseView, DraftSummary
 from bot.services.errors import DomainError
+from bot.services.escape import esc
 from handlers import labels
 from handlers.labels import ASK_HELP, CANNED, INBOX, MY_CASES, REPORT  # noqa: F401  (the feature's menu buttons)
-from handlers.render import esc
-from models import CaseEventType, CaseKind, CaseStatus
+from models import CaseEventType, CaseKind, CaseStatus, User
 
 # ------------------------------------------------------------------ labels (reply keyboards)
 
@@ -144,14 +147,39 @@ def button(text: str, data: CallbackData) -> InlineKeyboardButton:
 
 
 def rating_keyboard(case_id: int) -> InlineKeyboardMarkup:
-    return rows(*(button(f"{texts.stars(n)} {n}", CaseCb(action="rate", id=case_id, arg=n)) for n in range(5, 0, -1)))
+    return rows(*(button(f"{cases.stars(n)} {n}", CaseCb(action="rate", id=case_id, arg=n)) for n in range(5, 0, -1)))
+
+
+# ------------------------------------------------------------------ filters
+
+class HasHome(BaseFilter):
+    """A registered resident (a home building is set)."""
+
+    async def __call__(self, event: TelegramObject, user: User | None = None, **_: Any) -> bool:
+        return user is not None and user.building_id is not None and user.registered_at is not None
 
 
 # ------------------------------------------------------------------ rendering
 
+def summary_text(s: DraftSummary) -> str:
+    """What an unsent request holds so far ("your words, photos: 2")."""
+    parts = []
+    if s.text_length:
+        parts.append(_("your words"))
+    if s.photos:
+        parts.append(_("photos: {n}").format(n=s.photos))
+    if s.voices:
+        parts.append(_("voice messages: {n}").format(n=s.voices))
+    if s.documents:
+        parts.append(_("documents: {n}").format(n=s.documents))
+    if s.locations:
+        parts.append(_("location"))
+    return ", ".join(parts)
+
+
 def brief_line(b: CaseBrief, tz) -> str:  # type: ignore[no-untyped-def]
-    marks = ("🆘" if b.emergency_open else "") + ("⏰" if b.overdue else "") + texts.status_icon(b.status)
-    due = f" · {texts.when(b.due_at, tz)[5:]}" if b.due_at else ""
+    marks = ("🆘" if b.emergency_open else "") + ("⏰" if b.overdue else "") + cases.status_icon(b.status)
+    due = f" · {cases.when(b.due_at, tz)[5:]}" if b.due_at else ""
     return f"{marks} {b.number} · {b.title}{due}"
 
 
@@ -170,8 +198,8 @@ def _case_card(v: CaseView, tz, limit_notes: int) -> str:  # type: ignore[no-unt
     lines = [f"<b>{esc(c.number)}</b> · {esc(v.title)}"]
     if c.emergency:
         lines.append(_("🆘 Emergency") + (" · " + _("acknowledged") if c.emergency_ack_at else ""))
-    lines.append(_("Status: {status}").format(status=texts.status_label(_, c.status, c.close_reason)))
-    lines.append(_("Kind: {kind}").format(kind=texts.kind_label(_, c.kind)))
+    lines.append(_("Status: {status}").format(status=cases.status_label(_, c.status, c.close_reason)))
+    lines.append(_("Kind: {kind}").format(kind=cases.kind_label(_, c.kind)))
     if v.building:
         lines.append(_("Place: {building}").format(building=esc(v.building)) + (f" ({esc(v.address)})" if v.address
                                                                                and not resident_side else ""))
@@ -186,11 +214,11 @@ def _case_card(v: CaseView, tz, limit_notes: int) -> str:  # type: ignore[no-unt
         lines.append(_("A grid worker is handling it."))
     if c.status == CaseStatus.new and c.accept_due_at:
         mark = " ⏰" if v.accept_overdue else ""
-        lines.append(_("To be accepted by: {when}").format(when=texts.when(c.accept_due_at, tz)) + mark)
+        lines.append(_("To be accepted by: {when}").format(when=cases.when(c.accept_due_at, tz)) + mark)
     if c.status in (CaseStatus.new, CaseStatus.accepted, CaseStatus.in_progress, CaseStatus.reopened) \
             and c.resolve_due_at:
         mark = " ⏰" if v.resolve_overdue else ""
-        lines.append(_("To be done by: {when}").format(when=texts.when(c.resolve_due_at, tz)) + mark)
+        lines.append(_("To be done by: {when}").format(when=cases.when(c.resolve_due_at, tz)) + mark)
     if c.kind == CaseKind.proxy:
         if c.needed_by:
             lines.append(_("Needed by: {date}").format(date=c.needed_by.isoformat()))
@@ -210,23 +238,21 @@ def _case_card(v: CaseView, tz, limit_notes: int) -> str:  # type: ignore[no-unt
         if e.report and not resident_side:
             lines.append("   “" + esc(e.report[:200]) + "”")
     if v.handovers:
-        from bot.services.cases.loop import handover_line
-
         lines.append(_("Documents that changed hands:"))
-        lines.extend(handover_line(_, h) for h in v.handovers)
+        lines.extend(cases.handover_line(_, h) for h in v.handovers)
     if c.resolution and c.status in (CaseStatus.resolved, CaseStatus.closed):
         lines.append(_("Result: {text}").format(text=esc(c.resolution[:limit_notes])))
     if v.rating is not None:
-        lines.append(_("Rating: {stars}").format(stars=texts.stars(v.rating.score))
+        lines.append(_("Rating: {stars}").format(stars=cases.stars(v.rating.score))
                      + (f" “{esc(v.rating.comment[:200])}”" if v.rating.comment else ""))
     lines.append("")
     lines.append(_("<b>Timeline</b>") + (_(" (latest {shown} of {total})").format(
         shown=len(v.timeline), total=v.events_total) if v.events_total > len(v.timeline) else ""))
     for e in v.timeline:
-        who = texts.actor_label(_, e.role, for_resident=resident_side, name=e.actor_name)
-        line = f"• {texts.when(e.at, tz)[5:]} {texts.event_label(_, e.type)} ({esc(who)})"
+        who = cases.actor_label(_, e.role, for_resident=resident_side, name=e.actor_name)
+        line = f"• {cases.when(e.at, tz)[5:]} {cases.event_label(_, e.type)} ({esc(who)})"
         if e.type == CaseEventType.rated and e.data.get("score"):
-            line += " " + texts.stars(int(e.data["score"]))
+            line += " " + cases.stars(int(e.data["score"]))
         if e.note:
             line += ": " + esc(e.note[:120] + ("…" if len(e.note) > 120 else ""))
         lines.append(line)

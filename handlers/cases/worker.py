@@ -11,8 +11,13 @@ which refuses it.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from aiogram import F, Router
+from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,9 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.i18n import PoI18n
 from bot.services import cases
+from bot.services.cases import FileRef
 from bot.services.errors import DomainError
+from bot.services.escape import esc
 from handlers import labels
 from handlers.cases import card as cases_card
+from handlers.cases.flow import RETYPE, ask, drop, finish, on_press, pressed
 from handlers.cases.ui import (
     INBOX,
     CaseCb,
@@ -38,9 +46,8 @@ from handlers.cases.ui import (
 from handlers.common import show_menu
 from handlers.filters import HasRole
 from handlers.keyboards import MenuLabel
-from handlers.refusal import error_text, refuse
-from handlers.render import esc
-from models import AttachmentKind, HandoverDirection, Role, User, utcnow
+from handlers.refusal import error_text
+from models import HandoverDirection, Role, User, utcnow
 
 PAGE = 10
 
@@ -68,21 +75,13 @@ async def _inbox_markup(session: AsyncSession, user: User, page: int, i18n: PoI1
 async def inbox(message: Message, session: AsyncSession, user: User, state: FSMContext, i18n: PoI18n,
                 settings: Settings) -> None:
     await state.clear()
-    try:
-        text, markup = await _inbox_markup(session, user, 0, i18n, settings)
-    except DomainError as err:
-        await message.answer(error_text(err))
-        return
+    text, markup = await _inbox_markup(session, user, 0, i18n, settings)
     await message.answer(text, reply_markup=markup)
 
 
 async def inbox_page(query: CallbackQuery, callback_data: InboxCb, session: AsyncSession, user: User,
                      i18n: PoI18n, settings: Settings) -> None:
-    try:
-        text, markup = await _inbox_markup(session, user, max(0, callback_data.page), i18n, settings)
-    except DomainError as err:
-        await refuse(query, err)
-        return
+    text, markup = await _inbox_markup(session, user, max(0, callback_data.page), i18n, settings)
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.edit_text(text, reply_markup=markup)
@@ -90,94 +89,55 @@ async def inbox_page(query: CallbackQuery, callback_data: InboxCb, session: Asyn
 
 async def accept(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User, i18n: PoI18n,
                  settings: Settings) -> None:
-    try:
-        case = await cases.accept(session, settings, user, callback_data.id, utcnow())
-    except DomainError as err:
-        await refuse(query, err)
-        return
-    await session.commit()
-    await query.answer(_("✅ Case {number} is yours.").format(number=case.number))
-    if isinstance(query.message, Message):
-        await cases_card.send_card(query.message, session, user, case.id, i18n, settings)
+    case = await cases.accept(session, settings, user, callback_data.id, utcnow())
+    if (message := await pressed(query, session, _("✅ Case {number} is yours.").format(number=case.number))) \
+            is not None:
+        await cases_card.send_card(message, session, user, case.id, i18n, settings)
 
 
 async def start(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User, i18n: PoI18n,
                 settings: Settings) -> None:
-    try:
-        case = await cases.start_work(session, settings, user, callback_data.id, utcnow())
-    except DomainError as err:
-        await refuse(query, err)
-        return
-    await session.commit()
-    await query.answer(_("▶️ Started; the resident has been told."))
-    if isinstance(query.message, Message):
-        await cases_card.send_card(query.message, session, user, case.id, i18n, settings)
+    case = await cases.start_work(session, settings, user, callback_data.id, utcnow())
+    if (message := await pressed(query, session, _("▶️ Started; the resident has been told."))) is not None:
+        await cases_card.send_card(message, session, user, case.id, i18n, settings)
 
 
 # ------------------------------------------------------------------ resolving
 
 async def resolve_start(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
                         state: FSMContext, i18n: PoI18n) -> None:
-    if not await cases_card.allowed(query, session, user, callback_data.id, "res", i18n):
-        return
-    await state.set_state(CaseResolve.note)
-    await state.set_data({"resolve_case": callback_data.id})
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.answer(_("What was done? Write a short note for the resident. /cancel to stop."))
+    await cases_card.require(session, user, callback_data.id, "res", i18n)
+    await ask(query, state, CaseResolve.note, _("What was done? Write a short note for the resident. /cancel to stop."),
+              data={"resolve_case": callback_data.id})
+
+
+async def _then_photo(message: Message, state: FSMContext, step: State, prompt: str, **data: Any) -> None:
+    """On to the last step (a photo, or Skip), keeping what was typed."""
+    await state.set_state(step)
+    await state.update_data(**data)
+    await message.answer(prompt, reply_markup=skip_keyboard())
 
 
 async def resolve_note(message: Message, state: FSMContext) -> None:
-    text = (message.text or "").strip()
-    if not text:
+    if not (message.text or "").strip():
         await message.answer(_("Please write what was done."))
         return
-    if len(text) > 2000:
-        await message.answer(error_text(DomainError("text_too_long", limit=2000)))
-        return
-    await state.set_state(CaseResolve.photo)
-    await state.update_data(resolve_note=text)
-    await message.answer(_("Add a photo of the result, or tap Skip."), reply_markup=skip_keyboard())
+    note = cases.resolution_note(message.text)  # too long: the refusal path answers, the note is asked again
+    await _then_photo(message, state, CaseResolve.photo, _("Add a photo of the result, or tap Skip."),
+                      resolve_note=note)
 
 
-async def _resolve(message: Message, session: AsyncSession, user: User, state: FSMContext, settings: Settings,
-                   photo: cases.FileRef | None) -> None:
-    data = await state.get_data()
-    try:
-        case = await cases.resolve(session, settings, user, int(data.get("resolve_case", 0)),
-                                   str(data.get("resolve_note", "")), photo, utcnow())
-    except DomainError as err:
-        await state.clear()
-        await show_menu(message, user, error_text(err))
-        return
-    await session.commit()
-    await state.clear()
-    await show_menu(message, user, _("✅ Case {number} is marked as done; the resident has been asked to "
-                                     "confirm.").format(number=case.number))
-
-
-async def resolve_photo(message: Message, session: AsyncSession, user: User, state: FSMContext,
-                        settings: Settings) -> None:
-    ref = cases_card.file_ref(message)
-    if ref is None or ref.kind != AttachmentKind.photo:
-        await message.answer(error_text(DomainError("photo_only")), reply_markup=skip_keyboard())
-        return
-    await _resolve(message, session, user, state, settings, ref)
-
-
-async def resolve_skip(message: Message, session: AsyncSession, user: User, state: FSMContext,
-                       settings: Settings) -> None:
-    await _resolve(message, session, user, state, settings, None)
+async def _resolve(session: AsyncSession, settings: Settings, user: User, data: dict[str, Any],
+                   photo: FileRef | None) -> str:
+    case = await cases.resolve(session, settings, user, int(data.get("resolve_case", 0)),
+                               str(data.get("resolve_note", "")), photo, utcnow())
+    return _("✅ Case {number} is marked as done; the resident has been asked to confirm.").format(number=case.number)
 
 
 # ------------------------------------------------------------------ templates
 
 async def canned_list(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User) -> None:
-    try:
-        replies = await cases.canned_for_case(session, user, callback_data.id)
-    except DomainError as err:
-        await refuse(query, err)
-        return
+    replies = await cases.canned_for_case(session, user, callback_data.id)
     await query.answer()
     if not isinstance(query.message, Message):
         return
@@ -192,21 +152,15 @@ async def canned_list(query: CallbackQuery, callback_data: CaseCb, session: Asyn
 
 async def canned_send(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
                       settings: Settings) -> None:
-    try:
-        await cases.send_canned(session, settings, user, callback_data.id, callback_data.arg, utcnow())
-    except DomainError as err:
-        await refuse(query, err)
-        return
-    await session.commit()
-    await query.answer(_("✓ Sent."))
+    await cases.send_canned(session, settings, user, callback_data.id, callback_data.arg, utcnow())
+    await pressed(query, session, _("✓ Sent."))
 
 
 # ------------------------------------------------------------------ departments
 
 async def dept_list(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
                     i18n: PoI18n) -> None:
-    if not await cases_card.allowed(query, session, user, callback_data.id, "dept", i18n):
-        return
+    await cases_card.require(session, user, callback_data.id, "dept", i18n)
     departments = await cases.departments(session, i18n.current_locale)
     await query.answer()
     if isinstance(query.message, Message):
@@ -216,14 +170,10 @@ async def dept_list(query: CallbackQuery, callback_data: CaseCb, session: AsyncS
 
 async def dept_picked(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
                       state: FSMContext, i18n: PoI18n) -> None:
-    if not await cases_card.allowed(query, session, user, callback_data.id, "dept", i18n):
-        return
-    await state.set_state(CaseDept.note)
-    await state.set_data({"dept_case": callback_data.id, "dept_id": callback_data.arg})
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.answer(_("What should the department do? Write a note for its officers. "
-                                     "/cancel to stop."))
+    await cases_card.require(session, user, callback_data.id, "dept", i18n)
+    await ask(query, state, CaseDept.note, _("What should the department do? Write a note for its officers. "
+                                             "/cancel to stop."),
+              data={"dept_case": callback_data.id, "dept_id": callback_data.arg})
 
 
 async def dept_note(message: Message, session: AsyncSession, user: User, state: FSMContext,
@@ -233,22 +183,19 @@ async def dept_note(message: Message, session: AsyncSession, user: User, state: 
         await cases.call_department(session, settings, user, int(data.get("dept_case", 0)),
                                     int(data.get("dept_id", 0)), message.text or "", utcnow())
     except DomainError as err:
-        await message.answer(error_text(err))
-        if err.code not in ("empty_text", "text_too_long"):
-            await state.clear()
+        if err.code in RETYPE:
+            raise  # the refusal path answers; the note may be written again
+        await drop(message, state, err)  # the case cannot take a department now: the conversation ends
         return
-    await session.commit()
-    await state.clear()
-    await show_menu(message, user, _("🏛️ The department has been called in; you will hear when it acknowledges "
-                                     "and when it reports back."))
+    await finish(message, session, user, state, _("🏛️ The department has been called in; you will hear when it "
+                                                  "acknowledges and when it reports back."))
 
 
 # ------------------------------------------------------------------ handovers (proxy errands)
 
 async def handover_start(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
                          i18n: PoI18n) -> None:
-    if not await cases_card.allowed(query, session, user, callback_data.id, "ho", i18n):
-        return
+    await cases_card.require(session, user, callback_data.id, "ho", i18n)
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.answer(_("Which way did the document go?"), reply_markup=rows(
@@ -258,59 +205,61 @@ async def handover_start(query: CallbackQuery, callback_data: CaseCb, session: A
 
 async def handover_direction(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
                              state: FSMContext, i18n: PoI18n) -> None:
-    if not await cases_card.allowed(query, session, user, callback_data.id, "ho", i18n):
-        return
+    await cases_card.require(session, user, callback_data.id, "ho", i18n)
     if callback_data.arg not in (1, 2):
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
-    await state.set_state(CaseHandover.document)
-    await state.set_data({"ho_case": callback_data.id, "ho_dir": callback_data.arg})
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.answer(_("Which document? (for example: ID card copy)"))
+    await ask(query, state, CaseHandover.document, _("Which document? (for example: ID card copy)"),
+              data={"ho_case": callback_data.id, "ho_dir": callback_data.arg})
 
 
 async def handover_document(message: Message, state: FSMContext) -> None:
-    text = " ".join((message.text or "").split())
-    if not text:
+    if not (message.text or "").strip():
         await message.answer(_("Please write the name of the document."))
         return
-    if len(text) > 200:
-        await message.answer(error_text(DomainError("text_too_long", limit=200)))
-        return
-    await state.set_state(CaseHandover.photo)
-    await state.update_data(ho_doc=text)
-    await message.answer(_("Add a photo of it, or tap Skip."), reply_markup=skip_keyboard())
+    name = cases.document_name(message.text)  # too long: the refusal path answers, the name is asked again
+    await _then_photo(message, state, CaseHandover.photo, _("Add a photo of it, or tap Skip."), ho_doc=name)
 
 
-async def _handover(message: Message, session: AsyncSession, user: User, state: FSMContext, settings: Settings,
-                    photo: cases.FileRef | None) -> None:
-    data = await state.get_data()
+async def _handover(session: AsyncSession, settings: Settings, user: User, data: dict[str, Any],
+                    photo: FileRef | None) -> str:
     direction = HandoverDirection.to_worker if data.get("ho_dir") == 1 else HandoverDirection.to_resident
+    await cases.log_handover(session, settings, user, int(data.get("ho_case", 0)), direction,
+                             str(data.get("ho_doc", "")), photo, utcnow())
+    return _("📄 Handover recorded; the resident has been told.")
+
+
+# ------------------------------------------------------------------ the last step: a photo, or Skip
+
+LastStep = Callable[[AsyncSession, Settings, User, dict[str, Any], FileRef | None], Awaitable[str]]
+_LAST_STEPS: dict[str | None, LastStep] = {CaseResolve.photo.state: _resolve, CaseHandover.photo.state: _handover}
+
+
+async def _last_step(message: Message, session: AsyncSession, user: User, state: FSMContext, settings: Settings,
+                     photo: FileRef | None) -> None:
+    """Resolve, or record the handover, with the conversation's data; say what was done."""
+    step = _LAST_STEPS[await state.get_state()]
     try:
-        await cases.log_handover(session, settings, user, int(data.get("ho_case", 0)), direction,
-                                 str(data.get("ho_doc", "")), photo, utcnow())
-    except DomainError as err:
+        text = await step(session, settings, user, await state.get_data(), photo)
+    except DomainError as err:  # its earlier steps cannot be taken again: back to the menu, saying why
         await state.clear()
         await show_menu(message, user, error_text(err))
         return
-    await session.commit()
-    await state.clear()
-    await show_menu(message, user, _("📄 Handover recorded; the resident has been told."))
+    await finish(message, session, user, state, text)
 
 
-async def handover_photo(message: Message, session: AsyncSession, user: User, state: FSMContext,
-                         settings: Settings) -> None:
-    ref = cases_card.file_ref(message)
-    if ref is None or ref.kind != AttachmentKind.photo:
+async def last_photo(message: Message, session: AsyncSession, user: User, state: FSMContext,
+                     settings: Settings) -> None:
+    ref = cases_card.photo_ref(message)
+    if ref is None:
         await message.answer(error_text(DomainError("photo_only")), reply_markup=skip_keyboard())
         return
-    await _handover(message, session, user, state, settings, ref)
+    await _last_step(message, session, user, state, settings, ref)
 
 
-async def handover_skip(message: Message, session: AsyncSession, user: User, state: FSMContext,
-                        settings: Settings) -> None:
-    await _handover(message, session, user, state, settings, None)
+async def last_skip(message: Message, session: AsyncSession, user: User, state: FSMContext,
+                    settings: Settings) -> None:
+    await _last_step(message, session, user, state, settings, None)
 
 
 def create_router() -> Router:
@@ -319,20 +268,13 @@ def create_router() -> Router:
     router.message.register(inbox, F.text == INBOX, HasRole(Role.worker, Role.grid_head, Role.staff,
                                                             Role.department))
     router.callback_query.register(inbox_page, InboxCb.filter())
-    router.callback_query.register(accept, CaseCb.filter(F.action == "acc"))
-    router.callback_query.register(start, CaseCb.filter(F.action == "start"))
-    router.callback_query.register(resolve_start, CaseCb.filter(F.action == "res"))
+    on_press(router, CaseCb, {"acc": accept, "start": start, "res": resolve_start, "canned": canned_list,
+                              "cnd": canned_send, "dept": dept_list, "deptp": dept_picked, "ho": handover_start,
+                              "hod": handover_direction})
     router.message.register(resolve_note, CaseResolve.note, ~F.text.startswith("/"), ~MenuLabel())
-    router.message.register(resolve_skip, CaseResolve.photo, F.text == labels.SKIP)
-    router.message.register(resolve_photo, CaseResolve.photo, ~F.text.startswith("/"))
-    router.callback_query.register(canned_list, CaseCb.filter(F.action == "canned"))
-    router.callback_query.register(canned_send, CaseCb.filter(F.action == "cnd"))
-    router.callback_query.register(dept_list, CaseCb.filter(F.action == "dept"))
-    router.callback_query.register(dept_picked, CaseCb.filter(F.action == "deptp"))
+    last = StateFilter(CaseResolve.photo, CaseHandover.photo)
+    router.message.register(last_skip, last, F.text == labels.SKIP)
+    router.message.register(last_photo, last, ~F.text.startswith("/"))
     router.message.register(dept_note, CaseDept.note, ~F.text.startswith("/"), ~MenuLabel())
-    router.callback_query.register(handover_start, CaseCb.filter(F.action == "ho"))
-    router.callback_query.register(handover_direction, CaseCb.filter(F.action == "hod"))
     router.message.register(handover_document, CaseHandover.document, ~F.text.startswith("/"), ~MenuLabel())
-    router.message.register(handover_skip, CaseHandover.photo, F.text == labels.SKIP)
-    router.message.register(handover_photo, CaseHandover.photo, ~F.text.startswith("/"))
     return router

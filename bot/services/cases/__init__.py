@@ -1,37 +1,59 @@
 """Cases: one-stop intake, warm-heart proxy errands and the closed loop.
 
-The feature is split by concern; this module is its front door::
+This module is the feature's public face: handlers, other features, the
+sandbox and the benchmarks use the case services only through the names
+below (``from bot.services import cases`` then ``cases.accept(...)``).  The
+modules behind it import each other directly, never through here::
 
-    cases_intake      drafts, sending, "follow this similar case instead"
-    cases_loop        accept, start, resolve, confirm / reopen, withdraw, rate, auto-close
-    cases_relay       resident <-> worker messages, internal notes, canned replies, handovers
-    cases_escalation  time limits, departments (吹哨报到), emergencies
-    cases_views       lists, the inbox, one case with its timeline, attachments
-    cases_figures     completion, on-time, rework, satisfaction... from the events
-    cases_jobs        the recurring sweeps (imported here so they are registered)
-    cases_common      permissions, events, numbering, notifications
+    common      permissions, events, numbering, notifications, FileRef, resident_side
+    texts       words shared by the handlers and the notifications
+    intake      drafts, sending, "follow this similar case instead", problems found on patrol
+    emergency   emergencies: alerts up the chain until someone takes charge
+    loop        accept, start, resolve, confirm / reopen, withdraw, rate, auto-close,
+                taking charge of an emergency
+    relay       resident <-> worker messages, internal notes, canned replies, handovers
+    escalation  time limits, departments (吹哨报到)
+    views       lists, the inbox, one case with its timeline, attachments
+    figures     completion, on-time, rework, satisfaction... from the events (reports, diary)
+    jobs        the recurring sweeps (imported here so they are registered)
+
+Import order (no cycles): common → texts; emergency → common; intake, loop → emergency;
+relay, escalation, views → common; jobs → escalation, emergency, loop.
 """
 
 from __future__ import annotations
 
 from bot.services.cases import jobs as cases_jobs  # noqa: F401  (registers the recurring jobs)
-from bot.services.cases.common import Capacity, case_cb, esc_cb
+from bot.services.cases.common import Capacity, FileRef, case_cb, esc_cb
+from bot.services.cases.emergency import emergency_tick, flag_emergency
 from bot.services.cases.escalation import (
-    acknowledge_emergency,
     acknowledge_escalation,
     call_department,
     departments,
-    emergency_tick,
-    flag_emergency,
     report_back,
     reportable,
     sweep_accept_overdue,
     sweep_department_overdue,
     sweep_handling_overdue,
 )
+from bot.services.cases.figures import (
+    CLOSING,
+    Figures,
+    OverdueCase,
+    Tally,
+    WeekPoint,
+    breakdown_of,
+    facts,
+    make_figures,
+    materialized,
+    overdue_cases,
+    overdue_count,
+    scope_conditions,
+    weekly_of,
+)
 from bot.services.cases.intake import (
     DraftSummary,
-    FileRef,
+    FoundFile,
     SimilarCase,
     add_file,
     add_location,
@@ -39,7 +61,7 @@ from bot.services.cases.intake import (
     catalogue,
     discard_draft,
     follow_instead,
-    parse_date,
+    open_found_problem,
     pending_draft,
     set_authorisation,
     set_needed_by,
@@ -51,11 +73,13 @@ from bot.services.cases.intake import (
 )
 from bot.services.cases.loop import (
     accept,
+    acknowledge_emergency,
     auto_close_due,
     comment_rating,
     confirm,
     rate,
     reopen,
+    resolution_note,
     resolve,
     start_work,
     withdraw,
@@ -65,12 +89,25 @@ from bot.services.cases.relay import (
     add_note,
     canned_editable,
     canned_for_case,
+    canned_to_edit,
     create_canned,
     delete_canned,
+    document_name,
     log_handover,
     send_canned,
     send_message,
     update_canned,
+)
+from bot.services.cases.texts import (
+    actor_label,
+    emergency_numbers,
+    event_label,
+    handover_line,
+    kind_label,
+    stars,
+    status_icon,
+    status_label,
+    when,
 )
 from bot.services.cases.views import (
     CaseBrief,
@@ -79,18 +116,34 @@ from bot.services.cases.views import (
     inbox,
     my_cases,
     open_escalations,
+    require_action,
     view,
 )
 
 __all__ = [
-    "Capacity", "case_cb", "esc_cb",
-    "acknowledge_emergency", "acknowledge_escalation", "call_department", "departments", "emergency_tick",
-    "flag_emergency", "report_back", "reportable", "sweep_accept_overdue", "sweep_department_overdue", "sweep_handling_overdue",
-    "DraftSummary", "FileRef", "SimilarCase", "add_file", "add_location", "add_text", "catalogue", "discard_draft",
-    "follow_instead", "parse_date", "pending_draft", "set_authorisation", "set_needed_by", "similar_cases",
-    "start_draft", "start_for_service", "submit", "summary",
-    "accept", "auto_close_due", "comment_rating", "confirm", "rate", "reopen", "resolve", "start_work", "withdraw",
-    "Relayed", "add_note", "canned_editable", "canned_for_case", "create_canned", "delete_canned", "log_handover",
-    "send_canned", "send_message", "update_canned",
-    "CaseBrief", "CaseView", "attachments", "inbox", "my_cases", "open_escalations", "view",
+    # common
+    "Capacity", "FileRef", "case_cb", "esc_cb",
+    # emergency
+    "emergency_tick", "flag_emergency",
+    # escalation
+    "acknowledge_escalation", "call_department", "departments", "report_back", "reportable",
+    "sweep_accept_overdue", "sweep_department_overdue", "sweep_handling_overdue",
+    # figures (for the reports and the diary)
+    "CLOSING", "Figures", "OverdueCase", "Tally", "WeekPoint", "breakdown_of", "facts", "make_figures",
+    "materialized", "overdue_cases", "overdue_count", "scope_conditions", "weekly_of",
+    # intake
+    "DraftSummary", "FoundFile", "SimilarCase", "add_file", "add_location", "add_text", "catalogue",
+    "discard_draft", "follow_instead", "open_found_problem", "pending_draft", "set_authorisation",
+    "set_needed_by", "similar_cases", "start_draft", "start_for_service", "submit", "summary",
+    # loop
+    "accept", "acknowledge_emergency", "auto_close_due", "comment_rating", "confirm", "rate", "reopen",
+    "resolution_note", "resolve", "start_work", "withdraw",
+    # relay
+    "Relayed", "add_note", "canned_editable", "canned_for_case", "canned_to_edit", "create_canned",
+    "delete_canned", "document_name", "log_handover", "send_canned", "send_message", "update_canned",
+    # texts (words the handlers show too)
+    "actor_label", "emergency_numbers", "event_label", "handover_line", "kind_label", "stars", "status_icon",
+    "status_label", "when",
+    # views
+    "CaseBrief", "CaseView", "attachments", "inbox", "my_cases", "open_escalations", "require_action", "view",
 ]

@@ -15,22 +15,32 @@ ids cannot be probed.
 from __future__ import annotations
 
 import enum
-import html
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.services.access import (
+    admin_district_ids,
+    department_ids,
+    field_grid_ids,
+    head_grid_ids,
+    staff_community_ids,
+)
 from bot.services.cases import texts
-from bot.services.errors import NotAllowed, NotFound
+from bot.services.errors import InvalidInput, NotAllowed, NotFound
+from bot.services.escape import esc
 from bot.services.l10n import Translate, translator
 from bot.services.notify import Button, notify, recipient_locale
 from models import (
     ActorRole,
+    AttachmentKind,
     Building,
     Case,
     CaseCounter,
@@ -51,7 +61,7 @@ from models import (
 )
 
 # Callback data of case buttons, the same layout aiogram's CallbackData packs
-# (handlers.cases_callbacks.CaseCb / EscCb): built here because services
+# (handlers.cases.ui.CaseCb / EscCb): built here because services
 # write buttons into outbox rows.
 CASE_CB = "cs"
 ESC_CB = "ce"
@@ -79,24 +89,28 @@ class Capacity(enum.StrEnum):
 WORKER_SIDE = frozenset({Capacity.owner, Capacity.grid, Capacity.grid_head, Capacity.staff, Capacity.admin})
 
 
-def _grants(user: User, role: Role) -> set[int]:
-    return {g.scope_id for g in user.roles if g.role == role}
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    """A file someone sent: Telegram's ids, never the bytes."""
+
+    kind: AttachmentKind
+    file_id: str
+    file_unique_id: str | None = None
+    file_name: str | None = None
+    mime_type: str | None = None
+    caption: str | None = None
 
 
-def grid_ids(user: User) -> set[int]:
-    return _grants(user, Role.worker) | _grants(user, Role.grid_head)
-
-
-def community_ids(user: User) -> set[int]:
-    return _grants(user, Role.staff)
-
-
-def district_ids(user: User) -> set[int]:
-    return _grants(user, Role.admin)
-
-
-def department_ids(user: User) -> set[int]:
-    return _grants(user, Role.department)
+def clean_text(text: str | None, limit: int, *, required: bool = True) -> str | None:
+    """``text`` stripped; ``InvalidInput`` when it is empty (and ``required``) or longer than ``limit``."""
+    text = (text or "").strip()
+    if not text:
+        if required:
+            raise InvalidInput("empty_text")
+        return None
+    if len(text) > limit:
+        raise InvalidInput("text_too_long", limit=limit)
+    return text
 
 
 async def capacities(session: AsyncSession, user: User, case: Case) -> set[Capacity]:
@@ -107,13 +121,13 @@ async def capacities(session: AsyncSession, user: User, case: Case) -> set[Capac
         caps.add(Capacity.resident)
     if case.owner_id is not None and case.owner_id == user.id:
         caps.add(Capacity.owner)
-    if case.grid_id in grid_ids(user):
+    if case.grid_id in field_grid_ids(user):
         caps.add(Capacity.grid)
-    if case.grid_id in _grants(user, Role.grid_head):
+    if case.grid_id in head_grid_ids(user):
         caps.add(Capacity.grid_head)
-    if case.community_id in community_ids(user):
+    if case.community_id in staff_community_ids(user):
         caps.add(Capacity.staff)
-    districts = district_ids(user)
+    districts = admin_district_ids(user)
     if districts:
         district_id = await session.scalar(select(Community.district_id).where(Community.id == case.community_id))
         if district_id in districts:
@@ -218,9 +232,6 @@ async def next_number(session: AsyncSession, community_id: int, year: int) -> st
             .values(last=CaseCounter.last + 1).returning(CaseCounter.last))
     value = await session.scalar(stmt)
     if value is None:
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
         insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
         await session.execute(insert(CaseCounter).values(district_code=code, year=year, last=0)
                               .on_conflict_do_nothing(index_elements=["district_code", "year"]))
@@ -267,6 +278,12 @@ async def followers(session: AsyncSession, case_id: int) -> list[User]:
     return list(await session.scalars(
         select(User).join(CaseFollower, and_(CaseFollower.user_id == User.id, CaseFollower.case_id == case_id))
         .order_by(User.id)))
+
+
+async def resident_side(session: AsyncSession, case: Case) -> list[User]:
+    """The resident and the residents following the case."""
+    resident = await session.get(User, case.resident_id)
+    return unique_users([resident], await followers(session, case.id))
 
 
 def unique_users(*groups: Iterable[User | None], exclude: Iterable[int] = ()) -> list[User]:
@@ -330,6 +347,13 @@ async def tell(
     return count
 
 
+async def tell_residents(session: AsyncSession, settings: Settings, *, case: Case, event: CaseEvent | None,
+                         render: Render, kind: OutboxKind = OutboxKind.case_update) -> int:
+    """:func:`tell` the resident and the residents following the case."""
+    return await tell(session, settings, await resident_side(session, case), case=case, event=event, render=render,
+                      kind=kind)
+
+
 NO_CAPTION = {"location", "video_note"}
 MAX_CAPTION = 1000  # Telegram allows 1024 characters in a caption
 
@@ -340,10 +364,6 @@ def media_kwargs(media: Media) -> dict[str, Any]:
     if media.kind in ("photo", "document", "voice", "audio", "video", "video_note"):
         return {media.kind: media.file_id}
     return {}
-
-
-def esc(text: str | None) -> str:
-    return html.escape(text or "")
 
 
 def excerpt(text: str | None, limit: int = 160) -> str:

@@ -6,9 +6,8 @@
 * A worker calls a department in with a note; its officers must acknowledge
   within the department's limit (else the worker and the community staff are
   told, the officers reminded) and report back; the worker then finishes.
-* An emergency alerts every worker of the grid, its grid heads and the
-  community staff at once, then again every few minutes (adding the district
-  administrators) until someone acknowledges.
+
+Emergencies have their own module, :mod:`bot.services.cases.emergency`.
 
 The sweeps claim each case with a compare-and-set on its "escalated at"
 column, so two runs (or two processes) never alert twice.
@@ -16,42 +15,39 @@ column, so two runs (or two processes) never alert twice.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.services.access import department_ids
 from bot.services.cases import texts
 from bot.services.cases.common import (
-    WORKER_SIDE,
     Capacity,
     actor_role,
     add_event,
     case_cb,
     case_for,
     case_headline,
+    clean_text,
     community_staff,
-    department_ids,
     department_officers,
-    district_admins,
-    esc,
     esc_cb,
     excerpt,
     grid_heads,
-    grid_team,
     tell,
+    tell_residents,
     transition,
     unique_users,
 )
-from bot.services.cases.loop import resident_side
-from bot.services.errors import Conflict, InvalidInput, NotFound
+from bot.services.errors import Conflict, NotFound
+from bot.services.escape import esc
 from bot.services.notify import Button
 from bot.services.users import Option
 from bot.services.workcalendar import calendar_for
 from models import (
     HANDLING_STATUSES,
-    OPEN_STATUSES,
     ActorRole,
     Case,
     CaseEscalation,
@@ -103,8 +99,7 @@ async def sweep_accept_overdue(session: AsyncSession, settings: Settings, now: d
             return _("⏰ Your case {number} has not been accepted yet. We have alerted the grid head.").format(
                 number=case.number), None
 
-        await tell(session, settings, await resident_side(session, case), case=case, event=event,
-                   render=render_resident)
+        await tell_residents(session, settings, case=case, event=event, render=render_resident)
     return done
 
 
@@ -152,8 +147,7 @@ async def sweep_handling_overdue(session: AsyncSession, settings: Settings, now:
             return _("⏰ Your case {number} is past its deadline. We have told the community secretary.").format(
                 number=case.number), None
 
-        await tell(session, settings, await resident_side(session, case), case=case, event=event,
-                   render=render_resident)
+        await tell_residents(session, settings, case=case, event=event, render=render_resident)
     return done
 
 
@@ -170,11 +164,7 @@ async def call_department(session: AsyncSession, settings: Settings, actor: User
     case, caps = await case_for(session, actor, case_id, need={Capacity.owner})
     if case.status not in HANDLING_STATUSES:
         raise Conflict("wrong_status", number=case.number or "")
-    text = (note or "").strip()
-    if not text:
-        raise InvalidInput("empty_text")
-    if len(text) > MAX_NOTE:
-        raise InvalidInput("text_too_long", limit=MAX_NOTE)
+    text = clean_text(note, MAX_NOTE)
     department = await session.get(Department, department_id)
     if department is None or not department.active:
         raise NotFound("department")
@@ -211,7 +201,7 @@ async def call_department(session: AsyncSession, settings: Settings, actor: User
         return _("🏛️ For your case {number} we have called in: {department}.").format(
             number=case.number, department=esc(i18n_name(department.names, locale, department.code))), None
 
-    await tell(session, settings, await resident_side(session, case), case=case, event=event, render=render_resident)
+    await tell_residents(session, settings, case=case, event=event, render=render_resident)
     return escalation
 
 
@@ -264,11 +254,7 @@ async def report_back(session: AsyncSession, settings: Settings, officer: User, 
                       now: datetime) -> CaseEscalation:
     """The department reports what it did (报到); the case returns to the worker."""
     escalation, case, department = await _escalation_for(session, officer, escalation_id)
-    text = (report or "").strip()
-    if not text:
-        raise InvalidInput("empty_text")
-    if len(text) > MAX_NOTE:
-        raise InvalidInput("text_too_long", limit=MAX_NOTE)
+    text = clean_text(report, MAX_NOTE)
     if escalation.acknowledged_at is None:
         await acknowledge_escalation(session, settings, officer, escalation_id, now)
     claimed = await session.execute(
@@ -296,7 +282,7 @@ async def report_back(session: AsyncSession, settings: Settings, officer: User, 
         return _("🏛️ {department} has done its part for your case {number}. Your grid worker will finish it.").format(
             department=esc(i18n_name(department.names, locale, department.code)), number=case.number), None
 
-    await tell(session, settings, await resident_side(session, case), case=case, event=event, render=render_resident)
+    await tell_residents(session, settings, case=case, event=event, render=render_resident)
     return escalation
 
 
@@ -345,148 +331,3 @@ async def sweep_department_overdue(session: AsyncSession, settings: Settings, no
         await tell(session, settings, grid_side, case=case, event=event, render=render_grid,
                    kind=OutboxKind.reminder, tag="grid")
     return done
-
-
-# ------------------------------------------------------------------ emergencies
-
-async def _emergency_chain(session: AsyncSession, case: Case, level: int) -> list[User]:
-    team = await grid_team(session, case.grid_id)
-    staff = await community_staff(session, case.community_id)
-    admins = await district_admins(session, case.community_id) if level >= 1 else []
-    return unique_users(team, staff, admins)
-
-
-async def _alert(session: AsyncSession, settings: Settings, case: Case, level: int, now: datetime) -> int:
-    recipients = await _emergency_chain(session, case, level)
-    event = await add_event(session, case, CaseEventType.emergency_alerted, at=now, public=False,
-                            data={"level": level, "recipients": [u.id for u in recipients]})
-    line = await case_headline(session, case)
-    resident = await session.get(User, case.resident_id)
-    building_address = None
-    if case.building_id is not None:
-        from models import Building
-
-        building = await session.get(Building, case.building_id)
-        building_address = building.address if building else None
-
-    def render(_, locale):  # type: ignore[no-untyped-def]
-        if level == 0:
-            head = _("🆘 EMERGENCY · case {number}").format(number=case.number)
-        else:
-            head = _("🆘 EMERGENCY, STILL NOT ACKNOWLEDGED (alert {level}) · case {number}").format(
-                level=level + 1, number=case.number)
-        body = [head, line(_, locale)]
-        if building_address:
-            body.append("📍 " + esc(building_address))
-        if resident is not None:
-            body.append(_("Resident: {name}").format(name=esc(resident.first_name)))
-        if case.description:
-            body.append("“" + esc(excerpt(case.description, 400)) + "”")
-        body.append(_("Tap “I'm on it” when you take charge; alerts repeat every {minutes} minutes until "
-                      "someone does.").format(minutes=settings.emergency_repeat_minutes))
-        return "\n".join(body), [[Button(_("🆘 I'm on it"), case_cb("eack", case.id))],
-                                 [Button(_("📄 Details"), case_cb("view", case.id))]]
-
-    return await tell(session, settings, recipients, case=case, event=event, render=render,
-                      kind=OutboxKind.emergency)
-
-
-async def raise_emergency(session: AsyncSession, settings: Settings, case: Case, actor: User, caps: set[Capacity],
-                          now: datetime) -> None:
-    """Mark ``case`` an emergency and alert the chain at once."""
-    if case.status not in OPEN_STATUSES:
-        raise Conflict("case_closed", number=case.number or "")
-    if case.emergency and case.emergency_ack_at is None:
-        raise Conflict("already_emergency", number=case.number or "")
-    repeat = timedelta(minutes=settings.emergency_repeat_minutes)
-    await session.execute(update(Case).where(Case.id == case.id).values(
-        emergency=True, emergency_at=now, emergency_level=0, emergency_next_at=now + repeat,
-        emergency_ack_at=None, emergency_ack_by_id=None).execution_options(synchronize_session=False))
-    await session.refresh(case)
-    flagged = await add_event(session, case, CaseEventType.emergency_flagged, at=now, actor=actor,
-                              role=actor_role(caps))
-    await _alert(session, settings, case, 0, now)
-    if Capacity.resident not in caps:
-        def render(_, locale):  # type: ignore[no-untyped-def]
-            return (_("🆘 Your case {number} has been marked as an emergency; the grid team has been alerted.")
-                    .format(number=case.number) + "\n\n" + texts.emergency_numbers(_)), None
-
-        await tell(session, settings, await resident_side(session, case), case=case, event=flagged, render=render,
-                   kind=OutboxKind.emergency)
-
-
-async def flag_emergency(session: AsyncSession, settings: Settings, actor: User, case_id: int, now: datetime) -> Case:
-    """A resident, or a worker of the grid, flags an open case as an emergency."""
-    case, caps = await case_for(session, actor, case_id,
-                                need={Capacity.resident, Capacity.owner, Capacity.grid, Capacity.staff})
-    await raise_emergency(session, settings, case, actor, caps, now)
-    return case
-
-
-async def acknowledge_emergency(session: AsyncSession, settings: Settings, actor: User, case_id: int,
-                                now: datetime) -> Case:
-    """Someone alerted takes charge: the alerts stop; a grid worker also accepts a new case."""
-    case, caps = await case_for(session, actor, case_id, need=WORKER_SIDE)
-    if not case.emergency:
-        raise Conflict("not_emergency", number=case.number or "")
-    claimed = await session.execute(
-        update(Case).where(Case.id == case.id, Case.emergency.is_(True), Case.emergency_ack_at.is_(None))
-        .values(emergency_ack_at=now, emergency_ack_by_id=actor.id, emergency_next_at=None)
-        .execution_options(synchronize_session=False))
-    await session.refresh(case)
-    if not claimed.rowcount:
-        raise Conflict("emergency_acknowledged", number=case.number or "")
-    event = await add_event(session, case, CaseEventType.emergency_acknowledged, at=now, actor=actor,
-                            role=actor_role(caps),
-                            data={"seconds": int((now - case.emergency_at).total_seconds()) if case.emergency_at
-                                  else None, "level": case.emergency_level})
-    if case.status == CaseStatus.new and Capacity.grid in caps:
-        from bot.services.cases.loop import accept
-
-        try:
-            await accept(session, settings, actor, case.id, now)
-        except Conflict:
-            pass  # a colleague accepted it a moment ago: the acknowledgement stands
-
-    role = actor_role(caps)
-
-    def render_resident(_, locale):  # type: ignore[no-untyped-def]
-        who = texts.actor_label(_, role, for_resident=True)
-        return _("🆘 Help is on the way: the {who} has taken charge of case {number}.").format(
-            who=who, number=case.number), None
-
-    await tell(session, settings, await resident_side(session, case), case=case, event=event,
-               render=render_resident, kind=OutboxKind.emergency)
-    others = [u for u in await _emergency_chain(session, case, case.emergency_level) if u.id != actor.id]
-
-    def render_others(_, locale):  # type: ignore[no-untyped-def]
-        return _("✅ Emergency {number} acknowledged by {name}.").format(number=case.number,
-                                                                         name=esc(actor.first_name)), [
-            [Button(_("📄 Details"), case_cb("view", case.id))]]
-
-    await tell(session, settings, others, case=case, event=event, render=render_others, tag="others")
-    return case
-
-
-async def emergency_tick(session: AsyncSession, settings: Settings, now: datetime, *, limit: int = 100) -> int:
-    """Repeat unacknowledged emergencies up the chain (every EMERGENCY_REPEAT_MINUTES)."""
-    rows = list(await session.scalars(
-        select(Case).where(Case.emergency.is_(True), Case.emergency_ack_at.is_(None),
-                           Case.emergency_next_at <= now, Case.status.in_(OPEN_STATUSES))
-        .order_by(Case.emergency_next_at).limit(limit)))
-    repeat = timedelta(minutes=settings.emergency_repeat_minutes)
-    done = 0
-    for case in rows:
-        level = case.emergency_level + 1
-        claimed = await session.execute(
-            update(Case).where(Case.id == case.id, Case.emergency_level == case.emergency_level,
-                               Case.emergency_ack_at.is_(None))
-            .values(emergency_level=level, emergency_next_at=now + repeat)
-            .execution_options(synchronize_session=False))
-        if not claimed.rowcount:
-            continue
-        await session.refresh(case)
-        await _alert(session, settings, case, level, now)
-        done += 1
-    return done
-

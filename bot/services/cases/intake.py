@@ -9,7 +9,6 @@ tells the grid's workers, all in the caller's transaction.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -19,24 +18,24 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.services.access import chain_of_grid, field_grid_ids, oversees
 from bot.services.cases import texts
 from bot.services.cases.common import (
     Capacity,
+    FileRef,
     add_event,
     case_cb,
     case_headline,
-    community_ids,
-    district_ids,
-    esc,
     excerpt,
-    grid_ids,
     grid_team,
     next_number,
     tell,
     transition,
     unique_users,
 )
+from bot.services.cases.emergency import raise_emergency
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from bot.services.escape import esc
 from bot.services.notify import Button
 from bot.services.users import Option
 from bot.services.workcalendar import calendar_for
@@ -52,7 +51,6 @@ from models import (
     CaseFollower,
     CaseKind,
     CaseStatus,
-    Community,
     Grid,
     ServiceItem,
     ServiceKind,
@@ -64,18 +62,6 @@ MAX_DESCRIPTION = 3000  # characters over all text of a case
 MAX_ATTACHMENTS = 20
 MAX_AUTHORISATION = 500
 SIMILAR_DAYS = 7
-
-
-@dataclass(frozen=True, slots=True)
-class FileRef:
-    """A file someone sent: Telegram's ids, never the bytes."""
-
-    kind: AttachmentKind
-    file_id: str
-    file_unique_id: str | None = None
-    file_name: str | None = None
-    mime_type: str | None = None
-    caption: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,26 +224,6 @@ async def discard_draft(session: AsyncSession, resident: User, draft_id: int) ->
     await session.execute(delete(Case).where(Case.id == case.id))
 
 
-_DATE_PATTERNS = (
-    re.compile(r"^(?P<y>\d{4})[-/.年](?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?$"),
-    re.compile(r"^(?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?$"),
-)
-
-
-def parse_date(text: str, today: date) -> date:
-    """``2026-12-05``, ``12-05``, ``12/5``, ``12月5日`` (this year when no year is given)."""
-    cleaned = re.sub(r"\s+", "", text or "")
-    for pattern in _DATE_PATTERNS:
-        m = pattern.match(cleaned)
-        if m:
-            try:
-                return date(int(m.group("y")) if "y" in m.groupdict() else today.year, int(m.group("m")),
-                            int(m.group("d")))
-            except ValueError:
-                break
-    raise InvalidInput("bad_date")
-
-
 async def set_needed_by(session: AsyncSession, resident: User, draft_id: int, needed_by: date | None,
                         today: date) -> None:
     case = await _draft(session, resident, draft_id)
@@ -333,8 +299,6 @@ async def submit(session: AsyncSession, settings: Settings, resident: User, draf
                                                        CaseAttachment.event_id.is_(None))
                           .values(event_id=event.id).execution_options(synchronize_session=False))
     if emergency:
-        from bot.services.cases.escalation import raise_emergency
-
         await raise_emergency(session, settings, case, resident, {Capacity.resident}, now)
     else:
         await notify_new_case(session, settings, case, event.id)
@@ -388,11 +352,10 @@ async def open_found_problem(
     (where the case came from, e.g. a diary entry).
     """
     grid = await session.get(Grid, grid_id)
-    if grid is None:
+    chain = await chain_of_grid(session, grid_id)
+    if grid is None or chain is None:
         raise NotFound("grid")
-    community = await session.get(Community, grid.community_id)
-    if not (grid.id in grid_ids(reporter) or grid.community_id in community_ids(reporter)
-            or (community is not None and community.district_id in district_ids(reporter))):
+    if not (grid.id in field_grid_ids(reporter) or oversees(reporter, chain)):
         raise NotAllowed("not_your_grid")
     if not description and not files:
         raise InvalidInput("draft_empty")

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 
 from bot.config import Settings
 from bot.jobs import JobContext, recurring
+from bot.services.cases.emergency import emergency_tick
 from bot.services.cases.escalation import (
-    emergency_tick,
     sweep_accept_overdue,
     sweep_department_overdue,
     sweep_handling_overdue,

@@ -18,20 +18,22 @@ from bot.config import Settings
 from bot.services.cases import texts
 from bot.services.cases.common import (
     Capacity,
+    FileRef,
     Media,
     actor_role,
     add_event,
     case_cb,
     case_for,
-    esc,
+    clean_text,
     excerpt,
     followers,
     tell,
+    tell_residents,
     transition,
-    unique_users,
 )
-from bot.services.cases.intake import FileRef
+from bot.services.cases.emergency import take_charge, tell_taken
 from bot.services.errors import Conflict, InvalidInput
+from bot.services.escape import esc
 from bot.services.notify import Button
 from bot.services.workcalendar import calendar_for
 from models import (
@@ -56,29 +58,12 @@ MAX_NOTE = 2000
 MAX_COMMENT = 1000
 
 
-def _clean(text: str | None, limit: int, *, required: bool = True) -> str | None:
-    text = (text or "").strip()
-    if not text:
-        if required:
-            raise InvalidInput("empty_text")
-        return None
-    if len(text) > limit:
-        raise InvalidInput("text_too_long", limit=limit)
-    return text
-
-
 def _taken(case: Case, actor: User) -> Conflict:
     if case.owner_id == actor.id:
         return Conflict("already_yours", number=case.number or "")
     if case.status == CaseStatus.closed:
         return Conflict("case_closed", number=case.number or "")
     return Conflict("case_taken", number=case.number or "")
-
-
-async def resident_side(session: AsyncSession, case: Case) -> list[User]:
-    """The resident and the residents following the case."""
-    resident = await session.get(User, case.resident_id)
-    return unique_users([resident], await followers(session, case.id))
 
 
 async def accept(session: AsyncSession, settings: Settings, actor: User, case_id: int, now: datetime) -> Case:
@@ -93,9 +78,8 @@ async def accept(session: AsyncSession, settings: Settings, actor: User, case_id
                             data={"accept_due": case.accept_due_at.isoformat() if case.accept_due_at else None,
                                   "on_time": bool(case.accept_due_at is None or now <= case.accept_due_at)})
     if case.emergency and case.emergency_ack_at is None:
-        from bot.services.cases.escalation import acknowledge_emergency
-
-        await acknowledge_emergency(session, settings, actor, case.id, now)
+        # Accepting an emergency takes charge of it (as its owner, now).
+        await tell_taken(session, settings, actor, *await take_charge(session, actor, case.id, now))
 
     def render(_, locale):  # type: ignore[no-untyped-def]
         text = _("👷 A grid worker has accepted your case {number}. It should be done by {when}.").format(
@@ -103,7 +87,21 @@ async def accept(session: AsyncSession, settings: Settings, actor: User, case_id
         return text, [[Button(_("💬 Write to your worker"), case_cb("chat", case.id))],
                       [Button(_("📄 Details"), case_cb("view", case.id))]]
 
-    await tell(session, settings, await resident_side(session, case), case=case, event=event, render=render)
+    await tell_residents(session, settings, case=case, event=event, render=render)
+    return case
+
+
+async def acknowledge_emergency(session: AsyncSession, settings: Settings, actor: User, case_id: int,
+                                now: datetime) -> Case:
+    """Someone alerted takes charge: the alerts stop; a grid worker also accepts a new case
+    (here, next to :func:`accept`, because each calls the other)."""
+    case, caps, event = await take_charge(session, actor, case_id, now)
+    if case.status == CaseStatus.new and Capacity.grid in caps:
+        try:
+            await accept(session, settings, actor, case.id, now)
+        except Conflict:
+            pass  # a colleague accepted it a moment ago: the acknowledgement stands
+    await tell_taken(session, settings, actor, case, caps, event)
     return case
 
 
@@ -119,15 +117,22 @@ async def start_work(session: AsyncSession, settings: Settings, actor: User, cas
     def render(_, locale):  # type: ignore[no-untyped-def]
         return _("🔧 Your grid worker has started work on case {number}.").format(number=case.number), None
 
-    await tell(session, settings, await resident_side(session, case), case=case, event=event, render=render)
+    await tell_residents(session, settings, case=case, event=event, render=render)
     return case
+
+
+def resolution_note(note: str | None) -> str:
+    """What was done, as :func:`resolve` takes it (``InvalidInput`` when empty or too long)."""
+    text = clean_text(note, MAX_NOTE)
+    assert text is not None
+    return text
 
 
 async def resolve(session: AsyncSession, settings: Settings, actor: User, case_id: int, note: str,
                   photo: FileRef | None, now: datetime) -> Case:
     """The owner says it is done, with a note (and a photo); the resident is asked."""
     case, caps = await case_for(session, actor, case_id, need={Capacity.owner})
-    text = _clean(note, MAX_NOTE)
+    text = resolution_note(note)
     if photo is not None and photo.kind != AttachmentKind.photo:
         raise InvalidInput("photo_only")
     if not await transition(session, case, HANDLING_STATUSES, status=CaseStatus.resolved, resolved_at=now,
@@ -152,7 +157,7 @@ async def resolve(session: AsyncSession, settings: Settings, actor: User, case_i
                  "“" + esc(excerpt(text, 600)) + "”"]
         if handovers:
             lines.append(_("Documents that changed hands:"))
-            lines.extend(handover_line(_, h) for h in handovers)
+            lines.extend(texts.handover_line(_, h) for h in handovers)
         if case.kind == CaseKind.proxy:
             lines.append(_("If everything was done and you have your documents back, tap “Solved” to sign off."))
             solved = _("✅ Solved, I sign off")
@@ -172,12 +177,6 @@ async def resolve(session: AsyncSession, settings: Settings, actor: User, case_i
 
     await tell(session, settings, await followers(session, case.id), case=case, event=event, render=render_followers)
     return case
-
-
-def handover_line(_, h: CaseHandover) -> str:  # type: ignore[no-untyped-def]
-    if h.direction.value == "to_worker":
-        return "📥 " + _("received from the resident: {document}").format(document=esc(h.document))
-    return "📤 " + _("given to the resident: {document}").format(document=esc(h.document))
 
 
 async def _notify_owner(session: AsyncSession, settings: Settings, case: Case, event: CaseEvent, render,  # type: ignore[no-untyped-def]
@@ -278,7 +277,7 @@ async def rate(session: AsyncSession, settings: Settings, resident: User, case_i
 async def comment_rating(session: AsyncSession, settings: Settings, resident: User, case_id: int, comment: str,
                          now: datetime) -> Case:
     case, _caps = await case_for(session, resident, case_id, need={Capacity.resident})
-    text = _clean(comment, MAX_COMMENT)
+    text = clean_text(comment, MAX_COMMENT)
     rating = await session.scalar(select(CaseRating).where(CaseRating.case_id == case.id))
     if rating is None:
         raise Conflict("not_rated", number=case.number or "")

@@ -16,21 +16,21 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.services.access import admin_district_ids, chain_of_community, staff_community_ids
 from bot.services.cases.common import (
     WORKER_SIDE,
     Capacity,
+    FileRef,
     Media,
     actor_role,
     add_event,
     case_cb,
     case_for,
-    community_ids,
-    district_ids,
-    esc,
+    clean_text,
     tell,
 )
-from bot.services.cases.intake import FileRef
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from bot.services.escape import esc
 from bot.services.notify import Button
 from models import (
     HANDLING_STATUSES,
@@ -43,7 +43,6 @@ from models import (
     CaseHandover,
     CaseKind,
     CaseStatus,
-    Community,
     HandoverDirection,
     User,
 )
@@ -64,14 +63,7 @@ class Relayed:
 
 
 def _text(text: str | None, *, required: bool) -> str | None:
-    text = (text or "").strip()
-    if not text:
-        if required:
-            raise InvalidInput("empty_text")
-        return None
-    if len(text) > MAX_MESSAGE:
-        raise InvalidInput("text_too_long", limit=MAX_MESSAGE)
-    return text
+    return clean_text(text, MAX_MESSAGE, required=required)
 
 
 def _media(ref: FileRef | None, location: tuple[float, float] | None) -> Media | None:
@@ -173,7 +165,7 @@ async def add_note(session: AsyncSession, settings: Settings, actor: User, case_
 # ------------------------------------------------------------------ canned replies
 
 def _canned_scope(user: User) -> list[int]:
-    return sorted(community_ids(user))
+    return sorted(staff_community_ids(user))
 
 
 async def canned_for_case(session: AsyncSession, actor: User, case_id: int) -> list[CannedReply]:
@@ -194,18 +186,19 @@ async def send_canned(session: AsyncSession, settings: Settings, actor: User, ca
 
 
 async def _is_admin(session: AsyncSession, user: User, community_id: int | None) -> bool:
-    districts = district_ids(user)
+    districts = admin_district_ids(user)
     if not districts:
         return False
     if community_id is None:
         return True
-    return await session.scalar(select(Community.district_id).where(Community.id == community_id)) in districts
+    chain = await chain_of_community(session, community_id)
+    return chain is not None and chain.district_id in districts
 
 
 async def canned_editable(session: AsyncSession, actor: User) -> list[CannedReply]:
     """The templates ``actor`` may edit: their communities' (staff), or all (admin)."""
     communities = _canned_scope(actor)
-    if district_ids(actor):
+    if admin_district_ids(actor):
         stmt = select(CannedReply).where(CannedReply.active)
     elif communities:
         stmt = select(CannedReply).where(CannedReply.active, CannedReply.community_id.in_(communities))
@@ -214,11 +207,19 @@ async def canned_editable(session: AsyncSession, actor: User) -> list[CannedRepl
     return list(await session.scalars(stmt.order_by(CannedReply.title, CannedReply.id)))
 
 
+async def canned_to_edit(session: AsyncSession, actor: User, reply_id: int) -> CannedReply:
+    """One of the templates ``actor`` may edit (:func:`canned_editable`), before asking for its new text."""
+    for reply in await canned_editable(session, actor):
+        if reply.id == reply_id:
+            return reply
+    raise NotFound("canned")
+
+
 async def _editable(session: AsyncSession, actor: User, reply_id: int) -> CannedReply:
     reply = await session.get(CannedReply, reply_id)
     if reply is None or not reply.active:
         raise NotFound("canned")
-    if reply.community_id in community_ids(actor) or await _is_admin(session, actor, reply.community_id):
+    if reply.community_id in staff_community_ids(actor) or await _is_admin(session, actor, reply.community_id):
         return reply
     raise NotFound("canned")
 
@@ -240,7 +241,7 @@ async def create_canned(session: AsyncSession, actor: User, title: str, text: st
     communities = _canned_scope(actor)
     if communities:
         community_id: int | None = communities[0]
-    elif district_ids(actor):
+    elif admin_district_ids(actor):
         community_id = None
     else:
         raise NotAllowed()
@@ -267,6 +268,16 @@ async def delete_canned(session: AsyncSession, actor: User, reply_id: int) -> No
 
 # ------------------------------------------------------------------ handovers
 
+def document_name(document: str | None) -> str:
+    """The name of a document that changed hands, as :func:`log_handover` takes it."""
+    name = " ".join((document or "").split())
+    if not name:
+        raise InvalidInput("empty_text")
+    if len(name) > MAX_DOCUMENT_NAME:
+        raise InvalidInput("text_too_long", limit=MAX_DOCUMENT_NAME)
+    return name
+
+
 async def log_handover(session: AsyncSession, settings: Settings, actor: User, case_id: int,
                        direction: HandoverDirection, document: str, photo: FileRef | None,
                        now: datetime) -> CaseHandover:
@@ -276,11 +287,7 @@ async def log_handover(session: AsyncSession, settings: Settings, actor: User, c
         raise InvalidInput("not_proxy")
     if case.status not in (*HANDLING_STATUSES, CaseStatus.resolved):
         raise Conflict("wrong_status", number=case.number or "")
-    name = " ".join((document or "").split())
-    if not name:
-        raise InvalidInput("empty_text")
-    if len(name) > MAX_DOCUMENT_NAME:
-        raise InvalidInput("text_too_long", limit=MAX_DOCUMENT_NAME)
+    name = document_name(document)
     if photo is not None and photo.kind != AttachmentKind.photo:
         raise InvalidInput("photo_only")
     handover = CaseHandover(case_id=case.id, direction=direction, document=name,

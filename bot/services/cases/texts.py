@@ -11,8 +11,17 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.services.escape import esc
 from bot.services.l10n import Translate
-from models import ActorRole, CaseEventType, CaseKind, CaseStatus, CloseReason
+from models import (
+    ActorRole,
+    CaseEventType,
+    CaseHandover,
+    CaseKind,
+    CaseStatus,
+    CloseReason,
+    HandoverDirection,
+)
 
 
 def when(moment: datetime | None, tz: ZoneInfo) -> str:
@@ -101,3 +110,10 @@ def emergency_numbers(_: Translate) -> str:
 
 def stars(score: int) -> str:
     return "⭐" * max(0, min(5, score))
+
+
+def handover_line(_: Translate, h: CaseHandover) -> str:
+    """One document that changed hands during a proxy errand (HTML-escaped)."""
+    if h.direction == HandoverDirection.to_worker:
+        return "📥 " + _("received from the resident: {document}").format(document=esc(h.document))
+    return "📤 " + _("given to the resident: {document}").format(document=esc(h.document))

@@ -10,16 +10,9 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.cases.common import (
-    WORKER_SIDE,
-    Capacity,
-    case_for,
-    community_ids,
-    department_ids,
-    excerpt,
-    grid_ids,
-)
-from bot.services.errors import NotAllowed
+from bot.services.access import department_ids, field_grid_ids, staff_community_ids
+from bot.services.cases.common import WORKER_SIDE, Capacity, case_for, excerpt
+from bot.services.errors import Conflict, NotAllowed
 from models import (
     HANDLING_STATUSES,
     OPEN_STATUSES,
@@ -156,7 +149,7 @@ async def my_cases(session: AsyncSession, resident: User, locale: str, now: date
 
 def _inbox_scope(actor: User):  # type: ignore[no-untyped-def]
     conditions = []
-    grids, communities, departments = grid_ids(actor), community_ids(actor), department_ids(actor)
+    grids, communities, departments = field_grid_ids(actor), staff_community_ids(actor), department_ids(actor)
     if grids:
         conditions.append(Case.grid_id.in_(grids))
     if communities:
@@ -252,6 +245,16 @@ async def view(session: AsyncSession, actor: User, case_id: int, locale: str, no
     )
     result.actions = actions_for(result)
     return result
+
+
+async def require_action(session: AsyncSession, actor: User, case_id: int, action: str, locale: str,
+                         now: datetime) -> CaseView:
+    """The case, when ``action`` is open to ``actor`` now (checked before a conversation
+    starts; the service doing it checks again): else ``Conflict("wrong_status")``."""
+    v = await view(session, actor, case_id, locale, now)
+    if action not in v.actions:
+        raise Conflict("wrong_status", number=v.case.number or "")
+    return v
 
 
 def actions_for(v: CaseView) -> list[str]:

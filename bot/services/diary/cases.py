@@ -5,7 +5,7 @@ case's ``submitted`` event names the entry (``data.source = "diary"``,
 ``data.diary_entry``); :func:`entry_for_case` answers from the case's side.
 
 The case itself is made by the case loop's call for a problem a worker
-found, :func:`bot.services.cases.intake.open_found_problem` (numbering,
+found, :func:`bot.services.cases.open_found_problem` (numbering,
 deadlines from the working calendar, the ``submitted`` event, the grid
 team's notification, and its own permission check).  The worker is the
 case's reporter (its ``resident_id``): they are told of its progress and
@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.services.cases import FoundFile, open_found_problem
 from bot.services.diary.common import overseen_grid_ids
 from bot.services.diary.entries import _revise, own_entry
 from bot.services.errors import Conflict, InvalidInput
@@ -55,8 +56,6 @@ async def open_case(session: AsyncSession, settings: Settings, worker: User, ent
 async def _open_case(session: AsyncSession, settings: Settings, worker: User, entry: DiaryEntry,
                      files: list[DiaryAttachment], now: datetime) -> Case:
     """The seam to the case loop: its call for a problem a worker found."""
-    from bot.services.cases.intake import FoundFile, open_found_problem
-
     return await open_found_problem(
         session, settings, worker, grid_id=entry.grid_id, building_id=entry.building_id,
         description=entry.text or "", latitude=entry.latitude, longitude=entry.longitude,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from models import (
@@ -32,19 +31,9 @@ from tests.e2e.cases.helpers import (
     person,
     received,
     run_job,
-    start_cases_bot,
     tap_in,
     zh,
 )
-
-
-@pytest.fixture
-async def bot(emulator, db_url, demo_sessionmaker):  # type: ignore[no-untyped-def]
-    running = await start_cases_bot(emulator, db_url)
-    yield running
-    await running.stop()
-    assert emulator.unknown_methods == []
-    assert emulator.internal_errors == []
 
 
 async def _report(resident, category: str, text: str) -> str:  # type: ignore[no-untyped-def]
@@ -213,3 +202,10 @@ async def test_staff_templates_used_by_a_worker(bot):
     # A worker cannot edit templates (the menu does not offer it, and a forged press is refused).
     await worker.press(card.message_id, "cr:del:1")
     assert worker.last_callback_answer().get("show_alert")
+    await worker.press(card.message_id, "cr:edit:1")
+    assert worker.last_callback_answer().get("show_alert")
+    # Staff pressing a template that is gone are told so (the refusal path answers, nothing crashes).
+    menu = await secretary.send(zh("💬 Reply templates"))
+    await secretary.press(menu[-1].message_id, "cr:edit:999")
+    answer = secretary.last_callback_answer()
+    assert answer.get("show_alert") and answer.get("text") == zh("That template is no longer available.")

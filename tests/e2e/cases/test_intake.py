@@ -31,18 +31,8 @@ from tests.e2e.cases.helpers import (
     send_document,
     send_photo,
     send_voice,
-    start_cases_bot,
     zh,
 )
-
-
-@pytest.fixture
-async def bot(emulator, db_url, demo_sessionmaker):  # type: ignore[no-untyped-def]
-    running = await start_cases_bot(emulator, db_url)
-    yield running
-    await running.stop()
-    assert emulator.unknown_methods == []
-    assert emulator.internal_errors == []
 
 
 async def _cases(bot) -> list[Case]:  # type: ignore[no-untyped-def]

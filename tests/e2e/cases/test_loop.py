@@ -7,7 +7,6 @@ rating; "not solved" and rework; the accept race; forged buttons.
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from models import (
@@ -32,19 +31,9 @@ from tests.e2e.cases.helpers import (
     received,
     send_photo,
     send_voice,
-    start_cases_bot,
     tap_in,
     zh,
 )
-
-
-@pytest.fixture
-async def bot(emulator, db_url, demo_sessionmaker):  # type: ignore[no-untyped-def]
-    running = await start_cases_bot(emulator, db_url)
-    yield running
-    await running.stop()
-    assert emulator.unknown_methods == []
-    assert emulator.internal_errors == []
 
 
 async def test_proxy_errand_full_loop(bot):

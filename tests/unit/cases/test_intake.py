@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from bot.services import cases
 from bot.services.cases.common import next_number
+from bot.services.dates import parse_date
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.services.l10n import translator
 from models import (
@@ -128,12 +129,12 @@ async def test_bad_input_is_refused_clearly(sessionmaker):
         with pytest.raises(InvalidInput, match="too_many_files"):
             await cases.add_file(s, w.resident, draft.id, photo(99), "en", T0)
     today = date(2026, 12, 1)
-    assert cases.parse_date("2026-12-24", today) == date(2026, 12, 24)
-    assert cases.parse_date("12月24日", today) == date(2026, 12, 24)
-    assert cases.parse_date("12/5", today) == date(2026, 12, 5)
+    assert parse_date("2026-12-24", today) == date(2026, 12, 24)
+    assert parse_date("12月24日", today) == date(2026, 12, 24)
+    assert parse_date("12/5", today) == date(2026, 12, 5)
     for bad in ("tomorrow", "2026-13-01", "02-30"):
         with pytest.raises(InvalidInput, match="bad_date"):
-            cases.parse_date(bad, today)
+            parse_date(bad, today)
 
 
 async def test_similar_case_in_the_building_can_be_followed(sessionmaker):

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.services import cases
-from bot.services.cases.intake import FileRef
+from bot.services.cases.common import FileRef
 from models import (
     AttachmentKind,
     CaseKind,
