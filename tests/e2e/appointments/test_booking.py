@@ -16,7 +16,8 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import func, select
 
-from bot.services.appointments import booking as appt
+from bot.services import appointments as appt
+from bot.services.appointments.availability import free_slots
 from bot.services.appointments.plans import load_bookable
 from bot.services.appointments.staff import close_day
 from models import (
@@ -217,7 +218,7 @@ async def test_every_refusal_is_clear_and_stores_nothing(bot):
     anchor = (await p.send("/book"))[-1]  # forged buttons are pressed on this message
     now = utcnow()
     async with bot.app.sessionmaker() as s:
-        slots = await appt.free_slots(s, settings, await load_bookable(s, settings, station, service), now)
+        slots = await free_slots(s, settings, await load_bookable(s, settings, station, service), now)
         admin = await s.scalar(select(User).where(User.telegram_id == 7000000001))
         # Not one that slips inside the minimum notice while the test runs.
         first = next(x.starts_at for x in slots if x.starts_at > now + timedelta(hours=2, minutes=5))

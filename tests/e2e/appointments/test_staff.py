@@ -11,7 +11,7 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
-from bot.services.appointments import booking as appt
+from bot.services import appointments as appt
 from handlers.appointments.ui import StCb, today
 from models import (
     Appointment,

@@ -10,7 +10,7 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import func, select
 
-from bot.services.appointments import booking as appt
+from bot.services import appointments as appt
 from bot.services.appointments.ics import ics_bytes
 from bot.services.appointments.plans import (
     apply_plan_text,
