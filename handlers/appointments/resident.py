@@ -492,26 +492,15 @@ def create_router() -> Router:
     router.message.register(my_appointments, Command("appointments"))
     router.message.register(location_received, ApptInput.near, F.location)
     router.message.register(near_other, ApptInput.near, ~F.text.startswith("/"))
-    on = router.callback_query.register
     # Actions ending in "n" come from notifications: answered below them, not in place.
-    on(services_again, ApCb.filter(F.a.in_({"svcs", "svcsn"})))
-    on(service_picked, ApCb.filter(F.a.in_({"svc", "svcn"})))
-    on(near_asked, ApCb.filter(F.a == "near"))
-    on(station_picked, ApCb.filter(F.a.in_({"st", "stn"})))
-    on(day_picked, ApCb.filter(F.a == "day"))
-    on(time_picked, ApCb.filter(F.a == "tm"))
-    on(confirmed, ApCb.filter(F.a == "ok"))
-    on(my_again, ApCb.filter(F.a == "my"))
-    on(cancel_asked, ApCb.filter(F.a == "cx"))
-    on(cancel_confirmed, ApCb.filter(F.a == "cxy"))
-    on(keep, ApCb.filter(F.a == "keep"))
-    on(reschedule_asked, ApCb.filter(F.a.in_({"rs", "rsn"})))
-    on(show_way, ApCb.filter(F.a == "map"))
-    on(rebook_tapped, ApCb.filter(F.a == "rb"))
-    on(rebook_other, ApCb.filter(F.a == "rbo"))
-    on(errand_asked, ApCb.filter(F.a == "fpx"))
-    on(errand_picked, ApCb.filter(F.a == "fps"))
-    on(errand_confirmed, ApCb.filter(F.a == "fpy"))
-    on(visit_asked, ApCb.filter(F.a == "fhv"))
-    on(visit_confirmed, ApCb.filter(F.a == "fhy"))
+    buttons = {
+        services_again: ("svcs", "svcsn"), service_picked: ("svc", "svcn"), near_asked: ("near",),
+        station_picked: ("st", "stn"), day_picked: ("day",), time_picked: ("tm",), confirmed: ("ok",),
+        my_again: ("my",), cancel_asked: ("cx",), cancel_confirmed: ("cxy",), keep: ("keep",),
+        reschedule_asked: ("rs", "rsn"), show_way: ("map",), rebook_tapped: ("rb",), rebook_other: ("rbo",),
+        errand_asked: ("fpx",), errand_picked: ("fps",), errand_confirmed: ("fpy",), visit_asked: ("fhv",),
+        visit_confirmed: ("fhy",),
+    }
+    for handler, actions in buttons.items():
+        router.callback_query.register(handler, ApCb.filter(F.a.in_(set(actions))))
     return router

@@ -390,18 +390,12 @@ def create_router() -> Router:
     router.message.register(proxy_name_typed, ApptInput.proxy_name, F.text, ~F.text.startswith("/"))
     router.message.register(proxy_phone_typed, ApptInput.proxy_phone, F.text, ~F.text.startswith("/"))
     # Buttons are not filtered by role: a forged one reaches the service, which refuses it.
-    on = router.callback_query.register
-    on(agenda_view, StCb.filter(F.a == "ag"))
-    on(booking_view, StCb.filter(F.a == "bk"))
-    on(marked, StCb.filter(F.a.in_({"att", "ns"})))
-    on(close_asked, StCb.filter(F.a == "close"))
-    on(close_confirmed, StCb.filter(F.a == "closey"))
-    on(reopen, StCb.filter(F.a == "open"))
-    on(plans_view, StCb.filter(F.a == "plans"))
-    on(plan_view, StCb.filter(F.a == "plan"))
-    on(plan_toggled, StCb.filter(F.a == "pact"))
-    on(plan_edit_asked, StCb.filter(F.a == "pedit"))
-    on(proxy_new, StCb.filter(F.a == "pnew"))
-    on(proxy_person, StCb.filter(F.a == "pr"))
+    buttons = {
+        agenda_view: ("ag",), booking_view: ("bk",), marked: ("att", "ns"), close_asked: ("close",),
+        close_confirmed: ("closey",), reopen: ("open",), plans_view: ("plans",), plan_view: ("plan",),
+        plan_toggled: ("pact",), plan_edit_asked: ("pedit",), proxy_new: ("pnew",), proxy_person: ("pr",),
+    }
+    for handler, actions in buttons.items():
+        router.callback_query.register(handler, StCb.filter(F.a.in_(set(actions))))
     return router
 
