@@ -251,12 +251,8 @@ async def time_picked(query: CallbackQuery, callback_data: ApCb, session: AsyncS
         starts_at = appt.slot_from_code(cb.x)
         slot = await appt.preview(session, settings, user, station_id=cb.st, service_id=cb.sv, starts_at=starts_at,
                                   now=utcnow(), resident_id=cb.r or None)
-    except appt.SlotFull as full:  # not a dead end: the nearest free times instead
-        await query.answer()
-        await _offer_alternatives(query, full, cb, settings)
-        return
-    except DomainError as err:  # the message shows it too, with a way back (_fail)
-        await _fail(query, err, _other_days(cb))
+    except DomainError as err:  # a step of the booking: _not_booked says why in place, with a way on
+        await _not_booked(query, session, err, cb, settings)
         return
     bk = await appt.load_bookable(session, settings, cb.st, cb.sv)
     locale = i18n.current_locale
@@ -280,6 +276,19 @@ async def time_picked(query: CallbackQuery, callback_data: ApCb, session: AsyncS
     ]))
 
 
+async def _not_booked(query: CallbackQuery, session: AsyncSession, err: DomainError, cb: ApCb,
+                      settings: Settings) -> None:
+    """A time or a confirmation refused: a full slot is not a dead end (the nearest
+    free times instead, the new empty seat counter kept); anything else says why,
+    with a way back to the days."""
+    if isinstance(err, appt.SlotFull):
+        await session.commit()
+        await query.answer()
+        await _offer_alternatives(query, err, cb, settings)
+    else:
+        await _fail(query, err, _other_days(cb))
+
+
 async def _offer_alternatives(query: CallbackQuery, full: appt.SlotFull, cb: ApCb, settings: Settings) -> None:
     rows = [_btn(f"📅 {when_label(_, s.starts_at, settings.tz, today(settings))} · {seats_left(_, s.seats_left)}",
                  ApCb(a="tm", sv=cb.sv, st=cb.st, x=appt.slot_code(s.starts_at), b=cb.b, r=cb.r))
@@ -301,13 +310,8 @@ async def confirmed(query: CallbackQuery, callback_data: ApCb, session: AsyncSes
         else:
             booking = await appt.book(session, settings, user, station_id=cb.st, service_id=cb.sv,
                                       starts_at=starts_at, now=now, resident_id=cb.r or None)
-    except appt.SlotFull as full:  # not a dead end: the nearest free times instead
-        await session.commit()
-        await query.answer()
-        await _offer_alternatives(query, full, cb, settings)
-        return
-    except DomainError as err:  # the message shows it too, with a way back (_fail)
-        await _fail(query, err, _other_days(cb))
+    except DomainError as err:  # a step of the booking: _not_booked says why in place, with a way on
+        await _not_booked(query, session, err, cb, settings)
         return
     await _send_booked(query, session, bot, booking, settings, i18n, moved=bool(cb.b), now=now)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
-import pytest
 from icalendar import Calendar
 from sqlalchemy import func, select
 
@@ -35,21 +34,12 @@ from models import (
     utcnow,
 )
 from models.base import clock_offset, set_clock_offset
-from tests.e2e.cases.helpers import last_id, person, start_cases_bot, zh
+from tests.e2e.cases.helpers import last_id, person, zh
 from tests.e2e.harness import Person, RunningBot
 
 RESIDENT = 7000000040  # 王桂芝, Xinzhan, building DC-XS-01-02
 NEIGHBOUR = 7000000041  # 李志远, Xinzhan
 STUDENT = 7000000044  # Longquan, English
-
-
-@pytest.fixture
-async def bot(emulator, db_url, demo_sessionmaker):  # type: ignore[no-untyped-def]
-    running = await start_cases_bot(emulator, db_url)
-    yield running
-    await running.stop()
-    set_clock_offset(timedelta(0))
-    assert emulator.unknown_methods == [] and emulator.internal_errors == []
 
 
 def _data(msg, label: str) -> str:  # type: ignore[no-untyped-def]
