@@ -7,6 +7,9 @@ buttons carry ``r``, the resident; the services check the worker may).
 Every button carries what it needs, so old messages and forged buttons are
 judged by the services alone, and nothing depends on conversation state
 except waiting for a shared location.
+
+A refusal of a service is answered by :mod:`handlers.refusal`; the few
+handlers that catch one themselves say why.
 """
 
 from __future__ import annotations
@@ -31,27 +34,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.i18n import PoI18n
+from bot.services import appointments as appt
 from bot.services import users as user_service
-from bot.services.appointments import booking as appt
-from bot.services.appointments import followup
-from bot.services.appointments.ics import ics_bytes, ics_filename
-from bot.services.appointments.plans import load_bookable
-from bot.services.appointments.texts import clock, seats_left, when_label
+from bot.services.appointments import clock, seats_left, when_label
 from bot.services.errors import DomainError
 from handlers.appointments.ui import (
     BOOK,
     MY_APPOINTMENTS,
     ApCb,
     ApptInput,
+    below,
     card,
     day_button,
+    done,
+    kb,
+    step,
     today,
 )
 from handlers.keyboards import main_menu
 from handlers.refusal import error_text
 from handlers.render import esc
 from handlers.replies import edit_in_place
-from models import User, i18n_name, utcnow
+from models import Appointment, User, i18n_name, utcnow
 
 STATIONS_PER_PAGE = 6
 DAYS_PER_PAGE = 7
@@ -61,16 +65,17 @@ def _btn(text: str, cb: ApCb) -> list[InlineKeyboardButton]:
     return [InlineKeyboardButton(text=text, callback_data=cb.pack())]
 
 
-def _kb(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+def _other_days(cb: ApCb) -> ApCb:
+    """Back to the days of the station (and booking, resident) a step is about."""
+    return ApCb(a="st", sv=cb.sv, st=cb.st, b=cb.b, r=cb.r)
 
 
-async def _fail(query: CallbackQuery, err: DomainError, retry: ApCb | None = None) -> None:
-    """Answer a refused button: an alert, and the message says it too (with a way on)."""
+async def _fail(query: CallbackQuery, err: DomainError, retry: ApCb) -> None:
+    """A refused booking step: the alert, and the step's message says it too, with
+    a way back (rather than leaving a stale step on screen)."""
     text = error_text(err)
     await query.answer(text, show_alert=True)
-    if retry is not None:
-        await edit_in_place(query, text, _kb([_btn(_("⬅️ Choose again"), retry)]))
+    await edit_in_place(query, text, kb([_btn(_("⬅️ Choose again"), retry)]))
 
 
 # ------------------------------------------------------------------ step 1: the service
@@ -79,7 +84,7 @@ async def _services_markup(session: AsyncSession, settings: Settings, locale: st
     services = await appt.bookable_services(session, settings, locale)
     if not services:
         return None
-    return _kb([_btn(s.name, ApCb(a="svc", sv=s.id, r=r)) for s in services])
+    return kb([_btn(s.name, ApCb(a="svc", sv=s.id, r=r)) for s in services])
 
 
 def _services_prompt(name: str | None) -> str:
@@ -104,7 +109,6 @@ async def services_again(query: CallbackQuery, callback_data: ApCb, session: Asy
                          settings: Settings, i18n: PoI18n) -> None:
     name = await _proxy_name(session, user, callback_data.r)
     markup = await _services_markup(session, settings, i18n.current_locale, callback_data.r)
-    await query.answer()
     await _show(query, _services_prompt(name) if markup else _("No station takes bookings at the moment."), markup,
                 new=callback_data.a.endswith("n"))
 
@@ -112,10 +116,10 @@ async def services_again(query: CallbackQuery, callback_data: ApCb, session: Asy
 async def _show(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None, *, new: bool) -> None:
     """Edit the message the button is on (a step of the same conversation), or,
     for a button on a notification (``new``), answer below it and keep it."""
-    if new and isinstance(query.message, Message):
-        await query.message.answer(text, reply_markup=markup)
+    if new:
+        await below(query, text, markup)
     else:
-        await edit_in_place(query, text, markup)
+        await step(query, text, markup)
 
 
 async def _proxy_name(session: AsyncSession, user: User, r: int) -> str | None:
@@ -148,29 +152,25 @@ async def _stations_markup(session: AsyncSession, settings: Settings, user: User
         rows.append(_btn(_("📍 Nearest to me"), ApCb(a="near", sv=cb.sv)))
     rows.append(_btn(_("⬅️ Back"), ApCb(a="svcs", r=cb.r)))
     text = _("Which station?") if options else _("No station takes bookings for this service at the moment.")
-    return text, _kb(rows)
+    return text, kb(rows)
 
 
 async def service_picked(query: CallbackQuery, callback_data: ApCb, session: AsyncSession, user: User,
                          settings: Settings, i18n: PoI18n) -> None:
     try:
         text, markup = await _stations_markup(session, settings, user, callback_data, i18n.current_locale)
-    except DomainError as err:
+    except DomainError as err:  # the message shows it too, with a way back (_fail)
         await _fail(query, err, ApCb(a="svcs", r=callback_data.r))
         return
-    await query.answer()
     await _show(query, text, markup, new=callback_data.a.endswith("n"))
 
 
 async def near_asked(query: CallbackQuery, callback_data: ApCb, state: FSMContext) -> None:
     await state.set_state(ApptInput.near)
     await state.update_data(sv=callback_data.sv)
-    await query.answer()
-    if isinstance(query.message, Message):
-        keyboard = ReplyKeyboardMarkup(keyboard=[[KeyboardButton(text=_("📍 Send my location"),
-                                                                 request_location=True)]],
-                                       resize_keyboard=True, one_time_keyboard=True)
-        await query.message.answer(_("Tap the button below to send your location."), reply_markup=keyboard)
+    keyboard = ReplyKeyboardMarkup(keyboard=[[KeyboardButton(text=_("📍 Send my location"), request_location=True)]],
+                                   resize_keyboard=True, one_time_keyboard=True)
+    await below(query, _("Tap the button below to send your location."), keyboard)
 
 
 async def location_received(message: Message, session: AsyncSession, user: User, state: FSMContext,
@@ -182,7 +182,7 @@ async def location_received(message: Message, session: AsyncSession, user: User,
     try:
         text, markup = await _stations_markup(session, settings, user, cb, i18n.current_locale,
                                               near=(message.location.latitude, message.location.longitude))
-    except DomainError as err:
+    except DomainError as err:  # the location keyboard is gone: the main menu comes back with the refusal
         await message.answer(error_text(err), reply_markup=_menu(user))
         return
     await message.answer(_("Thank you. Nearest first:"), reply_markup=_menu(user))
@@ -213,17 +213,16 @@ async def _days_markup(session: AsyncSession, settings: Settings, cb: ApCb) -> t
     rows.append(_btn(_("⬅️ Back"), back))
     text = _("Which day?") if days else _("No free seats at this station in the coming days. "
                                           "Please choose another station.")
-    return text, _kb(rows)
+    return text, kb(rows)
 
 
 async def station_picked(query: CallbackQuery, callback_data: ApCb, session: AsyncSession,
                          settings: Settings) -> None:
     try:
         text, markup = await _days_markup(session, settings, callback_data)
-    except DomainError as err:
+    except DomainError as err:  # the message shows it too, with a way back (_fail)
         await _fail(query, err, ApCb(a="svc", sv=callback_data.sv, r=callback_data.r))
         return
-    await query.answer()
     await _show(query, text, markup, new=callback_data.a.endswith("n"))
 
 
@@ -234,14 +233,13 @@ async def day_picked(query: CallbackQuery, callback_data: ApCb, session: AsyncSe
     try:
         day = appt.day_from_code(cb.x)
         slots = await appt.free_slots_of_day(session, settings, cb.st, cb.sv, day, utcnow())
-    except DomainError as err:
-        await _fail(query, err, ApCb(a="st", sv=cb.sv, st=cb.st, b=cb.b, r=cb.r))
+    except DomainError as err:  # the message shows it too, with a way back (_fail)
+        await _fail(query, err, _other_days(cb))
         return
     rows = [_btn(f"🕘 {clock(s.starts_at, settings.tz)} · {seats_left(_, s.seats_left)}",
                  ApCb(a="tm", sv=cb.sv, st=cb.st, x=appt.slot_code(s.starts_at), b=cb.b, r=cb.r)) for s in slots]
-    rows.append(_btn(_("⬅️ Other days"), ApCb(a="st", sv=cb.sv, st=cb.st, b=cb.b, r=cb.r)))
-    await query.answer()
-    await edit_in_place(query, _("What time?") if slots else _("That day is full now. Please choose another day."), _kb(rows))
+    rows.append(_btn(_("⬅️ Other days"), _other_days(cb)))
+    await step(query, _("What time?") if slots else _("That day is full now. Please choose another day."), kb(rows))
 
 
 # ------------------------------------------------------------------ step 5: confirm
@@ -253,14 +251,10 @@ async def time_picked(query: CallbackQuery, callback_data: ApCb, session: AsyncS
         starts_at = appt.slot_from_code(cb.x)
         slot = await appt.preview(session, settings, user, station_id=cb.st, service_id=cb.sv, starts_at=starts_at,
                                   now=utcnow(), resident_id=cb.r or None)
-    except appt.SlotFull as full:
-        await query.answer()
-        await _offer_alternatives(query, full, cb, settings)
+    except DomainError as err:  # a step of the booking: _not_booked says why in place, with a way on
+        await _not_booked(query, session, err, cb, settings)
         return
-    except DomainError as err:
-        await _fail(query, err, ApCb(a="st", sv=cb.sv, st=cb.st, b=cb.b, r=cb.r))
-        return
-    bk = await load_bookable(session, settings, cb.st, cb.sv)
+    bk = await appt.load_bookable(session, settings, cb.st, cb.sv)
     locale = i18n.current_locale
     name = await _proxy_name(session, user, cb.r)
     lines = [_("Please check:")]
@@ -275,22 +269,34 @@ async def time_picked(query: CallbackQuery, callback_data: ApCb, session: AsyncS
         lines.append(_("A worker of the station comes to your home."))
     lines.append(seats_left(_, slot.seats_left))
     confirm = _("✅ Move it to this time") if cb.b else _("✅ Confirm")
-    await query.answer()
-    await edit_in_place(query, "\n".join(lines), _kb([
+    await step(query, "\n".join(lines), kb([
         _btn(confirm, ApCb(a="ok", sv=cb.sv, st=cb.st, x=cb.x, b=cb.b, r=cb.r)),
         _btn(_("⬅️ Other times"), ApCb(a="day", sv=cb.sv, st=cb.st, x=starts_at.astimezone(settings.tz).date()
                                        .toordinal(), b=cb.b, r=cb.r)),
     ]))
 
 
+async def _not_booked(query: CallbackQuery, session: AsyncSession, err: DomainError, cb: ApCb,
+                      settings: Settings) -> None:
+    """A time or a confirmation refused: a full slot is not a dead end (the nearest
+    free times instead, the new empty seat counter kept); anything else says why,
+    with a way back to the days."""
+    if isinstance(err, appt.SlotFull):
+        await session.commit()
+        await query.answer()
+        await _offer_alternatives(query, err, cb, settings)
+    else:
+        await _fail(query, err, _other_days(cb))
+
+
 async def _offer_alternatives(query: CallbackQuery, full: appt.SlotFull, cb: ApCb, settings: Settings) -> None:
     rows = [_btn(f"📅 {when_label(_, s.starts_at, settings.tz, today(settings))} · {seats_left(_, s.seats_left)}",
                  ApCb(a="tm", sv=cb.sv, st=cb.st, x=appt.slot_code(s.starts_at), b=cb.b, r=cb.r))
             for s in full.alternatives]
-    rows.append(_btn(_("⬅️ Other days"), ApCb(a="st", sv=cb.sv, st=cb.st, b=cb.b, r=cb.r)))
+    rows.append(_btn(_("⬅️ Other days"), _other_days(cb)))
     text = _("Sorry, that time was just taken.")
     text += "\n" + (_("The nearest free times:") if full.alternatives else _("There is no free time soon here."))
-    await edit_in_place(query, text, _kb(rows))
+    await edit_in_place(query, text, kb(rows))
 
 
 async def confirmed(query: CallbackQuery, callback_data: ApCb, session: AsyncSession, user: User, bot: Bot,
@@ -304,35 +310,28 @@ async def confirmed(query: CallbackQuery, callback_data: ApCb, session: AsyncSes
         else:
             booking = await appt.book(session, settings, user, station_id=cb.st, service_id=cb.sv,
                                       starts_at=starts_at, now=now, resident_id=cb.r or None)
-    except appt.SlotFull as full:
-        await session.commit()
-        await query.answer()
-        await _offer_alternatives(query, full, cb, settings)
+    except DomainError as err:  # a step of the booking: _not_booked says why in place, with a way on
+        await _not_booked(query, session, err, cb, settings)
         return
-    except DomainError as err:
-        await _fail(query, err, ApCb(a="st", sv=cb.sv, st=cb.st, b=cb.b, r=cb.r))
-        return
+    await _send_booked(query, session, bot, booking, settings, i18n, moved=bool(cb.b), now=now)
+
+
+async def _send_booked(query: CallbackQuery, session: AsyncSession, bot: Bot, booking: Appointment,
+                       settings: Settings, i18n: PoI18n, *, moved: bool, now: datetime) -> None:
+    """Commit; the summary in place of the card, then the map location and the .ics file."""
     view = await appt.describe(session, settings, booking, i18n.current_locale)
-    await session.commit()
-    await query.answer(_("Booked"))
-    await _send_booked(query, bot, view, settings, moved=bool(cb.b), now=now)
-
-
-async def _send_booked(query: CallbackQuery, bot: Bot, view: appt.AppointmentView, settings: Settings, *,
-                       moved: bool, now: datetime) -> None:
-    """The summary in place of the card, then the map location and the .ics file."""
     head = _("✅ Moved. Your appointment is now:") if moved else _("✅ Booked!")
     tail = (_("You will get a reminder the day before, to ring them.") if view.proxy else
             _("We will remind you a day before and an hour before. To change or cancel: /appointments"))
     text = card(view, settings)
-    await edit_in_place(query, f"{head}\n{text}\n\n{tail}", None)
+    await done(query, session, _("Booked"), f"{head}\n{text}\n\n{tail}")
     chat_id = query.from_user.id
     if not view.proxy and not view.at_home and view.latitude is not None and view.longitude is not None:
         await bot.send_location(chat_id, view.latitude, view.longitude)
     title = _("{service} at {station}").format(service=view.service, station=view.station)
-    data = ics_bytes(view, title=title, description=html.unescape(text),
+    data = appt.ics_bytes(view, title=title, description=html.unescape(text),
                      alarm_text=_("In one hour: {title}").format(title=title), now=now)
-    await bot.send_document(chat_id, BufferedInputFile(data, filename=ics_filename(view)),
+    await bot.send_document(chat_id, BufferedInputFile(data, filename=appt.ics_filename(view)),
                             caption=_("📎 Add it to your calendar: open this file."))
 
 
@@ -343,27 +342,27 @@ def _booking_buttons(view: appt.AppointmentView, r: int) -> InlineKeyboardMarkup
             _btn(_("❌ Cancel it"), ApCb(a="cx", b=view.id, r=r))]
     if not view.at_home and view.latitude is not None:
         rows.append(_btn(_("🗺️ Show the way"), ApCb(a="map", b=view.id)))
-    return _kb(rows)
+    return kb(rows)
 
 
 async def show_mine(message: Message, session: AsyncSession, user: User, settings: Settings, i18n: PoI18n,
                     *, resident_id: int | None = None) -> None:
     try:
         views = await appt.upcoming(session, settings, user, i18n.current_locale, utcnow(), resident_id=resident_id)
-    except DomainError as err:
+    except DomainError as err:  # also called after a button was answered: the refusal is a reply, not an alert
         await message.answer(error_text(err))
         return
     r = resident_id or 0
     if not views:
         await message.answer(_("No upcoming appointments."),
-                             reply_markup=_kb([_btn(_("📅 Book an appointment"), ApCb(a="svcs", r=r))]))
+                             reply_markup=kb([_btn(_("📅 Book an appointment"), ApCb(a="svcs", r=r))]))
         return
     await message.answer(_("Upcoming appointments: {n}").format(n=len(views)))
     for view in views:
         await message.answer(card(view, settings), reply_markup=_booking_buttons(view, r))
     if len(views) < settings.appointment_max_upcoming:
         await message.answer(_("Need another one?"),
-                             reply_markup=_kb([_btn(_("📅 Book an appointment"), ApCb(a="svcs", r=r))]))
+                             reply_markup=kb([_btn(_("📅 Book an appointment"), ApCb(a="svcs", r=r))]))
 
 
 async def my_appointments(message: Message, session: AsyncSession, user: User, state: FSMContext,
@@ -374,23 +373,15 @@ async def my_appointments(message: Message, session: AsyncSession, user: User, s
 
 async def my_again(query: CallbackQuery, callback_data: ApCb, session: AsyncSession, user: User,
                    settings: Settings, i18n: PoI18n) -> None:
-    await query.answer()
-    await edit_in_place(query, _("Kept as it was."), None)
+    await step(query, _("Kept as it was."), None)
     if isinstance(query.message, Message):
         await show_mine(query.message, session, user, settings, i18n, resident_id=callback_data.r or None)
 
 
 async def cancel_asked(query: CallbackQuery, callback_data: ApCb, session: AsyncSession, user: User,
                        settings: Settings, i18n: PoI18n) -> None:
-    try:
-        view = await appt.view(session, settings, user, callback_data.b, i18n.current_locale)
-        if view.status != appt.AppointmentStatus.booked:
-            raise DomainError("appt_not_upcoming")
-    except DomainError as err:
-        await _fail(query, err)
-        return
-    await query.answer()
-    await edit_in_place(query, _("Cancel this appointment?") + "\n" + card(view, settings), _kb([
+    view = await appt.booked_view(session, settings, user, callback_data.b, i18n.current_locale)
+    await step(query, _("Cancel this appointment?") + "\n" + card(view, settings), kb([
         _btn(_("Yes, cancel it"), ApCb(a="cxy", b=view.id, r=callback_data.r)),
         _btn(_("No, keep it"), ApCb(a="keep", b=view.id, r=callback_data.r)),
     ]))
@@ -398,43 +389,23 @@ async def cancel_asked(query: CallbackQuery, callback_data: ApCb, session: Async
 
 async def cancel_confirmed(query: CallbackQuery, callback_data: ApCb, session: AsyncSession, user: User,
                            settings: Settings, i18n: PoI18n) -> None:
-    try:
-        booking = await appt.cancel(session, settings, user, callback_data.b, utcnow())
-    except DomainError as err:
-        await _fail(query, err)
-        return
+    booking = await appt.cancel(session, settings, user, callback_data.b, utcnow())
     view = await appt.describe(session, settings, booking, i18n.current_locale)
-    await session.commit()
-    await query.answer(_("Cancelled"))
-    await edit_in_place(query, _("❌ Cancelled.") + "\n" + card(view, settings), _kb([
+    await done(query, session, _("Cancelled"), _("❌ Cancelled.") + "\n" + card(view, settings), kb([
         _btn(_("📅 Book another time"), ApCb(a="st", sv=view.service_id, st=view.station_id, r=callback_data.r))]))
 
 
 async def keep(query: CallbackQuery, callback_data: ApCb, session: AsyncSession, user: User, settings: Settings,
                i18n: PoI18n) -> None:
-    try:
-        view = await appt.view(session, settings, user, callback_data.b, i18n.current_locale)
-    except DomainError as err:
-        await _fail(query, err)
-        return
-    await query.answer()
-    await edit_in_place(query, card(view, settings), _booking_buttons(view, callback_data.r))
+    view = await appt.view(session, settings, user, callback_data.b, i18n.current_locale)
+    await step(query, card(view, settings), _booking_buttons(view, callback_data.r))
 
 
 async def reschedule_asked(query: CallbackQuery, callback_data: ApCb, session: AsyncSession, user: User,
                            settings: Settings, i18n: PoI18n) -> None:
-    try:
-        view = await appt.view(session, settings, user, callback_data.b, i18n.current_locale)
-        if view.status != appt.AppointmentStatus.booked or view.starts_at <= utcnow():
-            raise DomainError("appt_not_upcoming")
-        if utcnow() > view.cancel_until:
-            raise DomainError("appt_cutoff", phone=view.station_phone or "")
-        cb = ApCb(a="st", sv=view.service_id, st=view.station_id, b=view.id, r=callback_data.r)
-        text, markup = await _days_markup(session, settings, cb)
-    except DomainError as err:
-        await _fail(query, err)
-        return
-    await query.answer()
+    view = await appt.changeable_view(session, settings, user, callback_data.b, i18n.current_locale, utcnow())
+    cb = ApCb(a="st", sv=view.service_id, st=view.station_id, b=view.id, r=callback_data.r)
+    text, markup = await _days_markup(session, settings, cb)
     header = _("Your appointment: {when}. Choose the new day:").format(
         when=when_label(_, view.starts_at, settings.tz, today(settings)))
     await _show(query, f"{header}\n{text}", markup, new=callback_data.a.endswith("n"))
@@ -442,11 +413,7 @@ async def reschedule_asked(query: CallbackQuery, callback_data: ApCb, session: A
 
 async def show_way(query: CallbackQuery, callback_data: ApCb, session: AsyncSession, user: User, bot: Bot,
                    settings: Settings, i18n: PoI18n) -> None:
-    try:
-        view = await appt.view(session, settings, user, callback_data.b, i18n.current_locale)
-    except DomainError as err:
-        await _fail(query, err)
-        return
+    view = await appt.view(session, settings, user, callback_data.b, i18n.current_locale)
     await query.answer()
     if view.latitude is not None and view.longitude is not None and not view.at_home:
         await bot.send_location(query.from_user.id, view.latitude, view.longitude)
@@ -460,107 +427,64 @@ async def rebook_tapped(query: CallbackQuery, callback_data: ApCb, session: Asyn
     try:
         booking = await appt.rebook(session, settings, user, callback_data.b, appt.slot_from_code(callback_data.x),
                                     now)
-    except appt.SlotFull as full:
+    except appt.SlotFull as full:  # not a dead end: the nearest free times instead
         await session.commit()
         await query.answer()
         old = await appt.rebook_target(session, user, callback_data.b)
-        r = old.resident_id if old.resident_id != user.id else 0
-        await _offer_alternatives(query, full, ApCb(a="tm", sv=old.service_id, st=old.station_id, r=r), settings)
+        await _offer_alternatives(query, full, _rebook_cb(old, user), settings)
         return
-    except DomainError as err:
-        await _fail(query, err)
-        return
-    view = await appt.describe(session, settings, booking, i18n.current_locale)
-    await session.commit()
-    await query.answer(_("Booked"))
-    await _send_booked(query, bot, view, settings, moved=False, now=now)
+    await _send_booked(query, session, bot, booking, settings, i18n, moved=False, now=now)
+
+
+def _rebook_cb(old: Appointment, user: User) -> ApCb:
+    """The station and service of a cancelled booking, for the person it was for."""
+    return ApCb(a="st", sv=old.service_id, st=old.station_id, r=old.resident_id if old.resident_id != user.id else 0)
 
 
 async def rebook_other(query: CallbackQuery, callback_data: ApCb, session: AsyncSession, user: User,
                        settings: Settings) -> None:
-    try:
-        old = await appt.rebook_target(session, user, callback_data.b)
-        r = old.resident_id if old.resident_id != user.id else 0
-        text, markup = await _days_markup(session, settings, ApCb(a="st", sv=old.service_id, st=old.station_id, r=r))
-    except DomainError as err:
-        await _fail(query, err)
-        return
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.answer(text, reply_markup=markup)
+    old = await appt.rebook_target(session, user, callback_data.b)
+    text, markup = await _days_markup(session, settings, _rebook_cb(old, user))
+    await below(query, text, markup)
 
 
 # ------------------------------------------------------------------ after a missed appointment
 
 async def errand_asked(query: CallbackQuery, callback_data: ApCb, session: AsyncSession, user: User,
                        i18n: PoI18n) -> None:
-    try:
-        await followup.check_offer(session, user, callback_data.b)
-        options = await followup.proxy_services(session, i18n.current_locale)
-    except DomainError as err:
-        await _fail(query, err)
-        return
-    await query.answer()
+    options = await appt.errand_options(session, user, callback_data.b, i18n.current_locale)
     rows = [_btn(o.name, ApCb(a="fps", sv=o.id, b=callback_data.b)) for o in options]
-    if isinstance(query.message, Message):
-        await query.message.answer(_("Which errand should a grid worker run for you?"), reply_markup=_kb(rows))
+    await below(query, _("Which errand should a grid worker run for you?"), kb(rows))
 
 
 async def errand_picked(query: CallbackQuery, callback_data: ApCb, session: AsyncSession, user: User,
                         settings: Settings, i18n: PoI18n) -> None:
-    try:
-        await followup.check_offer(session, user, callback_data.b)
-        options = {o.id: o for o in await followup.proxy_services(session, i18n.current_locale)}
-        if callback_data.sv not in options:
-            raise DomainError("appt_service")
-    except DomainError as err:
-        await _fail(query, err)
-        return
-    name = options[callback_data.sv].name
+    name = (await appt.errand_option(session, user, callback_data.b, callback_data.sv, i18n.current_locale)).name
     text = _("A grid worker will handle “{errand}” for you and contact you.").format(errand=esc(name))
     text += "\n\n" + _("By tapping Send you say: {authorisation}").format(
-        authorisation=esc(followup.authorisation_text(i18n.current_locale, name)))
-    await query.answer()
-    await edit_in_place(query, text, _kb([_btn(_("✅ Send"), ApCb(a="fpy", sv=callback_data.sv, b=callback_data.b)),
+        authorisation=esc(appt.authorisation_text(i18n.current_locale, name)))
+    await step(query, text, kb([_btn(_("✅ Send"), ApCb(a="fpy", sv=callback_data.sv, b=callback_data.b)),
                                  _btn(_("⬅️ Back"), ApCb(a="fpx", b=callback_data.b))]))
 
 
 async def errand_confirmed(query: CallbackQuery, callback_data: ApCb, session: AsyncSession, user: User,
                            settings: Settings) -> None:
-    try:
-        opened = await followup.proxy_errand(session, settings, user, callback_data.b, callback_data.sv, utcnow())
-    except DomainError as err:
-        await _fail(query, err)
-        return
-    await session.commit()
-    await query.answer(_("Sent"))
-    await edit_in_place(query, _("✅ Sent as case {number}. Your grid worker will contact you.").format(
-        number=esc(opened.number)), None)
+    opened = await appt.proxy_errand(session, settings, user, callback_data.b, callback_data.sv, utcnow())
+    await done(query, session, _("Sent"), _("✅ Sent as case {number}. Your grid worker will contact you.").format(
+        number=esc(opened.number)))
 
 
 async def visit_asked(query: CallbackQuery, callback_data: ApCb, session: AsyncSession, user: User) -> None:
-    try:
-        await followup.check_offer(session, user, callback_data.b)
-    except DomainError as err:
-        await _fail(query, err)
-        return
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.answer(_("Ask a grid worker to visit you at home?"), reply_markup=_kb([
-            _btn(_("✅ Yes, please"), ApCb(a="fhy", b=callback_data.b))]))
+    await appt.check_offer(session, user, callback_data.b)
+    await below(query, _("Ask a grid worker to visit you at home?"), kb([
+        _btn(_("✅ Yes, please"), ApCb(a="fhy", b=callback_data.b))]))
 
 
 async def visit_confirmed(query: CallbackQuery, callback_data: ApCb, session: AsyncSession, user: User,
                           settings: Settings) -> None:
-    try:
-        opened = await followup.home_visit(session, settings, user, callback_data.b, utcnow())
-    except DomainError as err:
-        await _fail(query, err)
-        return
-    await session.commit()
-    await query.answer(_("Sent"))
-    await edit_in_place(query, _("✅ Sent as case {number}. Your grid worker will contact you to agree a time.").format(
-        number=esc(opened.number)), None)
+    opened = await appt.home_visit(session, settings, user, callback_data.b, utcnow())
+    await done(query, session, _("Sent"), _(
+        "✅ Sent as case {number}. Your grid worker will contact you to agree a time.").format(number=esc(opened.number)))
 
 
 def create_router() -> Router:
@@ -572,26 +496,15 @@ def create_router() -> Router:
     router.message.register(my_appointments, Command("appointments"))
     router.message.register(location_received, ApptInput.near, F.location)
     router.message.register(near_other, ApptInput.near, ~F.text.startswith("/"))
-    on = router.callback_query.register
     # Actions ending in "n" come from notifications: answered below them, not in place.
-    on(services_again, ApCb.filter(F.a.in_({"svcs", "svcsn"})))
-    on(service_picked, ApCb.filter(F.a.in_({"svc", "svcn"})))
-    on(near_asked, ApCb.filter(F.a == "near"))
-    on(station_picked, ApCb.filter(F.a.in_({"st", "stn"})))
-    on(day_picked, ApCb.filter(F.a == "day"))
-    on(time_picked, ApCb.filter(F.a == "tm"))
-    on(confirmed, ApCb.filter(F.a == "ok"))
-    on(my_again, ApCb.filter(F.a == "my"))
-    on(cancel_asked, ApCb.filter(F.a == "cx"))
-    on(cancel_confirmed, ApCb.filter(F.a == "cxy"))
-    on(keep, ApCb.filter(F.a == "keep"))
-    on(reschedule_asked, ApCb.filter(F.a.in_({"rs", "rsn"})))
-    on(show_way, ApCb.filter(F.a == "map"))
-    on(rebook_tapped, ApCb.filter(F.a == "rb"))
-    on(rebook_other, ApCb.filter(F.a == "rbo"))
-    on(errand_asked, ApCb.filter(F.a == "fpx"))
-    on(errand_picked, ApCb.filter(F.a == "fps"))
-    on(errand_confirmed, ApCb.filter(F.a == "fpy"))
-    on(visit_asked, ApCb.filter(F.a == "fhv"))
-    on(visit_confirmed, ApCb.filter(F.a == "fhy"))
+    buttons = {
+        services_again: ("svcs", "svcsn"), service_picked: ("svc", "svcn"), near_asked: ("near",),
+        station_picked: ("st", "stn"), day_picked: ("day",), time_picked: ("tm",), confirmed: ("ok",),
+        my_again: ("my",), cancel_asked: ("cx",), cancel_confirmed: ("cxy",), keep: ("keep",),
+        reschedule_asked: ("rs", "rsn"), show_way: ("map",), rebook_tapped: ("rb",), rebook_other: ("rbo",),
+        errand_asked: ("fpx",), errand_picked: ("fps",), errand_confirmed: ("fpy",), visit_asked: ("fhv",),
+        visit_confirmed: ("fhy",),
+    }
+    for handler, actions in buttons.items():
+        router.callback_query.register(handler, ApCb.filter(F.a.in_(set(actions))))
     return router

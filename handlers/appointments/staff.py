@@ -2,7 +2,8 @@
 working plans, and booking for residents without Telegram.
 
 Who may do what is decided by :mod:`bot.services.appointments.staff` on every
-button; these handlers only render.
+button; these handlers only render.  A refusal is answered by
+:mod:`handlers.refusal`; the handlers that catch one themselves say why.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.i18n import PoI18n
-from bot.services.appointments import staff as svc
-from bot.services.appointments.plans import Plan, plan_text
-from bot.services.appointments.texts import clock, day_label, status_icon, status_label
+from bot.services import appointments as svc
+from bot.services.appointments import Plan, clock, day_label, plan_text, status_icon, status_label
 from bot.services.errors import DomainError
 from handlers.appointments.resident import show_mine
 from handlers.appointments.ui import (
@@ -28,14 +28,17 @@ from handlers.appointments.ui import (
     ApCb,
     ApptInput,
     StCb,
+    below,
+    done,
     duration,
+    kb,
     leave_on_menu_label,
+    step,
     today,
 )
 from handlers.filters import HasRole
 from handlers.refusal import error_text, refuse
 from handlers.render import esc
-from handlers.replies import edit_in_place
 from models import AppointmentStatus, Role, User, utcnow
 
 PER_PAGE = 10
@@ -43,10 +46,6 @@ PER_PAGE = 10
 
 def _btn(text: str, cb: StCb | ApCb) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=cb.pack())
-
-
-def _kb(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 # ------------------------------------------------------------------ the agenda
@@ -63,7 +62,7 @@ async def agenda_start(message: Message, session: AsyncSession, user: User, stat
         text, markup = await _agenda(session, settings, user, stations[0].id, day, 0, i18n.current_locale)
         await message.answer(text, reply_markup=markup)
         return
-    await message.answer(_("Which station?"), reply_markup=_kb(
+    await message.answer(_("Which station?"), reply_markup=kb(
         [[_btn(s.name, StCb(a="ag", st=s.id, x=day.toordinal()))] for s in stations]))
 
 
@@ -118,26 +117,14 @@ async def _agenda(session: AsyncSession, settings: Settings, user: User, station
             rows.append([_btn(_("🚫 Close this day"), StCb(a="close", st=station_id, x=x))])
     if ag.can_manage:
         rows.append([_btn(_("⚙️ Working plans"), StCb(a="plans", st=station_id, x=x))])
-    return text, _kb(rows)
-
-
-def _day(x: int) -> date:
-    try:
-        return date.fromordinal(x)
-    except (ValueError, OverflowError):
-        raise DomainError("appt_no_slot") from None
+    return text, kb(rows)
 
 
 async def agenda_view(query: CallbackQuery, callback_data: StCb, session: AsyncSession, user: User,
                       settings: Settings, i18n: PoI18n) -> None:
-    try:
-        text, markup = await _agenda(session, settings, user, callback_data.st, _day(callback_data.x),
-                                     callback_data.p, i18n.current_locale)
-    except DomainError as err:
-        await refuse(query, err)
-        return
-    await query.answer()
-    await edit_in_place(query, text, markup)
+    text, markup = await _agenda(session, settings, user, callback_data.st, svc.day_from_code(callback_data.x),
+                                 callback_data.p, i18n.current_locale)
+    await step(query, text, markup)
 
 
 # ------------------------------------------------------------------ one booking: attendance
@@ -167,59 +154,43 @@ async def _card(session: AsyncSession, settings: Settings, user: User, appointme
         if line.status == AppointmentStatus.booked:
             rows.append([_btn(_("❌ Did not come"), StCb(a="ns", st=c.station_id, x=x, b=line.id))])
     rows.append([_btn(_("⬅️ Back to the agenda"), StCb(a="ag", st=c.station_id, x=x))])
-    return "\n".join(lines), _kb(rows)
+    return "\n".join(lines), kb(rows)
 
 
 async def booking_view(query: CallbackQuery, callback_data: StCb, session: AsyncSession, user: User,
                        settings: Settings, i18n: PoI18n) -> None:
-    try:
-        text, markup = await _card(session, settings, user, callback_data.b, i18n.current_locale)
-    except DomainError as err:
-        await refuse(query, err)
-        return
-    await query.answer()
-    await edit_in_place(query, text, markup)
+    text, markup = await _card(session, settings, user, callback_data.b, i18n.current_locale)
+    await step(query, text, markup)
 
 
 async def marked(query: CallbackQuery, callback_data: StCb, session: AsyncSession, user: User,
                  settings: Settings, i18n: PoI18n) -> None:
-    try:
-        await svc.mark(session, settings, user, callback_data.b, attended=callback_data.a == "att", now=utcnow())
-    except DomainError as err:
-        await refuse(query, err)
-        return
-    await session.commit()
+    await svc.mark(session, settings, user, callback_data.b, attended=callback_data.a == "att", now=utcnow())
     text, markup = await _card(session, settings, user, callback_data.b, i18n.current_locale)
-    await query.answer(_("Saved"))
-    await edit_in_place(query, text, markup)
+    await done(query, session, _("Saved"), text, markup)
 
 
 # ------------------------------------------------------------------ closing a day
 
 async def close_asked(query: CallbackQuery, callback_data: StCb, session: AsyncSession, user: User,
                       state: FSMContext, settings: Settings) -> None:
-    try:
-        day = _day(callback_data.x)
-        count = await svc.closure_preview(session, settings, user, callback_data.st, day, utcnow())
-    except DomainError as err:
-        await refuse(query, err)
-        return
+    day = svc.day_from_code(callback_data.x)
+    count = await svc.closure_preview(session, settings, user, callback_data.st, day, utcnow())
     await state.set_state(ApptInput.close_reason)
     await state.update_data(st=callback_data.st, day=callback_data.x)
-    await query.answer()
     text = _("Close the station on {day}? No more bookings will be taken that day.").format(
         day=day_label(_, day, today(settings)))
     if count:
         text += "\n" + _("{n} booked residents will be told and offered other times.").format(n=count)
     text += "\n\n" + _("Send a short reason they will read (for example “staff training”), or tap below.")
-    await edit_in_place(query, text, _kb([
+    await step(query, text, kb([
         [_btn(_("🚫 Close without a reason"), StCb(a="closey", st=callback_data.st, x=callback_data.x))],
         [_btn(_("⬅️ Keep it open"), StCb(a="ag", st=callback_data.st, x=callback_data.x))]]))
 
 
 async def _close(session: AsyncSession, settings: Settings, user: User, station_id: int, x: int,
                  reason: str) -> str:
-    count = await svc.close_day(session, settings, user, station_id, _day(x), reason, utcnow())
+    count = await svc.close_day(session, settings, user, station_id, svc.day_from_code(x), reason, utcnow())
     return _("🚫 Closed. Residents told: {n}.").format(n=count)
 
 
@@ -227,15 +198,18 @@ async def close_confirmed(query: CallbackQuery, callback_data: StCb, session: As
                           state: FSMContext, settings: Settings, i18n: PoI18n) -> None:
     await state.clear()
     try:
-        done = await _close(session, settings, user, callback_data.st, callback_data.x, "")
-    except DomainError as err:
+        closed = await _close(session, settings, user, callback_data.st, callback_data.x, "")
+    except DomainError as err:  # refused or not, no reason is awaited any more: the cleared state stays cleared
         await refuse(query, err)
         return
-    await session.commit()
-    await query.answer(done, show_alert=True)
-    text, markup = await _agenda(session, settings, user, callback_data.st, _day(callback_data.x), 0,
-                                 i18n.current_locale)
-    await edit_in_place(query, text, markup)
+    await _agenda_done(query, session, settings, user, callback_data, closed, i18n)
+
+
+async def _agenda_done(query: CallbackQuery, session: AsyncSession, settings: Settings, user: User, cb: StCb,
+                       alert: str, i18n: PoI18n) -> None:
+    """A day closed or reopened: commit, the alert, and the day's agenda in place."""
+    text, markup = await _agenda(session, settings, user, cb.st, svc.day_from_code(cb.x), 0, i18n.current_locale)
+    await done(query, session, alert, text, markup, show_alert=True)
 
 
 async def close_reason_typed(message: Message, session: AsyncSession, user: User, state: FSMContext,
@@ -244,31 +218,23 @@ async def close_reason_typed(message: Message, session: AsyncSession, user: User
     data = await state.get_data()
     station_id, x = int(data.get("st", 0)), int(data.get("day", 0))
     try:
-        done = await _close(session, settings, user, station_id, x, message.text or "")
-    except DomainError as err:
+        closed = await _close(session, settings, user, station_id, x, message.text or "")
+    except DomainError as err:  # a reason too long keeps waiting for a shorter one; any other refusal ends it
         await message.answer(error_text(err))
         if err.code != "appt_reason_long":
             await state.clear()
         return
     await state.clear()
     await session.commit()
-    await message.answer(done)
-    text, markup = await _agenda(session, settings, user, station_id, _day(x), 0, i18n.current_locale)
+    await message.answer(closed)
+    text, markup = await _agenda(session, settings, user, station_id, svc.day_from_code(x), 0, i18n.current_locale)
     await message.answer(text, reply_markup=markup)
 
 
 async def reopen(query: CallbackQuery, callback_data: StCb, session: AsyncSession, user: User,
                  settings: Settings, i18n: PoI18n) -> None:
-    try:
-        await svc.reopen_day(session, settings, user, callback_data.st, _day(callback_data.x), utcnow())
-    except DomainError as err:
-        await refuse(query, err)
-        return
-    await session.commit()
-    await query.answer(_("Open for bookings again."), show_alert=True)
-    text, markup = await _agenda(session, settings, user, callback_data.st, _day(callback_data.x), 0,
-                                 i18n.current_locale)
-    await edit_in_place(query, text, markup)
+    await svc.reopen_day(session, settings, user, callback_data.st, svc.day_from_code(callback_data.x), utcnow())
+    await _agenda_done(query, session, settings, user, callback_data, _("Open for bookings again."), i18n)
 
 
 # ------------------------------------------------------------------ working plans
@@ -281,16 +247,11 @@ def _plan_summary(plan: Plan) -> str:
 
 async def plans_view(query: CallbackQuery, callback_data: StCb, session: AsyncSession, user: User,
                      settings: Settings, i18n: PoI18n) -> None:
-    try:
-        plans = await svc.station_plans(session, settings, user, callback_data.st, i18n.current_locale)
-    except DomainError as err:
-        await refuse(query, err)
-        return
+    plans = await svc.station_plans(session, settings, user, callback_data.st, i18n.current_locale)
     rows = [[_btn(f"{p.service} · {_plan_summary(p.plan)}", StCb(a="plan", st=callback_data.st, sv=p.service_id,
                                                                    x=callback_data.x))] for p in plans]
     rows.append([_btn(_("⬅️ Back to the agenda"), StCb(a="ag", st=callback_data.st, x=callback_data.x))])
-    await query.answer()
-    await edit_in_place(query, _("Working plans: one per service. ✅ takes bookings, ⏸ does not."), _kb(rows))
+    await step(query, _("Working plans: one per service. ✅ takes bookings, ⏸ does not."), kb(rows))
 
 
 async def _plan_card(session: AsyncSession, settings: Settings, user: User, station_id: int, service_id: int,
@@ -308,48 +269,31 @@ async def _plan_card(session: AsyncSession, settings: Settings, user: User, stat
     rows = [[_btn(_("✏️ Change"), StCb(a="pedit", st=station_id, sv=service_id, x=x))],
             [_btn(toggle[0], StCb(a="pact", st=station_id, sv=service_id, x=x, p=toggle[1]))],
             [_btn(_("⬅️ All plans"), StCb(a="plans", st=station_id, x=x))]]
-    return "\n".join(lines), _kb(rows)
+    return "\n".join(lines), kb(rows)
 
 
 async def plan_view(query: CallbackQuery, callback_data: StCb, session: AsyncSession, user: User,
                     settings: Settings, i18n: PoI18n) -> None:
     cb = callback_data
-    try:
-        text, markup = await _plan_card(session, settings, user, cb.st, cb.sv, cb.x, i18n.current_locale)
-    except DomainError as err:
-        await refuse(query, err)
-        return
-    await query.answer()
-    await edit_in_place(query, text, markup)
+    text, markup = await _plan_card(session, settings, user, cb.st, cb.sv, cb.x, i18n.current_locale)
+    await step(query, text, markup)
 
 
 async def plan_toggled(query: CallbackQuery, callback_data: StCb, session: AsyncSession, user: User,
                        settings: Settings, i18n: PoI18n) -> None:
     cb = callback_data
-    try:
-        await svc.set_plan_active(session, settings, user, cb.st, cb.sv, bool(cb.p), utcnow())
-    except DomainError as err:
-        await refuse(query, err)
-        return
-    await session.commit()
+    await svc.set_plan_active(session, settings, user, cb.st, cb.sv, bool(cb.p), utcnow())
     text, markup = await _plan_card(session, settings, user, cb.st, cb.sv, cb.x, i18n.current_locale)
-    await query.answer(_("Saved"))
-    await edit_in_place(query, text, markup)
+    await done(query, session, _("Saved"), text, markup)
 
 
 async def plan_edit_asked(query: CallbackQuery, callback_data: StCb, session: AsyncSession, user: User,
                           state: FSMContext, settings: Settings, i18n: PoI18n) -> None:
     cb = callback_data
-    try:
-        await svc.plan_of(session, settings, user, cb.st, cb.sv, i18n.current_locale)
-    except DomainError as err:
-        await refuse(query, err)
-        return
+    await svc.plan_of(session, settings, user, cb.st, cb.sv, i18n.current_locale)
     await state.set_state(ApptInput.plan_text)
     await state.update_data(st=cb.st, sv=cb.sv, x=cb.x)
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.answer(_(
+    await below(query, _(
             "Send the lines you want to change (the others stay), for example:\n"
             "<code>mon 08:30-11:30 13:30-17:00</code>  hours of a weekday, breaks between\n"
             "<code>sat -</code>  no bookings that weekday\n"
@@ -370,7 +314,7 @@ async def plan_text_typed(message: Message, session: AsyncSession, user: User, s
     try:
         _plan, outside = await svc.save_plan(session, settings, user, station_id, service_id, message.text or "",
                                              utcnow())
-    except DomainError as err:
+    except DomainError as err:  # the conversation stays: the refusal asks for the text again
         await message.answer(error_text(err) + "\n" + _("Please send it again, or /cancel."))
         return
     await state.clear()
@@ -388,30 +332,20 @@ async def plan_text_typed(message: Message, session: AsyncSession, user: User, s
 
 async def proxy_start(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
     await state.clear()
-    try:
-        people = await svc.offline_residents(session, user)
-    except DomainError as err:
-        await message.answer(error_text(err))
-        return
+    people = await svc.offline_residents(session, user)
     rows = [[_btn(f"👤 {p.first_name} · {p.phone or ''}", StCb(a="pr", b=p.id))] for p in people]
     rows.append([_btn(_("➕ Someone new"), StCb(a="pnew"))])
-    await message.answer(_("Book for a resident who is not on Telegram. Who is it?"), reply_markup=_kb(rows))
+    await message.answer(_("Book for a resident who is not on Telegram. Who is it?"), reply_markup=kb(rows))
 
 
 async def proxy_new(query: CallbackQuery, state: FSMContext) -> None:
     await state.set_state(ApptInput.proxy_name)
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.answer(_("Type the resident's name."))
+    await below(query, _("Type the resident's name."))
 
 
 async def proxy_name_typed(message: Message, state: FSMContext) -> None:
     await leave_on_menu_label(message, state)
-    try:
-        name = svc.clean_name(message.text or "")
-    except DomainError as err:
-        await message.answer(error_text(err))
-        return
+    name = svc.clean_name(message.text or "")
     await state.update_data(name=name)
     await state.set_state(ApptInput.proxy_phone)
     await message.answer(_("Type their phone number, so the station can ring them."))
@@ -421,12 +355,8 @@ async def proxy_phone_typed(message: Message, session: AsyncSession, user: User,
                             settings: Settings, i18n: PoI18n) -> None:
     await leave_on_menu_label(message, state)
     data = await state.get_data()
-    try:
-        person, new = await svc.add_offline_resident(session, user, str(data.get("name", "")), message.text or "",
-                                                     utcnow())
-    except DomainError as err:
-        await message.answer(error_text(err))
-        return
+    person, new = await svc.add_offline_resident(session, user, str(data.get("name", "")), message.text or "",
+                                                 utcnow())
     await state.clear()
     await session.commit()
     if not new:
@@ -443,11 +373,7 @@ async def _person(message: Message, session: AsyncSession, user: User, person: U
 
 async def proxy_person(query: CallbackQuery, callback_data: StCb, session: AsyncSession, user: User,
                        settings: Settings, i18n: PoI18n) -> None:
-    try:
-        person = await svc.offline_resident(session, user, callback_data.b)
-    except DomainError as err:
-        await refuse(query, err)
-        return
+    person = await svc.offline_resident(session, user, callback_data.b)
     await query.answer()
     if isinstance(query.message, Message):
         await _person(query.message, session, user, person, settings, i18n)
@@ -464,18 +390,12 @@ def create_router() -> Router:
     router.message.register(proxy_name_typed, ApptInput.proxy_name, F.text, ~F.text.startswith("/"))
     router.message.register(proxy_phone_typed, ApptInput.proxy_phone, F.text, ~F.text.startswith("/"))
     # Buttons are not filtered by role: a forged one reaches the service, which refuses it.
-    on = router.callback_query.register
-    on(agenda_view, StCb.filter(F.a == "ag"))
-    on(booking_view, StCb.filter(F.a == "bk"))
-    on(marked, StCb.filter(F.a.in_({"att", "ns"})))
-    on(close_asked, StCb.filter(F.a == "close"))
-    on(close_confirmed, StCb.filter(F.a == "closey"))
-    on(reopen, StCb.filter(F.a == "open"))
-    on(plans_view, StCb.filter(F.a == "plans"))
-    on(plan_view, StCb.filter(F.a == "plan"))
-    on(plan_toggled, StCb.filter(F.a == "pact"))
-    on(plan_edit_asked, StCb.filter(F.a == "pedit"))
-    on(proxy_new, StCb.filter(F.a == "pnew"))
-    on(proxy_person, StCb.filter(F.a == "pr"))
+    buttons = {
+        agenda_view: ("ag",), booking_view: ("bk",), marked: ("att", "ns"), close_asked: ("close",),
+        close_confirmed: ("closey",), reopen: ("open",), plans_view: ("plans",), plan_view: ("plan",),
+        plan_toggled: ("pact",), plan_edit_asked: ("pedit",), proxy_new: ("pnew",), proxy_person: ("pr",),
+    }
+    for handler, actions in buttons.items():
+        router.callback_query.register(handler, StCb.filter(F.a.in_(set(actions))))
     return router
 

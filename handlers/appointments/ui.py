@@ -1,9 +1,9 @@
 """Shared pieces of the appointment handlers: reply-keyboard labels,
-conversation states, callback data, the rendering of cards, and the error
-texts of the appointment services.
+conversation states, callback data, the rendering of cards, the answers to a
+button, and the error texts of the appointment services.
 
 Services write some buttons themselves (reminders, closure notices, the
-no-show offer) with :func:`bot.services.appointments.booking.ap_cb`; :class:`ApCb`
+no-show offer) with :func:`bot.services.appointments.ap_cb`; :class:`ApCb`
 parses exactly that layout.
 """
 
@@ -15,22 +15,32 @@ from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import Message
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyKeyboardMarkup,
+)
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n.lazy_proxy import LazyProxy
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.services.appointments.booking import AppointmentView
-from bot.services.appointments.texts import day_label, status_label, when_label
+from bot.services.appointments import (
+    AppointmentView,
+    day_label,
+    seats_left,
+    status_label,
+    when_label,
+)
+from bot.services.dates import local_day
 from bot.services.errors import DomainError
 from handlers import labels
 from handlers.labels import AGENDA, BOOK, MY_APPOINTMENTS, PROXY_BOOK  # noqa: F401  (the feature's menu buttons)
 from handlers.render import esc
+from handlers.replies import edit_in_place
 from models import AppointmentStatus, utcnow
-
-# ------------------------------------------------------------------ labels (reply keyboards)
-
-
 
 # ------------------------------------------------------------------ conversations
 
@@ -75,7 +85,7 @@ class StCb(CallbackData, prefix="aps"):
 # ------------------------------------------------------------------ rendering
 
 def today(settings: Settings) -> date:
-    return utcnow().astimezone(settings.tz).date()
+    return local_day(utcnow(), settings.tz)
 
 
 def duration(minutes: int) -> str:
@@ -108,9 +118,35 @@ def card(view: AppointmentView, settings: Settings, *, for_worker: bool = False)
 
 
 def day_button(d: date, seats: int, settings: Settings) -> str:
-    from bot.services.appointments.texts import seats_left
-
     return f"{day_label(_, d, today(settings))} · {seats_left(_, seats)}"
+
+
+# ------------------------------------------------------------------ answers to a button
+
+def kb(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def step(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """The next step in place of the message the button is on."""
+    await query.answer()
+    await edit_in_place(query, text, markup)
+
+
+async def below(query: CallbackQuery, text: str,
+                markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = None) -> None:
+    """Answer below the message the button is on (a notification, a card), keeping it."""
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(text, reply_markup=markup)
+
+
+async def done(query: CallbackQuery, session: AsyncSession, alert: str, text: str,
+               markup: InlineKeyboardMarkup | None = None, *, show_alert: bool = False) -> None:
+    """Commit what the button did, say so briefly, and show the result in place."""
+    await session.commit()
+    await query.answer(alert, show_alert=show_alert)
+    await edit_in_place(query, text, markup)
 
 
 async def leave_on_menu_label(message: Message, state: FSMContext) -> None:

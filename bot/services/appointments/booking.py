@@ -1,15 +1,17 @@
 """Appointments at service stations (预约服务): availability, booking,
 cancelling and rescheduling, the resident's list.
 
-The feature is split by concern; this module is its front door::
+The feature is split by concern (its public face is the package's ``__init__``)::
 
-    appointments_plans     working plans, closed days, slot times, the staff's plan text
-    appointments           (here) availability and the booking rules
-    appointments_notify    reminders (24 h and 1 h before), closure notices, the no-show offer
-    appointments_staff     the agenda, attendance, closures, plan editing, proxy residents
-    appointments_followup  a missed appointment becomes a proxy errand or a home visit (issue 3's cases)
-    appointments_ics       the .ics file
-    appointments_jobs      the recurring holiday sweep
+    plans         working plans, closed days, slot times, the staff's plan text
+    common        the button codec, describe(), set_cancelled()
+    availability  free seats by day, the nearest free slots
+    booking       (here) the booking rules
+    notify        reminders (24 h and 1 h before), closure notices, the no-show offer
+    staff         the agenda, attendance, closures, plan editing, proxy residents
+    followup      a missed appointment becomes a proxy errand or a home visit (issue 3's cases)
+    ics           the .ics file
+    jobs          the recurring holiday sweep
 
 Rules (every one is checked here, buttons included, since callback data can be forged):
 
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -37,7 +39,16 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.services.appointments import jobs as appointments_jobs  # noqa: F401  (registers the recurring job)
+from bot.services.access import chain_of_grid, field_grid_ids, oversees
+from bot.services.appointments.availability import SlotView, free_slots, group_days, nearest_free
+from bot.services.appointments.common import (
+    AppointmentView,
+    cancel_reminders,
+    describe,
+    release_seat,
+    set_cancelled,
+)
+from bot.services.appointments.notify import schedule_reminders
 from bot.services.appointments.plans import (
     Bookable,
     all_bookable,
@@ -45,9 +56,9 @@ from bot.services.appointments.plans import (
     last_bookable_day,
     load_bookable,
     load_rules,
-    local_day,
     slot_starts,
 )
+from bot.services.dates import local_day
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from models import (
     Appointment,
@@ -55,57 +66,13 @@ from models import (
     AppointmentStatus,
     Building,
     CancelReason,
-    Community,
     Grid,
-    Role,
     ServiceItem,
-    Station,
     User,
     i18n_name,
 )
 
-# Callback data of appointment buttons that services write into outbox rows;
-# the same layout aiogram packs for handlers.appointments.ui.ApCb.
-AP_CB = "ap"
-
-
-def ap_cb(a: str, *, sv: int = 0, st: int = 0, x: int = 0, b: int = 0, r: int = 0) -> str:
-    return f"{AP_CB}:{a}:{sv}:{st}:{x}:{b}:{r}"
-
-
-def slot_code(starts_at: datetime) -> int:
-    """A slot start as whole minutes since the epoch (what buttons carry)."""
-    return int(starts_at.timestamp()) // 60
-
-
-def slot_from_code(code: int) -> datetime:
-    if not 0 < code < 10**9:
-        raise InvalidInput("appt_no_slot")
-    return datetime.fromtimestamp(code * 60, UTC)
-
-
-def day_from_code(code: int) -> date:
-    try:
-        return date.fromordinal(code)
-    except (ValueError, OverflowError):
-        raise InvalidInput("appt_no_slot") from None
-
-
 # ------------------------------------------------------------------ results
-
-@dataclass(frozen=True, slots=True)
-class SlotView:
-    starts_at: datetime
-    ends_at: datetime
-    seats_left: int
-
-
-@dataclass(frozen=True, slots=True)
-class DayView:
-    day: date
-    seats_left: int
-    slots: int  # slots with a free seat
-
 
 @dataclass(frozen=True, slots=True)
 class ServiceOption:
@@ -123,30 +90,6 @@ class StationOption:
     free_days: int
 
 
-@dataclass(frozen=True, slots=True)
-class AppointmentView:
-    id: int
-    status: AppointmentStatus
-    cancel_reason: CancelReason | None
-    station_id: int
-    station: str
-    address: str
-    station_phone: str | None
-    latitude: float | None
-    longitude: float | None
-    service_id: int
-    service: str
-    starts_at: datetime
-    ends_at: datetime
-    at_home: bool
-    home_address: str | None
-    proxy: bool
-    resident_id: int
-    resident_name: str
-    version: int
-    cancel_until: datetime  # the cut-off: cancelling and rescheduling end here
-
-
 class SlotFull(Conflict):
     """The slot has no seat left; ``alternatives`` are the nearest free ones."""
 
@@ -159,14 +102,6 @@ class SlotFull(Conflict):
 
 # ------------------------------------------------------------------ people
 
-def _grants(user: User, *roles: Role) -> set[int]:
-    return {g.scope_id for g in user.roles if g.role in roles}
-
-
-def is_worker_side(user: User) -> bool:
-    return any(g.role in (Role.worker, Role.grid_head, Role.staff, Role.admin) for g in user.roles)
-
-
 async def may_act_for(session: AsyncSession, actor: User, resident: User) -> bool:
     """A resident acts for themselves; a worker, grid head, community staff or
     district admin acts for a resident *without Telegram* of their grid /
@@ -175,15 +110,10 @@ async def may_act_for(session: AsyncSession, actor: User, resident: User) -> boo
         return True
     if resident.telegram_id is not None or resident.grid_id is None:
         return False
-    if resident.grid_id in _grants(actor, Role.worker, Role.grid_head):
+    if resident.grid_id in field_grid_ids(actor):
         return True
-    grid = await session.get(Grid, resident.grid_id)
-    if grid is None:
-        return False
-    if grid.community_id in _grants(actor, Role.staff):
-        return True
-    community = await session.get(Community, grid.community_id)
-    return community is not None and community.district_id in _grants(actor, Role.admin)
+    chain = await chain_of_grid(session, resident.grid_id)
+    return chain is not None and oversees(actor, chain)
 
 
 async def _resident_for(session: AsyncSession, actor: User, resident_id: int | None) -> User:
@@ -205,67 +135,6 @@ def _distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> int:
 
 
 # ------------------------------------------------------------------ availability
-
-async def _counters(session: AsyncSession, bk: Bookable, since: datetime, until: datetime) -> dict[datetime, int]:
-    rows = await session.execute(select(AppointmentSlot.starts_at, AppointmentSlot.booked).where(
-        AppointmentSlot.station_id == bk.station.id, AppointmentSlot.service_id == bk.service.id,
-        AppointmentSlot.starts_at >= since, AppointmentSlot.starts_at < until))
-    return {s: n for s, n in rows.all()}
-
-
-async def free_slots(session: AsyncSession, settings: Settings, bk: Bookable, now: datetime, *,
-                     first_day: date | None = None, last_day: date | None = None) -> list[SlotView]:
-    """Bookable slots with at least one free seat, in time order."""
-    tz, plan = settings.tz, bk.plan
-    today = local_day(now, tz)
-    start = max(first_day or today, today)
-    end = min(last_day or last_bookable_day(plan, now, tz), last_bookable_day(plan, now, tz))
-    if end < start:
-        return []
-    rules = await load_rules(session, bk.station.id, start, end)
-    since = datetime.combine(start, datetime.min.time(), tz).astimezone(UTC)
-    until = datetime.combine(end + timedelta(days=1), datetime.min.time(), tz).astimezone(UTC)
-    booked = await _counters(session, bk, since, until)
-    earliest = now + plan.min_notice
-    out: list[SlotView] = []
-    d = start
-    while d <= end:
-        for s in slot_starts(plan, d, rules, tz):
-            if s < earliest or s <= now:
-                continue
-            left = plan.capacity - booked.get(s, 0)
-            if left > 0:
-                out.append(SlotView(s, s + plan.slot, left))
-        d += timedelta(days=1)
-    return out
-
-
-async def free_days(session: AsyncSession, settings: Settings, station_id: int, service_id: int,
-                    now: datetime) -> list[DayView]:
-    bk = await load_bookable(session, settings, station_id, service_id)
-    return _group_days(await free_slots(session, settings, bk, now), settings)
-
-
-def _group_days(slots: list[SlotView], settings: Settings) -> list[DayView]:
-    days: dict[date, list[SlotView]] = {}
-    for s in slots:
-        days.setdefault(local_day(s.starts_at, settings.tz), []).append(s)
-    return [DayView(d, sum(s.seats_left for s in ss), len(ss)) for d, ss in days.items()]
-
-
-async def free_slots_of_day(session: AsyncSession, settings: Settings, station_id: int, service_id: int,
-                            day: date, now: datetime) -> list[SlotView]:
-    bk = await load_bookable(session, settings, station_id, service_id)
-    return await free_slots(session, settings, bk, now, first_day=day, last_day=day)
-
-
-async def nearest_free(session: AsyncSession, settings: Settings, bk: Bookable, wanted: datetime, now: datetime,
-                       *, limit: int = 3, exclude: datetime | None = None) -> list[SlotView]:
-    """The free slots closest in time to ``wanted`` (before or after), in time order."""
-    slots = [s for s in await free_slots(session, settings, bk, now) if s.starts_at != exclude]
-    slots.sort(key=lambda s: (abs((s.starts_at - wanted).total_seconds()), s.starts_at))
-    return sorted(slots[:limit], key=lambda s: s.starts_at)
-
 
 async def bookable_services(session: AsyncSession, settings: Settings, locale: str) -> list[ServiceOption]:
     """Services some station takes bookings for, in catalogue order."""
@@ -302,7 +171,7 @@ async def stations_for(session: AsyncSession, settings: Settings, actor: User, s
         st = bk.station
         distance = (_distance_m(origin[0], origin[1], st.latitude, st.longitude)
                     if origin and st.latitude is not None and st.longitude is not None else None)
-        days = _group_days(await free_slots(session, settings, bk, now), settings)
+        days = group_days(await free_slots(session, settings, bk, now), settings)
         out.append(StationOption(st.id, i18n_name(st.names, locale, st.code), distance,
                                  st.community_id == own_community, len(days)))
 
@@ -392,12 +261,6 @@ async def _take_seat(session: AsyncSession, station_id: int, service_id: int, st
     return result.scalar_one_or_none()
 
 
-async def _release_seat(session: AsyncSession, slot_id: int) -> None:
-    await session.execute(
-        update(AppointmentSlot).where(AppointmentSlot.id == slot_id, AppointmentSlot.booked > 0)
-        .values(booked=AppointmentSlot.booked - 1).execution_options(synchronize_session=False))
-
-
 # ------------------------------------------------------------------ booking
 
 async def book(session: AsyncSession, settings: Settings, actor: User, *, station_id: int, service_id: int,
@@ -427,8 +290,6 @@ async def book(session: AsyncSession, settings: Settings, actor: User, *, statio
         booked_by_id=actor.id, version=1, created_at=now, updated_at=now)
     session.add(appointment)
     await session.flush()
-    from bot.services.appointments.notify import schedule_reminders
-
     await schedule_reminders(session, settings, appointment, now)
     return appointment
 
@@ -504,28 +365,8 @@ async def cancel(session: AsyncSession, settings: Settings, actor: User, appoint
                  now: datetime) -> Appointment:
     appointment = await _own(session, actor, appointment_id)
     await _check_changeable(session, settings, appointment, now)
-    await _set_cancelled(session, appointment, CancelReason.resident, actor, now)
+    await set_cancelled(session, appointment, CancelReason.resident, actor, now)
     return appointment
-
-
-async def _set_cancelled(session: AsyncSession, appointment: Appointment, reason: CancelReason,
-                         actor: User | None, now: datetime) -> bool:
-    """Cancel (once: a double click or a racing job changes nothing), free the
-    seat, withdraw the reminders."""
-    result = await session.execute(
-        update(Appointment).where(Appointment.id == appointment.id,
-                                  Appointment.status == AppointmentStatus.booked)
-        .values(status=AppointmentStatus.cancelled, cancel_reason=reason, cancelled_at=now,
-                cancelled_by_id=actor.id if actor else None, updated_at=now)
-        .execution_options(synchronize_session=False))
-    if not result.rowcount:
-        raise Conflict("appt_not_upcoming")
-    await session.refresh(appointment)
-    await _release_seat(session, appointment.slot_id)
-    from bot.services.appointments.notify import cancel_reminders
-
-    await cancel_reminders(session, appointment)
-    return True
 
 
 async def reschedule(session: AsyncSession, settings: Settings, actor: User, appointment_id: int,
@@ -551,10 +392,8 @@ async def reschedule(session: AsyncSession, settings: Settings, actor: User, app
     slot_id = await _take_seat(session, bk.station.id, bk.service.id, starts_at, bk.plan.capacity)
     if slot_id is None:
         raise SlotFull(await nearest_free(session, settings, bk, starts_at, now, exclude=starts_at))
-    from bot.services.appointments.notify import cancel_reminders, schedule_reminders
-
     await cancel_reminders(session, appointment)
-    await _release_seat(session, appointment.slot_id)
+    await release_seat(session, appointment.slot_id)
     appointment.slot_id, appointment.starts_at, appointment.ends_at = slot_id, starts_at, ends_at
     appointment.day = local_day(starts_at, settings.tz)
     appointment.version += 1
@@ -572,33 +411,24 @@ async def view(session: AsyncSession, settings: Settings, actor: User, appointme
     return await describe(session, settings, appointment, locale)
 
 
-async def describe(session: AsyncSession, settings: Settings, appointment: Appointment,
-                   locale: str) -> AppointmentView:
-    station = await session.get(Station, appointment.station_id)
-    service = await session.get(ServiceItem, appointment.service_id)
-    resident = await session.get(User, appointment.resident_id)
-    assert station is not None and service is not None and resident is not None
-    home_address = None
-    if appointment.at_home and resident.building_id is not None:
-        building = await session.get(Building, resident.building_id)
-        if building is not None:
-            home_address = building.address or i18n_name(building.names, locale, building.code)
-    try:
-        bk = await load_bookable(session, settings, station.id, service.id, include_paused=True)
-        cutoff = bk.plan.cancel_cutoff
-    except NotFound:
-        cutoff = timedelta(minutes=settings.appointment_cancel_cutoff_minutes)
-    return AppointmentView(
-        id=appointment.id, status=appointment.status, cancel_reason=appointment.cancel_reason,
-        station_id=station.id, station=i18n_name(station.names, locale, station.code),
-        address=i18n_name(station.address, locale, ""), station_phone=station.phone,
-        latitude=station.latitude, longitude=station.longitude,
-        service_id=service.id, service=i18n_name(service.names, locale, service.code),
-        starts_at=appointment.starts_at, ends_at=appointment.ends_at, at_home=appointment.at_home,
-        home_address=home_address, proxy=appointment.proxy, resident_id=resident.id,
-        resident_name=" ".join(p for p in (resident.first_name, resident.last_name) if p),
-        version=appointment.version, cancel_until=appointment.starts_at - cutoff,
-    )
+async def booked_view(session: AsyncSession, settings: Settings, actor: User, appointment_id: int,
+                      locale: str) -> AppointmentView:
+    """The booking behind a "cancel it" button: ``Conflict("appt_not_upcoming")``
+    unless it is still booked (the cut-off is checked when the cancel is confirmed)."""
+    appointment = await _own(session, actor, appointment_id)
+    if appointment.status != AppointmentStatus.booked:
+        raise Conflict("appt_not_upcoming")
+    return await describe(session, settings, appointment, locale)
+
+
+async def changeable_view(session: AsyncSession, settings: Settings, actor: User, appointment_id: int,
+                          locale: str, now: datetime) -> AppointmentView:
+    """The booking behind a "change the time" button, if it may still be moved:
+    upcoming and before the plan's cancellation cut-off (``appt_cutoff`` with the
+    station's phone otherwise)."""
+    appointment = await _own(session, actor, appointment_id)
+    await _check_changeable(session, settings, appointment, now)
+    return await describe(session, settings, appointment, locale)
 
 
 async def upcoming(session: AsyncSession, settings: Settings, actor: User, locale: str, now: datetime, *,
@@ -609,8 +439,3 @@ async def upcoming(session: AsyncSession, settings: Settings, actor: User, local
         Appointment.resident_id == resident.id, Appointment.status == AppointmentStatus.booked,
         Appointment.ends_at > now).order_by(Appointment.starts_at))
     return [await describe(session, settings, a, locale) for a in rows]
-
-
-async def no_show_count(session: AsyncSession, resident_id: int) -> int:
-    return int(await session.scalar(select(func.count()).select_from(Appointment).where(
-        Appointment.resident_id == resident_id, Appointment.status == AppointmentStatus.no_show)) or 0)

@@ -17,12 +17,13 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.services.appointments.booking import describe
+from bot.services import cases
+from bot.services.appointments.common import describe
 from bot.services.appointments.texts import when_label
 from bot.services.errors import Conflict, NotFound
 from bot.services.l10n import translator
 from bot.services.users import Option
-from models import Appointment, AppointmentStatus, FollowUp, User
+from models import Appointment, AppointmentStatus, CaseKind, FollowUp, ServiceKind, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +40,6 @@ async def open_case(session: AsyncSession, settings: Settings, resident: User, *
     ``authorisation``; otherwise a free request.  A draft the resident is still
     writing is never thrown away: ``Conflict("appt_case_draft")`` instead.
     """
-    from bot.services import cases
-    from models import CaseKind
-
     if await cases.pending_draft(session, resident) is not None:
         raise Conflict("appt_case_draft")
     kind = CaseKind.proxy if proxy_service_id is not None else CaseKind.request
@@ -54,9 +52,6 @@ async def open_case(session: AsyncSession, settings: Settings, resident: User, *
 
 
 async def proxy_services(session: AsyncSession, locale: str) -> list[Option]:
-    from bot.services import cases
-    from models import ServiceKind
-
     return await cases.catalogue(session, ServiceKind.proxy, locale)
 
 
@@ -76,6 +71,27 @@ async def check_offer(session: AsyncSession, resident: User, appointment_id: int
     await _missed(session, resident, appointment_id)
 
 
+async def errand_options(session: AsyncSession, resident: User, appointment_id: int, locale: str) -> list[Option]:
+    """The proxy errands to choose from, while the offer is open."""
+    await _missed(session, resident, appointment_id)
+    return await proxy_services(session, locale)
+
+
+async def errand_option(session: AsyncSession, resident: User, appointment_id: int, service_id: int,
+                        locale: str) -> Option:
+    """The proxy errand picked, while the offer is open; ``NotFound("appt_service")``
+    when it is not one of the catalogue's proxy errands."""
+    await _missed(session, resident, appointment_id)
+    return await _errand(session, service_id, locale)
+
+
+async def _errand(session: AsyncSession, service_id: int, locale: str) -> Option:
+    option = next((o for o in await proxy_services(session, locale) if o.id == service_id), None)
+    if option is None:
+        raise NotFound("appt_service")
+    return option
+
+
 def authorisation_text(locale: str, service: str) -> str:
     _ = translator(locale)
     return _("I authorise my grid worker to handle “{service}” for me.").format(service=service)
@@ -85,17 +101,15 @@ async def proxy_errand(session: AsyncSession, settings: Settings, resident: User
                        service_id: int, now: datetime) -> OpenedCase:
     a = await _missed(session, resident, appointment_id)
     locale = resident.locale or settings.default_locale
-    options = {o.id: o for o in await proxy_services(session, locale)}
-    if service_id not in options:
-        raise NotFound("appt_service")
+    errand = await _errand(session, service_id, locale)
     view = await describe(session, settings, a, locale)
     _ = translator(locale)
     text = _("Instead of the missed appointment ({service} at {station}, {when}), please run this errand "
              "for me: {errand}.").format(service=view.service, station=view.station,
                                         when=when_label(_, view.starts_at, settings.tz),
-                                        errand=options[service_id].name)
+                                        errand=errand.name)
     opened = await open_case(session, settings, resident, proxy_service_id=service_id, text=text,
-                             authorisation=authorisation_text(locale, options[service_id].name), now=now)
+                             authorisation=authorisation_text(locale, errand.name), now=now)
     a.follow_up, a.follow_up_case_id, a.updated_at = FollowUp.proxy, opened.case_id, now
     await session.flush()
     return opened

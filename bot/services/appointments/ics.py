@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from icalendar import Alarm, Calendar, Event
 
-from bot.services.appointments.booking import AppointmentView
+from bot.services.appointments.common import AppointmentView
 
 PRODID = "-//gridbot//station appointments//EN"
 

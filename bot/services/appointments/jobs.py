@@ -14,13 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.jobs import JobContext, recurring
+from bot.services.appointments.plans import calendar_exceptions
+from bot.services.appointments.staff import cancel_day
+from bot.services.dates import local_day
 from models import CancelReason, HolidayKind
 
 
 async def sweep_holidays(session: AsyncSession, settings: Settings, now: datetime) -> int:
-    from bot.services.appointments.plans import calendar_exceptions, local_day
-    from bot.services.appointments.staff import cancel_day
-
     today = local_day(now, settings.tz)
     count = 0
     for day, kind in sorted((await calendar_exceptions(session, today)).items()):

@@ -14,46 +14,38 @@ Dedupe keys (one row each, whatever retries happen)::
 
 The version is bumped by every reschedule, so moving a booking cancels the
 keys of its old version (status ``cancelled``) and writes new ones; cancelling
-cancels the current version's rows.  A reminder already sent stays sent.
+cancels the current version's rows (:func:`bot.services.appointments.common.cancel_reminders`).  A reminder already sent stays sent.
 """
 
 from __future__ import annotations
 
-import html
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.services.appointments.availability import nearest_free
+from bot.services.appointments.common import AppointmentView, ap_cb, describe, slot_code
+from bot.services.appointments.plans import load_bookable
 from bot.services.appointments.texts import clock, when_label
+from bot.services.errors import NotFound
+from bot.services.escape import esc
 from bot.services.l10n import Translate, translator
 from bot.services.notify import Button, notify, recipient_locale
-from models import Appointment, OutboxKind, OutboxMessage, OutboxStatus, User
+from models import Appointment, OutboxKind, User
 
 REMINDERS = (("r24", timedelta(hours=24)), ("r1", timedelta(hours=1)))
 
 
-def reminder_keys(appointment: Appointment, version: int | None = None) -> list[str]:
-    v = appointment.version if version is None else version
-    return [f"appt:{appointment.id}:v{v}:{name}" for name in ("r24", "r1", "r24w")]
-
-
-def _esc(text: str | None) -> str:
-    return html.escape(text or "")
-
-
-def _place_line(_: Translate, view) -> str:  # type: ignore[no-untyped-def]
+def _place_line(_: Translate, view: AppointmentView) -> str:
     if view.at_home:
-        return _("🏠 At your home: {address}").format(address=_esc(view.home_address or ""))
-    return _("📍 {station}, {address}").format(station=_esc(view.station), address=_esc(view.address))
+        return _("🏠 At your home: {address}").format(address=esc(view.home_address or ""))
+    return _("📍 {station}, {address}").format(station=esc(view.station), address=esc(view.address))
 
 
 async def schedule_reminders(session: AsyncSession, settings: Settings, appointment: Appointment,
                              now: datetime) -> int:
     """Queue the reminders still ahead (a booking made 3 hours ahead gets only the 1-hour one)."""
-    from bot.services.appointments.booking import ap_cb, describe
-
     resident = await session.get(User, appointment.resident_id)
     assert resident is not None
     queued = 0
@@ -68,12 +60,12 @@ async def schedule_reminders(session: AsyncSession, settings: Settings, appointm
                 continue
             when = when_label(_, appointment.starts_at, settings.tz, today_of(due))
             if name == "r24":
-                text = _("⏰ Reminder: {when}, {service}.").format(when=when, service=_esc(view.service))
+                text = _("⏰ Reminder: {when}, {service}.").format(when=when, service=esc(view.service))
                 buttons = [[Button(_("🔁 Change the time"), ap_cb("rsn", b=appointment.id))],
                            [Button(_("❌ Cancel it"), ap_cb("cx", b=appointment.id))]]
             else:
                 text = _("⏰ In one hour, at {time}: {service}.").format(
-                    time=clock(appointment.starts_at, settings.tz), service=_esc(view.service))
+                    time=clock(appointment.starts_at, settings.tz), service=esc(view.service))
                 buttons = ([[Button(_("🗺️ Show the way"), ap_cb("map", b=appointment.id))]]
                            if not view.at_home and view.latitude is not None else None)
             text += "\n" + _place_line(_, view)
@@ -91,8 +83,8 @@ async def schedule_reminders(session: AsyncSession, settings: Settings, appointm
             view = await describe(session, settings, appointment, locale)
             text = _("⏰ Tomorrow {time}: {name} ({phone}) has an appointment you booked: {service}. "
                      "Please remind them.").format(
-                time=clock(appointment.starts_at, settings.tz), name=_esc(view.resident_name),
-                phone=_esc(resident.phone or ""), service=_esc(view.service))
+                time=clock(appointment.starts_at, settings.tz), name=esc(view.resident_name),
+                phone=esc(resident.phone or ""), service=esc(view.service))
             text += "\n" + _place_line(_, view)
             if await notify(session, recipient=worker, kind=OutboxKind.reminder,
                             dedupe_key=f"appt:{appointment.id}:v{appointment.version}:r24w", text=text,
@@ -101,26 +93,11 @@ async def schedule_reminders(session: AsyncSession, settings: Settings, appointm
     return queued
 
 
-async def cancel_reminders(session: AsyncSession, appointment: Appointment) -> int:
-    """Withdraw the current version's reminders that have not gone out."""
-    result = await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.dedupe_key.in_(reminder_keys(appointment)),
-               OutboxMessage.status.in_([OutboxStatus.pending, OutboxStatus.claimed]))
-        .values(status=OutboxStatus.cancelled, last_error="appointment cancelled or moved")
-        .execution_options(synchronize_session=False))
-    return int(result.rowcount or 0)
-
-
 async def tell_closed(session: AsyncSession, settings: Settings, appointment: Appointment, reason: str,
                       now: datetime, *, holiday: bool = False) -> bool:
     """The booking was cancelled because its day closed: tell the resident (or, for
     a proxy booking, the worker who made it) and offer the nearest free times,
     each bookable with one tap."""
-    from bot.services.appointments.booking import ap_cb, describe, nearest_free, slot_code
-    from bot.services.appointments.plans import load_bookable
-    from bot.services.errors import NotFound
-
     resident = await session.get(User, appointment.resident_id)
     assert resident is not None
     recipient = resident
@@ -137,16 +114,16 @@ async def tell_closed(session: AsyncSession, settings: Settings, appointment: Ap
     when = when_label(_, appointment.starts_at, settings.tz, today)
     if recipient is resident:
         text = _("🚫 {station} is closed on that day, so your appointment ({service}, {when}) is cancelled.").format(
-            station=_esc(view.station), service=_esc(view.service), when=when)
+            station=esc(view.station), service=esc(view.service), when=when)
     else:
         text = _("🚫 {station} is closed on that day: the appointment you booked for {name} ({phone}), "
                  "{service}, {when}, is cancelled. Please tell them.").format(
-            station=_esc(view.station), name=_esc(view.resident_name), phone=_esc(resident.phone or ""),
-            service=_esc(view.service), when=when)
+            station=esc(view.station), name=esc(view.resident_name), phone=esc(resident.phone or ""),
+            service=esc(view.service), when=when)
     if holiday:
         reason = _("public holiday")
     if reason:
-        text += "\n" + _("Reason: {reason}").format(reason=_esc(reason))
+        text += "\n" + _("Reason: {reason}").format(reason=esc(reason))
     buttons: list[list[Button]] = []
     try:
         bk = await load_bookable(session, settings, appointment.station_id, appointment.service_id)
@@ -173,8 +150,6 @@ async def offer_after_no_show(session: AsyncSession, settings: Settings, appoint
     """After a missed appointment: offer a proxy errand or a home visit instead
     (or another booking).  A resident without Telegram: the worker who booked
     for them is asked to ring and offer the same."""
-    from bot.services.appointments.booking import ap_cb, describe
-
     resident = await session.get(User, appointment.resident_id)
     assert resident is not None
     if resident.telegram_id is not None:
@@ -183,7 +158,7 @@ async def offer_after_no_show(session: AsyncSession, settings: Settings, appoint
         view = await describe(session, settings, appointment, locale)
         text = _("We missed you at {station} ({service}, {when}). We can still help: a grid worker can run "
                  "the errand for you, or visit you at home.").format(
-            station=_esc(view.station), service=_esc(view.service),
+            station=esc(view.station), service=esc(view.service),
             when=when_label(_, appointment.starts_at, settings.tz))
         buttons = [[Button(_("🤝 Run the errand for me"), ap_cb("fpx", b=appointment.id))],
                    [Button(_("🏠 Visit me at home"), ap_cb("fhv", b=appointment.id))],
@@ -201,7 +176,7 @@ async def offer_after_no_show(session: AsyncSession, settings: Settings, appoint
     view = await describe(session, settings, appointment, locale)
     text = _("{name} ({phone}) missed the appointment you booked ({service}, {when}). Please ring them and "
              "offer a proxy errand or a home visit.").format(
-        name=_esc(view.resident_name), phone=_esc(resident.phone or ""), service=_esc(view.service),
+        name=esc(view.resident_name), phone=esc(resident.phone or ""), service=esc(view.service),
         when=when_label(_, appointment.starts_at, settings.tz))
     return await notify(session, recipient=worker, kind=OutboxKind.reminder,
                         dedupe_key=f"appt:{appointment.id}:noshow", text=text)

@@ -29,8 +29,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.services.dates import local_day
 from bot.services.errors import InvalidInput, NotFound
-from bot.services.workcalendar import parse_periods
+from bot.services.workcalendar import load_exceptions, parse_periods
 from models import (
     AppointmentClosure,
     AppointmentPlan,
@@ -200,8 +201,6 @@ async def calendar_exceptions(session: AsyncSession, since: date) -> dict[date, 
     The one place this feature reads that calendar: if its API moves, only
     this function changes.
     """
-    from bot.services.workcalendar import load_exceptions
-
     return await load_exceptions(session, since=since)
 
 
@@ -242,10 +241,6 @@ def slot_starts(plan: Plan, d: date, rules: DayRules, tz: ZoneInfo) -> list[date
             out.append(start.astimezone(UTC))
             start += plan.slot
     return out
-
-
-def local_day(moment: datetime, tz: ZoneInfo) -> date:
-    return moment.astimezone(tz).date()
 
 
 def last_bookable_day(plan: Plan, now: datetime, tz: ZoneInfo) -> date:

@@ -17,24 +17,31 @@ Who is who (checked on every call):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.services.appointments.booking import _set_cancelled, no_show_count
+from bot.services.access import (
+    admin_district_ids,
+    chain_of_community,
+    field_grid_ids,
+    require_field_worker,
+    staff_community_ids,
+)
+from bot.services.appointments.common import no_show_count, person_name, set_cancelled
 from bot.services.appointments.notify import offer_after_no_show, tell_closed
 from bot.services.appointments.plans import (
     Plan,
     apply_plan_text,
     load_bookable,
     load_rules,
-    local_day,
     slot_starts,
 )
 from bot.services.appointments.texts import mask_phone
+from bot.services.dates import local_day
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from models import (
     Appointment,
@@ -42,11 +49,9 @@ from models import (
     AppointmentPlan,
     AppointmentStatus,
     CancelReason,
-    Community,
     FollowUp,
     Grid,
     HolidayKind,
-    Role,
     ServiceItem,
     Station,
     StationService,
@@ -63,17 +68,14 @@ MAX_NAME = 64
 _PHONE_RE = re.compile(r"^\+?[0-9]{5,20}$")
 
 
-def _grants(user: User, *roles: Role) -> set[int]:
-    return {g.scope_id for g in user.roles if g.role in roles}
-
-
 async def access(session: AsyncSession, actor: User, station: Station) -> str | None:
-    if station.community_id in _grants(actor, Role.staff):
+    """``actor``'s level at ``station`` (see the module), or None."""
+    if station.community_id in staff_community_ids(actor):
         return FULL
-    community = await session.get(Community, station.community_id)
-    if community is not None and community.district_id in _grants(actor, Role.admin):
+    chain = await chain_of_community(session, station.community_id)
+    if chain is not None and chain.district_id in admin_district_ids(actor):
         return MANAGE
-    grid_ids = _grants(actor, Role.worker, Role.grid_head)
+    grid_ids = field_grid_ids(actor)
     if grid_ids and await session.scalar(select(Grid.id).where(
             Grid.id.in_(grid_ids), Grid.community_id == station.community_id).limit(1)) is not None:
         return VIEW
@@ -124,6 +126,13 @@ class AgendaLine:
     no_shows: int  # the resident's missed appointments at any station (the agenda: other than this one)
 
 
+def _line(a: Appointment, person: User, service: str, level: str, no_shows: int) -> AgendaLine:
+    return AgendaLine(
+        id=a.id, starts_at=a.starts_at, ends_at=a.ends_at, service=service, resident=person_name(person),
+        phone=(person.phone or "") if level == FULL else mask_phone(person.phone),
+        proxy=a.proxy, at_home=a.at_home, status=a.status, no_shows=no_shows)
+
+
 @dataclass(frozen=True, slots=True)
 class Agenda:
     station_id: int
@@ -168,16 +177,11 @@ async def agenda(session: AsyncSession, settings: Settings, actor: User, station
         if a.status == AppointmentStatus.cancelled:
             cancelled += 1
             continue
-        person = people[a.resident_id]
         service = services.get(a.service_id)
-        lines.append(AgendaLine(
-            id=a.id, starts_at=a.starts_at, ends_at=a.ends_at,
-            service=i18n_name(service.names, locale, service.code) if service else "",
-            resident=" ".join(p for p in (person.first_name, person.last_name) if p),
-            phone=(person.phone or "") if level == FULL else mask_phone(person.phone),
-            proxy=a.proxy, at_home=a.at_home, status=a.status,
-            # Missed *before*: this booking's own no-show is its status icon.
-            no_shows=int(misses.get(a.resident_id, 0)) - (a.status == AppointmentStatus.no_show)))
+        # Missed *before*: this booking's own no-show is its status icon.
+        missed_before = int(misses.get(a.resident_id, 0)) - (a.status == AppointmentStatus.no_show)
+        lines.append(_line(a, people[a.resident_id], i18n_name(service.names, locale, service.code) if service else "",
+                           level, missed_before))
     rules = await load_rules(session, station.id, day, day)
     state = ("closed" if day in rules.closures
              else "holiday" if rules.exceptions.get(day) is HolidayKind.holiday else "open")
@@ -194,22 +198,26 @@ class BookingCard:
     level: str
 
 
-async def booking_card(session: AsyncSession, settings: Settings, actor: User, appointment_id: int,
-                       locale: str) -> BookingCard:
-    a = await session.get(Appointment, appointment_id)
+async def _booking(session: AsyncSession, actor: User, appointment_id: int, *,
+                   lock: bool = False) -> tuple[Appointment, str]:
+    """A booking at a station ``actor`` has access to, and their level there; otherwise not found."""
+    a = await session.get(Appointment, appointment_id, populate_existing=lock, with_for_update=lock)
     station = await session.get(Station, a.station_id) if a is not None else None
     level = await access(session, actor, station) if station is not None else None
     if a is None or level is None:
         raise NotFound("appt")
+    return a, level
+
+
+async def booking_card(session: AsyncSession, settings: Settings, actor: User, appointment_id: int,
+                       locale: str) -> BookingCard:
+    a, level = await _booking(session, actor, appointment_id)
     person = await session.get(User, a.resident_id)
     service = await session.get(ServiceItem, a.service_id)
     assert person is not None and service is not None
     by = await session.get(User, a.booked_by_id) if a.proxy and a.booked_by_id else None
-    line = AgendaLine(
-        id=a.id, starts_at=a.starts_at, ends_at=a.ends_at, service=i18n_name(service.names, locale, service.code),
-        resident=" ".join(p for p in (person.first_name, person.last_name) if p),
-        phone=(person.phone or "") if level == FULL else mask_phone(person.phone),
-        proxy=a.proxy, at_home=a.at_home, status=a.status, no_shows=await no_show_count(session, person.id))
+    line = _line(a, person, i18n_name(service.names, locale, service.code), level,
+                 await no_show_count(session, person.id))
     return BookingCard(line, a.station_id, a.day, by.first_name if by else None, level)
 
 
@@ -218,11 +226,7 @@ async def mark(session: AsyncSession, settings: Settings, actor: User, appointme
     """Attended or no-show, by the station's staff.  Attended from the day of the
     appointment on (also correcting a no-show); no-show once it has started.
     A no-show sends the resident the offer of a proxy errand or a home visit."""
-    a = await session.get(Appointment, appointment_id, populate_existing=True, with_for_update=True)
-    station = await session.get(Station, a.station_id) if a is not None else None
-    level = await access(session, actor, station) if station is not None else None
-    if a is None or level is None:
-        raise NotFound("appt")
+    a, level = await _booking(session, actor, appointment_id, lock=True)
     if level != FULL:
         raise NotAllowed()
     today = local_day(now, settings.tz)
@@ -298,7 +302,7 @@ async def cancel_day(session: AsyncSession, settings: Settings, station_id: int 
     count = 0
     for a in await _booked_on(session, station_id, day, now):
         try:
-            await _set_cancelled(session, a, cause, actor, now)
+            await set_cancelled(session, a, cause, actor, now)
         except Conflict:
             continue  # cancelled meanwhile
         await tell_closed(session, settings, a, reason, now, holiday=cause == CancelReason.holiday)
@@ -393,8 +397,6 @@ async def save_plan(session: AsyncSession, settings: Settings, actor: User, stat
 async def set_plan_active(session: AsyncSession, settings: Settings, actor: User, station_id: int,
                           service_id: int, active: bool, now: datetime) -> Plan:
     """Take bookings for a service at a station, or stop (existing bookings are kept)."""
-    from dataclasses import replace
-
     await _station(session, actor, station_id, FULL, MANAGE)
     bk = await load_bookable(session, settings, station_id, service_id, include_paused=True)
     plan = replace(bk.plan, active=active)
@@ -404,15 +406,9 @@ async def set_plan_active(session: AsyncSession, settings: Settings, actor: User
 
 # ------------------------------------------------------------------ residents without Telegram
 
-def _proxy_grids(actor: User) -> list[int]:
-    return sorted(_grants(actor, Role.worker, Role.grid_head))
-
-
 async def offline_residents(session: AsyncSession, actor: User, *, limit: int = 20) -> list[User]:
     """Residents without Telegram of the actor's grids, most recently added first."""
-    grids = _proxy_grids(actor)
-    if not grids:
-        raise NotAllowed()
+    grids = require_field_worker(actor)
     return list(await session.scalars(select(User).where(
         User.telegram_id.is_(None), User.grid_id.in_(grids)).order_by(User.id.desc()).limit(limit)))
 
@@ -436,9 +432,7 @@ async def add_offline_resident(session: AsyncSession, actor: User, name: str, ph
     """A resident without Telegram, typed in by a worker of their grid.  The same
     phone in the worker's grids is the same person (their no-shows add up).
     Returns the person and whether they were new."""
-    grids = _proxy_grids(actor)
-    if not grids:
-        raise NotAllowed()
+    grids = sorted(require_field_worker(actor))
     name, phone = clean_name(name), clean_phone(phone)
     existing = await session.scalar(select(User).where(
         User.telegram_id.is_(None), User.phone == phone, User.grid_id.in_(grids)).limit(1))
@@ -453,7 +447,7 @@ async def add_offline_resident(session: AsyncSession, actor: User, name: str, ph
 
 async def offline_resident(session: AsyncSession, actor: User, resident_id: int) -> User:
     person = await session.get(User, resident_id)
-    if person is None or person.telegram_id is not None or person.grid_id not in _proxy_grids(actor):
+    if person is None or person.telegram_id is not None or person.grid_id not in field_grid_ids(actor):
         raise NotFound("appt_resident")
     return person
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
-import pytest
 from icalendar import Calendar
 from sqlalchemy import func, select
 
-from bot.services.appointments import booking as appt
+from bot.services import appointments as appt
+from bot.services.appointments.availability import free_slots
 from bot.services.appointments.plans import load_bookable
 from bot.services.appointments.staff import close_day
 from models import (
@@ -34,21 +34,12 @@ from models import (
     utcnow,
 )
 from models.base import clock_offset, set_clock_offset
-from tests.e2e.cases.helpers import last_id, person, start_cases_bot, zh
+from tests.e2e.cases.helpers import last_id, person, zh
 from tests.e2e.harness import Person, RunningBot
 
 RESIDENT = 7000000040  # 王桂芝, Xinzhan, building DC-XS-01-02
 NEIGHBOUR = 7000000041  # 李志远, Xinzhan
 STUDENT = 7000000044  # Longquan, English
-
-
-@pytest.fixture
-async def bot(emulator, db_url, demo_sessionmaker):  # type: ignore[no-untyped-def]
-    running = await start_cases_bot(emulator, db_url)
-    yield running
-    await running.stop()
-    set_clock_offset(timedelta(0))
-    assert emulator.unknown_methods == [] and emulator.internal_errors == []
 
 
 def _data(msg, label: str) -> str:  # type: ignore[no-untyped-def]
@@ -217,7 +208,7 @@ async def test_every_refusal_is_clear_and_stores_nothing(bot):
     anchor = (await p.send("/book"))[-1]  # forged buttons are pressed on this message
     now = utcnow()
     async with bot.app.sessionmaker() as s:
-        slots = await appt.free_slots(s, settings, await load_bookable(s, settings, station, service), now)
+        slots = await free_slots(s, settings, await load_bookable(s, settings, station, service), now)
         admin = await s.scalar(select(User).where(User.telegram_id == 7000000001))
         # Not one that slips inside the minimum notice while the test runs.
         first = next(x.starts_at for x in slots if x.starts_at > now + timedelta(hours=2, minutes=5))

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
-from bot.services.appointments import booking as appt
+from bot.services import appointments as appt
 from handlers.appointments.ui import StCb, today
 from models import (
     Appointment,
@@ -32,7 +31,6 @@ from tests.e2e.cases.helpers import (
     last_id,
     person,
     received,
-    start_cases_bot,
     tap_in,
     zh,
 )
@@ -41,15 +39,6 @@ SECRETARY = 7000000002  # 刘秀梅, community staff of Xinzhan: the station ST-
 WORKER = 7000000014  # 张伟, grid DC-XS-01
 OTHER_WORKER = 7000000032  # 谢东, Longquan
 ADMIN = 7000000001
-
-
-@pytest.fixture
-async def bot(emulator, db_url, demo_sessionmaker):  # type: ignore[no-untyped-def]
-    running = await start_cases_bot(emulator, db_url)
-    yield running
-    await running.stop()
-    set_clock_offset(timedelta(0))
-    assert emulator.unknown_methods == [] and emulator.internal_errors == []
 
 
 def move_clock_to(moment: datetime) -> None:

@@ -8,9 +8,9 @@ from datetime import date, timedelta
 
 import pytest
 from icalendar import Calendar
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from bot.services.appointments import booking as appt
+from bot.services import appointments as appt
 from bot.services.appointments.ics import ics_bytes
 from bot.services.appointments.plans import (
     apply_plan_text,
@@ -22,6 +22,7 @@ from bot.services.appointments.plans import (
     slot_starts,
 )
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from handlers.appointments.ui import ApCb
 from models import (
     Appointment,
     AppointmentClosure,
@@ -347,8 +348,6 @@ async def test_postgres_second_booking_waits_for_the_first_and_rechecks(sessionm
     committed, B's if A rolled back."""
     if not db_url.startswith("postgresql"):
         pytest.skip("row-lock interleaving is PostgreSQL's; SQLite runs one writer at a time")
-    from sqlalchemy import text
-
     async with sessionmaker() as s:
         aw = await make_appt_world(s)
         await set_capacity(s, aw, 1)
@@ -399,8 +398,6 @@ async def test_postgres_second_booking_waits_for_the_first_and_rechecks(sessionm
 
 
 def test_service_buttons_parse_as_the_handlers_callback_data():
-    from handlers.appointments.ui import ApCb
-
     for packed in (appt.ap_cb("rsn", b=5), appt.ap_cb("rb", b=7, x=29_000_000), appt.ap_cb("stn", sv=3, st=4),
                    appt.ap_cb("svcn", sv=3, r=12)):
         assert ApCb.unpack(packed).pack() == packed and len(packed.encode()) <= 64

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.services.appointments import booking as appt
+from bot.services import appointments as appt
 from bot.services.appointments import followup, staff
 from bot.services.appointments.jobs import sweep_holidays
 from bot.services.appointments.texts import mask_phone
