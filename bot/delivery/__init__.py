@@ -3,8 +3,8 @@
 * :mod:`bot.delivery.engine`: the sender (claim with leases, mark, send, record).
 * :mod:`bot.delivery.limits`: Telegram's caps kept from our side; 429 pauses.
 * :mod:`bot.delivery.scheduler`: recurring jobs once per due time across processes.
-* :mod:`bot.services.broadcasts.notices`: the staff broadcast service (scopes, recipients, control).
-* :mod:`bot.delivery.reports`: progress messages, delivery reports, follow-up lists.
+* :mod:`bot.delivery.progress`: broadcast progress messages and delivery reports (the
+  broadcast service itself is :mod:`bot.services.broadcasts`).
 
 :class:`DeliveryRuntime` runs them inside a bot process (``GridBotApp``
 starts it); ``python -m bot.delivery`` runs a sender and scheduler alone.
@@ -42,7 +42,7 @@ class DeliveryRuntime:
 
     def start(self) -> None:
         from bot.delivery.engine import BotApiTransport, Sender
-        from bot.delivery.reports import BroadcastMonitor
+        from bot.delivery.progress import BroadcastMonitor
         from bot.delivery.scheduler import Scheduler
 
         s = self.settings
