@@ -386,6 +386,17 @@ def _unlocked(session: AsyncSession, *cond: Any) -> list[Any]:
     return [OutboxMessage.id.in_(select(OutboxMessage.id).where(*cond).with_for_update(skip_locked=True)), *cond]
 
 
+async def _release_rows(session: AsyncSession, broadcast_id: int, statuses: list[OutboxStatus],
+                        **values: Any) -> None:
+    """Set ``values`` on the broadcast's rows in ``statuses`` (on PostgreSQL, those no sender
+    transaction has locked: see :func:`_unlocked`), and drop their leases."""
+    await session.execute(
+        update(OutboxMessage).where(*_unlocked(session, OutboxMessage.broadcast_id == broadcast_id,
+                                               OutboxMessage.status.in_(statuses)))
+        .values(lease_owner=None, lease_expires_at=None, **values)
+    )
+
+
 async def _controlled(session: AsyncSession, actor: User, broadcast_id: int) -> Broadcast:
     broadcast = await session.get(Broadcast, broadcast_id)
     if broadcast is None:
@@ -395,47 +406,42 @@ async def _controlled(session: AsyncSession, actor: User, broadcast_id: int) -> 
     return broadcast
 
 
-async def pause(session: AsyncSession, actor: User, broadcast_id: int) -> Broadcast:
+async def _switch(session: AsyncSession, actor: User, broadcast_id: int, allowed: tuple[BroadcastStatus, ...],
+                  to: BroadcastStatus, refusal: str) -> Broadcast:
+    """Move a broadcast the actor controls from one of ``allowed`` to ``to``; ``Conflict(refusal)`` otherwise."""
     broadcast = await _controlled(session, actor, broadcast_id)
-    if broadcast.status != BroadcastStatus.active:
-        raise Conflict("broadcast_not_running")
-    broadcast.status = BroadcastStatus.paused
+    if broadcast.status not in allowed:
+        raise Conflict(refusal)
+    broadcast.status = to
+    return broadcast
+
+
+async def pause(session: AsyncSession, actor: User, broadcast_id: int) -> Broadcast:
+    broadcast = await _switch(session, actor, broadcast_id, (BroadcastStatus.active,), BroadcastStatus.paused,
+                              "broadcast_not_running")
     await session.flush()
     # Rows a sender holds but has not tried yet go back; it will not claim them again.
     # (A row a sender is marking this very moment is sent: skipped, not waited for.)
-    await session.execute(
-        update(OutboxMessage).where(*_unlocked(session, OutboxMessage.broadcast_id == broadcast_id,
-                                               OutboxMessage.status == OutboxStatus.claimed))
-        .values(status=OutboxStatus.pending, lease_owner=None, lease_expires_at=None)
-    )
+    await _release_rows(session, broadcast_id, [OutboxStatus.claimed], status=OutboxStatus.pending)
     return broadcast
 
 
 async def resume(session: AsyncSession, actor: User, broadcast_id: int) -> Broadcast:
-    broadcast = await _controlled(session, actor, broadcast_id)
-    if broadcast.status != BroadcastStatus.paused:
-        raise Conflict("broadcast_not_paused")
-    broadcast.status = BroadcastStatus.active
+    broadcast = await _switch(session, actor, broadcast_id, (BroadcastStatus.paused,), BroadcastStatus.active,
+                              "broadcast_not_paused")
     wake_sender_after_commit(session)
     return broadcast
 
 
 async def cancel(session: AsyncSession, actor: User, broadcast_id: int, now: datetime) -> Broadcast:
-    broadcast = await _controlled(session, actor, broadcast_id)
-    if broadcast.status not in (BroadcastStatus.active, BroadcastStatus.paused):
-        raise Conflict("broadcast_finished")
-    broadcast.status = BroadcastStatus.cancelled
+    broadcast = await _switch(session, actor, broadcast_id, (BroadcastStatus.active, BroadcastStatus.paused),
+                              BroadcastStatus.cancelled, "broadcast_finished")
     broadcast.finished_at = now
     await session.flush()
     # Rows a sender is marking this very moment are sent; every other open row is cancelled
     # (the claim query skips a cancelled broadcast's rows anyway).
-    await session.execute(
-        update(OutboxMessage).where(*_unlocked(
-            session, OutboxMessage.broadcast_id == broadcast_id,
-            OutboxMessage.status.in_([OutboxStatus.pending, OutboxStatus.claimed])))
-        .values(status=OutboxStatus.cancelled, last_error="broadcast cancelled", lease_owner=None,
-                lease_expires_at=None)
-    )
+    await _release_rows(session, broadcast_id, [OutboxStatus.pending, OutboxStatus.claimed],
+                        status=OutboxStatus.cancelled, last_error="broadcast cancelled")
     return broadcast
 
 
