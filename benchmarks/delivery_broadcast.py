@@ -6,7 +6,7 @@ Bot API emulator with its flood caps on, from one sender process.
 
 In one run:
 
-1. **Queue**: ``bot.services.broadcasts.notices.create_broadcast`` for a grid of N
+1. **Queue**: ``bot.services.broadcasts.create_broadcast`` for a grid of N
    registered residents (the real service: scope check, recipient query, one
    outbox row each with the "I have read it" button in the reader's language),
    committed.  Timed.
@@ -179,7 +179,7 @@ async def main_async(args: argparse.Namespace) -> dict:
     from sqlalchemy import select
 
     from bot.config import Settings
-    from bot.services.broadcasts import notices as svc
+    from bot.services import broadcasts as svc
     from models import BroadcastAudience, BroadcastScope, User, utcnow
     from models.database import create_engine, create_sessionmaker, upgrade
 

@@ -7,8 +7,8 @@ the chart, the workbook and the CSV of the period's cases.
 Run it on a database made by ``benchmarks.report_data``.  The report is the
 one an administrator gets for "last month" (November 2026 by default, as of
 3 December 2026 12:00 Shanghai time), built exactly as the bot builds it
-(:func:`bot.services.reports.figures.compute`, then what
-:func:`bot.services.reports.figures.render_files` does).  Each run uses a fresh session;
+(:func:`bot.services.reports.compute`, then what
+:func:`bot.services.reports.render_files` does).  Each run uses a fresh session;
 the first run is reported separately (cold caches), then the median and the
 worst of the others.  Prints one JSON object.
 """
@@ -28,10 +28,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from bot.config import Settings
+from bot.services import reports
 from bot.services.l10n import translator
-from bot.services.reports import chart as reports_chart
-from bot.services.reports import figures as reports
-from bot.services.reports import xlsx as reports_xlsx
 from models import Case, DiaryEntry, District
 from models.database import create_engine, create_sessionmaker
 
@@ -69,13 +67,13 @@ async def run(url: str, month: date, as_of: datetime, runs: int, locale: str) ->
             report = await reports.compute(s, settings, scope, period, locale, as_of)
             t["figures"] = time.perf_counter() - began  # every query, the CSV's case lines included
         mark = time.perf_counter()
-        png = reports_chart.render_png(report)
+        png = reports.render_png(report)
         t["chart"] = time.perf_counter() - mark
         mark = time.perf_counter()
-        xlsx = reports_xlsx.workbook(report, _)
+        xlsx = reports.workbook(report, _)
         t["workbook"] = time.perf_counter() - mark
         mark = time.perf_counter()
-        csv = reports_xlsx.cases_csv(report.lines, _, TZ)
+        csv = reports.cases_csv(report.lines, _, TZ)
         t["csv"] = time.perf_counter() - mark
         t["total"] = time.perf_counter() - began
         timings.append(t)

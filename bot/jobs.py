@@ -47,8 +47,8 @@ class RecurringJob:
 
 REGISTRY: dict[str, RecurringJob] = {}
 
-# Modules with jobs outside the feature packages' ``jobs`` modules.
-JOB_MODULES = ("bot.delivery.reports",)
+# Modules with jobs outside the feature packages' ``jobs`` modules (none today).
+JOB_MODULES: tuple[str, ...] = ()
 
 
 def load_jobs() -> dict[str, RecurringJob]:

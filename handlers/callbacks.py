@@ -49,13 +49,6 @@ class BcStepCb(CallbackData, prefix="bcx"):
     value: str = ""
 
 
-class BcCtlCb(CallbackData, prefix="bcc"):
-    """Pause / resume / cancel / refresh a running broadcast."""
-
-    action: str
-    id: int
-
-
 class BcAckCb(CallbackData, prefix="bca"):
     """A recipient's "I have read it"."""
 

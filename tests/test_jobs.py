@@ -15,7 +15,7 @@ EXPECTED = {
     "diary.weekly_summary": "bot.services.diary.jobs",
     "diary.close_stale_patrols": "bot.services.diary.jobs",
     "reports.weekly_digest": "bot.services.reports.jobs",
-    "broadcast_ack_followups": "bot.delivery.reports",
+    "broadcast_ack_followups": "bot.services.broadcasts.jobs",
 }
 
 

@@ -3,8 +3,8 @@
 * :mod:`bot.delivery.engine`: the sender (claim with leases, mark, send, record).
 * :mod:`bot.delivery.limits`: Telegram's caps kept from our side; 429 pauses.
 * :mod:`bot.delivery.scheduler`: recurring jobs once per due time across processes.
-* :mod:`bot.services.broadcasts.notices`: the staff broadcast service (scopes, recipients, control).
-* :mod:`bot.delivery.reports`: progress messages, delivery reports, follow-up lists.
+* :mod:`bot.delivery.progress`: broadcast progress messages and delivery reports (the
+  broadcast service itself is :mod:`bot.services.broadcasts`).
 
 :class:`DeliveryRuntime` runs them inside a bot process (``GridBotApp``
 starts it); ``python -m bot.delivery`` runs a sender and scheduler alone.
@@ -21,7 +21,12 @@ from aiogram import Bot
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.delivery.engine import Sender
+from bot.delivery.progress import BroadcastMonitor
+from bot.delivery.scheduler import Scheduler
+from bot.delivery.transport import BotApiTransport
 from bot.i18n import PoI18n
+from bot.jobs import load_jobs
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +39,13 @@ class DeliveryRuntime:
     sessionmaker: async_sessionmaker[AsyncSession]
     settings: Settings
     i18n: PoI18n
-    sender: object | None = None
-    scheduler: object | None = None
-    monitor: object | None = None
+    sender: Sender | None = None
+    scheduler: Scheduler | None = None
+    monitor: BroadcastMonitor | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def start(self) -> None:
-        from bot.delivery.engine import Sender
-        from bot.delivery.reports import BroadcastMonitor
-        from bot.delivery.scheduler import Scheduler
-        from bot.delivery.transport import BotApiTransport
-
         s = self.settings
         # Everything alive now (modules, classes, caches) lives as long as the
         # process: moved out of the collector's way, a full collection no longer
@@ -60,8 +60,6 @@ class DeliveryRuntime:
             self._tasks.append(asyncio.create_task(sender.run(self._stop), name="delivery-sender"))
             self._tasks.append(asyncio.create_task(monitor.run(self._stop), name="delivery-monitor"))
         if s.jobs_enabled:
-            from bot.jobs import load_jobs
-
             self.scheduler = scheduler = Scheduler(self.sessionmaker, s, registry=load_jobs())
             self._tasks.append(asyncio.create_task(scheduler.run(self._stop), name="delivery-scheduler"))
 

@@ -3,18 +3,21 @@
 Compose (text, photo or document) → where (district, community, grid,
 building) → who (residents, workers, both) → "I have read it" button or not →
 preview with the exact number of recipients → send now or schedule → one
-progress message edited in place, with pause / resume / cancel.
+progress message edited in place, with pause / resume / cancel
+(:mod:`bot.delivery.progress`).
 
 Recipients press "I have read it"; a user blocking or unblocking the bot
 (``my_chat_member``) is recorded so the delivery engine stops or resumes.
 
 Every button can be forged: the service checks the actor's scope on each one.
+A refusal (not allowed, a stale step, a bad time...) is answered by the one
+refusal path (:mod:`handlers.refusal`); the conversation stays at its step.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
+from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
@@ -31,15 +34,16 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.delivery.reports import held_until, progress_keyboard, progress_text
+from bot.delivery.progress import BcCtlCb, held_until, progress_keyboard, progress_text
 from bot.i18n import PoI18n
-from bot.services.broadcasts import notices as svc
-from bot.services.errors import DomainError, InvalidInput, NotAllowed
+from bot.services import broadcasts
+from bot.services.errors import Conflict, DomainError
+from bot.services.escape import esc
 from handlers import labels
-from handlers.callbacks import BcAckCb, BcCtlCb, BcScopeCb, BcStepCb
+from handlers.callbacks import BcAckCb, BcScopeCb, BcStepCb
 from handlers.filters import HasRole
-from handlers.refusal import error_text, refuse
-from handlers.render import esc, local_time
+from handlers.refusal import error_text
+from handlers.render import local_time
 from models import BroadcastAudience, BroadcastScope, BroadcastStatus, Role, User, utcnow
 
 MAX_CHILD_BUTTONS = 60
@@ -74,12 +78,29 @@ def _btn(text: str, data: object) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=data if isinstance(data, str) else data.pack())  # type: ignore[attr-defined]
 
 
+def _stale() -> Conflict:
+    """A button of a step the conversation is not at (a second tap, an old message, a forged one)."""
+    return Conflict("stale_button")
+
+
+async def _expect(state: FSMContext, step: State, valid: bool = True) -> None:
+    """Refuse the press unless the conversation is at ``step`` (and its data is ``valid``)."""
+    if not valid or await state.get_state() != step.state:
+        raise _stale()
+
+
+def _stored_ref(data: dict[str, Any]) -> broadcasts.ScopeRef:
+    return broadcasts.ScopeRef(BroadcastScope(data["scope_type"]), int(data["scope_id"]))
+
+
+def _stored_time(data: dict[str, Any]) -> datetime | None:
+    return datetime.fromisoformat(data["scheduled_at"]) if data.get("scheduled_at") else None
+
+
 # ------------------------------------------------------------------ compose
 
-async def start(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
-    if not svc.may_broadcast(user):
-        await message.answer(error_text(NotAllowed()))
-        return
+async def start(message: Message, user: User, state: FSMContext) -> None:
+    broadcasts.require_broadcaster(user)
     await state.clear()
     await state.set_state(BroadcastForm.content)
     await message.answer(_("Send the notice: a text, or a photo or document with a caption.\n"
@@ -94,24 +115,23 @@ async def content_received(message: Message, session: AsyncSession, user: User, 
     if message.text is None and photo is None and document is None:
         await message.answer(_("Please send a text, a photo or a document."))
         return
-    try:
-        svc.validate_content(text, photo, document)
-    except DomainError as err:
-        await message.answer(error_text(err))
-        return
+    broadcasts.validate_content(text, photo, document)
     await state.update_data(text=text, photo=photo, document=document)
     await state.set_state(BroadcastForm.scope)
-    roots = await svc.root_refs(session, user, i18n.current_locale)
+    roots = await broadcasts.root_refs(session, user, i18n.current_locale)
     if len(roots) == 1:
         ref, _option = roots[0]
-        node = await svc.scope_node(session, user, ref, i18n.current_locale)
+        node = await broadcasts.scope_node(session, user, ref, i18n.current_locale)
         await message.answer(_("Who should receive it?"), reply_markup=node_keyboard(node))
         return
-    rows = [[_btn(o.name, BcScopeCb(type=ref.type.value, id=ref.id))] for ref, o in roots]
-    await message.answer(_("Who should receive it?"), reply_markup=_kb(rows))
+    await message.answer(_("Who should receive it?"), reply_markup=roots_keyboard(roots))
 
 
-def node_keyboard(node: svc.ScopeNode) -> InlineKeyboardMarkup:
+def roots_keyboard(roots: list[tuple[broadcasts.ScopeRef, Any]]) -> InlineKeyboardMarkup:
+    return _kb([[_btn(o.name, BcScopeCb(type=ref.type.value, id=ref.id))] for ref, o in roots])
+
+
+def node_keyboard(node: broadcasts.ScopeNode) -> InlineKeyboardMarkup:
     rows = [[_btn(_("✅ All of {name}").format(name=node.name),
                   BcScopeCb(type=node.ref.type.value, id=node.ref.id, pick=1))]]
     if node.child_type is not None:
@@ -123,24 +143,11 @@ def node_keyboard(node: svc.ScopeNode) -> InlineKeyboardMarkup:
     return _kb(rows)
 
 
-def _ref(cb: BcScopeCb) -> svc.ScopeRef:
-    return svc.ScopeRef(BroadcastScope(cb.type), cb.id)
-
-
 async def scope_pressed(query: CallbackQuery, callback_data: BcScopeCb, session: AsyncSession, user: User,
                         state: FSMContext, i18n: PoI18n) -> None:
-    if await state.get_state() != BroadcastForm.scope.state:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
-    try:
-        ref = _ref(callback_data)
-        node = await svc.scope_node(session, user, ref, i18n.current_locale)
-    except ValueError:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
-    except DomainError as err:
-        await refuse(query, err)
-        return
+    await _expect(state, BroadcastForm.scope, callback_data.type in set(BroadcastScope))
+    ref = broadcasts.ScopeRef(BroadcastScope(callback_data.type), callback_data.id)
+    node = await broadcasts.scope_node(session, user, ref, i18n.current_locale)
     await query.answer()
     if not isinstance(query.message, Message):
         return
@@ -157,26 +164,17 @@ async def scope_pressed(query: CallbackQuery, callback_data: BcScopeCb, session:
 async def restart_scope(query: CallbackQuery, session: AsyncSession, user: User, state: FSMContext,
                         i18n: PoI18n) -> None:
     if await state.get_state() not in (BroadcastForm.scope.state, BroadcastForm.audience.state):
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
+        raise _stale()
     await state.set_state(BroadcastForm.scope)
-    roots = await svc.root_refs(session, user, i18n.current_locale)
-    rows = [[_btn(o.name, BcScopeCb(type=ref.type.value, id=ref.id))] for ref, o in roots]
+    roots = await broadcasts.root_refs(session, user, i18n.current_locale)
     await query.answer()
     if isinstance(query.message, Message):
-        await query.message.edit_text(_("Who should receive it?"), reply_markup=_kb(rows))
+        await query.message.edit_text(_("Who should receive it?"), reply_markup=roots_keyboard(roots))
 
 
 async def audience_pressed(query: CallbackQuery, callback_data: BcStepCb, state: FSMContext) -> None:
-    if await state.get_state() != BroadcastForm.audience.state:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
-    try:
-        audience = BroadcastAudience(callback_data.value)
-    except ValueError:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
-    await state.update_data(audience=audience.value)
+    await _expect(state, BroadcastForm.audience, callback_data.value in set(BroadcastAudience))
+    await state.update_data(audience=callback_data.value)
     await state.set_state(BroadcastForm.ack)
     await query.answer()
     if isinstance(query.message, Message):
@@ -189,9 +187,7 @@ async def audience_pressed(query: CallbackQuery, callback_data: BcStepCb, state:
 
 async def ack_pressed(query: CallbackQuery, callback_data: BcStepCb, session: AsyncSession, user: User,
                       state: FSMContext, i18n: PoI18n, bot: Bot, settings: Settings) -> None:
-    if await state.get_state() != BroadcastForm.ack.state or callback_data.value not in ("0", "1"):
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
+    await _expect(state, BroadcastForm.ack, callback_data.value in ("0", "1"))
     await state.update_data(ack=callback_data.value == "1")
     await query.answer()
     if isinstance(query.message, Message):
@@ -202,11 +198,12 @@ async def ack_pressed(query: CallbackQuery, callback_data: BcStepCb, session: As
 async def show_preview(message: Message, session: AsyncSession, user: User, state: FSMContext, i18n: PoI18n,
                        bot: Bot, settings: Settings) -> None:
     data = await state.get_data()
-    ref = svc.ScopeRef(BroadcastScope(data["scope_type"]), int(data["scope_id"]))
     audience = BroadcastAudience(data["audience"])
     try:
-        preview = await svc.preview(session, user, ref, audience, i18n.current_locale)
+        preview = await broadcasts.preview(session, user, _stored_ref(data), audience, i18n.current_locale)
     except DomainError as err:
+        # Its own answer: the composition is dropped for good (a refusal would roll the clearing
+        # back), and the press that led here has been answered already.
         await state.clear()
         await message.answer(error_text(err))
         return
@@ -226,27 +223,24 @@ async def show_preview(message: Message, session: AsyncSession, user: User, stat
     ]
     if preview.unreachable:
         lines.append(_("Not reachable on Telegram: {n} (they need a visit or a call)").format(n=preview.unreachable))
-    if data.get("scheduled_at"):
-        when = datetime.fromisoformat(data["scheduled_at"])
-        lines.append(_("Scheduled for {when}").format(when=local_time(when, settings.tz)))
+    scheduled_at = _stored_time(data)
+    if scheduled_at is not None:
+        lines.append(_("Scheduled for {when}").format(when=local_time(scheduled_at, settings.tz)))
     if preview.recipients == 0:
         await state.clear()
         lines.append(_("Nobody to send it to."))
         await message.answer("\n".join(lines))
         return
     await state.set_state(BroadcastForm.confirm)
-    rows = [[_btn(_("📤 Send now"), BcStepCb(action="send"))],
+    send = _("📤 Confirm the schedule") if scheduled_at is not None else _("📤 Send now")
+    rows = [[_btn(send, BcStepCb(action="send"))],
             [_btn(_("🕒 Schedule"), BcStepCb(action="schedule"))],
             [_btn(_("✖️ Cancel"), BcStepCb(action="drop"))]]
-    if data.get("scheduled_at"):
-        rows[0] = [_btn(_("📤 Confirm the schedule"), BcStepCb(action="send"))]
     await message.answer("\n".join(lines), reply_markup=_kb(rows))
 
 
 async def schedule_pressed(query: CallbackQuery, state: FSMContext, settings: Settings) -> None:
-    if await state.get_state() != BroadcastForm.confirm.state:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
+    await _expect(state, BroadcastForm.confirm)
     await state.set_state(BroadcastForm.schedule)
     await query.answer()
     if isinstance(query.message, Message):
@@ -258,53 +252,29 @@ async def schedule_pressed(query: CallbackQuery, state: FSMContext, settings: Se
             reply_markup=_kb([[_btn(_("Tomorrow 08:00"), BcStepCb(action="when", value="tomorrow08"))]]))
 
 
-_WHEN_RE = re.compile(r"^\s*(?:(\d{4})-)?(\d{1,2})-(\d{1,2})\s+(\d{1,2})[:：](\d{2})\s*$")
-
-
-def parse_local_time(text: str, now: datetime, settings: Settings) -> datetime:
-    """``2026-12-01 09:00`` or ``12-01 09:00`` (this year) in local time -> aware UTC."""
-    match = _WHEN_RE.match(text or "")
-    if not match:
-        raise InvalidInput("schedule_format")
-    year, month, day, hour, minute = match.groups()
-    local_now = now.astimezone(settings.tz)
-    try:
-        moment = datetime(int(year or local_now.year), int(month), int(day), int(hour), int(minute),
-                          tzinfo=settings.tz)
-    except ValueError:
-        raise InvalidInput("schedule_format") from None
-    return moment.astimezone(now.tzinfo)
-
-
 async def _set_schedule(message: Message, when: datetime, session: AsyncSession, user: User, state: FSMContext,
                         i18n: PoI18n, bot: Bot, settings: Settings) -> None:
-    try:
-        svc.validate_schedule(when, utcnow())
-    except DomainError as err:
-        await message.answer(error_text(err))
-        return
+    """A checked sending time: stored, and the preview again with it."""
     await state.update_data(scheduled_at=when.isoformat())
     await show_preview(message, session, user, state, i18n, bot, settings)
 
 
 async def schedule_typed(message: Message, session: AsyncSession, user: User, state: FSMContext, i18n: PoI18n,
                          bot: Bot, settings: Settings) -> None:
-    try:
-        when = parse_local_time(message.text or "", utcnow(), settings)
-    except DomainError as err:
-        await message.answer(error_text(err))
-        return
+    now = utcnow()
+    when = broadcasts.parse_schedule(message.text or "", now, settings.tz)
+    broadcasts.validate_schedule(when, now)
     await _set_schedule(message, when, session, user, state, i18n, bot, settings)
 
 
 async def schedule_quick(query: CallbackQuery, callback_data: BcStepCb, session: AsyncSession, user: User,
                          state: FSMContext, i18n: PoI18n, bot: Bot, settings: Settings) -> None:
-    if await state.get_state() != BroadcastForm.schedule.state or callback_data.value != "tomorrow08":
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
+    await _expect(state, BroadcastForm.schedule, callback_data.value == "tomorrow08")
+    now = utcnow()
+    local = now.astimezone(settings.tz) + timedelta(days=1)
+    when = local.replace(hour=8, minute=0, second=0, microsecond=0).astimezone(now.tzinfo)
+    broadcasts.validate_schedule(when, now)  # before the press is answered: a refusal is its alert
     await query.answer()
-    local = utcnow().astimezone(settings.tz) + timedelta(days=1)
-    when = local.replace(hour=8, minute=0, second=0, microsecond=0).astimezone(utcnow().tzinfo)
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)
         await _set_schedule(query.message, when, session, user, state, i18n, bot, settings)
@@ -319,78 +289,73 @@ async def drop_pressed(query: CallbackQuery, state: FSMContext) -> None:
 
 async def send_pressed(query: CallbackQuery, session: AsyncSession, user: User, state: FSMContext,
                        i18n: PoI18n, settings: Settings) -> None:
-    if await state.get_state() != BroadcastForm.confirm.state:
-        # A second tap of the same button, or a forged one.
+    await _expect(state, BroadcastForm.confirm)  # not twice: a second tap of the same button is stale
+    data = await state.get_data()
+    try:
+        ref, audience, scheduled_at = _stored_ref(data), BroadcastAudience(data["audience"]), _stored_time(data)
+    except (KeyError, ValueError):
+        # Its own answer: the broken composition is dropped for good (a refusal would roll that back).
+        await state.clear()
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
-    data = await state.get_data()
     now = utcnow()
 
     def label(locale: str) -> str:
         with i18n.use_locale(locale):
             return ack_button_label()
 
-    try:
-        broadcast = await svc.create_broadcast(
-            session, user,
-            ref=svc.ScopeRef(BroadcastScope(data["scope_type"]), int(data["scope_id"])),
-            audience=BroadcastAudience(data["audience"]),
-            text=data.get("text") or "", photo=data.get("photo"), document=data.get("document"),
-            ack_requested=bool(data.get("ack")),
-            scheduled_at=datetime.fromisoformat(data["scheduled_at"]) if data.get("scheduled_at") else None,
-            now=now, locale=i18n.current_locale, default_locale=settings.default_locale,
-            ack_label=label, ack_callback=lambda bid: BcAckCb(id=bid).pack(),
-        )
-    except (KeyError, ValueError):
-        await state.clear()
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
-    except DomainError as err:
-        await refuse(query, err)
-        return
+    broadcast = await broadcasts.create_broadcast(
+        session, user, ref=ref, audience=audience,
+        text=data.get("text") or "", photo=data.get("photo"), document=data.get("document"),
+        ack_requested=bool(data.get("ack")), scheduled_at=scheduled_at,
+        now=now, locale=i18n.current_locale, default_locale=settings.default_locale,
+        ack_label=label, ack_callback=lambda bid: BcAckCb(id=bid).pack(),
+    )
     await state.clear()
     await session.commit()
     await query.answer(_("Queued."))
     if not isinstance(query.message, Message):
         return
     await query.message.edit_reply_markup(reply_markup=None)
-    progress = await svc.progress(session, broadcast.id, now, fallback_rate=settings.delivery_global_rate,
-                                  not_before=held_until(broadcast.scheduled_at, now, settings))
+    progress = await _shown_progress(session, settings, broadcast.id, now)
     text = progress_text(progress, now, settings)
     sent = await query.message.answer(text, reply_markup=progress_keyboard(progress))
-    await svc.set_progress_message(session, broadcast.id, sent.chat.id, sent.message_id, text)
+    await broadcasts.set_progress_message(session, broadcast.id, sent.chat.id, sent.message_id, text)
     await session.commit()
 
 
 # ------------------------------------------------------------------ control
 
+async def _shown_progress(session: AsyncSession, settings: Settings, broadcast_id: int, now: datetime,
+                          actor: User | None = None) -> broadcasts.Progress:
+    """The progress as its message shows it: the estimate of a running broadcast starts
+    when quiet hours let it go out.  With ``actor``, their right to see it is checked."""
+    progress = await broadcasts.progress(session, broadcast_id, now, actor=actor,
+                                         fallback_rate=settings.delivery_global_rate)
+    if progress.status == BroadcastStatus.active and (hold := held_until(progress.scheduled_at, now, settings)):
+        progress = await broadcasts.progress(session, broadcast_id, now, fallback_rate=settings.delivery_global_rate,
+                                             not_before=hold)
+    return progress
+
+
 async def control_pressed(query: CallbackQuery, callback_data: BcCtlCb, session: AsyncSession, user: User,
                           settings: Settings) -> None:
     now = utcnow()
-    try:
-        if callback_data.action == "pause":
-            await svc.pause(session, user, callback_data.id)
-            note = _("Paused. Nothing more is sent until you resume.")
-        elif callback_data.action == "resume":
-            await svc.resume(session, user, callback_data.id)
-            note = _("Resumed.")
-        elif callback_data.action == "cancel":
-            await svc.cancel(session, user, callback_data.id, now)
-            note = _("Cancelled. Messages already sent stay sent.")
-        elif callback_data.action == "refresh":
-            note = None
-        else:
-            await query.answer(_("This button is no longer valid."), show_alert=True)
-            return
-        await session.commit()
-        progress = await svc.progress(session, callback_data.id, now, actor=user,
-                                      fallback_rate=settings.delivery_global_rate)
-        if progress.status == BroadcastStatus.active:
-            progress = await svc.progress(session, callback_data.id, now, fallback_rate=settings.delivery_global_rate,
-                                          not_before=held_until(progress.scheduled_at, now, settings))
-    except DomainError as err:
-        await refuse(query, err)
-        return
+    if callback_data.action == "pause":
+        await broadcasts.pause(session, user, callback_data.id)
+        note = _("Paused. Nothing more is sent until you resume.")
+    elif callback_data.action == "resume":
+        await broadcasts.resume(session, user, callback_data.id)
+        note = _("Resumed.")
+    elif callback_data.action == "cancel":
+        await broadcasts.cancel(session, user, callback_data.id, now)
+        note = _("Cancelled. Messages already sent stay sent.")
+    elif callback_data.action == "refresh":
+        note = None
+    else:
+        raise _stale()
+    await session.commit()
+    progress = await _shown_progress(session, settings, callback_data.id, now, actor=user)
     await query.answer(note or None)
     text = progress_text(progress, now, settings)
     if isinstance(query.message, Message) and text != (query.message.text or ""):
@@ -401,8 +366,9 @@ async def control_pressed(query: CallbackQuery, callback_data: BcCtlCb, session:
 
 async def ack_received(query: CallbackQuery, callback_data: BcAckCb, session: AsyncSession, user: User) -> None:
     try:
-        new = await svc.acknowledge(session, user, callback_data.id, utcnow())
+        new = await broadcasts.acknowledge(session, user, callback_data.id, utcnow())
     except DomainError:
+        # Its own answer: to a recipient, a press that cannot count is a stale button, not "not allowed".
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
     await session.commit()

@@ -4,7 +4,9 @@ a chart, a workbook and a CSV of the period's cases in chat.
 Administrators pick their district or one of its communities, community
 staff their community or one of its grids, grid heads their grid (with one
 choice the scope step is skipped).  Every button can be forged: the service
-checks the scope on each press (:func:`bot.services.reports.figures.resolve_scope`).
+checks the scope on each press (:func:`bot.services.reports.resolve_scope`).
+A refused press or message is answered by the one refusal path
+(:mod:`handlers.refusal`).
 The Monday digest's "Chart and spreadsheet" button lands here too.
 """
 
@@ -30,13 +32,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.i18n import PoI18n
-from bot.services.errors import DomainError
+from bot.services import reports
+from bot.services.escape import esc
 from bot.services.l10n import translator
-from bot.services.reports import figures as reports
 from handlers import labels
 from handlers.keyboards import MenuLabel
-from handlers.refusal import error_text, refuse
-from handlers.render import esc
 from models import User, utcnow
 
 PAGE_SIZE = 8
@@ -44,7 +44,7 @@ PAGE_SIZE = 8
 
 class ReportCb(CallbackData, prefix=reports.REPORT_CB):
     """``action``: page (of scopes), scope, period, files (the digest's button).
-    The same layout as :func:`bot.services.reports.figures.report_cb`."""
+    The same layout as :func:`bot.services.reports.report_cb`."""
 
     action: str
     kind: str = ""
@@ -94,12 +94,8 @@ def period_question(scope: reports.Scope) -> str:
 # ------------------------------------------------------------------ handlers
 
 async def start(message: Message, session: AsyncSession, user: User, i18n: PoI18n, state: FSMContext) -> None:
+    options = await reports.scope_options(session, user, i18n.current_locale)
     await state.clear()
-    try:
-        options = await reports.scope_options(session, user, i18n.current_locale)
-    except DomainError as err:
-        await message.answer(error_text(err))
-        return
     if len(options) == 1:
         await message.answer(period_question(options[0]), reply_markup=period_keyboard(options[0]))
         return
@@ -108,11 +104,7 @@ async def start(message: Message, session: AsyncSession, user: User, i18n: PoI18
 
 async def page_pressed(query: CallbackQuery, callback_data: ReportCb, session: AsyncSession, user: User,
                        i18n: PoI18n) -> None:
-    try:
-        options = await reports.scope_options(session, user, i18n.current_locale)
-    except DomainError as err:
-        await refuse(query, err)
-        return
+    options = await reports.scope_options(session, user, i18n.current_locale)
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.edit_text(_("📊 Which report?"), reply_markup=scope_keyboard(options, callback_data.page))
@@ -120,12 +112,7 @@ async def page_pressed(query: CallbackQuery, callback_data: ReportCb, session: A
 
 async def scope_pressed(query: CallbackQuery, callback_data: ReportCb, session: AsyncSession, user: User,
                         i18n: PoI18n) -> None:
-    try:
-        scope = await reports.resolve_scope(session, user, callback_data.kind, callback_data.id,
-                                            i18n.current_locale)
-    except DomainError as err:
-        await refuse(query, err)
-        return
+    scope = await reports.resolve_scope(session, user, callback_data.kind, callback_data.id, i18n.current_locale)
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.edit_text(period_question(scope), reply_markup=period_keyboard(scope))
@@ -134,21 +121,17 @@ async def scope_pressed(query: CallbackQuery, callback_data: ReportCb, session: 
 async def period_pressed(query: CallbackQuery, callback_data: ReportCb, session: AsyncSession, user: User,
                          i18n: PoI18n, settings: Settings, state: FSMContext, bot: Bot) -> None:
     locale = i18n.current_locale
-    try:
-        if callback_data.period == "dates":
-            scope = await reports.resolve_scope(session, user, callback_data.kind, callback_data.id, locale)
-            await state.set_state(ReportForm.dates)
-            await state.update_data(kind=scope.kind.value, id=scope.id)
-            await query.answer()
-            await bot.send_message(query.from_user.id, _(
-                "✏️ Type the first and the last day, like 2026-11-01 2026-11-15 (one date: that day). "
-                "/cancel to stop."))
-            return
-        report = await reports.build(session, settings, user, callback_data.kind, callback_data.id,
-                                     callback_data.period, locale, utcnow())
-    except DomainError as err:
-        await refuse(query, err)
+    if callback_data.period == "dates":
+        scope = await reports.resolve_scope(session, user, callback_data.kind, callback_data.id, locale)
+        await state.set_state(ReportForm.dates)
+        await state.update_data(kind=scope.kind.value, id=scope.id)
+        await query.answer()
+        await bot.send_message(query.from_user.id, _(
+            "✏️ Type the first and the last day, like 2026-11-01 2026-11-15 (one date: that day). "
+            "/cancel to stop."))
         return
+    report = await reports.build(session, settings, user, callback_data.kind, callback_data.id,
+                                 callback_data.period, locale, utcnow())
     await query.answer(_("Preparing the report…"))
     await send_report(bot, session, query.from_user.id, report, files_only=callback_data.action == "files")
 
@@ -156,12 +139,9 @@ async def period_pressed(query: CallbackQuery, callback_data: ReportCb, session:
 async def dates_typed(message: Message, session: AsyncSession, user: User, i18n: PoI18n, settings: Settings,
                       state: FSMContext, bot: Bot) -> None:
     data = await state.get_data()
-    try:
-        report = await reports.build(session, settings, user, str(data.get("kind", "")), int(data.get("id", 0)),
-                                     None, i18n.current_locale, utcnow(), dates=message.text or "")
-    except DomainError as err:
-        await message.answer(error_text(err))  # the state stays: they can type again or /cancel
-        return
+    # Refused (bad dates, a scope no longer theirs): the state stays, they can type again or /cancel.
+    report = await reports.build(session, settings, user, str(data.get("kind", "")), int(data.get("id", 0)),
+                                 None, i18n.current_locale, utcnow(), dates=message.text or "")
     await state.clear()
     await send_report(bot, session, message.chat.id, report, files_only=False)
 
@@ -197,7 +177,8 @@ def create_router() -> Router:
     router.message.register(start, Command("report"))
     router.message.register(start, F.text == labels.REPORTS)
     router.message.register(dates_abandoned, ReportForm.dates, MenuLabel())
-    router.message.register(dates_typed, ReportForm.dates, F.text, ~F.text.startswith("/"))
+    # Not a menu button: after dates_abandoned skips it, the update must reach the button's own handler.
+    router.message.register(dates_typed, ReportForm.dates, F.text, ~F.text.startswith("/"), ~MenuLabel())
     router.callback_query.register(page_pressed, ReportCb.filter(F.action == "page"))
     router.callback_query.register(scope_pressed, ReportCb.filter(F.action == "scope"))
     router.callback_query.register(period_pressed, ReportCb.filter(F.action.in_({"period", "files"})))

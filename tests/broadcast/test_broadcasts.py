@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
+from bot.services.access import may_oversee
 from bot.services.broadcasts import notices as svc
 from bot.services.broadcasts.notices import ScopeRef
 from bot.services.errors import Conflict, InvalidInput, NotAllowed
@@ -88,7 +89,9 @@ async def test_scopes_follow_roles_and_forged_ids_are_refused(demo_sessionmaker)
         assert district.type == BroadcastScope.district
         # Workers (not heads), residents and other staff's forged ids: nothing.
         for nobody in (worker, resident):
-            assert not svc.may_broadcast(nobody)
+            assert not may_oversee(nobody)
+            with pytest.raises(NotAllowed):
+                svc.require_broadcaster(nobody)
             with pytest.raises(NotAllowed):
                 await svc.root_refs(s, nobody, "en")
             with pytest.raises(NotAllowed):
@@ -228,8 +231,8 @@ async def test_acknowledge_only_by_recipients_and_followups(demo_sessionmaker):
 
 async def test_followup_job_lists_unconfirmed_residents_to_their_grid_workers(demo_sessionmaker):
     from bot.config import Settings
-    from bot.delivery.reports import ack_followups
     from bot.jobs import JobContext
+    from bot.services.broadcasts.jobs import ack_followups
 
     sm = demo_sessionmaker
     async with sm() as s:
@@ -262,18 +265,20 @@ def test_progress_text_tells_quiet_hours_and_unknowns():
     from datetime import UTC, datetime
 
     from bot.config import Settings
-    from bot.delivery.reports import in_locale, progress_keyboard, progress_text, shared_i18n
+    from bot.delivery.progress import in_locale, progress_keyboard, progress_text
+    from bot.i18n import create_i18n
 
     settings = Settings(_env_file=None, QUIET_HOURS="22:00-07:00")
     night = datetime(2026, 12, 1, 23, 0, tzinfo=settings.tz).astimezone(UTC)
     p = svc.Progress(id=7, status=BroadcastStatus.active, total=100, sent=0, failed=0, unreachable=2, unknown=1,
                      cancelled=0, remaining=97, scheduled_at=None, first_sent_at=None, last_sent_at=None,
                      finished_at=None, estimated_finish=None, acks=0, ack_requested=True)
-    with in_locale(shared_i18n("zh-Hans"), "en"):
+    i18n = create_i18n("zh-Hans")
+    with in_locale(i18n, "en"):
         text = progress_text(p, night, settings)
         buttons = [b.text for row in progress_keyboard(p).inline_keyboard for b in row]
     assert "Notice #7: sending" in text and "Quiet hours: it goes out from 2026-12-02 07:00" in text
     assert "Unknown (may or may not have arrived): 1" in text and "Confirmed as read: 0" in text
     assert buttons == ["⏸ Pause", "✖️ Cancel the notice", "🔄 Refresh"]
-    with in_locale(shared_i18n("zh-Hans"), "zh-Hans"):
+    with in_locale(i18n, "zh-Hans"):
         assert "通知 #7：发送中" in progress_text(p, night, settings)

@@ -10,9 +10,9 @@ from datetime import date
 import pytest
 
 from bot.config import Settings
+from bot.services import reports
 from bot.services.errors import InvalidInput, NotAllowed, NotFound
-from bot.services.reports import figures as reports
-from bot.services.reports.figures import ScopeKind
+from bot.services.reports import ScopeKind
 from tests.reports.world import AS_OF, SETTINGS, make_report_world
 
 NOVEMBER = "d20261101-20261130"

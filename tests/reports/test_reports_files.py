@@ -16,9 +16,9 @@ from matplotlib.text import Text
 from openpyxl import load_workbook
 from PIL import Image
 
+from bot.services import reports
 from bot.services.l10n import translator
 from bot.services.reports import chart as reports_chart
-from bot.services.reports import figures as reports
 from bot.services.reports import xlsx as reports_xlsx
 from tests.reports.world import AS_OF, SETTINGS, make_report_world
 

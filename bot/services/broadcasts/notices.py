@@ -18,16 +18,27 @@ button is rendered per recipient language.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.access import (
+    ScopeChain,
+    admin_district_ids,
+    chain_of_grid,
+    head_grid_ids,
+    may_oversee,
+    oversees,
+    staff_community_ids,
+)
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.services.notify import wake_sender_after_commit
 from bot.services.users import Option
@@ -118,34 +129,26 @@ class Progress:
         return self.status in (BroadcastStatus.done, BroadcastStatus.cancelled)
 
 
-@dataclass(frozen=True, slots=True)
-class _Chain:
-    district_id: int
-    community_id: int | None = None
-    grid_id: int | None = None
-
-
 # ------------------------------------------------------------------ permissions
 
-def _grant_ids(user: User, role: Role) -> set[int]:
-    return {g.scope_id for g in user.roles if g.role == role}
+def require_broadcaster(user: User) -> None:
+    """``NotAllowed`` unless ``user`` may send notices somewhere (:func:`access.may_oversee`)."""
+    if not may_oversee(user):
+        raise NotAllowed()
 
 
-def may_broadcast(user: User) -> bool:
-    return bool(_grant_ids(user, Role.admin) | _grant_ids(user, Role.staff) | _grant_ids(user, Role.grid_head))
-
-
-async def _chain(session: AsyncSession, ref: ScopeRef) -> _Chain:
+async def _chain(session: AsyncSession, ref: ScopeRef) -> ScopeChain:
+    """The place ``ref`` names and the scopes above it; ``NotFound`` for a retired one."""
     if ref.type == BroadcastScope.district:
         district = await session.get(District, ref.id)
         if district is None:
             raise NotFound("scope")
-        return _Chain(district.id)
+        return ScopeChain(district.id)
     if ref.type == BroadcastScope.community:
         community = await session.get(Community, ref.id)
         if community is None or not community.active:
             raise NotFound("scope")
-        return _Chain(community.district_id, community.id)
+        return ScopeChain(community.district_id, community.id)
     grid_id = ref.id
     if ref.type == BroadcastScope.building:
         building = await session.get(Building, ref.id)
@@ -155,39 +158,32 @@ async def _chain(session: AsyncSession, ref: ScopeRef) -> _Chain:
     grid = await session.get(Grid, grid_id)
     if grid is None or not grid.active:
         raise NotFound("scope")
-    community = await session.get(Community, grid.community_id)
-    assert community is not None
-    return _Chain(community.district_id, community.id, grid.id)
+    chain = await chain_of_grid(session, grid.id)
+    assert chain is not None
+    return chain
 
 
 async def check_scope(session: AsyncSession, user: User, ref: ScopeRef) -> None:
-    """Raise unless ``user`` may address ``ref`` (the same answer for a scope that
+    """Raise unless ``user`` oversees ``ref`` (the same answer for a scope that
     does not exist and one outside theirs, so ids cannot be probed)."""
     try:
         chain = await _chain(session, ref)
     except NotFound:
         raise NotAllowed() from None
-    if chain.district_id in _grant_ids(user, Role.admin):
-        return
-    if chain.community_id is not None and chain.community_id in _grant_ids(user, Role.staff):
-        return
-    if chain.grid_id is not None and chain.grid_id in _grant_ids(user, Role.grid_head):
-        return
-    raise NotAllowed()
+    if not oversees(user, chain):
+        raise NotAllowed()
 
 
 async def root_refs(session: AsyncSession, user: User, locale: str) -> list[tuple[ScopeRef, Option]]:
     """Where the actor's choice starts: their districts, communities or grids."""
-    if not may_broadcast(user):
-        raise NotAllowed()
+    require_broadcaster(user)
     out: list[tuple[ScopeRef, Option]] = []
-    for scope, role, model in ((BroadcastScope.district, Role.admin, District),
-                               (BroadcastScope.community, Role.staff, Community),
-                               (BroadcastScope.grid, Role.grid_head, Grid)):
-        ids = sorted(_grant_ids(user, role))
+    for scope, ids, model in ((BroadcastScope.district, admin_district_ids(user), District),
+                              (BroadcastScope.community, staff_community_ids(user), Community),
+                              (BroadcastScope.grid, head_grid_ids(user), Grid)):
         if not ids:
             continue
-        for row in await session.scalars(select(model).where(model.id.in_(ids)).order_by(model.code)):
+        for row in await session.scalars(select(model).where(model.id.in_(sorted(ids))).order_by(model.code)):
             if getattr(row, "active", True):
                 out.append((ScopeRef(scope, row.id), Option(row.id, row.code, i18n_name(row.names, locale, row.code))))
     if not out:
@@ -277,6 +273,24 @@ def validate_schedule(scheduled_at: datetime | None, now: datetime) -> None:
         raise InvalidInput("schedule_past")
     if scheduled_at > now + MAX_SCHEDULE_AHEAD:
         raise InvalidInput("schedule_too_far", days=MAX_SCHEDULE_AHEAD.days)
+
+
+_WHEN_RE = re.compile(r"^\s*(?:(\d{4})-)?(\d{1,2})-(\d{1,2})\s+(\d{1,2})[:：](\d{2})\s*$")
+
+
+def parse_schedule(text: str, now: datetime, tz: ZoneInfo) -> datetime:
+    """A sending time typed by the composer: ``2026-12-01 09:00`` or ``12-01 09:00``
+    (this year), local time; as an instant in ``now``'s zone (UTC)."""
+    match = _WHEN_RE.match(text or "")
+    if not match:
+        raise InvalidInput("schedule_format")
+    year, month, day, hour, minute = match.groups()
+    try:
+        moment = datetime(int(year or now.astimezone(tz).year), int(month), int(day), int(hour), int(minute),
+                          tzinfo=tz)
+    except ValueError:
+        raise InvalidInput("schedule_format") from None
+    return moment.astimezone(now.tzinfo)
 
 
 async def create_broadcast(
@@ -372,6 +386,17 @@ def _unlocked(session: AsyncSession, *cond: Any) -> list[Any]:
     return [OutboxMessage.id.in_(select(OutboxMessage.id).where(*cond).with_for_update(skip_locked=True)), *cond]
 
 
+async def _release_rows(session: AsyncSession, broadcast_id: int, statuses: list[OutboxStatus],
+                        **values: Any) -> None:
+    """Set ``values`` on the broadcast's rows in ``statuses`` (on PostgreSQL, those no sender
+    transaction has locked: see :func:`_unlocked`), and drop their leases."""
+    await session.execute(
+        update(OutboxMessage).where(*_unlocked(session, OutboxMessage.broadcast_id == broadcast_id,
+                                               OutboxMessage.status.in_(statuses)))
+        .values(lease_owner=None, lease_expires_at=None, **values)
+    )
+
+
 async def _controlled(session: AsyncSession, actor: User, broadcast_id: int) -> Broadcast:
     broadcast = await session.get(Broadcast, broadcast_id)
     if broadcast is None:
@@ -381,47 +406,42 @@ async def _controlled(session: AsyncSession, actor: User, broadcast_id: int) -> 
     return broadcast
 
 
-async def pause(session: AsyncSession, actor: User, broadcast_id: int) -> Broadcast:
+async def _switch(session: AsyncSession, actor: User, broadcast_id: int, allowed: tuple[BroadcastStatus, ...],
+                  to: BroadcastStatus, refusal: str) -> Broadcast:
+    """Move a broadcast the actor controls from one of ``allowed`` to ``to``; ``Conflict(refusal)`` otherwise."""
     broadcast = await _controlled(session, actor, broadcast_id)
-    if broadcast.status != BroadcastStatus.active:
-        raise Conflict("broadcast_not_running")
-    broadcast.status = BroadcastStatus.paused
+    if broadcast.status not in allowed:
+        raise Conflict(refusal)
+    broadcast.status = to
+    return broadcast
+
+
+async def pause(session: AsyncSession, actor: User, broadcast_id: int) -> Broadcast:
+    broadcast = await _switch(session, actor, broadcast_id, (BroadcastStatus.active,), BroadcastStatus.paused,
+                              "broadcast_not_running")
     await session.flush()
     # Rows a sender holds but has not tried yet go back; it will not claim them again.
     # (A row a sender is marking this very moment is sent: skipped, not waited for.)
-    await session.execute(
-        update(OutboxMessage).where(*_unlocked(session, OutboxMessage.broadcast_id == broadcast_id,
-                                               OutboxMessage.status == OutboxStatus.claimed))
-        .values(status=OutboxStatus.pending, lease_owner=None, lease_expires_at=None)
-    )
+    await _release_rows(session, broadcast_id, [OutboxStatus.claimed], status=OutboxStatus.pending)
     return broadcast
 
 
 async def resume(session: AsyncSession, actor: User, broadcast_id: int) -> Broadcast:
-    broadcast = await _controlled(session, actor, broadcast_id)
-    if broadcast.status != BroadcastStatus.paused:
-        raise Conflict("broadcast_not_paused")
-    broadcast.status = BroadcastStatus.active
+    broadcast = await _switch(session, actor, broadcast_id, (BroadcastStatus.paused,), BroadcastStatus.active,
+                              "broadcast_not_paused")
     wake_sender_after_commit(session)
     return broadcast
 
 
 async def cancel(session: AsyncSession, actor: User, broadcast_id: int, now: datetime) -> Broadcast:
-    broadcast = await _controlled(session, actor, broadcast_id)
-    if broadcast.status not in (BroadcastStatus.active, BroadcastStatus.paused):
-        raise Conflict("broadcast_finished")
-    broadcast.status = BroadcastStatus.cancelled
+    broadcast = await _switch(session, actor, broadcast_id, (BroadcastStatus.active, BroadcastStatus.paused),
+                              BroadcastStatus.cancelled, "broadcast_finished")
     broadcast.finished_at = now
     await session.flush()
     # Rows a sender is marking this very moment are sent; every other open row is cancelled
     # (the claim query skips a cancelled broadcast's rows anyway).
-    await session.execute(
-        update(OutboxMessage).where(*_unlocked(
-            session, OutboxMessage.broadcast_id == broadcast_id,
-            OutboxMessage.status.in_([OutboxStatus.pending, OutboxStatus.claimed])))
-        .values(status=OutboxStatus.cancelled, last_error="broadcast cancelled", lease_owner=None,
-                lease_expires_at=None)
-    )
+    await _release_rows(session, broadcast_id, [OutboxStatus.pending, OutboxStatus.claimed],
+                        status=OutboxStatus.cancelled, last_error="broadcast cancelled")
     return broadcast
 
 

@@ -26,7 +26,8 @@ from matplotlib.font_manager import FontProperties, fontManager
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from bot.services.l10n import Translate, translator
-from bot.services.reports.figures import Report, ScopeKind, pct, title
+from bot.services.reports.common import Report, ScopeKind
+from bot.services.reports.texts import pct, title
 
 MAX_BARS = 40
 RECEIVED = "#90b4dc"

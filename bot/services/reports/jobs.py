@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from datetime import datetime, time
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,10 +28,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.jobs import JobContext, recurring
 from bot.services.cases import figures as cases_figures
-from bot.services.diary.common import html_escape, local_day
+from bot.services.dates import local_day
+from bot.services.escape import esc
 from bot.services.l10n import Translate, translator
 from bot.services.notify import Button, notify, recipient_locale
-from bot.services.reports import figures as reports
+from bot.services.reports.common import GridRow, Report, Scope, ScopeKind, report_cb
+from bot.services.reports.figures import compute
+from bot.services.reports.periods import dates_period, period_for
+from bot.services.reports.scopes import case_conditions
+from bot.services.reports.texts import pct, summary_lines
 from models import Community, Grid, OutboxKind, Role, RoleGrant, ScopeType, User, i18n_name
 
 log = logging.getLogger(__name__)
@@ -39,39 +45,37 @@ MAX_GRID_LINES = 25
 MAX_OVERDUE_LINES = 10
 
 
-def grid_line(_: Translate, row: reports.GridRow) -> str:
+def grid_line(_: Translate, row: GridRow) -> str:
     f, d = row.figures, row.diary
     return "• " + _("{grid}: received {sent} · closed {closed} ({rate}) · on time {on_time} · rework {rework} · "
                     "visits {visits} · opinions {opinions} · households overdue {overdue}").format(
-        grid=f"<b>{html_escape(row.label)}</b>", sent=f.sent, closed=f.completed, rate=reports.pct(f.completion_rate),
-        on_time=reports.pct(f.on_time_rate), rework=reports.pct(f.rework_rate), visits=d.visits, opinions=d.opinions,
+        grid=f"<b>{esc(row.label)}</b>", sent=f.sent, closed=f.completed, rate=pct(f.completion_rate),
+        on_time=pct(f.on_time_rate), rework=pct(f.rework_rate), visits=d.visits, opinions=d.opinions,
         overdue=row.households_overdue)
 
 
-def digest_text(_: Translate, report: reports.Report, overdue: list[cases_figures.OverdueCase],
+def digest_text(_: Translate, report: Report, overdue: list[cases_figures.OverdueCase],
                 grid_names: dict[int, str], tz_name: str) -> str:
-    from zoneinfo import ZoneInfo
-
     tz = ZoneInfo(tz_name)
-    lines = ["📅 <b>" + html_escape(_("Last week in {community}: {start} – {end}").format(
+    lines = ["📅 <b>" + esc(_("Last week in {community}: {start} – {end}").format(
         community=report.scope.name, start=f"{report.period.start:%m-%d}", end=f"{report.period.last:%m-%d}"))
         + "</b>", ""]
-    lines += [html_escape(line) for line in reports.summary_lines(_, report)]
-    lines += ["", "<b>" + html_escape(_("By grid")) + "</b>"]
+    lines += [esc(line) for line in summary_lines(_, report)]
+    lines += ["", "<b>" + esc(_("By grid")) + "</b>"]
     lines += [grid_line(_, row) for row in report.by_grid[:MAX_GRID_LINES]]
     if len(report.by_grid) > MAX_GRID_LINES:
-        lines.append(html_escape(_("… and {count} more").format(count=len(report.by_grid) - MAX_GRID_LINES)))
-    lines += ["", "<b>" + html_escape(_("Overdue cases now: {count}").format(count=report.overdue_cases)) + "</b>"]
+        lines.append(esc(_("… and {count} more").format(count=len(report.by_grid) - MAX_GRID_LINES)))
+    lines += ["", "<b>" + esc(_("Overdue cases now: {count}").format(count=report.overdue_cases)) + "</b>"]
     for c in overdue:
         what = _("not accepted since {time}") if c.status.value == "new" else _("due {time}")
-        lines.append("• " + html_escape(f"{c.number} · {grid_names.get(c.grid_id, '')} · "
+        lines.append("• " + esc(f"{c.number} · {grid_names.get(c.grid_id, '')} · "
                                         + what.format(time=c.due_at.astimezone(tz).strftime("%m-%d %H:%M"))))
     if report.overdue_cases > len(overdue):
-        lines.append(html_escape(_("… and {count} more").format(count=report.overdue_cases - len(overdue))))
+        lines.append(esc(_("… and {count} more").format(count=report.overdue_cases - len(overdue))))
     overdue_grids = [r for r in report.by_grid if r.households_overdue]
-    lines += ["", "<b>" + html_escape(_("Households overdue for a visit now: {count}").format(
+    lines += ["", "<b>" + esc(_("Households overdue for a visit now: {count}").format(
         count=report.households_overdue)) + "</b>"]
-    lines += ["• " + html_escape(f"{r.label}: {r.households_overdue}") for r in overdue_grids[:MAX_GRID_LINES]]
+    lines += ["• " + esc(f"{r.label}: {r.households_overdue}") for r in overdue_grids[:MAX_GRID_LINES]]
     return "\n".join(lines)
 
 
@@ -90,8 +94,8 @@ async def _secretaries(session: AsyncSession) -> dict[int, list[User]]:
 async def send_weekly_digests(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings,
                               now: datetime) -> int:
     """Last week's digest (Monday to Sunday before ``now``) to every community's staff."""
-    period = reports.period_for("lw", local_day(now, settings.tz))
-    files_period = reports.dates_period(period.start, period.last).code  # fixed dates: the button stays right
+    period = period_for("lw", local_day(now, settings.tz))
+    files_period = dates_period(period.start, period.last).code  # fixed dates: the button stays right
     sent = 0
     async with sessionmaker() as session:
         recipients = await _secretaries(session)
@@ -104,10 +108,10 @@ async def send_weekly_digests(sessionmaker: async_sessionmaker[AsyncSession], se
                 locale = recipient_locale(user, settings.default_locale)
                 _ = translator(locale)
                 if locale not in by_locale:
-                    scope = reports.Scope(reports.ScopeKind.community, community.id, community.code,
+                    scope = Scope(ScopeKind.community, community.id, community.code,
                                           i18n_name(community.names, locale, community.code))
-                    report = await reports.compute(session, settings, scope, period, locale, now)
-                    conds = reports.case_conditions(scope)
+                    report = await compute(session, settings, scope, period, locale, now)
+                    conds = case_conditions(scope)
                     overdue = await cases_figures.overdue_cases(session, now, conds, limit=MAX_OVERDUE_LINES)
                     grid_names = {g.id: i18n_name(g.names, locale, g.code) for g in await session.scalars(
                         select(Grid).where(Grid.community_id == community.id))}
@@ -115,8 +119,8 @@ async def send_weekly_digests(sessionmaker: async_sessionmaker[AsyncSession], se
                 if await notify(session, recipient=user, kind=OutboxKind.digest,
                                 dedupe_key=f"reports:weekly:{community_id}:{period.start.isoformat()}:{user.id}",
                                 text=by_locale[locale],
-                                buttons=[[Button(_("📊 Chart and spreadsheet"), reports.report_cb(
-                                    "files", reports.ScopeKind.community.value, community_id, files_period))]]):
+                                buttons=[[Button(_("📊 Chart and spreadsheet"), report_cb(
+                                    "files", ScopeKind.community.value, community_id, files_period))]]):
                     sent += 1
         await session.commit()
     return sent

@@ -22,10 +22,8 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from bot.services.cases.figures import Figures
 from bot.services.l10n import Translate
-from bot.services.reports.figures import (
-    CaseLine,
-    Report,
-    ScopeKind,
+from bot.services.reports.common import CaseLine, Report, ScopeKind
+from bot.services.reports.texts import (
     as_of_label,
     care_label,
     opinion_label,

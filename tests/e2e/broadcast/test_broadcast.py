@@ -7,7 +7,8 @@ import re
 
 from sqlalchemy import select, update
 
-from handlers.callbacks import BcAckCb, BcCtlCb, BcScopeCb
+from bot.delivery.progress import BcCtlCb
+from handlers.callbacks import BcAckCb, BcScopeCb
 from models import (
     Broadcast,
     BroadcastAck,

@@ -1,16 +1,16 @@
-"""What staff see of a broadcast: the progress message edited in place, the
-final delivery report, and the follow-up lists grid workers get for residents
-who did not press "I have read it" within 24 hours.
+"""What staff see of a running broadcast: the progress message edited in place
+through the Bot API (with its pause / resume / cancel / refresh buttons), and
+the final delivery report.
 
 Rendering lives here (it needs the translations and Telegram's keyboards);
-the numbers come from :mod:`bot.services.broadcasts.notices`.
+the numbers come from :mod:`bot.services.broadcasts`.  The follow-up lists of
+unconfirmed notices are a service job (:mod:`bot.services.broadcasts.jobs`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import logging
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy import or_, select, update
@@ -26,26 +27,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.delivery.limits import LocalLimiter
 from bot.delivery.quiet import in_quiet_hours, quiet_hours_end
-from bot.i18n import PoI18n, create_i18n
-from bot.jobs import JobContext, recurring
-from bot.services.broadcasts import notices as svc
+from bot.i18n import PoI18n
+from bot.services import broadcasts
 from bot.services.notify import notify
-from handlers.callbacks import BcCtlCb
-from models import Broadcast, BroadcastStatus, OutboxKind, OutboxStatus, User, i18n_name, utcnow
+from models import Broadcast, BroadcastStatus, OutboxKind, User, utcnow
 
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL = 3.0
-FOLLOWUP_PER_MESSAGE = 40
-
-_i18n_cache: dict[str, PoI18n] = {}
 
 
-def shared_i18n(default_locale: str) -> PoI18n:
-    """One compiled set of catalogues per process, for code outside a handler."""
-    if default_locale not in _i18n_cache:
-        _i18n_cache[default_locale] = create_i18n(default_locale)
-    return _i18n_cache[default_locale]
+class BcCtlCb(CallbackData, prefix="bcc"):
+    """Pause / resume / cancel / refresh a running broadcast: the progress message's
+    buttons, which ``handlers.broadcast`` answers."""
+
+    action: str
+    id: int
 
 
 @contextlib.contextmanager
@@ -67,7 +64,7 @@ def held_until(scheduled_at: datetime | None, now: datetime, settings: Settings)
     return quiet_hours_end(start, settings.quiet_hours, settings.tz)
 
 
-def progress_text(p: svc.Progress, now: datetime, settings: Settings) -> str:
+def progress_text(p: broadcasts.Progress, now: datetime, settings: Settings) -> str:
     """The progress message, in the current locale."""
     tz = settings.tz
     if p.status == BroadcastStatus.done:
@@ -101,7 +98,7 @@ def progress_text(p: svc.Progress, now: datetime, settings: Settings) -> str:
     return "\n".join(lines)
 
 
-def progress_keyboard(p: svc.Progress) -> InlineKeyboardMarkup | None:
+def progress_keyboard(p: broadcasts.Progress) -> InlineKeyboardMarkup | None:
     rows: list[list[InlineKeyboardButton]] = []
     if p.status == BroadcastStatus.active:
         rows.append([InlineKeyboardButton(text=_("⏸ Pause"), callback_data=BcCtlCb(action="pause", id=p.id).pack())])
@@ -114,7 +111,7 @@ def progress_keyboard(p: svc.Progress) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def report_text(p: svc.Progress, now: datetime, tz: ZoneInfo) -> str:
+def report_text(p: broadcasts.Progress, now: datetime, tz: ZoneInfo) -> str:
     lines = [_("Delivery report for notice #{id}").format(id=p.id)]
     lines.append(_("Delivered: {sent} of {total}").format(sent=p.sent, total=p.total))
     if p.failed:
@@ -172,12 +169,12 @@ class BroadcastMonitor:
 
     async def update(self, broadcast_id: int, now: datetime) -> None:
         async with self.sessionmaker() as session:
-            finished = await svc.finish_if_drained(session, broadcast_id, now)
+            finished = await broadcasts.finish_if_drained(session, broadcast_id, now)
             await session.commit()
             broadcast = await session.get(Broadcast, broadcast_id)
             if broadcast is None:
                 return
-            p = await svc.progress(session, broadcast_id, now, fallback_rate=self.rate,
+            p = await broadcasts.progress(session, broadcast_id, now, fallback_rate=self.rate,
                                    not_before=held_until(broadcast.scheduled_at, now, self.settings))
             if broadcast.started_at is None and p.first_sent_at is not None:
                 broadcast.started_at = p.first_sent_at
@@ -222,58 +219,3 @@ class BroadcastMonitor:
             log.info("editing progress of broadcast %s failed: %s", broadcast_id, exc)
             return None
         return True
-
-
-# ------------------------------------------------------------- follow-ups
-
-def followup_texts(item: svc.Followup, locale: str, tz: ZoneInfo) -> list[str]:
-    """The list for one worker, in their language, split to fit Telegram messages."""
-    grid = i18n_name(item.grid_names, locale, item.grid_code)
-    notice = html.escape(_strip_tags(item.notice))[:120]
-    states = {
-        OutboxStatus.unreachable: _("blocked the bot"),
-        OutboxStatus.failed: _("not delivered"),
-        OutboxStatus.unknown: _("delivery unknown"),
-        OutboxStatus.cancelled: _("not sent"),
-    }
-    lines = []
-    for r in item.residents:
-        line = f"• {html.escape(r.name)}, {html.escape(i18n_name(r.building_names, locale, r.building_code))}"
-        if r.phone:
-            line += f", {html.escape(r.phone)}"
-        if r.delivery in states:
-            line += f" ({states[r.delivery]})"
-        lines.append(line)
-    chunks = [lines[i:i + FOLLOWUP_PER_MESSAGE] for i in range(0, len(lines), FOLLOWUP_PER_MESSAGE)]
-    head = _("These residents of {grid} have not confirmed notice #{id} after 24 hours. "
-             "Please visit or call them:").format(grid=html.escape(grid), id=item.broadcast_id)
-    out = []
-    for n, chunk in enumerate(chunks, 1):
-        part = f" ({n}/{len(chunks)})" if len(chunks) > 1 else ""
-        out.append(f"{head}{part}\n<i>{notice}</i>\n\n" + "\n".join(chunk))
-    return out
-
-
-def _strip_tags(text: str) -> str:
-    import re
-
-    return html.unescape(re.sub(r"<[^>]+>", "", text or ""))
-
-
-@recurring("broadcast_ack_followups", every=timedelta(minutes=15))
-async def ack_followups(ctx: JobContext) -> None:
-    """24 hours after an important notice: each grid's workers get the residents who did not confirm."""
-    i18n = shared_i18n(ctx.settings.default_locale)
-    async with ctx.sessionmaker() as session:
-        for broadcast, items in await svc.due_followups(session, ctx.now):
-            for item in items:
-                for worker in item.workers:
-                    locale = worker.locale or ctx.settings.default_locale
-                    with in_locale(i18n, locale):
-                        texts = followup_texts(item, locale, ctx.settings.tz)
-                    for n, text in enumerate(texts):
-                        await notify(session, recipient=worker, kind=OutboxKind.nudge,
-                                     dedupe_key=f"bc-follow:{broadcast.id}:{item.grid_id}:{worker.id}:{n}",
-                                     text=text)
-            await svc.mark_followup_sent(session, broadcast.id, ctx.now)
-        await session.commit()
