@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     quiet_hours: str = Field(default="22:00-07:00", alias="QUIET_HOURS")
     jobs_enabled: bool = Field(default=True, alias="JOBS_ENABLED")
 
-    # Cases (bot/services/cases*.py): the working calendar that time limits count in
+    # Cases (bot/services/cases/): the working calendar that time limits count in
     # (local DISPLAY_TZ; holidays and make-up workdays come from the `holidays` table).
     work_hours: str = Field(default="08:30-12:00,13:30-17:30", alias="WORK_HOURS")
     work_days: str = Field(default="1-5", alias="WORK_DAYS")  # ISO weekdays, 1 = Monday
@@ -121,7 +121,7 @@ class Settings(BaseSettings):
     case_auto_close_days: int = Field(default=3, alias="CASE_AUTO_CLOSE_DAYS", ge=1, le=90)
     emergency_repeat_minutes: int = Field(default=5, alias="EMERGENCY_REPEAT_MINUTES", ge=1, le=120)
 
-    # The patrol diary (bot/services/diary*.py): local times (DISPLAY_TZ) of the
+    # The patrol diary (bot/services/diary/): local times (DISPLAY_TZ) of the
     # workday nudge and of the morning list of households due for a visit; how
     # long a patrol stays open if nobody ends it; how many days after an
     # entry's day its author may still correct it (kept as history).
@@ -130,7 +130,7 @@ class Settings(BaseSettings):
     diary_patrol_max_hours: int = Field(default=12, alias="DIARY_PATROL_MAX_HOURS", ge=1, le=24)
     diary_late_edit_days: int = Field(default=7, alias="DIARY_LATE_EDIT_DAYS", ge=0, le=90)
 
-    # Appointments at stations (bot/services/appointments*.py): the defaults of a plan that
+    # Appointments at stations (bot/services/appointments/): the defaults of a plan that
     # staff have not edited (hours come from the station's opening hours), and the resident limit.
     appointment_max_upcoming: int = Field(default=3, alias="APPOINTMENT_MAX_UPCOMING", ge=1, le=50)
     appointment_slot_minutes: int = Field(default=30, alias="APPOINTMENT_SLOT_MINUTES", ge=5, le=480)
@@ -143,7 +143,7 @@ class Settings(BaseSettings):
     # Catalogue codes booked as a visit to the resident's home rather than at the station.
     appointment_home_services: str = Field(default="AP-HOMEVISIT", alias="APPOINTMENT_HOME_SERVICES")
 
-    # Staff reports (bot/services/reports*.py): the district's targets, each shown met or missed
+    # Staff reports (bot/services/reports/): the district's targets, each shown met or missed
     # (percentages; rework is a ceiling, the others are floors).  See docs/metrics.md.
     report_target_completion: float = Field(default=95, alias="REPORT_TARGET_COMPLETION", ge=0, le=100)
     report_target_on_time: float = Field(default=90, alias="REPORT_TARGET_ON_TIME", ge=0, le=100)

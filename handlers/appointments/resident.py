@@ -107,7 +107,7 @@ async def book_start(message: Message, session: AsyncSession, user: User, state:
 
 async def services_again(query: CallbackQuery, callback_data: ApCb, session: AsyncSession, user: User,
                          settings: Settings, i18n: PoI18n) -> None:
-    name = await _proxy_name(session, user, callback_data.r)
+    name = await appt.proxy_name(session, user, callback_data.r)
     markup = await _services_markup(session, settings, i18n.current_locale, callback_data.r)
     await _show(query, _services_prompt(name) if markup else _("No station takes bookings at the moment."), markup,
                 new=callback_data.a.endswith("n"))
@@ -120,13 +120,6 @@ async def _show(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | 
         await below(query, text, markup)
     else:
         await step(query, text, markup)
-
-
-async def _proxy_name(session: AsyncSession, user: User, r: int) -> str | None:
-    if not r or r == user.id:
-        return None
-    person = await session.get(User, r)
-    return person.first_name if person is not None else None
 
 
 # ------------------------------------------------------------------ step 2: the station
@@ -256,7 +249,7 @@ async def time_picked(query: CallbackQuery, callback_data: ApCb, session: AsyncS
         return
     bk = await appt.load_bookable(session, settings, cb.st, cb.sv)
     locale = i18n.current_locale
-    name = await _proxy_name(session, user, cb.r)
+    name = await appt.proxy_name(session, user, cb.r)
     lines = [_("Please check:")]
     if name:
         lines.append(_("👤 For: {name}").format(name=esc(name)))

@@ -116,6 +116,15 @@ async def may_act_for(session: AsyncSession, actor: User, resident: User) -> boo
     return chain is not None and oversees(actor, chain)
 
 
+async def proxy_name(session: AsyncSession, actor: User, resident_id: int | None) -> str | None:
+    """The first name of the resident ``actor`` books for (None when booking for
+    themselves); ``NotFound`` for anyone they may not act for, so that a forged
+    button shows no stranger's name."""
+    if not resident_id or resident_id == actor.id:
+        return None
+    return (await _resident_for(session, actor, resident_id)).first_name
+
+
 async def _resident_for(session: AsyncSession, actor: User, resident_id: int | None) -> User:
     if resident_id is None or resident_id == actor.id:
         if not actor.is_registered:

@@ -7,7 +7,7 @@ display, no network), so several reports may render at once in threads.  Every
 text is set in Noto Sans SC, loaded by path from the ``pylopdf-fonts-zh-cn``
 package (SIL Open Font License 1.1), which has the glyphs of Simplified and
 Traditional Chinese and of Latin: labels in any of the bot's languages render,
-never as boxes (tests/reports/test_reports_chart.py checks every glyph).
+never as boxes (tests/reports/test_reports_files.py checks every glyph).
 """
 
 from __future__ import annotations

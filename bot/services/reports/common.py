@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.config import Settings
-from bot.services.cases.figures import Figures, WeekPoint
+from bot.services.cases import Figures, WeekPoint
 from bot.services.diary.figures import DiaryFigures
 from bot.services.reports.periods import Period
 

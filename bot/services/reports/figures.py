@@ -25,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import FromClause
 
 from bot.config import Settings
-from bot.services.cases import figures as cases_figures
-from bot.services.cases.texts import status_label
+from bot.services import cases
+from bot.services.cases import status_label
 from bot.services.dates import local_day
 from bot.services.diary import figures as diary_figures
 from bot.services.diary.common import field_workers_of
@@ -160,13 +160,13 @@ async def compute(session: AsyncSession, settings: Settings, scope: Scope, perio
     dims = ["grid", "service", "owner"] + (["community"] if scope.kind == ScopeKind.district else [])
     bounds = trend_bounds(period, as_of, settings)
     # The cases of the period and of the trend's weeks, aggregated from their events once.
-    async with cases_figures.materialized(session, since=min(since, bounds[0]), until=max(until, bounds[-1]),
+    async with cases.materialized(session, since=min(since, bounds[0]), until=max(until, bounds[-1]),
                                           as_of=as_of, conditions=conds) as f:
         in_period = [f.c.submitted_at >= since, f.c.submitted_at < until]
-        cases = await cases_figures.breakdown_of(session, f, dims, in_period)
-        trend = await cases_figures.weekly_of(session, f, bounds)
+        breakdown = await cases.breakdown_of(session, f, dims, in_period)
+        trend = await cases.weekly_of(session, f, bounds)
         lines = await case_lines(session, f, in_period, locale)
-    overdue_cases = await cases_figures.overdue_count(session, as_of, conds)
+    overdue_cases = await cases.overdue_count(session, as_of, conds)
 
     grid_rows = (await session.execute(
         select(Grid.id, Grid.code, Grid.names, Grid.community_id, Grid.active).where(Grid.id.in_(grids_q))
@@ -174,10 +174,10 @@ async def compute(session: AsyncSession, settings: Settings, scope: Scope, perio
     grid_diary = await diary_figures.grid_figures(session, tz, period.start, period.end, grids_q)
     overdue = await diary_figures.overdue_households(session, today, grids_q)
     community_names = await _names(session, Community, {r.community_id for r in grid_rows}, locale)
-    empty = cases_figures.make_figures(cases_figures.Tally())
+    empty = cases.make_figures(cases.Tally())
     by_grid = []
     for r in grid_rows:
-        figs = cases.by["grid"].get(r.id, empty)
+        figs = breakdown.by["grid"].get(r.id, empty)
         diary = grid_diary.get(r.id, DiaryFigures(None))
         if not r.active and not figs.sent and not diary.entries and not overdue.get(r.id):
             continue  # a retired grid with nothing to say
@@ -188,29 +188,29 @@ async def compute(session: AsyncSession, settings: Settings, scope: Scope, perio
     by_community = []
     if scope.kind == ScopeKind.district:
         by_community = [
-            Row(cid, i18n_name(names, locale, code), cases.by["community"].get(cid, empty))
+            Row(cid, i18n_name(names, locale, code), breakdown.by["community"].get(cid, empty))
             for cid, code, names in (await session.execute(
                 select(Community.id, Community.code, Community.names).where(Community.district_id == scope.id)
                 .order_by(Community.code))).all()]
 
-    services = await _names(session, ServiceItem, {k for k in cases.by["service"] if k is not None}, locale)
+    services = await _names(session, ServiceItem, {k for k in breakdown.by["service"] if k is not None}, locale)
     by_category = sorted((Row(k, services.get(k, str(k)) if k is not None else _("Free requests (no catalogue item)"),
-                              f) for k, f in cases.by["service"].items()),
+                              f) for k, f in breakdown.by["service"].items()),
                          key=lambda r: (-r.figures.sent, r.label))
 
     # Workers: whoever owns a case of the period, and every worker and grid head of the grids.
     grid_id_list = [r.id for r in grid_rows]
     field_workers = await field_workers_of(session, grid_id_list)
-    owners = {k for k in cases.by["owner"] if k is not None}
+    owners = {k for k in breakdown.by["owner"] if k is not None}
     worker_ids = set(field_workers) | owners
     worker_diary = await diary_figures.figures(session, tz, period.start, period.end, worker_ids=worker_ids,
                                                grid_ids=grid_id_list)
     people = await _people(session, worker_ids)
-    by_worker = [WorkerRow(uid, people.get(uid, f"#{uid}"), cases.by["owner"].get(uid, empty),
+    by_worker = [WorkerRow(uid, people.get(uid, f"#{uid}"), breakdown.by["owner"].get(uid, empty),
                            worker_diary.get(uid, DiaryFigures(uid))) for uid in worker_ids]
     by_worker.sort(key=lambda w: (w.name, w.user_id or 0))
-    if None in cases.by["owner"]:
-        by_worker.append(WorkerRow(None, _("Not accepted yet"), cases.by["owner"][None], DiaryFigures(None)))
+    if None in breakdown.by["owner"]:
+        by_worker.append(WorkerRow(None, _("Not accepted yet"), breakdown.by["owner"][None], DiaryFigures(None)))
 
     stations = await appointment_figures(session, appointment_conditions(scope), period.start, period.end, today)
     station_names = await _names(session, Station, set(stations), locale)
@@ -221,7 +221,7 @@ async def compute(session: AsyncSession, settings: Settings, scope: Scope, perio
 
     return Report(
         scope=scope, period=period, as_of=as_of, locale=locale, tz_name=settings.display_tz,
-        cases=cases.total, targets=targets_for(cases.total, settings), by_community=by_community,
+        cases=breakdown.total, targets=targets_for(breakdown.total, settings), by_community=by_community,
         by_grid=by_grid, by_category=by_category, by_worker=by_worker, trend=trend, diary=diary_total,
         households_overdue=sum(overdue.values()), appointments=appointments, by_station=by_station,
         comments=sorted((CommentLine(line.number, line.score, line.comment) for line in lines

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.jobs import JobContext, recurring
-from bot.services.cases import figures as cases_figures
+from bot.services import cases
 from bot.services.dates import local_day
 from bot.services.escape import esc
 from bot.services.l10n import Translate, translator
@@ -54,7 +54,7 @@ def grid_line(_: Translate, row: GridRow) -> str:
         overdue=row.households_overdue)
 
 
-def digest_text(_: Translate, report: Report, overdue: list[cases_figures.OverdueCase],
+def digest_text(_: Translate, report: Report, overdue: list[cases.OverdueCase],
                 grid_names: dict[int, str], tz_name: str) -> str:
     tz = ZoneInfo(tz_name)
     lines = ["📅 <b>" + esc(_("Last week in {community}: {start} – {end}").format(
@@ -112,7 +112,7 @@ async def send_weekly_digests(sessionmaker: async_sessionmaker[AsyncSession], se
                                           i18n_name(community.names, locale, community.code))
                     report = await compute(session, settings, scope, period, locale, now)
                     conds = case_conditions(scope)
-                    overdue = await cases_figures.overdue_cases(session, now, conds, limit=MAX_OVERDUE_LINES)
+                    overdue = await cases.overdue_cases(session, now, conds, limit=MAX_OVERDUE_LINES)
                     grid_names = {g.id: i18n_name(g.names, locale, g.code) for g in await session.scalars(
                         select(Grid).where(Grid.community_id == community.id))}
                     by_locale[locale] = digest_text(_, report, overdue, grid_names, settings.display_tz)

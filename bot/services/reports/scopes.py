@@ -15,8 +15,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
-from bot.services import access
-from bot.services.cases import figures as cases_figures
+from bot.services import access, cases
 from bot.services.errors import NotAllowed, NotFound
 from bot.services.reports.common import Scope, ScopeKind
 from models import Appointment, Community, District, Grid, Station, User, i18n_name
@@ -90,7 +89,7 @@ def grid_ids_of(scope: Scope) -> Select[Any]:
 
 
 def case_conditions(scope: Scope) -> list[ColumnElement[bool]]:
-    return cases_figures.scope_conditions(**{f"{scope.kind.value}_id": scope.id})
+    return cases.scope_conditions(**{f"{scope.kind.value}_id": scope.id})
 
 
 def appointment_conditions(scope: Scope) -> list[ColumnElement[bool]]:

@@ -20,7 +20,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from bot.services.cases.figures import Figures
+from bot.services.cases import Figures
 from bot.services.l10n import Translate
 from bot.services.reports.common import CaseLine, Report, ScopeKind
 from bot.services.reports.texts import (

@@ -243,6 +243,12 @@ async def test_every_refusal_is_clear_and_stores_nothing(bot):
     await p.press(anchor.message_id, appt.ap_cb("ok", sv=service, st=999999, x=appt.slot_code(first)))
     assert bot.emu.callback_answers[-1]["text"] == zh(
         "That service cannot be booked there any more. Please choose again.")
+    # A forged "book for" another resident: refused, and no stranger's name is shown.
+    for action in ("svcs", "tm"):
+        await p.press(anchor.message_id, appt.ap_cb(action, sv=service, st=station, x=appt.slot_code(first),
+                                                    r=admin.id))
+        assert bot.emu.callback_answers[-1].get("show_alert") is True
+        assert not any(admin.first_name in (m.text or "") for m in bot.emu.chat_history(anchor.chat_id))
     async with bot.app.sessionmaker() as s:
         assert await s.scalar(select(func.count()).select_from(Appointment)) == 0
     # After the cut-off (an hour before): book the first slot, then it is 30 minutes before it.
