@@ -626,7 +626,8 @@ class _Applier:
 
     async def _household_tags(self, records: list[Record], households: dict[str, Household]) -> None:
         """Each household gets exactly the tags of its row; its visit clock follows."""
-        from bot.services.diary.common import local_day, refresh_household
+        from bot.services.dates import local_day
+        from bot.services.diary import refresh_household
 
         ids = [households[r.key].id for r in records]
         have: dict[int, dict[str, HouseholdTag]] = {hid: {} for hid in ids}

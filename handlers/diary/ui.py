@@ -3,14 +3,14 @@ states, callback data, keyboards and the rendering of entries, days, months
 and errors.
 
 Services build some buttons themselves (notifications in the outbox) with
-``bot.services.diary.common.diary_cb``; :class:`DiaryCb` parses exactly that
-layout.
+``bot.services.diary.diary_cb``; :class:`DiaryCb` parses exactly that layout.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from aiogram.filters.callback_data import CallbackData
@@ -24,14 +24,19 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 
-from bot.services.diary import texts
-from bot.services.diary.entries import PatrolSummary
-from bot.services.diary.figures import DiaryFigures
-from bot.services.diary.households import HouseholdCard, HouseholdLine
-from bot.services.diary.views import EntryView, RevisionView, Rights
+from bot.services.diary import (
+    DiaryFigures,
+    EntryView,
+    HouseholdCard,
+    HouseholdLine,
+    PatrolSummary,
+    RevisionView,
+    Rights,
+    texts,
+)
 from bot.services.errors import DomainError
+from bot.services.escape import esc
 from handlers.labels import DIARY  # noqa: F401  (the feature's menu button)
-from handlers.render import esc
 from models import CareTag, EntryKind, OpinionCategory, RevisionAction
 
 # ------------------------------------------------------------------ labels (reply keyboards)
@@ -77,6 +82,31 @@ def button(text: str, action: str, id_: int = 0, ref: int = 0, arg: str = "") ->
 
 def markup(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[row for row in rows if row])
+
+
+def tag_row(entry_id: int) -> list[InlineKeyboardButton]:
+    """🏠 / 💬 / ⚠️ for a note (or an entry whose kind changes)."""
+    return [button(_("🏠 Visit"), "tag", entry_id, arg="visit"), button(_("💬 Opinion"), "tag", entry_id, arg="opinion"),
+            button(_("⚠️ Problem"), "tag", entry_id, arg="problem")]
+
+
+def finish_row(entry_id: int) -> list[InlineKeyboardButton]:
+    """Under an entry just started: done with it, or take it back."""
+    return [button(_("✅ Finish"), "done", entry_id), button(_("🗑 Undo"), "undo", entry_id)]
+
+
+T = TypeVar("T")
+
+
+def paginate(items: Sequence[T], page: int, size: int) -> tuple[list[T], int, int]:
+    """The items of ``page`` (kept within the pages there are), that page, and how many pages."""
+    pages = max(1, -(-len(items) // size))
+    page = min(max(page, 0), pages - 1)
+    return list(items[page * size:(page + 1) * size]), page, pages
+
+
+def page_counter(page: int, pages: int) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=f"{page + 1}/{pages}", callback_data="noop")
 
 
 def patrol_keyboard() -> ReplyKeyboardMarkup:
@@ -199,9 +229,7 @@ def entry_buttons(e: EntryView, r: Rights) -> InlineKeyboardMarkup:
     rows: list[list[InlineKeyboardButton]] = []
     if r.edit:
         if e.kind == EntryKind.note:
-            rows.append([button(_("🏠 Visit"), "tag", e.id, arg="visit"), button(_("💬 Opinion"), "tag", e.id,
-                                                                                    arg="opinion"),
-                         button(_("⚠️ Problem"), "tag", e.id, arg="problem")])
+            rows.append(tag_row(e.id))
         rows.append([button(_("✏️ Edit text"), "edit", e.id)])
         if e.kind in (EntryKind.visit, EntryKind.opinion):
             rows.append([button(_("🗂 Category"), "cat", e.id)])
@@ -325,26 +353,6 @@ def tag_cycle_text(tag: CareTag, days: int | None) -> str:
     return f"{texts.TAG_ICONS[tag]} " + _("{label}: {value}").format(label=texts.tag_label(_, tag), value=state)
 
 
-def parse_day(text: str | None, today: date) -> date | None:
-    """``2026-11-20``, ``11-20``, ``11/20``, ``11月20日``; a day in the future is refused."""
-    import re
-
-    cleaned = re.sub(r"\s+", "", text or "")
-    for pattern in (r"^(?P<y>\d{4})[-/.年](?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?$",
-                    r"^(?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?$"):
-        m = re.match(pattern, cleaned)
-        if m:
-            try:
-                groups = m.groupdict()
-                day = date(int(groups["y"]) if groups.get("y") else today.year, int(m.group("m")), int(m.group("d")))
-            except ValueError:
-                return None
-            if not groups.get("y") and day > today:
-                day = day.replace(year=day.year - 1)
-            return day if day <= today else None
-    return None
-
-
 def shift_month(year: int, month: int, delta: int) -> tuple[int, int]:
     index = year * 12 + (month - 1) + delta
     return index // 12, index % 12 + 1
@@ -380,6 +388,13 @@ def day_nav(action: str, id_: int, day: date, today: date) -> list[InlineKeyboar
     row = [button("◀️", action, id_, arg=(day - timedelta(days=1)).isoformat())]
     if day < today:
         row.append(button("▶️", action, id_, arg=(day + timedelta(days=1)).isoformat()))
+    return row
+
+
+def month_nav(action: str, id_: int, year: int, month: int, today: date) -> list[InlineKeyboardButton]:
+    row = [button("◀️", action, id_, arg=ym(*shift_month(year, month, -1)))]
+    if (year, month) < (today.year, today.month):
+        row.append(button("▶️", action, id_, arg=ym(*shift_month(year, month, 1))))
     return row
 
 
@@ -420,6 +435,9 @@ def error_text(err: DomainError) -> str | None:
         "too_many_files": lambda: _("That is enough files for one entry (at most {limit}).").format(
             limit=p.get("limit", "")),
         "bad_file": lambda: _("I could not keep that file. Please send it again."),
+        # A day typed after /diary (bot.services.dates.parse_date).
+        "bad_date": lambda: _("Write the day like 11-20 or 2026-11-20 (not in the future)."),
+        "date_in_future": lambda: _("Write the day like 11-20 or 2026-11-20 (not in the future)."),
     }
     make = messages.get(err.code)
     return make() if make is not None else None

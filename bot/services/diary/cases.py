@@ -20,8 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.services.diary.common import overseen_grid_ids
-from bot.services.diary.entries import _revise, own_entry
+from bot.services.access import overseen_grid_ids
+from bot.services.cases.intake import FoundFile, open_found_problem
+from bot.services.diary.entries import own_entry, revise
 from bot.services.errors import Conflict, InvalidInput
 from models import (
     AttachmentKind,
@@ -48,15 +49,13 @@ async def open_case(session: AsyncSession, settings: Settings, worker: User, ent
         raise InvalidInput("problem_empty")
     case = await _open_case(session, settings, worker, entry, files, now)
     entry.case_id = case.id
-    await _revise(session, settings, entry, RevisionAction.case_opened, worker, now)
+    await revise(session, settings, entry, RevisionAction.case_opened, worker, now)
     return case
 
 
 async def _open_case(session: AsyncSession, settings: Settings, worker: User, entry: DiaryEntry,
                      files: list[DiaryAttachment], now: datetime) -> Case:
     """The seam to the case loop: its call for a problem a worker found."""
-    from bot.services.cases.intake import FoundFile, open_found_problem
-
     return await open_found_problem(
         session, settings, worker, grid_id=entry.grid_id, building_id=entry.building_id,
         description=entry.text or "", latitude=entry.latitude, longitude=entry.longitude,

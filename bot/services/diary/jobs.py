@@ -27,11 +27,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.jobs import JobContext, recurring
+from bot.services.dates import local_day
 from bot.services.diary import texts
-from bot.services.diary.common import diary_cb, html_escape, local_day
+from bot.services.diary.common import close_stale, diary_cb
+from bot.services.diary.figures import grid_period, overdue_households
+from bot.services.diary.households import due_in_grids
+from bot.services.escape import esc
 from bot.services.l10n import Translate, translator
 from bot.services.notify import Button, notify, recipient_locale
+from bot.services.workcalendar import calendar_for
 from models import (
+    CareTag,
     DiaryEntry,
     Household,
     OutboxKind,
@@ -56,10 +62,6 @@ def parse_time(spec: str) -> time:
 async def is_workday(session: AsyncSession, settings: Settings, day: date) -> bool:
     """The one workday test of the diary: the working calendar (weekends, public
     holidays, make-up working days), or Monday to Friday if it cannot be read."""
-    try:
-        from bot.services.workcalendar import calendar_for
-    except ImportError:  # pragma: no cover - the calendar ships with the case loop
-        return day.weekday() < 5
     try:
         calendar = await calendar_for(session, settings, now=datetime.combine(day, time(12), settings.tz))
     except Exception:  # noqa: BLE001 - a broken holidays table must not stop the nudges
@@ -137,12 +139,10 @@ def due_line(_: Translate, line) -> str:  # type: ignore[no-untyped-def]
         when = _("overdue {days} d").format(days=line.overdue_days)
     else:
         when = _("due today")
-    return f"• {tags} {html_escape(place)} · {when}"
+    return f"• {tags} {esc(place)} · {when}"
 
 
 async def send_due_lists(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, now: datetime) -> int:
-    from bot.services.diary.households import due_in_grids
-
     today = _in_window(now, settings, settings.diary_due_list_at)
     if today is None:
         return 0
@@ -195,31 +195,13 @@ async def due_list(ctx: JobContext) -> None:
 
 # ------------------------------------------------------------------ weekly summary
 
-def figures_line(_: Translate, fig) -> str:  # type: ignore[no-untyped-def]
-    """One worker's (or the total's) numbers on one line."""
-    if not (fig.entries or fig.patrols or fig.cases_closed):
-        return _("nothing logged")
-    parts = [
-        _("{count} patrols ({duration})").format(count=fig.patrols, duration=texts.duration(_, fig.patrol_minutes)),
-        _("{count} visits").format(count=fig.visits),
-        _("{count} opinions").format(count=fig.opinions),
-        _("{count} problems ({cases} made cases)").format(count=fig.problems, cases=fig.cases_opened),
-        _("{count} cases closed").format(count=fig.cases_closed),
-    ]
-    if fig.notes:
-        parts.append(_("{count} untagged notes").format(count=fig.notes))
-    return " · ".join(parts)
-
-
 def weekly_text(_: Translate, grid, start: date, end: date, overdue: int) -> str:  # type: ignore[no-untyped-def]
-    from models import CareTag
-
     lines = [_("📒 Patrol diaries of {grid}, {start} – {end}").format(
-        grid=html_escape(grid.grid), start=start.strftime("%m-%d"), end=(end - timedelta(days=1)).strftime("%m-%d"))]
+        grid=esc(grid.grid), start=start.strftime("%m-%d"), end=(end - timedelta(days=1)).strftime("%m-%d"))]
     for fig in grid.workers:
-        lines.append(_("{label}: {value}").format(label=f"<b>{html_escape(fig.name)}</b>", value=figures_line(_, fig)))
+        lines.append(_("{label}: {value}").format(label=f"<b>{esc(fig.name)}</b>", value=texts.figures_line(_, fig)))
     total = grid.total
-    lines.append(_("<b>Grid</b>: {line}").format(line=figures_line(_, total)))
+    lines.append(_("<b>Grid</b>: {line}").format(line=texts.figures_line(_, total)))
     if total.visits:
         lines.append(_("Visits: {list}").format(list=", ".join(
             f"{texts.tag_label(_, CareTag(k))} {n}" for k, n in sorted(total.visits_by_category.items(),
@@ -230,8 +212,6 @@ def weekly_text(_: Translate, grid, start: date, end: date, overdue: int) -> str
 
 async def send_weekly_summaries(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings,
                                 now: datetime) -> int:
-    from bot.services.diary.figures import grid_period, overdue_households
-
     today = local_day(now, settings.tz)
     end = today - timedelta(days=today.weekday())  # this Monday
     start = end - timedelta(days=7)
@@ -273,8 +253,6 @@ async def weekly_summary(ctx: JobContext) -> None:
 
 async def close_stale_patrols(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings,
                               now: datetime) -> int:
-    from bot.services.diary.entries import close_stale
-
     cutoff = now - timedelta(hours=settings.diary_patrol_max_hours)
     closed = 0
     async with sessionmaker() as session:

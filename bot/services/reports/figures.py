@@ -33,13 +33,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import FromClause, Select
 
 from bot.config import Settings
+from bot.services import diary as diary_figures
 from bot.services.cases import figures as cases_figures
 from bot.services.cases.figures import Figures, WeekPoint
 from bot.services.cases.texts import status_label
-from bot.services.diary import figures as diary_figures
-from bot.services.diary.common import day_bounds, field_workers_of, html_escape, local_day
-from bot.services.diary.figures import DiaryFigures
+from bot.services.dates import day_bounds, local_day
+from bot.services.diary import DiaryFigures, field_workers_of
 from bot.services.errors import InvalidInput, NotAllowed, NotFound
+from bot.services.escape import esc as html_escape
 from bot.services.l10n import Translate
 from models import (
     Appointment,
@@ -520,7 +521,7 @@ async def compute(session: AsyncSession, settings: Settings, scope: Scope, perio
             continue  # a retired grid with nothing to say
         by_grid.append(GridRow(r.id, i18n_name(r.names, locale, r.code), community_names.get(r.community_id, ""),
                                figs, diary, overdue.get(r.id, 0)))
-    diary_total = diary_figures.total(grid_diary.values())
+    diary_total = diary_figures.total_figures(grid_diary.values())
 
     by_community = []
     if scope.kind == ScopeKind.district:
@@ -540,7 +541,7 @@ async def compute(session: AsyncSession, settings: Settings, scope: Scope, perio
     field_workers = await field_workers_of(session, grid_id_list)
     owners = {k for k in cases.by["owner"] if k is not None}
     worker_ids = set(field_workers) | owners
-    worker_diary = await diary_figures.figures(session, tz, period.start, period.end, worker_ids=worker_ids,
+    worker_diary = await diary_figures.period_figures(session, tz, period.start, period.end, worker_ids=worker_ids,
                                                grid_ids=grid_id_list)
     people = await _people(session, worker_ids)
     by_worker = [WorkerRow(uid, people.get(uid, f"#{uid}"), cases.by["owner"].get(uid, empty),

@@ -27,7 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.jobs import JobContext, recurring
 from bot.services.cases import figures as cases_figures
-from bot.services.diary.common import html_escape, local_day
+from bot.services.dates import local_day
+from bot.services.escape import esc as html_escape
 from bot.services.l10n import Translate, translator
 from bot.services.notify import Button, notify, recipient_locale
 from bot.services.reports import figures as reports

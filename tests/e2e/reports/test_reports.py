@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from PIL import Image
 from sqlalchemy import select, update
 
-from bot.services.diary.common import local_day
+from bot.services.dates import local_day
 from bot.services.reports import jobs as reports_jobs
 from handlers.reports.router import ReportCb
 from models import (
