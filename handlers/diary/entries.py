@@ -28,6 +28,7 @@ from bot.services.errors import DomainError, InvalidInput
 from bot.services.escape import esc
 from handlers.diary import ui
 from handlers.diary.shared import (
+    BUILDINGS_PAGE,
     FieldWorker,
     NotMenuLabel,
     OnPatrol,
@@ -43,8 +44,6 @@ from handlers.diary.shared import (
 )
 from handlers.diary.ui import DiaryCb, DiaryStates, button, finish_row, markup, tag_row
 from models import CareTag, DiaryMediaKind, EntryKind, OpinionCategory, User, utcnow
-
-PAGE = 8  # buildings per page
 
 Send = Callable[..., Awaitable[Any]]
 
@@ -98,7 +97,7 @@ async def done_cb(query: CallbackQuery, state: FSMContext) -> None:
 async def _buildings(session: AsyncSession, settings: Settings, user: User, ref: int, page: int,
                      locale: str) -> tuple[str, InlineKeyboardMarkup]:
     lines = await diary.visit_buildings(session, settings, user, today(settings), locale, utcnow())
-    shown, page, pages = ui.paginate(lines, page, PAGE)
+    shown, page, pages = ui.paginate(lines, page, BUILDINGS_PAGE)
     rows = [[button(f"🏢 {b.name}" + (f" ⏰{b.due}" if b.due else ""), "vb", b.id, ref)] for b in shown]
     nav = []
     if page > 0:

@@ -18,11 +18,16 @@ from bot.services import diary
 from bot.services.errors import DomainError, InvalidInput
 from bot.services.escape import esc
 from handlers.diary import ui
-from handlers.diary.shared import NotMenuLabel, answer_and_show, callbacks, retry_or_leave, today
+from handlers.diary.shared import (
+    BUILDINGS_PAGE,
+    NotMenuLabel,
+    answer_and_show,
+    callbacks,
+    retry_or_leave,
+    today,
+)
 from handlers.diary.ui import DiaryCb, DiaryStates, button, markup
 from models import CareTag, User, utcnow
-
-PAGE = 8  # buildings per page
 
 _UNIT_RE = re.compile(r"^([0-9A-Za-z]+(?:[-－—/][0-9A-Za-z]+)*)\s+(.+)$")
 
@@ -46,7 +51,7 @@ async def ledger_cb(query: CallbackQuery, callback_data: DiaryCb, session: Async
         page = int(callback_data.arg or 0)
     except ValueError:
         page = 0
-    shown, page, pages = ui.paginate(lines, page, PAGE)
+    shown, page, pages = ui.paginate(lines, page, BUILDINGS_PAGE)
     rows = [[button(f"🏢 {b.name} ({b.households})" + (f" ⏰{b.due}" if b.due else ""), "lb", b.id)]
             for b in shown]
     if pages > 1:

@@ -29,6 +29,7 @@ from handlers.refusal import error_text
 from models import DiaryMediaKind, User, utcnow
 
 FILE_KINDS = ("photo", "voice", "audio", "video", "video_note", "document")
+BUILDINGS_PAGE = 8  # buildings per page of a picker
 
 # ------------------------------------------------------------------ filters
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
@@ -30,8 +31,8 @@ from bot.jobs import JobContext, recurring
 from bot.services.dates import local_day
 from bot.services.diary import texts
 from bot.services.diary.common import close_stale, diary_cb
-from bot.services.diary.figures import grid_period, overdue_households
-from bot.services.diary.households import due_in_grids
+from bot.services.diary.figures import GridFigures, grid_period, overdue_households
+from bot.services.diary.households import HouseholdLine, due_in_grids
 from bot.services.escape import esc
 from bot.services.l10n import Translate, translator
 from bot.services.notify import Button, notify, recipient_locale
@@ -94,6 +95,14 @@ async def _users(session: AsyncSession, ids: set[int]) -> list[User]:
                                       .order_by(User.id)))
 
 
+async def _logged(send: Callable[[async_sessionmaker[AsyncSession], Settings, datetime], Awaitable[int]],
+                  ctx: JobContext, message: str) -> None:
+    """Run one of the jobs below at the job's time and log how many it reached."""
+    count = await send(ctx.sessionmaker, ctx.settings, ctx.now)
+    if count:
+        log.info(message, count)
+
+
 # ------------------------------------------------------------------ nudge
 
 def nudge_text(_: Translate) -> str:
@@ -125,14 +134,12 @@ async def send_nudges(sessionmaker: async_sessionmaker[AsyncSession], settings: 
 @recurring("diary.nudge", every=timedelta(minutes=5))
 async def nudge(ctx: JobContext) -> None:
     """Workers with no diary entry on a workday are nudged at DIARY_NUDGE_AT."""
-    sent = await send_nudges(ctx.sessionmaker, ctx.settings, ctx.now)
-    if sent:
-        log.info("diary: nudged %d workers", sent)
+    await _logged(send_nudges, ctx, "diary: nudged %d workers")
 
 
 # ------------------------------------------------------------------ due list
 
-def due_line(_: Translate, line) -> str:  # type: ignore[no-untyped-def]
+def due_line(_: Translate, line: HouseholdLine) -> str:
     tags = "".join(texts.TAG_ICONS[t] for t in line.tags)
     place = " ".join(p for p in (line.building, line.unit or "", line.label) if p)
     if line.overdue_days > 0:
@@ -164,7 +171,7 @@ async def send_due_lists(sessionmaker: async_sessionmaker[AsyncSession], setting
             Household.grid_id.in_(all_grids), Household.active, Household.visit_due_on <= today).limit(1))
         if due_any is None:
             return 0
-        by_locale: dict[str, list] = {}
+        by_locale: dict[str, list[HouseholdLine]] = {}
         for user in await _users(session, set(recipients)):
             locale = recipient_locale(user, settings.default_locale)
             if locale not in by_locale:
@@ -188,14 +195,12 @@ async def send_due_lists(sessionmaker: async_sessionmaker[AsyncSession], setting
 @recurring("diary.due_list", every=timedelta(minutes=5))
 async def due_list(ctx: JobContext) -> None:
     """Each workday morning, each worker's households due or overdue for a visit."""
-    sent = await send_due_lists(ctx.sessionmaker, ctx.settings, ctx.now)
-    if sent:
-        log.info("diary: due-visit lists sent to %d workers", sent)
+    await _logged(send_due_lists, ctx, "diary: due-visit lists sent to %d workers")
 
 
 # ------------------------------------------------------------------ weekly summary
 
-def weekly_text(_: Translate, grid, start: date, end: date, overdue: int) -> str:  # type: ignore[no-untyped-def]
+def weekly_text(_: Translate, grid: GridFigures, start: date, end: date, overdue: int) -> str:
     lines = [_("📒 Patrol diaries of {grid}, {start} – {end}").format(
         grid=esc(grid.grid), start=start.strftime("%m-%d"), end=(end - timedelta(days=1)).strftime("%m-%d"))]
     for fig in grid.workers:
@@ -244,9 +249,7 @@ async def send_weekly_summaries(sessionmaker: async_sessionmaker[AsyncSession], 
 @recurring("diary.weekly_summary", at=time(8, 0), weekdays={0})
 async def weekly_summary(ctx: JobContext) -> None:
     """Monday 08:00: last week's numbers of each worker to their grid head."""
-    sent = await send_weekly_summaries(ctx.sessionmaker, ctx.settings, ctx.now)
-    if sent:
-        log.info("diary: weekly summaries sent to %d grid heads", sent)
+    await _logged(send_weekly_summaries, ctx, "diary: weekly summaries sent to %d grid heads")
 
 
 # ------------------------------------------------------------------ stale patrols
@@ -275,9 +278,7 @@ async def close_stale_patrols(sessionmaker: async_sessionmaker[AsyncSession], se
 
 @recurring("diary.close_stale_patrols", every=timedelta(minutes=10))
 async def stale_patrols(ctx: JobContext) -> None:
-    closed = await close_stale_patrols(ctx.sessionmaker, ctx.settings, ctx.now)
-    if closed:
-        log.info("diary: ended %d patrols left open", closed)
+    await _logged(close_stale_patrols, ctx, "diary: ended %d patrols left open")
 
 
 async def run_all(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, now: datetime) -> None:
