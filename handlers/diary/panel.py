@@ -15,7 +15,6 @@ from bot.i18n import PoI18n
 from bot.services import diary
 from bot.services.access import is_field_worker
 from bot.services.dates import parse_date
-from bot.services.diary import texts
 from handlers.diary import ui
 from handlers.diary.shared import callbacks, show, today
 from handlers.diary.ui import button, markup
@@ -33,7 +32,7 @@ async def _panel(session: AsyncSession, settings: Settings, user: User, locale: 
         if patrol is not None:
             lines.append(_("🚶 On patrol since {time} ({duration}).").format(
                 time=ui.hm(patrol.started_at, settings.tz),
-                duration=texts.duration(_, int((now - patrol.started_at).total_seconds() // 60))))
+                duration=diary.texts.duration(_, int((now - patrol.started_at).total_seconds() // 60))))
             rows.append([button(_("⏹ End patrol"), "end")])
             rows.append([button(_("⌨️ Show the patrol buttons"), "kb")])
         else:
@@ -42,7 +41,7 @@ async def _panel(session: AsyncSession, settings: Settings, user: User, locale: 
         view = await diary.day(session, settings, user, user.id, day, locale)
         counts = {k: sum(1 for e in view.entries if e.kind == k and not e.deleted) for k in EntryKind}
         lines.append(_("Today: {line}").format(line=" · ".join(
-            f"{texts.KIND_ICONS[k]} {counts[k]}" for k in EntryKind)))
+            f"{diary.texts.KIND_ICONS[k]} {counts[k]}" for k in EntryKind)))
         rows.append([button(_("🏠 Visit"), "new", arg="visit"), button(_("💬 Opinion"), "new", arg="opinion"),
                      button(_("⚠️ Problem"), "new", arg="problem")])
         rows.append([button(_("📖 Today's diary"), "day", user.id, arg=day.isoformat()),

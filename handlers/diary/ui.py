@@ -24,6 +24,7 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 
+from bot.services import diary
 from bot.services.diary import (
     DiaryFigures,
     EntryView,
@@ -32,7 +33,6 @@ from bot.services.diary import (
     PatrolSummary,
     RevisionView,
     Rights,
-    texts,
 )
 from bot.services.errors import DomainError
 from bot.services.escape import esc
@@ -121,15 +121,15 @@ def patrol_keyboard() -> ReplyKeyboardMarkup:
 # ------------------------------------------------------------------ words
 
 def kind_name(kind: EntryKind) -> str:
-    return texts.kind_label(_, kind)
+    return diary.texts.kind_label(_, kind)
 
 
 def category_name(kind: EntryKind, category: str | None) -> str:
-    return texts.category_label(_, kind, category)
+    return diary.texts.category_label(_, kind, category)
 
 
 def tag_button_text(tag: CareTag) -> str:
-    return f"{texts.TAG_ICONS[tag]} {texts.tag_label(_, tag)}"
+    return f"{diary.texts.TAG_ICONS[tag]} {diary.texts.tag_label(_, tag)}"
 
 
 OPINION_ICONS = {
@@ -140,7 +140,7 @@ OPINION_ICONS = {
 
 
 def opinion_button_text(category: OpinionCategory) -> str:
-    return f"{OPINION_ICONS[category]} {texts.opinion_label(_, category)}"
+    return f"{OPINION_ICONS[category]} {diary.texts.opinion_label(_, category)}"
 
 
 def hm(moment: datetime, tz: ZoneInfo) -> str:
@@ -174,7 +174,7 @@ def files_of(e: EntryView) -> str:
 def entry_line(e: EntryView, tz: ZoneInfo, number: int | None = None) -> str:
     """One line of a day's list."""
     head = f"{number}. " if number is not None else ""
-    parts = [f"{texts.KIND_ICONS[e.kind]} {hm(e.occurred_at, tz)}"]
+    parts = [f"{diary.texts.KIND_ICONS[e.kind]} {hm(e.occurred_at, tz)}"]
     category = category_name(e.kind, e.category)
     if category:
         parts.append(category)
@@ -199,7 +199,7 @@ def entry_line(e: EntryView, tz: ZoneInfo, number: int | None = None) -> str:
 
 
 def entry_card(e: EntryView, tz: ZoneInfo, *, own: bool) -> str:
-    lines = [f"{texts.KIND_ICONS[e.kind]} <b>{esc(kind_name(e.kind).capitalize())}</b> · "
+    lines = [f"{diary.texts.KIND_ICONS[e.kind]} <b>{esc(kind_name(e.kind).capitalize())}</b> · "
              f"{e.occurred_at.astimezone(tz).strftime('%Y-%m-%d %H:%M')}"]
     if not own:
         lines.append(_("By {name}").format(name=esc(e.worker_name)))
@@ -251,7 +251,7 @@ def entry_buttons(e: EntryView, r: Rights) -> InlineKeyboardMarkup:
 def summary_text(s: PatrolSummary, tz: ZoneInfo) -> str:
     lines = [_("⏹ Patrol ended. {start} – {end} ({duration})").format(
         start=hm(s.started_at, tz), end=hm(s.ended_at, tz) if s.ended_at else "…",
-        duration=texts.duration(_, s.minutes))]
+        duration=diary.texts.duration(_, s.minutes))]
     lines.append(_("{visits} visits · {opinions} opinions · {problems} problems · {notes} notes").format(
         visits=s.visits, opinions=s.opinions, problems=s.problems, notes=s.notes))
     if s.cases:
@@ -274,7 +274,7 @@ def revision_line(r: RevisionView, tz: ZoneInfo) -> str:
     }[r.action]
     snap = r.snapshot
     kind = EntryKind(snap.get("kind", "note"))
-    what = f"{texts.KIND_ICONS[kind]} {kind_name(kind)}"
+    what = f"{diary.texts.KIND_ICONS[kind]} {kind_name(kind)}"
     category = category_name(kind, snap.get("category"))
     if category:
         what += f" · {category}"
@@ -295,20 +295,20 @@ def revision_line(r: RevisionView, tz: ZoneInfo) -> str:
 def figures_text(f: DiaryFigures) -> str:
     lines = [
         _("🚶 Patrols: {count} ({duration}) · days with entries: {days}").format(
-            count=f.patrols, duration=texts.duration(_, f.patrol_minutes), days=f.days_logged),
+            count=f.patrols, duration=diary.texts.duration(_, f.patrol_minutes), days=f.days_logged),
         _("🏠 Visits: {count} (households: {households})").format(count=f.visits, households=f.households_visited),
     ]
     for tag in CareTag:
         n = f.visits_by_category.get(tag.value, 0)
         if n:
-            lines.append(f"   {texts.TAG_ICONS[tag]} " + _("{label}: {value}").format(
-                label=esc(texts.tag_label(_, tag)), value=n))
+            lines.append(f"   {diary.texts.TAG_ICONS[tag]} " + _("{label}: {value}").format(
+                label=esc(diary.texts.tag_label(_, tag)), value=n))
     lines.append(_("💬 Opinions: {count}").format(count=f.opinions))
     for category in OpinionCategory:
         n = f.opinions_by_category.get(category.value, 0)
         if n:
             lines.append(f"   {OPINION_ICONS[category]} " + _("{label}: {value}").format(
-                label=esc(texts.opinion_label(_, category)), value=n))
+                label=esc(diary.texts.opinion_label(_, category)), value=n))
     lines.append(_("⚠️ Problems: {count} (made cases: {cases})").format(count=f.problems, cases=f.cases_opened))
     lines.append(_("✅ Cases closed: {count}").format(count=f.cases_closed))
     if f.notes:
@@ -317,7 +317,7 @@ def figures_text(f: DiaryFigures) -> str:
 
 
 def household_line(h: HouseholdLine, *, with_building: bool = True) -> str:
-    tags = "".join(texts.TAG_ICONS[t] for t in h.tags)
+    tags = "".join(diary.texts.TAG_ICONS[t] for t in h.tags)
     place = " ".join(p for p in ((h.building if with_building else ""), h.unit or "", h.label) if p)
     text = f"{tags} {esc(place)}".strip()
     if h.due_on is not None and h.overdue_days > 0:
@@ -332,8 +332,8 @@ def household_card_text(card: HouseholdCard, tz: ZoneInfo) -> str:
     lines = [f"🏠 <b>{esc(h.label)}</b>", esc(" · ".join(p for p in (h.building, h.unit) if p))]
     if h.tags:
         for tag, days in h.tags.items():
-            lines.append(f"{texts.TAG_ICONS[tag]} " + _("{label}: {value}").format(
-                label=esc(texts.tag_label(_, tag)), value=esc(texts.interval_label(_, days))))
+            lines.append(f"{diary.texts.TAG_ICONS[tag]} " + _("{label}: {value}").format(
+                label=esc(diary.texts.tag_label(_, tag)), value=esc(diary.texts.interval_label(_, days))))
     else:
         lines.append(_("No tags: no regular visits asked."))
     if h.last_visit_at is not None:
@@ -349,8 +349,8 @@ def household_card_text(card: HouseholdCard, tz: ZoneInfo) -> str:
 
 
 def tag_cycle_text(tag: CareTag, days: int | None) -> str:
-    state = texts.interval_label(_, days) if days else _("off")
-    return f"{texts.TAG_ICONS[tag]} " + _("{label}: {value}").format(label=texts.tag_label(_, tag), value=state)
+    state = diary.texts.interval_label(_, days) if days else _("off")
+    return f"{diary.texts.TAG_ICONS[tag]} " + _("{label}: {value}").format(label=diary.texts.tag_label(_, tag), value=state)
 
 
 def shift_month(year: int, month: int, delta: int) -> tuple[int, int]:

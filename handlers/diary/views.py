@@ -15,7 +15,6 @@ from bot.config import Settings
 from bot.i18n import PoI18n
 from bot.services import diary
 from bot.services.dates import parse_date
-from bot.services.diary import texts
 from bot.services.errors import InvalidInput
 from bot.services.escape import esc
 from handlers.diary import ui
@@ -109,7 +108,7 @@ async def grid_cb(query: CallbackQuery, callback_data: DiaryCb, session: AsyncSe
     lines = [_("👥 {grid}, {day}").format(grid=esc(view.grid), day=day.isoformat())]
     rows: list[list[InlineKeyboardButton]] = []
     for w in view.workers:
-        counts = " ".join(f"{texts.KIND_ICONS[k]}{w.counts.get(k, 0)}" for k in EntryKind)
+        counts = " ".join(f"{diary.texts.KIND_ICONS[k]}{w.counts.get(k, 0)}" for k in EntryKind)
         lines.append(_("{name}: {count} entries ({counts}), patrols: {patrols}").format(
             name=esc(w.name), count=w.entries, counts=counts, patrols=w.patrols))
         rows.append([button(f"📖 {w.name}", "day", w.worker_id, arg=day.isoformat())])
@@ -129,7 +128,7 @@ async def grid_month_cb(query: CallbackQuery, callback_data: DiaryCb, session: A
     rows = []
     for f in grid.workers:
         lines.append(_("{label}: {value}").format(label=f"<b>{esc(f.name)}</b>",
-                                                  value=esc(texts.figures_line(_, f))))
+                                                  value=esc(diary.texts.figures_line(_, f))))
         rows.append([button(f"📊 {f.name}", "mon", f.worker_id or 0, arg=ui.ym(year, month))])
     rows.append(ui.month_nav("gmon", grid.grid_id, year, month, today_))
     await answer_and_show(query, ui.fit(lines), markup(rows))
