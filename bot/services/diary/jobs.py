@@ -95,6 +95,21 @@ async def _users(session: AsyncSession, ids: set[int]) -> list[User]:
                                       .order_by(User.id)))
 
 
+async def _on_workday(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, now: datetime, spec: str,
+                      send: Callable[[AsyncSession, Settings, date], Awaitable[int]]) -> int:
+    """A daily job of workdays: ``send`` once the local time is within the window after
+    ``spec`` (in one transaction); how many it reached."""
+    today = _in_window(now, settings, spec)
+    if today is None:
+        return 0
+    async with sessionmaker() as session:
+        if not await is_workday(session, settings, today):
+            return 0
+        sent = await send(session, settings, today)
+        await session.commit()
+    return sent
+
+
 async def _logged(send: Callable[[async_sessionmaker[AsyncSession], Settings, datetime], Awaitable[int]],
                   ctx: JobContext, message: str) -> None:
     """Run one of the jobs below at the job's time and log how many it reached."""
@@ -111,23 +126,20 @@ def nudge_text(_: Translate) -> str:
 
 
 async def send_nudges(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, now: datetime) -> int:
-    today = _in_window(now, settings, settings.diary_nudge_at)
-    if today is None:
-        return 0
+    return await _on_workday(sessionmaker, settings, now, settings.diary_nudge_at, _nudges)
+
+
+async def _nudges(session: AsyncSession, settings: Settings, today: date) -> int:
     sent = 0
-    async with sessionmaker() as session:
-        if not await is_workday(session, settings, today):
-            return 0
-        workers = await _holders(session, Role.worker)
-        logged = set(await session.scalars(select(DiaryEntry.worker_id).where(
-            DiaryEntry.day == today, DiaryEntry.deleted_at.is_(None)).distinct()))
-        for user in await _users(session, set(workers) - logged):
-            _ = translator(recipient_locale(user, settings.default_locale))
-            if await notify(session, recipient=user, kind=OutboxKind.nudge,
-                            dedupe_key=f"diary:nudge:{user.id}:{today.isoformat()}", text=nudge_text(_),
-                            buttons=[[Button(_("📒 Patrol diary"), diary_cb("panel"))]]):
-                sent += 1
-        await session.commit()
+    workers = await _holders(session, Role.worker)
+    logged = set(await session.scalars(select(DiaryEntry.worker_id).where(
+        DiaryEntry.day == today, DiaryEntry.deleted_at.is_(None)).distinct()))
+    for user in await _users(session, set(workers) - logged):
+        _ = translator(recipient_locale(user, settings.default_locale))
+        if await notify(session, recipient=user, kind=OutboxKind.nudge,
+                        dedupe_key=f"diary:nudge:{user.id}:{today.isoformat()}", text=nudge_text(_),
+                        buttons=[[Button(_("📒 Patrol diary"), diary_cb("panel"))]]):
+            sent += 1
     return sent
 
 
@@ -150,45 +162,42 @@ def due_line(_: Translate, line: HouseholdLine) -> str:
 
 
 async def send_due_lists(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, now: datetime) -> int:
-    today = _in_window(now, settings, settings.diary_due_list_at)
-    if today is None:
-        return 0
+    return await _on_workday(sessionmaker, settings, now, settings.diary_due_list_at, _due_lists)
+
+
+async def _due_lists(session: AsyncSession, settings: Settings, today: date) -> int:
     sent = 0
-    async with sessionmaker() as session:
-        if not await is_workday(session, settings, today):
-            return 0
-        recipients = await _holders(session, Role.worker)
-        # A grid without a worker: its grid head walks it.
-        covered = {g for grids in recipients.values() for g in grids}
-        for head, grids in (await _holders(session, Role.grid_head)).items():
-            uncovered = grids - covered
-            if uncovered:
-                recipients[head] = recipients.get(head, set()) | uncovered
-        all_grids = {g for grids in recipients.values() for g in grids}
-        if not all_grids:
-            return 0
-        due_any = await session.scalar(select(Household.id).where(
-            Household.grid_id.in_(all_grids), Household.active, Household.visit_due_on <= today).limit(1))
-        if due_any is None:
-            return 0
-        by_locale: dict[str, list[HouseholdLine]] = {}
-        for user in await _users(session, set(recipients)):
-            locale = recipient_locale(user, settings.default_locale)
-            if locale not in by_locale:
-                by_locale[locale] = await due_in_grids(session, all_grids, today, locale)
-            lines = [h for h in by_locale[locale] if h.grid_id in recipients[user.id]]
-            if not lines:
-                continue
-            _ = translator(locale)
-            text = _("⏰ Households due for a visit ({count}):").format(count=len(lines))
-            text += "\n" + "\n".join(due_line(_, h) for h in lines[:DUE_LINES])
-            if len(lines) > DUE_LINES:
-                text += "\n" + _("… and {count} more").format(count=len(lines) - DUE_LINES)
-            if await notify(session, recipient=user, kind=OutboxKind.nudge,
-                            dedupe_key=f"diary:due:{user.id}:{today.isoformat()}", text=text,
-                            buttons=[[Button(_("⏰ Households due"), diary_cb("due"))]]):
-                sent += 1
-        await session.commit()
+    recipients = await _holders(session, Role.worker)
+    # A grid without a worker: its grid head walks it.
+    covered = {g for grids in recipients.values() for g in grids}
+    for head, grids in (await _holders(session, Role.grid_head)).items():
+        uncovered = grids - covered
+        if uncovered:
+            recipients[head] = recipients.get(head, set()) | uncovered
+    all_grids = {g for grids in recipients.values() for g in grids}
+    if not all_grids:
+        return 0
+    due_any = await session.scalar(select(Household.id).where(
+        Household.grid_id.in_(all_grids), Household.active, Household.visit_due_on <= today).limit(1))
+    if due_any is None:
+        return 0
+    by_locale: dict[str, list[HouseholdLine]] = {}
+    for user in await _users(session, set(recipients)):
+        locale = recipient_locale(user, settings.default_locale)
+        if locale not in by_locale:
+            by_locale[locale] = await due_in_grids(session, all_grids, today, locale)
+        lines = [h for h in by_locale[locale] if h.grid_id in recipients[user.id]]
+        if not lines:
+            continue
+        _ = translator(locale)
+        text = _("⏰ Households due for a visit ({count}):").format(count=len(lines))
+        text += "\n" + "\n".join(due_line(_, h) for h in lines[:DUE_LINES])
+        if len(lines) > DUE_LINES:
+            text += "\n" + _("… and {count} more").format(count=len(lines) - DUE_LINES)
+        if await notify(session, recipient=user, kind=OutboxKind.nudge,
+                        dedupe_key=f"diary:due:{user.id}:{today.isoformat()}", text=text,
+                        buttons=[[Button(_("⏰ Households due"), diary_cb("due"))]]):
+            sent += 1
     return sent
 
 
