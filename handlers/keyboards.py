@@ -92,7 +92,7 @@ def main_menu(roles: set[Role], *, resident: bool) -> ReplyKeyboardMarkup:
         lines.append(labels.INBOX)
     if roles & {Role.worker, Role.grid_head}:
         lines.append(labels.MY_GRID)
-    if roles & {Role.worker, Role.grid_head, Role.staff}:  # the patrol diary (handlers/diary/router.py)
+    if roles & {Role.worker, Role.grid_head, Role.staff}:  # the patrol diary (handlers/diary/)
         lines.append(labels.DIARY)
     if Role.staff in roles:
         lines.append(labels.MY_COMMUNITY)

@@ -27,6 +27,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.config import ConfigError, load_settings
 from bot.services.dates import local_day
+from bot.services.diary import refresh_household
 from bot.services.org_files import Source, read_any, read_yaml
 from bot.services.org_schema import (
     PARENT,
@@ -346,7 +347,6 @@ class _Applier:
 
     async def _household_tags(self, records: list[Record], households: dict[str, Household]) -> None:
         """Each household gets exactly the tags of its row; its visit clock follows."""
-        from bot.services.diary.common import refresh_household  # noqa: I001 (TODO face)
 
         ids = [households[r.key].id for r in records]
         have: dict[int, dict[str, HouseholdTag]] = {hid: {} for hid in ids}

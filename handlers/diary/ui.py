@@ -3,14 +3,14 @@ states, callback data, keyboards and the rendering of entries, days, months
 and errors.
 
 Services build some buttons themselves (notifications in the outbox) with
-``bot.services.diary.common.diary_cb``; :class:`DiaryCb` parses exactly that
-layout.
+``bot.services.diary.diary_cb``; :class:`DiaryCb` parses exactly that layout.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from aiogram.filters.callback_data import CallbackData
@@ -24,14 +24,19 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 
-from bot.services.diary import texts
-from bot.services.diary.entries import PatrolSummary
-from bot.services.diary.figures import DiaryFigures
-from bot.services.diary.households import HouseholdCard, HouseholdLine
-from bot.services.diary.views import EntryView, RevisionView, Rights
+from bot.services import diary
+from bot.services.diary import (
+    DiaryFigures,
+    EntryView,
+    HouseholdCard,
+    HouseholdLine,
+    PatrolSummary,
+    RevisionView,
+    Rights,
+)
 from bot.services.errors import DomainError
+from bot.services.escape import esc
 from handlers.labels import DIARY  # noqa: F401  (the feature's menu button)
-from handlers.render import esc
 from models import CareTag, EntryKind, OpinionCategory, RevisionAction
 
 # ------------------------------------------------------------------ labels (reply keyboards)
@@ -79,6 +84,31 @@ def markup(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[row for row in rows if row])
 
 
+def tag_row(entry_id: int) -> list[InlineKeyboardButton]:
+    """🏠 / 💬 / ⚠️ for a note (or an entry whose kind changes)."""
+    return [button(_("🏠 Visit"), "tag", entry_id, arg="visit"), button(_("💬 Opinion"), "tag", entry_id, arg="opinion"),
+            button(_("⚠️ Problem"), "tag", entry_id, arg="problem")]
+
+
+def finish_row(entry_id: int) -> list[InlineKeyboardButton]:
+    """Under an entry just started: done with it, or take it back."""
+    return [button(_("✅ Finish"), "done", entry_id), button(_("🗑 Undo"), "undo", entry_id)]
+
+
+T = TypeVar("T")
+
+
+def paginate(items: Sequence[T], page: int, size: int) -> tuple[list[T], int, int]:
+    """The items of ``page`` (kept within the pages there are), that page, and how many pages."""
+    pages = max(1, -(-len(items) // size))
+    page = min(max(page, 0), pages - 1)
+    return list(items[page * size:(page + 1) * size]), page, pages
+
+
+def page_counter(page: int, pages: int) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=f"{page + 1}/{pages}", callback_data="noop")
+
+
 def patrol_keyboard() -> ReplyKeyboardMarkup:
     """The buttons of a worker on patrol: one tap per kind of entry."""
     return ReplyKeyboardMarkup(keyboard=[
@@ -91,15 +121,15 @@ def patrol_keyboard() -> ReplyKeyboardMarkup:
 # ------------------------------------------------------------------ words
 
 def kind_name(kind: EntryKind) -> str:
-    return texts.kind_label(_, kind)
+    return diary.texts.kind_label(_, kind)
 
 
 def category_name(kind: EntryKind, category: str | None) -> str:
-    return texts.category_label(_, kind, category)
+    return diary.texts.category_label(_, kind, category)
 
 
 def tag_button_text(tag: CareTag) -> str:
-    return f"{texts.TAG_ICONS[tag]} {texts.tag_label(_, tag)}"
+    return f"{diary.texts.TAG_ICONS[tag]} {diary.texts.tag_label(_, tag)}"
 
 
 OPINION_ICONS = {
@@ -110,7 +140,7 @@ OPINION_ICONS = {
 
 
 def opinion_button_text(category: OpinionCategory) -> str:
-    return f"{OPINION_ICONS[category]} {texts.opinion_label(_, category)}"
+    return f"{OPINION_ICONS[category]} {diary.texts.opinion_label(_, category)}"
 
 
 def hm(moment: datetime, tz: ZoneInfo) -> str:
@@ -144,7 +174,7 @@ def files_of(e: EntryView) -> str:
 def entry_line(e: EntryView, tz: ZoneInfo, number: int | None = None) -> str:
     """One line of a day's list."""
     head = f"{number}. " if number is not None else ""
-    parts = [f"{texts.KIND_ICONS[e.kind]} {hm(e.occurred_at, tz)}"]
+    parts = [f"{diary.texts.KIND_ICONS[e.kind]} {hm(e.occurred_at, tz)}"]
     category = category_name(e.kind, e.category)
     if category:
         parts.append(category)
@@ -169,7 +199,7 @@ def entry_line(e: EntryView, tz: ZoneInfo, number: int | None = None) -> str:
 
 
 def entry_card(e: EntryView, tz: ZoneInfo, *, own: bool) -> str:
-    lines = [f"{texts.KIND_ICONS[e.kind]} <b>{esc(kind_name(e.kind).capitalize())}</b> · "
+    lines = [f"{diary.texts.KIND_ICONS[e.kind]} <b>{esc(kind_name(e.kind).capitalize())}</b> · "
              f"{e.occurred_at.astimezone(tz).strftime('%Y-%m-%d %H:%M')}"]
     if not own:
         lines.append(_("By {name}").format(name=esc(e.worker_name)))
@@ -199,9 +229,7 @@ def entry_buttons(e: EntryView, r: Rights) -> InlineKeyboardMarkup:
     rows: list[list[InlineKeyboardButton]] = []
     if r.edit:
         if e.kind == EntryKind.note:
-            rows.append([button(_("🏠 Visit"), "tag", e.id, arg="visit"), button(_("💬 Opinion"), "tag", e.id,
-                                                                                    arg="opinion"),
-                         button(_("⚠️ Problem"), "tag", e.id, arg="problem")])
+            rows.append(tag_row(e.id))
         rows.append([button(_("✏️ Edit text"), "edit", e.id)])
         if e.kind in (EntryKind.visit, EntryKind.opinion):
             rows.append([button(_("🗂 Category"), "cat", e.id)])
@@ -223,7 +251,7 @@ def entry_buttons(e: EntryView, r: Rights) -> InlineKeyboardMarkup:
 def summary_text(s: PatrolSummary, tz: ZoneInfo) -> str:
     lines = [_("⏹ Patrol ended. {start} – {end} ({duration})").format(
         start=hm(s.started_at, tz), end=hm(s.ended_at, tz) if s.ended_at else "…",
-        duration=texts.duration(_, s.minutes))]
+        duration=diary.texts.duration(_, s.minutes))]
     lines.append(_("{visits} visits · {opinions} opinions · {problems} problems · {notes} notes").format(
         visits=s.visits, opinions=s.opinions, problems=s.problems, notes=s.notes))
     if s.cases:
@@ -246,7 +274,7 @@ def revision_line(r: RevisionView, tz: ZoneInfo) -> str:
     }[r.action]
     snap = r.snapshot
     kind = EntryKind(snap.get("kind", "note"))
-    what = f"{texts.KIND_ICONS[kind]} {kind_name(kind)}"
+    what = f"{diary.texts.KIND_ICONS[kind]} {kind_name(kind)}"
     category = category_name(kind, snap.get("category"))
     if category:
         what += f" · {category}"
@@ -267,20 +295,20 @@ def revision_line(r: RevisionView, tz: ZoneInfo) -> str:
 def figures_text(f: DiaryFigures) -> str:
     lines = [
         _("🚶 Patrols: {count} ({duration}) · days with entries: {days}").format(
-            count=f.patrols, duration=texts.duration(_, f.patrol_minutes), days=f.days_logged),
+            count=f.patrols, duration=diary.texts.duration(_, f.patrol_minutes), days=f.days_logged),
         _("🏠 Visits: {count} (households: {households})").format(count=f.visits, households=f.households_visited),
     ]
     for tag in CareTag:
         n = f.visits_by_category.get(tag.value, 0)
         if n:
-            lines.append(f"   {texts.TAG_ICONS[tag]} " + _("{label}: {value}").format(
-                label=esc(texts.tag_label(_, tag)), value=n))
+            lines.append(f"   {diary.texts.TAG_ICONS[tag]} " + _("{label}: {value}").format(
+                label=esc(diary.texts.tag_label(_, tag)), value=n))
     lines.append(_("💬 Opinions: {count}").format(count=f.opinions))
     for category in OpinionCategory:
         n = f.opinions_by_category.get(category.value, 0)
         if n:
             lines.append(f"   {OPINION_ICONS[category]} " + _("{label}: {value}").format(
-                label=esc(texts.opinion_label(_, category)), value=n))
+                label=esc(diary.texts.opinion_label(_, category)), value=n))
     lines.append(_("⚠️ Problems: {count} (made cases: {cases})").format(count=f.problems, cases=f.cases_opened))
     lines.append(_("✅ Cases closed: {count}").format(count=f.cases_closed))
     if f.notes:
@@ -289,7 +317,7 @@ def figures_text(f: DiaryFigures) -> str:
 
 
 def household_line(h: HouseholdLine, *, with_building: bool = True) -> str:
-    tags = "".join(texts.TAG_ICONS[t] for t in h.tags)
+    tags = "".join(diary.texts.TAG_ICONS[t] for t in h.tags)
     place = " ".join(p for p in ((h.building if with_building else ""), h.unit or "", h.label) if p)
     text = f"{tags} {esc(place)}".strip()
     if h.due_on is not None and h.overdue_days > 0:
@@ -304,8 +332,8 @@ def household_card_text(card: HouseholdCard, tz: ZoneInfo) -> str:
     lines = [f"🏠 <b>{esc(h.label)}</b>", esc(" · ".join(p for p in (h.building, h.unit) if p))]
     if h.tags:
         for tag, days in h.tags.items():
-            lines.append(f"{texts.TAG_ICONS[tag]} " + _("{label}: {value}").format(
-                label=esc(texts.tag_label(_, tag)), value=esc(texts.interval_label(_, days))))
+            lines.append(f"{diary.texts.TAG_ICONS[tag]} " + _("{label}: {value}").format(
+                label=esc(diary.texts.tag_label(_, tag)), value=esc(diary.texts.interval_label(_, days))))
     else:
         lines.append(_("No tags: no regular visits asked."))
     if h.last_visit_at is not None:
@@ -321,28 +349,8 @@ def household_card_text(card: HouseholdCard, tz: ZoneInfo) -> str:
 
 
 def tag_cycle_text(tag: CareTag, days: int | None) -> str:
-    state = texts.interval_label(_, days) if days else _("off")
-    return f"{texts.TAG_ICONS[tag]} " + _("{label}: {value}").format(label=texts.tag_label(_, tag), value=state)
-
-
-def parse_day(text: str | None, today: date) -> date | None:
-    """``2026-11-20``, ``11-20``, ``11/20``, ``11月20日``; a day in the future is refused."""
-    import re
-
-    cleaned = re.sub(r"\s+", "", text or "")
-    for pattern in (r"^(?P<y>\d{4})[-/.年](?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?$",
-                    r"^(?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?$"):
-        m = re.match(pattern, cleaned)
-        if m:
-            try:
-                groups = m.groupdict()
-                day = date(int(groups["y"]) if groups.get("y") else today.year, int(m.group("m")), int(m.group("d")))
-            except ValueError:
-                return None
-            if not groups.get("y") and day > today:
-                day = day.replace(year=day.year - 1)
-            return day if day <= today else None
-    return None
+    state = diary.texts.interval_label(_, days) if days else _("off")
+    return f"{diary.texts.TAG_ICONS[tag]} " + _("{label}: {value}").format(label=diary.texts.tag_label(_, tag), value=state)
 
 
 def shift_month(year: int, month: int, delta: int) -> tuple[int, int]:
@@ -383,6 +391,13 @@ def day_nav(action: str, id_: int, day: date, today: date) -> list[InlineKeyboar
     return row
 
 
+def month_nav(action: str, id_: int, year: int, month: int, today: date) -> list[InlineKeyboardButton]:
+    row = [button("◀️", action, id_, arg=ym(*shift_month(year, month, -1)))]
+    if (year, month) < (today.year, today.month):
+        row.append(button("▶️", action, id_, arg=ym(*shift_month(year, month, 1))))
+    return row
+
+
 # ------------------------------------------------------------------ errors
 
 def error_text(err: DomainError) -> str | None:
@@ -420,6 +435,9 @@ def error_text(err: DomainError) -> str | None:
         "too_many_files": lambda: _("That is enough files for one entry (at most {limit}).").format(
             limit=p.get("limit", "")),
         "bad_file": lambda: _("I could not keep that file. Please send it again."),
+        # A day typed after /diary (bot.services.dates.parse_date).
+        "bad_date": lambda: _("Write the day like 11-20 or 2026-11-20 (not in the future)."),
+        "date_in_future": lambda: _("Write the day like 11-20 or 2026-11-20 (not in the future)."),
     }
     make = messages.get(err.code)
     return make() if make is not None else None

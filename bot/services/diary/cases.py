@@ -20,9 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.services.access import overseen_grid_ids
 from bot.services.cases import FoundFile, open_found_problem
-from bot.services.diary.common import overseen_grid_ids
-from bot.services.diary.entries import _revise, own_entry
+from bot.services.diary.entries import own_entry, revise
 from bot.services.errors import Conflict, InvalidInput
 from models import (
     AttachmentKind,
@@ -49,7 +49,7 @@ async def open_case(session: AsyncSession, settings: Settings, worker: User, ent
         raise InvalidInput("problem_empty")
     case = await _open_case(session, settings, worker, entry, files, now)
     entry.case_id = case.id
-    await _revise(session, settings, entry, RevisionAction.case_opened, worker, now)
+    await revise(session, settings, entry, RevisionAction.case_opened, worker, now)
     return case
 
 

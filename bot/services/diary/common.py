@@ -1,7 +1,10 @@
-"""Shared plumbing of the patrol diary: who may see and do what, local days,
-the household visit clock, and the callback data services put on buttons.
+"""Shared plumbing of the patrol diary: the household visit clock, who may
+read an entry, the end of a stale patrol, and the callback data services put
+on buttons.  What both the writing side (:mod:`.entries`) and the recurring
+jobs (:mod:`.jobs`) need lives here, so neither imports the other.
 
-Permission model (checked on every call, buttons included):
+Permission model (checked on every call, buttons included; the grant lookups
+are :mod:`bot.services.access`, local days :mod:`bot.services.dates`):
 
 * grid workers and grid heads log their own diary (patrols and entries) in
   the grids they hold a role in; only the author changes an entry;
@@ -13,24 +16,26 @@ Permission model (checked on every call, buttons included):
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.errors import NotAllowed
+from bot.config import Settings
+from bot.services.access import FIELD_ROLES, overseen_grid_ids
+from bot.services.dates import local_day
+from bot.services.errors import NotFound
 from models import (
     DiaryEntry,
     DiaryMediaKind,
     EntryKind,
-    Grid,
     Household,
     HouseholdTag,
-    Role,
+    Patrol,
+    PatrolEnd,
     RoleGrant,
     ScopeType,
     User,
@@ -48,7 +53,7 @@ FRESH_LOCATION = timedelta(minutes=30)  # a patrol's last location still says wh
 INTERVALS: tuple[int, ...] = (7, 14, 30, 91)
 
 # Callback data of diary buttons written by services into outbox rows: the
-# layout aiogram's CallbackData packs for handlers.callbacks.DiaryCb.
+# layout aiogram's CallbackData packs for handlers.diary.ui.DiaryCb.
 DIARY_CB = "dy"
 
 
@@ -67,47 +72,6 @@ class MediaRef:
     longitude: float | None = None
 
 
-def html_escape(text: str | None) -> str:
-    return html.escape(text or "")
-
-
-def _grants(user: User, *roles: Role) -> set[int]:
-    return {g.scope_id for g in user.roles if g.role in roles}
-
-
-def field_grid_ids(user: User) -> set[int]:
-    """Grids where ``user`` walks patrols (grid worker or grid head)."""
-    return _grants(user, Role.worker, Role.grid_head)
-
-
-def head_grid_ids(user: User) -> set[int]:
-    return _grants(user, Role.grid_head)
-
-
-def staff_community_ids(user: User) -> set[int]:
-    return _grants(user, Role.staff)
-
-
-def is_field_worker(user: User | None) -> bool:
-    return user is not None and bool(field_grid_ids(user))
-
-
-def require_field_worker(user: User) -> set[int]:
-    grids = field_grid_ids(user)
-    if not grids:
-        raise NotAllowed()
-    return grids
-
-
-async def overseen_grid_ids(session: AsyncSession, viewer: User) -> set[int]:
-    """Grids whose diaries ``viewer`` oversees: as grid head, or as community staff."""
-    grids = set(head_grid_ids(viewer))
-    communities = staff_community_ids(viewer)
-    if communities:
-        grids |= set(await session.scalars(select(Grid.id).where(Grid.community_id.in_(communities))))
-    return grids
-
-
 async def field_workers_of(session: AsyncSession, grid_ids: Iterable[int]) -> dict[int, set[int]]:
     """user id -> the grids (of ``grid_ids``) where they are a worker or grid head."""
     ids = list(grid_ids)
@@ -116,20 +80,11 @@ async def field_workers_of(session: AsyncSession, grid_ids: Iterable[int]) -> di
         return out
     rows = await session.execute(
         select(RoleGrant.user_id, RoleGrant.scope_id).where(
-            RoleGrant.role.in_([Role.worker, Role.grid_head]), RoleGrant.scope_type == ScopeType.grid,
+            RoleGrant.role.in_(FIELD_ROLES), RoleGrant.scope_type == ScopeType.grid,
             RoleGrant.scope_id.in_(ids)))
     for user_id, grid_id in rows.all():
         out.setdefault(user_id, set()).add(grid_id)
     return out
-
-
-def local_day(moment: datetime, tz: ZoneInfo) -> date:
-    return moment.astimezone(tz).date()
-
-
-def day_bounds(start: date, end: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """[start, end) local days as aware datetimes."""
-    return (datetime.combine(start, datetime.min.time(), tz), datetime.combine(end, datetime.min.time(), tz))
 
 
 def compute_due(last_visit: datetime | None, intervals: Iterable[int], tz: ZoneInfo, current: date | None,
@@ -157,11 +112,38 @@ async def refresh_household(session: AsyncSession, household_id: int, tz: ZoneIn
         DiaryEntry.household_id == household_id, DiaryEntry.kind == EntryKind.visit,
         DiaryEntry.deleted_at.is_(None)))
     if last is not None and last.tzinfo is None:  # func.max bypasses the column type on SQLite
-        from datetime import UTC
-
         last = last.replace(tzinfo=UTC)
     intervals = list(await session.scalars(select(HouseholdTag.interval_days)
                                            .where(HouseholdTag.household_id == household_id)))
     household.last_visit_at = last
     household.visit_due_on = compute_due(last, intervals, tz, household.visit_due_on, today)
     await session.flush()
+
+
+# ------------------------------------------------------------------ what both the writing side and the jobs need
+
+async def visible_entry(session: AsyncSession, viewer: User, entry_id: int) -> DiaryEntry:
+    """The entry if ``viewer`` may read it (its author, or someone overseeing its
+    grid); else ``NotFound("entry")``, exactly as if it did not exist."""
+    entry = await session.get(DiaryEntry, entry_id)
+    if entry is None or (entry.worker_id != viewer.id
+                         and entry.grid_id not in await overseen_grid_ids(session, viewer)):
+        raise NotFound("entry")
+    return entry
+
+
+def max_patrol_age(settings: Settings) -> timedelta:
+    return timedelta(hours=settings.diary_patrol_max_hours)
+
+
+async def _last_activity(session: AsyncSession, patrol: Patrol) -> datetime:
+    last_entry = await session.scalar(select(func.max(DiaryEntry.occurred_at)).where(DiaryEntry.patrol_id == patrol.id))
+    moments = [m for m in (patrol.started_at, last_entry, patrol.last_location_at) if m is not None]
+    return max(moments)
+
+
+async def close_stale(session: AsyncSession, settings: Settings, patrol: Patrol, now: datetime) -> None:
+    """End a patrol nobody ended: at its last sign of activity, capped at the maximum length."""
+    end = min(await _last_activity(session, patrol), patrol.started_at + max_patrol_age(settings), now)
+    patrol.ended_at = max(end, patrol.started_at)
+    patrol.end_reason = PatrolEnd.auto

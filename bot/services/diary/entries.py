@@ -1,16 +1,16 @@
 """The patrol diary (民情日志): patrols and the entries logged on them.
 
-The feature is split by concern; this module is its front door and holds the
-writing side::
+The feature is split by concern (``bot.services.diary`` is its front door);
+this module holds the writing side::
 
-    diary            patrols (start, end, location), entries (create, add to,
-                     edit, tag, delete) and their history
-    diary_views      what a worker, a grid head or community staff may read
-    diary_households the household ledger: tags, visit frequencies, who is due
-    diary_figures    a worker's numbers for any period (month view, weekly summary)
-    diary_cases      "problem found" -> a case of the case loop, linked both ways
-    diary_jobs       the nudge, the morning due-visit list, the weekly summary
-    diary_common     permissions, local days, the household visit clock
+    entries      patrols (start, end, location), entries (create, add to,
+                 edit, tag, delete) and their history
+    views        what a worker, a grid head or community staff may read
+    households   the household ledger: tags, visit frequencies, who is due
+    figures      a worker's numbers for any period (month view, weekly summary)
+    cases        "problem found" -> a case of the case loop, linked both ways
+    jobs         the nudge, the morning due-visit list, the weekly summary
+    common       the household visit clock, who may read an entry, stale patrols
 
 Every change of an entry writes a revision with the whole entry as it then
 is; nothing is overwritten and deleting is a mark.  The author changes their
@@ -30,7 +30,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.services.diary import jobs as diary_jobs  # noqa: F401  (registers the recurring jobs)
+from bot.services.access import field_grid_ids, require_field_worker
+from bot.services.dates import local_day
 from bot.services.diary.common import (
     FRESH_LOCATION,
     MAX_ATTACHMENTS,
@@ -38,11 +39,10 @@ from bot.services.diary.common import (
     MAX_TEXT,
     MAX_UNIT,
     MediaRef,
-    field_grid_ids,
-    local_day,
-    overseen_grid_ids,
+    close_stale,
+    max_patrol_age,
     refresh_household,
-    require_field_worker,
+    visible_entry,
 )
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from models import (
@@ -90,10 +90,6 @@ class PatrolSummary:
         return self.visits + self.opinions + self.problems + self.notes
 
 
-def _max_age(settings: Settings) -> timedelta:
-    return timedelta(hours=settings.diary_patrol_max_hours)
-
-
 async def _open_row(session: AsyncSession, worker_id: int) -> Patrol | None:
     return await session.scalar(select(Patrol).where(Patrol.worker_id == worker_id, Patrol.ended_at.is_(None))
                                 .order_by(Patrol.id.desc()).limit(1))
@@ -105,22 +101,9 @@ async def open_patrol(session: AsyncSession, settings: Settings, worker: User | 
     if worker is None or not field_grid_ids(worker):
         return None
     patrol = await _open_row(session, worker.id)
-    if patrol is None or patrol.started_at <= now - _max_age(settings):
+    if patrol is None or patrol.started_at <= now - max_patrol_age(settings):
         return None
     return patrol
-
-
-async def _last_activity(session: AsyncSession, patrol: Patrol) -> datetime:
-    last_entry = await session.scalar(select(func.max(DiaryEntry.occurred_at)).where(DiaryEntry.patrol_id == patrol.id))
-    moments = [m for m in (patrol.started_at, last_entry, patrol.last_location_at) if m is not None]
-    return max(moments)
-
-
-async def close_stale(session: AsyncSession, settings: Settings, patrol: Patrol, now: datetime) -> None:
-    """End a patrol nobody ended: at its last sign of activity, capped at the maximum length."""
-    end = min(await _last_activity(session, patrol), patrol.started_at + _max_age(settings), now)
-    patrol.ended_at = max(end, patrol.started_at)
-    patrol.end_reason = PatrolEnd.auto
 
 
 def _check_location(latitude: float, longitude: float) -> None:
@@ -147,7 +130,7 @@ async def start_patrol(session: AsyncSession, settings: Settings, worker: User, 
         _check_location(latitude, longitude)
     existing = await _open_row(session, worker.id)
     if existing is not None:
-        if existing.started_at > now - _max_age(settings):
+        if existing.started_at > now - max_patrol_age(settings):
             if latitude is not None and longitude is not None:
                 _moved(existing, latitude, longitude, now, live_period)
             return existing, False
@@ -193,7 +176,7 @@ async def end_patrol(session: AsyncSession, settings: Settings, worker: User, no
     patrol = await _open_row(session, worker.id)
     if patrol is None:
         raise NotFound("no_patrol")
-    if patrol.started_at <= now - _max_age(settings):
+    if patrol.started_at <= now - max_patrol_age(settings):
         await close_stale(session, settings, patrol, now)
     else:
         patrol.ended_at, patrol.end_reason = now, PatrolEnd.manual
@@ -327,7 +310,7 @@ async def snapshot(session: AsyncSession, entry: DiaryEntry) -> dict[str, Any]:
     }
 
 
-async def _revise(session: AsyncSession, settings: Settings, entry: DiaryEntry, action: RevisionAction,
+async def revise(session: AsyncSession, settings: Settings, entry: DiaryEntry, action: RevisionAction,
                   actor: User, now: datetime) -> None:
     if action != RevisionAction.created:
         entry.version += 1
@@ -366,7 +349,7 @@ async def create_entry(
     await _add_media(session, entry, media, now)
     if patrol is not None and entry.building_id is not None and kind == EntryKind.visit:
         patrol.current_building_id = entry.building_id
-    await _revise(session, settings, entry, RevisionAction.created, worker, now)
+    await revise(session, settings, entry, RevisionAction.created, worker, now)
     if entry.household_id is not None:
         await refresh_household(session, entry.household_id, settings.tz, local_day(now, settings.tz))
     return entry
@@ -408,20 +391,10 @@ def _clean_name(name: str | None) -> str | None:
     return name
 
 
-async def _load(session: AsyncSession, viewer: User, entry_id: int) -> DiaryEntry:
-    """The entry if ``viewer`` may see it; else NotFound, as if it did not exist."""
-    entry = await session.get(DiaryEntry, entry_id)
-    if entry is None:
-        raise NotFound("entry")
-    if entry.worker_id != viewer.id and entry.grid_id not in await overseen_grid_ids(session, viewer):
-        raise NotFound("entry")
-    return entry
-
-
 async def own_entry(session: AsyncSession, settings: Settings, worker: User, entry_id: int, now: datetime, *,
                     deleting: bool = False) -> DiaryEntry:
     """The author's entry, if it may still be changed now."""
-    entry = await _load(session, worker, entry_id)
+    entry = await visible_entry(session, worker, entry_id)
     if entry.worker_id != worker.id:
         raise NotAllowed("not_author")
     if entry.deleted_at is not None:
@@ -431,6 +404,15 @@ async def own_entry(session: AsyncSession, settings: Settings, worker: User, ent
         raise Conflict("delete_same_day")
     if age > settings.diary_late_edit_days:
         raise Conflict("entry_locked", days=settings.diary_late_edit_days)
+    return entry
+
+
+async def own_opinion(session: AsyncSession, settings: Settings, worker: User, entry_id: int,
+                      now: datetime) -> DiaryEntry:
+    """The author's opinion, whose resident's name may still be changed now."""
+    entry = await own_entry(session, settings, worker, entry_id, now)
+    if entry.kind != EntryKind.opinion:
+        raise InvalidInput("not_opinion")
     return entry
 
 
@@ -444,7 +426,7 @@ async def add_to_entry(session: AsyncSession, settings: Settings, worker: User, 
     if text:
         entry.text = _joined(entry.text, text)
     await _add_media(session, entry, media, now)
-    await _revise(session, settings, entry, RevisionAction.added, worker, now)
+    await revise(session, settings, entry, RevisionAction.added, worker, now)
     return entry
 
 
@@ -473,7 +455,7 @@ async def edit_entry(session: AsyncSession, settings: Settings, worker: User, en
         changed |= value != entry.category
         entry.category = value
     if changed:
-        await _revise(session, settings, entry, RevisionAction.edited, worker, now)
+        await revise(session, settings, entry, RevisionAction.edited, worker, now)
     return entry
 
 
@@ -504,7 +486,7 @@ async def tag_entry(session: AsyncSession, settings: Settings, worker: User, ent
         setattr(entry, key, value)
     if kind != EntryKind.opinion:
         entry.resident_name = None
-    await _revise(session, settings, entry, RevisionAction.tagged, worker, now)
+    await revise(session, settings, entry, RevisionAction.tagged, worker, now)
     today = local_day(now, settings.tz)
     for hid in {old_household, entry.household_id} - {None}:
         await refresh_household(session, hid, settings.tz, today)
@@ -518,7 +500,7 @@ async def delete_entry(session: AsyncSession, settings: Settings, worker: User, 
     if entry.case_id is not None:
         raise Conflict("has_case")
     entry.deleted_at = now
-    await _revise(session, settings, entry, RevisionAction.deleted, worker, now)
+    await revise(session, settings, entry, RevisionAction.deleted, worker, now)
     if entry.household_id is not None:
         await refresh_household(session, entry.household_id, settings.tz, local_day(now, settings.tz))
     return entry

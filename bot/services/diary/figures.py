@@ -29,13 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
 from bot.config import Settings
-from bot.services.cases.figures import CLOSING
-from bot.services.diary.common import (
-    day_bounds,
-    field_workers_of,
-    overseen_grid_ids,
-    require_field_worker,
-)
+from bot.services.access import overseen_grid_ids, require_field_worker
+from bot.services.cases import CLOSING
+from bot.services.dates import day_bounds
+from bot.services.diary.common import field_workers_of
 from bot.services.errors import NotAllowed, NotFound
 from models import (
     CareTag,
@@ -110,7 +107,7 @@ def _count_entries(fig: DiaryFigures, kind: str, category: str | None, n: int, w
         fig.notes += n
 
 
-async def figures(session: AsyncSession, tz: ZoneInfo, start: date, end: date, *,
+async def period_figures(session: AsyncSession, tz: ZoneInfo, start: date, end: date, *,
                   worker_ids: Iterable[int], grid_ids: Iterable[int] | None = None) -> dict[int, DiaryFigures]:
     """Figures of each worker over the local days [start, end)."""
     ids = sorted(set(worker_ids))
@@ -161,7 +158,7 @@ async def figures(session: AsyncSession, tz: ZoneInfo, start: date, end: date, *
     return out
 
 
-def total(figs: Iterable[DiaryFigures]) -> DiaryFigures:
+def total_figures(figs: Iterable[DiaryFigures]) -> DiaryFigures:
     out = DiaryFigures(None)
     for f in figs:
         for name in ("days_logged", "patrols", "patrol_minutes", "visits", "households_visited", "opinions",
@@ -183,13 +180,13 @@ async def worker_month(session: AsyncSession, settings: Settings, viewer: User, 
         raise NotFound("month") from None
     if worker_id == viewer.id:
         require_field_worker(viewer)
-        return (await figures(session, settings.tz, start, end, worker_ids=[worker_id]))[worker_id]
+        return (await period_figures(session, settings.tz, start, end, worker_ids=[worker_id]))[worker_id]
     grids = await overseen_grid_ids(session, viewer)
     if not grids:
         raise NotAllowed()
     if worker_id not in await field_workers_of(session, grids):
         raise NotFound("worker")
-    return (await figures(session, settings.tz, start, end, worker_ids=[worker_id], grid_ids=grids))[worker_id]
+    return (await period_figures(session, settings.tz, start, end, worker_ids=[worker_id], grid_ids=grids))[worker_id]
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,9 +207,9 @@ async def grid_period(session: AsyncSession, settings: Settings, grid_id: int, s
     workers = set(await field_workers_of(session, [grid_id]))
     logged = set(await session.scalars(select(DiaryEntry.worker_id).where(
         DiaryEntry.grid_id == grid_id, DiaryEntry.day >= start, DiaryEntry.day < end).distinct()))
-    figs = await figures(session, settings.tz, start, end, worker_ids=workers | logged, grid_ids=[grid_id])
+    figs = await period_figures(session, settings.tz, start, end, worker_ids=workers | logged, grid_ids=[grid_id])
     ordered = sorted(figs.values(), key=lambda f: (f.name, f.worker_id or 0))
-    return GridFigures(grid.id, i18n_name(grid.names, locale, grid.code), ordered, total(ordered))
+    return GridFigures(grid.id, i18n_name(grid.names, locale, grid.code), ordered, total_figures(ordered))
 
 
 async def grid_month(session: AsyncSession, settings: Settings, viewer: User, grid_id: int, year: int, month: int,

@@ -16,17 +16,16 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.services.diary.common import (
-    INTERVALS,
-    MAX_LABEL,
-    MAX_UNIT,
+from bot.services.access import (
     field_grid_ids,
     head_grid_ids,
-    local_day,
     overseen_grid_ids,
-    refresh_household,
+    require_field_worker,
     staff_community_ids,
 )
+from bot.services.dates import local_day
+from bot.services.diary.common import INTERVALS, MAX_LABEL, MAX_UNIT, refresh_household
+from bot.services.diary.entries import open_patrol
 from bot.services.errors import InvalidInput, NotAllowed, NotFound
 from models import (
     Building,
@@ -127,10 +126,7 @@ async def _lines(session: AsyncSession, households: list[Household], today: date
 async def due_households(session: AsyncSession, settings: Settings, worker: User, today: date,
                          locale: str) -> list[HouseholdLine]:
     """Households of the worker's grids due (or overdue) for a visit by ``today``, most overdue first."""
-    grids = field_grid_ids(worker)
-    if not grids:
-        raise NotAllowed()
-    return await due_in_grids(session, grids, today, locale)
+    return await due_in_grids(session, require_field_worker(worker), today, locale)
 
 
 async def due_in_grids(session: AsyncSession, grid_ids: set[int], today: date, locale: str) -> list[HouseholdLine]:
@@ -185,6 +181,37 @@ async def building_info(session: AsyncSession, viewer: User, building_id: int, t
         if line.id == building_id:
             return line
     raise NotFound("building")
+
+
+async def visit_buildings(session: AsyncSession, settings: Settings, worker: User, today: date, locale: str,
+                          now: datetime) -> list[BuildingLine]:
+    """The buildings a worker may log a visit in: those of the grid they are
+    patrolling (the building of their last visit first), else of all their grids."""
+    patrol = await open_patrol(session, settings, worker, now)
+    lines: list[BuildingLine] = []
+    for grid_id in [patrol.grid_id] if patrol is not None else sorted(field_grid_ids(worker)):
+        lines += await grid_buildings(session, worker, grid_id, today, locale,
+                                      first=patrol.current_building_id if patrol else None)
+    return lines
+
+
+async def visit_building(session: AsyncSession, worker: User, building_id: int, today: date,
+                         locale: str) -> tuple[BuildingLine, list[HouseholdLine]]:
+    """A building of the worker's grids, to log a visit in, with its households on the ledger."""
+    grids = require_field_worker(worker)
+    info = await building_info(session, worker, building_id, today, locale)
+    if info.grid_id not in grids:
+        raise NotFound("building")
+    return info, await building_households(session, worker, info.id, today, locale)
+
+
+async def managed_building(session: AsyncSession, actor: User, building_id: int, today: date,
+                           locale: str) -> BuildingLine:
+    """A building whose ledger ``actor`` keeps (grid head of its grid, staff of its community)."""
+    info = await building_info(session, actor, building_id, today, locale)
+    if not info.can_manage:
+        raise NotAllowed()
+    return info
 
 
 async def household_card(session: AsyncSession, viewer: User, household_id: int, today: date,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
@@ -27,11 +28,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.jobs import JobContext, recurring
+from bot.services.dates import local_day
 from bot.services.diary import texts
-from bot.services.diary.common import diary_cb, html_escape, local_day
+from bot.services.diary.common import close_stale, diary_cb
+from bot.services.diary.figures import GridFigures, grid_period, overdue_households
+from bot.services.diary.households import HouseholdLine, due_in_grids
+from bot.services.escape import esc
 from bot.services.l10n import Translate, translator
 from bot.services.notify import Button, notify, recipient_locale
+from bot.services.workcalendar import calendar_for
 from models import (
+    CareTag,
     DiaryEntry,
     Household,
     OutboxKind,
@@ -56,10 +63,6 @@ def parse_time(spec: str) -> time:
 async def is_workday(session: AsyncSession, settings: Settings, day: date) -> bool:
     """The one workday test of the diary: the working calendar (weekends, public
     holidays, make-up working days), or Monday to Friday if it cannot be read."""
-    try:
-        from bot.services.workcalendar import calendar_for
-    except ImportError:  # pragma: no cover - the calendar ships with the case loop
-        return day.weekday() < 5
     try:
         calendar = await calendar_for(session, settings, now=datetime.combine(day, time(12), settings.tz))
     except Exception:  # noqa: BLE001 - a broken holidays table must not stop the nudges
@@ -92,6 +95,29 @@ async def _users(session: AsyncSession, ids: set[int]) -> list[User]:
                                       .order_by(User.id)))
 
 
+async def _on_workday(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, now: datetime, spec: str,
+                      send: Callable[[AsyncSession, Settings, date], Awaitable[int]]) -> int:
+    """A daily job of workdays: ``send`` once the local time is within the window after
+    ``spec`` (in one transaction); how many it reached."""
+    today = _in_window(now, settings, spec)
+    if today is None:
+        return 0
+    async with sessionmaker() as session:
+        if not await is_workday(session, settings, today):
+            return 0
+        sent = await send(session, settings, today)
+        await session.commit()
+    return sent
+
+
+async def _logged(send: Callable[[async_sessionmaker[AsyncSession], Settings, datetime], Awaitable[int]],
+                  ctx: JobContext, message: str) -> None:
+    """Run one of the jobs below at the job's time and log how many it reached."""
+    count = await send(ctx.sessionmaker, ctx.settings, ctx.now)
+    if count:
+        log.info(message, count)
+
+
 # ------------------------------------------------------------------ nudge
 
 def nudge_text(_: Translate) -> str:
@@ -100,126 +126,96 @@ def nudge_text(_: Translate) -> str:
 
 
 async def send_nudges(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, now: datetime) -> int:
-    today = _in_window(now, settings, settings.diary_nudge_at)
-    if today is None:
-        return 0
+    return await _on_workday(sessionmaker, settings, now, settings.diary_nudge_at, _nudges)
+
+
+async def _nudges(session: AsyncSession, settings: Settings, today: date) -> int:
     sent = 0
-    async with sessionmaker() as session:
-        if not await is_workday(session, settings, today):
-            return 0
-        workers = await _holders(session, Role.worker)
-        logged = set(await session.scalars(select(DiaryEntry.worker_id).where(
-            DiaryEntry.day == today, DiaryEntry.deleted_at.is_(None)).distinct()))
-        for user in await _users(session, set(workers) - logged):
-            _ = translator(recipient_locale(user, settings.default_locale))
-            if await notify(session, recipient=user, kind=OutboxKind.nudge,
-                            dedupe_key=f"diary:nudge:{user.id}:{today.isoformat()}", text=nudge_text(_),
-                            buttons=[[Button(_("📒 Patrol diary"), diary_cb("panel"))]]):
-                sent += 1
-        await session.commit()
+    workers = await _holders(session, Role.worker)
+    logged = set(await session.scalars(select(DiaryEntry.worker_id).where(
+        DiaryEntry.day == today, DiaryEntry.deleted_at.is_(None)).distinct()))
+    for user in await _users(session, set(workers) - logged):
+        _ = translator(recipient_locale(user, settings.default_locale))
+        if await notify(session, recipient=user, kind=OutboxKind.nudge,
+                        dedupe_key=f"diary:nudge:{user.id}:{today.isoformat()}", text=nudge_text(_),
+                        buttons=[[Button(_("📒 Patrol diary"), diary_cb("panel"))]]):
+            sent += 1
     return sent
 
 
 @recurring("diary.nudge", every=timedelta(minutes=5))
 async def nudge(ctx: JobContext) -> None:
     """Workers with no diary entry on a workday are nudged at DIARY_NUDGE_AT."""
-    sent = await send_nudges(ctx.sessionmaker, ctx.settings, ctx.now)
-    if sent:
-        log.info("diary: nudged %d workers", sent)
+    await _logged(send_nudges, ctx, "diary: nudged %d workers")
 
 
 # ------------------------------------------------------------------ due list
 
-def due_line(_: Translate, line) -> str:  # type: ignore[no-untyped-def]
+def due_line(_: Translate, line: HouseholdLine) -> str:
     tags = "".join(texts.TAG_ICONS[t] for t in line.tags)
     place = " ".join(p for p in (line.building, line.unit or "", line.label) if p)
     if line.overdue_days > 0:
         when = _("overdue {days} d").format(days=line.overdue_days)
     else:
         when = _("due today")
-    return f"• {tags} {html_escape(place)} · {when}"
+    return f"• {tags} {esc(place)} · {when}"
 
 
 async def send_due_lists(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, now: datetime) -> int:
-    from bot.services.diary.households import due_in_grids
+    return await _on_workday(sessionmaker, settings, now, settings.diary_due_list_at, _due_lists)
 
-    today = _in_window(now, settings, settings.diary_due_list_at)
-    if today is None:
-        return 0
+
+async def _due_lists(session: AsyncSession, settings: Settings, today: date) -> int:
     sent = 0
-    async with sessionmaker() as session:
-        if not await is_workday(session, settings, today):
-            return 0
-        recipients = await _holders(session, Role.worker)
-        # A grid without a worker: its grid head walks it.
-        covered = {g for grids in recipients.values() for g in grids}
-        for head, grids in (await _holders(session, Role.grid_head)).items():
-            uncovered = grids - covered
-            if uncovered:
-                recipients[head] = recipients.get(head, set()) | uncovered
-        all_grids = {g for grids in recipients.values() for g in grids}
-        if not all_grids:
-            return 0
-        due_any = await session.scalar(select(Household.id).where(
-            Household.grid_id.in_(all_grids), Household.active, Household.visit_due_on <= today).limit(1))
-        if due_any is None:
-            return 0
-        by_locale: dict[str, list] = {}
-        for user in await _users(session, set(recipients)):
-            locale = recipient_locale(user, settings.default_locale)
-            if locale not in by_locale:
-                by_locale[locale] = await due_in_grids(session, all_grids, today, locale)
-            lines = [h for h in by_locale[locale] if h.grid_id in recipients[user.id]]
-            if not lines:
-                continue
-            _ = translator(locale)
-            text = _("⏰ Households due for a visit ({count}):").format(count=len(lines))
-            text += "\n" + "\n".join(due_line(_, h) for h in lines[:DUE_LINES])
-            if len(lines) > DUE_LINES:
-                text += "\n" + _("… and {count} more").format(count=len(lines) - DUE_LINES)
-            if await notify(session, recipient=user, kind=OutboxKind.nudge,
-                            dedupe_key=f"diary:due:{user.id}:{today.isoformat()}", text=text,
-                            buttons=[[Button(_("⏰ Households due"), diary_cb("due"))]]):
-                sent += 1
-        await session.commit()
+    recipients = await _holders(session, Role.worker)
+    # A grid without a worker: its grid head walks it.
+    covered = {g for grids in recipients.values() for g in grids}
+    for head, grids in (await _holders(session, Role.grid_head)).items():
+        uncovered = grids - covered
+        if uncovered:
+            recipients[head] = recipients.get(head, set()) | uncovered
+    all_grids = {g for grids in recipients.values() for g in grids}
+    if not all_grids:
+        return 0
+    due_any = await session.scalar(select(Household.id).where(
+        Household.grid_id.in_(all_grids), Household.active, Household.visit_due_on <= today).limit(1))
+    if due_any is None:
+        return 0
+    by_locale: dict[str, list[HouseholdLine]] = {}
+    for user in await _users(session, set(recipients)):
+        locale = recipient_locale(user, settings.default_locale)
+        if locale not in by_locale:
+            by_locale[locale] = await due_in_grids(session, all_grids, today, locale)
+        lines = [h for h in by_locale[locale] if h.grid_id in recipients[user.id]]
+        if not lines:
+            continue
+        _ = translator(locale)
+        text = _("⏰ Households due for a visit ({count}):").format(count=len(lines))
+        text += "\n" + "\n".join(due_line(_, h) for h in lines[:DUE_LINES])
+        if len(lines) > DUE_LINES:
+            text += "\n" + _("… and {count} more").format(count=len(lines) - DUE_LINES)
+        if await notify(session, recipient=user, kind=OutboxKind.nudge,
+                        dedupe_key=f"diary:due:{user.id}:{today.isoformat()}", text=text,
+                        buttons=[[Button(_("⏰ Households due"), diary_cb("due"))]]):
+            sent += 1
     return sent
 
 
 @recurring("diary.due_list", every=timedelta(minutes=5))
 async def due_list(ctx: JobContext) -> None:
     """Each workday morning, each worker's households due or overdue for a visit."""
-    sent = await send_due_lists(ctx.sessionmaker, ctx.settings, ctx.now)
-    if sent:
-        log.info("diary: due-visit lists sent to %d workers", sent)
+    await _logged(send_due_lists, ctx, "diary: due-visit lists sent to %d workers")
 
 
 # ------------------------------------------------------------------ weekly summary
 
-def figures_line(_: Translate, fig) -> str:  # type: ignore[no-untyped-def]
-    """One worker's (or the total's) numbers on one line."""
-    if not (fig.entries or fig.patrols or fig.cases_closed):
-        return _("nothing logged")
-    parts = [
-        _("{count} patrols ({duration})").format(count=fig.patrols, duration=texts.duration(_, fig.patrol_minutes)),
-        _("{count} visits").format(count=fig.visits),
-        _("{count} opinions").format(count=fig.opinions),
-        _("{count} problems ({cases} made cases)").format(count=fig.problems, cases=fig.cases_opened),
-        _("{count} cases closed").format(count=fig.cases_closed),
-    ]
-    if fig.notes:
-        parts.append(_("{count} untagged notes").format(count=fig.notes))
-    return " · ".join(parts)
-
-
-def weekly_text(_: Translate, grid, start: date, end: date, overdue: int) -> str:  # type: ignore[no-untyped-def]
-    from models import CareTag
-
+def weekly_text(_: Translate, grid: GridFigures, start: date, end: date, overdue: int) -> str:
     lines = [_("📒 Patrol diaries of {grid}, {start} – {end}").format(
-        grid=html_escape(grid.grid), start=start.strftime("%m-%d"), end=(end - timedelta(days=1)).strftime("%m-%d"))]
+        grid=esc(grid.grid), start=start.strftime("%m-%d"), end=(end - timedelta(days=1)).strftime("%m-%d"))]
     for fig in grid.workers:
-        lines.append(_("{label}: {value}").format(label=f"<b>{html_escape(fig.name)}</b>", value=figures_line(_, fig)))
+        lines.append(_("{label}: {value}").format(label=f"<b>{esc(fig.name)}</b>", value=texts.figures_line(_, fig)))
     total = grid.total
-    lines.append(_("<b>Grid</b>: {line}").format(line=figures_line(_, total)))
+    lines.append(_("<b>Grid</b>: {line}").format(line=texts.figures_line(_, total)))
     if total.visits:
         lines.append(_("Visits: {list}").format(list=", ".join(
             f"{texts.tag_label(_, CareTag(k))} {n}" for k, n in sorted(total.visits_by_category.items(),
@@ -230,8 +226,6 @@ def weekly_text(_: Translate, grid, start: date, end: date, overdue: int) -> str
 
 async def send_weekly_summaries(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings,
                                 now: datetime) -> int:
-    from bot.services.diary.figures import grid_period, overdue_households
-
     today = local_day(now, settings.tz)
     end = today - timedelta(days=today.weekday())  # this Monday
     start = end - timedelta(days=7)
@@ -264,17 +258,13 @@ async def send_weekly_summaries(sessionmaker: async_sessionmaker[AsyncSession], 
 @recurring("diary.weekly_summary", at=time(8, 0), weekdays={0})
 async def weekly_summary(ctx: JobContext) -> None:
     """Monday 08:00: last week's numbers of each worker to their grid head."""
-    sent = await send_weekly_summaries(ctx.sessionmaker, ctx.settings, ctx.now)
-    if sent:
-        log.info("diary: weekly summaries sent to %d grid heads", sent)
+    await _logged(send_weekly_summaries, ctx, "diary: weekly summaries sent to %d grid heads")
 
 
 # ------------------------------------------------------------------ stale patrols
 
 async def close_stale_patrols(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings,
                               now: datetime) -> int:
-    from bot.services.diary.entries import close_stale
-
     cutoff = now - timedelta(hours=settings.diary_patrol_max_hours)
     closed = 0
     async with sessionmaker() as session:
@@ -297,9 +287,7 @@ async def close_stale_patrols(sessionmaker: async_sessionmaker[AsyncSession], se
 
 @recurring("diary.close_stale_patrols", every=timedelta(minutes=10))
 async def stale_patrols(ctx: JobContext) -> None:
-    closed = await close_stale_patrols(ctx.sessionmaker, ctx.settings, ctx.now)
-    if closed:
-        log.info("diary: ended %d patrols left open", closed)
+    await _logged(close_stale_patrols, ctx, "diary: ended %d patrols left open")
 
 
 async def run_all(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, now: datetime) -> None:

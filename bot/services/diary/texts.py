@@ -6,6 +6,7 @@ Every function takes the reader's translation function ``_``.
 
 from __future__ import annotations
 
+from bot.services.diary.figures import DiaryFigures
 from bot.services.l10n import Translate
 from models import CareTag, EntryKind, OpinionCategory
 
@@ -75,3 +76,19 @@ def duration(_: Translate, minutes: int) -> str:
     if hours:
         return _("{hours} h {minutes} min").format(hours=hours, minutes=rest)
     return _("{minutes} min").format(minutes=rest)
+
+
+def figures_line(_: Translate, fig: DiaryFigures) -> str:
+    """One worker's (or the total's) numbers on one line."""
+    if not (fig.entries or fig.patrols or fig.cases_closed):
+        return _("nothing logged")
+    parts = [
+        _("{count} patrols ({duration})").format(count=fig.patrols, duration=duration(_, fig.patrol_minutes)),
+        _("{count} visits").format(count=fig.visits),
+        _("{count} opinions").format(count=fig.opinions),
+        _("{count} problems ({cases} made cases)").format(count=fig.problems, cases=fig.cases_opened),
+        _("{count} cases closed").format(count=fig.cases_closed),
+    ]
+    if fig.notes:
+        parts.append(_("{count} untagged notes").format(count=fig.notes))
+    return " · ".join(parts)

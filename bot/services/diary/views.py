@@ -15,14 +15,15 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.services.diary.common import (
-    day_bounds,
-    field_workers_of,
+from bot.services.access import (
+    field_grid_ids,
     head_grid_ids,
-    local_day,
+    is_field_worker,
     overseen_grid_ids,
     staff_community_ids,
 )
+from bot.services.dates import day_bounds, local_day
+from bot.services.diary.common import field_workers_of, visible_entry
 from bot.services.errors import NotAllowed, NotFound
 from bot.services.users import Option
 from models import (
@@ -152,11 +153,10 @@ class Scopes:
     own: bool  # they log a diary themselves
     grids: list[Option]  # as grid head
     communities: list[Option]  # as community staff
+    ledgers: list[int] = field(default_factory=list)  # the grids whose household ledger they keep visiting
 
 
 async def scopes(session: AsyncSession, viewer: User, locale: str) -> Scopes:
-    from bot.services.diary.common import is_field_worker
-
     head = head_grid_ids(viewer)
     staff = staff_community_ids(viewer)
     grids = list(await session.scalars(select(Grid).where(Grid.id.in_(head)).order_by(Grid.code))) if head else []
@@ -166,6 +166,7 @@ async def scopes(session: AsyncSession, viewer: User, locale: str) -> Scopes:
         own=is_field_worker(viewer),
         grids=[Option(g.id, g.code, i18n_name(g.names, locale, g.code)) for g in grids],
         communities=[Option(c.id, c.code, i18n_name(c.names, locale, c.code)) for c in communities],
+        ledgers=sorted(field_grid_ids(viewer)),
     )
 
 
@@ -217,25 +218,19 @@ def rights(settings: Settings, viewer: User, entry: DiaryEntry | EntryView, now:
 
 async def entry(session: AsyncSession, settings: Settings, viewer: User, entry_id: int, locale: str,
                 now: datetime) -> tuple[EntryView, Rights]:
-    row = await session.get(DiaryEntry, entry_id)
-    if row is None or (row.worker_id != viewer.id and row.grid_id not in await overseen_grid_ids(session, viewer)):
-        raise NotFound("entry")
+    row = await visible_entry(session, viewer, entry_id)
     view = (await _views(session, [row], locale))[0]
     return view, rights(settings, viewer, view, now)
 
 
 async def attachments(session: AsyncSession, viewer: User, entry_id: int) -> list[DiaryAttachment]:
-    row = await session.get(DiaryEntry, entry_id)
-    if row is None or (row.worker_id != viewer.id and row.grid_id not in await overseen_grid_ids(session, viewer)):
-        raise NotFound("entry")
+    await visible_entry(session, viewer, entry_id)
     return list(await session.scalars(select(DiaryAttachment).where(DiaryAttachment.entry_id == entry_id)
                                       .order_by(DiaryAttachment.id)))
 
 
 async def history(session: AsyncSession, viewer: User, entry_id: int) -> list[RevisionView]:
-    row = await session.get(DiaryEntry, entry_id)
-    if row is None or (row.worker_id != viewer.id and row.grid_id not in await overseen_grid_ids(session, viewer)):
-        raise NotFound("entry")
+    await visible_entry(session, viewer, entry_id)
     revisions = list(await session.scalars(select(DiaryEntryRevision).where(DiaryEntryRevision.entry_id == entry_id)
                                            .order_by(DiaryEntryRevision.version)))
     by_ids = {r.by_id for r in revisions if r.by_id}

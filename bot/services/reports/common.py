@@ -11,7 +11,7 @@ from datetime import datetime
 
 from bot.config import Settings
 from bot.services.cases import Figures, WeekPoint
-from bot.services.diary.figures import DiaryFigures
+from bot.services.diary import DiaryFigures
 from bot.services.reports.periods import Period
 
 REPORT_CB = "rp"  # callback data prefix (handlers.reports.router.ReportCb packs the same layout)

@@ -26,11 +26,10 @@ from sqlalchemy.sql import FromClause
 
 from bot.config import Settings
 from bot.services import cases
+from bot.services import diary as diary_figures
 from bot.services.cases import status_label
 from bot.services.dates import local_day
-from bot.services.diary import figures as diary_figures
-from bot.services.diary.common import field_workers_of
-from bot.services.diary.figures import DiaryFigures
+from bot.services.diary import DiaryFigures, field_workers_of
 from bot.services.l10n import translator
 from bot.services.reports.common import (
     AppointmentFigures,
@@ -183,7 +182,7 @@ async def compute(session: AsyncSession, settings: Settings, scope: Scope, perio
             continue  # a retired grid with nothing to say
         by_grid.append(GridRow(r.id, i18n_name(r.names, locale, r.code), community_names.get(r.community_id, ""),
                                figs, diary, overdue.get(r.id, 0)))
-    diary_total = diary_figures.total(grid_diary.values())
+    diary_total = diary_figures.total_figures(grid_diary.values())
 
     by_community = []
     if scope.kind == ScopeKind.district:
@@ -203,7 +202,7 @@ async def compute(session: AsyncSession, settings: Settings, scope: Scope, perio
     field_workers = await field_workers_of(session, grid_id_list)
     owners = {k for k in breakdown.by["owner"] if k is not None}
     worker_ids = set(field_workers) | owners
-    worker_diary = await diary_figures.figures(session, tz, period.start, period.end, worker_ids=worker_ids,
+    worker_diary = await diary_figures.period_figures(session, tz, period.start, period.end, worker_ids=worker_ids,
                                                grid_ids=grid_id_list)
     people = await _people(session, worker_ids)
     by_worker = [WorkerRow(uid, people.get(uid, f"#{uid}"), breakdown.by["owner"].get(uid, empty),

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from bot.i18n import create_i18n
+from bot.services.dates import parse_date
 from bot.services.diary.common import diary_cb
-from handlers.diary.ui import DiaryCb, fit, parse_day, shift_month
+from bot.services.errors import InvalidInput
+from handlers.diary.ui import DiaryCb, fit, shift_month
 
 
 def test_days_typed_after_diary():
     today = date(2026, 12, 1)
-    assert parse_day("2026-11-20", today) == date(2026, 11, 20)
-    assert parse_day("11-20", today) == date(2026, 11, 20)
-    assert parse_day("11/20", today) == date(2026, 11, 20)
-    assert parse_day("11月20日", today) == date(2026, 11, 20)
-    assert parse_day("12-25", today) == date(2025, 12, 25)  # without a year: the last such day
-    for bad in ("2026-12-02", "13-01", "02-30", "yesterday", ""):
-        assert parse_day(bad, today) is None, bad
+    assert parse_date("2026-11-20", today, no_future=True) == date(2026, 11, 20)
+    assert parse_date("11-20", today, no_future=True) == date(2026, 11, 20)
+    assert parse_date("11/20", today, no_future=True) == date(2026, 11, 20)
+    assert parse_date("11月20日", today, no_future=True) == date(2026, 11, 20)
+    assert parse_date("12-25", today, no_future=True) == date(2025, 12, 25)  # without a year: the last such day
+    for bad, code in (("2026-12-02", "date_in_future"), ("13-01", "bad_date"), ("02-30", "bad_date"),
+                      ("yesterday", "bad_date"), ("", "bad_date")):
+        with pytest.raises(InvalidInput) as refused:
+            parse_date(bad, today, no_future=True)
+        assert refused.value.code == code, bad
 
 
 def test_buttons_written_by_services_are_the_handlers_callback_data():
@@ -41,7 +48,7 @@ def test_months_move_across_years():
 
 
 def test_menu_labels_of_every_handler_module_in_every_language():
-    from handlers.diary.router import menu_labels
+    from handlers.diary.shared import menu_labels
     from handlers.routers import get_routers
 
     get_routers()  # imports every handler module
