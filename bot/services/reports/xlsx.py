@@ -38,6 +38,29 @@ HOURS = "0.00"
 _BAD_SHEET_CHARS = str.maketrans({c: " " for c in "[]:*?/\\"})
 
 
+# A cell that starts with one of these is run as a formula by spreadsheet programs
+# (CSV), or is one (XLSX "="): residents' and workers' words never are.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """``value`` for a CSV cell: text that a spreadsheet would run as a formula
+    gets a leading apostrophe, the usual mark of "this is text"."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _text_cell(ws: WriteOnlyWorksheet, value: Any) -> Any:
+    """``value`` for an XLSX row: a string that openpyxl would store as a
+    formula (it starts with "=") is stored as the plain text it is."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        cell = WriteOnlyCell(ws, value=value)
+        cell.data_type = "s"
+        return cell
+    return value
+
+
 def _hours(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / 3600, 2)
 
@@ -50,22 +73,20 @@ class _Sheet:
         cells = []
         for label in labels:
             cell = WriteOnlyCell(self.ws, value=label)
+            cell.data_type = "s"
             cell.font = Font(bold=True)
             cells.append(cell)
         self.ws.append(cells)
 
     def row(self, *values: Any, formats: dict[int, str] | None = None) -> None:
-        if not formats:
-            self.ws.append(list(values))
-            return
         cells = []
         for i, value in enumerate(values):
-            if i in formats and value is not None:
+            if formats and i in formats and value is not None:
                 cell = WriteOnlyCell(self.ws, value=value)
                 cell.number_format = formats[i]
                 cells.append(cell)
             else:
-                cells.append(value)
+                cells.append(_text_cell(self.ws, value))
         self.ws.append(cells)
 
 
@@ -211,5 +232,5 @@ def cases_csv(lines: Sequence[CaseLine], _: Translate, tz: ZoneInfo) -> bytes:
          yn(c.emergency), "" if c.score is None else c.score,
          "" if c.accept_s is None else f"{c.accept_s / 3600:.2f}",
          "" if c.close_s is None else f"{c.close_s / 3600:.2f}"] for c in lines)
-    w.writerows(rows)
+    w.writerows([csv_safe(value) for value in row] for row in rows)
     return ("\ufeff" + out.getvalue()).encode("utf-8")
