@@ -15,7 +15,7 @@ deletes.  The formats are described in ``docs/import-org.md``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,6 +205,18 @@ async def _load(
     return out
 
 
+async def _children(
+    session: AsyncSession, parent: InstrumentedAttribute[int], parent_ids: list[int], key: Callable[[Any], Any]
+) -> dict[int, dict[Any, Any]]:
+    """The rows under each of ``parent_ids`` (a station's service links, a household's tags), by ``key``."""
+    out: dict[int, dict[Any, Any]] = {pid: {} for pid in parent_ids}
+    for chunk in _chunks(parent_ids):
+        result = await session.execute(select(parent.class_).where(parent.in_(chunk)))
+        for row in result.scalars():
+            out[getattr(row, parent.key)][key(row)] = row
+    return out
+
+
 @dataclass
 class _Known:
     """Rows the file refers to but does not define, as found in the database."""
@@ -324,12 +336,9 @@ class _Applier:
         return objs
 
     async def _station_services(self, records: list[Record], stations: dict[str, Station]) -> None:
-        station_ids = [stations[r.key].id for r in records]
-        links: dict[int, dict[int, StationService]] = {sid: {} for sid in station_ids}
-        for chunk in _chunks(station_ids):
-            result = await self.session.execute(select(StationService).where(StationService.station_id.in_(chunk)))
-            for link in result.scalars():
-                links[link.station_id][link.service_id] = link
+        links: dict[int, dict[int, StationService]] = await _children(
+            self.session, StationService.station_id, [stations[r.key].id for r in records],
+            lambda link: link.service_id)
         for r in records:
             station = stations[r.key]
             have = links[station.id]
@@ -347,13 +356,9 @@ class _Applier:
 
     async def _household_tags(self, records: list[Record], households: dict[str, Household]) -> None:
         """Each household gets exactly the tags of its row; its visit clock follows."""
-
-        ids = [households[r.key].id for r in records]
-        have: dict[int, dict[str, HouseholdTag]] = {hid: {} for hid in ids}
-        for chunk in _chunks(ids):
-            result = await self.session.execute(select(HouseholdTag).where(HouseholdTag.household_id.in_(chunk)))
-            for tag in result.scalars():
-                have[tag.household_id][str(tag.tag)] = tag
+        have: dict[int, dict[str, HouseholdTag]] = await _children(
+            self.session, HouseholdTag.household_id, [households[r.key].id for r in records],
+            lambda tag: str(tag.tag))
         tz = _display_tz()
         today = local_day(self.now, tz)
         for r in records:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -106,16 +107,21 @@ async def my_grids(session: AsyncSession, user: User, locale: str) -> list[GridS
     return await _grid_summaries(session, sorted(access.require_field_worker(user)), locale)
 
 
-async def my_communities(session: AsyncSession, user: User, locale: str) -> list[CommunitySummary]:
-    community_ids = access.staff_community_ids(user)
-    if not community_ids:
+_Scope = TypeVar("_Scope", Community, Department)
+
+
+async def _scope_rows(session: AsyncSession, model: type[_Scope], ids: set[int]) -> list[_Scope]:
+    """The rows of the communities (departments) a user serves, by id; refused when they serve none."""
+    if not ids:
         raise NotAllowed()
+    rows = [await session.get(model, id_) for id_ in sorted(ids)]
+    return [row for row in rows if row is not None]
+
+
+async def my_communities(session: AsyncSession, user: User, locale: str) -> list[CommunitySummary]:
     result = []
-    for community_id in sorted(community_ids):
-        community = await session.get(Community, community_id)
-        if community is None:
-            continue
-        grid_ids = list(await session.scalars(select(Grid.id).where(Grid.community_id == community_id, Grid.active)))
+    for community in await _scope_rows(session, Community, access.staff_community_ids(user)):
+        grid_ids = list(await session.scalars(select(Grid.id).where(Grid.community_id == community.id, Grid.active)))
         result.append(CommunitySummary(i18n_name(community.names, locale, community.code),
                                        await _grid_summaries(session, grid_ids, locale)))
     return result
@@ -123,18 +129,13 @@ async def my_communities(session: AsyncSession, user: User, locale: str) -> list
 
 async def my_departments(session: AsyncSession, user: User, locale: str) -> list[tuple[str, int]]:
     """(department name, number of officers) for each department of the user."""
-    department_ids = access.department_ids(user)
-    if not department_ids:
-        raise NotAllowed()
     out = []
-    for dept_id in sorted(department_ids):
-        dept = await session.get(Department, dept_id)
+    for dept in await _scope_rows(session, Department, access.department_ids(user)):
         officers = await session.scalar(
             select(func.count(func.distinct(RoleGrant.user_id))).where(
-                RoleGrant.role == Role.department, RoleGrant.scope_id == dept_id)
+                RoleGrant.role == Role.department, RoleGrant.scope_id == dept.id)
         )
-        if dept is not None:
-            out.append((i18n_name(dept.names, locale, dept.code), int(officers or 0)))
+        out.append((i18n_name(dept.names, locale, dept.code), int(officers or 0)))
     return out
 
 

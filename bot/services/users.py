@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Select, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
@@ -145,29 +145,37 @@ def set_phone(user: User, phone: str, *, contact_user_id: int | None) -> None:
     user.phone = cleaned if cleaned.startswith("+") else "+" + cleaned
 
 
+def _option(place: Community | Grid | Building, locale: str) -> Option:
+    return Option(place.id, place.code, i18n_name(place.names, locale, place.code))
+
+
+async def _options(session: AsyncSession, query: Select[Any], locale: str) -> list[Option]:
+    """The places ``query`` selects (communities, grids, buildings), named in ``locale``."""
+    return [_option(place, locale) for place in await session.scalars(query)]
+
+
+async def _active_children(
+    session: AsyncSession, locale: str, parent: type[Community | Grid], parent_id: int, missing: str,
+    child: type[Grid | Building], link: Any,
+) -> list[Option]:
+    """The active children of an active parent (a community's grids, a grid's buildings), as options;
+    ``NotFound(missing)`` when the parent is gone or inactive."""
+    row = await session.get(parent, parent_id)
+    if row is None or not row.active:
+        raise NotFound(missing)
+    return await _options(session, select(child).where(link == parent_id, child.active).order_by(child.code), locale)
+
+
 async def communities(session: AsyncSession, locale: str) -> list[Option]:
-    rows = await session.scalars(select(Community).where(Community.active).order_by(Community.code))
-    return [Option(c.id, c.code, i18n_name(c.names, locale, c.code)) for c in rows]
+    return await _options(session, select(Community).where(Community.active).order_by(Community.code), locale)
 
 
 async def grids_of(session: AsyncSession, community_id: int, locale: str) -> list[Option]:
-    community = await session.get(Community, community_id)
-    if community is None or not community.active:
-        raise NotFound("community")
-    rows = await session.scalars(
-        select(Grid).where(Grid.community_id == community_id, Grid.active).order_by(Grid.code)
-    )
-    return [Option(g.id, g.code, i18n_name(g.names, locale, g.code)) for g in rows]
+    return await _active_children(session, locale, Community, community_id, "community", Grid, Grid.community_id)
 
 
 async def buildings_of(session: AsyncSession, grid_id: int, locale: str) -> list[Option]:
-    grid = await session.get(Grid, grid_id)
-    if grid is None or not grid.active:
-        raise NotFound("grid")
-    rows = await session.scalars(
-        select(Building).where(Building.grid_id == grid_id, Building.active).order_by(Building.code)
-    )
-    return [Option(b.id, b.code, i18n_name(b.names, locale, b.code)) for b in rows]
+    return await _active_children(session, locale, Grid, grid_id, "grid", Building, Building.grid_id)
 
 
 def filter_options(options: list[Option], query: str) -> list[Option]:
@@ -224,14 +232,18 @@ async def nearest_buildings(
         key=lambda t: t[0],
     )
     return [
-        NearbyBuilding(
-            Option(b.id, b.code, i18n_name(b.names, locale, b.code)),
-            Option(g.id, g.code, i18n_name(g.names, locale, g.code)),
-            int(d * 1000),
-        )
+        NearbyBuilding(_option(b, locale), _option(g, locale), int(d * 1000))
         for d, b, g in scored[:limit]
         if d <= max_km
     ]
+
+
+def _home(community: Community, grid: Grid, building: Building, locale: str) -> Home:
+    return Home(
+        community=i18n_name(community.names, locale, community.code),
+        grid=i18n_name(grid.names, locale, grid.code),
+        building=i18n_name(building.names, locale, building.code),
+    )
 
 
 async def register_resident(session: AsyncSession, user: User, building_id: int, locale: str) -> Home:
@@ -247,11 +259,7 @@ async def register_resident(session: AsyncSession, user: User, building_id: int,
     user.grid_id = grid.id
     if user.registered_at is None:
         user.registered_at = utcnow()
-    return Home(
-        community=i18n_name(community.names, locale, community.code),
-        grid=i18n_name(grid.names, locale, grid.code),
-        building=i18n_name(building.names, locale, building.code),
-    )
+    return _home(community, grid, building, locale)
 
 
 async def home_of(session: AsyncSession, user: User, locale: str) -> Home | None:
@@ -264,11 +272,7 @@ async def home_of(session: AsyncSession, user: User, locale: str) -> Home | None
     community = await session.get(Community, grid.community_id) if grid else None
     if grid is None or community is None:
         return None
-    return Home(
-        community=i18n_name(community.names, locale, community.code),
-        grid=i18n_name(grid.names, locale, grid.code),
-        building=i18n_name(building.names, locale, building.code),
-    )
+    return _home(community, grid, building, locale)
 
 
 def staff_roles(user: User) -> set[Role]:

@@ -14,8 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.services import cases
-from bot.services.errors import DomainError
-from handlers.cases.flow import RETYPE, ask, drop, finish, on_press, pressed
+from handlers.cases.flow import ask, conclude, on_press, pressed
 from handlers.cases.ui import CaseDept, EscCb, button, rows
 from handlers.keyboards import MenuLabel
 from models import User, utcnow
@@ -40,14 +39,10 @@ async def report_start(query: CallbackQuery, callback_data: EscCb, session: Asyn
 async def report_text(message: Message, session: AsyncSession, user: User, state: FSMContext,
                       settings: Settings) -> None:
     esc_id = int((await state.get_data()).get("esc_id", 0))
-    try:
-        await cases.report_back(session, settings, user, esc_id, message.text or "", utcnow())
-    except DomainError as err:
-        if err.code in RETYPE:
-            raise  # the refusal path answers; the officer may write the report again
-        await drop(message, state, err)  # nothing left to report on: the conversation ends
-        return
-    await finish(message, session, user, state, _("✅ Report sent; the case is back with the grid worker."))
+    # A bad report may be written again; with nothing left to report on, the conversation ends.
+    await conclude(message, session, user, state,
+                   cases.report_back(session, settings, user, esc_id, message.text or "", utcnow()),
+                   _("✅ Report sent; the case is back with the grid worker."))
 
 
 def create_router() -> Router:

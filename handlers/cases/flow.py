@@ -5,12 +5,13 @@ refusal path (:mod:`handlers.refusal`: rolled back, answered, the update
 marked handled).  What follows success is always one of a few moves: answer
 the press and show the next step (:func:`pressed`), start a conversation
 (:func:`ask`), or end it at the menu (:func:`finish`).  A conversation that a
-refusal must end, rather than keep for another try, uses :func:`drop`.
+refusal must end, rather than keep for another try, uses :func:`drop`;
+:func:`conclude` does both for a conversation's last typed answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 from aiogram import F, Router
@@ -67,6 +68,21 @@ async def drop(message: Message, state: FSMContext, err: DomainError, user: User
     await state.clear()
     if user is not None:
         await show_menu(message, user)
+
+
+async def conclude(message: Message, session: AsyncSession, user: User, state: FSMContext,
+                   work: Awaitable[Any], text: str, *, retype: Collection[str] = RETYPE) -> None:
+    """The last typed answer of a conversation: await ``work`` (the service call), then
+    :func:`finish` with ``text``.  A refusal in ``retype`` keeps the conversation for another
+    try (the refusal path answers); any other ends it (:func:`drop`)."""
+    try:
+        await work
+    except DomainError as err:
+        if err.code in retype:
+            raise
+        await drop(message, state, err)
+        return
+    await finish(message, session, user, state, text)
 
 
 def on_press(router: Router, data: type[CallbackData], handlers: Mapping[str, Callable[..., Any]]) -> None:

@@ -33,7 +33,7 @@ from bot.services.escape import esc
 from handlers import labels
 from handlers.cases import card as cases_card
 from handlers.cases import menu as cases_menu
-from handlers.cases.flow import drop, finish, on_press, pressed
+from handlers.cases.flow import conclude, drop, finish, on_press, pressed
 from handlers.cases.ui import (
     ASK_HELP,
     CANCEL,
@@ -433,14 +433,10 @@ async def rated(query: CallbackQuery, callback_data: CaseCb, session: AsyncSessi
 async def rating_comment(message: Message, session: AsyncSession, user: User, state: FSMContext,
                          settings: Settings) -> None:
     case_id = int((await state.get_data()).get("rate_case", 0))
-    try:
-        await cases.comment_rating(session, settings, user, case_id, message.text or "", utcnow())
-    except DomainError as err:
-        if err.code == "text_too_long":
-            raise  # the refusal path answers; the resident may write a shorter comment
-        await drop(message, state, err)  # nothing more to comment on: the conversation ends
-        return
-    await finish(message, session, user, state, _("Thank you, your comment was passed on."))
+    # A comment too long may be written shorter; any other refusal ends the conversation.
+    await conclude(message, session, user, state,
+                   cases.comment_rating(session, settings, user, case_id, message.text or "", utcnow()),
+                   _("Thank you, your comment was passed on."), retype={"text_too_long"})
 
 
 async def rating_skip(message: Message, user: User, state: FSMContext) -> None:

@@ -22,7 +22,7 @@ from bot.services import cases, workcalendar
 from bot.services.dates import local_day
 from bot.services.errors import DomainError
 from bot.services.escape import esc
-from handlers.cases.flow import RETYPE, ask, drop, finish, on_press, pressed
+from handlers.cases.flow import ask, conclude, on_press, pressed
 from handlers.cases.ui import CANNED, CannedCb, CannedEdit, button, rows
 from handlers.filters import HasRole
 from handlers.keyboards import MenuLabel
@@ -66,17 +66,12 @@ async def canned_edit(query: CallbackQuery, callback_data: CannedCb, session: As
 
 async def canned_text(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
     data = await state.get_data()
-    try:
-        if data.get("canned_id"):
-            await cases.update_canned(session, user, int(data["canned_id"]), message.text or "", utcnow())
-        else:
-            await cases.create_canned(session, user, str(data.get("canned_title", "")), message.text or "", utcnow())
-    except DomainError as err:
-        if err.code in RETYPE:
-            raise  # the refusal path answers; the text may be written again
-        await drop(message, state, err)  # the template is gone (or the right to edit it): the conversation ends
-        return
-    await finish(message, session, user, state, _("💬 Template saved."))
+    if data.get("canned_id"):
+        save = cases.update_canned(session, user, int(data["canned_id"]), message.text or "", utcnow())
+    else:
+        save = cases.create_canned(session, user, str(data.get("canned_title", "")), message.text or "", utcnow())
+    # A bad text may be written again; when the template is gone (or the right to edit it), the conversation ends.
+    await conclude(message, session, user, state, save, _("💬 Template saved."))
 
 
 async def canned_delete(query: CallbackQuery, callback_data: CannedCb, session: AsyncSession, user: User) -> None:

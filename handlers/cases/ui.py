@@ -163,15 +163,10 @@ class HasHome(BaseFilter):
 
 def summary_text(s: DraftSummary) -> str:
     """What an unsent request holds so far ("your words, photos: 2")."""
-    parts = []
-    if s.text_length:
-        parts.append(_("your words"))
-    if s.photos:
-        parts.append(_("photos: {n}").format(n=s.photos))
-    if s.voices:
-        parts.append(_("voice messages: {n}").format(n=s.voices))
-    if s.documents:
-        parts.append(_("documents: {n}").format(n=s.documents))
+    counted = ((s.photos, _("photos: {n}")), (s.voices, _("voice messages: {n}")),
+               (s.documents, _("documents: {n}")))
+    parts = [_("your words")] if s.text_length else []
+    parts.extend(label.format(n=n) for n, label in counted if n)
     if s.locations:
         parts.append(_("location"))
     return ", ".join(parts)

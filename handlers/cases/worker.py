@@ -30,7 +30,7 @@ from bot.services.errors import DomainError
 from bot.services.escape import esc
 from handlers import labels
 from handlers.cases import card as cases_card
-from handlers.cases.flow import RETYPE, ask, drop, finish, on_press, pressed
+from handlers.cases.flow import ask, conclude, finish, on_press, pressed
 from handlers.cases.ui import (
     INBOX,
     CaseCb,
@@ -179,16 +179,12 @@ async def dept_picked(query: CallbackQuery, callback_data: CaseCb, session: Asyn
 async def dept_note(message: Message, session: AsyncSession, user: User, state: FSMContext,
                     settings: Settings) -> None:
     data = await state.get_data()
-    try:
-        await cases.call_department(session, settings, user, int(data.get("dept_case", 0)),
-                                    int(data.get("dept_id", 0)), message.text or "", utcnow())
-    except DomainError as err:
-        if err.code in RETYPE:
-            raise  # the refusal path answers; the note may be written again
-        await drop(message, state, err)  # the case cannot take a department now: the conversation ends
-        return
-    await finish(message, session, user, state, _("🏛️ The department has been called in; you will hear when it "
-                                                  "acknowledges and when it reports back."))
+    # A bad note may be written again; when the case cannot take a department now, the conversation ends.
+    await conclude(message, session, user, state,
+                   cases.call_department(session, settings, user, int(data.get("dept_case", 0)),
+                                         int(data.get("dept_id", 0)), message.text or "", utcnow()),
+                   _("🏛️ The department has been called in; you will hear when it "
+                     "acknowledges and when it reports back."))
 
 
 # ------------------------------------------------------------------ handovers (proxy errands)

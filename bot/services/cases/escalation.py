@@ -15,10 +15,12 @@ column, so two runs (or two processes) never alert twice.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.config import Settings
 from bot.services.access import department_ids
@@ -64,18 +66,26 @@ MAX_NOTE = 2000
 
 # ------------------------------------------------------------------ time limits
 
-async def sweep_accept_overdue(session: AsyncSession, settings: Settings, now: datetime, *, limit: int = 200) -> int:
+async def _claim_overdue(session: AsyncSession, now: datetime, limit: int, in_status: ColumnElement[bool],
+                         due: InstrumentedAttribute[datetime | None],
+                         escalated: InstrumentedAttribute[datetime | None]) -> AsyncIterator[Case]:
+    """The cases ``in_status`` past ``due`` and not yet escalated, oldest first, each claimed
+    (``escalated`` set to ``now``, a compare-and-set) just before it is yielded."""
     rows = list(await session.scalars(
-        select(Case).where(Case.status == CaseStatus.new, Case.accept_due_at <= now,
-                           Case.accept_escalated_at.is_(None)).order_by(Case.accept_due_at).limit(limit)))
-    done = 0
+        select(Case).where(in_status, due <= now, escalated.is_(None)).order_by(due).limit(limit)))
     for case in rows:
         claimed = await session.execute(
-            update(Case).where(Case.id == case.id, Case.status == CaseStatus.new, Case.accept_escalated_at.is_(None))
-            .values(accept_escalated_at=now).execution_options(synchronize_session=False))
-        if not claimed.rowcount:
-            continue
-        await session.refresh(case)
+            update(Case).where(Case.id == case.id, in_status, escalated.is_(None))
+            .values({escalated: now}).execution_options(synchronize_session=False))
+        if claimed.rowcount:
+            await session.refresh(case)
+            yield case
+
+
+async def sweep_accept_overdue(session: AsyncSession, settings: Settings, now: datetime, *, limit: int = 200) -> int:
+    done = 0
+    async for case in _claim_overdue(session, now, limit, Case.status == CaseStatus.new,
+                                     Case.accept_due_at, Case.accept_escalated_at):
         done += 1
         heads = await grid_heads(session, case.grid_id)
         targets = heads or await community_staff(session, case.community_id)
@@ -106,17 +116,9 @@ async def sweep_accept_overdue(session: AsyncSession, settings: Settings, now: d
 async def sweep_handling_overdue(session: AsyncSession, settings: Settings, now: datetime, *,
                                  limit: int = 200) -> int:
     statuses = [CaseStatus.new, *HANDLING_STATUSES]
-    rows = list(await session.scalars(
-        select(Case).where(Case.status.in_(statuses), Case.resolve_due_at <= now,
-                           Case.resolve_escalated_at.is_(None)).order_by(Case.resolve_due_at).limit(limit)))
     done = 0
-    for case in rows:
-        claimed = await session.execute(
-            update(Case).where(Case.id == case.id, Case.status.in_(statuses), Case.resolve_escalated_at.is_(None))
-            .values(resolve_escalated_at=now).execution_options(synchronize_session=False))
-        if not claimed.rowcount:
-            continue
-        await session.refresh(case)
+    async for case in _claim_overdue(session, now, limit, Case.status.in_(statuses),
+                                     Case.resolve_due_at, Case.resolve_escalated_at):
         done += 1
         staff = await community_staff(session, case.community_id)
         owner = await session.get(User, case.owner_id) if case.owner_id else None
