@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import html
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
 
 from bot.services.errors import DomainError
+from bot.services.escape import esc  # noqa: F401  (the one escape, for the handlers)
 from models import Role
 
 
@@ -55,10 +55,6 @@ def role_label(role: Role) -> str:
         Role.department: _("department officer"),
         Role.admin: _("district administrator"),
     }[role]
-
-
-def esc(text: str | None) -> str:
-    return html.escape(text or "")
 
 
 def local_time(moment: datetime, tz: ZoneInfo) -> str:
