@@ -14,6 +14,7 @@ import mimetypes
 import re
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -108,12 +109,12 @@ class BotApi:
             "deleteWebhook": self.delete_webhook,
             "getWebhookInfo": self.get_webhook_info,
             "sendMessage": self.send_message,
-            "sendPhoto": self.send_photo,
-            "sendDocument": self.send_document,
-            "sendVoice": self.send_voice,
-            "sendAudio": self.send_audio,
-            "sendVideo": self.send_video,
-            "sendVideoNote": self.send_video_note,
+            "sendPhoto": partial(self._send_media, kind="photo"),
+            "sendDocument": partial(self._send_media, kind="document"),
+            "sendVoice": partial(self._send_media, kind="voice"),
+            "sendAudio": partial(self._send_media, kind="audio"),
+            "sendVideo": partial(self._send_media, kind="video"),
+            "sendVideoNote": partial(self._send_media, kind="video_note"),
             "sendLocation": self.send_location,
             "sendContact": self.send_contact,
             "sendChatAction": self.send_chat_action,
@@ -364,9 +365,10 @@ class BotApi:
         text, entities = self._text(p)
         return self._send(bot, p, chat, "text", text=text, entities=entities)
 
-    def _send_media(self, bot: BotState, p: Params, field_name: str, kind: str) -> Any:
+    def _send_media(self, bot: BotState, p: Params, kind: str) -> Any:
+        """sendPhoto, sendDocument, ...: the file stands in the field named after its kind."""
         chat = self.target_chat(bot, p)
-        source = self._input_file(p, field_name, kind)
+        source = self._input_file(p, kind, kind)
         # A video note has no caption in the Bot API (a round video on its own).
         caption, entities = self._caption(p) if kind != "video_note" else (None, [])
         if isinstance(source, UploadedFile):
@@ -400,24 +402,6 @@ class BotApi:
             mime_type=stored.mime_type,
             media=self.state.media_for(stored),
         )
-
-    def send_photo(self, bot: BotState, p: Params) -> Any:
-        return self._send_media(bot, p, "photo", "photo")
-
-    def send_document(self, bot: BotState, p: Params) -> Any:
-        return self._send_media(bot, p, "document", "document")
-
-    def send_voice(self, bot: BotState, p: Params) -> Any:
-        return self._send_media(bot, p, "voice", "voice")
-
-    def send_audio(self, bot: BotState, p: Params) -> Any:
-        return self._send_media(bot, p, "audio", "audio")
-
-    def send_video(self, bot: BotState, p: Params) -> Any:
-        return self._send_media(bot, p, "video", "video")
-
-    def send_video_note(self, bot: BotState, p: Params) -> Any:
-        return self._send_media(bot, p, "video_note", "video_note")
 
     def send_location(self, bot: BotState, p: Params) -> Any:
         chat = self.target_chat(bot, p)
