@@ -237,9 +237,8 @@ class BotApi:
             )
         return stored
 
-    def _editable(self, bot: BotState, p: Params, missing: str) -> SentMessage:
-        if p.has("inline_message_id"):
-            raise ApiError.bad_request("inline messages are not supported by the emulator")
+    def _sent_message(self, bot: BotState, p: Params, missing: str) -> SentMessage:
+        """The message ``chat_id`` and ``message_id`` name; the error ``missing`` if it is gone."""
         if not p.has("chat_id"):
             raise ApiError.bad_request("chat_id is empty")
         chat = require_known_chat(self.state, p.chat_ref())
@@ -248,13 +247,23 @@ class BotApi:
         msg = self.state.find_message(bot.token, chat.id, message_id)
         if msg is None or msg.deleted:
             raise ApiError.bad_request(missing)
+        return msg
+
+    def _editable(self, bot: BotState, p: Params, missing: str) -> SentMessage:
+        if p.has("inline_message_id"):
+            raise ApiError.bad_request("inline messages are not supported by the emulator")
+        msg = self._sent_message(bot, p, missing)
         if not msg.from_bot:
             raise ApiError.bad_request("message can't be edited")
         return msg
 
-    def _apply_edit(self, msg: SentMessage, **changes: Any) -> dict[str, Any]:
-        if changes.get("reply_markup", 0) is None and _inline(msg) is None:
-            changes.pop("reply_markup")  # edits never touch a reply keyboard
+    def _apply_edit(self, msg: SentMessage, p: Params, **changes: Any) -> dict[str, Any]:
+        """Edit ``msg``: ``changes`` and the request's inline keyboard; refused if all is the same."""
+        markup = parse_reply_markup(p.raw("reply_markup"), inline_only=True)
+        if markup == _inline(msg) and all(getattr(msg, k) == v for k, v in changes.items()):
+            raise ApiError.bad_request(NOT_MODIFIED)
+        if markup is not None or _inline(msg) is not None:
+            changes["reply_markup"] = markup  # edits never touch a reply keyboard
         for key, value in changes.items():
             setattr(msg, key, value)
         msg.edits += 1
@@ -445,37 +454,21 @@ class BotApi:
         text, entities = self._text(p)
         if msg.kind != "text":
             raise ApiError.bad_request("there is no text in the message to edit")
-        markup = parse_reply_markup(p.raw("reply_markup"), inline_only=True)
-        if text == msg.text and entities == msg.entities and markup == _inline(msg):
-            raise ApiError.bad_request(NOT_MODIFIED)
-        return self._apply_edit(msg, text=text, entities=entities, reply_markup=markup)
+        return self._apply_edit(msg, p, text=text, entities=entities)
 
     def edit_message_caption(self, bot: BotState, p: Params) -> Any:
         msg = self._editable(bot, p, "message to edit not found")
         if msg.kind == "text":
             raise ApiError.bad_request("there is no caption in the message to edit")
         caption, entities = self._caption(p)
-        markup = parse_reply_markup(p.raw("reply_markup"), inline_only=True)
-        if caption == msg.caption and entities == msg.entities and markup == _inline(msg):
-            raise ApiError.bad_request(NOT_MODIFIED)
-        return self._apply_edit(msg, caption=caption, entities=entities, reply_markup=markup)
+        return self._apply_edit(msg, p, caption=caption, entities=entities)
 
     def edit_message_reply_markup(self, bot: BotState, p: Params) -> Any:
         msg = self._editable(bot, p, "message to edit not found")
-        markup = parse_reply_markup(p.raw("reply_markup"), inline_only=True)
-        if markup == _inline(msg):
-            raise ApiError.bad_request(NOT_MODIFIED)
-        return self._apply_edit(msg, reply_markup=markup)
+        return self._apply_edit(msg, p)
 
     def delete_message(self, bot: BotState, p: Params) -> Any:
-        if not p.has("chat_id"):
-            raise ApiError.bad_request("chat_id is empty")
-        chat = require_known_chat(self.state, p.chat_ref())
-        message_id = p.int("message_id", required="message identifier is not specified")
-        assert message_id is not None
-        msg = self.state.find_message(bot.token, chat.id, message_id)
-        if msg is None or msg.deleted:
-            raise ApiError.bad_request("message to delete not found")
+        msg = self._sent_message(bot, p, "message to delete not found")
         if self.state.now() - msg.date > 48 * 3600:
             raise ApiError.bad_request("message can't be deleted for everyone")
         msg.deleted = True

@@ -34,6 +34,8 @@ __all__ = ["BadInput", "error", "guard", "json_body", "setup_control_routes"]
 MAX_WAIT = 60.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# What a user does: (user id, JSON body, chat=..., token=...) -> the emulator's action.
+Act = Callable[..., Awaitable[UserAction]]
 
 
 class BadInput(Exception):
@@ -130,47 +132,39 @@ def setup_control_routes(app: web.Application, emu: BotAPIEmulator) -> None:
         )
         return web.json_response({**user.to_dict(), "chat_id": user.id})
 
-    async def text(request: web.Request) -> web.StreamResponse:
-        body = await json_body(request)
-        action = await emu.send_text(
-            user_id(request), str(_require(body, "text")), chat=chat_ref(body), token=token(request)
-        )
-        return web.json_response(_action_json(action))
+    def user_action(act: Act) -> Handler:
+        """A route for ``act(user_id, body, chat=..., token=...)``: a user does something."""
 
-    async def callback(request: web.Request) -> web.StreamResponse:
-        body = await json_body(request)
-        action = await emu.press_button(
-            user_id(request),
-            int(_require(body, "message_id")),
-            str(_require(body, "data")),
-            chat=chat_ref(body),
-            token=token(request),
-        )
-        return web.json_response(_action_json(action))
+        async def route(request: web.Request) -> web.StreamResponse:
+            body = await json_body(request)
+            uid = user_id(request)
+            action = await act(uid, body, chat=chat_ref(body), token=token(request))
+            return web.json_response(_action_json(action))
 
-    async def contact(request: web.Request) -> web.StreamResponse:
-        body = await json_body(request)
-        action = await emu.send_contact(
-            user_id(request),
-            str(_require(body, "phone_number")),
-            body.get("first_name"),
-            chat=chat_ref(body),
-            token=token(request),
-        )
-        return web.json_response(_action_json(action))
+        return route
 
-    async def location(request: web.Request) -> web.StreamResponse:
-        body = await json_body(request)
+    async def text(uid: int, body: dict[str, Any], **where: Any) -> UserAction:
+        return await emu.send_text(uid, str(_require(body, "text")), **where)
+
+    async def callback(uid: int, body: dict[str, Any], **where: Any) -> UserAction:
+        return await emu.press_button(
+            uid, int(_require(body, "message_id")), str(_require(body, "data")), **where
+        )
+
+    async def contact(uid: int, body: dict[str, Any], **where: Any) -> UserAction:
+        return await emu.send_contact(
+            uid, str(_require(body, "phone_number")), body.get("first_name"), **where
+        )
+
+    async def location(uid: int, body: dict[str, Any], **where: Any) -> UserAction:
         live = body.get("live_period")
-        action = await emu.send_location(
-            user_id(request),
+        return await emu.send_location(
+            uid,
             float(_require(body, "latitude")),
             float(_require(body, "longitude")),
             int(live) if live not in (None, "") else None,
-            chat=chat_ref(body),
-            token=token(request),
+            **where,
         )
-        return web.json_response(_action_json(action))
 
     async def upload(request: web.Request) -> web.StreamResponse:
         kind = request.match_info["kind"]
@@ -263,10 +257,10 @@ def setup_control_routes(app: web.Application, emu: BotAPIEmulator) -> None:
         ("GET", "/_emu/bots", list_bots),
         ("GET", "/_emu/users", list_users),
         ("POST", "/_emu/users", create_user),
-        ("POST", "/_emu/users/{user_id}/text", text),
-        ("POST", "/_emu/users/{user_id}/callback", callback),
-        ("POST", "/_emu/users/{user_id}/contact", contact),
-        ("POST", "/_emu/users/{user_id}/location", location),
+        ("POST", "/_emu/users/{user_id}/text", user_action(text)),
+        ("POST", "/_emu/users/{user_id}/callback", user_action(callback)),
+        ("POST", "/_emu/users/{user_id}/contact", user_action(contact)),
+        ("POST", "/_emu/users/{user_id}/location", user_action(location)),
         ("POST", "/_emu/users/{user_id}/{kind:photo|document|voice}", upload),
         ("GET", "/_emu/chats/{chat_id}/messages", chat_messages),
         ("GET", "/_emu/chats/{chat_id}/wait", chat_wait),
