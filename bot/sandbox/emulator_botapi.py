@@ -142,10 +142,17 @@ class BotApi:
 
     # ------------------------------------------------------------- helpers
 
-    def target_chat(self, bot: BotState, p: Params) -> EmuChat:
+    def _named_chat(self, p: Params) -> EmuChat:
         if not p.has("chat_id"):
             raise ApiError.bad_request("chat_id is empty")
-        chat = require_known_chat(self.state, p.chat_ref())
+        return require_known_chat(self.state, p.chat_ref())
+
+    def _menu_chat_id(self, p: Params) -> int | None:
+        """The chat a menu button is set for; None: the bot's default button."""
+        return require_known_chat(self.state, p.chat_ref()).id if p.has("chat_id") else None
+
+    def target_chat(self, bot: BotState, p: Params) -> EmuChat:
+        chat = self._named_chat(p)
         if chat.type == "private" and chat.id in self.state.unstarted:
             raise ApiError.forbidden("bot can't initiate conversation with a user")
         return chat
@@ -239,9 +246,7 @@ class BotApi:
 
     def _sent_message(self, bot: BotState, p: Params, missing: str) -> SentMessage:
         """The message ``chat_id`` and ``message_id`` name; the error ``missing`` if it is gone."""
-        if not p.has("chat_id"):
-            raise ApiError.bad_request("chat_id is empty")
-        chat = require_known_chat(self.state, p.chat_ref())
+        chat = self._named_chat(p)
         message_id = p.int("message_id", required="message identifier is not specified")
         assert message_id is not None
         msg = self.state.find_message(bot.token, chat.id, message_id)
@@ -565,9 +570,7 @@ class BotApi:
         return True
 
     def set_chat_menu_button(self, bot: BotState, p: Params) -> Any:
-        chat_id = None
-        if p.has("chat_id"):
-            chat_id = require_known_chat(self.state, p.chat_ref()).id
+        chat_id = self._menu_chat_id(p)
         raw = p.json("menu_button", error="can't parse MenuButton JSON object")
         if raw is None:
             raw = {"type": "default"}
@@ -582,16 +585,12 @@ class BotApi:
         return True
 
     def get_chat_menu_button(self, bot: BotState, p: Params) -> Any:
-        chat_id = None
-        if p.has("chat_id"):
-            chat_id = require_known_chat(self.state, p.chat_ref()).id
+        chat_id = self._menu_chat_id(p)
         button = bot.menu_buttons.get(chat_id) or bot.menu_buttons.get(None)
         return button or {"type": "commands"}
 
     def get_chat(self, bot: BotState, p: Params) -> Any:
-        if not p.has("chat_id"):
-            raise ApiError.bad_request("chat_id is empty")
-        chat = require_known_chat(self.state, p.chat_ref())
+        chat = self._named_chat(p)
         info = telegram.ChatFullInfo(
             id=chat.id,
             type=chat.type,
