@@ -155,6 +155,7 @@ __all__ = [
     "SentMessage",
     "UserAction",
     "WebhookDelivery",
+    "stop_event",
 ]
 
 log = logging.getLogger(__name__)
@@ -899,6 +900,16 @@ async def _cors_middleware(
     return response
 
 
+def stop_event() -> asyncio.Event:
+    """An event that SIGINT (Ctrl+C) or SIGTERM sets, where the event loop can catch signals."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
 async def _serve(args: argparse.Namespace) -> None:
     emu = BotAPIEmulator(host=args.host, port=args.port)
     for token in args.token or ["123456:TEST"]:
@@ -908,11 +919,7 @@ async def _serve(args: argparse.Namespace) -> None:
         f"Bot API emulator listening on {emu.base_url} (bots: {', '.join(emu.state.bots)})",
         flush=True,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_event()
     try:
         await stop.wait()
     finally:
