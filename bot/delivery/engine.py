@@ -46,7 +46,7 @@ import random
 import socket
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -362,36 +362,47 @@ class Sender:
         self.stats.claimed += len(claimed)
         return claimed
 
-    async def _claim_loop(self) -> None:
-        maintenance_every = max(0.2, self.lease.total_seconds() / 3)
-        next_maintenance = time.monotonic() + maintenance_every
+    async def _step_loop(self, step: Callable[[], Awaitable[float | None]], wake: asyncio.Event,
+                         failed: str) -> None:
+        """Call ``step`` until the sender stops.  It returns None to be called again at once, or
+        how many seconds to wait for ``wake``; a failure is logged and retried a second later."""
         while not self._stopping:
             try:
-                if time.monotonic() >= next_maintenance:
-                    next_maintenance = time.monotonic() + maintenance_every
-                    await self._renew_leases()
-                    await self.recover()
-                got = 0
-                if len(self._ready) + len(self._delayed) < self.low_water:
-                    want = min(CLAIM_BATCH, self.high_water - len(self._ready) - len(self._delayed))
-                    rows = await self.claim(want)
-                    got = len(rows)
-                    if rows:
-                        self._ready.extend(rows)
-                        self._feed_wake.set()
-                if got and got == want:
-                    continue  # more may be due: top up at once
-                if self._stopping:
-                    break  # the stop's wake-up came while claiming; clearing it would wait a poll interval
-                self._claim_wake.clear()
-                timeout = min(self.settings.delivery_poll_interval, max(0.01, next_maintenance - time.monotonic()))
+                timeout = await step()
+                if timeout is None or self._stopping:
+                    continue  # a stop's wake-up may have come meanwhile: clearing it would wait
+                wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._claim_wake.wait(), timeout)
+                    await asyncio.wait_for(wake.wait(), timeout)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("delivery: claiming failed; retrying")
+                log.exception(failed)
                 await asyncio.sleep(1.0)
+
+    async def _claim_loop(self) -> None:
+        maintenance_every = max(0.2, self.lease.total_seconds() / 3)
+        next_maintenance = time.monotonic() + maintenance_every
+
+        async def step() -> float | None:
+            nonlocal next_maintenance
+            if time.monotonic() >= next_maintenance:
+                next_maintenance = time.monotonic() + maintenance_every
+                await self._renew_leases()
+                await self.recover()
+            got = 0
+            if len(self._ready) + len(self._delayed) < self.low_water:
+                want = min(CLAIM_BATCH, self.high_water - len(self._ready) - len(self._delayed))
+                rows = await self.claim(want)
+                got = len(rows)
+                if rows:
+                    self._ready.extend(rows)
+                    self._feed_wake.set()
+            if got and got == want:
+                return None  # more may be due: top up at once
+            return min(self.settings.delivery_poll_interval, max(0.01, next_maintenance - time.monotonic()))
+
+        await self._step_loop(step, self._claim_wake, "delivery: claiming failed; retrying")
 
     # ----------------------------------------------------------------- feed
     def _next_candidates(self, n: int) -> list[ClaimedRow]:
@@ -417,34 +428,28 @@ class Sender:
         out.append(row)
 
     async def _feed_loop(self) -> None:
-        while not self._stopping:
-            try:
-                # Refill when half the marked rows are gone: marks go in groups, not one by one.
-                room = self.mark_ahead - len(self._marked) if len(self._marked) <= self.mark_ahead // 2 else 0
-                rows = self._next_candidates(room) if room > 0 else []
-                if rows:
-                    marked = await self._mark_sending(rows)
-                    for row in marked:
-                        self._busy_chats.add(row.chat_id)
-                        self._marked.append(row)
-                    if marked:
-                        self._send_wake.set()
-                    if len(self._ready) + len(self._delayed) < self.low_water:
-                        self._claim_wake.set()
-                    continue
+        async def step() -> float | None:
+            # Refill when half the marked rows are gone: marks go in groups, not one by one.
+            room = self.mark_ahead - len(self._marked) if len(self._marked) <= self.mark_ahead // 2 else 0
+            rows = self._next_candidates(room) if room > 0 else []
+            if rows:
+                marked = await self._mark_sending(rows)
+                for row in marked:
+                    self._busy_chats.add(row.chat_id)
+                    self._marked.append(row)
+                if marked:
+                    self._send_wake.set()
                 if len(self._ready) + len(self._delayed) < self.low_water:
                     self._claim_wake.set()
-                self._feed_wake.clear()
-                timeout = self.settings.delivery_poll_interval
-                if self._delayed and room > 0:
-                    timeout = max(0.001, min(timeout, self._delayed[0][0] - time.monotonic()))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._feed_wake.wait(), timeout)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("delivery: marking failed; retrying")
-                await asyncio.sleep(1.0)
+                return None
+            if len(self._ready) + len(self._delayed) < self.low_water:
+                self._claim_wake.set()
+            timeout = self.settings.delivery_poll_interval
+            if self._delayed and room > 0:
+                timeout = max(0.001, min(timeout, self._delayed[0][0] - time.monotonic()))
+            return timeout
+
+        await self._step_loop(step, self._feed_wake, "delivery: marking failed; retrying")
 
     async def _mark_sending(self, rows: list[ClaimedRow]) -> list[ClaimedRow]:
         """Commit ``sending`` before any request: only rows we still own, of no

@@ -114,14 +114,13 @@ def progress_keyboard(p: broadcasts.Progress) -> InlineKeyboardMarkup | None:
 def report_text(p: broadcasts.Progress, now: datetime, tz: ZoneInfo) -> str:
     lines = [_("Delivery report for notice #{id}").format(id=p.id)]
     lines.append(_("Delivered: {sent} of {total}").format(sent=p.sent, total=p.total))
-    if p.failed:
-        lines.append(_("Failed after retries: {n}").format(n=p.failed))
-    if p.unreachable:
-        lines.append(_("Blocked the bot: {n} (please reach them in person)").format(n=p.unreachable))
-    if p.unknown:
-        lines.append(_("Unknown (may or may not have arrived): {n}").format(n=p.unknown))
-    if p.cancelled:
-        lines.append(_("Not sent (cancelled): {n}").format(n=p.cancelled))
+    counts = (
+        (p.failed, _("Failed after retries: {n}")),
+        (p.unreachable, _("Blocked the bot: {n} (please reach them in person)")),
+        (p.unknown, _("Unknown (may or may not have arrived): {n}")),
+        (p.cancelled, _("Not sent (cancelled): {n}")),
+    )
+    lines.extend(text.format(n=n) for n, text in counts if n)
     if p.first_sent_at and p.last_sent_at:
         minutes = max(1, round((p.last_sent_at - p.first_sent_at).total_seconds() / 60))
         lines.append(_("Took about {minutes} min, finished {when}").format(

@@ -135,6 +135,7 @@ from bot.sandbox.emulator_types import (
     RateLimitHit,
     SendLogEntry,
     SentMessage,
+    StoredFile,
     UserAction,
     WebhookDelivery,
     epoch_to_datetime,
@@ -155,6 +156,7 @@ __all__ = [
     "SentMessage",
     "UserAction",
     "WebhookDelivery",
+    "stop_event",
 ]
 
 log = logging.getLogger(__name__)
@@ -435,6 +437,27 @@ class BotAPIEmulator:
         )
         return UserAction(update_id, update, target.id, message_id=msg.message_id, queued=queued)
 
+    def _user_file(
+        self,
+        user: UserRef,
+        chat: ChatRef,
+        token: str | None,
+        stored: StoredFile,
+        caption: str | None = None,
+    ) -> UserAction:
+        """The user sends the file ``stored`` (a message of its kind, with its name and type)."""
+        return self._user_message(
+            user,
+            chat,
+            token,
+            stored.kind,
+            caption=caption,
+            file_id=stored.file_id,
+            file_name=stored.file_name,
+            mime_type=stored.mime_type,
+            media=self.state.media_for(stored),
+        )
+
     async def send_text(
         self,
         user: UserRef,
@@ -517,16 +540,7 @@ class BotAPIEmulator:
     ) -> UserAction:
         """The user sends a picture; it is stored as three PhotoSize entries."""
         sizes = self.state.store_photo(data, mime_type)
-        return self._user_message(
-            user,
-            chat,
-            token,
-            "photo",
-            caption=caption,
-            file_id=sizes[-1].file_id,
-            mime_type=mime_type,
-            media=self.state.media_for(sizes[-1]),
-        )
+        return self._user_file(user, chat, token, sizes[-1], caption)
 
     async def send_voice(
         self,
@@ -539,15 +553,7 @@ class BotAPIEmulator:
         token: str | None = None,
     ) -> UserAction:
         stored = self.state.store_file(data, "voice", mime_type=mime_type, duration=duration)
-        return self._user_message(
-            user,
-            chat,
-            token,
-            "voice",
-            file_id=stored.file_id,
-            mime_type=mime_type,
-            media=self.state.media_for(stored),
-        )
+        return self._user_file(user, chat, token, stored)
 
     async def send_audio(
         self,
@@ -563,8 +569,7 @@ class BotAPIEmulator:
     ) -> UserAction:
         """The user sends a music/audio file (not a voice message)."""
         stored = self.state.store_file(data, "audio", file_name=filename, mime_type=mime_type, duration=duration)
-        return self._user_message(user, chat, token, "audio", caption=caption, file_id=stored.file_id,
-                                  file_name=filename, mime_type=mime_type, media=self.state.media_for(stored))
+        return self._user_file(user, chat, token, stored, caption)
 
     async def send_video(
         self,
@@ -581,8 +586,7 @@ class BotAPIEmulator:
     ) -> UserAction:
         stored = self.state.store_file(data, "video", mime_type=mime_type, width=width, height=height,
                                        duration=duration)
-        return self._user_message(user, chat, token, "video", caption=caption, file_id=stored.file_id,
-                                  mime_type=mime_type, media=self.state.media_for(stored))
+        return self._user_file(user, chat, token, stored, caption)
 
     async def send_video_note(
         self,
@@ -597,8 +601,7 @@ class BotAPIEmulator:
         """A round video message (no caption in Telegram)."""
         stored = self.state.store_file(data, "video_note", mime_type="video/mp4", width=length, height=length,
                                        duration=duration)
-        return self._user_message(user, chat, token, "video_note", file_id=stored.file_id,
-                                  mime_type="video/mp4", media=self.state.media_for(stored))
+        return self._user_file(user, chat, token, stored)
 
     async def send_document(
         self,
@@ -612,17 +615,7 @@ class BotAPIEmulator:
         token: str | None = None,
     ) -> UserAction:
         stored = self.state.store_file(data, "document", file_name=filename, mime_type=mime_type)
-        return self._user_message(
-            user,
-            chat,
-            token,
-            "document",
-            caption=caption,
-            file_id=stored.file_id,
-            file_name=filename,
-            mime_type=mime_type,
-            media=self.state.media_for(stored),
-        )
+        return self._user_file(user, chat, token, stored, caption)
 
     async def press_button(
         self,
@@ -899,6 +892,16 @@ async def _cors_middleware(
     return response
 
 
+def stop_event() -> asyncio.Event:
+    """An event that SIGINT (Ctrl+C) or SIGTERM sets, where the event loop can catch signals."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
 async def _serve(args: argparse.Namespace) -> None:
     emu = BotAPIEmulator(host=args.host, port=args.port)
     for token in args.token or ["123456:TEST"]:
@@ -908,11 +911,7 @@ async def _serve(args: argparse.Namespace) -> None:
         f"Bot API emulator listening on {emu.base_url} (bots: {', '.join(emu.state.bots)})",
         flush=True,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_event()
     try:
         await stop.wait()
     finally:

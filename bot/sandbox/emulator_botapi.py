@@ -14,6 +14,7 @@ import mimetypes
 import re
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -108,12 +109,12 @@ class BotApi:
             "deleteWebhook": self.delete_webhook,
             "getWebhookInfo": self.get_webhook_info,
             "sendMessage": self.send_message,
-            "sendPhoto": self.send_photo,
-            "sendDocument": self.send_document,
-            "sendVoice": self.send_voice,
-            "sendAudio": self.send_audio,
-            "sendVideo": self.send_video,
-            "sendVideoNote": self.send_video_note,
+            "sendPhoto": partial(self._send_media, kind="photo"),
+            "sendDocument": partial(self._send_media, kind="document"),
+            "sendVoice": partial(self._send_media, kind="voice"),
+            "sendAudio": partial(self._send_media, kind="audio"),
+            "sendVideo": partial(self._send_media, kind="video"),
+            "sendVideoNote": partial(self._send_media, kind="video_note"),
             "sendLocation": self.send_location,
             "sendContact": self.send_contact,
             "sendChatAction": self.send_chat_action,
@@ -141,10 +142,17 @@ class BotApi:
 
     # ------------------------------------------------------------- helpers
 
-    def target_chat(self, bot: BotState, p: Params) -> EmuChat:
+    def _named_chat(self, p: Params) -> EmuChat:
         if not p.has("chat_id"):
             raise ApiError.bad_request("chat_id is empty")
-        chat = require_known_chat(self.state, p.chat_ref())
+        return require_known_chat(self.state, p.chat_ref())
+
+    def _menu_chat_id(self, p: Params) -> int | None:
+        """The chat a menu button is set for; None: the bot's default button."""
+        return require_known_chat(self.state, p.chat_ref()).id if p.has("chat_id") else None
+
+    def target_chat(self, bot: BotState, p: Params) -> EmuChat:
+        chat = self._named_chat(p)
         if chat.type == "private" and chat.id in self.state.unstarted:
             raise ApiError.forbidden("bot can't initiate conversation with a user")
         return chat
@@ -236,24 +244,31 @@ class BotApi:
             )
         return stored
 
-    def _editable(self, bot: BotState, p: Params, missing: str) -> SentMessage:
-        if p.has("inline_message_id"):
-            raise ApiError.bad_request("inline messages are not supported by the emulator")
-        if not p.has("chat_id"):
-            raise ApiError.bad_request("chat_id is empty")
-        chat = require_known_chat(self.state, p.chat_ref())
+    def _sent_message(self, bot: BotState, p: Params, missing: str) -> SentMessage:
+        """The message ``chat_id`` and ``message_id`` name; the error ``missing`` if it is gone."""
+        chat = self._named_chat(p)
         message_id = p.int("message_id", required="message identifier is not specified")
         assert message_id is not None
         msg = self.state.find_message(bot.token, chat.id, message_id)
         if msg is None or msg.deleted:
             raise ApiError.bad_request(missing)
+        return msg
+
+    def _editable(self, bot: BotState, p: Params, missing: str) -> SentMessage:
+        if p.has("inline_message_id"):
+            raise ApiError.bad_request("inline messages are not supported by the emulator")
+        msg = self._sent_message(bot, p, missing)
         if not msg.from_bot:
             raise ApiError.bad_request("message can't be edited")
         return msg
 
-    def _apply_edit(self, msg: SentMessage, **changes: Any) -> dict[str, Any]:
-        if changes.get("reply_markup", 0) is None and _inline(msg) is None:
-            changes.pop("reply_markup")  # edits never touch a reply keyboard
+    def _apply_edit(self, msg: SentMessage, p: Params, **changes: Any) -> dict[str, Any]:
+        """Edit ``msg``: ``changes`` and the request's inline keyboard; refused if all is the same."""
+        markup = parse_reply_markup(p.raw("reply_markup"), inline_only=True)
+        if markup == _inline(msg) and all(getattr(msg, k) == v for k, v in changes.items()):
+            raise ApiError.bad_request(NOT_MODIFIED)
+        if markup is not None or _inline(msg) is not None:
+            changes["reply_markup"] = markup  # edits never touch a reply keyboard
         for key, value in changes.items():
             setattr(msg, key, value)
         msg.edits += 1
@@ -364,9 +379,10 @@ class BotApi:
         text, entities = self._text(p)
         return self._send(bot, p, chat, "text", text=text, entities=entities)
 
-    def _send_media(self, bot: BotState, p: Params, field_name: str, kind: str) -> Any:
+    def _send_media(self, bot: BotState, p: Params, kind: str) -> Any:
+        """sendPhoto, sendDocument, ...: the file stands in the field named after its kind."""
         chat = self.target_chat(bot, p)
-        source = self._input_file(p, field_name, kind)
+        source = self._input_file(p, kind, kind)
         # A video note has no caption in the Bot API (a round video on its own).
         caption, entities = self._caption(p) if kind != "video_note" else (None, [])
         if isinstance(source, UploadedFile):
@@ -400,24 +416,6 @@ class BotApi:
             mime_type=stored.mime_type,
             media=self.state.media_for(stored),
         )
-
-    def send_photo(self, bot: BotState, p: Params) -> Any:
-        return self._send_media(bot, p, "photo", "photo")
-
-    def send_document(self, bot: BotState, p: Params) -> Any:
-        return self._send_media(bot, p, "document", "document")
-
-    def send_voice(self, bot: BotState, p: Params) -> Any:
-        return self._send_media(bot, p, "voice", "voice")
-
-    def send_audio(self, bot: BotState, p: Params) -> Any:
-        return self._send_media(bot, p, "audio", "audio")
-
-    def send_video(self, bot: BotState, p: Params) -> Any:
-        return self._send_media(bot, p, "video", "video")
-
-    def send_video_note(self, bot: BotState, p: Params) -> Any:
-        return self._send_media(bot, p, "video_note", "video_note")
 
     def send_location(self, bot: BotState, p: Params) -> Any:
         chat = self.target_chat(bot, p)
@@ -461,37 +459,21 @@ class BotApi:
         text, entities = self._text(p)
         if msg.kind != "text":
             raise ApiError.bad_request("there is no text in the message to edit")
-        markup = parse_reply_markup(p.raw("reply_markup"), inline_only=True)
-        if text == msg.text and entities == msg.entities and markup == _inline(msg):
-            raise ApiError.bad_request(NOT_MODIFIED)
-        return self._apply_edit(msg, text=text, entities=entities, reply_markup=markup)
+        return self._apply_edit(msg, p, text=text, entities=entities)
 
     def edit_message_caption(self, bot: BotState, p: Params) -> Any:
         msg = self._editable(bot, p, "message to edit not found")
         if msg.kind == "text":
             raise ApiError.bad_request("there is no caption in the message to edit")
         caption, entities = self._caption(p)
-        markup = parse_reply_markup(p.raw("reply_markup"), inline_only=True)
-        if caption == msg.caption and entities == msg.entities and markup == _inline(msg):
-            raise ApiError.bad_request(NOT_MODIFIED)
-        return self._apply_edit(msg, caption=caption, entities=entities, reply_markup=markup)
+        return self._apply_edit(msg, p, caption=caption, entities=entities)
 
     def edit_message_reply_markup(self, bot: BotState, p: Params) -> Any:
         msg = self._editable(bot, p, "message to edit not found")
-        markup = parse_reply_markup(p.raw("reply_markup"), inline_only=True)
-        if markup == _inline(msg):
-            raise ApiError.bad_request(NOT_MODIFIED)
-        return self._apply_edit(msg, reply_markup=markup)
+        return self._apply_edit(msg, p)
 
     def delete_message(self, bot: BotState, p: Params) -> Any:
-        if not p.has("chat_id"):
-            raise ApiError.bad_request("chat_id is empty")
-        chat = require_known_chat(self.state, p.chat_ref())
-        message_id = p.int("message_id", required="message identifier is not specified")
-        assert message_id is not None
-        msg = self.state.find_message(bot.token, chat.id, message_id)
-        if msg is None or msg.deleted:
-            raise ApiError.bad_request("message to delete not found")
+        msg = self._sent_message(bot, p, "message to delete not found")
         if self.state.now() - msg.date > 48 * 3600:
             raise ApiError.bad_request("message can't be deleted for everyone")
         msg.deleted = True
@@ -588,9 +570,7 @@ class BotApi:
         return True
 
     def set_chat_menu_button(self, bot: BotState, p: Params) -> Any:
-        chat_id = None
-        if p.has("chat_id"):
-            chat_id = require_known_chat(self.state, p.chat_ref()).id
+        chat_id = self._menu_chat_id(p)
         raw = p.json("menu_button", error="can't parse MenuButton JSON object")
         if raw is None:
             raw = {"type": "default"}
@@ -605,16 +585,12 @@ class BotApi:
         return True
 
     def get_chat_menu_button(self, bot: BotState, p: Params) -> Any:
-        chat_id = None
-        if p.has("chat_id"):
-            chat_id = require_known_chat(self.state, p.chat_ref()).id
+        chat_id = self._menu_chat_id(p)
         button = bot.menu_buttons.get(chat_id) or bot.menu_buttons.get(None)
         return button or {"type": "commands"}
 
     def get_chat(self, bot: BotState, p: Params) -> Any:
-        if not p.has("chat_id"):
-            raise ApiError.bad_request("chat_id is empty")
-        chat = require_known_chat(self.state, p.chat_ref())
+        chat = self._named_chat(p)
         info = telegram.ChatFullInfo(
             id=chat.id,
             type=chat.type,

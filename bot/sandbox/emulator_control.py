@@ -16,7 +16,6 @@ chat, message or file).
 
 from __future__ import annotations
 
-import json
 import mimetypes
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -30,18 +29,20 @@ from bot.sandbox.emulator_types import EmulatorError, UserAction
 # register these routes, so it is typed structurally here, not imported.
 BotAPIEmulator = Any
 
-__all__ = ["setup_control_routes"]
+__all__ = ["BadInput", "error", "guard", "json_body", "setup_control_routes"]
 
 MAX_WAIT = 60.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# What a user does: (user id, JSON body, chat=..., token=...) -> the emulator's action.
+Act = Callable[..., Awaitable[UserAction]]
 
 
-class _BadInput(Exception):
-    pass
+class BadInput(Exception):
+    """A request a route refuses: answered 400 with this message."""
 
 
-def _error(status: int, message: str) -> web.Response:
+def error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
@@ -55,29 +56,40 @@ def _action_json(action: UserAction) -> dict[str, Any]:
     }
 
 
-def _guard(handler: Handler) -> Handler:
+def guard(
+    handler: Handler,
+    *,
+    not_found: tuple[type[Exception], ...] = (EmulatorError,),
+    invalid: tuple[type[Exception], ...] = (ValueError, TypeError, KeyError),
+) -> Handler:
+    """``handler`` answering ``{"error": ...}``: 404 for ``not_found``, 400 for bad input.
+
+    Also used by the sandbox page's own ``/api/`` routes (bot.sandbox.webapp).
+    """
+
     async def wrapped(request: web.Request) -> web.StreamResponse:
         try:
             return await handler(request)
-        except EmulatorError as exc:
-            return _error(404, str(exc))
-        except _BadInput as exc:
-            return _error(400, str(exc))
-        except (ValueError, TypeError, KeyError) as exc:
-            return _error(400, f"{type(exc).__name__}: {exc}")
+        except not_found as exc:
+            return error(404, str(exc))
+        except BadInput as exc:
+            return error(400, str(exc))
+        except invalid as exc:
+            return error(400, f"{type(exc).__name__}: {exc}")
 
     return wrapped
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object (``{}`` without a body); ``BadInput`` otherwise."""
     if not request.body_exists:
         return {}
     try:
         body = await request.json()
-    except json.JSONDecodeError as exc:
-        raise _BadInput(f"invalid JSON body: {exc}") from None
+    except ValueError as exc:
+        raise BadInput(f"invalid JSON body: {exc}") from None
     if not isinstance(body, dict):
-        raise _BadInput("JSON object expected")
+        raise BadInput("JSON object expected")
     return body
 
 
@@ -87,7 +99,7 @@ def _guess_mime(filename: str | None) -> str:
 
 def _require(body: dict[str, Any], key: str) -> Any:
     if body.get(key) in (None, ""):
-        raise _BadInput(f"{key} is required")
+        raise BadInput(f"{key} is required")
     return body[key]
 
 
@@ -111,7 +123,7 @@ def setup_control_routes(app: web.Application, emu: BotAPIEmulator) -> None:
         return web.json_response([u.to_dict() for u in emu.users])
 
     async def create_user(request: web.Request) -> web.StreamResponse:
-        body = await _json_body(request)
+        body = await json_body(request)
         user = emu.create_user(
             first_name=str(body.get("first_name") or "User"),
             last_name=body.get("last_name"),
@@ -120,56 +132,48 @@ def setup_control_routes(app: web.Application, emu: BotAPIEmulator) -> None:
         )
         return web.json_response({**user.to_dict(), "chat_id": user.id})
 
-    async def text(request: web.Request) -> web.StreamResponse:
-        body = await _json_body(request)
-        action = await emu.send_text(
-            user_id(request), str(_require(body, "text")), chat=chat_ref(body), token=token(request)
-        )
-        return web.json_response(_action_json(action))
+    def user_action(act: Act) -> Handler:
+        """A route for ``act(user_id, body, chat=..., token=...)``: a user does something."""
 
-    async def callback(request: web.Request) -> web.StreamResponse:
-        body = await _json_body(request)
-        action = await emu.press_button(
-            user_id(request),
-            int(_require(body, "message_id")),
-            str(_require(body, "data")),
-            chat=chat_ref(body),
-            token=token(request),
-        )
-        return web.json_response(_action_json(action))
+        async def route(request: web.Request) -> web.StreamResponse:
+            body = await json_body(request)
+            uid = user_id(request)
+            action = await act(uid, body, chat=chat_ref(body), token=token(request))
+            return web.json_response(_action_json(action))
 
-    async def contact(request: web.Request) -> web.StreamResponse:
-        body = await _json_body(request)
-        action = await emu.send_contact(
-            user_id(request),
-            str(_require(body, "phone_number")),
-            body.get("first_name"),
-            chat=chat_ref(body),
-            token=token(request),
-        )
-        return web.json_response(_action_json(action))
+        return route
 
-    async def location(request: web.Request) -> web.StreamResponse:
-        body = await _json_body(request)
+    async def text(uid: int, body: dict[str, Any], **where: Any) -> UserAction:
+        return await emu.send_text(uid, str(_require(body, "text")), **where)
+
+    async def callback(uid: int, body: dict[str, Any], **where: Any) -> UserAction:
+        return await emu.press_button(
+            uid, int(_require(body, "message_id")), str(_require(body, "data")), **where
+        )
+
+    async def contact(uid: int, body: dict[str, Any], **where: Any) -> UserAction:
+        return await emu.send_contact(
+            uid, str(_require(body, "phone_number")), body.get("first_name"), **where
+        )
+
+    async def location(uid: int, body: dict[str, Any], **where: Any) -> UserAction:
         live = body.get("live_period")
-        action = await emu.send_location(
-            user_id(request),
+        return await emu.send_location(
+            uid,
             float(_require(body, "latitude")),
             float(_require(body, "longitude")),
             int(live) if live not in (None, "") else None,
-            chat=chat_ref(body),
-            token=token(request),
+            **where,
         )
-        return web.json_response(_action_json(action))
 
     async def upload(request: web.Request) -> web.StreamResponse:
         kind = request.match_info["kind"]
         if request.content_type != "multipart/form-data":
-            raise _BadInput("multipart/form-data with a 'file' part expected")
+            raise BadInput("multipart/form-data with a 'file' part expected")
         form = await read_multipart(await request.multipart())
         file = form.get("file")
         if not isinstance(file, UploadedFile) or not file.data:
-            raise _BadInput("non-empty 'file' part required")
+            raise BadInput("non-empty 'file' part required")
         caption = form.get("caption") if isinstance(form.get("caption"), str) else None
         ctype = file.content_type if file.content_type != "application/octet-stream" else None
         chat = chat_ref({"chat_id": form.get("chat_id")})
@@ -253,15 +257,15 @@ def setup_control_routes(app: web.Application, emu: BotAPIEmulator) -> None:
         ("GET", "/_emu/bots", list_bots),
         ("GET", "/_emu/users", list_users),
         ("POST", "/_emu/users", create_user),
-        ("POST", "/_emu/users/{user_id}/text", text),
-        ("POST", "/_emu/users/{user_id}/callback", callback),
-        ("POST", "/_emu/users/{user_id}/contact", contact),
-        ("POST", "/_emu/users/{user_id}/location", location),
+        ("POST", "/_emu/users/{user_id}/text", user_action(text)),
+        ("POST", "/_emu/users/{user_id}/callback", user_action(callback)),
+        ("POST", "/_emu/users/{user_id}/contact", user_action(contact)),
+        ("POST", "/_emu/users/{user_id}/location", user_action(location)),
         ("POST", "/_emu/users/{user_id}/{kind:photo|document|voice}", upload),
         ("GET", "/_emu/chats/{chat_id}/messages", chat_messages),
         ("GET", "/_emu/chats/{chat_id}/wait", chat_wait),
         ("GET", "/_emu/files/{file_id}", file_download),
     ]
     for method, path, handler in routes:
-        app.router.add_route(method, path, _guard(handler))
+        app.router.add_route(method, path, guard(handler))
     # CORS preflight (OPTIONS) is answered by the emulator's middleware.

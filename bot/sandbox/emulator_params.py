@@ -125,18 +125,21 @@ class Params:
     def __init__(self, values: dict[str, Any]) -> None:
         self.values = values
 
-    def raw(self, name: str) -> Any:
+    def raw(self, name: str, required: str | None = None) -> Any:
+        """The value of ``name``, None if absent or empty (then the error ``required``, if any)."""
         value = self.values.get(name)
-        return None if value == "" else value
+        if value is None or value == "":
+            if required:
+                raise ApiError.bad_request(required)
+            return None
+        return value
 
     def has(self, name: str) -> bool:
         return self.raw(name) is not None
 
     def str(self, name: str, *, required: str | None = None) -> str | None:
-        value = self.raw(name)
+        value = self.raw(name, required)
         if value is None:
-            if required:
-                raise ApiError.bad_request(required)
             return None
         if isinstance(value, UploadedFile):
             raise ApiError.bad_request(f'parameter "{name}" must be a String')
@@ -147,10 +150,8 @@ class Params:
     def int(
         self, name: str, *, required: str | None = None, default: int | None = None
     ) -> int | None:
-        value = self.raw(name)
+        value = self.raw(name, required)
         if value is None:
-            if required:
-                raise ApiError.bad_request(required)
             return default
         if isinstance(value, bool) or isinstance(value, UploadedFile):
             raise ApiError.bad_request(f'parameter "{name}" must be an Integer')
@@ -160,10 +161,8 @@ class Params:
             raise ApiError.bad_request(f'parameter "{name}" must be an Integer') from None
 
     def float(self, name: str, *, required: str | None = None) -> float | None:
-        value = self.raw(name)
+        value = self.raw(name, required)
         if value is None:
-            if required:
-                raise ApiError.bad_request(required)
             return None
         try:
             return float(value)

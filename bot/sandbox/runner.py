@@ -28,7 +28,6 @@ import contextlib
 import logging
 import os
 import secrets
-import signal
 import sys
 import time
 from datetime import timedelta
@@ -41,7 +40,7 @@ from sqlalchemy import func, select
 from bot.app import GridBotApp
 from bot.config import Settings
 from bot.sandbox.clock import SandboxClock
-from bot.sandbox.emulator import BotAPIEmulator, EmuUser
+from bot.sandbox.emulator import BotAPIEmulator, EmuUser, stop_event
 from bot.sandbox.personas import list_personas, next_free_telegram_id
 from bot.sandbox.webapp import build_web_app, telegram_language_code
 from bot.services.org_import import seed_demo
@@ -303,11 +302,7 @@ async def run_sandbox(settings: Settings, *, host: str = "127.0.0.1", port: int 
         log.info("sandbox: ignoring DATABASE_URL from .env; using %s", sandbox.database_label)
     for noisy in ("alembic", "aiogram.event"):  # per-migration and per-update lines
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_event()
     try:
         await sandbox.start()
     except SandboxError as exc:

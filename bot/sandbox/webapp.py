@@ -41,7 +41,7 @@ from aiohttp import web
 
 from bot.sandbox import personas as persona_service
 from bot.sandbox.clock import ClockError
-from bot.sandbox.emulator_control import setup_control_routes
+from bot.sandbox.emulator_control import BadInput, error, guard, json_body, setup_control_routes
 
 # The sandbox (bot.sandbox.runner.Sandbox) imports this module to build its
 # page, so it is not imported back here.
@@ -65,38 +65,6 @@ def telegram_language_code(locale: str | None, fallback: str = "zh-hans") -> str
     if locale is None:
         return fallback
     return _TELEGRAM_CODES.get(locale, fallback)
-
-
-class _BadRequest(Exception):
-    pass
-
-
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
-def _guard(handler: Handler) -> Handler:
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except _BadRequest as exc:
-            return _error(400, str(exc))
-        except (ValueError, TypeError) as exc:
-            return _error(400, f"{type(exc).__name__}: {exc}")
-
-    return wrapped
-
-
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    if not request.body_exists:
-        return {}
-    try:
-        body = await request.json()
-    except ValueError:
-        raise _BadRequest("invalid JSON body") from None
-    if not isinstance(body, dict):
-        raise _BadRequest("JSON object expected")
-    return body
 
 
 @web.middleware
@@ -153,12 +121,12 @@ def build_web_app(sandbox: Sandbox) -> web.Application:
         )
 
     async def new_resident(request: web.Request) -> web.StreamResponse:
-        body = await _json_body(request)
+        body = await json_body(request)
         name = str(body.get("first_name") or "").strip()
         if not name:
-            raise _BadRequest("first_name is required")
+            raise BadInput("first_name is required")
         if len(name) > NAME_LIMIT:
-            raise _BadRequest(f"first_name: at most {NAME_LIMIT} characters")
+            raise BadInput(f"first_name: at most {NAME_LIMIT} characters")
         language = str(body.get("language_code") or "zh-hans")[:16]
         user = await sandbox.new_resident(name, language)
         return web.json_response(_emu_persona(user.id, user.first_name, user.language_code))
@@ -182,16 +150,16 @@ def build_web_app(sandbox: Sandbox) -> web.Application:
         try:
             return int(request.match_info["telegram_id"])
         except ValueError:
-            raise _BadRequest("telegram_id must be a number") from None
+            raise BadInput("telegram_id must be a number") from None
 
     async def open_persona(request: web.Request) -> web.StreamResponse:
         telegram_id = _telegram_id(request)
-        body = await _json_body(request)
+        body = await json_body(request)
         async with sandbox.sessionmaker() as session:
             persona = await persona_service.load_persona(session, telegram_id)
         known = emu.state.users.get(telegram_id)
         if persona is None and known is None:
-            return _error(404, f"nobody with Telegram id {telegram_id}")
+            return error(404, f"nobody with Telegram id {telegram_id}")
         if persona is None:
             assert known is not None
             return web.json_response(_emu_persona(known.id, known.first_name, known.language_code))
@@ -212,7 +180,7 @@ def build_web_app(sandbox: Sandbox) -> web.Application:
         telegram_id = _telegram_id(request)
         user = emu.state.users.get(telegram_id)
         if user is None:
-            return _error(404, f"nobody with Telegram id {telegram_id}")
+            return error(404, f"nobody with Telegram id {telegram_id}")
         lang = (user.language_code or "")[:2]
         scopes: list[dict[str, Any] | str | None] = [
             {"type": "chat", "chat_id": telegram_id},
@@ -253,15 +221,15 @@ def build_web_app(sandbox: Sandbox) -> web.Application:
         return web.json_response(sandbox.clock.as_json())
 
     async def clock_post(request: web.Request) -> web.StreamResponse:
-        body = await _json_body(request)
+        body = await json_body(request)
         try:
             seconds = float(body.get("advance_seconds"))  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            raise _BadRequest("advance_seconds: a number of seconds is required") from None
+            raise BadInput("advance_seconds: a number of seconds is required") from None
         try:
             await sandbox.advance_clock(timedelta(seconds=seconds))
         except ClockError as exc:
-            raise _BadRequest(str(exc)) from None
+            raise BadInput(str(exc)) from None
         return web.json_response(sandbox.clock.as_json())
 
     async def places(request: web.Request) -> web.StreamResponse:
@@ -282,7 +250,9 @@ def build_web_app(sandbox: Sandbox) -> web.Application:
         ("GET", "/api/places", places),
     ]
     for method, path, handler in routes:
-        app.router.add_route(method, path, _guard(handler))
+        # Here an EmulatorError or a KeyError is a bug (500), not a 404 or a 400.
+        guarded = guard(handler, not_found=(), invalid=(ValueError, TypeError))
+        app.router.add_route(method, path, guarded)
     app.router.add_static("/static/", WEB_DIR, show_index=False, follow_symlinks=False)
     setup_control_routes(app, emu)
     return app

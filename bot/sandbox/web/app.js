@@ -820,6 +820,12 @@
 
   // -- location picker: buildings of the database drawn on a plain SVG plane
   const SVG_NS = 'http://www.w3.org/2000/svg';
+  // An SVG element with these attributes.
+  const svgEl = (tag, attrs) => {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
+    return node;
+  };
   let mapBounds = null;
   let pickedMarker = null;
 
@@ -846,9 +852,7 @@
   function drawMap() {
     const box = $('#map');
     box.textContent = '';
-    const svg = document.createElementNS(SVG_NS, 'svg');
-    svg.setAttribute('viewBox', '0 0 1000 600');
-    svg.setAttribute('preserveAspectRatio', 'none');
+    const svg = svgEl('svg', { viewBox: '0 0 1000 600', preserveAspectRatio: 'none' });
     const pts = places.length ? places : [{ latitude: 41.74, longitude: 125.93, names: {} }];
     let minLat = Math.min(...pts.map((p) => p.latitude));
     let maxLat = Math.max(...pts.map((p) => p.latitude));
@@ -857,40 +861,23 @@
     const padLat = Math.max((maxLat - minLat) * 0.12, 0.002);
     const padLon = Math.max((maxLon - minLon) * 0.12, 0.002);
     mapBounds = { minLat: minLat - padLat, maxLat: maxLat + padLat, minLon: minLon - padLon, maxLon: maxLon + padLon };
-    const bg = document.createElementNS(SVG_NS, 'rect');
-    bg.setAttribute('width', '1000');
-    bg.setAttribute('height', '600');
-    bg.setAttribute('class', 'map-bg');
-    svg.appendChild(bg);
+    svg.appendChild(svgEl('rect', { width: 1000, height: 600, class: 'map-bg' }));
     for (let i = 1; i < 10; i += 1) {
-      const line = document.createElementNS(SVG_NS, 'line');
-      line.setAttribute('x1', String(i * 100)); line.setAttribute('x2', String(i * 100));
-      line.setAttribute('y1', '0'); line.setAttribute('y2', '600');
-      line.setAttribute('class', 'map-grid');
-      svg.appendChild(line);
+      svg.appendChild(svgEl('line', { x1: i * 100, x2: i * 100, y1: 0, y2: 600, class: 'map-grid' }));
     }
     for (let i = 1; i < 6; i += 1) {
-      const line = document.createElementNS(SVG_NS, 'line');
-      line.setAttribute('y1', String(i * 100)); line.setAttribute('y2', String(i * 100));
-      line.setAttribute('x1', '0'); line.setAttribute('x2', '1000');
-      line.setAttribute('class', 'map-grid');
-      svg.appendChild(line);
+      svg.appendChild(svgEl('line', { x1: 0, x2: 1000, y1: i * 100, y2: i * 100, class: 'map-grid' }));
     }
     places.forEach((p, index) => {
       const [x, y] = project(p.latitude, p.longitude);
-      const dot = document.createElementNS(SVG_NS, 'circle');
-      dot.setAttribute('cx', String(x)); dot.setAttribute('cy', String(y)); dot.setAttribute('r', '14');
-      dot.setAttribute('class', 'map-building');
+      const dot = svgEl('circle', { cx: x, cy: y, r: 14, class: 'map-building' });
       dot.dataset.index = String(index);
-      const title = document.createElementNS(SVG_NS, 'title');
+      const title = svgEl('title', {});
       title.textContent = pickName(p.names);
       dot.appendChild(title);
       svg.appendChild(dot);
     });
-    pickedMarker = document.createElementNS(SVG_NS, 'circle');
-    pickedMarker.setAttribute('r', '28');
-    pickedMarker.setAttribute('class', 'map-pick');
-    pickedMarker.setAttribute('visibility', 'hidden');
+    pickedMarker = svgEl('circle', { r: 28, class: 'map-pick', visibility: 'hidden' });
     svg.appendChild(pickedMarker);
     svg.addEventListener('click', (event) => {
       const rect = svg.getBoundingClientRect();
