@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import (
+    ROLE_SCOPE,
     Building,
     Community,
     Department,
     District,
     Grid,
+    InboundStatus,
+    InboundUpdate,
     Role,
     RoleGrant,
-    ScopeType,
     User,
     utcnow,
 )
@@ -71,9 +74,17 @@ async def make_user(session: AsyncSession, telegram_id: int, *, role: Role | Non
     session.add(user)
     await session.flush()
     if role is not None:
-        from models import ROLE_SCOPE
-
-        scope_type: ScopeType = ROLE_SCOPE[role]
-        user.roles.append(RoleGrant(role=role, scope_type=scope_type, scope_id=scope_id))
+        user.roles.append(RoleGrant(role=role, scope_type=ROLE_SCOPE[role], scope_id=scope_id))
         await session.flush()
     return user
+
+
+async def pending_inbound(sessionmaker, update_id: int) -> int:  # type: ignore[no-untyped-def]
+    """A stored update not handled yet, as the inbound pipeline leaves it; its row id."""
+    async with sessionmaker() as s:
+        row_id = (await s.execute(
+            insert(InboundUpdate).values(bot_id=1, update_id=update_id, payload="{}", status=InboundStatus.pending,
+                                         attempts=0, received_at=utcnow()).returning(InboundUpdate.id)
+        )).scalar_one()
+        await s.commit()
+    return row_id
