@@ -34,11 +34,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
 from models import (
     ActorRole,
     Appointment,
@@ -61,16 +59,10 @@ from models import (
     Station,
     User,
 )
-from tests.factories import Place, make_district, make_user, names
+from tests.factories import SH, Place, make_district, make_user, names
+from tests.factories import shanghai as at  # at(month, day, hour, minute): a local time of 2026
 
-SH = ZoneInfo("Asia/Shanghai")
-SETTINGS = Settings(_env_file=None)
-AS_OF = datetime(2026, 12, 3, 12, 0, tzinfo=SH).astimezone(UTC)
-
-
-def at(month: int, day: int, hh: int, mm: int = 0) -> datetime:
-    """A local time of 2026 in Shanghai, as aware UTC."""
-    return datetime(2026, month, day, hh, mm, tzinfo=SH).astimezone(UTC)
+AS_OF = at(12, 3, 12)
 
 
 @dataclass
