@@ -367,16 +367,16 @@ async def test_header_problems_are_reported_once_on_row_1(sessionmaker: SM, tmp_
 async def test_unreadable_files(sessionmaker: SM, tmp_path: Path) -> None:
     fake = tmp_path / "fake.xlsx"
     fake.write_text("not a zip")
-    with pytest.raises(ImportFailed, match="cannot open fake.xlsx as an Excel workbook"):
-        await import_org_file(sessionmaker, fake)
-    with pytest.raises(ImportFailed, match="unsupported file type '.ods'"):
-        await import_org_file(sessionmaker, tmp_path / "org.ods")
     empty = tmp_path / "empty.csv"
     empty.write_text("sheet,code,name_zh_hans\n")
-    with pytest.raises(ImportFailed, match="nothing to import"):
-        await import_org_file(sessionmaker, empty)
-    with pytest.raises(ImportFailed, match="cannot read"):
-        await import_org_file(sessionmaker, tmp_path / "missing.csv")
+    for path, reason in (
+        (fake, "cannot open fake.xlsx as an Excel workbook"),
+        (tmp_path / "org.ods", "unsupported file type '.ods'"),
+        (empty, "nothing to import"),
+        (tmp_path / "missing.csv", "cannot read"),
+    ):
+        with pytest.raises(ImportFailed, match=reason):
+            await import_org_file(sessionmaker, path)
 
 
 async def test_yaml_errors_point_at_lines(sessionmaker: SM, tmp_path: Path) -> None:
