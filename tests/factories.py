@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
@@ -13,7 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from models import (
     ROLE_SCOPE,
+    ActorRole,
     Building,
+    Case,
+    CaseEvent,
+    CaseEventType,
     Community,
     Department,
     District,
@@ -108,6 +113,20 @@ async def make_staff(session: AsyncSession, place: Place, first: int) -> dict[st
         officer=await make_user(session, first + 301, role=Role.department, scope_id=place.department.id),
         admin=await make_user(session, first + 401, role=Role.admin, scope_id=place.district.id),
     )
+
+
+async def add_case(session: AsyncSession, events: list[tuple[CaseEventType, datetime, dict[str, Any], str | None]],
+                   **columns: Any) -> Case:
+    """A case stored row by row (no services), sent at its first event's time,
+    with ``events`` (type, moment, data, note) as the system's."""
+    case = Case(submitted_at=events[0][1], **columns)
+    session.add(case)
+    await session.flush()
+    for type_, moment, data, note in events:
+        session.add(CaseEvent(case_id=case.id, at=moment, actor_role=ActorRole.system, type=type_, data=data,
+                              note=note))
+    await session.flush()
+    return case
 
 
 async def outbox(session: AsyncSession, user: User | None = None) -> list[OutboxMessage]:

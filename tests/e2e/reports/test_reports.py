@@ -17,9 +17,6 @@ from bot.services.dates import local_day
 from bot.services.reports import jobs as reports_jobs
 from handlers.reports.router import ReportCb
 from models import (
-    ActorRole,
-    Case,
-    CaseEvent,
     CaseEventType,
     CaseKind,
     CaseStatus,
@@ -29,6 +26,7 @@ from models import (
     User,
     utcnow,
 )
+from tests.factories import add_case
 
 SECRETARY_XS, HEAD_XS01, RESIDENT = 7000000002, 7000000013, 7000000040
 
@@ -42,19 +40,15 @@ async def _cases(sessionmaker) -> None:  # type: ignore[no-untyped-def]
         resident = await s.scalar(select(User).where(User.telegram_id == RESIDENT))
         for i, closed in enumerate((True, False)):
             sent = now - timedelta(minutes=60 - i)
-            case = Case(number=f"DC-2026-90000{i}", kind=CaseKind.report, resident_id=resident.id,
-                        community_id=grid.community_id, grid_id=grid.id, submitted_at=sent,
-                        status=CaseStatus.closed if closed else CaseStatus.new,
-                        close_reason=CloseReason.confirmed if closed else None)
-            s.add(case)
-            await s.flush()
-            events = [(CaseEventType.submitted, sent, {})]
+            events = [(CaseEventType.submitted, sent, {}, None)]
             if closed:
-                events += [(CaseEventType.accepted, sent + timedelta(minutes=5), {"on_time": True}),
-                           (CaseEventType.resolved, sent + timedelta(minutes=20), {"on_time": True}),
-                           (CaseEventType.confirmed, sent + timedelta(minutes=30), {})]
-            for type_, at, data in events:
-                s.add(CaseEvent(case_id=case.id, at=at, actor_role=ActorRole.system, type=type_, data=data))
+                events += [(CaseEventType.accepted, sent + timedelta(minutes=5), {"on_time": True}, None),
+                           (CaseEventType.resolved, sent + timedelta(minutes=20), {"on_time": True}, None),
+                           (CaseEventType.confirmed, sent + timedelta(minutes=30), {}, None)]
+            await add_case(s, events, number=f"DC-2026-90000{i}", kind=CaseKind.report, resident_id=resident.id,
+                           community_id=grid.community_id, grid_id=grid.id,
+                           status=CaseStatus.closed if closed else CaseStatus.new,
+                           close_reason=CloseReason.confirmed if closed else None)
         await s.commit()
 
 
