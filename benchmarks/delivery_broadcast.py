@@ -43,6 +43,8 @@ from pathlib import Path
 
 import aiohttp
 
+from benchmarks.procstat import rss_mb
+
 TOKEN = "333333333:delivery-benchmark"
 ROOT = Path(__file__).resolve().parent.parent
 FIRST_ID = 9_000_000_000
@@ -52,16 +54,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _rss_mb() -> dict[str, float]:
-    out = {}
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(("VmRSS", "VmHWM")):
-                name, value = line.split(":")
-                out[name] = round(int(value.split()[0]) / 1024, 1)
-    return out
 
 
 def _machine() -> str:
@@ -196,7 +188,7 @@ async def main_async(args: argparse.Namespace) -> dict:
         admin_id, grid_id = await _seed(sessionmaker, args.recipients)
 
         # 1. Queue.
-        rss_before = _rss_mb()["VmRSS"]
+        rss_before = rss_mb()["VmRSS"]
         t0 = time.perf_counter()
         async with sessionmaker() as s:
             admin = await s.scalar(select(User).where(User.id == admin_id))
@@ -209,7 +201,7 @@ async def main_async(args: argparse.Namespace) -> dict:
             await s.commit()
         queue_seconds = time.perf_counter() - t0
         result["queue"] = {"rows": broadcast.total, "seconds": round(queue_seconds, 2),
-                           "rss_growth_mb": round(_rss_mb()["VmRSS"] - rss_before, 1)}
+                           "rss_growth_mb": round(rss_mb()["VmRSS"] - rss_before, 1)}
         print(json.dumps({"queued": result["queue"]}), file=sys.stderr, flush=True)
 
         common = {"BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": emu.base, "DATABASE_URL": database_url,
@@ -265,7 +257,7 @@ async def main_async(args: argparse.Namespace) -> dict:
             "ok": stats["sends"] == stats["distinct_chats"] == args.recipients,
             "sent_at_30": sent_before,
         }
-        result["memory_mb"] = {"sender_process": _rss_mb(), "emulator_process": await emu.get("/_bench/memory")}
+        result["memory_mb"] = {"sender_process": rss_mb(), "emulator_process": await emu.get("/_bench/memory")}
     finally:
         await emu.stop()
         await engine.dispose()

@@ -22,17 +22,8 @@ import time
 
 from aiohttp import web
 
+from benchmarks.procstat import rss_mb
 from bot.sandbox.emulator import BotAPIEmulator
-
-
-def rss_mb() -> dict[str, float]:
-    out = {}
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(("VmRSS", "VmHWM")):
-                name, value = line.split(":")
-                out[name] = round(int(value.split()[0]) / 1024, 1)
-    return out
 
 
 class BenchEmulator(BotAPIEmulator):

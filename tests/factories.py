@@ -1,23 +1,44 @@
-"""A small hand-built district for unit tests (the demo data set is bigger)."""
+"""A small hand-built district for unit tests (the demo data set is bigger),
+its people, and the settings and clock the unit tests share."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Settings
 from models import (
+    ROLE_SCOPE,
+    ActorRole,
     Building,
+    Case,
+    CaseEvent,
+    CaseEventType,
     Community,
     Department,
     District,
     Grid,
+    InboundStatus,
+    InboundUpdate,
+    OutboxMessage,
     Role,
     RoleGrant,
-    ScopeType,
     User,
     utcnow,
 )
+
+SH = ZoneInfo("Asia/Shanghai")
+SETTINGS = Settings(_env_file=None)
+
+
+def shanghai(month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    """A local time of 2026 in Shanghai, as aware UTC."""
+    return datetime(2026, month, day, hour, minute, tzinfo=SH).astimezone(UTC)
 
 
 def names(zh: str, en: str) -> dict[str, str]:
@@ -71,9 +92,57 @@ async def make_user(session: AsyncSession, telegram_id: int, *, role: Role | Non
     session.add(user)
     await session.flush()
     if role is not None:
-        from models import ROLE_SCOPE
-
-        scope_type: ScopeType = ROLE_SCOPE[role]
-        user.roles.append(RoleGrant(role=role, scope_type=scope_type, scope_id=scope_id))
+        user.roles.append(RoleGrant(role=role, scope_type=ROLE_SCOPE[role], scope_id=scope_id))
         await session.flush()
     return user
+
+
+async def make_staff(session: AsyncSession, place: Place, first: int) -> dict[str, User]:
+    """One person of every staff kind, by the names the unit tests' worlds give
+    them; Telegram ids from ``first`` + 101 (workers) to ``first`` + 401 (admin).
+    Workers and the grid head in grid 1 of community 1, ``other_worker`` in grid 1
+    of community 2."""
+    g1, other_grid = place.grids[0], place.grids[2]
+    return dict(
+        worker=await make_user(session, first + 101, role=Role.worker, scope_id=g1.id),
+        worker2=await make_user(session, first + 102, role=Role.worker, scope_id=g1.id, locale="en"),
+        head=await make_user(session, first + 103, role=Role.grid_head, scope_id=g1.id),
+        other_worker=await make_user(session, first + 104, role=Role.worker, scope_id=other_grid.id),
+        staff=await make_user(session, first + 201, role=Role.staff, scope_id=place.communities[0].id),
+        other_staff=await make_user(session, first + 202, role=Role.staff, scope_id=place.communities[1].id),
+        officer=await make_user(session, first + 301, role=Role.department, scope_id=place.department.id),
+        admin=await make_user(session, first + 401, role=Role.admin, scope_id=place.district.id),
+    )
+
+
+async def add_case(session: AsyncSession, events: list[tuple[CaseEventType, datetime, dict[str, Any], str | None]],
+                   **columns: Any) -> Case:
+    """A case stored row by row (no services), sent at its first event's time,
+    with ``events`` (type, moment, data, note) as the system's."""
+    case = Case(submitted_at=events[0][1], **columns)
+    session.add(case)
+    await session.flush()
+    for type_, moment, data, note in events:
+        session.add(CaseEvent(case_id=case.id, at=moment, actor_role=ActorRole.system, type=type_, data=data,
+                              note=note))
+    await session.flush()
+    return case
+
+
+async def outbox(session: AsyncSession, user: User | None = None) -> list[OutboxMessage]:
+    """The outbox in the order it was written (``user``'s rows only, if given)."""
+    q = select(OutboxMessage).order_by(OutboxMessage.id)
+    if user is not None:
+        q = q.where(OutboxMessage.user_id == user.id)
+    return list(await session.scalars(q))
+
+
+async def pending_inbound(sessionmaker, update_id: int) -> int:  # type: ignore[no-untyped-def]
+    """A stored update not handled yet, as the inbound pipeline leaves it; its row id."""
+    async with sessionmaker() as s:
+        row_id = (await s.execute(
+            insert(InboundUpdate).values(bot_id=1, update_id=update_id, payload="{}", status=InboundStatus.pending,
+                                         attempts=0, received_at=utcnow()).returning(InboundUpdate.id)
+        )).scalar_one()
+        await s.commit()
+    return row_id

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,8 +20,8 @@ from bot.delivery.transport import BotApiTransport
 from bot.services.notify import notify
 from models import OutboxKind, OutboxMessage, User, utcnow
 from tests.conftest import BOT_TOKEN
+from tests.processes import spawn_module
 
-ROOT = Path(__file__).resolve().parents[2]
 FIRST_ID = 8_100_000_000
 
 
@@ -119,22 +117,7 @@ def process_env(emulator, db_url: str, **extra: str) -> dict[str, str]:  # type:
 
 
 async def spawn_sender(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
-    with log.open("ab") as fh:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.delivery", "--no-jobs", cwd=ROOT, env=env, stdout=fh, stderr=fh,
-            stdin=asyncio.subprocess.DEVNULL,
-        )
-
-
-async def end_process(proc: asyncio.subprocess.Process, sig: int = signal.SIGTERM) -> int:
-    if proc.returncode is None:
-        proc.send_signal(sig)
-    try:
-        return await asyncio.wait_for(proc.wait(), 30)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+    return await spawn_module(env, log, "bot.delivery", "--no-jobs")
 
 
 async def wait_rows(sessionmaker, predicate: Callable[[list[OutboxMessage]], bool], timeout: float = 10.0,

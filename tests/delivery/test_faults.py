@@ -24,7 +24,6 @@ from models import (
     OutboxStatus,
 )
 from tests.delivery.conftest import (
-    end_process,
     make_recipients,
     process_env,
     queue,
@@ -32,6 +31,7 @@ from tests.delivery.conftest import (
     spawn_sender,
     wait_rows,
 )
+from tests.processes import end_process
 
 
 def _read(path) -> str:  # type: ignore[no-untyped-def]

@@ -74,6 +74,12 @@ class Person:
         """Send text; return the bot messages created or edited in answer."""
         return await self._do(self.emu.send_text(self.user, text))
 
+    async def from_menu(self, label: str) -> list[SentMessage]:
+        """Open the main menu, see ``label`` on its keyboard, and press it."""
+        await self.send("/menu")
+        assert label in self.reply_keyboard()
+        return await self.send(label)
+
     async def share_contact(self, phone: str, *, own: bool = True) -> list[SentMessage]:
         return await self._do(self.emu.send_contact(self.user, phone, own=own))
 

@@ -19,15 +19,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from models import InboundStatus, InboundUpdate, User
 from tests.conftest import BOT_TOKEN
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import end_process, spawn_module
 
 
 async def _start_bot(emulator, db_url: str, log: Path) -> asyncio.subprocess.Process:
@@ -44,22 +42,7 @@ async def _start_bot(emulator, db_url: str, log: Path) -> asyncio.subprocess.Pro
     }
     for name in ("REDIS_URL", "WEBHOOK_URL", "INBOUND_LEASE_SECONDS"):
         env.pop(name, None)
-    with log.open("ab") as fh:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", cwd=ROOT, env=env, stdout=fh, stderr=fh,
-            stdin=asyncio.subprocess.DEVNULL,
-        )
-
-
-async def _stop(proc: asyncio.subprocess.Process, sig: int) -> int:
-    if proc.returncode is None:
-        proc.send_signal(sig)
-    try:
-        return await asyncio.wait_for(proc.wait(), 30)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+    return await spawn_module(env, log, "bot", "run")
 
 
 async def _statuses(sessionmaker) -> dict[InboundStatus, int]:
@@ -87,7 +70,7 @@ async def test_kill_mid_batch_loses_nothing_and_repeats_nothing(emulator, sessio
         )
         before = await _statuses(sessionmaker)
     finally:
-        assert await _stop(proc, signal.SIGKILL) == -signal.SIGKILL
+        assert await end_process(proc, signal.SIGKILL) == -signal.SIGKILL
     # Mid-batch: 20 + 10 done (the slow ten committed before their answer went out), 10 never started.
     assert before == {InboundStatus.done: 30, InboundStatus.pending: 10}, before
     assert all(len(emulator.messages(u.id)) == 0 for u in slow)
@@ -101,7 +84,7 @@ async def test_kill_mid_batch_loses_nothing_and_repeats_nothing(emulator, sessio
         )
     finally:
         # A graceful stop lets running handlers finish their transaction.
-        assert await _stop(proc, signal.SIGTERM) == 0, log.read_text(errors="replace")[-3000:]
+        assert await end_process(proc, signal.SIGTERM) == 0, log.read_text(errors="replace")[-3000:]
 
     async with sessionmaker() as s:
         rows = (await s.execute(select(InboundUpdate.update_id, InboundUpdate.status, InboundUpdate.attempts))).all()

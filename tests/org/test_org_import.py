@@ -69,6 +69,15 @@ async def snapshot(sm: SM) -> dict[str, Any]:
     return out
 
 
+async def refused(sm: SM, path: Path) -> ImportFailed:
+    """Import ``path``, which must fail and change nothing; the failure."""
+    before = await snapshot(sm)
+    with pytest.raises(ImportFailed) as caught:
+        await import_org_file(sm, path)
+    assert await snapshot(sm) == before
+    return caught.value
+
+
 def assert_created_demo(report: ImportReport) -> None:
     expected = {k: v for k, v in DEMO_COUNTS.items() if k in report.created}
     assert report.created == expected
@@ -258,13 +267,9 @@ def _bad_sheets() -> tuple[dict[str, list[dict[str, Any]]], set[tuple[str, int]]
 
 async def test_bad_workbook_reports_every_error_and_changes_nothing(sessionmaker: SM, tmp_path: Path) -> None:
     await seed_demo(sessionmaker)
-    before = await snapshot(sessionmaker)
     sheets, expected = _bad_sheets()
-    path = write_xlsx(tmp_path / "bad.xlsx", sheets)
-
-    with pytest.raises(ImportFailed) as caught:
-        await import_org_file(sessionmaker, path)
-    errors = caught.value.errors
+    failed = await refused(sessionmaker, write_xlsx(tmp_path / "bad.xlsx", sheets))
+    errors = failed.errors
     assert {(e.sheet, e.row) for e in errors} == expected
     text = "\n".join(map(str, errors))
     for needle in (
@@ -280,10 +285,9 @@ async def test_bad_workbook_reports_every_error_and_changes_nothing(sessionmaker
         "people, row 2: roles (worker): unknown grid code 'DC-XX-99'",
     ):
         assert needle in text, (needle, text)
-    assert str(caught.value).startswith(f"{len(errors)} error(s) in bad.xlsx; nothing was imported")
+    assert str(failed).startswith(f"{len(errors)} error(s) in bad.xlsx; nothing was imported")
     # Errors come in file order: sheet by sheet, row by row.
     assert [e.sheet for e in errors][:4] == ["grids"] * 4
-    assert await snapshot(sessionmaker) == before
 
 
 async def test_bad_csv_reports_rows_as_in_the_file(sessionmaker: SM, tmp_path: Path) -> None:
@@ -291,16 +295,12 @@ async def test_bad_csv_reports_rows_as_in_the_file(sessionmaker: SM, tmp_path: P
     # A blank line after the header: every data row moves down one.
     sheets = {"grids": [{}, *sheets["grids"]], **{k: v for k, v in sheets.items() if k != "grids"}}
     path = write_csv(tmp_path / "bad.csv", sheets)
-
-    with pytest.raises(ImportFailed) as caught:
-        await import_org_file(sessionmaker, path)
-    rows = [(e.sheet, e.row) for e in caught.value.errors]
+    rows = [(e.sheet, e.row) for e in (await refused(sessionmaker, path)).errors]
     assert rows == sorted(rows, key=lambda r: r[1])  # one table: by row
     # Header 1, blank 2, grids 3-7, buildings 8-10, stations 11, services 12, people 13.
     assert ("grids", 5) in rows  # unknown community DC-ZZ; nothing in the database on this run
     assert ("grids", 7) in rows and ("buildings", 8) in rows and ("buildings", 9) in rows
     assert ("stations", 11) in rows and ("services", 12) in rows and ("people", 13) in rows
-    assert await counts(sessionmaker) == dict.fromkeys(TABLES, 0)
 
 
 async def test_unknown_parent_code(sessionmaker: SM, tmp_path: Path) -> None:
@@ -309,13 +309,10 @@ async def test_unknown_parent_code(sessionmaker: SM, tmp_path: Path) -> None:
         "communities": [{"code": "DC-XS", "district_code": "TH", "name_zh_hans": "新站社区"}],
         "buildings": [{"code": "B1", "grid_code": "DC-XS-01", "name_zh_hans": "楼"}],
     })
-    with pytest.raises(ImportFailed) as caught:
-        await import_org_file(sessionmaker, path)
-    assert caught.value.errors == [
+    assert (await refused(sessionmaker, path)).errors == [
         RowError("communities", 2, "district_code: unknown district code 'TH'"),
         RowError("buildings", 2, "grid_code: unknown grid code 'DC-XS-01'"),
     ]
-    assert await counts(sessionmaker) == dict.fromkeys(TABLES, 0)
 
 
 async def test_parents_may_already_be_in_the_database(sessionmaker: SM, tmp_path: Path) -> None:
@@ -349,22 +346,17 @@ async def test_duplicate_code_in_file(sessionmaker: SM, tmp_path: Path) -> None:
         ],
         "people": [{"telegram_id": 1, "first_name": "甲"}, {"telegram_id": "1", "first_name": "乙"}],
     })
-    with pytest.raises(ImportFailed) as caught:
-        await import_org_file(sessionmaker, path)
-    assert caught.value.errors == [
+    assert (await refused(sessionmaker, path)).errors == [
         RowError("departments", 4, "duplicate code CG (already on row 2)"),
         RowError("people", 3, "duplicate telegram_id 1 (already on row 2)"),
     ]
-    assert await counts(sessionmaker) == dict.fromkeys(TABLES, 0)
 
 
 async def test_header_problems_are_reported_once_on_row_1(sessionmaker: SM, tmp_path: Path) -> None:
     path = write_xlsx(tmp_path / "header.xlsx", {
         "grids": [{"code": "G1", "name_zh_hans": "网格", "colour": "red"}, {"code": "G2", "name_zh_hans": "网格二"}],
     }, extra_sheets={"Grdis": [["code"]], "_notes": [["anything"]]})
-    with pytest.raises(ImportFailed) as caught:
-        await import_org_file(sessionmaker, path)
-    assert [(e.sheet, e.row, e.message) for e in caught.value.errors] == [
+    assert [(e.sheet, e.row, e.message) for e in (await refused(sessionmaker, path)).errors] == [
         ("Grdis", 0, "unknown sheet 'Grdis'; use districts, communities, grids, buildings, departments, "
                      "services, stations, people, households (start a sheet's name with '_' to have it skipped)"),
         ("grids", 1, "unknown column 'colour'"),
@@ -375,16 +367,16 @@ async def test_header_problems_are_reported_once_on_row_1(sessionmaker: SM, tmp_
 async def test_unreadable_files(sessionmaker: SM, tmp_path: Path) -> None:
     fake = tmp_path / "fake.xlsx"
     fake.write_text("not a zip")
-    with pytest.raises(ImportFailed, match="cannot open fake.xlsx as an Excel workbook"):
-        await import_org_file(sessionmaker, fake)
-    with pytest.raises(ImportFailed, match="unsupported file type '.ods'"):
-        await import_org_file(sessionmaker, tmp_path / "org.ods")
     empty = tmp_path / "empty.csv"
     empty.write_text("sheet,code,name_zh_hans\n")
-    with pytest.raises(ImportFailed, match="nothing to import"):
-        await import_org_file(sessionmaker, empty)
-    with pytest.raises(ImportFailed, match="cannot read"):
-        await import_org_file(sessionmaker, tmp_path / "missing.csv")
+    for path, reason in (
+        (fake, "cannot open fake.xlsx as an Excel workbook"),
+        (tmp_path / "org.ods", "unsupported file type '.ods'"),
+        (empty, "nothing to import"),
+        (tmp_path / "missing.csv", "cannot read"),
+    ):
+        with pytest.raises(ImportFailed, match=reason):
+            await import_org_file(sessionmaker, path)
 
 
 async def test_yaml_errors_point_at_lines(sessionmaker: SM, tmp_path: Path) -> None:
@@ -498,7 +490,6 @@ async def test_households_with_tags_and_visit_intervals(sessionmaker: SM, tmp_pa
 
 async def test_bad_household_rows(sessionmaker: SM, tmp_path: Path) -> None:
     await seed_demo(sessionmaker)
-    before = await snapshot(sessionmaker)
     rows = [
         {"code": "H-OK", "building_code": "DC-XS-01-01", "label": "好", "tags": "disabled:monthly"},  # 2 ok
         {"code": "H-1", "building_code": "DC-XX-99", "label": "甲"},  # 3 unknown building
@@ -508,21 +499,18 @@ async def test_bad_household_rows(sessionmaker: SM, tmp_path: Path) -> None:
         {"code": "H-5", "building_code": "DC-XS-01-01", "label": "丁", "tags": "disabled:400"},  # 7 out of range
         {"code": "H-OK", "building_code": "DC-XS-01-01", "label": "重复"},  # 8 duplicate
     ]
-    with pytest.raises(ImportFailed) as caught:
-        await import_org_file(sessionmaker, write_xlsx(tmp_path / "bad.xlsx", {"households": rows}))
-    messages = {(e.row, e.message) for e in caught.value.errors}
+    failed = await refused(sessionmaker, write_xlsx(tmp_path / "bad.xlsx", {"households": rows}))
+    messages = {(e.row, e.message) for e in failed.errors}
     assert (3, "building_code: unknown building code 'DC-XX-99'") in messages
     assert (4, "label: is required") in messages
     assert any(r == 5 and "unknown tag 'boss'" in m for r, m in messages)
     assert any(r == 6 and "bad visit interval 'sometimes'" in m for r, m in messages)
     assert any(r == 7 and "400 days is out of range" in m for r, m in messages)
     assert any(r == 8 and "duplicate code H-OK" in m for r, m in messages)
-    assert await snapshot(sessionmaker) == before
     # A sheet without a label (or name) column is told so once, on row 1.
-    with pytest.raises(ImportFailed) as caught:
-        await import_org_file(sessionmaker, write_xlsx(tmp_path / "nolabel.xlsx", {"households": [
-            {"code": "H-9", "building_code": "DC-XS-01-01"}]}))
-    assert [(e.row, e.message) for e in caught.value.errors] == [(1, "missing column 'label'")]
+    failed = await refused(sessionmaker, write_xlsx(tmp_path / "nolabel.xlsx", {"households": [
+        {"code": "H-9", "building_code": "DC-XS-01-01"}]}))
+    assert [(e.row, e.message) for e in failed.errors] == [(1, "missing column 'label'")]
 
 
 async def test_moving_a_building_moves_its_households(sessionmaker: SM, tmp_path: Path) -> None:

@@ -13,7 +13,8 @@ from bot.services.l10n import translator
 from bot.services.reports import jobs as reports_jobs
 from handlers.reports.router import ReportCb
 from models import OutboxKind, OutboxMessage
-from tests.reports.world import SETTINGS, SH, make_report_world
+from tests.factories import SETTINGS, SH
+from tests.reports.world import make_report_world
 
 # Monday 7 December 2026, 07:30 in Shanghai: last week is 30 November – 6 December.
 MONDAY = datetime(2026, 12, 7, 7, 30, tzinfo=SH)

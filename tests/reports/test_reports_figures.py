@@ -13,7 +13,8 @@ from bot.config import Settings
 from bot.services import reports
 from bot.services.errors import InvalidInput, NotAllowed, NotFound
 from bot.services.reports import ScopeKind
-from tests.reports.world import AS_OF, SETTINGS, make_report_world
+from tests.factories import SETTINGS
+from tests.reports.world import AS_OF, make_report_world
 
 NOVEMBER = "d20261101-20261130"
 

@@ -20,7 +20,8 @@ from bot.services import reports
 from bot.services.l10n import translator
 from bot.services.reports import chart as reports_chart
 from bot.services.reports import xlsx as reports_xlsx
-from tests.reports.world import AS_OF, SETTINGS, make_report_world
+from tests.factories import SETTINGS
+from tests.reports.world import AS_OF, make_report_world
 
 NOVEMBER = "d20261101-20261130"
 

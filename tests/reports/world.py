@@ -34,19 +34,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
 from models import (
-    ActorRole,
     Appointment,
     AppointmentSlot,
     AppointmentStatus,
     CancelReason,
     Case,
-    CaseEvent,
     CaseEventType,
     CaseKind,
     CaseStatus,
@@ -61,16 +57,10 @@ from models import (
     Station,
     User,
 )
-from tests.factories import Place, make_district, make_user, names
+from tests.factories import SH, Place, add_case, make_district, make_user, names
+from tests.factories import shanghai as at  # at(month, day, hour, minute): a local time of 2026
 
-SH = ZoneInfo("Asia/Shanghai")
-SETTINGS = Settings(_env_file=None)
-AS_OF = datetime(2026, 12, 3, 12, 0, tzinfo=SH).astimezone(UTC)
-
-
-def at(month: int, day: int, hh: int, mm: int = 0) -> datetime:
-    """A local time of 2026 in Shanghai, as aware UTC."""
-    return datetime(2026, month, day, hh, mm, tzinfo=SH).astimezone(UTC)
+AS_OF = at(12, 3, 12)
 
 
 @dataclass
@@ -95,16 +85,11 @@ async def _case(session: AsyncSession, w: RWorld, name: str, grid: int, item: Se
                 owner: User | None, events: list[tuple[CaseEventType, datetime, dict[str, Any], str | None]],
                 status: CaseStatus, **columns: Any) -> Case:
     g = w.place.grids[grid]
-    case = Case(number=f"DC-2026-{name}", kind=CaseKind.report if item is not w.px else CaseKind.proxy,
-                status=status, service_id=item.id if item else None, resident_id=w.resident.id,
-                community_id=g.community_id, grid_id=g.id, owner_id=owner.id if owner else None,
-                submitted_at=events[0][1], created_at=events[0][1], **columns)
-    session.add(case)
-    await session.flush()
-    for type_, moment, data, note in events:
-        session.add(CaseEvent(case_id=case.id, at=moment, actor_role=ActorRole.system, type=type_, data=data,
-                              note=note))
-    await session.flush()
+    case = await add_case(session, events, number=f"DC-2026-{name}",
+                          kind=CaseKind.report if item is not w.px else CaseKind.proxy,
+                          status=status, service_id=item.id if item else None, resident_id=w.resident.id,
+                          community_id=g.community_id, grid_id=g.id, owner_id=owner.id if owner else None,
+                          created_at=events[0][1], **columns)
     w.cases[name] = case
     return case
 

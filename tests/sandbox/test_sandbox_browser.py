@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 import struct
 import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from aiogram.types import BufferedInputFile
@@ -79,18 +81,38 @@ async def _open(context: Any) -> Page:
     return Page(page, errors)
 
 
-async def test_resident_and_worker_side_by_side(browser, sandbox: Sandbox) -> None:
-    context = await browser.new_context(viewport=PHONE, device_scale_factor=1, has_touch=True,
-                                        locale="zh-CN", timezone_id="Asia/Shanghai")
+async def _chat(context: Any, url: str, title: str | None = None) -> Page:
+    """A new tab on a persona's chat by deep link (its title shown, if given),
+    started: the bot has welcomed them back."""
+    tab = await _open(context)
+    await tab.page.goto(url)
+    if title is not None:
+        await tab.page.locator("#top-title", has_text=title).wait_for(timeout=TIMEOUT)
+    await tab.page.click("#btn-start", timeout=TIMEOUT)
+    await tab.bot_says("欢迎回来")
+    return tab
+
+
+@asynccontextmanager
+async def _local_context(browser: Any, **options: Any) -> AsyncIterator[Any]:
+    """A browser context that records every request; once it is closed, the
+    pages must have asked for something, and for nothing outside 127.0.0.1."""
+    context = await browser.new_context(**options)
     requests: list[str] = []
     context.on("request", lambda req: requests.append(req.url))
     try:
-        await _scenario(context, sandbox)
+        yield context
     finally:
         await context.close()
     assert requests, "the page made no request at all?"
     outside = [url for url in requests if not is_local(url)]
     assert outside == [], f"the page loaded something from outside 127.0.0.1: {outside}"
+
+
+async def test_resident_and_worker_side_by_side(browser, sandbox: Sandbox) -> None:
+    async with _local_context(browser, viewport=PHONE, device_scale_factor=1, has_touch=True,
+                              locale="zh-CN", timezone_id="Asia/Shanghai") as context:
+        await _scenario(context, sandbox)
 
 
 async def _scenario(context: Any, sandbox: Sandbox) -> None:
@@ -186,17 +208,10 @@ async def _scenario(context: Any, sandbox: Sandbox) -> None:
 
 
 async def test_alert_location_files_and_deletion(browser, sandbox: Sandbox) -> None:
-    context = await browser.new_context(viewport=PHONE, has_touch=True)
-    requests: list[str] = []
-    context.on("request", lambda req: requests.append(req.url))
-    try:
-        tab = await _open(context)
+    async with _local_context(browser, viewport=PHONE, has_touch=True) as context:
+        tab = await _chat(context, f"{sandbox.url}/#/chat/7000000041", "李志远")  # a demo resident
         page = tab.page
-        await page.goto(f"{sandbox.url}/#/chat/7000000041")  # a demo resident, by deep link
-        await page.locator("#top-title", has_text="李志远").wait_for(timeout=TIMEOUT)
         await page.locator("#top-subtitle", has_text="新站花园1号楼").wait_for()
-        await page.click("#btn-start")
-        await tab.bot_says("欢迎回来")
         await tab.key("语言")
         await tab.bot_says("请选择语言")
         # A client may send any callback data: tamper with a button, press it,
@@ -253,22 +268,13 @@ async def test_alert_location_files_and_deletion(browser, sandbox: Sandbox) -> N
         await bot.delete_message(7000000041, doc.message_id)
         await card.wait_for(state="detached", timeout=TIMEOUT)
         assert tab.errors == [], tab.errors
-    finally:
-        await context.close()
-    assert [u for u in requests if not is_local(u)] == []
 
 
 async def test_open_page_survives_a_sandbox_restart(browser, make_sandbox, sqlite_url: str) -> None:
     first: Sandbox = await make_sandbox(sqlite_url)
-    context = await browser.new_context(viewport=PHONE)
-    requests: list[str] = []
-    context.on("request", lambda req: requests.append(req.url))
-    try:
-        tab = await _open(context)
+    async with _local_context(browser, viewport=PHONE) as context:
+        tab = await _chat(context, f"{first.url}/#/chat/7000000045")
         page = tab.page
-        await page.goto(f"{first.url}/#/chat/7000000045")
-        await page.click("#btn-start", timeout=TIMEOUT)
-        await tab.bot_says("欢迎回来")
         port = first.port
         await first.stop()
         await page.locator("#banner", has_text="连接中断").wait_for(timeout=TIMEOUT)
@@ -279,9 +285,6 @@ async def test_open_page_survives_a_sandbox_restart(browser, make_sandbox, sqlit
         await page.click("#btn-start")
         await tab.bot_says("欢迎回来")
         assert await page.locator(".msg.in").count() == 1
-    finally:
-        await context.close()
-    assert [u for u in requests if not is_local(u)] == []
     # A refused connection while the server was down is the only console error allowed.
     assert all("ERR_CONNECTION_REFUSED" in e or "Failed to fetch" in e or "503" in e
                for e in tab.errors), tab.errors
@@ -296,16 +299,9 @@ async def test_warm_heart_proxy_case_end_to_end(browser, make_sandbox, sqlite_ur
     zh = translator("zh-Hans")  # the bot's labels as the demo personas read them
     # No quiet hours: the outbox delivers whatever the hour the test runs at.
     sandbox: Sandbox = await make_sandbox(sqlite_url, settings=sandbox_settings(QUIET_HOURS=""))
-    context = await browser.new_context(viewport=PHONE, has_touch=True)
-    requests: list[str] = []
-    context.on("request", lambda req: requests.append(req.url))
-    try:
-        resident = await _open(context)
+    async with _local_context(browser, viewport=PHONE, has_touch=True) as context:
+        resident = await _chat(context, f"{sandbox.url}/#/chat/7000000040", "王桂芝")  # 78, lives alone
         rpage = resident.page
-        await rpage.goto(f"{sandbox.url}/#/chat/7000000040")  # 王桂芝, 78, lives alone
-        await rpage.locator("#top-title", has_text="王桂芝").wait_for(timeout=TIMEOUT)
-        await rpage.click("#btn-start")
-        await resident.bot_says("欢迎回来")
 
         # Intake: the service, a photo, a few words, then Send, when, and what the worker may do.
         await resident.key(zh("🙋 Ask for help"))
@@ -378,6 +374,3 @@ async def test_warm_heart_proxy_case_end_to_end(browser, make_sandbox, sqlite_ur
         assert case.status == CaseStatus.closed and case.close_reason == CloseReason.confirmed
         assert rating.score == 5 and rating.comment == "非常感谢张师傅"
         assert resident.errors == [] and worker.errors == [], resident.errors + worker.errors
-    finally:
-        await context.close()
-    assert [u for u in requests if not is_local(u)] == []

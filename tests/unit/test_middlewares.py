@@ -5,27 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 
 from bot.middlewares import _MARK_DONE, DbSessionMiddleware, UpdateAlreadyDone
 from models import InboundStatus, InboundUpdate, User, utcnow
 from models.database import create_engine, runs_in_place
-
-
-async def _pending(sessionmaker, update_id: int) -> int:  # type: ignore[no-untyped-def]
-    async with sessionmaker() as s:
-        row_id = (await s.execute(
-            insert(InboundUpdate).values(bot_id=1, update_id=update_id, payload="{}", status=InboundStatus.pending,
-                                         attempts=0, received_at=utcnow()).returning(InboundUpdate.id)
-        )).scalar_one()
-        await s.commit()
-    return row_id
+from tests.factories import pending_inbound
 
 
 async def test_done_mark_is_written_as_the_core_statement_writes_it(sessionmaker):
     """On SQLite the mark goes to sqlite3 directly: the stored row must be the
     same, byte for byte, as the one SQLAlchemy's statement writes."""
-    by_middleware, by_core = await _pending(sessionmaker, 1), await _pending(sessionmaker, 2)
+    by_middleware, by_core = await pending_inbound(sessionmaker, 1), await pending_inbound(sessionmaker, 2)
 
     async def handler(event: Any, data: dict[str, Any]) -> str:  # noqa: ARG001
         data["session"].add(User(telegram_id=77, first_name="x"))
@@ -48,8 +39,8 @@ async def test_done_mark_is_written_as_the_core_statement_writes_it(sessionmaker
     assert raw[by_middleware] == raw[by_core]
 
 
-async def test_a_failed_handler_leaves_its_update_pending(sessionmaker):
-    row_id = await _pending(sessionmaker, 3)
+async def test_a_failed_handler_leaves_its_updatepending_inbound(sessionmaker):
+    row_id = await pending_inbound(sessionmaker, 3)
 
     async def handler(event: Any, data: dict[str, Any]) -> None:  # noqa: ARG001
         data["session"].add(User(telegram_id=78, first_name="y"))
@@ -67,7 +58,7 @@ async def test_the_session_gives_its_connection_back(sessionmaker):
     engine = sessionmaker.kw["bind"]
     middleware = DbSessionMiddleware(sessionmaker)
     assert middleware.close_in_place == (engine.dialect.name == "sqlite")
-    row_id = await _pending(sessionmaker, 4)
+    row_id = await pending_inbound(sessionmaker, 4)
 
     async def handler(event: Any, data: dict[str, Any]) -> None:  # noqa: ARG001
         await data["session"].execute(select(User.id))
@@ -86,7 +77,7 @@ def test_only_sqlite_run_in_place_runs_in_place(tmp_path):
 async def test_an_update_finished_by_another_process_commits_nothing(sessionmaker):
     """A process whose lease ran out while it worked, and the one that took the
     update over: whichever commits second has its effects rolled back."""
-    row_id = await _pending(sessionmaker, 5)
+    row_id = await pending_inbound(sessionmaker, 5)
 
     async def handler(event: Any, data: dict[str, Any]) -> None:  # noqa: ARG001
         data["session"].add(User(telegram_id=79, first_name="z"))

@@ -9,14 +9,15 @@ from typing import Any
 from aiogram.methods import AnswerCallbackQuery, SendMessage, TelegramMethod
 from aiogram.types import CallbackQuery, Chat, Message
 from aiogram.types import User as TgUser
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from bot.i18n import create_i18n
 from bot.middlewares import DbSessionMiddleware, UserMiddleware
 from bot.services.errors import DomainError, InvalidInput, NotAllowed
 from handlers.diary import ui as diary_ui
 from handlers.refusal import RefusalMiddleware, error_text
-from models import InboundStatus, InboundUpdate, User, utcnow
+from models import InboundStatus, InboundUpdate, User
+from tests.factories import pending_inbound
 
 
 class RecordingBot:
@@ -28,16 +29,6 @@ class RecordingBot:
     async def __call__(self, method: TelegramMethod[Any], request_timeout: int | None = None) -> bool:
         self.requests.append(method)
         return True
-
-
-async def _pending(sessionmaker, update_id: int) -> int:  # type: ignore[no-untyped-def]
-    async with sessionmaker() as s:
-        row_id = (await s.execute(
-            insert(InboundUpdate).values(bot_id=1, update_id=update_id, payload="{}", status=InboundStatus.pending,
-                                         attempts=0, received_at=utcnow()).returning(InboundUpdate.id)
-        )).scalar_one()
-        await s.commit()
-    return row_id
 
 
 def _message(bot: RecordingBot) -> Message:
@@ -62,7 +53,7 @@ async def _through_both(sessionmaker, refusal: RefusalMiddleware, handler, event
 
 
 async def test_a_refused_message_is_rolled_back_answered_and_done(sessionmaker):
-    bot, row_id = RecordingBot(), await _pending(sessionmaker, 1)
+    bot, row_id = RecordingBot(), await pending_inbound(sessionmaker, 1)
 
     async def handler(event: Any, data: dict[str, Any]) -> None:  # noqa: ARG001
         data["user"].phone = "13800000000"
@@ -85,7 +76,7 @@ async def test_a_refused_message_is_rolled_back_answered_and_done(sessionmaker):
 
 
 async def test_a_refused_button_gets_an_alert_in_the_users_language(sessionmaker):
-    bot, row_id = RecordingBot(), await _pending(sessionmaker, 2)
+    bot, row_id = RecordingBot(), await pending_inbound(sessionmaker, 2)
 
     async def handler(event: Any, data: dict[str, Any]) -> None:  # noqa: ARG001
         raise NotAllowed()
@@ -99,7 +90,7 @@ async def test_a_refused_button_gets_an_alert_in_the_users_language(sessionmaker
 
 
 async def test_a_room_can_word_a_shared_code_first(sessionmaker):
-    bot, row_id = RecordingBot(), await _pending(sessionmaker, 3)
+    bot, row_id = RecordingBot(), await pending_inbound(sessionmaker, 3)
     err = DomainError("building")  # the diary: "not in your grid"; elsewhere: "no longer available"
 
     async def handler(event: Any, data: dict[str, Any]) -> None:  # noqa: ARG001
@@ -112,8 +103,8 @@ async def test_a_room_can_word_a_shared_code_first(sessionmaker):
     assert bot.requests[0].text == diary_words
 
 
-async def test_other_errors_pass_through_and_leave_the_update_pending(sessionmaker):
-    bot, row_id = RecordingBot(), await _pending(sessionmaker, 4)
+async def test_other_errors_pass_through_and_leave_the_updatepending_inbound(sessionmaker):
+    bot, row_id = RecordingBot(), await pending_inbound(sessionmaker, 4)
 
     async def handler(event: Any, data: dict[str, Any]) -> None:  # noqa: ARG001
         raise RuntimeError("handler bug")

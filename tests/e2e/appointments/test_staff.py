@@ -67,12 +67,22 @@ async def open_agenda(p, bot, day: date):  # type: ignore[no-untyped-def]
     return moved[-1]
 
 
-async def test_agenda_masks_phones_and_staff_mark_a_no_show_that_becomes_a_home_visit(bot):
+async def _resident_books(bot):  # type: ignore[no-untyped-def]
+    """王桂芝 books the first free time; she and her booking."""
     resident = person(bot, RESIDENT, "王桂芝")
     await book_first_free(resident)
-    booking = await _only_booking(bot)
+    return resident, await _only_booking(bot)
+
+
+async def _secretary_agenda(bot, day: date):  # type: ignore[no-untyped-def]
+    """刘秀梅, the station's staff, and the agenda of ``day`` she opens."""
     secretary = person(bot, SECRETARY, "刘秀梅")
-    agenda = await open_agenda(secretary, bot, booking.day)
+    return secretary, await open_agenda(secretary, bot, day)
+
+
+async def test_agenda_masks_phones_and_staff_mark_a_no_show_that_becomes_a_home_visit(bot):
+    resident, booking = await _resident_books(bot)
+    secretary, agenda = await _secretary_agenda(bot, booking.day)
     assert "王桂芝" in agenda.text and "13904353001" in agenda.text  # the station's staff: full phone
     assert zh("✅ Came") not in str(agenda.inline_buttons)
     worker = person(bot, WORKER, "张伟")
@@ -117,11 +127,8 @@ async def test_agenda_masks_phones_and_staff_mark_a_no_show_that_becomes_a_home_
 
 
 async def test_closing_a_day_tells_the_resident_who_rebooks_with_one_tap(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
-    await book_first_free(resident)
-    booking = await _only_booking(bot)
-    secretary = person(bot, SECRETARY, "刘秀梅")
-    agenda = await open_agenda(secretary, bot, booking.day)
+    resident, booking = await _resident_books(bot)
+    secretary, agenda = await _secretary_agenda(bot, booking.day)
     ask = await secretary.press(agenda.message_id, _data(agenda, zh("🚫 Close this day")))
     assert zh("{n} booked residents will be told and offered other times.").format(n=1) in ask[-1].text
     before = last_id(resident)
@@ -218,7 +225,6 @@ async def test_worker_books_for_a_resident_without_telegram(bot):
     await other.press(anchor.message_id, StCb(a="pr", b=granny.id).pack())
     assert bot.emu.callback_answers[-1]["text"] == zh("That person is not available to you.")
     # The station's staff see the proxy booking in the agenda, with the phone.
-    secretary = person(bot, SECRETARY, "刘秀梅")
-    agenda = await open_agenda(secretary, bot, booking.day)
+    secretary, agenda = await _secretary_agenda(bot, booking.day)
     assert "王奶奶" in agenda.text and "13904359999" in agenda.text
     assert zh("🤝 booked by a worker") in agenda.text

@@ -43,9 +43,7 @@ async def test_staff_broadcasts_to_a_grid_and_watches_it(running, demo_sessionma
     sm = demo_sessionmaker
     p = await _setup(running, sm)
     staff = p[STAFF_XS]
-    await staff.send("/menu")
-    assert "📢 Send a notice" in staff.reply_keyboard()
-    answer = await staff.send("📢 Send a notice")
+    answer = await staff.from_menu("📢 Send a notice")
     assert "Send the notice" in answer[-1].text
     answer = await staff.send("<b>Water</b> is off tomorrow 9:00-12:00.")
     assert "Who should receive it?" in answer[-1].text

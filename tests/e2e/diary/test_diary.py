@@ -37,6 +37,20 @@ async def _worker(running, user_id: int = 7000000014, name: str = "张伟"):  # 
     return p
 
 
+async def _on_patrol(running):  # type: ignore[no-untyped-def]
+    """张伟 starts a patrol from the diary panel."""
+    w = await _worker(running)
+    await w.send("📒 民情日志")
+    await w.tap("开始巡查")
+    return w
+
+
+async def _open_note(w, n: int) -> None:  # type: ignore[no-untyped-def]
+    """Today's diary, then the card of its ``n``-th entry."""
+    await w.send("/diary")
+    await w.tap(re.compile(rf"^{n}$"))
+
+
 async def photo(p, caption: str | None = None):  # type: ignore[no-untyped-def]
     return await p._do(p.emu.send_photo(p.user, PNG, caption))
 
@@ -172,9 +186,7 @@ async def test_a_patrol_with_every_kind_of_entry_and_loose_notes(running, demo_s
 
 
 async def test_tagging_notes_afterwards_and_edit_history(running, demo_sessionmaker):
-    w = await _worker(running)
-    await w.send("📒 民情日志")
-    await w.tap("开始巡查")
+    w = await _on_patrol(running)
     await w.send("2号楼王大爷说暖气不热")
     await w.send("路灯坏了")
     await w.send("4号楼3单元新搬来一户")
@@ -190,14 +202,12 @@ async def test_tagging_notes_afterwards_and_edit_history(running, demo_sessionma
     tagged = await w.tap("刘福贵")
     assert "已归为走访" in tagged[-1].text and "困难家庭" in tagged[-1].text
     # Tag the second as a problem from the day view.
-    await w.send("/diary")
-    await w.tap(re.compile(r"^2$"))
+    await _open_note(w, 2)
     problem = await w.tap("⚠️ 问题")
     assert "已归为问题" in texts(problem)
 
     # Edit the first note's text through its card: the old text stays in the history.
-    await w.send("/diary")
-    await w.tap(re.compile(r"^1$"))
+    await _open_note(w, 1)
     await w.tap("修改内容")
     saved = await w.send("刘福贵家暖气不热，已联系物业")
     assert "已保存" in saved[-1].text
@@ -205,8 +215,7 @@ async def test_tagging_notes_afterwards_and_edit_history(running, demo_sessionma
     third = (await _entries(demo_sessionmaker, w.id))[2]
     assert third.kind == EntryKind.note
     await w._do(w.emu.edit_user_message(w.user, third.message_id, "4号楼3单元新搬来一户，老两口"))
-    await w.send("/diary")
-    await w.tap(re.compile(r"^1$"))
+    await _open_note(w, 1)
     history = await w.tap("修改记录")
     assert "v1" in history[-1].text and "2号楼王大爷说暖气不热" in history[-1].text
     assert "刘福贵家暖气不热，已联系物业" in history[-1].text
@@ -223,8 +232,7 @@ async def test_tagging_notes_afterwards_and_edit_history(running, demo_sessionma
             DiaryEntryRevision.entry_id == entries[2].id))] == [RevisionAction.created, RevisionAction.edited]
 
     # Delete the same day: asked once, then kept in the history.
-    await w.send("/diary")
-    await w.tap(re.compile(r"^2$"))
+    await _open_note(w, 2)
     await w.tap("🗑 删除")
     gone = await w.tap("确认删除")
     assert "已删除" in texts(gone)
@@ -232,9 +240,7 @@ async def test_tagging_notes_afterwards_and_edit_history(running, demo_sessionma
 
 
 async def test_grid_head_and_staff_see_the_diaries_and_the_same_numbers(running, demo_sessionmaker):
-    w = await _worker(running)
-    await w.send("📒 民情日志")
-    await w.tap("开始巡查")
+    w = await _on_patrol(running)
     await w.send("🏠 走访")
     await w.tap("站前小区1号楼")
     await w.tap("孙淑兰")
@@ -268,9 +274,7 @@ async def test_grid_head_and_staff_see_the_diaries_and_the_same_numbers(running,
 
 
 async def test_forged_buttons_are_refused(running, demo_sessionmaker):
-    w = await _worker(running)
-    await w.send("📒 民情日志")
-    await w.tap("开始巡查")
+    w = await _on_patrol(running)
     await w.send("⚠️ 问题")
     await w.send("消防通道被堵")
     entry = (await _entries(demo_sessionmaker, w.id))[0]
@@ -324,9 +328,7 @@ async def test_forged_buttons_are_refused(running, demo_sessionmaker):
 
 async def test_residents_still_reach_case_intake_and_menu_labels_are_not_notes(running, demo_sessionmaker):
     # A worker on patrol tapping a menu label gets that feature, not a note.
-    w = await _worker(running)
-    await w.send("📒 民情日志")
-    await w.tap("开始巡查")
+    w = await _on_patrol(running)
     await w.send("/menu")
     profile = await w.send("👤 我的资料")
     assert "电话：" in texts(profile)
@@ -481,9 +483,7 @@ async def test_patrol_conversations_with_state_in_redis(emulator, db_url, demo_s
 
     running = await start_bot(emulator, make_settings(emulator, db_url, REDIS_URL=redis_url), BOT_TOKEN)
     try:
-        w = await _worker(running)
-        await w.send("📒 民情日志")
-        await w.tap("开始巡查")
+        w = await _on_patrol(running)
         await w.send("💬 民意")
         await w.tap("邻里纠纷")
         assert "已补充" in texts(await w.send("楼上漏水，两家有矛盾"))

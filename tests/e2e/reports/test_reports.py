@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 
-import pytest
 from aiogram.fsm.storage.base import StorageKey
 from openpyxl import load_workbook
 from PIL import Image
@@ -18,9 +17,6 @@ from bot.services.dates import local_day
 from bot.services.reports import jobs as reports_jobs
 from handlers.reports.router import ReportCb
 from models import (
-    ActorRole,
-    Case,
-    CaseEvent,
     CaseEventType,
     CaseKind,
     CaseStatus,
@@ -30,20 +26,9 @@ from models import (
     User,
     utcnow,
 )
-from tests.conftest import BOT_TOKEN
-from tests.e2e.conftest import make_settings
-from tests.e2e.harness import start_bot
+from tests.factories import add_case
 
 SECRETARY_XS, HEAD_XS01, RESIDENT = 7000000002, 7000000013, 7000000040
-
-
-@pytest.fixture
-async def bot_without_quiet_hours(emulator, db_url, demo_sessionmaker):  # type: ignore[no-untyped-def]
-    # The digest is not urgent: quiet hours would hold it at night (Shanghai time).
-    running = await start_bot(emulator, make_settings(emulator, db_url, QUIET_HOURS=""), BOT_TOKEN)
-    yield running
-    await running.stop()
-    assert emulator.unknown_methods == []
 
 
 async def _cases(sessionmaker) -> None:  # type: ignore[no-untyped-def]
@@ -55,19 +40,15 @@ async def _cases(sessionmaker) -> None:  # type: ignore[no-untyped-def]
         resident = await s.scalar(select(User).where(User.telegram_id == RESIDENT))
         for i, closed in enumerate((True, False)):
             sent = now - timedelta(minutes=60 - i)
-            case = Case(number=f"DC-2026-90000{i}", kind=CaseKind.report, resident_id=resident.id,
-                        community_id=grid.community_id, grid_id=grid.id, submitted_at=sent,
-                        status=CaseStatus.closed if closed else CaseStatus.new,
-                        close_reason=CloseReason.confirmed if closed else None)
-            s.add(case)
-            await s.flush()
-            events = [(CaseEventType.submitted, sent, {})]
+            events = [(CaseEventType.submitted, sent, {}, None)]
             if closed:
-                events += [(CaseEventType.accepted, sent + timedelta(minutes=5), {"on_time": True}),
-                           (CaseEventType.resolved, sent + timedelta(minutes=20), {"on_time": True}),
-                           (CaseEventType.confirmed, sent + timedelta(minutes=30), {})]
-            for type_, at, data in events:
-                s.add(CaseEvent(case_id=case.id, at=at, actor_role=ActorRole.system, type=type_, data=data))
+                events += [(CaseEventType.accepted, sent + timedelta(minutes=5), {"on_time": True}, None),
+                           (CaseEventType.resolved, sent + timedelta(minutes=20), {"on_time": True}, None),
+                           (CaseEventType.confirmed, sent + timedelta(minutes=30), {}, None)]
+            await add_case(s, events, number=f"DC-2026-90000{i}", kind=CaseKind.report, resident_id=resident.id,
+                           community_id=grid.community_id, grid_id=grid.id,
+                           status=CaseStatus.closed if closed else CaseStatus.new,
+                           close_reason=CloseReason.confirmed if closed else None)
         await s.commit()
 
 
@@ -80,16 +61,14 @@ def _files(person, after: int):  # type: ignore[no-untyped-def]
     return ([m for m in msgs if m.kind == "photo"], [m for m in msgs if m.kind == "document"])
 
 
-async def test_secretary_gets_report_and_digest_files(bot_without_quiet_hours, demo_sessionmaker):
-    running = bot_without_quiet_hours
+async def test_secretary_gets_report_and_digest_files(running, demo_sessionmaker):
+    # ``running`` has no quiet hours: they would hold the digest (not urgent) at night in Shanghai.
     emu = running.emu
     await _cases(demo_sessionmaker)
     secretary = running.person(emu.create_user(first_name="刘秀梅", user_id=SECRETARY_XS, language_code="en"))
     head = running.person(emu.create_user(first_name="李红霞", user_id=HEAD_XS01, language_code="en"))
 
-    await secretary.send("/menu")
-    assert "📊 Reports" in secretary.reply_keyboard()
-    answer = await secretary.send("📊 Reports")
+    answer = await secretary.from_menu("📊 Reports")
     assert "Which report?" in answer[-1].text
     answer = await secretary.tap("Xinzhan Community (community)")
     assert "which period?" in answer[-1].text

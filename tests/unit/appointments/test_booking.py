@@ -34,6 +34,7 @@ from models import (
     OutboxStatus,
     User,
 )
+from tests.factories import SH
 from tests.unit.appointments.world import (
     SETTINGS,
     T0,
@@ -42,7 +43,6 @@ from tests.unit.appointments.world import (
     outbox_rows,
     set_capacity,
 )
-from tests.unit.cases.world import SH
 
 
 async def _book(s, aw, who=None, when=None, service=None, station=None, now=T0):  # type: ignore[no-untyped-def]

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,19 +17,19 @@ from models import (
     Station,
     StationService,
 )
-from tests.factories import names
-from tests.unit.cases.world import SETTINGS, SH, World, make_world
+from tests.factories import SETTINGS, names, shanghai
+from tests.unit.cases.world import World, make_world
 
 HOURS = {d: ["08:30-11:30", "13:30-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")} | {
     "sat": ["09:00-11:30"], "sun": []}
 # Tuesday 1 December 2026, 09:00 in Shanghai.
-T0 = datetime(2026, 12, 1, 9, 0, tzinfo=SH).astimezone(UTC)
+T0 = shanghai(12, 1, 9)
 
 
 def at(day: int, hhmm: str, month: int = 12) -> datetime:
     """A local time in December 2026, as aware UTC."""
     h, m = (int(x) for x in hhmm.split(":"))
-    return datetime(2026, month, day, h, m, tzinfo=SH).astimezone(UTC)
+    return shanghai(month, day, h, m)
 
 
 @dataclass

@@ -14,7 +14,8 @@ from bot.services.cases.figures import figures
 from bot.services.errors import Conflict, InvalidInput, NotFound
 from bot.services.l10n import translator
 from models import Case, CaseEvent, CaseEventType, CaseKind, CaseStatus, OutboxKind, OutboxMessage
-from tests.unit.cases.world import SETTINGS, T0, buttons, make_world, outbox, sent_case
+from tests.factories import outbox
+from tests.unit.cases.world import SETTINGS, T0, buttons, make_world, sent_case
 
 
 def ctx(sessionmaker, now):  # type: ignore[no-untyped-def]

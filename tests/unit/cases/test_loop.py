@@ -23,12 +23,12 @@ from models import (
     OutboxMessage,
     User,
 )
+from tests.factories import outbox
 from tests.unit.cases.world import (
     SETTINGS,
     T0,
     buttons,
     make_world,
-    outbox,
     photo,
     sent_case,
     voice,

@@ -4,32 +4,27 @@ tests/factories.py plus catalogue items and one person of every kind."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
 from bot.services import cases
 from bot.services.cases.common import FileRef
 from models import (
     AttachmentKind,
     CaseKind,
     OutboxMessage,
-    Role,
     RoleGrant,
     ScopeType,
     ServiceItem,
     ServiceKind,
     User,
 )
-from tests.factories import Place, make_district, make_user, names
+from tests.factories import SETTINGS, Place, make_district, make_staff, make_user, names, shanghai
 
-SH = ZoneInfo("Asia/Shanghai")
-SETTINGS = Settings(_env_file=None)
 # Tuesday 1 December 2026, 09:00 in Shanghai: working time.
-T0 = datetime(2026, 12, 1, 9, 0, tzinfo=SH).astimezone(UTC)
+T0 = shanghai(12, 1, 9)
 
 
 def photo(n: int = 1) -> FileRef:
@@ -80,20 +75,12 @@ async def make_world(session: AsyncSession) -> World:
                               accept_hours=2, resolve_hours=8)
     session.add_all([proxy_item, report_item])
     await session.flush()
-    g1, g2 = place.grids[0], place.grids[2]  # grid 1 of community 1, grid 1 of community 2
     world = World(
         place=place, proxy_item=proxy_item, report_item=report_item,
         resident=await _resident(session, 8001, place.buildings[0]),
         neighbour=await _resident(session, 8002, place.buildings[0], "en"),
         stranger=await _resident(session, 8003, place.buildings[4]),
-        worker=await make_user(session, 8101, role=Role.worker, scope_id=g1.id),
-        worker2=await make_user(session, 8102, role=Role.worker, scope_id=g1.id, locale="en"),
-        head=await make_user(session, 8103, role=Role.grid_head, scope_id=g1.id),
-        other_worker=await make_user(session, 8104, role=Role.worker, scope_id=g2.id),
-        staff=await make_user(session, 8201, role=Role.staff, scope_id=place.communities[0].id),
-        other_staff=await make_user(session, 8202, role=Role.staff, scope_id=place.communities[1].id),
-        officer=await make_user(session, 8301, role=Role.department, scope_id=place.department.id),
-        admin=await make_user(session, 8401, role=Role.admin, scope_id=place.district.id),
+        **await make_staff(session, place, 8000),
     )
     assert (await session.scalar(select(RoleGrant.scope_type).where(RoleGrant.user_id == world.worker.id))
             == ScopeType.grid)
@@ -115,13 +102,6 @@ async def sent_case(session: AsyncSession, world: World, *, kind: CaseKind = Cas
     if kind == CaseKind.proxy:
         await cases.set_authorisation(session, resident, draft.id, "代我去派出所提交材料")
     return await cases.submit(session, SETTINGS, resident, draft.id, now, emergency=emergency)
-
-
-async def outbox(session: AsyncSession, user: User | None = None) -> list[OutboxMessage]:
-    q = select(OutboxMessage).order_by(OutboxMessage.id)
-    if user is not None:
-        q = q.where(OutboxMessage.user_id == user.id)
-    return list(await session.scalars(q))
 
 
 def buttons(row: OutboxMessage) -> list[str]:

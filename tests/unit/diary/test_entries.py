@@ -27,7 +27,8 @@ from models import (
     PatrolEnd,
     RevisionAction,
 )
-from tests.unit.diary.world import SETTINGS, T0, make_world, outbox
+from tests.factories import outbox
+from tests.unit.diary.world import SETTINGS, T0, make_world
 
 PHOTO = MediaRef(DiaryMediaKind.photo, "PHOTO-1", "u-photo-1")
 VOICE = MediaRef(DiaryMediaKind.voice, "VOICE-1", "u-voice-1")

@@ -9,7 +9,8 @@ from bot.jobs import REGISTRY, JobContext
 from bot.services.diary import entries as diary
 from bot.services.diary import jobs as diary_jobs
 from models import EntryKind, Holiday, HolidayKind, OutboxKind, Patrol, PatrolEnd
-from tests.unit.diary.world import SETTINGS, local, make_world, outbox
+from tests.factories import outbox
+from tests.unit.diary.world import SETTINGS, local, make_world
 
 
 def ctx(sessionmaker, now, settings=SETTINGS) -> JobContext:  # type: ignore[no-untyped-def]

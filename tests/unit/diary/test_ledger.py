@@ -22,7 +22,8 @@ from models import (
     EntryKind,
     HouseholdTag,
 )
-from tests.unit.diary.world import SETTINGS, SH, T0, local, make_world
+from tests.factories import SH
+from tests.unit.diary.world import SETTINGS, T0, local, make_world
 
 
 def test_compute_due():
