@@ -22,11 +22,10 @@ from __future__ import annotations
 
 from bot.services.reports.common import REPORT_CB, Report, Scope, ScopeKind, report_cb
 from bot.services.reports.figures import build, compute
-from bot.services.reports.files import Files, render_files, render_png
+from bot.services.reports.files import Files, render_csv, render_files, render_png, render_xlsx
 from bot.services.reports.periods import Period, dates_period, parse_dates, period_for
 from bot.services.reports.scopes import resolve_scope, scope_options
 from bot.services.reports.texts import pct, scope_kind_label, summary_text, title
-from bot.services.reports.xlsx import cases_csv, workbook
 
 __all__ = [
     "REPORT_CB",
@@ -36,19 +35,19 @@ __all__ = [
     "Scope",
     "ScopeKind",
     "build",
-    "cases_csv",
     "compute",
     "dates_period",
     "parse_dates",
     "pct",
     "period_for",
+    "render_csv",
     "render_files",
     "render_png",
+    "render_xlsx",
     "report_cb",
     "resolve_scope",
     "scope_kind_label",
     "scope_options",
     "summary_text",
     "title",
-    "workbook",
 ]

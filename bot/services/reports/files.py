@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 from bot.services.l10n import translator
 from bot.services.reports.common import Report
-from bot.services.reports.xlsx import cases_csv, workbook
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +32,22 @@ def render_png(report: Report) -> bytes:
     return chart.render_png(report)
 
 
+def render_xlsx(report: Report) -> bytes:
+    """The workbook (:mod:`bot.services.reports.xlsx`), labels in the report's language."""
+    # Imported here, not at the top: openpyxl adds some 300 modules and 17 MB to every
+    # process, and only a report's files need it.
+    from bot.services.reports import xlsx
+
+    return xlsx.workbook(report, translator(report.locale))
+
+
+def render_csv(report: Report) -> bytes:
+    """The CSV of the period's cases, labels in the report's language."""
+    from bot.services.reports import xlsx  # see render_xlsx
+
+    return xlsx.cases_csv(report.lines, translator(report.locale), ZoneInfo(report.tz_name))
+
+
 def render_files(report: Report) -> Files:
     """Chart, workbook and CSV of a report."""
-    _ = translator(report.locale)
-    return Files(file_stem(report), render_png(report), workbook(report, _),
-                 cases_csv(report.lines, _, ZoneInfo(report.tz_name)))
+    return Files(file_stem(report), render_png(report), render_xlsx(report), render_csv(report))
