@@ -28,6 +28,7 @@ from bot.http import JsonAiohttpSession
 from bot.i18n import PoI18n, UserLocaleMiddleware, create_i18n, locale_from_telegram
 from bot.inbound import InboundPipeline
 from bot.middlewares import CommitBeforeRequest, DbSessionMiddleware, UserMiddleware
+from bot.retry import RetryRequests
 from handlers.commands import publish_default_commands
 from handlers.refusal import RefusalMiddleware
 from handlers.routers import get_routers
@@ -50,6 +51,8 @@ _RESPONSE_TYPES = (
 def create_bot(settings: Settings, token: str | None = None) -> Bot:
     session = JsonAiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     session.middleware(CommitBeforeRequest())
+    session.middleware(RetryRequests(max_attempts=settings.answer_max_attempts, backoff_base=settings.answer_backoff_base,
+                                     backoff_max=settings.answer_backoff_max, max_wait=settings.answer_max_wait))
     return Bot(
         token or settings.require_token(),
         session=session,

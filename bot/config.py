@@ -97,6 +97,12 @@ class Settings(BaseSettings):
     inbound_lease_seconds: float = Field(default=30, alias="INBOUND_LEASE_SECONDS", ge=1, le=3600)
     # The delivery engine (bot/delivery): Telegram's caps and how failures are retried.
     delivery_enabled: bool = Field(default=True, alias="DELIVERY_ENABLED")
+    # Answers of handlers (bot/retry.py): tries after a 5xx or a connection error, the backoff
+    # between them (seconds, doubling, with jitter), and the longest 429 wait worth waiting.
+    answer_max_attempts: int = Field(default=4, alias="ANSWER_MAX_ATTEMPTS", ge=1, le=20)
+    answer_backoff_base: float = Field(default=0.5, alias="ANSWER_BACKOFF_BASE", gt=0, le=60)
+    answer_backoff_max: float = Field(default=8.0, alias="ANSWER_BACKOFF_MAX", gt=0, le=600)
+    answer_max_wait: float = Field(default=60.0, alias="ANSWER_MAX_WAIT", ge=0, le=3600)
     delivery_global_rate: float = Field(default=30, alias="DELIVERY_GLOBAL_RATE", gt=0, le=1000)
     delivery_chat_rate: float = Field(default=1, alias="DELIVERY_CHAT_RATE", gt=0, le=30)
     delivery_group_rate: float = Field(default=20, alias="DELIVERY_GROUP_RATE", gt=0, le=600)
