@@ -30,6 +30,7 @@ is taken at start.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
@@ -63,10 +64,17 @@ ChatKey = int | str
 
 _STORE = {
     name: insert(InboundUpdate.__table__)
-    .on_conflict_do_nothing(index_elements=["bot_id", "update_id"])
+    .on_conflict_do_nothing(index_elements=["bot_id", "update_id", "payload_hash"])
     .returning(InboundUpdate.__table__.c.id, InboundUpdate.__table__.c.update_id)
     for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
+
+
+def payload_hash(payload: dict[str, Any]) -> str:
+    """What tells a redelivered update from a new one with a reused id: its content
+    (canonical JSON: keys sorted, so the order Telegram wrote them in does not count)."""
+    canonical = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
 
 
 @dataclass(slots=True)
@@ -152,6 +160,9 @@ class InboundPipeline:
 
         An update already stored (Telegram re-sent it because our confirmation
         was lost) is skipped: it was, or will be, handled from its first row.
+        A redelivery is the same id with the same content; an update whose id
+        was used before for something else (Telegram restarts its ids after a
+        week without updates) is new, and stored.
         """
         payloads = list(payloads)
         now = utcnow()
@@ -161,6 +172,7 @@ class InboundPipeline:
                 "update_id": int(p["update_id"]),
                 "chat_id": ck if isinstance(ck := chat_key(p), int) else None,
                 "payload": json.dumps(p, ensure_ascii=False, separators=(",", ":")),
+                "payload_hash": payload_hash(p),
                 "status": InboundStatus.pending,
                 "attempts": 0,
                 "received_at": now,

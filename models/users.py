@@ -103,7 +103,11 @@ class InboundUpdate(Base):
 
     __tablename__ = "inbound_updates"
     __table_args__ = (
-        UniqueConstraint("bot_id", "update_id"),
+        # Telegram restarts update ids at a random value after a week without
+        # updates: an id alone does not tell a new update from a redelivery, the
+        # same id with the same content does (payload_hash; NULL on rows stored
+        # before it existed).
+        UniqueConstraint("bot_id", "update_id", "payload_hash"),
         Index("ix_inbound_updates_status_id", "status", "id"),
         Index("ix_inbound_updates_bot_id_chat_id_update_id", "bot_id", "chat_id", "update_id"),
     )
@@ -112,6 +116,7 @@ class InboundUpdate(Base):
     update_id: Mapped[int] = mapped_column(BigInteger)
     chat_id: Mapped[int | None] = mapped_column(BigInteger)
     payload: Mapped[str] = mapped_column(String)  # the raw JSON as received
+    payload_hash: Mapped[str | None] = mapped_column(String(32))  # of the canonical JSON (bot.inbound)
     status: Mapped[InboundStatus] = mapped_column(
         enum_column(InboundStatus), default=InboundStatus.pending
     )

@@ -83,6 +83,26 @@ async def test_duplicates_are_stored_once(sessionmaker):
         assert len((await s.scalars(select(InboundUpdate))).all()) == 3
 
 
+async def test_a_reused_update_id_is_a_new_update_and_a_redelivery_is_not(sessionmaker):
+    """Telegram starts update ids again at a random value after a week without
+    updates: an id seen before, with other content, is a new message to answer."""
+    dp = FakeDispatcher(sessionmaker)
+    dp.release.set()
+    p = pipeline(sessionmaker, dp)
+    assert await p.feed_raw([msg(7, 1, "上周的消息")]) == 1
+    await p.wait_handled(7)
+    assert await p.feed_raw([msg(7, 1, "今天的新消息")]) == 1  # the id came round again
+    again = msg(7, 1, "今天的新消息")
+    again = {"message": again["message"], "update_id": 7}  # the same update, keys in another order
+    assert await p.feed_raw([again]) == 0  # a redelivery: stored once
+    await p.wait_handled(7)
+    assert dp.seen == [7, 7]
+    async with sessionmaker() as s:
+        rows = (await s.scalars(select(InboundUpdate).order_by(InboundUpdate.id))).all()
+    assert [(r.update_id, r.status) for r in rows] == [(7, InboundStatus.done), (7, InboundStatus.done)]
+    assert "今天的新消息" in rows[1].payload
+
+
 async def test_failures_retry_then_park(sessionmaker):
     dp = FakeDispatcher(sessionmaker, fail={2: 1, 3: 99})
     dp.release.set()
