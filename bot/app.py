@@ -189,10 +189,14 @@ class GridBotApp:
             self.delivery.start()
 
     async def close(self) -> None:
+        """Stop gracefully: no new updates (the polling loop or the webhook has ended), the
+        updates in hand finish within SHUTDOWN_GRACE_SECONDS and the rest is handed back
+        (leases released on PostgreSQL), then the delivery engine records what it sent."""
         self._stop.set()
+        deadline = asyncio.get_running_loop().time() + self.settings.shutdown_grace_seconds
+        await self.pipeline.stop(timeout=self.settings.shutdown_grace_seconds)
         if self.delivery is not None:
-            await self.delivery.stop()
-        await self.pipeline.stop()
+            await self.delivery.stop(timeout=max(1.0, deadline - asyncio.get_running_loop().time()))
         await self.dp.storage.close()
         await self.bot.session.close()
         await self.engine.dispose()

@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     inbound_lease_seconds: float = Field(default=30, alias="INBOUND_LEASE_SECONDS", ge=1, le=3600)
     # The delivery engine (bot/delivery): Telegram's caps and how failures are retried.
     delivery_enabled: bool = Field(default=True, alias="DELIVERY_ENABLED")
+    # Stopping (SIGTERM, SIGINT): how long the updates in hand may take to finish, and the
+    # delivery engine to record what it sent, before the process exits anyway.
+    shutdown_grace_seconds: float = Field(default=10.0, alias="SHUTDOWN_GRACE_SECONDS", ge=0, le=600)
     # Answers of handlers (bot/retry.py): tries after a 5xx or a connection error, the backoff
     # between them (seconds, doubling, with jitter), and the longest 429 wait worth waiting.
     answer_max_attempts: int = Field(default=4, alias="ANSWER_MAX_ATTEMPTS", ge=1, le=20)

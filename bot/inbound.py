@@ -397,6 +397,23 @@ class InboundPipeline:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        if self.shared:
+            try:
+                await self.release_leases()
+            except Exception:  # noqa: BLE001 - stopping anyway: the leases then simply run out
+                log.exception("inbound: could not hand back the unfinished updates")
+
+    async def release_leases(self) -> int:
+        """Hand back the pending rows this process holds: another process takes them
+        over at its next look instead of waiting for the leases to run out."""
+        async with self.sessionmaker() as session:
+            result = await session.execute(
+                update(InboundUpdate)
+                .where(InboundUpdate.owner == self.owner, InboundUpdate.status == InboundStatus.pending)
+                .values(lease_until=utcnow())
+            )
+            await session.commit()
+        return int(result.rowcount or 0)
 
     # -- sources -----------------------------------------------------------------
     async def feed_raw(self, payloads: list[dict[str, Any]]) -> int:

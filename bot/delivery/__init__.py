@@ -63,11 +63,14 @@ class DeliveryRuntime:
             self.scheduler = scheduler = Scheduler(self.sessionmaker, s, registry=load_jobs())
             self._tasks.append(asyncio.create_task(scheduler.run(self._stop), name="delivery-scheduler"))
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float | None = None) -> None:
+        """Stop and record the outcomes of what was sent; after ``timeout`` (default: a
+        send's timeout and 10 s) the tasks are cancelled and their rows' leases run out."""
         self._stop.set()
         if not self._tasks:
             return
-        done, pending = await asyncio.wait(self._tasks, timeout=self.settings.delivery_send_timeout + 10)
+        limit = self.settings.delivery_send_timeout + 10 if timeout is None else timeout
+        done, pending = await asyncio.wait(self._tasks, timeout=limit)
         for task in pending:
             task.cancel()
         for task in done:

@@ -28,7 +28,7 @@ from tests.conftest import BOT_TOKEN
 from tests.processes import end_process, spawn_module
 
 
-async def _start_bot(emulator, db_url: str, log: Path) -> asyncio.subprocess.Process:
+async def _start_bot(emulator, db_url: str, log: Path, **extra: str) -> asyncio.subprocess.Process:
     env = {
         **os.environ,
         "BOT_TOKEN": BOT_TOKEN,
@@ -39,6 +39,7 @@ async def _start_bot(emulator, db_url: str, log: Path) -> asyncio.subprocess.Pro
         # unfinished updates back at once (tests/unit/test_inbound.py covers the
         # takeover of a dead process's updates once their lease runs out).
         "INSTANCE_NAME": "durability-test",
+        **extra,
     }
     for name in ("REDIS_URL", "WEBHOOK_URL", "INBOUND_LEASE_SECONDS"):
         env.pop(name, None)
@@ -100,3 +101,63 @@ async def test_kill_mid_batch_loses_nothing_and_repeats_nothing(emulator, sessio
     assert sorted(attempts[a.update_id] for a in seconds) == [1] * 10  # the interrupted run counted
     assert sorted(attempts[a.update_id] for a in firsts) == [0] * 30
     assert emulator.unknown_methods == []
+
+
+async def test_sigterm_finishes_what_it_holds_within_the_grace(emulator, sessionmaker, db_url, tmp_path):
+    """SIGTERM while answers are in flight: those are finished, nothing is answered
+    twice, the process exits 0 within SHUTDOWN_GRACE_SECONDS, and what it had not
+    started is left for the next run."""
+    users = [emulator.create_user(first_name=f"居民{i}") for i in range(8)]
+    delays = [emulator.faults.inject(method="sendMessage", kind="delay", delay=2, times=1, chat_id=u.id)
+              for u in users]
+    for u in users:
+        await emulator.send_text(u, "/help")
+        await emulator.send_text(u, "/help")  # waits behind the first: not started at the stop
+    log = tmp_path / "bot.log"
+    proc = await _start_bot(emulator, db_url, log, SHUTDOWN_GRACE_SECONDS="6")
+    try:
+        await emulator.wait_for(lambda: all(d.hits == 1 for d in delays), timeout=60)  # all eight in flight
+    finally:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        assert await end_process(proc, signal.SIGTERM) == 0, log.read_text(errors="replace")[-3000:]
+        took = loop.time() - began
+    assert took < 6 + 3, took  # the grace, and the process's own exit
+    assert all(len(emulator.messages(u.id)) == 1 for u in users)  # each answer in flight arrived, once
+    # The second messages were not started: they are left pending for the next run
+    # (test_sigterm_does_not_wait_past_the_grace shows that run handling them).
+    assert (await _statuses(sessionmaker)) == {InboundStatus.done: len(users), InboundStatus.pending: len(users)}
+
+
+async def test_sigterm_does_not_wait_past_the_grace(emulator, sessionmaker, db_url, tmp_path):
+    """A handler stuck on a slow Telegram does not hold the stop: after the grace
+    the process exits 0 anyway, and the updates it had not started are left for
+    the next run."""
+    users = [emulator.create_user(first_name=f"居民{i}") for i in range(3)]
+    stuck = [emulator.faults.inject(method="sendMessage", kind="delay", delay=8, times=1, chat_id=u.id)
+             for u in users]
+    for u in users:
+        await emulator.send_text(u, "/help")
+        await emulator.send_text(u, "/help")
+    log = tmp_path / "bot.log"
+    proc = await _start_bot(emulator, db_url, log, SHUTDOWN_GRACE_SECONDS="1")
+    try:
+        await emulator.wait_for(lambda: all(d.hits == 1 for d in stuck), timeout=60)
+    finally:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        assert await end_process(proc, signal.SIGTERM) == 0, log.read_text(errors="replace")[-3000:]
+        took = loop.time() - began
+    assert took < 1 + 3, took
+    assert (await _statuses(sessionmaker)).get(InboundStatus.pending) == len(users)  # the second messages
+
+    for handle in stuck:
+        handle.remove()
+    proc = await _start_bot(emulator, db_url, log)
+    try:
+        async with asyncio.timeout(60):  # the next run handles the second messages
+            while (await _statuses(sessionmaker)).get(InboundStatus.pending):  # noqa: ASYNC110 - another process's rows: no event to wait on
+                await asyncio.sleep(0.1)
+    finally:
+        assert await end_process(proc, signal.SIGTERM) == 0, log.read_text(errors="replace")[-3000:]
+    assert await _statuses(sessionmaker) == {InboundStatus.done: 2 * len(users)}
