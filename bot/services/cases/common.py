@@ -369,8 +369,11 @@ async def tell_followers(session: AsyncSession, settings: Settings, *, case: Cas
         return 0
 
     def render(_, locale):  # type: ignore[no-untyped-def]
-        text = _("🔔 Case {number} that you follow: {status}.").format(
-            number=case.number, status=texts.status_label(_, case.status, case.close_reason))
+        if case.status == CaseStatus.resolved:  # its label asks the resident for an answer
+            text = _("✅ Case {number} that you follow has been marked as done.").format(number=case.number)
+        else:
+            text = _("🔔 Case {number} that you follow: {status}.").format(
+                number=case.number, status=texts.status_label(_, case.status, case.close_reason))
         return text, [[Button(_("📄 Details"), case_cb("view", case.id))]]
 
     followers_ = [u for u in await followers(session, case.id) if u.id != case.resident_id]

@@ -169,6 +169,19 @@ async def test_similar_case_in_the_building_can_be_followed(sessionmaker):
         assert all(e.note is None for e in v.timeline) and "ok" not in v.actions and "chat" not in v.actions
         with pytest.raises(NotAllowed):
             await cases.confirm(s, SETTINGS, w.neighbour, first.id, later)
+        # Nor anything the reporter wrote or sent (issue 16): status only.
+        assert "楼道灯" not in v.title and v.description is None and v.attachments == 0 and not v.escalations
+        assert {e.type for e in v.timeline} <= {CaseEventType.submitted}
+        assert await cases.attachments(s, w.neighbour, first.id) == []
+        assert "3单元" not in mine[0].title
+        # Told of status changes only: accepted and resolved, by number and status.
+        await cases.accept(s, SETTINGS, w.worker, first.id, later)
+        await cases.resolve(s, SETTINGS, w.worker, first.id, "换了灯泡，3单元已修好", None, later)
+        told = [m.payload["text"] for m in await outbox(s, w.neighbour) if not m.dedupe_key.startswith("home:")]
+        assert len(told) == 2 and all(first.number in t and "3单元" not in t and "灯泡" not in t for t in told)
+        v = await cases.view(s, w.neighbour, first.id, "en", later)
+        assert v.resolution is None and [e.type for e in v.timeline] == [
+            CaseEventType.submitted, CaseEventType.accepted, CaseEventType.resolved]
 
 
 async def test_numbers_are_per_district_and_year_and_unique_under_concurrency(sessionmaker):
