@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from bot.services import homes, users
 from bot.services.errors import Conflict, NotAllowed, NotFound
-from models import OutboxMessage, utcnow
+from models import OutboxMessage, User, utcnow
 from tests.factories import SETTINGS
 from tests.unit.cases.world import T0, make_world
 
@@ -60,3 +60,10 @@ async def test_a_rejected_claim_clears_the_building_and_nobody_confirms_their_ow
             await homes.confirm(s, SETTINGS, w.worker, w.worker.id, T0)
         await homes.confirm(s, SETTINGS, w.worker2, w.worker.id, T0)
         assert homes.confirmed(w.worker)
+
+
+async def test_the_demo_district_states_its_residents_homes(demo_sessionmaker):
+    async with demo_sessionmaker() as s:
+        residents = list(await s.scalars(select(User).where(User.building_id.is_not(None))))
+        assert residents and all(u.home_confirmed_at is not None and u.home_confirmed_by_id is None
+                                 for u in residents)
