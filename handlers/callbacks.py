@@ -53,3 +53,10 @@ class BcAckCb(CallbackData, prefix="bca"):
     """A recipient's "I have read it"."""
 
     id: int
+
+
+class HomeCb(CallbackData, prefix="hm"):
+    """A worker on a resident's home claim: ``list`` the claims, ``ok`` confirm, ``no`` reject (id: the resident)."""
+
+    action: str
+    id: int = 0

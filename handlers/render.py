@@ -43,6 +43,10 @@ def general_error_text(err: DomainError) -> str | None:
         "broadcast_finished": _("This notice has already finished."),
         "broadcast": _("That notice no longer exists."),
         "stale_button": _("This button is no longer valid."),
+        # Home claims (bot/services/homes.py)
+        "claim": _("That resident is not waiting for you to confirm their building."),
+        "claim_settled": _("That resident's building has already been confirmed."),
+        "own_home": _("Someone else of your grid confirms your own building."),
     }
     return messages.get(err.code)
 

@@ -48,6 +48,10 @@ class User(Base):
     building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id", ondelete="SET NULL"), index=True)
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id", ondelete="SET NULL"), index=True)
     registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The home building is a claim until a worker of its grid confirms it (or an
+    # organisation file states it); neighbour-revealing features wait for it.
+    home_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    home_confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # Set when Telegram answers 403 (the user blocked the bot).
     unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -395,6 +395,7 @@ class _Applier:
                 values["building_id"] = self.ids["buildings"][r.building_code]
                 values["grid_id"] = self.building_grid[r.building_code]
             user = users.get(r.key)
+            changed: set[str] = set()
             if user is None:
                 user = User(telegram_id=r.key, registered_at=self.now, **values)
                 self.session.add(user)
@@ -406,6 +407,9 @@ class _Applier:
                     user.registered_at = self.now
                     changed.add("registered_at")
                 self.status["people"][r.key] = "updated" if changed else "unchanged"
+            if r.building_code and ("building_id" in changed or user.home_confirmed_at is None):
+                # The file states where they live: their home is confirmed by it (bot.services.homes).
+                user.home_confirmed_at, user.home_confirmed_by_id = self.now, None
         await self.session.flush()
 
         # Role grants are added, never removed here (revoking is done in the bot).

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
 from bot.config import SUPPORTED_LOCALES
+from bot.services import homes
 from bot.services.errors import InvalidInput, NotAllowed, NotFound
 from models import Building, Community, FSMRecord, Grid, Role, RoleGrant, User, i18n_name, utcnow
 from models.direct import DirectStatement, attribute_names, column_defaults, persistent
@@ -255,6 +256,7 @@ async def register_resident(session: AsyncSession, user: User, building_id: int,
     assert grid is not None
     community = await session.get(Community, grid.community_id)
     assert community is not None
+    homes.moved(user, building.id)  # another building is a new claim
     user.building_id = building.id
     user.grid_id = grid.id
     if user.registered_at is None:

@@ -246,11 +246,11 @@ async def _advance(message: Message, session: AsyncSession, user: User, state: F
         return
     now = utcnow()
     if not data.get("similar_seen"):
-        similar = await cases.similar_cases(session, user, draft.id, now)
+        similar = await cases.similar_cases(session, user, draft.id, now, locale=i18n.current_locale)
         if similar:
             await state.update_data(similar_seen=True)
             lines = [_("This looks like a case already open in your building:")]
-            lines += [f"• {esc(c.number)} · {esc(c.summary)} ({cases.status_label(_, c.status)})" for c in similar]
+            lines += [f"• {esc(c.number)} · {esc(c.category)} ({cases.status_label(_, c.status)})" for c in similar]
             lines.append(_("Follow it instead? You will hear when it is solved. Or send yours anyway."))
             await message.answer("\n".join(lines), reply_markup=rows(
                 *(button(_("👀 Follow {number}").format(number=c.number), IntakeCb(action="follow", id=c.id))

@@ -217,10 +217,10 @@ def _case_card(v: CaseView, tz, limit_notes: int) -> str:  # type: ignore[no-unt
     if c.kind == CaseKind.proxy:
         if c.needed_by:
             lines.append(_("Needed by: {date}").format(date=c.needed_by.isoformat()))
-        if c.authorisation and Capacity.follower not in v.caps:
-            lines.append(_("Authorised: {text}").format(text=esc(c.authorisation)))
-    if c.description and Capacity.follower not in v.caps:
-        text = c.description if len(c.description) <= limit_notes else c.description[: limit_notes - 1] + "…"
+        if v.authorisation:
+            lines.append(_("Authorised: {text}").format(text=esc(v.authorisation)))
+    if v.description:
+        text = v.description if len(v.description) <= limit_notes else v.description[: limit_notes - 1] + "…"
         lines.append("📝 " + esc(text))
     if v.attachments:
         lines.append(_("📎 Attachments: {count}").format(count=v.attachments))
@@ -235,8 +235,8 @@ def _case_card(v: CaseView, tz, limit_notes: int) -> str:  # type: ignore[no-unt
     if v.handovers:
         lines.append(_("Documents that changed hands:"))
         lines.extend(cases.handover_line(_, h) for h in v.handovers)
-    if c.resolution and c.status in (CaseStatus.resolved, CaseStatus.closed):
-        lines.append(_("Result: {text}").format(text=esc(c.resolution[:limit_notes])))
+    if v.resolution and c.status in (CaseStatus.resolved, CaseStatus.closed):
+        lines.append(_("Result: {text}").format(text=esc(v.resolution[:limit_notes])))
     if v.rating is not None:
         lines.append(_("Rating: {stars}").format(stars=cases.stars(v.rating.score))
                      + (f" “{esc(v.rating.comment[:200])}”" if v.rating.comment else ""))

@@ -88,6 +88,11 @@ class Capacity(enum.StrEnum):
 
 WORKER_SIDE = frozenset({Capacity.owner, Capacity.grid, Capacity.grid_head, Capacity.staff, Capacity.admin})
 
+# What a follower (a neighbour following the case) sees and is told of: its status changes.
+STATUS_EVENTS = frozenset({CaseEventType.submitted, CaseEventType.accepted, CaseEventType.started,
+                           CaseEventType.resolved, CaseEventType.reopened, CaseEventType.confirmed,
+                           CaseEventType.auto_closed, CaseEventType.withdrawn})
+
 
 @dataclass(frozen=True, slots=True)
 class FileRef:
@@ -349,9 +354,30 @@ async def tell(
 
 async def tell_residents(session: AsyncSession, settings: Settings, *, case: Case, event: CaseEvent | None,
                          render: Render, kind: OutboxKind = OutboxKind.case_update) -> int:
-    """:func:`tell` the resident and the residents following the case."""
-    return await tell(session, settings, await resident_side(session, case), case=case, event=event, render=render,
-                      kind=kind)
+    """:func:`tell` the resident; the residents following the case hear of a status change
+    only (:func:`tell_followers`), never what was written to the resident."""
+    resident = await session.get(User, case.resident_id)
+    count = await tell(session, settings, [resident] if resident else [], case=case, event=event, render=render,
+                       kind=kind)
+    return count + await tell_followers(session, settings, case=case, event=event)
+
+
+async def tell_followers(session: AsyncSession, settings: Settings, *, case: Case, event: CaseEvent | None) -> int:
+    """Tell the neighbours following ``case`` that its status changed (``event`` one of
+    :data:`STATUS_EVENTS`): its number and new status, nothing else."""
+    if event is None or event.type not in STATUS_EVENTS:
+        return 0
+
+    def render(_, locale):  # type: ignore[no-untyped-def]
+        if case.status == CaseStatus.resolved:  # its label asks the resident for an answer
+            text = _("✅ Case {number} that you follow has been marked as done.").format(number=case.number)
+        else:
+            text = _("🔔 Case {number} that you follow: {status}.").format(
+                number=case.number, status=texts.status_label(_, case.status, case.close_reason))
+        return text, [[Button(_("📄 Details"), case_cb("view", case.id))]]
+
+    followers_ = [u for u in await followers(session, case.id) if u.id != case.resident_id]
+    return await tell(session, settings, followers_, case=case, event=event, render=render, tag="follow")
 
 
 NO_CAPTION = {"location", "video_note"}

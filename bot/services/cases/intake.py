@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.services import homes
 from bot.services.access import chain_of_grid, field_grid_ids, oversees
 from bot.services.cases import texts
 from bot.services.cases.common import (
@@ -86,11 +87,13 @@ class DraftSummary:
 
 @dataclass(frozen=True, slots=True)
 class SimilarCase:
+    """Another resident's case, as a neighbour may see it: number, category, status; never its text."""
+
     id: int
     number: str
     status: CaseStatus
     submitted_at: datetime
-    summary: str
+    category: str
 
 
 def _require_home(resident: User) -> None:
@@ -251,17 +254,24 @@ async def set_authorisation(session: AsyncSession, resident: User, draft_id: int
     await session.flush()
 
 
-async def similar_cases(session: AsyncSession, resident: User, draft_id: int, now: datetime) -> list[SimilarCase]:
-    """Open cases of the same catalogue item in the resident's building from the last 7 days."""
+async def similar_cases(session: AsyncSession, resident: User, draft_id: int, now: datetime, *,
+                        locale: str) -> list[SimilarCase]:
+    """Open cases of the same catalogue item in the resident's building from the last 7 days.
+
+    Only for a resident whose home is confirmed (``bot.services.homes``): a
+    claimed building shows nothing of the neighbours.  Each is shown by
+    number, category and status only."""
     case = await _draft(session, resident, draft_id)
-    if case.service_id is None or resident.building_id is None:
+    if case.service_id is None or not homes.confirmed(resident):
         return []
+    service = await session.get(ServiceItem, case.service_id)
+    category = i18n_name(service.names, locale, service.code) if service else ""
     rows = await session.scalars(
         select(Case).where(
             Case.building_id == resident.building_id, Case.service_id == case.service_id,
             Case.status.in_(OPEN_STATUSES), Case.submitted_at >= now - timedelta(days=SIMILAR_DAYS),
         ).order_by(Case.submitted_at.desc()).limit(3))
-    return [SimilarCase(c.id, c.number or "", c.status, c.submitted_at, excerpt(c.description, 80)) for c in rows
+    return [SimilarCase(c.id, c.number or "", c.status, c.submitted_at, category) for c in rows
             if c.submitted_at is not None]
 
 
@@ -409,7 +419,8 @@ async def follow_instead(session: AsyncSession, settings: Settings, resident: Us
     What the resident wrote and attached so far joins that case as a note for
     its workers; the draft goes away.
     """
-    candidates = {c.id for c in await similar_cases(session, resident, draft_id, now)}
+    candidates = {c.id for c in await similar_cases(session, resident, draft_id, now,
+                                                    locale=settings.default_locale)}
     if case_id not in candidates:
         raise NotFound("case")
     draft = await _draft(session, resident, draft_id)

@@ -26,8 +26,8 @@ from bot.services.cases.common import (
     case_for,
     clean_text,
     excerpt,
-    followers,
     tell,
+    tell_followers,
     tell_residents,
     transition,
 )
@@ -172,10 +172,7 @@ async def resolve(session: AsyncSession, settings: Settings, actor: User, case_i
     await tell(session, settings, [resident] if resident else [], case=case, event=event, render=render,
                media=media)
 
-    def render_followers(_, locale):  # type: ignore[no-untyped-def]
-        return _("✅ Case {number} that you follow has been marked as done.").format(number=case.number), None
-
-    await tell(session, settings, await followers(session, case.id), case=case, event=event, render=render_followers)
+    await tell_followers(session, settings, case=case, event=event)
     return case
 
 
@@ -205,6 +202,7 @@ async def confirm(session: AsyncSession, settings: Settings, resident: User, cas
         return _("👍 The resident confirmed case {number} is solved. Thank you!").format(number=case.number), None
 
     await _notify_owner(session, settings, case, event, render)
+    await tell_followers(session, settings, case=case, event=event)
     return case
 
 
@@ -229,6 +227,7 @@ async def reopen(session: AsyncSession, settings: Settings, resident: User, case
                       [Button(_("📄 Details"), case_cb("view", case.id))]]
 
     await _notify_owner(session, settings, case, event, render)
+    await tell_followers(session, settings, case=case, event=event)
     return case
 
 
@@ -245,6 +244,7 @@ async def withdraw(session: AsyncSession, settings: Settings, resident: User, ca
         return _("🗑 The resident withdrew case {number}. Nothing more to do.").format(number=case.number), None
 
     await _notify_owner(session, settings, case, event, render)
+    await tell_followers(session, settings, case=case, event=event)
     return case
 
 
@@ -328,4 +328,5 @@ async def auto_close_due(session: AsyncSession, settings: Settings, now: datetim
                 number=case.number), None
 
         await _notify_owner(session, settings, case, event, render_owner)
+        await tell_followers(session, settings, case=case, event=event)
     return closed

@@ -11,7 +11,7 @@ from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.access import department_ids, field_grid_ids, staff_community_ids
-from bot.services.cases.common import WORKER_SIDE, Capacity, case_for, excerpt
+from bot.services.cases.common import STATUS_EVENTS, WORKER_SIDE, Capacity, case_for, excerpt
 from bot.services.errors import Conflict, NotAllowed
 from models import (
     HANDLING_STATUSES,
@@ -38,6 +38,13 @@ from models import (
 
 # On a resident's timeline these events show their note; others show only what happened.
 RESIDENT_NOTES = {CaseEventType.message, CaseEventType.resolved, CaseEventType.handover, CaseEventType.submitted}
+
+
+def follows_only(caps: set[Capacity]) -> bool:
+    """A neighbour who follows the case and is nothing else to it: they see its number,
+    category and status changes only (issue 16), never what the resident or the workers wrote
+    or sent."""
+    return bool(caps) and not (caps - {Capacity.follower})
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +93,9 @@ class CaseView:
     address: str | None
     grid: str
     resident_name: str | None  # worker side and officers only
+    description: str | None  # what the resident wrote: not for followers
+    authorisation: str | None  # proxy errands: not for followers
+    resolution: str | None  # the worker's result note: not for followers
     resident_phone: str | None  # the owner only
     owner_name: str | None  # worker side only
     has_owner: bool
@@ -101,10 +111,10 @@ class CaseView:
     actions: list[str] = field(default_factory=list)
 
 
-def _title(case: Case, services: dict[int, ServiceItem], locale: str) -> str:
+def _title(case: Case, services: dict[int, ServiceItem], locale: str, *, with_text: bool = True) -> str:
     service = services.get(case.service_id) if case.service_id else None
     name = i18n_name(service.names, locale, service.code) if service else None
-    text = excerpt(case.description, 40)
+    text = excerpt(case.description, 40) if with_text else ""
     if name and text:
         return f"{name} · {text}"
     return name or text or "—"
@@ -128,7 +138,8 @@ async def _services(session: AsyncSession, cases: list[Case]) -> dict[int, Servi
 def _brief(case: Case, services: dict[int, ServiceItem], locale: str, now: datetime, *, mine: bool = False,
            following: bool = False) -> CaseBrief:
     due = _due(case)
-    return CaseBrief(case.id, case.number or "", case.status, case.close_reason, _title(case, services, locale),
+    return CaseBrief(case.id, case.number or "", case.status, case.close_reason,
+                     _title(case, services, locale, with_text=not following),
                      case.submitted_at, due, bool(due and due < now),
                      bool(case.emergency and case.emergency_ack_at is None and case.status in OPEN_STATUSES),
                      mine=mine, following=following)
@@ -186,6 +197,7 @@ async def view(session: AsyncSession, actor: User, case_id: int, locale: str, no
     case, caps = await case_for(session, actor, case_id)
     worker_side = bool(caps & WORKER_SIDE) or Capacity.department in caps
     resident_view = not worker_side
+    follower = follows_only(caps)
     services = await _services(session, [case])
     building = await session.get(Building, case.building_id) if case.building_id else None
     grid = await session.get(Grid, case.grid_id)
@@ -195,6 +207,8 @@ async def view(session: AsyncSession, actor: User, case_id: int, locale: str, no
     events_q = select(CaseEvent).where(CaseEvent.case_id == case.id)
     if resident_view:
         events_q = events_q.where(CaseEvent.public.is_(True))
+    if follower:
+        events_q = events_q.where(CaseEvent.type.in_(list(STATUS_EVENTS)))
     total = int(await session.scalar(select(func.count()).select_from(events_q.subquery())) or 0)
     events = list(reversed(list(await session.scalars(events_q.order_by(CaseEvent.id.desc()).limit(timeline_limit)))))
     actor_ids = {e.actor_id for e in events if e.actor_id}
@@ -215,7 +229,7 @@ async def view(session: AsyncSession, actor: User, case_id: int, locale: str, no
     escalations = [EscalationLine(e.id, i18n_name(d.names, locale, d.code), e.note if worker_side else "",
                                   e.ack_due_at, e.acknowledged_at, e.reported_at,
                                   e.report if worker_side else None, d.id in mine)
-                   for e, d in escalation_rows]
+                   for e, d in escalation_rows] if not follower else []
     handovers = list(await session.scalars(select(CaseHandover).where(CaseHandover.case_id == case.id)
                                            .order_by(CaseHandover.id))) \
         if case.kind == CaseKind.proxy and (Capacity.resident in caps or worker_side) else []
@@ -226,17 +240,20 @@ async def view(session: AsyncSession, actor: User, case_id: int, locale: str, no
     follower_count = int(await session.scalar(select(func.count()).select_from(CaseFollower)
                                               .where(CaseFollower.case_id == case.id)) or 0)
     result = CaseView(
-        case=case, caps=caps, title=_title(case, services, locale),
+        case=case, caps=caps, title=_title(case, services, locale, with_text=not follower),
         building=i18n_name(building.names, locale, building.code) if building else None,
-        address=building.address if building else None,
+        address=building.address if building and not follower else None,
         grid=i18n_name(grid.names, locale, grid.code) if grid else "",
         resident_name=resident.first_name if (resident and worker_side) else None,
+        description=None if follower else case.description,
+        authorisation=None if follower else case.authorisation,
+        resolution=None if follower else case.resolution,
         resident_phone=resident.phone if (resident and Capacity.owner in caps and case.status != CaseStatus.closed)
         else None,
         owner_name=owner.first_name if (owner and worker_side) else None,
         has_owner=owner is not None,
         timeline=timeline, events_total=total, escalations=escalations, handovers=handovers,
-        attachments=int(await session.scalar(att_q) or 0),
+        attachments=0 if follower else int(await session.scalar(att_q) or 0),
         rating=rating if (Capacity.resident in caps or worker_side) else None,
         followers=follower_count,
         accept_overdue=bool(case.status == CaseStatus.new and case.accept_due_at and case.accept_due_at < now),
@@ -302,6 +319,8 @@ def actions_for(v: CaseView) -> list[str]:
 
 async def attachments(session: AsyncSession, actor: User, case_id: int, *, limit: int = 20) -> list[CaseAttachment]:
     case, caps = await case_for(session, actor, case_id)
+    if follows_only(caps):
+        return []  # what a resident sent is theirs and their case team's, not a neighbour's
     q = select(CaseAttachment).where(CaseAttachment.case_id == case.id)
     if not (caps & WORKER_SIDE or Capacity.department in caps):
         q = q.where(CaseAttachment.public.is_(True))

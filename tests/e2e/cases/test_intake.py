@@ -138,8 +138,9 @@ async def test_cancel_unsent_draft_and_bad_input(bot):
 async def test_similar_case_in_the_building_is_offered_and_followed(bot, demo_sessionmaker):
     async with demo_sessionmaker() as s:
         building = await s.scalar(select(Building).where(Building.code == "DC-XS-01-02"))
+        # A neighbour whose home a worker has confirmed (issue 16: a mere claim is offered nothing).
         s.add(User(telegram_id=7100000001, first_name="邻居老赵", locale="zh-Hans", building_id=building.id,
-                   grid_id=building.grid_id, registered_at=utcnow(), roles=[]))
+                   grid_id=building.grid_id, registered_at=utcnow(), home_confirmed_at=utcnow(), roles=[]))
         await s.commit()
     resident = person(bot, RESIDENT, "王桂芝")
     neighbour = person(bot, 7100000001, "邻居老赵")

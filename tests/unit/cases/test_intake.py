@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.services import cases
+from bot.services import cases, homes
 from bot.services.cases.common import next_number
 from bot.services.dates import parse_date
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
@@ -145,10 +145,15 @@ async def test_similar_case_in_the_building_can_be_followed(sessionmaker):
         draft = await cases.start_draft(s, w.neighbour, kind=CaseKind.report, service_id=w.report_item.id, now=later)
         await cases.add_text(s, w.neighbour, draft.id, "楼道太黑了", "en")
         await cases.add_file(s, w.neighbour, draft.id, photo(7), "en", later)
-        similar = await cases.similar_cases(s, w.neighbour, draft.id, later)
+        # A claimed home shows nothing of the neighbours (issue 16); a worker of the grid confirms it.
+        assert await cases.similar_cases(s, w.neighbour, draft.id, later, locale="en") == []
+        await homes.confirm(s, SETTINGS, w.worker, w.neighbour.id, later)
+        similar = await cases.similar_cases(s, w.neighbour, draft.id, later, locale="en")
         assert [c.number for c in similar] == [first.number]
+        # By number, category and status only: nothing of what the other resident wrote.
+        assert similar[0].category == "Repair" and "楼道灯" not in repr(similar)
         # Not offered after 7 days, nor for another building.
-        assert await cases.similar_cases(s, w.neighbour, draft.id, T0 + timedelta(days=8)) == []
+        assert await cases.similar_cases(s, w.neighbour, draft.id, T0 + timedelta(days=8), locale="en") == []
         with pytest.raises(NotFound):
             await cases.follow_instead(s, SETTINGS, w.neighbour, draft.id, 424242, later)
         followed = await cases.follow_instead(s, SETTINGS, w.neighbour, draft.id, first.id, later)
@@ -164,6 +169,19 @@ async def test_similar_case_in_the_building_can_be_followed(sessionmaker):
         assert all(e.note is None for e in v.timeline) and "ok" not in v.actions and "chat" not in v.actions
         with pytest.raises(NotAllowed):
             await cases.confirm(s, SETTINGS, w.neighbour, first.id, later)
+        # Nor anything the reporter wrote or sent (issue 16): status only.
+        assert "楼道灯" not in v.title and v.description is None and v.attachments == 0 and not v.escalations
+        assert {e.type for e in v.timeline} <= {CaseEventType.submitted}
+        assert await cases.attachments(s, w.neighbour, first.id) == []
+        assert "3单元" not in mine[0].title
+        # Told of status changes only: accepted and resolved, by number and status.
+        await cases.accept(s, SETTINGS, w.worker, first.id, later)
+        await cases.resolve(s, SETTINGS, w.worker, first.id, "换了灯泡，3单元已修好", None, later)
+        told = [m.payload["text"] for m in await outbox(s, w.neighbour) if not m.dedupe_key.startswith("home:")]
+        assert len(told) == 2 and all(first.number in t and "3单元" not in t and "灯泡" not in t for t in told)
+        v = await cases.view(s, w.neighbour, first.id, "en", later)
+        assert v.resolution is None and [e.type for e in v.timeline] == [
+            CaseEventType.submitted, CaseEventType.accepted, CaseEventType.resolved]
 
 
 async def test_numbers_are_per_district_and_year_and_unique_under_concurrency(sessionmaker):
