@@ -6,7 +6,7 @@ new update.  ``payload_hash`` (a digest of the update's canonical JSON) joins
 the unique key; rows stored before it have none and never conflict.
 
 Revision ID: 0016
-Revises: 0010
+Revises: 0013
 """
 
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016"
-down_revision: str | Sequence[str] | None = "0010"
+down_revision: str | Sequence[str] | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
