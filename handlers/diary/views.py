@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.i18n import PoI18n
 from bot.services import diary
+from bot.services.bounds import MIN_YEAR
 from bot.services.dates import parse_date
 from bot.services.errors import InvalidInput
 from bot.services.escape import esc
@@ -44,7 +45,7 @@ def _month_arg(arg: str, today_: date) -> tuple[int, int]:
     if not m:
         raise InvalidInput("stale_button")
     year, month = int(m.group(1)), int(m.group(2))
-    if not 1 <= month <= 12 or (year, month) > (today_.year, today_.month):
+    if not 1 <= month <= 12 or year < MIN_YEAR or (year, month) > (today_.year, today_.month):
         raise InvalidInput("stale_button")
     return year, month
 
