@@ -85,8 +85,14 @@ def is_transient(exc: BaseException) -> bool:
     for e in (exc, exc.__cause__):
         if isinstance(e, _TRANSIENT):
             return True
-        if isinstance(e, sa_exc.DBAPIError) and e.connection_invalidated:
-            return True
+        if isinstance(e, sa_exc.DBAPIError):
+            if e.connection_invalidated:
+                return True
+            # PostgreSQL: connection (08), rollback (40: serialization, deadlock),
+            # resources (53) and operator intervention (57) classes.
+            state = str(getattr(e.orig, "sqlstate", None) or getattr(e.orig, "pgcode", None) or "")
+            if state[:2] in ("08", "40", "53", "57"):
+                return True
     return False
 ChatKey = int | str
 

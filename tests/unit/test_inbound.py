@@ -7,7 +7,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from bot.inbound import InboundPipeline, chat_key, is_transient
 from bot.middlewares import UpdateAlreadyDone
@@ -132,6 +132,12 @@ def test_transient_errors_are_told_from_bugs():
     assert not is_transient(IntegrityError("INSERT", {}, Exception("UNIQUE")))
     assert not is_transient(OverflowError("Python int too large to convert to SQLite INTEGER"))
     assert not is_transient(AttributeError("cases_card has no attribute fail"))
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    assert is_transient(DBAPIError("UPDATE", {}, Deadlock()))
+    assert not is_transient(DBAPIError("UPDATE", {}, ValueError("bad")))
 
 
 async def test_recover_requeues_pending_and_parks_crash_loops(sessionmaker):
