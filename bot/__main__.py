@@ -55,6 +55,7 @@ async def _with_session(settings: Settings, fn):  # type: ignore[no-untyped-def]
 
 async def _cmd_run(settings: Settings) -> int:
     token = settings.require_token()  # before importing aiogram: a missing token is told at once
+    settings.require_webhook_secret()  # a webhook open to forged updates is never started
 
     # Loaded per command: each command imports only what it needs (aiogram takes seconds).
     from bot.app import GridBotApp

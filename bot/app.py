@@ -133,13 +133,16 @@ class GridBotApp:
         await self.pipeline.poll(self._stop, allowed_updates=ALLOWED_UPDATES)
 
     def webhook_app(self, path: str = "/webhook") -> web.Application:
-        secret = self.settings.webhook_secret.get_secret_value() if self.settings.webhook_secret else None
+        # Closed by default: no webhook without its secret (ConfigError otherwise).
+        secret = self.settings.require_webhook_secret()
+        assert secret is not None, "webhook_app() without WEBHOOK_URL"
+        expected = secret.encode()
 
         async def receive(request: web.Request) -> web.Response:
-            if secret is not None:
-                given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-                if not hmac.compare_digest(given, secret):
-                    return web.Response(status=401)
+            given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode("utf-8", "surrogateescape")
+            # Constant time: the comparison takes as long whatever prefix matches.
+            if not hmac.compare_digest(given, expected):
+                return web.Response(status=401)
             try:
                 payload = await request.json()
             except ValueError:
@@ -164,7 +167,7 @@ class GridBotApp:
         await runner.setup()
         site = web.TCPSite(runner, self.settings.webhook_listen_host, self.settings.webhook_listen_port)
         await site.start()
-        secret = self.settings.webhook_secret.get_secret_value() if self.settings.webhook_secret else None
+        secret = self.settings.require_webhook_secret()
         await self.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
         log.info("webhook listening on %s:%s%s", self.settings.webhook_listen_host,
                  self.settings.webhook_listen_port, path)

@@ -83,7 +83,9 @@ class Settings(BaseSettings):
     default_locale: str = Field(default="zh-Hans", alias="DEFAULT_LOCALE")
     webhook_url: str | None = Field(default=None, alias="WEBHOOK_URL")
     webhook_secret: SecretStr | None = Field(default=None, alias="WEBHOOK_SECRET")
-    webhook_listen_host: str = Field(default="0.0.0.0", alias="WEBHOOK_LISTEN_HOST")
+    # Loopback unless told otherwise: the webhook sits behind a reverse proxy (TLS);
+    # WEBHOOK_LISTEN_HOST=0.0.0.0 listens on every interface.
+    webhook_listen_host: str = Field(default="127.0.0.1", alias="WEBHOOK_LISTEN_HOST")
     webhook_listen_port: int = Field(default=8443, alias="WEBHOOK_LISTEN_PORT", ge=1, le=65535)
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     # How many times an inbound update is tried before it is parked as failed.
@@ -177,6 +179,15 @@ class Settings(BaseSettings):
             raise ValueError("expected an http:// or https:// URL")
         return value.rstrip("/")
 
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _check_webhook_secret(cls, value: object) -> object:
+        if value in (None, ""):
+            return None
+        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value):
+            raise ValueError("1-256 characters A-Z, a-z, 0-9, _ and - (Telegram's secret_token)")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _check_db(cls, value: str) -> str:
@@ -244,6 +255,16 @@ class Settings(BaseSettings):
         if self.bot_token is None:
             raise ConfigError("BOT_TOKEN: missing (get one from @BotFather, or use `python -m bot sandbox`)")
         return self.bot_token.get_secret_value()
+
+    def require_webhook_secret(self) -> str | None:
+        """The webhook's secret token; ``None`` in polling mode.  A webhook without a
+        secret would accept any POSTed update (an "admin" included): refused."""
+        if self.webhook_url is None:
+            return None
+        if self.webhook_secret is None:
+            raise ConfigError("WEBHOOK_SECRET: missing; required when WEBHOOK_URL is set "
+                              "(Telegram sends it with every update)")
+        return self.webhook_secret.get_secret_value()
 
 
 def load_settings(**overrides: object) -> Settings:

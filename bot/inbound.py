@@ -12,8 +12,11 @@ updates when the process dies.  Here every update is
    transaction as the handler's effects.
 
 On start :meth:`InboundPipeline.recover` re-runs every row still pending.
-A row that keeps failing (an exception, or a crash while it ran) is parked as
-``failed`` after ``max_attempts`` tries so it cannot block its chat forever.
+A row that keeps failing (a transient error such as a database or network
+outage, or a crash while it ran) is parked as ``failed`` after ``max_attempts``
+tries so it cannot block its chat forever.  Any other exception is a bug that
+running the update again would only repeat: the row is parked at once with its
+error, and the user gets the apology (see :func:`is_transient`).
 
 Several processes on one PostgreSQL database (webhooks behind a balancer)
 share the table.  Each row carries a lease: the process that stored it owns
@@ -49,6 +52,7 @@ from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, Telegra
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -59,6 +63,38 @@ from models import InboundStatus, InboundUpdate, utcnow
 log = logging.getLogger(__name__)
 
 FailedCallback = Callable[[Update, BaseException], Awaitable[None]]
+
+# Failures that may pass on their own: the database or the network was away.
+_TRANSIENT = (
+    TimeoutError,  # asyncio's too
+    ConnectionError,
+    aiohttp.ClientError,
+    TelegramNetworkError,
+    TelegramServerError,
+    TelegramRetryAfter,
+    sa_exc.OperationalError,  # lost connection, "database is locked", serialization failures
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,  # the connection pool
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether running the update again may succeed.  Everything else (a
+    ``TypeError``, a ``KeyError``, an ``IntegrityError``...) is a bug in the
+    handling of this update and would fail the same way again."""
+    for e in (exc, exc.__cause__):
+        if isinstance(e, _TRANSIENT):
+            return True
+        if isinstance(e, sa_exc.DBAPIError):
+            if e.connection_invalidated:
+                return True
+            # PostgreSQL: connection (08), rollback (40: serialization, deadlock),
+            # resources (53) and operator intervention (57) classes.
+            state = str(getattr(e.orig, "sqlstate", None) or getattr(e.orig, "pgcode", None) or "")
+            if state[:2] in ("08", "40", "53", "57"):
+                return True
+    return False
 ChatKey = int | str
 
 
@@ -344,8 +380,13 @@ class InboundPipeline:
                 return
             except Exception as exc:  # noqa: BLE001 - every failure is recorded
                 item.attempts += 1
-                final = item.attempts >= self.max_attempts
-                log.exception("update %s failed (attempt %d)", item.payload.get("update_id"), item.attempts)
+                transient = is_transient(exc)
+                final = not transient or item.attempts >= self.max_attempts
+                if transient:
+                    log.exception("update %s failed (attempt %d)", item.payload.get("update_id"), item.attempts)
+                else:
+                    log.exception("update %s failed with an unexpected error; parked, not retried",
+                                  item.payload.get("update_id"))
                 still_pending = await self._record_failure(item, exc, final)
                 if not still_pending:
                     # Its effects were committed before the failure (e.g. the reply

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from aiogram.filters.callback_data import CallbackData
 
+from bot.services.bounds import Id, OptId, Page
+
 
 class LangCb(CallbackData, prefix="lang"):
     locale: str
@@ -14,20 +16,20 @@ class PlaceCb(CallbackData, prefix="pl"):
     """Pick a place while registering: level c(ommunity), g(rid), b(uilding)."""
 
     level: str
-    id: int
+    id: OptId
 
 
 class PageCb(CallbackData, prefix="pg"):
     """Page through a list: level and parent as in :class:`PlaceCb`."""
 
     level: str
-    parent: int
-    page: int
+    parent: OptId
+    page: Page
 
 
 class InviteCb(CallbackData, prefix="inv"):
     role: str
-    scope: int = 0
+    scope: OptId = 0
 
 
 class ProfileCb(CallbackData, prefix="prof"):
@@ -38,8 +40,8 @@ class BcScopeCb(CallbackData, prefix="bcs"):
     """Broadcast audience: open (``pick=0``) or choose (``pick=1``) a scope."""
 
     type: str  # district, community, grid, building
-    id: int
-    pick: int = 0
+    id: OptId
+    pick: Page = 0
 
 
 class BcStepCb(CallbackData, prefix="bcx"):
@@ -52,11 +54,11 @@ class BcStepCb(CallbackData, prefix="bcx"):
 class BcAckCb(CallbackData, prefix="bca"):
     """A recipient's "I have read it"."""
 
-    id: int
+    id: Id
 
 
 class HomeCb(CallbackData, prefix="hm"):
     """A worker on a resident's home claim: ``list`` the claims, ``ok`` confirm, ``no`` reject (id: the resident)."""
 
     action: str
-    id: int = 0
+    id: OptId = 0

@@ -29,6 +29,7 @@ from bot.delivery.limits import LocalLimiter
 from bot.delivery.quiet import in_quiet_hours, quiet_hours_end
 from bot.i18n import PoI18n
 from bot.services import broadcasts
+from bot.services.bounds import Id
 from bot.services.notify import notify
 from models import Broadcast, BroadcastStatus, OutboxKind, User, utcnow
 
@@ -42,7 +43,7 @@ class BcCtlCb(CallbackData, prefix="bcc"):
     buttons, which ``handlers.broadcast`` answers."""
 
     action: str
-    id: int
+    id: Id
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ import re
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from bot.services.bounds import in_range
 from bot.services.errors import InvalidInput
 
 
@@ -41,6 +42,7 @@ def parse_date(text: str | None, today: date, *, no_future: bool = False) -> dat
     Without a year it is this year; with ``no_future`` (a day that has
     happened, such as a diary day) a day without a year that would be in
     the future is last year's, and a future day is refused.
+    A day outside :data:`bot.services.bounds.MIN_YEAR`..``MAX_YEAR`` (2000-2100) is not a date here.
     ``InvalidInput("bad_date")`` when it is not a date, ``InvalidInput("date_in_future")``
     when ``no_future`` refuses it.
     """
@@ -61,6 +63,8 @@ def parse_date(text: str | None, today: date, *, no_future: bool = False) -> dat
                 day = day.replace(year=day.year - 1)
             except ValueError:  # 29 February
                 raise InvalidInput("bad_date") from None
+        if not in_range(day):
+            raise InvalidInput("bad_date")
         if no_future and day > today:
             raise InvalidInput("date_in_future")
         return day

@@ -34,6 +34,7 @@ from bot.services.appointments import (
     status_label,
     when_label,
 )
+from bot.services.bounds import Code, DayOrdinal, OptId, Page
 from bot.services.dates import local_day
 from bot.services.errors import DomainError
 from handlers import labels
@@ -63,11 +64,11 @@ class ApCb(CallbackData, prefix="ap"):
     """
 
     a: str
-    sv: int = 0
-    st: int = 0
-    x: int = 0
-    b: int = 0
-    r: int = 0
+    sv: OptId = 0
+    st: OptId = 0
+    x: Code = 0
+    b: OptId = 0
+    r: OptId = 0
 
 
 class StCb(CallbackData, prefix="aps"):
@@ -75,11 +76,11 @@ class StCb(CallbackData, prefix="aps"):
     ``b``, a plan (``sv``), residents without Telegram (``b`` = their user id)."""
 
     a: str
-    st: int = 0
-    x: int = 0
-    b: int = 0
-    sv: int = 0
-    p: int = 0
+    st: OptId = 0
+    x: DayOrdinal = 0
+    b: OptId = 0
+    sv: OptId = 0
+    p: Page = 0
 
 
 # ------------------------------------------------------------------ rendering

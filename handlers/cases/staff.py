@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.services import cases, workcalendar
+from bot.services.bounds import in_range
 from bot.services.dates import local_day
 from bot.services.errors import DomainError
 from bot.services.escape import esc
@@ -101,6 +102,8 @@ async def holiday_set(message: Message, command: CommandObject, session: AsyncSe
     try:
         day = date.fromisoformat(parts[0]) if parts else None
     except ValueError:
+        day = None
+    if day is not None and not in_range(day):  # year 1 or 9999: not a holiday of ours
         day = None
     word = parts[1].lower() if len(parts) > 1 else ""
     if day is None or (word not in _KINDS and word != "clear"):

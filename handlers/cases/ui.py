@@ -25,6 +25,7 @@ from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.keyboard import ReplyKeyboardBuilder
 
 from bot.services import cases
+from bot.services.bounds import OptId, Page
 from bot.services.cases import Capacity, CaseBrief, CaseView, DraftSummary
 from bot.services.errors import DomainError
 from bot.services.escape import esc
@@ -86,15 +87,15 @@ class CaseCb(CallbackData, prefix="cs"):
     """An action on a case; ``arg`` is a score, a department, a template..."""
 
     action: str
-    id: int
-    arg: int = 0
+    id: OptId
+    arg: OptId = 0
 
 
 class EscCb(CallbackData, prefix="ce"):
     """A department officer's action on an escalation."""
 
     action: str
-    id: int
+    id: OptId
 
 
 class IntakeCb(CallbackData, prefix="ci"):
@@ -102,16 +103,16 @@ class IntakeCb(CallbackData, prefix="ci"):
     anyway, resume, discard, emg (confirm an emergency)."""
 
     action: str
-    id: int = 0
+    id: OptId = 0
 
 
 class InboxCb(CallbackData, prefix="cx"):
-    page: int
+    page: Page
 
 
 class CannedCb(CallbackData, prefix="cr"):
     action: str  # new, edit, del
-    id: int = 0
+    id: OptId = 0
 
 
 # ------------------------------------------------------------------ keyboards

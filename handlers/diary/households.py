@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.i18n import PoI18n
 from bot.services import diary
+from bot.services.bounds import MAX_PAGE, parse_int
 from bot.services.errors import DomainError, InvalidInput
 from bot.services.escape import esc
 from handlers.diary import ui
@@ -48,8 +49,8 @@ async def ledger_cb(query: CallbackQuery, callback_data: DiaryCb, session: Async
                     settings: Settings, i18n: PoI18n) -> None:
     lines = await diary.grid_buildings(session, user, callback_data.id, today(settings), i18n.current_locale)
     try:
-        page = int(callback_data.arg or 0)
-    except ValueError:
+        page = parse_int(callback_data.arg or "0", lo=0, hi=MAX_PAGE)
+    except InvalidInput:
         page = 0
     shown, page, pages = ui.paginate(lines, page, BUILDINGS_PAGE)
     rows = [[button(f"🏢 {b.name} ({b.households})" + (f" ⏰{b.due}" if b.due else ""), "lb", b.id)]

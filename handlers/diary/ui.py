@@ -25,6 +25,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 
 from bot.services import diary
+from bot.services.bounds import OptId
 from bot.services.diary import (
     DiaryFigures,
     EntryView,
@@ -67,8 +68,8 @@ class DiaryCb(CallbackData, prefix="dy"):
     category, a unit, a date, a page."""
 
     action: str
-    id: int = 0
-    ref: int = 0
+    id: OptId = 0
+    ref: OptId = 0
     arg: str = ""
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.i18n import PoI18n
 from bot.services import diary
+from bot.services.bounds import MIN_YEAR, parse_int
 from bot.services.dates import parse_date
 from bot.services.errors import InvalidInput
 from bot.services.escape import esc
@@ -30,11 +31,9 @@ def _day_arg(arg: str, today_: date) -> tuple[date, int]:
     day_text, _sep, page_text = arg.partition("|")
     try:
         day = parse_date(day_text, today_, no_future=True) if day_text else today_
-        page = int(page_text) if page_text else 0
-    except (InvalidInput, ValueError):
+        page = parse_int(page_text, lo=0, hi=1000) if page_text else 0
+    except InvalidInput:
         raise InvalidInput("stale_button") from None
-    if not 0 <= page <= 1000:
-        raise InvalidInput("stale_button")
     return day, page
 
 
@@ -44,7 +43,7 @@ def _month_arg(arg: str, today_: date) -> tuple[int, int]:
     if not m:
         raise InvalidInput("stale_button")
     year, month = int(m.group(1)), int(m.group(2))
-    if not 1 <= month <= 12 or (year, month) > (today_.year, today_.month):
+    if not 1 <= month <= 12 or year < MIN_YEAR or (year, month) > (today_.year, today_.month):
         raise InvalidInput("stale_button")
     return year, month
 

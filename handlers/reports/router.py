@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.i18n import PoI18n
 from bot.services import reports
+from bot.services.bounds import OptId, Page
 from bot.services.escape import esc
 from bot.services.l10n import translator
 from handlers import labels
@@ -48,9 +49,9 @@ class ReportCb(CallbackData, prefix=reports.REPORT_CB):
 
     action: str
     kind: str = ""
-    id: int = 0
+    id: OptId = 0
     period: str = ""
-    page: int = 0
+    page: Page = 0
 
 
 class ReportForm(StatesGroup):

@@ -6,9 +6,11 @@ import asyncio
 import socket
 
 import aiohttp
+import pytest
 from sqlalchemy import select
 
 from bot.app import GridBotApp
+from bot.config import ConfigError
 from models import InboundStatus, InboundUpdate
 from tests.conftest import BOT_TOKEN
 from tests.e2e.conftest import make_settings
@@ -57,3 +59,14 @@ async def test_webhook_stores_then_handles(emulator, db_url, demo_sessionmaker):
         await asyncio.wait_for(task, 15)
         await app.close()
     assert emulator.unknown_methods == []
+
+
+async def test_webhook_without_secret_never_listens(emulator, db_url):
+    """The app itself refuses to build a webhook server with no secret (``run`` says so first)."""
+    settings = make_settings(emulator, db_url, WEBHOOK_URL="http://127.0.0.1:9/tg/webhook", WEBHOOK_SECRET="")
+    app = GridBotApp.create(settings, token=BOT_TOKEN)
+    try:
+        with pytest.raises(ConfigError, match="^WEBHOOK_SECRET:"):
+            app.webhook_app("/tg/webhook")
+    finally:
+        await app.close()

@@ -7,8 +7,9 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from bot.inbound import InboundPipeline, chat_key
+from bot.inbound import InboundPipeline, chat_key, is_transient
 from bot.middlewares import UpdateAlreadyDone
 from models import InboundStatus, InboundUpdate, utcnow
 
@@ -24,12 +25,14 @@ def msg(update_id: int, chat: int, text: str = "hi") -> dict:
 class FakeDispatcher:
     """Records the order updates are fed in; chat 1's first update blocks until released."""
 
-    def __init__(self, sessionmaker, *, fail: dict[int, int] | None = None) -> None:
+    def __init__(self, sessionmaker, *, fail: dict[int, int] | None = None,
+                 error: type[Exception] = ConnectionError) -> None:
         self.sessionmaker = sessionmaker
         self.seen: list[int] = []
         self.release = asyncio.Event()
         self.blocked = asyncio.Event()
         self.fail = dict(fail or {})
+        self.error = error
         self.progress = asyncio.Condition()
 
     async def feed_update(self, bot, update, inbound_id: int) -> None:  # noqa: ARG002
@@ -38,7 +41,7 @@ class FakeDispatcher:
             await self.release.wait()
         if self.fail.get(update.update_id, 0) > 0:
             self.fail[update.update_id] -= 1
-            raise RuntimeError("boom")
+            raise self.error("boom")
         self.seen.append(update.update_id)
         async with self.sessionmaker() as s:
             await s.execute(update_stmt(inbound_id))
@@ -104,7 +107,8 @@ async def test_a_reused_update_id_is_a_new_update_and_a_redelivery_is_not(sessio
 
 
 async def test_failures_retry_then_park(sessionmaker):
-    dp = FakeDispatcher(sessionmaker, fail={2: 1, 3: 99})
+    # A transient failure (the network, the database away) is retried.
+    dp = FakeDispatcher(sessionmaker, fail={2: 1, 3: 99}, error=ConnectionError)
     dp.release.set()
     failed_callbacks = []
 
@@ -120,6 +124,40 @@ async def test_failures_retry_then_park(sessionmaker):
         rows = {r.update_id: r for r in await s.scalars(select(InboundUpdate))}
     assert rows[3].status == InboundStatus.failed and rows[3].attempts == 3 and "boom" in rows[3].last_error
     assert rows[2].status == InboundStatus.done and rows[2].attempts == 1
+
+
+async def test_a_bug_is_parked_at_once_and_apologised_for(sessionmaker):
+    """An unexpected error would fail the same way again: no retry, the error kept,
+    the user told once (on_failed)."""
+    dp = FakeDispatcher(sessionmaker, fail={2: 99}, error=OverflowError)
+    dp.release.set()
+    failed_callbacks = []
+
+    async def on_failed(update, exc):  # type: ignore[no-untyped-def]
+        failed_callbacks.append((update.update_id, type(exc).__name__))
+
+    p = pipeline(sessionmaker, dp, max_attempts=3, on_failed=on_failed)
+    await p.feed_raw([msg(1, 1), msg(2, 1), msg(3, 1)])
+    await p.wait_handled(3)
+    assert dp.seen == [1, 3] and dp.fail[2] == 98  # tried once
+    assert failed_callbacks == [(2, "OverflowError")]
+    async with sessionmaker() as s:
+        row = await s.scalar(select(InboundUpdate).where(InboundUpdate.update_id == 2))
+    assert row.status == InboundStatus.failed and row.attempts == 1 and row.last_error == "OverflowError: boom"
+
+
+def test_transient_errors_are_told_from_bugs():
+    assert is_transient(OperationalError("SELECT 1", {}, Exception("database is locked")))
+    assert is_transient(TimeoutError()) and is_transient(ConnectionResetError())
+    assert not is_transient(IntegrityError("INSERT", {}, Exception("UNIQUE")))
+    assert not is_transient(OverflowError("Python int too large to convert to SQLite INTEGER"))
+    assert not is_transient(AttributeError("cases_card has no attribute fail"))
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    assert is_transient(DBAPIError("UPDATE", {}, Deadlock()))
+    assert not is_transient(DBAPIError("UPDATE", {}, ValueError("bad")))
 
 
 async def test_recover_requeues_pending_and_parks_crash_loops(sessionmaker):

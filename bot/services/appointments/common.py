@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.services.appointments.plans import load_bookable
+from bot.services.bounds import MAX_CODE, day_from_ordinal, in_range
 from bot.services.errors import Conflict, InvalidInput, NotFound
 from models import (
     Appointment,
@@ -48,17 +49,17 @@ def slot_code(starts_at: datetime) -> int:
 
 
 def slot_from_code(code: int) -> datetime:
-    if not 0 < code < 10**9:
+    if not 0 < code < MAX_CODE:
         raise InvalidInput("appt_no_slot")
-    return datetime.fromtimestamp(code * 60, UTC)
+    starts_at = datetime.fromtimestamp(code * 60, UTC)
+    if not in_range(starts_at.date()):
+        raise InvalidInput("appt_no_slot")
+    return starts_at
 
 
 def day_from_code(code: int) -> date:
-    """A day as buttons carry it (its ordinal)."""
-    try:
-        return date.fromordinal(code)
-    except (ValueError, OverflowError):
-        raise InvalidInput("appt_no_slot") from None
+    """A day as buttons carry it (its ordinal), within the bot's years (bot.services.bounds)."""
+    return day_from_ordinal(code, "appt_no_slot")
 
 
 # ------------------------------------------------------------------ a booking as the reader sees it

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from bot.config import Settings
+from bot.services.bounds import in_range
 from bot.services.dates import day_bounds, day_start, local_day, parse_date
 from bot.services.errors import InvalidInput
 
@@ -64,6 +65,8 @@ def period_for(code: str, today: date) -> Period:
             last = datetime.strptime(m.group(2), "%Y%m%d").date()
         except ValueError:
             raise InvalidInput("report_period") from None
+        if not (in_range(start) and in_range(last)):
+            raise InvalidInput("report_period")
         return _checked(start, last, today)
     raise InvalidInput("report_period")
 
