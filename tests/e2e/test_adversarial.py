@@ -87,6 +87,7 @@ PREFIXES: dict[str, list[str]] = {
     "bcx": ["roots", "aud", "ack", "schedule", "when", "drop", "send"],
     "bca": [""],
     "bcc": ["pause", "resume", "cancel", "refresh"],
+    "hm": ["list", "ok", "no"],
 }
 
 HUGE = [2**63, 2**64, 10**23, 2**70, -1, -(2**63), -(2**70), 99999999999999999999999]
@@ -231,6 +232,8 @@ def _forged_for(case_id: int) -> list[str]:
                 out.append(f"bcx:{action}:1")
             elif prefix == "cr":
                 out.append(f"cr:{action}:1")
+            elif prefix == "hm":
+                out += [f"hm:{action}:{n}" for n in range(1, 4)]
             else:
                 out.append(f"{prefix}:{action}")
     return out
