@@ -280,7 +280,7 @@ _field = st.one_of(_int_field, _int_field, _text_field)
 
 # How many fields follow each prefix (its CallbackData's fields, the first one the action).
 ARITY = {"cs": 3, "ce": 2, "ci": 2, "cx": 1, "cr": 2, "ap": 6, "aps": 6, "dy": 4, "rp": 5, "lang": 1, "pl": 2,
-         "pg": 3, "inv": 2, "prof": 1, "bcs": 3, "bcx": 2, "bca": 1, "bcc": 2}
+         "pg": 3, "inv": 2, "prof": 1, "bcs": 3, "bcx": 2, "bca": 1, "bcc": 2, "hm": 2}
 NO_ACTION = {"cx", "bca"}  # only a number
 
 
