@@ -34,6 +34,7 @@ from bot.services.cases.common import (
     tell_residents,
     unique_users,
 )
+from bot.services.cases.limits import check_emergency
 from bot.services.errors import Conflict
 from bot.services.escape import esc
 from bot.services.notify import Button
@@ -87,6 +88,7 @@ async def raise_emergency(session: AsyncSession, settings: Settings, case: Case,
         raise Conflict("case_closed", number=case.number or "")
     if case.emergency and case.emergency_ack_at is None:
         raise Conflict("already_emergency", number=case.number or "")
+    await check_emergency(session, settings, case, actor, as_resident=Capacity.resident in caps, now=now)
     repeat = timedelta(minutes=settings.emergency_repeat_minutes)
     await session.execute(update(Case).where(Case.id == case.id).values(
         emergency=True, emergency_at=now, emergency_level=0, emergency_next_at=now + repeat,

@@ -34,6 +34,7 @@ from bot.services.cases.common import (
     unique_users,
 )
 from bot.services.cases.emergency import raise_emergency
+from bot.services.cases.limits import check_emergency, check_new_case
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.services.escape import esc
 from bot.services.notify import Button
@@ -271,6 +272,9 @@ async def submit(session: AsyncSession, settings: Settings, resident: User, draf
     notifications, in the caller's transaction."""
     case = await _draft(session, resident, draft_id)
     _require_home(resident)
+    await check_new_case(session, settings, resident, now)
+    if emergency:  # before anything is written: refused, the draft stays a draft
+        await check_emergency(session, settings, case, resident, as_resident=True, now=now)
     has_files = await _attachment_count(session, case.id) > 0
     if not emergency and not case.description and not has_files:
         raise InvalidInput("draft_empty")
