@@ -77,8 +77,10 @@ async def _alert(session: AsyncSession, settings: Settings, case: Case, level: i
         return "\n".join(body), [[Button(_("🆘 I'm on it"), case_cb("eack", case.id))],
                                  [Button(_("📄 Details"), case_cb("view", case.id))]]
 
+    # One alert per person per step: the step is this level of this emergency (flagged at emergency_at).
+    flagged_at = int(case.emergency_at.timestamp()) if case.emergency_at else 0
     return await tell(session, settings, recipients, case=case, event=event, render=render,
-                      kind=OutboxKind.emergency)
+                      kind=OutboxKind.emergency, step=f"emergency:{flagged_at}:L{level}")
 
 
 async def raise_emergency(session: AsyncSession, settings: Settings, case: Case, actor: User, caps: set[Capacity],

@@ -403,7 +403,7 @@ async def notify_new_case(session: AsyncSession, settings: Settings, case: Case,
         return text, [[Button(_("✅ Accept"), case_cb("acc", case.id))],
                       [Button(_("📄 Details"), case_cb("view", case.id))]]
 
-    await tell(session, settings, unique_users(team), case=case, event=event, render=render)
+    await tell(session, settings, unique_users(team), case=case, event=event, render=render, step="new")
 
 
 async def follow_instead(session: AsyncSession, settings: Settings, resident: User, draft_id: int, case_id: int,
@@ -437,5 +437,7 @@ async def follow_instead(session: AsyncSession, settings: Settings, resident: Us
             text += "\n“" + esc(excerpt(draft.description, 300)) + "”"
         return text, [[Button(_("📄 Details"), case_cb("view", target.id))]]
 
-    await tell(session, settings, unique_users(recipients), case=target, event=event, render=render)
+    # Told once per resident who follows: following again (a new draft each time) alerts nobody twice.
+    await tell(session, settings, unique_users(recipients), case=target, event=event, render=render,
+               step=f"follower:u{resident.id}")
     return target

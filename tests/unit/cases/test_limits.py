@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.services import cases
+from bot.services.cases.emergency import _alert
 from bot.services.errors import Conflict
 from models import Case, CaseEvent, CaseEventType, CaseKind, CaseStatus, OutboxKind, OutboxMessage
-from tests.unit.cases.world import SETTINGS, T0, make_world
+from tests.unit.cases.world import SETTINGS, T0, make_world, sent_case
 
 LIMITS = SETTINGS.model_copy(update={"case_max_open": 3, "case_max_per_day": 4, "emergency_max_per_day": 2,
                                      "emergency_cooldown_minutes": 60, "relay_max_per_hour": 3})
@@ -108,3 +109,33 @@ async def test_relay_messages_are_capped_per_case_per_hour(sessionmaker):
         assert await s.scalar(select(func.count()).select_from(OutboxMessage)) == before
         # An hour after the first, one more goes through.
         await cases.send_message(s, LIMITS, w.resident, case.id, text="5", now=T0 + timedelta(minutes=61))
+
+
+async def test_following_again_alerts_the_team_once(sessionmaker):
+    async with sessionmaker() as s:
+        w = await make_world(s)
+        case = await sent_case(s, w, kind=CaseKind.report)
+        outbox = select(func.count()).select_from(OutboxMessage)
+        told = []
+        for minute in (1, 2, 3):
+            before = await s.scalar(outbox)
+            draft = await cases.start_draft(s, w.neighbour, kind=CaseKind.report, service_id=w.report_item.id,
+                                            now=T0 + timedelta(minutes=minute))
+            await cases.follow_instead(s, LIMITS, w.neighbour, draft.id, case.id, T0 + timedelta(minutes=minute))
+            told.append(await s.scalar(outbox) - before)
+        assert told[0] > 0 and told[1:] == [0, 0]  # the team heard it once
+        assert await s.scalar(select(func.count()).select_from(CaseEvent).where(
+            CaseEvent.case_id == case.id, CaseEvent.type == CaseEventType.follower_joined)) == 3
+
+
+async def test_an_emergency_alerts_each_person_once_per_level(sessionmaker):
+    async with sessionmaker() as s:
+        w = await make_world(s)
+        case = await _send(s, w.resident, T0, emergency=True)
+        alerts = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == OutboxKind.emergency)
+        first = await s.scalar(alerts)
+        # The same level alerted again (a retried job, a second process): nobody hears it twice.
+        await _alert(s, LIMITS, case, 0, T0 + timedelta(seconds=5))
+        assert await s.scalar(alerts) == first
+        await _alert(s, LIMITS, case, 1, T0 + timedelta(minutes=5))
+        assert await s.scalar(alerts) > first
