@@ -113,8 +113,8 @@ class Settings(BaseSettings):
     jobs_enabled: bool = Field(default=True, alias="JOBS_ENABLED")
     # Per-user limit on inbound updates (bot/ratelimit.py): USER_BURST at once, then
     # USER_RATE_PER_MINUTE a minute; 0 turns it off.  Per process (see the module).
-    user_rate_per_minute: float = Field(default=30, alias="USER_RATE_PER_MINUTE", ge=0, le=6000)
-    user_burst: int = Field(default=20, alias="USER_BURST", ge=1, le=1000)
+    user_rate_per_minute: float = Field(default=60, alias="USER_RATE_PER_MINUTE", ge=0, le=6000)
+    user_burst: int = Field(default=30, alias="USER_BURST", ge=1, le=1000)
 
     # Cases (bot/services/cases/): the working calendar that time limits count in
     # (local DISPLAY_TZ; holidays and make-up workdays come from the `holidays` table).
