@@ -28,6 +28,7 @@ from bot.http import JsonAiohttpSession
 from bot.i18n import PoI18n, UserLocaleMiddleware, create_i18n, locale_from_telegram
 from bot.inbound import InboundPipeline
 from bot.middlewares import CommitBeforeRequest, DbSessionMiddleware, UserMiddleware
+from bot.ratelimit import RateLimitMiddleware, UserRateLimiter
 from bot.retry import RetryRequests
 from handlers.commands import publish_default_commands
 from handlers.refusal import RefusalMiddleware
@@ -73,6 +74,8 @@ def create_dispatcher(
     dp.update.outer_middleware(UserMiddleware(dp.fsm))
     dp.update.outer_middleware(dp.fsm)
     UserLocaleMiddleware(i18n).setup(dp)
+    # After the language is known, before any router: see bot/ratelimit.py.
+    RateLimitMiddleware(UserRateLimiter(settings.user_rate_per_minute, settings.user_burst)).setup(dp)
     RefusalMiddleware().setup(dp)  # innermost: a refusal is answered in the user's language
     dp.include_routers(*get_routers())
     return dp

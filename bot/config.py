@@ -122,6 +122,10 @@ class Settings(BaseSettings):
     delivery_poll_interval: float = Field(default=1.0, alias="DELIVERY_POLL_INTERVAL", gt=0, le=60)
     quiet_hours: str = Field(default="22:00-07:00", alias="QUIET_HOURS")
     jobs_enabled: bool = Field(default=True, alias="JOBS_ENABLED")
+    # Per-user limit on inbound updates (bot/ratelimit.py): USER_BURST at once, then
+    # USER_RATE_PER_MINUTE a minute; 0 turns it off.  Per process (see the module).
+    user_rate_per_minute: float = Field(default=60, alias="USER_RATE_PER_MINUTE", ge=0, le=6000)
+    user_burst: int = Field(default=30, alias="USER_BURST", ge=1, le=1000)
 
     # Cases (bot/services/cases/): the working calendar that time limits count in
     # (local DISPLAY_TZ; holidays and make-up workdays come from the `holidays` table).
@@ -131,6 +135,15 @@ class Settings(BaseSettings):
     case_default_resolve_hours: int = Field(default=40, alias="CASE_DEFAULT_RESOLVE_HOURS", ge=1, le=10000)
     case_auto_close_days: int = Field(default=3, alias="CASE_AUTO_CLOSE_DAYS", ge=1, le=90)
     emergency_repeat_minutes: int = Field(default=5, alias="EMERGENCY_REPEAT_MINUTES", ge=1, le=120)
+    # Caps against one user flooding the grid (bot/services/cases/limits.py): open cases of a
+    # resident, cases sent per resident per local day, emergencies a resident raises per local
+    # day, minutes before the same case may be flagged an emergency again, relay messages per
+    # case per hour (both directions together).
+    case_max_open: int = Field(default=5, alias="CASE_MAX_OPEN", ge=1, le=1000)
+    case_max_per_day: int = Field(default=10, alias="CASE_MAX_PER_DAY", ge=1, le=1000)
+    emergency_max_per_day: int = Field(default=2, alias="EMERGENCY_MAX_PER_DAY", ge=1, le=100)
+    emergency_cooldown_minutes: int = Field(default=60, alias="EMERGENCY_COOLDOWN_MINUTES", ge=0, le=10080)
+    relay_max_per_hour: int = Field(default=30, alias="RELAY_MAX_PER_HOUR", ge=1, le=10000)
 
     # The patrol diary (bot/services/diary/): local times (DISPLAY_TZ) of the
     # workday nudge and of the morning list of households due for a visit; how

@@ -333,6 +333,18 @@ def error_text(err: DomainError) -> str | None:
         "emergency_acknowledged": lambda: _("Someone has already taken charge of emergency {number}.").format(
             number=number),
         "holiday_unknown": lambda: _("That day is not marked."),
+        "too_many_open": lambda: _("You already have {limit} open cases. Please wait until one is finished, "
+                                   "or add to an open one in 📂 My cases.").format(limit=p.get("limit", "")),
+        "too_many_today": lambda: _("You have sent {limit} cases today. Please send more tomorrow.").format(
+            limit=p.get("limit", "")),
+        "too_many_emergencies": lambda: _("You have already raised {limit} emergencies today, so I cannot alert "
+                                          "the team again. If life is in danger, call 110 or 120 now. You can "
+                                          "still send this as a normal case.").format(limit=p.get("limit", "")),
+        "emergency_cooldown": lambda: _("Case {number} was marked an emergency a short while ago. It can be marked "
+                                        "again in {minutes} minutes. If life is in danger, call 110 or 120 now.").format(
+            number=number, minutes=p.get("minutes", "")),
+        "relay_busy": lambda: _("Too many messages about case {number} this hour (at most {limit}). Please try again "
+                                "later.").format(number=number, limit=p.get("limit", "")),
     }
     make = messages.get(err.code)
     return make() if make else None

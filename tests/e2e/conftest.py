@@ -14,8 +14,13 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL") or ("redis://127.0.0.1:6379/15" if 
 def make_settings(emulator, db_url: str, **extra) -> Settings:  # type: ignore[no-untyped-def]
     """The bot's settings for a test.  No quiet hours unless a test asks for
     them: at night in Shanghai they would hold every notice, and a test's
-    outcome must not depend on the hour it runs at."""
+    outcome must not depend on the hour it runs at.  No practical rate limit
+    either (below)."""
     extra.setdefault("QUIET_HOURS", "")
+    # Tests drive the bot at machine speed, far above any person's pace: the
+    # per-user rate limit would answer them "please slow down".  Its own
+    # tests (tests/e2e/test_ratelimit.py) set it.
+    extra.setdefault("USER_BURST", 1000)
     return Settings(
         _env_file=None,
         BOT_TOKEN=BOT_TOKEN,

@@ -15,9 +15,11 @@ modules behind it import each other directly, never through here::
     escalation  time limits, departments (吹哨报到)
     views       lists, the inbox, one case with its timeline, attachments
     figures     completion, on-time, rework, satisfaction... from the events (reports, diary)
+    limits      caps against one user flooding the grid (open cases, emergencies, relay)
     jobs        the recurring sweeps (imported here so they are registered)
 
-Import order (no cycles): common → texts; emergency → common; intake, loop → emergency;
+Import order (no cycles): common → texts; limits (caps against floods) → nothing of ours;
+emergency → common, limits; intake, loop → emergency;
 relay, escalation, views → common; jobs → escalation, emergency, loop.
 """
 

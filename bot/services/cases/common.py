@@ -329,17 +329,23 @@ async def tell(
     kind: OutboxKind = OutboxKind.case_update,
     tag: str = "",
     media: Media | None = None,
+    step: str | None = None,
 ) -> int:
     """Queue one message per recipient in their language, in the caller's transaction.
 
     The dedupe key names the case, the event (or ``tag``) and the recipient,
-    so a retried handler or a job run twice queues nothing new.
+    so a retried handler or a job run twice queues nothing new.  ``step``
+    names the step of the case instead of the event: an action repeated
+    (a new event each time) then alerts nobody twice for the same step.
     """
     count = 0
     for user in recipients:
         locale = recipient_locale(user, settings.default_locale)
         text, buttons = render(translator(locale), locale)
-        key = f"case:{case.id}:{'ev' + str(event.id) if event is not None else tag}:{tag}:u{user.id}"
+        if step is not None:
+            key = f"case:{case.id}:step:{step}:u{user.id}"
+        else:
+            key = f"case:{case.id}:{'ev' + str(event.id) if event is not None else tag}:{tag}:u{user.id}"
         if media is not None and (media.kind in NO_CAPTION or len(text) > MAX_CAPTION):
             # A location or a video note cannot carry text, and captions are short:
             # the text (with the buttons) goes first, the file right after it.

@@ -34,6 +34,7 @@ from bot.services.cases.common import (
     tell_residents,
     unique_users,
 )
+from bot.services.cases.limits import check_emergency
 from bot.services.errors import Conflict
 from bot.services.escape import esc
 from bot.services.notify import Button
@@ -76,8 +77,10 @@ async def _alert(session: AsyncSession, settings: Settings, case: Case, level: i
         return "\n".join(body), [[Button(_("🆘 I'm on it"), case_cb("eack", case.id))],
                                  [Button(_("📄 Details"), case_cb("view", case.id))]]
 
+    # One alert per person per step: the step is this level of this emergency (flagged at emergency_at).
+    flagged_at = int(case.emergency_at.timestamp()) if case.emergency_at else 0
     return await tell(session, settings, recipients, case=case, event=event, render=render,
-                      kind=OutboxKind.emergency)
+                      kind=OutboxKind.emergency, step=f"emergency:{flagged_at}:L{level}")
 
 
 async def raise_emergency(session: AsyncSession, settings: Settings, case: Case, actor: User, caps: set[Capacity],
@@ -87,6 +90,7 @@ async def raise_emergency(session: AsyncSession, settings: Settings, case: Case,
         raise Conflict("case_closed", number=case.number or "")
     if case.emergency and case.emergency_ack_at is None:
         raise Conflict("already_emergency", number=case.number or "")
+    await check_emergency(session, settings, case, actor, as_resident=Capacity.resident in caps, now=now)
     repeat = timedelta(minutes=settings.emergency_repeat_minutes)
     await session.execute(update(Case).where(Case.id == case.id).values(
         emergency=True, emergency_at=now, emergency_level=0, emergency_next_at=now + repeat,

@@ -35,6 +35,7 @@ from bot.services.cases.common import (
     unique_users,
 )
 from bot.services.cases.emergency import raise_emergency
+from bot.services.cases.limits import check_emergency, check_new_case
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.services.escape import esc
 from bot.services.notify import Button
@@ -281,6 +282,9 @@ async def submit(session: AsyncSession, settings: Settings, resident: User, draf
     notifications, in the caller's transaction."""
     case = await _draft(session, resident, draft_id)
     _require_home(resident)
+    await check_new_case(session, settings, resident, now)
+    if emergency:  # before anything is written: refused, the draft stays a draft
+        await check_emergency(session, settings, case, resident, as_resident=True, now=now)
     has_files = await _attachment_count(session, case.id) > 0
     if not emergency and not case.description and not has_files:
         raise InvalidInput("draft_empty")
@@ -409,7 +413,7 @@ async def notify_new_case(session: AsyncSession, settings: Settings, case: Case,
         return text, [[Button(_("✅ Accept"), case_cb("acc", case.id))],
                       [Button(_("📄 Details"), case_cb("view", case.id))]]
 
-    await tell(session, settings, unique_users(team), case=case, event=event, render=render)
+    await tell(session, settings, unique_users(team), case=case, event=event, render=render, step="new")
 
 
 async def follow_instead(session: AsyncSession, settings: Settings, resident: User, draft_id: int, case_id: int,
@@ -444,5 +448,7 @@ async def follow_instead(session: AsyncSession, settings: Settings, resident: Us
             text += "\n“" + esc(excerpt(draft.description, 300)) + "”"
         return text, [[Button(_("📄 Details"), case_cb("view", target.id))]]
 
-    await tell(session, settings, unique_users(recipients), case=target, event=event, render=render)
+    # Told once per resident who follows: following again (a new draft each time) alerts nobody twice.
+    await tell(session, settings, unique_users(recipients), case=target, event=event, render=render,
+               step=f"follower:u{resident.id}")
     return target

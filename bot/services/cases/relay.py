@@ -29,6 +29,7 @@ from bot.services.cases.common import (
     clean_text,
     tell,
 )
+from bot.services.cases.limits import check_relay
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.services.escape import esc
 from bot.services.notify import Button
@@ -109,6 +110,7 @@ async def send_message(session: AsyncSession, settings: Settings, actor: User, c
         sender = "worker"
     else:
         raise NotAllowed("not_owner")
+    await check_relay(session, settings, case, now)
     event = await add_event(session, case, CaseEventType.message, at=now, actor=actor, role=actor_role(caps),
                             note=body, data={"from": sender, **({"canned": canned_id} if canned_id else {})})
     await _store_attachment(session, case, event.id, actor, file, location, phase="message", public=True, now=now)
