@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.services import cases
+from bot.services import cases, homes
 from bot.services.cases.emergency import _alert
 from bot.services.errors import Conflict
 from models import Case, CaseEvent, CaseEventType, CaseKind, CaseStatus, OutboxKind, OutboxMessage
@@ -115,6 +115,7 @@ async def test_following_again_alerts_the_team_once(sessionmaker):
     async with sessionmaker() as s:
         w = await make_world(s)
         case = await sent_case(s, w, kind=CaseKind.report)
+        await homes.confirm(s, SETTINGS, w.worker, w.neighbour.id, T0)  # a claim is offered nothing to follow
         outbox = select(func.count()).select_from(OutboxMessage)
         told = []
         for minute in (1, 2, 3):
