@@ -30,6 +30,18 @@ class InviteCb(CallbackData, prefix="inv"):
     scope: int = 0
 
 
+class RevokeCb(CallbackData, prefix="rvk"):
+    """Remove a role: ``user`` picked, then ``grant``, then ``ok`` to confirm."""
+
+    user: int
+    grant: int = 0
+    ok: int = 0
+
+
+class AccessLogCb(CallbackData, prefix="alog"):
+    page: int
+
+
 class ProfileCb(CallbackData, prefix="prof"):
     action: str
 

@@ -152,6 +152,8 @@ async def revocable_grants(session: AsyncSession, actor: User, user_id: int, loc
                            ) -> tuple[str, list[GrantOption]]:
     """The person's name and the grants ``actor`` may remove; ``NotFound`` when none
     (a person outside the actor's scope answers like one who does not exist)."""
+    if not 0 < user_id < 2**63:
+        raise InvalidInput("stale_button")
     grants = list(await session.scalars(select(RoleGrant).where(RoleGrant.user_id == user_id,
                                                                 await _revocable(session, actor))
                                         .order_by(RoleGrant.id)))
