@@ -11,7 +11,16 @@ from sqlalchemy import select, update
 
 from bot.services import audit, cases, roles
 from bot.services.errors import DomainError, NotAllowed, NotFound
-from models import AccessAction, AccessLog, Case, CaseEvent, CaseEventType, CaseStatus, Role, RoleGrant
+from models import (
+    AccessAction,
+    AccessLog,
+    Case,
+    CaseEvent,
+    CaseEventType,
+    CaseStatus,
+    Role,
+    RoleGrant,
+)
 from tests.factories import outbox
 from tests.unit.cases.world import SETTINGS, T0, buttons, make_world, sent_case
 
