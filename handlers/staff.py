@@ -126,6 +126,9 @@ def _log_line(line: audit.LogLine, tz) -> str:  # type: ignore[no-untyped-def]
     actor = esc(line.actor) if line.actor else _("the operator")
     subject = esc(line.subject) if line.subject else "—"
     when = local_time(line.at, tz)
+    if line.action == AccessAction.phone_viewed and line.object_type == "appointment":
+        return "📞 " + _("{when} · {actor} saw the phone of {subject} (appointment {id})").format(
+            when=when, actor=actor, subject=subject, id=line.object_id)
     if line.action == AccessAction.phone_viewed:
         return "📞 " + _("{when} · {actor} saw the phone of {subject} (case {id})").format(
             when=when, actor=actor, subject=subject, id=line.object_id)

@@ -55,6 +55,19 @@ async def record(session: AsyncSession, action: AccessAction, *, actor_id: int |
         object_id=object_id, detail=detail[:200], community_id=place.community_id, district_id=place.district_id))
 
 
+async def record_phones(session: AsyncSession, *, actor_id: int, shown: list[tuple[int, str, int]], place: Place,
+                        at: datetime | None = None) -> None:
+    """Several residents' phones shown at once (an agenda): ``shown`` holds (resident id,
+    object type, object id); one INSERT for all of them."""
+    if not shown:
+        return
+    moment = at or utcnow()
+    await session.execute(insert(AccessLog), [
+        dict(at=moment, actor_id=actor_id, action=AccessAction.phone_viewed, subject_id=subject, object_type=kind,
+             object_id=object_id, detail="", community_id=place.community_id, district_id=place.district_id)
+        for subject, kind, object_id in shown])
+
+
 async def record_grant(session: AsyncSession, action: AccessAction, grant: RoleGrant, *, actor_id: int | None,
                        scope_code: str, how: str, at: datetime | None = None) -> None:
     """A role granted or revoked: ``detail`` reads ``worker@DC-XS-01 (invite)``."""

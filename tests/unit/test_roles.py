@@ -4,12 +4,14 @@ the queue, only staff/admins of the scope remove roles, and the log is read by s
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select, update
 
+from bot.services import appointments as appt
 from bot.services import audit, cases, roles
+from bot.services.appointments import staff as appt_staff
 from bot.services.errors import DomainError, NotAllowed, NotFound
 from models import (
     AccessAction,
@@ -22,6 +24,9 @@ from models import (
     RoleGrant,
 )
 from tests.factories import outbox
+from tests.unit.appointments.world import SETTINGS as APPT_SETTINGS
+from tests.unit.appointments.world import T0 as APPT_T0
+from tests.unit.appointments.world import at, make_appt_world
 from tests.unit.cases.world import SETTINGS, T0, buttons, make_world, sent_case
 
 
@@ -151,3 +156,22 @@ async def test_access_log_is_read_by_scope(sessionmaker):
         for outsider in (w.worker, w.head, w.officer, w.resident):
             with pytest.raises(NotAllowed):
                 await audit.read_log(s, outsider)
+
+
+async def test_full_phones_on_the_station_agenda_are_logged(sessionmaker):
+    async with sessionmaker() as s:
+        aw = await make_appt_world(s)
+        w = aw.w
+        booked = [await appt.book(s, APPT_SETTINGS, who, station_id=aw.station.id, service_id=aw.visit.id,
+                                  starts_at=at(2, hour), now=APPT_T0)
+                  for who, hour in ((w.resident, "10:00"), (w.neighbour, "11:00"))]
+        await appt_staff.agenda(s, APPT_SETTINGS, w.worker, aw.station.id, date(2026, 12, 2), "en")  # masked
+        assert await _log(s) == []
+        await appt_staff.agenda(s, APPT_SETTINGS, w.staff, aw.station.id, date(2026, 12, 2), "en")
+        await appt_staff.booking_card(s, APPT_SETTINGS, w.staff, booked[0].id, "en")
+        rows = await _log(s)
+        assert [(r.action, r.actor_id, r.subject_id, r.object_type, r.object_id) for r in rows] == [
+            (AccessAction.phone_viewed, w.staff.id, w.resident.id, "appointment", booked[0].id),
+            (AccessAction.phone_viewed, w.staff.id, w.neighbour.id, "appointment", booked[1].id),
+            (AccessAction.phone_viewed, w.staff.id, w.resident.id, "appointment", booked[0].id)]
+        assert {r.community_id for r in rows} == {aw.station.community_id}
