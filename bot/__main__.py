@@ -5,6 +5,7 @@ db upgrade     apply database migrations
 seed-demo      load the demo district (idempotent)
 import-org F   import the organisation from an XLSX or CSV workbook
 invite         create a one-time invite deep link
+revoke         remove a person's roles (all, or one role / scope)
 sandbox        the whole bot with a local Bot API emulator, no token needed
 """
 
@@ -36,6 +37,10 @@ def _parser() -> argparse.ArgumentParser:
     inv.add_argument("--role", required=True, choices=["worker", "grid_head", "staff", "department", "admin"])
     inv.add_argument("--scope", required=True, help="grid, community, department or district code")
     inv.add_argument("--expires", default="7d", help="lifetime like 30m, 12h, 7d, 2w (default 7d)")
+    rev = sub.add_parser("revoke", help="remove a person's roles (all of them when no --role/--scope is given)")
+    rev.add_argument("--user", required=True, type=int, help="the person's Telegram id")
+    rev.add_argument("--role", choices=["worker", "grid_head", "staff", "department", "admin"])
+    rev.add_argument("--scope", help="grid, community, department or district code")
     sb = sub.add_parser("sandbox", help="run the bot against a local emulator with a web chat")
     sb.add_argument("--port", type=int, default=8080)
     sb.add_argument("--host", default="127.0.0.1")
@@ -132,6 +137,41 @@ async def _cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _cmd_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    # Loaded per command: each command imports only what it needs (aiogram takes seconds).
+    from sqlalchemy import select
+
+    # (the same: loaded per command)
+    from bot.services.errors import NotFound
+    from bot.services.roles import revoke
+    from models import Role, User, utcnow
+
+    async def run(sessionmaker):  # type: ignore[no-untyped-def]
+        async with sessionmaker() as session:
+            user = await session.scalar(select(User).where(User.telegram_id == args.user))
+            if user is None:
+                return None
+            done = await revoke(session, settings, user, role=Role(args.role) if args.role else None,
+                                scope_code=args.scope, how="cli", now=utcnow())
+            await session.commit()
+            return done
+
+    try:
+        done = await _with_session(settings, run)
+    except NotFound:
+        print(f"--scope: no grid, community, department or district with code {args.scope!r}", file=sys.stderr)
+        return 2
+    if done is None:
+        print(f"--user: no user with Telegram id {args.user}", file=sys.stderr)
+        return 2
+    if not done:
+        print(f"user {args.user}: no matching role; nothing removed")
+    for r in done:
+        queued = f"; {r.cases_returned} open case(s) back in the grid's queue" if r.cases_returned else ""
+        print(f"removed {r.role.value} of {r.scope_type.value} {r.scope_code} from user {args.user}{queued}")
+    return 0
+
+
 async def _main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     settings = load_settings()
@@ -173,6 +213,9 @@ async def _main(argv: list[str]) -> int:
     if args.command == "invite":
         await upgrade(settings.database_url)
         return await _cmd_invite(settings, args)
+    if args.command == "revoke":
+        await upgrade(settings.database_url)
+        return await _cmd_revoke(settings, args)
     if args.command == "sandbox":
         # Loaded per command: each command imports only what it needs (aiogram takes seconds).
         from bot.sandbox.runner import run_sandbox

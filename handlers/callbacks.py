@@ -32,6 +32,18 @@ class InviteCb(CallbackData, prefix="inv"):
     scope: OptId = 0
 
 
+class RevokeCb(CallbackData, prefix="rvk"):
+    """Remove a role: ``user`` picked, then ``grant``, then ``ok`` to confirm."""
+
+    user: Id
+    grant: OptId = 0
+    ok: OptId = 0
+
+
+class AccessLogCb(CallbackData, prefix="alog"):
+    page: Page
+
+
 class ProfileCb(CallbackData, prefix="prof"):
     action: str
 

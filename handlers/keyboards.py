@@ -104,6 +104,8 @@ def main_menu(roles: set[Role], *, resident: bool) -> ReplyKeyboardMarkup:
     if roles & {Role.staff, Role.admin}:
         lines.append(labels.INVITE)
         lines.append(labels.CANNED)
+        lines.append(labels.REVOKE)
+        lines.append(labels.ACCESS_LOG)
     rows = [[KeyboardButton(text=str(label))] for label in own]
     rows += [[KeyboardButton(text=str(label)) for label in lines[i:i + 2]] for i in range(0, len(lines), 2)]
     rows.append([KeyboardButton(text=str(labels.PROFILE)), KeyboardButton(text=str(labels.LANGUAGE))])

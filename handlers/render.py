@@ -28,6 +28,7 @@ def general_error_text(err: DomainError) -> str | None:
         "grid": _("That grid is no longer available. Please choose again."),
         "building": _("That building is no longer available. Please choose again."),
         "not_allowed": _("You are not allowed to do that."),
+        "person": _("That person holds no role you can remove."),
         # Broadcasts (bot/services/broadcasts/notices.py)
         "broadcast_empty": _("The notice is empty. Please send a text, a photo or a document."),
         "broadcast_too_long": _("The notice is too long: at most {limit} characters.").format(

@@ -115,3 +115,6 @@ __all__ += ["Appointment", "AppointmentClosure", "AppointmentPlan", "Appointment
             "CancelReason", "FollowUp"]
 
 import models.reports  # noqa: E402,F401  (the staff reports' indexes on the diary's table)
+from models.audit import AccessAction, AccessLog  # noqa: E402
+
+__all__ += ["AccessAction", "AccessLog"]

@@ -93,6 +93,7 @@ class CaseEventType(enum.StrEnum):
     emergency_flagged = "emergency_flagged"
     emergency_alerted = "emergency_alerted"  # data: level, recipients
     emergency_acknowledged = "emergency_acknowledged"
+    returned = "returned"  # back to the grid's queue: its owner's role ended; data: owner, reason
 
 
 class AttachmentKind(enum.StrEnum):

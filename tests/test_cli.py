@@ -1,4 +1,4 @@
-"""The command line is a contract: python -m bot db upgrade | seed-demo | import-org | invite."""
+"""The command line is a contract: python -m bot db upgrade | seed-demo | import-org | invite | revoke."""
 
 from __future__ import annotations
 
@@ -86,3 +86,29 @@ async def test_import_org_reports_rows_and_applies_nothing(db_url, sessionmaker,
         assert await s.scalar(select(func.count()).select_from(Grid)) == 12
     code, _, err = await cli("import-org", str(tmp_path / "missing.xlsx"), DATABASE_URL=db_url)
     assert code == 2 and "no such file" in err
+
+
+async def test_revoke_prints_what_was_removed(db_url, sessionmaker):
+    env = {"DATABASE_URL": db_url}
+    code, _, err = await cli("seed-demo", **env)
+    assert code == 0, err
+    code, out, err = await cli("revoke", "--user", "7000000014", "--role", "worker", "--scope", "dc-xs-01", **env)
+    assert (code, out) == (0, "removed worker of grid DC-XS-01 from user 7000000014\n"), err
+    code, out, _ = await cli("revoke", "--user", "7000000014", **env)
+    assert code == 0 and "nothing removed" in out
+    code, out, err = await cli("revoke", "--user", "7000000001", **env)  # the administrator: all their roles
+    assert code == 0 and out.splitlines() == ["removed admin of district DC from user 7000000001"], err
+    code, out, err = await cli("revoke", "--user", "123", **env)
+    assert code == 2 and out == "" and err.strip().splitlines()[-1] == "--user: no user with Telegram id 123", err
+    code, out, err = await cli("revoke", "--user", "7000000002", "--scope", "NOPE", **env)
+    assert code == 2 and "Traceback" not in err and err.strip().splitlines()[-1].startswith("--scope: no "), err
+    async with sessionmaker() as s:
+        from models import AccessAction, AccessLog, RoleGrant, User
+
+        users = {u.telegram_id: u.id for u in await s.scalars(select(User).where(
+            User.telegram_id.in_([7000000014, 7000000001, 7000000002])))}
+        held = set(await s.scalars(select(RoleGrant.user_id).where(RoleGrant.user_id.in_(users.values()))))
+        assert held == {users[7000000002]}
+        revoked = list(await s.scalars(select(AccessLog.detail).where(AccessLog.action == AccessAction.role_revoked)
+                                       .order_by(AccessLog.id)))
+        assert revoked == ["worker@DC-XS-01 (cli)", "admin@DC (cli)"]

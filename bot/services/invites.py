@@ -10,9 +10,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services import audit
 from bot.services.errors import InvalidInput, NotFound
 from models import (
     ROLE_SCOPE,
+    AccessAction,
     Community,
     Department,
     District,
@@ -139,4 +141,8 @@ async def redeem_invite(session: AsyncSession, user: User, payload: str, *, now:
     if user.registered_at is None:
         user.registered_at = now
     await session.flush()
+    if existing is None:
+        # The grant is the invite creator's doing (null: the operator's command line).
+        await audit.record_grant(session, AccessAction.role_granted, grant, actor_id=invite.created_by_user_id,
+                                 scope_code=invite.scope_code, how="invite", at=now)
     return Grant(invite.role, invite.scope_type, invite.scope_id, invite.scope_code)

@@ -25,7 +25,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
-from bot.config import ConfigError, load_settings
+from bot.config import ConfigError, Settings, load_settings
+from bot.services import audit
 from bot.services.dates import local_day
 from bot.services.diary import refresh_household
 from bot.services.org_files import Source, read_any, read_yaml
@@ -36,6 +37,8 @@ from bot.services.org_schema import (
     RowError,
     parse_row,
 )
+from bot.services.roles import revoke_listed
+from models.audit import AccessAction
 from models.base import utcnow
 from models.diary import Household, HouseholdTag
 from models.org import (
@@ -236,7 +239,8 @@ async def _resolve(session: AsyncSession, records: dict[str, list[Record]], erro
     for r in records["people"]:
         if r.building_code:
             refs.append((r, "building_code", "buildings", r.building_code))
-        refs.extend((r, f"roles ({role.value})", _SCOPE_SHEET[ROLE_SCOPE[role]], scope) for role, scope in r.roles)
+        refs.extend((r, f"roles ({role.value})", _SCOPE_SHEET[ROLE_SCOPE[role]], scope)
+                    for role, scope in (*r.roles, *r.removed_roles))
 
     wanted: dict[str, set[str]] = {sheet: set() for sheet in SHEETS}
     for _, _, target, code in refs:
@@ -412,7 +416,8 @@ class _Applier:
                 user.home_confirmed_at, user.home_confirmed_by_id = self.now, None
         await self.session.flush()
 
-        # Role grants are added, never removed here (revoking is done in the bot).
+        # Role grants listed are added; those listed with a leading "-" are removed
+        # (bot.services.roles: open cases back to the queue, the access log); others stay.
         user_ids = [users[r.key].id for r in records]
         granted: set[tuple[int, str, str, int]] = set()
         for chunk in _chunks(user_ids):
@@ -430,12 +435,31 @@ class _Applier:
                 if key in granted:
                     continue
                 granted.add(key)
-                self.session.add(RoleGrant(
-                    user_id=user.id, role=role, scope_type=scope_type, scope_id=scope_id, granted_at=self.now,
-                ))
+                grant = RoleGrant(user_id=user.id, role=role, scope_type=scope_type, scope_id=scope_id,
+                                  granted_at=self.now)
+                self.session.add(grant)
+                await audit.record_grant(self.session, AccessAction.role_granted, grant, actor_id=None,
+                                         scope_code=scope, how="import", at=self.now)
                 if self.status["people"][r.key] == "unchanged":
                     self.status["people"][r.key] = "updated"
         await self.session.flush()
+        for r in records:
+            if not r.removed_roles:
+                continue
+            user = users[r.key]
+            await self.session.refresh(user, ["roles"])
+            removals = [(role, self.ids[_SCOPE_SHEET[ROLE_SCOPE[role]]][scope]) for role, scope in r.removed_roles]
+            if await revoke_listed(self.session, _settings(), user, removals, how="import", now=self.now) \
+                    and self.status["people"][r.key] == "unchanged":
+                self.status["people"][r.key] = "updated"
+
+
+def _settings() -> Settings:
+    """The deployment's settings (for the notices a removed role causes); defaults when they do not load."""
+    try:
+        return load_settings()
+    except ConfigError:
+        return Settings.model_construct()
 
 
 def _display_tz() -> ZoneInfo:

@@ -174,6 +174,7 @@ class Record:
     service_codes: tuple[str, ...] = ()  # stations
     building_code: str | None = None  # people
     roles: tuple[tuple[Role, str], ...] = ()  # people: (role, scope code)
+    removed_roles: tuple[tuple[Role, str], ...] = ()  # people: "-role:CODE", a role to take away
     tags: tuple[tuple[CareTag, int], ...] = ()  # households: (tag, visit interval in days)
 
 
@@ -414,22 +415,27 @@ class _Cells:
         self.error(column, f"unknown locale {text!r}; use one of {', '.join(LOCALES)}")
         return None
 
-    def roles(self, column: str) -> tuple[tuple[Role, str], ...]:
+    def roles(self, column: str) -> tuple[tuple[tuple[Role, str], ...], tuple[tuple[Role, str], ...]]:
+        """(grants to add, grants to remove): ``worker:DC-XS-01; -staff:DC-XS`` (a leading
+        ``-`` removes the role)."""
         value = self.get(column)
         if value is None:
-            return ()
+            return (), ()
         items: list[Any]
         if isinstance(value, (list, tuple)):
             items = list(value)
         else:
             items = [p for p in re.split(r"[;,；，\n]+", str(value)) if p.strip()]
         out: list[tuple[Role, str]] = []
+        removed: list[tuple[Role, str]] = []
         for item in items:
             if isinstance(item, dict):
                 role_text, scope_text = item.get("role"), item.get("scope")
             else:
                 role_text, _, scope_text = str(item).replace("：", ":").partition(":")
             role_key = str(role_text or "").strip().lower()
+            remove = role_key.startswith(("-", "－"))
+            role_key = role_key.lstrip("-－").strip()
             scope = str(scope_text or "").strip().upper()
             try:
                 role = Role(role_key)
@@ -440,9 +446,12 @@ class _Cells:
             if not CODE_RE.fullmatch(scope):
                 self.error(column, f"role {role.value} needs a scope code, like {role.value}:CODE")
                 continue
-            if (role, scope) not in out:
-                out.append((role, scope))
-        return tuple(out)
+            target = removed if remove else out
+            if (role, scope) not in target:
+                target.append((role, scope))
+        for pair in set(out) & set(removed):
+            self.error(column, f"role {pair[0].value}:{pair[1]} is both given and removed")
+        return tuple(out), tuple(removed)
 
     def tags(self, column: str) -> tuple[tuple[CareTag, int], ...]:
         """``elderly_alone:weekly; disabled:30`` (or a YAML mapping / list) as (tag, days) pairs."""
@@ -578,14 +587,14 @@ def _parse_person(c: _Cells) -> Record | None:
         "phone": c.text("phone", max_len=32),
     }
     building = c.code("building_code", required=False)
-    roles = c.roles("roles")
+    roles, removed_roles = c.roles("roles")
     if telegram_id is None:
         return None
     # Blank cells keep what the person may have set in the bot themselves.
     values = {k: v for k, v in values.items() if v is not None}
     return Record(
         sheet="people", row=c.raw.row, key=telegram_id, values=values,
-        building_code=building, roles=roles,
+        building_code=building, roles=roles, removed_roles=removed_roles,
     )
 
 

@@ -88,6 +88,8 @@ PREFIXES: dict[str, list[str]] = {
     "bca": [""],
     "bcc": ["pause", "resume", "cancel", "refresh"],
     "hm": ["list", "ok", "no"],
+    "rvk": [""],
+    "alog": [""],
 }
 
 HUGE = [2**63, 2**64, 10**23, 2**70, -1, -(2**63), -(2**70), 99999999999999999999999]
@@ -232,6 +234,10 @@ def _forged_for(case_id: int) -> list[str]:
                 out.append(f"bcx:{action}:1")
             elif prefix == "cr":
                 out.append(f"cr:{action}:1")
+            elif prefix == "rvk":
+                out += [f"rvk:{n}:0:0" for n in range(1, 4)] + [f"rvk:{n}:1:1" for n in range(1, 4)]
+            elif prefix == "alog":
+                out.append("alog:0")
             elif prefix == "hm":
                 out += [f"hm:{action}:{n}" for n in range(1, 4)]
             else:
@@ -280,8 +286,8 @@ _field = st.one_of(_int_field, _int_field, _text_field)
 
 # How many fields follow each prefix (its CallbackData's fields, the first one the action).
 ARITY = {"cs": 3, "ce": 2, "ci": 2, "cx": 1, "cr": 2, "ap": 6, "aps": 6, "dy": 4, "rp": 5, "lang": 1, "pl": 2,
-         "pg": 3, "inv": 2, "prof": 1, "bcs": 3, "bcx": 2, "bca": 1, "bcc": 2, "hm": 2}
-NO_ACTION = {"cx", "bca"}  # only a number
+         "pg": 3, "inv": 2, "prof": 1, "bcs": 3, "bcx": 2, "bca": 1, "bcc": 2, "hm": 2, "rvk": 3, "alog": 1}
+NO_ACTION = {"cx", "bca", "rvk", "alog"}  # only numbers
 
 
 @st.composite

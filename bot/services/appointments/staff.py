@@ -24,6 +24,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.services import audit
 from bot.services.access import (
     admin_district_ids,
     chain_of_community,
@@ -44,6 +45,7 @@ from bot.services.appointments.texts import mask_phone
 from bot.services.dates import local_day
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from models import (
+    AccessAction,
     Appointment,
     AppointmentClosure,
     AppointmentPlan,
@@ -182,6 +184,10 @@ async def agenda(session: AsyncSession, settings: Settings, actor: User, station
         missed_before = int(misses.get(a.resident_id, 0)) - (a.status == AppointmentStatus.no_show)
         lines.append(_line(a, people[a.resident_id], i18n_name(service.names, locale, service.code) if service else "",
                            level, missed_before))
+    if level == FULL:  # full phones on the agenda: the access log says who saw whose
+        await audit.record_phones(session, actor_id=actor.id, place=audit.Place(station.community_id), shown=[
+            (a.resident_id, "appointment", a.id) for a in rows
+            if a.status != AppointmentStatus.cancelled and people[a.resident_id].phone])
     rules = await load_rules(session, station.id, day, day)
     state = ("closed" if day in rules.closures
              else "holiday" if rules.exceptions.get(day) is HolidayKind.holiday else "open")
@@ -218,6 +224,11 @@ async def booking_card(session: AsyncSession, settings: Settings, actor: User, a
     by = await session.get(User, a.booked_by_id) if a.proxy and a.booked_by_id else None
     line = _line(a, person, i18n_name(service.names, locale, service.code), level,
                  await no_show_count(session, person.id))
+    if level == FULL and person.phone:
+        station = await session.get(Station, a.station_id)
+        await audit.record(session, AccessAction.phone_viewed, actor_id=actor.id, subject_id=person.id,
+                           place=audit.Place(station.community_id if station else None), object_type="appointment",
+                           object_id=a.id)
     return BookingCard(line, a.station_id, a.day, by.first_name if by else None, level)
 
 

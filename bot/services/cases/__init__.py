@@ -83,6 +83,7 @@ from bot.services.cases.loop import (
     reopen,
     resolution_note,
     resolve,
+    return_to_queue,
     start_work,
     withdraw,
 )
@@ -139,7 +140,7 @@ __all__ = [
     "set_needed_by", "similar_cases", "start_draft", "start_for_service", "submit", "summary",
     # loop
     "accept", "acknowledge_emergency", "auto_close_due", "comment_rating", "confirm", "rate", "reopen",
-    "resolution_note", "resolve", "start_work", "withdraw",
+    "resolution_note", "resolve", "return_to_queue", "start_work", "withdraw",
     # relay
     "Relayed", "add_note", "canned_editable", "canned_for_case", "canned_to_edit", "create_canned",
     "delete_canned", "document_name", "log_handover", "send_canned", "send_message", "update_canned",

@@ -124,7 +124,9 @@ async def capacities(session: AsyncSession, user: User, case: Case) -> set[Capac
         return {Capacity.resident} if case.resident_id == user.id else set()
     if case.resident_id == user.id:
         caps.add(Capacity.resident)
-    if case.owner_id is not None and case.owner_id == user.id:
+    # The owner acts (and sees the resident's phone) only while they still hold a
+    # worker or grid-head grant on the case's grid: access ends with the role.
+    if case.owner_id is not None and case.owner_id == user.id and case.grid_id in field_grid_ids(user):
         caps.add(Capacity.owner)
     if case.grid_id in field_grid_ids(user):
         caps.add(Capacity.grid)

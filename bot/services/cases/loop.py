@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -26,6 +26,7 @@ from bot.services.cases.common import (
     case_for,
     clean_text,
     excerpt,
+    grid_team,
     tell,
     tell_followers,
     tell_residents,
@@ -38,6 +39,7 @@ from bot.services.notify import Button
 from bot.services.workcalendar import calendar_for
 from models import (
     HANDLING_STATUSES,
+    OPEN_STATUSES,
     ActorRole,
     AttachmentKind,
     Case,
@@ -330,3 +332,34 @@ async def auto_close_due(session: AsyncSession, settings: Settings, now: datetim
         await _notify_owner(session, settings, case, event, render_owner)
         await tell_followers(session, settings, case=case, event=event)
     return closed
+
+
+async def return_to_queue(session: AsyncSession, settings: Settings, owner_id: int, grid_ids: set[int] | None,
+                          now: datetime) -> int:
+    """The open cases ``owner_id`` owns (in ``grid_ids``, or all) go back to their
+    grid's queue: their role there ended.  Each becomes ``new`` again with no owner
+    (a resolved one too: nobody could rework it), gets a ``returned`` event, and
+    the grid's team (as it is now) is told.  Returns how many."""
+    stmt = select(Case).where(Case.owner_id == owner_id, Case.status.in_(OPEN_STATUSES),
+                              Case.status != CaseStatus.new)
+    if grid_ids is not None:
+        stmt = stmt.where(Case.grid_id.in_(sorted(grid_ids)))
+    cases = list(await session.scalars(stmt.order_by(Case.id)))
+    for case in cases:
+        # Not a compare-and-set on the status: whatever step it is at, the owner is gone.
+        await session.execute(update(Case).where(Case.id == case.id, Case.owner_id == owner_id).values(
+            status=CaseStatus.new, owner_id=None, accepted_at=None, resolved_at=None, accept_escalated_at=None)
+            .execution_options(synchronize_session=False))
+        await session.refresh(case)
+        event = await add_event(session, case, CaseEventType.returned, at=now,
+                                data={"owner": owner_id, "reason": "role_ended"})
+
+        def render(_, locale, case=case):  # type: ignore[no-untyped-def]
+            text = _("↩️ Case {number} is back in the queue: the worker who had it no longer works here. "
+                     "Please accept it.").format(number=case.number)
+            return text, [[Button(_("✅ Accept"), case_cb("acc", case.id))],
+                          [Button(_("📄 Details"), case_cb("view", case.id))]]
+
+        await tell(session, settings, await grid_team(session, case.grid_id), case=case, event=event, render=render,
+                   kind=OutboxKind.case_update)
+    return len(cases)

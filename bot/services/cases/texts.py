@@ -100,6 +100,7 @@ def event_label(_: Translate, type_: CaseEventType) -> str:
         CaseEventType.emergency_flagged: _("flagged as an emergency"),
         CaseEventType.emergency_alerted: _("emergency alert sent"),
         CaseEventType.emergency_acknowledged: _("emergency acknowledged"),
+        CaseEventType.returned: _("returned to the queue: the worker's role ended"),
     }[type_]
 
 

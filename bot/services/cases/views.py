@@ -10,12 +10,14 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services import audit
 from bot.services.access import department_ids, field_grid_ids, staff_community_ids
 from bot.services.cases.common import STATUS_EVENTS, WORKER_SIDE, Capacity, case_for, excerpt
 from bot.services.errors import Conflict, NotAllowed
 from models import (
     HANDLING_STATUSES,
     OPEN_STATUSES,
+    AccessAction,
     ActorRole,
     Building,
     Case,
@@ -193,7 +195,9 @@ async def inbox(session: AsyncSession, actor: User, locale: str, now: datetime, 
 
 
 async def view(session: AsyncSession, actor: User, case_id: int, locale: str, now: datetime, *,
-               timeline_limit: int = 15) -> CaseView:
+               timeline_limit: int = 15, shown: bool = True) -> CaseView:
+    """The case card for ``actor``.  ``shown``: it is shown to them (a resident's
+    phone on it is written to the access log); False for a check only."""
     case, caps = await case_for(session, actor, case_id)
     worker_side = bool(caps & WORKER_SIDE) or Capacity.department in caps
     resident_view = not worker_side
@@ -261,6 +265,9 @@ async def view(session: AsyncSession, actor: User, case_id: int, locale: str, no
                              and case.resolve_due_at < now),
     )
     result.actions = actions_for(result)
+    if shown and result.resident_phone:
+        await audit.record(session, AccessAction.phone_viewed, actor_id=actor.id, subject_id=case.resident_id,
+                           place=audit.Place(case.community_id), object_type="case", object_id=case.id, at=now)
     return result
 
 
@@ -268,7 +275,7 @@ async def require_action(session: AsyncSession, actor: User, case_id: int, actio
                          now: datetime) -> CaseView:
     """The case, when ``action`` is open to ``actor`` now (checked before a conversation
     starts; the service doing it checks again): else ``Conflict("wrong_status")``."""
-    v = await view(session, actor, case_id, locale, now)
+    v = await view(session, actor, case_id, locale, now, shown=False)
     if action not in v.actions:
         raise Conflict("wrong_status", number=v.case.number or "")
     return v

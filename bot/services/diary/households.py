@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.services import audit
 from bot.services.access import (
     field_grid_ids,
     head_grid_ids,
@@ -28,6 +29,7 @@ from bot.services.diary.common import INTERVALS, MAX_LABEL, MAX_UNIT, refresh_ho
 from bot.services.diary.entries import open_patrol
 from bot.services.errors import InvalidInput, NotAllowed, NotFound
 from models import (
+    AccessAction,
     Building,
     CareTag,
     DiaryEntry,
@@ -35,6 +37,7 @@ from models import (
     Grid,
     Household,
     HouseholdTag,
+    ScopeType,
     User,
     i18n_name,
 )
@@ -145,7 +148,17 @@ async def building_households(session: AsyncSession, viewer: User, building_id: 
         raise NotFound("building")
     rows = list(await session.scalars(select(Household).where(Household.building_id == building_id, Household.active)
                                       .order_by(Household.unit.is_(None), Household.unit, Household.label, Household.id)))
-    return await _lines(session, rows, today, locale)
+    lines = await _lines(session, rows, today, locale)
+    if any(line.tags for line in lines):
+        await _log_tags(session, viewer, building.grid_id, "building", building_id)
+    return lines
+
+
+async def _log_tags(session: AsyncSession, viewer: User, grid_id: int, object_type: str, object_id: int) -> None:
+    """Care tags (elderly living alone, disabled, hardship) were shown: the access log says who saw them."""
+    await audit.record(session, AccessAction.tags_viewed, actor_id=viewer.id, subject_id=None,
+                       place=await audit.place_of(session, ScopeType.grid, grid_id), object_type=object_type,
+                       object_id=object_id)
 
 
 async def grid_buildings(session: AsyncSession, viewer: User, grid_id: int, today: date, locale: str,
@@ -220,6 +233,8 @@ async def household_card(session: AsyncSession, viewer: User, household_id: int,
     if household is None or not await _may_read_grid(session, viewer, household.grid_id):
         raise NotFound("household")
     line = (await _lines(session, [household], today, locale))[0]
+    if line.tags:
+        await _log_tags(session, viewer, household.grid_id, "household", household.id)
     rows = (await session.execute(
         select(DiaryEntry.id, User.first_name, DiaryEntry.occurred_at, DiaryEntry.category)
         .join(User, User.id == DiaryEntry.worker_id)

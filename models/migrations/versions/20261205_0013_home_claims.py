@@ -8,7 +8,7 @@ their grid confirms them once (``seed-demo`` re-imports the demo residents,
 which confirms them).
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0011
 """
 
 from collections.abc import Sequence
@@ -19,7 +19,7 @@ from alembic import op
 import models.base
 
 revision: str = "0013"
-down_revision: str | Sequence[str] | None = "0010"
+down_revision: str | Sequence[str] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
