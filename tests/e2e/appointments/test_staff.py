@@ -106,6 +106,8 @@ async def test_agenda_masks_phones_and_staff_mark_a_no_show_that_becomes_a_home_
     move_clock_to(booking.starts_at + timedelta(minutes=10))
     before = last_id(resident)
     done = await secretary.press(agenda.message_id, _data(card[-1], zh("❌ Did not come")))
+    # (Moving the clock can also bring a recurring job's message, such as Monday's digest.)
+    done = [m for m in done if m.message_id == agenda.message_id or zh("✅ Came") in str(m.inline_buttons)]
     assert zh("Missed appointments so far: {n}").format(n=1) in done[-1].text
     offer = await received(resident, zh("We missed you at {station} ({service}, {when}). We can still help: a "
                                         "grid worker can run the errand for you, or visit you at home.")[:4],
@@ -123,7 +125,7 @@ async def test_agenda_masks_phones_and_staff_mark_a_no_show_that_becomes_a_home_
     assert bot.emu.callback_answers[-1]["text"] == zh("You have already answered this. Thank you!")
     # They came after all: the staff correct it.
     fixed = await secretary.press(agenda.message_id, _data(done[-1], zh("✅ Came")))
-    assert zh("Missed appointments so far: {n}").format(n=0) in fixed[-1].text
+    assert any(zh("Missed appointments so far: {n}").format(n=0) in (m.text or "") for m in fixed)
 
 
 async def test_closing_a_day_tells_the_resident_who_rebooks_with_one_tap(bot):
