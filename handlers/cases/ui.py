@@ -332,6 +332,11 @@ def error_text(err: DomainError) -> str | None:
         "emergency_acknowledged": lambda: _("Someone has already taken charge of emergency {number}.").format(
             number=number),
         "holiday_unknown": lambda: _("That day is not marked."),
+        "own_case": lambda: _("You filed case {number} yourself: a colleague must handle and confirm it.").format(
+            number=number),
+        "not_checker": lambda: _("Case {number} was found on patrol: a colleague of the grid who neither found nor "
+                                 "fixed it confirms it.").format(number=number),
+        "not_rated_here": lambda: _("Case {number} cannot be rated by you.").format(number=number),
     }
     make = messages.get(err.code)
     return make() if make else None

@@ -169,6 +169,28 @@ async def case_for(session: AsyncSession, user: User, case_id: int, *,
     return case, caps
 
 
+async def found_on_patrol(session: AsyncSession, case: Case) -> bool:
+    """The case was filed from the worker side (a problem found on patrol,
+    :func:`bot.services.cases.open_found_problem`): its ``submitted`` event was
+    not written by a resident.  Someone other than the filer confirms the fix,
+    and it is never rated as a resident's satisfaction."""
+    role = await session.scalar(select(CaseEvent.actor_role).where(
+        CaseEvent.case_id == case.id, CaseEvent.type == CaseEventType.submitted).order_by(CaseEvent.id).limit(1))
+    return role is not None and role != ActorRole.resident
+
+
+def checker_caps(caps: set[Capacity]) -> set[Capacity]:
+    """The capacities that let someone confirm a found problem's fix (the
+    grid's workers and head, community staff, district admins)."""
+    return caps & {Capacity.grid, Capacity.grid_head, Capacity.staff, Capacity.admin}
+
+
+def refuse_own_case(case: Case, actor: User) -> None:
+    """Separation of duties: nobody accepts or resolves a case they filed."""
+    if case.resident_id == actor.id:
+        raise NotAllowed("own_case", number=case.number or "")
+
+
 def actor_role(caps: set[Capacity]) -> ActorRole:
     if Capacity.resident in caps:
         return ActorRole.resident
