@@ -15,7 +15,8 @@ charts and workbooks on them.  In short:
 * rework (返工率): cases with a ``reopened`` event / cases with a ``resolved`` event;
 * satisfaction (满意度): the ``rated`` events' scores: mean, share of 4-5, comments;
   a case filed from the worker side (a problem found on patrol: its
-  ``submitted`` event's role is not ``resident``) never counts there;
+  ``submitted`` event's role is a worker side one, ``FILED_BY_STAFF``) never
+  counts there;
 * time to accept / to close: first ``accepted`` / closing event minus ``submitted``;
 * emergencies: cases with an ``emergency_flagged`` event; time to acknowledge:
   first ``emergency_acknowledged`` minus ``emergency_flagged``.
@@ -58,9 +59,9 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import FromClause, Select
 
+from bot.services.cases.common import FILED_BY_STAFF
 from models import (
     HANDLING_STATUSES,
-    ActorRole,
     Case,
     CaseEvent,
     CaseEventType,
@@ -219,7 +220,8 @@ def facts(dialect: str, *, since: datetime, until: datetime, as_of: datetime | N
     # The last ``resolved`` event's on_time flag: the largest (id * 2 + flag) among them, modulo 2.
     last_resolved = func.max(case((t == CaseEventType.resolved, e.c.id * 2 + on_time_flag)))
     # Filed from the worker side (found on patrol): no resident's satisfaction, whatever was recorded.
-    found = func.max(case((and_(t == CaseEventType.submitted, e.c.actor_role != ActorRole.resident), 1), else_=0))
+    found = func.max(case((and_(t == CaseEventType.submitted, e.c.actor_role.in_(list(FILED_BY_STAFF))), 1),
+                          else_=0))
 
     def resident_only(expr: ColumnElement[Any]) -> ColumnElement[Any]:
         return case((found == 1, null()), else_=expr)
