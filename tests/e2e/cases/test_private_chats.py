@@ -38,6 +38,7 @@ async def test_private_data_is_never_shown_in_a_group(bot):
         await bot.settle(await emu.send_text(worker.user, text, chat=group))
     await bot.settle(await emu.send_text(resident.user, "我家水管漏水了", chat=group))
     await bot.settle(await emu.send_text(resident.user, "/mycases", chat=group))
+    await bot.settle(await emu.send_text(resident.user, "/mycases@another_bot", chat=group))  # not for us
     said = [m for m in emu.chat_history(group.id) if m.from_bot]
     assert said and all(m.text == PRIVATE_ONLY for m in said)
     assert len(said) == 5  # one answer per command; the menu labels and the chatter get none
