@@ -22,6 +22,7 @@ from handlers import (
     department,
     diary,
     fallback,
+    private,
     reports,
     resident,
     staff,
@@ -37,7 +38,9 @@ def get_routers() -> list[Router]:
     # ``diary`` right after ``common``: a worker on patrol sends notes (locations included)
     # that must not reach registration or case intake; its catch-alls only act on patrol.
     # ``reports`` before ``diary``: a grid head on patrol typing a report's dates is answering the report.
+    # ``private`` first: nothing personal is answered in a group chat (issue 16).
     routers = [
+        private.create_router(),
         common.create_router(),
         reports.create_router(),
         diary.create_router(),

@@ -3,11 +3,12 @@ and who may invite whom.  Every function checks the actor's roles itself."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import access, invites
@@ -157,23 +158,29 @@ def invitable_roles(user: User) -> list[Role]:
 
 
 async def invite_scopes(session: AsyncSession, user: User, role: Role, locale: str) -> list[Option]:
-    """The scopes ``user`` may invite ``role`` into."""
+    """The scopes ``user`` may invite ``role`` into: only within their own grants
+    (an administrator: their districts and the communities and grids in them;
+    staff: the grids of their communities).  Departments belong to no district
+    in the model: an administrator may invite officers to any active one."""
     if role not in invitable_roles(user):
         raise NotAllowed()
-    is_admin = bool(access.admin_district_ids(user))
+    districts = list(access.admin_district_ids(user))
+    in_districts = select(Community.id).where(Community.district_id.in_(districts))
     scope_type = invites.ROLE_SCOPE[role]
+    rows: Iterable[Grid | Community | Department | District]
     if scope_type == ScopeType.grid:
-        stmt = select(Grid).where(Grid.active)
-        if not is_admin:
-            communities = list(access.staff_community_ids(user))
-            stmt = stmt.where(Grid.community_id.in_(communities))
-        rows = await session.scalars(stmt.order_by(Grid.code))
+        communities = list(access.staff_community_ids(user))
+        rows = await session.scalars(
+            select(Grid).where(Grid.active, or_(Grid.community_id.in_(communities),
+                                                Grid.community_id.in_(in_districts)))
+            .order_by(Grid.code))
     elif scope_type == ScopeType.community:
-        rows = await session.scalars(select(Community).where(Community.active).order_by(Community.code))
+        rows = await session.scalars(select(Community).where(Community.active, Community.id.in_(in_districts))
+                                     .order_by(Community.code))
     elif scope_type == ScopeType.department:
         rows = await session.scalars(select(Department).where(Department.active).order_by(Department.code))
     else:
-        rows = await session.scalars(select(District).order_by(District.code))
+        rows = await session.scalars(select(District).where(District.id.in_(districts)).order_by(District.code))
     return [Option(r.id, r.code, i18n_name(r.names, locale, r.code)) for r in rows]
 
 

@@ -146,6 +146,18 @@ def set_phone(user: User, phone: str, *, contact_user_id: int | None) -> None:
     user.phone = cleaned if cleaned.startswith("+") else "+" + cleaned
 
 
+def mask_phone(phone: str | None) -> str | None:
+    """A phone as lists show it (minimum necessary): ``+8613812343001`` →
+    ``138****3001``; the first three and the last four digits of the national
+    number, fewer for a short number (only its last two)."""
+    if not phone:
+        return None
+    digits = phone[3:] if phone.startswith("+86") else phone.lstrip("+")
+    if len(digits) >= 8:
+        return digits[:3] + "****" + digits[-4:]
+    return "****" + digits[-2:]
+
+
 def _option(place: Community | Grid | Building, locale: str) -> Option:
     return Option(place.id, place.code, i18n_name(place.names, locale, place.code))
 

@@ -395,6 +395,11 @@ async def my_cases(message: Message, session: AsyncSession, user: User, state: F
 async def solved(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
                  settings: Settings) -> None:
     case = await cases.confirm(session, settings, user, callback_data.id, utcnow())
+    if case.resident_id != user.id:  # a colleague checked a problem found on patrol: nothing to rate
+        if (message := await pressed(query, session)) is not None:
+            await message.answer(_("👍 Case {number} is closed: you confirmed it is solved.").format(
+                number=case.number))
+        return
     if (message := await pressed(query, session)) is not None:
         await message.answer(
             _("🙏 Thank you! Case {number} is closed. How was the service?").format(number=case.number),
@@ -404,6 +409,11 @@ async def solved(query: CallbackQuery, callback_data: CaseCb, session: AsyncSess
 async def not_solved(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
                      state: FSMContext, settings: Settings) -> None:
     case = await cases.reopen(session, settings, user, callback_data.id, utcnow())
+    if case.resident_id != user.id:  # a colleague checked a problem found on patrol
+        if (message := await pressed(query, session)) is not None:
+            await message.answer(_("↩️ Case {number} is open again; the worker handling it has been told.").format(
+                number=case.number))
+        return
     await state.set_state(CaseChat.talk)
     await state.set_data({"chat_case": case.id})
     if (message := await pressed(query, session)) is not None:

@@ -345,6 +345,11 @@ def error_text(err: DomainError) -> str | None:
             number=number, minutes=p.get("minutes", "")),
         "relay_busy": lambda: _("Too many messages about case {number} this hour (at most {limit}). Please try again "
                                 "later.").format(number=number, limit=p.get("limit", "")),
+        "own_case": lambda: _("You filed case {number} yourself: a colleague must handle and confirm it.").format(
+            number=number),
+        "not_checker": lambda: _("Case {number} was found on patrol: a colleague of the grid who neither found nor "
+                                 "fixed it confirms it.").format(number=number),
+        "not_rated_here": lambda: _("Case {number} cannot be rated by you.").format(number=number),
     }
     make = messages.get(err.code)
     return make() if make else None

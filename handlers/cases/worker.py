@@ -131,6 +131,8 @@ async def _resolve(session: AsyncSession, settings: Settings, user: User, data: 
                    photo: FileRef | None) -> str:
     case = await cases.resolve(session, settings, user, int(data.get("resolve_case", 0)),
                                str(data.get("resolve_note", "")), photo, utcnow())
+    if await cases.found_on_patrol(session, case):
+        return _("✅ Case {number} is marked as done; a colleague will check it.").format(number=case.number)
     return _("✅ Case {number} is marked as done; the resident has been asked to confirm.").format(number=case.number)
 
 

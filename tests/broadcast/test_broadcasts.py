@@ -22,6 +22,9 @@ from models import (
     Grid,
     OutboxMessage,
     OutboxStatus,
+    Role,
+    RoleGrant,
+    ScopeType,
     User,
     utcnow,
 )
@@ -254,9 +257,17 @@ async def test_followup_job_lists_unconfirmed_residents_to_their_grid_workers(de
         rows = list(await s.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key.like("bc-follow:%"))
                                     .order_by(OutboxMessage.chat_id)))
     assert {r.user_id for r in rows} >= {worker.id, head.id}
+    # Only the workers and the head of the residents' own grid get the list.
+    async with sm() as s:
+        team = set(await s.scalars(select(RoleGrant.user_id).where(
+            RoleGrant.scope_type == ScopeType.grid, RoleGrant.scope_id == residents[0].grid_id,
+            RoleGrant.role.in_([Role.worker, Role.grid_head]))))
+    assert {r.user_id for r in rows} <= team
     english = next(r for r in rows if r.user_id == worker.id).payload["text"]
     assert "have not confirmed notice" in english and "Xinzhan Grid 1" in english and "明天停水" in english
-    assert "+8613900000099" in english and residents[0].first_name not in english.split("\n\n")[1]
+    # The phone is masked (issue 16: minimum necessary), never whole.
+    assert "139****0099" in english and "13900000099" not in english
+    assert residents[0].first_name not in english.split("\n\n")[1]
     # The demo resident of the grid did not confirm either.
     assert english.count("• ") == 2
 

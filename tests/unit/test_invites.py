@@ -5,8 +5,8 @@ import pytest
 
 from bot.services import invites, staff
 from bot.services.errors import DomainError, NotAllowed, NotFound
-from models import Invite, Role, ScopeType, utcnow
-from tests.factories import make_district, make_user
+from models import Community, District, Grid, Invite, Role, ScopeType, utcnow
+from tests.factories import make_district, make_user, names
 
 
 async def test_invite_grants_role_once(sessionmaker):
@@ -117,3 +117,30 @@ async def test_resident_cannot_invite(sessionmaker):
         assert staff.invitable_roles(resident) == []
         with pytest.raises(NotAllowed):
             await staff.invite_as(s, resident, Role.worker, place.grids[0].id)
+
+
+async def test_an_admin_invites_only_within_their_district(sessionmaker):
+    """Issue 16: a district admin could mint an admin invite for another district."""
+    async with sessionmaker() as s:
+        place = await make_district(s)
+        other = District(code="D2", names=names("西城区", "Xicheng"))
+        s.add(other)
+        await s.flush()
+        far = Community(code="X1", district_id=other.id, names=names("远方社区", "Far"))
+        s.add(far)
+        await s.flush()
+        far_grid = Grid(code="X1-G1", community_id=far.id, names=names("远方网格", "Far grid"))
+        s.add(far_grid)
+        await s.flush()
+        admin = await make_user(s, 3101, role=Role.admin, scope_id=place.district.id)
+        assert {o.code for o in await staff.invite_scopes(s, admin, Role.admin, "en")} == {"D1"}
+        assert {o.code for o in await staff.invite_scopes(s, admin, Role.staff, "en")} == {"C1", "C2"}
+        assert {o.code for o in await staff.invite_scopes(s, admin, Role.worker, "en")} == {
+            "C1-G1", "C1-G2", "C2-G1", "C2-G2"}
+        assert {o.code for o in await staff.invite_scopes(s, admin, Role.department, "en")} == {"CG"}
+        # Forged buttons naming the other district, its community or its grid:
+        for role, scope_id in ((Role.admin, other.id), (Role.staff, far.id), (Role.worker, far_grid.id),
+                               (Role.grid_head, far_grid.id)):
+            with pytest.raises(NotFound):
+                await staff.invite_as(s, admin, role, scope_id)
+        assert (await staff.invite_as(s, admin, Role.admin, place.district.id)).scope_code == "D1"

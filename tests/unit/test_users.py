@@ -84,3 +84,10 @@ async def test_scope_summaries_need_roles(sessionmaker):
             await staff.my_communities(s, worker, "en")
         with pytest.raises(NotAllowed):
             await staff.my_grids(s, resident, "en")
+
+
+@pytest.mark.parametrize("phone,masked", [("+8613812343001", "138****3001"), ("13812343001", "138****3001"),
+                                          ("+4915112345678", "491****5678"), ("+12345", "****45"),
+                                          (None, None), ("", None)])
+def test_mask_phone(phone, masked):
+    assert svc.mask_phone(phone) == masked

@@ -1,6 +1,9 @@
 """The follow-up lists of important notices: 24 hours after a notice that asked
 for "I have read it", each grid's workers and grid head get the residents of
-their grid who have not pressed it, to visit or call them.
+their own grid (by the resident's building) who have not pressed it, to visit
+them, with the phone masked (138****3001: the worker reaches the resident
+through the case loop or the household ledger, not from a list that is
+forwarded easily).
 
 ``broadcast_ack_followups`` runs every 15 minutes; each list is one outbox row
 per worker and message (``OutboxKind.nudge``, dedupe key per notice, grid,

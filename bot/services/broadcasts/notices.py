@@ -41,7 +41,7 @@ from bot.services.access import (
 )
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.services.notify import wake_sender_after_commit
-from bot.services.users import Option
+from bot.services.users import Option, mask_phone
 from models import (
     Broadcast,
     BroadcastAck,
@@ -528,7 +528,7 @@ class FollowupResident:
     name: str
     building_names: dict[str, str]
     building_code: str
-    phone: str | None
+    phone: str | None  # masked (138****3001): enough to recognise, not to copy
     delivery: OutboxStatus  # sent, unreachable, failed, unknown...
 
 
@@ -584,7 +584,7 @@ async def due_followups(session: AsyncSession, now: datetime) -> list[tuple[Broa
             # A worker who lives in the grid is on their own list only if they are a resident.
             item.residents.append(FollowupResident(
                 user.id, " ".join(x for x in (user.first_name, user.last_name) if x), dict(building.names),
-                building.code, user.phone, OutboxStatus(status)))
+                building.code, mask_phone(user.phone), OutboxStatus(status)))
         out.append((broadcast, list(by_grid.values())))
     return out
 

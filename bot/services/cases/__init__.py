@@ -26,7 +26,7 @@ relay, escalation, views → common; jobs → escalation, emergency, loop.
 from __future__ import annotations
 
 from bot.services.cases import jobs as cases_jobs  # noqa: F401  (registers the recurring jobs)
-from bot.services.cases.common import Capacity, FileRef, case_cb, esc_cb
+from bot.services.cases.common import Capacity, FileRef, case_cb, esc_cb, found_on_patrol
 from bot.services.cases.emergency import emergency_tick, flag_emergency
 from bot.services.cases.escalation import (
     acknowledge_escalation,
@@ -125,7 +125,7 @@ from bot.services.cases.views import (
 
 __all__ = [
     # common
-    "Capacity", "FileRef", "case_cb", "esc_cb",
+    "Capacity", "FileRef", "case_cb", "esc_cb", "found_on_patrol",
     # emergency
     "emergency_tick", "flag_emergency",
     # escalation

@@ -86,6 +86,10 @@ class Capacity(enum.StrEnum):
     department = "department"  # an officer of a department it was escalated to
 
 
+# Roles of a ``submitted`` event that mark a case filed from the worker side
+# (found on patrol), not by a resident; ``system`` (imports, old data) is not one.
+FILED_BY_STAFF = frozenset({ActorRole.worker, ActorRole.grid_head, ActorRole.staff, ActorRole.admin,
+                            ActorRole.department})
 WORKER_SIDE = frozenset({Capacity.owner, Capacity.grid, Capacity.grid_head, Capacity.staff, Capacity.admin})
 
 # What a follower (a neighbour following the case) sees and is told of: its status changes.
@@ -174,6 +178,28 @@ async def case_for(session: AsyncSession, user: User, case_id: int, *,
     if need is not None and not (caps & set(need)):
         raise NotAllowed()
     return case, caps
+
+
+async def found_on_patrol(session: AsyncSession, case: Case) -> bool:
+    """The case was filed from the worker side (a problem found on patrol,
+    :func:`bot.services.cases.open_found_problem`): its ``submitted`` event's
+    role is one of :data:`FILED_BY_STAFF`.  Someone other than the filer confirms the fix,
+    and it is never rated as a resident's satisfaction."""
+    role = await session.scalar(select(CaseEvent.actor_role).where(
+        CaseEvent.case_id == case.id, CaseEvent.type == CaseEventType.submitted).order_by(CaseEvent.id).limit(1))
+    return role in FILED_BY_STAFF
+
+
+def checker_caps(caps: set[Capacity]) -> set[Capacity]:
+    """The capacities that let someone confirm a found problem's fix (the
+    grid's workers and head, community staff, district admins)."""
+    return caps & {Capacity.grid, Capacity.grid_head, Capacity.staff, Capacity.admin}
+
+
+def refuse_own_case(case: Case, actor: User) -> None:
+    """Separation of duties: nobody accepts or resolves a case they filed."""
+    if case.resident_id == actor.id:
+        raise NotAllowed("own_case", number=case.number or "")
 
 
 def actor_role(caps: set[Capacity]) -> ActorRole:

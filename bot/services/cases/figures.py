@@ -14,6 +14,9 @@ charts and workbooks on them.  In short:
   ``on_time`` (the deadline then in force, written when it happened) / closed;
 * rework (返工率): cases with a ``reopened`` event / cases with a ``resolved`` event;
 * satisfaction (满意度): the ``rated`` events' scores: mean, share of 4-5, comments;
+  a case filed from the worker side (a problem found on patrol: its
+  ``submitted`` event's role is a worker side one, ``FILED_BY_STAFF``) never
+  counts there;
 * time to accept / to close: first ``accepted`` / closing event minus ``submitted``;
 * emergencies: cases with an ``emergency_flagged`` event; time to acknowledge:
   first ``emergency_acknowledged`` minus ``emergency_flagged``.
@@ -48,6 +51,7 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    null,
     or_,
     select,
     union_all,
@@ -55,6 +59,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import FromClause, Select
 
+from bot.services.cases.common import FILED_BY_STAFF
 from models import (
     HANDLING_STATUSES,
     Case,
@@ -214,6 +219,13 @@ def facts(dialect: str, *, since: datetime, until: datetime, as_of: datetime | N
     sub = epoch_seconds(submitted, dialect)
     # The last ``resolved`` event's on_time flag: the largest (id * 2 + flag) among them, modulo 2.
     last_resolved = func.max(case((t == CaseEventType.resolved, e.c.id * 2 + on_time_flag)))
+    # Filed from the worker side (found on patrol): no resident's satisfaction, whatever was recorded.
+    found = func.max(case((and_(t == CaseEventType.submitted, e.c.actor_role.in_(list(FILED_BY_STAFF))), 1),
+                          else_=0))
+
+    def resident_only(expr: ColumnElement[Any]) -> ColumnElement[Any]:
+        return case((found == 1, null()), else_=expr)
+
     return (
         select(
             Case.id.label("case_id"),
@@ -232,10 +244,10 @@ def facts(dialect: str, *, since: datetime, until: datetime, as_of: datetime | N
             (epoch_seconds(first(CaseEventType.emergency_acknowledged), dialect)
              - epoch_seconds(first(CaseEventType.emergency_flagged), dialect)).label("ack_s"),
             # A case is rated once: its ``rated`` event's score and comment.
-            func.max(case((t == CaseEventType.rated, e.c.data["score"].as_integer()))).label("score"),
-            func.max(case((and_(t == CaseEventType.rated, func.coalesce(e.c.note, "") != ""), 1),
-                          else_=0)).label("commented"),
-            func.max(case((t == CaseEventType.rated, e.c.note))).label("comment"),
+            resident_only(func.max(case((t == CaseEventType.rated, e.c.data["score"].as_integer())))).label("score"),
+            resident_only(func.max(case((and_(t == CaseEventType.rated, func.coalesce(e.c.note, "") != ""), 1),
+                                        else_=0))).label("commented"),
+            resident_only(func.max(case((t == CaseEventType.rated, e.c.note)))).label("comment"),
         )
         .join(e, e.c.case_id == Case.id)
         .where(Case.id.in_(cohort), *conditions, *in_time)

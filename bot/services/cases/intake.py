@@ -413,7 +413,9 @@ async def notify_new_case(session: AsyncSession, settings: Settings, case: Case,
         return text, [[Button(_("✅ Accept"), case_cb("acc", case.id))],
                       [Button(_("📄 Details"), case_cb("view", case.id))]]
 
-    await tell(session, settings, unique_users(team), case=case, event=event, render=render, step="new")
+    # The one who filed it is not asked to accept it (separation of duties).
+    await tell(session, settings, unique_users(team, exclude=[case.resident_id]), case=case, event=event,
+               render=render, step="new")
 
 
 async def follow_instead(session: AsyncSession, settings: Settings, resident: User, draft_id: int, case_id: int,

@@ -24,16 +24,20 @@ from bot.services.cases.common import (
     add_event,
     case_cb,
     case_for,
+    checker_caps,
     clean_text,
+    community_staff,
     excerpt,
+    found_on_patrol,
     grid_team,
+    refuse_own_case,
     tell,
     tell_followers,
     tell_residents,
     transition,
 )
 from bot.services.cases.emergency import take_charge, tell_taken
-from bot.services.errors import Conflict, InvalidInput
+from bot.services.errors import Conflict, InvalidInput, NotAllowed
 from bot.services.escape import esc
 from bot.services.notify import Button
 from bot.services.workcalendar import calendar_for
@@ -71,6 +75,7 @@ def _taken(case: Case, actor: User) -> Conflict:
 async def accept(session: AsyncSession, settings: Settings, actor: User, case_id: int, now: datetime) -> Case:
     """The first worker of the grid to accept owns the case."""
     case, caps = await case_for(session, actor, case_id, need={Capacity.grid})
+    refuse_own_case(case, actor)
     if case.status != CaseStatus.new:
         raise _taken(case, actor)
     if not await transition(session, case, [CaseStatus.new], status=CaseStatus.accepted, owner_id=actor.id,
@@ -98,7 +103,7 @@ async def acknowledge_emergency(session: AsyncSession, settings: Settings, actor
     """Someone alerted takes charge: the alerts stop; a grid worker also accepts a new case
     (here, next to :func:`accept`, because each calls the other)."""
     case, caps, event = await take_charge(session, actor, case_id, now)
-    if case.status == CaseStatus.new and Capacity.grid in caps:
+    if case.status == CaseStatus.new and Capacity.grid in caps and case.resident_id != actor.id:
         try:
             await accept(session, settings, actor, case.id, now)
         except Conflict:
@@ -134,6 +139,7 @@ async def resolve(session: AsyncSession, settings: Settings, actor: User, case_i
                   photo: FileRef | None, now: datetime) -> Case:
     """The owner says it is done, with a note (and a photo); the resident is asked."""
     case, caps = await case_for(session, actor, case_id, need={Capacity.owner})
+    refuse_own_case(case, actor)
     text = resolution_note(note)
     if photo is not None and photo.kind != AttachmentKind.photo:
         raise InvalidInput("photo_only")
@@ -153,6 +159,9 @@ async def resolve(session: AsyncSession, settings: Settings, actor: User, case_i
     handovers = list(await session.scalars(select(CaseHandover).where(CaseHandover.case_id == case.id)
                                            .order_by(CaseHandover.id)))
     resident = await session.get(User, case.resident_id)
+    if await found_on_patrol(session, case):
+        await _ask_checkers(session, settings, case, event, text, resident, media)
+        return case
 
     def render(_, locale):  # type: ignore[no-untyped-def]
         lines = [_("✅ Your grid worker says case {number} is done:").format(number=case.number),
@@ -178,6 +187,51 @@ async def resolve(session: AsyncSession, settings: Settings, actor: User, case_i
     return case
 
 
+def _checkers_render(case: Case, text: str, settings: Settings):  # type: ignore[no-untyped-def]
+    def render(_, locale):  # type: ignore[no-untyped-def]
+        lines = [_("✅ Case {number}, a problem found on patrol, is marked as done:").format(number=case.number),
+                 "“" + esc(excerpt(text, 600)) + "”",
+                 _("Please check it (not the one who found it, nor the one who fixed it). If nobody answers, it "
+                   "closes by itself after {days} days.").format(days=settings.case_auto_close_days)]
+        return "\n".join(lines), [[Button(_("✅ Solved"), case_cb("ok", case.id))],
+                                  [Button(_("❌ Not solved"), case_cb("nok", case.id))]]
+    return render
+
+
+async def _ask_checkers(session: AsyncSession, settings: Settings, case: Case, event: CaseEvent, text: str,
+                        filer: User | None, media: Media | None) -> None:
+    """A found problem marked done: a colleague checks it, the grid's team but
+    the filer and the owner (or, when there is none, the community staff)."""
+    exclude = {case.resident_id, case.owner_id}
+    checkers = [u for u in await grid_team(session, case.grid_id) if u.id not in exclude]
+    if not checkers:
+        checkers = [u for u in await community_staff(session, case.community_id) if u.id not in exclude]
+    await tell(session, settings, checkers, case=case, event=event, render=_checkers_render(case, text, settings),
+               media=media)
+
+    def render_filer(_, locale):  # type: ignore[no-untyped-def]
+        return _("✅ Case {number} that you found on patrol is marked as done; a colleague will check it.").format(
+            number=case.number), None
+
+    await tell(session, settings, [filer] if filer else [], case=case, event=event, render=render_filer)
+
+
+async def _confirmer(session: AsyncSession, actor: User, case_id: int) -> tuple[Case, ActorRole]:
+    """Who may say "solved" / "not solved": the resident of their own case (not
+    its owner); for a problem found on patrol, a colleague of the grid (its
+    workers and head, community staff, district admins) who neither found nor fixed it."""
+    case, caps = await case_for(session, actor, case_id)
+    if await found_on_patrol(session, case):
+        if not checker_caps(caps) or actor.id in (case.resident_id, case.owner_id):
+            raise NotAllowed("not_checker", number=case.number or "")
+        return case, actor_role(checker_caps(caps))
+    if Capacity.resident not in caps:
+        raise NotAllowed()
+    if case.owner_id == actor.id:
+        raise NotAllowed("own_case", number=case.number or "")
+    return case, ActorRole.resident
+
+
 async def _notify_owner(session: AsyncSession, settings: Settings, case: Case, event: CaseEvent, render,  # type: ignore[no-untyped-def]
                         kind: OutboxKind = OutboxKind.case_update, tag: str = "") -> None:
     if case.owner_id is None:
@@ -188,17 +242,21 @@ async def _notify_owner(session: AsyncSession, settings: Settings, case: Case, e
 
 
 async def confirm(session: AsyncSession, settings: Settings, resident: User, case_id: int, now: datetime) -> Case:
-    """The resident says "solved": the case closes (for proxy errands, their sign-off)."""
-    case, _caps = await case_for(session, resident, case_id, need={Capacity.resident})
+    """The resident says "solved": the case closes (for proxy errands, their sign-off).
+    A problem found on patrol is confirmed by a colleague instead (:func:`_confirmer`)."""
+    case, role = await _confirmer(session, resident, case_id)
     if case.status == CaseStatus.closed:
         raise Conflict("case_closed", number=case.number or "")
     if not await transition(session, case, [CaseStatus.resolved], status=CaseStatus.closed, closed_at=now,
                             close_reason=CloseReason.confirmed):
         raise Conflict("wrong_status", number=case.number or "")
-    event = await add_event(session, case, CaseEventType.confirmed, at=now, actor=resident, role=ActorRole.resident,
+    event = await add_event(session, case, CaseEventType.confirmed, at=now, actor=resident, role=role,
                             data={"sign_off": case.kind == CaseKind.proxy})
 
     def render(_, locale):  # type: ignore[no-untyped-def]
+        if role != ActorRole.resident:
+            return _("👍 Case {number} was checked by a colleague: solved. Thank you!").format(
+                number=case.number), None
         if case.kind == CaseKind.proxy:
             return _("👍 The resident signed off case {number}: solved. Thank you!").format(number=case.number), None
         return _("👍 The resident confirmed case {number} is solved. Thank you!").format(number=case.number), None
@@ -209,8 +267,9 @@ async def confirm(session: AsyncSession, settings: Settings, resident: User, cas
 
 
 async def reopen(session: AsyncSession, settings: Settings, resident: User, case_id: int, now: datetime) -> Case:
-    """The resident says "not solved": back to the owner, counted as rework (返工)."""
-    case, _caps = await case_for(session, resident, case_id, need={Capacity.resident})
+    """The resident says "not solved": back to the owner, counted as rework (返工).
+    A problem found on patrol: its checker says so (:func:`_confirmer`)."""
+    case, role = await _confirmer(session, resident, case_id)
     service = await session.get(ServiceItem, case.service_id) if case.service_id else None
     hours = service.resolve_hours if service else settings.case_default_resolve_hours
     due = (await calendar_for(session, settings, now=now)).add_working_hours(now, hours)
@@ -219,10 +278,14 @@ async def reopen(session: AsyncSession, settings: Settings, resident: User, case
         if case.status == CaseStatus.closed:
             raise Conflict("case_closed", number=case.number or "")
         raise Conflict("wrong_status", number=case.number or "")
-    event = await add_event(session, case, CaseEventType.reopened, at=now, actor=resident, role=ActorRole.resident,
+    event = await add_event(session, case, CaseEventType.reopened, at=now, actor=resident, role=role,
                             data={"resolve_due": due.isoformat(), "count": case.reopen_count})
 
     def render(_, locale):  # type: ignore[no-untyped-def]
+        if role != ActorRole.resident:
+            text = _("↩️ Case {number} was checked by a colleague: NOT solved. It is open again; new deadline "
+                     "{when}.").format(number=case.number, when=texts.when(due, settings.tz))
+            return text, [[Button(_("📄 Details"), case_cb("view", case.id))]]
         text = _("↩️ The resident says case {number} is NOT solved. It is open again; new deadline {when}.").format(
             number=case.number, when=texts.when(due, settings.tz))
         return text, [[Button(_("💬 Message the resident"), case_cb("chat", case.id))],
@@ -259,6 +322,10 @@ async def rate(session: AsyncSession, settings: Settings, resident: User, case_i
     case, _caps = await case_for(session, resident, case_id, need={Capacity.resident})
     if not 1 <= score <= 5:
         raise InvalidInput("bad_score")
+    if case.owner_id == resident.id or await found_on_patrol(session, case):
+        # Separation of duties: nobody rates their own work, and a problem a
+        # worker found is not a resident's satisfaction.
+        raise NotAllowed("not_rated_here", number=case.number or "")
     if case.status != CaseStatus.closed or case.close_reason == CloseReason.withdrawn:
         raise Conflict("not_closed", number=case.number or "")
     if await session.scalar(select(CaseRating.id).where(CaseRating.case_id == case.id)) is not None:
@@ -316,8 +383,13 @@ async def auto_close_due(session: AsyncSession, settings: Settings, now: datetim
         event = await add_event(session, case, CaseEventType.auto_closed, at=now,
                                 data={"after_days": settings.case_auto_close_days})
         resident = await session.get(User, case.resident_id)
+        found = await found_on_patrol(session, case)
 
-        def render(_, locale, case=case):  # type: ignore[no-untyped-def]
+        def render(_, locale, case=case, found=found):  # type: ignore[no-untyped-def]
+            if found:
+                return _("📁 Case {number} that you found on patrol was closed automatically: it was marked done "
+                         "{days} days ago and nobody checked it.").format(number=case.number,
+                                                                         days=settings.case_auto_close_days), None
             text = _("📁 Case {number} was closed automatically: it was marked done {days} days ago and we "
                      "had no answer. How was the service?").format(number=case.number,
                                                                      days=settings.case_auto_close_days)

@@ -12,7 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit
 from bot.services.access import department_ids, field_grid_ids, staff_community_ids
-from bot.services.cases.common import STATUS_EVENTS, WORKER_SIDE, Capacity, case_for, excerpt
+from bot.services.cases.common import (
+    STATUS_EVENTS,
+    WORKER_SIDE,
+    Capacity,
+    case_for,
+    checker_caps,
+    excerpt,
+    found_on_patrol,
+)
 from bot.services.errors import Conflict, NotAllowed
 from models import (
     HANDLING_STATUSES,
@@ -111,6 +119,7 @@ class CaseView:
     accept_overdue: bool
     resolve_overdue: bool
     actions: list[str] = field(default_factory=list)
+    found: bool = False  # filed from the worker side (found on patrol): checked by a colleague, never rated
 
 
 def _title(case: Case, services: dict[int, ServiceItem], locale: str, *, with_text: bool = True) -> str:
@@ -263,6 +272,7 @@ async def view(session: AsyncSession, actor: User, case_id: int, locale: str, no
         accept_overdue=bool(case.status == CaseStatus.new and case.accept_due_at and case.accept_due_at < now),
         resolve_overdue=bool(case.status in (CaseStatus.new, *HANDLING_STATUSES) and case.resolve_due_at
                              and case.resolve_due_at < now),
+        found=await found_on_patrol(session, case),
     )
     result.actions = actions_for(result)
     if shown and result.resident_phone:
@@ -286,20 +296,26 @@ def actions_for(v: CaseView) -> list[str]:
     c, caps, out = v.case, v.caps, []
     open_ = c.status in OPEN_STATUSES
     emergency_open = c.emergency and c.emergency_ack_at is None and open_
+    if v.found:
+        # Separation of duties: a colleague (neither the filer nor the owner) checks the fix.
+        if c.status == CaseStatus.resolved and checker_caps(caps) \
+                and not caps & {Capacity.resident, Capacity.owner}:
+            out += ["ok", "nok"]
     if Capacity.resident in caps:
-        if c.status == CaseStatus.resolved:
+        if c.status == CaseStatus.resolved and not v.found and Capacity.owner not in caps:
             out += ["ok", "nok"]
         if open_ and c.status != CaseStatus.resolved:
             out.append("chat")
         if open_ and not emergency_open:
             out.append("emg")
-        if c.status == CaseStatus.closed and c.close_reason != CloseReason.withdrawn and v.rating is None:
+        if c.status == CaseStatus.closed and c.close_reason != CloseReason.withdrawn and v.rating is None \
+                and not v.found and Capacity.owner not in caps:
             out.append("rate")
         if c.status in (CaseStatus.new, *HANDLING_STATUSES):
             out.append("wd")
     if emergency_open and caps & WORKER_SIDE:
         out.append("eack")
-    if c.status == CaseStatus.new and Capacity.grid in caps:
+    if c.status == CaseStatus.new and Capacity.grid in caps and Capacity.resident not in caps:
         out.append("acc")
     if Capacity.owner in caps and c.status in HANDLING_STATUSES:
         if c.status in (CaseStatus.accepted, CaseStatus.reopened):

@@ -26,6 +26,7 @@ from models import (
     Patrol,
     PatrolEnd,
     RevisionAction,
+    User,
 )
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -138,9 +139,8 @@ async def test_a_patrol_with_every_kind_of_entry_and_loose_notes(running, demo_s
     await photo(w)
     made = await w.tap("转为诉求")
     assert re.search(r"诉求 DC-\d{4}-\d{6} 已交网格团队办理", texts(made))
-    # The grid team (this worker too) is told of the new case by the delivery
-    # engine, on its own time: let that arrive before the next answers are read.
-    await running.emu.wait_for(lambda: any("🆕 新诉求" in (m.text or "") for m in w.messages()), timeout=10)
+    # The rest of the grid team is told of the new case; not this worker, who found it
+    # and may not accept it (separation of duties, issue 16).
 
     # 5. Loose notes: text, photo, location, voice; each kept in order and taggable.
     note1 = await w.send("楼道堆放杂物")
@@ -178,6 +178,9 @@ async def test_a_patrol_with_every_kind_of_entry_and_loose_notes(running, demo_s
         assert case.description == "3号楼门口井盖松动" and case.grid_id == visit.grid_id
         event = await s.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id))
         assert event.data["diary_entry"] == problem.id
+        told = set(await s.scalars(select(User.telegram_id).join(OutboxMessage, OutboxMessage.user_id == User.id)
+                                   .where(OutboxMessage.payload["text"].as_string().contains("新诉求"))))
+        assert told and w.id not in told
         # The ledger household's clock was reset by the visit.
         wang = await s.get(Household, visit.household_id)
         assert wang.last_visit_at == visit.occurred_at
