@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     case_auto_close_days: int = Field(default=3, alias="CASE_AUTO_CLOSE_DAYS", ge=1, le=90)
     emergency_repeat_minutes: int = Field(default=5, alias="EMERGENCY_REPEAT_MINUTES", ge=1, le=120)
 
+    # Privacy (docs/privacy.md): days raw inbound updates and the texts of sent
+    # messages are kept before the nightly retention job purges them.
+    retention_days: int = Field(default=30, alias="RETENTION_DAYS", ge=1, le=3650)
+
     # The patrol diary (bot/services/diary/): local times (DISPLAY_TZ) of the
     # workday nudge and of the morning list of households due for a visit; how
     # long a patrol stays open if nobody ends it; how many days after an

@@ -53,3 +53,9 @@ class BcAckCb(CallbackData, prefix="bca"):
     """A recipient's "I have read it"."""
 
     id: int
+
+
+class PrivacyCb(CallbackData, prefix="pv"):
+    """Privacy: ``agree`` to the notice; ``erase`` / ``keep`` after /deletemydata."""
+
+    action: str

@@ -22,6 +22,7 @@ from handlers import (
     department,
     diary,
     fallback,
+    privacy,
     reports,
     resident,
     staff,
@@ -39,6 +40,7 @@ def get_routers() -> list[Router]:
     # ``reports`` before ``diary``: a grid head on patrol typing a report's dates is answering the report.
     routers = [
         common.create_router(),
+        privacy.create_router(),
         reports.create_router(),
         diary.create_router(),
         cases.create_router(),

@@ -48,6 +48,9 @@ class User(Base):
     building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id", ondelete="SET NULL"), index=True)
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id", ondelete="SET NULL"), index=True)
     registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the person agreed to the privacy notice (docs/privacy.md); None: not
+    # (yet) agreed, so nothing about them but this row is kept.
+    privacy_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when Telegram answers 403 (the user blocked the bot).
     unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -135,8 +135,28 @@ def set_locale(user: User, locale: str) -> None:
     user.locale = locale
 
 
+def needs_privacy_consent(user: User) -> bool:
+    """True while a person has not agreed to the privacy notice (docs/privacy.md):
+    nothing about them may be stored but their user row.  People registered
+    before the notice existed, and people with a role (staff take a role
+    through an invite, as part of their work), are not asked."""
+    return user.privacy_consent_at is None and user.registered_at is None and not user.roles
+
+
+def agree_to_privacy(user: User) -> None:
+    """Record the person's agreement to the privacy notice (the first time only)."""
+    if user.privacy_consent_at is None:
+        user.privacy_consent_at = utcnow()
+
+
+def _require_consent(user: User) -> None:
+    if needs_privacy_consent(user):
+        raise NotAllowed("privacy_consent_needed")
+
+
 def set_phone(user: User, phone: str, *, contact_user_id: int | None) -> None:
     """Store the user's own phone, shared through the contact button."""
+    _require_consent(user)
     if contact_user_id is None or contact_user_id != user.telegram_id:
         raise NotAllowed("not_own_contact")
     cleaned = re.sub(r"[\s()-]", "", phone)
@@ -247,7 +267,9 @@ def _home(community: Community, grid: Grid, building: Building, locale: str) -> 
 
 
 async def register_resident(session: AsyncSession, user: User, building_id: int, locale: str) -> Home:
-    """Set the user's home building (and so grid); first time also registers them."""
+    """Set the user's home building (and so grid); first time also registers them
+    (only after they agreed to the privacy notice)."""
+    _require_consent(user)
     building = await session.get(Building, building_id)
     if building is None or not building.active:
         raise NotFound("building")
