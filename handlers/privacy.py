@@ -58,8 +58,8 @@ async def delete_ask(message: Message) -> None:
 
 
 async def delete_confirmed(query: CallbackQuery, session: AsyncSession, user: User, state: FSMContext,
-                           settings: Settings) -> None:
-    await privacy.erase_user(session, settings, user, utcnow())
+                           settings: Settings, inbound_id: int | None = None) -> None:
+    await privacy.erase_user(session, settings, user, utcnow(), current_update=inbound_id)
     await state.clear()
     await session.commit()
     await query.answer()

@@ -38,8 +38,11 @@ ERASED_TEXT = "[erased at the resident's request]"
 _WITHDRAWABLE = (CaseStatus.new, CaseStatus.accepted, CaseStatus.in_progress, CaseStatus.reopened)
 
 
-async def erase_user(session: AsyncSession, settings: Settings, user: User, now: datetime) -> None:
+async def erase_user(session: AsyncSession, settings: Settings, user: User, now: datetime, *,
+                     current_update: int | None = None) -> None:
     """Erase ``user``'s identity everywhere (the caller is the person themselves).
+    ``current_update``: the stored inbound update asking for it (its row id),
+    cleared too: it names them and is marked handled in the same transaction.
 
     Someone who holds a role must have it removed first: their name and
     actions are part of the record of their work."""
@@ -63,17 +66,19 @@ async def erase_user(session: AsyncSession, settings: Settings, user: User, now:
         OutboxMessage.user_id == user.id,
         OutboxMessage.status.in_((OutboxStatus.pending, OutboxStatus.claimed))).values(
         status=OutboxStatus.cancelled, last_error="recipient erased their data"))
-    await session.execute(update(OutboxMessage).where(
-        OutboxMessage.user_id == user.id, OutboxMessage.status != OutboxStatus.sending).values(payload={}))
+    # Their chat id is their Telegram id.  A message in flight right now fails
+    # if it is resent (to chat 0, without text): it is not sent twice either way.
+    await session.execute(update(OutboxMessage).where(OutboxMessage.user_id == user.id).values(
+        payload={}, chat_id=0))
     if telegram_id is not None:
         # Raw updates from them: their private chat's, and those elsewhere that
         # name them as the sender (a user object begins with its id).  Updates
         # still waiting to be handled keep theirs until then (retention purges them).
         await session.execute(update(InboundUpdate).where(
-            InboundUpdate.status != InboundStatus.pending,
+            or_(InboundUpdate.status != InboundStatus.pending, InboundUpdate.id == (current_update or 0)),
             or_(InboundUpdate.chat_id == telegram_id,
                 InboundUpdate.payload.contains(f'{{"id":{telegram_id},'),
-                InboundUpdate.payload.contains(f'{{"id": {telegram_id},'))).values(payload="{}"))
+                InboundUpdate.payload.contains(f'{{"id": {telegram_id},'))).values(payload="{}", chat_id=None))
     user.telegram_id = None
     user.first_name, user.last_name, user.username, user.phone = "", None, None, None
     user.building_id = user.grid_id = None
