@@ -79,13 +79,19 @@ async def _household(session: AsyncSession, settings: Settings, user: User, hous
     rows: list[list[InlineKeyboardButton]] = []
     if card.can_visit:
         rows.append([button(_("🏠 Log a visit"), "vh", household_id)])
-    if card.can_manage:
+    if card.can_manage and not card.consented:
+        rows.append([button(_("✅ The household agreed"), "hcons", household_id)])
+    elif card.can_manage:
         for tag in CareTag:
             rows.append([button(ui.tag_cycle_text(tag, card.household.tags.get(tag)), "ht", household_id,
                                 arg=tag.value)])
     rows.append([button(_("⬅️ Back"), "lb", card.household.building_id)])
     text = ui.household_card_text(card, settings.tz)
-    if card.can_manage:
+    if card.can_manage and not card.consented:
+        text += "\n" + _("Before tags are kept, ask the household: do they agree that we record "
+                         "their situation (living alone, disability, hardship) so that we visit them? "
+                         "If they agree, tap “The household agreed”.")
+    elif card.can_manage:
         text += "\n" + _("Tap a tag to change how often it asks for a visit.")
     return text, markup(rows)
 
@@ -103,6 +109,14 @@ async def household_tag(query: CallbackQuery, callback_data: DiaryCb, session: A
     except ValueError:
         raise InvalidInput("stale_button") from None
     await diary.cycle_tag(session, settings, user, callback_data.id, tag, utcnow())
+    text, kb = await _household(session, settings, user, callback_data.id, i18n.current_locale)
+    await session.commit()
+    await answer_and_show(query, text, kb, note=_("Saved"))
+
+
+async def household_consent(query: CallbackQuery, callback_data: DiaryCb, session: AsyncSession, user: User,
+                            settings: Settings, i18n: PoI18n) -> None:
+    await diary.record_consent(session, user, callback_data.id, utcnow())
     text, kb = await _household(session, settings, user, callback_data.id, i18n.current_locale)
     await session.commit()
     await answer_and_show(query, text, kb, note=_("Saved"))
@@ -142,5 +156,5 @@ def create_router() -> Router:
     router = Router(name="diary.households")
     router.message.register(household_typed, DiaryStates.household, F.text, NotMenuLabel())
     callbacks(router, {"due": due_cb, "lg": ledger_cb, "lb": ledger_building, "hc": household_cb,
-                       "ht": household_tag, "hadd": household_add})
+                       "ht": household_tag, "hadd": household_add, "hcons": household_consent})
     return router

@@ -64,6 +64,7 @@ from bot.services.diary.households import (
     grid_buildings,
     household_card,
     managed_building,
+    record_consent,
     visit_building,
     visit_buildings,
 )
@@ -92,7 +93,7 @@ __all__ = [
     "total_figures", "worker_month",
     "BuildingLine", "HouseholdCard", "HouseholdLine", "add_household", "building_households", "building_info",
     "cycle_tag", "due_households", "grid_buildings", "household_card", "managed_building", "visit_building",
-    "visit_buildings",
+    "visit_buildings", "record_consent",
     "DayView", "EntryView", "RevisionView", "Rights", "Scopes", "attachments", "community_day", "day", "entry",
     "grid_day", "history", "scopes",
 ]

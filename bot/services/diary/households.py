@@ -75,6 +75,7 @@ class HouseholdCard:
     visits: list[VisitLine]  # the latest first
     can_manage: bool  # grid head of its grid, or staff of its community
     can_visit: bool = False  # a worker (or grid head) of its grid
+    consented: bool = True  # the household's consent to its sensitive tags is recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +228,7 @@ async def household_card(session: AsyncSession, viewer: User, household_id: int,
                DiaryEntry.deleted_at.is_(None))
         .order_by(DiaryEntry.occurred_at.desc()).limit(5))).all()
     return HouseholdCard(line, [VisitLine(*row) for row in rows], await _may_manage(session, viewer, household.grid_id),
-                         household.grid_id in field_grid_ids(viewer))
+                         household.grid_id in field_grid_ids(viewer), household.sensitive_consent_at is not None)
 
 
 def next_interval(current: int | None) -> int | None:
@@ -248,6 +249,10 @@ async def set_tag(session: AsyncSession, settings: Settings, actor: User, househ
         raise NotAllowed()
     if interval_days is not None and not 1 <= interval_days <= 366:
         raise InvalidInput("bad_interval")
+    if interval_days is not None and household.sensitive_consent_at is None:
+        # Tags are sensitive personal information (PIPL art. 28-29): the household's
+        # separate consent first (record_consent); removing a tag needs none.
+        raise NotAllowed("household_consent_needed")
     row = await session.scalar(select(HouseholdTag).where(HouseholdTag.household_id == household_id,
                                                           HouseholdTag.tag == tag))
     if interval_days is None:
@@ -261,6 +266,20 @@ async def set_tag(session: AsyncSession, settings: Settings, actor: User, househ
     household.updated_at = now
     await session.flush()
     await refresh_household(session, household_id, settings.tz, local_day(now, settings.tz))
+
+
+async def record_consent(session: AsyncSession, actor: User, household_id: int, now: datetime) -> None:
+    """The grid head or staff records that the household agreed to its sensitive
+    tags being kept (asked in person: "住户已同意").  Once is enough."""
+    household = await session.get(Household, household_id)
+    if household is None or not await _may_read_grid(session, actor, household.grid_id):
+        raise NotFound("household")
+    if not await _may_manage(session, actor, household.grid_id):
+        raise NotAllowed()
+    if household.sensitive_consent_at is None:
+        household.sensitive_consent_at, household.sensitive_consent_by_id = now, actor.id
+        household.updated_at = now
+        await session.flush()
 
 
 async def cycle_tag(session: AsyncSession, settings: Settings, actor: User, household_id: int, tag: CareTag,

@@ -157,3 +157,19 @@ async def test_month_in_numbers_is_the_same_for_everyone_who_may_see_it(sessionm
         with pytest.raises(NotFound):
             await diary_figures.worker_month(s, SETTINGS, w.worker, w.worker.id, 2026, 13)
         assert await s.scalar(select(Case.id).where(Case.id == case.id)) == case.id
+
+
+async def test_sensitive_tags_need_the_households_recorded_consent(sessionmaker):
+    async with sessionmaker() as s:
+        w = await make_world(s)
+        new = await diary_households.add_household(s, SETTINGS, w.head, w.place.buildings[0].id, "3-101", "孙奶奶", T0)
+        card = await diary_households.household_card(s, w.head, new.id, T0.date(), "zh-Hans")
+        assert card.can_manage and not card.consented
+        with pytest.raises(NotAllowed, match="household_consent_needed"):
+            await diary_households.cycle_tag(s, SETTINGS, w.head, new.id, CareTag.elderly_alone, T0)
+        with pytest.raises(NotAllowed):  # a worker reads the ledger but does not record consent
+            await diary_households.record_consent(s, w.worker, new.id, T0)
+        await diary_households.record_consent(s, w.head, new.id, T0)
+        assert new.sensitive_consent_by_id == w.head.id
+        assert await diary_households.cycle_tag(s, SETTINGS, w.head, new.id, CareTag.elderly_alone, T0) == 7
+        assert (await diary_households.household_card(s, w.head, new.id, T0.date(), "zh-Hans")).consented
