@@ -106,8 +106,10 @@ async def get_or_create_with_state(
     # Updates of one chat are handled one at a time, so no other task is
     # creating this user; a unique violation from another process fails the
     # update, which is then retried and finds the row.
+    # Someone new has not agreed to the privacy notice: of what Telegram tells,
+    # only the first name (to greet them) is kept until they do.
     values = column_defaults(_users, {"telegram_id": telegram_id, "first_name": first_name,
-                                      "last_name": last_name, "username": username}, skip=("id",))
+                                      "last_name": None, "username": None}, skip=("id",))
     user_id = (await _NEW_USER.run(session, values)).scalar()
     row = {**values, "id": user_id}
     user = persistent(User, {attr: row[c.key] for attr, c in zip(_USER_ATTRS, _users.c, strict=True)}, {"roles": []})
@@ -124,6 +126,8 @@ def _grant(session: AsyncSession, row: tuple[Any, ...]) -> RoleGrant:
 
 
 def _refresh_names(user: User, first_name: str, last_name: str | None, username: str | None) -> User:
+    if needs_privacy_consent(user):
+        last_name = username = None  # not before the privacy notice is agreed to
     if user.first_name != first_name or user.username != username:
         user.first_name, user.last_name, user.username = first_name, last_name, username
     return user

@@ -92,3 +92,18 @@ async def test_scope_summaries_need_roles(sessionmaker):
             await staff.my_communities(s, worker, "en")
         with pytest.raises(NotAllowed):
             await staff.my_grids(s, resident, "en")
+
+
+async def test_only_the_first_name_is_kept_before_the_privacy_notice_is_agreed_to(sessionmaker):
+    async with sessionmaker() as s:
+        user = await svc.get_or_create(s, telegram_id=5010, first_name="赵", last_name="六", username="zhao6")
+        assert (user.first_name, user.last_name, user.username) == ("赵", None, None)
+        await s.commit()
+    async with sessionmaker() as s:
+        user = await svc.get_or_create(s, telegram_id=5010, first_name="赵", last_name="六", username="zhao6")
+        assert (user.last_name, user.username) == (None, None)
+        svc.agree_to_privacy(user)
+        await s.commit()
+    async with sessionmaker() as s:
+        user = await svc.get_or_create(s, telegram_id=5010, first_name="赵", last_name="六", username="zhao6")
+        assert (user.last_name, user.username) == ("六", "zhao6")
