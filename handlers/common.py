@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.i18n import LOCALE_NAMES, PoI18n
+from bot.services import diary
 from bot.services import staff as staff_service
 from bot.services import users as user_service
 from bot.services.invites import redeem_invite
@@ -118,6 +119,10 @@ async def profile(message: Message, session: AsyncSession, user: User, i18n: PoI
         lines.append(_("Home: {community} · {grid} · {building}").format(
             community=esc(home.community), grid=esc(home.grid), building=esc(home.building)))
     lines.append(_("Phone: {phone}").format(phone=esc(user.phone) if user.phone else _("not given")))
+    tags = await diary.own_household_tags(session, user)
+    if tags:  # what the household ledger records about them (docs/privacy.md)
+        lines.append(_("Household ledger: {tags}").format(
+            tags=", ".join(f"{diary.texts.TAG_ICONS[t]} {diary.texts.tag_label(_, t)}" for t in tags)))
     for line in await staff_service.describe_roles(session, user, locale):
         lines.append(_("Role: {role} ({scope})").format(role=role_label(line.role), scope=esc(line.scope)))
     kb = InlineKeyboardBuilder()

@@ -79,6 +79,8 @@ async def _household(session: AsyncSession, settings: Settings, user: User, hous
     rows: list[list[InlineKeyboardButton]] = []
     if card.can_visit:
         rows.append([button(_("🏠 Log a visit"), "vh", household_id)])
+    if card.can_manage:
+        rows.append([button(_("🔗 Which resident is it?"), "hres", household_id)])
     if card.can_manage and not card.consented:
         rows.append([button(_("✅ The household agreed"), "hcons", household_id)])
     elif card.can_manage:
@@ -122,6 +124,25 @@ async def household_consent(query: CallbackQuery, callback_data: DiaryCb, sessio
     await answer_and_show(query, text, kb, note=_("Saved"))
 
 
+async def household_residents(query: CallbackQuery, callback_data: DiaryCb, session: AsyncSession,
+                              user: User) -> None:
+    options = await diary.linkable_residents(session, user, callback_data.id)
+    rows = [[button(f"👤 {o.name}" + (f" ·{o.phone_tail}" if o.phone_tail else ""), "hlink", callback_data.id,
+                    ref=o.id)] for o in options]
+    rows.append([button(_("Nobody on the bot"), "hlink", callback_data.id, ref=0)])
+    rows.append([button(_("⬅️ Back"), "hc", callback_data.id)])
+    await answer_and_show(query, _("Which registered resident of the building is this household? "
+                                   "They will see its tags in their profile."), markup(rows))
+
+
+async def household_link(query: CallbackQuery, callback_data: DiaryCb, session: AsyncSession, user: User,
+                         settings: Settings, i18n: PoI18n) -> None:
+    await diary.link_resident(session, user, callback_data.id, callback_data.ref, utcnow())
+    text, kb = await _household(session, settings, user, callback_data.id, i18n.current_locale)
+    await session.commit()
+    await answer_and_show(query, text, kb, note=_("Saved"))
+
+
 async def household_add(query: CallbackQuery, callback_data: DiaryCb, session: AsyncSession, user: User,
                         state: FSMContext, settings: Settings, i18n: PoI18n) -> None:
     info = await diary.managed_building(session, user, callback_data.id, today(settings), i18n.current_locale)
@@ -156,5 +177,6 @@ def create_router() -> Router:
     router = Router(name="diary.households")
     router.message.register(household_typed, DiaryStates.household, F.text, NotMenuLabel())
     callbacks(router, {"due": due_cb, "lg": ledger_cb, "lb": ledger_building, "hc": household_cb,
-                       "ht": household_tag, "hadd": household_add, "hcons": household_consent})
+                       "ht": household_tag, "hadd": household_add, "hcons": household_consent,
+                       "hres": household_residents, "hlink": household_link})
     return router

@@ -14,11 +14,13 @@ from models import (
     CaseAttachment,
     CaseStatus,
     CloseReason,
+    Household,
     InboundUpdate,
     OutboxMessage,
     User,
 )
 from tests.e2e.cases.helpers import (
+    HEAD,
     NUMBER_RE,
     RESIDENT,
     WORKER,
@@ -142,3 +144,29 @@ async def test_staff_cannot_erase_themselves_and_groups_get_nothing(bot):
     said = [m for m in bot.emu.chat_history(group.id) if m.from_bot and m.version > before]
     assert [m.text for m in said] == ["请在和我的私聊中问我。"]
     assert all(m.kind != "document" for m in bot.emu.chat_history(group.id))
+
+
+async def test_a_resident_sees_what_the_household_ledger_says_about_her(bot):
+    resident = person(bot, RESIDENT, "王桂芝")
+    head = person(bot, HEAD, "李红霞")
+    profile = await resident.send("/profile")
+    assert "住户台账" not in profile[0].text
+    async with bot.app.sessionmaker() as s:
+        household = await s.scalar(select(Household).where(Household.code == "DC-XS-01-02-H1"))
+    await head.send("/start")
+    panel = await head.send("📒 民情日志")
+    await head.press(panel[-1].message_id, f"dy:hres:{household.id}:0:")
+    assert "这户是本楼哪位" in head.last.text
+    linked = await head.tap("👤 王桂芝")
+    assert "王桂芝" in linked[-1].text
+    # A resident of the building cannot do it with a forged button.
+    await resident.press(resident.last.message_id, f"dy:hlink:{household.id}:0:")
+    assert resident.last_callback_answer().get("show_alert")
+
+    profile = await resident.send("/profile")
+    assert "住户台账：👵 独居老人" in profile[0].text
+    document = (await resident.send("/mydata"))[-1]
+    data = json.loads(bot.emu.file_bytes(document.file_id).decode("utf-8"))
+    assert data["household_ledger_tags"] == ["elderly_alone"]
+    async with bot.app.sessionmaker() as s:
+        assert (await s.get(Household, household.id)).resident_id is not None

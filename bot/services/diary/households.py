@@ -271,15 +271,57 @@ async def set_tag(session: AsyncSession, settings: Settings, actor: User, househ
 async def record_consent(session: AsyncSession, actor: User, household_id: int, now: datetime) -> None:
     """The grid head or staff records that the household agreed to its sensitive
     tags being kept (asked in person: "住户已同意").  Once is enough."""
+    household = await _managed_household(session, actor, household_id)
+    if household.sensitive_consent_at is None:
+        household.sensitive_consent_at, household.sensitive_consent_by_id = now, actor.id
+        household.updated_at = now
+        await session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentOption:
+    id: int
+    name: str
+    phone_tail: str  # the last four digits only, to tell people of the same name apart
+
+
+async def linkable_residents(session: AsyncSession, actor: User, household_id: int) -> list[ResidentOption]:
+    """Registered residents of the household's building, for its manager to say which one it is."""
+    household = await _managed_household(session, actor, household_id)
+    rows = await session.scalars(select(User).where(
+        User.building_id == household.building_id, User.registered_at.is_not(None),
+        User.telegram_id.is_not(None)).order_by(User.first_name, User.id).limit(50))
+    return [ResidentOption(u.id, u.first_name, (u.phone or "")[-4:]) for u in rows]
+
+
+async def link_resident(session: AsyncSession, actor: User, household_id: int, resident_id: int,
+                        now: datetime) -> None:
+    """Say which registered resident the household is (0: nobody); they then see its tags."""
+    household = await _managed_household(session, actor, household_id)
+    if resident_id:
+        resident = await session.get(User, resident_id)
+        if resident is None or resident.building_id != household.building_id or resident.registered_at is None:
+            raise NotFound("resident")
+    household.resident_id = resident_id or None
+    household.updated_at = now
+    await session.flush()
+
+
+async def own_household_tags(session: AsyncSession, resident: User) -> list[CareTag]:
+    """The tags of the household(s) linked to ``resident``: what the ledger says about them."""
+    rows = await session.scalars(
+        select(HouseholdTag.tag).join(Household, Household.id == HouseholdTag.household_id)
+        .where(Household.resident_id == resident.id, Household.active).order_by(HouseholdTag.tag))
+    return sorted({CareTag(t) for t in rows}, key=list(CareTag).index)
+
+
+async def _managed_household(session: AsyncSession, actor: User, household_id: int) -> Household:
     household = await session.get(Household, household_id)
     if household is None or not await _may_read_grid(session, actor, household.grid_id):
         raise NotFound("household")
     if not await _may_manage(session, actor, household.grid_id):
         raise NotAllowed()
-    if household.sensitive_consent_at is None:
-        household.sensitive_consent_at, household.sensitive_consent_by_id = now, actor.id
-        household.updated_at = now
-        await session.flush()
+    return household
 
 
 async def cycle_tag(session: AsyncSession, settings: Settings, actor: User, household_id: int, tag: CareTag,

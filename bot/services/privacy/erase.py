@@ -25,6 +25,7 @@ from models import (
     CaseFollower,
     CaseRating,
     CaseStatus,
+    Household,
     InboundStatus,
     InboundUpdate,
     OutboxMessage,
@@ -61,6 +62,8 @@ async def erase_user(session: AsyncSession, settings: Settings, user: User, now:
         file_id=None, file_unique_id=None, file_name=None, caption=None, latitude=None, longitude=None))
     await session.execute(update(CaseRating).where(CaseRating.resident_id == user.id).values(comment=None))
     await session.execute(delete(CaseFollower).where(CaseFollower.user_id == user.id))
+    # The household stays on the ledger (the grid still visits it), no longer tied to them.
+    await session.execute(update(Household).where(Household.resident_id == user.id).values(resident_id=None))
     # Messages to them: those not yet sent are not sent; no text is kept.
     await session.execute(update(OutboxMessage).where(
         OutboxMessage.user_id == user.id,

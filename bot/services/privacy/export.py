@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services import diary
 from bot.services import users as user_service
 from models import (
     Appointment,
@@ -32,7 +33,8 @@ def _when(value: datetime | date | None) -> str | None:
 async def export_user_data(session: AsyncSession, user: User, locale: str) -> bytes:
     """Everything stored about ``user``: profile, consents, roles, their cases
     (their own words, attachments they sent, the public timeline, their rating),
-    the cases they follow (by number) and their appointments.  Only the
+    the cases they follow (by number), their appointments and the tags of
+    their household on the ledger.  Only the
     person's own data: the caller is the person (the handler passes the
     current user), so no permission check beyond that is needed."""
     home = await user_service.home_of(session, user, locale)
@@ -58,6 +60,7 @@ async def export_user_data(session: AsyncSession, user: User, locale: str) -> by
             select(Case.number).join(CaseFollower, CaseFollower.case_id == Case.id)
             .where(CaseFollower.user_id == user.id).order_by(Case.id))),
         "appointments": await _appointments(session, user, locale),
+        "household_ledger_tags": [t.value for t in await diary.own_household_tags(session, user)],
     }
     return json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
 
