@@ -39,15 +39,17 @@ async def _fill(sessionmaker, rows: int) -> None:  # type: ignore[no-untyped-def
         await s.commit()
     for start in range(0, rows, 5000):
         batch = range(start, min(start + 5000, rows))
-        age = [timedelta(days=60 * i / rows) for i in batch]  # spread over 60 days
+        def age(i: int) -> timedelta:  # spread over 60 days
+            return timedelta(days=60 * i / rows)
+
         async with sessionmaker() as s:
             await s.execute(insert(InboundUpdate), [
                 {"bot_id": 1, "update_id": i, "chat_id": 7000000040, "payload": PAYLOAD % i,
-                 "status": InboundStatus.done, "attempts": 1, "received_at": now - a} for i, a in zip(batch, age)])
+                 "status": InboundStatus.done, "attempts": 1, "received_at": now - age(i)} for i in batch])
             await s.execute(insert(OutboxMessage), [
                 {"user_id": None, "chat_id": 7000000040, "kind": OutboxKind.case_update,
                  "payload": {"text": "您的诉求 DC-2026-000001 已受理"}, "dedupe_key": f"bench-{i}",
-                 "status": OutboxStatus.sent, "created_at": now - a} for i, a in zip(batch, age)])
+                 "status": OutboxStatus.sent, "created_at": now - age(i)} for i in batch])
             await s.commit()
 
 
