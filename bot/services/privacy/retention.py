@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import String, cast, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models import InboundStatus, InboundUpdate, OutboxMessage, OutboxStatus
@@ -48,17 +48,18 @@ async def purge_expired(sessionmaker: async_sessionmaker[AsyncSession], days: in
     last_id = 0
     while True:
         async with sessionmaker() as session:
-            rows = (await session.execute(
-                select(OutboxMessage.id, OutboxMessage.payload).where(
+            # Rows already cleared ('{}') are skipped in SQL: they stay for good, so a
+            # nightly run must not fetch them all again; each batch starts after the last.
+            ids = list(await session.scalars(
+                select(OutboxMessage.id).where(
                     OutboxMessage.id > last_id, OutboxMessage.created_at < cutoff,
-                    OutboxMessage.status.in_(_FINISHED))
-                .order_by(OutboxMessage.id).limit(batch))).all()
-            ids = [row.id for row in rows if row.payload]
+                    OutboxMessage.status.in_(_FINISHED), cast(OutboxMessage.payload, String) != "{}")
+                .order_by(OutboxMessage.id).limit(batch)))
             if ids:
                 await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(payload={}))
                 await session.commit()
         outbox += len(ids)
-        if len(rows) < batch:
+        if len(ids) < batch:
             break
-        last_id = rows[-1].id
+        last_id = ids[-1]
     return PurgeResult(inbound, outbox)
