@@ -11,8 +11,12 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.jobs import JobContext, load_jobs
-from bot.services.privacy import purge_expired
+from bot.services import appointments as appt
+from bot.services.privacy import erase_user, purge_expired
 from models import (
+    Appointment,
+    AppointmentSlot,
+    AppointmentStatus,
     InboundStatus,
     InboundUpdate,
     OutboxKind,
@@ -23,6 +27,8 @@ from models import (
 )
 from models.database import create_engine, create_sessionmaker
 from tests.factories import SETTINGS, make_user
+from tests.unit.appointments.world import SETTINGS as APPT_SETTINGS
+from tests.unit.appointments.world import T0, at, make_appt_world
 
 
 async def _inbound(s, update_id: int, age_days: float, status: InboundStatus) -> None:  # type: ignore[no-untyped-def]
@@ -93,3 +99,21 @@ async def test_database_errors_never_carry_parameter_values(db_url, caplog):
         assert phone not in caplog.text and "秘密姓名" not in caplog.text
     finally:
         await engine.dispose()
+
+
+async def test_erasure_cancels_upcoming_appointments_and_their_reminders(sessionmaker):
+    async with sessionmaker() as s:
+        aw = await make_appt_world(s)
+        resident = aw.w.resident
+        booked = await appt.book(s, APPT_SETTINGS, resident, station_id=aw.station.id, service_id=aw.visit.id,
+                                 starts_at=at(2, "10:00"), now=T0)
+        await s.commit()
+        await erase_user(s, APPT_SETTINGS, resident, T0)
+        await s.commit()
+        appointment = await s.get(Appointment, booked.id)
+        assert appointment.status == AppointmentStatus.cancelled and appointment.resident_id == resident.id
+        assert (await s.get(AppointmentSlot, appointment.slot_id)).booked == 0
+        reminders = list(await s.scalars(select(OutboxMessage).where(OutboxMessage.user_id == resident.id)))
+        assert reminders and all(r.status == OutboxStatus.cancelled and r.payload == {} and r.chat_id == 0
+                                 for r in reminders)
+        assert resident.telegram_id is None and resident.phone is None

@@ -5,7 +5,8 @@ Telegram id), the raw updates they sent, the texts of messages sent to them,
 the files they sent and the words they wrote.  What stays is anonymous: the
 case rows with their times, statuses and numeric ratings, so that the grid's
 figures do not change.  Their open cases are withdrawn first (the worker is
-told, as for any withdrawal), and their drafts deleted.
+told, as for any withdrawal), their drafts deleted and their upcoming
+appointments cancelled.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.services import cases
-from bot.services.errors import NotAllowed
+from bot.services import appointments, cases
+from bot.services.errors import Conflict, NotAllowed
 from models import (
+    Appointment,
+    AppointmentStatus,
     Case,
     CaseAttachment,
     CaseEvent,
@@ -54,6 +57,15 @@ async def erase_user(session: AsyncSession, settings: Settings, user: User, now:
     for case_id in list(await session.scalars(own_cases.where(Case.status.in_(_WITHDRAWABLE)))):
         await cases.withdraw(session, settings, user, case_id, now)
     await session.execute(delete(Case).where(Case.resident_id == user.id, Case.status == CaseStatus.draft))
+    # Upcoming appointments are cancelled (the seat is freed); one past the station's
+    # cancel cutoff stays booked, without its reminders (cancelled with the outbox below).
+    for appointment_id in list(await session.scalars(select(Appointment.id).where(
+            Appointment.resident_id == user.id, Appointment.status == AppointmentStatus.booked,
+            Appointment.starts_at > now))):
+        try:  # a refusal comes before any write: nothing to undo
+            await appointments.cancel(session, settings, user, appointment_id, now)
+        except Conflict:
+            pass
     await session.execute(update(Case).where(Case.resident_id == user.id).values(
         description=ERASED_TEXT, latitude=None, longitude=None, authorisation=None))
     await session.execute(update(CaseEvent).where(CaseEvent.actor_id == user.id, CaseEvent.note.is_not(None))
