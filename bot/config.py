@@ -145,6 +145,10 @@ class Settings(BaseSettings):
     emergency_cooldown_minutes: int = Field(default=60, alias="EMERGENCY_COOLDOWN_MINUTES", ge=0, le=10080)
     relay_max_per_hour: int = Field(default=30, alias="RELAY_MAX_PER_HOUR", ge=1, le=10000)
 
+    # Privacy (docs/privacy.md): days raw inbound updates and the texts of sent
+    # messages are kept before the nightly retention job purges them.
+    retention_days: int = Field(default=30, alias="RETENTION_DAYS", ge=1, le=3650)
+
     # The patrol diary (bot/services/diary/): local times (DISPLAY_TZ) of the
     # workday nudge and of the morning list of households due for a visit; how
     # long a patrol stays open if nobody ends it; how many days after an

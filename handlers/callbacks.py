@@ -74,3 +74,9 @@ class HomeCb(CallbackData, prefix="hm"):
 
     action: str
     id: OptId = 0
+
+
+class PrivacyCb(CallbackData, prefix="pv"):
+    """Privacy: ``agree`` to the notice; ``erase`` / ``keep`` after /deletemydata."""
+
+    action: str

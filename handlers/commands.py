@@ -29,6 +29,8 @@ _COMMANDS = (
     ("appointments", N_("My appointments at service stations")),
     ("profile", N_("My profile and home building")),
     ("lang", N_("Change language")),
+    ("mydata", N_("A copy of my data")),
+    ("deletemydata", N_("Erase my data")),
     ("help", N_("What this bot can do")),
     ("cancel", N_("Cancel what I am doing")),
 )

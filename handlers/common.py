@@ -10,7 +10,9 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Settings
 from bot.i18n import LOCALE_NAMES, PoI18n
+from bot.services import diary
 from bot.services import staff as staff_service
 from bot.services import users as user_service
 from bot.services.invites import redeem_invite
@@ -46,13 +48,14 @@ async def start_with_invite(
         role=role_label(grant.role), scope=esc(grant.scope_code)))
 
 
-async def start(message: Message, user: User, state: FSMContext, session: AsyncSession, i18n: PoI18n) -> None:
+async def start(message: Message, user: User, state: FSMContext, session: AsyncSession, i18n: PoI18n,
+                settings: Settings) -> None:
     if user.locale is None:
         await state.set_state(Registration.language)
         await message.answer(_("Please choose your language."), reply_markup=language_keyboard())
         return
     if needs_home(user):
-        await ask_place(message, state, session, i18n.current_locale)
+        await ask_place(message, state, session, i18n.current_locale, user, settings)
         return
     await state.clear()
     await show_menu(message, user, _("Welcome back, {name}!").format(name=esc(user.first_name)))
@@ -64,7 +67,7 @@ async def choose_language(message: Message) -> None:
 
 async def language_chosen(
     query: CallbackQuery, callback_data: LangCb, session: AsyncSession, user: User, state: FSMContext,
-    bot: Bot, i18n: PoI18n,
+    bot: Bot, i18n: PoI18n, settings: Settings,
 ) -> None:
     user_service.set_locale(user, callback_data.locale)
     await session.commit()
@@ -74,7 +77,7 @@ async def language_chosen(
         await query.message.edit_text(_("Language: {name}").format(name=LOCALE_NAMES[user.locale]))
     await set_chat_commands(bot, i18n, query.from_user.id, user.locale, user_service.staff_roles(user))
     if needs_home(user) and isinstance(query.message, Message):
-        await ask_place(query.message, state, session, i18n.current_locale)
+        await ask_place(query.message, state, session, i18n.current_locale, user, settings)
     elif isinstance(query.message, Message):
         await state.clear()
         await show_menu(query.message, user)
@@ -89,9 +92,10 @@ async def cancel(message: Message, user: User, state: FSMContext) -> None:
     await show_menu(message, user, _("Cancelled.") if current else None)
 
 
-async def menu(message: Message, user: User, state: FSMContext, session: AsyncSession, i18n: PoI18n) -> None:
+async def menu(message: Message, user: User, state: FSMContext, session: AsyncSession, i18n: PoI18n,
+               settings: Settings) -> None:
     if needs_home(user):
-        await ask_place(message, state, session, i18n.current_locale)
+        await ask_place(message, state, session, i18n.current_locale, user, settings)
         return
     await state.clear()
     await show_menu(message, user)
@@ -100,6 +104,7 @@ async def menu(message: Message, user: User, state: FSMContext, session: AsyncSe
 async def help_(message: Message, user: User) -> None:
     lines = [_("I am the front door of your community's grid service.")]
     lines.append(_("/profile: your details and home building\n/lang: change language\n/menu: main menu\n/cancel: stop what you are doing"))
+    lines.append(_("/privacy: how your information is used\n/mydata: a copy of your data\n/deletemydata: erase your data"))
     roles = user_service.staff_roles(user)
     if roles:
         lines.append(_("Your roles: {roles}").format(roles=", ".join(sorted(role_label(r) for r in roles))))
@@ -114,6 +119,10 @@ async def profile(message: Message, session: AsyncSession, user: User, i18n: PoI
         lines.append(_("Home: {community} · {grid} · {building}").format(
             community=esc(home.community), grid=esc(home.grid), building=esc(home.building)))
     lines.append(_("Phone: {phone}").format(phone=esc(user.phone) if user.phone else _("not given")))
+    tags = await diary.own_household_tags(session, user)
+    if tags:  # what the household ledger records about them (docs/privacy.md)
+        lines.append(_("Household ledger: {tags}").format(
+            tags=", ".join(f"{diary.texts.TAG_ICONS[t]} {diary.texts.tag_label(_, t)}" for t in tags)))
     for line in await staff_service.describe_roles(session, user, locale):
         lines.append(_("Role: {role} ({scope})").format(role=role_label(line.role), scope=esc(line.scope)))
     kb = InlineKeyboardBuilder()

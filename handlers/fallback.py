@@ -8,6 +8,7 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Settings
 from bot.i18n import PoI18n
 from handlers.resident import ask_place, needs_home
 from models import User
@@ -26,11 +27,11 @@ async def unknown_command(message: Message) -> None:
 
 
 async def anything_else(message: Message, user: User, state: FSMContext, session: AsyncSession,
-                        i18n: PoI18n) -> None:
+                        i18n: PoI18n, settings: Settings) -> None:
     if needs_home(user):
         if user.locale is None:
             user.locale = i18n.current_locale
-        await ask_place(message, state, session, i18n.current_locale)
+        await ask_place(message, state, session, i18n.current_locale, user, settings)
         return
     await message.answer(_("Please choose from the menu below, or send /help."))
 

@@ -29,6 +29,9 @@ def general_error_text(err: DomainError) -> str | None:
         "building": _("That building is no longer available. Please choose again."),
         "not_allowed": _("You are not allowed to do that."),
         "person": _("That person holds no role you can remove."),
+        "privacy_consent_needed": _("Please read the privacy notice and tap “I agree” first: send /start."),
+        "erase_has_role": _("You hold a role in the grid service. Please ask your administrator to remove it "
+                            "before your data can be erased."),
         # Broadcasts (bot/services/broadcasts/notices.py)
         "broadcast_empty": _("The notice is empty. Please send a text, a photo or a document."),
         "broadcast_too_long": _("The notice is too long: at most {limit} characters.").format(

@@ -18,11 +18,12 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Settings
 from bot.i18n import PoI18n
 from bot.services import users as user_service
 from bot.services.errors import DomainError
 from handlers import labels
-from handlers.callbacks import PageCb, PlaceCb, ProfileCb
+from handlers.callbacks import PageCb, PlaceCb, PrivacyCb, ProfileCb
 from handlers.keyboards import location_keyboard, main_menu, options_keyboard, phone_keyboard
 from handlers.refusal import error_text
 from handlers.render import esc
@@ -42,7 +43,35 @@ def needs_home(user: User) -> bool:
     return user.building_id is None and not user.roles
 
 
-async def ask_place(message: Message, state: FSMContext, session: AsyncSession, locale: str) -> None:
+def privacy_notice() -> str:
+    """The short privacy notice (docs/privacy.md says the same at length)."""
+    return _("🔒 <b>Your information and your rights</b>\n"
+             "• We keep your name, language, home building, your phone if you share it, "
+             "and what you send us about your requests and appointments.\n"
+             "• Why: so that your grid worker and your community can help you and call you back.\n"
+             "• Who sees it: the workers and staff who handle your request. Other residents never do.\n"
+             "• How long: while you use this service. The raw messages you send are deleted after {days} days.\n"
+             "• Your rights: /mydata sends you a copy of everything, /deletemydata erases it, "
+             "/profile lets you correct it.")
+
+
+async def ask_consent(message: Message, state: FSMContext, days: int) -> None:
+    """Show the privacy notice with its "I agree" button: nothing is stored before that."""
+    await state.clear()
+    kb = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=_("✅ I agree"), callback_data=PrivacyCb(action="agree").pack())]])
+    await message.answer(privacy_notice().format(days=days) + "\n\n" + _("Tap “I agree” to continue."),
+                         reply_markup=kb)
+
+
+async def ask_place(message: Message, state: FSMContext, session: AsyncSession, locale: str,
+                    user: User | None = None, settings: Settings | None = None) -> None:
+    """Ask where the person lives; someone who has not agreed to the privacy
+    notice (``user`` given) is shown the notice first."""
+    if user is not None and user_service.needs_privacy_consent(user):
+        assert settings is not None, "the notice names RETENTION_DAYS"
+        await ask_consent(message, state, settings.retention_days)
+        return
     await state.set_state(Registration.place)
     await state.update_data(level="c", parent=0)
     await message.answer(
@@ -139,9 +168,12 @@ async def place_typed(message: Message, session: AsyncSession, state: FSMContext
 
 
 async def location_shared(message: Message, session: AsyncSession, user: User, state: FSMContext,
-                          i18n: PoI18n) -> None:
+                          i18n: PoI18n, settings: Settings) -> None:
     if not (needs_home(user) or await state.get_state() == Registration.place.state):
         await message.answer(_("Thank you. Send /help to see what I can do."))
+        return
+    if user_service.needs_privacy_consent(user):
+        await ask_consent(message, state, settings.retention_days)
         return
     assert message.location is not None
     nearby = await user_service.nearest_buildings(
@@ -182,6 +214,20 @@ async def phone_other(message: Message) -> None:
     await message.answer(_("Please tap “Share my phone number”, or Skip."), reply_markup=phone_keyboard())
 
 
+async def privacy_agreed(query: CallbackQuery, session: AsyncSession, user: User, state: FSMContext,
+                         i18n: PoI18n) -> None:
+    user_service.agree_to_privacy(user)
+    await session.commit()
+    await query.answer(_("Thank you"))
+    if query.message is not None:
+        await edit_in_place(query, _("✅ You agreed to the privacy notice. Send /privacy to read it again."), None)
+    if isinstance(query.message, Message):
+        if needs_home(user):
+            await ask_place(query.message, state, session, i18n.current_locale)
+        else:
+            await _finish(query.message, user, state)
+
+
 async def profile_action(
     query: CallbackQuery, callback_data: ProfileCb, state: FSMContext, session: AsyncSession, i18n: PoI18n
 ) -> None:
@@ -207,4 +253,5 @@ def create_router() -> Router:
     router.message.register(phone_skipped, Registration.phone, F.text == labels.SKIP)
     router.message.register(phone_other, Registration.phone, ~F.text.startswith("/"))
     router.callback_query.register(profile_action, ProfileCb.filter())
+    router.callback_query.register(privacy_agreed, PrivacyCb.filter(F.action == "agree"))
     return router

@@ -22,6 +22,7 @@ from handlers import (
     department,
     diary,
     fallback,
+    privacy,
     private,
     reports,
     resident,
@@ -42,6 +43,7 @@ def get_routers() -> list[Router]:
     routers = [
         private.create_router(),
         common.create_router(),
+        privacy.create_router(),
         reports.create_router(),
         diary.create_router(),
         cases.create_router(),

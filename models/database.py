@@ -26,6 +26,9 @@ _IN_PLACE: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
+    """The engine for ``database_url``.  Its errors and logs never carry a
+    statement's parameter values (``hide_parameters``): they are residents'
+    names, phones and words (docs/privacy.md)."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         # SQLite has one writer.  Many sessions each with a connection of their
@@ -43,7 +46,8 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
             if path and path != ":memory:" and not url.query
             else {"connect_args": {"timeout": 30}}
         )
-        engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60, **options)
+        engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60,
+                                     hide_parameters=True, **options)
         if "async_creator" in options:
             _IN_PLACE.add(engine.sync_engine)
 
@@ -57,7 +61,8 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
             cur.close()
 
         return engine
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True,
+                               hide_parameters=True)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

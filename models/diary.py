@@ -210,6 +210,13 @@ class Household(Base):
     last_visit_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Local date by which the next visit is due; None: no tag asks for visits.
     visit_due_on: Mapped[date | None] = mapped_column(Date)
+    # The household's separate consent to its sensitive tags (PIPL art. 29),
+    # as recorded by the grid head or staff who set them; None: no tag may be set.
+    sensitive_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sensitive_consent_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The registered resident this household is (linked by its grid head or staff), who
+    # sees the household's tags in their profile and in /mydata.
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

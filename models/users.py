@@ -52,6 +52,9 @@ class User(Base):
     # organisation file states it); neighbour-revealing features wait for it.
     home_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     home_confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # When the person agreed to the privacy notice (docs/privacy.md); None: not
+    # (yet) agreed, so nothing about them but this row is kept.
+    privacy_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when Telegram answers 403 (the user blocked the bot).
     unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

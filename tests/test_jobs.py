@@ -16,6 +16,7 @@ EXPECTED = {
     "diary.close_stale_patrols": "bot.services.diary.jobs",
     "reports.weekly_digest": "bot.services.reports.jobs",
     "broadcast_ack_followups": "bot.services.broadcasts.jobs",
+    "privacy.retention": "bot.services.privacy.jobs",
 }
 
 

@@ -385,6 +385,9 @@ class _Applier:
             status = self.status["households"][r.key]
             if changed and status == "unchanged":
                 self.status["households"][r.key] = "updated"
+            if r.tags and household.sensitive_consent_at is None:
+                # The organisation's file lists the tags: it answers for the household's consent.
+                household.sensitive_consent_at = self.now
             if changed or status != "unchanged":
                 household.updated_at = self.now
                 await self.session.flush()

@@ -107,8 +107,10 @@ async def get_or_create_with_state(
     # Updates of one chat are handled one at a time, so no other task is
     # creating this user; a unique violation from another process fails the
     # update, which is then retried and finds the row.
+    # Someone new has not agreed to the privacy notice: of what Telegram tells,
+    # only the first name (to greet them) is kept until they do.
     values = column_defaults(_users, {"telegram_id": telegram_id, "first_name": first_name,
-                                      "last_name": last_name, "username": username}, skip=("id",))
+                                      "last_name": None, "username": None}, skip=("id",))
     user_id = (await _NEW_USER.run(session, values)).scalar()
     row = {**values, "id": user_id}
     user = persistent(User, {attr: row[c.key] for attr, c in zip(_USER_ATTRS, _users.c, strict=True)}, {"roles": []})
@@ -125,6 +127,8 @@ def _grant(session: AsyncSession, row: tuple[Any, ...]) -> RoleGrant:
 
 
 def _refresh_names(user: User, first_name: str, last_name: str | None, username: str | None) -> User:
+    if needs_privacy_consent(user):
+        last_name = username = None  # not before the privacy notice is agreed to
     if user.first_name != first_name or user.username != username:
         user.first_name, user.last_name, user.username = first_name, last_name, username
     return user
@@ -136,8 +140,28 @@ def set_locale(user: User, locale: str) -> None:
     user.locale = locale
 
 
+def needs_privacy_consent(user: User) -> bool:
+    """True while a person has not agreed to the privacy notice (docs/privacy.md):
+    nothing about them may be stored but their user row.  People registered
+    before the notice existed, and people with a role (staff take a role
+    through an invite, as part of their work), are not asked."""
+    return user.privacy_consent_at is None and user.registered_at is None and not user.roles
+
+
+def agree_to_privacy(user: User) -> None:
+    """Record the person's agreement to the privacy notice (the first time only)."""
+    if user.privacy_consent_at is None:
+        user.privacy_consent_at = utcnow()
+
+
+def _require_consent(user: User) -> None:
+    if needs_privacy_consent(user):
+        raise NotAllowed("privacy_consent_needed")
+
+
 def set_phone(user: User, phone: str, *, contact_user_id: int | None) -> None:
     """Store the user's own phone, shared through the contact button."""
+    _require_consent(user)
     if contact_user_id is None or contact_user_id != user.telegram_id:
         raise NotAllowed("not_own_contact")
     cleaned = re.sub(r"[\s()-]", "", phone)
@@ -260,7 +284,9 @@ def _home(community: Community, grid: Grid, building: Building, locale: str) -> 
 
 
 async def register_resident(session: AsyncSession, user: User, building_id: int, locale: str) -> Home:
-    """Set the user's home building (and so grid); first time also registers them."""
+    """Set the user's home building (and so grid); first time also registers them
+    (only after they agreed to the privacy notice)."""
+    _require_consent(user)
     building = await session.get(Building, building_id)
     if building is None or not building.active:
         raise NotFound("building")

@@ -75,10 +75,10 @@ def _auth_option(index: int) -> str:
 # ------------------------------------------------------------------ starting
 
 async def _begin(message: Message, session: AsyncSession, user: User, state: FSMContext, i18n: PoI18n,
-                 kind: ServiceKind) -> None:
+                 kind: ServiceKind, settings: Settings) -> None:
     await state.clear()
     if needs_home(user) or user.building_id is None:
-        await ask_place(message, state, session, i18n.current_locale)
+        await ask_place(message, state, session, i18n.current_locale, user, settings)
         return
     draft = await cases.pending_draft(session, user)
     if draft is not None:
@@ -97,13 +97,14 @@ async def _begin(message: Message, session: AsyncSession, user: User, state: FSM
                                                     for o in options)))
 
 
-async def ask_help(message: Message, session: AsyncSession, user: User, state: FSMContext, i18n: PoI18n) -> None:
-    await _begin(message, session, user, state, i18n, ServiceKind.proxy)
+async def ask_help(message: Message, session: AsyncSession, user: User, state: FSMContext, i18n: PoI18n,
+                   settings: Settings) -> None:
+    await _begin(message, session, user, state, i18n, ServiceKind.proxy, settings)
 
 
 async def report_problem(message: Message, session: AsyncSession, user: User, state: FSMContext,
-                         i18n: PoI18n) -> None:
-    await _begin(message, session, user, state, i18n, ServiceKind.report)
+                         i18n: PoI18n, settings: Settings) -> None:
+    await _begin(message, session, user, state, i18n, ServiceKind.report, settings)
 
 
 async def service_picked(query: CallbackQuery, callback_data: IntakeCb, session: AsyncSession, user: User,

@@ -81,12 +81,20 @@ async def _household(session: AsyncSession, settings: Settings, user: User, hous
     if card.can_visit:
         rows.append([button(_("🏠 Log a visit"), "vh", household_id)])
     if card.can_manage:
+        rows.append([button(_("🔗 Which resident is it?"), "hres", household_id)])
+    if card.can_manage and not card.consented:
+        rows.append([button(_("✅ The household agreed"), "hcons", household_id)])
+    elif card.can_manage:
         for tag in CareTag:
             rows.append([button(ui.tag_cycle_text(tag, card.household.tags.get(tag)), "ht", household_id,
                                 arg=tag.value)])
     rows.append([button(_("⬅️ Back"), "lb", card.household.building_id)])
     text = ui.household_card_text(card, settings.tz)
-    if card.can_manage:
+    if card.can_manage and not card.consented:
+        text += "\n" + _("Before tags are kept, ask the household: do they agree that we record "
+                         "their situation (living alone, disability, hardship) so that we visit them? "
+                         "If they agree, tap “The household agreed”.")
+    elif card.can_manage:
         text += "\n" + _("Tap a tag to change how often it asks for a visit.")
     return text, markup(rows)
 
@@ -104,6 +112,33 @@ async def household_tag(query: CallbackQuery, callback_data: DiaryCb, session: A
     except ValueError:
         raise InvalidInput("stale_button") from None
     await diary.cycle_tag(session, settings, user, callback_data.id, tag, utcnow())
+    text, kb = await _household(session, settings, user, callback_data.id, i18n.current_locale)
+    await session.commit()
+    await answer_and_show(query, text, kb, note=_("Saved"))
+
+
+async def household_consent(query: CallbackQuery, callback_data: DiaryCb, session: AsyncSession, user: User,
+                            settings: Settings, i18n: PoI18n) -> None:
+    await diary.record_consent(session, user, callback_data.id, utcnow())
+    text, kb = await _household(session, settings, user, callback_data.id, i18n.current_locale)
+    await session.commit()
+    await answer_and_show(query, text, kb, note=_("Saved"))
+
+
+async def household_residents(query: CallbackQuery, callback_data: DiaryCb, session: AsyncSession,
+                              user: User) -> None:
+    options = await diary.linkable_residents(session, user, callback_data.id)
+    rows = [[button(f"👤 {o.name}" + (f" ·{o.phone_tail}" if o.phone_tail else ""), "hlink", callback_data.id,
+                    ref=o.id)] for o in options]
+    rows.append([button(_("Nobody on the bot"), "hlink", callback_data.id, ref=0)])
+    rows.append([button(_("⬅️ Back"), "hc", callback_data.id)])
+    await answer_and_show(query, _("Which registered resident of the building is this household? "
+                                   "They will see its tags in their profile."), markup(rows))
+
+
+async def household_link(query: CallbackQuery, callback_data: DiaryCb, session: AsyncSession, user: User,
+                         settings: Settings, i18n: PoI18n) -> None:
+    await diary.link_resident(session, user, callback_data.id, callback_data.ref, utcnow())
     text, kb = await _household(session, settings, user, callback_data.id, i18n.current_locale)
     await session.commit()
     await answer_and_show(query, text, kb, note=_("Saved"))
@@ -143,5 +178,6 @@ def create_router() -> Router:
     router = Router(name="diary.households")
     router.message.register(household_typed, DiaryStates.household, F.text, NotMenuLabel())
     callbacks(router, {"due": due_cb, "lg": ledger_cb, "lb": ledger_building, "hc": household_cb,
-                       "ht": household_tag, "hadd": household_add})
+                       "ht": household_tag, "hadd": household_add, "hcons": household_consent,
+                       "hres": household_residents, "hlink": household_link})
     return router

@@ -406,6 +406,7 @@ def error_text(err: DomainError) -> str | None:
     p: dict[str, Any] = err.params
     messages = {
         "no_patrol": lambda: _("You are not on patrol. Tap 📒 Patrol diary → ▶️ Start patrol."),
+        "household_consent_needed": lambda: _("First ask the household and tap “The household agreed”."),
         "choose_grid": lambda: _("Which grid are you patrolling?"),
         "entry": lambda: _("That diary entry is not available."),
         "entry_deleted": lambda: _("That entry was deleted."),

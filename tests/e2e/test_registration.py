@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -11,6 +12,8 @@ from models import Building, Invite, Role, User, utcnow
 from tests.conftest import BOT_TOKEN
 from tests.e2e.conftest import make_settings
 from tests.e2e.harness import start_bot
+
+AGREE = re.compile("^✅ (同意|I agree)$")
 
 
 async def _user(sessionmaker, telegram_id: int) -> User:
@@ -29,6 +32,7 @@ async def register_resident_by_buttons(p, *, language: str = "简体中文") -> 
     await p.send("/start")
     assert len(p.last.inline_buttons) == 3  # three languages
     await p.tap(language)
+    await p.tap(AGREE)  # the privacy notice
     await p.tap("新站")  # community
     await p.tap("第一网格")  # first grid
     await p.tap("1号楼")  # a building
@@ -40,6 +44,12 @@ async def test_resident_registers_with_buttons(running, demo_sessionmaker):
     assert "请选择语言" in answer[0].text
     answer = await p.tap("简体中文")
     assert any("语言：简体中文" in (m.text or "") for m in answer)
+    # The privacy notice comes before anything is stored (its agreement included).
+    assert any("您的信息和您的权利" in (m.text or "") and "30 天后删除" in (m.text or "") for m in answer)
+    assert not any("您住在哪个社区" in (m.text or "") for m in answer)
+    assert (await _user(demo_sessionmaker, p.id)).privacy_consent_at is None
+    answer = await p.tap("✅ 同意")
+    assert any("您已同意隐私说明" in (m.text or "") for m in answer)
     assert any("您住在哪个社区" in (m.text or "") for m in answer)
     assert "📍 发送我的位置" in p.reply_keyboard()
 
@@ -58,6 +68,7 @@ async def test_resident_registers_with_buttons(running, demo_sessionmaker):
 
     user = await _user(demo_sessionmaker, p.id)
     assert user.registered_at is not None and user.phone == "+8613900000001"
+    assert user.privacy_consent_at is not None
     async with demo_sessionmaker() as s:
         building = await s.get(Building, user.building_id)
     assert user.grid_id == building.grid_id
@@ -72,10 +83,13 @@ async def test_english_and_traditional_flows(running):
     en = running.person(running.emu.create_user(first_name="Ann", language_code="en"))
     await en.send("/start")
     await en.tap("English")
+    await en.tap("✅ I agree")
     assert "Which community do you live in?" in en.last.text
     hant = running.person(running.emu.create_user(first_name="陳", language_code="zh-hant"))
     await hant.send("/start")
     await hant.tap("繁體中文")
+    assert "您的資訊和您的權利" in hant.last.text
+    await hant.tap("✅ 同意")
     assert "您住在哪個社區" in hant.last.text
 
 
@@ -83,6 +97,7 @@ async def test_typing_filters_and_paging_back(running):
     p = running.person(running.emu.create_user(first_name="李"))
     await p.send("/start")
     await p.tap("简体中文")
+    await p.tap("✅ 同意")
     answer = await p.send("龙泉")
     assert [row[0][0] for row in answer[-1].inline_buttons if row[0][1].startswith("pl:")] == ["龙泉社区"]
     nothing = await p.send("不存在的地方")
@@ -102,6 +117,7 @@ async def test_location_offers_nearest_building(running, demo_sessionmaker):
     p = running.person(running.emu.create_user(first_name="张"))
     await p.send("/start")
     await p.tap("简体中文")
+    await p.tap("✅ 同意")
     answer = await p.share_location(building.latitude, building.longitude)
     assert "离您最近的楼栋" in answer[-1].text
     await p.tap(building.names["zh-Hans"])
@@ -141,7 +157,7 @@ async def test_each_role_gets_its_menu(running, demo_sessionmaker):
         Role.department: set(),
         Role.admin: {"report", "broadcast"},
     }
-    everyone = {"menu", "mycases", "appointments", "profile", "lang", "help", "cancel"}
+    everyone = {"menu", "mycases", "appointments", "profile", "lang", "mydata", "deletemydata", "help", "cancel"}
     for (role, scope), button in expected.items():
         payload = await _invite(demo_sessionmaker, role, scope)
         person = running.person(running.emu.create_user(first_name=role.value))
@@ -208,6 +224,7 @@ async def test_tampered_and_stale_callbacks(running, demo_sessionmaker):
     p = running.person(running.emu.create_user(first_name="T"))
     await p.send("/start")
     await p.tap("简体中文")
+    await p.tap("✅ 同意")
     msg = p.last.message_id
     await p.press(msg, "pl:b:99999999")
     assert "楼栋已不可选" in p.last_callback_answer()["text"]
@@ -222,6 +239,7 @@ async def test_double_click_on_building_is_harmless(running, demo_sessionmaker):
     p = running.person(running.emu.create_user(first_name="D"))
     await p.send("/start")
     await p.tap("简体中文")
+    await p.tap("✅ 同意")
     await p.tap("新站")
     await p.tap("第一网格")
     msg, data = p.find_button("1号楼")

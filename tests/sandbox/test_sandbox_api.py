@@ -191,6 +191,7 @@ async def test_new_resident_registers_through_the_page_api(make_sandbox, db_url:
         await chat.send("/start")
         await chat.wait_bot(lambda m: "请选择语言" in (m["text"] or ""))
         await chat.tap("简体中文")
+        await chat.tap("✅ 同意")  # the privacy notice
         await chat.tap("新站")
         await chat.tap("第一网格")
         answer = await chat.tap("1号楼")

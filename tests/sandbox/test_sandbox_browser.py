@@ -136,6 +136,7 @@ async def _scenario(context: Any, sandbox: Sandbox) -> None:
     await resident.tap("简体中文")
     await resident.bot_says("语言：简体中文")  # the bot edited its message in place
     assert await page.locator(".msg.in .meta .edited").count() >= 1
+    await resident.tap("✅ 同意")  # the privacy notice
     await resident.tap("新站社区")
     await resident.tap("新站社区第一网格")
     await resident.tap("站前小区1号楼")

@@ -85,7 +85,9 @@ async def test_a_new_user_row_is_the_one_the_orm_writes(sessionmaker):
                                                          state_key="k")
         assert state is None and made.id is not None and made.roles == []
         assert made in s and not s.new and not s.dirty
-        s.add(User(telegram_id=9004, first_name="王", username="w"))
+        # Before the privacy notice is agreed to, only the first name is kept (docs/privacy.md).
+        assert made.username is None
+        s.add(User(telegram_id=9004, first_name="王"))
         await s.commit()
     async with sessionmaker() as s:
         rows = {u.telegram_id: _columns(u) for u in (await s.scalars(select(User))).all()}

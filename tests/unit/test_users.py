@@ -12,6 +12,10 @@ async def test_register_resident_sets_grid_and_is_idempotent(sessionmaker):
         place = await make_district(s)
         user = await svc.get_or_create(s, telegram_id=5001, first_name="李")
         assert not user.is_registered
+        with pytest.raises(NotAllowed):  # nothing before the privacy notice is agreed to
+            await svc.register_resident(s, user, place.buildings[3].id, "en")
+        assert user.building_id is None
+        svc.agree_to_privacy(user)
         home = await svc.register_resident(s, user, place.buildings[3].id, "en")
         first = user.registered_at
         assert (home.community, home.grid, home.building) == ("Xinzhan", "Xinzhan grid 2", "Block 2-2")
@@ -52,6 +56,9 @@ async def test_nearest_buildings(sessionmaker):
 async def test_phone_must_be_own_contact(sessionmaker):
     async with sessionmaker() as s:
         user = await svc.get_or_create(s, telegram_id=5002, first_name="王")
+        with pytest.raises(NotAllowed, match="privacy_consent_needed"):  # not before the privacy notice
+            svc.set_phone(user, "+8613800000000", contact_user_id=5002)
+        svc.agree_to_privacy(user)
         with pytest.raises(NotAllowed):
             svc.set_phone(user, "+8613800000000", contact_user_id=42)
         with pytest.raises(NotAllowed):
@@ -76,6 +83,7 @@ async def test_scope_summaries_need_roles(sessionmaker):
         place = await make_district(s)
         worker = await make_user(s, 6001, role=Role.worker, scope_id=place.grids[0].id)
         resident = await svc.get_or_create(s, telegram_id=6002, first_name="R")
+        svc.agree_to_privacy(resident)
         await svc.register_resident(s, resident, place.buildings[0].id, "en")
         await s.flush()
         summary = await staff.my_grids(s, worker, "en")
@@ -91,3 +99,18 @@ async def test_scope_summaries_need_roles(sessionmaker):
                                           (None, None), ("", None)])
 def test_mask_phone(phone, masked):
     assert svc.mask_phone(phone) == masked
+
+
+async def test_only_the_first_name_is_kept_before_the_privacy_notice_is_agreed_to(sessionmaker):
+    async with sessionmaker() as s:
+        user = await svc.get_or_create(s, telegram_id=5010, first_name="赵", last_name="六", username="zhao6")
+        assert (user.first_name, user.last_name, user.username) == ("赵", None, None)
+        await s.commit()
+    async with sessionmaker() as s:
+        user = await svc.get_or_create(s, telegram_id=5010, first_name="赵", last_name="六", username="zhao6")
+        assert (user.last_name, user.username) == (None, None)
+        svc.agree_to_privacy(user)
+        await s.commit()
+    async with sessionmaker() as s:
+        user = await svc.get_or_create(s, telegram_id=5010, first_name="赵", last_name="六", username="zhao6")
+        assert (user.last_name, user.username) == ("六", "zhao6")

@@ -78,6 +78,7 @@ class HouseholdCard:
     visits: list[VisitLine]  # the latest first
     can_manage: bool  # grid head of its grid, or staff of its community
     can_visit: bool = False  # a worker (or grid head) of its grid
+    consented: bool = True  # the household's consent to its sensitive tags is recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +243,7 @@ async def household_card(session: AsyncSession, viewer: User, household_id: int,
                DiaryEntry.deleted_at.is_(None))
         .order_by(DiaryEntry.occurred_at.desc()).limit(5))).all()
     return HouseholdCard(line, [VisitLine(*row) for row in rows], await _may_manage(session, viewer, household.grid_id),
-                         household.grid_id in field_grid_ids(viewer))
+                         household.grid_id in field_grid_ids(viewer), household.sensitive_consent_at is not None)
 
 
 def next_interval(current: int | None) -> int | None:
@@ -263,6 +264,10 @@ async def set_tag(session: AsyncSession, settings: Settings, actor: User, househ
         raise NotAllowed()
     if interval_days is not None and not 1 <= interval_days <= 366:
         raise InvalidInput("bad_interval")
+    if interval_days is not None and household.sensitive_consent_at is None:
+        # Tags are sensitive personal information (PIPL art. 28-29): the household's
+        # separate consent first (record_consent); removing a tag needs none.
+        raise NotAllowed("household_consent_needed")
     row = await session.scalar(select(HouseholdTag).where(HouseholdTag.household_id == household_id,
                                                           HouseholdTag.tag == tag))
     if interval_days is None:
@@ -276,6 +281,62 @@ async def set_tag(session: AsyncSession, settings: Settings, actor: User, househ
     household.updated_at = now
     await session.flush()
     await refresh_household(session, household_id, settings.tz, local_day(now, settings.tz))
+
+
+async def record_consent(session: AsyncSession, actor: User, household_id: int, now: datetime) -> None:
+    """The grid head or staff records that the household agreed to its sensitive
+    tags being kept (asked in person: "住户已同意").  Once is enough."""
+    household = await _managed_household(session, actor, household_id)
+    if household.sensitive_consent_at is None:
+        household.sensitive_consent_at, household.sensitive_consent_by_id = now, actor.id
+        household.updated_at = now
+        await session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentOption:
+    id: int
+    name: str
+    phone_tail: str  # the last four digits only, to tell people of the same name apart
+
+
+async def linkable_residents(session: AsyncSession, actor: User, household_id: int) -> list[ResidentOption]:
+    """Registered residents of the household's building, for its manager to say which one it is."""
+    household = await _managed_household(session, actor, household_id)
+    rows = await session.scalars(select(User).where(
+        User.building_id == household.building_id, User.registered_at.is_not(None),
+        User.telegram_id.is_not(None)).order_by(User.first_name, User.id).limit(50))
+    return [ResidentOption(u.id, u.first_name, (u.phone or "")[-4:]) for u in rows]
+
+
+async def link_resident(session: AsyncSession, actor: User, household_id: int, resident_id: int,
+                        now: datetime) -> None:
+    """Say which registered resident the household is (0: nobody); they then see its tags."""
+    household = await _managed_household(session, actor, household_id)
+    if resident_id:
+        resident = await session.get(User, resident_id)
+        if resident is None or resident.building_id != household.building_id or resident.registered_at is None:
+            raise NotFound("resident")
+    household.resident_id = resident_id or None
+    household.updated_at = now
+    await session.flush()
+
+
+async def own_household_tags(session: AsyncSession, resident: User) -> list[CareTag]:
+    """The tags of the household(s) linked to ``resident``: what the ledger says about them."""
+    rows = await session.scalars(
+        select(HouseholdTag.tag).join(Household, Household.id == HouseholdTag.household_id)
+        .where(Household.resident_id == resident.id, Household.active).order_by(HouseholdTag.tag))
+    return sorted({CareTag(t) for t in rows}, key=list(CareTag).index)
+
+
+async def _managed_household(session: AsyncSession, actor: User, household_id: int) -> Household:
+    household = await session.get(Household, household_id)
+    if household is None or not await _may_read_grid(session, actor, household.grid_id):
+        raise NotFound("household")
+    if not await _may_manage(session, actor, household.grid_id):
+        raise NotAllowed()
+    return household
 
 
 async def cycle_tag(session: AsyncSession, settings: Settings, actor: User, household_id: int, tag: CareTag,

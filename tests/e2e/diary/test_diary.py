@@ -460,6 +460,15 @@ async def test_due_visits_nudges_and_weekly_summary_through_the_delivery_engine(
         await head.tap("添加住户")
         added = await head.send("2-101 赵奶奶")
         assert "已加入台账" in added[-1].text and "2-101" in added[-1].text and "赵奶奶" in added[-1].text
+        # A new household's sensitive tags wait for its recorded consent (PIPL).
+        assert "是否同意我们记录" in added[-1].text and "独居老人" not in str(added[-1].inline_buttons)
+        new_id = int(head.find_button("住户已同意")[1].split(":")[2])
+        await head.press(added[-1].message_id, f"dy:ht:{new_id}:0:elderly_alone")
+        assert "请先问住户" in head.last_callback_answer()["text"]
+        agreed = await head.tap("住户已同意")
+        assert "独居老人" in str(agreed[-1].inline_buttons)
+        tagged = await head.tap("独居老人")
+        assert "独居老人：每周" in tagged[-1].text
 
         # 18:00 that Tuesday, with nothing logged that day: the grid's workers are nudged.
         nudged = await diary_jobs.send_nudges(sm, settings, _next_weekday(utcnow(), 1, 18, 0, tz))

@@ -157,3 +157,37 @@ async def test_month_in_numbers_is_the_same_for_everyone_who_may_see_it(sessionm
         with pytest.raises(NotFound):
             await diary_figures.worker_month(s, SETTINGS, w.worker, w.worker.id, 2026, 13)
         assert await s.scalar(select(Case.id).where(Case.id == case.id)) == case.id
+
+
+async def test_sensitive_tags_need_the_households_recorded_consent(sessionmaker):
+    async with sessionmaker() as s:
+        w = await make_world(s)
+        new = await diary_households.add_household(s, SETTINGS, w.head, w.place.buildings[0].id, "3-101", "孙奶奶", T0)
+        card = await diary_households.household_card(s, w.head, new.id, T0.date(), "zh-Hans")
+        assert card.can_manage and not card.consented
+        with pytest.raises(NotAllowed, match="household_consent_needed"):
+            await diary_households.cycle_tag(s, SETTINGS, w.head, new.id, CareTag.elderly_alone, T0)
+        with pytest.raises(NotAllowed):  # a worker reads the ledger but does not record consent
+            await diary_households.record_consent(s, w.worker, new.id, T0)
+        await diary_households.record_consent(s, w.head, new.id, T0)
+        assert new.sensitive_consent_by_id == w.head.id
+        assert await diary_households.cycle_tag(s, SETTINGS, w.head, new.id, CareTag.elderly_alone, T0) == 7
+        assert (await diary_households.household_card(s, w.head, new.id, T0.date(), "zh-Hans")).consented
+
+
+async def test_a_linked_resident_sees_their_households_tags_and_nobody_else_links(sessionmaker):
+    async with sessionmaker() as s:
+        w = await make_world(s)
+        w.resident.registered_at = T0
+        await s.flush()
+        options = await diary_households.linkable_residents(s, w.head, w.alone.id)
+        assert [o.id for o in options] == [w.resident.id]
+        with pytest.raises(NotAllowed):  # workers read the ledger, they do not link people to it
+            await diary_households.link_resident(s, w.worker, w.alone.id, w.resident.id, T0)
+        with pytest.raises(NotFound):  # a resident of another building
+            await diary_households.link_resident(s, w.head, w.disabled.id, w.resident.id, T0)
+        assert await diary_households.own_household_tags(s, w.resident) == []
+        await diary_households.link_resident(s, w.head, w.alone.id, w.resident.id, T0)
+        assert await diary_households.own_household_tags(s, w.resident) == [CareTag.elderly_alone]
+        await diary_households.link_resident(s, w.head, w.alone.id, 0, T0)
+        assert await diary_households.own_household_tags(s, w.resident) == []

@@ -48,7 +48,7 @@ async def make_world(session: AsyncSession) -> World:
     for code, building, unit, label in (("H1", b1, "1-101", "王奶奶"), ("H2", b2, "2-302", "李叔"),
                                         ("H3", b5, "1-201", "赵大爷")):
         h = Household(code=code, grid_id=building.grid_id, building_id=building.id, unit=unit, label=label,
-                      created_at=T0, updated_at=T0)
+                      created_at=T0, updated_at=T0, sensitive_consent_at=T0)  # consent to tags recorded
         session.add(h)
         households.append(h)
     await session.flush()
