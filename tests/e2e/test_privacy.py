@@ -142,7 +142,7 @@ async def test_staff_cannot_erase_themselves_and_groups_get_nothing(bot):
     action = await bot.emu.send_text(resident.user, "/mydata", chat=group)
     await bot.settle(action)
     said = [m for m in bot.emu.chat_history(group.id) if m.from_bot and m.version > before]
-    assert [m.text for m in said] == ["请在和我的私聊中问我。"]
+    assert [m.text for m in said] == ["请私聊我：群里不显示个人信息。"]  # the group gate (handlers/private.py)
     assert all(m.kind != "document" for m in bot.emu.chat_history(group.id))
 
 

@@ -67,6 +67,7 @@ async def test_a_stranger_in_the_building_sees_nothing_of_a_neighbours_case(bot)
     # A stranger registers to her building with no proof: a claim.
     await stranger.send("/start")
     await stranger.tap("简体中文")
+    await stranger.tap("✅ 同意")  # the privacy notice
     await stranger.tap("新站")
     await stranger.tap("第一网格")
     await stranger.tap("站前小区2号楼")
