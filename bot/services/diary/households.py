@@ -130,7 +130,15 @@ async def _lines(session: AsyncSession, households: list[Household], today: date
 async def due_households(session: AsyncSession, settings: Settings, worker: User, today: date,
                          locale: str) -> list[HouseholdLine]:
     """Households of the worker's grids due (or overdue) for a visit by ``today``, most overdue first."""
-    return await due_in_grids(session, require_field_worker(worker), today, locale)
+    lines = await due_in_grids(session, require_field_worker(worker), today, locale)
+    await log_due_list(session, worker, lines)
+    return lines
+
+
+async def log_due_list(session: AsyncSession, viewer: User, lines: list[HouseholdLine]) -> None:
+    """A due-visit list that shows care tags is logged once per grid it covers."""
+    for grid_id in sorted({line.grid_id for line in lines if line.tags}):
+        await log_tags_shown(session, viewer, grid_id, "due_list", grid_id)
 
 
 async def due_in_grids(session: AsyncSession, grid_ids: set[int], today: date, locale: str) -> list[HouseholdLine]:
@@ -151,11 +159,11 @@ async def building_households(session: AsyncSession, viewer: User, building_id: 
                                       .order_by(Household.unit.is_(None), Household.unit, Household.label, Household.id)))
     lines = await _lines(session, rows, today, locale)
     if any(line.tags for line in lines):
-        await _log_tags(session, viewer, building.grid_id, "building", building_id)
+        await log_tags_shown(session, viewer, building.grid_id, "building", building_id)
     return lines
 
 
-async def _log_tags(session: AsyncSession, viewer: User, grid_id: int, object_type: str, object_id: int) -> None:
+async def log_tags_shown(session: AsyncSession, viewer: User, grid_id: int, object_type: str, object_id: int) -> None:
     """Care tags (elderly living alone, disabled, hardship) were shown: the access log says who saw them."""
     await audit.record(session, AccessAction.tags_viewed, actor_id=viewer.id, subject_id=None,
                        place=await audit.place_of(session, ScopeType.grid, grid_id), object_type=object_type,
@@ -235,7 +243,7 @@ async def household_card(session: AsyncSession, viewer: User, household_id: int,
         raise NotFound("household")
     line = (await _lines(session, [household], today, locale))[0]
     if line.tags:
-        await _log_tags(session, viewer, household.grid_id, "household", household.id)
+        await log_tags_shown(session, viewer, household.grid_id, "household", household.id)
     rows = (await session.execute(
         select(DiaryEntry.id, User.first_name, DiaryEntry.occurred_at, DiaryEntry.category)
         .join(User, User.id == DiaryEntry.worker_id)

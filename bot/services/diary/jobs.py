@@ -32,7 +32,7 @@ from bot.services.dates import local_day
 from bot.services.diary import texts
 from bot.services.diary.common import close_stale, diary_cb
 from bot.services.diary.figures import GridFigures, grid_period, overdue_households
-from bot.services.diary.households import HouseholdLine, due_in_grids
+from bot.services.diary.households import HouseholdLine, due_in_grids, log_due_list
 from bot.services.escape import esc
 from bot.services.l10n import Translate, translator
 from bot.services.notify import Button, notify, recipient_locale
@@ -197,6 +197,7 @@ async def _due_lists(session: AsyncSession, settings: Settings, today: date) -> 
         if await notify(session, recipient=user, kind=OutboxKind.nudge,
                         dedupe_key=f"diary:due:{user.id}:{today.isoformat()}", text=text,
                         buttons=[[Button(_("⏰ Households due"), diary_cb("due"))]]):
+            await log_due_list(session, user, lines[:DUE_LINES])  # care tags go out in the list
             sent += 1
     return sent
 

@@ -5,10 +5,21 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlalchemy import select
+
 from bot.jobs import REGISTRY, JobContext
 from bot.services.diary import entries as diary
 from bot.services.diary import jobs as diary_jobs
-from models import EntryKind, Holiday, HolidayKind, OutboxKind, Patrol, PatrolEnd
+from models import (
+    AccessAction,
+    AccessLog,
+    EntryKind,
+    Holiday,
+    HolidayKind,
+    OutboxKind,
+    Patrol,
+    PatrolEnd,
+)
 from tests.factories import outbox
 from tests.unit.diary.world import SETTINGS, local, make_world
 
@@ -75,6 +86,10 @@ async def test_morning_list_of_households_due(sessionmaker):
         assert "Households due for a visit (2)" in rows[w.worker2.id].payload["text"]
         assert "赵大爷" in rows[w.other_worker.id].payload["text"]
         assert rows[w.worker.id].payload["buttons"][0][0]["callback_data"] == "dy:due:0:0:"
+        # The care tags went out in the lists: the access log says who saw them, and where.
+        seen = {(r.actor_id, r.object_type) for r in await s.scalars(
+            select(AccessLog).where(AccessLog.action == AccessAction.tags_viewed))}
+        assert (w.worker.id, "due_list") in seen
         # A visit takes the household off the next lists; the other one is overdue by then.
         await diary.create_entry(s, SETTINGS, w.worker, EntryKind.visit, local(1, 10), household_id=w.alone.id)
         await s.commit()
