@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.services import audit
 from bot.services.appointments.availability import nearest_free
 from bot.services.appointments.common import AppointmentView, ap_cb, describe, slot_code
 from bot.services.appointments.plans import load_bookable
@@ -32,7 +33,7 @@ from bot.services.errors import NotFound
 from bot.services.escape import esc
 from bot.services.l10n import Translate, translator
 from bot.services.notify import Button, notify, recipient_locale
-from models import Appointment, OutboxKind, User
+from models import AccessAction, Appointment, OutboxKind, ScopeType, Station, User
 
 REMINDERS = (("r24", timedelta(hours=24)), ("r1", timedelta(hours=1)))
 
@@ -89,8 +90,20 @@ async def schedule_reminders(session: AsyncSession, settings: Settings, appointm
             if await notify(session, recipient=worker, kind=OutboxKind.reminder,
                             dedupe_key=f"appt:{appointment.id}:v{appointment.version}:r24w", text=text,
                             due_at=due, event_at=appointment.starts_at):
+                await _log_phone_sent(session, worker, resident, appointment)
                 queued += 1
     return queued
+
+
+async def _log_phone_sent(session: AsyncSession, worker: User, resident: User, appointment: Appointment) -> None:
+    """A resident's phone went out in a message to the worker who booked for them: logged."""
+    if not resident.phone:
+        return
+    station = await session.get(Station, appointment.station_id)
+    await audit.record(session, AccessAction.phone_viewed, actor_id=worker.id, subject_id=resident.id,
+                       place=await audit.place_of(session, ScopeType.community, station.community_id)
+                       if station is not None else audit.Place(), object_type="appointment",
+                       object_id=appointment.id)
 
 
 async def tell_closed(session: AsyncSession, settings: Settings, appointment: Appointment, reason: str,
@@ -140,9 +153,12 @@ async def tell_closed(session: AsyncSession, settings: Settings, appointment: Ap
         text += "\n\n" + _("There is no free time at this station soon. Please choose another station.")
         buttons.append([Button(_("📅 Book an appointment"), ap_cb("svcn", sv=appointment.service_id,
                                                                  r=0 if recipient is resident else resident.id))])
-    return await notify(session, recipient=recipient, kind=OutboxKind.reminder,
-                        dedupe_key=f"appt:{appointment.id}:off{appointment.version}", text=text, buttons=buttons,
-                        event_at=appointment.starts_at)
+    queued = await notify(session, recipient=recipient, kind=OutboxKind.reminder,
+                          dedupe_key=f"appt:{appointment.id}:off{appointment.version}", text=text, buttons=buttons,
+                          event_at=appointment.starts_at)
+    if queued and recipient is not resident:
+        await _log_phone_sent(session, recipient, resident, appointment)
+    return queued
 
 
 async def offer_after_no_show(session: AsyncSession, settings: Settings, appointment: Appointment,
@@ -178,5 +194,8 @@ async def offer_after_no_show(session: AsyncSession, settings: Settings, appoint
              "offer a proxy errand or a home visit.").format(
         name=esc(view.resident_name), phone=esc(resident.phone or ""), service=esc(view.service),
         when=when_label(_, appointment.starts_at, settings.tz))
-    return await notify(session, recipient=worker, kind=OutboxKind.reminder,
-                        dedupe_key=f"appt:{appointment.id}:noshow", text=text)
+    queued = await notify(session, recipient=worker, kind=OutboxKind.reminder,
+                          dedupe_key=f"appt:{appointment.id}:noshow", text=text)
+    if queued:
+        await _log_phone_sent(session, worker, resident, appointment)
+    return queued

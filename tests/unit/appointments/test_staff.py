@@ -15,6 +15,8 @@ from bot.services.appointments.jobs import sweep_holidays
 from bot.services.appointments.texts import mask_phone
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from models import (
+    AccessAction,
+    AccessLog,
     Appointment,
     AppointmentSlot,
     AppointmentStatus,
@@ -236,6 +238,10 @@ async def test_worker_books_for_a_resident_without_telegram(sessionmaker):
         (reminder,) = await outbox_rows(s, f"appt:{a.id}:")
         assert reminder.dedupe_key.endswith(":r24w") and reminder.user_id == w.worker.id
         assert "13900001111" in reminder.payload["text"]
+        # The phone went out to the worker: the access log says so.
+        logged = (await s.execute(select(AccessLog.actor_id, AccessLog.subject_id, AccessLog.object_id).where(
+            AccessLog.action == AccessAction.phone_viewed, AccessLog.object_type == "appointment"))).all()
+        assert (w.worker.id, granny.id, a.id) in logged
         # Another worker of the same grid may change it; a worker of another grid may not.
         with pytest.raises(NotFound):
             await appt.cancel(s, SETTINGS, w.other_worker, a.id, T0)
