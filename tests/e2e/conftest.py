@@ -41,6 +41,19 @@ async def running(emulator, db_url, demo_sessionmaker):  # type: ignore[no-untyp
 
 
 @pytest.fixture
+async def bot(emulator, db_url, demo_sessionmaker):  # type: ignore[no-untyped-def]
+    """The bot with its delivery engine on the demo district (the case loop's tests and
+    the journeys that cross features); a module may define its own ``bot``."""
+    from tests.e2e.cases.helpers import start_cases_bot  # it imports make_settings from here
+
+    running = await start_cases_bot(emulator, db_url)
+    yield running
+    await running.stop()
+    assert emulator.unknown_methods == []
+    assert emulator.internal_errors == []
+
+
+@pytest.fixture
 def redis_url() -> str:
     if REDIS_URL is None:
         pytest.skip("Redis variant: set TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/15)")

@@ -53,7 +53,6 @@ from tests.e2e.cases.helpers import (
     case_by_number,
     person,
     received,
-    start_cases_bot,
     tap_in,
     zh,
 )
@@ -96,15 +95,6 @@ HUGE = [2**63, 2**64, 10**23, 2**70, -1, -(2**63), -(2**70), 9999999999999999999
 
 
 # ------------------------------------------------------------------ the scene
-
-@pytest.fixture
-async def bot(emulator, db_url, demo_sessionmaker):  # type: ignore[no-untyped-def]
-    running = await start_cases_bot(emulator, db_url)
-    yield running
-    await running.stop()
-    assert emulator.unknown_methods == []
-    assert emulator.internal_errors == []
-
 
 async def _scene(bot: RunningBot) -> tuple[Person, Person, int]:
     """The victim's case, filed and accepted; returns (resident, worker, case id)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from sqlalchemy import func, select
 
 from bot.services.privacy import ERASED_TEXT
@@ -28,19 +27,9 @@ from tests.e2e.cases.helpers import (
     person,
     received,
     send_photo,
-    start_cases_bot,
     tap_in,
     zh,
 )
-
-
-@pytest.fixture
-async def bot(emulator, db_url, demo_sessionmaker):  # type: ignore[no-untyped-def]
-    running = await start_cases_bot(emulator, db_url)
-    yield running
-    await running.stop()
-    assert emulator.unknown_methods == []
-    assert emulator.internal_errors == []
 
 
 async def _open_case(bot, resident) -> str:  # type: ignore[no-untyped-def]
