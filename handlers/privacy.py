@@ -1,7 +1,8 @@
 """A resident's privacy rights: /privacy (the notice), /mydata (a copy of
 everything stored about them, as a file), /deletemydata (erasure, after a
 confirmation button).  The consent button of the notice is registration's
-(handlers/resident.py).  Private chats only: the answers carry private data."""
+(handlers/resident.py).  Private chats only: the group gate (handlers/private.py,
+the first router) answers these commands in a group before they get here."""
 
 from __future__ import annotations
 
@@ -27,10 +28,6 @@ from handlers.callbacks import PrivacyCb
 from handlers.replies import edit_in_place
 from handlers.resident import ask_consent, privacy_notice
 from models import User, utcnow
-
-
-async def in_group(message: Message) -> None:
-    await message.answer(_("Please ask me in a private chat."))
 
 
 async def show_notice(message: Message, user: User, state: FSMContext, settings: Settings) -> None:
@@ -76,8 +73,6 @@ async def delete_kept(query: CallbackQuery) -> None:
 def create_router() -> Router:
     """The privacy commands; a new router each call (one per dispatcher)."""
     router = Router(name="privacy")
-    for name in ("privacy", "mydata", "deletemydata"):
-        router.message.register(in_group, Command(name), F.chat.type != "private")
     router.message.register(show_notice, Command("privacy"))
     router.message.register(my_data, Command("mydata"))
     router.message.register(delete_ask, Command("deletemydata"))
