@@ -1,4 +1,4 @@
-"""Indexes the staff reports need on other features' tables (migration 0008).
+"""Indexes the staff reports need on other features' tables (see the baseline migration).
 
 A month's report for a district of 1,500,000 diary entries reads ~125,000
 of them several times (per grid, per worker: kinds, categories, distinct
