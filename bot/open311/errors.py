@@ -41,6 +41,7 @@ TEXTS = {
     "api_key": "api_key is missing or not valid",
     "format": "unknown format or path: use .xml or .json under /open311/v2/",
     "method": "method not allowed here",
+    "internal": "the server failed; try again later",
     "rate": "too many requests: retry after {seconds} seconds",
 }
 

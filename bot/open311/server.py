@@ -89,6 +89,9 @@ class Open311Server:
         except DomainError as exc:
             status = status_of(exc)
             return self._answer(fmt, status, render.errors([(status, describe(exc.code, dict(exc.params)))]))
+        except Exception:
+            log.exception("open311: %s %s failed", request.method, request.path)
+            return self._answer(fmt, 500, render.errors([(500, describe("internal"))]))
 
     def _limit(self, request: web.Request, client: open311.Client | None) -> None:
         who: int | str = f"key:{client.id}" if client is not None else f"ip:{request.remote}"

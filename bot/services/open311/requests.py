@@ -140,7 +140,7 @@ async def list_requests(session: AsyncSession, settings: Settings, query: Reques
             wanted = {s.code: s.id for s in services.values()}
             unknown = [c for c in query.service_codes if c not in wanted]
             if unknown:
-                raise NotFound("service", code=unknown[0])
+                raise NotFound("service", service_code=unknown[0])
             stmt = stmt.where(Case.service_id.in_([wanted[c] for c in query.service_codes]))
         if query.statuses and set(query.statuses) != {"open", "closed"}:
             stmt = stmt.where(Case.status == CaseStatus.closed if query.statuses[0] == "closed"
