@@ -75,7 +75,8 @@ async def start_server(db_url: str, log: Path, **env: str) -> Server:
     found = re.search(r"(http://\S+)/open311/v2/", line)
     if found is None:
         await end_process(proc)
-        raise AssertionError(f"the server did not start: {line!r}; log: {log.read_text()[-2000:]}")
+        tail = (await asyncio.to_thread(log.read_text))[-2000:]
+        raise AssertionError(f"the server did not start: {line!r}; log: {tail}")
     return Server(proc, found.group(1) + "/open311/v2", aiohttp.ClientSession())
 
 

@@ -21,8 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, case, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.config import Settings
 from bot.services import cases
@@ -32,7 +33,6 @@ from bot.services.open311.common import (
     MAX_PAGE,
     MAX_RESULTS,
     UPDATE_STATUS,
-    detailed_status,
     one,
     parse_time,
     positive,
@@ -79,8 +79,13 @@ async def list_updates(session: AsyncSession, query: UpdateQuery, locale: str) -
     # A system's note: a message from the filing system's own user on its request.
     system_note = and_(CaseEvent.type == CaseEventType.message, CaseEvent.actor_id == Case.resident_id,
                        Case.resident_id.in_(select(Open311Client.user_id)))
-    stmt = (select(CaseEvent.id, CaseEvent.type, CaseEvent.at, CaseEvent.note, Case.number, Case.status,
-                   Case.close_reason)
+    # The step a system's note was written at: the last step of its case before it.
+    step = aliased(CaseEvent)
+    before = (select(step.type).where(step.case_id == CaseEvent.case_id, step.id < CaseEvent.id,
+                                      step.type.in_(list(UPDATE_STATUS)))
+              .order_by(step.id.desc()).limit(1).correlate(CaseEvent).scalar_subquery())
+    stmt = (select(CaseEvent.id, CaseEvent.type, CaseEvent.at, CaseEvent.note, Case.number,
+                   case((CaseEvent.type == CaseEventType.message, before), else_=None))
             .join(Case, Case.id == CaseEvent.case_id)
             .where(*public_conditions(list(services)), CaseEvent.public.is_(True),
                    CaseEvent.at >= query.start, CaseEvent.at <= query.end,
@@ -88,9 +93,9 @@ async def list_updates(session: AsyncSession, query: UpdateQuery, locale: str) -
             .order_by(CaseEvent.at, CaseEvent.id)
             .limit(query.page_size).offset((query.page - 1) * query.page_size))
     out: list[PublicUpdate] = []
-    for event_id, type_, at, note, number, status, close_reason in (await session.execute(stmt)).all():
+    for event_id, type_, at, note, number, previous in (await session.execute(stmt)).all():
         if type_ == CaseEventType.message:
-            state, text = detailed_status(status, close_reason), note or ""
+            state, text = UPDATE_STATUS.get(CaseEventType(previous), "OPEN") if previous else "OPEN", note or ""
         else:
             state, text = UPDATE_STATUS[type_], cases.event_label(_, type_)
             if type_ == CaseEventType.withdrawn:
