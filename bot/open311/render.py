@@ -7,6 +7,7 @@ top-level arrays, ``null`` for an unknown value).  Dates are W3C date-times in
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -52,6 +53,50 @@ class Doc:
             parent = ET.SubElement(root, self.item) if self.item else root
             _xml_fields(parent, fields, tz)
         return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8", xml_declaration=False)
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _esc(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    if not isinstance(value, str):
+        return text
+    return _NOT_XML.sub("", text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class Table(Doc):
+    """A long list of flat items (requests, updates) rendered in one pass: the
+    rows hold their values ready (dates already as text); a value may be a
+    flat dict (``extended_attributes``)."""
+
+    def __init__(self, root: str, item: str, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        super().__init__(root, item, [])
+        self.names, self.rows = tuple(names), rows
+
+    def json(self, tz: ZoneInfo) -> bytes:
+        names = self.names
+        return json.dumps([dict(zip(names, row, strict=True)) for row in self.rows], ensure_ascii=False,
+                          separators=(",", ":")).encode()
+
+    def xml(self, tz: ZoneInfo) -> bytes:
+        parts = ['<?xml version="1.0" encoding="utf-8"?>\n<', self.root, ">"]
+        item_open, item_close = f"<{self.item}>", f"</{self.item}>"
+        for row in self.rows:
+            parts.append(item_open)
+            for name, value in zip(self.names, row, strict=True):
+                if value is None:
+                    parts.append(f"<{name} />")
+                elif isinstance(value, dict):
+                    inner = "".join(f"<{k} />" if v is None else f"<{k}>{_esc(v)}</{k}>" for k, v in value.items())
+                    parts.append(f"<{name}>{inner}</{name}>")
+                else:
+                    parts.append(f"<{name}>{_esc(value)}</{name}>")
+            parts.append(item_close)
+        parts.append(f"</{self.root}>")
+        return "".join(parts).encode()
 
 
 class Nested:
@@ -109,22 +154,21 @@ def definition(d: open311.Definition) -> Doc:
                single=True)
 
 
-def request_fields(r: open311.PublicRequest, extensions: bool) -> Fields:
-    fields: Fields = [
-        ("service_request_id", r.service_request_id), ("status", r.status), ("status_notes", r.status_notes),
-        ("service_name", r.service_name), ("service_code", r.service_code), ("description", r.description),
-        ("agency_responsible", r.agency_responsible), ("service_notice", r.service_notice),
-        ("requested_datetime", r.requested_datetime), ("updated_datetime", r.updated_datetime),
-        ("expected_datetime", r.expected_datetime), ("address", r.address), ("address_id", r.address_id),
-        ("zipcode", r.zipcode), ("lat", r.lat), ("long", r.long), ("media_url", r.media_url),
-    ]
-    if extensions:
-        fields.append(("extended_attributes", {"detailed_status": r.detailed_status}))
-    return fields
+REQUEST_FIELDS = ("service_request_id", "status", "status_notes", "service_name", "service_code", "description",
+                  "agency_responsible", "service_notice", "requested_datetime", "updated_datetime",
+                  "expected_datetime", "address", "address_id", "zipcode", "lat", "long", "media_url")
 
 
-def requests(rows: Sequence[open311.PublicRequest], extensions: bool) -> Doc:
-    return Doc("service_requests", "request", [request_fields(r, extensions) for r in rows])
+def requests(rows: Sequence[open311.PublicRequest], extensions: bool, tz: ZoneInfo) -> Table:
+    def iso(moment: datetime | None) -> str | None:
+        return moment.astimezone(tz).isoformat(timespec="seconds") if moment is not None else None
+
+    names = REQUEST_FIELDS + (("extended_attributes",) if extensions else ())
+    table = [(r.service_request_id, r.status, r.status_notes, r.service_name, r.service_code, r.description,
+              r.agency_responsible, r.service_notice, iso(r.requested_datetime), iso(r.updated_datetime),
+              iso(r.expected_datetime), r.address, r.address_id, r.zipcode, r.lat, r.long, r.media_url)
+             + (({"detailed_status": r.detailed_status},) if extensions else ()) for r in rows]
+    return Table("service_requests", "request", names, table)
 
 
 def filed(f: open311.Filed) -> Doc:
@@ -137,11 +181,11 @@ def token(number: str, token_: str) -> Doc:
     return Doc("service_requests", "request", [[("service_request_id", number), ("token", token_)]])
 
 
-def updates(rows: Sequence[open311.PublicUpdate]) -> Doc:
-    return Doc("service_request_updates", "request_update", [[
-        ("update_id", u.update_id), ("service_request_id", u.service_request_id), ("status", u.status),
-        ("updated_datetime", u.updated_datetime), ("description", u.description), ("media_url", u.media_url),
-    ] for u in rows])
+def updates(rows: Sequence[open311.PublicUpdate], tz: ZoneInfo) -> Table:
+    return Table("service_request_updates", "request_update",
+                 ("update_id", "service_request_id", "status", "updated_datetime", "description", "media_url"),
+                 [(u.update_id, u.service_request_id, u.status, u.updated_datetime.astimezone(tz).isoformat(
+                     timespec="seconds"), u.description, u.media_url) for u in rows])
 
 
 def posted_update(u: open311.PostedUpdate) -> Doc:

@@ -148,11 +148,11 @@ class Open311Server:
     async def requests(self, session: AsyncSession, call: Call, client: open311.Client | None) -> render.Doc:
         query = open311.parse_query(call.params, self.clock(), self.settings)
         rows = await open311.list_requests(session, self.settings, query, call.locale)
-        return render.requests(rows, _extensions(call.params))
+        return render.requests(rows, _extensions(call.params), self.settings.tz)
 
     async def request_one(self, session: AsyncSession, call: Call, number: str) -> render.Doc:
         row = await open311.one_request(session, self.settings, number, call.locale)
-        return render.requests([row], _extensions(call.params))
+        return render.requests([row], _extensions(call.params), self.settings.tz)
 
     async def token(self, session: AsyncSession, call: Call, token: str) -> render.Doc:
         return render.token(*await open311.token_request(session, token))
@@ -166,7 +166,7 @@ class Open311Server:
 
     async def updates(self, session: AsyncSession, call: Call, client: open311.Client | None) -> render.Doc:
         query = open311.parse_update_query(call.params, self.clock(), self.settings)
-        return render.updates(await open311.list_updates(session, query, call.locale))
+        return render.updates(await open311.list_updates(session, query, call.locale), self.settings.tz)
 
     async def post_update(self, session: AsyncSession, call: Call, client: open311.Client | None) -> render.Doc:
         client = self._require(client)

@@ -117,17 +117,23 @@ class PublicRequest:
     detailed_status: str
 
 
+# Plain columns only (no JSON names: a list's grids and buildings are named from their own small queries).
 _COLUMNS = (Case.id, Case.number, Case.status, Case.close_reason, Case.service_id, Case.description,
-            Case.submitted_at, Case.updated_at, Case.resolve_due_at, Building.code, Building.names,
-            Building.address, Building.latitude, Building.longitude, Grid.names, Grid.code,
+            Case.submitted_at, Case.updated_at, Case.resolve_due_at, Case.grid_id, Case.building_id,
+            Building.code, Building.address, Building.latitude, Building.longitude,
             Open311Request.id, Open311Request.media_url)
 
 
 def _select() -> Select[Any]:
     return (select(*_COLUMNS).select_from(Case)
             .outerjoin(Building, Building.id == Case.building_id)
-            .join(Grid, Grid.id == Case.grid_id)
             .outerjoin(Open311Request, Open311Request.case_id == Case.id))
+
+
+async def _rows(session: AsyncSession, stmt: Select[Any]) -> list[Any]:
+    """The rows through Core (the session's connection and transaction): plain
+    columns need none of the ORM's loading machinery."""
+    return list((await (await session.connection()).execute(stmt)).all())
 
 
 async def list_requests(session: AsyncSession, settings: Settings, query: RequestQuery, locale: str) -> list[PublicRequest]:
@@ -158,15 +164,14 @@ async def list_requests(session: AsyncSession, settings: Settings, query: Reques
         stmt = stmt.where(Case.community_id.in_(area.community_ids))
     stmt = (stmt.order_by(Case.submitted_at.desc(), Case.id.desc())
             .limit(query.page_size).offset((query.page - 1) * query.page_size))
-    rows = (await session.execute(stmt)).all()
+    rows = await _rows(session, stmt)
     return await _publish(session, settings, rows, services, locale)
 
 
 async def one_request(session: AsyncSession, settings: Settings, number: str, locale: str) -> PublicRequest:
     """``NotFound`` for a number that does not exist and for a case that is not public alike."""
     services = await public_service_ids(session)
-    rows = (await session.execute(_select().where(*public_conditions(list(services)),
-                                                  Case.number == number))).all()
+    rows = await _rows(session, _select().where(*public_conditions(list(services)), Case.number == number))
     if not rows:
         raise NotFound("request")
     return (await _publish(session, settings, rows, services, locale))[0]
@@ -198,33 +203,41 @@ async def _agencies(session: AsyncSession, case_ids: Sequence[int], locale: str)
     return {case_id: names.get(dept_id, "") for case_id, dept_id in last.items()}
 
 
+async def _names(session: AsyncSession, model: Any, ids: set[int], locale: str) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = await _rows(session, select(model.id, model.names, model.code).where(model.id.in_(ids)))
+    return {id_: i18n_name(names, locale, code) for id_, names, code in rows}
+
+
 async def _publish(session: AsyncSession, settings: Settings, rows: Sequence[Any], services: dict[int, Any],
                    locale: str) -> list[PublicRequest]:
     _ = translator(locale)
-    tz_names: dict[int, tuple[str, str]] = {
+    service_names: dict[int, tuple[str, str]] = {
         sid: (i18n_name(s.names, locale, s.code), s.code) for sid, s in services.items()}
     agencies = await _agencies(session, [r[0] for r in rows], locale)
+    grids = await _names(session, Grid, {r.grid_id for r in rows}, locale)
+    unaddressed = await _names(session, Building, {r.building_id for r in rows if r.building_id and not r.address},
+                               locale)
     labels: dict[tuple[CaseStatus, CloseReason | None], str] = {}
     out: list[PublicRequest] = []
     for (case_id, number, status, close_reason, service_id, description, submitted_at, updated_at, due,
-         building_code, building_names, building_address, lat, long, grid_names, grid_code, via_api,
-         media_url) in rows:
+         grid_id, building_id, building_code, building_address, lat, long, via_api, media_url) in rows:
         key = (status, close_reason)
         if key not in labels:  # "done, waiting for your answer" speaks to the resident: the step instead
             labels[key] = (cases.event_label(_, CaseEventType.resolved) if status == CaseStatus.resolved
                            else cases.status_label(_, status, close_reason))
-        service_name, service_code = tz_names.get(service_id, (None, None))
-        address = building_address or (i18n_name(building_names, locale, building_code) if building_code else None)
+        service_name, service_code = service_names.get(service_id, (None, None))
         out.append(PublicRequest(
             service_request_id=number, status=spec_status(status), status_notes=labels[key],
             service_name=service_name, service_code=service_code,
             # A chat-filed case's words are the resident's own, written to their grid, not to the public;
             # a request filed through the API was written for a public system.
             description=description if via_api is not None else None,
-            agency_responsible=agencies.get(case_id) or i18n_name(grid_names, locale, grid_code),
+            agency_responsible=agencies.get(case_id) or grids.get(grid_id),
             service_notice=None, requested_datetime=submitted_at, updated_datetime=updated_at,
-            expected_datetime=due,
-            address=address, address_id=building_code, zipcode=None, lat=lat, long=long,
+            expected_datetime=due, address=building_address or unaddressed.get(building_id),
+            address_id=building_code, zipcode=None, lat=lat, long=long,
             media_url=media_url if via_api is not None else None,
             detailed_status=detailed_status(status, close_reason)))
     return out
