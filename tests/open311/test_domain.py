@@ -12,8 +12,10 @@ from sqlalchemy import select
 
 from bot.services import open311
 from bot.services.errors import Conflict, InvalidInput, NotFound
+from bot.services.org_import import import_org_file
 from models import Open311Client, User, utcnow
 from tests.open311.world import World, settings_for
+from tests.org.builders import write_csv
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -122,3 +124,18 @@ async def test_the_services_apply_the_privacy_filter_everywhere(world: World, de
         with pytest.raises(InvalidInput) as caught:
             await open311.file_request(s, world.settings, client, far, utcnow())
         assert caught.value.code == "not_routed"
+
+
+async def test_a_district_marks_a_category_private_in_its_organisation_file(demo_sessionmaker, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    row = {"code": "RP-REPAIR", "kind": "report", "name_zh_hans": "设施维修", "private": "true"}
+    await import_org_file(demo_sessionmaker, write_csv(tmp_path / "a.csv", {"services": [row]}))
+    async with demo_sessionmaker() as s:
+        assert "RP-REPAIR" not in [x.code for x in await open311.services(s, "en")]
+    row["private"] = ""  # blank keeps it
+    await import_org_file(demo_sessionmaker, write_csv(tmp_path / "b.csv", {"services": [row]}))
+    async with demo_sessionmaker() as s:
+        assert "RP-REPAIR" not in [x.code for x in await open311.services(s, "en")]
+    row["private"] = "false"
+    await import_org_file(demo_sessionmaker, write_csv(tmp_path / "c.csv", {"services": [row]}))
+    async with demo_sessionmaker() as s:
+        assert "RP-REPAIR" in [x.code for x in await open311.services(s, "en")]
