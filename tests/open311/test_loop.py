@@ -36,6 +36,7 @@ async def test_a_posted_request_is_accepted_in_chat_and_its_updates_read_back(
         assert "一楼楼道灯不亮" in note.text and "13577778888" not in note.text
         await tap_in(worker, note, zh("✅ Accept"))
         card = await received(worker, number, after=note.message_id)
+        assert "13577778888" in card.text and "Open311 · hotline" in card.text  # the owner may call the reporter
 
         updates = [u for u in (await server.get("servicerequestupdates.json")).json()
                    if u["service_request_id"] == number]
