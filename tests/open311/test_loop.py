@@ -99,3 +99,38 @@ async def _case(sessionmaker, number: str) -> Case:  # type: ignore[no-untyped-d
         case = await s.scalar(select(Case).where(Case.number == number))
         assert case is not None
         return case
+
+
+async def test_a_resident_keeps_a_report_private_from_the_card_in_chat(
+        emulator, db_url: str, world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bot = await start_cases_bot(emulator, db_url)
+    server = await start_server(db_url, tmp_path / "open311.log")
+    try:
+        resident = person(bot, 7100000001, "钱多多")  # the world's resident; world.public[0] is their report
+        number = world.public[0]
+        assert (await server.get(f"requests/{number}.json")).status == 200
+        listing = await resident.send("/mycases")
+        await tap_in(resident, listing[-1], number)
+        await tap_in(resident, resident.last, zh("🔒 Keep it private"))
+        assert number in resident.last_callback_answer()["text"]
+        assert (await server.get(f"requests/{number}.json")).status == 404
+        assert number not in [r["service_request_id"] for r in (await server.get("requests.json")).json()]
+        assert number not in (await server.get("servicerequestupdates.xml")).text
+        await tap_in(resident, resident.last, zh("🌐 Allow it to be public"))
+        assert (await server.get(f"requests/{number}.json")).status == 200
+        # A proxy errand is never public: its card offers no such choice.
+        errand = world.hidden[0]
+        listing = await resident.send("/mycases")
+        await tap_in(resident, listing[-1], errand)
+        labels = [text for row in resident.last.inline_buttons for text, _ in row]
+        assert zh("🔒 Keep it private") not in labels and zh("🌐 Allow it to be public") not in labels
+        forged = await resident.press(resident.last.message_id, f"cs:prv:{await _case_id(bot, errand)}:0")
+        assert forged is not None and resident.last_callback_answer()["show_alert"]
+    finally:
+        await stop_server(server)
+        await bot.stop()
+    assert emulator.unknown_methods == [] and emulator.internal_errors == []
+
+
+async def _case_id(bot, number: str) -> int:  # type: ignore[no-untyped-def]
+    return (await _case(bot.app.sessionmaker, number)).id

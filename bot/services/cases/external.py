@@ -1,6 +1,7 @@
-"""Cases filed by another system on a person's behalf (Open311 GeoReport v2,
-``bot.services.open311``): a web form, a hotline operator's tool, a
-FixMyStreet instance.
+"""Cases and the outside world (Open311 GeoReport v2, ``bot.services.open311``):
+cases filed by another system on a person's behalf (a web form, a hotline
+operator's tool, a FixMyStreet instance), and a resident keeping their case
+out of the public list.
 
 Such a case is sent at once, like a resident's draft on "Send": a number,
 the building's grid, the catalogue item's deadlines, the ``submitted`` event
@@ -18,9 +19,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.services.cases.common import add_event, next_number
+from bot.services.cases.common import Capacity, add_event, case_for, next_number, publishable
 from bot.services.cases.intake import MAX_DESCRIPTION, _time_limits, notify_new_case
-from bot.services.errors import InvalidInput, NotFound
+from bot.services.errors import Conflict, InvalidInput, NotFound
 from models import (
     ActorRole,
     Building,
@@ -66,4 +67,16 @@ async def file_for_system(session: AsyncSession, settings: Settings, filer: User
         data={"service": service.code, "kind": CaseKind.report.value, **limits.event_data(), "needed_by": None,
               "authorisation": None, "emergency": False, **source})
     await notify_new_case(session, settings, case, event.id)
+    return case
+
+
+async def set_private(session: AsyncSession, resident: User, case_id: int, private: bool) -> Case:
+    """The resident keeps their problem report out of the public list (or lets
+    it back in).  Only reports of a catalogue item can ever be published, so
+    only they have the choice (:func:`publishable`)."""
+    case, _caps = await case_for(session, resident, case_id, need={Capacity.resident})
+    if not publishable(case):
+        raise Conflict("wrong_status", number=case.number or "")
+    case.private = private
+    await session.flush()
     return case

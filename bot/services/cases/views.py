@@ -20,6 +20,7 @@ from bot.services.cases.common import (
     checker_caps,
     excerpt,
     found_on_patrol,
+    publishable,
 )
 from bot.services.errors import Conflict, NotAllowed
 from models import (
@@ -324,6 +325,8 @@ def actions_for(v: CaseView) -> list[str]:
             out.append("rate")
         if c.status in (CaseStatus.new, *HANDLING_STATUSES):
             out.append("wd")
+        if publishable(c) and not v.found and Capacity.owner not in caps:
+            out.append("pub" if c.private else "prv")
     if emergency_open and caps & WORKER_SIDE:
         out.append("eack")
     if c.status == CaseStatus.new and Capacity.grid in caps and Capacity.resident not in caps:
