@@ -7,6 +7,8 @@ import-org F   import the organisation from an XLSX or CSV workbook
 invite         create a one-time invite deep link
 revoke         remove a person's roles (all, or one role / scope)
 sandbox        the whole bot with a local Bot API emulator, no token needed
+open311        serve Open311 GeoReport v2 under /open311/v2/ (docs/open311.md)
+open311-key    create (--name) or end (--revoke) an Open311 client's API key
 """
 
 from __future__ import annotations
@@ -44,6 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     sb = sub.add_parser("sandbox", help="run the bot against a local emulator with a web chat")
     sb.add_argument("--port", type=int, default=8080)
     sb.add_argument("--host", default="127.0.0.1")
+    o311 = sub.add_parser("open311", help="serve Open311 GeoReport v2 under /open311/v2/ on the bot's database")
+    o311.add_argument("--host", default="127.0.0.1")
+    o311.add_argument("--port", type=int, default=8311, help="0: a free port (printed)")
+    key = sub.add_parser("open311-key", help="create or end an Open311 client's API key")
+    which = key.add_mutually_exclusive_group(required=True)
+    which.add_argument("--name", help="the client (a name of your choice); the new key is printed last")
+    which.add_argument("--revoke", metavar="NAME", help="end this client's key")
     return p
 
 
@@ -172,6 +181,51 @@ async def _cmd_revoke(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _cmd_open311(settings: Settings, args: argparse.Namespace) -> int:
+    # Loaded per command: each command imports only what it needs (aiogram takes seconds).
+    from bot.open311.server import serve
+
+    stop = asyncio.get_running_loop().create_future()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+    await serve(settings, args.host, args.port, stop)
+    return 0
+
+
+async def _cmd_open311_key(settings: Settings, args: argparse.Namespace) -> int:
+    # Loaded per command: each command imports only what it needs (aiogram takes seconds).
+    from bot.services import open311
+    from bot.services.errors import DomainError
+    from models import utcnow
+
+    async def run(sessionmaker):  # type: ignore[no-untyped-def]
+        async with sessionmaker() as session:
+            if args.revoke is not None:
+                done = await open311.revoke_key(session, args.revoke, utcnow())
+            else:
+                done = await open311.create_key(session, args.name, utcnow())
+            await session.commit()
+            return done
+
+    try:
+        done = await _with_session(settings, run)
+    except DomainError as exc:
+        if exc.code == "key_exists":
+            print(f"--name: {args.name!r} already has a live key; --revoke it first", file=sys.stderr)
+        else:
+            print("--name: 1-64 letters, digits, spaces, dots, dashes or underscores", file=sys.stderr)
+        return 2
+    if args.revoke is not None:
+        if not done:
+            print(f"--revoke: no live key named {args.revoke!r}", file=sys.stderr)
+            return 2
+        print(f"the key of {args.revoke!r} is revoked")
+        return 0
+    print(f"Open311 API key for {args.name!r} (shown once; only its hash is kept):")
+    print(done)
+    return 0
+
+
 async def _main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     settings = load_settings()
@@ -221,6 +275,12 @@ async def _main(argv: list[str]) -> int:
         from bot.sandbox.runner import run_sandbox
 
         return await run_sandbox(settings, host=args.host, port=args.port)
+    if args.command == "open311":
+        await upgrade(settings.database_url)
+        return await _cmd_open311(settings, args)
+    if args.command == "open311-key":
+        await upgrade(settings.database_url)
+        return await _cmd_open311_key(settings, args)
     return 2
 
 

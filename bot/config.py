@@ -178,6 +178,15 @@ class Settings(BaseSettings):
     report_target_rework: float = Field(default=5, alias="REPORT_TARGET_REWORK", ge=0, le=100)
     report_target_satisfied: float = Field(default=90, alias="REPORT_TARGET_SATISFIED", ge=0, le=100)
 
+    # Open311 GeoReport v2 (`python -m bot open311`, docs/open311.md): the public URL of
+    # /open311/v2/ behind the reverse proxy (for discovery; empty: as the request came), the
+    # contact it names, and each client's limit (per API key, else per address): OPEN311_BURST
+    # requests at once, then OPEN311_RATE_PER_MINUTE a minute; 0 turns it off.
+    open311_base_url: str = Field(default="", alias="OPEN311_BASE_URL", max_length=300)
+    open311_contact: str = Field(default="", alias="OPEN311_CONTACT", max_length=300)
+    open311_rate_per_minute: float = Field(default=120, alias="OPEN311_RATE_PER_MINUTE", ge=0, le=60000)
+    open311_burst: int = Field(default=60, alias="OPEN311_BURST", ge=1, le=10000)
+
     @field_validator("bot_token", mode="before")
     @classmethod
     def _check_token(cls, value: object) -> object:

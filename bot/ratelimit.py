@@ -59,10 +59,10 @@ class UserRateLimiter:
         self.rate = per_minute / 60.0  # tokens a second
         self.burst = float(max(burst, 1))
         self.clock = clock
-        self._buckets: dict[int, _Bucket] = {}
+        self._buckets: dict[int | str, _Bucket] = {}
         self._sweep_at = SWEEP_AT
 
-    def check(self, user_id: int) -> str:
+    def check(self, user_id: int | str) -> str:
         if not self.enabled:
             return Verdict.ALLOW
         now = self.clock()
@@ -82,6 +82,15 @@ class UserRateLimiter:
             bucket.noticed_at = now
             return Verdict.NOTICE
         return Verdict.DROP
+
+    def wait_seconds(self, user_id: int | str) -> float:
+        """Seconds until ``user_id`` may act again (0 when they may now): the
+        ``Retry-After`` of an HTTP answer (the Open311 server keys by client)."""
+        bucket = self._buckets.get(user_id)
+        if not self.enabled or bucket is None:
+            return 0.0
+        tokens = min(self.burst, bucket.tokens + (self.clock() - bucket.at) * self.rate)
+        return max(0.0, (1.0 - tokens) / self.rate)
 
     def _sweep(self, now: float) -> None:
         """Forget users whose bucket has filled up again (they are as good as new),

@@ -118,3 +118,7 @@ import models.reports  # noqa: E402,F401  (the staff reports' indexes on the dia
 from models.audit import AccessAction, AccessLog  # noqa: E402
 
 __all__ += ["AccessAction", "AccessLog"]
+
+from models.open311 import Open311Client, Open311Request  # noqa: E402
+
+__all__ += ["Open311Client", "Open311Request"]

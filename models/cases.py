@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -127,6 +128,9 @@ class Case(Base):
         Index("ix_cases_resident_id_status", "resident_id", "status"),
         Index("ix_cases_building_id_service_id_submitted_at", "building_id", "service_id", "submitted_at"),
         Index("ix_cases_emergency_next_at", "emergency_next_at"),
+        # Open311 (bot/services/open311): the public list by date sent and by last change.
+        Index("ix_cases_submitted_at_id", "submitted_at", "id"),
+        Index("ix_cases_updated_at_id", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -170,6 +174,8 @@ class Case(Base):
     emergency_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     emergency_ack_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     emergency_ack_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # A case the resident keeps private: never published (Open311, docs/open311.md).
+    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

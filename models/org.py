@@ -12,7 +12,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, BigIntPK, JSONType, UTCDateTime, enum_column, utcnow
@@ -127,6 +127,8 @@ class ServiceItem(TimestampMixin, Base):
     resolve_hours: Mapped[int] = mapped_column(Integer, default=40)
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A category the district keeps private: its cases are never published (Open311).
+    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class StationService(Base):

@@ -83,7 +83,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "departments": ("code", *NAME_COLUMNS, "ack_hours", "active"),
     "services": (
         "code", "kind", *NAME_COLUMNS, *_localized("description"),
-        "accept_hours", "resolve_hours", "sort_order", "active",
+        "accept_hours", "resolve_hours", "sort_order", "active", "private",
     ),
     "people": (
         "telegram_id", "first_name", "last_name", "username", "locale", "phone",
@@ -564,6 +564,9 @@ def _parse_org(c: _Cells) -> Record | None:
             c.error("accept_hours", f"{accept} is more than resolve_hours {resolve}")
         values["accept_hours"], values["resolve_hours"] = accept, resolve
         values["sort_order"] = c.integer("sort_order", default=0, minimum=-MAX_INT, maximum=MAX_INT)
+        private = c.boolean("private")  # its cases never published (Open311, docs/open311.md)
+        if private is not None:  # blank: keep what the database has
+            values["private"] = private
     if sheet != "districts":
         active = c.boolean("active")
         if active is not None:  # blank: keep what the database has

@@ -81,6 +81,19 @@ async def view(query: CallbackQuery, callback_data: CaseCb, session: AsyncSessio
         await query.message.answer(text, reply_markup=markup)
 
 
+async def privacy(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User, i18n: PoI18n,
+                  settings: Settings) -> None:
+    """The resident keeps their report out of the public list (Open311), or lets it back in."""
+    case = await cases.set_private(session, user, callback_data.id, callback_data.action == "prv")
+    v = await cases.view(session, user, case.id, i18n.current_locale, utcnow())
+    if case.private:
+        text = _("🔒 Case {number} is kept private: it is not published.")
+    else:
+        text = _("🌐 Case {number} may be published, without your name or your words.")
+    await query.answer(text.format(number=case.number), show_alert=True)
+    await edit_in_place(query, case_card(v, settings.tz), card_keyboard(v))
+
+
 async def files(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User, bot: Bot) -> None:
     """Send the case's files again, by file id (the reader sees only what they may)."""
     items = await cases.attachments(session, user, callback_data.id)
@@ -199,6 +212,7 @@ async def note_message(message: Message, session: AsyncSession, user: User, stat
 def register(router: Router) -> None:
     """Shared case handlers go on the first case router (before any catch-all)."""
     router.callback_query.register(view, CaseCb.filter(F.action.in_({"view", "rfr"})))
+    router.callback_query.register(privacy, CaseCb.filter(F.action.in_({"prv", "pub"})))
     on_press(router, CaseCb, {"files": files, "emg": emergency_ask, "emgy": emergency_confirm, "eack": emergency_ack,
                               "chat": chat_start, "note": note_start})
     router.message.register(chat_done, CaseChat.talk, F.text == DONE)

@@ -272,6 +272,8 @@ def card_keyboard(v: CaseView) -> InlineKeyboardMarkup:
         "rate": _("⭐ Rate the service"),
         "emg": _("🆘 Emergency"),
         "wd": _("🗑 Withdraw my case"),
+        "prv": _("🔒 Keep it private"),
+        "pub": _("🌐 Allow it to be public"),
         "files": _("📎 Show attachments"),
     }
     out: list[InlineKeyboardButton | None] = []

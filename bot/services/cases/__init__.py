@@ -8,6 +8,7 @@ modules behind it import each other directly, never through here::
     common      permissions, events, numbering, notifications, FileRef, resident_side
     texts       words shared by the handlers and the notifications
     intake      drafts, sending, "follow this similar case instead", problems found on patrol
+    external    cases filed by another system (Open311), sent at once; a resident keeping a case private
     emergency   emergencies: alerts up the chain until someone takes charge
     loop        accept, start, resolve, confirm / reopen, withdraw, rate, auto-close,
                 taking charge of an emergency
@@ -19,7 +20,7 @@ modules behind it import each other directly, never through here::
     jobs        the recurring sweeps (imported here so they are registered)
 
 Import order (no cycles): common → texts; limits (caps against floods) → nothing of ours;
-emergency → common, limits; intake, loop → emergency;
+emergency → common, limits; intake, loop → emergency; external → intake;
 relay, escalation, views → common; jobs → escalation, emergency, loop.
 """
 
@@ -38,6 +39,7 @@ from bot.services.cases.escalation import (
     sweep_department_overdue,
     sweep_handling_overdue,
 )
+from bot.services.cases.external import file_for_system, set_private
 from bot.services.cases.figures import (
     CLOSING,
     Figures,
@@ -131,6 +133,8 @@ __all__ = [
     # escalation
     "acknowledge_escalation", "call_department", "departments", "report_back", "reportable",
     "sweep_accept_overdue", "sweep_department_overdue", "sweep_handling_overdue",
+    # external (Open311)
+    "file_for_system", "set_private",
     # figures (for the reports and the diary)
     "CLOSING", "Figures", "OverdueCase", "Tally", "WeekPoint", "breakdown_of", "facts", "make_figures",
     "materialized", "overdue_cases", "overdue_count", "scope_conditions", "weekly_of",

@@ -48,6 +48,7 @@ from models import (
     CaseEvent,
     CaseEventType,
     CaseFollower,
+    CaseKind,
     CaseStatus,
     Community,
     District,
@@ -194,6 +195,12 @@ def checker_caps(caps: set[Capacity]) -> set[Capacity]:
     """The capacities that let someone confirm a found problem's fix (the
     grid's workers and head, community staff, district admins)."""
     return caps & {Capacity.grid, Capacity.grid_head, Capacity.staff, Capacity.admin}
+
+
+def publishable(case: Case) -> bool:
+    """Could the case be published at all (Open311, docs/open311.md): a sent
+    problem report of a catalogue item; its resident may still keep it private."""
+    return case.kind == CaseKind.report and case.service_id is not None and case.status != CaseStatus.draft
 
 
 def refuse_own_case(case: Case, actor: User) -> None:

@@ -20,6 +20,7 @@ from bot.services.cases.common import (
     checker_caps,
     excerpt,
     found_on_patrol,
+    publishable,
 )
 from bot.services.errors import Conflict, NotAllowed
 from models import (
@@ -41,6 +42,7 @@ from models import (
     CloseReason,
     Department,
     Grid,
+    Open311Request,
     ServiceItem,
     User,
     i18n_name,
@@ -261,8 +263,8 @@ async def view(session: AsyncSession, actor: User, case_id: int, locale: str, no
         description=None if follower else case.description,
         authorisation=None if follower else case.authorisation,
         resolution=None if follower else case.resolution,
-        resident_phone=resident.phone if (resident and Capacity.owner in caps and case.status != CaseStatus.closed)
-        else None,
+        resident_phone=await _contact(session, case, resident)
+        if (resident and Capacity.owner in caps and case.status != CaseStatus.closed) else None,
         owner_name=owner.first_name if (owner and worker_side) else None,
         has_owner=owner is not None,
         timeline=timeline, events_total=total, escalations=escalations, handovers=handovers,
@@ -279,6 +281,16 @@ async def view(session: AsyncSession, actor: User, case_id: int, locale: str, no
         await audit.record(session, AccessAction.phone_viewed, actor_id=actor.id, subject_id=case.resident_id,
                            place=audit.Place(case.community_id), object_type="case", object_id=case.id, at=now)
     return result
+
+
+async def _contact(session: AsyncSession, case: Case, resident: User | None) -> str | None:
+    """The resident's phone; for a case filed by another system (Open311), the
+    phone and email its reporter gave (never published)."""
+    if resident is None or resident.telegram_id is not None:
+        return resident.phone if resident else None
+    row = (await session.execute(select(Open311Request.phone, Open311Request.email)
+                                 .where(Open311Request.case_id == case.id))).first()
+    return " · ".join(v for v in row if v) or None if row is not None else resident.phone
 
 
 async def require_action(session: AsyncSession, actor: User, case_id: int, action: str, locale: str,
@@ -313,6 +325,8 @@ def actions_for(v: CaseView) -> list[str]:
             out.append("rate")
         if c.status in (CaseStatus.new, *HANDLING_STATUSES):
             out.append("wd")
+        if publishable(c) and not v.found and Capacity.owner not in caps:
+            out.append("pub" if c.private else "prv")
     if emergency_open and caps & WORKER_SIDE:
         out.append("eack")
     if c.status == CaseStatus.new and Capacity.grid in caps and Capacity.resident not in caps:

@@ -1,0 +1,82 @@
+"""Cases and the outside world (Open311 GeoReport v2, ``bot.services.open311``):
+cases filed by another system on a person's behalf (a web form, a hotline
+operator's tool, a FixMyStreet instance), and a resident keeping their case
+out of the public list.
+
+Such a case is sent at once, like a resident's draft on "Send": a number,
+the building's grid, the catalogue item's deadlines, the ``submitted`` event
+and the grid's workers told, in the caller's transaction.  From then on it
+runs the same closed loop.  The filing system stands as the case's resident
+(a user without a Telegram id: the loop's messages to the resident are not
+sent; the system reads the progress through the API instead).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.services.cases.common import Capacity, add_event, case_for, next_number, publishable
+from bot.services.cases.intake import MAX_DESCRIPTION, _time_limits, notify_new_case
+from bot.services.errors import Conflict, InvalidInput, NotFound
+from models import (
+    ActorRole,
+    Building,
+    Case,
+    CaseEventType,
+    CaseKind,
+    CaseStatus,
+    Grid,
+    ServiceItem,
+    ServiceKind,
+    User,
+)
+
+
+async def file_for_system(session: AsyncSession, settings: Settings, filer: User, *, service_id: int,
+                          building_id: int, description: str, now: datetime, source: dict[str, Any]) -> Case:
+    """A problem report of catalogue item ``service_id`` at ``building_id``, sent now.
+
+    ``filer`` is the system's user (it stands as the resident); ``source``
+    goes into the ``submitted`` event (which system, what it sent beside the text).
+    """
+    service = await session.get(ServiceItem, service_id)
+    if service is None or not service.active or service.kind != ServiceKind.report:
+        raise NotFound("service")
+    building = await session.get(Building, building_id)
+    grid = await session.get(Grid, building.grid_id) if building is not None and building.active else None
+    if building is None or grid is None or not grid.active:
+        raise NotFound("building")
+    text = (description or "").strip()
+    if not text:
+        raise InvalidInput("empty_text")
+    if len(text) > MAX_DESCRIPTION:
+        raise InvalidInput("text_too_long", limit=MAX_DESCRIPTION)
+    limits = await _time_limits(session, settings, service, now)
+    case = Case(kind=CaseKind.report, status=CaseStatus.new, service_id=service.id, resident_id=filer.id,
+                community_id=grid.community_id, grid_id=grid.id, building_id=building.id, description=text,
+                created_at=now, submitted_at=now, accept_due_at=limits.accept_due, resolve_due_at=limits.resolve_due)
+    case.number = await next_number(session, grid.community_id, now.astimezone(settings.tz).year)
+    session.add(case)
+    await session.flush()
+    event = await add_event(
+        session, case, CaseEventType.submitted, at=now, actor=filer, role=ActorRole.resident,
+        data={"service": service.code, "kind": CaseKind.report.value, **limits.event_data(), "needed_by": None,
+              "authorisation": None, "emergency": False, **source})
+    await notify_new_case(session, settings, case, event.id)
+    return case
+
+
+async def set_private(session: AsyncSession, resident: User, case_id: int, private: bool) -> Case:
+    """The resident keeps their problem report out of the public list (or lets
+    it back in).  Only reports of a catalogue item can ever be published, so
+    only they have the choice (:func:`publishable`)."""
+    case, _caps = await case_for(session, resident, case_id, need={Capacity.resident})
+    if not publishable(case):
+        raise Conflict("wrong_status", number=case.number or "")
+    case.private = private
+    await session.flush()
+    return case

@@ -1,0 +1,141 @@
+"""The Open311 domain alone (``bot.services.open311``), without HTTP: the
+locale, dates and windows, the POST form's checks, routing a place to a
+building, keys, and the privacy filter as the services apply it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from bot.services import open311
+from bot.services.errors import Conflict, InvalidInput, NotFound
+from bot.services.org_import import import_org_file
+from models import Open311Client, User, utcnow
+from tests.open311.world import World, settings_for
+from tests.org.builders import write_csv
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def test_the_locale_comes_from_the_parameter_then_the_best_accepted_language() -> None:
+    assert open311.negotiate_locale("zh-TW", "en", "zh-Hans") == "zh-Hant"
+    assert open311.negotiate_locale(None, "fr, en-US;q=0.9, zh-CN;q=0.95", "zh-Hans") == "zh-Hans"
+    assert open311.negotiate_locale(None, "de, en;q=0.2, *;q=0.1", "zh-Hans") == "en"
+    assert open311.negotiate_locale("xx", "zh-HK;q=0, garbage;;q=x", "en") == "en"
+    assert open311.negotiate_locale(None, None, "zh-Hant") == "zh-Hant"
+
+
+def _query(**params: str) -> open311.RequestQuery:
+    return open311.parse_query(params, datetime(2026, 12, 5, 4, 0, tzinfo=UTC), settings_for("sqlite+aiosqlite://"))
+
+
+def test_dates_and_windows_at_their_edges() -> None:
+    q = _query()
+    assert q.end == datetime(2026, 12, 5, 4, 0, tzinfo=UTC) and q.end - q.start == timedelta(days=90)
+    q = _query(start_date="2026-01-01T00:00:00+08:00", end_date="2026-03-31T00:00:00+08:00")
+    assert q.end - q.start == timedelta(days=89)
+    q = _query(start_date="2026-01-01", end_date="2026-04-01")  # a plain date: local midnight
+    assert q.start == datetime(2026, 1, 1, tzinfo=TZ) and q.end - q.start == timedelta(days=90)
+    q = _query(start_date="2026-01-01T00:00:00 08:00")  # '+' decoded as a space
+    assert q.start == datetime(2026, 1, 1, tzinfo=TZ) and q.end == q.start + timedelta(days=90)
+    q = _query(end_date="2026-04-01T00:00:00Z")
+    assert q.start == datetime(2026, 1, 1, tzinfo=UTC)
+    q = _query(updated_after="2026-11-01T00:00:00Z")
+    assert q.start is None and q.updated_before == datetime(2026, 11, 1, tzinfo=UTC) + timedelta(days=90)
+    for bad, field in (({"start_date": "2026-01-01", "end_date": "2026-04-01T00:00:01+08:00"}, "end_date"),
+                       ({"start_date": "2026-02-01", "end_date": "2026-01-31"}, "end_date"),
+                       ({"start_date": "1999-12-31T00:00:00Z"}, "start_date"),
+                       ({"updated_before": "soon"}, "updated_before"),
+                       ({"page_size": "1001"}, "page_size"), ({"page": "-1"}, "page"),
+                       ({"status": "open,maybe"}, "status"),
+                       ({"service_request_id": ",".join(f"DC-2026-{i:06d}" for i in range(201))}, "service_request_id")):
+        with pytest.raises(InvalidInput) as caught:
+            _query(**bad)
+        assert caught.value.params["field"] == field, bad
+
+
+def test_the_post_form_is_checked_field_by_field() -> None:
+    good = {"service_code": "RP-REPAIR", "lat": "41.7", "long": "125.9", "description": "x",
+            "attribute[location_detail]": "  east   gate ", "email": "a@b.cn", "phone": "+86 139-1234 5678"}
+    req = open311.parse_new_request(good)
+    assert req.attributes == {"location_detail": "east gate"} and req.lat == 41.7
+    for change, field in (({"service_code": ""}, "service_code"), ({"lat": "north"}, "lat"),
+                          ({"lat": "91"}, "lat"), ({"long": "nan"}, "long"), ({"long": ""}, "long"),
+                          ({"email": "not-an-address"}, "email"), ({"phone": "call me"}, "phone"),
+                          ({"media_url": "javascript:alert(1)"}, "media_url"),
+                          ({"attribute[colour]": "red"}, "attribute[colour]"), ({"attributes": "x"}, "attributes"),
+                          ({"description": "d" * 4001}, "description")):
+        with pytest.raises(InvalidInput) as caught:
+            open311.parse_new_request({**good, **change})
+        assert caught.value.params.get("field") == field, change
+    with pytest.raises(InvalidInput) as caught:
+        open311.parse_new_request({"service_code": "RP-REPAIR", "description": "x"})
+    assert caught.value.code == "no_location"
+
+
+async def test_keys_are_stored_hashed_and_end_when_revoked(demo_sessionmaker) -> None:  # type: ignore[no-untyped-def]
+    async with demo_sessionmaker() as s:
+        key = await open311.create_key(s, "portal", utcnow())
+        with pytest.raises(Conflict):
+            await open311.create_key(s, "portal", utcnow())
+        with pytest.raises(InvalidInput):
+            await open311.create_key(s, "<script>", utcnow())
+        client = await open311.authenticate(s, key)
+        assert client is not None and client.name == "portal"
+        row = await s.scalar(select(Open311Client).where(Open311Client.name == "portal"))
+        assert key not in row.key_hash and len(row.key_hash) == 64
+        stand_in = await s.get(User, row.user_id)
+        assert stand_in.telegram_id is None and stand_in.first_name == "Open311 · portal"
+        assert await open311.authenticate(s, key + "x") is None and await open311.authenticate(s, None) is None
+        assert await open311.revoke_key(s, "portal", utcnow()) and not await open311.revoke_key(s, "portal", utcnow())
+        assert await open311.authenticate(s, key) is None
+        fresh = await open311.create_key(s, "portal", utcnow())  # a revoked client may get a new key
+        again = await open311.authenticate(s, fresh)
+        assert fresh != key and again is not None and again.user_id == client.user_id
+
+
+async def test_the_services_apply_the_privacy_filter_everywhere(world: World, demo_sessionmaker) -> None:  # type: ignore[no-untyped-def]
+    async with demo_sessionmaker() as s:
+        listed = await open311.list_requests(s, world.settings, _query(), "en")
+        assert sorted(r.service_request_id for r in listed) == sorted(world.public)
+        assert all(r.description is None and r.media_url is None for r in listed)
+        for number in world.hidden:
+            with pytest.raises(NotFound):
+                await open311.one_request(s, world.settings, number, "en")
+        hidden_by_id = await open311.list_requests(s, world.settings, _query(service_request_id=",".join(world.hidden)),
+                                                   "en")
+        assert hidden_by_id == []
+        codes = [x.code for x in await open311.services(s, "en")]
+        assert "RP-NOISE" not in codes and "RP-REPAIR" in codes
+        with pytest.raises(NotFound):
+            await open311.definition(s, "PX-MEDPAY", "en")
+        key = await open311.create_key(s, "form", utcnow())
+        client = await open311.authenticate(s, key)
+        near = open311.parse_new_request({"service_code": "RP-REPAIR", "lat": "41.7437", "long": "125.9169",
+                                          "description": "灯坏了"})
+        filed = await open311.file_request(s, world.settings, client, near, utcnow())
+        assert (await open311.one_request(s, world.settings, filed.service_request_id, "en")).address_id == "DC-XS-01-01"
+        assert await open311.token_request(s, filed.token) == (filed.service_request_id, filed.token)
+        far = open311.parse_new_request({"service_code": "RP-REPAIR", "lat": "41.80", "long": "125.9169",
+                                         "description": "灯坏了"})
+        with pytest.raises(InvalidInput) as caught:
+            await open311.file_request(s, world.settings, client, far, utcnow())
+        assert caught.value.code == "not_routed"
+
+
+async def test_a_district_marks_a_category_private_in_its_organisation_file(demo_sessionmaker, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    row = {"code": "RP-REPAIR", "kind": "report", "name_zh_hans": "设施维修", "private": "true"}
+    await import_org_file(demo_sessionmaker, write_csv(tmp_path / "a.csv", {"services": [row]}))
+    async with demo_sessionmaker() as s:
+        assert "RP-REPAIR" not in [x.code for x in await open311.services(s, "en")]
+    row["private"] = ""  # blank keeps it
+    await import_org_file(demo_sessionmaker, write_csv(tmp_path / "b.csv", {"services": [row]}))
+    async with demo_sessionmaker() as s:
+        assert "RP-REPAIR" not in [x.code for x in await open311.services(s, "en")]
+    row["private"] = "false"
+    await import_org_file(demo_sessionmaker, write_csv(tmp_path / "c.csv", {"services": [row]}))
+    async with demo_sessionmaker() as s:
+        assert "RP-REPAIR" in [x.code for x in await open311.services(s, "en")]
