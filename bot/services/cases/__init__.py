@@ -13,6 +13,8 @@ modules behind it import each other directly, never through here::
                 taking charge of an emergency
     relay       resident <-> worker messages, internal notes, canned replies, handovers
     escalation  time limits, departments (吹哨报到)
+    oversight   escalations with handles: the reminder before the acceptance limit, the climb up
+                the chain, assign / remind / take by grid heads and staff
     views       lists, the inbox, one case with its timeline, attachments
     figures     completion, on-time, rework, satisfaction... from the events (reports, diary)
     limits      caps against one user flooding the grid (open cases, emergencies, relay)
@@ -20,7 +22,8 @@ modules behind it import each other directly, never through here::
 
 Import order (no cycles): common → texts; limits (caps against floods) → nothing of ours;
 emergency → common, limits; intake, loop → emergency;
-relay, escalation, views → common; jobs → escalation, emergency, loop.
+relay, views → common; oversight → loop; escalation → oversight; jobs → escalation, emergency, loop,
+oversight.
 """
 
 from __future__ import annotations
@@ -87,6 +90,14 @@ from bot.services.cases.loop import (
     start_work,
     withdraw,
 )
+from bot.services.cases.oversight import (
+    assign,
+    assignees,
+    remind,
+    sweep_accept_reminders,
+    sweep_climb,
+    take,
+)
 from bot.services.cases.relay import (
     Relayed,
     add_note,
@@ -141,6 +152,8 @@ __all__ = [
     # loop
     "accept", "acknowledge_emergency", "auto_close_due", "comment_rating", "confirm", "rate", "reopen",
     "resolution_note", "resolve", "return_to_queue", "start_work", "withdraw",
+    # oversight
+    "assign", "assignees", "remind", "sweep_accept_reminders", "sweep_climb", "take",
     # relay
     "Relayed", "add_note", "canned_editable", "canned_for_case", "canned_to_edit", "create_canned",
     "delete_canned", "document_name", "log_handover", "send_canned", "send_message", "update_canned",
