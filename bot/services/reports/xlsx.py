@@ -21,7 +21,7 @@ from openpyxl.styles import Font
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from bot.services.cases import Figures
-from bot.services.l10n import Translate
+from bot.services.l10n import Translate, Translator
 from bot.services.reports.common import CaseLine, Report, ScopeKind
 from bot.services.reports.texts import (
     as_of_label,
@@ -105,7 +105,7 @@ def _case_formats(offset: int) -> dict[int, str]:
     return {offset + 3: PERCENT, offset + 4: PERCENT, offset + 5: PERCENT, offset + 7: PERCENT, offset + 8: HOURS}
 
 
-def workbook(report: Report, _: Translate) -> bytes:
+def workbook(report: Report, _: Translator) -> bytes:
     """The report's tables, one sheet each (CPU-bound: run it in a thread)."""
     wb = Workbook(write_only=True)
     c = report.cases
@@ -118,7 +118,7 @@ def workbook(report: Report, _: Translate) -> bytes:
     s.header(_("Figure"), _("Value"), _("Target"), _("Met"))
     for t in report.targets:
         s.row(target_label(_, t.key), t.value, target_rule(t),
-              {True: _("met"), False: _("missed"), None: _("no data")}[t.met], formats={1: PERCENT})
+              {True: _("met"), False: _.pgettext("target", "missed"), None: _("no data")}[t.met], formats={1: PERCENT})
     rows: list[tuple[str, Any, str | None]] = [
         (_("Cases received"), c.sent, None),
         (_("Closed"), c.completed, None),
