@@ -51,6 +51,7 @@ from bot.services.cases.figures import (
     facts,
     make_figures,
     materialized,
+    open_count,
     overdue_cases,
     overdue_count,
     scope_conditions,
@@ -144,7 +145,7 @@ __all__ = [
     "sweep_accept_overdue", "sweep_department_overdue", "sweep_handling_overdue",
     # figures (for the reports and the diary)
     "CLOSING", "Figures", "OverdueCase", "Tally", "WeekPoint", "breakdown_of", "facts", "make_figures",
-    "materialized", "overdue_cases", "overdue_count", "scope_conditions", "weekly_of",
+    "materialized", "open_count", "overdue_cases", "overdue_count", "scope_conditions", "weekly_of",
     # intake
     "DraftSummary", "FoundFile", "SimilarCase", "add_file", "add_location", "add_text", "catalogue",
     "discard_draft", "follow_instead", "open_found_problem", "pending_draft", "set_authorisation",
