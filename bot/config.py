@@ -135,6 +135,11 @@ class Settings(BaseSettings):
     case_default_resolve_hours: int = Field(default=40, alias="CASE_DEFAULT_RESOLVE_HOURS", ge=1, le=10000)
     case_auto_close_days: int = Field(default=3, alias="CASE_AUTO_CLOSE_DAYS", ge=1, le=90)
     emergency_repeat_minutes: int = Field(default=5, alias="EMERGENCY_REPEAT_MINUTES", ge=1, le=120)
+    # Escalation with handles: the grid's workers are reminded this many minutes before a new
+    # case's acceptance limit (0: never); past a limit, while nobody acts, the alert climbs one
+    # level (grid head → community staff → district) every CASE_ESCALATION_STEP_HOURS working hours.
+    case_accept_remind_minutes: int = Field(default=60, alias="CASE_ACCEPT_REMIND_MINUTES", ge=0, le=10080)
+    case_escalation_step_hours: int = Field(default=4, alias="CASE_ESCALATION_STEP_HOURS", ge=1, le=1000)
     # Caps against one user flooding the grid (bot/services/cases/limits.py): open cases of a
     # resident, cases sent per resident per local day, emergencies a resident raises per local
     # day, minutes before the same case may be flagged an emergency again, relay messages per

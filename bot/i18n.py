@@ -23,6 +23,7 @@ from babel.messages.pofile import read_po
 from sqlalchemy import inspect as sa_inspect
 
 from bot.config import SUPPORTED_LOCALES
+from bot.services.l10n import Translator, translator
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "messages"
@@ -74,6 +75,23 @@ class PoI18n(I18n):
             buf.seek(0)
             translations[locale] = gettext.GNUTranslations(buf)
         return translations
+
+
+def pgettext(context: str, message: str) -> str:
+    """``message`` in the current user's language, in the sense ``context`` names (a
+    ``msgctxt`` of the catalogues): aiogram's i18n has no context-aware gettext."""
+    i18n = I18n.get_current(no_error=True)
+    if i18n is None:
+        return message
+    catalog = i18n.locales.get(i18n.current_locale)
+    return catalog.pgettext(context, message) if catalog is not None else message
+
+
+def current_translator() -> Translator:
+    """The current user's language as a :class:`bot.services.l10n.Translator`, for the
+    services' shared text functions that need message contexts."""
+    i18n = I18n.get_current(no_error=True)
+    return translator(i18n.current_locale if i18n is not None else "en")
 
 
 def create_i18n(default_locale: str = "zh-Hans") -> PoI18n:

@@ -95,6 +95,10 @@ class CaseEventType(enum.StrEnum):
     emergency_alerted = "emergency_alerted"  # data: level, recipients
     emergency_acknowledged = "emergency_acknowledged"
     returned = "returned"  # back to the grid's queue: its owner's role ended; data: owner, reason
+    accept_reminder = "accept_reminder"  # the grid's workers reminded before the acceptance limit
+    escalated = "escalated"  # still nobody acted: the next level of the chain alerted; data: level, stage
+    assigned = "assigned"  # a grid head or staff gave it to a worker (or took it); data: owner, before
+    reminded = "reminded"  # a grid head or staff reminded the owner (or the grid's workers)
 
 
 class AttachmentKind(enum.StrEnum):
@@ -166,6 +170,12 @@ class Case(Base):
     resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     accept_escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolve_escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Escalation with handles (issue 20): the grid's workers are reminded once before the
+    # acceptance limit; past a limit the alert climbs one level of the chain (grid head,
+    # community staff, district) each CASE_ESCALATION_STEP_HOURS while nobody acts.
+    accept_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    escalation_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     # Emergencies: alerted up the chain every few minutes until acknowledged.
     emergency: Mapped[bool] = mapped_column(Boolean, default=False)

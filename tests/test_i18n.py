@@ -15,17 +15,27 @@ from bot.config import SUPPORTED_LOCALES
 from bot.i18n import LOCALES_DIR, create_i18n, folder_name
 
 ROOT = Path(__file__).resolve().parent.parent
-KEYWORDS = {"_": None, "__": None, "N_": None, "gettext": None, "lazy_gettext": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "__": None, "N_": None, "gettext": None, "lazy_gettext": None, "ngettext": (1, 2),
+            "pgettext": ((1, "c"), 2)}
+# English words that mean two things in this bot: each use must say which (a message
+# context, ``_.pgettext(context, word)``), so that each meaning gets its own translation.
+# "missed": an appointment's no-show (爽约) or a target not met (未达标).
+AMBIGUOUS = frozenset({"missed"})
 
 
-def _source_msgids() -> set[str]:
-    ids: set[str] = set()
+def _source_messages() -> list[tuple[str, str | None, str]]:
+    """(msgid, context, where) of every translatable string in the source."""
+    found: list[tuple[str, str | None, str]] = []
     for package in ("bot", "handlers"):
-        for _file, _line, message, _comments, _ctx in extract_from_dir(
+        for file, line, message, _comments, ctx in extract_from_dir(
             ROOT / package, method_map=[("**.py", "python")], keywords=KEYWORDS
         ):
-            ids.add(message if isinstance(message, str) else message[0])
-    return ids
+            found.append((message if isinstance(message, str) else message[0], ctx, f"{package}/{file}:{line}"))
+    return found
+
+
+def _source_msgids() -> set[tuple[str, str | None]]:
+    return {(m, ctx) for m, ctx, _where in _source_messages()}
 
 
 def _catalog(locale: str):  # type: ignore[no-untyped-def]
@@ -36,7 +46,8 @@ def _catalog(locale: str):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
 def test_every_message_is_translated(locale: str) -> None:
     catalog = _catalog(locale)
-    missing = sorted(m for m in _source_msgids() if m not in catalog or not catalog[m].string)
+    missing = sorted((m, ctx or "") for m, ctx in _source_msgids()
+                     if catalog.get(m, context=ctx) is None or not catalog.get(m, context=ctx).string)
     assert not missing, f"{locale}: untranslated (run scripts/update-catalogs, then translate): {missing}"
 
 
@@ -67,12 +78,43 @@ def test_template_is_current(tmp_path: Path) -> None:
     out = tmp_path / "messages.pot"
     subprocess.run(
         [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg", "-k", "_", "-k", "__",
-         "-k", "N_", "-k", "gettext", "-k", "lazy_gettext", "-k", "ngettext:1,2", "--no-location",
+         "-k", "N_", "-k", "gettext", "-k", "lazy_gettext", "-k", "ngettext:1,2", "-k", "pgettext:1c,2",
+         "--no-location",
          "--sort-output", "--omit-header", "-o", str(out), "."],
         cwd=ROOT, check=True, capture_output=True,
     )
     with out.open("rb") as fh:
-        fresh = {m.id for m in read_po(fh) if m.id}
+        fresh = {(m.id, m.context) for m in read_po(fh) if m.id}
     with (LOCALES_DIR / "messages.pot").open("rb") as fh:
-        committed = {m.id for m in read_po(fh) if m.id}
+        committed = {(m.id, m.context) for m in read_po(fh) if m.id}
     assert fresh == committed
+
+
+def test_one_msgid_is_never_used_for_two_meanings() -> None:
+    """A word the catalogue marks apart (it has a message context somewhere, or is a known
+    ambiguous word) is never translated without saying which meaning; and its meanings
+    really are translated apart in Chinese."""
+    messages = _source_messages()
+    marked = {m for m, ctx, _where in messages if ctx} | AMBIGUOUS
+    bare = sorted(f"{where}: {m!r}" for m, ctx, where in messages if m in marked and ctx is None)
+    assert not bare, f"one msgid for two meanings; use _.pgettext(context, ...): {bare}"
+    hans = _catalog("zh-Hans")
+    for word in AMBIGUOUS:
+        contexts = {ctx for m, ctx, _where in messages if m == word}
+        assert len(contexts) >= 2, f"{word!r}: its meanings, each with its context, are all in use"
+        translations = {hans.get(word, context=ctx).string for ctx in contexts}
+        assert len(translations) == len(contexts), f"{word!r} is translated the same in two meanings"
+
+
+def test_message_contexts_reach_both_translators() -> None:
+    """pgettext works for the services' translators and for the handlers' aiogram i18n."""
+    from bot.i18n import current_translator, pgettext
+    from bot.services.l10n import translator
+
+    zh = translator("zh-Hans")
+    assert zh.pgettext("appointment", "missed") == "爽约"
+    assert zh.pgettext("target", "missed") == "未达标"
+    i18n = create_i18n("zh-Hans")
+    with i18n.context(), i18n.use_locale("zh-Hant"):
+        assert pgettext("appointment", "missed") == "爽約"
+        assert current_translator().pgettext("target", "missed") == "未達標"

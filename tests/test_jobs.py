@@ -9,6 +9,8 @@ EXPECTED = {
     "cases.time_limits": "bot.services.cases.jobs",
     "cases.emergency_repeat": "bot.services.cases.jobs",
     "cases.auto_close": "bot.services.cases.jobs",
+    "cases.accept_reminders": "bot.services.cases.jobs",
+    "cases.escalation_climb": "bot.services.cases.jobs",
     "appointments.holiday_sweep": "bot.services.appointments.jobs",
     "diary.nudge": "bot.services.diary.jobs",
     "diary.due_list": "bot.services.diary.jobs",

@@ -10,6 +10,16 @@ to several people at once needs one translator per recipient instead::
 Calling it ``_`` keeps the strings extractable by ``scripts/update-catalogs``.
 The catalogues are the same ``locales/*/LC_MESSAGES/messages.po`` the bot
 uses, compiled in memory once per process.
+
+One English word with two meanings gets a message context, so that each
+meaning has its own translation (``msgctxt`` in the catalogues)::
+
+    _.pgettext("target", "missed")       # a target not met: 未达标
+    _.pgettext("appointment", "missed")  # a no-show: 爽约
+
+A function that needs contexts takes a :class:`Translator` (handlers get one from
+``bot.i18n.current_translator()``); ``tests/test_i18n.py`` refuses a known ambiguous
+word used without one.
 """
 
 from __future__ import annotations
@@ -47,8 +57,23 @@ def _catalog(locale: str) -> _gettext.NullTranslations:
     return _gettext.GNUTranslations(buf)
 
 
-def translator(locale: str) -> Translate:
-    return _catalog(locale).gettext
+class Translator:
+    """``_(message)`` in one language, and ``_.pgettext(context, message)``."""
+
+    __slots__ = ("_catalog",)
+
+    def __init__(self, catalog: _gettext.NullTranslations) -> None:
+        self._catalog = catalog
+
+    def __call__(self, message: str) -> str:
+        return self._catalog.gettext(message)
+
+    def pgettext(self, context: str, message: str) -> str:
+        return self._catalog.pgettext(context, message)
+
+
+def translator(locale: str) -> Translator:
+    return Translator(_catalog(locale))
 
 
 def reload() -> None:

@@ -17,7 +17,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.i18n import PoI18n
+from bot.i18n import PoI18n, current_translator
 from bot.services import appointments as svc
 from bot.services.appointments import Plan, clock, day_label, plan_text, status_icon, status_label
 from bot.services.errors import DomainError
@@ -144,7 +144,7 @@ async def _card(session: AsyncSession, settings: Settings, user: User, appointme
     if line.proxy:
         lines.append(_("🤝 Booked by {worker} for a resident without Telegram.").format(
             worker=esc(c.booked_by or "")))
-    lines.append(_("Status: {status}").format(status=status_label(_, line.status)))
+    lines.append(_("Status: {status}").format(status=status_label(current_translator(), line.status)))
     lines.append(_("Missed appointments so far: {n}").format(n=line.no_shows))
     x = c.day.toordinal()
     rows = []

@@ -27,6 +27,7 @@ from aiogram.utils.i18n.lazy_proxy import LazyProxy
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.i18n import current_translator
 from bot.services.appointments import (
     AppointmentView,
     day_label,
@@ -114,7 +115,7 @@ def card(view: AppointmentView, settings: Settings, *, for_worker: bool = False)
     if view.station_phone:
         lines.append(_("☎️ {phone}").format(phone=esc(view.station_phone)))
     if view.status != AppointmentStatus.booked:
-        lines.append(_("Status: {status}").format(status=status_label(_, view.status, view.cancel_reason)))
+        lines.append(_("Status: {status}").format(status=status_label(current_translator(), view.status, view.cancel_reason)))
     return "\n".join(lines)
 
 

@@ -8,6 +8,7 @@ gets the same answer as a case that does not exist.
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
@@ -26,6 +27,7 @@ from handlers.cases.ui import (
     CaseChat,
     CaseNote,
     button,
+    cancel_button,
     card_keyboard,
     case_card,
     done_keyboard,
@@ -58,10 +60,11 @@ def photo_ref(message: Message) -> FileRef | None:
     return ref if ref is not None and ref.kind == AttachmentKind.photo else None
 
 
-async def require(session: AsyncSession, user: User, case_id: int, action: str, i18n: PoI18n) -> None:
+async def require(session: AsyncSession, user: User, case_id: int, action: str, i18n: PoI18n) -> str:
     """Before a conversation starts: ``action`` must be open to ``user`` now (the
-    service checks again when it is done); else a refusal."""
-    await cases.require_action(session, user, case_id, action, i18n.current_locale, utcnow())
+    service checks again when it is done); else a refusal.  The case's number, for the prompt."""
+    v = await cases.require_action(session, user, case_id, action, i18n.current_locale, utcnow())
+    return v.case.number or ""
 
 
 async def send_card(message: Message, session: AsyncSession, user: User, case_id: int, i18n: PoI18n,
@@ -92,6 +95,28 @@ async def privacy(query: CallbackQuery, callback_data: CaseCb, session: AsyncSes
         text = _("🌐 Case {number} may be published, without your name or your words.")
     await query.answer(text.format(number=case.number), show_alert=True)
     await edit_in_place(query, case_card(v, settings.tz), card_keyboard(v))
+async def more(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
+               i18n: PoI18n) -> None:
+    """➕ More / ⬅️ Back: the card's other buttons, or its first ones, on the same message."""
+    v = await cases.view(session, user, callback_data.id, i18n.current_locale, utcnow(), shown=False)
+    await query.answer()
+    if isinstance(query.message, Message):
+        try:
+            await query.message.edit_reply_markup(reply_markup=card_keyboard(v, more=callback_data.action == "more"))
+        except TelegramBadRequest as exc:  # a double click: the keyboard is already that one
+            if "message is not modified" not in exc.message:
+                raise
+
+
+async def stop(query: CallbackQuery, user: User, state: FSMContext) -> None:
+    """❌ Cancel under a prompt about a case: the conversation ends, nothing is saved."""
+    had = await state.get_state()
+    await state.clear()
+    await query.answer(_("Cancelled."))
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)
+        if had is not None:
+            await show_menu(query.message, user, _("Cancelled."))
 
 
 async def files(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User, bot: Bot) -> None:
@@ -192,9 +217,10 @@ async def chat_done(message: Message, user: User, state: FSMContext) -> None:
 
 async def note_start(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
                      state: FSMContext, i18n: PoI18n) -> None:
-    await require(session, user, callback_data.id, "note", i18n)
-    await ask(query, state, CaseNote.text, _("Write the internal note (residents never see it), or send a photo. "
-                                             "/cancel to stop."), more={"note_case": callback_data.id})
+    number = await require(session, user, callback_data.id, "note", i18n)
+    await ask(query, state, CaseNote.text, _("{number}: write the internal note (residents never see it), or send "
+                                             "a photo.").format(number=number),
+              more={"note_case": callback_data.id}, markup=cancel_button(callback_data.id))
 
 
 async def note_message(message: Message, session: AsyncSession, user: User, state: FSMContext,
@@ -213,6 +239,8 @@ def register(router: Router) -> None:
     """Shared case handlers go on the first case router (before any catch-all)."""
     router.callback_query.register(view, CaseCb.filter(F.action.in_({"view", "rfr"})))
     router.callback_query.register(privacy, CaseCb.filter(F.action.in_({"prv", "pub"})))
+    router.callback_query.register(more, CaseCb.filter(F.action.in_({"more", "less"})))
+    router.callback_query.register(stop, CaseCb.filter(F.action == "stop"))
     on_press(router, CaseCb, {"files": files, "emg": emergency_ask, "emgy": emergency_confirm, "eack": emergency_ack,
                               "chat": chat_start, "note": note_start})
     router.message.register(chat_done, CaseChat.talk, F.text == DONE)

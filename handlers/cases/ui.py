@@ -132,9 +132,11 @@ def done_keyboard() -> ReplyKeyboardMarkup:
     return kb.as_markup(resize_keyboard=True, is_persistent=True)
 
 
-def skip_keyboard() -> ReplyKeyboardMarkup:
+def skip_keyboard(*, cancel: bool = False) -> ReplyKeyboardMarkup:
     kb = ReplyKeyboardBuilder()
     kb.row(KeyboardButton(text=str(labels.SKIP)))
+    if cancel:
+        kb.row(KeyboardButton(text=str(CANCEL)))
     return kb.as_markup(resize_keyboard=True, one_time_keyboard=True)
 
 
@@ -255,11 +257,22 @@ def _case_card(v: CaseView, tz, limit_notes: int) -> str:  # type: ignore[no-unt
     return "\n".join(lines)
 
 
-def card_keyboard(v: CaseView) -> InlineKeyboardMarkup:
+MAX_CARD_BUTTONS = 5  # a busy worker's card: the rest behind "More" (issue 20)
+# The order buttons take on a card: what moves the case on first.
+CARD_ORDER = ("eack", "acc", "take", "start", "res", "ok", "nok", "chat", "rate", "asg", "rmd", "canned", "dept",
+              "ho", "emg", "wd", "prv", "pub", "note", "files")
+
+
+def card_keyboard(v: CaseView, *, more: bool = False) -> InlineKeyboardMarkup:
+    """At most :data:`MAX_CARD_BUTTONS` buttons: when there are more, the first four and
+    "➕ More"; ``more`` is the rest of them, with Refresh and "⬅️ Back"."""
     cid = v.case.id
     labels_ = {
         "acc": _("✅ Accept"),
         "eack": _("🆘 I'm on it"),
+        "take": _("✋ Take it myself"),
+        "asg": _("👤 Assign to a worker"),
+        "rmd": _("🔔 Remind"),
         "start": _("▶️ Start work"),
         "chat": _("💬 Write to your worker") if Capacity.resident in v.caps else _("💬 Message the resident"),
         "canned": _("💬 Send a template reply"),
@@ -276,17 +289,25 @@ def card_keyboard(v: CaseView) -> InlineKeyboardMarkup:
         "pub": _("🌐 Allow it to be public"),
         "files": _("📎 Show attachments"),
     }
-    out: list[InlineKeyboardButton | None] = []
-    for action in v.actions:
+    out: list[InlineKeyboardButton] = []
+    for action in v.actions:  # a department's own requests first
         if action.startswith(("eack:", "erep:")):
             kind, esc_id = action.split(":")
             text = _("👌 Acknowledge") if kind == "eack" else _("📝 Report back")
             out.append(button(text, EscCb(action="ack" if kind == "eack" else "rep", id=int(esc_id))))
-        elif action in labels_:
-            cb_action = "ratep" if action == "rate" else action
-            out.append(button(labels_[action], CaseCb(action=cb_action, id=cid)))
-    out.append(button(_("🔄 Refresh"), CaseCb(action="rfr", id=cid)))
-    return rows(*out)
+    for action in sorted((a for a in v.actions if a in labels_), key=CARD_ORDER.index):
+        out.append(button(labels_[action], CaseCb(action="ratep" if action == "rate" else action, id=cid)))
+    refresh = button(_("🔄 Refresh"), CaseCb(action="rfr", id=cid))
+    if len(out) + 1 <= MAX_CARD_BUTTONS:
+        return rows(*out, refresh)
+    if more:
+        return rows(*out[MAX_CARD_BUTTONS - 1:], refresh, button(_("⬅️ Back"), CaseCb(action="less", id=cid)))
+    return rows(*out[:MAX_CARD_BUTTONS - 1], button(_("➕ More"), CaseCb(action="more", id=cid)))
+
+
+def cancel_button(case_id: int) -> InlineKeyboardMarkup:
+    """The "❌ Cancel" under every worker prompt about a case."""
+    return rows(button(str(CANCEL), CaseCb(action="stop", id=case_id)))
 
 
 def error_text(err: DomainError) -> str | None:
@@ -352,6 +373,10 @@ def error_text(err: DomainError) -> str | None:
         "not_checker": lambda: _("Case {number} was found on patrol: a colleague of the grid who neither found nor "
                                  "fixed it confirms it.").format(number=number),
         "not_rated_here": lambda: _("Case {number} cannot be rated by you.").format(number=number),
+        "already_theirs": lambda: _("That worker already handles case {number}.").format(number=number),
+        "recently_reminded": lambda: _("Case {number} was reminded a short while ago; you can remind again in "
+                                       "{minutes} minutes.").format(number=number, minutes=p.get("minutes", "")),
+        "worker": lambda: _("That worker is no longer in the case's grid."),
     }
     make = messages.get(err.code)
     return make() if make else None

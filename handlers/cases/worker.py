@@ -32,6 +32,7 @@ from handlers import labels
 from handlers.cases import card as cases_card
 from handlers.cases.flow import ask, conclude, finish, on_press, pressed
 from handlers.cases.ui import (
+    CANCEL,
     INBOX,
     CaseCb,
     CaseDept,
@@ -40,6 +41,7 @@ from handlers.cases.ui import (
     InboxCb,
     brief_line,
     button,
+    cancel_button,
     rows,
     skip_keyboard,
 )
@@ -106,16 +108,18 @@ async def start(query: CallbackQuery, callback_data: CaseCb, session: AsyncSessi
 
 async def resolve_start(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
                         state: FSMContext, i18n: PoI18n) -> None:
-    await cases_card.require(session, user, callback_data.id, "res", i18n)
-    await ask(query, state, CaseResolve.note, _("What was done? Write a short note for the resident. /cancel to stop."),
-              data={"resolve_case": callback_data.id})
+    number = await cases_card.require(session, user, callback_data.id, "res", i18n)
+    await ask(query, state, CaseResolve.note, _("{number}: what was done? Write a short note for the resident.").format(
+        number=number), data={"resolve_case": callback_data.id, "number": number},
+        markup=cancel_button(callback_data.id))
 
 
 async def _then_photo(message: Message, state: FSMContext, step: State, prompt: str, **data: Any) -> None:
-    """On to the last step (a photo, or Skip), keeping what was typed."""
+    """On to the last step (a photo, Skip or Cancel), keeping what was typed; the prompt names the case."""
     await state.set_state(step)
     await state.update_data(**data)
-    await message.answer(prompt, reply_markup=skip_keyboard())
+    number = (await state.get_data()).get("number", "")
+    await message.answer(f"{number}: {prompt}" if number else prompt, reply_markup=skip_keyboard(cancel=True))
 
 
 async def resolve_note(message: Message, state: FSMContext) -> None:
@@ -162,20 +166,23 @@ async def canned_send(query: CallbackQuery, callback_data: CaseCb, session: Asyn
 
 async def dept_list(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
                     i18n: PoI18n) -> None:
-    await cases_card.require(session, user, callback_data.id, "dept", i18n)
+    number = await cases_card.require(session, user, callback_data.id, "dept", i18n)
     departments = await cases.departments(session, i18n.current_locale)
     await query.answer()
     if isinstance(query.message, Message):
-        await query.message.answer(_("Which department should take part?"), reply_markup=rows(
-            *(button(d.name, CaseCb(action="deptp", id=callback_data.id, arg=d.id)) for d in departments)))
+        await query.message.answer(_("{number}: which department should take part?").format(number=number),
+                                   reply_markup=rows(*(button(d.name, CaseCb(action="deptp", id=callback_data.id,
+                                                                             arg=d.id)) for d in departments),
+                                                     cancel_button(callback_data.id).inline_keyboard[0][0]))
 
 
 async def dept_picked(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
                       state: FSMContext, i18n: PoI18n) -> None:
-    await cases_card.require(session, user, callback_data.id, "dept", i18n)
-    await ask(query, state, CaseDept.note, _("What should the department do? Write a note for its officers. "
-                                             "/cancel to stop."),
-              data={"dept_case": callback_data.id, "dept_id": callback_data.arg})
+    number = await cases_card.require(session, user, callback_data.id, "dept", i18n)
+    await ask(query, state, CaseDept.note, _("{number}: what should the department do? Write a note for its "
+                                             "officers.").format(number=number),
+              data={"dept_case": callback_data.id, "dept_id": callback_data.arg},
+              markup=cancel_button(callback_data.id))
 
 
 async def dept_note(message: Message, session: AsyncSession, user: User, state: FSMContext,
@@ -193,22 +200,24 @@ async def dept_note(message: Message, session: AsyncSession, user: User, state: 
 
 async def handover_start(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
                          i18n: PoI18n) -> None:
-    await cases_card.require(session, user, callback_data.id, "ho", i18n)
+    number = await cases_card.require(session, user, callback_data.id, "ho", i18n)
     await query.answer()
     if isinstance(query.message, Message):
-        await query.message.answer(_("Which way did the document go?"), reply_markup=rows(
+        await query.message.answer(_("{number}: which way did the document go?").format(number=number), reply_markup=rows(
             button(_("📥 I received it from the resident"), CaseCb(action="hod", id=callback_data.id, arg=1)),
-            button(_("📤 I gave it to the resident"), CaseCb(action="hod", id=callback_data.id, arg=2))))
+            button(_("📤 I gave it to the resident"), CaseCb(action="hod", id=callback_data.id, arg=2)),
+            cancel_button(callback_data.id).inline_keyboard[0][0]))
 
 
 async def handover_direction(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
                              state: FSMContext, i18n: PoI18n) -> None:
-    await cases_card.require(session, user, callback_data.id, "ho", i18n)
+    number = await cases_card.require(session, user, callback_data.id, "ho", i18n)
     if callback_data.arg not in (1, 2):
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
-    await ask(query, state, CaseHandover.document, _("Which document? (for example: ID card copy)"),
-              data={"ho_case": callback_data.id, "ho_dir": callback_data.arg})
+    await ask(query, state, CaseHandover.document, _("{number}: which document? (for example: ID card copy)").format(
+        number=number), data={"ho_case": callback_data.id, "ho_dir": callback_data.arg, "number": number},
+        markup=cancel_button(callback_data.id))
 
 
 async def handover_document(message: Message, state: FSMContext) -> None:
@@ -225,6 +234,51 @@ async def _handover(session: AsyncSession, settings: Settings, user: User, data:
     await cases.log_handover(session, settings, user, int(data.get("ho_case", 0)), direction,
                              str(data.get("ho_doc", "")), photo, utcnow())
     return _("📄 Handover recorded; the resident has been told.")
+
+
+# ------------------------------------------------------------------ escalation handles (grid heads, staff)
+
+async def take(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User, i18n: PoI18n,
+               settings: Settings) -> None:
+    case = await cases.take(session, settings, user, callback_data.id, utcnow())
+    if (message := await pressed(query, session, _("✅ Case {number} is yours.").format(number=case.number))) \
+            is not None:
+        await cases_card.send_card(message, session, user, case.id, i18n, settings)
+
+
+async def assign_list(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User) -> None:
+    case, workers = await cases.assignees(session, user, callback_data.id)
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    if not workers:
+        await query.message.answer(_("{number}: there is no other worker in this grid.").format(number=case.number))
+        return
+    await query.message.answer(
+        _("{number}: who should handle it?").format(number=case.number),
+        reply_markup=rows(*(button("👤 " + w.name, CaseCb(action="asgw", id=case.id, arg=w.id)) for w in workers),
+                          cancel_button(case.id).inline_keyboard[0][0]))
+
+
+async def assign_to(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
+                    settings: Settings) -> None:
+    case = await cases.assign(session, settings, user, callback_data.id, callback_data.arg, utcnow())
+    if (message := await pressed(query, session, _("👤 Case {number} has been given to the worker; they have been "
+                                                    "told.").format(number=case.number), alert=True)) is not None:
+        await message.edit_reply_markup(reply_markup=None)
+
+
+async def remind(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
+                 settings: Settings) -> None:
+    told = await cases.remind(session, settings, user, callback_data.id, utcnow())
+    names = ", ".join(u.first_name or "—" for u in told)
+    await pressed(query, session, _("🔔 Reminded: {names}").format(names=names), alert=True)
+
+
+async def cancel_step(message: Message, user: User, state: FSMContext) -> None:
+    """❌ Cancel at a step's reply keyboard (a photo, or Skip): nothing is saved."""
+    await state.clear()
+    await show_menu(message, user, _("Cancelled."))
 
 
 # ------------------------------------------------------------------ the last step: a photo, or Skip
@@ -268,10 +322,12 @@ def create_router() -> Router:
     router.callback_query.register(inbox_page, InboxCb.filter())
     on_press(router, CaseCb, {"acc": accept, "start": start, "res": resolve_start, "canned": canned_list,
                               "cnd": canned_send, "dept": dept_list, "deptp": dept_picked, "ho": handover_start,
-                              "hod": handover_direction})
+                              "hod": handover_direction, "take": take, "asg": assign_list, "asgw": assign_to,
+                              "rmd": remind})
     router.message.register(resolve_note, CaseResolve.note, ~F.text.startswith("/"), ~MenuLabel())
     last = StateFilter(CaseResolve.photo, CaseHandover.photo)
     router.message.register(last_skip, last, F.text == labels.SKIP)
+    router.message.register(cancel_step, last, F.text == CANCEL)
     router.message.register(last_photo, last, ~F.text.startswith("/"))
     router.message.register(dept_note, CaseDept.note, ~F.text.startswith("/"), ~MenuLabel())
     router.message.register(handover_document, CaseHandover.document, ~F.text.startswith("/"), ~MenuLabel())

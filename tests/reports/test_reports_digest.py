@@ -39,11 +39,12 @@ async def test_weekly_digest_to_each_secretary(sessionmaker):
     assert zh("Last week in {community}: {start} – {end}").format(community="新站社区", start="11-30",
                                                                     end="12-06") in text
     # Last week's cohort: F (30 Nov 23:30) and G (1 Dec 00:10), both in grid 1, neither closed.
-    assert zh("Cases received {sent} · closed {closed} · withdrawn {withdrawn} · still open {open}").format(
-        sent=2, closed=0, withdrawn=0, open=2) in text
+    assert zh("Received {sent} · accepted {accepted} · closed {closed} · withdrawn {withdrawn} · not closed yet "
+              "{open}").format(sent=2, accepted=0, closed=0, withdrawn=0, open=2) in text
     assert "<b>新站社区第1网格</b>" in text and "<b>新站社区第2网格</b>" in text
     # Overdue now (a snapshot): E since its 27 November deadline, F and G unaccepted since 1 December 10:30.
-    assert zh("Overdue cases now: {count}").format(count=3) in text
+    # Open now and overdue now are one snapshot: E, F, G are open, all three overdue (never more than open).
+    assert zh("Open now {open} · of them overdue {overdue}").format(open=3, overdue=3) in text
     assert text.index("DC-2026-E") < text.index("DC-2026-F")  # the longest overdue first
     assert "DC-2026-H" not in text  # another community
     assert "新站社区第1网格: 2" in text  # HH1 (due 11-30) and HH2 (due 12-03) are overdue on 12-07

@@ -13,18 +13,10 @@ from bot.config import Settings
 from bot.services import reports
 from bot.services.errors import InvalidInput, NotAllowed, NotFound
 from bot.services.reports import ScopeKind
-from tests.factories import SETTINGS
+from tests.factories import SETTINGS, SH
 from tests.reports.world import AS_OF, make_report_world
 
 NOVEMBER = "d20261101-20261130"
-
-
-@pytest.fixture
-async def world(sessionmaker):  # type: ignore[no-untyped-def]
-    async with sessionmaker() as s:
-        w = await make_report_world(s)
-        await s.commit()
-    return w
 
 
 async def _report(sessionmaker, w, who: str, kind: str, scope: str, period: str = NOVEMBER,  # type: ignore[no-untyped-def]
@@ -98,10 +90,12 @@ async def test_community_month_by_hand(sessionmaker, world):
     assert a.no_show_rate == 0.5
     assert [c.number for c in r.comments] == ["DC-2026-C", "DC-2026-A"]  # lowest score first
 
-    # The trend: whole weeks from 12 October (8 weeks) to the week of 30 November.
-    points = [(p.start.strftime("%m-%d"), p.sent, p.withdrawn, p.completed) for p in r.trend]
-    assert points == [("10-12", 0, 0, 0), ("10-19", 0, 0, 0), ("10-26", 1, 0, 1), ("11-02", 2, 0, 2),
-                      ("11-09", 1, 0, 1), ("11-16", 1, 1, 0), ("11-23", 1, 0, 0), ("11-30", 2, 0, 0)]
+    # The trend: weeks cut to November (issue 20: the chosen period, no weeks of October, no
+    # days of December): Sunday 1 November alone, four whole weeks, Monday 30 November alone.
+    points = [(p.start.astimezone(SH).strftime("%m-%d"), p.sent, p.withdrawn, p.completed, p.due) for p in r.trend]
+    assert points == [("11-01", 0, 0, 0, 0), ("11-02", 2, 0, 2, 2), ("11-09", 1, 0, 1, 1), ("11-16", 1, 1, 0, 0),
+                      ("11-23", 1, 0, 0, 1), ("11-30", 1, 0, 0, 1)]
+    assert sum(p.sent for p in r.trend) == r.cases.sent and sum(p.due for p in r.trend) == r.cases.due
     # The CSV lines are the cohort.
     assert sorted(line.number for line in b.lines) == [f"DC-2026-{n}" for n in "ABCDEF"]
 

@@ -10,7 +10,7 @@ import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from bot.services.l10n import Translate
+from bot.services.l10n import Translate, Translator
 from models import AppointmentStatus, CancelReason
 
 
@@ -40,7 +40,7 @@ def when_label(_: Translate, starts_at: datetime, tz: ZoneInfo, today: date | No
     return _("{date} at {time}").format(date=day_label(_, local.date(), today), time=local.strftime("%H:%M"))
 
 
-def status_label(_: Translate, status: AppointmentStatus, reason: CancelReason | None = None) -> str:
+def status_label(_: Translator, status: AppointmentStatus, reason: CancelReason | None = None) -> str:
     if status == AppointmentStatus.cancelled:
         return {
             CancelReason.closure: _("cancelled: the station is closed that day"),
@@ -49,7 +49,7 @@ def status_label(_: Translate, status: AppointmentStatus, reason: CancelReason |
     return {
         AppointmentStatus.booked: _("booked"),
         AppointmentStatus.attended: _("attended"),
-        AppointmentStatus.no_show: _("missed"),
+        AppointmentStatus.no_show: _.pgettext("appointment", "missed"),  # a no-show (爽约), not a missed target
     }[status]
 
 

@@ -40,6 +40,8 @@ from bot.services.access import (
     staff_community_ids,
 )
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from bot.services.escape import esc
+from bot.services.l10n import translator
 from bot.services.notify import wake_sender_after_commit
 from bot.services.users import Option, mask_phone
 from models import (
@@ -62,8 +64,9 @@ from models import (
     i18n_name,
 )
 
-TEXT_LIMIT = 4096
-CAPTION_LIMIT = 1024
+SIGNATURE_ROOM = 100  # each notice starts with who sends it ("📢 Notice from 新站社区"): Telegram's limits less this
+TEXT_LIMIT = 4096 - SIGNATURE_ROOM
+CAPTION_LIMIT = 1024 - SIGNATURE_ROOM
 MAX_SCHEDULE_AHEAD = timedelta(days=30)
 ACK_FOLLOWUP_AFTER = timedelta(hours=24)
 INSERT_CHUNK = 5000
@@ -161,6 +164,23 @@ async def _chain(session: AsyncSession, ref: ScopeRef) -> ScopeChain:
     chain = await chain_of_grid(session, grid.id)
     assert chain is not None
     return chain
+
+
+async def sender_place(session: AsyncSession, actor: User, chain: ScopeChain) -> tuple[dict[str, str], str]:
+    """Who a notice is from, as its recipients read it: the office the sender speaks for over
+    ``chain`` (their grid as its head, their community as its staff, their district as its
+    administrator), never the person or their Telegram account.  (names, code)."""
+    place: Grid | Community | District | None = None
+    if chain.grid_id is not None and chain.grid_id in head_grid_ids(actor):
+        place = await session.get(Grid, chain.grid_id)
+    elif chain.community_id is not None and chain.community_id in staff_community_ids(actor):
+        place = await session.get(Community, chain.community_id)
+    elif chain.district_id in admin_district_ids(actor):
+        place = await session.get(District, chain.district_id)
+    if place is None:  # not reached after check_scope; the narrowest place of the scope then
+        ids = ((Grid, chain.grid_id), (Community, chain.community_id), (District, chain.district_id))
+        place = next(p for p in [await session.get(m, i) for m, i in ids if i is not None] if p is not None)
+    return dict(place.names), place.code
 
 
 async def check_scope(session: AsyncSession, user: User, ref: ScopeRef) -> None:
@@ -335,11 +355,14 @@ async def create_broadcast(
     )).all()
     if not recipients:
         raise InvalidInput("no_recipients")
+    sender_names, sender_code = await sender_place(session, actor, await _chain(session, ref))
     payloads: dict[str, dict[str, Any]] = {}
 
     def payload_for(loc: str) -> dict[str, Any]:
         if loc not in payloads:
-            p: dict[str, Any] = {"text": text}
+            _ = translator(loc)
+            signed = _("📢 Notice from {sender}").format(sender=esc(i18n_name(sender_names, loc, sender_code)))
+            p: dict[str, Any] = {"text": signed + "\n\n" + text if text else signed}
             if photo:
                 p["photo"] = photo
             if document:

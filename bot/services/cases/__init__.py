@@ -14,6 +14,8 @@ modules behind it import each other directly, never through here::
                 taking charge of an emergency
     relay       resident <-> worker messages, internal notes, canned replies, handovers
     escalation  time limits, departments (吹哨报到)
+    oversight   escalations with handles: the reminder before the acceptance limit, the climb up
+                the chain, assign / remind / take by grid heads and staff
     views       lists, the inbox, one case with its timeline, attachments
     figures     completion, on-time, rework, satisfaction... from the events (reports, diary)
     limits      caps against one user flooding the grid (open cases, emergencies, relay)
@@ -21,7 +23,8 @@ modules behind it import each other directly, never through here::
 
 Import order (no cycles): common → texts; limits (caps against floods) → nothing of ours;
 emergency → common, limits; intake, loop → emergency; external → intake;
-relay, escalation, views → common; jobs → escalation, emergency, loop.
+relay, views → common; oversight → loop; escalation → oversight; jobs → escalation, emergency, loop,
+oversight.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from bot.services.cases.figures import (
     facts,
     make_figures,
     materialized,
+    open_count,
     overdue_cases,
     overdue_count,
     scope_conditions,
@@ -88,6 +92,14 @@ from bot.services.cases.loop import (
     return_to_queue,
     start_work,
     withdraw,
+)
+from bot.services.cases.oversight import (
+    assign,
+    assignees,
+    remind,
+    sweep_accept_reminders,
+    sweep_climb,
+    take,
 )
 from bot.services.cases.relay import (
     Relayed,
@@ -137,7 +149,7 @@ __all__ = [
     "file_for_system", "set_private",
     # figures (for the reports and the diary)
     "CLOSING", "Figures", "OverdueCase", "Tally", "WeekPoint", "breakdown_of", "facts", "make_figures",
-    "materialized", "overdue_cases", "overdue_count", "scope_conditions", "weekly_of",
+    "materialized", "open_count", "overdue_cases", "overdue_count", "scope_conditions", "weekly_of",
     # intake
     "DraftSummary", "FoundFile", "SimilarCase", "add_file", "add_location", "add_text", "catalogue",
     "discard_draft", "follow_instead", "open_found_problem", "pending_draft", "set_authorisation",
@@ -145,6 +157,8 @@ __all__ = [
     # loop
     "accept", "acknowledge_emergency", "auto_close_due", "comment_rating", "confirm", "rate", "reopen",
     "resolution_note", "resolve", "return_to_queue", "start_work", "withdraw",
+    # oversight
+    "assign", "assignees", "remind", "sweep_accept_reminders", "sweep_climb", "take",
     # relay
     "Relayed", "add_note", "canned_editable", "canned_for_case", "canned_to_edit", "create_canned",
     "delete_canned", "document_name", "log_handover", "send_canned", "send_message", "update_canned",

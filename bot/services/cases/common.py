@@ -92,6 +92,8 @@ class Capacity(enum.StrEnum):
 FILED_BY_STAFF = frozenset({ActorRole.worker, ActorRole.grid_head, ActorRole.staff, ActorRole.admin,
                             ActorRole.department})
 WORKER_SIDE = frozenset({Capacity.owner, Capacity.grid, Capacity.grid_head, Capacity.staff, Capacity.admin})
+# Who may pull an escalation's handles (assign, remind, take; bot.services.cases.oversight).
+OVERSEER = frozenset({Capacity.grid_head, Capacity.staff, Capacity.admin})
 
 # What a follower (a neighbour following the case) sees and is told of: its status changes.
 STATUS_EVENTS = frozenset({CaseEventType.submitted, CaseEventType.accepted, CaseEventType.started,
@@ -130,8 +132,10 @@ async def capacities(session: AsyncSession, user: User, case: Case) -> set[Capac
     if case.resident_id == user.id:
         caps.add(Capacity.resident)
     # The owner acts (and sees the resident's phone) only while they still hold a
-    # worker or grid-head grant on the case's grid: access ends with the role.
-    if case.owner_id is not None and case.owner_id == user.id and case.grid_id in field_grid_ids(user):
+    # worker or grid-head grant on the case's grid, or a staff grant on its community
+    # (a secretary who took it herself, issue 20): access ends with the role.
+    if case.owner_id is not None and case.owner_id == user.id and (
+            case.grid_id in field_grid_ids(user) or case.community_id in staff_community_ids(user)):
         caps.add(Capacity.owner)
     if case.grid_id in field_grid_ids(user):
         caps.add(Capacity.grid)
@@ -396,8 +400,10 @@ async def tell(
 async def tell_residents(session: AsyncSession, settings: Settings, *, case: Case, event: CaseEvent | None,
                          render: Render, kind: OutboxKind = OutboxKind.case_update) -> int:
     """:func:`tell` the resident; the residents following the case hear of a status change
-    only (:func:`tell_followers`), never what was written to the resident."""
-    resident = await session.get(User, case.resident_id)
+    only (:func:`tell_followers`), never what was written to the resident.  A case filed from
+    the worker side (found on patrol) has no resident to tell: its filer is a worker, who never
+    gets a resident's texts ("your case... not accepted yet")."""
+    resident = None if await found_on_patrol(session, case) else await session.get(User, case.resident_id)
     count = await tell(session, settings, [resident] if resident else [], case=case, event=event, render=render,
                        kind=kind)
     return count + await tell_followers(session, settings, case=case, event=event)

@@ -37,12 +37,12 @@ from bot.services.cases.common import (
     department_officers,
     esc_cb,
     excerpt,
-    grid_heads,
     tell,
     tell_residents,
     transition,
     unique_users,
 )
+from bot.services.cases.oversight import alert_text, chain, handle_buttons, next_step
 from bot.services.errors import Conflict, NotFound
 from bot.services.escape import esc
 from bot.services.notify import Button
@@ -82,26 +82,33 @@ async def _claim_overdue(session: AsyncSession, now: datetime, limit: int, in_st
             yield case
 
 
+async def _plan_next(session: AsyncSession, settings: Settings, case: Case, now: datetime,
+                     levels: list[list[User]]) -> None:
+    """The first level of the chain was told: plan the next one (none when it was the top)."""
+    later = await next_step(session, settings, now) if len(levels) > 1 else None
+    await session.execute(update(Case).where(Case.id == case.id).values(
+        escalation_level=1, escalation_next_at=later).execution_options(synchronize_session=False))
+    await session.refresh(case)
+
+
 async def sweep_accept_overdue(session: AsyncSession, settings: Settings, now: datetime, *, limit: int = 200) -> int:
     done = 0
     async for case in _claim_overdue(session, now, limit, Case.status == CaseStatus.new,
                                      Case.accept_due_at, Case.accept_escalated_at):
         done += 1
-        heads = await grid_heads(session, case.grid_id)
-        targets = heads or await community_staff(session, case.community_id)
+        levels = await chain(session, case, "accept")
+        targets = levels[0] if levels else []
+        # The first level of the chain; the next one is told a step later if nobody acts.
+        await _plan_next(session, settings, case, now, levels)
         event = await add_event(session, case, CaseEventType.accept_overdue, at=now,
                                 data={"due": case.accept_due_at.isoformat() if case.accept_due_at else None,
                                       "alerted": [u.id for u in targets]})
         line = await case_headline(session, case)
 
         def render(_, locale, case=case, line=line):  # type: ignore[no-untyped-def]
-            text = _("⏰ Case {number} has not been accepted in time (limit {when}).").format(
-                number=case.number, when=texts.when(case.accept_due_at, settings.tz))
-            text += "\n" + line(_, locale)
-            if case.description:
-                text += "\n“" + esc(excerpt(case.description, 200)) + "”"
-            return text, [[Button(_("✅ Accept"), case_cb("acc", case.id))],
-                          [Button(_("📄 Details"), case_cb("view", case.id))]]
+            return alert_text(_("⏰ Case {number} has not been accepted in time (limit {when}).").format(
+                number=case.number, when=texts.when(case.accept_due_at, settings.tz)), case, line(_, locale)), \
+                handle_buttons(_, case)
 
         await tell(session, settings, targets, case=case, event=event, render=render, kind=OutboxKind.reminder)
 
@@ -120,7 +127,10 @@ async def sweep_handling_overdue(session: AsyncSession, settings: Settings, now:
     async for case in _claim_overdue(session, now, limit, Case.status.in_(statuses),
                                      Case.resolve_due_at, Case.resolve_escalated_at):
         done += 1
-        staff = await community_staff(session, case.community_id)
+        levels = await chain(session, case, "handling")
+        staff = levels[0] if levels else []
+        if case.status in HANDLING_STATUSES:  # a case still new climbs the acceptance chain instead
+            await _plan_next(session, settings, case, now, levels)
         owner = await session.get(User, case.owner_id) if case.owner_id else None
         event = await add_event(session, case, CaseEventType.handling_overdue, at=now,
                                 data={"due": case.resolve_due_at.isoformat() if case.resolve_due_at else None,
@@ -134,7 +144,7 @@ async def sweep_handling_overdue(session: AsyncSession, settings: Settings, now:
             text += "\n" + _("Status: {status}").format(status=texts.status_label(_, case.status))
             if owner is not None:
                 text += "\n" + _("Handled by: {name}").format(name=esc(owner.first_name))
-            return text, [[Button(_("📄 Details"), case_cb("view", case.id))]]
+            return text, handle_buttons(_, case)
 
         await tell(session, settings, staff, case=case, event=event, render=render, kind=OutboxKind.reminder)
 

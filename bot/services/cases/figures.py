@@ -8,8 +8,11 @@ charts and workbooks on them.  In short:
 * the **cohort** of a period is the cases whose ``submitted`` event falls in
   ``[since, until)``; every figure is about the cohort, counted from the events
   at or before ``as_of`` (the moment the report is made);
-* completion (办结率): closed (a ``confirmed`` or ``auto_closed`` event) /
-  (sent - withdrawn);
+* accepted (受理): cases with an ``accepted`` event (received, 收到, is the cohort itself);
+* due (到期): not withdrawn, and closed or past its handling deadline (``resolve_due_at``,
+  none counts as passed) at ``as_of``: a case whose deadline has not passed is never
+  counted against completion;
+* completion (办结率): closed (a ``confirmed`` or ``auto_closed`` event) / due;
 * on time (按期办结率): closed cases whose last ``resolved`` event says
   ``on_time`` (the deadline then in force, written when it happened) / closed;
 * rework (返工率): cases with a ``reopened`` event / cases with a ``resolved`` event;
@@ -54,6 +57,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -85,6 +89,8 @@ class Tally:
     """The additive part of the figures: counts that add up across groups."""
 
     sent: int = 0
+    accepted: int = 0
+    due: int = 0
     withdrawn: int = 0
     completed: int = 0
     confirmed: int = 0
@@ -124,10 +130,12 @@ class Figures:
     emergency_ack_seconds_max: float | None
     comments: int = 0
     emergencies_acknowledged: int = 0
+    accepted: int = 0  # 受理: accepted by the as-of time
+    due: int = 0  # 到期: closed, or past the handling deadline and not withdrawn (办结率's denominator)
 
     @property
     def open(self) -> int:
-        """Sent, neither withdrawn nor closed (as of the report)."""
+        """未办结: received, neither withdrawn nor closed (as of the report)."""
         return self.sent - self.withdrawn - self.completed
 
 
@@ -139,7 +147,7 @@ def make_figures(t: Tally, medians: dict[str, float | None] | None = None) -> Fi
     m = medians or {}
     return Figures(
         sent=t.sent, withdrawn=t.withdrawn, completed=t.completed, completed_confirmed=t.confirmed,
-        completed_auto=t.auto, completion_rate=_rate(t.completed, t.sent - t.withdrawn), on_time=t.on_time,
+        completed_auto=t.auto, completion_rate=_rate(t.completed, t.due), on_time=t.on_time,
         on_time_rate=_rate(t.on_time, t.completed), resolved=t.resolved, reworked=t.reworked,
         rework_rate=_rate(t.reworked, t.resolved), ratings=t.ratings,
         satisfaction_mean=t.score_sum / t.ratings if t.ratings else None,
@@ -147,6 +155,7 @@ def make_figures(t: Tally, medians: dict[str, float | None] | None = None) -> Fi
         accept_seconds_median=m.get("accept_s"), close_seconds_median=m.get("close_s"),
         emergencies=t.emergencies, emergency_ack_seconds_median=m.get("ack_s"),
         emergency_ack_seconds_max=t.ack_max, comments=t.comments, emergencies_acknowledged=t.acknowledged,
+        accepted=t.accepted, due=t.due,
     )
 
 
@@ -167,10 +176,11 @@ class WeekPoint:
     sent: int
     withdrawn: int
     completed: int
+    due: int = 0
 
     @property
     def completion_rate(self) -> float | None:
-        return _rate(self.completed, self.sent - self.withdrawn)
+        return _rate(self.completed, self.due)
 
 
 # ------------------------------------------------------------------ SQL
@@ -216,6 +226,10 @@ def facts(dialect: str, *, since: datetime, until: datetime, as_of: datetime | N
     submitted = first(CaseEventType.submitted)
     closed_at = first(CLOSING)
     closed = closed_at.is_not(None)
+    withdrawn = has(CaseEventType.withdrawn)
+    # Due (到期): closed, or not withdrawn and past its handling deadline (none: passed) at as_of.
+    deadline_passed = true() if as_of is None else or_(Case.resolve_due_at.is_(None), Case.resolve_due_at <= as_of)
+    due = case((closed, 1), (and_(withdrawn == 0, deadline_passed), 1), else_=0)
     sub = epoch_seconds(submitted, dialect)
     # The last ``resolved`` event's on_time flag: the largest (id * 2 + flag) among them, modulo 2.
     last_resolved = func.max(case((t == CaseEventType.resolved, e.c.id * 2 + on_time_flag)))
@@ -231,8 +245,10 @@ def facts(dialect: str, *, since: datetime, until: datetime, as_of: datetime | N
             Case.id.label("case_id"),
             Case.community_id, Case.grid_id, Case.service_id, Case.owner_id,
             submitted.label("submitted_at"),
-            has(CaseEventType.withdrawn).label("withdrawn"),
+            withdrawn.label("withdrawn"),
             case((closed, 1), else_=0).label("completed"),
+            has(CaseEventType.accepted).label("accepted"),
+            due.label("due"),
             has(CaseEventType.confirmed).label("confirmed"),
             has(CaseEventType.auto_closed).label("auto"),
             case((and_(closed, last_resolved % 2 == 1), 1), else_=0).label("on_time"),
@@ -251,7 +267,7 @@ def facts(dialect: str, *, since: datetime, until: datetime, as_of: datetime | N
         )
         .join(e, e.c.case_id == Case.id)
         .where(Case.id.in_(cohort), *conditions, *in_time)
-        .group_by(Case.id, Case.community_id, Case.grid_id, Case.service_id, Case.owner_id)
+        .group_by(Case.id, Case.community_id, Case.grid_id, Case.service_id, Case.owner_id, Case.resolve_due_at)
     )
 
 
@@ -259,6 +275,8 @@ def _tally_columns(f: Any) -> list[ColumnElement[Any]]:
     rated = f.c.score.is_not(None)
     return [
         func.count().label("sent"),
+        func.sum(f.c.accepted).label("accepted"),
+        func.sum(f.c.due).label("due"),
         func.sum(f.c.withdrawn).label("withdrawn"),
         func.sum(f.c.completed).label("completed"),
         func.sum(f.c.confirmed).label("confirmed"),
@@ -279,7 +297,7 @@ def _tally_columns(f: Any) -> list[ColumnElement[Any]]:
 def _tally(row: Any) -> Tally:
     m = row._mapping
     return Tally(**{name: int(m[name] or 0) for name in (
-        "sent", "withdrawn", "completed", "confirmed", "auto", "on_time", "resolved", "reworked", "ratings",
+        "sent", "accepted", "due", "withdrawn", "completed", "confirmed", "auto", "on_time", "resolved", "reworked", "ratings",
         "score_sum", "satisfied", "comments", "emergencies", "acknowledged")},
         ack_max=_seconds(m["ack_max"]))
 
@@ -346,10 +364,11 @@ async def weekly_of(session: AsyncSession, f: FromClause, bounds: Sequence[datet
         return []
     bucket = case(*((f.c.submitted_at < b, i) for i, b in enumerate(bounds[1:])), else_=len(bounds) - 2)
     rows = (await session.execute(
-        select(bucket.label("b"), func.count(), func.sum(f.c.withdrawn), func.sum(f.c.completed)).select_from(f)
+        select(bucket.label("b"), func.count(), func.sum(f.c.withdrawn), func.sum(f.c.completed),
+               func.sum(f.c.due)).select_from(f)
         .where(f.c.submitted_at >= bounds[0], f.c.submitted_at < bounds[-1]).group_by(bucket))).all()
-    got = {int(b): (int(n), int(w or 0), int(c or 0)) for b, n, w, c in rows}
-    return [WeekPoint(bounds[i], *got.get(i, (0, 0, 0))) for i in range(len(bounds) - 1)]
+    got = {int(b): (int(n), int(w or 0), int(c or 0), int(d or 0)) for b, n, w, c, d in rows}
+    return [WeekPoint(bounds[i], *got.get(i, (0, 0, 0, 0))) for i in range(len(bounds) - 1)]
 
 
 async def breakdown(session: AsyncSession, *, since: datetime, until: datetime, as_of: datetime | None = None,
@@ -408,6 +427,13 @@ def overdue_condition(now: datetime) -> ColumnElement[bool]:
     ``accept_due_at``, or unresolved past ``resolve_due_at`` (as the case card shows it)."""
     return and_(Case.status.in_([CaseStatus.new, *HANDLING_STATUSES]),
                 or_(Case.resolve_due_at < now, and_(Case.status == CaseStatus.new, Case.accept_due_at < now)))
+
+
+async def open_count(session: AsyncSession, now: datetime, conditions: Sequence[ColumnElement[bool]] = ()) -> int:
+    """在办: cases open and not waiting for the resident at ``now`` (new, accepted, in progress,
+    reopened), whenever they were received; the overdue ones are some of them."""
+    return int(await session.scalar(select(func.count()).select_from(Case).where(
+        Case.status.in_([CaseStatus.new, *HANDLING_STATUSES]), *conditions)) or 0)
 
 
 async def overdue_count(session: AsyncSession, now: datetime,

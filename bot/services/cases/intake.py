@@ -361,9 +361,11 @@ async def open_found_problem(
     report" case of ``grid_id``, in the caller's transaction.
 
     Who may: the grid's workers and head, its community's staff, the district's
-    admins.  The reporter stands as the case's resident: they are told of its
-    progress and confirm the fix.  ``source`` goes into the ``submitted`` event
-    (where the case came from, e.g. a diary entry).
+    admins.  The reporter stands as the case's filer; a worker of the grid who found it
+    owns it at once (accepted, with its place: the building and the location), fixes it,
+    and a colleague checks the fix; staff or an administrator who found it leave it to the
+    grid's workers (a new case, as a resident's).  ``source`` goes into the ``submitted``
+    event (where the case came from, e.g. a diary entry).
     """
     grid = await session.get(Grid, grid_id)
     chain = await chain_of_grid(session, grid_id)
@@ -392,7 +394,13 @@ async def open_found_problem(
         for f in files
     )
     await session.flush()
-    await notify_new_case(session, settings, case, event.id)
+    if grid.id in field_grid_ids(reporter):
+        await transition(session, case, [CaseStatus.new], status=CaseStatus.accepted, owner_id=reporter.id,
+                         accepted_at=now)
+        await add_event(session, case, CaseEventType.accepted, at=now, actor=reporter, role=ActorRole.worker,
+                        data={"accept_due": limits.accept_due.isoformat(), "on_time": True, "found": True})
+    else:
+        await notify_new_case(session, settings, case, event.id)
     return case
 
 
@@ -402,11 +410,21 @@ async def notify_new_case(session: AsyncSession, settings: Settings, case: Case,
     line = await case_headline(session, case)
     files = await _attachment_count(session, case.id)
 
+    resident = await session.get(User, case.resident_id)
+    found = event is not None and event.actor_role != ActorRole.resident
+
     def render(_, locale):  # type: ignore[no-untyped-def]
         text = _("🆕 New case {number}").format(number=case.number)
         text += "\n" + line(_, locale)
+        if resident is not None and not found:  # the name the worker side sees on the card, never the account
+            text += "\n" + _("Resident: {name}").format(name=esc(resident.first_name or "—"))
         if case.description:
             text += "\n“" + esc(excerpt(case.description, 300)) + "”"
+        if case.kind == CaseKind.proxy:
+            if case.needed_by:
+                text += "\n" + _("Needed by: {date}").format(date=case.needed_by.isoformat())
+            if case.authorisation:
+                text += "\n" + _("Authorised: {text}").format(text=esc(excerpt(case.authorisation, 300)))
         if files:
             text += "\n" + _("📎 Attachments: {count}").format(count=files)
         text += "\n" + _("Accept by {when}").format(when=texts.when(case.accept_due_at, settings.tz))

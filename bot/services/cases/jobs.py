@@ -21,6 +21,7 @@ from bot.services.cases.escalation import (
     sweep_handling_overdue,
 )
 from bot.services.cases.loop import auto_close_due
+from bot.services.cases.oversight import sweep_accept_reminders, sweep_climb
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,22 @@ async def time_limits(ctx: JobContext) -> None:
         log.info("time limits: %d unaccepted, %d overdue, %d departments late", accepted, handling, departments)
 
 
+@recurring("cases.accept_reminders", every=timedelta(minutes=1))
+async def accept_reminders(ctx: JobContext) -> None:
+    """New cases near their acceptance limit (CASE_ACCEPT_REMIND_MINUTES): the grid's workers, once."""
+    reminded = await _drain(ctx, sweep_accept_reminders)
+    if reminded:
+        log.info("acceptance reminders: %d cases", reminded)
+
+
+@recurring("cases.escalation_climb", every=timedelta(minutes=1))
+async def escalation_climb(ctx: JobContext) -> None:
+    """Overdue cases nobody acted on for a step (CASE_ESCALATION_STEP_HOURS): the next level, once."""
+    climbed = await _drain(ctx, sweep_climb)
+    if climbed:
+        log.info("escalations climbed a level: %d cases", climbed)
+
+
 @recurring("cases.emergency_repeat", every=timedelta(minutes=1))
 async def emergency_repeat(ctx: JobContext) -> None:
     """Unacknowledged emergencies are alerted again, up the chain (every EMERGENCY_REPEAT_MINUTES)."""
@@ -72,6 +89,6 @@ async def auto_close(ctx: JobContext) -> None:
 async def run_all(sessionmaker, settings: Settings, now: datetime) -> None:  # type: ignore[no-untyped-def]
     """Every case job once at ``now`` (for the sandbox clock and tests)."""
     ctx = JobContext(sessionmaker=sessionmaker, settings=settings, due_at=now, now=now)
-    for job in (time_limits, emergency_repeat, auto_close):
+    for job in (accept_reminders, time_limits, escalation_climb, emergency_repeat, auto_close):
         await job(ctx)
 

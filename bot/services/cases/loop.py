@@ -79,7 +79,7 @@ async def accept(session: AsyncSession, settings: Settings, actor: User, case_id
     if case.status != CaseStatus.new:
         raise _taken(case, actor)
     if not await transition(session, case, [CaseStatus.new], status=CaseStatus.accepted, owner_id=actor.id,
-                            accepted_at=now):
+                            accepted_at=now, escalation_level=0, escalation_next_at=None):
         raise _taken(case, actor)
     event = await add_event(session, case, CaseEventType.accepted, at=now, actor=actor, role=actor_role(caps),
                             data={"accept_due": case.accept_due_at.isoformat() if case.accept_due_at else None,
@@ -87,6 +87,12 @@ async def accept(session: AsyncSession, settings: Settings, actor: User, case_id
     if case.emergency and case.emergency_ack_at is None:
         # Accepting an emergency takes charge of it (as its owner, now).
         await tell_taken(session, settings, actor, *await take_charge(session, actor, case.id, now))
+    await tell_accepted(session, settings, case, event)
+    return case
+
+
+async def tell_accepted(session: AsyncSession, settings: Settings, case: Case, event: CaseEvent) -> None:
+    """The resident hears that their case was accepted (by a worker, or given to one)."""
 
     def render(_, locale):  # type: ignore[no-untyped-def]
         text = _("👷 A grid worker has accepted your case {number}. It should be done by {when}.").format(
@@ -95,7 +101,6 @@ async def accept(session: AsyncSession, settings: Settings, actor: User, case_id
                       [Button(_("📄 Details"), case_cb("view", case.id))]]
 
     await tell_residents(session, settings, case=case, event=event, render=render)
-    return case
 
 
 async def acknowledge_emergency(session: AsyncSession, settings: Settings, actor: User, case_id: int,
@@ -139,7 +144,9 @@ async def resolve(session: AsyncSession, settings: Settings, actor: User, case_i
                   photo: FileRef | None, now: datetime) -> Case:
     """The owner says it is done, with a note (and a photo); the resident is asked."""
     case, caps = await case_for(session, actor, case_id, need={Capacity.owner})
-    refuse_own_case(case, actor)
+    found = await found_on_patrol(session, case)
+    if not found:  # a problem found on patrol is fixed by its finder and checked by a colleague
+        refuse_own_case(case, actor)
     text = resolution_note(note)
     if photo is not None and photo.kind != AttachmentKind.photo:
         raise InvalidInput("photo_only")
@@ -159,7 +166,7 @@ async def resolve(session: AsyncSession, settings: Settings, actor: User, case_i
     handovers = list(await session.scalars(select(CaseHandover).where(CaseHandover.case_id == case.id)
                                            .order_by(CaseHandover.id)))
     resident = await session.get(User, case.resident_id)
-    if await found_on_patrol(session, case):
+    if found:
         await _ask_checkers(session, settings, case, event, text, resident, media)
         return case
 
@@ -213,7 +220,8 @@ async def _ask_checkers(session: AsyncSession, settings: Settings, case: Case, e
         return _("✅ Case {number} that you found on patrol is marked as done; a colleague will check it.").format(
             number=case.number), None
 
-    await tell(session, settings, [filer] if filer else [], case=case, event=event, render=render_filer)
+    await tell(session, settings, [filer] if filer and filer.id != case.owner_id else [], case=case, event=event,
+               render=render_filer)
 
 
 async def _confirmer(session: AsyncSession, actor: User, case_id: int) -> tuple[Case, ActorRole]:
@@ -274,7 +282,8 @@ async def reopen(session: AsyncSession, settings: Settings, resident: User, case
     hours = service.resolve_hours if service else settings.case_default_resolve_hours
     due = (await calendar_for(session, settings, now=now)).add_working_hours(now, hours)
     if not await transition(session, case, [CaseStatus.resolved], status=CaseStatus.reopened, resolved_at=None,
-                            reopen_count=case.reopen_count + 1, resolve_due_at=due, resolve_escalated_at=None):
+                            reopen_count=case.reopen_count + 1, resolve_due_at=due, resolve_escalated_at=None,
+                            escalation_level=0, escalation_next_at=None):
         if case.status == CaseStatus.closed:
             raise Conflict("case_closed", number=case.number or "")
         raise Conflict("wrong_status", number=case.number or "")
@@ -420,7 +429,8 @@ async def return_to_queue(session: AsyncSession, settings: Settings, owner_id: i
     for case in cases:
         # Not a compare-and-set on the status: whatever step it is at, the owner is gone.
         await session.execute(update(Case).where(Case.id == case.id, Case.owner_id == owner_id).values(
-            status=CaseStatus.new, owner_id=None, accepted_at=None, resolved_at=None, accept_escalated_at=None)
+            status=CaseStatus.new, owner_id=None, accepted_at=None, resolved_at=None, accept_escalated_at=None,
+            accept_reminded_at=None, escalation_level=0, escalation_next_at=None)
             .execution_options(synchronize_session=False))
         await session.refresh(case)
         event = await add_event(session, case, CaseEventType.returned, at=now,

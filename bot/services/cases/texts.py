@@ -101,6 +101,10 @@ def event_label(_: Translate, type_: CaseEventType) -> str:
         CaseEventType.emergency_alerted: _("emergency alert sent"),
         CaseEventType.emergency_acknowledged: _("emergency acknowledged"),
         CaseEventType.returned: _("returned to the queue: the worker's role ended"),
+        CaseEventType.accept_reminder: _("the grid's workers reminded to accept it"),
+        CaseEventType.escalated: _("still nobody acted: the next level alerted"),
+        CaseEventType.assigned: _("given to another worker"),
+        CaseEventType.reminded: _("reminded"),
     }[type_]
 
 

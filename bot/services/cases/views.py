@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.services import audit
 from bot.services.access import department_ids, field_grid_ids, staff_community_ids
 from bot.services.cases.common import (
+    OVERSEER,
     STATUS_EVENTS,
     WORKER_SIDE,
     Capacity,
@@ -342,6 +343,11 @@ def actions_for(v: CaseView) -> list[str]:
     if open_ and not emergency_open and caps & {Capacity.owner, Capacity.grid, Capacity.staff} \
             and Capacity.resident not in caps:
         out.append("emg")
+    if c.status in (CaseStatus.new, *HANDLING_STATUSES) and caps & OVERSEER and Capacity.resident not in caps:
+        # Escalation handles (issue 20): take it, give it to a worker of the grid, remind.
+        if Capacity.owner not in caps and "acc" not in out:
+            out.append("take")
+        out += ["asg", "rmd"]
     if caps & WORKER_SIDE or Capacity.department in caps:
         out.append("note")
     for e in v.escalations:

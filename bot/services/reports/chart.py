@@ -108,7 +108,7 @@ def figure(report: Report, _: Translate) -> Figure:
     highest = max([p.sent for p in report.trend], default=0)
     ax.set_ylim(0, highest * 1.45 + 1)  # headroom for the legend
     ax.set_ylabel(_("Cases"), fontproperties=font(9))
-    ax.set_xlabel(_("Week starting (Monday)"), fontproperties=font(9))
+    ax.set_xlabel(_("Week starting (weeks cut to the period)"), fontproperties=font(9))
     ax.set_title(_("Weekly trend"), fontproperties=font(11), loc="left")
     rate_ax = ax.twinx()
     rates = [p.completion_rate * 100 if p.completion_rate is not None else float("nan") for p in report.trend]

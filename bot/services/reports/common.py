@@ -143,7 +143,8 @@ class Report:
     appointments: AppointmentFigures
     by_station: list[tuple[str, AppointmentFigures]]
     comments: list[CommentLine] = field(default_factory=list)
-    overdue_cases: int = 0
+    overdue_cases: int = 0  # 超期: open now and past a limit (a snapshot at as_of)
+    open_now: int = 0  # 在办: open now, not waiting for the resident (a snapshot; overdue_cases are some of them)
     lines: list[CaseLine] = field(default_factory=list)  # the cohort's cases (the CSV)
 
 

@@ -166,6 +166,7 @@ async def compute(session: AsyncSession, settings: Settings, scope: Scope, perio
         trend = await cases.weekly_of(session, f, bounds)
         lines = await case_lines(session, f, in_period, locale)
     overdue_cases = await cases.overdue_count(session, as_of, conds)
+    open_now = await cases.open_count(session, as_of, conds)
 
     grid_rows = (await session.execute(
         select(Grid.id, Grid.code, Grid.names, Grid.community_id, Grid.active).where(Grid.id.in_(grids_q))
@@ -225,5 +226,5 @@ async def compute(session: AsyncSession, settings: Settings, scope: Scope, perio
         households_overdue=sum(overdue.values()), appointments=appointments, by_station=by_station,
         comments=sorted((CommentLine(line.number, line.score, line.comment) for line in lines
                          if line.score is not None and line.comment), key=lambda c: (c.score, c.number)),
-        overdue_cases=overdue_cases, lines=lines,
+        overdue_cases=overdue_cases, open_now=open_now, lines=lines,
     )

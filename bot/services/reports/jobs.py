@@ -36,7 +36,7 @@ from bot.services.reports.common import GridRow, Report, Scope, ScopeKind, repor
 from bot.services.reports.figures import compute
 from bot.services.reports.periods import dates_period, period_for
 from bot.services.reports.scopes import case_conditions
-from bot.services.reports.texts import pct, summary_lines
+from bot.services.reports.texts import open_now_line, pct, summary_lines
 from models import Community, Grid, OutboxKind, Role, RoleGrant, ScopeType, User, i18n_name
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def digest_text(_: Translate, report: Report, overdue: list[cases.OverdueCase],
     lines += [grid_line(_, row) for row in report.by_grid[:MAX_GRID_LINES]]
     if len(report.by_grid) > MAX_GRID_LINES:
         lines.append(esc(_("… and {count} more").format(count=len(report.by_grid) - MAX_GRID_LINES)))
-    lines += ["", "<b>" + esc(_("Overdue cases now: {count}").format(count=report.overdue_cases)) + "</b>"]
+    lines += ["", "<b>" + esc(open_now_line(_, report)) + "</b>"]
     for c in overdue:
         what = _("not accepted since {time}") if c.status.value == "new" else _("due {time}")
         lines.append("• " + esc(f"{c.number} · {grid_names.get(c.grid_id, '')} · "

@@ -18,7 +18,6 @@ from bot.services.dates import day_bounds, day_start, local_day, parse_date
 from bot.services.errors import InvalidInput
 
 MAX_DAYS = 366  # the longest period one may type
-TREND_MIN_WEEKS = 8  # the weekly trend shows at least this many weeks
 PERIOD_CODES = ("tw", "lw", "tm", "lm", "ty")
 _DATES_CODE = re.compile(r"^d(\d{8})-(\d{8})$")
 _DATE = re.compile(r"\d{4}[-./年]\d{1,2}[-./月]\d{1,2}日?")
@@ -97,11 +96,15 @@ def parse_dates(text: str, today: date) -> Period:
 
 
 def trend_bounds(period: Period, as_of: datetime, settings: Settings) -> list[datetime]:
-    """Local Mondays (as instants) bounding the weeks of the trend: every week that
-    overlaps the period, at least ``TREND_MIN_WEEKS``, none after the week of ``as_of``."""
-    last = min(period.last, local_day(as_of, settings.tz))
-    end = last - timedelta(days=last.weekday()) + timedelta(days=7)
-    start = period.start - timedelta(days=period.start.weekday())
-    start = min(start, end - timedelta(weeks=TREND_MIN_WEEKS))
-    weeks = (end - start).days // 7
-    return [day_start(start + timedelta(weeks=i), settings.tz) for i in range(weeks + 1)]
+    """The trend's buckets within the period, as instants: local weeks (Monday to Sunday)
+    cut to the period, so that "this month" plots this month's days only (its first and
+    last buckets may be shorter than a week); none after the week of ``as_of``."""
+    end = min(period.end, local_day(as_of, settings.tz) + timedelta(days=7 - local_day(as_of, settings.tz).weekday()))
+    end = max(end, period.start + timedelta(days=1))  # at least the period's first day
+    days = [period.start]
+    monday = period.start + timedelta(days=7 - period.start.weekday())
+    while monday < end:
+        days.append(monday)
+        monday += timedelta(weeks=1)
+    days.append(end)
+    return [day_start(d, settings.tz) for d in days]

@@ -105,9 +105,9 @@ def summary_lines(_: Translate, report: Report) -> list[str]:
             label=target_label(_, key), value=pct(x.value), mark=mark(x), rule=target_rule(x))
 
     lines = [
-        _("Cases received {sent} · closed {closed} · withdrawn {withdrawn} · still open {open}").format(
-            sent=c.sent, closed=c.completed, withdrawn=c.withdrawn, open=c.open),
-        checked("completion"),
+        _("Received {sent} · accepted {accepted} · closed {closed} · withdrawn {withdrawn} · not closed yet "
+          "{open}").format(sent=c.sent, accepted=c.accepted, closed=c.completed, withdrawn=c.withdrawn, open=c.open),
+        checked("completion") + " · " + _("closed {closed} of {due} due").format(closed=c.completed, due=c.due),
         checked("on_time") + " · " + checked("rework"),
         _("Satisfaction {mean} · {ratings} ratings · {comments} comments").format(
             mean="–" if c.satisfaction_mean is None else f"{c.satisfaction_mean:.2f}/5", ratings=c.ratings,
@@ -116,7 +116,7 @@ def summary_lines(_: Translate, report: Report) -> list[str]:
             accept=duration(_, c.accept_seconds_median), close=duration(_, c.close_seconds_median)),
         _("Emergencies {count} · median time to acknowledge {ack}").format(
             count=c.emergencies, ack=duration(_, c.emergency_ack_seconds_median)),
-        _("Overdue open cases now: {count}").format(count=report.overdue_cases),
+        open_now_line(_, report),
     ]
     d = report.diary
     lines.append(_("Visits {count}").format(count=d.visits)
@@ -130,6 +130,12 @@ def summary_lines(_: Translate, report: Report) -> list[str]:
                    "not marked {unmarked}").format(booked=a.booked, attended=a.attended, no_show=a.no_show,
                                                    rate=pct(a.no_show_rate), unmarked=a.unmarked))
     return lines
+
+
+def open_now_line(_: Translate, report: Report) -> str:
+    """The snapshot: open now, and how many of those are overdue (never more than open)."""
+    return _("Open now {open} · of them overdue {overdue}").format(open=report.open_now,
+                                                                  overdue=report.overdue_cases)
 
 
 def weakest(report: Report, limit: int = 3) -> list[GridRow | Row]:
@@ -151,6 +157,6 @@ def summary_text(_: Translate, report: Report) -> str:
     if low:
         lines.append("")
         lines.append(_("Below the completion target:"))
-        lines += [f"• {esc(r.label)} {pct(r.figures.completion_rate)} ({r.figures.completed}/"
-                  f"{r.figures.sent - r.figures.withdrawn})" for r in low]
+        lines += [f"• {esc(r.label)} {pct(r.figures.completion_rate)} ({r.figures.completed}/{r.figures.due})"
+                  for r in low]
     return "\n".join(lines)

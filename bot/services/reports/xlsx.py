@@ -21,7 +21,7 @@ from openpyxl.styles import Font
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from bot.services.cases import Figures
-from bot.services.l10n import Translate
+from bot.services.l10n import Translate, Translator
 from bot.services.reports.common import CaseLine, Report, ScopeKind
 from bot.services.reports.texts import (
     as_of_label,
@@ -91,21 +91,21 @@ class _Sheet:
 
 
 def _case_headers(_: Translate) -> list[str]:
-    return [_("Received"), _("Closed"), _("Withdrawn"), _("Completion rate"), _("On-time completion"),
+    return [_("Received"), _("Closed"), _("Withdrawn"), _("Due"), _("Completion rate"), _("On-time completion"),
             _("Rework rate"), _("Mean rating"), _("Rated 4-5"), _("Median hours to close"), _("Emergencies")]
 
 
 def _case_values(f: Figures) -> list[Any]:
-    return [f.sent, f.completed, f.withdrawn, f.completion_rate, f.on_time_rate, f.rework_rate,
+    return [f.sent, f.completed, f.withdrawn, f.due, f.completion_rate, f.on_time_rate, f.rework_rate,
             None if f.satisfaction_mean is None else round(f.satisfaction_mean, 2), f.satisfied_share,
             _hours(f.close_seconds_median), f.emergencies]
 
 
 def _case_formats(offset: int) -> dict[int, str]:
-    return {offset + 3: PERCENT, offset + 4: PERCENT, offset + 5: PERCENT, offset + 7: PERCENT, offset + 8: HOURS}
+    return {offset + 4: PERCENT, offset + 5: PERCENT, offset + 6: PERCENT, offset + 8: PERCENT, offset + 9: HOURS}
 
 
-def workbook(report: Report, _: Translate) -> bytes:
+def workbook(report: Report, _: Translator) -> bytes:
     """The report's tables, one sheet each (CPU-bound: run it in a thread)."""
     wb = Workbook(write_only=True)
     c = report.cases
@@ -118,14 +118,16 @@ def workbook(report: Report, _: Translate) -> bytes:
     s.header(_("Figure"), _("Value"), _("Target"), _("Met"))
     for t in report.targets:
         s.row(target_label(_, t.key), t.value, target_rule(t),
-              {True: _("met"), False: _("missed"), None: _("no data")}[t.met], formats={1: PERCENT})
+              {True: _("met"), False: _.pgettext("target", "missed"), None: _("no data")}[t.met], formats={1: PERCENT})
     rows: list[tuple[str, Any, str | None]] = [
         (_("Cases received"), c.sent, None),
+        (_("Accepted"), c.accepted, None),
+        (_("Due"), c.due, None),
         (_("Closed"), c.completed, None),
         (_("Closed: confirmed by the resident"), c.completed_confirmed, None),
         (_("Closed: automatically"), c.completed_auto, None),
         (_("Withdrawn"), c.withdrawn, None),
-        (_("Still open"), c.open, None),
+        (_("Not closed yet"), c.open, None),
         (_("Closed on time"), c.on_time, None),
         (_("Resolved at least once"), c.resolved, None),
         (_("Reopened (rework)"), c.reworked, None),
@@ -138,6 +140,7 @@ def workbook(report: Report, _: Translate) -> bytes:
         (_("Emergencies acknowledged"), c.emergencies_acknowledged, None),
         (_("Median minutes to acknowledge an emergency"),
          None if c.emergency_ack_seconds_median is None else round(c.emergency_ack_seconds_median / 60, 1), None),
+        (_("Open now"), report.open_now, None),
         (_("Overdue open cases now"), report.overdue_cases, None),
         (_("Visits"), report.diary.visits, None),
         (_("Households visited"), report.diary.households_visited, None),
@@ -155,11 +158,11 @@ def workbook(report: Report, _: Translate) -> bytes:
         s.row(label, value, formats={1: fmt} if fmt else None)
 
     s = _Sheet(wb, _("Weekly trend"))
-    s.header(_("Week starting"), _("Received"), _("Withdrawn"), _("Closed"), _("Completion rate"))
+    s.header(_("Week starting"), _("Received"), _("Withdrawn"), _("Closed"), _("Due"), _("Completion rate"))
     tz = ZoneInfo(report.tz_name)
     for p in report.trend:
-        s.row(p.start.astimezone(tz).strftime("%Y-%m-%d"), p.sent, p.withdrawn, p.completed, p.completion_rate,
-              formats={4: PERCENT})
+        s.row(p.start.astimezone(tz).strftime("%Y-%m-%d"), p.sent, p.withdrawn, p.completed, p.due,
+              p.completion_rate, formats={5: PERCENT})
 
     if report.scope.kind == ScopeKind.district:
         s = _Sheet(wb, _("By community"))

@@ -67,7 +67,10 @@ async def test_staff_broadcasts_to_a_grid_and_watches_it(running, demo_sessionma
     by_locale = {r.id: r.last.inline_buttons[0][0][0] for r in residents}
     assert by_locale[8300000001] == "✅ I have read it"
     assert by_locale[8300000000] != by_locale[8300000001]  # rendered in the recipient's language
-    assert residents[1].last.text == "<b>Water</b> is off tomorrow 9:00-12:00."
+    # Each notice says who sends it: the community the staff member speaks for, never the person (issue 20).
+    assert residents[1].last.text == "📢 来自新站社区的通知\n\n<b>Water</b> is off tomorrow 9:00-12:00."
+    assert residents[2].last.text.startswith("📢 Notice from Xinzhan Community\n\n")
+    assert not [r for r in residents if "刘秀梅" in r.last.text or str(STAFF_XS) in r.last.text]
 
     async with sm() as s:
         broadcast = await s.scalar(select(Broadcast).order_by(Broadcast.id.desc()))

@@ -78,6 +78,15 @@ async def tap_in(p: Person, message: SentMessage, label: str) -> list[SentMessag
     raise AssertionError(f"no {label!r} on message {message.message_id}: {message.inline_buttons}")
 
 
+async def tap_card(p: Person, card: SentMessage, label: str) -> list[SentMessage]:
+    """Press ``label`` on a case card, behind "➕ More" when the card shows only its first buttons."""
+    if any(label in text for row in card.inline_buttons for text, _data in row):
+        return await tap_in(p, card, label)
+    edited = [m for m in await tap_in(p, card, zh("➕ More")) if m.message_id == card.message_id]
+    assert edited, f"the card {card.message_id} did not open its other buttons"
+    return await tap_in(p, edited[-1], label)
+
+
 async def run_job(bot: RunningBot, name: str, now: datetime) -> None:
     """Run a recurring job now, as the scheduler would at ``now`` (an injected clock)."""
     await REGISTRY[name].func(JobContext(sessionmaker=bot.app.sessionmaker, settings=bot.app.settings,

@@ -31,6 +31,7 @@ from tests.e2e.cases.helpers import (
     person,
     received,
     run_job,
+    tap_card,
     tap_in,
     zh,
 )
@@ -65,7 +66,7 @@ async def test_overdue_escalates_to_grid_head_then_secretary(bot):
     assert number in told.text
 
     # The grid head takes it from the alert itself; past the handling limit the secretary hears of it.
-    await tap_in(head, alert, zh("✅ Accept"))
+    await tap_in(head, alert, zh("✋ Take it myself"))
     await run_job(bot, "cases.time_limits", case.resolve_due_at + timedelta(minutes=1))
     overdue = await received(secretary, number)
     assert "⏰" in overdue.text and "李红霞" in overdue.text  # staff see who handles it
@@ -77,7 +78,7 @@ async def test_overdue_escalates_to_grid_head_then_secretary(bot):
     card = secretary.last
     assert number in card.text
     mark_resident = last_id(resident)
-    await tap_in(secretary, card, zh("📝 Internal note"))
+    await tap_card(secretary, card, zh("📝 Internal note"))
     await secretary.send("请今天之内处理完")
     await received(head, "请今天之内处理完")
     async with bot.app.sessionmaker() as s:
@@ -99,7 +100,7 @@ async def test_department_round_trip(bot):
     note = await received(worker, number)
     await tap_in(worker, note, zh("✅ Accept"))
     card = await received(worker, number, after=note.message_id)
-    await tap_in(worker, card, zh("🏛️ Call in a department"))
+    await tap_card(worker, card, zh("🏛️ Call in a department"))
     await worker.tap("城市管理")
     await worker.send("需要城管执法拆除")
     call = await received(officer, number)

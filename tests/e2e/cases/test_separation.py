@@ -1,13 +1,16 @@
-"""Issue 16, separation of duties, end to end: a problem a worker found on
-patrol is fixed by a colleague and confirmed by the grid head; the finder can
-neither accept it nor confirm the fix, and nobody is asked to rate it."""
+"""Issue 16, separation of duties, end to end, with issue 20's rule for problems found
+on patrol: the worker who found it owns it and fixes it, a colleague (the grid head)
+confirms the fix; the finder never confirms it, is never asked to rate it and never
+gets a resident's texts about it."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from sqlalchemy import select
 
 from bot.services import cases
-from models import CaseRating, CaseStatus, CloseReason, User, utcnow
+from models import CaseRating, CaseStatus, CloseReason, OutboxMessage, User, utcnow
 from tests.e2e.cases.helpers import (
     HEAD,
     WORKER,
@@ -15,17 +18,19 @@ from tests.e2e.cases.helpers import (
     case_by_number,
     person,
     received,
+    run_job,
+    tap_card,
     tap_in,
     zh,
 )
 from tests.factories import SETTINGS
 
 
-async def test_a_found_problem_is_fixed_and_confirmed_by_colleagues(bot):
+async def test_a_found_problem_is_fixed_by_its_finder_and_confirmed_by_a_colleague(bot):
     finder = person(bot, WORKER, "张伟")
-    fixer = person(bot, WORKER2, "王芳")
+    colleague = person(bot, WORKER2, "王芳")
     head = person(bot, HEAD, "李红霞")
-    for p in (finder, fixer, head):
+    for p in (finder, colleague, head):
         await p.send("/start")
     async with bot.app.sessionmaker() as s:
         me = await s.scalar(select(User).where(User.telegram_id == WORKER))
@@ -36,21 +41,29 @@ async def test_a_found_problem_is_fixed_and_confirmed_by_colleagues(bot):
                                               files=[], now=utcnow(), source={"source": "diary"})
         number = case.number
         await s.commit()
-    note = await received(fixer, number)
-    # The finder may not accept it (a forged press): refused, with the reason.
-    await finder.press(finder.last.message_id, f"cs:acc:{case.id}:0")
-    assert "自己提交" in finder.last_callback_answer()["text"]
-    await tap_in(fixer, note, zh("✅ Accept"))
-    await fixer.press(note.message_id, f"cs:res:{case.id}:0")
-    await fixer.send("已更换井盖")
-    done = await fixer.send(zh("Skip"))
+    # It is the finder's: nobody is asked to accept it; a colleague's forged accept is refused.
+    await colleague.press(colleague.last.message_id, f"cs:acc:{case.id}:0")
+    assert number in colleague.last_callback_answer()["text"]
+    # Past its handling limit the finder hears it as its owner, never as a resident.
+    await run_job(bot, "cases.time_limits", case.resolve_due_at + timedelta(minutes=1))
+    await received(finder, zh("⏰ Case {number} is past its deadline; the community secretary has been told.").format(
+        number=number))
+    await finder.press(finder.last.message_id, f"cs:view:{case.id}:0")
+    card = finder.last
+    assert zh("✅ Accept") not in str(card.inline_buttons)
+    # The prompt names the case and can be cancelled; then he marks it done for real.
+    prompt = [m for m in await tap_card(finder, card, zh("✅ Mark as done")) if m.message_id != card.message_id][-1]
+    assert prompt.text.startswith(number) and zh("❌ Cancel") in str(prompt.inline_buttons)
+    await tap_in(finder, prompt, zh("❌ Cancel"))
+    assert finder.last_callback_answer()["text"] == zh("Cancelled.")
+    assert (await case_by_number(bot, number)).status == CaseStatus.accepted  # nothing was saved
+    await tap_card(finder, card, zh("✅ Mark as done"))
+    await finder.send("已更换井盖")
+    done = await finder.send(zh("Skip"))
     assert zh("✅ Case {number} is marked as done; a colleague will check it.").format(number=number) in [
         m.text for m in done]
-    told = await received(finder, zh("✅ Case {number} that you found on patrol is marked as done; a colleague will "
-                                     "check it.").format(number=number))
-    assert not told.inline_buttons
     # The finder cannot confirm the fix; the grid head does.
-    await finder.press(told.message_id, f"cs:ok:{case.id}:0")
+    await finder.press(card.message_id, f"cs:ok:{case.id}:0")
     assert "同事" in finder.last_callback_answer()["text"]
     ask = await received(head, "已更换井盖")
     closed = await tap_in(head, ask, zh("✅ Solved"))
@@ -58,9 +71,17 @@ async def test_a_found_problem_is_fixed_and_confirmed_by_colleagues(bot):
                for m in closed)
     final = await case_by_number(bot, number)
     assert final.status == CaseStatus.closed and final.close_reason == CloseReason.confirmed
-    await received(fixer, zh("👍 Case {number} was checked by a colleague: solved. Thank you!").format(number=number))
+    await received(finder, zh("👍 Case {number} was checked by a colleague: solved. Thank you!").format(number=number))
     # Nobody is asked how the service was, and a forged rating is refused.
     assert not [m for m in head.messages() + finder.messages() if "cs:rate" in str(m.inline_buttons)]
-    await finder.press(told.message_id, f"cs:rate:{case.id}:5")
+    await finder.press(card.message_id, f"cs:rate:{case.id}:5")
     async with bot.app.sessionmaker() as s:
         assert await s.scalar(select(CaseRating.id)) is None
+        me = await s.scalar(select(User).where(User.telegram_id == WORKER))
+        to_finder = [p["text"] for p in await s.scalars(select(OutboxMessage.payload).where(
+            OutboxMessage.user_id == me.id))]
+    # Resident-style texts ("your case...") never reach the worker who filed it for the grid.
+    for resident_text in ("⏰ Your case {number} is past its deadline. We have told the community secretary.",
+                          "👷 A grid worker has accepted your case {number}. It should be done by {when}."):
+        head_words = zh(resident_text).split("{number}")[0]
+        assert not [t for t in to_finder if t.startswith(head_words)], resident_text

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from models import (
     Case,
     CaseEvent,
+    CaseStatus,
     DiaryAttachment,
     DiaryEntry,
     DiaryEntryRevision,
@@ -180,7 +181,11 @@ async def test_a_patrol_with_every_kind_of_entry_and_loose_notes(running, demo_s
         assert event.data["diary_entry"] == problem.id
         told = set(await s.scalars(select(User.telegram_id).join(OutboxMessage, OutboxMessage.user_id == User.id)
                                    .where(OutboxMessage.payload["text"].as_string().contains("新诉求"))))
-        assert told and w.id not in told
+        # Issue 20: the worker who found it owns it at once (nobody is asked to accept it), with its place.
+        assert not told
+        owner = await s.get(User, case.owner_id)
+        assert owner.telegram_id == w.id and case.status == CaseStatus.accepted
+        assert (case.latitude, case.longitude) == (41.7437, 125.9170)
         # The ledger household's clock was reset by the visit.
         wang = await s.get(Household, visit.household_id)
         assert wang.last_visit_at == visit.occurred_at

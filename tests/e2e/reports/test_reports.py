@@ -78,7 +78,7 @@ async def test_secretary_gets_report_and_digest_files(running, demo_sessionmaker
     await secretary.send(f"{today - timedelta(days=1):%Y-%m-%d} {today:%Y-%m-%d}")
     await emu.wait_for(lambda: len(_files(secretary, before)[1]) == 2, timeout=20)
     summary = next(m for m in secretary.messages() if m.message_id > before and m.kind == "text")
-    assert "Cases received 2 · closed 1 · withdrawn 0 · still open 1" in summary.text
+    assert "Received 2 · accepted 1 · closed 1 · withdrawn 0 · not closed yet 1" in summary.text
     assert "Completion rate 50.0% ❌ (target ≥ 95%)" in summary.text
     photos, documents = _files(secretary, before)
     assert Image.open(io.BytesIO(emu.file_bytes(photos[0].file_id))).format == "PNG"
@@ -119,7 +119,7 @@ async def test_secretary_gets_report_and_digest_files(running, demo_sessionmaker
     assert await reports_jobs.send_weekly_digests(app.sessionmaker, app.settings, utcnow()) >= 1
     digest = await emu.wait_for_message(SECRETARY_XS, predicate=lambda m: "Last week in" in (m.text or ""),
                                         timeout=15)
-    assert "Overdue cases now" in digest.text and "Households overdue for a visit now" in digest.text
+    assert "Open now 1 · of them overdue 0" in digest.text and "Households overdue for a visit now" in digest.text
     before = secretary.last.message_id
     await secretary.press(digest.message_id, digest.inline_buttons[0][0][1])
     await emu.wait_for(lambda: len(_files(secretary, before)[1]) == 2, timeout=20)

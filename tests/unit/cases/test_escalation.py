@@ -47,7 +47,8 @@ async def test_limits_escalate_to_grid_head_then_secretary_once(sessionmaker):
         w = await w.reload(s)
         assert len(await _events(s, case.id, CaseEventType.accept_overdue)) == 1
         head_rows = [r for r in await outbox(s, w.head) if "⏰" in r.payload["text"]]
-        assert len(head_rows) == 1 and f"cs:acc:{case.id}:0" in buttons(head_rows[0])
+        assert len(head_rows) == 1 and buttons(head_rows[0]) == [  # the handles (issue 20)
+                f"cs:take:{case.id}:0", f"cs:asg:{case.id}:0", f"cs:rmd:{case.id}:0", f"cs:view:{case.id}:0"]
         assert head_rows[0].kind == OutboxKind.reminder
         assert any("⏰" in r.payload["text"] for r in await outbox(s, w.resident))
         assert not any("⏰" in r.payload["text"] for r in await outbox(s, w.worker))
@@ -64,7 +65,8 @@ async def test_limits_escalate_to_grid_head_then_secretary_once(sessionmaker):
         events = await _events(s, case.id, CaseEventType.handling_overdue)
         assert len(events) == 1 and events[0].public
         staff_rows = [r for r in await outbox(s, w.staff) if "⏰" in r.payload["text"]]
-        assert len(staff_rows) == 1 and buttons(staff_rows[0]) == [f"cs:view:{case.id}:0"]
+        assert len(staff_rows) == 1 and buttons(staff_rows[0]) == [
+            f"cs:take:{case.id}:0", f"cs:asg:{case.id}:0", f"cs:rmd:{case.id}:0", f"cs:view:{case.id}:0"]
         assert not [r for r in await outbox(s, w.other_staff)]
         assert sum("⏰" in r.payload["text"] for r in await outbox(s, w.resident)) == 2
         assert sum("⏰" in r.payload["text"] for r in await outbox(s, w.worker)) == 1

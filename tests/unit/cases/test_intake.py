@@ -217,21 +217,29 @@ async def test_a_problem_found_on_patrol_is_opened_for_the_grid(sessionmaker):
             description="井盖松动", latitude=41.7, longitude=125.9, files=found, now=T0,
             source={"source": "diary", "diary_entry": 7})
         await s.commit()
-        assert (case.kind, case.status, case.grid_id, case.resident_id) == (
-            CaseKind.report, CaseStatus.new, grid.id, w.worker.id)
+        # Issue 20: the worker who found it owns it at once, with its place; a colleague checks the fix.
+        assert (case.kind, case.status, case.grid_id, case.resident_id, case.owner_id) == (
+            CaseKind.report, CaseStatus.accepted, grid.id, w.worker.id, w.worker.id)
+        assert case.building_id == w.place.buildings[0].id and (case.latitude, case.longitude) == (41.7, 125.9)
         assert case.number == "D1-2026-000001" and case.accept_due_at > T0
-        event = await s.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id))
-        assert event.type == CaseEventType.submitted and event.data["diary_entry"] == 7
+        events = list(await s.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)))
+        assert [e.type for e in events] == [CaseEventType.submitted, CaseEventType.accepted]
+        assert events[0].data["diary_entry"] == 7
         kinds = list(await s.scalars(select(CaseAttachment.kind).where(CaseAttachment.case_id == case.id)
                                      .order_by(CaseAttachment.id)))
         assert kinds == [AttachmentKind.photo, AttachmentKind.location]
-        # The grid team hears of it (the reporter is one of them; the others are told).
-        assert {m.user_id for m in await outbox(s)} >= {w.worker2.id}
+        # Nobody is asked to accept it, and its finder gets no resident's texts.
+        assert await outbox(s) == []
+        v = await cases.view(s, w.worker, case.id, "en", T0)
+        assert {"res", "start"} <= set(v.actions) and "acc" not in v.actions
 
-        # Staff of the community may; a worker of another grid, a resident or an
+        # Staff of the community may (and leave it to the grid's workers, asked to accept it); a worker of another grid, a resident or an
         # officer may not; nothing at all is not a problem report.
-        await open_found_problem(s, SETTINGS, w.staff, grid_id=grid.id, building_id=None, description="路灯不亮",
-                                 latitude=None, longitude=None, files=[], now=T0, source={})
+        lamp = await open_found_problem(s, SETTINGS, w.staff, grid_id=grid.id, building_id=None,
+                                        description="路灯不亮", latitude=None, longitude=None, files=[], now=T0,
+                                        source={})
+        assert lamp.status == CaseStatus.new and lamp.owner_id is None
+        assert {m.user_id for m in await outbox(s)} >= {w.worker.id, w.worker2.id}
         for outsider in (w.other_worker, w.resident, w.officer, w.other_staff):
             with pytest.raises(NotAllowed):
                 await open_found_problem(s, SETTINGS, outsider, grid_id=grid.id, building_id=None,

@@ -29,17 +29,20 @@ async def test_a_worker_cannot_accept_or_resolve_what_they_filed(sessionmaker):
     async with sessionmaker() as s:
         w = await make_world(s)
         case = await _found(s, w)
-        # The filer is not even asked to accept it; their colleagues are.
-        assert not [m for m in await outbox(s, w.worker) if f"cs:acc:{case.id}:0" in buttons(m)]
-        assert [m for m in await outbox(s, w.worker2) if f"cs:acc:{case.id}:0" in buttons(m)]
+        # Issue 20: a problem found on patrol is its finder's at once (a colleague checks the fix):
+        # nobody is asked to accept it, and it cannot be accepted again.
+        assert not [m for m in await outbox(s) if f"cs:acc:{case.id}:0" in buttons(m)]
+        assert case.owner_id == w.worker.id and case.status == CaseStatus.accepted
         with pytest.raises(NotAllowed, match="own_case"):
             await cases.accept(s, SETTINGS, w.worker, case.id, T0)
         assert "acc" not in (await cases.view(s, w.worker, case.id, "en", T0)).actions
-        # A worker who files a case as a resident of their own grid: the same.
+        # A worker who files a case as a resident of their own grid: neither accepts nor resolves it.
         w.worker.building_id, w.worker.grid_id = w.place.buildings[0].id, w.place.grids[0].id
         own = await sent_case(s, w, resident=w.worker, text="我家水管漏水")
         with pytest.raises(NotAllowed, match="own_case"):
             await cases.accept(s, SETTINGS, w.worker, own.id, T0)
+        with pytest.raises(NotAllowed, match="own_case"):  # nor may a grid head give it to them
+            await cases.assign(s, SETTINGS, w.head, own.id, w.worker.id, T0)
         # Taking charge of an emergency does not make the filer its owner either.
         await cases.flag_emergency(s, SETTINGS, w.worker, own.id, T0)
         await cases.acknowledge_emergency(s, SETTINGS, w.worker, own.id, T0)
@@ -52,7 +55,7 @@ async def test_a_found_problem_is_confirmed_by_a_colleague_and_never_rated(sessi
     async with sessionmaker() as s:
         w = await make_world(s)
         case = await _found(s, w)
-        await cases.accept(s, SETTINGS, w.worker2, case.id, T0 + timedelta(minutes=5))
+        await cases.assign(s, SETTINGS, w.head, case.id, w.worker2.id, T0 + timedelta(minutes=5))
         await cases.resolve(s, SETTINGS, w.worker2, case.id, "已加固", None, T0 + timedelta(hours=1))
         # The checkers (the grid head here: neither the filer nor the owner) are asked; the filer is told.
         ask = (await outbox(s, w.head))[-1]
@@ -92,8 +95,7 @@ async def test_found_problems_closed_automatically_get_no_rating_buttons(session
     async with sessionmaker() as s:
         w = await make_world(s)
         case = await _found(s, w)
-        await cases.accept(s, SETTINGS, w.worker2, case.id, T0)
-        await cases.resolve(s, SETTINGS, w.worker2, case.id, "已加固", None, T0 + timedelta(hours=1))
+        await cases.resolve(s, SETTINGS, w.worker, case.id, "已加固", None, T0 + timedelta(hours=1))
         assert await cases.auto_close_due(s, SETTINGS, T0 + timedelta(days=10)) == 1
         last = (await outbox(s, w.worker))[-1]
         assert "rate" not in " ".join(buttons(last)) and case.close_reason == CloseReason.auto
@@ -110,7 +112,7 @@ async def test_ratings_of_found_problems_never_count_as_satisfaction(sessionmake
         await cases.rate(s, SETTINGS, w.resident, mine.id, 2, T0 + timedelta(hours=2))
         # A found problem with a 5-star rating written before this rule (legacy data).
         found = await _found(s, w)
-        await cases.accept(s, SETTINGS, w.worker2, found.id, T0)
+        await cases.assign(s, SETTINGS, w.head, found.id, w.worker2.id, T0)
         await cases.resolve(s, SETTINGS, w.worker2, found.id, "已加固", None, T0 + timedelta(hours=1))
         await cases.confirm(s, SETTINGS, w.head, found.id, T0 + timedelta(hours=2))
         s.add(CaseRating(case_id=found.id, resident_id=w.worker.id, score=5, comment="好", created_at=T0))

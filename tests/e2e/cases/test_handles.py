@@ -1,0 +1,161 @@
+"""Issue 20, the worker and staff side, end to end with an injected clock: the
+new-case notice says who, by when and what was authorised; the grid's workers are
+reminded before the acceptance limit; the overdue alert carries handles (assign,
+remind, take); the alert climbs to the secretary while nobody acts, once per level;
+a busy card shows at most five buttons, the rest behind "➕ More"."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from models import Case, CaseEvent, CaseEventType, CaseStatus, OutboxMessage, User
+from tests.e2e.cases.helpers import (
+    ADMIN,
+    HEAD,
+    NUMBER_RE,
+    OTHER_WORKER,
+    RESIDENT,
+    SECRETARY,
+    WORKER,
+    WORKER2,
+    case_by_number,
+    last_id,
+    person,
+    received,
+    run_job,
+    tap_in,
+    zh,
+)
+
+MAX_BUTTONS = 5
+
+
+def _buttons(message) -> list[str]:  # type: ignore[no-untyped-def]
+    return [text for row in message.inline_buttons for text, _data in row]
+
+
+async def _report(resident, category: str, text: str) -> str:  # type: ignore[no-untyped-def]
+    await resident.send("/start")
+    await resident.send(zh("📝 Report a problem"))
+    await resident.tap(category)
+    await resident.send(text)
+    done = await resident.send(zh("✅ Send"))
+    return NUMBER_RE.search(done[-1].text).group(0)
+
+
+async def test_notice_reminder_and_the_grid_head_assigns_from_the_alert(bot):
+    resident = person(bot, RESIDENT, "王桂芝")
+    worker = person(bot, WORKER, "张伟")
+    colleague = person(bot, WORKER2, "王芳")
+    head = person(bot, HEAD, "李红霞")
+    for p in (worker, colleague, head):
+        await p.send("/start")
+    await resident.send("/start")
+    await resident.send(zh("🙋 Ask for help"))
+    await resident.tap("居住证明")
+    await resident.send("孩子上学要居住证明，请帮我去开。")
+    await resident.send(zh("✅ Send"))
+    await resident.tap(zh("Within 3 days"))
+    done = await resident.tap(zh("Collect my documents and hand them in for me"))
+    number = NUMBER_RE.search(next(m.text for m in done if NUMBER_RE.search(m.text or ""))).group(0)
+    case = await case_by_number(bot, number)
+
+    # The notice: the resident's name (as the worker side sees it), the need-by date, what she authorised.
+    notice = await received(worker, number)
+    assert zh("Resident: {name}").format(name="王桂芝") in notice.text
+    assert zh("Needed by: {date}").format(date=case.needed_by.isoformat()) in notice.text
+    assert zh("Authorised: {text}").format(text=case.authorisation) in notice.text
+    assert "13904353001" not in notice.text  # her phone is the owner's only, once accepted
+
+    # Half an hour before the acceptance limit: every worker of the grid is reminded, once.
+    soon = case.accept_due_at - timedelta(minutes=30)
+    await run_job(bot, "cases.accept_reminders", soon)
+    await run_job(bot, "cases.accept_reminders", soon + timedelta(minutes=1))
+    reminder = await received(worker, "⏳", after=notice.message_id)
+    assert number in reminder.text and zh("✅ Accept") in _buttons(reminder)
+    await received(colleague, "⏳")
+    async with bot.app.sessionmaker() as s:
+        assert len(list(await s.scalars(select(CaseEvent).where(
+            CaseEvent.case_id == case.id, CaseEvent.type == CaseEventType.accept_reminder)))) == 1
+
+    # Past the limit the grid head's alert has handles; he gives it to 王芳 from the alert itself.
+    await run_job(bot, "cases.time_limits", case.accept_due_at + timedelta(minutes=1))
+    alert = await received(head, "⏰")
+    assert _buttons(alert) == [zh("✋ Take it myself"), zh("👤 Assign to a worker"), zh("🔔 Remind"),
+                               zh("📄 Details")]
+    # A worker pressing a forged handle, or the head giving it to a worker of another grid: refused.
+    await worker.press(reminder.message_id, f"cs:asg:{case.id}:0")
+    assert worker.last_callback_answer()["show_alert"]
+    async with bot.app.sessionmaker() as s:
+        outsider = await s.scalar(select(User.id).where(User.telegram_id == OTHER_WORKER))
+    await head.press(alert.message_id, f"cs:asgw:{case.id}:{outsider}")
+    assert head.last_callback_answer()["show_alert"]
+    assert (await case_by_number(bot, number)).status == CaseStatus.new
+
+    picked = [m for m in await tap_in(head, alert, zh("👤 Assign to a worker")) if m.message_id != alert.message_id]
+    choose = picked[-1]
+    assert choose.text.startswith(number) and zh("❌ Cancel") in _buttons(choose)
+    assert "👤 王芳" in _buttons(choose) and "👤 李红霞" in _buttons(choose)
+    await tap_in(head, choose, "王芳")
+    given = await received(colleague, zh("👤 {name} gave you case {number}. It should be done by {when}.").split(
+        "{name}")[0] + "李红霞")
+    assert number in given.text
+    final = await case_by_number(bot, number)
+    assert final.status == CaseStatus.accepted and final.escalation_next_at is None
+    await received(resident, zh("👷 A grid worker has accepted your case {number}. It should be done by {when}.")
+                   .split("{number}")[0])
+
+
+async def test_nobody_acts_the_secretary_is_told_once_and_takes_it(bot):
+    resident = person(bot, RESIDENT, "王桂芝")
+    head = person(bot, HEAD, "李红霞")
+    secretary = person(bot, SECRETARY, "刘秀梅")
+    admin = person(bot, ADMIN, "区管理员")
+    for p in (head, secretary, admin):
+        await p.send("/start")
+    number = await _report(resident, "设施维修", "5单元门禁坏了")
+    case = await case_by_number(bot, number)
+
+    await run_job(bot, "cases.time_limits", case.accept_due_at + timedelta(minutes=1))
+    alert = await received(head, "⏰")
+    mark_secretary = last_id(secretary)
+    planned = (await case_by_number(bot, number)).escalation_next_at
+    await run_job(bot, "cases.escalation_climb", planned - timedelta(minutes=1))  # not yet
+    await run_job(bot, "cases.escalation_climb", planned)
+    await run_job(bot, "cases.escalation_climb", planned + timedelta(minutes=1))  # once per level
+    climbed = await received(secretary, "⏫", after=mark_secretary)
+    assert number in climbed.text and zh("✋ Take it myself") in _buttons(climbed)
+    async with bot.app.sessionmaker() as s:
+        me = await s.scalar(select(User).where(User.telegram_id == SECRETARY))
+        texts = [p["text"] for p in await s.scalars(select(OutboxMessage.payload).where(
+            OutboxMessage.user_id == me.id))]
+    assert sum("⏫" in t for t in texts) == 1
+
+    # She takes it herself: her card shows five buttons at most, the rest behind "More".
+    taken = [m for m in await tap_in(secretary, climbed, zh("✋ Take it myself")) if number in (m.text or "")]
+    card = taken[-1]
+    assert (await case_by_number(bot, number)).owner_id == me.id
+    first = _buttons(card)
+    assert len(first) <= MAX_BUTTONS and first[-1] == zh("➕ More") and zh("✅ Mark as done") in first
+    more = [m for m in await tap_in(secretary, card, zh("➕ More")) if m.message_id == card.message_id][-1]
+    rest = _buttons(more)
+    assert rest[-1] == zh("⬅️ Back") and zh("📝 Internal note") in rest and not set(rest) & set(first[:-1])
+    back = [m for m in await tap_in(secretary, more, zh("⬅️ Back")) if m.message_id == card.message_id][-1]
+    assert _buttons(back) == first
+
+    # The grid head reminds her from his alert; the climb has stopped: the district never hears of it.
+    await tap_in(head, alert, zh("🔔 Remind"))
+    assert "刘秀梅" in head.last_callback_answer()["text"]
+    await received(secretary, zh("🔔 {name} reminds you of case {number} (to be done by {when}).").split(
+        "{name}")[0] + "李红霞")
+    await tap_in(head, alert, zh("🔔 Remind"))  # again at once: refused, with when she may be reminded again
+    assert number in head.last_callback_answer()["text"] and head.last_callback_answer()["show_alert"]
+    await run_job(bot, "cases.escalation_climb", planned + timedelta(days=7))
+    async with bot.app.sessionmaker() as s:
+        admin_id = await s.scalar(select(User.id).where(User.telegram_id == ADMIN))
+        to_admin = [p["text"] for p in await s.scalars(select(OutboxMessage.payload).where(
+            OutboxMessage.user_id == admin_id))]
+        c = await s.scalar(select(Case).where(Case.number == number))
+    assert not [t for t in to_admin if number in t] and c.status == CaseStatus.accepted
