@@ -118,3 +118,14 @@ import models.reports  # noqa: E402,F401  (the staff reports' indexes on the dia
 from models.audit import AccessAction, AccessLog  # noqa: E402
 
 __all__ += ["AccessAction", "AccessLog"]
+
+from models.consultations import (  # noqa: E402
+    Consultation,
+    ConsultationAnswer,
+    ConsultationRecipient,
+    ConsultationStatus,
+)
+from models.family import FamilyLink, FamilyLinkStatus  # noqa: E402
+
+__all__ += ["Consultation", "ConsultationAnswer", "ConsultationRecipient", "ConsultationStatus", "FamilyLink",
+            "FamilyLinkStatus"]
