@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.i18n import PoI18n
 from bot.services import cases, family
+from bot.services.errors import DomainError
 from bot.services.escape import esc
 from handlers.appointments.resident import show_mine
 from handlers.appointments.ui import ApCb
@@ -31,6 +32,7 @@ from handlers.cases.resident import begin_for
 from handlers.cases.ui import CaseCb, brief_line
 from handlers.family.ui import FamCb
 from handlers.replies import edit_in_place
+from handlers.resident import ask_consent
 from models import FamilyLinkStatus, User, utcnow
 
 
@@ -101,7 +103,16 @@ async def opened(message: Message, command: CommandObject, session: AsyncSession
     """A family member opened the deep link."""
     if user.locale is None:
         user.locale = i18n.current_locale
-    await family.open_invite(session, settings, user, command.args or "", utcnow())
+    try:
+        await family.open_invite(session, settings, user, command.args or "", utcnow())
+    except DomainError as err:
+        if err.code != "privacy_consent_needed":
+            raise
+        await session.commit()  # the language, nothing else
+        await message.answer(_("Before I link you, please read this and tap “I agree”. Then open the link "
+                               "again."))
+        await ask_consent(message, state, settings.retention_days)
+        return
     await state.clear()
     await session.commit()
     await message.answer(_("Thank you! I have asked your family member to confirm. You will get a message "

@@ -67,7 +67,7 @@ PREFIXES: dict[str, list[str]] = {
     "cs": ["view", "rfr", "files", "emg", "emgy", "eack", "chat", "note", "ok", "nok", "ratep", "rate", "wd", "wdy",
            "acc", "start", "res", "canned", "cnd", "dept", "deptp", "ho", "hod"],
     "ce": ["ack", "rep"],
-    "ci": ["svc", "resume", "discard", "when", "auth", "follow", "anyway", "emg"],
+    "ci": ["forp", "forr", "svc", "resume", "discard", "when", "auth", "follow", "anyway", "emg"],
     "cx": [""],
     "cr": ["new", "edit", "del"],
     "ap": ["svcs", "svcsn", "svc", "svcn", "near", "st", "stn", "day", "tm", "ok", "my", "cx", "cxy", "keep", "rs",
@@ -82,6 +82,9 @@ PREFIXES: dict[str, list[str]] = {
     "pg": ["c", "g", "b"],
     "inv": ["admin", "staff", "worker", "grid_head", "department"],
     "prof": ["phone", "home"],
+    "cq": ["a", "w", "res", "new", "kind", "close", "send", "drop"],
+    "cqs": ["district", "community", "grid", "building"],
+    "fm": ["menu", "inv", "ok", "no", "end", "on", "off", "help", "rep", "cases", "appts"],
     "bcs": ["district", "community", "grid", "building"],
     "bcx": ["roots", "aud", "ack", "schedule", "when", "drop", "send"],
     "bca": [""],
@@ -230,6 +233,12 @@ def _forged_for(case_id: int) -> list[str]:
                 out.append("alog:0")
             elif prefix == "hm":
                 out += [f"hm:{action}:{n}" for n in range(1, 4)]
+            elif prefix == "cq":
+                out += [f"cq:{action}:1:0", f"cq:{action}:1:1"]
+            elif prefix == "cqs":
+                out += [f"cqs:{action}:1:0", f"cqs:{action}:1:1"]
+            elif prefix == "fm":
+                out += [f"fm:{action}:1:{n}" for n in range(1, 4)]
             else:
                 out.append(f"{prefix}:{action}")
     return out

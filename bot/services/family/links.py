@@ -22,6 +22,7 @@ from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.services.escape import esc
 from bot.services.l10n import translator
 from bot.services.notify import Button, notify, recipient_locale
+from bot.services.users import needs_privacy_consent
 from models import FamilyLink, FamilyLinkStatus, OutboxKind, User
 
 TOKEN_PREFIX = "fam_"
@@ -84,7 +85,10 @@ async def create_invite(session: AsyncSession, resident: User, now: datetime) ->
 
 async def open_invite(session: AsyncSession, settings: Settings, delegate: User, payload: str,
                       now: datetime) -> FamilyLink:
-    """The family member opened the link: it is used up, and the resident is asked to confirm."""
+    """The family member opened the link: it is used up, and the resident is asked to confirm.
+    Someone new must first agree to the privacy notice (nothing about them is kept before)."""
+    if needs_privacy_consent(delegate):
+        raise NotAllowed("privacy_consent_needed")
     token = payload.removeprefix(TOKEN_PREFIX)
     link = await session.scalar(select(FamilyLink).where(FamilyLink.token_hash == _hash(token))
                                 .with_for_update())

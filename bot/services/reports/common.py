@@ -9,6 +9,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.services.consultations import Turnout
 from bot.config import Settings
 from bot.services.cases import Figures, WeekPoint
 from bot.services.diary import DiaryFigures
@@ -144,6 +145,10 @@ class Report:
     by_station: list[tuple[str, AppointmentFigures]]
     comments: list[CommentLine] = field(default_factory=list)
     overdue_cases: int = 0
+    # Residents' consultations asked in the period (bot.services.consultations.turnout): the
+    # whole scope, and per community (a district's report) or per grid.
+    consultations: Turnout | None = None
+    consultations_by: list[tuple[str, Turnout]] = field(default_factory=list)
     lines: list[CaseLine] = field(default_factory=list)  # the cohort's cases (the CSV)
 
 

@@ -31,6 +31,15 @@ STRANGER = 8500000002
 LINK_RE = re.compile(r"https://t\.me/\w+\?start=(fam_[\w-]+)")
 
 
+async def _agreed(bot, tg: int, name: str):  # type: ignore[no-untyped-def]
+    """Someone new who agreed to the privacy notice (and chose no home: not a resident)."""
+    p = person(bot, tg, name)
+    await p.send("/start")
+    await p.tap("简体中文")
+    await p.tap(zh("✅ I agree"))
+    return p
+
+
 async def _link(bot, resident, son):  # type: ignore[no-untyped-def]
     """The resident makes a link from her profile; her son opens it; she allows it."""
     await resident.send(zh("👤 My profile"))
@@ -38,6 +47,9 @@ async def _link(bot, resident, son):  # type: ignore[no-untyped-def]
     answer = await resident.tap(zh("➕ Link a family member"))
     payload = LINK_RE.search(answer[-1].text).group(1)
     before = last_id(resident)
+    answer = await son.send(f"/start {payload}")  # someone new: the privacy notice first
+    assert answer[0].text == zh("Before I link you, please read this and tap “I agree”. Then open the link again.")
+    await son.tap(zh("✅ I agree"))
     answer = await son.send(f"/start {payload}")
     assert answer[-1].text == zh("Thank you! I have asked your family member to confirm. You will get a message "
                                  "when they do.")
@@ -77,6 +89,7 @@ async def test_son_books_and_files_for_his_mother_reminders_reach_both_then_he_e
 
     appointment = await _son_books(bot, son)
     assert appointment.resident_id == mother.id and appointment.booked_by_id == me.id and not appointment.proxy
+    assert any(zh("👪 Booked by a family member") in (m.text or "") for m in son.messages())
     # Her reminders are queued for her and, marked for whom, for him.
     async with bot.app.sessionmaker() as s:
         rows = list(await s.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key.like(
@@ -145,8 +158,7 @@ async def test_the_resident_ends_it_and_chooses_who_gets_reminders(bot):
 @pytest.mark.parametrize("case", ["expired", "reused", "own"])
 async def test_expired_reused_and_own_links_are_refused(bot, case):
     resident = person(bot, RESIDENT, "王桂芝")
-    son = person(bot, SON, "王小明")
-    stranger = person(bot, STRANGER, "路人")
+    son, stranger = await _agreed(bot, SON, "王小明"), await _agreed(bot, STRANGER, "路人")
     await resident.send("/family")
     answer = await resident.tap(zh("➕ Link a family member"))
     payload = LINK_RE.search(answer[-1].text).group(1)
@@ -172,8 +184,7 @@ async def test_expired_reused_and_own_links_are_refused(bot, case):
 
 async def test_forged_family_buttons_are_refused(bot):
     resident = person(bot, RESIDENT, "王桂芝")
-    son = person(bot, SON, "王小明")
-    stranger = person(bot, STRANGER, "路人")
+    son, stranger = await _agreed(bot, SON, "王小明"), await _agreed(bot, STRANGER, "路人")
     await resident.send("/family")
     answer = await resident.tap(zh("➕ Link a family member"))
     payload = LINK_RE.search(answer[-1].text).group(1)
