@@ -285,7 +285,8 @@ _field = st.one_of(_int_field, _int_field, _text_field)
 
 # How many fields follow each prefix (its CallbackData's fields, the first one the action).
 ARITY = {"cs": 3, "ce": 2, "ci": 2, "cx": 1, "cr": 2, "ap": 6, "aps": 6, "dy": 4, "rp": 5, "lang": 1, "pl": 2,
-         "pg": 3, "inv": 2, "prof": 1, "bcs": 3, "bcx": 2, "bca": 1, "bcc": 2, "hm": 2, "rvk": 3, "alog": 1}
+         "pg": 3, "inv": 2, "prof": 1, "bcs": 3, "bcx": 2, "bca": 1, "bcc": 2, "hm": 2, "rvk": 3, "alog": 1,
+         "cq": 3, "cqs": 3, "fm": 3}
 NO_ACTION = {"cx", "bca", "rvk", "alog"}  # only numbers
 
 
@@ -305,7 +306,8 @@ def callback_data(draw: st.DrawFn) -> str:
 texts = st.one_of(
     st.sampled_from(["/start", "/menu", "/holiday 0001-01-01 off x", "/holiday 2026-10-01 off 国庆",
                      "/diary 0001-01-01", "/report", "/cancel", "/help", zh("🙋 Ask for help"), "9" * 30,
-                     "/start inv_" + "A" * 20, "/start c_99999999999999999999999"]),
+                     "/start inv_" + "A" * 20, "/start c_99999999999999999999999", "/start fam_" + "A" * 32,
+                     "/consult", "/family"]),
     st.text(min_size=1, max_size=40),
 )
 
