@@ -37,7 +37,7 @@ from models import FamilyLinkStatus, User, utcnow
 
 
 def _btn(text: str, data: object) -> list[InlineKeyboardButton]:
-    return [InlineKeyboardButton(text=text[:40], callback_data=data.pack())]  # type: ignore[attr-defined]
+    return [InlineKeyboardButton(text=text[:28], callback_data=data.pack())]  # type: ignore[attr-defined]
 
 
 async def _menu(session: AsyncSession, user: User) -> tuple[str, InlineKeyboardMarkup]:
@@ -47,7 +47,7 @@ async def _menu(session: AsyncSession, user: User) -> tuple[str, InlineKeyboardM
         lines.append(_("👪 You act for <b>{name}</b>.").format(name=esc(p.name)))
         r = p.user_id or 0
         rows += [_btn(_("🙋 Ask for help for {name}").format(name=p.name), FamCb(action="help", r=r)),
-                 _btn(_("📝 Report a problem for {name}").format(name=p.name), FamCb(action="rep", r=r)),
+                 _btn(_("📝 Report for {name}").format(name=p.name), FamCb(action="rep", r=r)),
                  _btn(_("📅 Book for {name}").format(name=p.name), ApCb(a="svcs", r=r)),
                  _btn(_("📂 Cases of {name}").format(name=p.name), FamCb(action="cases", r=r)),
                  _btn(_("🗓️ Appointments of {name}").format(name=p.name), FamCb(action="appts", r=r)),
@@ -60,7 +60,7 @@ async def _menu(session: AsyncSession, user: User) -> tuple[str, InlineKeyboardM
             waiting = p.status == FamilyLinkStatus.pending
             lines.append(f"• {esc(p.name)}" + (" " + _("(waiting for your answer)") if waiting else ""))
             if p.status == FamilyLinkStatus.active:
-                rows.append(_btn(_("🔕 Only {name} gets my reminders").format(name=p.name) if p.resident_copies
+                rows.append(_btn(_("🔕 Only {name} gets reminders").format(name=p.name) if p.resident_copies
                                  else _("🔔 I get my reminders too"), FamCb(action="off" if p.resident_copies
                                                                              else "on", id=p.link_id)))
             rows.append(_btn(_("🔚 End the link with {name}").format(name=p.name), FamCb(action="end", id=p.link_id)))

@@ -101,7 +101,7 @@ async def test_son_books_and_files_for_his_mother_reminders_reach_both_then_he_e
 
     # He reports a problem for her: one tap for whom, then the usual steps.
     answer = await son.send("/family")
-    await son.tap(zh("📝 Report a problem for {name}").format(name="王桂芝"))
+    await son.tap(zh("📝 Report for {name}").format(name="王桂芝"))
     await son.tap(re.compile("."))  # the first kind of problem
     await son.send("楼道灯坏了，妈妈晚上看不见")
     answer = await son.send(zh("✅ Send"))
@@ -134,7 +134,7 @@ async def test_the_resident_ends_it_and_chooses_who_gets_reminders(bot):
     await _link(bot, resident, son)
     answer = await resident.send("/family")
     assert "王小明" in answer[-1].text
-    await resident.tap(zh("🔕 Only {name} gets my reminders").format(name="王小明"))
+    await resident.tap(zh("🔕 Only {name} gets reminders").format(name="王小明"))
     async with bot.app.sessionmaker() as s:
         link = await s.scalar(select(FamilyLink))
         assert link.resident_copies is False
