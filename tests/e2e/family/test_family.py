@@ -23,7 +23,7 @@ from models import (
     User,
     utcnow,
 )
-from tests.e2e.cases.helpers import NUMBER_RE, RESIDENT, last_id, person, received, tap_in, zh
+from tests.e2e.cases.helpers import NUMBER_RE, RESIDENT, WORKER, last_id, person, received, tap_in, zh
 from tests.e2e.consultations.test_consultations import forge
 
 SON = 8500000001  # 王小明, her son: not a resident of the district
@@ -111,7 +111,14 @@ async def test_son_books_and_files_for_his_mother_reminders_reach_both_then_he_e
         event = await s.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id,
                                                        CaseEvent.type == CaseEventType.submitted))
     assert case.resident_id == mother.id and event.actor_id == me.id and event.data.get("delegate") is True
-    # Case news reaches both; the case card marks who filed it.
+    # The grid worker accepts it: the news is delivered to her and, marked for whom, to him.
+    worker = person(bot, WORKER, "张伟")
+    marks = {resident.id: last_id(resident), son.id: last_id(son)}
+    await tap_in(worker, await received(worker, case.number), zh("✅ Accept"))
+    await received(resident, case.number, after=marks[resident.id])
+    copy = await received(son, case.number, after=marks[son.id])
+    assert copy.text.startswith(zh("👪 For {name}:").format(name="王桂芝"))
+    # The case card marks who filed it.
     answer = await son.tap(zh("📂 Cases of {name}").format(name="王桂芝"))
     card = await son.tap(case.number)
     assert zh("👪 family member") in card[-1].text
