@@ -28,7 +28,15 @@ from sqlalchemy.orm import Session
 
 from bot.services.escape import esc
 from bot.services.l10n import translator
-from models import FamilyLink, FamilyLinkStatus, OutboxKind, OutboxMessage, OutboxStatus, User, utcnow
+from models import (
+    FamilyLink,
+    FamilyLinkStatus,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+    User,
+    utcnow,
+)
 
 INSERT_CHUNK = 5000
 # What a family delegate (docs/family.md) gets a copy of, and what a resident who

@@ -18,8 +18,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.services import family
-from bot.services import homes
+from bot.services import family, homes
 from bot.services.access import chain_of_grid, field_grid_ids, oversees
 from bot.services.cases import texts
 from bot.services.cases.common import (

@@ -48,7 +48,14 @@ from bot.services.consultations.service import (
     results,
     turnout,
 )
-from bot.services.consultations.texts import CQ_CB, answer_buttons, cq_cb, question_text, result_text, when
+from bot.services.consultations.texts import (
+    CQ_CB,
+    answer_buttons,
+    cq_cb,
+    question_text,
+    result_text,
+    when,
+)
 
 __all__ = [
     "CHOICE_LIMIT",

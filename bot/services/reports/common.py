@@ -9,9 +9,9 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.services.consultations import Turnout
 from bot.config import Settings
 from bot.services.cases import Figures, WeekPoint
+from bot.services.consultations import Turnout
 from bot.services.diary import DiaryFigures
 from bot.services.reports.periods import Period
 

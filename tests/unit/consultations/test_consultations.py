@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.services import broadcasts, consultations, reports
-from bot.services.l10n import translator
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from bot.services.l10n import translator
 from models import BroadcastScope, Consultation, ConsultationAnswer, Grid, OutboxMessage
 from tests.factories import SETTINGS, shanghai
 from tests.unit.cases.world import make_world
