@@ -28,6 +28,7 @@ _COMMANDS = (
     ("mycases", N_("My cases and their progress")),
     ("appointments", N_("My appointments at service stations")),
     ("profile", N_("My profile and home building")),
+    ("family", N_("My family: who may act for me")),
     ("lang", N_("Change language")),
     ("mydata", N_("A copy of my data")),
     ("deletemydata", N_("Erase my data")),
@@ -42,6 +43,7 @@ _ROLE_COMMANDS = (
     ("diary", N_("Patrol diary"), {Role.worker, Role.grid_head, Role.staff}),
     ("report", N_("Reports and figures"), {Role.grid_head, Role.staff, Role.admin}),
     ("broadcast", N_("Send a notice"), {Role.grid_head, Role.staff, Role.admin}),
+    ("consult", N_("Residents' consultations"), {Role.grid_head, Role.staff, Role.admin}),
 )
 
 

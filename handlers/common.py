@@ -19,6 +19,7 @@ from bot.services.invites import redeem_invite
 from handlers import labels
 from handlers.callbacks import LangCb, ProfileCb
 from handlers.commands import set_chat_commands
+from handlers.family.ui import FamCb
 from handlers.keyboards import language_keyboard, main_menu
 from handlers.render import esc, role_label
 from handlers.resident import ask_place, needs_home
@@ -128,6 +129,7 @@ async def profile(message: Message, session: AsyncSession, user: User, i18n: PoI
     kb = InlineKeyboardBuilder()
     kb.button(text=_("🏠 Change my building"), callback_data=ProfileCb(action="home"))
     kb.button(text=_("📱 Update my phone"), callback_data=ProfileCb(action="phone"))
+    kb.button(text=_("👪 My family"), callback_data=FamCb(action="menu"))  # handlers/family/
     kb.adjust(1)
     await message.answer("\n".join(lines), reply_markup=kb.as_markup())
 

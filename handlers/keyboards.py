@@ -101,6 +101,7 @@ def main_menu(roles: set[Role], *, resident: bool) -> ReplyKeyboardMarkup:
     if roles & {Role.staff, Role.admin, Role.grid_head}:
         lines.append(labels.BROADCAST)
         lines.append(labels.REPORTS)  # handlers/reports/router.py
+        lines.append(labels.CONSULT)  # handlers/consultations/
     if roles & {Role.staff, Role.admin}:
         lines.append(labels.INVITE)
         lines.append(labels.CANNED)

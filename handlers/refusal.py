@@ -34,7 +34,9 @@ from bot.services import users
 from bot.services.errors import DomainError
 from handlers.appointments import ui as appointments_ui
 from handlers.cases import ui as cases_ui
+from handlers.consultations import ui as consultations_ui
 from handlers.diary import ui as diary_ui
+from handlers.family import ui as family_ui
 from handlers.render import general_error_text
 from handlers.reports import ui as reports_ui
 
@@ -47,6 +49,8 @@ _ROOMS: tuple[Callable[[DomainError], str | None], ...] = (
     general_error_text,
     reports_ui.error_text,
     diary_ui.error_text,
+    consultations_ui.error_text,
+    family_ui.error_text,
 )
 
 

@@ -19,9 +19,11 @@ from handlers import (
     broadcast,
     cases,
     common,
+    consultations,
     department,
     diary,
     fallback,
+    family,
     privacy,
     private,
     reports,
@@ -39,11 +41,15 @@ def get_routers() -> list[Router]:
     # ``diary`` right after ``common``: a worker on patrol sends notes (locations included)
     # that must not reach registration or case intake; its catch-alls only act on patrol.
     # ``reports`` before ``diary``: a grid head on patrol typing a report's dates is answering the report.
+    # ``family`` before ``common``: its deep link (/start fam_...) is not an invite.
+    # ``consultations`` early: an asker's typed question must not become a case.
     # ``private`` first: nothing personal is answered in a group chat (issue 16).
     routers = [
         private.create_router(),
+        family.create_router(),
         common.create_router(),
         privacy.create_router(),
+        consultations.create_router(),
         reports.create_router(),
         diary.create_router(),
         cases.create_router(),

@@ -122,3 +122,13 @@ __all__ += ["AccessAction", "AccessLog"]
 from models.open311 import Open311Client, Open311Request  # noqa: E402
 
 __all__ += ["Open311Client", "Open311Request"]
+from models.consultations import (  # noqa: E402
+    Consultation,
+    ConsultationAnswer,
+    ConsultationRecipient,
+    ConsultationStatus,
+)
+from models.family import FamilyLink, FamilyLinkStatus  # noqa: E402
+
+__all__ += ["Consultation", "ConsultationAnswer", "ConsultationRecipient", "ConsultationStatus", "FamilyLink",
+            "FamilyLinkStatus"]

@@ -19,6 +19,7 @@ EXPECTED = {
     "reports.weekly_digest": "bot.services.reports.jobs",
     "broadcast_ack_followups": "bot.services.broadcasts.jobs",
     "privacy.retention": "bot.services.privacy.jobs",
+    "consultations.close": "bot.services.consultations.jobs",
 }
 
 

@@ -20,13 +20,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from models import OutboxKind, OutboxMessage, OutboxStatus, User, utcnow
+from bot.services.escape import esc
+from bot.services.l10n import translator
+from models import (
+    FamilyLink,
+    FamilyLinkStatus,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+    User,
+    utcnow,
+)
+
+INSERT_CHUNK = 5000
+# What a family delegate (docs/family.md) gets a copy of, and what a resident who
+# chose "only my family member" no longer gets themselves: reminders and case news.
+DELEGATED_KINDS = frozenset({OutboxKind.reminder, OutboxKind.case_update})
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,12 +94,17 @@ async def notify(
     otherwise.  ``due_at``: not before then.  ``event_at``: when the thing the
     message is about happens (quiet hours do not hold it within the hour).
     """
+    copies: list[tuple[User, str]] = []
     if recipient is not None:
         if recipient.telegram_id is None:
             return False  # registered on someone's behalf, not on Telegram
         if recipient.unreachable:
             return False  # blocked the bot: never tried again (until they come back)
         target_chat, user_id = recipient.telegram_id, recipient.id
+        if kind in DELEGATED_KINDS:
+            copies, resident_too = await _delegates(session, recipient)
+            if not resident_too:
+                target_chat = 0  # only the copies go out (the resident chose so)
     elif chat_id is not None:
         target_chat, user_id = chat_id, None
     else:
@@ -124,13 +144,60 @@ async def notify(
         "created_at": utcnow(),
     }
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    result = await session.execute(
-        insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    )
-    queued = bool(result.rowcount)
+    queued = False
+    if target_chat:
+        result = await session.execute(
+            insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        )
+        queued = bool(result.rowcount)
+    for delegate, prefix in copies:
+        copy = {**values, "user_id": delegate.id, "chat_id": delegate.telegram_id,
+                "payload": {**payload, "text": f"{prefix}\n{text}"}, "dedupe_key": f"{dedupe_key[:190]}:fd{delegate.id}"}
+        result = await session.execute(
+            insert(OutboxMessage).values(**copy).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+        queued = bool(result.rowcount) or queued
     if queued:
         wake_sender_after_commit(session)
     return queued
+
+
+async def _delegates(session: AsyncSession, resident: User) -> tuple[list[tuple[User, str]], bool]:
+    """The family delegates acting for ``resident`` now (docs/family.md), each with the line
+    that heads their copy in their own language, and whether the resident still gets their own."""
+    rows = (await session.execute(
+        select(User, FamilyLink.resident_copies).join(FamilyLink, FamilyLink.delegate_id == User.id)
+        .where(FamilyLink.resident_id == resident.id, FamilyLink.status == FamilyLinkStatus.active,
+               User.telegram_id.is_not(None), User.unreachable.is_(False)).order_by(FamilyLink.id))).all()
+    out = []
+    for delegate, _resident_copies in rows:
+        _ = translator(delegate.locale or resident.locale or "zh-Hans")
+        out.append((delegate, _("👪 For {name}:").format(name=esc(resident.first_name or ""))))
+    # Here rather than in bot.services.family, which sends through this module.
+    return out, not rows or any(resident_copies for _delegate, resident_copies in rows)
+
+
+async def queue_many(session: AsyncSession, rows: list[tuple[int, int, dict[str, Any]]], *, kind: OutboxKind,
+                     dedupe_prefix: str, now: datetime, due_at: datetime | None = None,
+                     broadcast_id: int | None = None) -> int:
+    """Queue one message per ``(user_id, chat_id, payload)`` in chunked bulk INSERTs (a broadcast,
+    a consultation and its result to thousands): dedupe key ``{dedupe_prefix}:{user_id}``; due
+    at ``due_at`` (None: at once, as :func:`notify`)."""
+    table = OutboxMessage.__table__
+    due_at = due_at or utcnow()
+    values = [
+        {"user_id": uid, "chat_id": chat, "kind": kind, "urgent": False, "payload": payload,
+         "dedupe_key": f"{dedupe_prefix}:{uid}", "status": OutboxStatus.pending, "due_at": due_at,
+         "next_attempt_at": due_at, "attempts": 0, "resends": 0, "broadcast_id": broadcast_id, "created_at": now,
+         "event_at": None}
+        for uid, chat, payload in rows
+    ]
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    for i in range(0, len(values), INSERT_CHUNK):
+        await session.execute(insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+                              values[i:i + INSERT_CHUNK])
+    if values:
+        wake_sender_after_commit(session)
+    return len(values)
 
 
 class Listener(Protocol):

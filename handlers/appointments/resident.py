@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.i18n import PoI18n
 from bot.services import appointments as appt
+from bot.services import family
 from bot.services import users as user_service
 from bot.services.appointments import clock, seats_left, when_label
 from bot.services.errors import DomainError
@@ -95,6 +96,13 @@ def _services_prompt(name: str | None) -> str:
 async def book_start(message: Message, session: AsyncSession, user: User, state: FSMContext, settings: Settings,
                      i18n: PoI18n) -> None:
     await state.clear()
+    people = await family.principals(session, user)
+    if people:  # a family member: for whom, in one tap (then the usual steps, carrying ``r``)
+        mine = [_btn(_("👤 For myself"), ApCb(a="svcs"))] if user.is_registered else []
+        await message.answer(_("Who is it for?"), reply_markup=kb(
+            mine + [_btn(_("👪 For {name}").format(name=p.name)[:28], ApCb(a="svcs", r=p.user_id or 0))
+                    for p in people]))
+        return
     if not user.is_registered:
         await message.answer(error_text(DomainError("appt_register")))
         return

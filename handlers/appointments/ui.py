@@ -102,8 +102,10 @@ def card(view: AppointmentView, settings: Settings, *, for_worker: bool = False)
     """A booking: when, what, where, and how to reach the station."""
     minutes = int((view.ends_at - view.starts_at).total_seconds() // 60)
     lines = []
-    if for_worker or view.proxy:
+    if for_worker or view.proxy or view.by_family:
         lines.append(_("👤 For: {name}").format(name=esc(view.resident_name)))
+    if view.by_family:
+        lines.append(_("👪 Booked by a family member"))
     lines.append(_("📅 {when} ({minutes} min)").format(
         when=when_label(_, view.starts_at, settings.tz, today(settings)), minutes=minutes))
     lines.append(_("🗂️ {service}").format(service=esc(view.service)))

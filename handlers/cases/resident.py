@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.i18n import PoI18n
-from bot.services import cases
+from bot.services import cases, family
 from bot.services import users as user_service
 from bot.services.dates import local_day, parse_date
 from bot.services.errors import DomainError
@@ -74,13 +74,33 @@ def _auth_option(index: int) -> str:
 
 # ------------------------------------------------------------------ starting
 
+async def _who(session: AsyncSession, user: User, state: FSMContext) -> User:
+    """Whom this intake is for: the user, or the resident they act for as a family member
+    (the conversation's ``for``; checked by bot.services.family on every step)."""
+    return await family.principal(session, user, int((await state.get_data()).get("for", 0)))
+
+
 async def _begin(message: Message, session: AsyncSession, user: User, state: FSMContext, i18n: PoI18n,
-                 kind: ServiceKind, settings: Settings) -> None:
+                 kind: ServiceKind, settings: Settings, *, for_id: int | None = None) -> None:
+    """Start an intake; ``for_id``: for whom (0: oneself), asked first when the user acts for
+    family members (one tap: "myself" or a name)."""
     await state.clear()
-    if needs_home(user) or user.building_id is None:
+    if for_id is None:
+        people = await family.principals(session, user)
+        if people:
+            action = "forp" if kind == ServiceKind.proxy else "forr"
+            mine = [button(_("👤 For myself"), IntakeCb(action=action, id=0))] if user.building_id else []
+            await message.answer(_("Who is it for?"), reply_markup=rows(
+                *mine, *(button(_("👪 For {name}").format(name=p.name)[:28], IntakeCb(action=action, id=p.user_id or 0))
+                         for p in people)))
+            return
+        for_id = 0
+    who = await family.principal(session, user, for_id)
+    await state.set_data({"for": for_id})
+    if who is user and (needs_home(user) or user.building_id is None):
         await ask_place(message, state, session, i18n.current_locale, user, settings)
         return
-    draft = await cases.pending_draft(session, user)
+    draft = await cases.pending_draft(session, who)
     if draft is not None:
         summary = await cases.summary(session, draft, i18n.current_locale)
         if not summary.empty:
@@ -107,12 +127,30 @@ async def report_problem(message: Message, session: AsyncSession, user: User, st
     await _begin(message, session, user, state, i18n, ServiceKind.report, settings)
 
 
+async def begin_for(message: Message, session: AsyncSession, user: User, state: FSMContext, i18n: PoI18n,
+                    settings: Settings, *, proxy: bool, for_id: int) -> None:
+    """Ask for help (``proxy``) or report a problem for ``for_id`` (0: oneself): the family menu's entry."""
+    await _begin(message, session, user, state, i18n, ServiceKind.proxy if proxy else ServiceKind.report,
+                 settings, for_id=for_id)
+
+
+async def for_picked(query: CallbackQuery, callback_data: IntakeCb, session: AsyncSession, user: User,
+                     state: FSMContext, i18n: PoI18n, settings: Settings) -> None:
+    """"For myself" or "for <name>" at the start of an intake."""
+    await family.principal(session, user, callback_data.id)  # refused here, as an alert, for anyone else
+    await query.answer()
+    if isinstance(query.message, Message):
+        await begin_for(query.message, session, user, state, i18n, settings, proxy=callback_data.action == "forp",
+                        for_id=callback_data.id)
+
+
 async def service_picked(query: CallbackQuery, callback_data: IntakeCb, session: AsyncSession, user: User,
                          state: FSMContext, i18n: PoI18n) -> None:
-    draft = await cases.start_for_service(session, user, callback_data.id, utcnow())
+    who = await _who(session, user, state)
+    draft = await cases.start_for_service(session, who, callback_data.id, utcnow())
     await session.commit()
     await state.set_state(CaseIntake.collect)
-    await state.set_data({"draft": draft.id})
+    await state.update_data(draft=draft.id)
     await query.answer()
     summary = await cases.summary(session, draft, i18n.current_locale)
     if isinstance(query.message, Message):
@@ -128,12 +166,12 @@ async def service_picked(query: CallbackQuery, callback_data: IntakeCb, session:
 
 async def resume(query: CallbackQuery, callback_data: IntakeCb, session: AsyncSession, user: User,
                  state: FSMContext) -> None:
-    draft = await cases.pending_draft(session, user)
+    draft = await cases.pending_draft(session, await _who(session, user, state))
     if draft is None or draft.id != callback_data.id:
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
     await state.set_state(CaseIntake.collect)
-    await state.set_data({"draft": draft.id})
+    await state.update_data(draft=draft.id)
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.answer(_("Go on: add more, or tap ✅ Send."), reply_markup=intake_keyboard())
@@ -141,7 +179,7 @@ async def resume(query: CallbackQuery, callback_data: IntakeCb, session: AsyncSe
 
 async def discard(query: CallbackQuery, callback_data: IntakeCb, session: AsyncSession, user: User,
                   state: FSMContext) -> None:
-    await cases.discard_draft(session, user, callback_data.id)
+    await cases.discard_draft(session, await _who(session, user, state), callback_data.id)
     await state.clear()
     if (message := await pressed(query, session)) is not None:
         await show_menu(message, user, _("Discarded. Choose from the menu to start again."))
@@ -154,10 +192,10 @@ async def _draft_id(state: FSMContext) -> int:
 
 
 async def _collected(message: Message, session: AsyncSession, user: User, state: FSMContext,
-                     add: Callable[[int], Awaitable[cases.DraftSummary]]) -> None:
-    """One more piece of the draft (``add(draft_id)``), then "got it"."""
+                     add: Callable[[User, int], Awaitable[cases.DraftSummary]]) -> None:
+    """One more piece of the draft (``add(resident, draft_id)``), then "got it"."""
     try:
-        summary = await add(await _draft_id(state))
+        summary = await add(await _who(session, user, state), await _draft_id(state))
     except DomainError as err:
         if err.code not in ("draft", "already_sent"):
             raise  # the refusal path answers; the resident goes on writing
@@ -170,7 +208,7 @@ async def _collected(message: Message, session: AsyncSession, user: User, state:
 async def collect_text(message: Message, session: AsyncSession, user: User, state: FSMContext,
                        i18n: PoI18n) -> None:
     await _collected(message, session, user, state,
-                     lambda draft_id: cases.add_text(session, user, draft_id, message.text or "", i18n.current_locale))
+                     lambda who, draft_id: cases.add_text(session, who, draft_id, message.text or "", i18n.current_locale))
 
 
 async def collect_file(message: Message, session: AsyncSession, user: User, state: FSMContext,
@@ -181,7 +219,7 @@ async def collect_file(message: Message, session: AsyncSession, user: User, stat
                                "location."))
         return
     await _collected(message, session, user, state,
-                     lambda draft_id: cases.add_file(session, user, draft_id, ref, i18n.current_locale, utcnow()))
+                     lambda who, draft_id: cases.add_file(session, who, draft_id, ref, i18n.current_locale, utcnow()))
 
 
 async def collect_location(message: Message, session: AsyncSession, user: User, state: FSMContext,
@@ -189,7 +227,7 @@ async def collect_location(message: Message, session: AsyncSession, user: User, 
     location = message.location
     assert location is not None
     await _collected(message, session, user, state,
-                     lambda draft_id: cases.add_location(session, user, draft_id, location.latitude,
+                     lambda who, draft_id: cases.add_location(session, who, draft_id, location.latitude,
                                                          location.longitude, i18n.current_locale, utcnow()))
 
 
@@ -204,7 +242,7 @@ async def collect_contact(message: Message, session: AsyncSession, user: User) -
 async def intake_cancel(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
     draft_id = await _draft_id(state)
     try:
-        await cases.discard_draft(session, user, draft_id)
+        await cases.discard_draft(session, await _who(session, user, state), draft_id)
     except DomainError:
         pass  # already sent or gone: nothing to discard, and cancelling still ends the intake
     await finish(message, session, user, state, _("Cancelled. Nothing was sent."))
@@ -220,7 +258,8 @@ async def _advance(message: Message, session: AsyncSession, user: User, state: F
     """Ask what is still missing (proxy: when, authorisation; a similar case), else send."""
     data = await state.get_data()
     draft_id = int(data.get("draft", 0))
-    draft = await cases.pending_draft(session, user)
+    who = await _who(session, user, state)
+    draft = await cases.pending_draft(session, who)
     if draft is None or draft.id != draft_id:
         await state.clear()
         await show_menu(message, user, error_text(DomainError("draft")))
@@ -247,7 +286,7 @@ async def _advance(message: Message, session: AsyncSession, user: User, state: F
         return
     now = utcnow()
     if not data.get("similar_seen"):
-        similar = await cases.similar_cases(session, user, draft.id, now, locale=i18n.current_locale)
+        similar = await cases.similar_cases(session, who, draft.id, now, locale=i18n.current_locale)
         if similar:
             await state.update_data(similar_seen=True)
             lines = [_("This looks like a case already open in your building:")]
@@ -264,7 +303,8 @@ async def _advance(message: Message, session: AsyncSession, user: User, state: F
 async def _submit(message: Message, session: AsyncSession, user: User, state: FSMContext, settings: Settings, *,
                   emergency: bool) -> None:
     try:
-        case = await cases.submit(session, settings, user, await _draft_id(state), utcnow(), emergency=emergency)
+        case = await cases.submit(session, settings, await _who(session, user, state), await _draft_id(state),
+                                  utcnow(), emergency=emergency, by=user)
     except DomainError as err:  # the intake goes back to collecting, or ends when the draft is gone
         if err.code in ("draft_empty", "authorisation_missing"):
             await state.set_state(CaseIntake.collect)
@@ -289,7 +329,7 @@ async def when_picked(query: CallbackQuery, callback_data: IntakeCb, session: As
                       state: FSMContext, i18n: PoI18n, settings: Settings) -> None:
     today = local_day(utcnow(), settings.tz)
     needed = None if callback_data.id == 0 else today + timedelta(days=min(max(callback_data.id, 1), 30))
-    await cases.set_needed_by(session, user, await _draft_id(state), needed, today)
+    await cases.set_needed_by(session, await _who(session, user, state), await _draft_id(state), needed, today)
     await state.update_data(asked_when=True)
     if (message := await pressed(query, session)) is not None:
         await message.edit_text("🗓 " + (needed.isoformat() if needed else _("As soon as possible")))
@@ -300,7 +340,7 @@ async def when_typed(message: Message, session: AsyncSession, user: User, state:
                      settings: Settings) -> None:
     today = local_day(utcnow(), settings.tz)
     needed = parse_date(message.text or "", today)
-    await cases.set_needed_by(session, user, await _draft_id(state), needed, today)
+    await cases.set_needed_by(session, await _who(session, user, state), await _draft_id(state), needed, today)
     await session.commit()
     await state.update_data(asked_when=True)
     await _advance(message, session, user, state, i18n, settings)
@@ -312,7 +352,7 @@ async def auth_picked(query: CallbackQuery, callback_data: IntakeCb, session: As
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
     text = _auth_option(callback_data.id)
-    await cases.set_authorisation(session, user, await _draft_id(state), text)
+    await cases.set_authorisation(session, await _who(session, user, state), await _draft_id(state), text)
     if (message := await pressed(query, session)) is not None:
         await message.edit_text("✍️ " + esc(text))
         await _advance(message, session, user, state, i18n, settings)
@@ -320,14 +360,16 @@ async def auth_picked(query: CallbackQuery, callback_data: IntakeCb, session: As
 
 async def auth_typed(message: Message, session: AsyncSession, user: User, state: FSMContext, i18n: PoI18n,
                      settings: Settings) -> None:
-    await cases.set_authorisation(session, user, await _draft_id(state), message.text or "")
+    await cases.set_authorisation(session, await _who(session, user, state), await _draft_id(state),
+                                  message.text or "")
     await session.commit()
     await _advance(message, session, user, state, i18n, settings)
 
 
 async def follow(query: CallbackQuery, callback_data: IntakeCb, session: AsyncSession, user: User,
                  state: FSMContext, settings: Settings) -> None:
-    case = await cases.follow_instead(session, settings, user, await _draft_id(state), callback_data.id, utcnow())
+    case = await cases.follow_instead(session, settings, await _who(session, user, state), await _draft_id(state),
+                                      callback_data.id, utcnow())
     await state.clear()
     if (message := await pressed(query, session)) is not None:
         await show_menu(message, user, _("👀 You now follow case {number}; what you sent was added to it. "
@@ -479,7 +521,7 @@ def create_router() -> Router:
     router.message.register(report_problem, F.text == REPORT)
     router.message.register(my_cases, F.text == MY_CASES)
     router.message.register(my_cases, Command("mycases"))
-    on_press(router, IntakeCb, {"svc": service_picked, "resume": resume, "discard": discard, "when": when_picked,
+    on_press(router, IntakeCb, {"forp": for_picked, "forr": for_picked, "svc": service_picked, "resume": resume, "discard": discard, "when": when_picked,
                                 "auth": auth_picked, "follow": follow, "anyway": send_anyway,
                                 "emg": intake_emergency_confirm})
     on_press(router, CaseCb, {"ok": solved, "nok": not_solved, "ratep": rate_prompt, "rate": rated,

@@ -248,6 +248,8 @@ def _case_card(v: CaseView, tz, limit_notes: int) -> str:  # type: ignore[no-unt
         shown=len(v.timeline), total=v.events_total) if v.events_total > len(v.timeline) else ""))
     for e in v.timeline:
         who = cases.actor_label(_, e.role, for_resident=resident_side, name=e.actor_name)
+        if e.by_family:
+            who = _("👪 family member") + (f" {e.actor_name}" if e.actor_name else "")
         line = f"• {cases.when(e.at, tz)[5:]} {cases.event_label(_, e.type)} ({esc(who)})"
         if e.type == CaseEventType.rated and e.data.get("score"):
             line += " " + cases.stars(int(e.data["score"]))

@@ -67,7 +67,7 @@ PREFIXES: dict[str, list[str]] = {
     "cs": ["view", "rfr", "files", "emg", "emgy", "eack", "chat", "note", "ok", "nok", "ratep", "rate", "wd", "wdy",
            "acc", "start", "res", "canned", "cnd", "dept", "deptp", "ho", "hod"],
     "ce": ["ack", "rep"],
-    "ci": ["svc", "resume", "discard", "when", "auth", "follow", "anyway", "emg"],
+    "ci": ["forp", "forr", "svc", "resume", "discard", "when", "auth", "follow", "anyway", "emg"],
     "cx": [""],
     "cr": ["new", "edit", "del"],
     "ap": ["svcs", "svcsn", "svc", "svcn", "near", "st", "stn", "day", "tm", "ok", "my", "cx", "cxy", "keep", "rs",
@@ -82,6 +82,9 @@ PREFIXES: dict[str, list[str]] = {
     "pg": ["c", "g", "b"],
     "inv": ["admin", "staff", "worker", "grid_head", "department"],
     "prof": ["phone", "home"],
+    "cq": ["a", "w", "res", "new", "kind", "close", "send", "drop"],
+    "cqs": ["district", "community", "grid", "building"],
+    "fm": ["menu", "inv", "ok", "no", "end", "on", "off", "help", "rep", "cases", "appts"],
     "bcs": ["district", "community", "grid", "building"],
     "bcx": ["roots", "aud", "ack", "schedule", "when", "drop", "send"],
     "bca": [""],
@@ -230,6 +233,12 @@ def _forged_for(case_id: int) -> list[str]:
                 out.append("alog:0")
             elif prefix == "hm":
                 out += [f"hm:{action}:{n}" for n in range(1, 4)]
+            elif prefix == "cq":
+                out += [f"cq:{action}:1:0", f"cq:{action}:1:1"]
+            elif prefix == "cqs":
+                out += [f"cqs:{action}:1:0", f"cqs:{action}:1:1"]
+            elif prefix == "fm":
+                out += [f"fm:{action}:1:{n}" for n in range(1, 4)]
             else:
                 out.append(f"{prefix}:{action}")
     return out
@@ -276,7 +285,8 @@ _field = st.one_of(_int_field, _int_field, _text_field)
 
 # How many fields follow each prefix (its CallbackData's fields, the first one the action).
 ARITY = {"cs": 3, "ce": 2, "ci": 2, "cx": 1, "cr": 2, "ap": 6, "aps": 6, "dy": 4, "rp": 5, "lang": 1, "pl": 2,
-         "pg": 3, "inv": 2, "prof": 1, "bcs": 3, "bcx": 2, "bca": 1, "bcc": 2, "hm": 2, "rvk": 3, "alog": 1}
+         "pg": 3, "inv": 2, "prof": 1, "bcs": 3, "bcx": 2, "bca": 1, "bcc": 2, "hm": 2, "rvk": 3, "alog": 1,
+         "cq": 3, "cqs": 3, "fm": 3}
 NO_ACTION = {"cx", "bca", "rvk", "alog"}  # only numbers
 
 
@@ -296,7 +306,8 @@ def callback_data(draw: st.DrawFn) -> str:
 texts = st.one_of(
     st.sampled_from(["/start", "/menu", "/holiday 0001-01-01 off x", "/holiday 2026-10-01 off 国庆",
                      "/diary 0001-01-01", "/report", "/cancel", "/help", zh("🙋 Ask for help"), "9" * 30,
-                     "/start inv_" + "A" * 20, "/start c_99999999999999999999999"]),
+                     "/start inv_" + "A" * 20, "/start c_99999999999999999999999", "/start fam_" + "A" * 32,
+                     "/consult", "/family"]),
     st.text(min_size=1, max_size=40),
 )
 

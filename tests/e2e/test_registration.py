@@ -152,12 +152,13 @@ async def test_each_role_gets_its_menu(running, demo_sessionmaker):
     }
     # The chat's command list names the role's own commands too.
     role_commands = {
-        Role.grid_head: {"diary", "report", "broadcast"},
-        Role.staff: {"diary", "report", "broadcast"},
+        Role.grid_head: {"diary", "report", "broadcast", "consult"},
+        Role.staff: {"diary", "report", "broadcast", "consult"},
         Role.department: set(),
-        Role.admin: {"report", "broadcast"},
+        Role.admin: {"report", "broadcast", "consult"},
     }
-    everyone = {"menu", "mycases", "appointments", "profile", "lang", "mydata", "deletemydata", "help", "cancel"}
+    everyone = {"menu", "mycases", "appointments", "profile", "family", "lang", "mydata", "deletemydata", "help",
+                "cancel"}
     for (role, scope), button in expected.items():
         payload = await _invite(demo_sessionmaker, role, scope)
         person = running.person(running.emu.create_user(first_name=role.value))

@@ -121,7 +121,10 @@ async def test_workbook_and_csv_say_what_the_summary_says(sessionmaker):
     summary = reports.summary_text(_, r)
     wb = load_workbook(io.BytesIO(files.xlsx))
     assert wb.sheetnames == [_("Summary"), _("Weekly trend"), _("By grid"), _("By category"), _("By worker"),
-                             _("Patrol diary"), _("Appointments"), _("Comments")]
+                             _("Patrol diary"), _("Appointments"), _("Consultations"), _("Comments")]
+    # No consultation in the world: the sheet has its header only.
+    assert [list(row) for row in wb[_("Consultations")].iter_rows(values_only=True)] == [
+        [_("Grid"), _("Consultations"), _("Residents asked"), _("Answered"), _("Turnout")]]
     rows = {row[0]: row[1:] for row in wb[_("Summary")].iter_rows(values_only=True) if row and row[0]}
     completion = rows[_("Completion rate")]
     assert completion[0] == pytest.approx(0.6) and reports.pct(completion[0]) in summary

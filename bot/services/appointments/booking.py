@@ -39,6 +39,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.services import family
 from bot.services.access import chain_of_grid, field_grid_ids, oversees
 from bot.services.appointments.availability import SlotView, free_slots, group_days, nearest_free
 from bot.services.appointments.common import (
@@ -103,10 +104,11 @@ class SlotFull(Conflict):
 # ------------------------------------------------------------------ people
 
 async def may_act_for(session: AsyncSession, actor: User, resident: User) -> bool:
-    """A resident acts for themselves; a worker, grid head, community staff or
-    district admin acts for a resident *without Telegram* of their grid /
-    community / district (a proxy booking).  People on Telegram book for themselves."""
-    if actor.id == resident.id:
+    """A resident acts for themselves, and so does a family member they linked
+    (bot.services.family, while the link is active); a worker, grid head,
+    community staff or district admin acts for a resident *without Telegram* of
+    their grid / community / district (a proxy booking)."""
+    if actor.id == resident.id or await family.is_delegate(session, actor.id, resident.id):
         return True
     if resident.telegram_id is not None or resident.grid_id is None:
         return False
@@ -295,7 +297,10 @@ async def book(session: AsyncSession, settings: Settings, actor: User, *, statio
     appointment = Appointment(
         slot_id=slot_id, station_id=station_id, service_id=service_id, resident_id=resident.id,
         starts_at=starts_at, ends_at=ends_at, day=local_day(starts_at, settings.tz),
-        status=AppointmentStatus.booked, at_home=bk.plan.at_home, proxy=resident.id != actor.id,
+        # proxy: a worker booked for someone without Telegram (a family delegate's booking is
+        # not one: booked_by_id names the delegate).
+        status=AppointmentStatus.booked, at_home=bk.plan.at_home,
+        proxy=resident.id != actor.id and resident.telegram_id is None,
         booked_by_id=actor.id, version=1, created_at=now, updated_at=now)
     session.add(appointment)
     await session.flush()

@@ -86,6 +86,7 @@ class AppointmentView:
     resident_name: str
     version: int
     cancel_until: datetime  # the cut-off: cancelling and rescheduling end here
+    by_family: bool = False  # booked by a family member acting for the resident (bot.services.family)
 
 
 def person_name(user: User) -> str:
@@ -118,6 +119,8 @@ async def describe(session: AsyncSession, settings: Settings, appointment: Appoi
         home_address=home_address, proxy=appointment.proxy, resident_id=resident.id,
         resident_name=person_name(resident), version=appointment.version,
         cancel_until=appointment.starts_at - cutoff,
+        by_family=(appointment.booked_by_id is not None and appointment.booked_by_id != resident.id
+                   and not appointment.proxy),
     )
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.services import family
 from bot.services.access import (
     admin_district_ids,
     department_ids,
@@ -154,6 +155,8 @@ async def capacities(session: AsyncSession, user: User, case: Case) -> set[Capac
             CaseEscalation.case_id == case.id, CaseEscalation.department_id.in_(departments)).limit(1))
         if hit is not None:
             caps.add(Capacity.department)
+    if not caps and await family.is_delegate(session, user.id, case.resident_id):
+        caps.add(Capacity.resident)  # a family member acting for them (bot.services.family)
     if not caps:
         hit = await session.scalar(select(CaseFollower.id).where(
             CaseFollower.case_id == case.id, CaseFollower.user_id == user.id))

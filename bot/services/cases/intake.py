@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.services import homes
+from bot.services import family, homes
 from bot.services.access import chain_of_grid, field_grid_ids, oversees
 from bot.services.cases import texts
 from bot.services.cases.common import (
@@ -277,9 +277,12 @@ async def similar_cases(session: AsyncSession, resident: User, draft_id: int, no
 
 
 async def submit(session: AsyncSession, settings: Settings, resident: User, draft_id: int, now: datetime, *,
-                 emergency: bool = False) -> Case:
+                 emergency: bool = False, by: User | None = None) -> Case:
     """Send the draft: number, grid, deadlines, the submitted event and the
-    notifications, in the caller's transaction."""
+    notifications, in the caller's transaction.  ``by``: the family member who
+    sends it for ``resident`` (checked: an active link), the event's actor."""
+    if by is not None and by.id != resident.id and not await family.is_delegate(session, by.id, resident.id):
+        raise NotAllowed("family_not_linked")
     case = await _draft(session, resident, draft_id)
     _require_home(resident)
     await check_new_case(session, settings, resident, now)
@@ -303,11 +306,13 @@ async def submit(session: AsyncSession, settings: Settings, resident: User, draf
         raise Conflict("already_sent", number=case.number or "")
     case.number = await next_number(session, grid.community_id, now.astimezone(settings.tz).year)
     await session.flush()
+    delegate = by is not None and by.id != resident.id
     event = await add_event(
-        session, case, CaseEventType.submitted, at=now, actor=resident, role=ActorRole.resident,
+        session, case, CaseEventType.submitted, at=now, actor=by if delegate else resident, role=ActorRole.resident,
         data={"service": service.code if service else None, "kind": case.kind.value, **limits.event_data(),
               "needed_by": case.needed_by.isoformat() if case.needed_by else None,
-              "authorisation": case.authorisation, "emergency": emergency},
+              "authorisation": case.authorisation, "emergency": emergency,
+              **({"delegate": True} if delegate else {})},
     )
     await session.execute(update(CaseAttachment).where(CaseAttachment.case_id == case.id,
                                                        CaseAttachment.event_id.is_(None))

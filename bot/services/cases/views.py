@@ -83,6 +83,7 @@ class TimelineEntry:
     actor_name: str | None  # None on a resident's timeline
     note: str | None
     data: dict
+    by_family: bool = False  # a family member acting for the resident (bot.services.family)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,13 +231,20 @@ async def view(session: AsyncSession, actor: User, case_id: int, locale: str, no
     actor_ids = {e.actor_id for e in events if e.actor_id}
     names = {u.id: u.first_name for u in await session.scalars(select(User).where(User.id.in_(actor_ids)))} \
         if actor_ids and not resident_view else {}
+    # A resident-side step by someone other than the resident and their followers: a family member's.
+    others = {e.actor_id for e in events if e.actor_role == ActorRole.resident and e.actor_id is not None
+              and e.actor_id != case.resident_id}
+    if others:
+        others -= set(await session.scalars(select(CaseFollower.user_id).where(CaseFollower.case_id == case.id)))
     timeline = []
     for e in events:
+        by_family = e.actor_id in others
         if resident_view:
             note = e.note if (Capacity.resident in caps and e.type in RESIDENT_NOTES) else None
-            timeline.append(TimelineEntry(e.at, e.type, e.actor_role, None, note, {}))
+            timeline.append(TimelineEntry(e.at, e.type, e.actor_role, None, note, {}, by_family))
         else:
-            timeline.append(TimelineEntry(e.at, e.type, e.actor_role, names.get(e.actor_id), e.note, e.data or {}))
+            timeline.append(TimelineEntry(e.at, e.type, e.actor_role, names.get(e.actor_id), e.note, e.data or {},
+                                          by_family))
 
     escalation_rows = (await session.execute(
         select(CaseEscalation, Department).join(Department, Department.id == CaseEscalation.department_id)

@@ -22,7 +22,14 @@ from __future__ import annotations
 
 from bot.services.reports.common import REPORT_CB, Report, Scope, ScopeKind, report_cb
 from bot.services.reports.figures import build, compute
-from bot.services.reports.files import Files, render_csv, render_files, render_png, render_xlsx
+from bot.services.reports.files import (
+    Files,
+    render_counts_png,
+    render_csv,
+    render_files,
+    render_png,
+    render_xlsx,
+)
 from bot.services.reports.periods import Period, dates_period, parse_dates, period_for
 from bot.services.reports.scopes import resolve_scope, scope_options
 from bot.services.reports.texts import pct, scope_kind_label, summary_text, title
@@ -40,6 +47,7 @@ __all__ = [
     "parse_dates",
     "pct",
     "period_for",
+    "render_counts_png",
     "render_csv",
     "render_files",
     "render_png",

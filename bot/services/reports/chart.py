@@ -172,3 +172,24 @@ def png(fig: Figure) -> bytes:
 def render_png(report: Report) -> bytes:
     """The chart as PNG bytes, labels in the report's language (CPU-bound: run it in a thread)."""
     return png(figure(report, translator(report.locale)))
+
+
+def counts_png(heading: str, labels: list[str], counts: list[int]) -> bytes:
+    """One bar per choice with its count and share (a consultation's result), as PNG bytes."""
+    fig = Figure(figsize=(8, 1.4 + 0.45 * max(len(labels), 1)), dpi=100)
+    left = min(3.6, 0.3 + 0.12 * max([4] + [_width(label) for label in labels])) / 8
+    ax = fig.add_axes((left, 0.12, 0.9 - left, 0.7))
+    fig.suptitle(heading, fontproperties=font(11))
+    ys = list(range(len(labels)))[::-1]
+    total = sum(counts) or 1
+    ax.barh(ys, counts, 0.6, color=CLOSED)
+    ax.set_yticks(ys, labels)
+    widest = max(counts, default=0) or 1
+    for y, n in zip(ys, counts, strict=True):
+        ax.text(n + widest * 0.01, y, f"{n} · {pct(n / total)}", va="center", fontproperties=font(9))
+    ax.set_xlim(0, widest * 1.25)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.tick_params(labelsize=9, labelfontfamily=family())
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return png(fig)

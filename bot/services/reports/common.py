@@ -11,6 +11,7 @@ from datetime import datetime
 
 from bot.config import Settings
 from bot.services.cases import Figures, WeekPoint
+from bot.services.consultations import Turnout
 from bot.services.diary import DiaryFigures
 from bot.services.reports.periods import Period
 
@@ -145,6 +146,10 @@ class Report:
     comments: list[CommentLine] = field(default_factory=list)
     overdue_cases: int = 0  # 超期: open now and past a limit (a snapshot at as_of)
     open_now: int = 0  # 在办: open now, not waiting for the resident (a snapshot; overdue_cases are some of them)
+    # Residents' consultations asked in the period (bot.services.consultations.turnout): the
+    # whole scope, and per community (a district's report) or per grid.
+    consultations: Turnout | None = None
+    consultations_by: list[tuple[str, Turnout]] = field(default_factory=list)
     lines: list[CaseLine] = field(default_factory=list)  # the cohort's cases (the CSV)
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import FromClause
 
 from bot.config import Settings
-from bot.services import cases
+from bot.services import cases, consultations
 from bot.services import diary as diary_figures
 from bot.services.cases import status_label
 from bot.services.dates import local_day
@@ -219,6 +219,16 @@ async def compute(session: AsyncSession, settings: Settings, scope: Scope, perio
         appointments.add(fig)
     by_station = sorted(((station_names.get(k, str(k)), v) for k, v in stations.items()), key=lambda kv: kv[0])
 
+    by_unit = "community" if scope.kind == ScopeKind.district else "grid"
+    turnout = await consultations.turnout(session, grids_q, since, until)
+    per_unit = await consultations.turnout(session, grids_q, since, until, by=by_unit)
+    if by_unit == "community":
+        unit_names = await _names(session, Community, {k for k in per_unit if k is not None}, locale)
+    else:
+        unit_names = {r.id: i18n_name(r.names, locale, r.code) for r in grid_rows}
+    consultations_by = sorted(((unit_names.get(k, str(k)), t) for k, t in per_unit.items() if k is not None),
+                              key=lambda kv: kv[0])
+
     return Report(
         scope=scope, period=period, as_of=as_of, locale=locale, tz_name=settings.display_tz,
         cases=breakdown.total, targets=targets_for(breakdown.total, settings), by_community=by_community,
@@ -226,5 +236,6 @@ async def compute(session: AsyncSession, settings: Settings, scope: Scope, perio
         households_overdue=sum(overdue.values()), appointments=appointments, by_station=by_station,
         comments=sorted((CommentLine(line.number, line.score, line.comment) for line in lines
                          if line.score is not None and line.comment), key=lambda c: (c.score, c.number)),
-        overdue_cases=overdue_cases, open_now=open_now, lines=lines,
+        overdue_cases=overdue_cases, open_now=open_now, lines=lines, consultations=turnout.get(None),
+        consultations_by=consultations_by,
     )

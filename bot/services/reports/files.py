@@ -32,6 +32,14 @@ def render_png(report: Report) -> bytes:
     return chart.render_png(report)
 
 
+def render_counts_png(heading: str, labels: list[str], counts: list[int]) -> bytes:
+    """Bars of counts with their shares (a consultation's result: :func:`chart.counts_png`)."""
+    # Imported here, not at the top: matplotlib loads slowly (see render_png).
+    from bot.services.reports import chart
+
+    return chart.counts_png(heading, labels, counts)
+
+
 def render_xlsx(report: Report) -> bytes:
     """The workbook (:mod:`bot.services.reports.xlsx`), labels in the report's language."""
     # Imported here, not at the top: openpyxl adds some 300 modules and 17 MB to every

@@ -129,6 +129,10 @@ def summary_lines(_: Translate, report: Report) -> list[str]:
     lines.append(_("Appointments {booked} · attended {attended} · no-shows {no_show} ({rate}) · "
                    "not marked {unmarked}").format(booked=a.booked, attended=a.attended, no_show=a.no_show,
                                                    rate=pct(a.no_show_rate), unmarked=a.unmarked))
+    t = report.consultations
+    lines.append(_("Residents' consultations {count} · turnout {rate} ({answered} of {asked} asked)").format(
+        count=t.consultations if t else 0, rate=pct(t.rate if t else None), answered=t.answered if t else 0,
+        asked=t.asked if t else 0))
     return lines
 
 

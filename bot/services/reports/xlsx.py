@@ -206,6 +206,13 @@ def workbook(report: Report, _: Translator) -> bytes:
         s.row(name, a.booked, a.attended, a.no_show, a.no_show_rate, a.unmarked, a.upcoming, a.cancelled, a.proxy,
               formats={4: PERCENT})
 
+    s = _Sheet(wb, _("Consultations"))
+    s.header(_("Community") if report.scope.kind == ScopeKind.district else _("Grid"), _("Consultations"),
+             _("Residents asked"), _("Answered"), _("Turnout"))
+    total = [(_("Total"), report.consultations)] if report.consultations else []
+    for name, t in [*report.consultations_by, *total]:
+        s.row(name, t.consultations, t.asked, t.answered, t.rate, formats={4: PERCENT})
+
     s = _Sheet(wb, _("Comments"))
     s.header(_("Case"), _("Rating"), _("Comment"))
     for line in report.comments:
