@@ -19,6 +19,7 @@ from models.org import (
 )
 from models.users import (
     ROLE_SCOPE,
+    UNIT_FACTOR,
     FSMRecord,
     InboundStatus,
     InboundUpdate,
@@ -34,7 +35,7 @@ __all__ = [
     "Building", "Community", "Department", "District", "Grid", "GridKind", "ServiceItem",
     "ServiceKind", "Station", "StationService", "i18n_name",
     "ROLE_SCOPE", "FSMRecord", "InboundStatus", "InboundUpdate", "Invite", "Role", "RoleGrant",
-    "ScopeType", "User",
+    "ScopeType", "UNIT_FACTOR", "User",
 ]
 
 from models.outbox import OutboxKind, OutboxMessage, OutboxStatus  # noqa: E402
@@ -118,3 +119,17 @@ import models.reports  # noqa: E402,F401  (the staff reports' indexes on the dia
 from models.audit import AccessAction, AccessLog  # noqa: E402
 
 __all__ += ["AccessAction", "AccessLog"]
+
+from models.organisation import (  # noqa: E402
+    AllianceUnit,
+    ErrandOffer,
+    EventAudience,
+    EventSignup,
+    EventStatus,
+    PartyMember,
+    ServiceEvent,
+    SignupStatus,
+)
+
+__all__ += ["AllianceUnit", "ErrandOffer", "EventAudience", "EventSignup", "EventStatus", "PartyMember",
+            "ServiceEvent", "SignupStatus"]

@@ -69,10 +69,13 @@ def actor_label(_: Translate, role: ActorRole, *, for_resident: bool, name: str 
         ActorRole.staff: _("community"),
         ActorRole.department: _("department"),
         ActorRole.admin: _("district"),
+        ActorRole.building_head: _("building head"),
+        ActorRole.unit_head: _("unit head"),
+        ActorRole.volunteer: _("volunteer"),
         ActorRole.system: _("system"),
     }[role]
     if for_resident:
-        return _("you") if role == ActorRole.resident else label
+        return _("you") if role == ActorRole.resident else label  # never a name: a volunteer stays anonymous
     return f"{label} {name}" if name and role != ActorRole.system else label
 
 
@@ -101,6 +104,9 @@ def event_label(_: Translate, type_: CaseEventType) -> str:
         CaseEventType.emergency_alerted: _("emergency alert sent"),
         CaseEventType.emergency_acknowledged: _("emergency acknowledged"),
         CaseEventType.returned: _("returned to the queue: the worker's role ended"),
+        CaseEventType.volunteer_offered: _("offered to the community's volunteers"),
+        CaseEventType.volunteer_helping: _("a volunteer is helping"),
+        CaseEventType.volunteer_done: _("the volunteer reports their part done"),
     }[type_]
 
 
