@@ -22,6 +22,7 @@ from handlers import (
     department,
     diary,
     fallback,
+    org,
     privacy,
     private,
     reports,
@@ -40,12 +41,15 @@ def get_routers() -> list[Router]:
     # that must not reach registration or case intake; its catch-alls only act on patrol.
     # ``reports`` before ``diary``: a grid head on patrol typing a report's dates is answering the report.
     # ``private`` first: nothing personal is answered in a group chat (issue 16).
+    # ``org`` (heads and volunteers) after ``diary``: its typed steps (a neighbour's name, phone and
+    # request) are taken only in its own states, before case intake could read them as a new case.
     routers = [
         private.create_router(),
         common.create_router(),
         privacy.create_router(),
         reports.create_router(),
         diary.create_router(),
+        org.create_router(),
         cases.create_router(),
         appointments.create_router(),
         resident.create_router(),

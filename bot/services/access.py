@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.errors import NotAllowed
@@ -111,6 +111,18 @@ def heads_home(user: User, building_id: int | None, unit: int | None) -> bool:
         return False
     units = places[building_id]
     return units is None or (unit is not None and unit in units)
+
+
+def homes_reached(user: User) -> ColumnElement[bool] | None:
+    """A condition on ``User``: the people whose homes ``user`` reaches (in the grids they work,
+    in the buildings and units they head); None when they reach nobody's."""
+    places: list[ColumnElement[bool]] = []
+    if grids := field_grid_ids(user):
+        places.append(User.grid_id.in_(sorted(grids)))
+    for building_id, units in headed(user).items():
+        places.append(User.building_id == building_id if units is None
+                      else and_(User.building_id == building_id, User.unit.in_(sorted(units))))
+    return or_(*places) if places else None
 
 
 def is_head(user: User | None) -> bool:

@@ -266,6 +266,7 @@ def card_keyboard(v: CaseView) -> InlineKeyboardMarkup:
         "res": _("✅ Mark as done"),
         "dept": _("🏛️ Call in a department"),
         "ho": _("📄 Log a document handover"),
+        "vol": _("🙋 Offer to volunteers"),
         "note": _("📝 Internal note"),
         "ok": _("✅ Solved, I sign off") if v.case.kind == CaseKind.proxy else _("✅ Solved"),
         "nok": _("❌ Not solved"),
