@@ -108,6 +108,7 @@ def main_menu(roles: set[Role], *, resident: bool) -> ReplyKeyboardMarkup:
     if roles & {Role.staff, Role.admin, Role.grid_head}:
         lines.append(labels.INVITE)  # a grid head: building and unit heads of their grid
     if roles & {Role.staff, Role.admin}:
+        lines.append(labels.EVENTS)  # service days (handlers/events/)
         lines.append(labels.CANNED)
         lines.append(labels.REVOKE)
         lines.append(labels.ACCESS_LOG)

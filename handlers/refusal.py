@@ -35,6 +35,7 @@ from bot.services.errors import DomainError
 from handlers.appointments import ui as appointments_ui
 from handlers.cases import ui as cases_ui
 from handlers.diary import ui as diary_ui
+from handlers.events import ui as events_ui
 from handlers.org import ui as org_ui
 from handlers.render import general_error_text
 from handlers.reports import ui as reports_ui
@@ -49,6 +50,7 @@ _ROOMS: tuple[Callable[[DomainError], str | None], ...] = (
     reports_ui.error_text,
     diary_ui.error_text,
     org_ui.error_text,
+    events_ui.error_text,
 )
 
 

@@ -21,6 +21,7 @@ from handlers import (
     common,
     department,
     diary,
+    events,
     fallback,
     org,
     privacy,
@@ -42,7 +43,8 @@ def get_routers() -> list[Router]:
     # ``reports`` before ``diary``: a grid head on patrol typing a report's dates is answering the report.
     # ``private`` first: nothing personal is answered in a group chat (issue 16).
     # ``org`` (heads and volunteers) after ``diary``: its typed steps (a neighbour's name, phone and
-    # request) are taken only in its own states, before case intake could read them as a new case.
+    # request) are taken only in its own states, before case intake could read them as a new case;
+    # ``events`` likewise (a service day's form typed by staff).
     routers = [
         private.create_router(),
         common.create_router(),
@@ -50,6 +52,7 @@ def get_routers() -> list[Router]:
         reports.create_router(),
         diary.create_router(),
         org.create_router(),
+        events.create_router(),
         cases.create_router(),
         appointments.create_router(),
         resident.create_router(),

@@ -17,6 +17,7 @@ EXPECTED = {
     "reports.weekly_digest": "bot.services.reports.jobs",
     "broadcast_ack_followups": "bot.services.broadcasts.jobs",
     "privacy.retention": "bot.services.privacy.jobs",
+    "events.reminders": "bot.services.events.jobs",
 }
 
 

@@ -12,6 +12,8 @@ from datetime import datetime
 from bot.config import Settings
 from bot.services.cases import Figures, WeekPoint
 from bot.services.diary import DiaryFigures
+from bot.services.events import EventFigures
+from bot.services.org import OrgFigures
 from bot.services.reports.periods import Period
 
 REPORT_CB = "rp"  # callback data prefix (handlers.reports.router.ReportCb packs the same layout)
@@ -145,6 +147,8 @@ class Report:
     comments: list[CommentLine] = field(default_factory=list)
     overdue_cases: int = 0
     lines: list[CaseLine] = field(default_factory=list)  # the cohort's cases (the CSV)
+    organisation: OrgFigures = field(default_factory=OrgFigures)  # heads' coverage, volunteers' errands
+    events: EventFigures = field(default_factory=EventFigures)  # service days
 
 
 def targets_for(figs: Figures, settings: Settings) -> list[Target]:

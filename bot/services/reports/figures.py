@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import FromClause
 
 from bot.config import Settings
-from bot.services import cases
+from bot.services import cases, events, org
 from bot.services import diary as diary_figures
 from bot.services.cases import status_label
 from bot.services.dates import local_day
@@ -218,6 +218,10 @@ async def compute(session: AsyncSession, settings: Settings, scope: Scope, perio
         appointments.add(fig)
     by_station = sorted(((station_names.get(k, str(k)), v) for k, v in stations.items()), key=lambda kv: kv[0])
 
+    organisation = await org.org_figures(session, grids_q, since, until)
+    service_days = await events.event_figures(session, select(Grid.community_id).where(Grid.id.in_(grids_q)),
+                                              since, until)
+
     return Report(
         scope=scope, period=period, as_of=as_of, locale=locale, tz_name=settings.display_tz,
         cases=breakdown.total, targets=targets_for(breakdown.total, settings), by_community=by_community,
@@ -225,5 +229,5 @@ async def compute(session: AsyncSession, settings: Settings, scope: Scope, perio
         households_overdue=sum(overdue.values()), appointments=appointments, by_station=by_station,
         comments=sorted((CommentLine(line.number, line.score, line.comment) for line in lines
                          if line.score is not None and line.comment), key=lambda c: (c.score, c.number)),
-        overdue_cases=overdue_cases, lines=lines,
+        overdue_cases=overdue_cases, lines=lines, organisation=organisation, events=service_days,
     )

@@ -129,6 +129,13 @@ def summary_lines(_: Translate, report: Report) -> list[str]:
     lines.append(_("Appointments {booked} · attended {attended} · no-shows {no_show} ({rate}) · "
                    "not marked {unmarked}").format(booked=a.booked, attended=a.attended, no_show=a.no_show,
                                                    rate=pct(a.no_show_rate), unmarked=a.unmarked))
+    o, e = report.organisation, report.events
+    lines.append(_("Buildings with a building head {headed}/{total} ({rate}) · errands offered to volunteers "
+                   "{offered}, taken {taken}").format(headed=o.buildings_with_head, total=o.buildings,
+                                                      rate=pct(o.coverage), offered=o.errands_offered,
+                                                      taken=o.errands_taken))
+    lines.append(_("Service days held {held} · seats taken {signed} · attended {attended} · volunteer hours "
+                   "{hours}").format(held=e.held, signed=e.signed_up, attended=e.attended, hours=e.volunteer_hours))
     return lines
 
 
