@@ -13,7 +13,16 @@ from sqlalchemy import select, update
 from bot.services import events
 from bot.services.invites import create_invite
 from models import EventSignup, Role, ServiceEvent, SignupStatus, User, utcnow
-from tests.e2e.cases.helpers import RESIDENT, SECRETARY, last_id, person, received, run_job, tap_in, zh
+from tests.e2e.cases.helpers import (
+    RESIDENT,
+    SECRETARY,
+    last_id,
+    person,
+    received,
+    run_job,
+    tap_in,
+    zh,
+)
 
 OUTSIDER = 7000000042  # a resident of Minzhu community
 

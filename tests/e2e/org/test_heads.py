@@ -55,7 +55,6 @@ async def _user(bot, telegram_id: int) -> User:  # type: ignore[no-untyped-def]
 
 
 async def test_building_head_notice_followup_case_and_claims(bot):
-    emu = bot.emu
     async with bot.app.sessionmaker() as s:
         building = await s.scalar(select(Building).where(Building.code == BUILDING))
         await s.execute(update(User).where(User.telegram_id == SECRETARY).values(locale="en"))
