@@ -11,7 +11,8 @@ from bot.config import Settings
 from bot.services import events
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.services.events.jobs import send_reminders
-from models import EventAudience, EventStatus, Role, SignupStatus, utcnow
+from bot.services.privacy import erase_user
+from models import EventAudience, EventStatus, PartyMember, Role, SignupStatus, utcnow
 from tests.factories import make_district, make_user
 
 SETTINGS = Settings(_env_file=None, BOT_TOKEN="123456789:TEST-token_for_emulator", QUIET_HOURS="")
@@ -98,3 +99,23 @@ async def test_a_volunteers_only_event_refuses_residents(sessionmaker):
             await events.sign_up(s, resident, event.id, now)
         with pytest.raises(NotFound):
             await events.sign_up(s, resident, 2**63, now)
+
+
+async def test_erasing_a_person_gives_up_their_seat_and_party_record(sessionmaker):
+    now = utcnow()
+    async with sessionmaker() as s:
+        place = await make_district(s)
+        c1, b1 = place.communities[0], place.buildings[0]
+        staff = await make_user(s, 9701, role=Role.staff, scope_id=c1.id)
+        leaving, waiting = await make_user(s, 9702), await make_user(s, 9703)
+        for r in (leaving, waiting):
+            r.building_id, r.grid_id = b1.id, b1.grid_id
+        s.add(PartyMember(user_id=leaving.id, central_household=True, updated_at=now))
+        await s.flush()
+        event = await events.announce(s, SETTINGS, staff, c1.id, events.Draft("义诊", now + timedelta(days=2), "站",
+                                                                              1, 2), EventAudience.residents, now)
+        await events.sign_up(s, leaving, event.id, now)
+        await events.sign_up(s, waiting, event.id, now)
+        await erase_user(s, SETTINGS, leaving, now)
+        assert (await events.card(s, waiting, event.id, "en")).mine == SignupStatus.going
+        assert await s.get(PartyMember, leaving.id) is None and leaving.unit is None
