@@ -35,14 +35,18 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("seed-demo", help="load the demo district into the configured database")
     imp = sub.add_parser("import-org", help="import communities, grids, buildings... from XLSX or CSV")
     imp.add_argument("file", type=Path)
+    # The role names of models.users.Role (models is not imported here: the command line loads per command).
+    role_names = ["worker", "grid_head", "staff", "department", "admin", "building_head", "unit_head", "volunteer"]
+    scope_help = ("grid, community, department or district code; a building code (building_head); "
+                  "BUILDING_CODE/UNIT, e.g. DC-LQ-01-01/2 (unit_head)")
     inv = sub.add_parser("invite", help="create a one-time invite")
-    inv.add_argument("--role", required=True, choices=["worker", "grid_head", "staff", "department", "admin"])
-    inv.add_argument("--scope", required=True, help="grid, community, department or district code")
+    inv.add_argument("--role", required=True, choices=role_names)
+    inv.add_argument("--scope", required=True, help=scope_help)
     inv.add_argument("--expires", default="7d", help="lifetime like 30m, 12h, 7d, 2w (default 7d)")
     rev = sub.add_parser("revoke", help="remove a person's roles (all of them when no --role/--scope is given)")
     rev.add_argument("--user", required=True, type=int, help="the person's Telegram id")
-    rev.add_argument("--role", choices=["worker", "grid_head", "staff", "department", "admin"])
-    rev.add_argument("--scope", help="grid, community, department or district code")
+    rev.add_argument("--role", choices=role_names)
+    rev.add_argument("--scope", help=scope_help)
     sb = sub.add_parser("sandbox", help="run the bot against a local emulator with a web chat")
     sb.add_argument("--port", type=int, default=8080)
     sb.add_argument("--host", default="127.0.0.1")

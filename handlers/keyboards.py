@@ -84,7 +84,11 @@ def main_menu(roles: set[Role], *, resident: bool) -> ReplyKeyboardMarkup:
     if resident:  # appointments at stations (handlers/appointments_*.py)
         own += [labels.BOOK, labels.MY_APPOINTMENTS]
     lines: list[object] = []  # role work, in this order
-    if roles & {Role.worker, Role.grid_head}:
+    if roles & {Role.building_head, Role.unit_head}:  # the district's own organisation (handlers/org/)
+        lines.append(labels.MY_BUILDING)
+    if Role.volunteer in roles:
+        lines.append(labels.MY_ERRANDS)
+    if roles & {Role.worker, Role.grid_head, Role.building_head, Role.unit_head}:
         lines.append(labels.PROXY_BOOK)
     if roles & {Role.worker, Role.grid_head, Role.staff, Role.admin}:
         lines.append(labels.AGENDA)
@@ -102,8 +106,9 @@ def main_menu(roles: set[Role], *, resident: bool) -> ReplyKeyboardMarkup:
         lines.append(labels.BROADCAST)
         lines.append(labels.REPORTS)  # handlers/reports/router.py
         lines.append(labels.CONSULT)  # handlers/consultations/
+        lines.append(labels.INVITE)  # a grid head: building and unit heads of their grid
     if roles & {Role.staff, Role.admin}:
-        lines.append(labels.INVITE)
+        lines.append(labels.EVENTS)  # service days (handlers/events/)
         lines.append(labels.CANNED)
         lines.append(labels.REVOKE)
         lines.append(labels.ACCESS_LOG)

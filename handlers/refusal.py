@@ -37,6 +37,8 @@ from handlers.cases import ui as cases_ui
 from handlers.consultations import ui as consultations_ui
 from handlers.diary import ui as diary_ui
 from handlers.family import ui as family_ui
+from handlers.events import ui as events_ui
+from handlers.org import ui as org_ui
 from handlers.render import general_error_text
 from handlers.reports import ui as reports_ui
 
@@ -51,6 +53,8 @@ _ROOMS: tuple[Callable[[DomainError], str | None], ...] = (
     diary_ui.error_text,
     consultations_ui.error_text,
     family_ui.error_text,
+    org_ui.error_text,
+    events_ui.error_text,
 )
 
 

@@ -62,6 +62,9 @@ def role_label(role: Role) -> str:
         Role.staff: _("community staff"),
         Role.department: _("department officer"),
         Role.admin: _("district administrator"),
+        Role.building_head: _("building head"),
+        Role.unit_head: _("unit head"),
+        Role.volunteer: _("volunteer"),
     }[role]
 
 

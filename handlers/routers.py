@@ -22,8 +22,10 @@ from handlers import (
     consultations,
     department,
     diary,
+    events,
     fallback,
     family,
+    org,
     privacy,
     private,
     reports,
@@ -44,6 +46,9 @@ def get_routers() -> list[Router]:
     # ``family`` before ``common``: its deep link (/start fam_...) is not an invite.
     # ``consultations`` early: an asker's typed question must not become a case.
     # ``private`` first: nothing personal is answered in a group chat (issue 16).
+    # ``org`` (heads and volunteers) after ``diary``: its typed steps (a neighbour's name, phone and
+    # request) are taken only in its own states, before case intake could read them as a new case;
+    # ``events`` likewise (a service day's form typed by staff).
     routers = [
         private.create_router(),
         family.create_router(),
@@ -52,6 +57,8 @@ def get_routers() -> list[Router]:
         consultations.create_router(),
         reports.create_router(),
         diary.create_router(),
+        org.create_router(),
+        events.create_router(),
         cases.create_router(),
         appointments.create_router(),
         resident.create_router(),

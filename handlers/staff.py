@@ -9,7 +9,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import PoI18n
-from bot.services import audit, roles
+from bot.services import audit, org, roles
 from bot.services import staff as staff_service
 from handlers import labels
 from handlers.callbacks import AccessLogCb, InviteCb, RevokeCb
@@ -25,6 +25,11 @@ async def my_community(message: Message, session: AsyncSession, user: User, i18n
     for c in communities:
         parts.append(f"🏘️ <b>{esc(c.community)}</b>")
         parts.extend(grid_lines(c.grids))
+    units = await org.alliances(session, user, i18n.current_locale)
+    if units:
+        parts.append(_("🤝 <b>Alliance units</b>") + "\n" + "\n".join(
+            f"• {esc(a.name)}" + (f" · {esc(a.contact)}" if a.contact else "") + (f"\n  {esc(a.offers)}" if a.offers
+                                                                                   else "") for a in units))
     await message.answer("\n\n".join(parts))
 
 

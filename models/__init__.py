@@ -19,6 +19,7 @@ from models.org import (
 )
 from models.users import (
     ROLE_SCOPE,
+    UNIT_FACTOR,
     FSMRecord,
     InboundStatus,
     InboundUpdate,
@@ -34,7 +35,7 @@ __all__ = [
     "Building", "Community", "Department", "District", "Grid", "GridKind", "ServiceItem",
     "ServiceKind", "Station", "StationService", "i18n_name",
     "ROLE_SCOPE", "FSMRecord", "InboundStatus", "InboundUpdate", "Invite", "Role", "RoleGrant",
-    "ScopeType", "User",
+    "ScopeType", "UNIT_FACTOR", "User",
 ]
 
 from models.outbox import OutboxKind, OutboxMessage, OutboxStatus  # noqa: E402
@@ -132,3 +133,16 @@ from models.family import FamilyLink, FamilyLinkStatus  # noqa: E402
 
 __all__ += ["Consultation", "ConsultationAnswer", "ConsultationRecipient", "ConsultationStatus", "FamilyLink",
             "FamilyLinkStatus"]
+from models.organisation import (  # noqa: E402
+    AllianceUnit,
+    ErrandOffer,
+    EventAudience,
+    EventSignup,
+    EventStatus,
+    PartyMember,
+    ServiceEvent,
+    SignupStatus,
+)
+
+__all__ += ["AllianceUnit", "ErrandOffer", "EventAudience", "EventSignup", "EventStatus", "PartyMember",
+            "ServiceEvent", "SignupStatus"]

@@ -68,6 +68,9 @@ class ActorRole(enum.StrEnum):
     staff = "staff"
     department = "department"
     admin = "admin"
+    building_head = "building_head"  # filed for a neighbour without Telegram
+    unit_head = "unit_head"
+    volunteer = "volunteer"  # took a proxy errand a worker offered
     system = "system"
 
 
@@ -94,6 +97,9 @@ class CaseEventType(enum.StrEnum):
     emergency_flagged = "emergency_flagged"
     emergency_alerted = "emergency_alerted"  # data: level, recipients
     emergency_acknowledged = "emergency_acknowledged"
+    volunteer_offered = "volunteer_offered"  # the owner offered a proxy errand to volunteers (internal)
+    volunteer_helping = "volunteer_helping"  # a volunteer took it; the resident sees no identity
+    volunteer_done = "volunteer_done"  # the volunteer says their part is done (internal); the owner closes
     returned = "returned"  # back to the grid's queue: its owner's role ended; data: owner, reason
     accept_reminder = "accept_reminder"  # the grid's workers reminded before the acceptance limit
     escalated = "escalated"  # still nobody acted: the next level of the chain alerted; data: level, stage

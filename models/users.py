@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, BigIntPK, UTCDateTime, enum_column, utcnow
@@ -17,6 +17,9 @@ class Role(enum.StrEnum):
     staff = "staff"  # community staff / secretary, scoped to a community
     department = "department"  # officer of a department, scoped to it
     admin = "admin"  # district administrator, scoped to a district
+    building_head = "building_head"  # 楼栋长, scoped to a building
+    unit_head = "unit_head"  # 单元长, scoped to one unit (entrance) of a building
+    volunteer = "volunteer"  # 志愿者, scoped to a community
 
 
 class ScopeType(enum.StrEnum):
@@ -24,7 +27,15 @@ class ScopeType(enum.StrEnum):
     community = "community"
     department = "department"
     district = "district"
+    building = "building"
+    # A unit (单元) of a building has no row of its own: its scope id is
+    # ``building id * UNIT_FACTOR + unit number`` (units 1..999, as buildings.units
+    # allows), so a grant names it with one integer and a building's unit heads
+    # are found with ``scope_id // UNIT_FACTOR`` (bot.services.access).
+    unit = "unit"
 
+
+UNIT_FACTOR = 1000
 
 ROLE_SCOPE: dict[Role, ScopeType] = {
     Role.worker: ScopeType.grid,
@@ -32,6 +43,9 @@ ROLE_SCOPE: dict[Role, ScopeType] = {
     Role.staff: ScopeType.community,
     Role.department: ScopeType.department,
     Role.admin: ScopeType.district,
+    Role.building_head: ScopeType.building,
+    Role.unit_head: ScopeType.unit,
+    Role.volunteer: ScopeType.community,
 }
 
 
@@ -47,6 +61,9 @@ class User(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id", ondelete="SET NULL"), index=True)
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id", ondelete="SET NULL"), index=True)
+    # The unit (单元, entrance) of the building, when known: from an organisation
+    # file, or typed by the unit head who registers a neighbour without Telegram.
+    unit: Mapped[int | None] = mapped_column(Integer)
     registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The home building is a claim until a worker of its grid confirms it (or an
     # organisation file states it); neighbour-revealing features wait for it.

@@ -20,6 +20,7 @@ EXPECTED = {
     "broadcast_ack_followups": "bot.services.broadcasts.jobs",
     "privacy.retention": "bot.services.privacy.jobs",
     "consultations.close": "bot.services.consultations.jobs",
+    "events.reminders": "bot.services.events.jobs",
 }
 
 

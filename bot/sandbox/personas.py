@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Building, Community, Department, District, Grid, Role, ScopeType, User
+from bot.services import places as scopes
+from models import Building, Community, Grid, Role, ScopeType, User
 
 __all__ = [
     "KIND_ORDER",
@@ -31,19 +32,13 @@ __all__ = [
 # under the highest).  "resident": has a home building; "unregistered": neither
 # a role nor a home yet (a new resident who has not finished registering).
 KIND_ORDER = ("resident", "worker", "grid_head", "staff", "department", "admin", "unregistered")
-_ROLE_RANK = (Role.admin, Role.staff, Role.department, Role.grid_head, Role.worker)
+_ROLE_RANK = (Role.admin, Role.staff, Role.department, Role.grid_head, Role.worker, Role.building_head,
+              Role.unit_head, Role.volunteer)
 
 # Telegram ids handed to new residents: above the emulator's own counter start,
 # below the demo district's fixed ids (7000000001...).
 NEW_ID_FIRST = 100_000_001
 NEW_ID_LAST = 6_999_999_999
-
-_SCOPE_MODELS: dict[ScopeType, Any] = {
-    ScopeType.grid: Grid,
-    ScopeType.community: Community,
-    ScopeType.department: Department,
-    ScopeType.district: District,
-}
 
 
 @dataclass(slots=True)
@@ -74,16 +69,13 @@ def _kind(user: User) -> str:
 
 
 async def _scope_names(session: AsyncSession, users: list[User]) -> dict[tuple[ScopeType, int], Any]:
-    wanted: dict[ScopeType, set[int]] = {}
+    found: dict[tuple[ScopeType, int], Any] = {}
     for user in users:
         for grant in user.roles:
-            wanted.setdefault(grant.scope_type, set()).add(grant.scope_id)
-    found: dict[tuple[ScopeType, int], Any] = {}
-    for scope_type, ids in wanted.items():
-        model = _SCOPE_MODELS[scope_type]
-        rows = await session.execute(select(model.id, model.code, model.names).where(model.id.in_(ids)))
-        for row_id, code, names in rows:
-            found[(scope_type, row_id)] = (code, names or {})
+            key = (grant.scope_type, grant.scope_id)
+            if key not in found:
+                row = await scopes.row_of(session, grant.scope_type, grant.scope_id)
+                found[key] = (await scopes.code_of(session, *key), row.names or {} if row is not None else {})
     return found
 
 

@@ -5,7 +5,11 @@ appointments, the diary, the reports, the broadcasts and the menus.
 
 * **Grants.** A user holds role grants, each scoped to one place:
   ``worker`` and ``grid_head`` to a grid, ``staff`` to a community,
-  ``department`` to a department, ``admin`` to a district.
+  ``department`` to a department, ``admin`` to a district; the district's
+  own organisation: ``building_head`` to a building, ``unit_head`` to one
+  unit of a building (scope id ``building id * UNIT_FACTOR + unit``),
+  ``volunteer`` to a community.  Heads and volunteers oversee nothing: they
+  act only where :func:`heads_home` / :func:`volunteer_community_ids` say.
 * **The scope chain.** District → community → grid → building.  A grant on a
   wider scope reaches everything below it, for the roles that oversee
   (:func:`oversees`): an administrator their district's communities and
@@ -22,12 +26,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.errors import NotAllowed
-from models import Community, Grid, Role, User
+from models import UNIT_FACTOR, Community, Grid, Role, User
 
+HEAD_ROLES = frozenset({Role.building_head, Role.unit_head})
 FIELD_ROLES = frozenset({Role.worker, Role.grid_head})
 WORKER_SIDE_ROLES = frozenset({Role.worker, Role.grid_head, Role.staff, Role.admin})
 OVERSEEING_ROLES = frozenset({Role.admin, Role.staff, Role.grid_head})
@@ -61,6 +66,71 @@ def admin_district_ids(user: User) -> set[int]:
 
 def department_ids(user: User) -> set[int]:
     return grants(user, Role.department)
+
+
+def unit_scope_id(building_id: int, unit: int) -> int:
+    """The scope id of a unit of a building (``models.users.ScopeType.unit``)."""
+    return building_id * UNIT_FACTOR + unit
+
+
+def split_unit_scope(scope_id: int) -> tuple[int, int]:
+    """(building id, unit) of a unit scope id."""
+    return divmod(scope_id, UNIT_FACTOR)
+
+
+def headed(user: User | None) -> dict[int, frozenset[int] | None]:
+    """The buildings ``user`` heads: building id → ``None`` (the whole building,
+    as building head) or the units they head in it (as unit head)."""
+    out: dict[int, frozenset[int] | None] = {}
+    if user is None:
+        return out
+    for grant in user.roles:
+        if grant.role == Role.building_head:
+            out[grant.scope_id] = None
+    for grant in user.roles:
+        if grant.role == Role.unit_head:
+            building_id, unit = split_unit_scope(grant.scope_id)
+            if building_id in out and out[building_id] is None:
+                continue
+            out[building_id] = frozenset({*(out.get(building_id) or ()), unit})
+    return out
+
+
+def head_building_ids(user: User) -> set[int]:
+    """Buildings where ``user`` is building head or a unit head."""
+    return set(headed(user))
+
+
+def heads_home(user: User, building_id: int | None, unit: int | None) -> bool:
+    """``user`` heads the home at ``building_id`` (and ``unit``): its building head, or
+    the head of that very unit (a unit head does not reach a neighbour whose unit is unknown)."""
+    if building_id is None:
+        return False
+    places = headed(user)
+    if building_id not in places:
+        return False
+    units = places[building_id]
+    return units is None or (unit is not None and unit in units)
+
+
+def homes_reached(user: User) -> ColumnElement[bool] | None:
+    """A condition on ``User``: the people whose homes ``user`` reaches (in the grids they work,
+    in the buildings and units they head); None when they reach nobody's."""
+    places: list[ColumnElement[bool]] = []
+    if grids := field_grid_ids(user):
+        places.append(User.grid_id.in_(sorted(grids)))
+    for building_id, units in headed(user).items():
+        places.append(User.building_id == building_id if units is None
+                      else and_(User.building_id == building_id, User.unit.in_(sorted(units))))
+    return or_(*places) if places else None
+
+
+def is_head(user: User | None) -> bool:
+    return has_role(user, HEAD_ROLES)
+
+
+def volunteer_community_ids(user: User) -> set[int]:
+    return grants(user, Role.volunteer)
 
 
 def is_field_worker(user: User | None) -> bool:

@@ -17,9 +17,19 @@ from sqlalchemy import bindparam, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.services.access import admin_district_ids, staff_community_ids
+from bot.services.access import admin_district_ids, split_unit_scope, staff_community_ids
 from bot.services.errors import NotAllowed
-from models import AccessAction, AccessLog, Community, Grid, RoleGrant, ScopeType, User, utcnow
+from models import (
+    AccessAction,
+    AccessLog,
+    Building,
+    Community,
+    Grid,
+    RoleGrant,
+    ScopeType,
+    User,
+    utcnow,
+)
 from models.direct import DirectStatement
 
 PAGE = 10
@@ -41,6 +51,12 @@ class Place:
 
 async def place_of(session: AsyncSession, scope_type: ScopeType, scope_id: int) -> Place:
     """The community and district of a place (a grant's scope; departments belong to no district)."""
+    if scope_type in (ScopeType.building, ScopeType.unit):
+        building_id = split_unit_scope(scope_id)[0] if scope_type == ScopeType.unit else scope_id
+        grid_id = await session.scalar(select(Building.grid_id).where(Building.id == building_id))
+        if grid_id is None:
+            return Place()
+        scope_type, scope_id = ScopeType.grid, grid_id
     if scope_type == ScopeType.grid:
         row = (await session.execute(
             select(Grid.community_id, Community.district_id).join(Community, Community.id == Grid.community_id)

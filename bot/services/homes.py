@@ -1,5 +1,6 @@
 """Home claims: anyone can say they live in a building; only a worker of its
-grid (a grid worker or grid head, by their current grants) can confirm it.
+grid (a grid worker or grid head, by their current grants) or the building's
+own head (楼栋长; a unit head for a neighbour of their unit) can confirm it.
 
 Until a resident's home is confirmed it is a *claim*: the resident can ask
 for help as before (their cases go to the grid, which then meets them), but
@@ -23,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.services.access import field_grid_ids
+from bot.services.access import field_grid_ids, heads_home, homes_reached
 from bot.services.errors import Conflict, NotAllowed, NotFound
 from bot.services.escape import esc
 from bot.services.l10n import translator
@@ -59,29 +60,38 @@ def stated(user: User, now: datetime) -> None:
         user.home_confirmed_at, user.home_confirmed_by_id = now, None
 
 
-def _claims_where(grids: set[int]):  # type: ignore[no-untyped-def]
-    return (User.grid_id.in_(grids), User.building_id.is_not(None), User.home_confirmed_at.is_(None),
-            User.registered_at.is_not(None), User.telegram_id.is_not(None))
+def _claims_where(confirmer: User):  # type: ignore[no-untyped-def]
+    """The claims ``confirmer`` may settle (None when they may settle none): in the
+    grids they work, and in the buildings (units) they head."""
+    reached = homes_reached(confirmer)
+    if reached is None:
+        return None
+    return (reached, User.building_id.is_not(None), User.home_confirmed_at.is_(None),
+            User.registered_at.is_not(None), User.telegram_id.is_not(None), User.id != confirmer.id)
+
+
+def may_confirm(confirmer: User, resident: User) -> bool:
+    """A worker of the resident's grid, or the head of their building (unit)."""
+    return resident.grid_id in field_grid_ids(confirmer) or heads_home(confirmer, resident.building_id,
+                                                                        resident.unit)
 
 
 async def claims_count(session: AsyncSession, worker: User) -> int:
-    """How many claims wait for ``worker`` (0 for anyone who works no grid)."""
-    grids = field_grid_ids(worker)
-    if not grids:
+    """How many claims wait for ``worker`` (0 for anyone who works no grid and heads no building)."""
+    where = _claims_where(worker)
+    if where is None:
         return 0
-    return int(await session.scalar(select(func.count()).select_from(User).where(
-        *_claims_where(grids), User.id != worker.id)) or 0)
+    return int(await session.scalar(select(func.count()).select_from(User).where(*where)) or 0)
 
 
 async def claims(session: AsyncSession, worker: User, locale: str, *, limit: int = 10) -> list[Claim]:
-    """The oldest claims in ``worker``'s grids (never their own)."""
-    grids = field_grid_ids(worker)
-    if not grids:
+    """The oldest claims ``worker`` may settle (never their own)."""
+    where = _claims_where(worker)
+    if where is None:
         raise NotAllowed()
     rows = (await session.execute(
         select(User, Building).join(Building, Building.id == User.building_id)
-        .where(*_claims_where(grids), User.id != worker.id)
-        .order_by(User.registered_at, User.id).limit(limit))).all()
+        .where(*where).order_by(User.registered_at, User.id).limit(limit))).all()
     return [Claim(u.id, " ".join(p for p in (u.first_name, u.last_name) if p) or "—",
                   i18n_name(b.names, locale, b.code), u.registered_at) for u, b in rows]
 
@@ -90,7 +100,7 @@ async def _claim(session: AsyncSession, worker: User, user_id: int) -> tuple[Use
     if not 0 < user_id <= MAX_ID:
         raise NotFound("claim")
     resident = await session.get(User, user_id)
-    if resident is None or resident.building_id is None or resident.grid_id not in field_grid_ids(worker):
+    if resident is None or resident.building_id is None or not may_confirm(worker, resident):
         raise NotFound("claim")  # answered as if it did not exist: ids cannot be probed
     if resident.id == worker.id:
         raise NotAllowed("own_home")
@@ -109,9 +119,11 @@ async def confirm(session: AsyncSession, settings: Settings, worker: User, user_
     resident.home_confirmed_at, resident.home_confirmed_by_id = now, worker.id
     locale = recipient_locale(resident, settings.default_locale)
     _ = translator(locale)
+    where = esc(i18n_name(building.names, locale, building.code))
+    text = (_("🏠 Your grid worker has confirmed that you live in {building}.") if resident.grid_id in
+            field_grid_ids(worker) else _("🏠 Your building head has confirmed that you live in {building}."))
     await notify(session, recipient=resident, kind=OutboxKind.case_update, dedupe_key=f"home:{resident.id}:ok:{int(now.timestamp())}",
-                 text=_("🏠 Your grid worker has confirmed that you live in {building}.").format(
-                     building=esc(i18n_name(building.names, locale, building.code))))
+                 text=text.format(building=where))
     await session.flush()
     return resident.first_name
 

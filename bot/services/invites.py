@@ -10,15 +10,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import audit
-from bot.services.errors import InvalidInput, NotFound
+from bot.services import audit, places
+from bot.services.errors import InvalidInput
 from models import (
     ROLE_SCOPE,
     AccessAction,
-    Community,
-    Department,
-    District,
-    Grid,
     Invite,
     Role,
     RoleGrant,
@@ -27,12 +23,6 @@ from models import (
     utcnow,
 )
 
-_SCOPE_MODELS = {
-    ScopeType.grid: Grid,
-    ScopeType.community: Community,
-    ScopeType.department: Department,
-    ScopeType.district: District,
-}
 _DURATION_RE = re.compile(r"^(\d{1,4})([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 MAX_EXPIRY = timedelta(days=366)
@@ -71,12 +61,9 @@ def parse_duration(text: str) -> timedelta:
 
 
 async def resolve_scope(session: AsyncSession, role: Role, scope_code: str) -> tuple[ScopeType, int]:
+    """The role's kind of place and the id of the one ``scope_code`` names (a unit: ``BUILDING/2``)."""
     scope_type = ROLE_SCOPE[role]
-    model = _SCOPE_MODELS[scope_type]
-    scope_id = await session.scalar(select(model.id).where(model.code == scope_code))
-    if scope_id is None:
-        raise NotFound("scope", scope_type=scope_type.value, scope_code=scope_code)
-    return scope_type, scope_id
+    return scope_type, await places.resolve(session, scope_type, scope_code)
 
 
 async def create_invite(
@@ -89,6 +76,7 @@ async def create_invite(
     now: datetime | None = None,
 ) -> CreatedInvite:
     scope_type, scope_id = await resolve_scope(session, role, scope_code)
+    scope_code = await places.code_of(session, scope_type, scope_id)  # as stored: upper case, no spaces
     now = now or utcnow()
     invite = Invite(
         payload=secrets.token_urlsafe(24),  # 32 chars of [A-Za-z0-9_-]: a valid deep-link payload

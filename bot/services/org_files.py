@@ -204,7 +204,8 @@ def _mapping_with_line(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_with_line)
 
-_YAML_CHILDREN = {"districts": ("communities",), "communities": ("grids", "stations"), "grids": ("buildings",),
+_YAML_CHILDREN = {"districts": ("communities",), "communities": ("grids", "stations", "alliances"),
+                  "grids": ("buildings",),
                   "buildings": ("households",)}
 _YAML_LOCALIZED = {"names": "name", "descriptions": "description"}
 

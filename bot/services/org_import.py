@@ -1,6 +1,7 @@
 """Import the district's structure: districts, communities, grids, buildings,
-departments, the service catalogue, stations and (optionally) people and the
-household ledger (households with their tags and visit intervals).
+departments, the service catalogue, stations, alliance units and (optionally)
+people (with their roles, unit and party membership) and the household ledger
+(households with their tags and visit intervals).
 
 Three sources go through one path: an Excel workbook (one sheet per entity
 type), a CSV file (one table, a leading ``sheet`` column naming the entity
@@ -27,6 +28,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.services import audit
+from bot.services.access import unit_scope_id
 from bot.services.dates import local_day
 from bot.services.diary import refresh_household
 from bot.services.org_files import Source, read_any, read_yaml
@@ -51,7 +53,8 @@ from models.org import (
     Station,
     StationService,
 )
-from models.users import ROLE_SCOPE, RoleGrant, ScopeType, User
+from models.organisation import AllianceUnit, PartyMember
+from models.users import ROLE_SCOPE, Role, RoleGrant, ScopeType, User
 
 __all__ = [
     "DEMO_PATH",
@@ -74,23 +77,26 @@ _MODELS: dict[str, Any] = {
     "departments": Department,
     "services": ServiceItem,
     "stations": Station,
+    "alliances": AllianceUnit,
     "people": User,
     "households": Household,
 }
 _PARENT_FK = {
     "communities": "district_id", "grids": "community_id", "buildings": "grid_id", "stations": "community_id",
-    "households": "building_id",
+    "households": "building_id", "alliances": "community_id",
 }
 _SCOPE_SHEET = {
     ScopeType.grid: "grids",
     ScopeType.community: "communities",
     ScopeType.department: "departments",
     ScopeType.district: "districts",
+    ScopeType.building: "buildings",
+    ScopeType.unit: "buildings",  # the scope code names the building, then /unit
 }
 _SINGULAR = {
     "districts": "district", "communities": "community", "grids": "grid", "buildings": "building",
     "departments": "department", "services": "service", "stations": "station", "people": "person",
-    "households": "household",
+    "households": "household", "alliances": "alliance unit",
 }
 _CHUNK = 500  # keys per IN (...) query
 _SHOWN_ERRORS = 50
@@ -226,6 +232,15 @@ class _Known:
 
     ids: dict[str, dict[str, int]] = field(default_factory=lambda: {sheet: {} for sheet in SHEETS})
     building_grid: dict[str, int] = field(default_factory=dict)
+    building_units: dict[str, int] = field(default_factory=dict)
+
+
+def _scope_ref(role: Role, scope: str) -> tuple[str, str, int | None]:
+    """(sheet, code, unit) a role's scope code refers to: a unit head's ``B/2`` is building ``B``, unit 2."""
+    if ROLE_SCOPE[role] == ScopeType.unit:
+        building, _, unit = scope.partition("/")
+        return "buildings", building, int(unit)
+    return _SCOPE_SHEET[ROLE_SCOPE[role]], scope, None
 
 
 async def _resolve(session: AsyncSession, records: dict[str, list[Record]], errors: list[RowError]) -> _Known:
@@ -239,8 +254,12 @@ async def _resolve(session: AsyncSession, records: dict[str, list[Record]], erro
     for r in records["people"]:
         if r.building_code:
             refs.append((r, "building_code", "buildings", r.building_code))
-        refs.extend((r, f"roles ({role.value})", _SCOPE_SHEET[ROLE_SCOPE[role]], scope)
+        refs.extend((r, f"roles ({role.value})", *_scope_ref(role, scope)[:2])
                     for role, scope in (*r.roles, *r.removed_roles))
+        if r.party is not None:
+            refs.extend((r, column, target, code) for column, target, code in (
+                ("party_branch", "grids", r.party.branch_code), ("party_group", "buildings", r.party.group_code))
+                if code)
 
     wanted: dict[str, set[str]] = {sheet: set() for sheet in SHEETS}
     for _, _, target, code in refs:
@@ -251,15 +270,28 @@ async def _resolve(session: AsyncSession, records: dict[str, list[Record]], erro
         if not codes:
             continue
         model = _MODELS[sheet]
-        columns = (model.code, model.id, Building.grid_id) if sheet == "buildings" else (model.code, model.id)
+        columns = ((model.code, model.id, Building.grid_id, Building.units) if sheet == "buildings"
+                   else (model.code, model.id))
         for chunk in _chunks(sorted(codes)):
             for row in await session.execute(select(*columns).where(model.code.in_(chunk))):
                 known.ids[sheet][row[0]] = row[1]
                 if sheet == "buildings":
                     known.building_grid[row[0]] = row[2]
+                    known.building_units[row[0]] = row[3]
     for r, column, target, code in refs:
         if code not in defined[target] and code not in known.ids[target]:
             errors.append(RowError(r.sheet, r.row, f"{column}: unknown {_SINGULAR[target]} code {code!r}"))
+    # A unit (of a unit head, or where a person lives) must exist in its building.
+    units = {r.key: r.values.get("units") or 1 for r in records["buildings"]} | known.building_units
+    for r in records["people"]:
+        wanted_units = [(f"roles ({role.value})", *_scope_ref(role, scope)[1:]) for role, scope in
+                        (*r.roles, *r.removed_roles) if ROLE_SCOPE[role] == ScopeType.unit]
+        if r.building_code and r.values.get("unit"):
+            wanted_units.append(("unit", r.building_code, r.values["unit"]))
+        for column, building, unit in wanted_units:
+            if building in units and unit is not None and unit > units[building]:
+                errors.append(RowError(r.sheet, r.row, f"{column}: building {building} has {units[building]} "
+                                                       f"unit(s), not {unit}"))
     return known
 
 
@@ -394,6 +426,46 @@ class _Applier:
                 await refresh_household(self.session, household.id, tz, today)
         await self.session.flush()
 
+    def _scope_id(self, role: Role, scope: str) -> int:
+        sheet, code, unit = _scope_ref(role, scope)
+        scope_id = self.ids[sheet][code]
+        return unit_scope_id(scope_id, unit) if unit is not None else scope_id
+
+    async def _party(self, records: list[Record], users: dict[Any, User]) -> None:
+        """Party members as the file says: added or updated; ``party_member: no`` ends it."""
+        rows = [r for r in records if r.party is not None]
+        if not rows:
+            return
+        have = await _load(self.session, PartyMember, PartyMember.user_id, [users[r.key].id for r in rows])
+        for r in rows:
+            party = r.party
+            assert party is not None
+            user = users[r.key]
+            member = have.get(user.id)
+            changed = False
+            if not party.member:
+                if member is not None:
+                    await self.session.delete(member)
+                    changed = True
+            else:
+                if member is None:
+                    member = PartyMember(user_id=user.id, central_household=False, updated_at=self.now)
+                    self.session.add(member)
+                    changed = True
+                values: dict[str, Any] = {}
+                if party.branch_code:
+                    values["branch_grid_id"] = self.ids["grids"][party.branch_code]
+                if party.group_code:
+                    values["group_building_id"] = self.ids["buildings"][party.group_code]
+                if party.central is not None:
+                    values["central_household"] = party.central
+                if _assign(member, values):
+                    member.updated_at = self.now
+                    changed = True
+            if changed and self.status["people"][r.key] == "unchanged":
+                self.status["people"][r.key] = "updated"
+        await self.session.flush()
+
     async def _people(self, records: list[Record]) -> None:
         users = await _load(self.session, User, User.telegram_id, [r.key for r in records])
         for r in records:
@@ -418,6 +490,7 @@ class _Applier:
                 # The file states where they live: their home is confirmed by it (bot.services.homes).
                 user.home_confirmed_at, user.home_confirmed_by_id = self.now, None
         await self.session.flush()
+        await self._party(records, users)
 
         # Role grants listed are added; those listed with a leading "-" are removed
         # (bot.services.roles: open cases back to the queue, the access log); others stay.
@@ -433,7 +506,7 @@ class _Applier:
             user = users[r.key]
             for role, scope in r.roles:
                 scope_type = ROLE_SCOPE[role]
-                scope_id = self.ids[_SCOPE_SHEET[scope_type]][scope]
+                scope_id = self._scope_id(role, scope)
                 key = (user.id, str(role), str(scope_type), scope_id)
                 if key in granted:
                     continue
@@ -451,7 +524,7 @@ class _Applier:
                 continue
             user = users[r.key]
             await self.session.refresh(user, ["roles"])
-            removals = [(role, self.ids[_SCOPE_SHEET[ROLE_SCOPE[role]]][scope]) for role, scope in r.removed_roles]
+            removals = [(role, self._scope_id(role, scope)) for role, scope in r.removed_roles]
             if await revoke_listed(self.session, _settings(), user, removals, how="import", now=self.now) \
                     and self.status["people"][r.key] == "unchanged":
                 self.status["people"][r.key] = "updated"

@@ -27,7 +27,8 @@ DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # Entity types in the order they are applied (parents first).
 SHEETS: tuple[str, ...] = (
-    "districts", "communities", "grids", "buildings", "departments", "services", "stations", "people", "households",
+    "districts", "communities", "grids", "buildings", "departments", "services", "stations", "alliances", "people",
+    "households",
 )
 
 # sheet -> (column holding the parent's code, the parent's sheet)
@@ -36,6 +37,7 @@ PARENT: dict[str, tuple[str, str]] = {
     "grids": ("community_code", "communities"),
     "buildings": ("grid_code", "grids"),
     "stations": ("community_code", "communities"),
+    "alliances": ("community_code", "communities"),
     "households": ("building_code", "buildings"),
 }
 
@@ -50,6 +52,8 @@ SHEET_ALIASES: dict[str, str] = {
     "service": "services",
     "person": "people",
     "household": "households",
+    "alliance": "alliances",
+    "alliance_units": "alliances",
 }
 # Sheets a workbook may carry that this import does not read (yet).
 IGNORED_SHEETS: frozenset[str] = frozenset({"readme", "notes"})
@@ -57,6 +61,9 @@ IGNORED_SHEETS: frozenset[str] = frozenset({"readme", "notes"})
 IGNORED_COLUMNS: frozenset[str] = frozenset({"note", "notes", "comment", "comments"})
 
 CODE_RE = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,31}")
+# A unit of a building, the scope of a unit head: the building's code, "/", the unit (1..999).
+UNIT_SCOPE_RE = re.compile(r"([A-Z0-9][A-Z0-9_-]{0,31})\s*/\s*([1-9][0-9]{0,2})")
+MAX_UNIT = 999
 MAX_NAME = 200
 MAX_DESCRIPTION = 2000
 MAX_INT = 2**31 - 1
@@ -85,9 +92,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "code", "kind", *NAME_COLUMNS, *_localized("description"),
         "accept_hours", "resolve_hours", "sort_order", "active", "private",
     ),
+    "alliances": ("code", "community_code", *NAME_COLUMNS, "contact", "offers", "active"),
     "people": (
         "telegram_id", "first_name", "last_name", "username", "locale", "phone",
-        "building_code", "roles",
+        "building_code", "unit", "roles", "party_member", "party_branch", "party_group", "central_household",
     ),
     # ``name`` is accepted for ``label``.
     "households": ("code", "building_code", "unit", "label", "name", "tags", "active"),
@@ -176,6 +184,19 @@ class Record:
     roles: tuple[tuple[Role, str], ...] = ()  # people: (role, scope code)
     removed_roles: tuple[tuple[Role, str], ...] = ()  # people: "-role:CODE", a role to take away
     tags: tuple[tuple[CareTag, int], ...] = ()  # households: (tag, visit interval in days)
+    party: PartyCells | None = None  # people: the party columns, when any is filled
+
+
+@dataclass(frozen=True)
+class PartyCells:
+    """A person's party columns: member (False: no longer one), the grid of their
+    party branch and the building of their party group (None: keep), and
+    whether their home is a party-member central household (None: keep)."""
+
+    member: bool
+    branch_code: str | None
+    group_code: str | None
+    central: bool | None
 
 
 def normalize_sheet(name: Any) -> str | None:
@@ -443,7 +464,14 @@ class _Cells:
                 allowed = ", ".join(r.value for r in Role)
                 self.error(column, f"unknown role {role_key!r}; use one of {allowed}")
                 continue
-            if not CODE_RE.fullmatch(scope):
+            if role == Role.unit_head:
+                unit = UNIT_SCOPE_RE.fullmatch(scope)
+                if unit is None:
+                    self.error(column, f"role {role.value} needs a building code and unit, like "
+                                       f"{role.value}:CODE/2")
+                    continue
+                scope = f"{unit.group(1)}/{int(unit.group(2))}"
+            elif not CODE_RE.fullmatch(scope):
                 self.error(column, f"role {role.value} needs a scope code, like {role.value}:CODE")
                 continue
             target = removed if remove else out
@@ -553,6 +581,9 @@ def _parse_org(c: _Cells) -> Record | None:
         values["address"] = c.localized("address", required=False)
         values["phone"] = c.text("phone", max_len=32)
         values["opening_hours"] = c.hours()
+    elif sheet == "alliances":
+        values["contact"] = c.text("contact", max_len=200)
+        values["offers"] = c.text("offers", max_len=MAX_DESCRIPTION)
     elif sheet == "departments":
         values["ack_hours"] = c.integer("ack_hours", default=4, minimum=1, maximum=10_000)
     elif sheet == "services":
@@ -590,15 +621,32 @@ def _parse_person(c: _Cells) -> Record | None:
         "phone": c.text("phone", max_len=32),
     }
     building = c.code("building_code", required=False)
+    values["unit"] = c.integer("unit", default=None, minimum=1, maximum=MAX_UNIT)
+    if values["unit"] is not None and building is None:
+        c.error("unit", "needs building_code")
     roles, removed_roles = c.roles("roles")
+    party = _parse_party(c)
     if telegram_id is None:
         return None
     # Blank cells keep what the person may have set in the bot themselves.
     values = {k: v for k, v in values.items() if v is not None}
     return Record(
         sheet="people", row=c.raw.row, key=telegram_id, values=values,
-        building_code=building, roles=roles, removed_roles=removed_roles,
+        building_code=building, roles=roles, removed_roles=removed_roles, party=party,
     )
+
+
+def _parse_party(c: _Cells) -> PartyCells | None:
+    """The party columns of a person: None when all are blank (nothing changes)."""
+    member = c.boolean("party_member")
+    branch = c.code("party_branch", required=False)
+    group = c.code("party_group", required=False)
+    central = c.boolean("central_household")
+    if member is None and branch is None and group is None and central is None:
+        return None
+    if member is False and (branch or group or central):
+        c.error("party_member", "is no, but party_branch, party_group or central_household is given")
+    return PartyCells(member is not False, branch, group, central)
 
 
 def _username(c: _Cells) -> str | None:

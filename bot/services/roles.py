@@ -8,7 +8,9 @@ What the person may see follows their current grants on the very next update
 (the case owner's capacity included), so their sight of phones ends at once.
 
 Who may revoke in the bot mirrors who may invite (:data:`bot.services.staff.INVITABLE`):
-community staff remove grid workers and grid heads of their community's grids;
+community staff remove grid workers and grid heads of their community's grids,
+its volunteers and the heads of its buildings and units (a grid head, who
+may invite building and unit heads, asks staff to remove one);
 a district administrator removes any role within their district (and department
 officers, whom they also invite).  Nobody removes their own roles in the bot.
 """
@@ -22,25 +24,22 @@ from sqlalchemy import ColumnElement, and_, delete, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.services import audit, cases
+from bot.services import audit, cases, places
 from bot.services.access import FIELD_ROLES, admin_district_ids, field_grid_ids, staff_community_ids
 from bot.services.errors import InvalidInput, NotFound
 from bot.services.users import Option
 from models import (
+    UNIT_FACTOR,
     AccessAction,
+    Building,
     Community,
-    Department,
-    District,
     Grid,
     Role,
     RoleGrant,
     ScopeType,
     User,
-    i18n_name,
 )
 
-SCOPE_MODELS = {ScopeType.grid: Grid, ScopeType.community: Community,
-                ScopeType.department: Department, ScopeType.district: District}
 MAX_LISTED = 60  # people or grants offered as buttons at once
 
 
@@ -53,8 +52,7 @@ class Revoked:
 
 
 async def _scope_code(session: AsyncSession, grant: RoleGrant) -> str:
-    return await session.scalar(select(SCOPE_MODELS[grant.scope_type].code)
-                                .where(SCOPE_MODELS[grant.scope_type].id == grant.scope_id)) or "?"
+    return await places.code_of(session, grant.scope_type, grant.scope_id)
 
 
 async def _remove(session: AsyncSession, settings: Settings, target: User, grants: list[RoleGrant], *,
@@ -88,15 +86,15 @@ async def revoke(session: AsyncSession, settings: Settings, target: User, *, rol
     them when neither is given).  ``NotFound("scope")`` when no place has that code."""
     grants = [g for g in target.roles if role is None or g.role == role]
     if scope_code is not None:
-        code = scope_code.strip().upper()
-        places = set()
-        for scope_type, model in SCOPE_MODELS.items():
-            scope_id = await session.scalar(select(model.id).where(model.code == code))
-            if scope_id is not None:
-                places.add((scope_type, scope_id))
-        if not places:
+        found = set()
+        for scope_type in ScopeType:
+            try:
+                found.add((scope_type, await places.resolve(session, scope_type, scope_code)))
+            except NotFound:
+                continue
+        if not found:
             raise NotFound("scope")
-        grants = [g for g in grants if (g.scope_type, g.scope_id) in places]
+        grants = [g for g in grants if (g.scope_type, g.scope_id) in found]
     return await _remove(session, settings, target, grants, actor=None, how=how, now=now)
 
 
@@ -124,6 +122,13 @@ async def _revocable(session: AsyncSession, actor: User) -> ColumnElement[bool]:
         grids = select(Grid.id).where(Grid.community_id.in_(communities)).scalar_subquery()
         conditions.append(and_(RoleGrant.scope_type == ScopeType.grid, RoleGrant.role.in_(list(FIELD_ROLES)),
                                RoleGrant.scope_id.in_(grids)))
+        # The community's own organisation: its volunteers, the heads of its buildings and units.
+        buildings = select(Building.id).where(Building.grid_id.in_(grids)).scalar_subquery()
+        conditions.append(and_(RoleGrant.scope_type == ScopeType.community, RoleGrant.role == Role.volunteer,
+                               RoleGrant.scope_id.in_(communities)))
+        conditions.append(and_(RoleGrant.scope_type == ScopeType.building, RoleGrant.scope_id.in_(buildings)))
+        conditions.append(and_(RoleGrant.scope_type == ScopeType.unit,
+                               (RoleGrant.scope_id // UNIT_FACTOR).in_(buildings)))
     if not conditions:
         return false()
     return and_(or_(*conditions), RoleGrant.user_id != actor.id)
@@ -162,8 +167,7 @@ async def revocable_grants(session: AsyncSession, actor: User, user_id: int, loc
         raise NotFound("person")
     out = []
     for g in grants[:MAX_LISTED]:
-        scope = await session.get(SCOPE_MODELS[g.scope_type], g.scope_id)
-        out.append(GrantOption(g.id, g.role, i18n_name(scope.names, locale, scope.code) if scope else "?"))
+        out.append(GrantOption(g.id, g.role, await places.name_of(session, g.scope_type, g.scope_id, locale)))
     return _name(person), out
 
 

@@ -11,7 +11,7 @@ from typing import TypeVar
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import access, invites
+from bot.services import access, invites, places
 from bot.services.errors import InvalidInput, NotAllowed, NotFound
 from bot.services.users import Option
 from models import (
@@ -27,11 +27,14 @@ from models import (
     i18n_name,
 )
 
+ORGANISATION = (Role.building_head, Role.unit_head, Role.volunteer)
 # Which roles each role may hand out by invite.
 INVITABLE: dict[Role, tuple[Role, ...]] = {
-    Role.admin: (Role.worker, Role.grid_head, Role.staff, Role.department, Role.admin),
-    Role.staff: (Role.worker, Role.grid_head),
+    Role.admin: (Role.worker, Role.grid_head, Role.staff, Role.department, Role.admin, *ORGANISATION),
+    Role.staff: (Role.worker, Role.grid_head, *ORGANISATION),
+    Role.grid_head: (Role.building_head, Role.unit_head),  # of their own grid's buildings
 }
+MAX_SCOPES = 99  # places offered as buttons at once (a larger district invites from the command line)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +59,9 @@ class CommunitySummary:
 
 
 async def describe_roles(session: AsyncSession, user: User, locale: str) -> list[RoleLine]:
-    models = {ScopeType.grid: Grid, ScopeType.community: Community,
-              ScopeType.department: Department, ScopeType.district: District}
     lines = []
     for grant in sorted(user.roles, key=lambda g: (g.role.value, g.scope_id)):
-        scope = await session.get(models[grant.scope_type], grant.scope_id)
-        lines.append(RoleLine(grant.role, i18n_name(scope.names, locale, scope.code) if scope else "?"))
+        lines.append(RoleLine(grant.role, await places.name_of(session, grant.scope_type, grant.scope_id, locale)))
     return lines
 
 
@@ -160,14 +160,17 @@ def invitable_roles(user: User) -> list[Role]:
 async def invite_scopes(session: AsyncSession, user: User, role: Role, locale: str) -> list[Option]:
     """The scopes ``user`` may invite ``role`` into: only within their own grants
     (an administrator: their districts and the communities and grids in them;
-    staff: the grids of their communities).  Departments belong to no district
-    in the model: an administrator may invite officers to any active one."""
+    staff: the grids of their communities; a grid head: the buildings of their
+    grids, and their units).  Departments belong to no district in the model:
+    an administrator may invite officers to any active one."""
     if role not in invitable_roles(user):
         raise NotAllowed()
     districts = list(access.admin_district_ids(user))
     in_districts = select(Community.id).where(Community.district_id.in_(districts))
     scope_type = invites.ROLE_SCOPE[role]
     rows: Iterable[Grid | Community | Department | District]
+    if scope_type in (ScopeType.building, ScopeType.unit):
+        return await _building_scopes(session, user, scope_type, locale)
     if scope_type == ScopeType.grid:
         communities = list(access.staff_community_ids(user))
         rows = await session.scalars(
@@ -181,7 +184,23 @@ async def invite_scopes(session: AsyncSession, user: User, role: Role, locale: s
         rows = await session.scalars(select(Department).where(Department.active).order_by(Department.code))
     else:
         rows = await session.scalars(select(District).where(District.id.in_(districts)).order_by(District.code))
-    return [Option(r.id, r.code, i18n_name(r.names, locale, r.code)) for r in rows]
+    return [Option(r.id, r.code, i18n_name(r.names, locale, r.code)) for r in rows][:MAX_SCOPES]
+
+
+async def _building_scopes(session: AsyncSession, user: User, scope_type: ScopeType, locale: str) -> list[Option]:
+    """The buildings (or their units) of the grids ``user`` oversees (as grid head, staff or administrator)."""
+    grids = await access.overseen_grid_ids(session, user, districts=True)
+    buildings = await session.scalars(select(Building).where(Building.grid_id.in_(grids), Building.active)
+                                      .order_by(Building.code).limit(MAX_SCOPES))
+    out: list[Option] = []
+    for b in buildings:
+        name = i18n_name(b.names, locale, b.code)
+        if scope_type == ScopeType.building:
+            out.append(Option(b.id, b.code, name))
+            continue
+        out.extend(Option(access.unit_scope_id(b.id, unit), places.unit_code(b.code, unit),
+                          places.unit_name(name, unit)) for unit in range(1, (b.units or 1) + 1))
+    return out[:MAX_SCOPES]
 
 
 async def invite_as(

@@ -384,7 +384,8 @@ def create_router() -> Router:
     router = Router(name="appointments_staff")
     router.message.register(agenda_start, F.text == AGENDA,
                             HasRole(Role.staff, Role.admin, Role.worker, Role.grid_head))
-    router.message.register(proxy_start, F.text == PROXY_BOOK, HasRole(Role.worker, Role.grid_head))
+    router.message.register(proxy_start, F.text == PROXY_BOOK,
+                            HasRole(Role.worker, Role.grid_head, Role.building_head, Role.unit_head))
     router.message.register(close_reason_typed, ApptInput.close_reason, F.text, ~F.text.startswith("/"))
     router.message.register(plan_text_typed, ApptInput.plan_text, F.text, ~F.text.startswith("/"))
     router.message.register(proxy_name_typed, ApptInput.proxy_name, F.text, ~F.text.startswith("/"))

@@ -262,7 +262,7 @@ def _case_card(v: CaseView, tz, limit_notes: int) -> str:  # type: ignore[no-unt
 MAX_CARD_BUTTONS = 5  # a busy worker's card: the rest behind "More" (issue 20)
 # The order buttons take on a card: what moves the case on first.
 CARD_ORDER = ("eack", "acc", "take", "start", "res", "ok", "nok", "chat", "rate", "asg", "rmd", "canned", "dept",
-              "ho", "emg", "wd", "prv", "pub", "note", "files")
+              "vol", "ho", "emg", "wd", "prv", "pub", "note", "files")
 
 
 def card_keyboard(v: CaseView, *, more: bool = False) -> InlineKeyboardMarkup:
@@ -281,6 +281,7 @@ def card_keyboard(v: CaseView, *, more: bool = False) -> InlineKeyboardMarkup:
         "res": _("✅ Mark as done"),
         "dept": _("🏛️ Call in a department"),
         "ho": _("📄 Log a document handover"),
+        "vol": _("🙋 Offer to volunteers"),
         "note": _("📝 Internal note"),
         "ok": _("✅ Solved, I sign off") if v.case.kind == CaseKind.proxy else _("✅ Solved"),
         "nok": _("❌ Not solved"),

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.i18n import PoI18n
-from bot.services import diary
+from bot.services import diary, org
 from bot.services.bounds import MAX_PAGE, parse_int
 from bot.services.errors import DomainError, InvalidInput
 from bot.services.escape import esc
@@ -28,7 +28,7 @@ from handlers.diary.shared import (
     today,
 )
 from handlers.diary.ui import DiaryCb, DiaryStates, button, markup
-from models import CareTag, User, utcnow
+from models import CareTag, Role, User, utcnow
 
 _UNIT_RE = re.compile(r"^([0-9A-Za-z]+(?:[-－—/][0-9A-Za-z]+)*)\s+(.+)$")
 
@@ -71,6 +71,13 @@ async def ledger_building(query: CallbackQuery, callback_data: DiaryCb, session:
         rows.append([button(_("➕ Add a household"), "hadd", info.id)])
     rows.append([button(_("⬅️ Back"), "lg", info.grid_id)])
     text = _("📚 {building}: {count} households on the ledger").format(building=esc(info.name), count=len(households))
+    for person in await org.building_people(session, user, info.id):  # its heads, its central households
+        if person.role == Role.building_head:
+            text += "\n" + _("🏢 Building head: {name}").format(name=esc(person.name))
+        elif person.role == Role.unit_head:
+            text += "\n" + _("🚪 Unit {unit} head: {name}").format(unit=person.unit, name=esc(person.name))
+        else:
+            text += "\n" + _("🚩 Party-member central household: {name}").format(name=esc(person.name))
     await answer_and_show(query, text, markup(rows))
 
 

@@ -27,8 +27,8 @@ Sheets = dict[str, list[dict[str, Any]]]
 
 README_LINES = [
     "Organisation workbook for gridbot's import-org.",
-    "One sheet per entity type: districts, communities, grids, buildings, departments, services, stations, people, "
-    "households.",
+    "One sheet per entity type: districts, communities, grids, buildings, departments, services, stations, "
+    "alliances, people, households.",
     "Header on row 1; rows are matched by code (people by telegram_id): a re-import updates, never duplicates.",
     "Sheets whose name starts with '_' (like this one) are skipped.",
     "Columns and formats: docs/import-org.md.",

@@ -20,6 +20,7 @@ from bot.services.org_import import (
     seed_demo,
 )
 from models import (
+    AllianceUnit,
     Building,
     CareTag,
     Community,
@@ -29,6 +30,7 @@ from models import (
     GridKind,
     Household,
     HouseholdTag,
+    PartyMember,
     Role,
     RoleGrant,
     ScopeType,
@@ -45,12 +47,12 @@ TABLES = {
     "districts": District, "communities": Community, "grids": Grid, "buildings": Building,
     "stations": Station, "departments": Department, "services": ServiceItem, "people": User,
     "role_grants": RoleGrant, "station_services": StationService, "households": Household,
-    "household_tags": HouseholdTag,
+    "household_tags": HouseholdTag, "alliances": AllianceUnit, "party_members": PartyMember,
 }
 DEMO_COUNTS = {
-    "districts": 1, "communities": 3, "grids": 12, "buildings": 40, "stations": 4, "departments": 8,
+    "districts": 1, "communities": 3, "grids": 12, "buildings": 40, "stations": 4, "alliances": 2, "departments": 8,
     "services": 25, "people": 45, "role_grants": 39, "station_services": 63, "households": 6,
-    "household_tags": 8,
+    "household_tags": 8, "party_members": 0,
 }
 
 
@@ -167,7 +169,7 @@ async def test_seed_demo_twice_changes_nothing(sessionmaker: SM) -> None:
     before = await snapshot(sessionmaker)
     report = await seed_demo(sessionmaker)
     assert sum(report.created.values()) == 0 and sum(report.updated.values()) == 0
-    assert sum(report.unchanged.values()) == 138 + 6
+    assert sum(report.unchanged.values()) == 138 + 6 + 2  # + the alliance units
     assert await snapshot(sessionmaker) == before
 
 
@@ -358,7 +360,7 @@ async def test_header_problems_are_reported_once_on_row_1(sessionmaker: SM, tmp_
     }, extra_sheets={"Grdis": [["code"]], "_notes": [["anything"]]})
     assert [(e.sheet, e.row, e.message) for e in (await refused(sessionmaker, path)).errors] == [
         ("Grdis", 0, "unknown sheet 'Grdis'; use districts, communities, grids, buildings, departments, "
-                     "services, stations, people, households (start a sheet's name with '_' to have it skipped)"),
+                     "services, stations, alliances, people, households (start a sheet's name with '_' to have it skipped)"),
         ("grids", 1, "unknown column 'colour'"),
         ("grids", 1, "missing column 'community_code'"),
     ]

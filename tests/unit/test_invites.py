@@ -97,7 +97,8 @@ async def test_staff_may_invite_only_into_own_community(sessionmaker):
     async with sessionmaker() as s:
         place = await make_district(s)
         secretary = await make_user(s, 3001, role=Role.staff, scope_id=place.communities[0].id)
-        assert staff.invitable_roles(secretary) == [Role.worker, Role.grid_head]
+        assert staff.invitable_roles(secretary) == [Role.worker, Role.grid_head, Role.building_head, Role.unit_head,
+                                                    Role.volunteer]
         own = await staff.invite_scopes(s, secretary, Role.worker, "en")
         assert {o.code for o in own} == {"C1-G1", "C1-G2"}
         created = await staff.invite_as(s, secretary, Role.worker, place.grids[0].id)

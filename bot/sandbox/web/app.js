@@ -6,7 +6,8 @@
 
   const STRINGS = window.SANDBOX_STRINGS;
   const LANGS = ['zh-Hans', 'zh-Hant', 'en'];
-  const KIND_ORDER = ['resident', 'worker', 'grid_head', 'staff', 'department', 'admin', 'unregistered'];
+  const KIND_ORDER = ['resident', 'worker', 'grid_head', 'staff', 'department', 'admin', 'building_head', 'unit_head',
+    'volunteer', 'unregistered'];
   const MAX_UPLOAD_MB = 20;
   const POLL_TIMEOUT = 25;
   const CLOCK_REFRESH_MS = 20000;

@@ -65,16 +65,12 @@ from bot.services.appointments.staff import (
     BookingCard,
     PlanLine,
     StationRef,
-    add_offline_resident,
     agenda,
     booking_card,
-    clean_name,
     close_day,
     closure_preview,
     mark,
     my_stations,
-    offline_resident,
-    offline_residents,
     plan_of,
     reopen_day,
     save_plan,
@@ -88,6 +84,14 @@ from bot.services.appointments.texts import (
     status_icon,
     status_label,
     when_label,
+)
+
+# People without Telegram are shared with the heads' case filing (bot.services.offline).
+from bot.services.offline import (
+    add_offline_resident,
+    clean_name,
+    offline_resident,
+    offline_residents,
 )
 
 __all__ = [

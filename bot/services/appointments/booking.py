@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.services import family
-from bot.services.access import chain_of_grid, field_grid_ids, oversees
+from bot.services.access import chain_of_grid, field_grid_ids, heads_home, oversees
 from bot.services.appointments.availability import SlotView, free_slots, group_days, nearest_free
 from bot.services.appointments.common import (
     AppointmentView,
@@ -107,13 +107,14 @@ async def may_act_for(session: AsyncSession, actor: User, resident: User) -> boo
     """A resident acts for themselves, and so does a family member they linked
     (bot.services.family, while the link is active); a worker, grid head,
     community staff or district admin acts for a resident *without Telegram* of
-    their grid / community / district (a proxy booking)."""
+    their grid / community / district, and a building (unit) head for one of
+    their building (unit) (a proxy booking)."""
     if actor.id == resident.id or await family.is_delegate(session, actor.id, resident.id):
         return True
     if resident.telegram_id is not None or resident.grid_id is None:
         return False
-    if resident.grid_id in field_grid_ids(actor):
-        return True
+    if resident.grid_id in field_grid_ids(actor) or heads_home(actor, resident.building_id, resident.unit):
+        return True  # their grid's worker, or the head of their building (unit)
     chain = await chain_of_grid(session, resident.grid_id)
     return chain is not None and oversees(actor, chain)
 

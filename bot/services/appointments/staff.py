@@ -16,7 +16,6 @@ Who is who (checked on every call):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
@@ -29,7 +28,6 @@ from bot.services.access import (
     admin_district_ids,
     chain_of_community,
     field_grid_ids,
-    require_field_worker,
     staff_community_ids,
 )
 from bot.services.appointments.common import no_show_count, person_name, set_cancelled
@@ -66,8 +64,6 @@ MANAGE = "admin"  # district admin: plans and closures, masked phones
 VIEW = "view"  # grid workers of the station's community: masked phones
 
 MAX_REASON = 200
-MAX_NAME = 64
-_PHONE_RE = re.compile(r"^\+?[0-9]{5,20}$")
 
 
 async def access(session: AsyncSession, actor: User, station: Station) -> str | None:
@@ -413,52 +409,4 @@ async def set_plan_active(session: AsyncSession, settings: Settings, actor: User
     plan = replace(bk.plan, active=active)
     await _store_plan(session, plan, actor, now)
     return plan
-
-
-# ------------------------------------------------------------------ residents without Telegram
-
-async def offline_residents(session: AsyncSession, actor: User, *, limit: int = 20) -> list[User]:
-    """Residents without Telegram of the actor's grids, most recently added first."""
-    grids = require_field_worker(actor)
-    return list(await session.scalars(select(User).where(
-        User.telegram_id.is_(None), User.grid_id.in_(grids)).order_by(User.id.desc()).limit(limit)))
-
-
-def clean_name(name: str) -> str:
-    name = " ".join((name or "").split())
-    if not name or len(name) > MAX_NAME or name.startswith("/"):
-        raise InvalidInput("appt_name", limit=MAX_NAME)
-    return name
-
-
-def clean_phone(phone: str) -> str:
-    cleaned = re.sub(r"[\s()-]", "", phone or "")
-    if not _PHONE_RE.match(cleaned):
-        raise InvalidInput("bad_phone")
-    return cleaned
-
-
-async def add_offline_resident(session: AsyncSession, actor: User, name: str, phone: str,
-                               now: datetime) -> tuple[User, bool]:
-    """A resident without Telegram, typed in by a worker of their grid.  The same
-    phone in the worker's grids is the same person (their no-shows add up).
-    Returns the person and whether they were new."""
-    grids = sorted(require_field_worker(actor))
-    name, phone = clean_name(name), clean_phone(phone)
-    existing = await session.scalar(select(User).where(
-        User.telegram_id.is_(None), User.phone == phone, User.grid_id.in_(grids)).limit(1))
-    if existing is not None:
-        return existing, False
-    person = User(telegram_id=None, first_name=name, phone=phone, grid_id=grids[0], registered_at=now,
-                  created_at=now, roles=[])
-    session.add(person)
-    await session.flush()
-    return person, True
-
-
-async def offline_resident(session: AsyncSession, actor: User, resident_id: int) -> User:
-    person = await session.get(User, resident_id)
-    if person is None or person.telegram_id is not None or person.grid_id not in field_grid_ids(actor):
-        raise NotFound("appt_resident")
-    return person
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,6 +35,7 @@ from bot.services.access import (
     admin_district_ids,
     chain_of_grid,
     head_grid_ids,
+    headed,
     may_oversee,
     oversees,
     staff_community_ids,
@@ -45,6 +46,7 @@ from bot.services.l10n import translator
 from bot.services.notify import wake_sender_after_commit
 from bot.services.users import Option, mask_phone
 from models import (
+    UNIT_FACTOR,
     Broadcast,
     BroadcastAck,
     BroadcastAudience,
@@ -240,13 +242,31 @@ def _grid_ids(ref: ScopeRef) -> Select[tuple[int]]:
             .where(Community.district_id == ref.id, Grid.active, Community.active))
 
 
+def _building_ids(ref: ScopeRef) -> Select[tuple[int]]:
+    if ref.type == BroadcastScope.building:
+        return select(Building.id).where(Building.id == ref.id)
+    return select(Building.id).where(Building.grid_id.in_(_grid_ids(ref)), Building.active)
+
+
+def heads_filter(building_ids: Any) -> Any:
+    """SQL condition on ``User``: the building heads and unit heads of ``building_ids`` (a subquery)."""
+    return User.id.in_(select(RoleGrant.user_id).where(or_(
+        and_(RoleGrant.role == Role.building_head, RoleGrant.scope_type == ScopeType.building,
+             RoleGrant.scope_id.in_(building_ids)),
+        and_(RoleGrant.role == Role.unit_head, RoleGrant.scope_type == ScopeType.unit,
+             (RoleGrant.scope_id // UNIT_FACTOR).in_(building_ids)))))
+
+
 def audience_filter(ref: ScopeRef, audience: BroadcastAudience) -> Any:
-    """SQL condition on ``User`` for the people of ``audience`` in ``ref``."""
+    """SQL condition on ``User`` for the people of ``audience`` in ``ref``.  The
+    residents' notices also go to the heads of the buildings (units) in it, who
+    pass them on at the door (bot.services.org)."""
     if ref.type == BroadcastScope.building:
         residents = User.building_id == ref.id
     else:
         residents = User.grid_id.in_(_grid_ids(ref))
-    residents = and_(residents, User.registered_at.is_not(None), User.building_id.is_not(None))
+    residents = or_(and_(residents, User.registered_at.is_not(None), User.building_id.is_not(None)),
+                    heads_filter(_building_ids(ref)))
     workers = User.id.in_(
         select(RoleGrant.user_id).where(RoleGrant.role.in_([Role.worker, Role.grid_head]),
                                         RoleGrant.scope_type == ScopeType.grid,
@@ -553,6 +573,8 @@ class FollowupResident:
     building_code: str
     phone: str | None  # masked (138****3001): enough to recognise, not to copy
     delivery: OutboxStatus  # sent, unreachable, failed, unknown...
+    building_id: int = 0
+    unit: int | None = None
 
 
 @dataclass
@@ -566,6 +588,14 @@ class Followup:
     notice: str
     workers: list[User] = field(default_factory=list)
     residents: list[FollowupResident] = field(default_factory=list)
+    # The heads of the grid's buildings and units: (head, building id, their units or None for all).
+    heads: list[tuple[User, int, frozenset[int] | None]] = field(default_factory=list)
+
+    def for_head(self, building_id: int, units: frozenset[int] | None) -> Followup:
+        """The list a building (unit) head gets: their building's (unit's) residents, no phones."""
+        mine = [replace(r, phone=None) for r in self.residents
+                if r.building_id == building_id and (units is None or r.unit in units)]
+        return replace(self, residents=mine, workers=[], heads=[])
 
 
 async def due_followups(session: AsyncSession, now: datetime) -> list[tuple[Broadcast, list[Followup]]]:
@@ -604,12 +634,22 @@ async def due_followups(session: AsyncSession, now: datetime) -> list[tuple[Broa
                                                         RoleGrant.scope_id == grid.id)))
                     .order_by(User.id)
                 ))
+                item.heads = await _heads_of_grid(session, grid.id)
             # A worker who lives in the grid is on their own list only if they are a resident.
             item.residents.append(FollowupResident(
                 user.id, " ".join(x for x in (user.first_name, user.last_name) if x), dict(building.names),
-                building.code, mask_phone(user.phone), OutboxStatus(status)))
+                building.code, mask_phone(user.phone), OutboxStatus(status), building.id, user.unit))
         out.append((broadcast, list(by_grid.values())))
     return out
+
+
+async def _heads_of_grid(session: AsyncSession, grid_id: int) -> list[tuple[User, int, frozenset[int] | None]]:
+    """Each head of a building (unit) of the grid, with the building and their units there."""
+    buildings = select(Building.id).where(Building.grid_id == grid_id)
+    heads = list(await session.scalars(select(User).where(heads_filter(buildings)).order_by(User.id)))
+    ids = set(await session.scalars(buildings))
+    return [(head, building_id, units) for head in heads for building_id, units in headed(head).items()
+            if building_id in ids]
 
 
 async def mark_followup_sent(session: AsyncSession, broadcast_id: int, now: datetime) -> None:

@@ -9,6 +9,8 @@ modules behind it import each other directly, never through here::
     texts       words shared by the handlers and the notifications
     intake      drafts, sending, "follow this similar case instead", problems found on patrol
     external    cases filed by another system (Open311), sent at once; a resident keeping a case private
+    behalf      a building (unit) head files for a neighbour without Telegram
+    volunteers  proxy errands offered to the community's volunteers: Take (first wins), done
     emergency   emergencies: alerts up the chain until someone takes charge
     loop        accept, start, resolve, confirm / reopen, withdraw, rate, auto-close,
                 taking charge of an emergency
@@ -22,14 +24,15 @@ modules behind it import each other directly, never through here::
     jobs        the recurring sweeps (imported here so they are registered)
 
 Import order (no cycles): common → texts; limits (caps against floods) → nothing of ours;
-emergency → common, limits; intake, loop → emergency; external → intake;
-relay, views → common; oversight → loop; escalation → oversight; jobs → escalation, emergency, loop,
-oversight.
+emergency → common, limits; intake, loop → emergency; external → intake; behalf → intake;
+relay, views, volunteers → common; oversight → loop; escalation → oversight; jobs → escalation,
+emergency, loop, oversight.
 """
 
 from __future__ import annotations
 
 from bot.services.cases import jobs as cases_jobs  # noqa: F401  (registers the recurring jobs)
+from bot.services.cases.behalf import file_for_neighbour
 from bot.services.cases.common import Capacity, FileRef, case_cb, esc_cb, found_on_patrol
 from bot.services.cases.emergency import emergency_tick, flag_emergency
 from bot.services.cases.escalation import (
@@ -136,6 +139,15 @@ from bot.services.cases.views import (
     require_action,
     view,
 )
+from bot.services.cases.volunteers import (
+    ERRAND_CB,
+    Errand,
+    errand,
+    errand_done,
+    my_errands,
+    offer_errand,
+    take_errand,
+)
 
 __all__ = [
     # common
@@ -150,6 +162,8 @@ __all__ = [
     # figures (for the reports and the diary)
     "CLOSING", "Figures", "OverdueCase", "Tally", "WeekPoint", "breakdown_of", "facts", "make_figures",
     "materialized", "open_count", "overdue_cases", "overdue_count", "scope_conditions", "weekly_of",
+    # behalf
+    "file_for_neighbour",
     # intake
     "DraftSummary", "FoundFile", "SimilarCase", "add_file", "add_location", "add_text", "catalogue",
     "discard_draft", "follow_instead", "open_found_problem", "pending_draft", "set_authorisation",
@@ -165,6 +179,8 @@ __all__ = [
     # texts (words the handlers show too)
     "actor_label", "emergency_numbers", "event_label", "handover_line", "kind_label", "stars", "status_icon",
     "status_label", "when",
+    # volunteers
+    "ERRAND_CB", "Errand", "errand", "errand_done", "my_errands", "offer_errand", "take_errand",
     # views
     "CaseBrief", "CaseView", "attachments", "inbox", "my_cases", "open_escalations", "require_action", "view",
 ]

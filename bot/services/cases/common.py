@@ -312,6 +312,10 @@ async def community_staff(session: AsyncSession, community_id: int) -> list[User
     return await _holders(session, (Role.staff,), ScopeType.community, [community_id])
 
 
+async def community_volunteers(session: AsyncSession, community_id: int) -> list[User]:
+    return await _holders(session, (Role.volunteer,), ScopeType.community, [community_id])
+
+
 async def district_admins(session: AsyncSession, community_id: int) -> list[User]:
     district_id = await session.scalar(select(Community.district_id).where(Community.id == community_id))
     return await _holders(session, (Role.admin,), ScopeType.district, [district_id] if district_id else [])

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.services.cases.common import Capacity, add_event, case_for, next_number, publishable
-from bot.services.cases.intake import MAX_DESCRIPTION, _time_limits, notify_new_case
+from bot.services.cases.intake import MAX_DESCRIPTION, time_limits, notify_new_case
 from bot.services.errors import Conflict, InvalidInput, NotFound
 from models import (
     ActorRole,
@@ -55,7 +55,7 @@ async def file_for_system(session: AsyncSession, settings: Settings, filer: User
         raise InvalidInput("empty_text")
     if len(text) > MAX_DESCRIPTION:
         raise InvalidInput("text_too_long", limit=MAX_DESCRIPTION)
-    limits = await _time_limits(session, settings, service, now)
+    limits = await time_limits(session, settings, service, now)
     case = Case(kind=CaseKind.report, status=CaseStatus.new, service_id=service.id, resident_id=filer.id,
                 community_id=grid.community_id, grid_id=grid.id, building_id=building.id, description=text,
                 created_at=now, submitted_at=now, accept_due_at=limits.accept_due, resolve_due_at=limits.resolve_due)

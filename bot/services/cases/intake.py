@@ -298,7 +298,7 @@ async def submit(session: AsyncSession, settings: Settings, resident: User, draf
     if building is None or grid is None:
         raise NotAllowed("no_home")
     service = await session.get(ServiceItem, case.service_id) if case.service_id else None
-    limits = await _time_limits(session, settings, service, now)
+    limits = await time_limits(session, settings, service, now)
     if not await transition(session, case, [CaseStatus.draft], status=CaseStatus.new, submitted_at=now,
                             building_id=building.id, grid_id=grid.id, community_id=grid.community_id,
                             accept_due_at=limits.accept_due, resolve_due_at=limits.resolve_due,
@@ -336,7 +336,7 @@ class _TimeLimits:
                 "accept_hours": self.accept_hours, "resolve_hours": self.resolve_hours}
 
 
-async def _time_limits(session: AsyncSession, settings: Settings, service: ServiceItem | None,
+async def time_limits(session: AsyncSession, settings: Settings, service: ServiceItem | None,
                        now: datetime) -> _TimeLimits:
     """The service's time limits (or the defaults), due in working hours from now."""
     calendar = await calendar_for(session, settings, now=now)
@@ -380,7 +380,7 @@ async def open_found_problem(
         raise NotAllowed("not_your_grid")
     if not description and not files:
         raise InvalidInput("draft_empty")
-    limits = await _time_limits(session, settings, None, now)
+    limits = await time_limits(session, settings, None, now)
     case = Case(kind=CaseKind.report, status=CaseStatus.new, service_id=None, resident_id=reporter.id,
                 community_id=grid.community_id, grid_id=grid.id, building_id=building_id,
                 description=description, latitude=latitude, longitude=longitude, created_at=now,

@@ -69,10 +69,13 @@ def actor_label(_: Translate, role: ActorRole, *, for_resident: bool, name: str 
         ActorRole.staff: _("community"),
         ActorRole.department: _("department"),
         ActorRole.admin: _("district"),
+        ActorRole.building_head: _("building head"),
+        ActorRole.unit_head: _("unit head"),
+        ActorRole.volunteer: _("volunteer"),
         ActorRole.system: _("system"),
     }[role]
     if for_resident:
-        return _("you") if role == ActorRole.resident else label
+        return _("you") if role == ActorRole.resident else label  # never a name: a volunteer stays anonymous
     return f"{label} {name}" if name and role != ActorRole.system else label
 
 
@@ -105,6 +108,9 @@ def event_label(_: Translate, type_: CaseEventType) -> str:
         CaseEventType.escalated: _("still nobody acted: the next level alerted"),
         CaseEventType.assigned: _("given to another worker"),
         CaseEventType.reminded: _("reminded"),
+        CaseEventType.volunteer_offered: _("offered to the community's volunteers"),
+        CaseEventType.volunteer_helping: _("a volunteer is helping"),
+        CaseEventType.volunteer_done: _("the volunteer reports their part done"),
     }[type_]
 
 

@@ -345,7 +345,7 @@ def actions_for(v: CaseView) -> list[str]:
             out.append("start")
         out += ["chat", "canned", "res", "dept"]
         if c.kind == CaseKind.proxy:
-            out.append("ho")
+            out += ["ho", "vol"]  # vol: offer it to the community's volunteers (bot.services.cases.volunteers)
     elif Capacity.owner in caps and c.status == CaseStatus.resolved and c.kind == CaseKind.proxy:
         out.append("ho")
     if open_ and not emergency_open and caps & {Capacity.owner, Capacity.grid, Capacity.staff} \

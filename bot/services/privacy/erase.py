@@ -17,7 +17,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.services import appointments, cases
+from bot.services import appointments, cases, events
 from bot.services.errors import Conflict, NotAllowed
 from models import (
     Appointment,
@@ -28,11 +28,16 @@ from models import (
     CaseFollower,
     CaseRating,
     CaseStatus,
+    EventSignup,
+    EventStatus,
     Household,
     InboundStatus,
     InboundUpdate,
     OutboxMessage,
     OutboxStatus,
+    PartyMember,
+    ServiceEvent,
+    SignupStatus,
     User,
 )
 
@@ -66,6 +71,13 @@ async def erase_user(session: AsyncSession, settings: Settings, user: User, now:
             await appointments.cancel(session, settings, user, appointment_id, now)
         except Conflict:
             pass
+    # Seats at service days still to come are given up (the first waiting takes them).
+    for event_id in list(await session.scalars(select(EventSignup.event_id).join(
+            ServiceEvent, ServiceEvent.id == EventSignup.event_id).where(
+            EventSignup.user_id == user.id, EventSignup.status.in_((SignupStatus.going, SignupStatus.waiting)),
+            ServiceEvent.status == EventStatus.open, ServiceEvent.starts_at > now))):
+        await events.cancel(session, settings, user, event_id, now)
+    await session.execute(delete(PartyMember).where(PartyMember.user_id == user.id))
     await session.execute(update(Case).where(Case.resident_id == user.id).values(
         description=ERASED_TEXT, latitude=None, longitude=None, authorisation=None))
     await session.execute(update(CaseEvent).where(CaseEvent.actor_id == user.id, CaseEvent.note.is_not(None))
@@ -96,5 +108,5 @@ async def erase_user(session: AsyncSession, settings: Settings, user: User, now:
                 InboundUpdate.payload.contains(f'{{"id": {telegram_id},'))).values(payload="{}", chat_id=None))
     user.telegram_id = None
     user.first_name, user.last_name, user.username, user.phone = "", None, None, None
-    user.building_id = user.grid_id = None
+    user.building_id = user.grid_id = user.unit = None
     user.registered_at = user.privacy_consent_at = None

@@ -13,11 +13,16 @@ from bot.services import diary
 from bot.services import users as user_service
 from models import (
     Appointment,
+    Building,
     Case,
     CaseAttachment,
     CaseEvent,
     CaseFollower,
     CaseRating,
+    EventSignup,
+    Grid,
+    PartyMember,
+    ServiceEvent,
     ServiceItem,
     Station,
     User,
@@ -33,8 +38,8 @@ def _when(value: datetime | date | None) -> str | None:
 async def export_user_data(session: AsyncSession, user: User, locale: str) -> bytes:
     """Everything stored about ``user``: profile, consents, roles, their cases
     (their own words, attachments they sent, the public timeline, their rating),
-    the cases they follow (by number), their appointments and the tags of
-    their household on the ledger.  Only the
+    the cases they follow (by number), their appointments, the tags of
+    their household on the ledger, their unit, party membership and service days.  Only the
     person's own data: the caller is the person (the handler passes the
     current user), so no permission check beyond that is needed."""
     home = await user_service.home_of(session, user, locale)
@@ -61,8 +66,26 @@ async def export_user_data(session: AsyncSession, user: User, locale: str) -> by
             .where(CaseFollower.user_id == user.id).order_by(Case.id))),
         "appointments": await _appointments(session, user, locale),
         "household_ledger_tags": [t.value for t in await diary.own_household_tags(session, user)],
+        "unit": user.unit,
+        "party_member": await _party(session, user),
+        "service_days": [
+            {"title": e.title, "starts_at": _when(e.starts_at), "place": e.place, "sign_up": s.status.value,
+             "attended": s.attended, "volunteer_hours": s.hours}
+            for s, e in (await session.execute(
+                select(EventSignup, ServiceEvent).join(ServiceEvent, ServiceEvent.id == EventSignup.event_id)
+                .where(EventSignup.user_id == user.id).order_by(ServiceEvent.starts_at))).all()],
     }
     return json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+async def _party(session: AsyncSession, user: User) -> dict[str, Any] | None:
+    member = await session.get(PartyMember, user.id)
+    if member is None:
+        return None
+    return {"branch_grid": await session.scalar(select(Grid.code).where(Grid.id == member.branch_grid_id)),
+            "group_building": await session.scalar(select(Building.code).where(
+                Building.id == member.group_building_id)),
+            "central_household": member.central_household}
 
 
 async def _cases(session: AsyncSession, user: User) -> list[dict[str, Any]]:

@@ -13,6 +13,8 @@ from bot.config import Settings
 from bot.services.cases import Figures, WeekPoint
 from bot.services.consultations import Turnout
 from bot.services.diary import DiaryFigures
+from bot.services.events import EventFigures
+from bot.services.org import OrgFigures
 from bot.services.reports.periods import Period
 
 REPORT_CB = "rp"  # callback data prefix (handlers.reports.router.ReportCb packs the same layout)
@@ -151,6 +153,8 @@ class Report:
     consultations: Turnout | None = None
     consultations_by: list[tuple[str, Turnout]] = field(default_factory=list)
     lines: list[CaseLine] = field(default_factory=list)  # the cohort's cases (the CSV)
+    organisation: OrgFigures = field(default_factory=OrgFigures)  # heads' coverage, volunteers' errands
+    events: EventFigures = field(default_factory=EventFigures)  # service days
 
 
 def targets_for(figs: Figures, settings: Settings) -> list[Target]:

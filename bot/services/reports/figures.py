@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import FromClause
 
 from bot.config import Settings
-from bot.services import cases, consultations
+from bot.services import cases, consultations, events, org
 from bot.services import diary as diary_figures
 from bot.services.cases import status_label
 from bot.services.dates import local_day
@@ -228,6 +228,9 @@ async def compute(session: AsyncSession, settings: Settings, scope: Scope, perio
         unit_names = {r.id: i18n_name(r.names, locale, r.code) for r in grid_rows}
     consultations_by = sorted(((unit_names.get(k, str(k)), t) for k, t in per_unit.items() if k is not None),
                               key=lambda kv: kv[0])
+    organisation = await org.org_figures(session, grids_q, since, until)
+    service_days = await events.event_figures(session, select(Grid.community_id).where(Grid.id.in_(grids_q)),
+                                              since, until)
 
     return Report(
         scope=scope, period=period, as_of=as_of, locale=locale, tz_name=settings.display_tz,
@@ -237,5 +240,5 @@ async def compute(session: AsyncSession, settings: Settings, scope: Scope, perio
         comments=sorted((CommentLine(line.number, line.score, line.comment) for line in lines
                          if line.score is not None and line.comment), key=lambda c: (c.score, c.number)),
         overdue_cases=overdue_cases, open_now=open_now, lines=lines, consultations=turnout.get(None),
-        consultations_by=consultations_by,
+        consultations_by=consultations_by, organisation=organisation, events=service_days,
     )

@@ -133,6 +133,13 @@ def summary_lines(_: Translate, report: Report) -> list[str]:
     lines.append(_("Residents' consultations {count} · turnout {rate} ({answered} of {asked} asked)").format(
         count=t.consultations if t else 0, rate=pct(t.rate if t else None), answered=t.answered if t else 0,
         asked=t.asked if t else 0))
+    o, e = report.organisation, report.events
+    lines.append(_("Buildings with a building head {headed}/{total} ({rate}) · errands offered to volunteers "
+                   "{offered}, taken {taken}").format(headed=o.buildings_with_head, total=o.buildings,
+                                                      rate=pct(o.coverage), offered=o.errands_offered,
+                                                      taken=o.errands_taken))
+    lines.append(_("Service days held {held} · seats taken {signed} · attended {attended} · volunteer hours "
+                   "{hours}").format(held=e.held, signed=e.signed_up, attended=e.attended, hours=e.volunteer_hours))
     return lines
 
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.services import appointments as appt
+from bot.services import offline
 from bot.services.appointments import followup, staff
 from bot.services.appointments.jobs import sweep_holidays
 from bot.services.appointments.texts import mask_phone
@@ -219,18 +220,18 @@ async def test_worker_books_for_a_resident_without_telegram(sessionmaker):
         aw = await make_appt_world(s)
         w = aw.w
         with pytest.raises(InvalidInput, match="bad_phone"):
-            await staff.add_offline_resident(s, w.worker, "王奶奶", "call me", T0)
+            await offline.add_offline_resident(s, w.worker, "王奶奶", "call me", T0)
         with pytest.raises(InvalidInput, match="appt_name"):
-            await staff.add_offline_resident(s, w.worker, "  ", "13900001111", T0)
+            await offline.add_offline_resident(s, w.worker, "  ", "13900001111", T0)
         with pytest.raises(NotAllowed):
-            await staff.add_offline_resident(s, w.resident, "王奶奶", "13900001111", T0)
-        granny, new = await staff.add_offline_resident(s, w.worker, "王奶奶", "139 0000 1111", T0)
+            await offline.add_offline_resident(s, w.resident, "王奶奶", "13900001111", T0)
+        granny, new = await offline.add_offline_resident(s, w.worker, "王奶奶", "139 0000 1111", T0)
         assert new and granny.telegram_id is None and granny.phone == "13900001111"
         assert granny.grid_id == w.place.grids[0].id
-        same, new = await staff.add_offline_resident(s, w.worker2, "王秀英", "13900001111", T0)
+        same, new = await offline.add_offline_resident(s, w.worker2, "王秀英", "13900001111", T0)
         assert same.id == granny.id and not new
-        assert [u.id for u in await staff.offline_residents(s, w.worker)] == [granny.id]
-        assert await staff.offline_residents(s, w.other_worker) == []
+        assert [u.id for u in await offline.offline_residents(s, w.worker)] == [granny.id]
+        assert await offline.offline_residents(s, w.other_worker) == []
         a = await appt.book(s, SETTINGS, w.worker, station_id=aw.station.id, service_id=aw.visit.id,
                             starts_at=at(2, "10:00"), now=T0, resident_id=granny.id)
         assert a.proxy and a.booked_by_id == w.worker.id and a.resident_id == granny.id
@@ -269,7 +270,7 @@ async def test_closure_of_a_proxy_booking_tells_the_worker(sessionmaker):
     async with sessionmaker() as s:
         aw = await make_appt_world(s)
         w = aw.w
-        granny, _ = await staff.add_offline_resident(s, w.worker, "王奶奶", "13900001111", T0)
+        granny, _ = await offline.add_offline_resident(s, w.worker, "王奶奶", "13900001111", T0)
         a = await appt.book(s, SETTINGS, w.worker, station_id=aw.station.id, service_id=aw.visit.id,
                             starts_at=at(3, "10:00"), now=T0, resident_id=granny.id)
         await staff.close_day(s, SETTINGS, w.staff, aw.station.id, date(2026, 12, 3), "", T0 + timedelta(hours=1))

@@ -1,0 +1,146 @@
+"""Volunteers and proxy errands, end to end through the emulator: the worker
+who owns a proxy errand offers it to the community's volunteers; two
+volunteers press Take at the same moment and exactly one gets it; the
+resident hears that a volunteer is helping, never who; the volunteer sees no
+phone unless the worker shared it; the worker stays the owner.  Forged and
+outside presses are refused."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import select
+
+from bot.services import cases
+from bot.services.invites import create_invite
+from models import (
+    AccessAction,
+    AccessLog,
+    CaseEvent,
+    CaseEventType,
+    CaseStatus,
+    ErrandOffer,
+    Role,
+    ServiceItem,
+    User,
+    utcnow,
+)
+from tests.e2e.cases.helpers import RESIDENT, WORKER, last_id, person, received, tap_card, tap_in, zh
+
+PHONE = "13904353001"  # 王桂芝's, data/demo_district.yaml
+
+
+async def _volunteer(bot, telegram_id: int, name: str, community: str = "DC-XS"):  # type: ignore[no-untyped-def]
+    async with bot.app.sessionmaker() as s:
+        invite = await create_invite(s, role=Role.volunteer, scope_code=community)
+        await s.commit()
+    p = person(bot, telegram_id, name)
+    await p.send(f"/start {invite.payload}")
+    assert zh("🙋 My errands") in p.reply_keyboard()
+    return p
+
+
+async def _accepted_errand(bot) -> int:  # type: ignore[no-untyped-def]
+    """王桂芝's proxy errand (pension certification), accepted by 张伟: its id."""
+    settings, now = bot.app.settings, utcnow()
+    async with bot.app.sessionmaker() as s:
+        resident = await s.scalar(select(User).where(User.telegram_id == RESIDENT))
+        worker = await s.scalar(select(User).where(User.telegram_id == WORKER))
+        service = await s.scalar(select(ServiceItem).where(ServiceItem.code == "PX-PENSION"))
+        draft = await cases.start_for_service(s, resident, service.id, now)
+        await cases.add_text(s, resident, draft.id, "帮我去社保局办养老金资格认证", "zh-Hans")
+        await cases.set_authorisation(s, resident, draft.id, "可以代交材料")
+        case = await cases.submit(s, settings, resident, draft.id, now)
+        await cases.accept(s, settings, worker, case.id, now)
+        await s.commit()
+        return case.id
+
+
+async def test_two_volunteers_race_for_an_errand(bot):
+    case_id = await _accepted_errand(bot)
+    first = await _volunteer(bot, 8500000001, "志愿者甲")
+    second = await _volunteer(bot, 8500000002, "志愿者乙")
+    elsewhere = await _volunteer(bot, 8500000003, "民主志愿者", community="DC-MZ")
+    worker, resident = person(bot, WORKER, "张伟"), person(bot, RESIDENT, "王桂芝")
+    await worker.send("/start")
+    card = await worker.press(worker.last.message_id, f"cs:view:{case_id}:0")
+    ask = await tap_card(worker, card[-1], zh("🙋 Offer to volunteers"))
+    done = await tap_in(worker, ask[-1], zh("🙅 No phone needed"))
+    assert "2" in done[-1].text  # the two volunteers of Xinzhan, not Minzhu's
+
+    offers = [await received(v, zh("🙋 Take it").split()[-1]) for v in (first, second)]
+    for offer in offers:
+        assert "社保局" not in offer.text and PHONE not in offer.text  # before taking: no request, no phone
+    assert not any(zh("🙋 Take it") in str(m.inline_buttons) for m in elsewhere.messages())
+    mark_worker, mark_resident = last_id(worker), last_id(resident)
+
+    # Both press Take at the same moment: exactly one gets it.
+    take = [next(d for row in o.inline_buttons for t, d in row if d.startswith("er:take:")) for o in offers]
+    await asyncio.gather(first.press(offers[0].message_id, take[0]), second.press(offers[1].message_id, take[1]))
+    async with bot.app.sessionmaker() as s:
+        offer = await s.scalar(select(ErrandOffer).where(ErrandOffer.case_id == case_id))
+        winner_id = offer.taken_by_id
+        users = {u.telegram_id: u.id for u in await s.scalars(select(User).where(
+            User.telegram_id.in_([first.id, second.id])))}
+    winner, loser = (first, second) if winner_id == users[first.id] else (second, first)
+    assert winner_id in users.values()
+    lost = [a for a in bot.emu.callback_answers if a["chat_id"] == loser.id][-1]
+    assert lost["show_alert"] and zh("Another volunteer has already taken errand {number}. Thank you!")[:4] in lost["text"]
+    card = await received(winner, "社保局")
+    assert PHONE not in card.text  # the worker said no phone is needed
+
+    # The resident is told a volunteer helps, without a name; the worker is told who, and still owns it.
+    told = await received(resident, zh("volunteer") if zh("volunteer") != "volunteer" else "volunteer",
+                          after=mark_resident)
+    assert "志愿者甲" not in told.text and "志愿者乙" not in told.text
+    await received(worker, winner.user.first_name, after=mark_worker)
+    async with bot.app.sessionmaker() as s:
+        case = await cases.view(s, await s.get(User, offer.offered_by_id), case_id, "zh-Hans", utcnow())
+        assert case.case.owner_id == offer.offered_by_id and case.case.status == CaseStatus.accepted
+        helping = await s.scalar(select(CaseEvent).where(CaseEvent.case_id == case_id,
+                                                         CaseEvent.type == CaseEventType.volunteer_helping))
+        assert helping.public and helping.actor_id == winner_id
+
+    # The loser and an outsider cannot open it; a forged take by a resident is refused.
+    await loser.press(offers[1].message_id if loser is second else offers[0].message_id, f"er:view:{offer.id}")
+    assert loser.last_callback_answer()["show_alert"]
+    await elsewhere.press(last_id(elsewhere), f"er:take:{offer.id}")
+    assert elsewhere.last_callback_answer()["show_alert"]
+    await resident.press(last_id(resident), f"er:take:{offer.id}")
+    assert resident.last_callback_answer()["show_alert"]
+
+    # The volunteer reports their part done; the worker is asked to check and close.
+    mark_worker = last_id(worker)
+    await tap_in(winner, card, zh("✅ My part is done"))
+    await received(worker, zh("volunteer") if zh("volunteer") != "volunteer" else "volunteer", after=mark_worker)
+    async with bot.app.sessionmaker() as s:
+        assert (await s.get(ErrandOffer, offer.id)).done_at is not None
+        assert await s.scalar(select(AccessLog).where(AccessLog.actor_id == winner_id,
+                                                      AccessLog.action == AccessAction.phone_viewed)) is None
+
+
+async def test_a_shared_phone_is_shown_and_logged(bot):
+    case_id = await _accepted_errand(bot)
+    helper = await _volunteer(bot, 8500000011, "志愿者丙")
+    worker = person(bot, WORKER, "张伟")
+    await worker.send("/start")
+    card = await worker.press(worker.last.message_id, f"cs:view:{case_id}:0")
+    ask = await tap_card(worker, card[-1], zh("🙋 Offer to volunteers"))
+    await tap_in(worker, ask[-1], zh("📞 Yes, share the phone"))
+    # Offered twice: refused, nothing new is sent.
+    await worker.press(ask[-1].message_id, f"og:vo0:{case_id}")
+    assert worker.last_callback_answer()["show_alert"]
+    offer = await received(helper, zh("🙋 Take it").split()[-1])
+    await tap_in(helper, offer, zh("🙋 Take it"))
+    shown = await received(helper, PHONE)
+    assert "社保局" in shown.text
+    async with bot.app.sessionmaker() as s:
+        me = await s.scalar(select(User).where(User.telegram_id == helper.id))
+        logged = await s.scalar(select(AccessLog).where(AccessLog.actor_id == me.id,
+                                                        AccessLog.action == AccessAction.phone_viewed))
+    assert logged is not None and logged.object_id == case_id
+    # A resident's forged offer button on someone else's case is refused.
+    resident = person(bot, RESIDENT, "王桂芝")
+    await resident.send("/start")
+    await resident.press(last_id(resident), f"og:vo1:{case_id}")
+    assert resident.last_callback_answer()["show_alert"]

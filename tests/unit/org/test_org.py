@@ -1,0 +1,144 @@
+"""The organisation's services: unit scopes, who a head reaches, people without
+Telegram, a case filed for a neighbour, errands offered to volunteers."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from bot.config import Settings
+from bot.services import access, cases, homes, offline, org, places
+from bot.services.errors import Conflict, NotAllowed, NotFound
+from models import (
+    UNIT_FACTOR,
+    ActorRole,
+    CaseEvent,
+    CaseEventType,
+    CaseKind,
+    ErrandOffer,
+    Role,
+    ScopeType,
+    ServiceItem,
+    ServiceKind,
+    User,
+    utcnow,
+)
+from tests.factories import make_district, make_user
+
+
+def _settings() -> Settings:
+    return Settings(_env_file=None, BOT_TOKEN="123456789:TEST-token_for_emulator", QUIET_HOURS="")
+
+
+async def test_unit_scopes_read_by_code_and_reach_only_their_unit(sessionmaker):
+    async with sessionmaker() as s:
+        place = await make_district(s)
+        b1, b2 = place.buildings[0], place.buildings[1]
+        assert await places.resolve(s, ScopeType.unit, f"{b1.code.lower()} / 3") == b1.id * UNIT_FACTOR + 3
+        for bad in (f"{b1.code}/4", f"{b1.code}/0", b1.code, "NOPE/1"):  # the building has 3 units
+            with pytest.raises(NotFound):
+                await places.resolve(s, ScopeType.unit, bad)
+        assert await places.code_of(s, ScopeType.unit, b1.id * UNIT_FACTOR + 2) == f"{b1.code}/2"
+        assert await places.name_of(s, ScopeType.unit, b1.id * UNIT_FACTOR + 2, "en") == "Block 1-1 · 2"
+        head = await make_user(s, 9001, role=Role.unit_head, scope_id=access.unit_scope_id(b1.id, 2))
+        assert access.headed(head) == {b1.id: frozenset({2})}
+        assert access.heads_home(head, b1.id, 2) and not access.heads_home(head, b1.id, 1)
+        assert not access.heads_home(head, b1.id, None) and not access.heads_home(head, b2.id, 2)
+        # A building head's grant covers every unit of the building.
+        head.roles.append(await _grant(s, head, Role.building_head, b1.id))
+        assert access.headed(head) == {b1.id: None} and access.heads_home(head, b1.id, None)
+
+
+async def _grant(s, user, role, scope_id):  # type: ignore[no-untyped-def]
+    from models import ROLE_SCOPE, RoleGrant
+
+    grant = RoleGrant(user_id=user.id, role=role, scope_type=ROLE_SCOPE[role], scope_id=scope_id)
+    s.add(grant)
+    await s.flush()
+    return grant
+
+
+async def test_a_head_adds_and_files_for_a_neighbour_of_their_own_building(sessionmaker):
+    async with sessionmaker() as s:
+        place = await make_district(s)
+        b1, b2 = place.buildings[0], place.buildings[1]
+        head = await make_user(s, 9101, role=Role.unit_head, scope_id=access.unit_scope_id(b1.id, 2))
+        other = await make_user(s, 9102, role=Role.building_head, scope_id=b2.id)
+        person, new = await offline.add_offline_resident(s, head, "赵大爷", "138 0000 1111", utcnow())
+        assert new and (person.building_id, person.grid_id, person.unit) == (b1.id, b1.grid_id, 2)
+        assert person.home_confirmed_by_id == head.id  # the head stands for the address
+        assert (await offline.add_offline_resident(s, head, "赵大爷", "13800001111", utcnow()))[0].id == person.id
+        assert [p.id for p in await offline.offline_residents(s, head)] == [person.id]
+        assert await offline.offline_residents(s, other) == []
+        with pytest.raises(NotFound):
+            await offline.offline_resident(s, other, person.id)
+        case = await cases.file_for_neighbour(s, _settings(), head, person.id, "  水管漏水 ", utcnow())
+        assert (case.resident_id, case.kind, case.building_id, case.description) == (
+            person.id, CaseKind.request, b1.id, "水管漏水")
+        event = await s.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id))
+        assert (event.type, event.actor_id, event.actor_role, event.data["on_behalf"]) == (
+            CaseEventType.submitted, head.id, ActorRole.unit_head, True)
+        for actor in (other, await make_user(s, 9103)):
+            with pytest.raises((NotFound, NotAllowed)):
+                await cases.file_for_neighbour(s, _settings(), actor, person.id, "x", utcnow())
+
+
+async def test_a_building_head_confirms_claims_in_their_building_only(sessionmaker):
+    async with sessionmaker() as s:
+        place = await make_district(s)
+        b1, b2 = place.buildings[0], place.buildings[1]
+        head = await make_user(s, 9201, role=Role.building_head, scope_id=b1.id)
+        mine, theirs = await make_user(s, 9202), await make_user(s, 9203)
+        mine.building_id, mine.grid_id = b1.id, b1.grid_id
+        theirs.building_id, theirs.grid_id = b2.id, b2.grid_id
+        await s.flush()
+        assert [c.user_id for c in await homes.claims(s, head, "en")] == [mine.id]
+        await homes.confirm(s, _settings(), head, mine.id, utcnow())
+        assert mine.home_confirmed_by_id == head.id
+        with pytest.raises(NotFound):
+            await homes.confirm(s, _settings(), head, theirs.id, utcnow())
+        people = await org.my_places(s, head, "en")
+        assert [(p.building_id, p.units, p.neighbours) for p in people] == [(b1.id, (), 1)]
+
+
+async def test_the_first_volunteer_takes_an_errand(sessionmaker):
+    settings, now = _settings(), utcnow()
+    async with sessionmaker() as s:
+        place = await make_district(s)
+        b1, community = place.buildings[0], place.communities[0]
+        service = ServiceItem(code="PX-1", kind=ServiceKind.proxy, names={"en": "Pension"})
+        s.add(service)
+        resident = await make_user(s, 9301)
+        resident.building_id, resident.grid_id, resident.phone = b1.id, b1.grid_id, "13900000000"
+        worker = await make_user(s, 9302, role=Role.worker, scope_id=b1.grid_id)
+        first = await make_user(s, 9303, role=Role.volunteer, scope_id=community.id)
+        second = await make_user(s, 9304, role=Role.volunteer, scope_id=community.id)
+        far = await make_user(s, 9305, role=Role.volunteer, scope_id=place.communities[1].id)
+        await s.flush()
+        draft = await cases.start_for_service(s, resident, service.id, now)
+        await cases.add_text(s, resident, draft.id, "代办养老认证", "en")
+        await cases.set_authorisation(s, resident, draft.id, "代交材料")
+        case = await cases.submit(s, settings, resident, draft.id, now)
+        with pytest.raises(NotAllowed):  # only the owner offers it
+            await cases.offer_errand(s, settings, worker, case.id, share_phone=False, now=now)
+        await cases.accept(s, settings, worker, case.id, now)
+        assert await cases.offer_errand(s, settings, worker, case.id, share_phone=False, now=now) == 2
+        with pytest.raises(Conflict):
+            await cases.offer_errand(s, settings, worker, case.id, share_phone=True, now=now)
+        offer = await s.scalar(select(ErrandOffer).where(ErrandOffer.case_id == case.id))
+        with pytest.raises(NotAllowed):
+            await cases.take_errand(s, settings, far, offer.id, now)
+        await cases.take_errand(s, settings, first, offer.id, now)
+        with pytest.raises(Conflict) as lost:
+            await cases.take_errand(s, settings, second, offer.id, now)
+        assert lost.value.code == "errand_taken"
+        seen = await cases.errand(s, first, offer.id, "en", now)
+        assert (seen.request, seen.phone, seen.resident) == ("代办养老认证", None, resident.first_name)
+        with pytest.raises(NotFound):
+            await cases.errand(s, second, offer.id, "en", now)
+        await cases.errand_done(s, settings, first, offer.id, now)
+        with pytest.raises(Conflict):
+            await cases.errand_done(s, settings, first, offer.id, now)
+        assert case.owner_id == worker.id
+        assert [e.offer_id for e in await cases.my_errands(s, first, "en")] == [offer.id]
+        assert (await s.get(User, resident.id)).phone == "13900000000"
