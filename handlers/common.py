@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -17,7 +18,7 @@ from bot.services import staff as staff_service
 from bot.services import users as user_service
 from bot.services.invites import redeem_invite
 from handlers import labels
-from handlers.callbacks import LangCb, ProfileCb
+from handlers.callbacks import LangCb, NavCb, ProfileCb
 from handlers.commands import set_chat_commands
 from handlers.keyboards import language_keyboard, main_menu
 from handlers.render import esc, role_label
@@ -92,6 +93,23 @@ async def cancel(message: Message, user: User, state: FSMContext) -> None:
     await show_menu(message, user, _("Cancelled.") if current else None)
 
 
+async def nav_left(query: CallbackQuery, callback_data: NavCb, user: User, state: FSMContext) -> None:
+    """⬅️ Back from a first list, or ❌ Cancel of a list or prompt: the conversation ends, the
+    list leaves the screen (edited into one line) and the main menu shows."""
+    await state.clear()
+    await query.answer()
+    text = _("Cancelled.") if callback_data.action == "cancel" else _("⬅️ Back to the menu.")
+    if isinstance(query.message, Message):
+        try:
+            await query.message.edit_text(text)
+        except TelegramBadRequest:
+            pass  # pressed twice: already edited
+        if needs_home(user):
+            await query.message.answer(_("Cancelled. Write to me any time when you want to register."))
+            return
+        await show_menu(query.message, user)
+
+
 async def menu(message: Message, user: User, state: FSMContext, session: AsyncSession, i18n: PoI18n,
                settings: Settings) -> None:
     if needs_home(user):
@@ -140,6 +158,7 @@ def create_router() -> Router:
     router.message.register(choose_language, Command("lang"))
     router.message.register(choose_language, F.text == labels.LANGUAGE)
     router.callback_query.register(language_chosen, LangCb.filter())
+    router.callback_query.register(nav_left, NavCb.filter())
     router.message.register(cancel, Command("cancel"))
     router.message.register(menu, Command("menu"))
     router.message.register(help_, Command("help"))

@@ -47,6 +47,7 @@ class CaseIntake(StatesGroup):
     collect = State()  # data: draft; text, photos, voice, documents, location until Send
     when = State()  # proxy errands: by when
     authorise = State()  # proxy errands: what the worker may do
+    route = State()  # data: draft, talk (a case); free words while a worker talks to her: reply or new request?
 
 
 class CaseChat(StatesGroup):

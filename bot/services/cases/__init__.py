@@ -88,6 +88,7 @@ from bot.services.cases.loop import (
     withdraw,
 )
 from bot.services.cases.relay import (
+    OpenTalk,
     Relayed,
     add_note,
     canned_editable,
@@ -97,6 +98,8 @@ from bot.services.cases.relay import (
     delete_canned,
     document_name,
     log_handover,
+    open_conversation,
+    relay_draft,
     send_canned,
     send_message,
     update_canned,
@@ -142,7 +145,7 @@ __all__ = [
     "accept", "acknowledge_emergency", "auto_close_due", "comment_rating", "confirm", "rate", "reopen",
     "resolution_note", "resolve", "return_to_queue", "start_work", "withdraw",
     # relay
-    "Relayed", "add_note", "canned_editable", "canned_for_case", "canned_to_edit", "create_canned",
+    "OpenTalk", "Relayed", "add_note", "open_conversation", "relay_draft", "canned_editable", "canned_for_case", "canned_to_edit", "create_canned",
     "delete_canned", "document_name", "log_handover", "send_canned", "send_message", "update_canned",
     # texts (words the handlers show too)
     "actor_label", "emergency_numbers", "event_label", "handover_line", "kind_label", "stars", "status_icon",
