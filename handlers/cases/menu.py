@@ -28,7 +28,16 @@ from bot.services import cases
 from bot.services.errors import DomainError
 from handlers.cases.card import file_ref
 from handlers.cases.flow import on_press, pressed
-from handlers.cases.ui import CANCEL, CaseIntake, HasHome, IntakeCb, button, intake_keyboard, rows, summary_text
+from handlers.cases.ui import (
+    CANCEL,
+    CaseIntake,
+    HasHome,
+    IntakeCb,
+    button,
+    intake_keyboard,
+    rows,
+    summary_text,
+)
 from handlers.common import show_menu
 from handlers.keyboards import MenuLabel, cancel_button
 from handlers.refusal import error_text

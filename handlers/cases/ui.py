@@ -208,7 +208,8 @@ def _case_card(v: CaseView, tz, limit_notes: int) -> str:  # type: ignore[no-unt
     if not resident_side:
         lines.append(_("Handled by: {name}").format(name=esc(v.owner_name) if v.owner_name else _("nobody yet")))
     elif v.has_owner:
-        lines.append(_("A grid worker is handling it."))
+        lines.append(_("Your grid worker: {name}").format(name=esc(v.owner_name)) if v.owner_name
+                     else _("A grid worker is handling it."))
     if c.status == CaseStatus.new and c.accept_due_at:
         mark = " ⏰" if v.accept_overdue else ""
         lines.append(_("To be accepted by: {when}").format(when=cases.when(c.accept_due_at, tz)) + mark)

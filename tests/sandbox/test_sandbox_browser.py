@@ -304,9 +304,11 @@ async def test_warm_heart_proxy_case_end_to_end(browser, make_sandbox, sqlite_ur
         resident = await _chat(context, f"{sandbox.url}/#/chat/7000000040", "王桂芝")  # 78, lives alone
         rpage = resident.page
 
-        # Intake: the service, a photo, a few words, then Send, when, and what the worker may do.
+        # Intake: the service, when, what the worker may do, then a photo, a few words, and Send.
         await resident.key(zh("🙋 Ask for help"))
         await resident.tap("居住证明")
+        await resident.tap(zh("Within 3 days"))
+        await resident.tap(zh("Collect my documents and hand them in for me"))
         await rpage.click("#btn-attach")
         async with rpage.expect_file_chooser() as chooser_info:
             await rpage.click("#dlg-attach button[value=photo]")
@@ -320,8 +322,6 @@ async def test_warm_heart_proxy_case_end_to_end(browser, make_sandbox, sqlite_ur
         await rpage.press("#input", "Enter")
         await resident.bot_says("📥")
         await resident.key(zh("✅ Send"))
-        await resident.tap(zh("Within 3 days"))
-        await resident.tap(zh("Collect my documents and hand them in for me"))
         submitted = await resident.bot_says(re.compile(r"DC-\d{4}-\d{6}"))
         number = re.search(r"DC-\d{4}-\d{6}", await submitted.inner_text()).group(0)
         await resident.shot("10-case-resident-submitted")

@@ -89,8 +89,9 @@ async def accept(session: AsyncSession, settings: Settings, actor: User, case_id
         await tell_taken(session, settings, actor, *await take_charge(session, actor, case.id, now))
 
     def render(_, locale):  # type: ignore[no-untyped-def]
-        text = _("👷 A grid worker has accepted your case {number}. It should be done by {when}.").format(
-            number=case.number, when=texts.when(case.resolve_due_at, settings.tz))
+        text = _("👷 {name}, your grid worker, has accepted your case {number}. It should be done by {when}. "
+                 "Tap 💬 below to write to them.").format(
+            name=esc(actor.first_name), number=case.number, when=texts.when(case.resolve_due_at, settings.tz))
         return text, [[Button(_("💬 Write to your worker"), case_cb("chat", case.id))],
                       [Button(_("📄 Details"), case_cb("view", case.id))]]
 

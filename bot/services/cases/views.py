@@ -107,7 +107,7 @@ class CaseView:
     authorisation: str | None  # proxy errands: not for followers
     resolution: str | None  # the worker's result note: not for followers
     resident_phone: str | None  # the owner only
-    owner_name: str | None  # worker side only
+    owner_name: str | None  # worker side, and the resident of the case (the given name)
     has_owner: bool
     timeline: list[TimelineEntry]
     events_total: int
@@ -263,7 +263,8 @@ async def view(session: AsyncSession, actor: User, case_id: int, locale: str, no
         resolution=None if follower else case.resolution,
         resident_phone=resident.phone if (resident and Capacity.owner in caps and case.status != CaseStatus.closed)
         else None,
-        owner_name=owner.first_name if (owner and worker_side) else None,
+        # Her own case: the resident learns her worker's given name (never the account, issue 20).
+        owner_name=owner.first_name if (owner and (worker_side or Capacity.resident in caps)) else None,
         has_owner=owner is not None,
         timeline=timeline, events_total=total, escalations=escalations, handovers=handovers,
         attachments=0 if follower else int(await session.scalar(att_q) or 0),
