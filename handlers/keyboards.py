@@ -57,9 +57,8 @@ def options_keyboard(options: list[Option], *, level: str, parent: int, page: in
         nav.append(InlineKeyboardButton(text="▶️", callback_data=PageCb(level=level, parent=parent, page=page + 1).pack()))
     if nav:
         rows.append(nav)
-    if level != "c":
-        rows.append([InlineKeyboardButton(text=_("⬅️ Back"),
-                                          callback_data=PageCb(level="back", parent=parent, page=0).pack())])
+    # ⬅️ Back one level (from the communities: to the search by name), ❌ Cancel out.
+    rows.append(nav_row(PageCb(level="back" if level != "c" else "s", parent=parent, page=0)))
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 

@@ -38,6 +38,7 @@ from bot.services import appointments as appt
 from bot.services import users as user_service
 from bot.services.appointments import clock, seats_left, when_label
 from bot.services.errors import DomainError
+from handlers import labels
 from handlers.appointments.ui import (
     BOOK,
     MY_APPOINTMENTS,
@@ -161,7 +162,8 @@ async def service_picked(query: CallbackQuery, callback_data: ApCb, session: Asy
 async def near_asked(query: CallbackQuery, callback_data: ApCb, state: FSMContext) -> None:
     await state.set_state(ApptInput.near)
     await state.update_data(sv=callback_data.sv)
-    keyboard = ReplyKeyboardMarkup(keyboard=[[KeyboardButton(text=_("📍 Send my location"), request_location=True)]],
+    keyboard = ReplyKeyboardMarkup(keyboard=[[KeyboardButton(text=_("📍 Send my location"), request_location=True)],
+                                             [KeyboardButton(text=str(labels.CANCEL))]],
                                    resize_keyboard=True, one_time_keyboard=True)
     await below(query, _("Tap the button below to send your location."), keyboard)
 
@@ -182,8 +184,12 @@ async def location_received(message: Message, session: AsyncSession, user: User,
     await message.answer(text, reply_markup=markup)
 
 
-async def near_other(message: Message) -> None:
-    await message.answer(_("Please tap “📍 Send my location”, or send /cancel."))
+async def near_other(message: Message, user: User, state: FSMContext) -> None:
+    if message.text == labels.CANCEL:  # the step ends: its keyboard goes, the menu comes back
+        await state.clear()
+        await message.answer(_("Cancelled."), reply_markup=_menu(user))
+        return
+    await message.answer(_("Please tap “📍 Send my location”, or ❌ Cancel."))
 
 
 def _menu(user: User):  # type: ignore[no-untyped-def]
@@ -315,7 +321,7 @@ async def _send_booked(query: CallbackQuery, session: AsyncSession, bot: Bot, bo
     view = await appt.describe(session, settings, booking, i18n.current_locale)
     head = _("✅ Moved. Your appointment is now:") if moved else _("✅ Booked!")
     tail = (_("You will get a reminder the day before, to ring them.") if view.proxy else
-            _("We will remind you a day before and an hour before. To change or cancel: /appointments"))
+            _("We will remind you a day before and an hour before. To change or cancel it: 🗓️ My appointments."))
     text = card(view, settings)
     await done(query, session, _("Booked"), f"{head}\n{text}\n\n{tail}")
     chat_id = query.from_user.id

@@ -70,6 +70,8 @@ class CaseBrief:
     emergency_open: bool
     mine: bool = False  # owned by the reader (workers) / followed, not own (residents: False)
     following: bool = False
+    item: str | None = None  # the catalogue item's name (None: a free request)
+    kind: CaseKind = CaseKind.request
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +155,12 @@ def _brief(case: Case, services: dict[int, ServiceItem], locale: str, now: datet
                      _title(case, services, locale, with_text=not following),
                      case.submitted_at, due, bool(due and due < now),
                      bool(case.emergency and case.emergency_ack_at is None and case.status in OPEN_STATUSES),
-                     mine=mine, following=following)
+                     mine=mine, following=following, item=_item(case, services, locale), kind=case.kind)
+
+
+def _item(case: Case, services: dict[int, ServiceItem], locale: str) -> str | None:
+    service = services.get(case.service_id) if case.service_id else None
+    return i18n_name(service.names, locale, service.code) if service else None
 
 
 async def my_cases(session: AsyncSession, resident: User, locale: str, now: datetime, *,
