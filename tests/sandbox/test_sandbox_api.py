@@ -188,18 +188,18 @@ async def test_new_resident_registers_through_the_page_api(make_sandbox, db_url:
         assert me["kind"] == "unregistered" and me["telegram_id"] >= 100_000_001
         chat = Chat(http, me["telegram_id"])
 
-        await chat.send("/start")
-        await chat.wait_bot(lambda m: "请选择语言" in (m["text"] or ""))
-        await chat.tap("简体中文")
+        await chat.send("/start")  # her Telegram speaks Chinese: the welcome, no language question
+        await chat.wait_bot(lambda m: "👋" in (m["text"] or ""))
         await chat.tap("✅ 同意")  # the privacy notice
+        await chat.tap("📋")  # choose from the lists
         await chat.tap("新站")
         await chat.tap("第一网格")
         answer = await chat.tap("1号楼")
         assert answer == {"answered": True, "text": "已保存", "show_alert": False, "url": None}
         await chat.wait_bot(lambda m: "✅ 您的住址" in (m["text"] or ""))
-        # The language message was edited in place: the page sees the edit.
-        lang_msg = await chat.wait_bot(lambda m: "语言：简体中文" in (m["text"] or ""))
-        assert lang_msg["edits"] == 1
+        # The notice was edited in place once agreed: the page sees the edit.
+        agreed = await chat.wait_bot(lambda m: "您已同意隐私说明" in (m["text"] or ""))
+        assert agreed["edits"] == 1
 
         await chat.wait_bot(lambda m: "request_contact" in json.dumps(m["reply_markup"]))
         share = next(b for b in chat.reply_keyboard() if b.get("request_contact"))
@@ -270,7 +270,7 @@ async def test_restart_keeps_time_ids_and_answers(make_sandbox, sqlite_url: str)
             a = await _json(r)
         chat = Chat(http, a["telegram_id"])
         await chat.send("/start")
-        await chat.wait_bot(lambda m: "请选择语言" in (m["text"] or ""))
+        await chat.wait_bot(lambda m: "👋" in (m["text"] or ""))
         async with http.post("/api/clock", json={"advance_seconds": 7200}) as r:
             await _json(r)
     await first.stop()
@@ -289,7 +289,7 @@ async def test_restart_keeps_time_ids_and_answers(make_sandbox, sqlite_url: str)
             await _json(r)
         chat = Chat(http, a["telegram_id"])
         await chat.send("/start")
-        await chat.wait_bot(lambda m: "请选择语言" in (m["text"] or ""))
+        await chat.wait_bot(lambda m: "👋" in (m["text"] or ""))
 
 
 @pytest.mark.skipif(not hasattr(GridBotApp, "start_delivery"), reason="the delivery engine is not wired in yet")
