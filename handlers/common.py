@@ -20,7 +20,7 @@ from bot.services.invites import redeem_invite
 from handlers import labels
 from handlers.callbacks import LangCb, NavCb, ProfileCb
 from handlers.commands import set_chat_commands
-from handlers.keyboards import language_keyboard, main_menu
+from handlers.keyboards import language_keyboard, main_menu, with_nav
 from handlers.render import esc, role_label
 from handlers.resident import ask_place, needs_home, welcome
 from handlers.states import Registration
@@ -72,7 +72,7 @@ async def start(message: Message, user: User, state: FSMContext, session: AsyncS
 
 
 async def choose_language(message: Message) -> None:
-    await message.answer(_("Please choose your language."), reply_markup=language_keyboard())
+    await message.answer(_("Please choose your language."), reply_markup=with_nav(language_keyboard()))
 
 
 async def language_chosen(

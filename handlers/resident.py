@@ -32,6 +32,7 @@ from handlers.keyboards import (
     main_menu,
     options_keyboard,
     phone_keyboard,
+    with_nav,
 )
 from handlers.refusal import error_text
 from handlers.render import esc
@@ -279,7 +280,7 @@ async def profile_action(
     if callback_data.action == "home":
         await ask_place(query.message, state, session, i18n.current_locale)
     elif callback_data.action == "lang":
-        await query.message.answer(_("Please choose your language."), reply_markup=language_keyboard())
+        await query.message.answer(_("Please choose your language."), reply_markup=with_nav(language_keyboard()))
     elif callback_data.action == "phone":
         await state.set_state(Registration.phone)
         await query.message.answer(_("Tap the button to share your phone number."), reply_markup=phone_keyboard())

@@ -52,7 +52,7 @@ from handlers.appointments.ui import (
     step,
     today,
 )
-from handlers.keyboards import main_menu
+from handlers.keyboards import main_menu, with_nav
 from handlers.refusal import error_text
 from handlers.render import esc
 from handlers.replies import edit_in_place
@@ -85,7 +85,7 @@ async def _services_markup(session: AsyncSession, settings: Settings, locale: st
     services = await appt.bookable_services(session, settings, locale)
     if not services:
         return None
-    return kb([_btn(s.name, ApCb(a="svc", sv=s.id, r=r)) for s in services])
+    return with_nav(kb([_btn(s.name, ApCb(a="svc", sv=s.id, r=r)) for s in services]))
 
 
 def _services_prompt(name: str | None) -> str:
@@ -354,14 +354,14 @@ async def show_mine(message: Message, session: AsyncSession, user: User, setting
     r = resident_id or 0
     if not views:
         await message.answer(_("No upcoming appointments."),
-                             reply_markup=kb([_btn(_("📅 Book an appointment"), ApCb(a="svcs", r=r))]))
+                             reply_markup=with_nav(kb([_btn(_("📅 Book an appointment"), ApCb(a="svcs", r=r))])))
         return
     await message.answer(_("Upcoming appointments: {n}").format(n=len(views)))
     for view in views:
         await message.answer(card(view, settings), reply_markup=_booking_buttons(view, r))
     if len(views) < settings.appointment_max_upcoming:
         await message.answer(_("Need another one?"),
-                             reply_markup=kb([_btn(_("📅 Book an appointment"), ApCb(a="svcs", r=r))]))
+                             reply_markup=with_nav(kb([_btn(_("📅 Book an appointment"), ApCb(a="svcs", r=r))])))
 
 
 async def my_appointments(message: Message, session: AsyncSession, user: User, state: FSMContext,
