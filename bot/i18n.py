@@ -35,10 +35,11 @@ def folder_name(locale: str) -> str:
     return locale.replace("-", "_")
 
 
-def locale_from_telegram(language_code: str | None, default: str) -> str:
-    """Best guess from Telegram's ``language_code`` (zh-hant, zh-tw, en-us...)."""
+def telegram_locale(language_code: str | None) -> str | None:
+    """One of ours when Telegram's ``language_code`` names it (zh-hans, zh-cn, zh → zh-Hans; zh-hant,
+    zh-tw, zh-hk, zh-mo → zh-Hant; en, en-us... → en); else None."""
     if not language_code:
-        return default
+        return None
     code = language_code.lower()
     if code.startswith("zh"):
         if any(tag in code for tag in ("hant", "tw", "hk", "mo")):
@@ -46,7 +47,12 @@ def locale_from_telegram(language_code: str | None, default: str) -> str:
         return "zh-Hans"
     if code.startswith("en"):
         return "en"
-    return default
+    return None
+
+
+def locale_from_telegram(language_code: str | None, default: str) -> str:
+    """Best guess from Telegram's ``language_code`` (zh-hant, zh-tw, en-us...)."""
+    return telegram_locale(language_code) or default
 
 
 class PoI18n(I18n):

@@ -80,3 +80,10 @@ class PrivacyCb(CallbackData, prefix="pv"):
     """Privacy: ``agree`` to the notice; ``erase`` / ``keep`` after /deletemydata."""
 
     action: str
+
+
+class NavCb(CallbackData, prefix="nav"):
+    """Leave a list or a prompt: ``menu`` (⬅️ Back from a first list) or ``cancel`` (❌ Cancel); the
+    conversation ends and the main menu shows (handlers.common.nav_left)."""
+
+    action: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -11,18 +12,18 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.i18n import LOCALE_NAMES, PoI18n
+from bot.i18n import LOCALE_NAMES, PoI18n, telegram_locale
 from bot.services import diary
 from bot.services import staff as staff_service
 from bot.services import users as user_service
 from bot.services.invites import redeem_invite
 from handlers import labels
-from handlers.callbacks import LangCb, ProfileCb
+from handlers.callbacks import LangCb, NavCb, ProfileCb
 from handlers.commands import set_chat_commands
 from handlers.family.ui import FamCb
-from handlers.keyboards import language_keyboard, main_menu
+from handlers.keyboards import language_keyboard, main_menu, with_nav
 from handlers.render import esc, role_label
-from handlers.resident import ask_place, needs_home
+from handlers.resident import ask_place, needs_home, welcome
 from handlers.states import Registration
 from models import User
 
@@ -50,20 +51,29 @@ async def start_with_invite(
 
 
 async def start(message: Message, user: User, state: FSMContext, session: AsyncSession, i18n: PoI18n,
-                settings: Settings) -> None:
+                bot: Bot, settings: Settings) -> None:
     if user.locale is None:
-        await state.set_state(Registration.language)
-        await message.answer(_("Please choose your language."), reply_markup=language_keyboard())
-        return
+        # Telegram says which language the person reads: one of ours is taken at once (it stays
+        # changeable with 🌐 Language and in 👤 My profile); else they choose.
+        spoken = telegram_locale(message.from_user.language_code if message.from_user else None)
+        if spoken is None:
+            await state.set_state(Registration.language)
+            await message.answer(_("Please choose your language."), reply_markup=language_keyboard())
+            return
+        user_service.set_locale(user, spoken)
+        await session.commit()
+        i18n.ctx_locale.set(spoken)
+        await set_chat_commands(bot, i18n, message.chat.id, spoken, user_service.staff_roles(user))
     if needs_home(user):
-        await ask_place(message, state, session, i18n.current_locale, user, settings)
+        await ask_place(message, state, session, i18n.current_locale, user, settings,
+                        intro=welcome() if user.registered_at is None else None)
         return
     await state.clear()
     await show_menu(message, user, _("Welcome back, {name}!").format(name=esc(user.first_name)))
 
 
 async def choose_language(message: Message) -> None:
-    await message.answer(_("Please choose your language."), reply_markup=language_keyboard())
+    await message.answer(_("Please choose your language."), reply_markup=with_nav(language_keyboard()))
 
 
 async def language_chosen(
@@ -78,7 +88,8 @@ async def language_chosen(
         await query.message.edit_text(_("Language: {name}").format(name=LOCALE_NAMES[user.locale]))
     await set_chat_commands(bot, i18n, query.from_user.id, user.locale, user_service.staff_roles(user))
     if needs_home(user) and isinstance(query.message, Message):
-        await ask_place(query.message, state, session, i18n.current_locale, user, settings)
+        await ask_place(query.message, state, session, i18n.current_locale, user, settings,
+                        intro=welcome() if user.registered_at is None else None)
     elif isinstance(query.message, Message):
         await state.clear()
         await show_menu(query.message, user)
@@ -88,9 +99,26 @@ async def cancel(message: Message, user: User, state: FSMContext) -> None:
     current = await state.get_state()
     await state.clear()
     if needs_home(user):
-        await message.answer(_("Cancelled. Send /start when you want to register."))
+        await message.answer(_("Cancelled. Write to me any time when you want to register."))
         return
     await show_menu(message, user, _("Cancelled.") if current else None)
+
+
+async def nav_left(query: CallbackQuery, callback_data: NavCb, user: User, state: FSMContext) -> None:
+    """⬅️ Back from a first list, or ❌ Cancel of a list or prompt: the conversation ends, the
+    list leaves the screen (edited into one line) and the main menu shows."""
+    await state.clear()
+    await query.answer()
+    text = _("Cancelled.") if callback_data.action == "cancel" else _("⬅️ Back to the menu.")
+    if isinstance(query.message, Message):
+        try:
+            await query.message.edit_text(text)
+        except TelegramBadRequest:
+            pass  # pressed twice: already edited
+        if needs_home(user):
+            await query.message.answer(_("Cancelled. Write to me any time when you want to register."))
+            return
+        await show_menu(query.message, user)
 
 
 async def menu(message: Message, user: User, state: FSMContext, session: AsyncSession, i18n: PoI18n,
@@ -104,8 +132,11 @@ async def menu(message: Message, user: User, state: FSMContext, session: AsyncSe
 
 async def help_(message: Message, user: User) -> None:
     lines = [_("I am the front door of your community's grid service.")]
-    lines.append(_("/profile: your details and home building\n/lang: change language\n/menu: main menu\n/cancel: stop what you are doing"))
-    lines.append(_("/privacy: how your information is used\n/mydata: a copy of your data\n/deletemydata: erase your data"))
+    lines.append(_("🙋 Ask for help: someone runs an errand for you\n📝 Report a problem: tell us what is wrong "
+                   "nearby\n📅 Book an appointment: a visit to the service station\n📂 My cases, 🗓️ My "
+                   "appointments: follow them\nOr simply write to me what you need."))
+    lines.append(_("👤 My profile: your home, phone and language, how your information is used, a copy of it "
+                   "or its erasure\n❌ Cancel or ⬅️ Back under a question leaves it."))
     roles = user_service.staff_roles(user)
     if roles:
         lines.append(_("Your roles: {roles}").format(roles=", ".join(sorted(role_label(r) for r in roles))))
@@ -129,7 +160,13 @@ async def profile(message: Message, session: AsyncSession, user: User, i18n: PoI
     kb = InlineKeyboardBuilder()
     kb.button(text=_("🏠 Change my building"), callback_data=ProfileCb(action="home"))
     kb.button(text=_("📱 Update my phone"), callback_data=ProfileCb(action="phone"))
+    kb.button(text=_("🌐 Language: {name}").format(name=LOCALE_NAMES.get(user.locale or "", "")),
+              callback_data=ProfileCb(action="lang"))
+    kb.button(text=_("🔒 How my information is used"), callback_data=ProfileCb(action="privacy"))
+    kb.button(text=_("📦 A copy of my data"), callback_data=ProfileCb(action="mydata"))
+    kb.button(text=_("🗑 Erase my data"), callback_data=ProfileCb(action="erase"))
     kb.button(text=_("👪 My family"), callback_data=FamCb(action="menu"))  # handlers/family/
+    kb.button(text=_("⬅️ Back"), callback_data=NavCb(action="menu"))
     kb.adjust(1)
     await message.answer("\n".join(lines), reply_markup=kb.as_markup())
 
@@ -142,6 +179,7 @@ def create_router() -> Router:
     router.message.register(choose_language, Command("lang"))
     router.message.register(choose_language, F.text == labels.LANGUAGE)
     router.callback_query.register(language_chosen, LangCb.filter())
+    router.callback_query.register(nav_left, NavCb.filter())
     router.message.register(cancel, Command("cancel"))
     router.message.register(menu, Command("menu"))
     router.message.register(help_, Command("help"))

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.i18n import PoI18n
-from handlers.resident import ask_place, needs_home
+from handlers.resident import ask_place, needs_home, welcome
 from models import User
 
 
@@ -23,7 +23,7 @@ async def stale_button(query: CallbackQuery) -> None:
 
 
 async def unknown_command(message: Message) -> None:
-    await message.answer(_("I do not know that command. Send /help to see what I can do."))
+    await message.answer(_("I do not know that command. Tap ❓ Help to see what I can do."))
 
 
 async def anything_else(message: Message, user: User, state: FSMContext, session: AsyncSession,
@@ -31,9 +31,10 @@ async def anything_else(message: Message, user: User, state: FSMContext, session
     if needs_home(user):
         if user.locale is None:
             user.locale = i18n.current_locale
-        await ask_place(message, state, session, i18n.current_locale, user, settings)
+        await ask_place(message, state, session, i18n.current_locale, user, settings,
+                        intro=welcome() if user.registered_at is None else None)
         return
-    await message.answer(_("Please choose from the menu below, or send /help."))
+    await message.answer(_("Please choose from the menu below, or tap ❓ Help."))
 
 
 def create_router() -> Router:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 from aiogram.filters import BaseFilter
+from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -18,7 +19,7 @@ from aiogram.utils.keyboard import ReplyKeyboardBuilder
 from bot.i18n import LOCALE_NAMES
 from bot.services.users import Option
 from handlers import labels
-from handlers.callbacks import LangCb, PageCb, PlaceCb
+from handlers.callbacks import LangCb, NavCb, PageCb, PlaceCb
 from models import Role
 
 PAGE_SIZE = 8
@@ -56,10 +57,35 @@ def options_keyboard(options: list[Option], *, level: str, parent: int, page: in
         nav.append(InlineKeyboardButton(text="▶️", callback_data=PageCb(level=level, parent=parent, page=page + 1).pack()))
     if nav:
         rows.append(nav)
-    if level != "c":
-        rows.append([InlineKeyboardButton(text=_("⬅️ Back"),
-                                          callback_data=PageCb(level="back", parent=parent, page=0).pack())])
+    # ⬅️ Back one level (from the communities: to the search by name), ❌ Cancel out.
+    rows.append(nav_row(PageCb(level="back" if level != "c" else "s", parent=parent, page=0)))
     return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+# ------------------------------------------------------------------ a way back and out (issue 20)
+# Every inline list and prompt of a flow ends with a row of these two: ⬅️ Back one step (or to the
+# menu from a first list) and ❌ Cancel (the conversation ends, the menu shows).
+
+def back_button(data: CallbackData | None = None) -> InlineKeyboardButton:
+    """⬅️ Back: to ``data``'s step, or to the main menu."""
+    return InlineKeyboardButton(text=_("⬅️ Back"), callback_data=(data or NavCb(action="menu")).pack())
+
+
+def cancel_button(data: CallbackData | None = None) -> InlineKeyboardButton:
+    """❌ Cancel: ``data``'s own cancel (a draft to discard...), or the plain one that ends the conversation."""
+    return InlineKeyboardButton(text=_("❌ Cancel"), callback_data=(data or NavCb(action="cancel")).pack())
+
+
+def nav_row(back: CallbackData | None = None, cancel: CallbackData | None = None) -> list[InlineKeyboardButton]:
+    """The last row of a list or prompt: ⬅️ Back and ❌ Cancel."""
+    return [back_button(back), cancel_button(cancel)]
+
+
+def with_nav(markup: InlineKeyboardMarkup | None, back: CallbackData | None = None,
+             cancel: CallbackData | None = None) -> InlineKeyboardMarkup:
+    """``markup`` with the ⬅️ Back / ❌ Cancel row added (a new markup; ``None``: that row alone)."""
+    rows = list(markup.inline_keyboard) if markup is not None else []
+    return InlineKeyboardMarkup(inline_keyboard=[*rows, nav_row(back, cancel)])
 
 
 def location_keyboard() -> ReplyKeyboardMarkup:

@@ -12,6 +12,7 @@ INVITE = __("✉️ Invite a colleague")
 REVOKE = __("➖ Remove a role")
 ACCESS_LOG = __("🔍 Access log")
 SKIP = __("Skip")
+CANCEL = __("❌ Cancel")  # a step's reply keyboard: leave it (the menu comes back)
 BROADCAST = __("📢 Send a notice")
 REPORTS = __("📊 Reports")
 # The features' main-menu buttons (handlers/keyboards.main_menu): here, so that the menu needs no feature.

@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.i18n import PoI18n
 from bot.services import privacy
 from bot.services import users as user_service
-from handlers.callbacks import PrivacyCb
+from handlers.callbacks import PrivacyCb, ProfileCb
 from handlers.replies import edit_in_place
 from handlers.resident import ask_consent, privacy_notice
 from models import User, utcnow
@@ -60,7 +60,7 @@ async def delete_confirmed(query: CallbackQuery, session: AsyncSession, user: Us
     await state.clear()
     await session.commit()
     await query.answer()
-    await edit_in_place(query, _("Your data has been erased. Send /start if you want to use the service again."), None)
+    await edit_in_place(query, _("Your data has been erased. Write to me any time if you want to use the service again."), None)
     if isinstance(query.message, Message):
         await query.message.answer(_("Goodbye."), reply_markup=ReplyKeyboardRemove())
 
@@ -68,6 +68,20 @@ async def delete_confirmed(query: CallbackQuery, session: AsyncSession, user: Us
 async def delete_kept(query: CallbackQuery) -> None:
     await query.answer()
     await edit_in_place(query, _("Nothing was erased."), None)
+
+
+async def from_profile(query: CallbackQuery, callback_data: ProfileCb, session: AsyncSession, user: User,
+                       state: FSMContext, settings: Settings, i18n: PoI18n) -> None:
+    """The same three from 👤 My profile's buttons: no command to type (issue 20)."""
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    if callback_data.action == "privacy":
+        await show_notice(query.message, user, state, settings)
+    elif callback_data.action == "mydata":
+        await my_data(query.message, session, user, i18n)
+    else:
+        await delete_ask(query.message)
 
 
 def create_router() -> Router:
@@ -78,4 +92,5 @@ def create_router() -> Router:
     router.message.register(delete_ask, Command("deletemydata"))
     router.callback_query.register(delete_confirmed, PrivacyCb.filter(F.action == "erase"))
     router.callback_query.register(delete_kept, PrivacyCb.filter(F.action == "keep"))
+    router.callback_query.register(from_profile, ProfileCb.filter(F.action.in_({"privacy", "mydata", "erase"})))
     return router

@@ -36,8 +36,8 @@ from handlers.appointments import ui as appointments_ui
 from handlers.cases import ui as cases_ui
 from handlers.consultations import ui as consultations_ui
 from handlers.diary import ui as diary_ui
-from handlers.family import ui as family_ui
 from handlers.events import ui as events_ui
+from handlers.family import ui as family_ui
 from handlers.org import ui as org_ui
 from handlers.render import general_error_text
 from handlers.reports import ui as reports_ui

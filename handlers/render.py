@@ -29,7 +29,7 @@ def general_error_text(err: DomainError) -> str | None:
         "building": _("That building is no longer available. Please choose again."),
         "not_allowed": _("You are not allowed to do that."),
         "person": _("That person holds no role you can remove."),
-        "privacy_consent_needed": _("Please read the privacy notice and tap “I agree” first: send /start."),
+        "privacy_consent_needed": _("Please read the privacy notice and tap “I agree” first: write to me anything to see it."),
         "erase_has_role": _("You hold a role in the grid service. Please ask your administrator to remove it "
                             "before your data can be erased."),
         # Broadcasts (bot/services/broadcasts/notices.py)

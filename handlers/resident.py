@@ -1,4 +1,5 @@
-"""Residents. Registering:  community → grid → building, or by location; then phone.
+"""Residents. Registering: a few characters of the building's name or address, or a location
+(or the lists: community → grid → building); then phone.
 
 Also used from /profile to change one's building or phone.  Lists are
 inline buttons, paginated; typing part of a name filters the current list.
@@ -24,7 +25,15 @@ from bot.services import users as user_service
 from bot.services.errors import DomainError
 from handlers import labels
 from handlers.callbacks import PageCb, PlaceCb, PrivacyCb, ProfileCb
-from handlers.keyboards import location_keyboard, main_menu, options_keyboard, phone_keyboard
+from handlers.keyboards import (
+    cancel_button,
+    language_keyboard,
+    location_keyboard,
+    main_menu,
+    options_keyboard,
+    phone_keyboard,
+    with_nav,
+)
 from handlers.refusal import error_text
 from handlers.render import esc
 from handlers.replies import edit_in_place
@@ -43,6 +52,12 @@ def needs_home(user: User) -> bool:
     return user.building_id is None and not user.roles
 
 
+def welcome() -> str:
+    """Two lines for a first contact: what the bot does, and who answers."""
+    return _("👋 Welcome! Here you can ask for help with errands, report a problem in your neighbourhood, "
+             "or book a visit to the service station.\nYour grid worker answers you, with your community's staff.")
+
+
 def privacy_notice() -> str:
     """The short privacy notice (docs/privacy.md says the same at length)."""
     return _("🔒 <b>Your information and your rights</b>\n"
@@ -51,35 +66,46 @@ def privacy_notice() -> str:
              "• Why: so that your grid worker and your community can help you and call you back.\n"
              "• Who sees it: the workers and staff who handle your request. Other residents never do.\n"
              "• How long: while you use this service. The raw messages you send are deleted after {days} days.\n"
-             "• Your rights: /mydata sends you a copy of everything, /deletemydata erases it, "
-             "/profile lets you correct it.")
+             "• Your rights: in 👤 My profile you can correct it, get a copy of everything, or erase it.")
 
 
-async def ask_consent(message: Message, state: FSMContext, days: int) -> None:
-    """Show the privacy notice with its "I agree" button: nothing is stored before that."""
+async def ask_consent(message: Message, state: FSMContext, days: int, intro: str | None = None) -> None:
+    """Show the privacy notice with its "I agree" button: nothing is stored before that.
+    ``intro`` (the first contact's welcome) goes first, in the same message."""
     await state.clear()
     kb = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
         text=_("✅ I agree"), callback_data=PrivacyCb(action="agree").pack())]])
-    await message.answer(privacy_notice().format(days=days) + "\n\n" + _("Tap “I agree” to continue."),
-                         reply_markup=kb)
+    await message.answer((intro + "\n\n" if intro else "") + privacy_notice().format(days=days) + "\n\n"
+                         + _("Tap “I agree” to continue."), reply_markup=kb)
 
 
 async def ask_place(message: Message, state: FSMContext, session: AsyncSession, locale: str,
-                    user: User | None = None, settings: Settings | None = None) -> None:
+                    user: User | None = None, settings: Settings | None = None, intro: str | None = None) -> None:
     """Ask where the person lives; someone who has not agreed to the privacy
-    notice (``user`` given) is shown the notice first."""
+    notice (``user`` given) is shown the notice first.  ``intro`` opens the first message."""
     if user is not None and user_service.needs_privacy_consent(user):
         assert settings is not None, "the notice names RETENTION_DAYS"
-        await ask_consent(message, state, settings.retention_days)
+        await ask_consent(message, state, settings.retention_days, intro)
         return
     await state.set_state(Registration.place)
-    await state.update_data(level="c", parent=0)
+    await state.update_data(level="s", parent=0)
+    # No grid to choose first (issue 20: most residents cannot name theirs): a few characters of the
+    # building's name or address, or the location; the lists stay one tap away.
     await message.answer(
-        _("Tell me where you live. Tap your community below, type part of its name, or share your location."),
-        reply_markup=location_keyboard(),
-    )
-    options = await user_service.communities(session, locale)
-    await message.answer(PROMPTS["c"](), reply_markup=options_keyboard(options, level="c", parent=0))
+        (intro + "\n\n" if intro else "") + _("Where do you live? Type a few characters of your building's name "
+                                               "or address, or tap 📍 to share your location."),
+        reply_markup=location_keyboard())
+    await message.answer(_("Or choose it from a list:"), reply_markup=_search_keyboard([]))
+
+
+def _search_keyboard(found: list[user_service.Option]) -> InlineKeyboardMarkup:
+    """Buildings found by a search, then 📋 the lists and ❌ Cancel."""
+    rows = [[InlineKeyboardButton(text=f"🏠 {o.name}", callback_data=PlaceCb(level="b", id=o.id).pack())]
+            for o in found]
+    rows.append([InlineKeyboardButton(text=_("📋 Choose from the list"),
+                                      callback_data=PageCb(level="c", parent=0, page=0).pack())])
+    rows.append([cancel_button()])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 async def _options(session: AsyncSession, level: str, parent: int, locale: str) -> list[user_service.Option]:
@@ -105,6 +131,12 @@ async def page_turned(
     query: CallbackQuery, callback_data: PageCb, session: AsyncSession, state: FSMContext, i18n: PoI18n
 ) -> None:
     level, parent = callback_data.level, callback_data.parent
+    if level == "s":  # back from the communities: the search by name or address
+        await state.set_state(Registration.place)
+        await state.update_data(level="s", parent=0)
+        await query.answer()
+        await edit_in_place(query, _("Or choose it from a list:"), _search_keyboard([]))
+        return
     if level == "back":  # one level up from the list whose parent is `parent`
         data = await state.get_data()
         level, parent = await _level_up(session, data.get("level", "c"), parent)
@@ -158,8 +190,18 @@ async def _finish(message: Message, user: User, state: FSMContext) -> None:
 async def place_typed(message: Message, session: AsyncSession, state: FSMContext, i18n: PoI18n) -> None:
     data = await state.get_data()
     level, parent = data.get("level", "c"), int(data.get("parent", 0))
-    options = await _options(session, level, parent, i18n.current_locale)
-    matches = user_service.filter_options(options, message.text or "")
+    if level != "s":
+        options = await _options(session, level, parent, i18n.current_locale)
+        matches = user_service.filter_options(options, message.text or "")
+    if level == "s" or not matches:  # a building anywhere, by its name or address
+        found = await user_service.search_buildings(session, message.text or "", i18n.current_locale)
+        if found:
+            await message.answer(_("Which one is your building?"), reply_markup=_search_keyboard(found))
+        else:
+            await message.answer(_("I found no building matching “{text}”. Type fewer characters, share your "
+                                   "location, or choose from the list.").format(text=esc((message.text or "")[:40])),
+                                 reply_markup=_search_keyboard([]))
+        return
     if not matches:
         await message.answer(_("Nothing matches “{text}”. Tap one below or type fewer characters.").format(
             text=esc((message.text or "")[:40])), reply_markup=options_keyboard(options, level=level, parent=parent))
@@ -170,7 +212,7 @@ async def place_typed(message: Message, session: AsyncSession, state: FSMContext
 async def location_shared(message: Message, session: AsyncSession, user: User, state: FSMContext,
                           i18n: PoI18n, settings: Settings) -> None:
     if not (needs_home(user) or await state.get_state() == Registration.place.state):
-        await message.answer(_("Thank you. Send /help to see what I can do."))
+        await message.answer(_("Thank you. Tap ❓ Help to see what I can do."))
         return
     if user_service.needs_privacy_consent(user):
         await ask_consent(message, state, settings.retention_days)
@@ -186,10 +228,11 @@ async def location_shared(message: Message, session: AsyncSession, user: User, s
         await message.answer(PROMPTS["c"](), reply_markup=options_keyboard(options, level="c", parent=0))
         return
     rows = [[InlineKeyboardButton(
-        text=f"🏠 {n.building.name} · {n.grid.name} · {n.distance_m} m",
+        text=f"🏠 {n.building.name} · {n.distance_m} m",
         callback_data=PlaceCb(level="b", id=n.building.id).pack())] for n in nearby]
     rows.append([InlineKeyboardButton(text=_("Choose from the list instead"),
                                       callback_data=PageCb(level="c", parent=0, page=0).pack())])
+    rows.append([cancel_button()])
     await message.answer(_("These buildings are closest to you. Which is yours?"),
                          reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
 
@@ -220,7 +263,7 @@ async def privacy_agreed(query: CallbackQuery, session: AsyncSession, user: User
     await session.commit()
     await query.answer(_("Thank you"))
     if query.message is not None:
-        await edit_in_place(query, _("✅ You agreed to the privacy notice. Send /privacy to read it again."), None)
+        await edit_in_place(query, _("✅ You agreed to the privacy notice. You can read it again in 👤 My profile."), None)
     if isinstance(query.message, Message):
         if needs_home(user):
             await ask_place(query.message, state, session, i18n.current_locale)
@@ -236,6 +279,8 @@ async def profile_action(
         return
     if callback_data.action == "home":
         await ask_place(query.message, state, session, i18n.current_locale)
+    elif callback_data.action == "lang":
+        await query.message.answer(_("Please choose your language."), reply_markup=with_nav(language_keyboard()))
     elif callback_data.action == "phone":
         await state.set_state(Registration.phone)
         await query.message.answer(_("Tap the button to share your phone number."), reply_markup=phone_keyboard())

@@ -79,6 +79,11 @@ def classify_exception(exc: BaseException) -> SendError:
     return SendError(Outcome.retry, text)
 
 
+# A payload's file (bot.services.notify) and the Bot API method that sends it.
+MEDIA_METHODS = {"photo": "sendPhoto", "document": "sendDocument", "voice": "sendVoice", "audio": "sendAudio",
+                 "video": "sendVideo", "video_note": "sendVideoNote", "location": "sendLocation"}
+
+
 class BotApiTransport:
     """Posts rows straight to the Bot API (``sendMessage``, ``sendPhoto``,
     ``sendDocument``) over one pooled HTTP session.
@@ -112,10 +117,14 @@ class BotApiTransport:
         p = row.payload
         body: dict[str, Any] = {"chat_id": row.chat_id}
         parse_mode = p.get("parse_mode", self.parse_mode)
-        if p.get("photo") or p.get("document"):
-            method = "sendPhoto" if p.get("photo") else "sendDocument"
-            body["photo" if p.get("photo") else "document"] = p.get("photo") or p.get("document")
-            if p.get("text"):
+        media = next((key for key in MEDIA_METHODS if p.get(key)), None)
+        if media == "location":  # no caption: bot.services.notify queues the text apart
+            method = "sendLocation"
+            body.update(latitude=p["location"]["latitude"], longitude=p["location"]["longitude"])
+        elif media is not None:  # a relayed file goes again by its file id
+            method = MEDIA_METHODS[media]
+            body[media] = p[media]
+            if p.get("text") and media != "video_note":
                 body["caption"] = p["text"]
                 if parse_mode:
                     body["parse_mode"] = parse_mode

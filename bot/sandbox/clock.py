@@ -7,9 +7,10 @@ clock (so message dates follow) and remembers the offset per database in
 ``sandbox-data/clock.json``: after a restart the sandbox's time does not jump
 back behind the times already stored in its database.
 
-Time only moves forward: going back would put stored events in the future.
-Components that sleep until a due time are woken through
-:func:`models.base.on_clock_change`.
+Time moves forward, or is reset to the real time (a trainer starting a new
+session): events stored meanwhile then lie in the future, which the bot
+tolerates (the scheduler waits for its next due time).  Components that sleep
+until a due time are woken through :func:`models.base.on_clock_change`.
 """
 
 from __future__ import annotations
@@ -97,17 +98,28 @@ class SandboxClock:
         }
 
     # -- moving --------------------------------------------------------------
-    def advance(self, delta: timedelta) -> timedelta:
-        """Move the clock forward by ``delta``; returns the new offset."""
+    @staticmethod
+    def check(delta: timedelta) -> None:
+        """``ClockError`` unless ``delta`` is a step the clock takes (forward, at most :data:`MAX_STEP`)."""
         if delta <= timedelta(0):
             raise ClockError("the clock only moves forward")
         if delta > MAX_STEP:
             raise ClockError("at most 366 days at a time")
+
+    def advance(self, delta: timedelta) -> timedelta:
+        """Move the clock forward by ``delta``; returns the new offset."""
+        self.check(delta)
         offset = clock_offset() + delta
         set_clock_offset(offset)
         self._save()
         log.info("sandbox clock advanced by %s; now %s", delta, self.now().isoformat())
         return offset
+
+    def reset(self) -> None:
+        """Back to the real time (offset zero), remembered for this database."""
+        set_clock_offset(timedelta(0))
+        self._save()
+        log.info("sandbox clock reset to the real time")
 
     @staticmethod
     def release() -> None:

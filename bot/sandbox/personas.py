@@ -1,6 +1,8 @@
 """Who the sandbox lets you be: the people of the configured organisation.
 
-Personas are read from the database (``users`` with a Telegram id, their
+Each persona shows who serves whom: a resident her grid's workers, a worker or
+grid head the number of residents of their grids (trainers see the roles' links
+at a glance).  Personas are read from the database (``users`` with a Telegram id, their
 ``role_grants`` and home building), never from the demo YAML, so a district
 imported with ``python -m bot import-org`` shows its own people.  A "new
 resident" gets a fresh Telegram id that no user of the database has.
@@ -15,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import places as scopes
-from models import Building, Community, Grid, Role, ScopeType, User
+from models import Building, Community, Grid, Role, RoleGrant, ScopeType, User
 
 __all__ = [
     "KIND_ORDER",
@@ -55,6 +57,10 @@ class Persona:
     """``{"role", "scope_type", "scope_code", "scope_names"}`` per grant."""
     home: dict[str, Any] | None = None
     """``{"building": names, "grid": names, "community": names, "building_code"}``."""
+    served_by: list[str] = field(default_factory=list)
+    """A resident's grid workers and grid heads (their names): who answers her."""
+    serves: int | None = None
+    """A worker's or grid head's residents (registered, in their grids): whom they answer."""
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,9 +100,37 @@ async def _homes(session: AsyncSession, building_ids: set[int]) -> dict[int, dic
     }
 
 
+_FIELD_ROLES = (Role.worker, Role.grid_head)
+
+
+async def _serving(session: AsyncSession, users: list[User]) -> tuple[dict[int, list[str]], dict[int, int]]:
+    """Who serves whom, per grid: the names of its workers and heads, and its residents' count."""
+    home_grids = {u.grid_id for u in users if u.grid_id is not None and not u.roles}
+    field_grids = {g.scope_id for u in users for g in u.roles if g.role in _FIELD_ROLES}
+    team: dict[int, list[str]] = {}
+    if home_grids:
+        rows = await session.execute(
+            select(RoleGrant.scope_id, User.first_name).join(User, User.id == RoleGrant.user_id)
+            .where(RoleGrant.role.in_(_FIELD_ROLES), RoleGrant.scope_type == ScopeType.grid,
+                   RoleGrant.scope_id.in_(home_grids))
+            .order_by(RoleGrant.scope_id, RoleGrant.role, User.telegram_id))
+        for grid_id, name in rows:
+            if name not in team.setdefault(grid_id, []):
+                team[grid_id].append(name)
+    counts: dict[int, int] = {}
+    if field_grids:
+        rows = await session.execute(
+            select(User.grid_id, func.count()).where(User.grid_id.in_(field_grids), User.registered_at.is_not(None),
+                                                     ~User.roles.any())
+            .group_by(User.grid_id))
+        counts = {grid_id: int(n) for grid_id, n in rows}
+    return team, counts
+
+
 async def _personas(session: AsyncSession, users: list[User]) -> list[Persona]:
     scopes = await _scope_names(session, users)
     homes = await _homes(session, {u.building_id for u in users if u.building_id is not None})
+    team, counts = await _serving(session, users)
     result = []
     for user in users:
         assert user.telegram_id is not None
@@ -123,6 +157,9 @@ async def _personas(session: AsyncSession, users: list[User]) -> list[Persona]:
                 registered=user.registered_at is not None or bool(user.roles),
                 roles=roles,
                 home=homes.get(user.building_id) if user.building_id is not None else None,
+                served_by=team.get(user.grid_id, []) if user.grid_id is not None and not user.roles else [],
+                serves=sum(counts.get(gid, 0) for gid in {g.scope_id for g in user.roles if g.role in _FIELD_ROLES})
+                if any(g.role in _FIELD_ROLES for g in user.roles) else None,
             )
         )
     return result

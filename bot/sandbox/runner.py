@@ -274,10 +274,33 @@ class Sandbox:
                 first_name=first_name, language_code=language_code, user_id=telegram_id
             )
 
-    async def advance_clock(self, delta: timedelta) -> None:
-        """Move time forward (the bot, the database's "now" and message dates)."""
-        self.clock.advance(delta)
+    async def advance_clock(self, delta: timedelta) -> int:
+        """Move time forward (the bot, the database's "now" and message dates).
+
+        A jump goes a day at a time and the recurring jobs run after each step, so every
+        daily job runs once for each day skipped (retention, digests, sweeps), as it would
+        have in those days; returns the number of steps."""
+        self.clock.check(delta)
+        steps, left = 0, delta
+        while left > timedelta(0):
+            step = min(left, timedelta(days=1))
+            self.clock.advance(step)
+            left -= step
+            steps += 1
+            await self._run_jobs()
         self.emulator.state.bump()  # long polls and waiters re-check
+        return steps
+
+    async def reset_clock(self) -> None:
+        """Back to the real time (a trainer's new session)."""
+        self.clock.reset()
+        self.emulator.state.bump()
+
+    async def _run_jobs(self) -> None:
+        """The recurring jobs due by the sandbox's now (each due time runs once, whoever runs it)."""
+        delivery = self.app.delivery if self.app is not None else None
+        if delivery is not None and delivery.scheduler is not None:
+            await delivery.scheduler.run_due()
 
 
 def _print_banner(sandbox: Sandbox) -> None:

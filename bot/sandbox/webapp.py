@@ -23,7 +23,8 @@ One address serves everything the page needs (it makes no other request):
     Telegram would show it in that chat (scope and language resolution);
   - ``GET  /api/callbacks/{query_id}?timeout=10`` wait for the bot's answer
     to a button press -> ``{"answered", "text", "show_alert", "url"}``;
-  - ``GET  /api/clock``; ``POST /api/clock`` ``{"advance_seconds": N}``;
+  - ``GET  /api/clock``; ``POST /api/clock`` ``{"advance_seconds": N}`` (a day at a time, the
+    recurring jobs run after each day) or ``{"reset": true}`` (back to the real time);
   - ``GET  /api/places`` buildings with coordinates (the location picker).
 
 Errors answer ``{"error": "..."}`` with 400 or 404.
@@ -222,6 +223,9 @@ def build_web_app(sandbox: Sandbox) -> web.Application:
 
     async def clock_post(request: web.Request) -> web.StreamResponse:
         body = await json_body(request)
+        if body.get("reset") is True:
+            await sandbox.reset_clock()
+            return web.json_response(sandbox.clock.as_json())
         try:
             seconds = float(body.get("advance_seconds"))  # type: ignore[arg-type]
         except (TypeError, ValueError):

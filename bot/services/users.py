@@ -225,6 +225,32 @@ def filter_options(options: list[Option], query: str) -> list[Option]:
     return [o for o in options if q in o.name.casefold() or q in o.code.casefold()]
 
 
+SEARCH_LIMIT = 8
+
+
+async def search_buildings(session: AsyncSession, query: str, locale: str, *,
+                           limit: int = SEARCH_LIMIT) -> list[Option]:
+    """Active buildings whose name (in any language), address or code contains ``query``
+    (case-insensitive; words apart by spaces may stand apart in it: "站前 2号" finds 站前小区2号楼),
+    in code order: a resident finds her home without knowing her grid.  A district has a few
+    thousand buildings at most."""
+    words = [w.casefold() for w in query.split()]
+    if not words:
+        raise InvalidInput("empty_text")
+    if len(query.strip()) > MAX_QUERY_LEN:
+        raise InvalidInput("query_too_long", limit=MAX_QUERY_LEN)
+    rows = await session.scalars(select(Building).join(Grid, Building.grid_id == Grid.id)
+                                 .where(Building.active, Grid.active).order_by(Building.code))
+    found: list[Option] = []
+    for b in rows:
+        texts = [*(b.names or {}).values(), b.address or "", b.code]
+        if any(all(w in "".join(str(t).split()).casefold() for w in words) for t in texts):
+            found.append(Option(b.id, b.code, i18n_name(b.names, locale, b.code)))
+            if len(found) == limit:
+                break
+    return found
+
+
 def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     p1, p2 = math.radians(lat1), math.radians(lat2)
     dp, dl = p2 - p1, math.radians(lon2 - lon1)

@@ -39,6 +39,7 @@ from bot.services import family
 from bot.services import users as user_service
 from bot.services.appointments import clock, seats_left, when_label
 from bot.services.errors import DomainError
+from handlers import labels
 from handlers.appointments.ui import (
     BOOK,
     MY_APPOINTMENTS,
@@ -52,7 +53,7 @@ from handlers.appointments.ui import (
     step,
     today,
 )
-from handlers.keyboards import main_menu
+from handlers.keyboards import main_menu, with_nav
 from handlers.refusal import error_text
 from handlers.render import esc
 from handlers.replies import edit_in_place
@@ -85,7 +86,7 @@ async def _services_markup(session: AsyncSession, settings: Settings, locale: st
     services = await appt.bookable_services(session, settings, locale)
     if not services:
         return None
-    return kb([_btn(s.name, ApCb(a="svc", sv=s.id, r=r)) for s in services])
+    return with_nav(kb([_btn(s.name, ApCb(a="svc", sv=s.id, r=r)) for s in services]))
 
 
 def _services_prompt(name: str | None) -> str:
@@ -169,7 +170,8 @@ async def service_picked(query: CallbackQuery, callback_data: ApCb, session: Asy
 async def near_asked(query: CallbackQuery, callback_data: ApCb, state: FSMContext) -> None:
     await state.set_state(ApptInput.near)
     await state.update_data(sv=callback_data.sv)
-    keyboard = ReplyKeyboardMarkup(keyboard=[[KeyboardButton(text=_("📍 Send my location"), request_location=True)]],
+    keyboard = ReplyKeyboardMarkup(keyboard=[[KeyboardButton(text=_("📍 Send my location"), request_location=True)],
+                                             [KeyboardButton(text=str(labels.CANCEL))]],
                                    resize_keyboard=True, one_time_keyboard=True)
     await below(query, _("Tap the button below to send your location."), keyboard)
 
@@ -190,8 +192,12 @@ async def location_received(message: Message, session: AsyncSession, user: User,
     await message.answer(text, reply_markup=markup)
 
 
-async def near_other(message: Message) -> None:
-    await message.answer(_("Please tap “📍 Send my location”, or send /cancel."))
+async def near_other(message: Message, user: User, state: FSMContext) -> None:
+    if message.text == labels.CANCEL:  # the step ends: its keyboard goes, the menu comes back
+        await state.clear()
+        await message.answer(_("Cancelled."), reply_markup=_menu(user))
+        return
+    await message.answer(_("Please tap “📍 Send my location”, or ❌ Cancel."))
 
 
 def _menu(user: User):  # type: ignore[no-untyped-def]
@@ -323,7 +329,7 @@ async def _send_booked(query: CallbackQuery, session: AsyncSession, bot: Bot, bo
     view = await appt.describe(session, settings, booking, i18n.current_locale)
     head = _("✅ Moved. Your appointment is now:") if moved else _("✅ Booked!")
     tail = (_("You will get a reminder the day before, to ring them.") if view.proxy else
-            _("We will remind you a day before and an hour before. To change or cancel: /appointments"))
+            _("We will remind you a day before and an hour before. To change or cancel it: 🗓️ My appointments."))
     text = card(view, settings)
     await done(query, session, _("Booked"), f"{head}\n{text}\n\n{tail}")
     chat_id = query.from_user.id
@@ -356,14 +362,14 @@ async def show_mine(message: Message, session: AsyncSession, user: User, setting
     r = resident_id or 0
     if not views:
         await message.answer(_("No upcoming appointments."),
-                             reply_markup=kb([_btn(_("📅 Book an appointment"), ApCb(a="svcs", r=r))]))
+                             reply_markup=with_nav(kb([_btn(_("📅 Book an appointment"), ApCb(a="svcs", r=r))])))
         return
     await message.answer(_("Upcoming appointments: {n}").format(n=len(views)))
     for view in views:
         await message.answer(card(view, settings), reply_markup=_booking_buttons(view, r))
     if len(views) < settings.appointment_max_upcoming:
         await message.answer(_("Need another one?"),
-                             reply_markup=kb([_btn(_("📅 Book an appointment"), ApCb(a="svcs", r=r))]))
+                             reply_markup=with_nav(kb([_btn(_("📅 Book an appointment"), ApCb(a="svcs", r=r))])))
 
 
 async def my_appointments(message: Message, session: AsyncSession, user: User, state: FSMContext,

@@ -37,6 +37,7 @@ from handlers.appointments.ui import (
     today,
 )
 from handlers.filters import HasRole
+from handlers.keyboards import with_nav
 from handlers.refusal import error_text, refuse
 from handlers.render import esc
 from models import AppointmentStatus, Role, User, utcnow
@@ -117,7 +118,7 @@ async def _agenda(session: AsyncSession, settings: Settings, user: User, station
             rows.append([_btn(_("🚫 Close this day"), StCb(a="close", st=station_id, x=x))])
     if ag.can_manage:
         rows.append([_btn(_("⚙️ Working plans"), StCb(a="plans", st=station_id, x=x))])
-    return text, kb(rows)
+    return text, with_nav(kb(rows))
 
 
 async def agenda_view(query: CallbackQuery, callback_data: StCb, session: AsyncSession, user: User,
@@ -335,7 +336,7 @@ async def proxy_start(message: Message, session: AsyncSession, user: User, state
     people = await svc.offline_residents(session, user)
     rows = [[_btn(f"👤 {p.first_name} · {p.phone or ''}", StCb(a="pr", b=p.id))] for p in people]
     rows.append([_btn(_("➕ Someone new"), StCb(a="pnew"))])
-    await message.answer(_("Book for a resident who is not on Telegram. Who is it?"), reply_markup=kb(rows))
+    await message.answer(_("Book for a resident who is not on Telegram. Who is it?"), reply_markup=with_nav(kb(rows)))
 
 
 async def proxy_new(query: CallbackQuery, state: FSMContext) -> None:

@@ -171,7 +171,7 @@ def error_text(err: DomainError) -> str | None:
         "appt_service": lambda: _("That service cannot be booked there any more. Please choose again."),
         "appt_station": lambda: _("That station is not available to you."),
         "appt_resident": lambda: _("That person is not available to you."),
-        "appt_register": lambda: _("Please register first: send /start."),
+        "appt_register": lambda: _("Please register first: write to me anything and I will ask where you live."),
         "appt_past": lambda: _("That time has already passed. Please choose a later time."),
         "appt_horizon": lambda: _("Bookings open {days} days ahead. Please choose an earlier date.").format(
             days=p.get("days", "")),
@@ -191,7 +191,7 @@ def error_text(err: DomainError) -> str | None:
             " " + _("Please call the station: {phone}").format(phone=esc(str(p["phone"])))
             if p.get("phone") else "")),
         "appt_same_slot": lambda: _("That is the time you already have."),
-        "appt_home_needed": lambda: _("A home visit needs your home building: set it in /profile."),
+        "appt_home_needed": lambda: _("A home visit needs your home building: set it in 👤 My profile."),
         "appt_rebooked": lambda: _("You have already booked a new time for this."),
         "appt_mark_early": lambda: _("It is too early to mark this appointment."),
         "appt_already_marked": lambda: _("Already marked."),

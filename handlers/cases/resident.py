@@ -3,9 +3,12 @@ menu; then follow their cases, answer "solved / not solved" and rate.
 
 Intake is one conversation (see docs/cases.md)::
 
-    pick an item (or type at the menu) → collect: text, photos, voice, documents,
-    location, in any order → ✅ Send → [proxy: by when → what the worker may do]
-    → [a similar open case in the building? follow it instead] → sent, number shown
+    pick an item → [a similar open case in the building? follow it instead]
+    → [proxy: by when → what the worker may do] → collect: text, photos, voice,
+    documents, location, in any order → ✅ Send → sent, number shown
+    (typing at the menu starts at "collect": handlers/cases/menu.py)
+
+The questions come first, so ✅ Send sends (issue 20); each has ⬅️ Back and ❌ Cancel.
 
 Every piece is stored in the draft as it arrives and committed before the bot
 answers; ❌ Cancel discards the draft, /cancel leaves it to be continued later.
@@ -19,7 +22,7 @@ from datetime import timedelta
 from aiogram import F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,7 +61,7 @@ from handlers.cases.ui import (
     summary_text,
 )
 from handlers.common import show_menu
-from handlers.keyboards import MenuLabel
+from handlers.keyboards import MenuLabel, nav_row, with_nav
 from handlers.refusal import error_text
 from handlers.resident import ask_place, needs_home
 from models import CaseKind, ServiceKind, User, utcnow
@@ -90,9 +93,9 @@ async def _begin(message: Message, session: AsyncSession, user: User, state: FSM
         if people:
             action = "forp" if kind == ServiceKind.proxy else "forr"
             mine = [button(_("👤 For myself"), IntakeCb(action=action, id=0))] if user.building_id else []
-            await message.answer(_("Who is it for?"), reply_markup=rows(
+            await message.answer(_("Who is it for?"), reply_markup=with_nav(rows(
                 *mine, *(button(_("👪 For {name}").format(name=p.name)[:28], IntakeCb(action=action, id=p.user_id or 0))
-                         for p in people)))
+                         for p in people))))
             return
         for_id = 0
     who = await family.principal(session, user, for_id)
@@ -107,14 +110,19 @@ async def _begin(message: Message, session: AsyncSession, user: User, state: FSM
             await message.answer(
                 _("You have a request you have not sent yet ({items}). Continue it, or discard it and start "
                   "again?").format(items=summary_text(summary)),
-                reply_markup=rows(button(_("✏️ Continue it"), IntakeCb(action="resume", id=draft.id)),
-                                  button(_("🗑 Discard it"), IntakeCb(action="discard", id=draft.id))))
+                reply_markup=with_nav(rows(button(_("✏️ Continue it"), IntakeCb(action="resume", id=draft.id)),
+                                           button(_("🗑 Discard it"), IntakeCb(action="discard", id=draft.id)))))
             return
-    options = await cases.catalogue(session, kind, i18n.current_locale)
+    text, markup = await _catalogue(session, kind, i18n.current_locale)
+    await message.answer(text, reply_markup=markup)
+
+
+async def _catalogue(session: AsyncSession, kind: ServiceKind, locale: str) -> tuple[str, InlineKeyboardMarkup]:
+    """The list of items to ask for or report, with ⬅️ Back (to the menu) and ❌ Cancel."""
+    options = await cases.catalogue(session, kind, locale)
     prompt = _("What can we do for you? Choose one:") if kind == ServiceKind.proxy else \
         _("What kind of problem? Choose one:")
-    await message.answer(prompt, reply_markup=rows(*(button(o.name, IntakeCb(action="svc", id=o.id))
-                                                    for o in options)))
+    return prompt, with_nav(rows(*(button(o.name, IntakeCb(action="svc", id=o.id)) for o in options)))
 
 
 async def ask_help(message: Message, session: AsyncSession, user: User, state: FSMContext, i18n: PoI18n,
@@ -145,9 +153,8 @@ async def for_picked(query: CallbackQuery, callback_data: IntakeCb, session: Asy
 
 
 async def service_picked(query: CallbackQuery, callback_data: IntakeCb, session: AsyncSession, user: User,
-                         state: FSMContext, i18n: PoI18n) -> None:
-    who = await _who(session, user, state)
-    draft = await cases.start_for_service(session, who, callback_data.id, utcnow())
+                         state: FSMContext, i18n: PoI18n, settings: Settings) -> None:
+    draft = await cases.start_for_service(session, await _who(session, user, state), callback_data.id, utcnow())
     await session.commit()
     await state.set_state(CaseIntake.collect)
     await state.update_data(draft=draft.id)
@@ -155,13 +162,98 @@ async def service_picked(query: CallbackQuery, callback_data: IntakeCb, session:
     summary = await cases.summary(session, draft, i18n.current_locale)
     if isinstance(query.message, Message):
         await query.message.edit_text("✅ " + esc(summary.service or ""))
-        if draft.kind == CaseKind.proxy:
-            prompt = _("Tell me what you need done, and anything we should know. Type it, send a voice message, "
-                       "or photos of your documents. Then tap ✅ Send.")
-        else:
-            prompt = _("Tell me what the problem is and where. Type it, send a voice message, photos or your "
-                       "location. Then tap ✅ Send.")
-        await query.message.answer(prompt, reply_markup=intake_keyboard())
+        await _prepare(query.message, session, user, state, i18n, settings)
+
+
+def _step_nav(draft_id: int, back: int) -> list[InlineKeyboardButton]:
+    """⬅️ Back (``back``: 0 the list of items, 1 the "by when" question) and ❌ Cancel of an intake question."""
+    return nav_row(IntakeCb(action="back", id=back), IntakeCb(action="cancel", id=draft_id))
+
+
+async def _prepare(message: Message, session: AsyncSession, user: User, state: FSMContext, i18n: PoI18n,
+                   settings: Settings) -> None:
+    """Before she writes: a similar case to follow instead? [proxy: by when, what the worker may do];
+    then the invitation to write, with ✅ Send, which then sends (issue 20: Send asked more questions)."""
+    data = await state.get_data()
+    who = await _who(session, user, state)
+    draft = await cases.pending_draft(session, who)
+    if draft is None or draft.id != int(data.get("draft", 0)):
+        await state.clear()
+        await show_menu(message, user, error_text(DomainError("draft")))
+        return
+    if not data.get("similar_seen"):
+        await state.update_data(similar_seen=True)
+        similar = await cases.similar_cases(session, who, draft.id, utcnow(), locale=i18n.current_locale)
+        if similar:
+            lines = [_("This looks like a case already open in your building:")]
+            lines += [f"• {esc(c.number)} · {esc(c.category)} ({cases.status_label(_, c.status)})" for c in similar]
+            lines.append(_("Follow it instead? You will hear when it is solved. Or go on with yours."))
+            await message.answer("\n".join(lines), reply_markup=InlineKeyboardMarkup(inline_keyboard=[
+                *([button(_("👀 Follow {number}").format(number=c.number), IntakeCb(action="follow", id=c.id))]
+                  for c in similar),
+                [button(_("➕ Go on with mine"), IntakeCb(action="anyway"))], _step_nav(draft.id, 0)]))
+            return
+    if draft.kind == CaseKind.proxy and not data.get("asked_when"):
+        await state.set_state(CaseIntake.when)
+        await message.answer(
+            _("By when do you need it? Tap one, or type a date like 12-24."),
+            reply_markup=InlineKeyboardMarkup(inline_keyboard=[
+                [button(_("As soon as possible"), IntakeCb(action="when", id=0))],
+                [button(_("Within 3 days"), IntakeCb(action="when", id=3))],
+                [button(_("Within a week"), IntakeCb(action="when", id=7))], _step_nav(draft.id, 0)]))
+        return
+    if draft.kind == CaseKind.proxy and not draft.authorisation:
+        await state.set_state(CaseIntake.authorise)
+        await message.answer(
+            _("What may your grid worker do on your behalf? Tap one, or write it in your own words."),
+            reply_markup=InlineKeyboardMarkup(inline_keyboard=[
+                *([button(_auth_option(i), IntakeCb(action="auth", id=i))] for i in range(AUTH_OPTIONS)),
+                _step_nav(draft.id, 1)]))
+        return
+    await state.set_state(CaseIntake.collect)
+    if draft.kind == CaseKind.proxy:
+        prompt = _("Tell me what you need done, and anything we should know. Type it, send a voice message, "
+                   "or photos of your documents. Then tap ✅ Send.")
+    else:
+        prompt = _("Tell me what the problem is and where. Type it, send a voice message, photos or your "
+                   "location. Then tap ✅ Send.")
+    await message.answer(prompt, reply_markup=intake_keyboard())
+
+
+async def step_back(query: CallbackQuery, callback_data: IntakeCb, session: AsyncSession, user: User,
+                    state: FSMContext, i18n: PoI18n, settings: Settings) -> None:
+    """⬅️ Back from an intake question: to the "by when" question, or to the list of items (the empty
+    request is dropped)."""
+    who = await _who(session, user, state)
+    draft = await cases.pending_draft(session, who)
+    if draft is None or draft.id != await _draft_id(state):
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    if callback_data.id == 1 and draft.kind == CaseKind.proxy:
+        await state.update_data(asked_when=False)
+        if (message := await pressed(query, session)) is not None:
+            await message.edit_text(_("⬅️ Back"))
+            await _prepare(message, session, user, state, i18n, settings)
+        return
+    kind = ServiceKind.proxy if draft.kind == CaseKind.proxy else ServiceKind.report
+    await cases.discard_draft(session, who, draft.id)
+    await state.set_data({"for": (await state.get_data()).get("for", 0)})  # still for the same person
+    if (message := await pressed(query, session)) is not None:
+        text, markup = await _catalogue(session, kind, i18n.current_locale)
+        await message.edit_text(text, reply_markup=markup)
+
+
+async def step_cancel(query: CallbackQuery, callback_data: IntakeCb, session: AsyncSession, user: User,
+                      state: FSMContext) -> None:
+    """❌ Cancel of an intake question: the request is discarded, the menu comes back."""
+    try:
+        await cases.discard_draft(session, await _who(session, user, state), callback_data.id)
+    except DomainError:
+        pass  # already sent or gone: cancelling still ends the intake
+    await state.clear()
+    if (message := await pressed(query, session)) is not None:
+        await message.edit_text(_("Cancelled. Nothing was sent."))
+        await show_menu(message, user)
 
 
 async def resume(query: CallbackQuery, callback_data: IntakeCb, session: AsyncSession, user: User,
@@ -255,48 +347,21 @@ async def send(message: Message, session: AsyncSession, user: User, state: FSMCo
 
 async def _advance(message: Message, session: AsyncSession, user: User, state: FSMContext, i18n: PoI18n,
                    settings: Settings) -> None:
-    """Ask what is still missing (proxy: when, authorisation; a similar case), else send."""
-    data = await state.get_data()
-    draft_id = int(data.get("draft", 0))
+    """✅ Send: sends what she wrote (the questions came before); empty, she is asked to write first."""
     who = await _who(session, user, state)
     draft = await cases.pending_draft(session, who)
-    if draft is None or draft.id != draft_id:
+    if draft is None or draft.id != await _draft_id(state):
         await state.clear()
         await show_menu(message, user, error_text(DomainError("draft")))
+        return
+    if draft.kind == CaseKind.proxy and not draft.authorisation:  # Send before the questions were answered
+        await _prepare(message, session, user, state, i18n, settings)
         return
     summary = await cases.summary(session, draft, i18n.current_locale)
     if summary.empty:
         await state.set_state(CaseIntake.collect)
         await message.answer(error_text(DomainError("draft_empty")), reply_markup=intake_keyboard())
         return
-    if draft.kind == CaseKind.proxy and not data.get("asked_when"):
-        await state.set_state(CaseIntake.when)
-        await message.answer(
-            _("By when do you need it? Tap one, or type a date like 12-24."),
-            reply_markup=rows(button(_("As soon as possible"), IntakeCb(action="when", id=0)),
-                              button(_("Within 3 days"), IntakeCb(action="when", id=3)),
-                              button(_("Within a week"), IntakeCb(action="when", id=7))))
-        return
-    if draft.kind == CaseKind.proxy and not draft.authorisation:
-        await state.set_state(CaseIntake.authorise)
-        await message.answer(
-            _("What may your grid worker do on your behalf? Tap one, or write it in your own words."),
-            reply_markup=rows(*(button(_auth_option(i), IntakeCb(action="auth", id=i))
-                                for i in range(AUTH_OPTIONS))))
-        return
-    now = utcnow()
-    if not data.get("similar_seen"):
-        similar = await cases.similar_cases(session, who, draft.id, now, locale=i18n.current_locale)
-        if similar:
-            await state.update_data(similar_seen=True)
-            lines = [_("This looks like a case already open in your building:")]
-            lines += [f"• {esc(c.number)} · {esc(c.category)} ({cases.status_label(_, c.status)})" for c in similar]
-            lines.append(_("Follow it instead? You will hear when it is solved. Or send yours anyway."))
-            await message.answer("\n".join(lines), reply_markup=rows(
-                *(button(_("👀 Follow {number}").format(number=c.number), IntakeCb(action="follow", id=c.id))
-                  for c in similar),
-                button(_("➕ Send mine anyway"), IntakeCb(action="anyway"))))
-            return
     await _submit(message, session, user, state, settings, emergency=False)
 
 
@@ -333,7 +398,7 @@ async def when_picked(query: CallbackQuery, callback_data: IntakeCb, session: As
     await state.update_data(asked_when=True)
     if (message := await pressed(query, session)) is not None:
         await message.edit_text("🗓 " + (needed.isoformat() if needed else _("As soon as possible")))
-        await _advance(message, session, user, state, i18n, settings)
+        await _prepare(message, session, user, state, i18n, settings)
 
 
 async def when_typed(message: Message, session: AsyncSession, user: User, state: FSMContext, i18n: PoI18n,
@@ -343,7 +408,7 @@ async def when_typed(message: Message, session: AsyncSession, user: User, state:
     await cases.set_needed_by(session, await _who(session, user, state), await _draft_id(state), needed, today)
     await session.commit()
     await state.update_data(asked_when=True)
-    await _advance(message, session, user, state, i18n, settings)
+    await _prepare(message, session, user, state, i18n, settings)
 
 
 async def auth_picked(query: CallbackQuery, callback_data: IntakeCb, session: AsyncSession, user: User,
@@ -355,7 +420,7 @@ async def auth_picked(query: CallbackQuery, callback_data: IntakeCb, session: As
     await cases.set_authorisation(session, await _who(session, user, state), await _draft_id(state), text)
     if (message := await pressed(query, session)) is not None:
         await message.edit_text("✍️ " + esc(text))
-        await _advance(message, session, user, state, i18n, settings)
+        await _prepare(message, session, user, state, i18n, settings)
 
 
 async def auth_typed(message: Message, session: AsyncSession, user: User, state: FSMContext, i18n: PoI18n,
@@ -363,7 +428,7 @@ async def auth_typed(message: Message, session: AsyncSession, user: User, state:
     await cases.set_authorisation(session, await _who(session, user, state), await _draft_id(state),
                                   message.text or "")
     await session.commit()
-    await _advance(message, session, user, state, i18n, settings)
+    await _prepare(message, session, user, state, i18n, settings)
 
 
 async def follow(query: CallbackQuery, callback_data: IntakeCb, session: AsyncSession, user: User,
@@ -372,15 +437,20 @@ async def follow(query: CallbackQuery, callback_data: IntakeCb, session: AsyncSe
                                       callback_data.id, utcnow())
     await state.clear()
     if (message := await pressed(query, session)) is not None:
-        await show_menu(message, user, _("👀 You now follow case {number}; what you sent was added to it. "
-                                               "You will hear when it is solved.").format(number=case.number))
+        await message.edit_text(_("👀 You now follow case {number}; what you sent was added to it. You will hear "
+                                  "when it is solved.").format(number=case.number))
+        await show_menu(message, user)
 
 
-async def send_anyway(query: CallbackQuery, session: AsyncSession, user: User, state: FSMContext,
-                      settings: Settings) -> None:
-    await query.answer()
-    if isinstance(query.message, Message):
-        await _submit(query.message, session, user, state, settings, emergency=False)
+async def go_on(query: CallbackQuery, session: AsyncSession, user: User, state: FSMContext, i18n: PoI18n,
+                settings: Settings) -> None:
+    """Not the same as the similar case: she goes on with her own request."""
+    if await _draft_id(state) == 0:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    if (message := await pressed(query, session)) is not None:
+        await message.edit_text(_("➕ Go on with mine"))
+        await _prepare(message, session, user, state, i18n, settings)
 
 
 async def intake_emergency(message: Message) -> None:
@@ -522,7 +592,8 @@ def create_router() -> Router:
     router.message.register(my_cases, F.text == MY_CASES)
     router.message.register(my_cases, Command("mycases"))
     on_press(router, IntakeCb, {"forp": for_picked, "forr": for_picked, "svc": service_picked, "resume": resume, "discard": discard, "when": when_picked,
-                                "auth": auth_picked, "follow": follow, "anyway": send_anyway,
+                                "auth": auth_picked, "follow": follow, "anyway": go_on,
+                                "back": step_back, "cancel": step_cancel,
                                 "emg": intake_emergency_confirm})
     on_press(router, CaseCb, {"ok": solved, "nok": not_solved, "ratep": rate_prompt, "rate": rated,
                               "wd": withdraw_ask, "wdy": withdraw})

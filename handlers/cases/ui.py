@@ -47,6 +47,7 @@ class CaseIntake(StatesGroup):
     collect = State()  # data: draft; text, photos, voice, documents, location until Send
     when = State()  # proxy errands: by when
     authorise = State()  # proxy errands: what the worker may do
+    route = State()  # data: draft, talk (a case); free words while a worker talks to her: reply or new request?
 
 
 class CaseChat(StatesGroup):
@@ -175,10 +176,16 @@ def summary_text(s: DraftSummary) -> str:
     return ", ".join(parts)
 
 
+BRIEF_MAX = 26  # a case button: 28 characters at most (issue 20), with room for a mark in front ("👀 ", "👷 ")
+
+
 def brief_line(b: CaseBrief, tz) -> str:  # type: ignore[no-untyped-def]
+    """A case on a button: status (icons), number, item; never the description (that is in the card)."""
     marks = ("🆘" if b.emergency_open else "") + ("⏰" if b.overdue else "") + cases.status_icon(b.status)
-    due = f" · {cases.when(b.due_at, tz)[5:]}" if b.due_at else ""
-    return f"{marks} {b.number} · {b.title}{due}"
+    head = f"{marks} {b.number} "
+    item = b.item or cases.kind_label(_, b.kind)
+    room = BRIEF_MAX - len(head)
+    return head + (item if len(item) <= room else item[: max(room - 1, 0)] + "…")
 
 
 def case_card(v: CaseView, tz, *, limit_notes: int = 300) -> str:  # type: ignore[no-untyped-def]
@@ -209,7 +216,8 @@ def _case_card(v: CaseView, tz, limit_notes: int) -> str:  # type: ignore[no-unt
     if not resident_side:
         lines.append(_("Handled by: {name}").format(name=esc(v.owner_name) if v.owner_name else _("nobody yet")))
     elif v.has_owner:
-        lines.append(_("A grid worker is handling it."))
+        lines.append(_("Your grid worker: {name}").format(name=esc(v.owner_name)) if v.owner_name
+                     else _("A grid worker is handling it."))
     if c.status == CaseStatus.new and c.accept_due_at:
         mark = " ⏰" if v.accept_overdue else ""
         lines.append(_("To be accepted by: {when}").format(when=cases.when(c.accept_due_at, tz)) + mark)
@@ -323,7 +331,7 @@ def error_text(err: DomainError) -> str | None:
         "already_sent": lambda: _("Already sent as case {number}.").format(number=number),
         "draft_empty": lambda: _("Please tell me what you need first: type it, or send a photo or a voice message."),
         "authorisation_missing": lambda: _("Please say what your grid worker may do for you."),
-        "no_home": lambda: _("Please register your home building first: send /start."),
+        "no_home": lambda: _("Please set your home building first, in 👤 My profile."),
         "service": lambda: _("That service is no longer offered. Please choose again."),
         "text_too_long": lambda: _("That is too long: at most {limit} characters, please.").format(
             limit=p.get("limit", "")),

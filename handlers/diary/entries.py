@@ -70,7 +70,7 @@ async def compose_add(message: Message, session: AsyncSession, user: User, state
         if await diary.open_patrol(session, settings, user, now) is not None:
             await loose_note(message, session, user, settings)
         else:
-            await message.answer(_("Please choose from the menu below, or send /help."))
+            await message.answer(_("Please choose from the menu below, or tap ❓ Help."))
         return
     try:
         entry = await diary.add_to_entry(session, settings, user, int(data["entry"]), now, text=text_of(message),

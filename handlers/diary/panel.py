@@ -19,6 +19,7 @@ from handlers.diary import ui
 from handlers.diary.shared import callbacks, show, today
 from handlers.diary.ui import button, markup
 from handlers.diary.views import day_screen
+from handlers.keyboards import with_nav
 from models import EntryKind, User, utcnow
 
 
@@ -57,7 +58,7 @@ async def _panel(session: AsyncSession, settings: Settings, user: User, locale: 
                             arg=day.isoformat())])
     if not (scopes.own or scopes.grids or scopes.communities):
         lines.append(_("The patrol diary is for grid workers, grid heads and community staff."))
-    return "\n".join(lines), markup(rows)
+    return "\n".join(lines), with_nav(markup(rows))
 
 
 async def panel(message: Message, session: AsyncSession, user: User, state: FSMContext, settings: Settings,

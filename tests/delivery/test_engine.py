@@ -252,6 +252,15 @@ def test_requests_and_error_classification():
     assert body["parse_mode"] == "MarkdownV2"
     method, body = t.request(row({"text": "", "document": "BQAD"}))
     assert method == "sendDocument" and "caption" not in body
+    # Relayed voice messages, audio, videos and places go by their own methods (issue 20: a voice
+    # message a resident sent her worker arrived as its caption alone).
+    method, body = t.request(row({"text": "💬 DC-2026-000001", "voice": "AwAC"}))
+    assert method == "sendVoice" and body["voice"] == "AwAC" and body["caption"] == "💬 DC-2026-000001"
+    for kind, api in (("audio", "sendAudio"), ("video", "sendVideo"), ("video_note", "sendVideoNote")):
+        method, body = t.request(row({"text": "x", kind: "F1"}))
+        assert method == api and body[kind] == "F1" and ("caption" in body) == (kind != "video_note")
+    method, body = t.request(row({"text": "", "location": {"latitude": 41.7, "longitude": 125.9}}))
+    assert method == "sendLocation" and (body["latitude"], body["longitude"]) == (41.7, 125.9)
     assert t._url("sendMessage") == "http://api.test/bot1:T/sendMessage"
 
     assert classify_response(429, {"error_code": 429, "description": "Too Many Requests: retry after 7",

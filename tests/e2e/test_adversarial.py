@@ -46,11 +46,11 @@ from models import (
 from tests.e2e.cases.helpers import (
     ADMIN,
     NEIGHBOUR,
-    NUMBER_RE,
     OTHER_WORKER,
     RESIDENT,
     WORKER,
     case_by_number,
+    file_proxy,
     person,
     received,
     tap_in,
@@ -105,13 +105,8 @@ async def _scene(bot: RunningBot) -> tuple[Person, Person, int]:
     worker = person(bot, WORKER, "张伟")
     await resident.send("/start")
     await worker.send("/start")
-    await resident.send(zh("🙋 Ask for help"))
-    await resident.tap("居住证明")
-    await resident.send("我的身份证号220502，请帮我开居住证明。")
-    await resident.send(zh("✅ Send"))
-    await resident.tap(zh("Within 3 days"))
-    done = await resident.tap(zh("Collect my documents and hand them in for me"))
-    number = NUMBER_RE.search(next(m for m in done if NUMBER_RE.search(m.text or "")).text).group(0)
+    number = await file_proxy(resident, "居住证明", "Within 3 days", "Collect my documents and hand them in for me",
+                              "我的身份证号220502，请帮我开居住证明。")
     note = await received(worker, number)
     await tap_in(worker, note, zh("✅ Accept"))
     case = await case_by_number(bot, number)

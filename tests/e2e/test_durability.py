@@ -80,7 +80,7 @@ async def test_kill_mid_batch_loses_nothing_and_repeats_nothing(emulator, sessio
     try:
         # Each slow chat now gets the answer to its second message (/help).
         await emulator.wait_for(
-            lambda: all(any("/profile" in (m.text or "") for m in emulator.messages(u.id)) for u in slow),
+            lambda: all(any("👤" in (m.text or "") for m in emulator.messages(u.id)) for u in slow),
             timeout=60,
         )
     finally:
@@ -96,7 +96,7 @@ async def test_kill_mid_batch_loses_nothing_and_repeats_nothing(emulator, sessio
     for u in fast:  # finished before the kill: not handled again
         assert len(emulator.messages(u.id)) == 1
     for u in slow:  # first answer lost with the process, second message answered once
-        assert [("/profile" in (m.text or "")) for m in emulator.messages(u.id)] == [True]
+        assert [("👤" in (m.text or "")) for m in emulator.messages(u.id)] == [True]
     attempts = {r.update_id: r.attempts for r in rows}
     assert sorted(attempts[a.update_id] for a in seconds) == [1] * 10  # the interrupted run counted
     assert sorted(attempts[a.update_id] for a in firsts) == [0] * 30

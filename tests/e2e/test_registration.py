@@ -28,31 +28,79 @@ async def _invite(sessionmaker, role: Role, scope: str, **kw) -> str:
         return created.payload
 
 
-async def register_resident_by_buttons(p, *, language: str = "简体中文") -> None:
+async def register_resident_by_buttons(p) -> None:  # type: ignore[no-untyped-def]
+    """Her Telegram speaks Simplified Chinese: no language question; then the lists."""
     await p.send("/start")
-    assert len(p.last.inline_buttons) == 3  # three languages
-    await p.tap(language)
     await p.tap(AGREE)  # the privacy notice
+    await p.tap("📋")  # choose from the lists instead of typing
     await p.tap("新站")  # community
     await p.tap("第一网格")  # first grid
     await p.tap("1号楼")  # a building
 
 
-async def test_resident_registers_with_buttons(running, demo_sessionmaker):
+async def test_first_contact_in_chinese_explains_and_finds_the_building_by_name(running, demo_sessionmaker):
+    """Issue 20: Telegram's language is taken, the bot says what it is for and who answers, and the
+    building is found by a few characters of its name, without choosing a grid."""
     p = running.person(running.emu.create_user(first_name="王秀英", language_code="zh-hans"))
     answer = await p.send("/start")
-    assert "请选择语言" in answer[0].text
-    answer = await p.tap("简体中文")
-    assert any("语言：简体中文" in (m.text or "") for m in answer)
-    # The privacy notice comes before anything is stored (its agreement included).
+    assert not any("请选择语言" in (m.text or "") for m in answer)
+    welcome = answer[0].text.split("\n\n")[0].split("\n")  # two lines, then the privacy notice
+    assert len(welcome) == 2 and "👋" in welcome[0] and "网格员" in welcome[1]
+    assert (await _user(demo_sessionmaker, p.id)).locale == "zh-Hans"
+    # The privacy notice comes before anything else is stored (its agreement included).
     assert any("您的信息和您的权利" in (m.text or "") and "30 天后删除" in (m.text or "") for m in answer)
-    assert not any("您住在哪个社区" in (m.text or "") for m in answer)
     assert (await _user(demo_sessionmaker, p.id)).privacy_consent_at is None
     answer = await p.tap("✅ 同意")
     assert any("您已同意隐私说明" in (m.text or "") for m in answer)
-    assert any("您住在哪个社区" in (m.text or "") for m in answer)
+    assert any("您住在哪里" in (m.text or "") for m in answer)
+    assert not any("哪个网格" in (m.text or "") for m in answer)
     assert "📍 发送我的位置" in p.reply_keyboard()
 
+    found = await p.send("站前 2号")  # a few characters, a space too many
+    assert "哪一栋是您家" in found[-1].text
+    labels = [t for row in found[-1].inline_buttons for t, _d in row]
+    assert labels[0] == "🏠 站前小区2号楼" and "❌ 取消" in labels and all(len(t) <= 28 for t in labels)
+    by_address = await p.send("铁路街56")
+    assert [t for row in by_address[-1].inline_buttons for t, _d in row][:2] == ["🏠 铁路小区2号楼", "🏠 铁路小区3号楼"]
+    nothing = await p.send("不存在的地方")
+    assert "没有找到" in nothing[-1].text
+    too_long = await p.send("长" * 5000)
+    assert "输入太长了" in too_long[-1].text
+    done = await p.tap("🏠 站前小区2号楼")
+    assert any("✅ 您的住址" in (m.text or "") for m in done)
+    assert "跳过" in p.reply_keyboard()
+
+    finish = await p.share_contact("+8613900000001")
+    assert any("手机号已保存" in (m.text or "") for m in finish)
+    assert "👤 我的资料" in p.reply_keyboard()
+    user = await _user(demo_sessionmaker, p.id)
+    assert user.registered_at is not None and user.phone == "+8613900000001"
+    async with demo_sessionmaker() as s:
+        building = await s.get(Building, user.building_id)
+    assert building.code == "DC-XS-01-02" and user.grid_id == building.grid_id
+
+    # The command list was set for the user's own chat, in their language.
+    chat_cmds = running.emu.commands(scope={"type": "chat", "chat_id": p.id})
+    assert chat_cmds and any(c["description"] == "主菜单" for c in chat_cmds)
+    # The language stays changeable in 我的资料.
+    profile = await p.send("👤 我的资料")
+    await p.press(profile[-1].message_id, next(d for row in profile[-1].inline_buttons for t, d in row
+                                               if t.startswith("🌐")))
+    await p.tap("English")
+    assert (await _user(demo_sessionmaker, p.id)).locale == "en"
+
+
+async def test_resident_registers_with_buttons(running, demo_sessionmaker):
+    p = running.person(running.emu.create_user(first_name="王秀英", language_code=None))
+    answer = await p.send("/start")
+    assert "请选择语言" in answer[0].text  # Telegram did not say: she chooses
+    answer = await p.tap("简体中文")
+    assert any("语言：简体中文" in (m.text or "") for m in answer)
+    assert any("👋" in (m.text or "") for m in answer)
+    assert any("您的信息和您的权利" in (m.text or "") for m in answer)
+    await p.tap("✅ 同意")
+    communities = await p.tap("📋 从列表中选择")
+    assert "您住在哪个社区" in communities[-1].text
     grids = await p.tap("新站")
     assert "哪个网格" in grids[-1].text
     buildings = await p.tap("第一网格")
@@ -60,55 +108,44 @@ async def test_resident_registers_with_buttons(running, demo_sessionmaker):
     building_label = buildings[-1].inline_buttons[0][0][0]
     done = await p.tap(building_label)
     assert any("✅ 您的住址" in (m.text or "") for m in done)
-    assert "跳过" in p.reply_keyboard()
-
-    finish = await p.share_contact("+8613900000001")
-    assert any("手机号已保存" in (m.text or "") for m in finish)
-    assert "👤 我的资料" in p.reply_keyboard()
-
     user = await _user(demo_sessionmaker, p.id)
-    assert user.registered_at is not None and user.phone == "+8613900000001"
-    assert user.privacy_consent_at is not None
     async with demo_sessionmaker() as s:
         building = await s.get(Building, user.building_id)
-    assert user.grid_id == building.grid_id
-    assert building_label.endswith(building.names["zh-Hans"]) or building.names["zh-Hans"] in building_label
-
-    # The command list was set for the user's own chat, in their language.
-    chat_cmds = running.emu.commands(scope={"type": "chat", "chat_id": p.id})
-    assert chat_cmds and any(c["description"] == "主菜单" for c in chat_cmds)
+    assert building.names["zh-Hans"] in building_label
 
 
 async def test_english_and_traditional_flows(running):
-    en = running.person(running.emu.create_user(first_name="Ann", language_code="en"))
-    await en.send("/start")
-    await en.tap("English")
+    en = running.person(running.emu.create_user(first_name="Ann", language_code="en-us"))
+    first = await en.send("/start")
+    assert first[0].text.startswith("👋 Welcome!")
     await en.tap("✅ I agree")
-    assert "Which community do you live in?" in en.last.text
-    hant = running.person(running.emu.create_user(first_name="陳", language_code="zh-hant"))
+    assert "Where do you live?" in en.messages()[-2].text and "Welcome" not in en.messages()[-2].text
+    hant = running.person(running.emu.create_user(first_name="陳", language_code="zh-hk"))
     await hant.send("/start")
-    await hant.tap("繁體中文")
     assert "您的資訊和您的權利" in hant.last.text
     await hant.tap("✅ 同意")
-    assert "您住在哪個社區" in hant.last.text
+    assert "您住在哪裡" in hant.messages()[-2].text
+    other = running.person(running.emu.create_user(first_name="Otto", language_code="de"))
+    asked = await other.send("/start")
+    assert len(asked[-1].inline_buttons) == 3  # not one of ours: the three languages to choose from
 
 
 async def test_typing_filters_and_paging_back(running):
     p = running.person(running.emu.create_user(first_name="李"))
     await p.send("/start")
-    await p.tap("简体中文")
     await p.tap("✅ 同意")
+    await p.tap("📋 从列表中选择")
     answer = await p.send("龙泉")
     assert [row[0][0] for row in answer[-1].inline_buttons if row[0][1].startswith("pl:")] == ["龙泉社区"]
-    nothing = await p.send("不存在的地方")
-    assert "没有找到" in nothing[-1].text
-    too_long = await p.send("长" * 5000)
-    assert "输入太长了" in too_long[-1].text
     grids = await p.tap("龙泉")
     assert "哪个网格" in grids[-1].text
     back = await p.tap("返回")
     assert [m.message_id for m in back] == [grids[-1].message_id]  # edited in place
     assert "您住在哪个社区" in back[-1].text
+    to_search = await p.tap("返回")  # from the communities: back to typing a name
+    assert [m.message_id for m in to_search] == [grids[-1].message_id]
+    cancelled = await p.tap("❌ 取消")
+    assert cancelled[0].text == "已取消。"
 
 
 async def test_location_offers_nearest_building(running, demo_sessionmaker):
@@ -116,10 +153,10 @@ async def test_location_offers_nearest_building(running, demo_sessionmaker):
         building = await s.scalar(select(Building).where(Building.latitude.is_not(None)).order_by(Building.code))
     p = running.person(running.emu.create_user(first_name="张"))
     await p.send("/start")
-    await p.tap("简体中文")
     await p.tap("✅ 同意")
     answer = await p.share_location(building.latitude, building.longitude)
     assert "离您最近的楼栋" in answer[-1].text
+    assert all(len(t) <= 28 for row in answer[-1].inline_buttons for t, _d in row)
     await p.tap(building.names["zh-Hans"])
     user = await _user(demo_sessionmaker, p.id)
     assert user.building_id == building.id
@@ -224,7 +261,6 @@ async def test_staff_invites_from_chat_and_forged_buttons_are_refused(running, d
 async def test_tampered_and_stale_callbacks(running, demo_sessionmaker):
     p = running.person(running.emu.create_user(first_name="T"))
     await p.send("/start")
-    await p.tap("简体中文")
     await p.tap("✅ 同意")
     msg = p.last.message_id
     await p.press(msg, "pl:b:99999999")
@@ -239,8 +275,8 @@ async def test_tampered_and_stale_callbacks(running, demo_sessionmaker):
 async def test_double_click_on_building_is_harmless(running, demo_sessionmaker):
     p = running.person(running.emu.create_user(first_name="D"))
     await p.send("/start")
-    await p.tap("简体中文")
     await p.tap("✅ 同意")
+    await p.tap("📋 从列表中选择")
     await p.tap("新站")
     await p.tap("第一网格")
     msg, data = p.find_button("1号楼")
@@ -255,7 +291,8 @@ async def test_unknown_command_and_help(running):
     p = running.person(running.emu.create_user(first_name="U"))
     await register_resident_by_buttons(p)
     assert "没有这个命令" in (await p.send("/frobnicate"))[0].text
-    assert "/profile" in (await p.send("/help"))[0].text
+    helped = (await p.send("/help"))[0].text
+    assert "👤 我的资料" in helped and not re.search(r"/[a-z]", helped)  # menu keys, never commands to type
     profile = await p.send("/profile")
     assert "住址" in profile[0].text
 
@@ -267,6 +304,7 @@ async def test_profile_change_building(running, demo_sessionmaker):
     before = (await _user(demo_sessionmaker, p.id)).building_id
     await p.send("/profile")
     await p.tap("更改住址")
+    await p.tap("📋 从列表中选择")
     await p.tap("龙泉")
     await p.tap("第一网格")
     await p.tap("1号楼")

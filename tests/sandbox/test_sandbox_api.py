@@ -145,6 +145,11 @@ async def test_personas_come_from_the_database(sandbox: Sandbox, http) -> None:
     assert by_id[7000000005]["kind"] == "department"
     resident = by_id[7000000040]
     assert resident["kind"] == "resident" and resident["home"]["building_code"] == "DC-XS-01-02"
+    # Who serves whom (issue 20): her grid's workers and head by name; theirs, how many residents.
+    assert {"张伟", "王芳", "李红霞"} <= set(resident["served_by"]) and resident["serves"] is None
+    assert worker["serves"] >= 1 and worker["served_by"] == []
+    assert by_id[7000000013]["serves"] == worker["serves"]  # the head of the same grid
+    assert by_id[7000000001]["serves"] is None
     kinds = [p["kind"] for p in data["personas"]]
     assert kinds.index("resident") < kinds.index("worker") < kinds.index("admin")  # the page's order
     assert data["residents_total"] == 6
@@ -188,18 +193,18 @@ async def test_new_resident_registers_through_the_page_api(make_sandbox, db_url:
         assert me["kind"] == "unregistered" and me["telegram_id"] >= 100_000_001
         chat = Chat(http, me["telegram_id"])
 
-        await chat.send("/start")
-        await chat.wait_bot(lambda m: "请选择语言" in (m["text"] or ""))
-        await chat.tap("简体中文")
+        await chat.send("/start")  # her Telegram speaks Chinese: the welcome, no language question
+        await chat.wait_bot(lambda m: "👋" in (m["text"] or ""))
         await chat.tap("✅ 同意")  # the privacy notice
+        await chat.tap("📋")  # choose from the lists
         await chat.tap("新站")
         await chat.tap("第一网格")
         answer = await chat.tap("1号楼")
         assert answer == {"answered": True, "text": "已保存", "show_alert": False, "url": None}
         await chat.wait_bot(lambda m: "✅ 您的住址" in (m["text"] or ""))
-        # The language message was edited in place: the page sees the edit.
-        lang_msg = await chat.wait_bot(lambda m: "语言：简体中文" in (m["text"] or ""))
-        assert lang_msg["edits"] == 1
+        # The notice was edited in place once agreed: the page sees the edit.
+        agreed = await chat.wait_bot(lambda m: "您已同意隐私说明" in (m["text"] or ""))
+        assert agreed["edits"] == 1
 
         await chat.wait_bot(lambda m: "request_contact" in json.dumps(m["reply_markup"]))
         share = next(b for b in chat.reply_keyboard() if b.get("request_contact"))
@@ -270,7 +275,7 @@ async def test_restart_keeps_time_ids_and_answers(make_sandbox, sqlite_url: str)
             a = await _json(r)
         chat = Chat(http, a["telegram_id"])
         await chat.send("/start")
-        await chat.wait_bot(lambda m: "请选择语言" in (m["text"] or ""))
+        await chat.wait_bot(lambda m: "👋" in (m["text"] or ""))
         async with http.post("/api/clock", json={"advance_seconds": 7200}) as r:
             await _json(r)
     await first.stop()
@@ -289,7 +294,7 @@ async def test_restart_keeps_time_ids_and_answers(make_sandbox, sqlite_url: str)
             await _json(r)
         chat = Chat(http, a["telegram_id"])
         await chat.send("/start")
-        await chat.wait_bot(lambda m: "请选择语言" in (m["text"] or ""))
+        await chat.wait_bot(lambda m: "👋" in (m["text"] or ""))
 
 
 @pytest.mark.skipif(not hasattr(GridBotApp, "start_delivery"), reason="the delivery engine is not wired in yet")
@@ -311,7 +316,9 @@ async def test_clock_jump_wakes_timers_and_delivers_what_became_due(make_sandbox
                 await sandbox.emulator.wait_for_message(7000000040, timeout=1.5)
             async with http.post("/api/clock", json={"advance_seconds": 2 * 3600}) as r:
                 await _json(r)
-            sent = await sandbox.emulator.wait_for_message(7000000040, timeout=10)
+            # (The answer comes after the jobs due by then ran: the reminder may be out already.)
+            sent = await sandbox.emulator.wait_for(lambda: next(
+                (m for m in sandbox.emulator.messages(7000000040) if m.from_bot), None), 10)
             assert sent.text == "明天上午九点，网格员上门。"
             assert sent.date - time.time() > 2 * 3600 - 10
     finally:
@@ -319,3 +326,26 @@ async def test_clock_jump_wakes_timers_and_delivers_what_became_due(make_sandbox
     # Everything that sleeps until a due time (the outbox sender, the job
     # scheduler) subscribes to this and was woken by the jump.
     assert heard == [timedelta(hours=2)]
+
+
+async def test_a_jump_of_days_runs_each_daily_job_per_day_and_the_clock_resets(sandbox: Sandbox, http) -> None:
+    """Issue 20: a trainer's jump of three days runs the daily jobs once for every day skipped,
+    as those days would have; the clock can then be reset to the real time."""
+    from models import JobRun, JobRunStatus
+
+    async def runs() -> set:  # type: ignore[type-arg]
+        async with sandbox.sessionmaker() as s:
+            return set(await s.scalars(select(JobRun.due_at).where(JobRun.name == "privacy.retention",
+                                                                   JobRun.status != JobRunStatus.skipped)))
+
+    await sandbox._run_jobs()  # the scheduler has seen the job once (its first due time is recorded)
+    before = await runs()
+    async with http.post("/api/clock", json={"advance_seconds": 3 * 86400}) as r:
+        jumped = await _json(r)
+    assert jumped["offset_seconds"] == 3 * 86400
+    ran = sorted((await runs()) - before)
+    assert len(ran) == 3 and all(b - a == timedelta(days=1) for a, b in zip(ran, ran[1:], strict=False))
+    async with http.post("/api/clock", json={"reset": True}) as r:
+        back = await _json(r)
+    assert back["offset_seconds"] == 0 and clock_offset() == timedelta(0)
+    assert abs(back["now_ms"] / 1000 - time.time()) < 5

@@ -127,18 +127,22 @@ async def _scenario(context: Any, sandbox: Sandbox) -> None:
     assert box["height"] >= 48 and box["width"] > 250  # big touch targets on a phone
     await resident.shot("01-personas")
 
-    # A new resident registers by tapping.
+    # A new resident's first contact, in Chinese (issue 20): her Telegram speaks Chinese, so no
+    # language question; two lines say what the bot is for and who answers; she finds her
+    # building by typing a few characters of its name, without choosing a grid.
     await page.click("#btn-new-resident")
     await page.fill("#new-name", "王秀英")
     await page.click("#btn-create")
     await page.locator("#btn-start").click(timeout=TIMEOUT)
-    await resident.bot_says("请选择语言")
-    await resident.tap("简体中文")
-    await resident.bot_says("语言：简体中文")  # the bot edited its message in place
-    assert await page.locator(".msg.in .meta .edited").count() >= 1
+    welcome = await resident.bot_says("👋")
+    assert "网格员" in await welcome.inner_text() and "请选择语言" not in await welcome.inner_text()
     await resident.tap("✅ 同意")  # the privacy notice
-    await resident.tap("新站社区")
-    await resident.tap("新站社区第一网格")
+    await resident.bot_says("您已同意隐私说明")  # the bot edited its message in place
+    assert await page.locator(".msg.in .meta .edited").count() >= 1
+    await resident.bot_says("您住在哪里")
+    await page.fill("#input", "站前 1号")
+    await page.press("#input", "Enter")
+    await resident.bot_says("哪一栋是您家")
     await resident.tap("站前小区1号楼")
     await page.locator("#toast", has_text="已保存").wait_for(timeout=TIMEOUT)  # callback toast
     await resident.bot_says("您的住址")
@@ -195,7 +199,7 @@ async def _scenario(context: Any, sandbox: Sandbox) -> None:
     # A message typed now carries the sandbox's date: a new day separator appears.
     await page.fill("#input", "/help")
     await page.press("#input", "Enter")
-    await resident.bot_says("/profile")
+    await resident.bot_says("找人帮办")
     assert await page.locator(".day-sep").count() == 2
 
     # The page language: English in one tab switches the other as well.
@@ -304,9 +308,11 @@ async def test_warm_heart_proxy_case_end_to_end(browser, make_sandbox, sqlite_ur
         resident = await _chat(context, f"{sandbox.url}/#/chat/7000000040", "王桂芝")  # 78, lives alone
         rpage = resident.page
 
-        # Intake: the service, a photo, a few words, then Send, when, and what the worker may do.
+        # Intake: the service, when, what the worker may do, then a photo, a few words, and Send.
         await resident.key(zh("🙋 Ask for help"))
         await resident.tap("居住证明")
+        await resident.tap(zh("Within 3 days"))
+        await resident.tap(zh("Collect my documents and hand them in for me"))
         await rpage.click("#btn-attach")
         async with rpage.expect_file_chooser() as chooser_info:
             await rpage.click("#dlg-attach button[value=photo]")
@@ -320,8 +326,6 @@ async def test_warm_heart_proxy_case_end_to_end(browser, make_sandbox, sqlite_ur
         await rpage.press("#input", "Enter")
         await resident.bot_says("📥")
         await resident.key(zh("✅ Send"))
-        await resident.tap(zh("Within 3 days"))
-        await resident.tap(zh("Collect my documents and hand them in for me"))
         submitted = await resident.bot_says(re.compile(r"DC-\d{4}-\d{6}"))
         number = re.search(r"DC-\d{4}-\d{6}", await submitted.inner_text()).group(0)
         await resident.shot("10-case-resident-submitted")

@@ -180,11 +180,14 @@
   let personasMeta = { residents_total: 0, residents_listed: 0 };
 
   function personaDetail(p) {
+    // Who serves whom: a resident's grid workers, a worker's number of residents.
     if (p.roles && p.roles.length) {
-      return p.roles.map((r) => t('role_' + r.role) + ' · ' + (pickName(r.scope_names) || r.scope_code)).join('；');
+      const roles = p.roles.map((r) => t('role_' + r.role) + ' · ' + (pickName(r.scope_names) || r.scope_code)).join('；');
+      return p.serves === null || p.serves === undefined ? roles : roles + ' · ' + t('serves', { n: p.serves });
     }
     if (p.home) {
-      return [pickName(p.home.community), pickName(p.home.building)].filter(Boolean).join(' · ');
+      const home = [pickName(p.home.community), pickName(p.home.building)].filter(Boolean).join(' · ');
+      return p.served_by && p.served_by.length ? home + ' · ' + t('served_by', { names: p.served_by.join('、') }) : home;
     }
     return t('not_registered');
   }
@@ -1022,6 +1025,15 @@
     $('#btn-clock').addEventListener('click', () => { $('#dlg-clock').showModal(); renderClock(); refreshClock(); });
     document.querySelectorAll('[data-advance]').forEach((b) => {
       b.addEventListener('click', () => advanceClock(Number(b.dataset.advance)));
+    });
+    $('#btn-clock-reset').addEventListener('click', async () => {
+      try {
+        setClock(await postJSON('/api/clock', { reset: true }));
+        if (channel) channel.postMessage({ type: 'clock' });
+        toast(t('clock_reset_done'));
+      } catch (err) {
+        showError(err);
+      }
     });
     $('#btn-advance-custom').addEventListener('click', () => {
       const amount = Number($('#advance-amount').value);

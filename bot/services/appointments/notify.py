@@ -28,7 +28,7 @@ from bot.services import audit
 from bot.services.appointments.availability import nearest_free
 from bot.services.appointments.common import AppointmentView, ap_cb, describe, slot_code
 from bot.services.appointments.plans import load_bookable
-from bot.services.appointments.texts import clock, when_label
+from bot.services.appointments.texts import when_label
 from bot.services.errors import NotFound
 from bot.services.escape import esc
 from bot.services.l10n import Translate, translator
@@ -54,19 +54,19 @@ async def schedule_reminders(session: AsyncSession, settings: Settings, appointm
         locale = recipient_locale(resident, settings.default_locale)
         _ = translator(locale)
         view = await describe(session, settings, appointment, locale)
-        today_of = lambda due: due.astimezone(settings.tz).date()  # noqa: E731
+        # Written now, read later (quiet hours may hold a row): the day is absolute, never
+        # "today"/"tomorrow"/"in one hour" (issue 20: "tomorrow" arrived on the day itself).
+        when = when_label(_, appointment.starts_at, settings.tz)
         for name, before in REMINDERS:
             due = appointment.starts_at - before
             if due <= now:
                 continue
-            when = when_label(_, appointment.starts_at, settings.tz, today_of(due))
             if name == "r24":
                 text = _("⏰ Reminder: {when}, {service}.").format(when=when, service=esc(view.service))
                 buttons = [[Button(_("🔁 Change the time"), ap_cb("rsn", b=appointment.id))],
                            [Button(_("❌ Cancel it"), ap_cb("cx", b=appointment.id))]]
             else:
-                text = _("⏰ In one hour, at {time}: {service}.").format(
-                    time=clock(appointment.starts_at, settings.tz), service=esc(view.service))
+                text = _("⏰ Coming up: {when}, {service}.").format(when=when, service=esc(view.service))
                 buttons = ([[Button(_("🗺️ Show the way"), ap_cb("map", b=appointment.id))]]
                            if not view.at_home and view.latitude is not None else None)
             text += "\n" + _place_line(_, view)
@@ -82,9 +82,9 @@ async def schedule_reminders(session: AsyncSession, settings: Settings, appointm
             locale = recipient_locale(worker, settings.default_locale)
             _ = translator(locale)
             view = await describe(session, settings, appointment, locale)
-            text = _("⏰ Tomorrow {time}: {name} ({phone}) has an appointment you booked: {service}. "
+            text = _("⏰ {when}: {name} ({phone}) has an appointment you booked: {service}. "
                      "Please remind them.").format(
-                time=clock(appointment.starts_at, settings.tz), name=esc(view.resident_name),
+                when=when_label(_, appointment.starts_at, settings.tz), name=esc(view.resident_name),
                 phone=esc(resident.phone or ""), service=esc(view.service))
             text += "\n" + _place_line(_, view)
             if await notify(session, recipient=worker, kind=OutboxKind.reminder,
@@ -123,8 +123,7 @@ async def tell_closed(session: AsyncSession, settings: Settings, appointment: Ap
     locale = recipient_locale(recipient, settings.default_locale)
     _ = translator(locale)
     view = await describe(session, settings, appointment, locale)
-    today = now.astimezone(settings.tz).date()
-    when = when_label(_, appointment.starts_at, settings.tz, today)
+    when = when_label(_, appointment.starts_at, settings.tz)  # absolute: quiet hours may hold the notice
     if recipient is resident:
         text = _("🚫 {station} is closed on that day, so your appointment ({service}, {when}) is cancelled.").format(
             station=esc(view.station), service=esc(view.service), when=when)
@@ -146,7 +145,7 @@ async def tell_closed(session: AsyncSession, settings: Settings, appointment: Ap
     if alternatives:
         text += "\n\n" + _("Tap a time to book it instead:")
         for s in alternatives:
-            buttons.append([Button(_("📅 {when}").format(when=when_label(_, s.starts_at, settings.tz, today)),
+            buttons.append([Button(_("📅 {when}").format(when=when_label(_, s.starts_at, settings.tz)),
                                    ap_cb("rb", b=appointment.id, x=slot_code(s.starts_at)))])
         buttons.append([Button(_("Other times"), ap_cb("rbo", b=appointment.id))])
     else:

@@ -105,6 +105,7 @@ from bot.services.cases.oversight import (
     take,
 )
 from bot.services.cases.relay import (
+    OpenTalk,
     Relayed,
     add_note,
     canned_editable,
@@ -114,6 +115,8 @@ from bot.services.cases.relay import (
     delete_canned,
     document_name,
     log_handover,
+    open_conversation,
+    relay_draft,
     send_canned,
     send_message,
     update_canned,
@@ -174,7 +177,7 @@ __all__ = [
     # oversight
     "assign", "assignees", "remind", "sweep_accept_reminders", "sweep_climb", "take",
     # relay
-    "Relayed", "add_note", "canned_editable", "canned_for_case", "canned_to_edit", "create_canned",
+    "OpenTalk", "Relayed", "add_note", "open_conversation", "relay_draft", "canned_editable", "canned_for_case", "canned_to_edit", "create_canned",
     "delete_canned", "document_name", "log_handover", "send_canned", "send_message", "update_canned",
     # texts (words the handlers show too)
     "actor_label", "emergency_numbers", "event_label", "handover_line", "kind_label", "stars", "status_icon",

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.services.cases.common import Capacity, add_event, case_for, next_number, publishable
-from bot.services.cases.intake import MAX_DESCRIPTION, time_limits, notify_new_case
+from bot.services.cases.intake import MAX_DESCRIPTION, notify_new_case, time_limits
 from bot.services.errors import Conflict, InvalidInput, NotFound
 from models import (
     ActorRole,

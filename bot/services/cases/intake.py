@@ -10,7 +10,7 @@ tells the grid's workers, all in the caller's transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -36,6 +36,7 @@ from bot.services.cases.common import (
 )
 from bot.services.cases.emergency import raise_emergency
 from bot.services.cases.limits import check_emergency, check_new_case
+from bot.services.dates import day_start
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.services.escape import esc
 from bot.services.notify import Button
@@ -298,7 +299,7 @@ async def submit(session: AsyncSession, settings: Settings, resident: User, draf
     if building is None or grid is None:
         raise NotAllowed("no_home")
     service = await session.get(ServiceItem, case.service_id) if case.service_id else None
-    limits = await time_limits(session, settings, service, now)
+    limits = _promised(await time_limits(session, settings, service, now), case.needed_by, settings)
     if not await transition(session, case, [CaseStatus.draft], status=CaseStatus.new, submitted_at=now,
                             building_id=building.id, grid_id=grid.id, community_id=grid.community_id,
                             accept_due_at=limits.accept_due, resolve_due_at=limits.resolve_due,
@@ -344,6 +345,16 @@ async def time_limits(session: AsyncSession, settings: Settings, service: Servic
     resolve_hours = service.resolve_hours if service else settings.case_default_resolve_hours
     return _TimeLimits(accept_hours, resolve_hours, calendar.add_working_hours(now, accept_hours),
                        calendar.add_working_hours(now, resolve_hours))
+
+
+def _promised(limits: _TimeLimits, needed_by: date | None, settings: Settings) -> _TimeLimits:
+    """The earlier of the catalogue's time limit and the end of the day she needs it by (issue 20:
+    she chose "within 3 days" and was promised a week), never before the acceptance deadline."""
+    if needed_by is None:
+        return limits
+    end_of_day = day_start(needed_by + timedelta(days=1), settings.tz) - timedelta(minutes=1)
+    resolve_due = max(limits.accept_due, min(limits.resolve_due, end_of_day))
+    return replace(limits, resolve_due=resolve_due)
 
 
 @dataclass(frozen=True, slots=True)

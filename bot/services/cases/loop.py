@@ -92,11 +92,15 @@ async def accept(session: AsyncSession, settings: Settings, actor: User, case_id
 
 
 async def tell_accepted(session: AsyncSession, settings: Settings, case: Case, event: CaseEvent) -> None:
-    """The resident hears that their case was accepted (by a worker, or given to one)."""
+    """The resident hears that their case was accepted (by a worker, or given to one), and by
+    whom: the worker's given name, never their account (issue 20)."""
+    owner = await session.get(User, case.owner_id) if case.owner_id else None
+    name = owner.first_name if owner is not None else ""
 
     def render(_, locale):  # type: ignore[no-untyped-def]
-        text = _("👷 A grid worker has accepted your case {number}. It should be done by {when}.").format(
-            number=case.number, when=texts.when(case.resolve_due_at, settings.tz))
+        text = _("👷 {name}, your grid worker, has accepted your case {number}. It should be done by {when}. "
+                 "Tap 💬 below to write to them.").format(
+            name=esc(name), number=case.number, when=texts.when(case.resolve_due_at, settings.tz))
         return text, [[Button(_("💬 Write to your worker"), case_cb("chat", case.id))],
                       [Button(_("📄 Details"), case_cb("view", case.id))]]
 

@@ -10,9 +10,9 @@ forwarded (a forward would show the sender's account).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -40,6 +40,7 @@ from models import (
     CannedReply,
     Case,
     CaseAttachment,
+    CaseEvent,
     CaseEventType,
     CaseHandover,
     CaseKind,
@@ -52,6 +53,10 @@ MAX_MESSAGE = 2000
 MAX_DOCUMENT_NAME = 200
 MAX_CANNED_TITLE = 40
 MAX_CANNED_TEXT = 1000
+# A worker's message this recent makes a resident's next free message a possible reply (issue 20).
+CONVERSATION_DAYS = 3
+# What the worker side did that a resident may be answering.
+_SPOKEN_TO = (CaseEventType.message, CaseEventType.handover, CaseEventType.resolved)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +144,61 @@ async def send_message(session: AsyncSession, settings: Settings, actor: User, c
     await tell(session, settings, [resident] if resident else [], case=case, event=event, render=render_resident,
                media=media)
     return Relayed(case.id, case.number or "", "resident")
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTalk:
+    """A case of the resident's own that she may be answering: its worker wrote lately, or it awaits her word."""
+
+    case_id: int
+    number: str
+
+
+async def open_conversation(session: AsyncSession, resident: User, now: datetime) -> OpenTalk | None:
+    """Her case she is most likely answering, if any: one marked done that awaits her "solved?",
+    or one whose worker side wrote to her (a message, a handover, the result) in the last
+    :data:`CONVERSATION_DAYS` days; the most recent first.  Only cases she filed, never closed."""
+    since = now - timedelta(days=CONVERSATION_DAYS)
+    spoken = (select(CaseEvent.case_id, CaseEvent.at).join(Case, Case.id == CaseEvent.case_id)
+              .where(Case.resident_id == resident.id, Case.status.not_in((CaseStatus.closed, CaseStatus.draft)),
+                     CaseEvent.type.in_(_SPOKEN_TO), CaseEvent.at >= since, CaseEvent.public,
+                     or_(CaseEvent.actor_id.is_(None), CaseEvent.actor_id != resident.id))
+              .order_by(CaseEvent.at.desc(), CaseEvent.id.desc()).limit(1))
+    row = (await session.execute(spoken)).first()
+    case = await session.get(Case, row.case_id) if row is not None else None
+    if case is None:
+        case = await session.scalar(select(Case).where(Case.resident_id == resident.id,
+                                                       Case.status == CaseStatus.resolved)
+                                    .order_by(Case.resolved_at.desc(), Case.id.desc()).limit(1))
+    return OpenTalk(case.id, case.number or "") if case is not None else None
+
+
+async def relay_draft(session: AsyncSession, settings: Settings, resident: User, draft_id: int, case_id: int,
+                      now: datetime) -> Relayed:
+    """What she began writing at the menu goes to the worker of her case instead of becoming a new
+    case: the words, then each file or place, as messages of the case; the unsent draft goes away."""
+    draft = await session.get(Case, draft_id)
+    if draft is None or draft.resident_id != resident.id or draft.status != CaseStatus.draft:
+        raise NotFound("draft")
+    pieces = list(await session.scalars(select(CaseAttachment).where(CaseAttachment.case_id == draft.id)
+                                        .order_by(CaseAttachment.id)))
+    relayed: Relayed | None = None
+    words = draft.description or ""
+    for start in range(0, len(words), MAX_MESSAGE):  # a draft holds more than one message may
+        relayed = await send_message(session, settings, resident, case_id, text=words[start:start + MAX_MESSAGE],
+                                     now=now)
+    for piece in pieces:
+        if piece.kind == AttachmentKind.location and piece.latitude is not None and piece.longitude is not None:
+            relayed = await send_message(session, settings, resident, case_id, now=now,
+                                         location=(piece.latitude, piece.longitude))
+        elif piece.file_id:
+            ref = FileRef(piece.kind, piece.file_id, piece.file_unique_id, file_name=piece.file_name,
+                          mime_type=piece.mime_type)
+            relayed = await send_message(session, settings, resident, case_id, file=ref, text="", now=now)
+    if relayed is None:
+        raise InvalidInput("draft_empty")
+    await session.execute(delete(Case).where(Case.id == draft.id))
+    return relayed
 
 
 async def add_note(session: AsyncSession, settings: Settings, actor: User, case_id: int, *, text: str | None,

@@ -73,6 +73,8 @@ class CaseBrief:
     emergency_open: bool
     mine: bool = False  # owned by the reader (workers) / followed, not own (residents: False)
     following: bool = False
+    item: str | None = None  # the catalogue item's name (None: a free request)
+    kind: CaseKind = CaseKind.request
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +113,7 @@ class CaseView:
     authorisation: str | None  # proxy errands: not for followers
     resolution: str | None  # the worker's result note: not for followers
     resident_phone: str | None  # the owner only
-    owner_name: str | None  # worker side only
+    owner_name: str | None  # worker side, and the resident of the case (the given name)
     has_owner: bool
     timeline: list[TimelineEntry]
     events_total: int
@@ -157,7 +159,12 @@ def _brief(case: Case, services: dict[int, ServiceItem], locale: str, now: datet
                      _title(case, services, locale, with_text=not following),
                      case.submitted_at, due, bool(due and due < now),
                      bool(case.emergency and case.emergency_ack_at is None and case.status in OPEN_STATUSES),
-                     mine=mine, following=following)
+                     mine=mine, following=following, item=_item(case, services, locale), kind=case.kind)
+
+
+def _item(case: Case, services: dict[int, ServiceItem], locale: str) -> str | None:
+    service = services.get(case.service_id) if case.service_id else None
+    return i18n_name(service.names, locale, service.code) if service else None
 
 
 async def my_cases(session: AsyncSession, resident: User, locale: str, now: datetime, *,
@@ -274,7 +281,8 @@ async def view(session: AsyncSession, actor: User, case_id: int, locale: str, no
         resolution=None if follower else case.resolution,
         resident_phone=await _contact(session, case, resident)
         if (resident and Capacity.owner in caps and case.status != CaseStatus.closed) else None,
-        owner_name=owner.first_name if (owner and worker_side) else None,
+        # Her own case: the resident learns her worker's given name (never the account, issue 20).
+        owner_name=owner.first_name if (owner and (worker_side or Capacity.resident in caps)) else None,
         has_owner=owner is not None,
         timeline=timeline, events_total=total, escalations=escalations, handovers=handovers,
         attachments=0 if follower else int(await session.scalar(att_q) or 0),

@@ -310,7 +310,10 @@ async def test_reminders_24h_and_1h_arrive_on_time_and_not_after_cancelling(bot)
     await bot.emu.wait_for(lambda: len(reminders()) == len(expected), 15)
     texts = [m.text for m in reminders()]
     assert all("新站社区网格党群服务站" in t for t in texts)
-    hour = next(m for m in reminders() if m.text.startswith(zh("⏰ In one hour, at {time}: {service}.").split("{")[0]))
+    # Written when booked, read later: the day and time are absolute, never "tomorrow" or "in one hour".
+    when = appt.when_label(zh, mine.starts_at, bot.app.settings.tz)
+    assert all(when in t and zh("Tomorrow, {date}").split(",")[0] not in t for t in texts)
+    hour = next(m for m in reminders() if m.text.startswith(zh("⏰ Coming up: {when}, {service}.").split("{")[0]))
     assert _data(hour, zh("🗺️ Show the way")).startswith("ap:map:")
     shown = await p.press(hour.message_id, _data(hour, zh("🗺️ Show the way")))
     assert shown and shown[-1].kind == "location"

@@ -110,3 +110,15 @@ async def send_voice(p: Person, data: bytes = b"OggS a voice note") -> list[Sent
 
 async def send_document(p: Person, data: bytes, filename: str) -> list[SentMessage]:
     return await p._do(p.emu.send_document(p.user, data, filename, "application/pdf"))
+
+
+async def file_proxy(p: Person, item: str, when: str, authorisation: str, text: str, tr=zh) -> str:  # type: ignore[no-untyped-def]
+    """A proxy errand from the menu: the item, by when, what the worker may do, the words, ✅ Send
+    (labels in ``tr``'s language); its number."""
+    await p.send(tr("🙋 Ask for help"))
+    await p.tap(item)
+    await p.tap(tr(when))
+    await p.tap(tr(authorisation))
+    await p.send(text)
+    done = await p.send(tr("✅ Send"))
+    return NUMBER_RE.search(next(m for m in done if NUMBER_RE.search(m.text or "")).text).group(0)

@@ -21,6 +21,7 @@ from tests.e2e.cases.helpers import (
     WORKER,
     WORKER2,
     case_by_number,
+    file_proxy,
     last_id,
     person,
     received,
@@ -53,13 +54,8 @@ async def test_notice_reminder_and_the_grid_head_assigns_from_the_alert(bot):
     for p in (worker, colleague, head):
         await p.send("/start")
     await resident.send("/start")
-    await resident.send(zh("🙋 Ask for help"))
-    await resident.tap("居住证明")
-    await resident.send("孩子上学要居住证明，请帮我去开。")
-    await resident.send(zh("✅ Send"))
-    await resident.tap(zh("Within 3 days"))
-    done = await resident.tap(zh("Collect my documents and hand them in for me"))
-    number = NUMBER_RE.search(next(m.text for m in done if NUMBER_RE.search(m.text or ""))).group(0)
+    number = await file_proxy(resident, "居住证明", "Within 3 days", "Collect my documents and hand them in for me",
+                              "孩子上学要居住证明，请帮我去开。")
     case = await case_by_number(bot, number)
 
     # The notice: the resident's name (as the worker side sees it), the need-by date, what she authorised.

@@ -102,25 +102,25 @@ async def test_cancel_unsent_draft_and_bad_input(bot):
     await resident.send("/start")
     await resident.send(zh("🙋 Ask for help"))
     await resident.tap("医保缴费")
+    # The questions come first (by when, what the worker may do); bad dates are refused.
+    past = await resident.send("2020-01-01")
+    assert zh("That date has passed. Please choose a later one.") in past[-1].text
+    garbage = await resident.send("下个月吧")
+    assert zh("I could not read that date. Please write it like 12-24.") in garbage[-1].text
+    await resident.tap(zh("As soon as possible"))
+    await resident.send("代我去医保局缴费，钱我先转给您")  # authorisation in her own words
     # Send with nothing in it: asked to say something first; nothing is sent.
     empty = await resident.send(zh("✅ Send"))
     assert zh("Please tell me what you need first: type it, or send a photo or a voice message.") in empty[-1].text
     too_long = await resident.send("长" * 3001)
     assert zh("That is too long: at most {limit} characters, please.").format(limit=3000) in too_long[-1].text
     await resident.send("帮我交今年的医保")
-    await resident.send(zh("✅ Send"))
-    past = await resident.send("2020-01-01")
-    assert zh("That date has passed. Please choose a later one.") in past[-1].text
-    garbage = await resident.send("下个月吧")
-    assert zh("I could not read that date. Please write it like 12-24.") in garbage[-1].text
     # /cancel leaves the draft; the next start offers to continue it.
     await resident.send("/cancel")
     await resident.send(zh("📝 Report a problem"))
     assert zh("✏️ Continue it") in [t for row in resident.last.inline_buttons for t, _d in row]
     await resident.tap(zh("✏️ Continue it"))
-    await resident.send(zh("✅ Send"))
-    await resident.tap(zh("As soon as possible"))
-    await resident.send("代我去医保局缴费，钱我先转给您")  # authorisation in her own words
+    await resident.send(zh("✅ Send"))  # it sends: every question came before
     cases = await _cases(bot)
     assert cases[0].status == CaseStatus.new and cases[0].authorisation == "代我去医保局缴费，钱我先转给您"
     assert cases[0].needed_by is None
@@ -153,11 +153,12 @@ async def test_similar_case_in_the_building_is_offered_and_followed(bot, demo_se
 
     await neighbour.send("/start")
     await neighbour.send(zh("📝 Report a problem"))
-    await neighbour.tap("噪音扰民")
-    await send_photo(neighbour, b"\xff\xd8 noise")
-    offer = await neighbour.send(zh("✅ Send"))
+    # Offered as soon as she picks the item, before she writes anything (✅ Send then only sends).
+    offer = await neighbour.tap("噪音扰民")
     assert first in offer[-1].text
-    await neighbour.tap(zh("👀 Follow {number}").format(number=first))
+    assert [t for t, _d in offer[-1].inline_buttons[-1]] == [zh("⬅️ Back"), zh("❌ Cancel")]
+    followed = await neighbour.tap(zh("👀 Follow {number}").format(number=first))
+    assert followed[0].inline_buttons == [] and first in followed[0].text  # the offer edits into the result
     note = await received(worker, zh("👥 Another resident of the building reports the same as case {number}.").format(
         number=first))
     assert note
@@ -198,10 +199,10 @@ async def test_intake_conversation_state_in_redis(emulator, db_url, demo_session
         await resident.send("/start")
         await resident.send(zh("🙋 Ask for help"))
         await resident.tap("居住证明")
-        await resident.send("请帮我开居住证明")
-        await resident.send(zh("✅ Send"))
         await resident.tap(zh("Within a week"))
-        done = await resident.tap(zh("Only ask on my behalf and tell me the answer"))
+        await resident.tap(zh("Only ask on my behalf and tell me the answer"))
+        await resident.send("请帮我开居住证明")
+        done = await resident.send(zh("✅ Send"))
         assert NUMBER_RE.search(done[-1].text)
     finally:
         await running.stop()

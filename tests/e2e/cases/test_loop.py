@@ -46,14 +46,14 @@ async def test_proxy_errand_full_loop(bot):
     # Intake: pick the item, then text, a photo and a voice note, in any order, then Send.
     await resident.send(zh("🙋 Ask for help"))
     await resident.tap("居住证明")
+    await resident.tap(zh("Within 3 days"))
+    await resident.tap(zh("Collect my documents and hand them in for me"))
     assert zh("✅ Send") in resident.reply_keyboard()
     await send_photo(resident, b"\xff\xd8 household register")
     answer = await resident.send("孩子上学要居住证明，我腿脚不方便，请帮我去开。")
     assert "📥" in answer[-1].text
     await send_voice(resident)
-    await resident.send(zh("✅ Send"))
-    await resident.tap(zh("Within 3 days"))
-    done = await resident.tap(zh("Collect my documents and hand them in for me"))
+    done = await resident.send(zh("✅ Send"))
     sent = next(m for m in done if NUMBER_RE.search(m.text or ""))
     number = NUMBER_RE.search(sent.text).group(0)
     assert zh("🙋 Ask for help") in resident.reply_keyboard()  # back at the menu
@@ -173,7 +173,9 @@ async def test_not_solved_reopens_as_rework(bot):
     card = resident.last.text
     for step in ("not solved: reopened", "confirmed solved", "rated"):
         assert zh(step) in card, step
-    assert "张伟" not in card  # residents read roles, never names
+    # She knows her own worker's given name (issue 20); the timeline names roles, never people.
+    assert zh("Your grid worker: {name}").format(name="张伟") in card
+    assert "张伟" not in card.split(zh("<b>Timeline</b>").replace("<b>", "").replace("</b>", ""))[1]
     async with bot.app.sessionmaker() as s:
         types = list(await s.scalars(select(CaseEvent.type).where(CaseEvent.case_id == case.id)
                                      .order_by(CaseEvent.id)))

@@ -43,8 +43,7 @@ LINK_RE = re.compile(r"https://t\.me/\w+\?start=(fam_[\w-]+)")
 async def _agreed(bot, tg: int, name: str):  # type: ignore[no-untyped-def]
     """Someone new who agreed to the privacy notice (and chose no home: not a resident)."""
     p = person(bot, tg, name)
-    await p.send("/start")
-    await p.tap("简体中文")
+    await p.send("/start")  # Telegram speaks Chinese: no language to choose (issue 20)
     await p.tap(zh("✅ I agree"))
     return p
 
