@@ -105,14 +105,17 @@ async def cancel(message: Message, user: User, state: FSMContext) -> None:
 
 
 async def nav_left(query: CallbackQuery, callback_data: NavCb, user: User, state: FSMContext) -> None:
-    """⬅️ Back from a first list, or ❌ Cancel of a list or prompt: the conversation ends, the
-    list leaves the screen (edited into one line) and the main menu shows."""
+    """⬅️ Back from a first list or a panel, or ❌ Cancel of a list or prompt: the conversation
+    ends, the buttons leave the screen (a cancelled prompt says so; a panel keeps its text) and
+    the main menu shows."""
     await state.clear()
     await query.answer()
-    text = _("Cancelled.") if callback_data.action == "cancel" else _("⬅️ Back to the menu.")
     if isinstance(query.message, Message):
         try:
-            await query.message.edit_text(text)
+            if callback_data.action == "cancel":
+                await query.message.edit_text(_("Cancelled."))
+            else:
+                await query.message.edit_reply_markup(reply_markup=None)
         except TelegramBadRequest:
             pass  # pressed twice: already edited
         if needs_home(user):

@@ -137,8 +137,8 @@ async def reject(session: AsyncSession, settings: Settings, worker: User, user_i
     locale = recipient_locale(resident, settings.default_locale)
     _ = translator(locale)
     await notify(session, recipient=resident, kind=OutboxKind.case_update, dedupe_key=f"home:{resident.id}:no:{int(now.timestamp())}",
-                 text=_("🏠 Your grid worker could not confirm that you live in {building}. Please choose your "
-                        "building again with /start, or talk to your grid worker.").format(
+                 text=_("🏠 Your grid worker could not confirm that you live in {building}. Write to me to "
+                        "choose your building again, or talk to your grid worker.").format(
                      building=esc(i18n_name(building.names, locale, building.code))))
     await session.flush()
     return resident.first_name

@@ -120,7 +120,11 @@ async def _scenario(context: Any, sandbox: Sandbox) -> None:
     page = resident.page
     await page.goto(sandbox.url)
     # The persona list comes from the database, grouped, phone-sized.
-    await page.locator(".persona", has_text="张伟").wait_for(timeout=TIMEOUT)
+    await page.locator(".persona[data-telegram-id='7000000014']", has_text="张伟").wait_for(timeout=TIMEOUT)
+    # Who serves whom: a resident's grid workers by name, a worker's number of residents.
+    her = await page.locator(".persona[data-telegram-id='7000000040'] .persona-detail").inner_text()
+    assert "网格员：" in her and "张伟" in her
+    assert "服务" in await page.locator(".persona[data-telegram-id='7000000014'] .persona-detail").inner_text()
     assert await page.locator("section[data-kind=worker] .persona").count() == 15
     assert await page.locator("#btn-new-resident").bounding_box() is not None
     box = await page.locator(".persona-open").first.bounding_box()

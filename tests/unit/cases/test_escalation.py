@@ -164,7 +164,8 @@ async def test_emergency_chain_repeats_until_acknowledged(sessionmaker):
         help_line = zh("🆘 Help is on the way: the {who} has taken charge of case {number}.").format(
             who=zh("grid worker"), number=case.number)
         assert resident_texts.count(help_line) == 1
-        assert not any(w.worker2.first_name in t for t in resident_texts)
+        # Her worker's given name only in the notice that the case was accepted (issue 20).
+        assert all(t.startswith("👷") for t in resident_texts if w.worker2.first_name in t)
         taken = zh("✅ Emergency {number} acknowledged by {name}.").format(number=case.number,
                                                                         name=w.worker2.first_name)
         assert sum(t == taken for t in [r.payload["text"] for r in await outbox(s, w.head)]) == 1

@@ -127,15 +127,17 @@ async def test_relay_both_ways_masks_identities(sessionmaker):
         mine = await outbox(s, w.resident)
         assert [m.payload.get("voice") for m in mine if "voice" in m.payload] == ["VOICE-2"]
         assert any(m.payload.get("location") == {"latitude": 41.7, "longitude": 125.9} for m in mine)
-        # The resident never reads the worker's name or phone.
-        for m in mine:
-            assert w.worker.first_name not in m.payload["text"]
-            assert "+86" not in m.payload["text"]
+        # The resident never reads the worker's phone; the worker's given name only in the notice
+        # that the case was accepted (issue 20: she learns who her worker is), never on a relay.
+        named = [m.payload["text"] for m in mine if w.worker.first_name in m.payload["text"]]
+        assert len(named) == 1 and named[0].startswith("👷")
+        assert all("+86" not in m.payload["text"] for m in mine)
         # The worker sees the phone while owning the case; a colleague does not.
         assert (await cases.view(s, w.worker, case.id, "en", T0)).resident_phone == w.resident.phone
         assert (await cases.view(s, w.worker2, case.id, "en", T0)).resident_phone is None
         resident_view = await cases.view(s, w.resident, case.id, "zh-Hans", T0)
-        assert resident_view.owner_name is None and resident_view.resident_name is None
+        # Her own case: her worker's given name (issue 20), never her own on the worker side fields.
+        assert resident_view.owner_name == w.worker.first_name and resident_view.resident_name is None
         # Internal notes never reach the resident.
         await cases.add_note(s, SETTINGS, w.staff, case.id, text="注意老人行动不便", now=T0)
         resident_view = await cases.view(s, w.resident, case.id, "zh-Hans", T0)
