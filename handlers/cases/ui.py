@@ -316,9 +316,14 @@ def card_keyboard(v: CaseView, *, more: bool = False) -> InlineKeyboardMarkup:
     return rows(*out[:MAX_CARD_BUTTONS - 1], button(_("➕ More"), CaseCb(action="more", id=cid)))
 
 
+def cancel(case_id: int) -> InlineKeyboardButton:
+    """The "❌ Cancel" under every worker prompt or list about a case."""
+    return button(str(CANCEL), CaseCb(action="stop", id=case_id))
+
+
 def cancel_button(case_id: int) -> InlineKeyboardMarkup:
-    """The "❌ Cancel" under every worker prompt about a case."""
-    return rows(button(str(CANCEL), CaseCb(action="stop", id=case_id)))
+    """A prompt's only button: :func:`cancel`."""
+    return rows(cancel(case_id))
 
 
 def error_text(err: DomainError) -> str | None:

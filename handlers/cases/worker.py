@@ -41,6 +41,7 @@ from handlers.cases.ui import (
     InboxCb,
     brief_line,
     button,
+    cancel,
     cancel_button,
     rows,
     skip_keyboard,
@@ -142,7 +143,9 @@ async def _resolve(session: AsyncSession, settings: Settings, user: User, data: 
 
 # ------------------------------------------------------------------ templates
 
-async def canned_list(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User) -> None:
+async def canned_list(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
+                      i18n: PoI18n) -> None:
+    number = await cases_card.require(session, user, callback_data.id, "canned", i18n)
     replies = await cases.canned_for_case(session, user, callback_data.id)
     await query.answer()
     if not isinstance(query.message, Message):
@@ -151,9 +154,10 @@ async def canned_list(query: CallbackQuery, callback_data: CaseCb, session: Asyn
         await query.message.answer(_("There are no template replies yet; community staff can add them."))
         return
     await query.message.answer(
-        _("Tap a reply to send it to the resident:") + "\n\n"
+        _("{number}: tap a reply to send it to the resident:").format(number=number) + "\n\n"
         + "\n\n".join(f"<b>{esc(r.title)}</b>\n{esc(r.text)}" for r in replies),
-        reply_markup=rows(*(button(r.title, CaseCb(action="cnd", id=callback_data.id, arg=r.id)) for r in replies)))
+        reply_markup=rows(*(button(r.title, CaseCb(action="cnd", id=callback_data.id, arg=r.id)) for r in replies),
+                          cancel(callback_data.id)))
 
 
 async def canned_send(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
@@ -173,7 +177,7 @@ async def dept_list(query: CallbackQuery, callback_data: CaseCb, session: AsyncS
         await query.message.answer(_("{number}: which department should take part?").format(number=number),
                                    reply_markup=rows(*(button(d.name, CaseCb(action="deptp", id=callback_data.id,
                                                                              arg=d.id)) for d in departments),
-                                                     cancel_button(callback_data.id).inline_keyboard[0][0]))
+                                                     cancel(callback_data.id)))
 
 
 async def dept_picked(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
@@ -206,7 +210,7 @@ async def handover_start(query: CallbackQuery, callback_data: CaseCb, session: A
         await query.message.answer(_("{number}: which way did the document go?").format(number=number), reply_markup=rows(
             button(_("📥 I received it from the resident"), CaseCb(action="hod", id=callback_data.id, arg=1)),
             button(_("📤 I gave it to the resident"), CaseCb(action="hod", id=callback_data.id, arg=2)),
-            cancel_button(callback_data.id).inline_keyboard[0][0]))
+            cancel(callback_data.id)))
 
 
 async def handover_direction(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,
@@ -257,7 +261,7 @@ async def assign_list(query: CallbackQuery, callback_data: CaseCb, session: Asyn
     await query.message.answer(
         _("{number}: who should handle it?").format(number=case.number),
         reply_markup=rows(*(button("👤 " + w.name, CaseCb(action="asgw", id=case.id, arg=w.id)) for w in workers),
-                          cancel_button(case.id).inline_keyboard[0][0]))
+                          cancel(case.id)))
 
 
 async def assign_to(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,

@@ -139,7 +139,9 @@ async def test_preview_counts_and_queue_rows_per_language(demo_sessionmaker):
         by_chat = {r.chat_id: r.payload for r in rows}
         assert by_chat[en[0].telegram_id]["buttons"] == [[{"text": "I have read it", "callback_data": f"bca:{b.id}"}]]
         assert by_chat[zh[1].telegram_id]["buttons"][0][0]["text"] == "我已阅读"
-        assert by_chat[zh[1].telegram_id]["text"] == "<b>停水通知</b>"
+        # Signed by the community the staff member speaks for, in each recipient's language (issue 20).
+        assert by_chat[zh[1].telegram_id]["text"] == "📢 来自新站社区的通知\n\n<b>停水通知</b>"
+        assert by_chat[en[0].telegram_id]["text"] == "📢 Notice from Xinzhan Community\n\n<b>停水通知</b>"
         assert zh[0].telegram_id not in by_chat  # blocked the bot
 
 
@@ -293,3 +295,22 @@ def test_progress_text_tells_quiet_hours_and_unknowns():
     assert buttons == ["⏸ Pause", "✖️ Cancel the notice", "🔄 Refresh"]
     with in_locale(i18n, "zh-Hans"):
         assert "通知 #7：发送中" in progress_text(p, night, settings)
+
+
+async def test_a_notice_is_signed_by_the_office_never_the_person(demo_sessionmaker):
+    """Issue 20: the grid head signs with the grid, an administrator with the district."""
+    async with demo_sessionmaker() as s:
+        await _add_residents(s, "DC-XS-01-01", 1, first=8500000000)
+        grid = ScopeRef(BroadcastScope.grid, await _code(s, Grid, "DC-XS-01"))
+        community = ScopeRef(BroadcastScope.community, await _code(s, Community, "DC-XS"))
+        signed = {}
+        for who, ref in ((HEAD_XS01, grid), (ADMIN, community)):
+            sender = await _user(s, who)
+            b = await svc.create_broadcast(s, sender, ref=ref, audience=BroadcastAudience.residents, text="通知",
+                                           now=utcnow(), locale="zh-Hans", default_locale="zh-Hans")
+            row = await s.scalar(select(OutboxMessage).where(OutboxMessage.broadcast_id == b.id,
+                                                             OutboxMessage.chat_id == 8500000000))
+            signed[who] = (row.payload["text"], sender.first_name)
+    assert signed[HEAD_XS01][0] == "📢 来自新站社区第一网格的通知\n\n通知"
+    assert signed[ADMIN][0] == "📢 来自东昌区的通知\n\n通知"
+    assert not [t for t, name in signed.values() if name and name in t]

@@ -341,10 +341,13 @@ async def test_warm_heart_proxy_case_end_to_end(browser, make_sandbox, sqlite_ur
         notice = wpage.locator(".msg.in", has_text=number).first
         await notice.wait_for(timeout=TIMEOUT)
         await notice.locator(".ikb-btn", has_text=zh("✅ Accept")).click()
+        await worker.tap(zh("➕ More"))  # a busy card shows five buttons at most (issue 20)
         await worker.tap(zh("📎 Show attachments"))  # the resident's photo
         await wpage.locator(".msg.in img.photo").wait_for(timeout=TIMEOUT)
+        await worker.tap(zh("⬅️ Back"))
         await worker.tap(zh("✅ Mark as done"))
-        await worker.bot_says(zh("What was done? Write a short note for the resident. /cancel to stop."))
+        await worker.bot_says(zh("{number}: what was done? Write a short note for the resident.").format(
+            number=number))
         await wpage.fill("#input", "居住证明已开好，原件已送到您家")
         await wpage.press("#input", "Enter")
         await worker.bot_says(zh("Add a photo of the result, or tap Skip."))

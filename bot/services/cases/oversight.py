@@ -238,7 +238,8 @@ async def _give(session: AsyncSession, settings: Settings, actor: User, caps: se
         await tell_accepted(session, settings, case, event)
     else:
         statuses = [s for s in HANDLING_STATUSES if s == case.status]
-        later = await next_step(session, settings, now) if case.escalation_level else None
+        # A new owner is acting: the next level (if one is planned) waits a step more.
+        later = await next_step(session, settings, now) if case.escalation_next_at else None
         if not await transition(session, case, statuses, owner_id=worker.id, escalation_next_at=later):
             raise Conflict("wrong_status", number=case.number or "")
         event = await add_event(session, case, CaseEventType.assigned, at=now, actor=actor, role=actor_role(caps),
@@ -277,7 +278,7 @@ async def remind(session: AsyncSession, settings: Settings, actor: User, case_id
         u for u in await grid_team(session, case.grid_id) if u.id not in (case.resident_id, actor.id)]
     if not targets:
         raise NotFound("worker")
-    if case.escalation_level:
+    if case.escalation_next_at is not None:  # someone acted: the next level waits a step more
         await session.execute(update(Case).where(Case.id == case.id).values(
             escalation_next_at=await next_step(session, settings, now)).execution_options(synchronize_session=False))
         await session.refresh(case)

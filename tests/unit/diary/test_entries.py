@@ -281,7 +281,8 @@ async def test_problem_becomes_a_case_linked_both_ways(sessionmaker):
         case = await diary_cases.open_case(s, SETTINGS, w.worker, problem.id, T0 + timedelta(minutes=1))
         await s.commit()
 
-        assert case.status == CaseStatus.new and case.number == "D1-2026-000001"
+        # Issue 20: the worker who found it owns it at once, with its place.
+        assert (case.status, case.owner_id, case.number) == (CaseStatus.accepted, w.worker.id, "D1-2026-000001")
         assert (case.grid_id, case.community_id, case.resident_id) == (w.place.grids[0].id,
                                                                        w.place.communities[0].id, w.worker.id)
         assert (case.description, case.latitude, case.longitude) == ("路灯不亮", 41.705, 125.941)
@@ -297,9 +298,8 @@ async def test_problem_becomes_a_case_linked_both_ways(sessionmaker):
         assert await diary_cases.entry_for_case(s, w.other_staff, case.id) is None
         view, _ = await diary_views.entry(s, SETTINGS, w.worker, problem.id, "zh-Hans", T0)
         assert view.case_number == case.number
-        # The grid team hears of it like any new case.
-        rows = [r for r in await outbox(s) if r.kind == OutboxKind.case_update]
-        assert {r.user_id for r in rows} >= {w.worker2.id, w.head.id}
+        # Nobody is asked to accept it (it is his), and he gets no resident's texts about it.
+        assert [r for r in await outbox(s) if r.kind == OutboxKind.case_update] == []
         history = await diary_views.history(s, w.worker, problem.id)
         assert history[-1].action == RevisionAction.case_opened and history[-1].snapshot["case_id"] == case.id
 
