@@ -100,8 +100,9 @@ async def test_notice_reminder_and_the_grid_head_assigns_from_the_alert(bot):
     assert number in given.text
     final = await case_by_number(bot, number)
     assert final.status == CaseStatus.accepted and final.escalation_next_at is None
-    await received(resident, zh("👷 A grid worker has accepted your case {number}. It should be done by {when}.")
-                   .split("{number}")[0])
+    # She hears who now serves her: the worker given the case, by her given name (issue 20).
+    await received(resident, zh("👷 {name}, your grid worker, has accepted your case {number}. It should be done by "
+                                "{when}. Tap 💬 below to write to them.").split("{number}")[0].format(name="王芳"))
 
 
 async def test_nobody_acts_the_secretary_is_told_once_and_takes_it(bot):
