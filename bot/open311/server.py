@@ -110,8 +110,8 @@ class Open311Server:
         if len(parts) == 1:
             handler = routes.get((method, parts[0]))
             if handler is None:
-                raise Failure(405 if any(p == parts[0] for _, p in routes) else 404,
-                              "method" if any(p == parts[0] for _, p in routes) else "format")
+                known = any(name == parts[0] for _, name in routes)
+                raise Failure(405, "method") if known else Failure(404, "format")
             return await handler(session, call, client)
         if len(parts) == 2 and parts[1] and method == "GET":
             one = {"services": self.service, "requests": self.request_one, "tokens": self.token}.get(parts[0])
@@ -121,6 +121,8 @@ class Open311Server:
 
     def _answer(self, fmt: str, status: int, doc: render.Doc, headers: dict[str, str] | None = None) -> web.Response:
         tz = self.settings.tz
+        # Open data: a city dashboard in a browser may read it from any origin.
+        headers = {"Access-Control-Allow-Origin": "*", **(headers or {})}
         if fmt == "json":
             return web.Response(status=status, body=doc.json(tz), content_type=render.JSON_TYPE, charset="utf-8",
                                 headers=headers)

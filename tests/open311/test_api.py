@@ -46,8 +46,14 @@ def xml_requests(answer: Answer) -> list[dict[str, str | None]]:
 
 
 async def test_services_and_definitions_in_both_formats_and_three_languages(server: Server, world: World) -> None:
+    discovery = (await server.get("discovery.json")).json()
+    endpoint = discovery["endpoints"][0]
+    assert endpoint["url"] == server.base and endpoint["formats"] == ["text/xml", "application/json"]
+    assert W3C.match(discovery["changeset"]) and endpoint["specification"] == "http://wiki.open311.org/GeoReport_v2"
+    assert (await server.get("discovery.xml")).xml().findtext("endpoints/endpoint/formats/format") == "text/xml"
     zh = await server.get("services.json")
     assert zh.status == 200 and zh.headers["Content-Type"].startswith("application/json")
+    assert zh.headers["Access-Control-Allow-Origin"] == "*"  # open data: readable from a browser anywhere
     services = zh.json()
     assert isinstance(services, list) and services
     codes = [s["service_code"] for s in services]
@@ -199,3 +205,5 @@ async def test_paging_and_date_windows_at_their_edges(server: Server, world: Wor
     assert (await server.get("tokens/nope.json")).status == 404
     assert (await server.get("nothing.json")).status == 404
     assert (await server.get("requests.html")).status == 404
+    async with server.http.put(f"{server.base}/services.json") as resp:
+        assert resp.status == 405 and (await resp.json()) == [{"code": 405, "description": "method not allowed here"}]

@@ -8,12 +8,13 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.services import open311
 from bot.services.errors import Conflict, InvalidInput, NotFound
 from bot.services.org_import import import_org_file
-from models import Open311Client, User, utcnow
+from bot.services.privacy import purge_expired
+from models import Case, CaseStatus, CloseReason, Open311Client, Open311Request, User, utcnow
 from tests.open311.world import World, settings_for
 from tests.org.builders import write_csv
 
@@ -139,3 +140,30 @@ async def test_a_district_marks_a_category_private_in_its_organisation_file(demo
     await import_org_file(demo_sessionmaker, write_csv(tmp_path / "c.csv", {"services": [row]}))
     async with demo_sessionmaker() as s:
         assert "RP-REPAIR" in [x.code for x in await open311.services(s, "en")]
+
+
+async def test_the_reporters_contact_goes_with_retention_once_the_case_is_closed(world: World,
+                                                                                demo_sessionmaker) -> None:  # type: ignore[no-untyped-def]
+    form = {"service_code": "RP-REPAIR", "address_id": "DC-XS-01-01", "description": "x", "email": "r@example.org",
+            "phone": "13500001111", "first_name": "R", "account_id": "acct-9"}
+    async with demo_sessionmaker() as s:
+        client = await open311.authenticate(s, await open311.create_key(s, "form", utcnow()))
+        old = await open311.file_request(s, world.settings, client, open311.parse_new_request(form), utcnow())
+        young = await open311.file_request(s, world.settings, client, open311.parse_new_request(form), utcnow())
+        still_open = await open311.file_request(s, world.settings, client, open311.parse_new_request(form), utcnow())
+        for number, days in ((old.service_request_id, 31), (young.service_request_id, 29)):
+            await s.execute(update(Case).where(Case.number == number).values(
+                status=CaseStatus.closed, close_reason=CloseReason.auto, closed_at=utcnow() - timedelta(days=days)))
+        await s.execute(update(Case).where(Case.number == still_open.service_request_id).values(
+            submitted_at=utcnow() - timedelta(days=60)))
+        await s.commit()
+    result = await purge_expired(demo_sessionmaker, 30, utcnow(), batch=1)
+    assert result.contacts_cleared == 1
+    async with demo_sessionmaker() as s:
+        rows = {n: (e, p, a) for n, e, p, a in (await s.execute(
+            select(Case.number, Open311Request.email, Open311Request.phone, Open311Request.account_id)
+            .join(Open311Request, Open311Request.case_id == Case.id))).all()}
+    assert rows[old.service_request_id] == (None, None, None)
+    assert rows[young.service_request_id] == rows[still_open.service_request_id] == ("r@example.org", "13500001111",
+                                                                                      "acct-9")
+    assert (await purge_expired(demo_sessionmaker, 30, utcnow())).contacts_cleared == 0

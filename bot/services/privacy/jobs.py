@@ -15,5 +15,5 @@ log = logging.getLogger(__name__)
 async def retention(ctx: JobContext) -> None:
     """Nightly: purge raw updates and sent texts older than RETENTION_DAYS."""
     result = await purge_expired(ctx.sessionmaker, ctx.settings.retention_days, ctx.now)
-    log.info("retention: %d inbound updates deleted, %d outbox texts cleared",
-             result.inbound_deleted, result.outbox_cleared)
+    log.info("retention: %d inbound updates deleted, %d outbox texts cleared, %d Open311 contacts cleared",
+             result.inbound_deleted, result.outbox_cleared, result.contacts_cleared)

@@ -1,15 +1,25 @@
 """Retention: raw inbound updates and the texts of sent messages are kept
-``RETENTION_DAYS`` days (docs/privacy.md), then purged in small batches."""
+``RETENTION_DAYS`` days (docs/privacy.md), then purged in small batches; so
+is the contact an Open311 client gave with a request, once its case has been
+closed that long (docs/open311.md)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, cast, delete, select, update
+from sqlalchemy import String, cast, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models import InboundStatus, InboundUpdate, OutboxMessage, OutboxStatus
+from models import (
+    Case,
+    CaseStatus,
+    InboundStatus,
+    InboundUpdate,
+    Open311Request,
+    OutboxMessage,
+    OutboxStatus,
+)
 
 BATCH = 1000
 
@@ -23,6 +33,7 @@ _FINISHED = (OutboxStatus.sent, OutboxStatus.unknown, OutboxStatus.failed, Outbo
 class PurgeResult:
     inbound_deleted: int
     outbox_cleared: int
+    contacts_cleared: int = 0
 
 
 async def purge_expired(sessionmaker: async_sessionmaker[AsyncSession], days: int, now: datetime, *,
@@ -62,4 +73,27 @@ async def purge_expired(sessionmaker: async_sessionmaker[AsyncSession], days: in
         if len(ids) < batch:
             break
         last_id = ids[-1]
-    return PurgeResult(inbound, outbox)
+    return PurgeResult(inbound, outbox, await _clear_contacts(sessionmaker, cutoff, batch))
+
+
+_CONTACT = (Open311Request.email, Open311Request.phone, Open311Request.first_name, Open311Request.last_name,
+            Open311Request.device_id, Open311Request.account_id)
+
+
+async def _clear_contacts(sessionmaker: async_sessionmaker[AsyncSession], cutoff: datetime, batch: int) -> int:
+    """The reporter's contact of requests filed through Open311 whose case closed before ``cutoff``."""
+    cleared = 0
+    while True:
+        async with sessionmaker() as session:
+            ids = list(await session.scalars(
+                select(Open311Request.id).join(Case, Case.id == Open311Request.case_id)
+                .where(Case.status == CaseStatus.closed, Case.closed_at < cutoff,
+                       or_(*(column.is_not(None) for column in _CONTACT)))
+                .order_by(Open311Request.id).limit(batch)))
+            if ids:
+                await session.execute(update(Open311Request).where(Open311Request.id.in_(ids))
+                                      .values({column: None for column in _CONTACT}))
+                await session.commit()
+        cleared += len(ids)
+        if len(ids) < batch:
+            return cleared
