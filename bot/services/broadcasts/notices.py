@@ -25,11 +25,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, String, and_, cast, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services import family
 from bot.services.access import (
     ScopeChain,
     admin_district_ids,
@@ -403,6 +404,17 @@ async def create_broadcast(
         }
         for uid, tg, loc in recipients
     ]
+    # A family member acting for a resident gets a copy, headed for whom, without the
+    # "I have read it" button (bot.services.family; the resident's own row stays theirs).
+    for c in await family.notice_copies(session, select(User.id).where(audience_filter(ref, audience),
+                                                                       _reachable())):
+        loc = c.delegate_locale or default_locale
+        copy = {k: v for k, v in payload_for(loc).items() if k != "buttons"}
+        head = translator(loc)("👪 For {name}:").format(name=esc(c.resident_name))
+        if len(head) + 1 + len(text) <= (CAPTION_LIMIT if (photo or document) else TEXT_LIMIT):
+            copy["text"] = f"{head}\n{text}"
+        rows.append({**rows[0], "user_id": c.delegate_id, "chat_id": c.delegate_chat, "payload": copy,
+                     "dedupe_key": f"bc:{broadcast.id}:{c.delegate_id}:f{c.resident_id}"})
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     for i in range(0, len(rows), INSERT_CHUNK):
         await session.execute(insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]),
@@ -616,7 +628,9 @@ async def due_followups(session: AsyncSession, now: datetime) -> list[tuple[Broa
             .join(OutboxMessage, OutboxMessage.user_id == User.id)
             .join(Building, User.building_id == Building.id)
             .where(OutboxMessage.broadcast_id == broadcast.id, User.registered_at.is_not(None),
-                   User.id.not_in(acked))
+                   User.id.not_in(acked),
+                   # the recipients' own rows, not the copies for their family (bc:{id}:{user}:f{resident})
+                   OutboxMessage.dedupe_key == literal(f"bc:{broadcast.id}:") + cast(User.id, String))
             .order_by(Building.code, User.id)
         )).all()
         by_grid: dict[int, Followup] = {}

@@ -5,7 +5,9 @@ valid 24 hours, stored as a hash, used once); the family member opens it and
 the resident confirms in chat.  From then on the family member can ask for
 help and follow the resident's cases, book and cancel their appointments, and
 gets a copy of their reminders and case messages (``bot.services.notify``:
-the resident keeps getting them too unless they choose otherwise).  Either
+the resident keeps getting them too unless they choose otherwise) and of the
+staff notices sent to them (``bot.services.broadcasts``, without the "I have
+read it" button: the resident's own confirmation is what counts).  Either
 side ends the link at any time.
 
 What a delegate does is recorded as theirs: a case event's actor is the
@@ -27,6 +29,7 @@ from bot.services.family.links import (
     FAMILY_CB,
     LINK_TTL,
     TOKEN_PREFIX,
+    NoticeCopy,
     Person,
     answer_request,
     create_invite,
@@ -34,6 +37,7 @@ from bot.services.family.links import (
     end,
     fam_cb,
     is_delegate,
+    notice_copies,
     open_invite,
     principal,
     principals,
@@ -44,6 +48,7 @@ __all__ = [
     "FAMILY_CB",
     "LINK_TTL",
     "TOKEN_PREFIX",
+    "NoticeCopy",
     "Person",
     "answer_request",
     "create_invite",
@@ -51,6 +56,7 @@ __all__ = [
     "end",
     "fam_cb",
     "is_delegate",
+    "notice_copies",
     "open_invite",
     "principal",
     "principals",

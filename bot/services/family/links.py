@@ -13,9 +13,11 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.config import Settings
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
@@ -213,3 +215,27 @@ async def principal(session: AsyncSession, actor: User, resident_id: int | None)
     if resident is None:
         raise NotAllowed("family_not_linked")
     return resident
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeCopy:
+    """A staff notice to a resident, copied to a family member acting for them."""
+
+    resident_id: int
+    resident_name: str
+    delegate_id: int
+    delegate_chat: int
+    delegate_locale: str | None
+
+
+async def notice_copies(session: AsyncSession, resident_ids: Any) -> list[NoticeCopy]:
+    """The family members (reachable on Telegram) acting now for the residents of
+    ``resident_ids`` (a select of user ids): who gets a copy of a staff notice."""
+    resident, delegate = aliased(User), aliased(User)
+    rows = (await session.execute(
+        select(resident.id, resident.first_name, delegate.id, delegate.telegram_id, delegate.locale)
+        .join(FamilyLink, FamilyLink.resident_id == resident.id).join(delegate, delegate.id == FamilyLink.delegate_id)
+        .where(resident.id.in_(resident_ids), FamilyLink.status == FamilyLinkStatus.active,
+               delegate.telegram_id.is_not(None), delegate.unreachable.is_(False))
+        .order_by(FamilyLink.id))).all()
+    return [NoticeCopy(rid, name or "", did, chat, loc) for rid, name, did, chat, loc in rows]

@@ -9,10 +9,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.services import family
+from bot.services import broadcasts, family
+from bot.services.broadcasts.notices import due_followups
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.services.notify import notify
-from models import FamilyLink, OutboxKind, OutboxMessage
+from models import BroadcastAudience, BroadcastScope, FamilyLink, OutboxKind, OutboxMessage
 from tests.factories import SETTINGS, shanghai
 from tests.unit.cases.world import make_world
 
@@ -64,3 +65,24 @@ async def test_an_expired_link_is_refused(sessionmaker):
         with pytest.raises(Conflict) as err:
             await family.open_invite(s, SETTINGS, w.stranger, token, T0 + family.LINK_TTL + timedelta(seconds=1))
         assert err.value.code == "family_link_expired"
+
+
+async def test_a_staff_notice_is_copied_to_the_delegate_without_the_read_button(sessionmaker):
+    async with sessionmaker() as s:
+        w = await make_world(s)
+        mother, son = w.resident, w.stranger  # the son lives in another community: not in the audience himself
+        token = await family.create_invite(s, mother, T0)
+        link = await family.open_invite(s, SETTINGS, son, token, T0)
+        await family.answer_request(s, SETTINGS, mother, link.id, True, T0)
+        b = await broadcasts.create_broadcast(
+            s, w.staff, ref=broadcasts.ScopeRef(BroadcastScope.grid, w.place.grids[0].id),
+            audience=BroadcastAudience.residents, text="明天停水", ack_requested=True, now=T0, locale="zh-Hans",
+            default_locale="zh-Hans", ack_label=lambda loc: "✅", ack_callback=lambda i: f"bca:{i}")
+        await s.commit()
+        rows = {r.user_id: r for r in await s.scalars(select(OutboxMessage).where(OutboxMessage.broadcast_id == b.id))}
+        assert set(rows) == {mother.id, w.neighbour.id, son.id} and b.total == 3
+        assert rows[son.id].payload == {"text": f"👪 代{mother.first_name}接收：\n明天停水"}
+        assert rows[mother.id].payload["buttons"]
+        # 24 hours on, the list of those who did not confirm names the residents, not the copy.
+        (_broadcast, items), = await due_followups(s, T0 + timedelta(hours=25))
+        assert {r.user_id for item in items for r in item.residents} == {mother.id, w.neighbour.id}
