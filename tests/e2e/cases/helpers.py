@@ -122,3 +122,13 @@ async def file_proxy(p: Person, item: str, when: str, authorisation: str, text: 
     await p.send(text)
     done = await p.send(tr("✅ Send"))
     return NUMBER_RE.search(next(m for m in done if NUMBER_RE.search(m.text or "")).text).group(0)
+
+
+async def file_report(p: Person, category: str, text: str) -> str:
+    """A problem report from the menu: /start, the category, the words, ✅ Send; its number."""
+    await p.send("/start")
+    await p.send(zh("📝 Report a problem"))
+    await p.tap(category)
+    await p.send(text)
+    done = await p.send(zh("✅ Send"))
+    return NUMBER_RE.search(done[-1].text).group(0)

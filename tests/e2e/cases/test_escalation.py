@@ -27,6 +27,7 @@ from tests.e2e.cases.helpers import (
     WORKER,
     WORKER2,
     case_by_number,
+    file_report,
     last_id,
     person,
     received,
@@ -37,21 +38,12 @@ from tests.e2e.cases.helpers import (
 )
 
 
-async def _report(resident, category: str, text: str) -> str:  # type: ignore[no-untyped-def]
-    await resident.send("/start")
-    await resident.send(zh("📝 Report a problem"))
-    await resident.tap(category)
-    await resident.send(text)
-    done = await resident.send(zh("✅ Send"))
-    return NUMBER_RE.search(done[-1].text).group(0)
-
-
 async def test_overdue_escalates_to_grid_head_then_secretary(bot):
     resident = person(bot, RESIDENT, "王桂芝")
     head = person(bot, HEAD, "李红霞")
     worker = person(bot, WORKER, "张伟")
     secretary = person(bot, SECRETARY, "刘秀梅")
-    number = await _report(resident, "设施维修", "3单元楼道灯不亮")
+    number = await file_report(resident, "设施维修", "3单元楼道灯不亮")
     case = await case_by_number(bot, number)
     await received(worker, number)
     mark_head, mark_resident = last_id(head), last_id(resident)
@@ -96,7 +88,7 @@ async def test_department_round_trip(bot):
     resident = person(bot, RESIDENT, "王桂芝")
     worker = person(bot, WORKER, "张伟")
     officer = person(bot, OFFICER_CG, "赵海涛")
-    number = await _report(resident, "违章搭建", "楼下有人私搭棚子")
+    number = await file_report(resident, "违章搭建", "楼下有人私搭棚子")
     note = await received(worker, number)
     await tap_in(worker, note, zh("✅ Accept"))
     card = await received(worker, number, after=note.message_id)

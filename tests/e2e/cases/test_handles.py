@@ -14,7 +14,6 @@ from models import Case, CaseEvent, CaseEventType, CaseStatus, OutboxMessage, Us
 from tests.e2e.cases.helpers import (
     ADMIN,
     HEAD,
-    NUMBER_RE,
     OTHER_WORKER,
     RESIDENT,
     SECRETARY,
@@ -22,6 +21,7 @@ from tests.e2e.cases.helpers import (
     WORKER2,
     case_by_number,
     file_proxy,
+    file_report,
     last_id,
     person,
     received,
@@ -35,15 +35,6 @@ MAX_BUTTONS = 5
 
 def _buttons(message) -> list[str]:  # type: ignore[no-untyped-def]
     return [text for row in message.inline_buttons for text, _data in row]
-
-
-async def _report(resident, category: str, text: str) -> str:  # type: ignore[no-untyped-def]
-    await resident.send("/start")
-    await resident.send(zh("📝 Report a problem"))
-    await resident.tap(category)
-    await resident.send(text)
-    done = await resident.send(zh("✅ Send"))
-    return NUMBER_RE.search(done[-1].text).group(0)
 
 
 async def test_notice_reminder_and_the_grid_head_assigns_from_the_alert(bot):
@@ -112,7 +103,7 @@ async def test_nobody_acts_the_secretary_is_told_once_and_takes_it(bot):
     admin = person(bot, ADMIN, "区管理员")
     for p in (head, secretary, admin):
         await p.send("/start")
-    number = await _report(resident, "设施维修", "5单元门禁坏了")
+    number = await file_report(resident, "设施维修", "5单元门禁坏了")
     case = await case_by_number(bot, number)
 
     await run_job(bot, "cases.time_limits", case.accept_due_at + timedelta(minutes=1))
