@@ -216,7 +216,9 @@ class GridBotApp:
         await self.prepare()
         self.start_delivery()
         await self.start_metrics_server()
-        runner = web.AppRunner(self.webhook_app(path))
+        # Stopping, a request still storing its update gets the grace, then its connection is
+        # dropped: it was never answered 200, so Telegram sends it again (to another process).
+        runner = web.AppRunner(self.webhook_app(path), shutdown_timeout=self.settings.shutdown_grace_seconds)
         await runner.setup()
         site = web.TCPSite(runner, self.settings.webhook_listen_host, self.settings.webhook_listen_port)
         await site.start()
@@ -226,6 +228,7 @@ class GridBotApp:
         try:
             await self._stop.wait()
         finally:
+            log.info("stopping: the webhook takes no more updates")
             await runner.cleanup()
 
     async def set_webhook_once(self, url: str, secret: str) -> bool:
@@ -285,12 +288,16 @@ class GridBotApp:
         self._stop.set()
         deadline = asyncio.get_running_loop().time() + self.settings.shutdown_grace_seconds
         await self.pipeline.stop(timeout=self.settings.shutdown_grace_seconds)
+        log.info("stopping: updates in hand finished or handed back")
         if self.delivery is not None:
             await self.delivery.stop(timeout=max(1.0, deadline - asyncio.get_running_loop().time()))
         if self.wakeups is not None:
             if self._outbox_relay is not None:
                 stop_listening(self._outbox_relay)
-            await self.wakeups.stop()  # after the pipeline: its "released" goes out first
+            try:  # after the pipeline: its "released" goes out first
+                await asyncio.wait_for(self.wakeups.stop(), 5)
+            except TimeoutError:
+                log.warning("stopping: the wake-up connections did not close in time")
         if self._metrics_server is not None:
             await self._metrics_server.cleanup()
         if self.probes is not None:
@@ -298,3 +305,4 @@ class GridBotApp:
         await self.dp.storage.close()
         await self.bot.session.close()
         await self.engine.dispose()
+        log.info("stopped")

@@ -261,8 +261,9 @@ class RedisWakeups(Wakeups):
         await self._pubsub.subscribe(*channels)
 
     async def _until_disconnected(self) -> None:
-        async for message in self._pubsub.listen():
-            if message.get("type") == "message":
+        while True:  # one bounded read at a time (not listen()): a stop cancels it between reads
+            message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            if message is not None and message.get("type") == "message":
                 channel, data = message["channel"], message["data"]
                 self._deliver(channel.decode() if isinstance(channel, bytes) else channel,
                               data.decode() if isinstance(data, bytes) else str(data))
@@ -276,13 +277,12 @@ class RedisWakeups(Wakeups):
             await pipe.execute()
 
     async def _disconnect(self) -> None:
-        if self._pubsub is not None:
-            with contextlib.suppress(Exception):
-                await self._pubsub.aclose()
-        if self._redis is not None:
-            with contextlib.suppress(Exception):
-                await self._redis.aclose()
-        self._pubsub = self._redis = None
+        pubsub, redis, self._pubsub, self._redis = self._pubsub, self._redis, None, None
+        for closable in (pubsub, redis):
+            if closable is not None:
+                # Bounded: redis-py's pub/sub teardown waits for a lock a cancelled read may hold.
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(closable.aclose(), 2)
 
 
 class OutboxRelay:

@@ -10,15 +10,25 @@ import asyncio
 import pytest
 
 from bot.wakeup import PostgresWakeups, RedisWakeups, Wakeups
+from models.database import create_engine, create_sessionmaker
+from tests.conftest import _truncate_all
 from tests.unit.test_inbound import FakeDispatcher, msg, pipeline
 
 HOUR = 3600.0
 
 
+@pytest.fixture
+async def sessionmaker(pg_migrated):  # type: ignore[no-untyped-def]
+    """PostgreSQL only: wake-ups join several processes (SQLite runs one)."""
+    await _truncate_all(pg_migrated)
+    engine = create_engine(pg_migrated)
+    yield create_sessionmaker(engine)
+    await engine.dispose()
+
+
 @pytest.fixture(params=["postgresql", "redis"])
-async def make_wakeups(request, db_url):  # type: ignore[no-untyped-def]
-    if not db_url.startswith("postgresql"):
-        pytest.skip("wake-ups join several processes: PostgreSQL (SQLite runs one process)")
+async def make_wakeups(request, pg_migrated):  # type: ignore[no-untyped-def]
+    db_url = pg_migrated
     if request.param == "redis":
         redis_url = request.getfixturevalue("redis_url")
     started: list[Wakeups] = []
