@@ -130,14 +130,16 @@ class Metrics:
 class InboundObserver:
     """Counts and logs the inbound pipeline's updates (``InboundPipeline(observer=...)``).
 
-    One log line per handled update: its id, type, outcome, duration and the
-    chat id hashed (:func:`bot.logs.chat_hasher`); never its text.  A failure
+    With ``LOG_FORMAT=json``, one log line per handled update: its id, type, outcome,
+    duration and the chat id hashed (:func:`bot.logs.chat_hasher`); never its text.  A failure
     is learnt from the pipeline's ``on_failed`` (wrapped by :meth:`on_failed`),
     called for the same update just before it is reported done."""
 
     def __init__(self, metrics: Metrics, settings: Settings) -> None:
         self.metrics = metrics
         self.hash_chat = chat_hasher(settings)
+        # In text logs aiogram's own line per update says as much; the structured one is for JSON.
+        self.log_updates = settings.log_format == "json"
         self._failed: set[int] = set()
 
     def received(self, payloads: list[dict[str, Any]]) -> None:
@@ -154,7 +156,7 @@ class InboundObserver:
         self._failed.discard(update_id)  # type: ignore[arg-type]
         (self.metrics.updates_failed if failed else self.metrics.updates_handled).labels(kind).inc()
         self.metrics.update_seconds.labels(kind).observe(seconds)
-        if update_log.isEnabledFor(logging.INFO):
+        if self.log_updates and update_log.isEnabledFor(logging.INFO):
             update_log.info("update %s %s", update_id, "failed" if failed else "handled",
                             extra={"update_id": update_id, "chat": self.hash_chat(chat), "type": kind,
                                    "duration_ms": round(seconds * 1000, 1),

@@ -9,13 +9,14 @@ import contextlib
 import itertools
 import os
 import socket
+import sys
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
 from tests.conftest import BOT_TOKEN
-from tests.processes import spawn_module
+from tests.processes import ROOT, spawn_module
 
 SECRET = "city-secret"
 
@@ -115,6 +116,19 @@ class TcpProxy:
         for task in list(self._pipes):
             task.cancel()
         await asyncio.gather(*self._pipes, return_exceptions=True)
+
+
+async def run_module(module: str, *args: str, **env: str) -> tuple[int, str]:
+    """``python -m module args`` to its end, in an environment without the bot's settings
+    but ``env``; returns the exit code and what it wrote to stderr."""
+    base = {k: v for k, v in os.environ.items()
+            if k not in {"BOT_TOKEN", "TELEGRAM_API_URL", "REDIS_URL", "WEBHOOK_URL"}}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", module, *args, cwd=ROOT, env={**base, **env},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 120)
+    return proc.returncode or 0, err.decode()
 
 
 def bot_env(emulator, database_url: str, **extra: str) -> dict[str, str]:  # type: ignore[no-untyped-def]

@@ -6,27 +6,36 @@ new one across a migration."""
 from __future__ import annotations
 
 import asyncio
-import os
+import json
+import shutil
 import sys
 from pathlib import Path
 
-from sqlalchemy import text
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import MetaData, text
 
-from models.database import create_engine
-from tests.conftest import BOT_TOKEN
+from models.database import (
+    alembic_config,
+    create_engine,
+    downgrade_sync,
+    migration_heads,
+    upgrade_sync,
+)
+from tests.cluster import (
+    RoundRobinProxy,
+    bot_env,
+    free_port,
+    http_get,
+    run_module,
+    spawn_webhook,
+    wait_http,
+)
+from tests.conftest import BOT_TOKEN, _in_thread, _truncate_all
+from tests.processes import end_process
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-async def _run(module: str, *args: str, **env: str) -> tuple[int, str]:
-    base = {k: v for k, v in os.environ.items() if k not in {"BOT_TOKEN", "TELEGRAM_API_URL", "REDIS_URL",
-                                                                "WEBHOOK_URL"}}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", module, *args, cwd=ROOT, env={**base, **env},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
-    )
-    _, err = await asyncio.wait_for(proc.communicate(), 120)
-    return proc.returncode, err.decode()
 
 
 async def test_a_process_refuses_a_database_migrated_by_a_newer_version(tmp_path: Path, sqlite_template):
@@ -39,7 +48,7 @@ async def test_a_process_refuses_a_database_migrated_by_a_newer_version(tmp_path
     await engine.dispose()
     env = {"DATABASE_URL": url, "BOT_TOKEN": BOT_TOKEN, "TELEGRAM_API_URL": "http://127.0.0.1:9"}
     for module, args in (("bot", ("run",)), ("bot", ("db", "upgrade")), ("bot.delivery", ())):
-        code, err = await _run(module, *args, **env)
+        code, err = await run_module(module, *args, **env)
         assert code == 3, (module, args, err)
         lines = err.strip().splitlines()
         assert len(lines) == 1, err
@@ -55,10 +64,6 @@ ADDITIVE_SINCE = "0016"
 
 def _later_revisions(since: str) -> list[str]:
     """The revisions after ``since`` up to the heads, in the order they are applied."""
-    from alembic.script import ScriptDirectory
-
-    from models.database import alembic_config
-
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
     return [rev.revision for rev in reversed(list(script.iterate_revisions("heads", since)))]
 
@@ -87,13 +92,6 @@ def _problems(diff: list, step: str) -> list[str]:  # type: ignore[type-arg]
 
 async def _step(url: str, old: str, new: str) -> list[str]:
     """Migrate from ``old`` to ``new`` and tell what old code would no longer find."""
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-    from sqlalchemy import MetaData
-
-    from models.database import downgrade_sync, upgrade_sync
-    from tests.conftest import _in_thread
-
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
@@ -117,9 +115,6 @@ async def test_migrations_after_0016_are_additive(db_url):
     """Each migration after 0016, one at a time, only adds: no table or column dropped or
     renamed, no type changed, nothing made NOT NULL, no new NOT NULL column without a
     default.  The same check finds a dropped column going down from 0016 to 0015."""
-    from models.database import downgrade_sync, upgrade_sync
-    from tests.conftest import _in_thread
-
     try:
         _in_thread(downgrade_sync, db_url, ADDITIVE_SINCE)
         assert await _step(db_url, ADDITIVE_SINCE, "0015") == [
@@ -131,3 +126,111 @@ async def test_migrations_after_0016_are_additive(db_url):
             previous = revision
     finally:
         _in_thread(upgrade_sync, db_url)
+
+
+# -- an old and a new process side by side across a migration ------------------------------
+
+NEW_MIGRATION = '''"""A migration of the next version, for the test: a new table and a new nullable column.
+
+Revision ID: zz01
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "zz01"
+down_revision = {heads!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table("zz_next_version", sa.Column("id", sa.Integer(), primary_key=True))
+    with op.batch_alter_table("inbound_updates") as batch_op:
+        batch_op.add_column(sa.Column("zz_trace", sa.String(length=64), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("inbound_updates") as batch_op:
+        batch_op.drop_column("zz_trace")
+    op.drop_table("zz_next_version")
+'''
+
+
+def _next_version(tmp_path: Path) -> Path:
+    """A copy of this code with one more (additive) migration: "the new version"."""
+    new = tmp_path / "next"
+    for part in ("bot", "handlers", "models", "locales", "data"):
+        shutil.copytree(ROOT / part, new / part, ignore=shutil.ignore_patterns("__pycache__"))
+    heads = sorted(migration_heads()[0])
+    (new / "models/migrations/versions/29991231_zz01_next.py").write_text(
+        NEW_MIGRATION.format(heads=heads[0] if len(heads) == 1 else tuple(heads)))
+    return new
+
+
+async def test_old_and_new_processes_side_by_side_across_a_migration(emulator, pg_migrated, tmp_path):
+    await _truncate_all(pg_migrated)
+    new_code = _next_version(tmp_path)
+    env = bot_env(emulator, pg_migrated, SHUTDOWN_GRACE_SECONDS="5")
+
+    async def in_new(*args: str, **extra: str) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, *args, cwd=new_code, env={**env, **extra},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL)
+        _, err = await asyncio.wait_for(proc.communicate(), 120)
+        return proc.returncode, err.decode()
+
+    old_port, new_port = free_port(), free_port()
+    proxy = RoundRobinProxy([f"http://127.0.0.1:{old_port}/tg/webhook"])
+    await proxy.start()
+    old_log, new_log = tmp_path / "old.log", tmp_path / "new.log"
+    procs = []
+    try:
+        old = await spawn_webhook(env, old_log, proxy.url, old_port, "old-1")
+        procs.append(old)
+        await wait_http(f"http://127.0.0.1:{old_port}/readyz", old, old_log)
+        await emulator.wait_for(lambda: emulator.webhook_url() == proxy.url, 30)
+        first = emulator.create_user(first_name="old", language_code="en")
+        await emulator.send_text(first, "/help")
+        await emulator.wait_for(lambda: len(emulator.messages(first.id)) == 1, 30)
+
+        # The new version migrates while the old process runs; the old one keeps working.
+        code, err = await in_new("-m", "bot", "db", "upgrade")
+        assert code == 0, err
+        status, body = await http_get(f"http://127.0.0.1:{old_port}/readyz")
+        assert status == 200 and json.loads(body)["schema"] == "newer: zz01"
+        await emulator.send_text(first, "/nosuch")
+        await emulator.wait_for(lambda: len(emulator.messages(first.id)) == 2, 30)
+
+        # The new process joins behind the same proxy; both serve.
+        new = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", cwd=new_code,
+            env={**env, "WEBHOOK_URL": proxy.url, "WEBHOOK_SECRET": "city-secret",
+                 "WEBHOOK_LISTEN_PORT": str(new_port), "INSTANCE_NAME": "new-1", "DELIVERY_ENABLED": "false",
+                 "JOBS_ENABLED": "false"},
+            stdout=new_log.open("ab"), stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL)
+        procs.append(new)
+        await wait_http(f"http://127.0.0.1:{new_port}/readyz", new, new_log)
+        proxy.backends.append(f"http://127.0.0.1:{new_port}/tg/webhook")
+        proxy.forwarded[proxy.backends[-1]] = 0
+        users = [emulator.create_user(first_name=f"both{i}", language_code="en") for i in range(6)]
+        for user in users:
+            await emulator.send_text(user, "/help")
+        await emulator.wait_for(lambda: all(len(emulator.messages(u.id)) == 1 for u in users), 30)
+        assert min(proxy.forwarded.values()) > 0, proxy.forwarded
+
+        # An old process cannot start again on the new schema: one line, exit 3.
+        assert await end_process(old) == 0
+        restarted = await spawn_webhook(env, tmp_path / "old-again.log", proxy.url, old_port, "old-1")
+        assert await asyncio.wait_for(restarted.wait(), 120) == 3
+        lines = (tmp_path / "old-again.log").read_text().strip().splitlines()
+        assert lines[-1].startswith("refusing to start: the database is at migration zz01"), lines[-3:]
+    finally:
+        for proc in procs:
+            await end_process(proc)
+        await proxy.stop()
+        # Back to this code's schema for the tests that follow.
+        heads = sorted(migration_heads()[0])
+        code, err = await in_new("-c", "import sys; from models.database import downgrade_sync; "
+                                 "downgrade_sync(sys.argv[1], sys.argv[2])", pg_migrated, heads[0])
+        assert code == 0, err

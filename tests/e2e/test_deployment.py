@@ -1,10 +1,15 @@
-"""Running several processes: only one sets the webhook, and only when it changed."""
+"""Running several processes: only one sets the webhook, and only when it changed; a
+consistent backup of a live SQLite database."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 
 from bot.app import GridBotApp
+from models.database import migration_heads
+from tests.cluster import run_module
 from tests.conftest import BOT_TOKEN
 from tests.e2e.conftest import make_settings
 
@@ -40,12 +45,6 @@ async def test_only_one_process_sets_the_webhook(emulator, db_url):
 async def test_backup_is_a_consistent_copy_while_the_database_is_written(tmp_path, sqlite_template):
     """`python -m bot backup FILE` while another connection commits pairs of rows, each
     pair in one transaction: the copy is whole (integrity check) and holds whole pairs."""
-    import sqlite3
-    import threading
-
-    from models.database import migration_heads
-    from tests.test_rolling_upgrade import _run
-
     path = tmp_path / "live.db"
     path.write_bytes(sqlite_template.read_bytes())
     stop = threading.Event()
@@ -70,7 +69,7 @@ async def test_backup_is_a_consistent_copy_while_the_database_is_written(tmp_pat
         while len(written) < 50:  # noqa: ASYNC110 - a thread's progress: no event to wait on
             await asyncio.sleep(0.01)
         target = tmp_path / "copy.db"
-        code, err = await _run("bot", "backup", str(target), DATABASE_URL=f"sqlite+aiosqlite:///{path}")
+        code, err = await run_module("bot", "backup", str(target), DATABASE_URL=f"sqlite+aiosqlite:///{path}")
         assert code == 0, err
         during = len(written)
     finally:
@@ -85,8 +84,8 @@ async def test_backup_is_a_consistent_copy_while_the_database_is_written(tmp_pat
     assert {copy.execute("SELECT version_num FROM alembic_version").fetchone()[0]} == set(migration_heads()[0])
     copy.close()
     # Never over an existing file, and PostgreSQL has its own tools.
-    code, err = await _run("bot", "backup", str(target), DATABASE_URL=f"sqlite+aiosqlite:///{path}")
+    code, err = await run_module("bot", "backup", str(target), DATABASE_URL=f"sqlite+aiosqlite:///{path}")
     assert code == 2 and "exists" in err
-    code, err = await _run("bot", "backup", str(tmp_path / "pg.db"),
+    code, err = await run_module("bot", "backup", str(tmp_path / "pg.db"),
                            DATABASE_URL="postgresql+asyncpg://postgres@127.0.0.1:9/x")
     assert code == 2 and "pg_dump" in err
