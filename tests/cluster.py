@@ -153,8 +153,9 @@ async def http_get(url: str) -> tuple[int, str]:
         return resp.status, await resp.text()
 
 
-async def wait_http(url: str, proc: asyncio.subprocess.Process, log: Path, timeout: float = 90) -> None:
-    """Until ``url`` answers 200 (another process: there is no event to wait on)."""
+async def wait_http(url: str, proc: asyncio.subprocess.Process, log: Path, timeout: float = 180) -> None:
+    """Until ``url`` answers 200 (another process: there is no event to wait on).  Generous:
+    several processes importing aiogram at once on a busy machine take a while to start."""
     async with asyncio.timeout(timeout):
         while True:
             if proc.returncode is not None:

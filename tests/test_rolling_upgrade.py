@@ -11,6 +11,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -168,6 +169,7 @@ def _next_version(tmp_path: Path) -> Path:
     return new
 
 
+@pytest.mark.timeout(360)  # three processes start, one migrates (about 30 s on a quiet machine)
 async def test_old_and_new_processes_side_by_side_across_a_migration(emulator, pg_migrated, tmp_path):
     await _truncate_all(pg_migrated)
     new_code = _next_version(tmp_path)

@@ -28,6 +28,7 @@ import signal
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
@@ -89,6 +90,7 @@ async def _until(condition, timeout: float) -> None:  # type: ignore[no-untyped-
             await asyncio.sleep(0.1)
 
 
+@pytest.mark.timeout(360)  # five processes start (about 40 s on a quiet two-core machine)
 async def test_three_webhook_processes_lose_nothing_repeat_nothing_keep_order(
         emulator, pg_migrated, redis_url, tmp_path: Path):
     await _truncate_all(pg_migrated)
