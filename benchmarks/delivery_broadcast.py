@@ -142,6 +142,25 @@ async def _seed(sessionmaker, n: int):  # type: ignore[no-untyped-def]
         return admin.id, grid.id
 
 
+async def queue_notice(sessionmaker, admin_id: int, grid_id: int):  # type: ignore[no-untyped-def]
+    """The administrator's water notice to every resident of the grid (the real service), committed."""
+    from sqlalchemy import select
+
+    from bot.services import broadcasts as svc
+    from models import BroadcastAudience, BroadcastScope, User, utcnow
+
+    async with sessionmaker() as s:
+        admin = await s.scalar(select(User).where(User.id == admin_id))
+        broadcast = await svc.create_broadcast(
+            s, admin, ref=svc.ScopeRef(BroadcastScope.grid, grid_id), audience=BroadcastAudience.residents,
+            text="<b>停水通知</b>：明天 9:00-12:00 停水，请提前储水。", ack_requested=True, now=utcnow(),
+            locale="zh-Hans", default_locale="zh-Hans",
+            ack_label=lambda loc: {"en": "✅ I have read it", "zh-Hant": "✅ 我已閱讀"}.get(loc, "✅ 我已阅读"),
+            ack_callback=lambda bid: f"bca:{bid}")
+        await s.commit()
+    return broadcast
+
+
 async def _open_rows(sessionmaker) -> int:  # type: ignore[no-untyped-def]
     from sqlalchemy import func, select
 
@@ -168,11 +187,7 @@ async def _run_sender(settings, sessionmaker, stop: asyncio.Event):  # type: ign
 
 
 async def main_async(args: argparse.Namespace) -> dict:
-    from sqlalchemy import select
-
     from bot.config import Settings
-    from bot.services import broadcasts as svc
-    from models import BroadcastAudience, BroadcastScope, User, utcnow
     from models.database import create_engine, create_sessionmaker, upgrade
 
     tmp = tempfile.mkdtemp(prefix="delivery-bench-")
@@ -190,15 +205,7 @@ async def main_async(args: argparse.Namespace) -> dict:
         # 1. Queue.
         rss_before = rss_mb()["VmRSS"]
         t0 = time.perf_counter()
-        async with sessionmaker() as s:
-            admin = await s.scalar(select(User).where(User.id == admin_id))
-            broadcast = await svc.create_broadcast(
-                s, admin, ref=svc.ScopeRef(BroadcastScope.grid, grid_id), audience=BroadcastAudience.residents,
-                text="<b>停水通知</b>：明天 9:00-12:00 停水，请提前储水。", ack_requested=True, now=utcnow(),
-                locale="zh-Hans", default_locale="zh-Hans",
-                ack_label=lambda loc: {"en": "✅ I have read it", "zh-Hant": "✅ 我已閱讀"}.get(loc, "✅ 我已阅读"),
-                ack_callback=lambda bid: f"bca:{bid}")
-            await s.commit()
+        broadcast = await queue_notice(sessionmaker, admin_id, grid_id)
         queue_seconds = time.perf_counter() - t0
         result["queue"] = {"rows": broadcast.total, "seconds": round(queue_seconds, 2),
                            "rss_growth_mb": round(rss_mb()["VmRSS"] - rss_before, 1)}

@@ -6,6 +6,7 @@ seed-demo      load the demo district (idempotent)
 import-org F   import the organisation from an XLSX or CSV workbook
 invite         create a one-time invite deep link
 revoke         remove a person's roles (all, or one role / scope)
+backup FILE    a consistent copy of the SQLite database, the bot running or not
 sandbox        the whole bot with a local Bot API emulator, no token needed
 open311        serve Open311 GeoReport v2 under /open311/v2/ (docs/open311.md)
 open311-key    create (--name) or end (--revoke) an Open311 client's API key
@@ -21,6 +22,7 @@ import sys
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.logs import setup_logging
 
 log = logging.getLogger("bot")
 
@@ -47,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     rev.add_argument("--user", required=True, type=int, help="the person's Telegram id")
     rev.add_argument("--role", choices=role_names)
     rev.add_argument("--scope", help=scope_help)
+    bk = sub.add_parser("backup", help="a consistent copy of the SQLite database while the bot runs")
+    bk.add_argument("file", type=Path, help="the copy to write (must not exist)")
     sb = sub.add_parser("sandbox", help="run the bot against a local emulator with a web chat")
     sb.add_argument("--port", type=int, default=8080)
     sb.add_argument("--host", default="127.0.0.1")
@@ -233,7 +237,18 @@ async def _cmd_open311_key(settings: Settings, args: argparse.Namespace) -> int:
 async def _main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(settings)
+    # Loaded per command: each command imports only what it needs (aiogram takes seconds).
+    from models.database import SchemaTooNew
+
+    try:
+        return await _command(args, settings)
+    except SchemaTooNew as exc:
+        print(f"refusing to start: {exc}", file=sys.stderr)
+        return 3
+
+
+async def _command(args: argparse.Namespace, settings: Settings) -> int:
     # Loaded per command: each command imports only what it needs (aiogram takes seconds).
     from models.database import upgrade
 
@@ -274,6 +289,18 @@ async def _main(argv: list[str]) -> int:
     if args.command == "revoke":
         await upgrade(settings.database_url)
         return await _cmd_revoke(settings, args)
+    if args.command == "backup":
+        # Loaded per command: each command imports only what it needs (aiogram takes seconds).
+        from models.backup import BackupRefused, backup_sqlite
+
+        try:
+            done = backup_sqlite(settings.database_url, args.file)
+        except BackupRefused as exc:
+            print(f"backup: {exc}", file=sys.stderr)
+            return 2
+        print(f"backed up to {done['file']}: {done['bytes']} bytes, {done['tables']} tables, "
+              f"migration {done['migration']}")
+        return 0
     if args.command == "sandbox":
         # Loaded per command: each command imports only what it needs (aiogram takes seconds).
         from bot.sandbox.runner import run_sandbox

@@ -7,6 +7,7 @@ they exercise the same code path as production.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import logging
 from dataclasses import dataclass, field
@@ -19,6 +20,9 @@ from aiogram.enums import ParseMode
 from aiogram.methods import Response
 from aiogram.types import File, Message, Update, User
 from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
@@ -27,12 +31,16 @@ from bot.fsm_storage import create_storage
 from bot.http import JsonAiohttpSession
 from bot.i18n import PoI18n, UserLocaleMiddleware, create_i18n, locale_from_telegram
 from bot.inbound import InboundPipeline
+from bot.metrics import InboundObserver, Metrics, Probes, add_routes, start_server
 from bot.middlewares import CommitBeforeRequest, DbSessionMiddleware, UserMiddleware
 from bot.ratelimit import RateLimitMiddleware, UserRateLimiter
 from bot.retry import RetryRequests
+from bot.services.notify import listen_for_rows, stop_listening
+from bot.wakeup import OutboxRelay, Wakeups, create_wakeups
 from handlers.commands import publish_default_commands
 from handlers.refusal import RefusalMiddleware
 from handlers.routers import get_routers
+from models import DeploymentState, utcnow
 from models.database import create_engine, create_sessionmaker
 
 log = logging.getLogger(__name__)
@@ -92,6 +100,12 @@ class GridBotApp:
     pipeline: InboundPipeline
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     delivery: DeliveryRuntime | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+    observer: InboundObserver | None = None
+    probes: Probes | None = None
+    _metrics_server: web.AppRunner | None = None
+    wakeups: Wakeups | None = None
+    _outbox_relay: OutboxRelay | None = None
 
     @classmethod
     def create(cls, settings: Settings, *, token: str | None = None, engine: AsyncEngine | None = None) -> GridBotApp:
@@ -101,16 +115,24 @@ class GridBotApp:
         bot = create_bot(settings, token)
         dp = create_dispatcher(settings, sessionmaker, i18n)
         app = cls(settings, engine, sessionmaker, bot, dp, i18n, None)  # type: ignore[arg-type]
+        app.observer = InboundObserver(app.metrics, settings)
         app.pipeline = InboundPipeline(
             bot=bot,
             dispatcher=dp,
             sessionmaker=sessionmaker,
             max_attempts=settings.inbound_max_attempts,
-            on_failed=app._apologise,
+            on_failed=app._failed,
             owner=settings.instance_name,
             lease_seconds=settings.inbound_lease_seconds,
+            observer=app.observer,
         )
+        app.probes = Probes(app.metrics, engine, settings, queue_depths=app.pipeline.queue_depths)
         return app
+
+    async def _failed(self, update: Update, exc: BaseException) -> None:
+        if self.observer is not None:
+            self.observer.failed(update.update_id)
+        await self._apologise(update, exc)
 
     async def _apologise(self, update: Update, exc: BaseException) -> None:
         """Tell the user their last action failed, in their language."""
@@ -127,12 +149,37 @@ class GridBotApp:
         me = await self.bot.get_me()
         log.info("running as @%s (id %s)", me.username, me.id)
         await publish_default_commands(self.bot, self.i18n)
+        await self.start_wakeups()
         await self.pipeline.start()
+
+    async def start_wakeups(self) -> None:
+        """Several processes on PostgreSQL (or Redis): wake each other instead of polling."""
+        if self.wakeups is not None or not self.pipeline.shared:
+            return
+        self.wakeups = wakeups = create_wakeups(self.settings.database_url, self.settings.redis_url, self.bot.id)
+        if wakeups is None:
+            return
+        wakeups.serve(self.pipeline)
+        wakeups.on("outbox", lambda _payload: self._wake_sender())
+        self._outbox_relay = OutboxRelay(wakeups)
+        listen_for_rows(self._outbox_relay)
+        await wakeups.start()
+
+    def _wake_sender(self) -> None:
+        if self.delivery is not None and self.delivery.sender is not None:
+            self.delivery.sender.wake()
+
+    async def start_metrics_server(self) -> None:
+        """/healthz, /readyz and /metrics on METRICS_PORT, when it is set."""
+        if self.settings.metrics_port and self._metrics_server is None and self.probes is not None:
+            self._metrics_server = await start_server(self.probes, self.settings.metrics_host,
+                                                      self.settings.metrics_port)
 
     async def run_polling(self) -> None:
         await self.bot.delete_webhook(drop_pending_updates=False)
         await self.prepare()
         self.start_delivery()
+        await self.start_metrics_server()
         await self.pipeline.poll(self._stop, allowed_updates=ALLOWED_UPDATES)
 
     def webhook_app(self, path: str = "/webhook") -> web.Application:
@@ -158,6 +205,8 @@ class GridBotApp:
 
         app = web.Application()
         app.router.add_post(path, receive)
+        if self.probes is not None:
+            add_routes(app, self.probes)  # /healthz, /readyz, /metrics: keep them off the public proxy
         return app
 
     async def run_webhook(self) -> None:
@@ -166,18 +215,55 @@ class GridBotApp:
         path = urlsplit(url).path or "/webhook"
         await self.prepare()
         self.start_delivery()
-        runner = web.AppRunner(self.webhook_app(path))
+        await self.start_metrics_server()
+        # Stopping, a request still storing its update gets the grace, then its connection is
+        # dropped: it was never answered 200, so Telegram sends it again (to another process).
+        runner = web.AppRunner(self.webhook_app(path), shutdown_timeout=self.settings.shutdown_grace_seconds)
         await runner.setup()
         site = web.TCPSite(runner, self.settings.webhook_listen_host, self.settings.webhook_listen_port)
         await site.start()
-        secret = self.settings.require_webhook_secret()
-        await self.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+        await self.set_webhook_once(url, self.settings.require_webhook_secret() or "")
         log.info("webhook listening on %s:%s%s", self.settings.webhook_listen_host,
                  self.settings.webhook_listen_port, path)
         try:
             await self._stop.wait()
         finally:
+            log.info("stopping: the webhook takes no more updates")
             await runner.cleanup()
+
+    async def set_webhook_once(self, url: str, secret: str) -> bool:
+        """``setWebhook``, by one process of a deployment and only when something changed.
+
+        The processes take turns on the ``deployment_state`` row ``webhook`` (a row lock
+        on PostgreSQL); the one holding it compares a digest of (URL, secret, update
+        types) with the one stored by the last process that set it, and what Telegram
+        reports (``getWebhookInfo``: someone may have deleted it).  True if it set it."""
+        digest = hashlib.sha256("\n".join([url, secret, *ALLOWED_UPDATES]).encode()).hexdigest()
+        now = utcnow()
+        row = DeploymentState.__table__
+        async with self.sessionmaker() as session:
+            shared = session.bind.dialect.name == "postgresql"
+            insert = pg_insert if shared else sqlite_insert
+            query = select(row.c.value).where(row.c.name == "webhook")
+            if shared:  # the others wait on the row lock until this process has decided
+                await session.execute(insert(row).values(name="webhook", value="", updated_at=now)
+                                      .on_conflict_do_nothing(index_elements=["name"]))
+                query = query.with_for_update()
+            stored = await session.scalar(query)
+            if not shared:
+                await session.commit()  # SQLite: one process; no write lock held across the network
+            info = await self.bot.get_webhook_info()
+            if stored == digest and info.url == url and sorted(info.allowed_updates or []) == sorted(ALLOWED_UPDATES):
+                await session.commit()
+                log.info("webhook already set to %s by another process", url)
+                return False
+            await self.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+            upsert = insert(row).values(name="webhook", value=digest, updated_at=now)
+            await session.execute(upsert.on_conflict_do_update(index_elements=["name"],
+                                                               set_={"value": digest, "updated_at": now}))
+            await session.commit()
+        log.info("webhook set to %s", url)
+        return True
 
     async def run(self) -> None:
         if self.settings.webhook_url:
@@ -191,7 +277,8 @@ class GridBotApp:
     def start_delivery(self) -> None:
         """Start the outbox sender, the recurring-job scheduler and the broadcast monitor."""
         if self.delivery is None:
-            self.delivery = DeliveryRuntime(self.bot, self.sessionmaker, self.settings, self.i18n)
+            self.delivery = DeliveryRuntime(self.bot, self.sessionmaker, self.settings, self.i18n,
+                                            metrics=self.metrics)
             self.delivery.start()
 
     async def close(self) -> None:
@@ -201,8 +288,21 @@ class GridBotApp:
         self._stop.set()
         deadline = asyncio.get_running_loop().time() + self.settings.shutdown_grace_seconds
         await self.pipeline.stop(timeout=self.settings.shutdown_grace_seconds)
+        log.info("stopping: updates in hand finished or handed back")
         if self.delivery is not None:
             await self.delivery.stop(timeout=max(1.0, deadline - asyncio.get_running_loop().time()))
+        if self.wakeups is not None:
+            if self._outbox_relay is not None:
+                stop_listening(self._outbox_relay)
+            try:  # after the pipeline: its "released" goes out first
+                await asyncio.wait_for(self.wakeups.stop(), 5)
+            except TimeoutError:
+                log.warning("stopping: the wake-up connections did not close in time")
+        if self._metrics_server is not None:
+            await self._metrics_server.cleanup()
+        if self.probes is not None:
+            await self.probes.close()
         await self.dp.storage.close()
         await self.bot.session.close()
         await self.engine.dispose()
+        log.info("stopped")

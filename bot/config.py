@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import time
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -88,6 +89,12 @@ class Settings(BaseSettings):
     webhook_listen_host: str = Field(default="127.0.0.1", alias="WEBHOOK_LISTEN_HOST")
     webhook_listen_port: int = Field(default=8443, alias="WEBHOOK_LISTEN_PORT", ge=1, le=65535)
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    # Observability (bot/metrics.py, bot/logs.py): "text" or "json" (one event a line);
+    # /healthz, /readyz and /metrics on their own port (0: off; the webhook serves them anyway).
+    log_format: Literal["text", "json"] = Field(default="text", alias="LOG_FORMAT")
+    log_hash_key: SecretStr | None = Field(default=None, alias="LOG_HASH_KEY")
+    metrics_port: int = Field(default=0, alias="METRICS_PORT", ge=0, le=65535)
+    metrics_host: str = Field(default="127.0.0.1", alias="METRICS_HOST")
     # How many times an inbound update is tried before it is parked as failed.
     inbound_max_attempts: int = Field(default=3, alias="INBOUND_MAX_ATTEMPTS", ge=1, le=100)
     # This process's name among several sharing one PostgreSQL database; stable

@@ -33,6 +33,7 @@ is taken at start.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -40,11 +41,12 @@ import os
 import random
 import secrets
 import socket
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiogram import Bot, Dispatcher
@@ -59,6 +61,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.middlewares import UpdateAlreadyDone
 from models import InboundStatus, InboundUpdate, utcnow
+
+if TYPE_CHECKING:
+    from bot.metrics import InboundObserver
+    from bot.wakeup import Wakeups
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +169,7 @@ class InboundPipeline:
         lease_seconds: float = 30.0,
         shared: bool | None = None,
         owner: str | None = None,
+        observer: InboundObserver | None = None,
     ) -> None:
         self.bot = bot
         self.dp = dispatcher
@@ -189,6 +196,12 @@ class InboundPipeline:
         self.last_stored_update_id = 0
         self.handled = 0
         self.failed = 0
+        self.observer = observer  # metrics and a log line per update (bot/metrics.py)
+        self.wakeups: Wakeups | None = None  # cross-process wake-ups (bot/wakeup.py), set by the app
+        self._look_again = asyncio.Event()
+        # With wake-ups, a chat waiting for its turn still looks on its own: first after
+        # this many seconds, doubling up to the second (the safety net of a lost wake-up).
+        self.turn_poll = (0.5, 4.0)
 
     # -- storing -------------------------------------------------------------
     async def store(self, payloads: Iterable[dict[str, Any]]) -> list[_Item]:
@@ -298,7 +311,10 @@ class InboundPipeline:
         """Renew our leases and take over expired ones, a few times per lease."""
         interval = self.lease.total_seconds() / 3
         while not self._stopping:
-            await asyncio.sleep(interval)
+            # Woken early when another process hands its updates back (bot/wakeup.py).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._look_again.wait(), interval)
+            self._look_again.clear()
             try:
                 await self.renew_leases()
                 await self.recover(at_start=False)
@@ -331,7 +347,12 @@ class InboundPipeline:
                     item = queue.popleft()
                     if self.shared and isinstance(key, int) and not await self._my_turn(key, item, queue):
                         continue
+                    started = time.perf_counter()
                     await self._handle(item)
+                    if self.observer is not None:
+                        self.observer.done(item.payload, key, time.perf_counter() - started)
+                    if self.wakeups is not None and isinstance(key, int):
+                        self.wakeups.chat_done(key)  # a process waiting for this chat looks again
         finally:
             if not queue:
                 self._queues.pop(key, None)
@@ -345,24 +366,33 @@ class InboundPipeline:
         """Wait while an earlier update of this chat is pending in another
         process.  False if the item went back into the queue (an earlier one
         of this chat is now queued here) or the pipeline is stopping."""
-        delay = 0.02
-        while not self._stopping:
-            async with self.sessionmaker() as session:
-                earlier = (
-                    await session.execute(
-                        _EARLIER_PENDING, {"bot_id": self.bot.id, "chat_id": chat_id, "update_id": item.update_id}
-                    )
-                ).all()
-            if not earlier:
-                return True
-            queued = {i.row_id for i in queue}
-            if any(row_id in queued for row_id, _ in earlier):
-                self._put(queue, item)
-                return False
-            self.waited_for_turn.set()
-            # Its process commits it soon, or dies and our lease upkeep takes it over.
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 1.0)
+        delay = 0.02 if self.wakeups is None else self.turn_poll[0]
+        waiter = self.wakeups.chat_waiter(chat_id) if self.wakeups is not None else contextlib.nullcontext()
+        with waiter as woken:
+            while not self._stopping:
+                if woken is not None:
+                    woken.clear()  # before looking: a wake-up from now on is not lost
+                async with self.sessionmaker() as session:
+                    earlier = (
+                        await session.execute(
+                            _EARLIER_PENDING, {"bot_id": self.bot.id, "chat_id": chat_id, "update_id": item.update_id}
+                        )
+                    ).all()
+                if not earlier:
+                    return True
+                queued = {i.row_id for i in queue}
+                if any(row_id in queued for row_id, _ in earlier):
+                    self._put(queue, item)
+                    return False
+                self.waited_for_turn.set()
+                # Its process commits it soon (and wakes us), or dies and our lease upkeep takes
+                # it over.  With wake-ups the look is a safety net, every few seconds at most.
+                if woken is None:
+                    await asyncio.sleep(delay)
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(woken.wait(), delay)
+                delay = min(delay * 2, 1.0 if woken is None else self.turn_poll[1])
         return False  # stays pending in the database
 
     async def _handle(self, item: _Item) -> None:
@@ -422,6 +452,14 @@ class InboundPipeline:
             await session.commit()
             return bool(result.rowcount)
 
+    def look_again(self) -> None:
+        """Take over handed-back updates now, not at the next lease upkeep."""
+        self._look_again.set()
+
+    def queue_depths(self) -> list[int]:
+        """How many updates wait in each chat's queue of this process (for metrics)."""
+        return [len(q) for q in self._queues.values()]
+
     async def wait_idle(self, timeout: float | None = None) -> None:
         await asyncio.wait_for(self._idle.wait(), timeout)
 
@@ -440,7 +478,8 @@ class InboundPipeline:
             await asyncio.gather(*pending, return_exceptions=True)
         if self.shared:
             try:
-                await self.release_leases()
+                if await self.release_leases() and self.wakeups is not None:
+                    self.wakeups.publish("released", self.owner)
             except Exception:  # noqa: BLE001 - stopping anyway: the leases then simply run out
                 log.exception("inbound: could not hand back the unfinished updates")
 
@@ -460,6 +499,8 @@ class InboundPipeline:
     async def feed_raw(self, payloads: list[dict[str, Any]]) -> int:
         """Store then queue updates from any source (webhook, polling, tests)."""
         items = await self.store(payloads)
+        if self.observer is not None:
+            self.observer.received([item.payload for item in items])
         for item in items:
             self.enqueue(item)
         async with self._stored:

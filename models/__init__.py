@@ -49,12 +49,13 @@ from models.delivery import (  # noqa: E402
     BroadcastScope,
     BroadcastStatus,
     DeliveryState,
+    DeploymentState,
     JobRun,
     JobRunStatus,
 )
 
 __all__ += ["Broadcast", "BroadcastAck", "BroadcastAudience", "BroadcastScope", "BroadcastStatus",
-            "DeliveryState", "JobRun", "JobRunStatus"]
+            "DeliveryState", "DeploymentState", "JobRun", "JobRunStatus"]
 
 from models.cases import (  # noqa: E402
     HANDLING_STATUSES,

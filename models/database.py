@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import weakref
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -107,5 +108,49 @@ def downgrade_sync(database_url: str, revision: str) -> None:
 
 
 async def upgrade(database_url: str, revision: str = "heads") -> None:
-    """Apply migrations (Alembic runs them on the async engine in a thread)."""
+    """Apply migrations (Alembic runs them on the async engine in a thread).  Refuses
+    (:class:`SchemaTooNew`) a database a newer version of the code has migrated."""
+    engine = create_engine(database_url)
+    try:
+        await check_schema_known(engine)
+    finally:
+        await engine.dispose()
     await asyncio.to_thread(upgrade_sync, database_url, revision)
+
+
+# -- the schema's revision: rolling upgrades -------------------------------------------
+
+
+class SchemaTooNew(Exception):
+    """The database is at a migration this code does not know (a newer version ran it)."""
+
+
+@functools.cache
+def migration_heads() -> tuple[frozenset[str], frozenset[str]]:
+    """This code's head revision(s) and every revision it knows."""
+    from alembic.script import ScriptDirectory  # alembic is loaded only for migrations
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return frozenset(script.get_heads()), frozenset(rev.revision for rev in script.walk_revisions())
+
+
+async def schema_revisions(engine: AsyncEngine) -> frozenset[str]:
+    """The revision(s) the database is at (empty: never migrated)."""
+    async with engine.connect() as conn:
+        exists = await conn.run_sync(lambda c: inspect(c).has_table("alembic_version"))
+        if not exists:
+            return frozenset()
+        return frozenset((await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars())
+
+
+async def check_schema_known(engine: AsyncEngine) -> frozenset[str]:
+    """Raise :class:`SchemaTooNew` (one line) if the database is at a migration this
+    code does not know; returns the database's revisions."""
+    revisions = await schema_revisions(engine)
+    heads, known = migration_heads()
+    unknown = revisions - known
+    if unknown:
+        raise SchemaTooNew(
+            f"the database is at migration {', '.join(sorted(unknown))}, newer than this version of gridbot "
+            f"knows (its latest is {', '.join(sorted(heads))}): run the newer version, not this one")
+    return revisions

@@ -131,3 +131,15 @@ class DeliveryState(Base):
     tat: Mapped[float] = mapped_column(Float, default=0.0)
     paused_until: Mapped[float] = mapped_column(Float, default=0.0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class DeploymentState(Base):
+    """Facts the processes of one deployment agree on, one row each: ``webhook`` holds a
+    digest of the webhook last set (URL, secret, update types), so that of several
+    processes starting together only one calls ``setWebhook``, and only when it changed."""
+
+    __tablename__ = "deployment_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -27,6 +27,7 @@ from bot.delivery.scheduler import Scheduler
 from bot.delivery.transport import BotApiTransport
 from bot.i18n import PoI18n
 from bot.jobs import load_jobs
+from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class DeliveryRuntime:
     sender: Sender | None = None
     scheduler: Scheduler | None = None
     monitor: BroadcastMonitor | None = None
+    metrics: Metrics | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -55,12 +57,14 @@ class DeliveryRuntime:
         if s.delivery_enabled:
             transport = BotApiTransport.for_bot(self.bot, s)
             self.sender = sender = Sender(self.sessionmaker, transport, s)
+            sender.metrics = self.metrics
             self.monitor = monitor = BroadcastMonitor(self.bot, self.sessionmaker, s, self.i18n,
                                                       limiter=sender.limiter)
             self._tasks.append(asyncio.create_task(sender.run(self._stop), name="delivery-sender"))
             self._tasks.append(asyncio.create_task(monitor.run(self._stop), name="delivery-monitor"))
         if s.jobs_enabled:
             self.scheduler = scheduler = Scheduler(self.sessionmaker, s, registry=load_jobs())
+            scheduler.metrics = self.metrics
             self._tasks.append(asyncio.create_task(scheduler.run(self._stop), name="delivery-scheduler"))
 
     async def stop(self, timeout: float | None = None) -> None:

@@ -58,6 +58,7 @@ from bot.config import Settings
 from bot.delivery.limits import ChatLimits, LocalLimiter, SharedLimiter
 from bot.delivery.quiet import in_quiet_hours
 from bot.delivery.transport import ClaimedRow, Outcome, SendError, Transport, classify_exception
+from bot.metrics import Metrics
 from bot.services.notify import listen_for_rows, stop_listening
 from models import Broadcast, BroadcastStatus, OutboxKind, OutboxMessage, OutboxStatus, User, utcnow
 
@@ -139,6 +140,7 @@ class Sender:
         self.takeover_on_start = self.dialect != "postgresql" if takeover_on_start is None else takeover_on_start
         self.lease = timedelta(seconds=settings.delivery_lease_seconds)
         self.stats = SenderStats()
+        self.metrics: Metrics | None = None  # set by DeliveryRuntime: counts sends by outcome, 429 pauses
         rate = self.limiter.rate
         # Rows held ahead of sending: two seconds' worth alone; half a second when
         # several processes share the work (PostgreSQL), so that all get some.
@@ -530,12 +532,16 @@ class Sender:
                 if err.outcome == Outcome.rate_limited:
                     self.limiter.pause(err.retry_after or 1.0)
                     self.stats.rate_limited += 1
+                    if self.metrics is not None:
+                        self.metrics.paused(err.retry_after or 1.0)
                     log.warning("delivery: 429, pausing all sending for %ss", err.retry_after)
             except Exception as exc:  # noqa: BLE001 - a transport bug must not kill the loop
                 log.exception("delivery: the transport failed on row %s", row.id)
                 err = classify_exception(exc)
                 result = _Result(row, err.outcome, error=err.error, at=self.clock())
             self._results.append(result)
+            if self.metrics is not None:
+                self.metrics.sent(result.outcome, result.error)
             if len(self._results) >= 200:
                 self._flush_wake.set()
         finally:

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.delivery.engine import _subscribe_clock, default_owner
 from bot.jobs import REGISTRY, JobContext, RecurringJob
+from bot.metrics import Metrics
 from bot.services.workcalendar import calendar_for
 from models import JobRun, JobRunStatus, utcnow
 
@@ -142,6 +143,7 @@ class Scheduler:
         self._insert = pg_insert if bind is not None and bind.dialect.name == "postgresql" else sqlite_insert
         self._running: set[str] = set()
         self._wake = asyncio.Event()
+        self.metrics: Metrics | None = None  # set by DeliveryRuntime: runs and lateness per job
 
     def wake(self) -> None:
         self._wake.set()
@@ -195,9 +197,12 @@ class Scheduler:
                 continue
             self._running.add(job.name)
             try:
-                reports.append(await self._execute(job, due, now))
+                report = await self._execute(job, due, now)
             finally:
                 self._running.discard(job.name)
+            reports.append(report)
+            if self.metrics is not None:
+                self.metrics.job_ran(job.name, report.status.value, (now - due).total_seconds())
         return reports
 
     async def _take(self, job: RecurringJob, due: datetime, now: datetime) -> JobRun | None:

@@ -59,6 +59,19 @@ async def queue(sessionmaker, users: list[User], *, kind: OutboxKind = OutboxKin
         await s.commit()
 
 
+async def queue_broadcast(sessionmaker, users: list[User]) -> int:
+    """A district notice to ``users``: its row and one outbox row each; returns its id."""
+    from models import Broadcast, BroadcastAudience, BroadcastScope
+
+    async with sessionmaker() as s:
+        b = Broadcast(scope_type=BroadcastScope.district, scope_id=1, audience=BroadcastAudience.residents,
+                      text="notice", total=len(users))
+        s.add(b)
+        await s.commit()
+    await queue(sessionmaker, users, kind=OutboxKind.broadcast, tag="bc", broadcast_id=b.id)
+    return b.id
+
+
 async def rows(sessionmaker) -> list[OutboxMessage]:
     async with sessionmaker() as s:
         return list(await s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))

@@ -16,9 +16,6 @@ import pytest
 from sqlalchemy import select
 
 from models import (
-    Broadcast,
-    BroadcastAudience,
-    BroadcastScope,
     OutboxKind,
     OutboxMessage,
     OutboxStatus,
@@ -27,6 +24,7 @@ from tests.delivery.conftest import (
     make_recipients,
     process_env,
     queue,
+    queue_broadcast,
     settled,
     spawn_sender,
     wait_rows,
@@ -45,20 +43,10 @@ async def _until(condition, *, timeout: float) -> None:  # type: ignore[no-untyp
             await asyncio.sleep(0.05)
 
 
-async def _broadcast(sessionmaker, users, *, reminders: int = 0) -> int:
-    async with sessionmaker() as s:
-        b = Broadcast(scope_type=BroadcastScope.district, scope_id=1, audience=BroadcastAudience.residents,
-                      text="notice", total=len(users))
-        s.add(b)
-        await s.commit()
-    await queue(sessionmaker, users, kind=OutboxKind.broadcast, tag="bc", broadcast_id=b.id)
-    return b.id
-
-
 async def test_sigkill_mid_broadcast_then_restart(db_url, sessionmaker, emulator, tmp_path):
     emulator.set_rate_limits(global_per_second=40, per_chat_per_second=1, per_group_per_minute=20)
     users = await make_recipients(sessionmaker, emulator, 60)
-    await _broadcast(sessionmaker, users[:50])
+    await queue_broadcast(sessionmaker, users[:50])
     await queue(sessionmaker, users[50:], kind=OutboxKind.reminder, tag="rem")
     env = process_env(emulator, db_url, DELIVERY_GLOBAL_RATE="40", DELIVERY_LEASE_SECONDS="2")
     log = tmp_path / "sender.log"
@@ -109,7 +97,7 @@ async def test_two_processes_on_postgresql_never_send_twice(db_url, sessionmaker
         # Both senders are up before there is anything to send: otherwise a slow
         # start of the second one lets the first send all 120 alone.
         await _until(lambda: all("delivery process running" in _read(log) for log in logs), timeout=60)
-        await _broadcast(sessionmaker, users)
+        await queue_broadcast(sessionmaker, users)
         got = await wait_rows(sessionmaker, lambda g: settled(g), timeout=30)
     finally:
         for p in procs:
