@@ -67,7 +67,9 @@ async def test_a_bad_request_is_not_tried_again(bot):
     p = bot.person(bot.emu.create_user(first_name="王桂芝", user_id=RESIDENT))
     bot.emu.faults.inject("sendMessage", kind="400_not_found", chat_id=p.id, times=1)
     await p.send("/help")
-    assert [c.status for c in _calls(bot.emu, "sendMessage", p.id)] == [400]
+    refused, apology = _calls(bot.emu, "sendMessage", p.id)
+    assert refused.status == 400 and "/profile" in refused.params["text"]  # the help, not tried again
+    assert apology.status == 200 and apology.params["text"] == "抱歉，这一步没能完成，请再试一次。"
 
 
 async def test_the_broadcast_preview_survives_a_502(bot, demo_sessionmaker):
