@@ -35,6 +35,7 @@ changed nothing but the conversation state, that state is put back as it was
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections import defaultdict
@@ -53,8 +54,9 @@ from aiogram.exceptions import (
     TelegramNetworkError,
 )
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
-from aiogram.methods import EditMessageText, SendMessage, TelegramMethod
+from aiogram.methods import EditMessageReplyMarkup, EditMessageText, SendMessage, TelegramMethod
 from aiogram.methods.base import TelegramType
+from aiogram.types import InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from sqlalchemy import Delete, Insert, Update, and_, bindparam, delete, event, insert, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -136,6 +138,8 @@ class UpdateAnswers:
     effects: bool = False  # wrote anything but its conversation state (and the bookkeeping)
     i18n: I18n | None = None
     locale: str | None = None
+    # A button press: the message and its buttons as they were, to give them back.
+    pressed: tuple[int, int, InlineKeyboardMarkup] | None = None
 
     def defer(self, method: TelegramMethod[Any], body: str) -> None:
         self.seq += 1
@@ -255,8 +259,12 @@ class AnswerJournal(BaseRequestMiddleware):
              owner: str, shared: bool) -> None:
         self.sessionmaker, self.storage, self.owner, self.shared = sessionmaker, storage, owner, shared
 
-    def begin(self, session: AsyncSession, inbound_id: int, update_id: int, chat_id: int | None) -> UpdateAnswers:
-        ctx = UpdateAnswers(self, inbound_id, update_id, chat_id)
+    def begin(self, session: AsyncSession, inbound_id: int, update: Any, chat_id: int | None) -> UpdateAnswers:
+        ctx = UpdateAnswers(self, inbound_id, getattr(update, "update_id", 0), chat_id)
+        query = getattr(update, "callback_query", None)
+        pressed = getattr(query, "message", None) if query is not None else None
+        if isinstance(pressed, Message) and pressed.reply_markup is not None:
+            ctx.pressed = (pressed.chat.id, pressed.message_id, pressed.reply_markup)
         session.sync_session.info[_CONTEXT] = ctx
         return ctx
 
@@ -355,14 +363,20 @@ class AnswerJournal(BaseRequestMiddleware):
         return True
 
     async def _step_failed(self, bot: Bot, ctx: UpdateAnswers) -> None:
-        """The answer failed for good: put a conversation-only step back, and say so."""
+        """The answer failed for good: put a conversation-only step back (the state,
+        and the buttons of the message pressed), and say so."""
         if not ctx.effects and ctx.fsm_before and self.storage is not None:
-            for key, (state, data) in ctx.fsm_before.items():
-                try:
+            try:
+                for key, (state, data) in ctx.fsm_before.items():
                     await self.storage.set_state(key, state)
                     await self.storage.set_data(key, data)
-                except Exception:  # noqa: BLE001 - the apology still goes
-                    log.exception("update %s: could not put the conversation state back", ctx.update_id)
+                if ctx.pressed is not None:
+                    chat_id, message_id, markup = ctx.pressed
+                    with contextlib.suppress(TelegramBadRequest):  # still there: "not modified"
+                        await self._send(bot, EditMessageReplyMarkup(chat_id=chat_id, message_id=message_id,
+                                                                     reply_markup=markup), None)
+            except Exception:  # noqa: BLE001 - the apology still goes
+                log.exception("update %s: could not put the conversation step back", ctx.update_id)
         if ctx.chat_id is None:
             return
         i18n = ctx.i18n or I18n.get_current(no_error=True)

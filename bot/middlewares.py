@@ -73,8 +73,7 @@ class DbSessionMiddleware(BaseMiddleware):
             session.sync_session.info[_INBOUND_ID] = inbound_id
             if self.answers is not None:
                 chat = data.get("event_chat") or data.get("event_from_user")
-                answers = self.answers.begin(session, inbound_id, getattr(event, "update_id", None),
-                                             chat.id if chat is not None else None)
+                answers = self.answers.begin(session, inbound_id, event, chat.id if chat is not None else None)
         data["session"] = session
         token = current_session.set(session)
         try:

@@ -98,8 +98,9 @@ class RetryRequests(BaseRequestMiddleware):
         attempt = 1
         while True:
             await self._wait_pauses(chat)
-            if self.chats is not None and isinstance(chat, int) and delivers(method):
-                await self._pace(chat)
+            paced = self.chats is not None and isinstance(chat, int) and delivers(method)
+            if paced:
+                await self._pace(chat)  # type: ignore[arg-type]
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as exc:
@@ -119,6 +120,9 @@ class RetryRequests(BaseRequestMiddleware):
                                 chat, exc.message)
                     raise OutcomeUnknown(method=method, message=exc.message) from exc
                 failure = exc
+            finally:
+                if paced:
+                    self.chats.hold(chat, time.monotonic())  # type: ignore[union-attr,arg-type]
             if attempt >= self.max_attempts:
                 self.stats.gave_up += 1
                 log.warning("%s (chat %s) failed after %s tries: %s", method.__api_method__, chat, attempt, failure)
