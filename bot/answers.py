@@ -94,14 +94,22 @@ def deferrable(method: TelegramMethod[Any]) -> bool:
     return name.startswith(_DEFERRED) and name not in _AT_ONCE
 
 
+_PLACEHOLDERS: dict[Any, Any] = {}
+
+
 def placeholder(method: TelegramMethod[Any]) -> Any:
     """What a deferred request gives back: True for an edit or a deletion, an
-    empty object for a send (no ``message_id``: see :func:`send_now`)."""
+    empty object for a send (no ``message_id``: see :func:`send_now`).  One per
+    type, built once: an empty Message costs pydantic a default for each of its
+    hundred fields."""
     returning = method.__returning__
     if returning is bool or bool in getattr(returning, "__args__", ()):
         return True
-    construct = getattr(returning, "model_construct", None)
-    return construct() if construct is not None else []  # a list (an album): nothing in it yet
+    empty = _PLACEHOLDERS.get(returning)
+    if empty is None:
+        construct = getattr(returning, "model_construct", None)
+        empty = _PLACEHOLDERS[returning] = construct() if construct is not None else ()  # an album: a tuple
+    return empty
 
 
 async def send_now(method: TelegramMethod[TelegramType]) -> TelegramType:
@@ -190,12 +198,14 @@ def _recorded(session: Session) -> None:
         ctx.confirming = []
 
 
-@event.listens_for(Session, "after_rollback")
-def _not_recorded(session: Session) -> None:
+@event.listens_for(Session, "after_soft_rollback")
+def _not_recorded(session: Session, previous: Any) -> None:
     """Rolled back: the answers of the undone work are dropped with it (a refusal
-    answers instead); confirmations that rode on it wait for the next commit."""
+    answers instead); confirmations that rode on it wait for the next commit.
+    (A soft rollback: the event comes whether or not the transaction had reached
+    the database yet, which a handler that only answered has not.)"""
     ctx: UpdateAnswers | None = session.info.get(_CONTEXT)
-    if ctx is not None:
+    if ctx is not None and not previous.nested:
         ctx.uncommitted.clear()
         if ctx.confirming:
             ctx.journal.confirmed.extend(ctx.confirming)
@@ -277,6 +287,8 @@ class AnswerJournal(BaseRequestMiddleware):
         if ctx is not None and deferrable(method):
             body = bot.session.json_body(bot, method)  # type: ignore[attr-defined]
             if body is not None:
+                if not session.in_transaction():  # the answer belongs to a transaction, to its rollback too
+                    session.sync_session.begin()
                 ctx.defer(method, bot.session.json_dumps(body))
                 if not _want_result.get():
                     return placeholder(method)

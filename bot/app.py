@@ -102,11 +102,14 @@ class GridBotApp:
     answers: AnswerJournal | None = None
 
     @classmethod
-    def create(cls, settings: Settings, *, token: str | None = None, engine: AsyncEngine | None = None) -> GridBotApp:
+    def create(cls, settings: Settings, *, token: str | None = None, engine: AsyncEngine | None = None,
+               durable_answers: bool = True) -> GridBotApp:
+        """``durable_answers=False`` sends each answer as the handler makes it, after
+        committing (what the bot did before bot/answers.py): for measuring its cost only."""
         engine = engine or create_engine(settings.database_url)
         sessionmaker = create_sessionmaker(engine)
         i18n = create_i18n(settings.default_locale)
-        answers = AnswerJournal(lease_seconds=max(60.0, settings.inbound_lease_seconds))
+        answers = AnswerJournal(lease_seconds=max(60.0, settings.inbound_lease_seconds)) if durable_answers else None
         bot = create_bot(settings, token, answers)
         dp = create_dispatcher(settings, sessionmaker, i18n, answers)
         app = cls(settings, engine, sessionmaker, bot, dp, i18n, None, answers=answers)  # type: ignore[arg-type]
@@ -119,7 +122,8 @@ class GridBotApp:
             owner=settings.instance_name,
             lease_seconds=settings.inbound_lease_seconds,
         )
-        answers.bind(sessionmaker, dp.storage, owner=app.pipeline.owner, shared=app.pipeline.shared)
+        if answers is not None:
+            answers.bind(sessionmaker, dp.storage, owner=app.pipeline.owner, shared=app.pipeline.shared)
         return app
 
     async def _apologise(self, update: Update, exc: BaseException) -> None:
