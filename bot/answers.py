@@ -22,8 +22,10 @@ What a handler gets back from a deferred send is a placeholder without a
 the real message (to edit it later) sends with :func:`send_now`: what was
 deferred before goes first, then this request, and its result comes back.
 Requests that upload a file go at once too (their bytes are not recorded),
-after what was deferred before them; answering a button press, a chat action
-and the reads are sent at once as before (committing first).
+after what was deferred before them; a chat action and the reads are sent at
+once as before (committing first).  A button's answer is deferred like the
+rest (the spinner stops when the handler is done); one after a restart is
+too old for Telegram and its refusal is only logged.
 
 When an answer fails for good (retries exhausted, or Telegram refused it),
 the failure is logged with the update id, the person is told "could not
@@ -71,8 +73,11 @@ from models.direct import DirectStatement
 log = logging.getLogger(__name__)
 
 
-# Requests that change what a person sees: recorded and sent after the commit.
-_DEFERRED = ("send", "copyMessage", "forwardMessage", "editMessage", "deleteMessage")
+# Requests that change what a person sees: recorded and sent after the commit.  A
+# button's answer too: sent at once it would need a commit first (no write lock
+# across the network), which would mark the update done before the rest of the
+# handler ran; a kill during it would lose all that follows.
+_DEFERRED = ("send", "copyMessage", "forwardMessage", "editMessage", "deleteMessage", "answerCallbackQuery")
 _AT_ONCE = frozenset({"sendChatAction"})
 # Requests of the flush and of the recovery pass straight through.
 _sending: ContextVar[bool] = ContextVar("answers_sending", default=False)
@@ -352,6 +357,9 @@ class AnswerJournal(BaseRequestMiddleware):
         name = r.method.__api_method__
         if isinstance(exc, TelegramBadRequest) and "message is not modified" in exc.message:
             return False  # a double click: the message already says it
+        if isinstance(exc, TelegramBadRequest) and name == "answerCallbackQuery":
+            log.info("update %s: a button's answer refused (%s)", update_id, exc.message)
+            return False  # too old (answered after a restart): the spinner has stopped on its own
         if (isinstance(exc, TelegramBadRequest) and isinstance(r.method, EditMessageText)
                 and r.method.chat_id is not None and r.method.message_id is not None):
             # The message is gone or too old to edit: show the text below instead.

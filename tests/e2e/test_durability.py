@@ -26,6 +26,7 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from models import InboundStatus, InboundUpdate, OutgoingRequest, User
@@ -184,42 +185,42 @@ async def test_sigterm_does_not_wait_past_the_grace(emulator, sessionmaker, db_u
 
 # A burst of twenty messages whose answers cycle through three texts: a lost
 # answer or one sent twice shows in the order.
-BURST = ["/help", "/nope", "/cancel"] * 7
-BURST = BURST[:20]
+BURST = (["/help", "/nope", "/cancel"] * 7)[:20]
 
 
-def _without_one_repeat(texts: list[str | None], expected: list[str | None]) -> int:
-    """How many answers came twice (0 or 1) if ``texts`` is ``expected`` with at most
-    one answer repeated right after itself; fails otherwise."""
-    if texts == expected:
+def _kind(text: str | None) -> str:
+    """Which of the burst's three answers this is (help, unknown command, cancelled)."""
+    text = text or ""
+    return "help" if "/profile" in text else "nope" if "/help" in text else "cancel"
+
+
+EXPECTED = [{"/help": "help", "/nope": "nope", "/cancel": "cancel"}[t] for t in BURST]
+
+
+def _without_one_repeat(kinds: list[str]) -> int:
+    """How many answers came twice (0 or 1) if ``kinds`` is the burst's answers in
+    order with at most one repeated right after itself; fails otherwise."""
+    if kinds == EXPECTED:
         return 0
-    for i in range(1, len(texts)):
-        if texts[i] == texts[i - 1] and texts[:i] + texts[i + 1:] == expected:
+    for i in range(1, len(kinds)):
+        if kinds[i] == kinds[i - 1] and kinds[:i] + kinds[i + 1:] == EXPECTED:
             return 1
-    raise AssertionError(f"answers lost or out of order:\n{texts}\nexpected\n{expected}")
+    raise AssertionError(f"answers lost or out of order:\n{kinds}\nexpected\n{EXPECTED}")
 
 
+@pytest.mark.timeout(360)  # six starts of a real process: slow on a loaded machine
 async def test_kill_during_bursts_loses_no_answer(emulator, sessionmaker, db_url, tmp_path):
     """Three bursts of twenty messages, each killed at a different point (with an
     answer in flight, or wherever the bot is when the k-th answer is seen)."""
     log = tmp_path / "bot.log"
     fast = {"ANSWER_CHAT_RATE": "1000"}  # pacing is another test's subject: no second per answer here
-    reference = emulator.create_user(first_name="参照")
-    for text in BURST:
-        await emulator.send_text(reference, text)
-    proc = await _start_bot(emulator, db_url, log, **fast)
-    try:
-        await emulator.wait_for(lambda: len(emulator.messages(reference.id)) == len(BURST), timeout=60)
-    finally:
-        assert await end_process(proc, signal.SIGTERM) == 0, log.read_text(errors="replace")[-3000:]
-    expected = [m.text for m in emulator.messages(reference.id)]
-    assert len(set(expected[:3])) == 3 and expected == expected[:3] * 6 + expected[:2]
-
     for kill_after, in_flight in ((0, True), (7, False), (14, True)):
         u = emulator.create_user(first_name=f"居民{kill_after}")
         for text in BURST:
             await emulator.send_text(u, text)
-        proc = await _start_bot(emulator, db_url, log, **fast)
+        # Without a held answer the kill lands wherever the bot is: paced at five
+        # answers a second, most likely between an answer's commit and its send.
+        proc = await _start_bot(emulator, db_url, log, **(fast if in_flight else {"ANSWER_CHAT_RATE": "5"}))
         try:
             await emulator.wait_for(lambda: len(emulator.messages(u.id)) >= kill_after, timeout=60)  # noqa: B023
             if in_flight:  # the next answer is held by Telegram while the process dies
@@ -241,7 +242,8 @@ async def test_kill_during_bursts_loses_no_answer(emulator, sessionmaker, db_url
         finally:
             assert await end_process(proc, signal.SIGTERM) == 0, log.read_text(errors="replace")[-3000:]
         texts = [m.text for m in emulator.messages(u.id)]
-        repeated = _without_one_repeat(texts, expected)
+        assert len({t for t in texts}) == 3, texts  # three different answers, each always the same
+        repeated = _without_one_repeat([_kind(t) for t in texts])
         if in_flight:  # the held one came twice: once from the dead process, once recorded and resent
             assert repeated == 1, texts
     statuses = await _statuses(sessionmaker)
