@@ -21,6 +21,20 @@ gridbot and bare take turns for ``--rounds`` rounds; medians are reported.
 
 Throughput is N divided by the time from the first update received to the
 last one finished.  Results are printed as one JSON object.
+
+Workloads: ``start`` (N new users send /start), ``menu`` (N registered
+residents tap Help) and ``first-contact``: N messages from N/20 users who
+never registered, twenty each, all queued at once (a burst per person), each
+answered through the real pipeline; bare aiogram echoes the same number of
+messages from as many users.  Telegram lets a bot send one message a second
+to a chat, and gridbot paces its answers to that (ANSWER_CHAT_RATE): twenty
+answers to one person then take 19 seconds whatever the bot does, so the
+throughput comparison lifts the pacing (ANSWER_CHAT_RATE=1000) and measures
+the bots' work; the pacing itself is tested against the emulator's per-chat
+limit in tests/e2e/test_answers.py.  ``--layer-cost`` adds, for gridbot, a
+run of the same workload with the durable-answer layer off (each answer sent
+as the handler makes it, after a commit, as before bot/answers.py): the
+difference in CPU per update is the layer's cost per answer.
 """
 
 from __future__ import annotations
@@ -71,9 +85,9 @@ async def _start_emulator(port: int) -> asyncio.subprocess.Process:
     raise RuntimeError("emulator did not start")
 
 
-async def _queue_updates(base: str, token: str, n: int, text: str) -> list[tuple[int, int]]:
-    """Create n users in the emulator (named U0, U1...), each sending ``text``;
-    returns (i, Telegram id) of each."""
+async def _queue_updates(base: str, token: str, n: int, text: str, per_user: int = 1) -> list[tuple[int, int]]:
+    """Create n // per_user users in the emulator (named U0, U1...), each sending
+    ``text`` ``per_user`` times in a row; returns (i, Telegram id) of each."""
     ids: list[tuple[int, int]] = []
     async with aiohttp.ClientSession() as http:
         sem = asyncio.Semaphore(32)
@@ -84,10 +98,12 @@ async def _queue_updates(base: str, token: str, n: int, text: str) -> list[tuple
                                      json={"first_name": f"U{i}", "language_code": "zh-hans"}) as r:
                     user = await r.json()
                 ids.append((i, user["id"]))
-                async with http.post(f"{base}/_emu/users/{user['id']}/text?token={token}", json={"text": text}) as r:
-                    r.raise_for_status()
+                for k in range(per_user):
+                    async with http.post(f"{base}/_emu/users/{user['id']}/text?token={token}",
+                                         json={"text": f"{text} {k + 1}" if per_user > 1 else text}) as r:
+                        r.raise_for_status()
 
-        await asyncio.gather(*(one(i) for i in range(n)))
+        await asyncio.gather(*(one(i) for i in range(n // per_user)))
     return ids
 
 
@@ -128,15 +144,21 @@ def _summary(name: str, n: int, received: dict[int, float], finished: dict[int, 
     }
 
 
-async def run_gridbot(base: str, n: int, database_url: str) -> dict:
+FIRST_CONTACT_BURST = 20  # messages per person in the first-contact workload
+FIRST_CONTACT_TEXT = "我家楼道的灯坏了"  # a resident's first words, before any registration
+
+
+async def run_gridbot(base: str, n: int, database_url: str, *, durable_answers: bool = True) -> dict:
     from bot.app import GridBotApp
     from bot.config import Settings
     from models.database import upgrade
 
     await upgrade(database_url)
+    # Telegram's per-chat pacing lifted (see the module); the per-user limit lifted
+    # too, or a burst of twenty would be told to slow down instead of answered.
     settings = Settings(_env_file=None, BOT_TOKEN=OURS, TELEGRAM_API_URL=base, DATABASE_URL=database_url,
-                        LOG_LEVEL="WARNING")
-    app = GridBotApp.create(settings, token=OURS)
+                        LOG_LEVEL="WARNING", ANSWER_CHAT_RATE=1000, USER_BURST=1000)
+    app = GridBotApp.create(settings, token=OURS, durable_answers=durable_answers)
     received: dict[int, float] = {}
     finished: dict[int, float] = {}
     done = asyncio.Event()
@@ -172,7 +194,8 @@ async def run_gridbot(base: str, n: int, database_url: str) -> dict:
     app.request_stop()
     await task
     await app.close()
-    return {**_summary("gridbot (full pipeline)", n, received, finished), "cpu_seconds": round(cpu, 2),
+    name = "gridbot (full pipeline)" if durable_answers else "gridbot without durable answers"
+    return {**_summary(name, n, received, finished), "cpu_seconds": round(cpu, 2),
             "cpu_ms_per_update": round((cpu_window[1] - cpu_window[0]) * 1000 / n, 3),
             "database": database_url.split(":")[0]}
 
@@ -243,30 +266,46 @@ async def _child(kind: str, base: str, n: int, database_url: str | None) -> dict
 
 async def child_main(kind: str, base: str, n: int, database_url: str | None) -> None:
     held = tune_like_gridbot() if kind == "bare-tuned" else ()
-    result = await (run_gridbot(base, n, database_url or "") if kind == "gridbot" else run_bare(base, n))
+    if kind.startswith("gridbot"):
+        result = await run_gridbot(base, n, database_url or "", durable_answers=kind == "gridbot")
+    else:
+        result = await run_bare(base, n)
     del held
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(json.dumps(result, ensure_ascii=False))
 
 
-async def one_round(base: str, args: argparse.Namespace) -> tuple[dict, dict]:
+async def one_round(base: str, args: argparse.Namespace) -> tuple[dict, dict, dict, dict | None]:
     with tempfile.TemporaryDirectory() as tmp:
         db = args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"
-        from models.database import upgrade
-
-        await upgrade(db)
-        if args.workload == "start":
-            await _queue_updates(base, OURS, args.updates, "/start")
-        else:
-            ids = await _queue_updates(base, OURS, args.updates, "❓ 帮助")
-            await _register_residents(db, ids)
-        ours = await _child("gridbot", base, args.updates, db)
-        ours["workload"] = args.workload
-    await _queue_updates(base, BARE, args.updates, "hello")
+        ours = await _gridbot_round(base, args, db, "gridbot")
+    without = None
+    if args.layer_cost:
+        with tempfile.TemporaryDirectory() as tmp:
+            db = args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"
+            without = await _gridbot_round(base, args, db, "gridbot-plain")
+    per_user = FIRST_CONTACT_BURST if args.workload == "first-contact" else 1
+    await _queue_updates(base, BARE, args.updates, "hello", per_user)
     bare = await _child("bare", base, args.updates, None)
-    await _queue_updates(base, BARE, args.updates, "hello")
+    await _queue_updates(base, BARE, args.updates, "hello", per_user)
     tuned = await _child("bare-tuned", base, args.updates, None)
-    return ours, bare, tuned
+    return ours, bare, tuned, without
+
+
+async def _gridbot_round(base: str, args: argparse.Namespace, db: str, kind: str) -> dict:
+    from models.database import upgrade
+
+    await upgrade(db)
+    if args.workload == "start":
+        await _queue_updates(base, OURS, args.updates, "/start")
+    elif args.workload == "first-contact":
+        await _queue_updates(base, OURS, args.updates, FIRST_CONTACT_TEXT, FIRST_CONTACT_BURST)
+    else:
+        ids = await _queue_updates(base, OURS, args.updates, "❓ 帮助")
+        await _register_residents(db, ids)
+    ours = await _child(kind, base, args.updates, db)
+    ours["workload"] = args.workload
+    return ours
 
 
 def calibration_ms() -> float:
@@ -287,18 +326,24 @@ async def main() -> None:
                         help="gridbot and bare take turns this many times; the median ratio is reported")
     parser.add_argument("--database-url", help="default: a fresh SQLite file in a temporary directory (each round)")
     parser.add_argument(
-        "--workload", choices=["start", "menu"], default="start",
+        "--workload", choices=["start", "menu", "first-contact"], default="start",
         help="start: new users send /start (user insert, conversation state, inline keyboard); "
-             "menu: registered residents tap the Help button (user and state read, reply)",
+             "menu: registered residents tap the Help button (user and state read, reply); "
+             "first-contact: users who never registered send twenty messages each",
     )
-    parser.add_argument("--child", choices=["gridbot", "bare", "bare-tuned"], help=argparse.SUPPRESS)
+    parser.add_argument("--layer-cost", action="store_true",
+                        help="also run gridbot without the durable-answer layer: its cost per answer")
+    parser.add_argument("--child", choices=["gridbot", "gridbot-plain", "bare", "bare-tuned"],
+                        help=argparse.SUPPRESS)
     parser.add_argument("--base", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         await child_main(args.child, args.base, args.updates, args.database_url)
         return
-    if args.database_url and args.workload == "menu" and args.rounds > 1:
+    if args.database_url and args.workload == "menu" and (args.rounds > 1 or args.layer_cost):
         parser.error("--database-url with the menu workload takes --rounds 1 (each round registers new users)")
+    if args.workload == "first-contact" and args.updates % FIRST_CONTACT_BURST:
+        parser.error(f"first-contact takes a multiple of {FIRST_CONTACT_BURST} updates")
     calibration = [calibration_ms()]
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -306,7 +351,12 @@ async def main() -> None:
     rounds: list[dict] = []
     try:
         for _ in range(args.rounds):
-            ours, bare, tuned = await one_round(base, args)
+            ours, bare, tuned, without = await one_round(base, args)
+            layer = {} if without is None else {
+                "gridbot_without_durable_answers": without,
+                "durable_answer_cpu_ms_per_answer": round(ours["cpu_ms_per_update"] - without["cpu_ms_per_update"], 3),
+                "ratio_without_durable_answers": round(without["updates_per_second"] / bare["updates_per_second"], 3),
+            }
             rounds.append({
                 "gridbot": ours,
                 "bare_aiogram": bare,
@@ -314,6 +364,7 @@ async def main() -> None:
                 "ratio": round(ours["updates_per_second"] / bare["updates_per_second"], 3),
                 "cpu_ratio": round(bare["cpu_ms_per_update"] / ours["cpu_ms_per_update"], 3),
                 "ratio_to_tuned": round(ours["updates_per_second"] / tuned["updates_per_second"], 3),
+                **layer,
             })
     finally:
         emulator.terminate()
@@ -337,6 +388,10 @@ async def main() -> None:
             "bare_tuned_cpu_ms_per_update": statistics.median(
                 r["bare_aiogram_tuned"]["cpu_ms_per_update"] for r in rounds),
             "ratio_to_tuned": statistics.median(r["ratio_to_tuned"] for r in rounds),
+            **({"durable_answer_cpu_ms_per_answer": statistics.median(
+                r["durable_answer_cpu_ms_per_answer"] for r in rounds),
+                "ratio_without_durable_answers": statistics.median(
+                r["ratio_without_durable_answers"] for r in rounds)} if args.layer_cost else {}),
         },
         "gridbot_peak_rss_mb": max(r["gridbot"]["peak_rss_mb"] for r in rounds),
     }, indent=2, ensure_ascii=False))

@@ -25,8 +25,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.answers import AnswerJournal
 from bot.config import Settings
 from bot.delivery import DeliveryRuntime
+from bot.delivery.limits import ChatLimits
 from bot.fsm_storage import create_storage
 from bot.http import JsonAiohttpSession
 from bot.i18n import PoI18n, UserLocaleMiddleware, create_i18n, locale_from_telegram
@@ -57,11 +59,15 @@ _RESPONSE_TYPES = (
 )
 
 
-def create_bot(settings: Settings, token: str | None = None) -> Bot:
+def create_bot(settings: Settings, token: str | None = None, answers: AnswerJournal | None = None) -> Bot:
+    """The bot and its HTTP session.  With ``answers`` (the bot of GridBotApp) the
+    answers of handlers are deferred and recorded (bot/answers.py); without, each
+    request commits the update's session first (the delivery engine's own bot)."""
     session = JsonAiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
-    session.middleware(CommitBeforeRequest())
+    session.middleware(answers if answers is not None else CommitBeforeRequest())
     session.middleware(RetryRequests(max_attempts=settings.answer_max_attempts, backoff_base=settings.answer_backoff_base,
-                                     backoff_max=settings.answer_backoff_max, max_wait=settings.answer_max_wait))
+                                     backoff_max=settings.answer_backoff_max, max_wait=settings.answer_max_wait,
+                                     chats=ChatLimits(settings.answer_chat_rate, settings.answer_group_rate)))
     return Bot(
         token or settings.require_token(),
         session=session,
@@ -70,7 +76,8 @@ def create_bot(settings: Settings, token: str | None = None) -> Bot:
 
 
 def create_dispatcher(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], i18n: PoI18n
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], i18n: PoI18n,
+    answers: AnswerJournal | None = None,
 ) -> Dispatcher:
     # aiogram would put its FSM middleware first; it goes after the session
     # (the state is read in the update's own transaction) and after the user
@@ -78,7 +85,7 @@ def create_dispatcher(
     dp = Dispatcher(
         storage=create_storage(settings.redis_url, sessionmaker), disable_fsm=True, settings=settings, i18n=i18n
     )
-    dp.update.outer_middleware(DbSessionMiddleware(sessionmaker))
+    dp.update.outer_middleware(DbSessionMiddleware(sessionmaker, answers))
     dp.update.outer_middleware(UserMiddleware(dp.fsm))
     dp.update.outer_middleware(dp.fsm)
     UserLocaleMiddleware(i18n).setup(dp)
@@ -106,15 +113,20 @@ class GridBotApp:
     _metrics_server: web.AppRunner | None = None
     wakeups: Wakeups | None = None
     _outbox_relay: OutboxRelay | None = None
+    answers: AnswerJournal | None = None
 
     @classmethod
-    def create(cls, settings: Settings, *, token: str | None = None, engine: AsyncEngine | None = None) -> GridBotApp:
+    def create(cls, settings: Settings, *, token: str | None = None, engine: AsyncEngine | None = None,
+               durable_answers: bool = True) -> GridBotApp:
+        """``durable_answers=False`` sends each answer as the handler makes it, after
+        committing (what the bot did before bot/answers.py): for measuring its cost only."""
         engine = engine or create_engine(settings.database_url)
         sessionmaker = create_sessionmaker(engine)
         i18n = create_i18n(settings.default_locale)
-        bot = create_bot(settings, token)
-        dp = create_dispatcher(settings, sessionmaker, i18n)
-        app = cls(settings, engine, sessionmaker, bot, dp, i18n, None)  # type: ignore[arg-type]
+        answers = AnswerJournal(lease_seconds=max(60.0, settings.inbound_lease_seconds)) if durable_answers else None
+        bot = create_bot(settings, token, answers)
+        dp = create_dispatcher(settings, sessionmaker, i18n, answers)
+        app = cls(settings, engine, sessionmaker, bot, dp, i18n, None, answers=answers)  # type: ignore[arg-type]
         app.observer = InboundObserver(app.metrics, settings)
         app.pipeline = InboundPipeline(
             bot=bot,
@@ -127,6 +139,8 @@ class GridBotApp:
             observer=app.observer,
         )
         app.probes = Probes(app.metrics, engine, settings, queue_depths=app.pipeline.queue_depths)
+        if answers is not None:
+            answers.bind(sessionmaker, dp.storage, owner=app.pipeline.owner, shared=app.pipeline.shared)
         return app
 
     async def _failed(self, update: Update, exc: BaseException) -> None:
@@ -150,6 +164,10 @@ class GridBotApp:
         log.info("running as @%s (id %s)", me.username, me.id)
         await publish_default_commands(self.bot, self.i18n)
         await self.start_wakeups()
+        if self.answers is not None:
+            # What the last run recorded and never confirmed goes before anything new.
+            await self.answers.recover(self.bot)
+            self.answers.start(self.bot)
         await self.pipeline.start()
 
     async def start_wakeups(self) -> None:
@@ -289,6 +307,8 @@ class GridBotApp:
         deadline = asyncio.get_running_loop().time() + self.settings.shutdown_grace_seconds
         await self.pipeline.stop(timeout=self.settings.shutdown_grace_seconds)
         log.info("stopping: updates in hand finished or handed back")
+        if self.answers is not None:
+            await self.answers.stop()
         if self.delivery is not None:
             await self.delivery.stop(timeout=max(1.0, deadline - asyncio.get_running_loop().time()))
         if self.wakeups is not None:

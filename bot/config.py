@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     answer_backoff_base: float = Field(default=0.5, alias="ANSWER_BACKOFF_BASE", gt=0, le=60)
     answer_backoff_max: float = Field(default=8.0, alias="ANSWER_BACKOFF_MAX", gt=0, le=600)
     answer_max_wait: float = Field(default=60.0, alias="ANSWER_MAX_WAIT", ge=0, le=3600)
+    # Pacing of answers (bot/retry.py): messages a second to one chat, a minute to one group.
+    answer_chat_rate: float = Field(default=1, alias="ANSWER_CHAT_RATE", gt=0, le=1000)
+    answer_group_rate: float = Field(default=20, alias="ANSWER_GROUP_RATE", gt=0, le=60000)
     delivery_global_rate: float = Field(default=30, alias="DELIVERY_GLOBAL_RATE", gt=0, le=1000)
     delivery_chat_rate: float = Field(default=1, alias="DELIVERY_CHAT_RATE", gt=0, le=30)
     delivery_group_rate: float = Field(default=20, alias="DELIVERY_GROUP_RATE", gt=0, le=600)

@@ -5,6 +5,11 @@ them in the ``fsm_records`` table.  Inside a handler the change joins the
 update's own transaction, so state, effects and the update's done-mark are
 committed together.  With ``REDIS_URL`` set the bot uses
 aiogram's RedisStorage instead (see :func:`create_storage`).
+
+Either way, the first change an update makes to a conversation keeps what
+it was (``bot.answers.remember_state``): if the update's answer then fails for
+good, a step that changed nothing but the conversation is put back, and the
+person can simply repeat it.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.answers import remember_state, wants_state_kept
 from bot.middlewares import current_session
 from models import FSMRecord, utcnow
 from models.direct import DirectStatement
@@ -54,7 +60,15 @@ _SET_STATE = {"sqlite": _upsert(sqlite_insert, "state"), "postgresql": _upsert(p
 _SET_DATA = {"sqlite": _upsert(sqlite_insert, "data"), "postgresql": _upsert(pg_insert, "data")}
 
 
-class SQLStorage(BaseStorage):
+class KeepsStateBefore(BaseStorage):
+    """Keeps a conversation's state as it was before the update's first change to it."""
+
+    async def _keep_before(self, key: StorageKey) -> None:
+        if wants_state_kept(key):
+            remember_state(key, await self.get_state(key), await self.get_data(key))
+
+
+class SQLStorage(KeepsStateBefore):
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
         self.key_builder = DefaultKeyBuilder(with_destiny=True, with_bot_id=True)
@@ -85,6 +99,7 @@ class SQLStorage(BaseStorage):
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         value = state.state if isinstance(state, State) else state
+        await self._keep_before(key)
         async with self._session() as (session, own):
             session.sync_session.info.pop(_PREFETCH, None)
             params = {"row_key": self._key(key), "new_state": value, "now": utcnow()}
@@ -104,6 +119,7 @@ class SQLStorage(BaseStorage):
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         data = dict(data)
+        await self._keep_before(key)
         async with self._session() as (session, own):
             params = {"row_key": self._key(key), "new_data": json.dumps(data, ensure_ascii=False), "now": utcnow()}
             stmt = _SET_DATA[session.bind.dialect.name] if data else _CLEAR_DATA
@@ -125,5 +141,15 @@ def create_storage(redis_url: str | None, sessionmaker: async_sessionmaker[Async
         # Only with REDIS_URL: it needs the redis client.
         from aiogram.fsm.storage.redis import RedisStorage
 
-        return RedisStorage.from_url(redis_url, key_builder=DefaultKeyBuilder(with_destiny=True, with_bot_id=True))
+        class KeepingRedisStorage(RedisStorage, KeepsStateBefore):
+            async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+                await self._keep_before(key)
+                await super().set_state(key, state)
+
+            async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+                await self._keep_before(key)
+                await super().set_data(key, data)
+
+        return KeepingRedisStorage.from_url(redis_url, key_builder=DefaultKeyBuilder(with_destiny=True,
+                                                                                     with_bot_id=True))
     return SQLStorage(sessionmaker)

@@ -13,6 +13,7 @@ answer, parsed and checked by ``check_response`` with the same exceptions.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any, cast
 
 from aiogram import Bot
@@ -21,6 +22,10 @@ from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiohttp import ClientError
+
+# A request's JSON body serialized in advance (``bot/answers.py`` records the
+# body of a deferred answer and sends that very text, then or after a restart).
+prepared_body: ContextVar[str | None] = ContextVar("prepared_body", default=None)
 
 
 class JsonAiohttpSession(AiohttpSession):
@@ -50,15 +55,18 @@ class JsonAiohttpSession(AiohttpSession):
     async def make_request(
         self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
     ) -> TelegramType:
-        body = self.json_body(bot, method)
-        if body is None:
-            return await super().make_request(bot, method, timeout)
+        data = prepared_body.get()
+        if data is None:
+            body = self.json_body(bot, method)
+            if body is None:
+                return await super().make_request(bot, method, timeout)
+            data = self.json_dumps(body)
         session = await self.create_session()
         url = self.api.api_url(token=bot.token, method=method.__api_method__)
         try:
             async with session.post(
                 url,
-                data=self.json_dumps(body),
+                data=data,
                 headers={"Content-Type": "application/json"},
                 timeout=self.timeout if timeout is None else timeout,
             ) as resp:
@@ -66,6 +74,8 @@ class JsonAiohttpSession(AiohttpSession):
         except TimeoutError as exc:
             raise TelegramNetworkError(method=method, message="Request timeout error") from exc
         except ClientError as exc:
-            raise TelegramNetworkError(method=method, message=f"{type(exc).__name__}: {exc}") from exc
+            # An aiohttp error may quote the URL, and the URL holds the token.
+            text = f"{type(exc).__name__}: {exc}".replace(bot.token, "<token>")
+            raise TelegramNetworkError(method=method, message=text) from exc
         response = self.check_response(bot=bot, method=method, status_code=resp.status, content=raw_result)
         return cast(TelegramType, response.result)

@@ -2,17 +2,17 @@
 
 ``DbSessionMiddleware`` is where an inbound update becomes *done*: the row
 is marked done by a ``before_commit`` hook of the session the handler uses, so
-the mark is committed together with the handler's effects.
+the mark is committed together with the handler's effects, and with the
+handler's answers (``bot/answers.py`` defers them into the same commit and
+sends them once it is through).
 
-``CommitBeforeRequest`` (a middleware on the bot's HTTP session) commits the
-update's session before every request to Telegram.  So whatever the handler
-wrote is durable before the user sees an answer, and no write lock is held
+``CommitBeforeRequest`` (a middleware on the bot's HTTP session, used where
+answers are not deferred: the delivery engine's own bot, tests) commits the
+update's session before every request to Telegram, so no write lock is held
 across a network round trip (SQLite has a single writer: a lock held during a
-slow send would stall every other chat).  The consequence, on purpose: an
-update is done once its effects are committed, so it is never handled twice;
-if the process dies while the answer is in flight, that answer is not
-repeated (the user's message and its effects are safe).  An update whose
-handler had not yet reached Telegram is handled again after a restart.
+slow send would stall every other chat).  An update is done once its effects
+are committed, so it is never handled twice; an update whose handler had not
+reached that commit is handled again after a restart.
 """
 
 from __future__ import annotations
@@ -48,8 +48,10 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
 class DbSessionMiddleware(BaseMiddleware):
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], answers: Any = None) -> None:
+        """``answers``: the bot's ``bot.answers.AnswerJournal``, if its answers are deferred."""
         self.sessionmaker = sessionmaker
+        self.answers = answers
         bind = sessionmaker.kw.get("bind")
         self.close_in_place = runs_in_place(bind)
 
@@ -66,21 +68,36 @@ class DbSessionMiddleware(BaseMiddleware):
     async def _handle(self, session: AsyncSession, handler: Handler, event: TelegramObject,
                       data: dict[str, Any]) -> Any:
         inbound_id = data.get("inbound_id")
+        answers = None
         if inbound_id is not None:
             session.sync_session.info[_INBOUND_ID] = inbound_id
+            if self.answers is not None:
+                chat = data.get("event_chat") or data.get("event_from_user")
+                answers = self.answers.begin(session, inbound_id, event, chat.id if chat is not None else None)
         data["session"] = session
         token = current_session.set(session)
         try:
             result = await handler(event, data)
+        except Exception:
+            await session.rollback()
+            if answers is not None and answers.committed:  # committed before the failure: still sent
+                current_session.reset(token)
+                token = None
+                await self.answers.flush(data["bot"], answers)
+            raise
         except BaseException:
             await session.rollback()
             raise
         finally:
-            current_session.reset(token)
+            if token is not None:
+                current_session.reset(token)
         sync = session.sync_session
         if (session.in_transaction() or sync.new or sync.dirty or sync.deleted
-                or (inbound_id is not None and not sync.info.get(_INBOUND_MARKED))):
+                or (inbound_id is not None and not sync.info.get(_INBOUND_MARKED))
+                or (answers is not None and answers.uncommitted)):
             await session.commit()
+        if answers is not None and answers.committed:
+            await self.answers.flush(data["bot"], answers)
         return result
 
 

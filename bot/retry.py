@@ -20,6 +20,11 @@ lock is held while it waits):
   logged, as the outbox does, and the error goes to the handler.
 * **400, 403 and the other answers from Telegram** are not retried: the
   handler deals with them as before.
+* **Pacing**: a message to a chat waits its turn so that one chat gets at most
+  ``ANSWER_CHAT_RATE`` a second and a group ``ANSWER_GROUP_RATE`` a minute
+  (Telegram's limits; ``bot.delivery.limits.ChatLimits``, the delivery
+  engine's own pacer): a handler that sends three messages in a row does not
+  earn a 429 in the first place.
 
 Counters (``RetryStats``) are kept per process; nothing here knows the token.
 """
@@ -40,6 +45,8 @@ from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiohttp import ClientConnectorError
 
+from bot.delivery.limits import ChatLimits
+
 log = logging.getLogger(__name__)
 
 # Requests that deliver something new: repeating one whose outcome is unknown could deliver it twice.
@@ -59,22 +66,28 @@ def never_sent(exc: TelegramNetworkError) -> bool:
     return isinstance(exc.__cause__ or exc.__context__, ClientConnectorError)
 
 
+class OutcomeUnknown(TelegramNetworkError):
+    """A send that may or may not have arrived: not repeated."""
+
+
 @dataclass(slots=True)
 class RetryStats:
     retried: int = 0  # tries after a 5xx or a network error
     rate_limited: int = 0  # 429s waited out
     unknown: int = 0  # sends that may or may not have arrived (not repeated)
     gave_up: int = 0  # errors handed to the handler after the last try
+    paced: int = 0  # messages that waited their chat's turn
 
 
 class RetryRequests(BaseRequestMiddleware):
     def __init__(self, *, max_attempts: int = 4, backoff_base: float = 0.5, backoff_max: float = 8.0,
-                 max_wait: float = 60.0) -> None:
+                 max_wait: float = 60.0, chats: ChatLimits | None = None) -> None:
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.max_wait = max_wait
         self.stats = RetryStats()
+        self.chats = chats
         self._paused_until: dict[int | str | None, float] = {}  # chat (None: every chat) -> monotonic time
 
     async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
@@ -85,6 +98,9 @@ class RetryRequests(BaseRequestMiddleware):
         attempt = 1
         while True:
             await self._wait_pauses(chat)
+            paced = self.chats is not None and isinstance(chat, int) and delivers(method)
+            if paced:
+                await self._pace(chat)  # type: ignore[arg-type]
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as exc:
@@ -102,8 +118,11 @@ class RetryRequests(BaseRequestMiddleware):
                     self.stats.unknown += 1
                     log.warning("%s (chat %s): outcome unknown (%s); not sent again", method.__api_method__,
                                 chat, exc.message)
-                    raise
+                    raise OutcomeUnknown(method=method, message=exc.message) from exc
                 failure = exc
+            finally:
+                if paced:
+                    self.chats.hold(chat, time.monotonic())  # type: ignore[union-attr,arg-type]
             if attempt >= self.max_attempts:
                 self.stats.gave_up += 1
                 log.warning("%s (chat %s) failed after %s tries: %s", method.__api_method__, chat, attempt, failure)
@@ -111,6 +130,20 @@ class RetryRequests(BaseRequestMiddleware):
             self.stats.retried += 1
             await asyncio.sleep(self._backoff(attempt))
             attempt += 1
+
+    async def _pace(self, chat: int) -> None:
+        """Wait for this chat's next slot, and take it."""
+        assert self.chats is not None
+        waited = False
+        while True:
+            now = time.monotonic()
+            ready = self.chats.ready_at(chat, now)
+            if ready <= now:
+                self.chats.take(chat, now)
+                self.stats.paced += waited
+                return
+            waited = True
+            await asyncio.sleep(ready - now)
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))

@@ -24,6 +24,7 @@ from models.users import (
     InboundStatus,
     InboundUpdate,
     Invite,
+    OutgoingRequest,
     Role,
     RoleGrant,
     ScopeType,
@@ -34,7 +35,7 @@ __all__ = [
     "Base", "UTCDateTime", "utcnow",
     "Building", "Community", "Department", "District", "Grid", "GridKind", "ServiceItem",
     "ServiceKind", "Station", "StationService", "i18n_name",
-    "ROLE_SCOPE", "FSMRecord", "InboundStatus", "InboundUpdate", "Invite", "Role", "RoleGrant",
+    "ROLE_SCOPE", "FSMRecord", "InboundStatus", "InboundUpdate", "Invite", "OutgoingRequest", "Role", "RoleGrant",
     "ScopeType", "UNIT_FACTOR", "User",
 ]
 

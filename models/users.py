@@ -162,3 +162,23 @@ class FSMRecord(Base):
     state: Mapped[str | None] = mapped_column(String(200))
     data: Mapped[str] = mapped_column(String, default="{}")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class OutgoingRequest(Base):
+    """A request to Telegram an update's handler made, not yet confirmed sent.
+
+    Written in the transaction that marks the update done (``bot/answers.py``),
+    deleted once Telegram answered it (or refused it for good); a row left
+    behind by a crash is sent at the next start.  So the table only ever holds
+    what is in flight.
+    """
+
+    __tablename__ = "outgoing_requests"
+    inbound_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # order within the update
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    method: Mapped[str] = mapped_column(String(64))  # aiogram's class name, e.g. SendMessage
+    body: Mapped[str] = mapped_column(String)  # the JSON body exactly as it is sent
+    owner: Mapped[str | None] = mapped_column(String(64))  # the process that sends it (inbound_updates.owner)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -124,6 +124,14 @@ class ChatLimits:
         if now - self._last_prune > 30:
             self._prune(now)
 
+    def hold(self, chat_id: int, now: float) -> None:
+        """A send to ``chat_id`` just ended at ``now``: the next one waits a full
+        interval from here.  The server counts a message when it has it, which
+        may be well after it left; pacing from departures alone can then let
+        two arrive closer than the cap allows."""
+        for g in self._limiters(chat_id, create=True):
+            g.tat = max(g.tat, now + g.interval)
+
     def _prune(self, now: float) -> None:
         """Forget chats whose limiters are back at rest (a 100,000-chat broadcast)."""
         self._last_prune = now

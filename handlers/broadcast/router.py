@@ -33,6 +33,7 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.answers import send_now
 from bot.config import Settings
 from bot.delivery.progress import BcCtlCb, held_until, progress_keyboard, progress_text
 from bot.i18n import PoI18n
@@ -319,7 +320,8 @@ async def send_pressed(query: CallbackQuery, session: AsyncSession, user: User, 
     await query.message.edit_reply_markup(reply_markup=None)
     progress = await _shown_progress(session, settings, broadcast.id, now)
     text = progress_text(progress, now, settings)
-    sent = await query.message.answer(text, reply_markup=progress_keyboard(progress))
+    # Its message_id is kept for the live progress: sent now, not deferred (bot/answers.py).
+    sent = await send_now(query.message.answer(text, reply_markup=progress_keyboard(progress)))
     await broadcasts.set_progress_message(session, broadcast.id, sent.chat.id, sent.message_id, text)
     await session.commit()
 

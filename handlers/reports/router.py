@@ -30,6 +30,7 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.answers import send_now
 from bot.config import Settings
 from bot.i18n import PoI18n
 from bot.services import reports
@@ -133,7 +134,8 @@ async def period_pressed(query: CallbackQuery, callback_data: ReportCb, session:
         return
     report = await reports.build(session, settings, user, callback_data.kind, callback_data.id,
                                  callback_data.period, locale, utcnow())
-    await query.answer(_("Preparing the report…"))
+    # Shown now, not when the files are ready (bot/answers.py defers answers to the end).
+    await send_now(query.answer(_("Preparing the report…")))
     await send_report(bot, session, query.from_user.id, report, files_only=callback_data.action == "files")
 
 

@@ -21,6 +21,10 @@ def make_settings(emulator, db_url: str, **extra) -> Settings:  # type: ignore[n
     # per-user rate limit would answer them "please slow down".  Its own
     # tests (tests/e2e/test_ratelimit.py) set it.
     extra.setdefault("USER_BURST", 1000)
+    # Likewise the pacing of answers to Telegram's one message a second per chat
+    # (a second per extra message); tests/e2e/test_answers.py sets it.
+    extra.setdefault("ANSWER_CHAT_RATE", 1000)
+    extra.setdefault("ANSWER_GROUP_RATE", 60000)
     return Settings(
         _env_file=None,
         BOT_TOKEN=BOT_TOKEN,

@@ -1,6 +1,9 @@
 """Answers survive Telegram's passing errors (bot/retry.py): a 502 or a 429 on
 the answer to a message or to a button press still gets the person their
-answer, exactly once; a 400 is not tried again."""
+answer, exactly once; a 400 is not tried again.  An answer that fails for good
+(bot/answers.py) is apologised for in the person's language, logged with the
+update id, and a step that only moved the conversation can be repeated.
+Answers to one chat are paced to Telegram's one a second."""
 
 from __future__ import annotations
 
@@ -67,7 +70,9 @@ async def test_a_bad_request_is_not_tried_again(bot):
     p = bot.person(bot.emu.create_user(first_name="王桂芝", user_id=RESIDENT))
     bot.emu.faults.inject("sendMessage", kind="400_not_found", chat_id=p.id, times=1)
     await p.send("/help")
-    assert [c.status for c in _calls(bot.emu, "sendMessage", p.id)] == [400]
+    refused, apology = _calls(bot.emu, "sendMessage", p.id)
+    assert refused.status == 400 and "👤" in refused.params["text"]  # the help, not tried again
+    assert apology.status == 200 and apology.params["text"] == "抱歉，这一步没能完成，请再试一次。"
 
 
 async def test_the_broadcast_preview_survives_a_502(bot, demo_sessionmaker):
@@ -87,3 +92,100 @@ async def test_the_broadcast_preview_survives_a_502(bot, demo_sessionmaker):
     assert preview.text == "Water is off tomorrow 9:00-12:00."
     assert "Recipients:" in summary.text and summary.inline_buttons
     assert [c.status for c in _calls(bot.emu, "sendMessage", staff.id)][-4:] == [502, 502, 200, 200]
+
+
+# -- failed for good: never a silent end ------------------------------------------------
+APOLOGY = {"zh-Hans": "抱歉，这一步没能完成，请再试一次。", "en": "Sorry, I could not complete that. Please try again."}
+TRIES = 4  # ANSWER_MAX_ATTEMPTS's default
+
+
+async def test_an_answer_that_fails_for_good_is_apologised_for(bot, caplog):
+    p = bot.person(bot.emu.create_user(first_name="王桂芝", user_id=RESIDENT))
+    bot.emu.faults.inject("sendMessage", kind="5xx", status=502, times=TRIES, chat_id=p.id)
+    with caplog.at_level("WARNING", logger="bot.answers"):
+        answer = await p.send("/help")
+    assert [m.text for m in answer] == [APOLOGY["zh-Hans"]]
+    assert [c.status for c in _calls(bot.emu, "sendMessage", p.id)] == [502] * TRIES + [200]
+    failed = [r.getMessage() for r in caplog.records if "failed for good" in r.getMessage()]
+    update_id = bot.app.pipeline.last_stored_update_id  # the /help's
+    assert len(failed) == 1 and f"update {update_id}:" in failed[0], failed
+    assert BOT_TOKEN not in caplog.text
+    assert "👤" in (await p.send("/help"))[-1].text  # and the next try works
+
+
+async def test_a_429_longer_than_worth_waiting_is_apologised_for(emulator, db_url, demo_sessionmaker):
+    running = await start_bot(emulator, make_settings(emulator, db_url, ANSWER_MAX_WAIT=1), BOT_TOKEN)
+    try:
+        p = running.person(emulator.create_user(first_name="王桂芝", user_id=RESIDENT))
+        emulator.faults.inject("sendMessage", kind="429", retry_after=30, chat_id=p.id, times=1)
+        answer = await p.send("/help")
+        assert [m.text for m in answer] == [APOLOGY["zh-Hans"]]
+        assert [c.status for c in _calls(emulator, "sendMessage", p.id)] == [429, 200]
+    finally:
+        await running.stop()
+
+
+async def test_a_429_on_a_button_answer_waits_it_out(bot):
+    p = bot.person(bot.emu.create_user(first_name="王桂芝", user_id=RESIDENT))
+    await p.send("/start")
+    menu = await p.send("🌐 语言")
+    msg = next(m for m in menu if m.inline_buttons)
+    bot.emu.faults.inject("editMessageText", kind="429", retry_after=1, times=1, chat_id=p.id)
+    answer = await p.press(msg.message_id, msg.inline_buttons[0][0][1])
+    edits = _calls(bot.emu, "editMessageText", p.id)
+    assert [c.status for c in edits[-2:]] == [429, 200]
+    assert edits[-1].time - edits[-2].time >= 1.0
+    assert answer and APOLOGY["zh-Hans"] not in [m.text for m in answer]
+
+
+async def test_a_button_answer_that_fails_for_good_is_apologised_for(bot):
+    p = bot.person(bot.emu.create_user(first_name="王桂芝", user_id=RESIDENT))
+    await p.send("/start")
+    menu = await p.send("🌐 语言")
+    msg = next(m for m in menu if m.inline_buttons)
+    bot.emu.faults.inject("editMessageText", kind="5xx", status=502, times=TRIES, chat_id=p.id)
+    answer = await p.press(msg.message_id, msg.inline_buttons[0][0][1])
+    assert [c.status for c in _calls(bot.emu, "editMessageText", p.id)][-TRIES:] == [502] * TRIES
+    assert answer[-1].text in APOLOGY.values()
+
+
+async def test_the_broadcast_preview_step_can_be_repeated_after_a_502_for_good(bot, demo_sessionmaker):
+    async with demo_sessionmaker() as s:
+        await s.execute(update(User).where(User.telegram_id == SECRETARY).values(locale="en"))
+        await s.commit()
+    staff = bot.person(bot.emu.create_user(first_name="李书记", user_id=SECRETARY, language_code="en"))
+    await staff.from_menu("📢 Send a notice")
+    await staff.send("Water is off tomorrow 9:00-12:00.")
+    await staff.tap("Xinzhan Grid 1")
+    await staff.tap("All of Xinzhan Grid 1")
+    await staff.tap("Residents")
+    bot.emu.faults.inject("sendMessage", kind="5xx", status=502, times=TRIES, chat_id=staff.id)
+    answer = await staff.tap("Yes, ask them to confirm")
+    assert answer[-1].text == APOLOGY["en"]
+    assert not any(m.text == "Water is off tomorrow 9:00-12:00." for m in answer)  # no preview got through
+    # The step is where it was, its buttons back: the same press now shows the preview.
+    answer = await staff.tap("Yes, ask them to confirm")
+    preview, summary = answer[-2], answer[-1]
+    assert preview.text == "Water is off tomorrow 9:00-12:00."
+    assert "Recipients:" in summary.text and summary.inline_buttons
+
+
+async def test_three_answers_to_one_chat_keep_telegrams_pace(emulator, db_url, demo_sessionmaker):
+    """Telegram's one message a second to a chat, enforced by the emulator: three
+    messages within a second get their three answers, in order, and no 429."""
+    emulator.set_rate_limits(global_per_second=None, per_chat_per_second=1, per_group_per_minute=20)
+    running = await start_bot(emulator, make_settings(emulator, db_url, ANSWER_CHAT_RATE=1, ANSWER_GROUP_RATE=20),
+                              BOT_TOKEN)
+    try:
+        p = running.person(emulator.create_user(first_name="王桂芝", user_id=RESIDENT))
+        sent = [await emulator.send_text(p.user, text) for text in ("/help", "/nope", "/cancel")]
+        await running.settle(sent[-1], timeout=20)
+        answers = _calls(emulator, "sendMessage", p.id)
+        assert [c.status for c in answers] == [200, 200, 200]
+        texts = [c.params["text"] for c in answers]
+        assert "👤" in texts[0] and texts[1] != texts[0], texts  # the help, then the answer to an unknown command
+        assert answers[2].params["text"] == "您需要办什么？请在下面选择。"  # the menu, after /cancel
+        assert emulator.rate_limit_hits == []
+        assert running.app.bot.session.middleware._middlewares[-1].stats.paced == 2  # type: ignore[attr-defined]
+    finally:
+        await running.stop()

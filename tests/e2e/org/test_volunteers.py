@@ -25,7 +25,16 @@ from models import (
     User,
     utcnow,
 )
-from tests.e2e.cases.helpers import RESIDENT, WORKER, last_id, person, received, tap_card, tap_in, zh
+from tests.e2e.cases.helpers import (
+    RESIDENT,
+    WORKER,
+    last_id,
+    person,
+    received,
+    tap_card,
+    tap_in,
+    zh,
+)
 
 PHONE = "13904353001"  # 王桂芝's, data/demo_district.yaml
 

@@ -1,0 +1,530 @@
+"""Answers durable across a crash: what a handler sends is recorded with the update.
+
+A handler's messages, edits and deletions are not sent while it runs: the
+request layer (:class:`AnswerJournal`, the outermost middleware of the bot's
+HTTP session) serializes each one and keeps it with the update.  The
+transaction that marks the update done (``bot.middlewares``) writes them to
+``outgoing_requests`` as well, so the effects, the done-mark and the answers
+are committed together or not at all.  Once that commit is through, with no
+transaction open (SQLite's write lock stays off the network), the answers go
+out in order through the retrying, pacing layer (``bot.retry``); each one
+Telegram answered is deleted from the table, the deletions riding on the next
+update's commit (or a short one of their own when the bot is idle).
+
+After a crash the table holds exactly what was recorded and not confirmed:
+:meth:`AnswerJournal.recover` sends it at the next start, before any new
+update is handled.  An answer is lost only if Telegram lost it; one is sent
+twice only if it was in flight (or its confirmation not yet written) at the
+moment of the kill.
+
+What a handler gets back from a deferred send is a placeholder without a
+``message_id`` (reading one raises ``AttributeError``).  A handler that needs
+the real message (to edit it later) sends with :func:`send_now`: what was
+deferred before goes first, then this request, and its result comes back.
+Requests that upload a file go at once too (their bytes are not recorded),
+after what was deferred before them; a chat action and the reads are sent at
+once as before (committing first).  A button's answer is deferred like the
+rest (the spinner stops when the handler is done); one after a restart is
+too old for Telegram and its refusal is only logged.
+
+When an answer fails for good (retries exhausted, or Telegram refused it),
+the failure is logged with the update id, the person is told "could not
+complete that, please try again" in their language, and if the update
+changed nothing but the conversation state, that state is put back as it was
+(``bot.fsm_storage`` keeps what it was), so the step can simply be repeated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import defaultdict
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import aiogram.methods
+from aiogram import Bot
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+)
+from aiogram.fsm.storage.base import BaseStorage, StorageKey
+from aiogram.methods import EditMessageReplyMarkup, EditMessageText, SendMessage, TelegramMethod
+from aiogram.methods.base import TelegramType
+from aiogram.types import InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from sqlalchemy import Delete, Insert, Update, and_, bindparam, delete, event, insert, or_, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session
+
+from bot.http import prepared_body
+from bot.middlewares import current_session
+from bot.retry import OutcomeUnknown
+from models import OutgoingRequest, utcnow
+from models.direct import DirectStatement
+
+log = logging.getLogger(__name__)
+
+
+# Requests that change what a person sees: recorded and sent after the commit.  A
+# button's answer too: sent at once it would need a commit first (no write lock
+# across the network), which would mark the update done before the rest of the
+# handler ran; a kill during it would lose all that follows.
+_DEFERRED = ("send", "copyMessage", "forwardMessage", "editMessage", "deleteMessage", "answerCallbackQuery")
+_AT_ONCE = frozenset({"sendChatAction"})
+# Requests of the flush and of the recovery pass straight through.
+_sending: ContextVar[bool] = ContextVar("answers_sending", default=False)
+_want_result: ContextVar[bool] = ContextVar("answers_want_result", default=False)
+
+_CONTEXT = "gridbot.answers"
+_t = OutgoingRequest.__table__
+_RECORD = DirectStatement(insert(_t).values(
+    inbound_id=bindparam("inbound_id"), seq=bindparam("seq"), chat_id=bindparam("chat_id"),
+    method=bindparam("method"), body=bindparam("body"), owner=bindparam("owner"),
+    lease_until=bindparam("lease_until"), created_at=bindparam("created_at")))
+_CONFIRM = DirectStatement(delete(_t).where(_t.c.inbound_id == bindparam("i"), _t.c.seq == bindparam("s")))
+# Tables whose writes are bookkeeping, not effects of a step (see UpdateAnswers.effects).
+_BOOKKEEPING = frozenset({"fsm_records", "inbound_updates", "outgoing_requests"})
+
+
+def deferrable(method: TelegramMethod[Any]) -> bool:
+    name = method.__api_method__
+    return name.startswith(_DEFERRED) and name not in _AT_ONCE
+
+
+_PLACEHOLDERS: dict[Any, Any] = {}
+
+
+def placeholder(method: TelegramMethod[Any]) -> Any:
+    """What a deferred request gives back: True for an edit or a deletion, an
+    empty object for a send (no ``message_id``: see :func:`send_now`).  One per
+    type, built once: an empty Message costs pydantic a default for each of its
+    hundred fields."""
+    returning = method.__returning__
+    if returning is bool or bool in getattr(returning, "__args__", ()):
+        return True
+    empty = _PLACEHOLDERS.get(returning)
+    if empty is None:
+        construct = getattr(returning, "model_construct", None)
+        empty = _PLACEHOLDERS[returning] = construct() if construct is not None else ()  # an album: a tuple
+    return empty
+
+
+async def send_now(method: TelegramMethod[TelegramType]) -> TelegramType:
+    """Send ``method`` (a handler's ``message.answer(...)`` not yet awaited) at
+    once, after the answers deferred before it, and return Telegram's result."""
+    token = _want_result.set(True)
+    try:
+        return await method
+    finally:
+        _want_result.reset(token)
+
+
+@dataclass(slots=True, eq=False)
+class _Request:
+    seq: int
+    method: TelegramMethod[Any]
+    body: str
+    chat_id: int | None
+
+
+@dataclass(slots=True, eq=False)
+class UpdateAnswers:
+    """The answers of one update, kept in its session's ``info``."""
+
+    journal: AnswerJournal
+    inbound_id: int
+    update_id: int
+    chat_id: int | None  # where an apology goes
+    seq: int = 0
+    uncommitted: list[_Request] = field(default_factory=list)
+    committed: list[_Request] = field(default_factory=list)
+    confirming: list[tuple[int, int]] = field(default_factory=list)  # deletions riding on this commit
+    fsm_before: dict[StorageKey, tuple[str | None, dict[str, Any]]] = field(default_factory=dict)
+    effects: bool = False  # wrote anything but its conversation state (and the bookkeeping)
+    i18n: I18n | None = None
+    locale: str | None = None
+    # A button press: the message and its buttons as they were, to give them back.
+    pressed: tuple[int, int, InlineKeyboardMarkup] | None = None
+
+    def defer(self, method: TelegramMethod[Any], body: str) -> None:
+        self.seq += 1
+        chat = getattr(method, "chat_id", None)
+        self.uncommitted.append(_Request(self.seq, method, body, chat if isinstance(chat, int) else None))
+        if self.i18n is None:
+            self.i18n = I18n.get_current(no_error=True)
+            self.locale = self.i18n.current_locale if self.i18n is not None else None
+
+
+def answers_of(session: AsyncSession | Session | None) -> UpdateAnswers | None:
+    if session is None:
+        return None
+    sync = session.sync_session if isinstance(session, AsyncSession) else session
+    return sync.info.get(_CONTEXT)  # type: ignore[no-any-return]
+
+
+# -- the update's transaction ----------------------------------------------------
+@event.listens_for(Session, "before_commit")
+def _record(session: Session) -> None:
+    """Write the deferred answers, and the confirmations waiting, into the commit."""
+    ctx: UpdateAnswers | None = session.info.get(_CONTEXT)
+    if ctx is None:
+        return
+    journal = ctx.journal
+    if not ctx.uncommitted and not journal.confirmed:
+        return
+    connection = session.connection()
+    if ctx.uncommitted:
+        now = utcnow()
+        lease = now + journal.lease
+        for r in ctx.uncommitted:
+            _RECORD.run_sync(connection, {
+                "inbound_id": ctx.inbound_id, "seq": r.seq, "chat_id": r.chat_id,
+                "method": type(r.method).__name__, "body": r.body, "owner": journal.owner,
+                "lease_until": lease, "created_at": now})
+    ctx.confirming = journal.take_confirmed()
+    for inbound_id, seq in ctx.confirming:
+        _CONFIRM.run_sync(connection, {"i": inbound_id, "s": seq})
+
+
+@event.listens_for(Session, "after_commit")
+def _recorded(session: Session) -> None:
+    ctx: UpdateAnswers | None = session.info.get(_CONTEXT)
+    if ctx is not None:
+        ctx.committed.extend(ctx.uncommitted)
+        ctx.uncommitted.clear()
+        ctx.confirming = []
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _not_recorded(session: Session, previous: Any) -> None:
+    """Rolled back: the answers of the undone work are dropped with it (a refusal
+    answers instead); confirmations that rode on it wait for the next commit.
+    (A soft rollback: the event comes whether or not the transaction had reached
+    the database yet, which a handler that only answered has not.)"""
+    ctx: UpdateAnswers | None = session.info.get(_CONTEXT)
+    if ctx is not None and not previous.nested:
+        ctx.uncommitted.clear()
+        if ctx.confirming:
+            ctx.journal.confirmed.extend(ctx.confirming)
+            ctx.confirming = []
+
+
+@event.listens_for(Session, "before_flush")
+def _note_orm_effects(session: Session, *_: Any) -> None:
+    ctx: UpdateAnswers | None = session.info.get(_CONTEXT)
+    if ctx is not None and (session.new or session.dirty or session.deleted):
+        ctx.effects = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_statement_effects(state: ORMExecuteState) -> None:
+    ctx: UpdateAnswers | None = state.session.info.get(_CONTEXT)
+    if ctx is None or ctx.effects or not isinstance(state.statement, Insert | Update | Delete):
+        return
+    table = getattr(state.statement.table, "name", None)
+    # A first contact's user row is not a step's effect either.
+    if table not in _BOOKKEEPING and not (table == "users" and isinstance(state.statement, Insert)):
+        ctx.effects = True
+
+
+def remember_state(key: StorageKey, state: str | None, data: dict[str, Any]) -> bool:
+    """Called by the FSM storage before an update first changes ``key``: keep what
+    it was, to put back if the update's answer fails.  False outside an update."""
+    ctx = answers_of(current_session.get())
+    if ctx is None:
+        return False
+    ctx.fsm_before.setdefault(key, (state, data))
+    return True
+
+
+def wants_state_kept(key: StorageKey) -> bool:
+    """Whether the storage should read ``key``'s state before changing it."""
+    ctx = answers_of(current_session.get())
+    return ctx is not None and key not in ctx.fsm_before
+
+
+# -- the request layer -------------------------------------------------------------
+class AnswerJournal(BaseRequestMiddleware):
+    """Defers, records and sends the answers of handlers (see the module)."""
+
+    def __init__(self, *, owner: str = "", lease_seconds: float = 60.0, confirm_delay: float = 0.05) -> None:
+        self.owner = owner
+        self.lease = timedelta(seconds=lease_seconds)
+        self.confirm_delay = confirm_delay
+        self.sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        self.storage: BaseStorage | None = None
+        self.shared = False
+        self.confirmed: list[tuple[int, int]] = []  # answered, deletion not yet written
+        self._wake = asyncio.Event()
+        self._writing = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self.sent = 0
+        self.failed = 0
+        self.replayed = 0
+
+    def bind(self, sessionmaker: async_sessionmaker[AsyncSession], storage: BaseStorage | None, *,
+             owner: str, shared: bool) -> None:
+        self.sessionmaker, self.storage, self.owner, self.shared = sessionmaker, storage, owner, shared
+
+    def begin(self, session: AsyncSession, inbound_id: int, update: Any, chat_id: int | None) -> UpdateAnswers:
+        ctx = UpdateAnswers(self, inbound_id, getattr(update, "update_id", 0), chat_id)
+        query = getattr(update, "callback_query", None)
+        pressed = getattr(query, "message", None) if query is not None else None
+        if isinstance(pressed, Message) and pressed.reply_markup is not None:
+            ctx.pressed = (pressed.chat.id, pressed.message_id, pressed.reply_markup)
+        session.sync_session.info[_CONTEXT] = ctx
+        return ctx
+
+    async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
+                       method: TelegramMethod[TelegramType]) -> Any:
+        session = current_session.get()
+        if session is None or _sending.get():
+            return await make_request(bot, method)
+        ctx = answers_of(session)
+        if ctx is not None and deferrable(method):
+            body = bot.session.json_body(bot, method)  # type: ignore[attr-defined]
+            if body is not None:
+                if not session.in_transaction():  # the answer belongs to a transaction, to its rollback too
+                    session.sync_session.begin()
+                ctx.defer(method, bot.session.json_dumps(body))
+                if not _want_result.get():
+                    return placeholder(method)
+                request = ctx.uncommitted[-1]
+                await session.commit()
+                results = await self.flush(bot, ctx, raise_for=request)
+                return results[request.seq]
+        # Sent at once: commit first (no lock held across the network); an
+        # upload also goes after the answers deferred before it.
+        if session.in_transaction() or (ctx is not None and ctx.uncommitted):
+            await session.commit()
+        if ctx is not None and ctx.committed and deferrable(method):
+            await self.flush(bot, ctx)
+        return await make_request(bot, method)
+
+    # -- sending ---------------------------------------------------------------------
+    async def flush(self, bot: Bot, ctx: UpdateAnswers, *, raise_for: _Request | None = None) -> dict[int, Any]:
+        """Send the update's committed answers in order; returns their results by seq.
+
+        A request that fails for good is logged with the update id; the rest of the
+        update's answers are dropped (they would follow nothing) and the person gets
+        the apology.  With ``raise_for``, that request's own failure is raised
+        to the handler that asked for its result instead."""
+        results: dict[int, Any] = {}
+        pending, ctx.committed = ctx.committed, []
+        failure: BaseException | None = None
+        for i, r in enumerate(pending):
+            if i or self._writing.locked():
+                # Whatever Telegram has answered is on record before the next request
+                # leaves: a kill can then repeat only the one in flight.
+                await self.write_confirmed()
+            try:
+                results[r.seq] = await self._send(bot, r.method, r.body)
+            except BaseException as exc:
+                failure = exc if await self._failed(bot, ctx.update_id, r, exc) else None
+                if failure is None:
+                    self.confirm(ctx.inbound_id, r.seq)
+                    continue
+                for rest in pending[i:]:
+                    self.confirm(ctx.inbound_id, rest.seq)
+                break
+            self.sent += 1
+            self.confirm(ctx.inbound_id, r.seq)
+        if failure is not None:
+            self.failed += 1
+            if raise_for is not None and raise_for.seq not in results:
+                raise failure
+            await self._step_failed(bot, ctx)
+        return results
+
+    async def _send(self, bot: Bot, method: TelegramMethod[Any], body: str | None) -> Any:
+        sending, prepared = _sending.set(True), prepared_body.set(body)
+        try:
+            return await bot(method)
+        finally:
+            prepared_body.reset(prepared)
+            _sending.reset(sending)
+
+    async def _failed(self, bot: Bot, update_id: int | None, r: _Request, exc: BaseException) -> bool:
+        """Handle one answer's failure; True if the update's answer failed for good."""
+        name = r.method.__api_method__
+        if isinstance(exc, TelegramBadRequest) and "message is not modified" in exc.message:
+            return False  # a double click: the message already says it
+        if isinstance(exc, TelegramBadRequest) and name == "answerCallbackQuery":
+            log.info("update %s: a button's answer refused (%s)", update_id, exc.message)
+            return False  # too old (answered after a restart): the spinner has stopped on its own
+        if (isinstance(exc, TelegramBadRequest) and isinstance(r.method, EditMessageText)
+                and r.method.chat_id is not None and r.method.message_id is not None):
+            # The message is gone or too old to edit: show the text below instead.
+            m = r.method
+            try:
+                await self._send(bot, SendMessage(chat_id=m.chat_id, text=m.text, parse_mode=m.parse_mode,
+                                                  entities=m.entities, reply_markup=m.reply_markup,
+                                                  link_preview_options=m.link_preview_options), None)
+                return False
+            except Exception as again:  # noqa: BLE001 - reported below like the first failure
+                exc = again
+        if isinstance(exc, TelegramForbiddenError):
+            log.info("update %s: %s to chat %s refused (%s)", update_id, name, r.chat_id, exc.message)
+            return False  # they blocked the bot: nobody to tell
+        if isinstance(exc, OutcomeUnknown):
+            return False  # it may well have arrived (bot.retry counted and logged it)
+        if not isinstance(exc, TelegramAPIError | TelegramNetworkError | OSError | TimeoutError):
+            raise exc
+        log.warning("update %s: %s to chat %s failed for good: %s: %s", update_id, name, r.chat_id,
+                    type(exc).__name__, getattr(exc, "message", exc))
+        return True
+
+    async def _step_failed(self, bot: Bot, ctx: UpdateAnswers) -> None:
+        """The answer failed for good: put a conversation-only step back (the state,
+        and the buttons of the message pressed), and say so."""
+        if not ctx.effects and ctx.fsm_before and self.storage is not None:
+            try:
+                for key, (state, data) in ctx.fsm_before.items():
+                    await self.storage.set_state(key, state)
+                    await self.storage.set_data(key, data)
+                if ctx.pressed is not None:
+                    chat_id, message_id, markup = ctx.pressed
+                    with contextlib.suppress(TelegramBadRequest):  # still there: "not modified"
+                        await self._send(bot, EditMessageReplyMarkup(chat_id=chat_id, message_id=message_id,
+                                                                     reply_markup=markup), None)
+            except Exception:  # noqa: BLE001 - the apology still goes
+                log.exception("update %s: could not put the conversation step back", ctx.update_id)
+        if ctx.chat_id is None:
+            return
+        i18n = ctx.i18n or I18n.get_current(no_error=True)
+        if i18n is None:  # no handler said anything in a language yet: the catalogue's own
+            return
+        text = i18n.gettext("Sorry, I could not complete that. Please try again.", locale=ctx.locale)
+        try:
+            await self._send(bot, SendMessage(chat_id=ctx.chat_id, text=text), None)
+        except Exception as exc:  # noqa: BLE001 - Telegram is away: nothing more to do
+            log.warning("update %s: the apology failed too: %s", ctx.update_id, exc)
+
+    # -- confirmations -----------------------------------------------------------------
+    def confirm(self, inbound_id: int, seq: int) -> None:
+        self.confirmed.append((inbound_id, seq))
+        self._wake.set()
+
+    def take_confirmed(self) -> list[tuple[int, int]]:
+        taken, self.confirmed = self.confirmed, []
+        return taken
+
+    async def write_confirmed(self) -> int:
+        """Delete the confirmed rows in a short transaction of their own (one at a
+        time: a flush waits for a write under way before its next request)."""
+        async with self._writing:
+            taken = self.take_confirmed()
+            if not taken or self.sessionmaker is None:
+                return 0
+            try:
+                async with self.sessionmaker() as session:
+                    await session.execute(_CONFIRM.statement, [{"i": i, "s": s} for i, s in taken])
+                    await session.commit()
+            except BaseException:
+                self.confirmed.extend(taken)
+                raise
+            return len(taken)
+
+    async def _confirm_loop(self, bot: Bot) -> None:
+        """When the bot is idle no update commit carries the confirmations: write
+        them.  On a shared database, also renew this process's leases and send
+        what a dead process left (a few times per lease)."""
+        upkeep = self.lease.total_seconds() / 3
+        next_upkeep = asyncio.get_running_loop().time() + upkeep
+        while True:
+            if self.shared:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), max(0.0, next_upkeep - asyncio.get_running_loop().time()))
+                except TimeoutError:
+                    pass
+            else:
+                await self._wake.wait()
+            self._wake.clear()
+            await asyncio.sleep(self.confirm_delay)  # most ride on an update's commit meanwhile
+            try:
+                await self.write_confirmed()
+                if self.shared and asyncio.get_running_loop().time() >= next_upkeep:
+                    next_upkeep = asyncio.get_running_loop().time() + upkeep
+                    await self._renew()
+                    await self.recover(bot, at_start=False)
+            except Exception:  # noqa: BLE001 - the database briefly away: the next round retries
+                log.exception("answers: could not write confirmations")
+                await asyncio.sleep(1.0)
+                self._wake.set()
+
+    def start(self, bot: Bot) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._confirm_loop(bot), name="answers-confirm")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        try:
+            await self.write_confirmed()
+        except Exception:  # noqa: BLE001 - those few are sent again at the next start
+            log.exception("answers: could not write the last confirmations")
+
+    async def _renew(self) -> None:
+        assert self.sessionmaker is not None
+        async with self.sessionmaker() as session:
+            await session.execute(update(_t).where(_t.c.owner == self.owner)
+                                  .values(lease_until=utcnow() + self.lease))
+            await session.commit()
+
+    # -- after a crash -------------------------------------------------------------------
+    async def recover(self, bot: Bot, *, at_start: bool = True, concurrency: int = 64) -> int:
+        """Send what was recorded and never confirmed (this process's previous run's,
+        or, on a shared database, a dead process's whose lease ran out), in order per chat."""
+        assert self.sessionmaker is not None
+        now = utcnow()
+        claimable: Any = True
+        if self.shared:
+            expired = or_(_t.c.lease_until.is_(None), _t.c.lease_until < now)
+            claimable = or_(expired, _t.c.owner == self.owner) if at_start else and_(expired, _t.c.owner != self.owner)
+        async with self.sessionmaker() as session:
+            rows = (await session.execute(
+                update(_t).where(claimable).values(owner=self.owner, lease_until=now + self.lease)
+                .returning(_t.c.inbound_id, _t.c.seq, _t.c.chat_id, _t.c.method, _t.c.body))).all()
+            await session.commit()
+        if not rows:
+            return 0
+        by_chat: dict[int | None, list[Any]] = defaultdict(list)
+        for row in sorted(rows, key=lambda r: (r.inbound_id, r.seq)):
+            by_chat[row.chat_id].append(row)
+        slots = asyncio.Semaphore(concurrency)
+
+        async def resend(chat_rows: list[Any]) -> None:
+            async with slots:
+                for row in chat_rows:
+                    await self._resend(bot, row)
+
+        log.info("answers: sending %d recorded answers the last run did not confirm", len(rows))
+        await asyncio.gather(*(resend(chat_rows) for chat_rows in by_chat.values()))
+        await self.write_confirmed()
+        return len(rows)
+
+    async def _resend(self, bot: Bot, row: Any) -> None:
+        cls = getattr(aiogram.methods, row.method, None)
+        if not (isinstance(cls, type) and issubclass(cls, TelegramMethod)):
+            log.error("answers: update row %s: unknown method %r dropped", row.inbound_id, row.method)
+        else:
+            body = json.loads(row.body)
+            method = cls.model_construct(**{k: v for k, v in body.items() if k in cls.model_fields})
+            r = _Request(row.seq, method, row.body, row.chat_id)
+            try:
+                await self._send(bot, method, row.body)
+                self.replayed += 1
+            except Exception as exc:  # noqa: BLE001 - each failure is logged; the rest go on
+                if await self._failed(bot, None, r, exc):
+                    self.failed += 1
+        self.confirm(row.inbound_id, row.seq)

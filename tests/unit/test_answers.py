@@ -1,0 +1,124 @@
+"""Deferred answers (bot/answers.py): recorded with the update's done-mark,
+dropped with a rollback, deleted once confirmed (riding on the next commit)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiogram.methods import DeleteMessage, EditMessageText, SendMessage
+from sqlalchemy import select
+
+from bot.answers import AnswerJournal, placeholder
+from bot.middlewares import DbSessionMiddleware, current_session
+from models import InboundStatus, InboundUpdate, OutgoingRequest
+from tests.factories import pending_inbound
+
+
+class _Session:
+    """What the journal asks of the bot's HTTP session when it defers."""
+
+    @staticmethod
+    def json_body(bot: Any, method: Any) -> dict[str, Any]:  # noqa: ARG004
+        return method.model_dump(include={"chat_id", "message_id", "text"}, exclude_none=True)
+
+    @staticmethod
+    def json_dumps(body: dict[str, Any]) -> str:
+        import json  # only here: the test's own serializer
+
+        return json.dumps(body)
+
+
+class _Bot:
+    session = _Session()
+
+
+async def _defer(journal: AnswerJournal, method: Any) -> Any:
+    async def never(bot: Any, m: Any) -> Any:  # noqa: ARG001
+        raise AssertionError("a deferred answer must not be sent while the handler runs")
+
+    return await journal(never, _Bot(), method)  # type: ignore[arg-type]
+
+
+async def _recorded(sessionmaker) -> list[tuple[int, int, str]]:  # type: ignore[no-untyped-def]
+    async with sessionmaker() as s:
+        return [tuple(r) for r in (await s.execute(
+            select(OutgoingRequest.inbound_id, OutgoingRequest.seq, OutgoingRequest.method)
+            .order_by(OutgoingRequest.inbound_id, OutgoingRequest.seq))).all()]
+
+
+def test_a_deferred_send_gives_back_no_message_id():
+    sent = placeholder(SendMessage(chat_id=1, text="hi"))
+    with pytest.raises(AttributeError):
+        _ = sent.message_id  # a handler that needs it sends with bot.answers.send_now
+    assert placeholder(EditMessageText(chat_id=1, message_id=2, text="x")) is True
+    assert placeholder(DeleteMessage(chat_id=1, message_id=2)) is True
+
+
+async def test_answers_are_committed_with_the_done_mark_and_confirmed_later(sessionmaker):
+    journal = AnswerJournal(owner="test")
+    journal.bind(sessionmaker, None, owner="test", shared=False)
+    flushed: list[list[int]] = []
+
+    async def flush(bot: Any, ctx: Any, **_: Any) -> dict[int, Any]:  # the sending itself: e2e tests
+        flushed.append([r.seq for r in ctx.committed])
+        for r in ctx.committed:
+            journal.confirm(ctx.inbound_id, r.seq)
+        ctx.committed = []
+        return {}
+
+    journal.flush = flush  # type: ignore[method-assign]
+    first, second = await pending_inbound(sessionmaker, 11), await pending_inbound(sessionmaker, 12)
+
+    async def handler(event: Any, data: dict[str, Any]) -> None:  # noqa: ARG001
+        session = data["session"]
+        assert current_session.get() is session
+        await _defer(journal, SendMessage(chat_id=5, text="one"))
+        await _defer(journal, EditMessageText(chat_id=5, message_id=9, text="two"))
+        # Seen from another session before the commit: nothing yet.
+        assert await _recorded(sessionmaker) == []
+
+    middleware = DbSessionMiddleware(sessionmaker, journal)
+    await middleware(handler, object(), {"inbound_id": first, "bot": _Bot()})
+    assert flushed == [[1, 2]]
+    async with sessionmaker() as s:
+        assert await s.scalar(select(InboundUpdate.status).where(InboundUpdate.id == first)) == InboundStatus.done
+    # Confirmed in memory; the rows go with the next update's commit.
+    assert await _recorded(sessionmaker) == [(first, 1, "SendMessage"), (first, 2, "EditMessageText")]
+    assert journal.confirmed == [(first, 1), (first, 2)]
+
+    async def quiet(event: Any, data: dict[str, Any]) -> None:  # noqa: ARG001
+        await _defer(journal, SendMessage(chat_id=6, text="three"))
+
+    await middleware(quiet, object(), {"inbound_id": second, "bot": _Bot()})
+    assert journal.confirmed == [(second, 1)]
+    assert await _recorded(sessionmaker) == [(second, 1, "SendMessage")]
+    assert await journal.write_confirmed() == 1
+    assert await _recorded(sessionmaker) == []
+
+
+async def test_a_rollback_drops_the_answers_of_the_undone_work(sessionmaker):
+    journal = AnswerJournal(owner="test")
+    journal.bind(sessionmaker, None, owner="test", shared=False)
+    row = await pending_inbound(sessionmaker, 13)
+    journal.confirmed = [(999, 1)]  # rides on the commit below, after the rollback
+
+    async def handler(event: Any, data: dict[str, Any]) -> None:  # noqa: ARG001
+        session = data["session"]
+        await _defer(journal, SendMessage(chat_id=5, text="undone"))
+        await session.rollback()  # as a refusal does
+        assert journal.confirmed == [(999, 1)]
+        await _defer(journal, SendMessage(chat_id=5, text="the refusal"))
+
+    sent: list[str] = []
+
+    async def flush(bot: Any, ctx: Any, **_: Any) -> dict[int, Any]:
+        sent.extend(r.method.text for r in ctx.committed)
+        ctx.committed = []
+        return {}
+
+    journal.flush = flush  # type: ignore[method-assign]
+    await DbSessionMiddleware(sessionmaker, journal)(handler, object(), {"inbound_id": row, "bot": _Bot()})
+    assert sent == ["the refusal"]
+    assert await _recorded(sessionmaker) == [(row, 2, "SendMessage")]
+    assert journal.confirmed == []  # written with the update's commit
