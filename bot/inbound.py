@@ -60,7 +60,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.middlewares import UpdateAlreadyDone
-from models import InboundStatus, InboundUpdate, utcnow
+from models import InboundStatus, InboundUpdate, OutgoingRequest, utcnow
 
 if TYPE_CHECKING:
     from bot.metrics import InboundObserver
@@ -134,6 +134,19 @@ _EARLIER_PENDING = (
     .where(_t.c.bot_id == bindparam("bot_id"), _t.c.chat_id == bindparam("chat_id"),
            _t.c.update_id < bindparam("update_id"), _t.c.status == InboundStatus.pending)
     .order_by(_t.c.update_id)
+)
+
+
+# Answers to this chat that another process recorded and has not yet confirmed
+# sent (bot/answers.py): the chat's next update waits for them too, or its answer
+# could overtake them (they go out after the commit, paced per chat).  A dead
+# owner's rows are not waited for once their lease ran out.
+_o = OutgoingRequest.__table__
+_ANSWERS_IN_FLIGHT = (
+    select(_o.c.inbound_id)
+    .where(_o.c.chat_id == bindparam("chat_id"), _o.c.owner != bindparam("owner"),
+           or_(_o.c.lease_until.is_(None), _o.c.lease_until > bindparam("now")))
+    .limit(1)
 )
 
 
@@ -378,13 +391,17 @@ class InboundPipeline:
                             _EARLIER_PENDING, {"bot_id": self.bot.id, "chat_id": chat_id, "update_id": item.update_id}
                         )
                     ).all()
-                if not earlier:
+                    answering = None if earlier else (await session.execute(
+                        _ANSWERS_IN_FLIGHT, {"chat_id": chat_id, "owner": self.owner, "now": utcnow()})).first()
+                if not earlier and answering is None:
                     return True
                 queued = {i.row_id for i in queue}
                 if any(row_id in queued for row_id, _ in earlier):
                     self._put(queue, item)
                     return False
                 self.waited_for_turn.set()
+                if not earlier:  # only answers in flight: their sender confirms them within moments
+                    delay = min(delay, 0.05)
                 # Its process commits it soon (and wakes us), or dies and our lease upkeep takes
                 # it over.  With wake-ups the look is a safety net, every few seconds at most.
                 if woken is None:

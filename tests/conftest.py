@@ -18,13 +18,35 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from models.database import create_engine, create_sessionmaker, upgrade_sync
 
 CI = bool(os.environ.get("CI"))
-PG_URL = os.environ.get("TEST_DATABASE_URL") or (
+# Under pytest-xdist (scripts/test runs one worker per core) each worker has its own
+# PostgreSQL database (``test_gw0``...) and Redis database, created on first use.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+
+
+def per_worker_pg(url: str | None) -> str | None:
+    if url is None or not XDIST_WORKER:
+        return url
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{XDIST_WORKER}").render_as_string(hide_password=False)
+
+
+def per_worker_redis(url: str | None) -> str | None:
+    """The worker's own Redis database: the given index minus the worker's number."""
+    if url is None or not XDIST_WORKER:
+        return url
+    base, _, index = url.rpartition("/")
+    return f"{base}/{int(index or 0) - int(XDIST_WORKER.removeprefix('gw'))}"
+
+
+BASE_PG_URL = os.environ.get("TEST_DATABASE_URL") or (
     "postgresql+asyncpg://postgres@127.0.0.1:5432/test" if CI else None
 )
+PG_URL = per_worker_pg(BASE_PG_URL)
 BOT_TOKEN = "123456789:TEST-token_for_emulator"
 
 
@@ -50,6 +72,22 @@ def _pg_reachable(url: str) -> str | None:
     return None
 
 
+def _create_pg_database(url: str, base_url: str) -> None:
+    """Create the worker's database beside the configured one, if it is not there yet."""
+    async def create() -> None:
+        name = make_url(url).database
+        engine = create_engine(base_url).execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                exists = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+                if not exists:
+                    await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(create())
+
+
 def _reset_pg_schema(url: str) -> None:
     async def reset() -> None:
         engine = create_engine(url)
@@ -72,9 +110,11 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pg_migrated() -> str:
     if PG_URL is None:
         pytest.skip("PostgreSQL variant: set TEST_DATABASE_URL (e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test)")
-    problem = _in_thread(_pg_reachable, PG_URL)
+    problem = _in_thread(_pg_reachable, BASE_PG_URL)
+    if problem is None and PG_URL != BASE_PG_URL:
+        _in_thread(_create_pg_database, PG_URL, BASE_PG_URL)
     if problem is not None:
-        message = f"PostgreSQL at {PG_URL} unreachable: {problem}"
+        message = f"PostgreSQL at {BASE_PG_URL} unreachable: {problem}"
         if CI:
             pytest.fail(message)
         pytest.skip(message)

@@ -5,10 +5,10 @@ import os
 import pytest
 
 from bot.config import Settings
-from tests.conftest import BOT_TOKEN, CI
+from tests.conftest import BOT_TOKEN, CI, per_worker_redis
 from tests.e2e.harness import RunningBot, start_bot
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL") or ("redis://127.0.0.1:6379/15" if CI else None)
+REDIS_URL = per_worker_redis(os.environ.get("TEST_REDIS_URL") or ("redis://127.0.0.1:6379/15" if CI else None))
 
 
 def make_settings(emulator, db_url: str, **extra) -> Settings:  # type: ignore[no-untyped-def]

@@ -80,7 +80,9 @@ async def test_building_head_notice_followup_case_and_claims(bot):
     mine = await unit_head.send(zh("🏢 My building"))
     assert "2" in mine[-1].text and zh("📝 File for a neighbour") in str(mine[-1].inline_buttons)
 
-    # The community secretary sends an important notice to the building, from chat.
+    # The community secretary sends an important notice to the building, from chat. The
+    # resident is on Telegram before it goes (the sender, woken at once, does not wait).
+    resident = person(bot, RESIDENT, "王桂芝")
     secretary = person(bot, SECRETARY, "刘秀梅")
     await secretary.send("/start")
     await secretary.from_menu("📢 Send a notice")
@@ -90,7 +92,6 @@ async def test_building_head_notice_followup_case_and_claims(bot):
     await secretary.tap("Residents")
     answer = await secretary.tap("Yes, ask them to confirm")
     await secretary.tap("Send now")
-    resident = person(bot, RESIDENT, "王桂芝")
     for p in (head, unit_head, resident):
         await received(p, "Water is off tomorrow")
     async with bot.app.sessionmaker() as s:
