@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 log = logging.getLogger(__name__)
 
 RECONNECT_SECONDS = 2.0
+STOP_WAIT_SECONDS = 3.0  # how long stop() waits for its tasks to end after cancelling them
 CHANNELS = ("chat", "released", "outbox")
 
 
@@ -131,7 +132,11 @@ class Wakeups:
         self._closing = True
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Bounded: a client library caught inside a read may not let the cancellation
+        # through at once (then its task is left to the loop's end, not waited on forever).
+        _done, stuck = await asyncio.wait(self._tasks, timeout=STOP_WAIT_SECONDS) if self._tasks else (set(), set())
+        if stuck:
+            log.warning("wake-ups: %d task(s) did not stop within %s s", len(stuck), STOP_WAIT_SECONDS)
         self._tasks = []
         await self._disconnect()
 
