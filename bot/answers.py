@@ -64,6 +64,7 @@ from sqlalchemy import Delete, Insert, Update, and_, bindparam, delete, event, i
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from bot.aio import wait_event
 from bot.http import prepared_body
 from bot.middlewares import current_session
 from bot.retry import OutcomeUnknown
@@ -441,10 +442,7 @@ class AnswerJournal(BaseRequestMiddleware):
         next_upkeep = asyncio.get_running_loop().time() + upkeep
         while True:
             if self.shared:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), max(0.0, next_upkeep - asyncio.get_running_loop().time()))
-                except TimeoutError:
-                    pass
+                await wait_event(self._wake, max(0.0, next_upkeep - asyncio.get_running_loop().time()))
             else:
                 await self._wake.wait()
             self._wake.clear()

@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.aio import bounded
 from bot.answers import AnswerJournal
 from bot.config import Settings
 from bot.delivery import DeliveryRuntime
@@ -315,7 +316,7 @@ class GridBotApp:
             if self._outbox_relay is not None:
                 stop_listening(self._outbox_relay)
             try:  # after the pipeline: its "released" goes out first
-                await asyncio.wait_for(self.wakeups.stop(), 5)
+                await bounded(self.wakeups.stop(), 5)
             except TimeoutError:
                 log.warning("stopping: the wake-up connections did not close in time")
         if self._metrics_server is not None:

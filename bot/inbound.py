@@ -59,6 +59,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.aio import bounded, wait_event
 from bot.middlewares import UpdateAlreadyDone
 from models import InboundStatus, InboundUpdate, OutgoingRequest, utcnow
 
@@ -325,8 +326,7 @@ class InboundPipeline:
         interval = self.lease.total_seconds() / 3
         while not self._stopping:
             # Woken early when another process hands its updates back (bot/wakeup.py).
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._look_again.wait(), interval)
+            await wait_event(self._look_again, interval)
             self._look_again.clear()
             try:
                 await self.renew_leases()
@@ -407,8 +407,7 @@ class InboundPipeline:
                 if woken is None:
                     await asyncio.sleep(delay)
                 else:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(woken.wait(), delay)
+                    await wait_event(woken, delay)
                 delay = min(delay * 2, 1.0 if woken is None else self.turn_poll[1])
         return False  # stays pending in the database
 
@@ -478,7 +477,7 @@ class InboundPipeline:
         return [len(q) for q in self._queues.values()]
 
     async def wait_idle(self, timeout: float | None = None) -> None:
-        await asyncio.wait_for(self._idle.wait(), timeout)
+        await bounded(self._idle.wait(), timeout)
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Let running handlers finish (up to ``timeout``); leave the rest pending."""
@@ -615,7 +614,4 @@ class InboundPipeline:
 
     @staticmethod
     async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-        try:
-            await asyncio.wait_for(stop.wait(), seconds)
-        except TimeoutError:
-            pass
+        await wait_event(stop, seconds)

@@ -27,6 +27,8 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from bot.aio import bounded, wait_event
+
 log = logging.getLogger(__name__)
 
 RECONNECT_SECONDS = 2.0
@@ -128,7 +130,7 @@ class Wakeups:
 
     async def stop(self) -> None:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.flush(), 2)
+            await bounded(self.flush(), 2)
         self._closing = True
         for task in self._tasks:
             task.cancel()
@@ -216,12 +218,11 @@ class PostgresWakeups(Wakeups):
 
     async def _until_disconnected(self) -> None:
         while not self._lost.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._lost.wait(), 5)
+            await wait_event(self._lost, 5)
             if self._listener is None or self._listener.is_closed():
                 return
             # A connection cut without a FIN is only noticed when used.
-            await asyncio.wait_for(self._listener.execute("SELECT 1"), 5)
+            await bounded(self._listener.execute("SELECT 1"), 5)
 
     async def _send_batch(self, batch: list[tuple[str, str]]) -> None:
         # (see _connect: asyncpg itself)
@@ -243,7 +244,7 @@ class PostgresWakeups(Wakeups):
         for conn in (self._listener, self._sender):
             if conn is not None and not conn.is_closed():
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(conn.close(), 2)
+                    await bounded(conn.close(), 2)
         self._listener = self._sender = None
 
 
@@ -287,7 +288,7 @@ class RedisWakeups(Wakeups):
             if closable is not None:
                 # Bounded: redis-py's pub/sub teardown waits for a lock a cancelled read may hold.
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(closable.aclose(), 2)
+                    await bounded(closable.aclose(), 2)
 
 
 class OutboxRelay:

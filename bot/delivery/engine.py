@@ -36,7 +36,6 @@ A row's life::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import itertools
 import logging
@@ -54,6 +53,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.aio import wait_event
 from bot.config import Settings
 from bot.delivery.limits import ChatLimits, LocalLimiter, SharedLimiter
 from bot.delivery.quiet import in_quiet_hours
@@ -374,8 +374,7 @@ class Sender:
                 if timeout is None or self._stopping:
                     continue  # a stop's wake-up may have come meanwhile: clearing it would wait
                 wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), timeout)
+                await wait_event(wake, timeout)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -553,8 +552,7 @@ class Sender:
     async def _flush_loop(self) -> None:
         while not self._flushing_done:
             self._flush_wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._flush_wake.wait(), FLUSH_INTERVAL)
+            await wait_event(self._flush_wake, FLUSH_INTERVAL)
             try:
                 await self._flush()
             except asyncio.CancelledError:

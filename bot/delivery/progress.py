@@ -24,6 +24,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.aio import wait_event
 from bot.config import Settings
 from bot.delivery.limits import LocalLimiter
 from bot.delivery.quiet import in_quiet_hours, quiet_hours_end
@@ -152,8 +153,7 @@ class BroadcastMonitor:
                 raise
             except Exception:
                 log.exception("broadcast monitor failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.interval)
+            await wait_event(stop, self.interval)
 
     async def tick(self) -> None:
         now = self.clock()

@@ -61,6 +61,8 @@ async def test_sigkill_mid_broadcast_then_restart(db_url, sessionmaker, emulator
 
     second = await spawn_sender(env, log)
     try:
+        # The clock below is for sending, not for a loaded machine's interpreter start.
+        await _until(lambda: _read(log).count("delivery process running") >= 2, timeout=60)
         got = await wait_rows(sessionmaker, lambda g: settled(g), timeout=30)
         await end_process(second, signal.SIGTERM)
     finally:

@@ -27,12 +27,12 @@ class RunningBot:
         return Person(self, user)
 
     async def stop(self) -> None:
-        """Stop the bot as the tests' teardown.  A stop that hangs (seen about once in a
-        full run, on PostgreSQL, after the test itself passed: an open defect, see the
-        session notes) is cut short: the polling task is cancelled, the close bounded,
-        and every task's stack is reported as a warning instead of hanging the run.
-        The real stop path (SIGTERM within the grace) is tested on processes in
-        tests/e2e/test_durability.py and tests/e2e/test_city.py."""
+        """Stop the bot as the tests' teardown.  A stop that does not end within its
+        bounds is cut short (the polling task cancelled, the close bounded) and every
+        task's chain of awaits, taken before the cancel, is reported as a warning
+        instead of hanging the run: that is how the lost cancellation in the answers'
+        loop was found (bot/aio.py).  The real stop path (SIGTERM within the grace)
+        is tested on processes in tests/e2e/test_durability.py and tests/e2e/test_city.py."""
         self.app.request_stop()
         try:
             await asyncio.wait_for(asyncio.shield(self.task), 15)
@@ -41,18 +41,32 @@ class RunningBot:
             self.task.cancel()
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(self.task, 5)
-        try:
-            await asyncio.wait_for(self.app.close(), 30)
-        except TimeoutError:
+        closing = asyncio.create_task(self.app.close(), name="GridBotApp.close")
+        done, _ = await asyncio.wait([closing], timeout=30)
+        if not done:  # the stacks are taken before the cancel unwinds them
             _warn_stuck("GridBotApp.close() did not end within 30 s")
+            closing.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(closing, 5)
+        else:
+            closing.result()
+
+
+def _awaiting(task: asyncio.Task[object]) -> str:
+    """Where a task is suspended: its coroutine's chain of awaits, outermost first
+    (``Task.get_stack`` gives only the outermost frame of a suspended coroutine)."""
+    where = []
+    obj: object = task.get_coro()
+    while obj is not None and len(where) < 16:
+        frame = getattr(obj, "cr_frame", None) or getattr(obj, "gi_frame", None) or getattr(obj, "ag_frame", None)
+        if frame is not None:
+            where.append(f"{frame.f_code.co_filename.rsplit('/', 2)[-1]}:{frame.f_lineno} {frame.f_code.co_name}")
+        obj = getattr(obj, "cr_await", None) or getattr(obj, "gi_yieldfrom", None) or getattr(obj, "ag_await", None)
+    return " -> ".join(where)
 
 
 def _warn_stuck(what: str) -> None:
-    stacks = []
-    for task in asyncio.all_tasks():
-        frames = task.get_stack(limit=12)
-        stacks.append(f"{task.get_name()}: " + " <- ".join(
-            f"{f.f_code.co_filename.rsplit('/', 2)[-1]}:{f.f_lineno} {f.f_code.co_name}" for f in frames))
+    stacks = [f"{task.get_name()}: {_awaiting(task)}" for task in asyncio.all_tasks()]
     warnings.warn(f"{what}:\n" + "\n".join(stacks), RuntimeWarning, stacklevel=2)
 
 
