@@ -43,7 +43,7 @@ class OutboxStatus(enum.StrEnum):
 class OutboxMessage(Base):
     __tablename__ = "outbox"
     __table_args__ = (
-        Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_outbox_status_next_attempt_at_id", "status", "next_attempt_at", "id"),  # the claim's order
         Index("ix_outbox_broadcast_id_status", "broadcast_id", "status"),
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, BigIntPK, UTCDateTime, enum_column, utcnow
@@ -51,6 +51,9 @@ ROLE_SCOPE: dict[Role, ScopeType] = {
 
 class User(Base):
     __tablename__ = "users"
+    # The few who blocked the bot, for the outbox's claim (a partial index).
+    __table_args__ = (Index("ix_users_unreachable", "id", postgresql_where=text("unreachable"),
+                            sqlite_where=text("unreachable")),)
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     # Null for people registered on someone's behalf without Telegram.
     telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
