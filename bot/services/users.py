@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
 from bot.config import SUPPORTED_LOCALES
-from bot.services import homes
+from bot.services import homes, place_search
 from bot.services.errors import InvalidInput, NotAllowed, NotFound
 from models import Building, Community, FSMRecord, Grid, Role, RoleGrant, User, i18n_name, utcnow
 from models.direct import DirectStatement, attribute_names, column_defaults, persistent
@@ -230,25 +230,24 @@ SEARCH_LIMIT = 8
 
 async def search_buildings(session: AsyncSession, query: str, locale: str, *,
                            limit: int = SEARCH_LIMIT) -> list[Option]:
-    """Active buildings whose name (in any language), address or code contains ``query``
-    (case-insensitive; words apart by spaces may stand apart in it: "站前 2号" finds 站前小区2号楼),
-    in code order: a resident finds her home without knowing her grid.  A district has a few
-    thousand buildings at most."""
-    words = [w.casefold() for w in query.split()]
-    if not words:
+    """Active buildings whose name (in any language), address or code fits ``query`` as
+    people type it (bot.services.place_search: "铁路2号" and "铁路小区二号楼" find
+    铁路小区2号楼), the closest fits first, then in code order: a resident finds her
+    home without knowing her grid.  A district has a few thousand buildings at most."""
+    if not query.strip():
         raise InvalidInput("empty_text")
     if len(query.strip()) > MAX_QUERY_LEN:
         raise InvalidInput("query_too_long", limit=MAX_QUERY_LEN)
     rows = await session.scalars(select(Building).join(Grid, Building.grid_id == Grid.id)
                                  .where(Building.active, Grid.active).order_by(Building.code))
-    found: list[Option] = []
+    scored: list[tuple[int, Option]] = []
     for b in rows:
-        texts = [*(b.names or {}).values(), b.address or "", b.code]
-        if any(all(w in "".join(str(t).split()).casefold() for w in words) for t in texts):
-            found.append(Option(b.id, b.code, i18n_name(b.names, locale, b.code)))
-            if len(found) == limit:
-                break
-    return found
+        fits = [place_search.match(query, str(t)) for t in (*(b.names or {}).values(), b.address or "", b.code)]
+        best = max((f for f in fits if f is not None), default=None)
+        if best is not None:
+            scored.append((best, Option(b.id, b.code, i18n_name(b.names, locale, b.code))))
+    scored.sort(key=lambda fit: -fit[0])  # stable: code order within each kind of fit
+    return [option for _, option in scored[:limit]]
 
 
 def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -62,6 +62,8 @@ async def test_first_contact_in_chinese_explains_and_finds_the_building_by_name(
     assert labels[0] == "🏠 站前小区2号楼" and "❌ 取消" in labels and all(len(t) <= 28 for t in labels)
     by_address = await p.send("铁路街56")
     assert [t for row in by_address[-1].inline_buttons for t, _d in row][:2] == ["🏠 铁路小区2号楼", "🏠 铁路小区3号楼"]
+    as_said = await p.send("铁路二号楼")  # a word left out, the number in Chinese
+    assert [t for row in as_said[-1].inline_buttons for t, _d in row][0] == "🏠 铁路小区2号楼"
     nothing = await p.send("不存在的地方")
     assert "没有找到" in nothing[-1].text
     too_long = await p.send("长" * 5000)
