@@ -22,19 +22,19 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     CheckConstraint,
-    Date,
     ForeignKey,
     Index,
-    Integer,
     String,
     UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, BigIntPK, JSONType, UTCDateTime, enum_column, utcnow
+from models.base import DefaultNow, IdBase, JSONType, TimestampMixin, UserRestrict, UserSetNull
+
+__all__ = ["Appointment", "AppointmentClosure", "AppointmentPlan", "AppointmentSlot",
+           "AppointmentStatus", "CancelReason", "FollowUp"]
 
 
 class AppointmentStatus(enum.StrEnum):
@@ -59,40 +59,38 @@ class FollowUp(enum.StrEnum):
     rebooked = "rebooked"
 
 
-class AppointmentPlan(Base):
+class AppointmentPlan(IdBase):
     __tablename__ = "appointment_plans"
     __table_args__ = (UniqueConstraint("station_id", "service_id"),)
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id", ondelete="CASCADE"))
     service_id: Mapped[int] = mapped_column(ForeignKey("service_items.id", ondelete="CASCADE"), index=True)
     # {"mon": ["08:30-11:30", "13:30-17:00"], ..., "sun": []}: local time; breaks are the gaps.
     weekly: Mapped[dict[str, list[str]]] = mapped_column(JSONType)
-    slot_minutes: Mapped[int] = mapped_column(Integer)
-    capacity: Mapped[int] = mapped_column(Integer)  # residents per slot
-    horizon_days: Mapped[int] = mapped_column(Integer)
-    min_notice_minutes: Mapped[int] = mapped_column(Integer)
-    cancel_cutoff_minutes: Mapped[int] = mapped_column(Integer)
+    slot_minutes: Mapped[int]
+    capacity: Mapped[int]   # residents per slot
+    horizon_days: Mapped[int]
+    min_notice_minutes: Mapped[int]
+    cancel_cutoff_minutes: Mapped[int]
     # The service happens at the resident's home (a worker of the station comes).
-    at_home: Mapped[bool] = mapped_column(Boolean, default=False)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    at_home: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    updated_by_id: Mapped[UserSetNull]
+    updated_at: Mapped[DefaultNow]
 
 
-class AppointmentClosure(Base):
+class AppointmentClosure(IdBase):
     __tablename__ = "appointment_closures"
     __table_args__ = (UniqueConstraint("station_id", "day"),)
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id", ondelete="CASCADE"))
-    day: Mapped[date] = mapped_column(Date)  # local date (DISPLAY_TZ)
+    day: Mapped[date]   # local date (DISPLAY_TZ)
     reason: Mapped[str] = mapped_column(String(200), default="")
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[UserSetNull]
+    created_at: Mapped[DefaultNow]
 
 
-class AppointmentSlot(Base):
+class AppointmentSlot(IdBase):
     """The seat counter of one slot; created on the first booking."""
 
     __tablename__ = "appointment_slots"
@@ -101,14 +99,13 @@ class AppointmentSlot(Base):
         CheckConstraint("booked >= 0", name="booked_not_negative"),
     )
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id", ondelete="CASCADE"))
     service_id: Mapped[int] = mapped_column(ForeignKey("service_items.id", ondelete="CASCADE"))
-    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    booked: Mapped[int] = mapped_column(Integer, default=0)
+    starts_at: Mapped[datetime]
+    booked: Mapped[int] = mapped_column(default=0)
 
 
-class Appointment(Base):
+class Appointment(TimestampMixin, IdBase):
     __tablename__ = "appointments"
     __table_args__ = (
         Index("ix_appointments_station_id_day", "station_id", "day"),
@@ -119,31 +116,28 @@ class Appointment(Base):
               sqlite_where=text("status = 'booked'"), postgresql_where=text("status = 'booked'")),
     )
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     slot_id: Mapped[int] = mapped_column(ForeignKey("appointment_slots.id", ondelete="RESTRICT"))
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id", ondelete="RESTRICT"))
     service_id: Mapped[int] = mapped_column(ForeignKey("service_items.id", ondelete="RESTRICT"))
-    resident_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
-    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    day: Mapped[date] = mapped_column(Date)  # local date of starts_at
-    status: Mapped[AppointmentStatus] = mapped_column(enum_column(AppointmentStatus), default=AppointmentStatus.booked)
-    at_home: Mapped[bool] = mapped_column(Boolean, default=False)
+    resident_id: Mapped[UserRestrict]
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    day: Mapped[date]   # local date of starts_at
+    status: Mapped[AppointmentStatus] = mapped_column(default=AppointmentStatus.booked)
+    at_home: Mapped[bool] = mapped_column(default=False)
     # Booked by a worker for a resident without Telegram (暖心代办's warm-heart path).
-    proxy: Mapped[bool] = mapped_column(Boolean, default=False)
-    booked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    proxy: Mapped[bool] = mapped_column(default=False)
+    booked_by_id: Mapped[UserSetNull]
     # Bumped by every reschedule: reminders' dedupe keys and the .ics SEQUENCE carry it.
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    cancel_reason: Mapped[CancelReason | None] = mapped_column(enum_column(CancelReason))
-    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    marked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # attended / no-show recorded
-    marked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    follow_up: Mapped[FollowUp | None] = mapped_column(enum_column(FollowUp))
+    version: Mapped[int] = mapped_column(default=1)
+    cancel_reason: Mapped[CancelReason | None]
+    cancelled_at: Mapped[datetime | None]
+    cancelled_by_id: Mapped[UserSetNull]
+    marked_at: Mapped[datetime | None]  # attended / no-show recorded
+    marked_by_id: Mapped[UserSetNull]
+    follow_up: Mapped[FollowUp | None]
     # The case opened instead (issue 3's cases table; no foreign key across the two branches).
     follow_up_case_id: Mapped[int | None] = mapped_column(BigInteger)
     # A closure-cancelled booking rebooked with one tap points at its replacement.
     rebooked_as_id: Mapped[int | None] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

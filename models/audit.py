@@ -4,12 +4,13 @@ every role change (PIPL's records of processing)."""
 from __future__ import annotations
 
 import enum
-from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, BigIntPK, UTCDateTime, enum_column, utcnow
+from models.base import DefaultNow, IdBase, UserSetNull
+
+__all__ = ["AccessAction", "AccessLog"]
 
 
 class AccessAction(enum.StrEnum):
@@ -19,7 +20,7 @@ class AccessAction(enum.StrEnum):
     role_revoked = "role_revoked"  # detail: role@scope code, and how (cli, chat, import)
 
 
-class AccessLog(Base):
+class AccessLog(IdBase):
     """One row per access or role change, written in the transaction that did it.
 
     ``community_id`` / ``district_id`` place the row so staff read their
@@ -32,13 +33,12 @@ class AccessLog(Base):
         Index("ix_access_log_district_id_id", "district_id", "id"),
     )
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    at: Mapped[DefaultNow]
     # Null: the operator's command line, or a person since erased.
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    action: Mapped[AccessAction] = mapped_column(enum_column(AccessAction))
+    actor_id: Mapped[UserSetNull]
+    action: Mapped[AccessAction]
     # Whose data (the resident whose phone; the person whose role).
-    subject_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    subject_id: Mapped[UserSetNull]
     object_type: Mapped[str | None] = mapped_column(String(16))  # case, household, building, grant
     object_id: Mapped[int | None] = mapped_column(BigInteger)
     detail: Mapped[str] = mapped_column(String(200), default="")

@@ -1,4 +1,15 @@
-"""Declarative base, the one UTC datetime type and shared column helpers."""
+"""Declarative base, the one UTC datetime type and shared column helpers.
+
+The tables declare their columns with the annotations of SQLAlchemy 2: a bare
+``Mapped[datetime | None]`` is a nullable :class:`UTCDateTime`, a bare
+``Mapped[SomeStrEnum]`` the enum stored as its value (:func:`enum_column`),
+``Mapped[int]`` / ``Mapped[bool]`` / ``Mapped[float]`` / ``Mapped[date]``
+SQLAlchemy's own Integer, Boolean, Float and Date.  What many tables repeat
+is written once below: :class:`IdBase` gives a table its BIGINT ``id``
+primary key, ``Annotated`` presets stand for the insert and update times and
+the references to people and cases, and :class:`TimestampMixin` adds the
+pair of timestamps that close many tables.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +17,21 @@ import enum
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Enum, Integer, MetaData, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    TypeDecorator,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -107,3 +128,37 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # What a column's annotation alone maps to: every datetime is aware UTC, an enum
+    # (the class is taken from the annotation) is enum_column's VARCHAR(16), and a
+    # float the FLOAT of the migrations (SQLAlchemy 2.1's default would be DOUBLE).
+    type_annotation_map = {datetime: UTCDateTime, enum.Enum: enum_column(enum.Enum), float: Float}
+
+
+class IdBase(Base):
+    """The base of the tables keyed by a BIGINT ``id`` (always their first column)."""
+
+    __abstract__ = True
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, sort_order=-1)
+
+
+# Column presets, used as ``at: Mapped[DefaultNow]``; a ``mapped_column(...)`` on the
+# attribute adds to its preset (``index=True``, ``unique=True``, ``primary_key=True``).
+# DefaultNow: the time the row is inserted; RefreshedNow: also whenever the ORM updates it.
+DefaultNow = Annotated[datetime, mapped_column(default=utcnow)]
+RefreshedNow = Annotated[datetime, mapped_column(default=utcnow, onupdate=utcnow)]
+# The person who did something: the row stays when they are erased.
+UserSetNull = Annotated[int | None, mapped_column(ForeignKey("users.id", ondelete="SET NULL"))]
+# Rows that are about one person and go with them.
+UserCascade = Annotated[int, mapped_column(ForeignKey("users.id", ondelete="CASCADE"))]
+# Rows a person must not be deleted from under (cases, patrols, appointments).
+UserRestrict = Annotated[int, mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))]
+CaseCascade = Annotated[int, mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))]
+CommunityRestrict = Annotated[int, mapped_column(ForeignKey("communities.id", ondelete="RESTRICT"))]
+GridRestrict = Annotated[int, mapped_column(ForeignKey("grids.id", ondelete="RESTRICT"))]
+
+
+class TimestampMixin:
+    """``created_at`` and ``updated_at`` (kept by the ORM), after the table's own columns."""
+
+    created_at: Mapped[DefaultNow]
+    updated_at: Mapped[RefreshedNow]

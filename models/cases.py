@@ -16,13 +16,9 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     CheckConstraint,
-    Date,
-    Float,
     ForeignKey,
     Index,
-    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -30,7 +26,28 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, BigIntPK, JSONType, UTCDateTime, enum_column, utcnow
+from models.base import (
+    Base,
+    CaseCascade,
+    CommunityRestrict,
+    DefaultNow,
+    GridRestrict,
+    IdBase,
+    JSONType,
+    RefreshedNow,
+    TimestampMixin,
+    UserCascade,
+    UserRestrict,
+    UserSetNull,
+    enum_column,
+)
+from models.media import MediaKind
+
+__all__ = ["HANDLING_STATUSES", "OPEN_STATUSES", "ActorRole", "AttachmentKind",
+           "CannedReply", "Case", "CaseAttachment", "CaseCounter", "CaseEscalation",
+           "CaseEvent", "CaseEventType", "CaseFollower", "CaseHandover", "CaseKind",
+           "CaseRating", "CaseStatus", "CloseReason", "HandoverDirection", "Holiday",
+           "HolidayKind"]
 
 
 class CaseKind(enum.StrEnum):
@@ -107,14 +124,7 @@ class CaseEventType(enum.StrEnum):
     reminded = "reminded"  # a grid head or staff reminded the owner (or the grid's workers)
 
 
-class AttachmentKind(enum.StrEnum):
-    photo = "photo"
-    voice = "voice"
-    audio = "audio"
-    video = "video"
-    video_note = "video_note"
-    document = "document"
-    location = "location"
+AttachmentKind = MediaKind  # what a case attachment is
 
 
 class HandoverDirection(enum.StrEnum):
@@ -127,7 +137,7 @@ class HolidayKind(enum.StrEnum):
     workday = "workday"  # 调休: a make-up working day, even on a weekend
 
 
-class Case(Base):
+class Case(IdBase):
     __tablename__ = "cases"
     __table_args__ = (
         Index("ix_cases_status_accept_due_at", "status", "accept_due_at"),
@@ -143,59 +153,58 @@ class Case(Base):
         Index("ix_cases_updated_at_id", "updated_at", "id"),
     )
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     # DC-2026-000123: district code, year, a per-(district, year) sequence.  Null while a draft.
     number: Mapped[str | None] = mapped_column(String(40), unique=True)
-    kind: Mapped[CaseKind] = mapped_column(enum_column(CaseKind))
-    status: Mapped[CaseStatus] = mapped_column(enum_column(CaseStatus), default=CaseStatus.draft)
+    kind: Mapped[CaseKind]
+    status: Mapped[CaseStatus] = mapped_column(default=CaseStatus.draft)
     service_id: Mapped[int | None] = mapped_column(ForeignKey("service_items.id", ondelete="SET NULL"))
-    resident_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
-    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="RESTRICT"))
-    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id", ondelete="RESTRICT"))
+    resident_id: Mapped[UserRestrict]
+    community_id: Mapped[CommunityRestrict]
+    grid_id: Mapped[GridRestrict]
     building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id", ondelete="SET NULL"))
     description: Mapped[str] = mapped_column(Text, default="")
-    latitude: Mapped[float | None] = mapped_column(Float)
-    longitude: Mapped[float | None] = mapped_column(Float)
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
     # Proxy errands: by when the resident needs it (None: as soon as possible)
     # and what they authorise the worker to do on their behalf.
-    needed_by: Mapped[date | None] = mapped_column(Date)
+    needed_by: Mapped[date | None]
     authorisation: Mapped[str | None] = mapped_column(Text)
 
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    close_reason: Mapped[CloseReason | None] = mapped_column(enum_column(CloseReason))
+    owner_id: Mapped[UserSetNull] = mapped_column(index=True)
+    created_at: Mapped[DefaultNow]
+    submitted_at: Mapped[datetime | None]
+    accepted_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    close_reason: Mapped[CloseReason | None]
     resolution: Mapped[str | None] = mapped_column(Text)
-    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    reopen_count: Mapped[int] = mapped_column(default=0)
 
     # Deadlines (working hours from the catalogue item) and when each was escalated.
-    accept_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    accept_escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    resolve_escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accept_due_at: Mapped[datetime | None]
+    resolve_due_at: Mapped[datetime | None]
+    accept_escalated_at: Mapped[datetime | None]
+    resolve_escalated_at: Mapped[datetime | None]
     # Escalation with handles (issue 20): the grid's workers are reminded once before the
     # acceptance limit; past a limit the alert climbs one level of the chain (grid head,
     # community staff, district) each CASE_ESCALATION_STEP_HOURS while nobody acts.
-    accept_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    escalation_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    accept_reminded_at: Mapped[datetime | None]
+    escalation_level: Mapped[int] = mapped_column(default=0, server_default="0")
+    escalation_next_at: Mapped[datetime | None] = mapped_column(index=True)
 
     # Emergencies: alerted up the chain every few minutes until acknowledged.
-    emergency: Mapped[bool] = mapped_column(Boolean, default=False)
-    emergency_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    emergency_level: Mapped[int] = mapped_column(Integer, default=0)
-    emergency_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    emergency_ack_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    emergency_ack_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    emergency: Mapped[bool] = mapped_column(default=False)
+    emergency_at: Mapped[datetime | None]
+    emergency_level: Mapped[int] = mapped_column(default=0)
+    emergency_next_at: Mapped[datetime | None]
+    emergency_ack_at: Mapped[datetime | None]
+    emergency_ack_by_id: Mapped[UserSetNull]
     # A case the resident keeps private: never published (Open311, docs/open311.md).
-    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    private: Mapped[bool] = mapped_column(default=False, server_default=false())
+    updated_at: Mapped[RefreshedNow]
 
 
-class CaseEvent(Base):
+class CaseEvent(IdBase):
     """One step of a case's timeline: who, when, what, with a note."""
 
     __tablename__ = "case_events"
@@ -204,19 +213,18 @@ class CaseEvent(Base):
         Index("ix_case_events_type_at", "type", "at"),
     )
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    actor_role: Mapped[ActorRole] = mapped_column(enum_column(ActorRole))
+    case_id: Mapped[CaseCascade]
+    at: Mapped[DefaultNow]
+    actor_id: Mapped[UserSetNull]
+    actor_role: Mapped[ActorRole]
     type: Mapped[CaseEventType] = mapped_column(enum_column(CaseEventType, 32))
     note: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     # Shown on the resident's timeline (internal notes and alerts are not).
-    public: Mapped[bool] = mapped_column(Boolean, default=True)
+    public: Mapped[bool] = mapped_column(default=True)
 
 
-class CaseAttachment(Base):
+class CaseAttachment(IdBase):
     """A photo, voice note, document or location someone sent about a case.
 
     Telegram keeps the file; we keep its ``file_id`` (to send it again) and
@@ -226,53 +234,50 @@ class CaseAttachment(Base):
     __tablename__ = "case_attachments"
     __table_args__ = (Index("ix_case_attachments_case_id_id", "case_id", "id"),)
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    case_id: Mapped[CaseCascade]
     event_id: Mapped[int | None] = mapped_column(ForeignKey("case_events.id", ondelete="SET NULL"))
-    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    kind: Mapped[AttachmentKind] = mapped_column(enum_column(AttachmentKind))
+    uploaded_by_id: Mapped[UserSetNull]
+    kind: Mapped[AttachmentKind]
     file_id: Mapped[str | None] = mapped_column(String(256))
     file_unique_id: Mapped[str | None] = mapped_column(String(128))
     file_name: Mapped[str | None] = mapped_column(String(256))
     mime_type: Mapped[str | None] = mapped_column(String(128))
     caption: Mapped[str | None] = mapped_column(Text)
-    latitude: Mapped[float | None] = mapped_column(Float)
-    longitude: Mapped[float | None] = mapped_column(Float)
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
     # intake, message, note, resolution, handover, report (a department's)
     phase: Mapped[str] = mapped_column(String(16), default="intake")
     # Internal attachments (on notes) are never shown to residents.
-    public: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    public: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[DefaultNow]
 
 
-class CaseHandover(Base):
+class CaseHandover(IdBase):
     """A document changing hands during a proxy errand."""
 
     __tablename__ = "case_handovers"
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
-    direction: Mapped[HandoverDirection] = mapped_column(enum_column(HandoverDirection))
+    case_id: Mapped[CaseCascade] = mapped_column(index=True)
+    direction: Mapped[HandoverDirection]
     document: Mapped[str] = mapped_column(String(200))
     photo_file_id: Mapped[str | None] = mapped_column(String(256))
     photo_unique_id: Mapped[str | None] = mapped_column(String(128))
-    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recorded_by_id: Mapped[UserSetNull]
+    at: Mapped[DefaultNow]
 
 
-class CaseRating(Base):
+class CaseRating(IdBase):
     __tablename__ = "case_ratings"
     __table_args__ = (CheckConstraint("score BETWEEN 1 AND 5", name="score_range"),)
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
-    resident_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    score: Mapped[int] = mapped_column(Integer)
+    case_id: Mapped[CaseCascade] = mapped_column(unique=True)
+    resident_id: Mapped[UserSetNull]
+    score: Mapped[int]
     comment: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[DefaultNow]
 
 
-class CaseEscalation(Base):
+class CaseEscalation(IdBase):
     """吹哨报到: a worker calls a department in; it acknowledges, then reports back."""
 
     __tablename__ = "case_escalations"
@@ -281,31 +286,29 @@ class CaseEscalation(Base):
         Index("ix_case_escalations_ack_due_at", "ack_due_at"),
     )
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[CaseCascade] = mapped_column(index=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id", ondelete="RESTRICT"))
-    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    requested_by_id: Mapped[UserSetNull]
     note: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    ack_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    overdue_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[DefaultNow]
+    ack_due_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by_id: Mapped[UserSetNull]
+    overdue_alerted_at: Mapped[datetime | None]
+    reported_at: Mapped[datetime | None]
+    reported_by_id: Mapped[UserSetNull]
     report: Mapped[str | None] = mapped_column(Text)
 
 
-class CaseFollower(Base):
+class CaseFollower(IdBase):
     """A resident who follows someone else's case instead of filing a duplicate."""
 
     __tablename__ = "case_followers"
     __table_args__ = (UniqueConstraint("case_id", "user_id"),)
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    case_id: Mapped[CaseCascade]
+    user_id: Mapped[UserCascade] = mapped_column(index=True)
+    created_at: Mapped[DefaultNow]
 
 
 class CaseCounter(Base):
@@ -314,34 +317,30 @@ class CaseCounter(Base):
     __tablename__ = "case_counters"
 
     district_code: Mapped[str] = mapped_column(String(32), primary_key=True)
-    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
     last: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class CannedReply(Base):
+class CannedReply(TimestampMixin, IdBase):
     """A reply template workers can send; staff edit them.  ``community_id``
     None: for the whole deployment."""
 
     __tablename__ = "canned_replies"
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"),
                                                      index=True)
     title: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_by_id: Mapped[UserSetNull]
 
 
-class Holiday(Base):
+class Holiday(IdBase):
     """The working calendar's exceptions: public holidays and make-up workdays (调休)."""
 
     __tablename__ = "holidays"
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    day: Mapped[date] = mapped_column(Date, unique=True)
-    kind: Mapped[HolidayKind] = mapped_column(enum_column(HolidayKind))
+    day: Mapped[date] = mapped_column(unique=True)
+    kind: Mapped[HolidayKind]
     name: Mapped[str] = mapped_column(String(100), default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[DefaultNow]

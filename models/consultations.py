@@ -17,20 +17,14 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, BigIntPK, JSONType, UTCDateTime, enum_column, utcnow
+from models.base import DefaultNow, IdBase, JSONType, UserCascade, UserSetNull
 from models.delivery import BroadcastScope
+
+__all__ = ["Consultation", "ConsultationAnswer", "ConsultationRecipient",
+           "ConsultationStatus"]
 
 
 class ConsultationStatus(enum.StrEnum):
@@ -38,16 +32,15 @@ class ConsultationStatus(enum.StrEnum):
     closed = "closed"  # results posted back to those asked
 
 
-class Consultation(Base):
+class Consultation(IdBase):
     __tablename__ = "consultations"
     __table_args__ = (
         Index("ix_consultations_status_closes_at", "status", "closes_at"),
         Index("ix_consultations_community_id_created_at", "community_id", "created_at"),
     )
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    scope_type: Mapped[BroadcastScope] = mapped_column(enum_column(BroadcastScope))
+    created_by_id: Mapped[UserSetNull]
+    scope_type: Mapped[BroadcastScope]
     scope_id: Mapped[int] = mapped_column(BigInteger)
     # Where it was asked, for the reports: the community always, the grid when one grid (or a building of it).
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
@@ -55,37 +48,34 @@ class Consultation(Base):
     question: Mapped[str] = mapped_column(Text)
     # The choices, in order; empty: open answers (free text).
     choices: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    status: Mapped[ConsultationStatus] = mapped_column(enum_column(ConsultationStatus),
-                                                       default=ConsultationStatus.open)
-    closes_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[ConsultationStatus] = mapped_column(default=ConsultationStatus.open)
+    closes_at: Mapped[datetime]
     # Erased (None) when it closes: see the module's docstring.
     salt: Mapped[str | None] = mapped_column(String(64))
-    asked: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    asked: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[DefaultNow]
+    closed_at: Mapped[datetime | None]
 
 
-class ConsultationRecipient(Base):
+class ConsultationRecipient(IdBase):
     """Who was asked (fixed when it is sent) and whether they answered; never what."""
 
     __tablename__ = "consultation_recipients"
     __table_args__ = (UniqueConstraint("consultation_id", "user_id"),)
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[UserCascade] = mapped_column(index=True)
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id", ondelete="SET NULL"))
-    answered: Mapped[bool] = mapped_column(Boolean, default=False)
+    answered: Mapped[bool] = mapped_column(default=False)
 
 
-class ConsultationAnswer(Base):
+class ConsultationAnswer(IdBase):
     """One resident's answer under their voter key: no user id, no time."""
 
     __tablename__ = "consultation_answers"
     __table_args__ = (UniqueConstraint("consultation_id", "voter"),)
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id", ondelete="CASCADE"))
     voter: Mapped[str] = mapped_column(String(64))
-    choice: Mapped[int | None] = mapped_column(Integer)  # index into choices
+    choice: Mapped[int | None]   # index into choices
     text: Mapped[str | None] = mapped_column(Text)  # an open answer

@@ -9,19 +9,14 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    UniqueConstraint,
-)
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, BigIntPK, UTCDateTime, enum_column, utcnow
+from models.base import Base, DefaultNow, IdBase, RefreshedNow, UserCascade, UserSetNull
+
+__all__ = ["Broadcast", "BroadcastAck", "BroadcastAudience", "BroadcastScope",
+           "BroadcastStatus", "DeliveryState", "DeploymentState", "JobRun",
+           "JobRunStatus"]
 
 
 class BroadcastScope(enum.StrEnum):
@@ -44,7 +39,7 @@ class BroadcastStatus(enum.StrEnum):
     done = "done"  # nothing left to send; the report went out
 
 
-class Broadcast(Base):
+class Broadcast(IdBase):
     """A staff notice to everyone of an audience inside a scope.
 
     Its recipients are fixed when it is confirmed: one outbox row each
@@ -54,42 +49,38 @@ class Broadcast(Base):
     __tablename__ = "broadcasts"
     __table_args__ = (Index("ix_broadcasts_status_followup_at", "status", "followup_at"),)
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    scope_type: Mapped[BroadcastScope] = mapped_column(enum_column(BroadcastScope))
+    created_by_user_id: Mapped[UserSetNull] = mapped_column(index=True)
+    scope_type: Mapped[BroadcastScope]
     scope_id: Mapped[int] = mapped_column(BigInteger)
-    audience: Mapped[BroadcastAudience] = mapped_column(enum_column(BroadcastAudience))
+    audience: Mapped[BroadcastAudience]
     text: Mapped[str] = mapped_column(String(4096), default="")  # HTML, the composer's formatting kept
     photo: Mapped[str | None] = mapped_column(String(256))  # Telegram file ids
     document: Mapped[str | None] = mapped_column(String(256))
-    ack_requested: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[BroadcastStatus] = mapped_column(
-        enum_column(BroadcastStatus), default=BroadcastStatus.active
-    )
-    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    total: Mapped[int] = mapped_column(Integer, default=0)
+    ack_requested: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[BroadcastStatus] = mapped_column(default=BroadcastStatus.active)
+    scheduled_at: Mapped[datetime | None]
+    total: Mapped[int] = mapped_column(default=0)
     locale: Mapped[str] = mapped_column(String(8), default="zh-Hans")  # the composer's, for progress and report
     progress_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
     progress_text: Mapped[str | None] = mapped_column(String(4096))  # last shown, to skip identical edits
     # When residents who have not pressed "I have read it" are listed to their grid workers.
-    followup_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    followup_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # first message sent
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    followup_at: Mapped[datetime | None]
+    followup_sent_at: Mapped[datetime | None]
+    created_at: Mapped[DefaultNow]
+    started_at: Mapped[datetime | None]  # first message sent
+    finished_at: Mapped[datetime | None]
 
 
-class BroadcastAck(Base):
+class BroadcastAck(IdBase):
     """A recipient pressed "I have read it"."""
 
     __tablename__ = "broadcast_acks"
     __table_args__ = (UniqueConstraint("broadcast_id", "user_id"),)
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    acked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_id: Mapped[UserCascade] = mapped_column(index=True)
+    acked_at: Mapped[DefaultNow]
 
 
 class JobRunStatus(enum.StrEnum):
@@ -99,22 +90,21 @@ class JobRunStatus(enum.StrEnum):
     skipped = "skipped"  # the first due time seen for a new job: a baseline, not run
 
 
-class JobRun(Base):
+class JobRun(IdBase):
     """One run of a recurring job for one due time; ``(name, due_at)`` is unique,
     so across all processes only one takes it."""
 
     __tablename__ = "job_runs"
     __table_args__ = (UniqueConstraint("name", "due_at"),)
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
-    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[JobRunStatus] = mapped_column(enum_column(JobRunStatus))
+    due_at: Mapped[datetime]
+    status: Mapped[JobRunStatus]
     owner: Mapped[str | None] = mapped_column(String(64))
-    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    attempts: Mapped[int] = mapped_column(Integer, default=1)
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_expires_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=1)
+    started_at: Mapped[DefaultNow]
+    finished_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(String(2000))
 
 
@@ -128,9 +118,9 @@ class DeliveryState(Base):
     __tablename__ = "delivery_state"
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    tat: Mapped[float] = mapped_column(Float, default=0.0)
-    paused_until: Mapped[float] = mapped_column(Float, default=0.0)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    tat: Mapped[float] = mapped_column(default=0.0)
+    paused_until: Mapped[float] = mapped_column(default=0.0)
+    updated_at: Mapped[RefreshedNow]
 
 
 class DeploymentState(Base):
@@ -142,4 +132,4 @@ class DeploymentState(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(256), default="")
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[RefreshedNow]

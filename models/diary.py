@@ -22,22 +22,23 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Date,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-    text,
-)
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, BigIntPK, JSONType, UTCDateTime, enum_column, utcnow
+from models.base import (
+    DefaultNow,
+    GridRestrict,
+    IdBase,
+    JSONType,
+    UserRestrict,
+    UserSetNull,
+    enum_column,
+)
+from models.media import MediaKind
+
+__all__ = ["CareTag", "DiaryAttachment", "DiaryEntry", "DiaryEntryRevision",
+           "DiaryMediaKind", "EntryKind", "Household", "HouseholdTag",
+           "OpinionCategory", "Patrol", "PatrolEnd", "RevisionAction"]
 
 
 class EntryKind(enum.StrEnum):
@@ -68,14 +69,7 @@ class OpinionCategory(enum.StrEnum):
     other = "other"
 
 
-class DiaryMediaKind(enum.StrEnum):
-    photo = "photo"
-    voice = "voice"
-    audio = "audio"
-    video = "video"
-    video_note = "video_note"
-    document = "document"
-    location = "location"
+DiaryMediaKind = MediaKind  # what a diary attachment is
 
 
 class RevisionAction(enum.StrEnum):
@@ -92,7 +86,7 @@ class PatrolEnd(enum.StrEnum):
     auto = "auto"  # open longer than DIARY_PATROL_MAX_HOURS
 
 
-class Patrol(Base):
+class Patrol(IdBase):
     __tablename__ = "patrols"
     __table_args__ = (
         Index("ix_patrols_worker_id_started_at", "worker_id", "started_at"),
@@ -102,25 +96,24 @@ class Patrol(Base):
               sqlite_where=text("ended_at IS NULL"), postgresql_where=text("ended_at IS NULL")),
     )
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    worker_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
-    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id", ondelete="RESTRICT"))
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    end_reason: Mapped[PatrolEnd | None] = mapped_column(enum_column(PatrolEnd, 16))
+    worker_id: Mapped[UserRestrict]
+    grid_id: Mapped[GridRestrict]
+    started_at: Mapped[DefaultNow]
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[PatrolEnd | None]
     # Where the worker was: the first location they shared, the latest one
     # (live location keeps moving it) and until when the live location runs.
-    start_latitude: Mapped[float | None] = mapped_column(Float)
-    start_longitude: Mapped[float | None] = mapped_column(Float)
-    last_latitude: Mapped[float | None] = mapped_column(Float)
-    last_longitude: Mapped[float | None] = mapped_column(Float)
-    last_location_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    live_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    start_latitude: Mapped[float | None]
+    start_longitude: Mapped[float | None]
+    last_latitude: Mapped[float | None]
+    last_longitude: Mapped[float | None]
+    last_location_at: Mapped[datetime | None]
+    live_until: Mapped[datetime | None]
     # The building of the last visit: offered first for the next one.
     current_building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id", ondelete="SET NULL"))
 
 
-class DiaryEntry(Base):
+class DiaryEntry(IdBase):
     __tablename__ = "diary_entries"
     # By worker or grid and day: the covering indexes in models/reports.py.
     __table_args__ = (
@@ -129,11 +122,10 @@ class DiaryEntry(Base):
         Index("ix_diary_entries_case_id", "case_id"),
     )
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    worker_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
-    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id", ondelete="RESTRICT"))
+    worker_id: Mapped[UserRestrict]
+    grid_id: Mapped[GridRestrict]
     patrol_id: Mapped[int | None] = mapped_column(ForeignKey("patrols.id", ondelete="SET NULL"))
-    kind: Mapped[EntryKind] = mapped_column(enum_column(EntryKind, 16))
+    kind: Mapped[EntryKind]
     # visit: a CareTag; opinion: an OpinionCategory; otherwise None.
     category: Mapped[str | None] = mapped_column(String(32))
     building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id", ondelete="SET NULL"))
@@ -141,57 +133,55 @@ class DiaryEntry(Base):
     unit: Mapped[str | None] = mapped_column(String(32))  # unit / room when no ledger household
     text: Mapped[str] = mapped_column(Text, default="")
     resident_name: Mapped[str | None] = mapped_column(String(64))  # opinions: None = anonymous
-    latitude: Mapped[float | None] = mapped_column(Float)
-    longitude: Mapped[float | None] = mapped_column(Float)
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
     # problem -> case (the case's "submitted" event names this entry back).  No
     # database-level foreign key: ``cases`` is created on another migration
     # branch (0004), which may run after this one; cases are never deleted.
     case_id: Mapped[int | None] = mapped_column(BigInteger)
     # The Telegram message a loose note came from (order and provenance).
     message_id: Mapped[int | None] = mapped_column(BigInteger)
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    day: Mapped[date] = mapped_column(Date)  # local (DISPLAY_TZ) date of occurred_at
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    occurred_at: Mapped[DefaultNow]
+    day: Mapped[date]   # local (DISPLAY_TZ) date of occurred_at
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[DefaultNow]
+    updated_at: Mapped[DefaultNow]
+    deleted_at: Mapped[datetime | None]
 
 
-class DiaryAttachment(Base):
+class DiaryAttachment(IdBase):
     """A photo, voice note, video, document or location of an entry (Telegram
     keeps the file; we keep its ids)."""
 
     __tablename__ = "diary_attachments"
     __table_args__ = (Index("ix_diary_attachments_entry_id_id", "entry_id", "id"),)
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("diary_entries.id", ondelete="CASCADE"))
-    kind: Mapped[DiaryMediaKind] = mapped_column(enum_column(DiaryMediaKind, 16))
+    kind: Mapped[DiaryMediaKind]
     file_id: Mapped[str | None] = mapped_column(String(256))
     file_unique_id: Mapped[str | None] = mapped_column(String(128))
-    latitude: Mapped[float | None] = mapped_column(Float)
-    longitude: Mapped[float | None] = mapped_column(Float)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    created_at: Mapped[DefaultNow]
 
 
-class DiaryEntryRevision(Base):
+class DiaryEntryRevision(IdBase):
     """One change of an entry, with the whole entry as it was after it."""
 
     __tablename__ = "diary_entry_revisions"
     __table_args__ = (UniqueConstraint("entry_id", "version"),)
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("diary_entries.id", ondelete="CASCADE"))
-    version: Mapped[int] = mapped_column(Integer)
-    action: Mapped[RevisionAction] = mapped_column(enum_column(RevisionAction, 16))
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    version: Mapped[int]
+    action: Mapped[RevisionAction]
+    at: Mapped[DefaultNow]
+    by_id: Mapped[UserSetNull]
     # Made after the entry's day (a later correction, shown as such).
-    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    late: Mapped[bool] = mapped_column(default=False)
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
 
-class Household(Base):
+class Household(IdBase):
     """A household of the ledger (台账), in a building of a grid."""
 
     __tablename__ = "households"
@@ -200,34 +190,32 @@ class Household(Base):
         Index("ix_households_building_id", "building_id"),
     )
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
-    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id", ondelete="RESTRICT"))
+    grid_id: Mapped[GridRestrict]
     building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id", ondelete="RESTRICT"))
     unit: Mapped[str | None] = mapped_column(String(32))  # unit / room, e.g. "2-301"
     label: Mapped[str] = mapped_column(String(100))  # how workers know it, e.g. "王桂芝"
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    last_visit_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    active: Mapped[bool] = mapped_column(default=True)
+    last_visit_at: Mapped[datetime | None]
     # Local date by which the next visit is due; None: no tag asks for visits.
-    visit_due_on: Mapped[date | None] = mapped_column(Date)
+    visit_due_on: Mapped[date | None]
     # The household's separate consent to its sensitive tags (PIPL art. 29),
     # as recorded by the grid head or staff who set them; None: no tag may be set.
-    sensitive_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    sensitive_consent_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    sensitive_consent_at: Mapped[datetime | None]
+    sensitive_consent_by_id: Mapped[UserSetNull]
     # The registered resident this household is (linked by its grid head or staff), who
     # sees the household's tags in their profile and in /mydata.
-    resident_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resident_id: Mapped[UserSetNull] = mapped_column(index=True)
+    created_at: Mapped[DefaultNow]
+    updated_at: Mapped[DefaultNow]
 
 
-class HouseholdTag(Base):
+class HouseholdTag(IdBase):
     __tablename__ = "household_tags"
     __table_args__ = (UniqueConstraint("household_id", "tag"),)
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
     tag: Mapped[CareTag] = mapped_column(enum_column(CareTag, 24))
-    interval_days: Mapped[int] = mapped_column(Integer)  # visit at least every N days
-    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    interval_days: Mapped[int]   # visit at least every N days
+    set_by_id: Mapped[UserSetNull]
+    updated_at: Mapped[DefaultNow]

@@ -12,10 +12,12 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String
+from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, BigIntPK, UTCDateTime, enum_column, utcnow
+from models.base import DefaultNow, IdBase, UserCascade, UserSetNull
+
+__all__ = ["FamilyLink", "FamilyLinkStatus"]
 
 
 class FamilyLinkStatus(enum.StrEnum):
@@ -25,24 +27,22 @@ class FamilyLinkStatus(enum.StrEnum):
     ended = "ended"  # ended by either side, refused, or the invitation expired unused
 
 
-class FamilyLink(Base):
+class FamilyLink(IdBase):
     __tablename__ = "family_links"
     __table_args__ = (
         Index("ix_family_links_delegate_id_status", "delegate_id", "status"),
         Index("ix_family_links_resident_id_status", "resident_id", "status"),
     )
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    resident_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    delegate_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    resident_id: Mapped[UserCascade]
+    delegate_id: Mapped[UserCascade | None]
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    status: Mapped[FamilyLinkStatus] = mapped_column(enum_column(FamilyLinkStatus),
-                                                     default=FamilyLinkStatus.invited)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)  # of the invitation
+    status: Mapped[FamilyLinkStatus] = mapped_column(default=FamilyLinkStatus.invited)
+    expires_at: Mapped[datetime]  # of the invitation
     # The resident keeps getting their own reminders and case messages (else only the delegate does).
-    resident_copies: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    resident_copies: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[DefaultNow]
+    opened_at: Mapped[datetime | None]
+    confirmed_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    ended_by_id: Mapped[UserSetNull]

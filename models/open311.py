@@ -17,28 +17,28 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, BigIntPK, UTCDateTime, utcnow
+from models.base import CaseCascade, DefaultNow, IdBase, UserRestrict
+
+__all__ = ["Open311Client", "Open311Request"]
 
 
-class Open311Client(Base):
+class Open311Client(IdBase):
     __tablename__ = "open311_clients"
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the key
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user_id: Mapped[UserRestrict]
+    created_at: Mapped[DefaultNow]
+    revoked_at: Mapped[datetime | None]
 
 
-class Open311Request(Base):
+class Open311Request(IdBase):
     """A case filed through the API: its token, the reporter's contact (private)
     and the public media link the client gave."""
 
     __tablename__ = "open311_requests"
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
+    case_id: Mapped[CaseCascade] = mapped_column(unique=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("open311_clients.id", ondelete="RESTRICT"), index=True)
     token: Mapped[str] = mapped_column(String(64), unique=True)
     email: Mapped[str | None] = mapped_column(String(254))
@@ -48,4 +48,4 @@ class Open311Request(Base):
     device_id: Mapped[str | None] = mapped_column(String(128))
     account_id: Mapped[str | None] = mapped_column(String(128))
     media_url: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[DefaultNow]

@@ -9,15 +9,20 @@ picks one with fallbacks.  Every row has a stable ``code`` used by imports.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, UniqueConstraint, false
+from sqlalchemy import ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, BigIntPK, JSONType, UTCDateTime, enum_column, utcnow
+from models.base import CommunityRestrict, GridRestrict, IdBase, JSONType, TimestampMixin
+
+__all__ = ["Building", "Community", "Department", "District", "Grid", "GridKind",
+           "ServiceItem", "ServiceKind", "Station", "StationService", "i18n_name"]
 
 LocalizedText = dict[str, str]
+# The stable code imports name a row by; a text per locale (names, addresses...).
+Code = Annotated[str, mapped_column(String(32), unique=True)]
+Localized = Annotated[LocalizedText, mapped_column(JSONType)]
 
 
 class GridKind(enum.StrEnum):
@@ -32,111 +37,98 @@ class ServiceKind(enum.StrEnum):
     consult = "consult"  # advice, study, meetings, culture at a station
 
 
-class TimestampMixin:
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-
-
-class District(TimestampMixin, Base):
+class District(TimestampMixin, IdBase):
     __tablename__ = "districts"
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    code: Mapped[str] = mapped_column(String(32), unique=True)
-    names: Mapped[LocalizedText] = mapped_column(JSONType)
+    code: Mapped[Code]
+    names: Mapped[Localized]
     communities: Mapped[list[Community]] = relationship(back_populates="district")
 
 
-class Community(TimestampMixin, Base):
+class Community(TimestampMixin, IdBase):
     __tablename__ = "communities"
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    code: Mapped[str] = mapped_column(String(32), unique=True)
+    code: Mapped[Code]
     district_id: Mapped[int] = mapped_column(ForeignKey("districts.id", ondelete="RESTRICT"), index=True)
-    names: Mapped[LocalizedText] = mapped_column(JSONType)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    names: Mapped[Localized]
+    active: Mapped[bool] = mapped_column(default=True)
     district: Mapped[District] = relationship(back_populates="communities")
     grids: Mapped[list[Grid]] = relationship(back_populates="community")
 
 
-class Grid(TimestampMixin, Base):
+class Grid(TimestampMixin, IdBase):
     __tablename__ = "grids"
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    code: Mapped[str] = mapped_column(String(32), unique=True)
-    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="RESTRICT"), index=True)
-    names: Mapped[LocalizedText] = mapped_column(JSONType)
-    kind: Mapped[GridKind] = mapped_column(enum_column(GridKind), default=GridKind.residential)
-    latitude: Mapped[float | None] = mapped_column(Float)
-    longitude: Mapped[float | None] = mapped_column(Float)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    code: Mapped[Code]
+    community_id: Mapped[CommunityRestrict] = mapped_column(index=True)
+    names: Mapped[Localized]
+    kind: Mapped[GridKind] = mapped_column(default=GridKind.residential)
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    active: Mapped[bool] = mapped_column(default=True)
     community: Mapped[Community] = relationship(back_populates="grids")
     buildings: Mapped[list[Building]] = relationship(back_populates="grid")
 
 
-class Building(TimestampMixin, Base):
+class Building(TimestampMixin, IdBase):
     __tablename__ = "buildings"
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    code: Mapped[str] = mapped_column(String(32), unique=True)
-    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id", ondelete="RESTRICT"), index=True)
-    names: Mapped[LocalizedText] = mapped_column(JSONType)
+    code: Mapped[Code]
+    grid_id: Mapped[GridRestrict] = mapped_column(index=True)
+    names: Mapped[Localized]
     address: Mapped[str | None] = mapped_column(String(200))
-    units: Mapped[int] = mapped_column(Integer, default=1)
-    latitude: Mapped[float | None] = mapped_column(Float)
-    longitude: Mapped[float | None] = mapped_column(Float)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    units: Mapped[int] = mapped_column(default=1)
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    active: Mapped[bool] = mapped_column(default=True)
     grid: Mapped[Grid] = relationship(back_populates="buildings")
 
 
-class Station(TimestampMixin, Base):
+class Station(TimestampMixin, IdBase):
     """网格党群服务站: a walk-in station belonging to a community."""
 
     __tablename__ = "stations"
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    code: Mapped[str] = mapped_column(String(32), unique=True)
-    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="RESTRICT"), index=True)
-    names: Mapped[LocalizedText] = mapped_column(JSONType)
-    address: Mapped[LocalizedText] = mapped_column(JSONType)
+    code: Mapped[Code]
+    community_id: Mapped[CommunityRestrict] = mapped_column(index=True)
+    names: Mapped[Localized]
+    address: Mapped[Localized]
     phone: Mapped[str | None] = mapped_column(String(32))
-    latitude: Mapped[float | None] = mapped_column(Float)
-    longitude: Mapped[float | None] = mapped_column(Float)
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
     # {"mon": ["08:30-11:30", "13:30-17:00"], ...}; local time (DISPLAY_TZ).
     opening_hours: Mapped[dict[str, list[str]]] = mapped_column(JSONType, default=dict)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(default=True)
 
 
-class Department(TimestampMixin, Base):
+class Department(TimestampMixin, IdBase):
     """职能部门: urban management, justice, police, civil affairs..."""
 
     __tablename__ = "departments"
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    code: Mapped[str] = mapped_column(String(32), unique=True)
-    names: Mapped[LocalizedText] = mapped_column(JSONType)
+    code: Mapped[Code]
+    names: Mapped[Localized]
     # Working hours within which the department must acknowledge an escalation.
-    ack_hours: Mapped[int] = mapped_column(Integer, default=4)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    ack_hours: Mapped[int] = mapped_column(default=4)
+    active: Mapped[bool] = mapped_column(default=True)
 
 
-class ServiceItem(TimestampMixin, Base):
+class ServiceItem(TimestampMixin, IdBase):
     """An entry of the published service catalogue (为民服务清单)."""
 
     __tablename__ = "service_items"
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    code: Mapped[str] = mapped_column(String(32), unique=True)
-    kind: Mapped[ServiceKind] = mapped_column(enum_column(ServiceKind))
-    names: Mapped[LocalizedText] = mapped_column(JSONType)
-    descriptions: Mapped[LocalizedText] = mapped_column(JSONType, default=dict)
+    code: Mapped[Code]
+    kind: Mapped[ServiceKind]
+    names: Mapped[Localized]
+    descriptions: Mapped[Localized] = mapped_column(default=dict)
     # Time limits in working hours (Asia/Shanghai, weekends and holidays excluded).
-    accept_hours: Mapped[int] = mapped_column(Integer, default=4)
-    resolve_hours: Mapped[int] = mapped_column(Integer, default=40)
-    sort_order: Mapped[int] = mapped_column(Integer, default=0)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    accept_hours: Mapped[int] = mapped_column(default=4)
+    resolve_hours: Mapped[int] = mapped_column(default=40)
+    sort_order: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
     # A category the district keeps private: its cases are never published (Open311).
-    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    private: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
-class StationService(Base):
+class StationService(IdBase):
     """Which catalogue items a station offers."""
 
     __tablename__ = "station_services"
     __table_args__ = (UniqueConstraint("station_id", "service_id"),)
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id", ondelete="CASCADE"), index=True)
     service_id: Mapped[int] = mapped_column(ForeignKey("service_items.id", ondelete="CASCADE"), index=True)
 

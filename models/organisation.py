@@ -11,20 +11,24 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, BigIntPK, JSONType, UTCDateTime, enum_column, utcnow
+from models.base import (
+    Base,
+    CaseCascade,
+    CommunityRestrict,
+    DefaultNow,
+    IdBase,
+    JSONType,
+    TimestampMixin,
+    UserCascade,
+    UserSetNull,
+)
 from models.org import LocalizedText
+
+__all__ = ["AllianceUnit", "ErrandOffer", "EventAudience", "EventSignup", "EventStatus",
+           "PartyMember", "ServiceEvent", "SignupStatus"]
 
 
 class PartyMember(Base):
@@ -34,31 +38,28 @@ class PartyMember(Base):
     Only organisation files set it (``import-org``)."""
 
     __tablename__ = "party_members"
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[UserCascade] = mapped_column(primary_key=True)
     branch_grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id", ondelete="SET NULL"), index=True)
     group_building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id", ondelete="SET NULL"),
                                                           index=True)
-    central_household: Mapped[bool] = mapped_column(Boolean, default=False)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    central_household: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[DefaultNow]
 
 
-class AllianceUnit(Base):
+class AllianceUnit(TimestampMixin, IdBase):
     """A unit of a community's "red alliance" (红色联盟): a local employer or
     institution whose people serve the residents, with what it offers."""
 
     __tablename__ = "alliance_units"
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
-    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="RESTRICT"), index=True)
+    community_id: Mapped[CommunityRestrict] = mapped_column(index=True)
     names: Mapped[LocalizedText] = mapped_column(JSONType)
     contact: Mapped[str | None] = mapped_column(String(200))
     offers: Mapped[str | None] = mapped_column(Text)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    active: Mapped[bool] = mapped_column(default=True)
 
 
-class ErrandOffer(Base):
+class ErrandOffer(IdBase):
     """A proxy errand (暖心代办) its owner offered to the community's volunteers.
 
     The first volunteer to press Take gets it (a conditional UPDATE on
@@ -68,15 +69,14 @@ class ErrandOffer(Base):
     """
 
     __tablename__ = "errand_offers"
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
-    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="RESTRICT"), index=True)
-    offered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    offered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    share_phone: Mapped[bool] = mapped_column(Boolean, default=False)
-    taken_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    case_id: Mapped[CaseCascade] = mapped_column(unique=True)
+    community_id: Mapped[CommunityRestrict] = mapped_column(index=True)
+    offered_by_id: Mapped[UserSetNull]
+    offered_at: Mapped[DefaultNow]
+    share_phone: Mapped[bool] = mapped_column(default=False)
+    taken_by_id: Mapped[UserSetNull] = mapped_column(index=True)
+    taken_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
 
 
 class EventAudience(enum.StrEnum):
@@ -97,38 +97,36 @@ class SignupStatus(enum.StrEnum):
     cancelled = "cancelled"
 
 
-class ServiceEvent(Base):
+class ServiceEvent(IdBase):
     """A volunteer service day (志愿服务日), a free clinic, a policy talk at a station..."""
 
     __tablename__ = "service_events"
     __table_args__ = (Index("ix_service_events_community_id_starts_at", "community_id", "starts_at"),)
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="RESTRICT"))
+    community_id: Mapped[CommunityRestrict]
     title: Mapped[str] = mapped_column(String(200))
     place: Mapped[str] = mapped_column(String(200))
-    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    hours: Mapped[int] = mapped_column(Integer, default=2)  # credited to each volunteer who attended
-    capacity: Mapped[int] = mapped_column(Integer)
-    audience: Mapped[EventAudience] = mapped_column(enum_column(EventAudience))
-    status: Mapped[EventStatus] = mapped_column(enum_column(EventStatus), default=EventStatus.open)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    held_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    starts_at: Mapped[datetime]
+    hours: Mapped[int] = mapped_column(default=2)  # credited to each volunteer who attended
+    capacity: Mapped[int]
+    audience: Mapped[EventAudience]
+    status: Mapped[EventStatus] = mapped_column(default=EventStatus.open)
+    created_by_id: Mapped[UserSetNull]
+    created_at: Mapped[DefaultNow]
+    held_at: Mapped[datetime | None]
     # A counter row lock for sign-ups: every sign-up and cancel updates it first,
     # so two of them on one event queue instead of overbooking.
     version: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class EventSignup(Base):
+class EventSignup(IdBase):
     __tablename__ = "event_signups"
     __table_args__ = (UniqueConstraint("event_id", "user_id"),
                       Index("ix_event_signups_event_id_status_id", "event_id", "status", "id"))
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("service_events.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    as_volunteer: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[SignupStatus] = mapped_column(enum_column(SignupStatus))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    attended: Mapped[bool | None] = mapped_column(Boolean)  # None until staff mark it
-    hours: Mapped[int] = mapped_column(Integer, default=0)  # credited (volunteers who attended)
+    user_id: Mapped[UserCascade] = mapped_column(index=True)
+    as_volunteer: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[SignupStatus]
+    created_at: Mapped[DefaultNow]
+    updated_at: Mapped[DefaultNow]
+    attended: Mapped[bool | None]   # None until staff mark it
+    hours: Mapped[int] = mapped_column(default=0)  # credited (volunteers who attended)

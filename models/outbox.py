@@ -12,10 +12,12 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, BigIntPK, JSONType, UTCDateTime, enum_column, utcnow
+from models.base import DefaultNow, IdBase, JSONType, UserCascade
+
+__all__ = ["OutboxKind", "OutboxMessage", "OutboxStatus"]
 
 
 class OutboxKind(enum.StrEnum):
@@ -40,38 +42,35 @@ class OutboxStatus(enum.StrEnum):
     cancelled = "cancelled"  # e.g. a reminder of a cancelled appointment
 
 
-class OutboxMessage(Base):
+class OutboxMessage(IdBase):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_status_next_attempt_at_id", "status", "next_attempt_at", "id"),  # the claim's order
         Index("ix_outbox_broadcast_id_status", "broadcast_id", "status"),
     )
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     # The recipient: a user of ours (resolved to a chat when sent) or a raw chat id.
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[UserCascade | None] = mapped_column(index=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
-    kind: Mapped[OutboxKind] = mapped_column(enum_column(OutboxKind))
-    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    kind: Mapped[OutboxKind]
+    urgent: Mapped[bool] = mapped_column(default=False)
     # {"text": ..., "photo": file_id?, "document": file_id?, "buttons": [[{"text", "callback_data"|"url"}]],
     #  "parse_mode": "HTML"}
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
-    status: Mapped[OutboxStatus] = mapped_column(
-        enum_column(OutboxStatus), default=OutboxStatus.pending
-    )
-    due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[OutboxStatus] = mapped_column(default=OutboxStatus.pending)
+    due_at: Mapped[DefaultNow]
+    next_attempt_at: Mapped[DefaultNow]
+    attempts: Mapped[int] = mapped_column(default=0)
     # How often an unknown outcome (crash or timeout mid-call) led to a resend.
-    resends: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    resends: Mapped[int] = mapped_column(default=0, server_default="0")
     # What the message is about, when it has a time (an appointment's start): a
     # reminder for something less than an hour away is never held by quiet hours.
-    event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    event_at: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(64))
-    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_expires_at: Mapped[datetime | None]
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(2000))
     broadcast_id: Mapped[int | None] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[DefaultNow]

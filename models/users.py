@@ -5,10 +5,13 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, BigIntPK, UTCDateTime, enum_column, utcnow
+from models.base import Base, DefaultNow, IdBase, RefreshedNow, UserCascade, UserSetNull
+
+__all__ = ["ROLE_SCOPE", "UNIT_FACTOR", "FSMRecord", "InboundStatus", "InboundUpdate",
+           "Invite", "OutgoingRequest", "Role", "RoleGrant", "ScopeType", "User"]
 
 
 class Role(enum.StrEnum):
@@ -49,12 +52,11 @@ ROLE_SCOPE: dict[Role, ScopeType] = {
 }
 
 
-class User(Base):
+class User(IdBase):
     __tablename__ = "users"
     # The few who blocked the bot, for the outbox's claim (a partial index).
     __table_args__ = (Index("ix_users_unreachable", "id", postgresql_where=text("unreachable"),
                             sqlite_where=text("unreachable")),)
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     # Null for people registered on someone's behalf without Telegram.
     telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     first_name: Mapped[str] = mapped_column(String(128), default="")
@@ -66,18 +68,18 @@ class User(Base):
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id", ondelete="SET NULL"), index=True)
     # The unit (单元, entrance) of the building, when known: from an organisation
     # file, or typed by the unit head who registers a neighbour without Telegram.
-    unit: Mapped[int | None] = mapped_column(Integer)
-    registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    unit: Mapped[int | None]
+    registered_at: Mapped[datetime | None]
     # The home building is a claim until a worker of its grid confirms it (or an
     # organisation file states it); neighbour-revealing features wait for it.
-    home_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    home_confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    home_confirmed_at: Mapped[datetime | None]
+    home_confirmed_by_id: Mapped[UserSetNull]
     # When the person agreed to the privacy notice (docs/privacy.md); None: not
     # (yet) agreed, so nothing about them but this row is kept.
-    privacy_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    privacy_consent_at: Mapped[datetime | None]
     # Set when Telegram answers 403 (the user blocked the bot).
-    unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    unreachable: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[DefaultNow]
     roles: Mapped[list[RoleGrant]] = relationship(back_populates="user", lazy="selectin", cascade="all, delete-orphan")
 
     @property
@@ -85,34 +87,32 @@ class User(Base):
         return self.registered_at is not None
 
 
-class RoleGrant(Base):
+class RoleGrant(IdBase):
     __tablename__ = "role_grants"
     __table_args__ = (UniqueConstraint("user_id", "role", "scope_type", "scope_id"),)
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    role: Mapped[Role] = mapped_column(enum_column(Role))
-    scope_type: Mapped[ScopeType] = mapped_column(enum_column(ScopeType))
+    user_id: Mapped[UserCascade] = mapped_column(index=True)
+    role: Mapped[Role]
+    scope_type: Mapped[ScopeType]
     scope_id: Mapped[int] = mapped_column(BigInteger)
-    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    granted_at: Mapped[DefaultNow]
     invite_id: Mapped[int | None] = mapped_column(ForeignKey("invites.id", ondelete="SET NULL"))
     user: Mapped[User] = relationship(back_populates="roles")
 
 
-class Invite(Base):
+class Invite(IdBase):
     """A one-time deep-link invite that grants a role and scope."""
 
     __tablename__ = "invites"
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     payload: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[Role] = mapped_column(enum_column(Role))
-    scope_type: Mapped[ScopeType] = mapped_column(enum_column(ScopeType))
+    role: Mapped[Role]
+    scope_type: Mapped[ScopeType]
     scope_id: Mapped[int] = mapped_column(BigInteger)
     scope_code: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    used_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[DefaultNow]
+    created_by_user_id: Mapped[UserSetNull]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by_user_id: Mapped[UserSetNull]
 
 
 class InboundStatus(enum.StrEnum):
@@ -121,7 +121,7 @@ class InboundStatus(enum.StrEnum):
     failed = "failed"
 
 
-class InboundUpdate(Base):
+class InboundUpdate(IdBase):
     """Every update Telegram gave us, stored before it is confirmed to Telegram.
 
     A row is ``pending`` until the transaction carrying the handler's effects
@@ -138,23 +138,20 @@ class InboundUpdate(Base):
         Index("ix_inbound_updates_status_id", "status", "id"),
         Index("ix_inbound_updates_bot_id_chat_id_update_id", "bot_id", "chat_id", "update_id"),
     )
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     bot_id: Mapped[int] = mapped_column(BigInteger)
     update_id: Mapped[int] = mapped_column(BigInteger)
     chat_id: Mapped[int | None] = mapped_column(BigInteger)
     payload: Mapped[str] = mapped_column(String)  # the raw JSON as received
     payload_hash: Mapped[str | None] = mapped_column(String(32))  # of the canonical JSON (bot.inbound)
-    status: Mapped[InboundStatus] = mapped_column(
-        enum_column(InboundStatus), default=InboundStatus.pending
-    )
+    status: Mapped[InboundStatus] = mapped_column(default=InboundStatus.pending)
     attempts: Mapped[int] = mapped_column(default=0)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[DefaultNow]
+    processed_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(2000))
     # The process handling it, and until when (renewed while it lives; another
     # process may take the update over once the lease has run out).
     owner: Mapped[str | None] = mapped_column(String(64))
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None]
 
 
 class FSMRecord(Base):
@@ -164,7 +161,7 @@ class FSMRecord(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     state: Mapped[str | None] = mapped_column(String(200))
     data: Mapped[str] = mapped_column(String, default="{}")
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[RefreshedNow]
 
 
 class OutgoingRequest(Base):
@@ -183,5 +180,5 @@ class OutgoingRequest(Base):
     method: Mapped[str] = mapped_column(String(64))  # aiogram's class name, e.g. SendMessage
     body: Mapped[str] = mapped_column(String)  # the JSON body exactly as it is sent
     owner: Mapped[str | None] = mapped_column(String(64))  # the process that sends it (inbound_updates.owner)
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_until: Mapped[datetime | None]
+    created_at: Mapped[DefaultNow]
