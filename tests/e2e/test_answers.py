@@ -10,11 +10,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from bot.sandbox.emulator import BotAPIEmulator
+from bot.sandbox.emulator import BotAPIEmulator, SentMessage
 from models import User
 from tests.conftest import BOT_TOKEN
+from tests.e2e.broadcast.helpers import address_notice
 from tests.e2e.conftest import make_settings
-from tests.e2e.harness import RunningBot, start_bot
+from tests.e2e.harness import Person, RunningBot, start_bot
 
 RESIDENT = 7000000040  # 王桂芝, registered in the demo district
 SECRETARY = 7000000002  # 新站社区 secretary
@@ -30,6 +31,25 @@ async def bot(emulator: BotAPIEmulator, db_url, demo_sessionmaker):  # type: ign
 
 def _calls(emu: BotAPIEmulator, method: str, chat_id: int) -> list:  # type: ignore[type-arg]
     return [c for c in emu.calls if c.method == method and c.chat_id == chat_id]
+
+
+async def _language_menu(bot: RunningBot) -> tuple[Person, SentMessage]:
+    """The resident, after /start, with the language menu open: its message with the buttons."""
+    p = bot.person(bot.emu.create_user(first_name="王桂芝", user_id=RESIDENT))
+    await p.send("/start")
+    menu = await p.send("🌐 语言")
+    return p, next(m for m in menu if m.inline_buttons)
+
+
+async def _notice_up_to_confirmation(bot: RunningBot, demo_sessionmaker) -> Person:  # type: ignore[no-untyped-def]
+    """The secretary (in English) with a notice to the residents of Xinzhan Grid 1 written
+    and addressed, at its last step: "Yes, ask them to confirm"."""
+    async with demo_sessionmaker() as s:
+        await s.execute(update(User).where(User.telegram_id == SECRETARY).values(locale="en"))
+        await s.commit()
+    staff = bot.person(bot.emu.create_user(first_name="李书记", user_id=SECRETARY, language_code="en"))
+    await address_notice(staff, "Water is off tomorrow 9:00-12:00.", "All of Xinzhan Grid 1")
+    return staff
 
 
 @pytest.mark.parametrize("fault", [{"kind": "5xx", "status": 502}, {"kind": "5xx", "status": 503}])
@@ -54,10 +74,7 @@ async def test_a_429_waits_exactly_what_telegram_said(bot):
 
 
 async def test_a_button_answer_survives_a_502(bot):
-    p = bot.person(bot.emu.create_user(first_name="王桂芝", user_id=RESIDENT))
-    await p.send("/start")
-    menu = await p.send("🌐 语言")
-    msg = next(m for m in menu if m.inline_buttons)
+    p, msg = await _language_menu(bot)
     bot.emu.faults.inject("answerCallbackQuery", kind="5xx", status=502, times=1)
     bot.emu.faults.inject("editMessageText", kind="5xx", status=502, times=1, chat_id=p.id)
     await p.press(msg.message_id, msg.inline_buttons[0][0][1])
@@ -76,15 +93,7 @@ async def test_a_bad_request_is_not_tried_again(bot):
 
 
 async def test_the_broadcast_preview_survives_a_502(bot, demo_sessionmaker):
-    async with demo_sessionmaker() as s:
-        await s.execute(update(User).where(User.telegram_id == SECRETARY).values(locale="en"))
-        await s.commit()
-    staff = bot.person(bot.emu.create_user(first_name="李书记", user_id=SECRETARY, language_code="en"))
-    await staff.from_menu("📢 Send a notice")
-    await staff.send("Water is off tomorrow 9:00-12:00.")
-    await staff.tap("Xinzhan Grid 1")
-    await staff.tap("All of Xinzhan Grid 1")
-    await staff.tap("Residents")
+    staff = await _notice_up_to_confirmation(bot, demo_sessionmaker)
     # The last step's first answer meets two 502s in a row before it goes through.
     bot.emu.faults.inject("sendMessage", kind="5xx", status=502, times=2, chat_id=staff.id)
     answer = await staff.tap("Yes, ask them to confirm")
@@ -126,10 +135,7 @@ async def test_a_429_longer_than_worth_waiting_is_apologised_for(emulator, db_ur
 
 
 async def test_a_429_on_a_button_answer_waits_it_out(bot):
-    p = bot.person(bot.emu.create_user(first_name="王桂芝", user_id=RESIDENT))
-    await p.send("/start")
-    menu = await p.send("🌐 语言")
-    msg = next(m for m in menu if m.inline_buttons)
+    p, msg = await _language_menu(bot)
     bot.emu.faults.inject("editMessageText", kind="429", retry_after=1, times=1, chat_id=p.id)
     answer = await p.press(msg.message_id, msg.inline_buttons[0][0][1])
     edits = _calls(bot.emu, "editMessageText", p.id)
@@ -139,10 +145,7 @@ async def test_a_429_on_a_button_answer_waits_it_out(bot):
 
 
 async def test_a_button_answer_that_fails_for_good_is_apologised_for(bot):
-    p = bot.person(bot.emu.create_user(first_name="王桂芝", user_id=RESIDENT))
-    await p.send("/start")
-    menu = await p.send("🌐 语言")
-    msg = next(m for m in menu if m.inline_buttons)
+    p, msg = await _language_menu(bot)
     bot.emu.faults.inject("editMessageText", kind="5xx", status=502, times=TRIES, chat_id=p.id)
     answer = await p.press(msg.message_id, msg.inline_buttons[0][0][1])
     assert [c.status for c in _calls(bot.emu, "editMessageText", p.id)][-TRIES:] == [502] * TRIES
@@ -150,15 +153,7 @@ async def test_a_button_answer_that_fails_for_good_is_apologised_for(bot):
 
 
 async def test_the_broadcast_preview_step_can_be_repeated_after_a_502_for_good(bot, demo_sessionmaker):
-    async with demo_sessionmaker() as s:
-        await s.execute(update(User).where(User.telegram_id == SECRETARY).values(locale="en"))
-        await s.commit()
-    staff = bot.person(bot.emu.create_user(first_name="李书记", user_id=SECRETARY, language_code="en"))
-    await staff.from_menu("📢 Send a notice")
-    await staff.send("Water is off tomorrow 9:00-12:00.")
-    await staff.tap("Xinzhan Grid 1")
-    await staff.tap("All of Xinzhan Grid 1")
-    await staff.tap("Residents")
+    staff = await _notice_up_to_confirmation(bot, demo_sessionmaker)
     bot.emu.faults.inject("sendMessage", kind="5xx", status=502, times=TRIES, chat_id=staff.id)
     answer = await staff.tap("Yes, ask them to confirm")
     assert answer[-1].text == APOLOGY["en"]

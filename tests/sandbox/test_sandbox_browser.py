@@ -68,6 +68,14 @@ class Page:
         await button.wait_for(timeout=TIMEOUT)
         await button.click()
 
+    async def choose_file(self, kind: str, name: str, mime_type: str, data: bytes) -> None:
+        """Open the attach sheet, pick ``kind`` (photo, file...) and choose the file: the
+        upload dialog opens with it, not yet sent."""
+        await self.page.click("#btn-attach")
+        async with self.page.expect_file_chooser() as chooser_info:
+            await self.page.click(f"#dlg-attach button[value={kind}]")
+        await (await chooser_info.value).set_files({"name": name, "mimeType": mime_type, "buffer": data})
+
     async def shot(self, name: str) -> None:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         await self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
@@ -160,11 +168,7 @@ async def _scenario(context: Any, sandbox: Sandbox) -> None:
     await page.locator("#top-subtitle", has_text="站前小区1号楼").wait_for(timeout=TIMEOUT)
 
     # A photo with a caption, sent through the attach sheet.
-    await page.click("#btn-attach")
-    async with page.expect_file_chooser() as chooser_info:
-        await page.click("#dlg-attach button[value=photo]")
-    chooser = await chooser_info.value
-    await chooser.set_files({"name": "door.png", "mimeType": "image/png", "buffer": png()})
+    await resident.choose_file("photo", "door.png", "image/png", png())
     await page.locator("#dlg-upload[open] .upload-preview img").wait_for()
     await page.fill("#upload-caption", "楼道门坏了")
     await page.click("#dlg-upload button[value=send]")
@@ -252,11 +256,7 @@ async def test_alert_location_files_and_deletion(browser, sandbox: Sandbox) -> N
         await tab.shot("08-location-sent")
 
         # A file from the resident, through the attach sheet.
-        await page.click("#btn-attach")
-        async with page.expect_file_chooser() as chooser_info:
-            await page.click("#dlg-attach button[value=file]")
-        await (await chooser_info.value).set_files(
-            {"name": "申请表.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 sandbox"})
+        await tab.choose_file("file", "申请表.pdf", "application/pdf", b"%PDF-1.4 sandbox")
         await page.click("#dlg-upload button[value=send]")
         await page.locator(".msg.out .file-card", has_text="申请表.pdf").wait_for(timeout=TIMEOUT)
         sent = sandbox.emulator.user_messages(7000000041)[-1]
@@ -317,11 +317,7 @@ async def test_warm_heart_proxy_case_end_to_end(browser, make_sandbox, sqlite_ur
         await resident.tap("居住证明")
         await resident.tap(zh("Within 3 days"))
         await resident.tap(zh("Collect my documents and hand them in for me"))
-        await rpage.click("#btn-attach")
-        async with rpage.expect_file_chooser() as chooser_info:
-            await rpage.click("#dlg-attach button[value=photo]")
-        await (await chooser_info.value).set_files(
-            {"name": "户口本.png", "mimeType": "image/png", "buffer": png(80, 60)})
+        await resident.choose_file("photo", "户口本.png", "image/png", png(80, 60))
         answered = await rpage.locator(".msg.in").count()
         await rpage.click("#dlg-upload button[value=send]")
         await rpage.locator(".msg.out img.photo").wait_for(timeout=TIMEOUT)
@@ -351,11 +347,7 @@ async def test_warm_heart_proxy_case_end_to_end(browser, make_sandbox, sqlite_ur
         await wpage.fill("#input", "居住证明已开好，原件已送到您家")
         await wpage.press("#input", "Enter")
         await worker.bot_says(zh("Add a photo of the result, or tap Skip."))
-        await wpage.click("#btn-attach")
-        async with wpage.expect_file_chooser() as chooser_info:
-            await wpage.click("#dlg-attach button[value=photo]")
-        await (await chooser_info.value).set_files(
-            {"name": "证明.png", "mimeType": "image/png", "buffer": png(90, 120)})
+        await worker.choose_file("photo", "证明.png", "image/png", png(90, 120))
         await wpage.click("#dlg-upload button[value=send]")
         await wpage.locator(".msg.out img.photo").wait_for(timeout=TIMEOUT)
 

@@ -69,6 +69,12 @@ def last_id(p: Person) -> int:
     return msgs[-1].message_id if msgs else 0
 
 
+async def forge(p: Person, data: str) -> None:
+    """Press forged ``data`` on the person's newest bot message (or an old, inaccessible one)."""
+    mine = [m.message_id for m in p.messages() if m.from_bot]
+    await p.bot.settle(await p.emu.press_button(p.user, mine[-1] if mine else 10**6, data, allow_missing=True))
+
+
 async def tap_in(p: Person, message: SentMessage, label: str) -> list[SentMessage]:
     """Press the button whose text contains ``label`` on that very message."""
     for row in message.inline_buttons:
@@ -132,3 +138,20 @@ async def file_report(p: Person, category: str, text: str) -> str:
     await p.send(text)
     done = await p.send(zh("✅ Send"))
     return NUMBER_RE.search(done[-1].text).group(0)
+
+
+async def file_text(p: Person, text: str) -> str:
+    """A request typed straight at the menu: /start, the words (taken as a draft, ✅ Send
+    offered), ✅ Send; its number."""
+    await p.send("/start")
+    answer = await p.send(text)
+    assert "📥" in answer[-1].text and zh("✅ Send") in p.reply_keyboard()
+    done = await p.send(zh("✅ Send"))
+    return NUMBER_RE.search(done[-1].text).group(0)
+
+
+async def accept(worker: Person, number: str) -> SentMessage:
+    """The worker presses ✅ Accept on the new case's notice; the case card that follows."""
+    note = await received(worker, number)
+    await tap_in(worker, note, zh("✅ Accept"))
+    return await received(worker, number, after=note.message_id)

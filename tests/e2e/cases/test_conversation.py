@@ -11,7 +11,9 @@ from tests.e2e.cases.helpers import (
     NUMBER_RE,
     RESIDENT,
     WORKER,
+    accept,
     case_by_number,
+    file_text,
     last_id,
     person,
     received,
@@ -23,13 +25,8 @@ from tests.e2e.cases.helpers import (
 
 
 async def _accepted_case_with_a_worker_message(bot, resident, worker) -> str:  # type: ignore[no-untyped-def]
-    await resident.send("/start")
-    await resident.send("楼道灯坏了，晚上很黑")
-    done = await resident.send(zh("✅ Send"))
-    number = NUMBER_RE.search(done[-1].text).group(0)
-    note = await received(worker, number)
-    await tap_in(worker, note, zh("✅ Accept"))
-    card = await received(worker, number, after=note.message_id)
+    number = await file_text(resident, "楼道灯坏了，晚上很黑")
+    card = await accept(worker, number)
     mark = last_id(resident)
     await tap_in(worker, card, zh("💬 Message the resident"))
     await worker.send("请准备好身份证复印件，我明天上门")

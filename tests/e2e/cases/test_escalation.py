@@ -26,8 +26,10 @@ from tests.e2e.cases.helpers import (
     SECRETARY,
     WORKER,
     WORKER2,
+    accept,
     case_by_number,
     file_report,
+    file_text,
     last_id,
     person,
     received,
@@ -89,9 +91,7 @@ async def test_department_round_trip(bot):
     worker = person(bot, WORKER, "张伟")
     officer = person(bot, OFFICER_CG, "赵海涛")
     number = await file_report(resident, "违章搭建", "楼下有人私搭棚子")
-    note = await received(worker, number)
-    await tap_in(worker, note, zh("✅ Accept"))
-    card = await received(worker, number, after=note.message_id)
+    card = await accept(worker, number)
     await tap_card(worker, card, zh("🏛️ Call in a department"))
     await worker.tap("城市管理")
     await worker.send("需要城管执法拆除")
@@ -181,13 +181,8 @@ async def test_staff_templates_used_by_a_worker(bot):
     await secretary.send("已上门")
     await secretary.send("您好，网格员已到达您的楼下，请开门。")
     assert zh("💬 Template saved.") in secretary.last.text
-    await resident.send("/start")
-    await resident.send("请帮我看看暖气不热")
-    done = await resident.send(zh("✅ Send"))
-    number = NUMBER_RE.search(done[-1].text).group(0)
-    note = await received(worker, number)
-    await tap_in(worker, note, zh("✅ Accept"))
-    card = await received(worker, number, after=note.message_id)
+    number = await file_text(resident, "请帮我看看暖气不热")
+    card = await accept(worker, number)
     await tap_in(worker, card, zh("💬 Send a template reply"))
     await worker.tap("已上门")
     got = await received(resident, "网格员已到达您的楼下")

@@ -26,6 +26,7 @@ from tests.e2e.cases.helpers import (
     WORKER,
     WORKER2,
     case_by_number,
+    file_text,
     last_id,
     person,
     received,
@@ -121,19 +122,10 @@ async def test_proxy_errand_full_loop(bot):
         assert (await s.scalar(select(CaseHandover).where(CaseHandover.case_id == case.id))).document == "户口本复印件"
 
 
-async def _report_by_free_text(bot, resident, text: str) -> str:  # type: ignore[no-untyped-def]
-    """A resident types at the menu; the request is sent with ✅ Send.  Returns its number."""
-    await resident.send("/start")
-    answer = await resident.send(text)
-    assert "📥" in answer[-1].text and zh("✅ Send") in resident.reply_keyboard()
-    done = await resident.send(zh("✅ Send"))
-    return NUMBER_RE.search(done[-1].text).group(0)
-
-
 async def test_not_solved_reopens_as_rework(bot):
     resident = person(bot, RESIDENT, "王桂芝")
     worker = person(bot, WORKER, "张伟")
-    number = await _report_by_free_text(bot, resident, "厨房水管漏水了")
+    number = await file_text(resident, "厨房水管漏水了")
     case = await case_by_number(bot, number)
     note = await received(worker, number)
     await tap_in(worker, note, zh("✅ Accept"))
@@ -185,7 +177,7 @@ async def test_not_solved_reopens_as_rework(bot):
 async def test_accept_race_through_the_bot(bot):
     resident = person(bot, RESIDENT, "王桂芝")
     workers = [person(bot, WORKER, "张伟"), person(bot, WORKER2, "王芳")]
-    number = await _report_by_free_text(bot, resident, "楼道灯坏了")
+    number = await file_text(resident, "楼道灯坏了")
     notes = [await received(w, number) for w in workers]
     # Both press at the same moment: the updates are stored, then handled concurrently.
     actions = [await w.emu.press_button(w.user, n.message_id, n.inline_buttons[0][0][1])
@@ -212,7 +204,7 @@ async def test_forged_buttons_are_refused(bot):
     resident = person(bot, RESIDENT, "王桂芝")
     stranger = person(bot, 7000000041, "李志远")  # a resident of another grid
     outsider = person(bot, OTHER_WORKER, "谢东")  # a worker of another grid
-    number = await _report_by_free_text(bot, resident, "单元门锁坏了")
+    number = await file_text(resident, "单元门锁坏了")
     case = await case_by_number(bot, number)
     await stranger.send("/start")
     await outsider.send("/start")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from models import Case, User
-from tests.e2e.cases.helpers import NUMBER_RE, RESIDENT, WORKER, person, received, zh
+from tests.e2e.cases.helpers import RESIDENT, WORKER, file_text, person, received, zh
 
 PRIVATE_ONLY = zh("Please ask me in a private chat: I do not show personal information in groups.")
 
@@ -18,10 +18,7 @@ PRIVATE_ONLY = zh("Please ask me in a private chat: I do not show personal infor
 async def test_private_data_is_never_shown_in_a_group(bot):
     resident = person(bot, RESIDENT, "王桂芝")
     worker = person(bot, WORKER, "张伟")
-    await resident.send("/start")
-    await resident.send("楼下垃圾三天没人清运了")
-    done = await resident.send(zh("✅ Send"))
-    number = NUMBER_RE.search(done[-1].text).group(0)
+    number = await file_text(resident, "楼下垃圾三天没人清运了")
     note = await received(worker, number)
     await worker.press(note.message_id, note.inline_buttons[0][0][1])  # ✅ Accept, in private
     async with bot.app.sessionmaker() as s:

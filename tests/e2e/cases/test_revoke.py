@@ -9,12 +9,12 @@ from sqlalchemy import select
 
 from models import AccessAction, AccessLog, CaseEvent, CaseEventType, CaseStatus, RoleGrant, User
 from tests.e2e.cases.helpers import (
-    NUMBER_RE,
     RESIDENT,
     SECRETARY,
     WORKER,
     WORKER2,
     case_by_number,
+    file_text,
     last_id,
     person,
     received,
@@ -30,10 +30,7 @@ async def test_removed_worker_loses_the_case_and_the_phone(bot):
     worker = person(bot, WORKER, "张伟")
     colleague = person(bot, WORKER2, "王芳")
     secretary = person(bot, SECRETARY, "刘秀梅")
-    await resident.send("/start")
-    await resident.send("楼道灯坏了")
-    done = await resident.send(zh("✅ Send"))
-    number = NUMBER_RE.search(done[-1].text).group(0)
+    number = await file_text(resident, "楼道灯坏了")
     case = await case_by_number(bot, number)
     note = await received(worker, number)
     await tap_in(worker, note, zh("✅ Accept"))

@@ -17,6 +17,7 @@ from tests.e2e.cases.helpers import (
     NEIGHBOUR,
     RESIDENT,
     SECRETARY,
+    forge,
     last_id,
     person,
     received,
@@ -27,12 +28,6 @@ from tests.e2e.cases.helpers import (
 
 THIRD = 8400000001  # a third resident of Xinzhan, added for the test
 OUTSIDER = 7000000042  # 陈美玲, Minzhu community: not asked
-
-
-async def forge(p, data: str) -> None:  # type: ignore[no-untyped-def]
-    """Press forged ``data`` on the person's newest bot message (or an old, inaccessible one)."""
-    mine = [m.message_id for m in p.messages() if m.from_bot]
-    await p.bot.settle(await p.emu.press_button(p.user, mine[-1] if mine else 10**6, data, allow_missing=True))
 
 
 async def _third_resident(bot) -> None:  # type: ignore[no-untyped-def]

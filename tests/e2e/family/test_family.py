@@ -27,13 +27,13 @@ from tests.e2e.cases.helpers import (
     NUMBER_RE,
     RESIDENT,
     WORKER,
+    forge,
     last_id,
     person,
     received,
     tap_in,
     zh,
 )
-from tests.e2e.consultations.test_consultations import forge
 
 SON = 8500000001  # 王小明, her son: not a resident of the district
 STRANGER = 8500000002

@@ -25,6 +25,7 @@ from models import (
     User,
     utcnow,
 )
+from tests.e2e.broadcast.helpers import address_notice
 from tests.e2e.cases.helpers import (
     NUMBER_RE,
     RESIDENT,
@@ -85,11 +86,7 @@ async def test_building_head_notice_followup_case_and_claims(bot):
     resident = person(bot, RESIDENT, "王桂芝")
     secretary = person(bot, SECRETARY, "刘秀梅")
     await secretary.send("/start")
-    await secretary.from_menu("📢 Send a notice")
-    await secretary.send("Water is off tomorrow 9:00-12:00.")
-    await secretary.tap("Xinzhan Grid 1")
-    await secretary.tap("Zhanqian Estate, Building 2")
-    await secretary.tap("Residents")
+    await address_notice(secretary, "Water is off tomorrow 9:00-12:00.", "Zhanqian Estate, Building 2")
     answer = await secretary.tap("Yes, ask them to confirm")
     await secretary.tap("Send now")
     for p in (head, unit_head, resident):

@@ -33,6 +33,17 @@ def _texts(rows, needle: str) -> list[str]:  # type: ignore[no-untyped-def]
     return [r.payload["text"] for r in rows if needle in r.payload["text"]]
 
 
+async def _unaccepted_past_its_limit(sessionmaker):  # type: ignore[no-untyped-def]
+    """A case sent Tuesday 09:00 (T0), to be accepted by 11:00, that nobody accepted, and the
+    time-limit job run at 11:01; the world and the case."""
+    async with sessionmaker() as s:
+        w = await make_world(s)
+        case = await sent_case(s, w)
+        await s.commit()
+    await run(sessionmaker, "cases.time_limits", T0 + timedelta(hours=2, minutes=1))
+    return w, case
+
+
 async def test_workers_are_reminded_once_before_the_acceptance_limit(sessionmaker):
     async with sessionmaker() as s:
         w = await make_world(s)
@@ -69,12 +80,8 @@ async def test_workers_are_reminded_once_before_the_acceptance_limit(sessionmake
 
 
 async def test_an_unaccepted_case_climbs_one_level_a_step_and_stops_at_the_top(sessionmaker):
-    async with sessionmaker() as s:
-        w = await make_world(s)
-        case = await sent_case(s, w)
-        await s.commit()
     # 11:01: the grid head (level 1); the next level 4 working hours later: 16:31 (lunch 12:00-13:30).
-    await run(sessionmaker, "cases.time_limits", T0 + timedelta(hours=2, minutes=1))
+    w, case = await _unaccepted_past_its_limit(sessionmaker)
     async with sessionmaker() as s:
         c = await s.get(Case, case.id)
         assert c.escalation_level == 1 and c.escalation_next_at == T0 + timedelta(hours=7, minutes=31)
@@ -108,11 +115,7 @@ async def test_an_unaccepted_case_climbs_one_level_a_step_and_stops_at_the_top(s
 
 
 async def test_acting_stops_the_climb_and_handling_overdue_climbs_too(sessionmaker):
-    async with sessionmaker() as s:
-        w = await make_world(s)
-        case = await sent_case(s, w)
-        await s.commit()
-    await run(sessionmaker, "cases.time_limits", T0 + timedelta(hours=2, minutes=1))
+    w, case = await _unaccepted_past_its_limit(sessionmaker)
     async with sessionmaker() as s:
         w = await w.reload(s)
         await cases.assign(s, SETTINGS, w.head, case.id, w.worker2.id, T0 + timedelta(hours=3))

@@ -18,6 +18,17 @@ from tests.factories import make_district, make_user
 SETTINGS = Settings(_env_file=None, BOT_TOKEN="123456789:TEST-token_for_emulator", QUIET_HOURS="")
 
 
+async def _staff_and_residents(s, staff_id: int, *resident_ids: int):  # type: ignore[no-untyped-def]
+    """A district; its first community, a staff member of it, and residents of its first building."""
+    place = await make_district(s)
+    c1, b1 = place.communities[0], place.buildings[0]
+    staff = await make_user(s, staff_id, role=Role.staff, scope_id=c1.id)
+    residents = [await make_user(s, telegram_id) for telegram_id in resident_ids]
+    for r in residents:
+        r.building_id, r.grid_id = b1.id, b1.grid_id
+    return place, c1, staff, residents
+
+
 def test_the_form_is_checked_line_by_line():
     now = utcnow()
     when = (now + timedelta(days=2)).astimezone(SETTINGS.tz).strftime("%Y-%m-%d %H:%M")
@@ -36,12 +47,7 @@ def test_the_form_is_checked_line_by_line():
 async def test_seats_waiting_list_attendance_and_reminders(sessionmaker):
     now = utcnow()
     async with sessionmaker() as s:
-        place = await make_district(s)
-        c1, b1 = place.communities[0], place.buildings[0]
-        staff = await make_user(s, 9501, role=Role.staff, scope_id=c1.id)
-        residents = [await make_user(s, 9510 + i) for i in range(2)]
-        for r in residents:
-            r.building_id, r.grid_id = b1.id, b1.grid_id
+        place, c1, staff, residents = await _staff_and_residents(s, 9501, 9510, 9511)
         volunteer = await make_user(s, 9520, role=Role.volunteer, scope_id=c1.id)
         outsider = await make_user(s, 9530, role=Role.volunteer, scope_id=place.communities[1].id)
         await s.flush()
@@ -87,11 +93,7 @@ async def test_seats_waiting_list_attendance_and_reminders(sessionmaker):
 async def test_a_volunteers_only_event_refuses_residents(sessionmaker):
     now = utcnow()
     async with sessionmaker() as s:
-        place = await make_district(s)
-        c1, b1 = place.communities[0], place.buildings[0]
-        staff = await make_user(s, 9601, role=Role.staff, scope_id=c1.id)
-        resident = await make_user(s, 9602)
-        resident.building_id, resident.grid_id = b1.id, b1.grid_id
+        _place, c1, staff, (resident,) = await _staff_and_residents(s, 9601, 9602)
         await s.flush()
         event = await events.announce(s, SETTINGS, staff, c1.id, events.Draft("清扫", now + timedelta(days=2), "楼下",
                                                                               5, 2), EventAudience.volunteers, now)
@@ -104,12 +106,7 @@ async def test_a_volunteers_only_event_refuses_residents(sessionmaker):
 async def test_erasing_a_person_gives_up_their_seat_and_party_record(sessionmaker):
     now = utcnow()
     async with sessionmaker() as s:
-        place = await make_district(s)
-        c1, b1 = place.communities[0], place.buildings[0]
-        staff = await make_user(s, 9701, role=Role.staff, scope_id=c1.id)
-        leaving, waiting = await make_user(s, 9702), await make_user(s, 9703)
-        for r in (leaving, waiting):
-            r.building_id, r.grid_id = b1.id, b1.grid_id
+        _place, c1, staff, (leaving, waiting) = await _staff_and_residents(s, 9701, 9702, 9703)
         s.add(PartyMember(user_id=leaving.id, central_household=True, updated_at=now))
         await s.flush()
         event = await events.announce(s, SETTINGS, staff, c1.id, events.Draft("义诊", now + timedelta(days=2), "站",
