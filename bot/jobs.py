@@ -35,6 +35,15 @@ class JobContext:
 JobFunc = Callable[[JobContext], Awaitable[None]]
 
 
+async def in_transaction(ctx: JobContext, step: Callable[..., Awaitable[int]], **kwargs: object) -> int:
+    """``step(session, settings, now, **kwargs)`` in a session of its own, committed; what it returns
+    (how many things it handled)."""
+    async with ctx.sessionmaker() as session:
+        done = await step(session, ctx.settings, ctx.now, **kwargs)
+        await session.commit()
+    return done
+
+
 @dataclass(frozen=True, slots=True)
 class RecurringJob:
     name: str

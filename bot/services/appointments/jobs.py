@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.jobs import JobContext, recurring
+from bot.jobs import JobContext, in_transaction, recurring
 from bot.services.appointments.plans import calendar_exceptions
 from bot.services.appointments.staff import cancel_day
 from bot.services.dates import local_day
@@ -31,6 +31,4 @@ async def sweep_holidays(session: AsyncSession, settings: Settings, now: datetim
 
 @recurring("appointments.holiday_sweep", every=timedelta(minutes=15))
 async def holiday_sweep(ctx: JobContext) -> None:
-    async with ctx.sessionmaker() as session:
-        await sweep_holidays(session, ctx.settings, ctx.now)
-        await session.commit()
+    await in_transaction(ctx, sweep_holidays)

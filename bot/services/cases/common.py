@@ -35,8 +35,9 @@ from bot.services.access import (
     staff_community_ids,
 )
 from bot.services.cases import texts
-from bot.services.errors import InvalidInput, NotAllowed, NotFound
+from bot.services.errors import NotAllowed, NotFound
 from bot.services.escape import esc
+from bot.services.inputs import typed_text
 from bot.services.l10n import Translate, translator
 from bot.services.notify import Button, notify, recipient_locale
 from models import (
@@ -115,15 +116,10 @@ class FileRef:
 
 
 def clean_text(text: str | None, limit: int, *, required: bool = True) -> str | None:
-    """``text`` stripped; ``InvalidInput`` when it is empty (and ``required``) or longer than ``limit``."""
-    text = (text or "").strip()
-    if not text:
-        if required:
-            raise InvalidInput("empty_text")
+    """``text`` stripped and checked (:func:`typed_text`); None when it is empty and not ``required``."""
+    if not required and not (text or "").strip():
         return None
-    if len(text) > limit:
-        raise InvalidInput("text_too_long", limit=limit)
-    return text
+    return typed_text(text, limit)
 
 
 async def capacities(session: AsyncSession, user: User, case: Case) -> set[Capacity]:

@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.services.cases.common import Capacity, add_event, case_for, next_number, publishable
 from bot.services.cases.intake import MAX_DESCRIPTION, notify_new_case, time_limits
-from bot.services.errors import Conflict, InvalidInput, NotFound
+from bot.services.errors import Conflict, NotFound
+from bot.services.inputs import typed_text
 from models import (
     ActorRole,
     Building,
@@ -50,11 +51,7 @@ async def file_for_system(session: AsyncSession, settings: Settings, filer: User
     grid = await session.get(Grid, building.grid_id) if building is not None and building.active else None
     if building is None or grid is None or not grid.active:
         raise NotFound("building")
-    text = (description or "").strip()
-    if not text:
-        raise InvalidInput("empty_text")
-    if len(text) > MAX_DESCRIPTION:
-        raise InvalidInput("text_too_long", limit=MAX_DESCRIPTION)
+    text = typed_text(description, MAX_DESCRIPTION)
     limits = await time_limits(session, settings, service, now)
     case = Case(kind=CaseKind.report, status=CaseStatus.new, service_id=service.id, resident_id=filer.id,
                 community_id=grid.community_id, grid_id=grid.id, building_id=building.id, description=text,

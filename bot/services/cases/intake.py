@@ -39,6 +39,8 @@ from bot.services.cases.limits import check_emergency, check_new_case
 from bot.services.dates import day_start
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.services.escape import esc
+from bot.services.inputs import typed_text
+from bot.services.media import SentFile
 from bot.services.notify import Button
 from bot.services.users import Option
 from bot.services.workcalendar import calendar_for
@@ -247,12 +249,7 @@ async def set_authorisation(session: AsyncSession, resident: User, draft_id: int
     case = await _draft(session, resident, draft_id)
     if case.kind != CaseKind.proxy:
         raise InvalidInput("not_proxy")
-    text = " ".join((text or "").split())
-    if not text:
-        raise InvalidInput("empty_text")
-    if len(text) > MAX_AUTHORISATION:
-        raise InvalidInput("text_too_long", limit=MAX_AUTHORISATION)
-    case.authorisation = text
+    case.authorisation = typed_text(text, MAX_AUTHORISATION, one_line=True)
     await session.flush()
 
 
@@ -357,15 +354,10 @@ def _promised(limits: _TimeLimits, needed_by: date | None, settings: Settings) -
     return replace(limits, resolve_due=resolve_due)
 
 
-@dataclass(frozen=True, slots=True)
-class FoundFile:
+class FoundFile(SentFile[AttachmentKind]):
     """A file or place a worker recorded with a problem they found."""
 
-    kind: AttachmentKind
-    file_id: str | None = None
-    file_unique_id: str | None = None
-    latitude: float | None = None
-    longitude: float | None = None
+    __slots__ = ()
 
 
 async def open_found_problem(

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from bot.config import Settings
-from bot.jobs import JobContext, recurring
+from bot.jobs import JobContext, JobFunc, in_transaction, recurring
 from bot.services.cases.emergency import emergency_tick
 from bot.services.cases.escalation import (
     sweep_accept_overdue,
@@ -34,9 +34,7 @@ async def _drain(ctx: JobContext, step: Step, *, max_batches: int = 50) -> int:
     """Run ``step`` in committed batches until it finds nothing more to do."""
     total = 0
     for _ in range(max_batches):
-        async with ctx.sessionmaker() as session:
-            done = await step(session, ctx.settings, ctx.now, limit=BATCH)
-            await session.commit()
+        done = await in_transaction(ctx, step, limit=BATCH)
         total += done
         if done < BATCH:
             break
@@ -54,36 +52,37 @@ async def time_limits(ctx: JobContext) -> None:
         log.info("time limits: %d unaccepted, %d overdue, %d departments late", accepted, handling, departments)
 
 
-@recurring("cases.accept_reminders", every=timedelta(minutes=1))
-async def accept_reminders(ctx: JobContext) -> None:
-    """New cases near their acceptance limit (CASE_ACCEPT_REMIND_MINUTES): the grid's workers, once."""
-    reminded = await _drain(ctx, sweep_accept_reminders)
-    if reminded:
-        log.info("acceptance reminders: %d cases", reminded)
+def _sweep_job(name: str, every: timedelta, step: Step, doc: str, done_message: str,
+               level: int = logging.INFO) -> JobFunc:
+    """The job ``name``: drain ``step`` (see :func:`_drain`) and log ``done_message`` with how many
+    cases it handled, when any."""
+
+    async def job(ctx: JobContext) -> None:
+        done = await _drain(ctx, step)
+        if done:
+            log.log(level, done_message, done)
+
+    job.__name__ = job.__qualname__ = name.rpartition(".")[2]
+    job.__doc__ = doc
+    return recurring(name, every=every)(job)
 
 
-@recurring("cases.escalation_climb", every=timedelta(minutes=1))
-async def escalation_climb(ctx: JobContext) -> None:
-    """Overdue cases nobody acted on for a step (CASE_ESCALATION_STEP_HOURS): the next level, once."""
-    climbed = await _drain(ctx, sweep_climb)
-    if climbed:
-        log.info("escalations climbed a level: %d cases", climbed)
-
-
-@recurring("cases.emergency_repeat", every=timedelta(minutes=1))
-async def emergency_repeat(ctx: JobContext) -> None:
-    """Unacknowledged emergencies are alerted again, up the chain (every EMERGENCY_REPEAT_MINUTES)."""
-    repeated = await _drain(ctx, emergency_tick)
-    if repeated:
-        log.warning("emergencies still unacknowledged, alerted again: %d", repeated)
-
-
-@recurring("cases.auto_close", every=timedelta(minutes=10))
-async def auto_close(ctx: JobContext) -> None:
-    """Resolved cases the resident has not answered for CASE_AUTO_CLOSE_DAYS close themselves."""
-    closed = await _drain(ctx, auto_close_due)
-    if closed:
-        log.info("auto-closed %d resolved cases", closed)
+accept_reminders = _sweep_job(
+    "cases.accept_reminders", timedelta(minutes=1), sweep_accept_reminders,
+    "New cases near their acceptance limit (CASE_ACCEPT_REMIND_MINUTES): the grid's workers, once.",
+    "acceptance reminders: %d cases")
+escalation_climb = _sweep_job(
+    "cases.escalation_climb", timedelta(minutes=1), sweep_climb,
+    "Overdue cases nobody acted on for a step (CASE_ESCALATION_STEP_HOURS): the next level, once.",
+    "escalations climbed a level: %d cases")
+emergency_repeat = _sweep_job(
+    "cases.emergency_repeat", timedelta(minutes=1), emergency_tick,
+    "Unacknowledged emergencies are alerted again, up the chain (every EMERGENCY_REPEAT_MINUTES).",
+    "emergencies still unacknowledged, alerted again: %d", logging.WARNING)
+auto_close = _sweep_job(
+    "cases.auto_close", timedelta(minutes=10), auto_close_due,
+    "Resolved cases the resident has not answered for CASE_AUTO_CLOSE_DAYS close themselves.",
+    "auto-closed %d resolved cases")
 
 
 async def run_all(sessionmaker, settings: Settings, now: datetime) -> None:  # type: ignore[no-untyped-def]

@@ -32,6 +32,7 @@ from bot.services.cases.common import (
 from bot.services.cases.limits import check_relay
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.services.escape import esc
+from bot.services.inputs import typed_text
 from bot.services.notify import Button
 from models import (
     HANDLING_STATUSES,
@@ -332,12 +333,7 @@ async def delete_canned(session: AsyncSession, actor: User, reply_id: int) -> No
 
 def document_name(document: str | None) -> str:
     """The name of a document that changed hands, as :func:`log_handover` takes it."""
-    name = " ".join((document or "").split())
-    if not name:
-        raise InvalidInput("empty_text")
-    if len(name) > MAX_DOCUMENT_NAME:
-        raise InvalidInput("text_too_long", limit=MAX_DOCUMENT_NAME)
-    return name
+    return typed_text(document, MAX_DOCUMENT_NAME, one_line=True)
 
 
 async def log_handover(session: AsyncSession, settings: Settings, actor: User, case_id: int,

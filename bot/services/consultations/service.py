@@ -26,6 +26,7 @@ from bot.services.access import may_oversee
 from bot.services.consultations.common import Brief, Results, Turnout
 from bot.services.consultations.texts import cq_cb, question_payload, result_payload, result_text
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from bot.services.inputs import typed_text
 from bot.services.l10n import translator
 from bot.services.notify import Button, notify, queue_many, recipient_locale
 from models import (
@@ -59,12 +60,7 @@ def require_asker(user: User) -> None:
 
 
 def clean_question(text: str | None) -> str:
-    text = (text or "").strip()
-    if not text:
-        raise InvalidInput("empty_text")
-    if len(text) > QUESTION_LIMIT:
-        raise InvalidInput("text_too_long", limit=QUESTION_LIMIT)
-    return text
+    return typed_text(text, QUESTION_LIMIT)
 
 
 def parse_choices(text: str | None) -> list[str]:
@@ -207,11 +203,7 @@ async def answer_text(session: AsyncSession, user: User, consultation_id: int, t
     consultation = await _open_for(session, user, consultation_id, now)
     if consultation.choices:
         raise InvalidInput("consult_no_choice")
-    text = " ".join((text or "").split())
-    if not text:
-        raise InvalidInput("empty_text")
-    if len(text) > OPEN_ANSWER_LIMIT:
-        raise InvalidInput("text_too_long", limit=OPEN_ANSWER_LIMIT)
+    text = typed_text(text, OPEN_ANSWER_LIMIT, one_line=True)
     return await _store(session, consultation, user, choice=None, text=text)
 
 

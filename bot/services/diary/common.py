@@ -17,7 +17,6 @@ are :mod:`bot.services.access`, local days :mod:`bot.services.dates`):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -28,6 +27,7 @@ from bot.config import Settings
 from bot.services.access import FIELD_ROLES, overseen_grid_ids
 from bot.services.dates import local_day
 from bot.services.errors import NotFound
+from bot.services.media import SentFile
 from models import (
     DiaryEntry,
     DiaryMediaKind,
@@ -61,15 +61,10 @@ def diary_cb(action: str, id_: int = 0, ref: int = 0, arg: str = "") -> str:
     return f"{DIARY_CB}:{action}:{id_}:{ref}:{arg}"
 
 
-@dataclass(frozen=True, slots=True)
-class MediaRef:
+class MediaRef(SentFile[DiaryMediaKind]):
     """A file (Telegram's ids, never the bytes) or a location sent with an entry."""
 
-    kind: DiaryMediaKind
-    file_id: str | None = None
-    file_unique_id: str | None = None
-    latitude: float | None = None
-    longitude: float | None = None
+    __slots__ = ()
 
 
 async def field_workers_of(session: AsyncSession, grid_ids: Iterable[int]) -> dict[int, set[int]]:

@@ -45,6 +45,7 @@ from bot.services.diary.common import (
     visible_entry,
 )
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from bot.services.inputs import typed_text
 from models import (
     Building,
     CareTag,
@@ -437,11 +438,7 @@ async def edit_entry(session: AsyncSession, settings: Settings, worker: User, en
     entry = await own_entry(session, settings, worker, entry_id, now)
     changed = False
     if text is not _UNSET:
-        text = _clean_text(text)
-        if not text:
-            raise InvalidInput("empty_text")
-        if len(text) > MAX_TEXT:
-            raise InvalidInput("text_too_long", limit=MAX_TEXT)
+        text = typed_text(text, MAX_TEXT)
         changed |= text != entry.text
         entry.text = text
     if resident_name is not _UNSET:

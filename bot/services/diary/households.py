@@ -28,6 +28,7 @@ from bot.services.dates import local_day
 from bot.services.diary.common import INTERVALS, MAX_LABEL, MAX_UNIT, refresh_household
 from bot.services.diary.entries import open_patrol
 from bot.services.errors import InvalidInput, NotAllowed, NotFound
+from bot.services.inputs import typed_text
 from models import (
     AccessAction,
     Building,
@@ -365,12 +366,8 @@ async def add_household(session: AsyncSession, settings: Settings, actor: User, 
         raise NotFound("building")
     if not await _may_manage(session, actor, building.grid_id):
         raise NotAllowed()
-    label = " ".join((label or "").split())
+    label = typed_text(label, MAX_LABEL, one_line=True)
     unit = (unit or "").strip() or None
-    if not label:
-        raise InvalidInput("empty_text")
-    if len(label) > MAX_LABEL:
-        raise InvalidInput("text_too_long", limit=MAX_LABEL)
     if unit is not None and len(unit) > MAX_UNIT:
         raise InvalidInput("text_too_long", limit=MAX_UNIT)
     taken = set(await session.scalars(select(Household.code).where(Household.code.like(f"{building.code}-H%"))))

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.jobs import JobContext, recurring
+from bot.jobs import JobContext, in_transaction, recurring
 from bot.services.escape import esc
 from bot.services.events.service import REMIND_BEFORE, event_cb
 from bot.services.l10n import translator
@@ -43,6 +43,4 @@ async def send_reminders(session: AsyncSession, settings: Settings, now: datetim
 @recurring("events.reminders", every=timedelta(minutes=15))
 async def reminders(ctx: JobContext) -> None:
     """A day before each service day, everyone with a seat is reminded."""
-    async with ctx.sessionmaker() as session:
-        await send_reminders(session, ctx.settings, ctx.now)
-        await session.commit()
+    await in_transaction(ctx, send_reminders)
