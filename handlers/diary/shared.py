@@ -93,7 +93,7 @@ def callbacks(router: Router, handlers: dict[str, Callable[..., Any]]) -> None:
 def error_for(err: DomainError) -> str:
     """The refusal text, for a handler that answers it itself (the diary words
     some shared codes, such as ``empty_text`` or ``grid``, its own way)."""
-    return error_text(err, ui.error_text)
+    return error_text(err, ui.ERRORS)
 
 
 async def retry_or_leave(message: Message, state: FSMContext, err: DomainError) -> None:
