@@ -21,12 +21,11 @@ import asyncio
 import json
 import platform
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 from sqlalchemy import insert, update
 
+from benchmarks.scratch import bench_database
 from bot.services import audit
 from models import (
     AccessAction,
@@ -39,7 +38,6 @@ from models import (
     User,
     utcnow,
 )
-from models.database import create_engine, create_sessionmaker, upgrade
 
 
 async def _setup(sessionmaker):  # type: ignore[no-untyped-def]
@@ -79,56 +77,51 @@ async def main() -> None:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--database-url")
     args = p.parse_args()
-    tmp = tempfile.TemporaryDirectory()
-    url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp.name) / 'bench.db'}"
-    await upgrade(url)
-    engine = create_engine(url)
-    sessionmaker = create_sessionmaker(engine)
-    staff_id, resident_id, communities = await _setup(sessionmaker)
+    async with bench_database(args.database_url) as (engine, sessionmaker):
+        staff_id, resident_id, communities = await _setup(sessionmaker)
 
-    plain, logged = [], []
-    for _ in range(args.rounds):
-        plain.append(await _round(sessionmaker, args.n, staff_id, resident_id, communities[0], False))
-        logged.append(await _round(sessionmaker, args.n, staff_id, resident_id, communities[0], True))
+        plain, logged = [], []
+        for _ in range(args.rounds):
+            plain.append(await _round(sessionmaker, args.n, staff_id, resident_id, communities[0], False))
+            logged.append(await _round(sessionmaker, args.n, staff_id, resident_id, communities[0], True))
 
-    calls = []
-    async with sessionmaker() as s:
-        await s.execute(update(User).where(User.id == staff_id).values(unreachable=False))  # the transaction begun
-        for k in range(args.n):
-            start = time.perf_counter()
-            await audit.record(s, AccessAction.phone_viewed, actor_id=staff_id, subject_id=resident_id,
-                               place=audit.Place(communities[0]), object_type="case", object_id=k)
-            calls.append((time.perf_counter() - start) * 1e6)
-        await s.rollback()
-
-    batch = []
-    for _ in range(200):
+        calls = []
         async with sessionmaker() as s:
-            start = time.perf_counter()
-            await audit.record_phones(s, actor_id=staff_id, place=audit.Place(communities[0]),
-                                      shown=[(resident_id, "appointment", k) for k in range(20)])
-            batch.append((time.perf_counter() - start) * 1e6)
+            await s.execute(update(User).where(User.id == staff_id).values(unreachable=False))  # the transaction begun
+            for k in range(args.n):
+                start = time.perf_counter()
+                await audit.record(s, AccessAction.phone_viewed, actor_id=staff_id, subject_id=resident_id,
+                                   place=audit.Place(communities[0]), object_type="case", object_id=k)
+                calls.append((time.perf_counter() - start) * 1e6)
             await s.rollback()
 
-    async with sessionmaker() as s:
-        now = utcnow()
-        chunk = 10_000
-        for offset in range(0, args.rows, chunk):
-            await s.execute(insert(AccessLog), [
-                dict(at=now, actor_id=staff_id, action=AccessAction.phone_viewed, subject_id=resident_id,
-                     object_type="case", object_id=k, detail="", community_id=communities[k % 30], district_id=None)
-                for k in range(offset, min(offset + chunk, args.rows))])
-        await s.commit()
-        staff = await s.get(User, staff_id)
-        reads = {}
-        for page in (0, 99):
-            times = []
-            for _ in range(20):
+        batch = []
+        for _ in range(200):
+            async with sessionmaker() as s:
                 start = time.perf_counter()
-                await audit.read_log(s, staff, page=page)
-                times.append((time.perf_counter() - start) * 1e3)
-            reads[f"read_page_{page}_ms"] = round(statistics.median(times), 2)
-    await engine.dispose()
+                await audit.record_phones(s, actor_id=staff_id, place=audit.Place(communities[0]),
+                                          shown=[(resident_id, "appointment", k) for k in range(20)])
+                batch.append((time.perf_counter() - start) * 1e6)
+                await s.rollback()
+
+        async with sessionmaker() as s:
+            now = utcnow()
+            chunk = 10_000
+            for offset in range(0, args.rows, chunk):
+                await s.execute(insert(AccessLog), [
+                    dict(at=now, actor_id=staff_id, action=AccessAction.phone_viewed, subject_id=resident_id,
+                         object_type="case", object_id=k, detail="", community_id=communities[k % 30], district_id=None)
+                    for k in range(offset, min(offset + chunk, args.rows))])
+            await s.commit()
+            staff = await s.get(User, staff_id)
+            reads = {}
+            for page in (0, 99):
+                times = []
+                for _ in range(20):
+                    start = time.perf_counter()
+                    await audit.read_log(s, staff, page=page)
+                    times.append((time.perf_counter() - start) * 1e3)
+                reads[f"read_page_{page}_ms"] = round(statistics.median(times), 2)
     print(json.dumps({
         "database": engine.dialect.name, "machine": f"{platform.processor() or platform.machine()}, "
                                                     f"Python {platform.python_version()}",

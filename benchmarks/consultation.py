@@ -20,13 +20,12 @@ import asyncio
 import json
 import platform
 import statistics
-import tempfile
 import time
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
+from benchmarks.scratch import bench_database
 from bot.config import Settings
 from bot.services import broadcasts, consultations
 from models import (
@@ -42,7 +41,6 @@ from models import (
     User,
     utcnow,
 )
-from models.database import create_engine, create_sessionmaker, upgrade
 
 GRIDS, BUILDINGS = 10, 10  # per community, per grid
 
@@ -87,49 +85,44 @@ async def main() -> None:
     p.add_argument("--answers", type=int, default=2_000)
     p.add_argument("--database-url")
     args = p.parse_args()
-    tmp = tempfile.TemporaryDirectory()
-    url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp.name) / 'bench.db'}"
-    await upgrade(url)
-    engine = create_engine(url)
-    sessionmaker = create_sessionmaker(engine)
-    settings = Settings(_env_file=None)
-    staff_id, community_id, residents = await _setup(sessionmaker, args.residents)
+    async with bench_database(args.database_url) as (engine, sessionmaker):
+        settings = Settings(_env_file=None)
+        staff_id, community_id, residents = await _setup(sessionmaker, args.residents)
 
-    now = utcnow()
-    start = time.perf_counter()
-    async with sessionmaker() as s:
-        staff = await s.get(User, staff_id)
-        c = await consultations.create(s, settings, staff, ref=broadcasts.ScopeRef(BroadcastScope.community,
-                                                                                  community_id),
-                                       question="Close the east gate at night?", choices=["Yes", "No", "Either"],
-                                       closes_at=now + timedelta(days=3), now=now)
-        await s.commit()
-        cid = c.id
-    ask_s = time.perf_counter() - start
-
-    per_answer = []
-    for k, uid in enumerate(residents[:args.answers]):
+        now = utcnow()
+        start = time.perf_counter()
         async with sessionmaker() as s:
-            user = await s.get(User, uid)
-            started = time.perf_counter()
-            await consultations.answer(s, user, cid, k % 3, now)
-            if k % 10 == 0:
-                await consultations.answer(s, user, cid, (k + 1) % 3, now)
+            staff = await s.get(User, staff_id)
+            c = await consultations.create(s, settings, staff, ref=broadcasts.ScopeRef(BroadcastScope.community,
+                                                                                      community_id),
+                                           question="Close the east gate at night?", choices=["Yes", "No", "Either"],
+                                           closes_at=now + timedelta(days=3), now=now)
             await s.commit()
-            per_answer.append((time.perf_counter() - started) * 1000)
+            cid = c.id
+        ask_s = time.perf_counter() - start
 
-    start = time.perf_counter()
-    async with sessionmaker() as s:
-        closed = await consultations.close_due(s, settings, now + timedelta(days=3))
-        await s.commit()
-    close_s = time.perf_counter() - start
-    async with sessionmaker() as s:
-        results = int(await s.scalar(select(func.count()).select_from(OutboxMessage).where(
-            OutboxMessage.dedupe_key.like(f"cq:{cid}:r:%"))) or 0)
-    await engine.dispose()
+        per_answer = []
+        for k, uid in enumerate(residents[:args.answers]):
+            async with sessionmaker() as s:
+                user = await s.get(User, uid)
+                started = time.perf_counter()
+                await consultations.answer(s, user, cid, k % 3, now)
+                if k % 10 == 0:
+                    await consultations.answer(s, user, cid, (k + 1) % 3, now)
+                await s.commit()
+                per_answer.append((time.perf_counter() - started) * 1000)
+
+        start = time.perf_counter()
+        async with sessionmaker() as s:
+            closed = await consultations.close_due(s, settings, now + timedelta(days=3))
+            await s.commit()
+        close_s = time.perf_counter() - start
+        async with sessionmaker() as s:
+            results = int(await s.scalar(select(func.count()).select_from(OutboxMessage).where(
+                OutboxMessage.dedupe_key.like(f"cq:{cid}:r:%"))) or 0)
     per_answer.sort()
     print(json.dumps({
-        "database": url.split(":", 1)[0], "python": platform.python_version(), "residents": args.residents,
+        "database": engine.url.drivername, "python": platform.python_version(), "residents": args.residents,
         "ask_s": round(ask_s, 3), "answers": len(per_answer),
         "answer_ms_median": round(statistics.median(per_answer), 2) if per_answer else None,
         "answer_ms_p95": round(per_answer[int(len(per_answer) * 0.95) - 1], 2) if per_answer else None,

@@ -75,6 +75,17 @@ async def _with_session(settings: Settings, fn):  # type: ignore[no-untyped-def]
         await engine.dispose()
 
 
+async def _committed(settings: Settings, fn):  # type: ignore[no-untyped-def]
+    """``fn(session)`` in one session of the configured database, committed after; its result."""
+    async def run(sessionmaker):  # type: ignore[no-untyped-def]
+        async with sessionmaker() as session:
+            result = await fn(session)
+            await session.commit()
+            return result
+
+    return await _with_session(settings, run)
+
+
 async def _cmd_run(settings: Settings) -> int:
     token = settings.require_token()  # before importing aiogram: a missing token is told at once
     settings.require_webhook_secret()  # a webhook open to forged updates is never started
@@ -137,14 +148,9 @@ async def _cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 1
 
-    async def create(sessionmaker):  # type: ignore[no-untyped-def]
-        async with sessionmaker() as session:
-            invite = await create_invite(session, role=Role(args.role), scope_code=args.scope, expires_in=expires)
-            await session.commit()
-            return invite
-
     try:
-        invite = await _with_session(settings, create)
+        invite = await _committed(settings, lambda session: create_invite(
+            session, role=Role(args.role), scope_code=args.scope, expires_in=expires))
     except DomainError:
         print(f"--scope: no {args.role} scope with code {args.scope!r}", file=sys.stderr)
         return 2
@@ -163,18 +169,15 @@ async def _cmd_revoke(settings: Settings, args: argparse.Namespace) -> int:
     from bot.services.roles import revoke
     from models import Role, User, utcnow
 
-    async def run(sessionmaker):  # type: ignore[no-untyped-def]
-        async with sessionmaker() as session:
-            user = await session.scalar(select(User).where(User.telegram_id == args.user))
-            if user is None:
-                return None
-            done = await revoke(session, settings, user, role=Role(args.role) if args.role else None,
-                                scope_code=args.scope, how="cli", now=utcnow())
-            await session.commit()
-            return done
+    async def run(session):  # type: ignore[no-untyped-def]
+        user = await session.scalar(select(User).where(User.telegram_id == args.user))
+        if user is None:
+            return None
+        return await revoke(session, settings, user, role=Role(args.role) if args.role else None,
+                            scope_code=args.scope, how="cli", now=utcnow())
 
     try:
-        done = await _with_session(settings, run)
+        done = await _committed(settings, run)
     except NotFound:
         print(f"--scope: no grid, community, department or district with code {args.scope!r}", file=sys.stderr)
         return 2
@@ -206,17 +209,13 @@ async def _cmd_open311_key(settings: Settings, args: argparse.Namespace) -> int:
     from bot.services.errors import DomainError
     from models import utcnow
 
-    async def run(sessionmaker):  # type: ignore[no-untyped-def]
-        async with sessionmaker() as session:
-            if args.revoke is not None:
-                done = await open311.revoke_key(session, args.revoke, utcnow())
-            else:
-                done = await open311.create_key(session, args.name, utcnow())
-            await session.commit()
-            return done
+    async def run(session):  # type: ignore[no-untyped-def]
+        if args.revoke is not None:
+            return await open311.revoke_key(session, args.revoke, utcnow())
+        return await open311.create_key(session, args.name, utcnow())
 
     try:
-        done = await _with_session(settings, run)
+        done = await _committed(settings, run)
     except DomainError as exc:
         if exc.code == "key_exists":
             print(f"--name: {args.name!r} already has a live key; --revoke it first", file=sys.stderr)
@@ -283,12 +282,9 @@ async def _command(args: argparse.Namespace, settings: Settings) -> int:
             return 1
         print(report)
         return 0
-    if args.command == "invite":
+    if args.command in _MIGRATED_FIRST:
         await upgrade(settings.database_url)
-        return await _cmd_invite(settings, args)
-    if args.command == "revoke":
-        await upgrade(settings.database_url)
-        return await _cmd_revoke(settings, args)
+        return await _MIGRATED_FIRST[args.command](settings, args)
     if args.command == "backup":
         # Loaded per command: each command imports only what it needs (aiogram takes seconds).
         from models.backup import BackupRefused, backup_sqlite
@@ -306,13 +302,16 @@ async def _command(args: argparse.Namespace, settings: Settings) -> int:
         from bot.sandbox.runner import run_sandbox
 
         return await run_sandbox(settings, host=args.host, port=args.port)
-    if args.command == "open311":
-        await upgrade(settings.database_url)
-        return await _cmd_open311(settings, args)
-    if args.command == "open311-key":
-        await upgrade(settings.database_url)
-        return await _cmd_open311_key(settings, args)
     return 2
+
+
+# The commands that bring the database to the latest migration before they run.
+_MIGRATED_FIRST = {
+    "invite": _cmd_invite,
+    "revoke": _cmd_revoke,
+    "open311": _cmd_open311,
+    "open311-key": _cmd_open311_key,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,39 +39,38 @@ from handlers.diary import ui as diary_ui
 from handlers.events import ui as events_ui
 from handlers.family import ui as family_ui
 from handlers.org import ui as org_ui
-from handlers.render import general_error_text
+from handlers.render import GENERAL_ERRORS, ErrorTexts, coded_text
 from handlers.reports import ui as reports_ui
 
 log = logging.getLogger(__name__)
 
 # Each room's texts for its own codes, asked in this order; the first that knows the code answers.
-_ROOMS: tuple[Callable[[DomainError], str | None], ...] = (
-    cases_ui.error_text,
-    appointments_ui.error_text,
-    general_error_text,
-    reports_ui.error_text,
-    diary_ui.error_text,
-    consultations_ui.error_text,
-    family_ui.error_text,
-    org_ui.error_text,
-    events_ui.error_text,
+_ROOMS: tuple[ErrorTexts, ...] = (
+    cases_ui.ERRORS,
+    appointments_ui.ERRORS,
+    GENERAL_ERRORS,
+    reports_ui.ERRORS,
+    diary_ui.ERRORS,
+    consultations_ui.ERRORS,
+    family_ui.ERRORS,
+    org_ui.ERRORS,
+    events_ui.ERRORS,
 )
 
 
-def error_text(err: DomainError, first: Callable[[DomainError], str | None] | None = None) -> str:
+def error_text(err: DomainError, first: ErrorTexts | None = None) -> str:
     """The localized text for any domain error (a generic one for an unknown code).
 
     ``first``: a room's own texts, asked before the others (the patrol diary
     words some codes, such as ``empty_text``, in its own way)."""
     for room in (first, *_ROOMS) if first is not None else _ROOMS:
-        text = room(err)
+        text = coded_text(err, room)
         if text is not None:
             return text
     return _("That did not work. Please try again.")
 
 
-async def refuse(query: CallbackQuery, err: DomainError,
-                 first: Callable[[DomainError], str | None] | None = None) -> None:
+async def refuse(query: CallbackQuery, err: DomainError, first: ErrorTexts | None = None) -> None:
     """A refused press (not allowed, gone, too late): say why in an alert."""
     await query.answer(error_text(err, first), show_alert=True)
 
@@ -82,7 +81,7 @@ class RefusalMiddleware(BaseMiddleware):
     One instance serves the whole dispatcher (:meth:`setup`); a room whose
     texts go first adds its own to its router (:meth:`setup_router`)."""
 
-    def __init__(self, first: Callable[[DomainError], str | None] | None = None) -> None:
+    def __init__(self, first: ErrorTexts | None = None) -> None:
         self.first = first
 
     async def __call__(

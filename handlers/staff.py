@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from aiogram import Bot, F, Router
-from aiogram.types import CallbackQuery, Message
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,20 +44,30 @@ async def invite_start(message: Message, user: User) -> None:
     await message.answer(_("Whom do you want to invite?"), reply_markup=kb.as_markup())
 
 
+async def _show(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Answer the press and show ``text`` in place of the message it came from."""
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(text, reply_markup=markup)
+
+
+async def _ask(query: CallbackQuery, prompt: str, choices: Iterable[tuple[str, CallbackData]]) -> None:
+    """Answer the press and ask ``prompt`` in place of its message, one choice a line."""
+    kb = InlineKeyboardBuilder()
+    for text, data in choices:
+        kb.button(text=text, callback_data=data)
+    kb.adjust(1)
+    await _show(query, prompt, kb.as_markup())
+
+
 # Callback queries are not filtered by role here: a forged button reaches the
 # service, which refuses it.
 async def invite_role(query: CallbackQuery, callback_data: InviteCb, session: AsyncSession, user: User,
                       i18n: PoI18n) -> None:
     role = staff_service.parse_role(callback_data.role)
     scopes = await staff_service.invite_scopes(session, user, role, i18n.current_locale)
-    kb = InlineKeyboardBuilder()
-    for option in scopes:
-        kb.button(text=option.name, callback_data=InviteCb(role=role.value, scope=option.id))
-    kb.adjust(1)
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.edit_text(_("Invite a {role}: where?").format(role=role_label(role)),
-                                      reply_markup=kb.as_markup())
+    await _ask(query, _("Invite a {role}: where?").format(role=role_label(role)),
+               ((option.name, InviteCb(role=role.value, scope=option.id)) for option in scopes))
 
 
 async def invite_scope(query: CallbackQuery, callback_data: InviteCb, session: AsyncSession, user: User,
@@ -64,11 +77,8 @@ async def invite_scope(query: CallbackQuery, callback_data: InviteCb, session: A
     await session.commit()
     me = await bot.me()
     link = f"https://t.me/{me.username}?start={invite.payload}"
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.edit_text(
-            _("Send this link to the new {role}. It works once, until {expires}.\n\n{link}").format(
-                role=role_label(role), expires=local_time(invite.expires_at, settings.tz), link=esc(link)))
+    await _show(query, _("Send this link to the new {role}. It works once, until {expires}.\n\n{link}").format(
+        role=role_label(role), expires=local_time(invite.expires_at, settings.tz), link=esc(link)))
 
 
 async def revoke_start(message: Message, session: AsyncSession, user: User) -> None:
@@ -86,14 +96,8 @@ async def revoke_start(message: Message, session: AsyncSession, user: User) -> N
 async def revoke_person(query: CallbackQuery, callback_data: RevokeCb, session: AsyncSession, user: User,
                         i18n: PoI18n) -> None:
     name, grants = await roles.revocable_grants(session, user, callback_data.user, i18n.current_locale)
-    kb = InlineKeyboardBuilder()
-    for g in grants:
-        kb.button(text=f"{role_label(g.role)} · {g.scope}", callback_data=RevokeCb(user=callback_data.user, grant=g.id))
-    kb.adjust(1)
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.edit_text(_("Which role of {name} do you want to remove?").format(name=esc(name)),
-                                      reply_markup=kb.as_markup())
+    await _ask(query, _("Which role of {name} do you want to remove?").format(name=esc(name)),
+               ((f"{role_label(g.role)} · {g.scope}", RevokeCb(user=callback_data.user, grant=g.id)) for g in grants))
 
 
 async def revoke_confirm(query: CallbackQuery, callback_data: RevokeCb, session: AsyncSession, user: User,
@@ -103,15 +107,10 @@ async def revoke_confirm(query: CallbackQuery, callback_data: RevokeCb, session:
     if grant is None:
         await query.answer(_("That person holds no role you can remove."), show_alert=True)
         return
-    kb = InlineKeyboardBuilder()
-    kb.button(text=_("➖ Remove"), callback_data=RevokeCb(user=callback_data.user, grant=grant.id, ok=1))
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.edit_text(
-            _("Remove {name} as {role} of {scope}? Their open cases there go back to the grid's queue, "
-              "and they stop seeing residents' phones at once.").format(
-                name=esc(name), role=role_label(grant.role), scope=esc(grant.scope)),
-            reply_markup=kb.as_markup())
+    await _ask(query, _("Remove {name} as {role} of {scope}? Their open cases there go back to the grid's queue, "
+                        "and they stop seeing residents' phones at once.").format(
+        name=esc(name), role=role_label(grant.role), scope=esc(grant.scope)),
+        [(_("➖ Remove"), RevokeCb(user=callback_data.user, grant=grant.id, ok=1))])
 
 
 async def revoke_do(query: CallbackQuery, callback_data: RevokeCb, session: AsyncSession, user: User,
@@ -122,9 +121,7 @@ async def revoke_do(query: CallbackQuery, callback_data: RevokeCb, session: Asyn
         name=esc(name), role=role_label(done.role), scope=esc(done.scope_code))
     if done.cases_returned:
         text += "\n" + _("{count} open case(s) went back to the grid's queue.").format(count=done.cases_returned)
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.edit_text(text)
+    await _show(query, text)
 
 
 def _log_line(line: audit.LogLine, tz) -> str:  # type: ignore[no-untyped-def]
@@ -168,9 +165,7 @@ async def access_log(message: Message, session: AsyncSession, user: User, settin
 async def access_log_page(query: CallbackQuery, callback_data: AccessLogCb, session: AsyncSession, user: User,
                           settings) -> None:  # type: ignore[no-untyped-def]
     text, markup = await _log_page(session, user, callback_data.page, settings)
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.edit_text(text, reply_markup=markup)
+    await _show(query, text, markup)
 
 
 def create_router() -> Router:

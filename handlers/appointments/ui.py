@@ -23,6 +23,7 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
 )
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n.lazy_proxy import LazyProxy
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,10 +38,9 @@ from bot.services.appointments import (
 )
 from bot.services.bounds import Code, DayOrdinal, OptId, Page
 from bot.services.dates import local_day
-from bot.services.errors import DomainError
 from handlers import labels
 from handlers.labels import AGENDA, BOOK, MY_APPOINTMENTS, PROXY_BOOK  # noqa: F401  (the feature's menu buttons)
-from handlers.render import esc
+from handlers.render import ErrorTexts, esc
 from handlers.replies import edit_in_place
 from models import AppointmentStatus, utcnow
 
@@ -163,51 +163,46 @@ async def leave_on_menu_label(message: Message, state: FSMContext) -> None:
         raise SkipHandler()
 
 
-def error_text(err: DomainError) -> str | None:
-    """The text for an appointment error code, or None when the code is not ours."""
-    p = err.params
-    messages = {
-        "appt": lambda: _("That appointment is not available."),
-        "appt_service": lambda: _("That service cannot be booked there any more. Please choose again."),
-        "appt_station": lambda: _("That station is not available to you."),
-        "appt_resident": lambda: _("That person is not available to you."),
-        "appt_register": lambda: _("Please register first: write to me anything and I will ask where you live."),
-        "appt_past": lambda: _("That time has already passed. Please choose a later time."),
-        "appt_horizon": lambda: _("Bookings open {days} days ahead. Please choose an earlier date.").format(
-            days=p.get("days", "")),
-        "appt_notice": lambda: _("Please book at least {duration} ahead.").format(
-            duration=duration(int(p.get("minutes", 0)))),
-        "appt_closed": lambda: (_("The station is closed that day.")
-                                + (" " + _("Reason: {reason}").format(reason=esc(str(p["reason"])))
-                                   if p.get("reason") else "")),
-        "appt_holiday": lambda: _("The station is closed that day: public holiday."),
-        "appt_no_slot": lambda: _("That time is not open for booking. Please choose from the list."),
-        "appt_full": lambda: _("Sorry, that time was just taken."),
-        "appt_limit": lambda: _("You already have {limit} upcoming appointments, the most allowed. "
-                                "Please cancel one first.").format(limit=p.get("limit", "")),
-        "appt_overlap": lambda: _("You already have an appointment at that time."),
-        "appt_not_upcoming": lambda: _("This appointment is no longer upcoming."),
-        "appt_cutoff": lambda: (_("It is too late to change this appointment here.") + (
-            " " + _("Please call the station: {phone}").format(phone=esc(str(p["phone"])))
-            if p.get("phone") else "")),
-        "appt_same_slot": lambda: _("That is the time you already have."),
-        "appt_home_needed": lambda: _("A home visit needs your home building: set it in 👤 My profile."),
-        "appt_rebooked": lambda: _("You have already booked a new time for this."),
-        "appt_mark_early": lambda: _("It is too early to mark this appointment."),
-        "appt_already_marked": lambda: _("Already marked."),
-        "appt_not_markable": lambda: _("This appointment was cancelled; there is nothing to mark."),
-        "appt_closure_past": lambda: _("That day has passed."),
-        "appt_closure_exists": lambda: _("That day is already closed."),
-        "appt_not_closed": lambda: _("That day is not closed."),
-        "appt_reason_long": lambda: _("Please keep the reason under {limit} characters.").format(
-            limit=p.get("limit", "")),
-        "appt_name": lambda: _("Please type a name (at most {limit} characters).").format(limit=p.get("limit", "")),
-        "plan_line": lambda: _("I could not read this line: {line}").format(line=esc(str(p.get("line", "")))),
-        "plan_empty": lambda: _("Please send at least one line to change."),
-        "appt_not_missed": lambda: _("This offer is only for a missed appointment."),
-        "appt_followup_done": lambda: _("You have already answered this. Thank you!"),
-        "appt_case_draft": lambda: _("You have a request you have not sent yet. Please send or discard it "
-                                     "first (📂 My cases)."),
-    }
-    render = messages.get(err.code)
-    return render() if render is not None else None
+# The texts of the appointment error codes (handlers.refusal asks every room's table).
+ERRORS: ErrorTexts = {
+    "appt": __("That appointment is not available."),
+    "appt_service": __("That service cannot be booked there any more. Please choose again."),
+    "appt_station": __("That station is not available to you."),
+    "appt_resident": __("That person is not available to you."),
+    "appt_register": __("Please register first: write to me anything and I will ask where you live."),
+    "appt_past": __("That time has already passed. Please choose a later time."),
+    "appt_horizon": __("Bookings open {days} days ahead. Please choose an earlier date."),
+    "appt_notice": lambda p: _("Please book at least {duration} ahead.").format(
+        duration=duration(int(p.get("minutes", 0)))),
+    "appt_closed": lambda p: (_("The station is closed that day.")
+                              + (" " + _("Reason: {reason}").format(reason=esc(str(p["reason"])))
+                                 if p.get("reason") else "")),
+    "appt_holiday": __("The station is closed that day: public holiday."),
+    "appt_no_slot": __("That time is not open for booking. Please choose from the list."),
+    "appt_full": __("Sorry, that time was just taken."),
+    "appt_limit": __("You already have {limit} upcoming appointments, the most allowed. "
+                     "Please cancel one first."),
+    "appt_overlap": __("You already have an appointment at that time."),
+    "appt_not_upcoming": __("This appointment is no longer upcoming."),
+    "appt_cutoff": lambda p: (_("It is too late to change this appointment here.") + (
+        " " + _("Please call the station: {phone}").format(phone=esc(str(p["phone"])))
+        if p.get("phone") else "")),
+    "appt_same_slot": __("That is the time you already have."),
+    "appt_home_needed": __("A home visit needs your home building: set it in 👤 My profile."),
+    "appt_rebooked": __("You have already booked a new time for this."),
+    "appt_mark_early": __("It is too early to mark this appointment."),
+    "appt_already_marked": __("Already marked."),
+    "appt_not_markable": __("This appointment was cancelled; there is nothing to mark."),
+    "appt_closure_past": __("That day has passed."),
+    "appt_closure_exists": __("That day is already closed."),
+    "appt_not_closed": __("That day is not closed."),
+    "appt_reason_long": __("Please keep the reason under {limit} characters."),
+    "appt_name": __("Please type a name (at most {limit} characters)."),
+    "plan_line": lambda p: _("I could not read this line: {line}").format(line=esc(str(p.get("line", "")))),
+    "plan_empty": __("Please send at least one line to change."),
+    "appt_not_missed": __("This offer is only for a missed appointment."),
+    "appt_followup_done": __("You have already answered this. Thank you!"),
+    "appt_case_draft": __("You have a request you have not sent yet. Please send or discard it "
+                          "first (📂 My cases)."),
+}
+

@@ -45,6 +45,7 @@ from handlers.callbacks import BcAckCb, BcScopeCb, BcStepCb
 from handlers.filters import HasRole
 from handlers.refusal import error_text
 from handlers.render import local_time
+from handlers.routing import on_press
 from models import BroadcastAudience, BroadcastScope, BroadcastStatus, Role, User, utcnow
 
 MAX_CHILD_BUTTONS = 60
@@ -396,13 +397,9 @@ def create_router() -> Router:
     router.message.register(schedule_typed, BroadcastForm.schedule, F.text, ~F.text.startswith("/"))
     # Callback queries are not filtered by role: a forged button reaches the service, which refuses it.
     router.callback_query.register(scope_pressed, BcScopeCb.filter())
-    router.callback_query.register(restart_scope, BcStepCb.filter(F.action == "roots"))
-    router.callback_query.register(audience_pressed, BcStepCb.filter(F.action == "aud"))
-    router.callback_query.register(ack_pressed, BcStepCb.filter(F.action == "ack"))
-    router.callback_query.register(schedule_pressed, BcStepCb.filter(F.action == "schedule"))
-    router.callback_query.register(schedule_quick, BcStepCb.filter(F.action == "when"))
-    router.callback_query.register(drop_pressed, BcStepCb.filter(F.action == "drop"))
-    router.callback_query.register(send_pressed, BcStepCb.filter(F.action == "send"))
+    on_press(router, BcStepCb, {"roots": restart_scope, "aud": audience_pressed, "ack": ack_pressed,
+                                "schedule": schedule_pressed, "when": schedule_quick, "drop": drop_pressed,
+                                "send": send_pressed})
     router.callback_query.register(control_pressed, BcCtlCb.filter())
     router.callback_query.register(ack_received, BcAckCb.filter())
     router.my_chat_member.register(membership_changed)

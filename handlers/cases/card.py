@@ -20,7 +20,7 @@ from bot.services import cases
 from bot.services.cases import Capacity, FileRef
 from bot.services.errors import DomainError
 from bot.services.escape import esc
-from handlers.cases.flow import ask, drop, finish, on_press, pressed
+from handlers.cases.flow import ask, drop, finish, pressed
 from handlers.cases.ui import (
     DONE,
     CaseCb,
@@ -36,6 +36,7 @@ from handlers.cases.ui import (
 from handlers.common import show_menu
 from handlers.keyboards import MenuLabel
 from handlers.replies import edit_in_place
+from handlers.routing import on_press
 from models import AttachmentKind, User, utcnow
 
 

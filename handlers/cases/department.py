@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.services import cases
-from handlers.cases.flow import ask, conclude, on_press, pressed
+from handlers.cases.flow import ask, conclude, pressed
 from handlers.cases.ui import CaseDept, EscCb, button, rows
 from handlers.keyboards import MenuLabel
+from handlers.routing import on_press
 from models import User, utcnow
 
 

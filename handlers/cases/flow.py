@@ -11,11 +11,9 @@ refusal must end, rather than keep for another try, uses :func:`drop`;
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Collection
 from typing import Any
 
-from aiogram import F, Router
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, ReplyKeyboardMarkup
@@ -83,9 +81,3 @@ async def conclude(message: Message, session: AsyncSession, user: User, state: F
         await drop(message, state, err)
         return
     await finish(message, session, user, state, text)
-
-
-def on_press(router: Router, data: type[CallbackData], handlers: Mapping[str, Callable[..., Any]]) -> None:
-    """Route each button of ``data``'s kind to the handler of its ``action``."""
-    for action, handler in handlers.items():
-        router.callback_query.register(handler, data.filter(F.action == action))

@@ -27,7 +27,7 @@ from bot.i18n import PoI18n
 from bot.services import cases
 from bot.services.errors import DomainError
 from handlers.cases.card import file_ref
-from handlers.cases.flow import on_press, pressed
+from handlers.cases.flow import pressed
 from handlers.cases.ui import (
     CANCEL,
     CaseIntake,
@@ -41,6 +41,7 @@ from handlers.cases.ui import (
 from handlers.common import show_menu
 from handlers.keyboards import MenuLabel, cancel_button
 from handlers.refusal import error_text
+from handlers.routing import on_press
 from models import CaseKind, User, utcnow
 
 MEDIA = F.photo | F.voice | F.audio | F.video | F.video_note | F.document

@@ -36,7 +36,7 @@ from bot.services.escape import esc
 from handlers import labels
 from handlers.cases import card as cases_card
 from handlers.cases import menu as cases_menu
-from handlers.cases.flow import conclude, drop, finish, on_press, pressed
+from handlers.cases.flow import conclude, drop, finish, pressed
 from handlers.cases.ui import (
     ASK_HELP,
     CANCEL,
@@ -64,6 +64,7 @@ from handlers.common import show_menu
 from handlers.keyboards import MenuLabel, nav_row, with_nav
 from handlers.refusal import error_text
 from handlers.resident import ask_place, needs_home
+from handlers.routing import on_press
 from models import CaseKind, ServiceKind, User, utcnow
 
 AUTH_OPTIONS = 3  # what the resident may tap to authorise the worker (or they write their own)

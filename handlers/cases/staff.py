@@ -23,11 +23,12 @@ from bot.services.bounds import in_range
 from bot.services.dates import local_day
 from bot.services.errors import DomainError
 from bot.services.escape import esc
-from handlers.cases.flow import ask, conclude, on_press, pressed
+from handlers.cases.flow import ask, conclude, pressed
 from handlers.cases.ui import CANNED, CannedCb, CannedEdit, button, rows
 from handlers.filters import HasRole
 from handlers.keyboards import MenuLabel
 from handlers.refusal import error_text
+from handlers.routing import on_press
 from models import HolidayKind, Role, User, utcnow
 
 

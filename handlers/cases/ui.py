@@ -27,10 +27,10 @@ from aiogram.utils.keyboard import ReplyKeyboardBuilder
 from bot.services import cases
 from bot.services.bounds import OptId, Page
 from bot.services.cases import Capacity, CaseBrief, CaseView, DraftSummary
-from bot.services.errors import DomainError
 from bot.services.escape import esc
 from handlers import labels
 from handlers.labels import ASK_HELP, CANNED, INBOX, MY_CASES, REPORT  # noqa: F401  (the feature's menu buttons)
+from handlers.render import ErrorTexts
 from models import CaseEventType, CaseKind, CaseStatus, User
 
 # ------------------------------------------------------------------ labels (reply keyboards)
@@ -326,73 +326,61 @@ def cancel_button(case_id: int) -> InlineKeyboardMarkup:
     return rows(cancel(case_id))
 
 
-def error_text(err: DomainError) -> str | None:
-    """The text for a case error code, or None when the code is not ours."""
-    p = err.params
-    number = str(p.get("number", ""))
-    messages = {
-        "case": lambda: _("That case is not available."),
-        "draft": lambda: _("That request is no longer being written. Start again from the menu."),
-        "already_sent": lambda: _("Already sent as case {number}.").format(number=number),
-        "draft_empty": lambda: _("Please tell me what you need first: type it, or send a photo or a voice message."),
-        "authorisation_missing": lambda: _("Please say what your grid worker may do for you."),
-        "no_home": lambda: _("Please set your home building first, in 👤 My profile."),
-        "service": lambda: _("That service is no longer offered. Please choose again."),
-        "text_too_long": lambda: _("That is too long: at most {limit} characters, please.").format(
-            limit=p.get("limit", "")),
-        "empty_text": lambda: _("Please write something."),
-        "too_many_files": lambda: _("That is enough files for one case (at most {limit}).").format(
-            limit=p.get("limit", "")),
-        "bad_date": lambda: _("I could not read that date. Please write it like 12-24."),
-        "date_in_past": lambda: _("That date has passed. Please choose a later one."),
-        "date_too_far": lambda: _("That date is too far ahead. Please choose one within a year."),
-        "not_proxy": lambda: _("That only applies to proxy errands."),
-        "case_taken": lambda: _("Sorry, case {number} has already been taken by a colleague.").format(number=number),
-        "already_yours": lambda: _("Case {number} is already yours.").format(number=number),
-        "case_closed": lambda: _("Case {number} is closed.").format(number=number),
-        "wrong_status": lambda: _("That cannot be done at this stage of case {number}.").format(number=number),
-        "already_started": lambda: _("Work on case {number} has already started.").format(number=number),
-        "photo_only": lambda: _("Please send a photo (or tap Skip)."),
-        "bad_score": lambda: _("Please choose 1 to 5 stars."),
-        "not_closed": lambda: _("Case {number} can be rated once it is closed.").format(number=number),
-        "already_rated": lambda: _("You have already rated case {number}. Thank you!").format(number=number),
-        "not_rated": lambda: _("Please choose the stars first."),
-        "already_commented": lambda: _("You have already commented on case {number}.").format(number=number),
-        "not_owner": lambda: _("Only the worker handling this case can write to the resident."),
-        "canned": lambda: _("That template is no longer available."),
-        "already_escalated": lambda: _("That department is already working on case {number}.").format(number=number),
-        "department": lambda: _("That department is no longer available."),
-        "escalation": lambda: _("That request is not for your department."),
-        "already_acknowledged": lambda: _("Already acknowledged."),
-        "already_reported": lambda: _("Your department has already reported back on case {number}.").format(
-            number=number),
-        "already_emergency": lambda: _("Case {number} is already an emergency; the team is being alerted.").format(
-            number=number),
-        "not_emergency": lambda: _("Case {number} is not an emergency.").format(number=number),
-        "emergency_acknowledged": lambda: _("Someone has already taken charge of emergency {number}.").format(
-            number=number),
-        "holiday_unknown": lambda: _("That day is not marked."),
-        "too_many_open": lambda: _("You already have {limit} open cases. Please wait until one is finished, "
-                                   "or add to an open one in 📂 My cases.").format(limit=p.get("limit", "")),
-        "too_many_today": lambda: _("You have sent {limit} cases today. Please send more tomorrow.").format(
-            limit=p.get("limit", "")),
-        "too_many_emergencies": lambda: _("You have already raised {limit} emergencies today, so I cannot alert "
-                                          "the team again. If life is in danger, call 110 or 120 now. You can "
-                                          "still send this as a normal case.").format(limit=p.get("limit", "")),
-        "emergency_cooldown": lambda: _("Case {number} was marked an emergency a short while ago. It can be marked "
-                                        "again in {minutes} minutes. If life is in danger, call 110 or 120 now.").format(
-            number=number, minutes=p.get("minutes", "")),
-        "relay_busy": lambda: _("Too many messages about case {number} this hour (at most {limit}). Please try again "
-                                "later.").format(number=number, limit=p.get("limit", "")),
-        "own_case": lambda: _("You filed case {number} yourself: a colleague must handle and confirm it.").format(
-            number=number),
-        "not_checker": lambda: _("Case {number} was found on patrol: a colleague of the grid who neither found nor "
-                                 "fixed it confirms it.").format(number=number),
-        "not_rated_here": lambda: _("Case {number} cannot be rated by you.").format(number=number),
-        "already_theirs": lambda: _("That worker already handles case {number}.").format(number=number),
-        "recently_reminded": lambda: _("Case {number} was reminded a short while ago; you can remind again in "
-                                       "{minutes} minutes.").format(number=number, minutes=p.get("minutes", "")),
-        "worker": lambda: _("That worker is no longer in the case's grid."),
-    }
-    make = messages.get(err.code)
-    return make() if make else None
+# The texts of the case error codes (handlers.refusal asks every room's table).
+ERRORS: ErrorTexts = {
+    "case": __("That case is not available."),
+    "draft": __("That request is no longer being written. Start again from the menu."),
+    "already_sent": __("Already sent as case {number}."),
+    "draft_empty": __("Please tell me what you need first: type it, or send a photo or a voice message."),
+    "authorisation_missing": __("Please say what your grid worker may do for you."),
+    "no_home": __("Please set your home building first, in 👤 My profile."),
+    "service": __("That service is no longer offered. Please choose again."),
+    "text_too_long": __("That is too long: at most {limit} characters, please."),
+    "empty_text": __("Please write something."),
+    "too_many_files": __("That is enough files for one case (at most {limit})."),
+    "bad_date": __("I could not read that date. Please write it like 12-24."),
+    "date_in_past": __("That date has passed. Please choose a later one."),
+    "date_too_far": __("That date is too far ahead. Please choose one within a year."),
+    "not_proxy": __("That only applies to proxy errands."),
+    "case_taken": __("Sorry, case {number} has already been taken by a colleague."),
+    "already_yours": __("Case {number} is already yours."),
+    "case_closed": __("Case {number} is closed."),
+    "wrong_status": __("That cannot be done at this stage of case {number}."),
+    "already_started": __("Work on case {number} has already started."),
+    "photo_only": __("Please send a photo (or tap Skip)."),
+    "bad_score": __("Please choose 1 to 5 stars."),
+    "not_closed": __("Case {number} can be rated once it is closed."),
+    "already_rated": __("You have already rated case {number}. Thank you!"),
+    "not_rated": __("Please choose the stars first."),
+    "already_commented": __("You have already commented on case {number}."),
+    "not_owner": __("Only the worker handling this case can write to the resident."),
+    "canned": __("That template is no longer available."),
+    "already_escalated": __("That department is already working on case {number}."),
+    "department": __("That department is no longer available."),
+    "escalation": __("That request is not for your department."),
+    "already_acknowledged": __("Already acknowledged."),
+    "already_reported": __("Your department has already reported back on case {number}."),
+    "already_emergency": __("Case {number} is already an emergency; the team is being alerted."),
+    "not_emergency": __("Case {number} is not an emergency."),
+    "emergency_acknowledged": __("Someone has already taken charge of emergency {number}."),
+    "holiday_unknown": __("That day is not marked."),
+    "too_many_open": __("You already have {limit} open cases. Please wait until one is finished, "
+                        "or add to an open one in 📂 My cases."),
+    "too_many_today": __("You have sent {limit} cases today. Please send more tomorrow."),
+    "too_many_emergencies": __("You have already raised {limit} emergencies today, so I cannot alert "
+                               "the team again. If life is in danger, call 110 or 120 now. You can "
+                               "still send this as a normal case."),
+    "emergency_cooldown": __("Case {number} was marked an emergency a short while ago. It can be marked "
+                             "again in {minutes} minutes. If life is in danger, call 110 or 120 now."),
+    "relay_busy": __("Too many messages about case {number} this hour (at most {limit}). Please try again "
+                     "later."),
+    "own_case": __("You filed case {number} yourself: a colleague must handle and confirm it."),
+    "not_checker": __("Case {number} was found on patrol: a colleague of the grid who neither found nor "
+                      "fixed it confirms it."),
+    "not_rated_here": __("Case {number} cannot be rated by you."),
+    "already_theirs": __("That worker already handles case {number}."),
+    "recently_reminded": __("Case {number} was reminded a short while ago; you can remind again in "
+                            "{minutes} minutes."),
+    "worker": __("That worker is no longer in the case's grid."),
+}
+

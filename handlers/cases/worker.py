@@ -30,7 +30,7 @@ from bot.services.errors import DomainError
 from bot.services.escape import esc
 from handlers import labels
 from handlers.cases import card as cases_card
-from handlers.cases.flow import ask, conclude, finish, on_press, pressed
+from handlers.cases.flow import ask, conclude, finish, pressed
 from handlers.cases.ui import (
     CANCEL,
     INBOX,
@@ -50,7 +50,8 @@ from handlers.common import show_menu
 from handlers.filters import HasRole
 from handlers.keyboards import MenuLabel
 from handlers.refusal import error_text
-from models import HandoverDirection, Role, User, utcnow
+from handlers.routing import on_press
+from models import Case, HandoverDirection, Role, User, utcnow
 
 PAGE = 10
 
@@ -90,12 +91,18 @@ async def inbox_page(query: CallbackQuery, callback_data: InboxCb, session: Asyn
         await query.message.edit_text(text, reply_markup=markup)
 
 
-async def accept(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User, i18n: PoI18n,
-                 settings: Settings) -> None:
-    case = await cases.accept(session, settings, user, callback_data.id, utcnow())
+async def _made_yours(query: CallbackQuery, session: AsyncSession, user: User, case: Case, i18n: PoI18n,
+                      settings: Settings) -> None:
+    """A case just became the worker's (accepted, or taken over by a head): commit, say so, show its card."""
     if (message := await pressed(query, session, _("✅ Case {number} is yours.").format(number=case.number))) \
             is not None:
         await cases_card.send_card(message, session, user, case.id, i18n, settings)
+
+
+async def accept(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User, i18n: PoI18n,
+                 settings: Settings) -> None:
+    case = await cases.accept(session, settings, user, callback_data.id, utcnow())
+    await _made_yours(query, session, user, case, i18n, settings)
 
 
 async def start(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User, i18n: PoI18n,
@@ -245,9 +252,7 @@ async def _handover(session: AsyncSession, settings: Settings, user: User, data:
 async def take(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User, i18n: PoI18n,
                settings: Settings) -> None:
     case = await cases.take(session, settings, user, callback_data.id, utcnow())
-    if (message := await pressed(query, session, _("✅ Case {number} is yours.").format(number=case.number))) \
-            is not None:
-        await cases_card.send_card(message, session, user, case.id, i18n, settings)
+    await _made_yours(query, session, user, case, i18n, settings)
 
 
 async def assign_list(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User) -> None:

@@ -33,6 +33,7 @@ from handlers.consultations.ui import ConsultAnswer, ConsultForm, CqCb, CqScopeC
 from handlers.keyboards import MenuLabel
 from handlers.refusal import error_text
 from handlers.replies import edit_in_place
+from handlers.routing import on_press
 from models import BroadcastScope, User, utcnow
 
 QUICK_DAYS = (1, 3, 7)
@@ -234,15 +235,9 @@ def create_router() -> Router:
     router = Router(name="consultations")
     router.message.register(start, Command("consult"))
     router.message.register(start, F.text == labels.CONSULT)
-    router.callback_query.register(show_results, CqCb.filter(F.action == "res"))
-    router.callback_query.register(new, CqCb.filter(F.action == "new"))
+    on_press(router, CqCb, {"res": show_results, "new": new, "kind": kind_pressed, "close": close_pressed,
+                            "send": send_pressed, "drop": drop_pressed, "a": answer_pressed, "w": write_pressed})
     router.callback_query.register(scope_pressed, CqScopeCb.filter())
-    router.callback_query.register(kind_pressed, CqCb.filter(F.action == "kind"))
-    router.callback_query.register(close_pressed, CqCb.filter(F.action == "close"))
-    router.callback_query.register(send_pressed, CqCb.filter(F.action == "send"))
-    router.callback_query.register(drop_pressed, CqCb.filter(F.action == "drop"))
-    router.callback_query.register(answer_pressed, CqCb.filter(F.action == "a"))
-    router.callback_query.register(write_pressed, CqCb.filter(F.action == "w"))
     text = (F.text, ~F.text.startswith("/"), ~MenuLabel())
     router.message.register(question_typed, ConsultForm.question, *text)
     router.message.register(choices_typed, ConsultForm.choices, *text)

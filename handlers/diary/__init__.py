@@ -32,7 +32,7 @@ def create_router() -> Router:
     # Imported here, not at the top: rooms that this package's routers import (handlers.refusal,
     # handlers.keyboards) import its ui module, so importing the package must not load its routers.
     from handlers.diary import entries, households, panel, patrol, views
-    from handlers.diary.ui import error_text
+    from handlers.diary.ui import ERRORS
     from handlers.refusal import RefusalMiddleware
 
     router = Router(name="diary")
@@ -41,7 +41,7 @@ def create_router() -> Router:
     router.edited_message.filter(F.chat.type == "private")
     # A refused message or press is answered in the diary's own words first (empty_text, grid...);
     # an inner middleware of this router serves the handlers of the routers included below.
-    RefusalMiddleware(first=error_text).setup_router(router)
+    RefusalMiddleware(first=ERRORS).setup_router(router)
     # Specific handlers first; ``entries`` last, with the catch-alls of a patrol.
     for module in (panel, patrol, views, households, entries):
         router.include_router(module.create_router())

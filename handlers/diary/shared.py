@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import BaseFilter
 from aiogram.fsm.context import FSMContext
@@ -26,6 +26,7 @@ from bot.services.errors import DomainError
 from handlers.diary import ui
 from handlers.diary.ui import DiaryCb, DiaryStates
 from handlers.refusal import error_text
+from handlers.routing import on_press
 from models import DiaryMediaKind, User, utcnow
 
 FILE_KINDS = ("photo", "voice", "audio", "video", "video_note", "document")
@@ -84,8 +85,7 @@ class FieldWorker(BaseFilter):
 
 def callbacks(router: Router, handlers: dict[str, Callable[..., Any]]) -> None:
     """Register each diary button's handler by its action (``DiaryCb.action``)."""
-    for action, handler in handlers.items():
-        router.callback_query.register(handler, DiaryCb.filter(F.action == action))
+    on_press(router, DiaryCb, handlers)
 
 
 # ------------------------------------------------------------------ helpers
@@ -93,7 +93,7 @@ def callbacks(router: Router, handlers: dict[str, Callable[..., Any]]) -> None:
 def error_for(err: DomainError) -> str:
     """The refusal text, for a handler that answers it itself (the diary words
     some shared codes, such as ``empty_text`` or ``grid``, its own way)."""
-    return error_text(err, ui.error_text)
+    return error_text(err, ui.ERRORS)
 
 
 async def retry_or_leave(message: Message, state: FSMContext, err: DomainError) -> None:

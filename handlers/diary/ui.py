@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from aiogram.filters.callback_data import CallbackData
@@ -35,9 +35,9 @@ from bot.services.diary import (
     RevisionView,
     Rights,
 )
-from bot.services.errors import DomainError
 from bot.services.escape import esc
 from handlers.labels import DIARY  # noqa: F401  (the feature's menu button)
+from handlers.render import ErrorTexts
 from models import CareTag, EntryKind, OpinionCategory, RevisionAction
 
 # ------------------------------------------------------------------ labels (reply keyboards)
@@ -401,45 +401,39 @@ def month_nav(action: str, id_: int, year: int, month: int, today: date) -> list
 
 # ------------------------------------------------------------------ errors
 
-def error_text(err: DomainError) -> str | None:
-    """The text for a diary error code, or None when the code is not the diary's."""
-    p: dict[str, Any] = err.params
-    messages = {
-        "no_patrol": lambda: _("You are not on patrol. Tap 📒 Patrol diary → ▶️ Start patrol."),
-        "household_consent_needed": lambda: _("First ask the household and tap “The household agreed”."),
-        "choose_grid": lambda: _("Which grid are you patrolling?"),
-        "entry": lambda: _("That diary entry is not available."),
-        "entry_deleted": lambda: _("That entry was deleted."),
-        "delete_same_day": lambda: _("Entries can only be deleted on the day they were logged. "
-                                     "You can still correct it; the change is kept in its history."),
-        "entry_locked": lambda: _("Entries older than {days} days can no longer be changed.").format(
-            days=p.get("days", "")),
-        "not_author": lambda: _("Only the worker who logged it can change it."),
-        "visit_needs_building": lambda: _("A visit needs a building: choose one."),
-        "bad_category": lambda: _("That category is not available."),
-        "bad_kind": lambda: _("That kind is not available."),
-        "bad_place": lambda: _("Only visits have a building."),
-        "bad_interval": lambda: _("That visit interval is not available."),
-        "household": lambda: _("That household is not on your ledger."),
-        "building": lambda: _("That building is not in your grid."),
-        "worker": lambda: _("That worker is not in your grids."),
-        "grid": lambda: _("That grid is not yours to see."),
-        "community": lambda: _("That community is not yours to see."),
-        "month": lambda: _("That month is not available."),
-        "has_case": lambda: _("This problem is already a case: it stays as it is."),
-        "case_exists": lambda: _("Already case {number}.").format(number=p.get("number", "")),
-        "not_problem": lambda: _("Only a problem can become a case."),
-        "problem_empty": lambda: _("Describe the problem first: a few words, a photo or a voice message."),
-        "not_opinion": lambda: _("Only opinions have a resident's name."),
-        "text_too_long": lambda: _("That is too long: at most {limit} characters, please.").format(
-            limit=p.get("limit", "")),
-        "empty_text": lambda: _("Please write something."),
-        "too_many_files": lambda: _("That is enough files for one entry (at most {limit}).").format(
-            limit=p.get("limit", "")),
-        "bad_file": lambda: _("I could not keep that file. Please send it again."),
-        # A day typed after /diary (bot.services.dates.parse_date).
-        "bad_date": lambda: _("Write the day like 11-20 or 2026-11-20 (not in the future)."),
-        "date_in_future": lambda: _("Write the day like 11-20 or 2026-11-20 (not in the future)."),
-    }
-    make = messages.get(err.code)
-    return make() if make is not None else None
+# The texts of the diary error codes (handlers.refusal asks every room's table).
+ERRORS: ErrorTexts = {
+    "no_patrol": __("You are not on patrol. Tap 📒 Patrol diary → ▶️ Start patrol."),
+    "household_consent_needed": __("First ask the household and tap “The household agreed”."),
+    "choose_grid": __("Which grid are you patrolling?"),
+    "entry": __("That diary entry is not available."),
+    "entry_deleted": __("That entry was deleted."),
+    "delete_same_day": __("Entries can only be deleted on the day they were logged. "
+                          "You can still correct it; the change is kept in its history."),
+    "entry_locked": __("Entries older than {days} days can no longer be changed."),
+    "not_author": __("Only the worker who logged it can change it."),
+    "visit_needs_building": __("A visit needs a building: choose one."),
+    "bad_category": __("That category is not available."),
+    "bad_kind": __("That kind is not available."),
+    "bad_place": __("Only visits have a building."),
+    "bad_interval": __("That visit interval is not available."),
+    "household": __("That household is not on your ledger."),
+    "building": __("That building is not in your grid."),
+    "worker": __("That worker is not in your grids."),
+    "grid": __("That grid is not yours to see."),
+    "community": __("That community is not yours to see."),
+    "month": __("That month is not available."),
+    "has_case": __("This problem is already a case: it stays as it is."),
+    "case_exists": __("Already case {number}."),
+    "not_problem": __("Only a problem can become a case."),
+    "problem_empty": __("Describe the problem first: a few words, a photo or a voice message."),
+    "not_opinion": __("Only opinions have a resident's name."),
+    "text_too_long": __("That is too long: at most {limit} characters, please."),
+    "empty_text": __("Please write something."),
+    "too_many_files": __("That is enough files for one entry (at most {limit})."),
+    "bad_file": __("I could not keep that file. Please send it again."),
+    # A day typed after /diary (bot.services.dates.parse_date).
+    "bad_date": __("Write the day like 11-20 or 2026-11-20 (not in the future)."),
+    "date_in_future": __("Write the day like 11-20 or 2026-11-20 (not in the future)."),
+}
+

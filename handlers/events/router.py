@@ -22,6 +22,7 @@ from handlers.events.ui import EventCb, EventForm
 from handlers.filters import HasRole
 from handlers.render import esc, local_time
 from handlers.replies import edit_in_place
+from handlers.routing import on_press
 from models import EventAudience, Role, SignupStatus, User, utcnow
 
 AUDIENCES = list(EventAudience)
@@ -187,7 +188,6 @@ def create_router() -> Router:
     router.message.register(listing, Command("events"))
     router.message.register(form_typed, EventForm.text, F.text, ~F.text.startswith("/"))
     # Buttons are not filtered by role: a forged one reaches the service, which refuses it.
-    for action, handler in {"new": new, "aud": audience_chosen, "view": view, "join": join, "leave": leave,
-                            "att": attendance, "here": marked}.items():
-        router.callback_query.register(handler, EventCb.filter(F.action == action))
+    on_press(router, EventCb, {"new": new, "aud": audience_chosen, "view": view, "join": join, "leave": leave,
+                               "att": attendance, "here": marked})
     return router

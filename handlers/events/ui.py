@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 
 from bot.services.bounds import OptId
-from bot.services.errors import DomainError
 from bot.services.events import EVENT_CB
+from handlers.render import ErrorTexts
 
 
 class EventCb(CallbackData, prefix=EVENT_CB):
@@ -25,23 +25,19 @@ class EventForm(StatesGroup):
     audience = State()  # data: community, the draft
 
 
-def error_text(err: DomainError) -> str | None:
-    """The text for a service-day error code, or None when the code is not ours."""
-    limit = err.params.get("limit", "")
-    messages = {
-        "event": lambda: _("That event is not available."),
-        "event_form": lambda: _("Please send four or five lines: title; date and time (2026-12-20 09:00); place; "
-                                "number of seats; volunteer hours (optional, 2)."),
-        "event_too_long": lambda: _("The title and the place may have up to {limit} characters.").format(
-            limit=limit),
-        "event_when": lambda: _("The date and time should look like 2026-12-20 09:00."),
-        "event_past": lambda: _("That time has already passed."),
-        "event_too_far": lambda: _("That is more than a year ahead."),
-        "event_number": lambda: _("Seats and hours are whole numbers from 1 to {limit}.").format(limit=limit),
-        "event_closed": lambda: _("Sign-up for this event is closed."),
-        "event_already": lambda: _("You are already signed up."),
-        "event_not_signed": lambda: _("You are not signed up for this event."),
-        "event_not_started": lambda: _("Attendance can be marked once the event has started."),
-    }
-    text = messages.get(err.code)
-    return text() if text is not None else None
+# The texts of the service-day error codes (handlers.refusal asks every room's table).
+ERRORS: ErrorTexts = {
+    "event": __("That event is not available."),
+    "event_form": __("Please send four or five lines: title; date and time (2026-12-20 09:00); place; "
+                     "number of seats; volunteer hours (optional, 2)."),
+    "event_too_long": __("The title and the place may have up to {limit} characters."),
+    "event_when": __("The date and time should look like 2026-12-20 09:00."),
+    "event_past": __("That time has already passed."),
+    "event_too_far": __("That is more than a year ahead."),
+    "event_number": __("Seats and hours are whole numbers from 1 to {limit}."),
+    "event_closed": __("Sign-up for this event is closed."),
+    "event_already": __("You are already signed up."),
+    "event_not_signed": __("You are not signed up for this event."),
+    "event_not_started": __("Attendance can be marked once the event has started."),
+}
+

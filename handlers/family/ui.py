@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from aiogram.filters.callback_data import CallbackData
-from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 
 from bot.services.bounds import OptId
-from bot.services.errors import DomainError
 from bot.services.family import FAMILY_CB
+from handlers.render import ErrorTexts
 
 
 class FamCb(CallbackData, prefix=FAMILY_CB):
@@ -22,22 +22,19 @@ class FamCb(CallbackData, prefix=FAMILY_CB):
     r: OptId = 0
 
 
-def error_text(err: DomainError) -> str | None:
-    """The text for a family error code, or None when the code is not this room's."""
-    messages = {
-        "family_link": lambda: _("This family link is not valid. Please ask for a new one."),
-        "family_link_used": lambda: _("This family link has already been used. Each link works once."),
-        "family_link_expired": lambda: _("This family link has expired (links work for 24 hours). Please ask "
-                                         "for a new one."),
-        "family_self": lambda: _("This is your own family link: send it to your family member."),
-        "family_already": lambda: _("You are already linked with this resident."),
-        "family_limit": lambda: _("You can link at most {limit} family members. End a link first.").format(
-            limit=err.params.get("limit", "")),
-        "family_not_pending": lambda: _("This request has already been answered."),
-        "family_ended": lambda: _("This family link has ended."),
-        "family_not_linked": lambda: _("You cannot act for this person: they have not linked you, or the link "
-                                       "has ended."),
-        "family_resident_only": lambda: _("Please register your home first (send /start)."),
-    }
-    make = messages.get(err.code)
-    return make() if make else None
+# The texts of the family error codes (handlers.refusal asks every room's table).
+ERRORS: ErrorTexts = {
+    "family_link": __("This family link is not valid. Please ask for a new one."),
+    "family_link_used": __("This family link has already been used. Each link works once."),
+    "family_link_expired": __("This family link has expired (links work for 24 hours). Please ask "
+                              "for a new one."),
+    "family_self": __("This is your own family link: send it to your family member."),
+    "family_already": __("You are already linked with this resident."),
+    "family_limit": __("You can link at most {limit} family members. End a link first."),
+    "family_not_pending": __("This request has already been answered."),
+    "family_ended": __("This family link has ended."),
+    "family_not_linked": __("You cannot act for this person: they have not linked you, or the link "
+                            "has ended."),
+    "family_resident_only": __("Please register your home first (send /start)."),
+}
+

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 
 from bot.services.bounds import OptId
 from bot.services.cases import ERRAND_CB
-from bot.services.errors import DomainError
+from handlers.render import ErrorTexts
 
 
 class OrgCb(CallbackData, prefix="og"):
@@ -32,19 +32,14 @@ class FileFor(StatesGroup):
     text = State()  # data: resident (the neighbour's id)
 
 
-def error_text(err: DomainError) -> str | None:
-    """The text for an organisation error code, or None when the code is not ours."""
-    number = str(err.params.get("number", ""))
-    messages = {
-        "errand": lambda: _("That errand is not available."),
-        "errand_offered": lambda: _("Errand {number} has already been offered to the volunteers.").format(
-            number=number),
-        "no_volunteers": lambda: _("The community has no volunteers on the bot yet."),
-        "errand_taken": lambda: _("Another volunteer has already taken errand {number}. Thank you!").format(
-            number=number),
-        "errand_yours": lambda: _("Errand {number} is already yours.").format(number=number),
-        "errand_gone": lambda: _("Errand {number} no longer needs a volunteer.").format(number=number),
-        "errand_done": lambda: _("You have already said errand {number} is done.").format(number=number),
-    }
-    text = messages.get(err.code)
-    return text() if text is not None else None
+# The texts of the organisation error codes (handlers.refusal asks every room's table).
+ERRORS: ErrorTexts = {
+    "errand": __("That errand is not available."),
+    "errand_offered": __("Errand {number} has already been offered to the volunteers."),
+    "no_volunteers": __("The community has no volunteers on the bot yet."),
+    "errand_taken": __("Another volunteer has already taken errand {number}. Thank you!"),
+    "errand_yours": __("Errand {number} is already yours."),
+    "errand_gone": __("Errand {number} no longer needs a volunteer."),
+    "errand_done": __("You have already said errand {number} is done."),
+}
+

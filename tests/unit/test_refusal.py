@@ -16,6 +16,7 @@ from bot.middlewares import DbSessionMiddleware, UserMiddleware
 from bot.services.errors import DomainError, InvalidInput, NotAllowed
 from handlers.diary import ui as diary_ui
 from handlers.refusal import RefusalMiddleware, error_text
+from handlers.render import coded_text
 from models import InboundStatus, InboundUpdate, User
 from tests.factories import pending_inbound
 
@@ -96,9 +97,9 @@ async def test_a_room_can_word_a_shared_code_first(sessionmaker):
     async def handler(event: Any, data: dict[str, Any]) -> None:  # noqa: ARG001
         raise err
 
-    await _through_both(sessionmaker, RefusalMiddleware(first=diary_ui.error_text), handler, _message(bot), row_id)
+    await _through_both(sessionmaker, RefusalMiddleware(first=diary_ui.ERRORS), handler, _message(bot), row_id)
     with create_i18n("zh-Hans").context() as i18n, i18n.use_locale("zh-Hans"):
-        diary_words, general_words = diary_ui.error_text(err), error_text(err)
+        diary_words, general_words = coded_text(err, diary_ui.ERRORS), error_text(err)
     assert diary_words is not None and diary_words != general_words
     assert bot.requests[0].text == diary_words
 
