@@ -24,6 +24,7 @@ from models.users import (
     InboundStatus,
     InboundUpdate,
     Invite,
+    OutgoingFile,
     OutgoingRequest,
     Role,
     RoleGrant,
@@ -35,8 +36,8 @@ __all__ = [
     "Base", "UTCDateTime", "utcnow",
     "Building", "Community", "Department", "District", "Grid", "GridKind", "ServiceItem",
     "ServiceKind", "Station", "StationService", "i18n_name",
-    "ROLE_SCOPE", "FSMRecord", "InboundStatus", "InboundUpdate", "Invite", "OutgoingRequest", "Role", "RoleGrant",
-    "ScopeType", "UNIT_FACTOR", "User",
+    "ROLE_SCOPE", "FSMRecord", "InboundStatus", "InboundUpdate", "Invite", "OutgoingFile", "OutgoingRequest", "Role",
+    "RoleGrant", "ScopeType", "UNIT_FACTOR", "User",
 ]
 
 from models.outbox import OutboxKind, OutboxMessage, OutboxStatus  # noqa: E402
