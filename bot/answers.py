@@ -195,11 +195,14 @@ async def recordable_files(bot: Bot, files: dict[str, InputFile]) -> Files | Non
         if isinstance(file, BufferedInputFile):
             total += len(file.data)
             data = file.data
-        elif isinstance(file, FSInputFile):
-            total += file.path.stat().st_size
-            if total > MAX_RECORDED_UPLOAD:
-                return None
-            data = b"".join([chunk async for chunk in file.read(bot)])
+        elif isinstance(file, FSInputFile):  # read as aiogram would, given up once over the limit
+            chunks = []
+            async for chunk in file.read(bot):
+                total += len(chunk)
+                if total > MAX_RECORDED_UPLOAD:
+                    return None
+                chunks.append(chunk)
+            data = b"".join(chunks)
         else:
             return None
         if total > MAX_RECORDED_UPLOAD:
