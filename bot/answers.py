@@ -1,11 +1,12 @@
 """Answers durable across a crash: what a handler sends is recorded with the update.
 
-A handler's messages, edits and deletions are not sent while it runs: the
-request layer (:class:`AnswerJournal`, the outermost middleware of the bot's
-HTTP session) serializes each one and keeps it with the update.  The
+A handler's messages, edits, deletions and uploads are not sent while it runs:
+the request layer (:class:`AnswerJournal`, the outermost middleware of the
+bot's HTTP session) serializes each one and keeps it with the update.  The
 transaction that marks the update done (``bot.middlewares``) writes them to
-``outgoing_requests`` as well, so the effects, the done-mark and the answers
-are committed together or not at all.  Once that commit is through, with no
+``outgoing_requests`` as well (an upload's files, their bytes, to
+``outgoing_files``), so the effects, the done-mark and the answers are
+committed together or not at all.  Once that commit is through, with no
 transaction open (SQLite's write lock stays off the network), the answers go
 out in order through the retrying, pacing layer (``bot.retry``); each one
 Telegram answered is deleted from the table, the deletions riding on the next
@@ -17,15 +18,28 @@ update is handled.  An answer is lost only if Telegram lost it; one is sent
 twice only if it was in flight (or its confirmation not yet written) at the
 moment of the kill.
 
+Uploads (a report's chart and spreadsheets, the privacy export, a
+consultation's chart, an appointment's .ics) are recorded like the rest, their
+files' bytes with them, and go out in order with the chat's other answers as
+the multipart form aiogram would send, the same bytes then or after a restart;
+their rows go with the request's (``ON DELETE CASCADE``).  At most
+:data:`MAX_RECORDED_UPLOAD` per request, Telegram's own limit for a bot's
+upload: bigger (which Telegram refuses anyway), or a file given by URL (to
+fetch it would hold the transaction across the network), and the upload is
+sent at once, unrecorded, after what was deferred before it.
+
 What a handler gets back from a deferred send is a placeholder without a
 ``message_id`` (reading one raises ``AttributeError``).  A handler that needs
-the real message (to edit it later) sends with :func:`send_now`: what was
-deferred before goes first, then this request, and its result comes back.
-Requests that upload a file go at once too (their bytes are not recorded),
-after what was deferred before them; a chat action and the reads are sent at
+the real message (to edit it later) sends with :func:`send_now` (see there
+for what a crash around it does); a chat action and the reads are sent at
 once as before (committing first).  A button's answer is deferred like the
 rest (the spinner stops when the handler is done); one after a restart is
 too old for Telegram and its refusal is only logged.
+
+A commit in the middle of a handler (its own ``session.commit()``, a
+:func:`send_now`, a request sent at once) marks the update done there: after
+a crash the update is not handled again, so what the handler would have done
+after that commit is lost, never repeated.
 
 When an answer fails for good (retries exhausted, or Telegram refused it),
 the failure is logged with the update id, the person is told "could not
@@ -58,17 +72,29 @@ from aiogram.exceptions import (
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
 from aiogram.methods import EditMessageReplyMarkup, EditMessageText, SendMessage, TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiogram.types import InlineKeyboardMarkup, Message
+from aiogram.types import BufferedInputFile, FSInputFile, InlineKeyboardMarkup, InputFile, Message
 from aiogram.utils.i18n import I18n
-from sqlalchemy import Delete, Insert, Update, and_, bindparam, delete, event, insert, or_, update
+from sqlalchemy import (
+    Delete,
+    Insert,
+    Update,
+    and_,
+    bindparam,
+    delete,
+    event,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from bot.aio import wait_event
-from bot.http import prepared_body
+from bot.http import Files, prepared_body, prepared_files
 from bot.middlewares import current_session
 from bot.retry import OutcomeUnknown
-from models import OutgoingRequest, utcnow
+from models import OutgoingFile, OutgoingRequest, utcnow
 from models.direct import DirectStatement
 
 log = logging.getLogger(__name__)
@@ -90,9 +116,21 @@ _RECORD = DirectStatement(insert(_t).values(
     inbound_id=bindparam("inbound_id"), seq=bindparam("seq"), chat_id=bindparam("chat_id"),
     method=bindparam("method"), body=bindparam("body"), owner=bindparam("owner"),
     lease_until=bindparam("lease_until"), created_at=bindparam("created_at")))
+# A request's files go with it (outgoing_files: ON DELETE CASCADE).
 _CONFIRM = DirectStatement(delete(_t).where(_t.c.inbound_id == bindparam("i"), _t.c.seq == bindparam("s")))
+_f = OutgoingFile.__table__
+_RECORD_FILE = DirectStatement(insert(_f).values(
+    inbound_id=bindparam("inbound_id"), seq=bindparam("seq"), name=bindparam("name"),
+    filename=bindparam("filename"), data=bindparam("data")))
+_FILES_OF = select(_f.c.name, _f.c.filename, _f.c.data).where(_f.c.inbound_id == bindparam("i"),
+                                                              _f.c.seq == bindparam("s"))
+# A recorded body that may point to files (a text that merely says it costs one query).
+_ATTACH = '"attach://'
+# Telegram's limit for a bot's upload (50 MB a document; a photo 10 MB): an upload
+# over it is refused by Telegram anyway, and is not recorded (sent at once, as before).
+MAX_RECORDED_UPLOAD = 50 * 1024 * 1024
 # Tables whose writes are bookkeeping, not effects of a step (see UpdateAnswers.effects).
-_BOOKKEEPING = frozenset({"fsm_records", "inbound_updates", "outgoing_requests"})
+_BOOKKEEPING = frozenset({"fsm_records", "inbound_updates", "outgoing_requests", "outgoing_files"})
 
 
 def deferrable(method: TelegramMethod[Any]) -> bool:
@@ -120,12 +158,58 @@ def placeholder(method: TelegramMethod[Any]) -> Any:
 
 async def send_now(method: TelegramMethod[TelegramType]) -> TelegramType:
     """Send ``method`` (a handler's ``message.answer(...)`` not yet awaited) at
-    once, after the answers deferred before it, and return Telegram's result."""
+    once, after the answers deferred before it, and return Telegram's result.
+
+    Durability: the request is recorded like any answer, then the update's
+    transaction is committed (the handler's effects so far, the update's
+    done-mark, the answers deferred before and this one) and only then are
+    they sent, in order.  So:
+
+    * a crash before that commit: nothing of it was sent; unless the handler
+      had committed before, the update is not done and is handled again from
+      the start at the next run (which sends it then, once);
+    * a crash after the commit, before Telegram's answer to this request was
+      written down: the next run's recovery sends what is still unconfirmed,
+      this request included (it arrives twice only if Telegram had it before
+      the kill: in flight, or answered and the deletion not yet written); the
+      update is done and is not handled again, so a re-run never repeats it;
+    * what the handler does after ``send_now`` (keeping the ``message_id``,
+      more writes and answers) commits with its next commit: a crash before
+      that loses it, and since the update is done it is not redone either.
+      (The broadcast's progress message: it is sent, but the broadcast, which
+      goes on, keeps no ``message_id`` to edit with its progress.)
+    """
     token = _want_result.set(True)
     try:
         return await method
     finally:
         _want_result.reset(token)
+
+
+async def recordable_files(bot: Bot, files: dict[str, InputFile]) -> Files | None:
+    """The bytes of an upload's files, to record with it; None when they are not at
+    hand (a file at a URL: fetching it would hold the transaction across the
+    network) or over :data:`MAX_RECORDED_UPLOAD` together."""
+    found: Files = {}
+    total = 0
+    for name, file in files.items():
+        if isinstance(file, BufferedInputFile):
+            total += len(file.data)
+            data = file.data
+        elif isinstance(file, FSInputFile):  # read as aiogram would, given up once over the limit
+            chunks = []
+            async for chunk in file.read(bot):
+                total += len(chunk)
+                if total > MAX_RECORDED_UPLOAD:
+                    return None
+                chunks.append(chunk)
+            data = b"".join(chunks)
+        else:
+            return None
+        if total > MAX_RECORDED_UPLOAD:
+            return None
+        found[name] = (file.filename, data)
+    return found
 
 
 @dataclass(slots=True, eq=False)
@@ -134,6 +218,7 @@ class _Request:
     method: TelegramMethod[Any]
     body: str
     chat_id: int | None
+    files: Files | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -155,10 +240,10 @@ class UpdateAnswers:
     # A button press: the message and its buttons as they were, to give them back.
     pressed: tuple[int, int, InlineKeyboardMarkup] | None = None
 
-    def defer(self, method: TelegramMethod[Any], body: str) -> None:
+    def defer(self, method: TelegramMethod[Any], body: str, files: Files | None = None) -> None:
         self.seq += 1
         chat = getattr(method, "chat_id", None)
-        self.uncommitted.append(_Request(self.seq, method, body, chat if isinstance(chat, int) else None))
+        self.uncommitted.append(_Request(self.seq, method, body, chat if isinstance(chat, int) else None, files))
         if self.i18n is None:
             self.i18n = I18n.get_current(no_error=True)
             self.locale = self.i18n.current_locale if self.i18n is not None else None
@@ -190,6 +275,9 @@ def _record(session: Session) -> None:
                 "inbound_id": ctx.inbound_id, "seq": r.seq, "chat_id": r.chat_id,
                 "method": type(r.method).__name__, "body": r.body, "owner": journal.owner,
                 "lease_until": lease, "created_at": now})
+            for name, (filename, data) in (r.files or {}).items():
+                _RECORD_FILE.run_sync(connection, {"inbound_id": ctx.inbound_id, "seq": r.seq, "name": name,
+                                                   "filename": filename, "data": data})
     ctx.confirming = journal.take_confirmed()
     for inbound_id, seq in ctx.confirming:
         _CONFIRM.run_sync(connection, {"i": inbound_id, "s": seq})
@@ -291,19 +379,26 @@ class AnswerJournal(BaseRequestMiddleware):
             return await make_request(bot, method)
         ctx = answers_of(session)
         if ctx is not None and deferrable(method):
+            files: Files | None = None
             body = bot.session.json_body(bot, method)  # type: ignore[attr-defined]
+            if body is None:  # an upload: recorded with its bytes if they are at hand
+                body, attached = bot.session.body_and_files(bot, method)  # type: ignore[attr-defined]
+                files = await recordable_files(bot, attached)
+                if files is None:
+                    body = None
             if body is not None:
                 if not session.in_transaction():  # the answer belongs to a transaction, to its rollback too
                     session.sync_session.begin()
-                ctx.defer(method, bot.session.json_dumps(body))
+                ctx.defer(method, bot.session.json_dumps(body), files)
                 if not _want_result.get():
                     return placeholder(method)
                 request = ctx.uncommitted[-1]
                 await session.commit()
                 results = await self.flush(bot, ctx, raise_for=request)
                 return results[request.seq]
-        # Sent at once: commit first (no lock held across the network); an
-        # upload also goes after the answers deferred before it.
+        # Sent at once: commit first (no lock held across the network); an upload
+        # not recorded (its file at a URL, or too big) goes after the answers
+        # deferred before it.
         if session.in_transaction() or (ctx is not None and ctx.uncommitted):
             await session.commit()
         if ctx is not None and ctx.committed and deferrable(method):
@@ -327,7 +422,7 @@ class AnswerJournal(BaseRequestMiddleware):
                 # leaves: a kill can then repeat only the one in flight.
                 await self.write_confirmed()
             try:
-                results[r.seq] = await self._send(bot, r.method, r.body)
+                results[r.seq] = await self._send(bot, r.method, r.body, r.files)
             except BaseException as exc:
                 failure = exc if await self._failed(bot, ctx.update_id, r, exc) else None
                 if failure is None:
@@ -345,11 +440,12 @@ class AnswerJournal(BaseRequestMiddleware):
             await self._step_failed(bot, ctx)
         return results
 
-    async def _send(self, bot: Bot, method: TelegramMethod[Any], body: str | None) -> Any:
-        sending, prepared = _sending.set(True), prepared_body.set(body)
+    async def _send(self, bot: Bot, method: TelegramMethod[Any], body: str | None, files: Files | None = None) -> Any:
+        sending, prepared, attached = _sending.set(True), prepared_body.set(body), prepared_files.set(files)
         try:
             return await bot(method)
         finally:
+            prepared_files.reset(attached)
             prepared_body.reset(prepared)
             _sending.reset(sending)
 
@@ -518,11 +614,20 @@ class AnswerJournal(BaseRequestMiddleware):
         else:
             body = json.loads(row.body)
             method = cls.model_construct(**{k: v for k, v in body.items() if k in cls.model_fields})
-            r = _Request(row.seq, method, row.body, row.chat_id)
+            files = await self._files_of(row.inbound_id, row.seq) if _ATTACH in row.body else None
+            r = _Request(row.seq, method, row.body, row.chat_id, files)
             try:
-                await self._send(bot, method, row.body)
+                await self._send(bot, method, row.body, files)
                 self.replayed += 1
             except Exception as exc:  # noqa: BLE001 - each failure is logged; the rest go on
                 if await self._failed(bot, None, r, exc):
                     self.failed += 1
         self.confirm(row.inbound_id, row.seq)
+
+    async def _files_of(self, inbound_id: int, seq: int) -> Files | None:
+        """The recorded files of an upload, read when it is sent again (not with the
+        claim: a recovery of many uploads holds one chat's at a time)."""
+        assert self.sessionmaker is not None
+        async with self.sessionmaker() as session:
+            rows = (await session.execute(_FILES_OF, {"i": inbound_id, "s": seq})).all()
+        return {row.name: (row.filename, bytes(row.data)) for row in rows} or None

@@ -4,7 +4,9 @@ aiogram's :class:`AiohttpSession` sends every method as a form: each field
 is prepared, nested objects are JSON-encoded one by one, and aiohttp builds
 and URL-encodes the form.  The Bot API accepts the same parameters as one
 JSON object, which costs a single ``json.dumps``.  Requests that upload a
-file still go as multipart forms through aiogram's own code.
+file go as multipart forms: through aiogram's own code, or, for an answer
+recorded with its files (``bot/answers.py``), built from the recorded body and
+bytes (the same fields aiogram would send).
 
 Everything else is aiogram's: URL building, default properties (parse mode,
 link previews), the request middlewares (``CommitBeforeRequest``) and the
@@ -21,11 +23,15 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiohttp import ClientError
+from aiogram.types import InputFile
+from aiohttp import ClientError, FormData
 
 # A request's JSON body serialized in advance (``bot/answers.py`` records the
 # body of a deferred answer and sends that very text, then or after a restart).
 prepared_body: ContextVar[str | None] = ContextVar("prepared_body", default=None)
+# The files such a body points to (``attach://<name>``): name -> (filename, bytes).
+Files = dict[str, tuple[str | None, bytes]]
+prepared_files: ContextVar[Files | None] = ContextVar("prepared_files", default=None)
 
 
 class JsonAiohttpSession(AiohttpSession):
@@ -44,13 +50,30 @@ class JsonAiohttpSession(AiohttpSession):
 
     def json_body(self, bot: Bot, method: TelegramMethod[Any]) -> dict[str, Any] | None:
         """The method as one JSON object, or None when it uploads a file."""
-        files: dict[str, Any] = {}
+        body, files = self.body_and_files(bot, method)
+        return None if files else body
+
+    def body_and_files(self, bot: Bot, method: TelegramMethod[Any]) -> tuple[dict[str, Any], dict[str, InputFile]]:
+        """The method as one JSON object, its files named by ``attach://<name>``."""
+        files: dict[str, InputFile] = {}
         body: dict[str, Any] = {}
         for key, value in method.model_dump(warnings=False).items():
             prepared = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
             if prepared is not None:
                 body[key] = prepared
-        return None if files else body
+        return body, files
+
+    def form(self, data: str, files: Files) -> FormData:
+        """A recorded body and its files as the multipart form aiogram would build:
+        every field a string (nested objects JSON), empty ones left out, then the files."""
+        form = FormData(quote_fields=False)
+        for key, value in self.json_loads(data).items():
+            text = value if isinstance(value, str) else self.json_dumps(value)
+            if text:
+                form.add_field(key, text)
+        for name, (filename, content) in files.items():
+            form.add_field(name, content, filename=filename or name)
+        return form
 
     async def make_request(
         self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
@@ -61,13 +84,17 @@ class JsonAiohttpSession(AiohttpSession):
             if body is None:
                 return await super().make_request(bot, method, timeout)
             data = self.json_dumps(body)
+        files = prepared_files.get()
+        # A form is built for each try: aiohttp consumes it.
+        payload: str | FormData = data if files is None else self.form(data, files)
+        headers = {"Content-Type": "application/json"} if files is None else None
         session = await self.create_session()
         url = self.api.api_url(token=bot.token, method=method.__api_method__)
         try:
             async with session.post(
                 url,
-                data=data,
-                headers={"Content-Type": "application/json"},
+                data=payload,
+                headers=headers,
                 timeout=self.timeout if timeout is None else timeout,
             ) as resp:
                 raw_result = await resp.text()

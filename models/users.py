@@ -5,13 +5,22 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, DefaultNow, IdBase, RefreshedNow, UserCascade, UserSetNull
 
 __all__ = ["ROLE_SCOPE", "UNIT_FACTOR", "FSMRecord", "InboundStatus", "InboundUpdate",
-           "Invite", "OutgoingRequest", "Role", "RoleGrant", "ScopeType", "User"]
+           "Invite", "OutgoingFile", "OutgoingRequest", "Role", "RoleGrant", "ScopeType", "User"]
 
 
 class Role(enum.StrEnum):
@@ -182,3 +191,23 @@ class OutgoingRequest(Base):
     owner: Mapped[str | None] = mapped_column(String(64))  # the process that sends it (inbound_updates.owner)
     lease_until: Mapped[datetime | None]
     created_at: Mapped[DefaultNow]
+
+class OutgoingFile(Base):
+    """A file an :class:`OutgoingRequest` uploads: its bytes, kept until the request
+    is confirmed sent (the row goes with its request: ``ON DELETE CASCADE``).
+
+    ``name`` is the multipart field the request's body points to with
+    ``attach://<name>``; a request may carry several files (a photo and its
+    thumbnail, an album).  At most Telegram's upload limit per request
+    (``bot/answers.py``)."""
+
+    __tablename__ = "outgoing_files"
+    __table_args__ = (
+        ForeignKeyConstraint(["inbound_id", "seq"], ["outgoing_requests.inbound_id", "outgoing_requests.seq"],
+                             ondelete="CASCADE"),
+    )
+    inbound_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    filename: Mapped[str | None] = mapped_column(String(255))
+    data: Mapped[bytes] = mapped_column(LargeBinary)

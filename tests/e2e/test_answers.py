@@ -3,15 +3,20 @@ the answer to a message or to a button press still gets the person their
 answer, exactly once; a 400 is not tried again.  An answer that fails for good
 (bot/answers.py) is apologised for in the person's language, logged with the
 update id, and a step that only moved the conversation can be repeated.
-Answers to one chat are paced to Telegram's one a second."""
+Answers to one chat are paced to Telegram's one a second.  Uploads (a report's
+files, the privacy export) are recorded with their bytes and go out in order
+with the chat's other answers, through the same retries."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot.sandbox.emulator import BotAPIEmulator, SentMessage
-from models import User
+from models import OutgoingFile, User
 from tests.conftest import BOT_TOKEN
 from tests.e2e.broadcast.helpers import address_notice
 from tests.e2e.conftest import make_settings
@@ -44,12 +49,16 @@ async def _language_menu(bot: RunningBot) -> tuple[Person, SentMessage]:
 async def _notice_up_to_confirmation(bot: RunningBot, demo_sessionmaker) -> Person:  # type: ignore[no-untyped-def]
     """The secretary (in English) with a notice to the residents of Xinzhan Grid 1 written
     and addressed, at its last step: "Yes, ask them to confirm"."""
-    async with demo_sessionmaker() as s:
-        await s.execute(update(User).where(User.telegram_id == SECRETARY).values(locale="en"))
-        await s.commit()
-    staff = bot.person(bot.emu.create_user(first_name="李书记", user_id=SECRETARY, language_code="en"))
+    staff = await _secretary_in_english(bot, demo_sessionmaker)
     await address_notice(staff, "Water is off tomorrow 9:00-12:00.", "All of Xinzhan Grid 1")
     return staff
+
+
+async def _secretary_in_english(bot: RunningBot, sessionmaker) -> Person:  # type: ignore[no-untyped-def]
+    async with sessionmaker() as s:
+        await s.execute(update(User).where(User.telegram_id == SECRETARY).values(locale="en"))
+        await s.commit()
+    return bot.person(bot.emu.create_user(first_name="李书记", user_id=SECRETARY, language_code="en"))
 
 
 @pytest.mark.parametrize("fault", [{"kind": "5xx", "status": 502}, {"kind": "5xx", "status": 503}])
@@ -103,6 +112,56 @@ async def test_the_broadcast_preview_survives_a_502(bot, demo_sessionmaker):
     assert [c.status for c in _calls(bot.emu, "sendMessage", staff.id)][-4:] == [502, 502, 200, 200]
 
 
+# -- uploads ----------------------------------------------------------------------------------
+def _upload(call) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """The file a recorded sendPhoto/sendDocument call carried (its name, size)."""
+    field = call.params["photo" if call.method == "sendPhoto" else "document"]
+    assert field.startswith("attach://"), field  # an upload, not a file_id
+    return call.params[field.removeprefix("attach://")]
+
+
+async def _recorded_files(bot) -> list[tuple[str | None, bytes]]:  # type: ignore[no-untyped-def]
+    async with bot.app.sessionmaker() as s:
+        return [(r.filename, r.data) for r in (await s.execute(select(OutgoingFile.filename, OutgoingFile.data)))]
+
+
+async def test_an_upload_is_recorded_and_survives_a_502_with_the_same_bytes(bot):
+    p = bot.person(bot.emu.create_user(first_name="王桂芝", user_id=RESIDENT))
+    bot.emu.faults.inject("sendDocument", kind="5xx", status=502, times=1, chat_id=p.id)
+    # The second try is held by Telegram a moment: the upload is on record meanwhile.
+    held = bot.emu.faults.inject("sendDocument", kind="delay", delay=3, times=1, chat_id=p.id)
+    asked = asyncio.create_task(p.send("/mydata"))
+    await bot.emu.wait_for(lambda: held.hits == 1, timeout=15)
+    [(filename, data)] = await _recorded_files(bot)
+    answer = await asked
+    [document] = [m for m in answer if m.kind == "document"]
+    assert document.file_name == filename == "mydata.json" and document.caption
+    assert bot.emu.file_bytes(document.file_id) == data  # the recorded bytes, sent
+    assert json.loads(data)["profile"]["telegram_id"] == RESIDENT
+    refused, sent = _calls(bot.emu, "sendDocument", p.id)
+    assert (refused.status, sent.status) == (502, 200)
+    assert _upload(refused) == _upload(sent)  # the same file, tried again
+    await bot.app.answers.write_confirmed()
+    assert await _recorded_files(bot) == []  # its bytes gone with the confirmed request
+
+
+async def test_a_reports_files_keep_their_order_through_a_502(bot, demo_sessionmaker):
+    """The summary, the chart, the workbook and the CSV, in that order and each once,
+    the chart's first try refused."""
+    staff = await _secretary_in_english(bot, demo_sessionmaker)
+    await staff.send("/report")
+    await staff.tap("Xinzhan Community (community)")
+    bot.emu.faults.inject("sendPhoto", kind="5xx", status=502, times=1, chat_id=staff.id)
+    answer = await staff.tap("This week")
+    kinds = [(m.kind, m.file_name) for m in answer if m.kind != "text" or "Received" in (m.text or "")]
+    assert [k for k, _ in kinds] == ["text", "photo", "document", "document"], kinds
+    assert kinds[2][1].endswith(".xlsx") and kinds[3][1].endswith("-cases.csv")
+    tries = [(c.method, c.status) for c in bot.emu.calls
+             if c.chat_id == staff.id and c.method in ("sendMessage", "sendPhoto", "sendDocument")][-5:]
+    assert tries == [("sendMessage", 200), ("sendPhoto", 502), ("sendPhoto", 200),
+                     ("sendDocument", 200), ("sendDocument", 200)]
+
+
 # -- failed for good: never a silent end ------------------------------------------------
 APOLOGY = {"zh-Hans": "抱歉，这一步没能完成，请再试一次。", "en": "Sorry, I could not complete that. Please try again."}
 TRIES = 4  # ANSWER_MAX_ATTEMPTS's default
@@ -120,6 +179,16 @@ async def test_an_answer_that_fails_for_good_is_apologised_for(bot, caplog):
     assert len(failed) == 1 and f"update {update_id}:" in failed[0], failed
     assert BOT_TOKEN not in caplog.text
     assert "👤" in (await p.send("/help"))[-1].text  # and the next try works
+
+
+async def test_an_upload_that_fails_for_good_is_apologised_for(bot):
+    p = bot.person(bot.emu.create_user(first_name="王桂芝", user_id=RESIDENT))
+    bot.emu.faults.inject("sendDocument", kind="5xx", status=502, times=TRIES, chat_id=p.id)
+    answer = await p.send("/mydata")
+    assert [m.text for m in answer] == [APOLOGY["zh-Hans"]]
+    assert [c.status for c in _calls(bot.emu, "sendDocument", p.id)] == [502] * TRIES
+    document = (await p.send("/mydata"))[-1]  # and the next try works
+    assert document.kind == "document" and document.file_name == "mydata.json"
 
 
 async def test_a_429_longer_than_worth_waiting_is_apologised_for(emulator, db_url, demo_sessionmaker):

@@ -16,7 +16,9 @@ the end nothing is pending and no answer is left unconfirmed.
 
 Then bursts of twenty messages from one person, the bot killed at different
 points: every message is answered, in order, and the only answer that may
-arrive twice is the one in flight at the kill.
+arrive twice is the one in flight at the kill.  And an upload (the privacy
+export) recorded and not yet through when the bot is killed is sent by the
+next run, once, with the recorded bytes.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from models import InboundStatus, InboundUpdate, OutgoingRequest, User
+from models import InboundStatus, InboundUpdate, OutgoingFile, OutgoingRequest, User
 from tests.conftest import BOT_TOKEN
 from tests.processes import end_process, spawn_module
 
@@ -251,3 +253,47 @@ async def test_kill_during_bursts_loses_no_answer(emulator, sessionmaker, db_url
     assert set(statuses) == {InboundStatus.done}, statuses
     assert await _unconfirmed(sessionmaker) == 0
     assert emulator.unknown_methods == []
+
+
+async def test_an_upload_recorded_when_the_bot_is_killed_is_sent_by_the_next_run(
+        emulator, demo_sessionmaker, db_url, tmp_path):
+    """/mydata: the export is recorded with the update; Telegram answers 502 and the
+    bot, waiting before its next try, is killed.  The next run sends the recorded
+    request with its very bytes, once, and the update is not handled again."""
+    resident = emulator.create_user(first_name="王桂芝", user_id=7000000040)  # registered in the demo district
+    refusing = emulator.faults.inject("sendDocument", kind="5xx", status=502, times=None, chat_id=resident.id)
+    log = tmp_path / "bot.log"
+    # The first backoff is 30 to 60 s: the kill lands in it.
+    proc = await _start_bot(emulator, db_url, log, ANSWER_BACKOFF_BASE="60", ANSWER_BACKOFF_MAX="60")
+    try:
+        asked = await emulator.send_text(resident, "/mydata")
+        await emulator.wait_for(lambda: refusing.hits == 1, timeout=60)
+        async with demo_sessionmaker() as s:
+            recorded = (await s.execute(
+                select(OutgoingRequest.method, OutgoingFile.filename, OutgoingFile.data)
+                .join(OutgoingFile, (OutgoingFile.inbound_id == OutgoingRequest.inbound_id)
+                      & (OutgoingFile.seq == OutgoingRequest.seq)))).all()
+    finally:
+        assert await end_process(proc, signal.SIGKILL) == -signal.SIGKILL
+    [(method, filename, data)] = recorded
+    assert (method, filename) == ("SendDocument", "mydata.json")
+    assert emulator.messages(resident.id) == []  # nothing got through
+    assert await _statuses(demo_sessionmaker) == {InboundStatus.done: 1}  # done with its answer on record
+    refusing.remove()
+
+    proc = await _start_bot(emulator, db_url, log)
+    try:
+        await emulator.wait_for(lambda: len(emulator.messages(resident.id)) == 1, timeout=60)
+        async with asyncio.timeout(30):  # the confirmation is written by the running bot
+            while await _unconfirmed(demo_sessionmaker):  # noqa: ASYNC110 - another process's rows
+                await asyncio.sleep(0.05)
+    finally:
+        assert await end_process(proc, signal.SIGTERM) == 0, log.read_text(errors="replace")[-3000:]
+    [document] = emulator.messages(resident.id)
+    assert document.kind == "document" and document.file_name == "mydata.json"
+    assert emulator.file_bytes(document.file_id) == bytes(data)  # the recorded bytes
+    assert [c.status for c in emulator.calls if c.method == "sendDocument"] == [502, 200]
+    async with demo_sessionmaker() as s:
+        assert await s.scalar(select(func.count()).select_from(OutgoingFile)) == 0
+        attempts = await s.scalar(select(InboundUpdate.attempts).where(InboundUpdate.update_id == asked.update_id))
+    assert attempts == 0  # not handled again: only its answer was sent

@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 from aiogram.methods import DeleteMessage, EditMessageText, SendMessage
+from aiogram.types import BufferedInputFile, FSInputFile, URLInputFile
 from sqlalchemy import select
 
-from bot.answers import AnswerJournal, placeholder
+from bot import answers
+from bot.answers import AnswerJournal, placeholder, recordable_files
 from bot.middlewares import DbSessionMiddleware, current_session
 from models import InboundStatus, InboundUpdate, OutgoingRequest
 from tests.factories import pending_inbound
@@ -53,6 +55,19 @@ def test_a_deferred_send_gives_back_no_message_id():
         _ = sent.message_id  # a handler that needs it sends with bot.answers.send_now
     assert placeholder(EditMessageText(chat_id=1, message_id=2, text="x")) is True
     assert placeholder(DeleteMessage(chat_id=1, message_id=2)) is True
+
+
+async def test_an_uploads_files_are_recorded_when_at_hand_and_within_telegrams_limit(tmp_path, monkeypatch):
+    on_disk = tmp_path / "report.csv"
+    on_disk.write_bytes(b"a,b\n1,2\n")
+    files = {"k1": BufferedInputFile(b"\x89PNG chart", "chart.png"), "k2": FSInputFile(on_disk)}
+    assert await recordable_files(_Bot(), files) == {  # type: ignore[arg-type]
+        "k1": ("chart.png", b"\x89PNG chart"), "k2": ("report.csv", b"a,b\n1,2\n")}
+    # A file at a URL is not fetched inside the transaction: the upload goes at once.
+    assert await recordable_files(_Bot(), {"k": URLInputFile("https://example.org/x.png")}) is None  # type: ignore[arg-type]
+    monkeypatch.setattr(answers, "MAX_RECORDED_UPLOAD", 12)  # over the limit together: at once too
+    assert await recordable_files(_Bot(), files) is None  # type: ignore[arg-type]
+    assert await recordable_files(_Bot(), {"k": FSInputFile(on_disk)}) is not None  # type: ignore[arg-type]
 
 
 async def test_answers_are_committed_with_the_done_mark_and_confirmed_later(sessionmaker):
