@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
 from sqlalchemy import inspect
 
 from models import Base
 from models.database import create_engine, downgrade_sync, upgrade_sync
 from tests.conftest import _in_thread
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 async def _tables(url: str) -> set[str]:
@@ -43,3 +50,20 @@ async def test_models_match_migrations(db_url: str) -> None:
     assert changes == []
 
 
+
+
+async def test_processes_started_together_migrate_in_turn(db_url: str) -> None:
+    """Three processes starting at once on an empty database: one migrates, the others
+    wait for it (PostgreSQL: an advisory lock in models/migrations/env.py) and find the
+    schema at head; none fails on a table another has just created."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("one SQLite file has one writer at a time: nothing to race")
+    _in_thread(downgrade_sync, db_url, "base")
+    # Processes, as in a deployment (alembic's context is one per process, not per thread).
+    started = [await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "import sys; from models.database import upgrade_sync; upgrade_sync(sys.argv[1])",
+        db_url, cwd=ROOT, stderr=asyncio.subprocess.PIPE) for _ in range(3)]
+    for process in started:
+        _, errors = await asyncio.wait_for(process.communicate(), 300)
+        assert process.returncode == 0, errors.decode()[-3000:]
+    assert await _tables(db_url) == set(Base.metadata.tables)
