@@ -152,9 +152,9 @@ async def test_compiled_routing_chooses_the_handler_aiogram_chooses():
                            for data in ("noop", "garbage", PrivacyCb(action="erase").pack(),
                                         PrivacyCb(action="keep").pack(), ProfileCb(action="privacy").pack())]
                 for who, user in _people():
-                    # Every state for a stranger and a grid worker in a private chat in Chinese;
-                    # no state (the most common case) for everyone everywhere.
-                    every_state = chat_type == "private" and locale == "zh-Hans" and who in ("stranger", "worker")
+                    # Every state for a grid worker in a private chat in Chinese (the state checks
+                    # come first, whoever it is); no state (the common case) for everyone everywhere.
+                    every_state = chat_type == "private" and locale == "zh-Hans" and who == "worker"
                     for state in states if every_state else [None]:
                         kwargs = {"bot": bot, "event_from_user": sender, "event_chat": chat, "raw_state": state,
                                   "user": user, "i18n": i18n, "settings": settings, "session": None, "state": None}
@@ -166,7 +166,7 @@ async def test_compiled_routing_chooses_the_handler_aiogram_chooses():
                                 assert got == expected, (locale, chat_type, who, state, update_type, event)
                                 compared += 1
                                 seen.add(expected)
-    assert compared > 5_000
+    assert compared > 3_000
     assert len(seen) > 60, seen  # many handlers were reached (not everything unhandled or failing)
     await bot.session.close()
 
