@@ -38,6 +38,7 @@ from bot.metrics import InboundObserver, Metrics, Probes, add_routes, start_serv
 from bot.middlewares import CommitBeforeRequest, DbSessionMiddleware, UserMiddleware
 from bot.ratelimit import RateLimitMiddleware, UserRateLimiter
 from bot.retry import RetryRequests
+from bot.routing import compile_routing
 from bot.services.notify import listen_for_rows, stop_listening
 from bot.wakeup import OutboxRelay, Wakeups, create_wakeups
 from handlers.commands import publish_default_commands
@@ -94,6 +95,7 @@ def create_dispatcher(
     RateLimitMiddleware(UserRateLimiter(settings.user_rate_per_minute, settings.user_burst)).setup(dp)
     RefusalMiddleware().setup(dp)  # innermost: a refusal is answered in the user's language
     dp.include_routers(*get_routers())
+    compile_routing(dp)  # aiogram's routing decisions, walked cheaply (bot/routing.py)
     return dp
 
 

@@ -105,6 +105,7 @@ def _make_awaitable(item: CallableObject) -> None:
     async def call_in_place(*args: Any, **kwargs: Any) -> Any:
         return function(*args, **kwargs)
 
+    call_in_place.__wrapped__ = function  # type: ignore[attr-defined]
     item.callback = call_in_place
     item.awaitable = True
 

@@ -1,0 +1,181 @@
+"""bot.routing.compile_routing picks the handler aiogram's own routing picks: every
+conversation state, with every menu label (in two languages), commands, free text
+and other kinds of message, for people of several roles, in private and group
+chats, and button presses.  The handlers are replaced by recorders, so the
+comparison is of routing alone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aiogram import Bot, Dispatcher, Router
+from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.filters import StateFilter
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Chat, Contact, Location, Message
+from aiogram.types import User as TgUser
+from babel.support import LazyProxy
+
+from bot.config import Settings
+from bot.i18n import create_i18n
+from bot.routing import CompiledRouting, compile_routing
+from handlers.callbacks import PrivacyCb, ProfileCb
+from handlers.routers import get_routers
+from models import Role, RoleGrant, ScopeType, User
+
+DATE = datetime(2026, 12, 5, tzinfo=UTC)
+TEXTS = ["我家楼道的灯坏了", "hello", "", " ", "/start", "/start inv_abc", "/start fam_abc", "/help", "/menu",
+         "/cancel", "/privacy", "/mydata", "/deletemydata", "/inbox", "/nosuchcommand", "/help@gridbot_test",
+         "/help@another_bot", "  /language", "/", "1", "2026-12-01 2026-12-31", "张三", "13800000000"]
+
+
+def _dispatcher(compiled: bool) -> tuple[Dispatcher, list[str]]:
+    dp = Dispatcher()
+    dp.include_routers(*get_routers())
+    chosen: list[str] = []
+
+    def record(router: Router) -> None:
+        for name, observer in router.observers.items():
+            for handler in observer.handlers:
+                label = f"{router.name}.{name}.{handler.callback.__name__}#{observer.handlers.index(handler)}"
+
+                async def recorder(*_: Any, _label: str = label, **__: Any) -> str:
+                    chosen.append(_label)
+                    return _label
+
+                handler.callback, handler.awaitable, handler.params, handler.varkw = recorder, True, set(), True
+        for sub in router.sub_routers:
+            record(sub)
+
+    record(dp)
+    if compiled:
+        compile_routing(dp)
+    return dp, chosen
+
+
+def _states(routers: list[Router]) -> set[str | None]:
+    found: set[str | None] = {None}
+
+    def add(state: Any) -> None:
+        if isinstance(state, State):
+            found.add(state.state)
+        elif isinstance(state, type) and issubclass(state, StatesGroup):
+            found.update(s.state for s in state.__all_states__)
+        elif isinstance(state, str):
+            found.add(state)
+
+    for router in routers:
+        for observer in router.observers.values():
+            for handler in observer.handlers:
+                for item in handler.filters or ():
+                    original = getattr(item.callback, "__wrapped__", item.callback)
+                    if isinstance(original, State):
+                        add(original)
+                    elif isinstance(original, StateFilter):
+                        for state in original.states:
+                            add(state)
+        found.update(_states(router.sub_routers))
+    return found
+
+
+def _labels(routers: list[Router]) -> list[Any]:
+    """The constants the magic filters compare texts with (lazy labels included)."""
+    found: list[Any] = []
+    for router in routers:
+        for observer in router.observers.values():
+            for handler in observer.handlers:
+                for item in handler.filters or ():
+                    for operation in getattr(item.magic, "_operations", ()):
+                        right = getattr(operation, "right", None)
+                        if isinstance(right, str | LazyProxy):
+                            found.append(right)
+                        elif isinstance(right, list | tuple | set | frozenset):
+                            found.extend(r for r in right if isinstance(r, str | LazyProxy))
+        found.extend(_labels(router.sub_routers))
+    return found
+
+
+def _people() -> list[tuple[str, User]]:
+    def grant(role: Role, scope: ScopeType) -> RoleGrant:
+        return RoleGrant(role=role, scope_type=scope, scope_id=1)
+
+    return [
+        ("stranger", User(telegram_id=5, first_name="A", roles=[])),
+        ("resident", User(telegram_id=5, first_name="A", building_id=1, grid_id=1, registered_at=DATE, roles=[])),
+        ("worker", User(telegram_id=5, first_name="A", building_id=1, grid_id=1, registered_at=DATE,
+                        roles=[grant(Role.worker, ScopeType.grid)])),
+        ("staff", User(telegram_id=5, first_name="A", registered_at=DATE,
+                       roles=[grant(Role.staff, ScopeType.community), grant(Role.admin, ScopeType.community)])),
+        ("department", User(telegram_id=5, first_name="A", registered_at=DATE,
+                            roles=[grant(Role.department, ScopeType.department)])),
+    ]
+
+
+async def _route(dp: Dispatcher, chosen: list[str], update_type: str, event: Any, kwargs: dict[str, Any]) -> str:
+    chosen.clear()
+    try:
+        result = await dp.propagate_event(update_type, event, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - a filter failing must fail the same way in both
+        return f"raised {type(exc).__name__}: {exc}"
+    assert len(chosen) <= 1
+    return "unhandled" if result is UNHANDLED else str(result)
+
+
+async def test_compiled_routing_chooses_the_handler_aiogram_chooses():
+    plain, plain_chosen = _dispatcher(compiled=False)
+    fast, fast_chosen = _dispatcher(compiled=True)
+    routers = get_routers()
+    states, labels = sorted(_states(routers), key=str), _labels(routers)
+    assert len(states) > 30 and len(labels) > 20  # the walk found the project's states and labels
+    i18n = create_i18n()
+    settings = Settings(_env_file=None, BOT_TOKEN="111111111:routing-test", DATABASE_URL="sqlite+aiosqlite://")
+    bot = Bot("111111111:routing-test")
+    bot._me = TgUser(id=111111111, is_bot=True, first_name="Bot", username="gridbot_test")  # no getMe call
+    sender = TgUser(id=5, is_bot=False, first_name="A", language_code="zh-hans")
+    compared, seen = 0, set()
+    for locale in ("zh-Hans", "en"):
+        with i18n.context(), i18n.use_locale(locale):
+            texts = list(dict.fromkeys([*TEXTS, *(str(label) for label in labels)]))
+            for chat_type in ("private", "group"):
+                chat = Chat(id=5 if chat_type == "private" else -100, type=chat_type)
+                messages = [Message(message_id=1, date=DATE, chat=chat, from_user=sender, text=t) for t in texts]
+                messages += [
+                    Message(message_id=1, date=DATE, chat=chat, from_user=sender,
+                            location=Location(latitude=31.2, longitude=121.5)),
+                    Message(message_id=1, date=DATE, chat=chat, from_user=sender,
+                            contact=Contact(phone_number="+8613800000000", first_name="A", user_id=5)),
+                    Message(message_id=1, date=DATE, chat=chat, from_user=sender, caption="/help"),
+                ]
+                presses = [CallbackQuery(id="1", from_user=sender, chat_instance="c", data=data,
+                                         message=Message(message_id=2, date=DATE, chat=chat, text="x"))
+                           for data in ("noop", "garbage", PrivacyCb(action="erase").pack(),
+                                        PrivacyCb(action="keep").pack(), ProfileCb(action="privacy").pack())]
+                for who, user in _people():
+                    # Every state for a grid worker in a private chat in Chinese (the state checks
+                    # come first, whoever it is); no state (the common case) for everyone everywhere.
+                    every_state = chat_type == "private" and locale == "zh-Hans" and who == "worker"
+                    for state in states if every_state else [None]:
+                        kwargs = {"bot": bot, "event_from_user": sender, "event_chat": chat, "raw_state": state,
+                                  "user": user, "i18n": i18n, "settings": settings, "session": None, "state": None}
+                        for update_type, events in (("message", messages), ("edited_message", messages[:5]),
+                                                    ("callback_query", presses)):
+                            for event in events:
+                                expected = await _route(plain, plain_chosen, update_type, event, dict(kwargs))
+                                got = await _route(fast, fast_chosen, update_type, event, dict(kwargs))
+                                assert got == expected, (locale, chat_type, who, state, update_type, event)
+                                compared += 1
+                                seen.add(expected)
+    assert compared > 3_000
+    assert len(seen) > 60, seen  # many handlers were reached (not everything unhandled or failing)
+    await bot.session.close()
+
+
+def test_a_state_check_leaves_a_handler_out_of_other_states_lists():
+    dp = Dispatcher()
+    dp.include_routers(*get_routers())
+    routing = CompiledRouting(dp, "message")
+    some_state = next(s for s in sorted(_states(get_routers()), key=str) if s is not None)
+    assert len(routing.for_state(None)) < len(routing.entries)
+    assert len(routing.for_state(some_state)) < len(routing.entries)
+    assert routing.for_state(None) is routing.for_state(None)  # made once per state
