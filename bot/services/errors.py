@@ -1,7 +1,8 @@
 """Domain errors raised by services; handlers turn them into localized answers.
 
-Each error carries a stable ``code``; ``handlers.render.error_text`` maps codes
-to translated messages.  Services never import Telegram or aiogram.
+Each error carries a stable ``code``; ``handlers.refusal.error_text`` maps codes
+to translated messages (the rooms' ``ERRORS`` tables, then
+``handlers.render.GENERAL_ERRORS``).  Services never import Telegram or aiogram.
 """
 
 from __future__ import annotations
