@@ -58,6 +58,14 @@ async def publish_default_commands(bot: Bot, i18n: PoI18n) -> None:
     await bot.set_my_commands(commands_for(i18n, "en"), scope=BotCommandScopeDefault(), language_code="en")
 
 
+def default_list_fits(i18n: PoI18n, locale: str, language_code: str | None, roles: Collection[Role] = ()) -> bool:
+    """Whether the list Telegram shows a chat with no list of its own (by the person's
+    language code: English for ``en``, else the default locale's) is already the one
+    ``set_chat_commands`` would set: then a new person's chat needs no request."""
+    shown = "en" if (language_code or "").split("-")[0].lower() == "en" else i18n.default_locale
+    return not roles and shown == locale
+
+
 async def set_chat_commands(
     bot: Bot, i18n: PoI18n, chat_id: int, locale: str, roles: Collection[Role] = ()
 ) -> None:

@@ -81,15 +81,17 @@ async def test_first_contact_in_chinese_explains_and_finds_the_building_by_name(
         building = await s.get(Building, user.building_id)
     assert building.code == "DC-XS-01-02" and user.grid_id == building.grid_id
 
-    # The command list was set for the user's own chat, in their language.
-    chat_cmds = running.emu.commands(scope={"type": "chat", "chat_id": p.id})
-    assert chat_cmds and any(c["description"] == "主菜单" for c in chat_cmds)
+    # The command list Telegram shows by language is already in theirs: no list of the chat's own.
+    assert running.emu.commands(scope={"type": "chat", "chat_id": p.id}) == []
+    assert any(c["description"] == "主菜单" for c in running.emu.commands())
     # The language stays changeable in 我的资料.
     profile = await p.send("👤 我的资料")
     await p.press(profile[-1].message_id, next(d for row in profile[-1].inline_buttons for t, d in row
                                                if t.startswith("🌐")))
     await p.tap("English")
     assert (await _user(demo_sessionmaker, p.id)).locale == "en"
+    # A language chosen is her chat's own list from then on.
+    assert running.emu.commands(scope={"type": "chat", "chat_id": p.id})[0]["description"] == "Main menu"
 
 
 async def test_resident_registers_with_buttons(running, demo_sessionmaker):
@@ -130,6 +132,15 @@ async def test_english_and_traditional_flows(running):
     other = running.person(running.emu.create_user(first_name="Otto", language_code="de"))
     asked = await other.send("/start")
     assert len(asked[-1].inline_buttons) == 3  # not one of ours: the three languages to choose from
+    # The command list each sees: Telegram's by language code, a list of the chat's own only
+    # where that one would be wrong (Traditional Chinese; the default list is Simplified).
+    zh = running.person(running.emu.create_user(first_name="王", language_code="zh-hans"))
+    await zh.send("/start")
+    chat_lists = {p.id: running.emu.commands({"type": "chat", "chat_id": p.id}) for p in (en, hant, zh)}
+    assert chat_lists[en.id] == [] and chat_lists[zh.id] == []
+    assert chat_lists[hant.id][0] == {"command": "menu", "description": "主菜單"}
+    assert running.emu.commands(language_code="en")[0] == {"command": "menu", "description": "Main menu"}
+    assert running.emu.commands()[0] == {"command": "menu", "description": "主菜单"}
 
 
 async def test_typing_filters_and_paging_back(running):
