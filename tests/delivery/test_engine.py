@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from bot.delivery.engine import Sender
@@ -330,3 +331,23 @@ async def test_a_stop_that_comes_during_a_claim_is_not_lost(db_url, sessionmaker
     release.set()
     # With the wake-up lost, the sender would give up on the loop only after 15 s.
     await asyncio.wait_for(running.task, 10)
+
+
+async def test_a_large_queueing_refreshes_the_planners_counts(db_url, sessionmaker, emulator, monkeypatch):
+    """After thousands of rows are queued at once the planner must know it, or each
+    claim sorts them all (PostgreSQL; benchmarks/README.md, the city broadcast)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the planner's statistics are PostgreSQL's")
+    from sqlalchemy import text
+
+    from bot.services import notify as notify_module
+
+    monkeypatch.setattr(notify_module, "ANALYZE_AFTER_ROWS", 200)
+    users = await make_recipients(sessionmaker, emulator, 300)
+    async with sessionmaker() as s:
+        await notify_module.queue_many(s, [(u.id, u.telegram_id, {"text": "notice"}) for u in users],
+                                       kind=OutboxKind.broadcast, dedupe_prefix="big", now=utcnow())
+        await s.commit()
+    async with sessionmaker() as s:
+        counted = await s.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'outbox'"))
+    assert counted == 300
