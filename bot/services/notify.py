@@ -180,6 +180,17 @@ async def _delegates(session: AsyncSession, resident: User) -> tuple[list[tuple[
 ANALYZE_AFTER_ROWS = 10_000
 
 
+async def counted_by_the_planner(session: AsyncSession, queued: int) -> None:
+    """After ``queued`` rows were inserted at once: on PostgreSQL, when they are many,
+    refresh the outbox's statistics.  Until autovacuum's analyze comes (a minute or more
+    later) the planner believes the row counts of before: counting a few hundred due rows
+    where two million wait, it sorted them all for each sender's claim of 500
+    (benchmarks/README.md, the city broadcast).  This transaction's own rows count in
+    the sample; the new figures hold from its commit."""
+    if queued >= ANALYZE_AFTER_ROWS and session.bind.dialect.name == "postgresql":
+        await session.execute(text("ANALYZE outbox"))
+
+
 async def queue_many(session: AsyncSession, rows: list[tuple[int, int, dict[str, Any]]], *, kind: OutboxKind,
                      dedupe_prefix: str, now: datetime, due_at: datetime | None = None,
                      broadcast_id: int | None = None) -> int:
@@ -199,12 +210,7 @@ async def queue_many(session: AsyncSession, rows: list[tuple[int, int, dict[str,
     for i in range(0, len(values), INSERT_CHUNK):
         await session.execute(insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]),
                               values[i:i + INSERT_CHUNK])
-    if len(values) >= ANALYZE_AFTER_ROWS and session.bind.dialect.name == "postgresql":
-        # The planner's row counts are those of before (autovacuum's analyze comes a minute
-        # or more later): believing in a few hundred due rows, it sorted all two million
-        # for each sender's claim of 500 (benchmarks/README.md, the city broadcast).  This
-        # transaction's own rows count in the sample; the new figures hold from its commit.
-        await session.execute(text("ANALYZE outbox"))
+    await counted_by_the_planner(session, len(values))
     if values:
         wake_sender_after_commit(session)
     return len(values)

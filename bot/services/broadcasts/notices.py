@@ -44,7 +44,7 @@ from bot.services.access import (
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.services.escape import esc
 from bot.services.l10n import translator
-from bot.services.notify import wake_sender_after_commit
+from bot.services.notify import counted_by_the_planner, wake_sender_after_commit
 from bot.services.users import Option, mask_phone
 from models import (
     UNIT_FACTOR,
@@ -420,6 +420,7 @@ async def create_broadcast(
         await session.execute(insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]),
                                rows[i:i + INSERT_CHUNK])
     broadcast.total = len(rows)
+    await counted_by_the_planner(session, len(rows))
     wake_sender_after_commit(session)
     return broadcast
 
