@@ -358,6 +358,10 @@ class AnswerJournal(BaseRequestMiddleware):
         self.sent = 0
         self.failed = 0
         self.replayed = 0
+        # Chats whose recorded answers this process is sending again (recover): their next
+        # update waits for them (bot/inbound.py).
+        self._resending: dict[int | None, int] = defaultdict(int)
+        self._claiming = 0  # claims in progress: which chats they take is not known yet
 
     def bind(self, sessionmaker: async_sessionmaker[AsyncSession], storage: BaseStorage | None, *,
              owner: str, shared: bool) -> None:
@@ -576,34 +580,62 @@ class AnswerJournal(BaseRequestMiddleware):
             await session.commit()
 
     # -- after a crash -------------------------------------------------------------------
-    async def recover(self, bot: Bot, *, at_start: bool = True, concurrency: int = 64) -> int:
+    def resending(self, chat_id: int | None) -> bool:
+        """Is this process sending a dead run's recorded answers to ``chat_id`` right now?"""
+        return self._claiming > 0 or self._resending.get(chat_id, 0) > 0
+
+    async def recover(self, bot: Bot, *, at_start: bool = True, concurrency: int = 64,
+                      chat_id: int | None = None) -> int:
         """Send what was recorded and never confirmed (this process's previous run's,
-        or, on a shared database, a dead process's whose lease ran out), in order per chat."""
+        or, on a shared database, a dead process's whose lease ran out), in order per
+        chat; only ``chat_id``'s when given (its next update is waiting for them)."""
         assert self.sessionmaker is not None
         now = utcnow()
         claimable: Any = True
         if self.shared:
             expired = or_(_t.c.lease_until.is_(None), _t.c.lease_until < now)
             claimable = or_(expired, _t.c.owner == self.owner) if at_start else and_(expired, _t.c.owner != self.owner)
-        async with self.sessionmaker() as session:
-            rows = (await session.execute(
-                update(_t).where(claimable).values(owner=self.owner, lease_until=now + self.lease)
-                .returning(_t.c.inbound_id, _t.c.seq, _t.c.chat_id, _t.c.method, _t.c.body))).all()
-            await session.commit()
+        if chat_id is not None:
+            claimable = and_(claimable, _t.c.chat_id == chat_id)
+        self._claiming += 1
+        try:
+            async with self.sessionmaker() as session:
+                rows = (await session.execute(
+                    update(_t).where(claimable).values(owner=self.owner, lease_until=now + self.lease)
+                    .returning(_t.c.inbound_id, _t.c.seq, _t.c.chat_id, _t.c.method, _t.c.body))).all()
+                await session.commit()
+            by_chat: dict[int | None, list[Any]] = defaultdict(list)
+            for row in sorted(rows, key=lambda r: (r.inbound_id, r.seq)):
+                by_chat[row.chat_id].append(row)
+            for chat in by_chat:  # the chats' next updates wait until these are sent
+                self._resending[chat] += 1
+        finally:
+            self._claiming -= 1
         if not rows:
             return 0
-        by_chat: dict[int | None, list[Any]] = defaultdict(list)
-        for row in sorted(rows, key=lambda r: (r.inbound_id, r.seq)):
-            by_chat[row.chat_id].append(row)
         slots = asyncio.Semaphore(concurrency)
 
-        async def resend(chat_rows: list[Any]) -> None:
+        unsent = set(by_chat)
+
+        def sent(chat: int | None) -> None:
+            if chat in unsent:
+                unsent.discard(chat)
+                self._resending[chat] -= 1
+                if not self._resending[chat]:
+                    del self._resending[chat]
+
+        async def resend(chat: int | None, chat_rows: list[Any]) -> None:
             async with slots:
                 for row in chat_rows:
                     await self._resend(bot, row)
+            sent(chat)
 
         log.info("answers: sending %d recorded answers the last run did not confirm", len(rows))
-        await asyncio.gather(*(resend(chat_rows) for chat_rows in by_chat.values()))
+        try:
+            await asyncio.gather(*(resend(chat, chat_rows) for chat, chat_rows in by_chat.items()))
+        finally:  # cancelled (a stop): no chat stays marked
+            for chat in list(unsent):
+                sent(chat)
         await self.write_confirmed()
         return len(rows)
 

@@ -126,7 +126,9 @@ class GridBotApp:
         engine = engine or create_engine(settings.database_url)
         sessionmaker = create_sessionmaker(engine)
         i18n = create_i18n(settings.default_locale)
-        answers = AnswerJournal(lease_seconds=max(60.0, settings.inbound_lease_seconds)) if durable_answers else None
+        # The answers a process recorded are leased as its updates are (renewed a few times a
+        # lease): a process that dies holds its chats' next answers no longer than its updates.
+        answers = AnswerJournal(lease_seconds=settings.inbound_lease_seconds) if durable_answers else None
         bot = create_bot(settings, token, answers)
         dp = create_dispatcher(settings, sessionmaker, i18n, answers)
         app = cls(settings, engine, sessionmaker, bot, dp, i18n, None, answers=answers)  # type: ignore[arg-type]
@@ -140,6 +142,7 @@ class GridBotApp:
             owner=settings.instance_name,
             lease_seconds=settings.inbound_lease_seconds,
             observer=app.observer,
+            answers=answers,
         )
         app.probes = Probes(app.metrics, engine, settings, queue_depths=app.pipeline.queue_depths)
         if answers is not None:

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.answers import remember_state, wants_state_kept
 from bot.middlewares import current_session
+from bot.services.users import StoredConversation
 from models import FSMRecord, utcnow
 from models.direct import DirectStatement
 
@@ -81,10 +82,24 @@ class SQLStorage(KeepsStateBefore):
         return self._key(key)
 
     @staticmethod
-    def prefetched(session: AsyncSession, state_key: str, state: str | None) -> None:
-        """Record a state read by another query of this session (the user
-        lookup reads it in the same statement); ``get_state`` answers from it."""
-        session.sync_session.info[_PREFETCH] = (state_key, state)
+    def prefetched(session: AsyncSession, state_key: str, stored: StoredConversation) -> None:
+        """Record a conversation read by another query of this session (the user
+        lookup reads it in the same statement): ``get_state`` and ``get_data``
+        answer from it, and clearing a conversation that has no row costs no
+        statement (a stranger's first message clears one)."""
+        session.sync_session.info[_PREFETCH] = (state_key, stored)
+
+    @staticmethod
+    def _known(session: AsyncSession, row_key: str) -> StoredConversation | None:
+        """The prefetched conversation under ``row_key``, if that is the one read."""
+        prefetched = session.sync_session.info.get(_PREFETCH)
+        return prefetched[1] if prefetched is not None and prefetched[0] == row_key else None
+
+    @staticmethod
+    async def _write(session: AsyncSession, stmt: DirectStatement, params: dict[str, Any]) -> None:
+        # A real change forgets the prefetched row: a rollback would make any copy of it stale.
+        session.sync_session.info.pop(_PREFETCH, None)
+        await stmt.run(session, params)
 
     @asynccontextmanager
     async def _session(self) -> AsyncIterator[tuple[AsyncSession, bool]]:
@@ -101,35 +116,42 @@ class SQLStorage(KeepsStateBefore):
         value = state.state if isinstance(state, State) else state
         await self._keep_before(key)
         async with self._session() as (session, own):
-            session.sync_session.info.pop(_PREFETCH, None)
-            params = {"row_key": self._key(key), "new_state": value, "now": utcnow()}
+            row_key = self._key(key)
+            known = self._known(session, row_key)
+            if value is None and known is not None and known.data is None:
+                return  # no row to clear
+            params = {"row_key": row_key, "new_state": value, "now": utcnow()}
             # Clearing never creates a row; setting creates or updates it.
-            stmt = _CLEAR_STATE if value is None else _SET_STATE[session.bind.dialect.name]
-            await stmt.run(session, params)
+            await self._write(session, _CLEAR_STATE if value is None else _SET_STATE[session.bind.dialect.name],
+                              params)
             if own:
                 await session.commit()
 
     async def get_state(self, key: StorageKey) -> str | None:
         async with self._session() as (session, _):
             row_key = self._key(key)
-            prefetched = session.sync_session.info.get(_PREFETCH)
-            if prefetched is not None and prefetched[0] == row_key:
-                return prefetched[1]
+            if (known := self._known(session, row_key)) is not None:
+                return known.state
             return (await _STATE_OF.run(session, {"row_key": row_key})).scalar()
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         data = dict(data)
         await self._keep_before(key)
         async with self._session() as (session, own):
-            params = {"row_key": self._key(key), "new_data": json.dumps(data, ensure_ascii=False), "now": utcnow()}
-            stmt = _SET_DATA[session.bind.dialect.name] if data else _CLEAR_DATA
-            await stmt.run(session, params)
+            row_key = self._key(key)
+            known = self._known(session, row_key)
+            if not data and known is not None and known.data is None:
+                return  # no row to clear
+            params = {"row_key": row_key, "new_data": json.dumps(data, ensure_ascii=False), "now": utcnow()}
+            await self._write(session, _SET_DATA[session.bind.dialect.name] if data else _CLEAR_DATA, params)
             if own:
                 await session.commit()
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         async with self._session() as (session, _):
-            payload = (await _DATA_OF.run(session, {"row_key": self._key(key)})).scalar()
+            row_key = self._key(key)
+            known = self._known(session, row_key)
+            payload = known.data if known is not None else (await _DATA_OF.run(session, {"row_key": row_key})).scalar()
             return json.loads(payload) if payload else {}
 
     async def close(self) -> None:  # the engine is owned by the application

@@ -64,6 +64,7 @@ from bot.middlewares import UpdateAlreadyDone
 from models import InboundStatus, InboundUpdate, OutgoingRequest, utcnow
 
 if TYPE_CHECKING:
+    from bot.answers import AnswerJournal
     from bot.metrics import InboundObserver
     from bot.wakeup import Wakeups
 
@@ -141,12 +142,13 @@ _EARLIER_PENDING = (
 # Answers to this chat that another process recorded and has not yet confirmed
 # sent (bot/answers.py): the chat's next update waits for them too, or its answer
 # could overtake them (they go out after the commit, paced per chat).  A dead
-# owner's rows are not waited for once their lease ran out.
+# owner's rows (their lease ran out) are sent by the waiting process first.
 _o = OutgoingRequest.__table__
+_OWNER_GONE = or_(_o.c.lease_until.is_(None), _o.c.lease_until < bindparam("now"))
 _ANSWERS_IN_FLIGHT = (
-    select(_o.c.inbound_id)
-    .where(_o.c.chat_id == bindparam("chat_id"), _o.c.owner != bindparam("owner"),
-           or_(_o.c.lease_until.is_(None), _o.c.lease_until > bindparam("now")))
+    select(_o.c.inbound_id, _OWNER_GONE.label("owner_gone"))
+    .where(_o.c.chat_id == bindparam("chat_id"), _o.c.owner != bindparam("owner"))
+    .order_by(_OWNER_GONE)  # a live owner's first: those are waited for
     .limit(1)
 )
 
@@ -184,8 +186,10 @@ class InboundPipeline:
         shared: bool | None = None,
         owner: str | None = None,
         observer: InboundObserver | None = None,
+        answers: AnswerJournal | None = None,
     ) -> None:
         self.bot = bot
+        self.answers = answers  # the durable answers (bot/answers.py), if on
         self.dp = dispatcher
         self.sessionmaker = sessionmaker
         self.max_attempts = max_attempts
@@ -393,8 +397,14 @@ class InboundPipeline:
                     ).all()
                     answering = None if earlier else (await session.execute(
                         _ANSWERS_IN_FLIGHT, {"chat_id": chat_id, "owner": self.owner, "now": utcnow()})).first()
-                if not earlier and answering is None:
+                resending = self.answers is not None and self.answers.resending(chat_id)
+                if not earlier and not resending and (answering is None
+                                                      or (answering.owner_gone and self.answers is None)):
                     return True
+                if not earlier and answering is not None and answering.owner_gone and self.answers is not None:
+                    # Their process died with this chat's answers unsent: they go first, in order.
+                    await self.answers.recover(self.bot, at_start=False, chat_id=chat_id)
+                    continue
                 queued = {i.row_id for i in queue}
                 if any(row_id in queued for row_id, _ in earlier):
                     self._put(queue, item)

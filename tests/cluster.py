@@ -1,6 +1,7 @@
 """Several real bot processes for the tests that run a city: a round-robin HTTP proxy
 in front of webhook processes (as a load balancer would be), a TCP proxy that can cut
-a process off its database, and waiting for a process's HTTP endpoints."""
+a process off its database, waiting for a process's HTTP endpoints and reading its
+``/metrics``."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import BOT_TOKEN
 from tests.processes import ROOT, spawn_module
@@ -151,6 +153,12 @@ async def spawn_webhook(env: dict[str, str], log: Path, proxy_url: str, port: in
 async def http_get(url: str) -> tuple[int, str]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http, http.get(url) as resp:
         return resp.status, await resp.text()
+
+
+def scrape(body: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a ``/metrics`` answer, parsed by prometheus-client: (name, sorted labels) -> value."""
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(body) for s in family.samples}
 
 
 async def wait_http(url: str, proc: asyncio.subprocess.Process, log: Path, timeout: float = 180) -> None:

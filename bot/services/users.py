@@ -45,9 +45,10 @@ class Home:
 # go through models.direct (on SQLite, straight to sqlite3) and the rows are
 # made into the session's ORM objects by hand.
 _users, _grants, _fsm = User.__table__, RoleGrant.__table__, FSMRecord.__table__
+_FSM_KEY = _fsm.c.key == bindparam("state_key")
 _USER_ROWS = DirectStatement(
-    select(*_users.c, select(_fsm.c.state).where(_fsm.c.key == bindparam("state_key")).scalar_subquery(),
-           *_grants.c)
+    select(*_users.c, select(_fsm.c.state).where(_FSM_KEY).scalar_subquery(),
+           select(_fsm.c.data).where(_FSM_KEY).scalar_subquery(), *_grants.c)
     .select_from(_users.outerjoin(_grants, _grants.c.user_id == _users.c.id))
     .where(_users.c.telegram_id == bindparam("telegram_id"))
 )
@@ -60,7 +61,19 @@ _N_USER = len(_USER_ATTRS)
 _USER_ID, _GRANT_ID = _USER_ATTRS.index("id"), _GRANT_ATTRS.index("id")
 
 NO_STATE_READ = object()
-"""Returned as the state when no ``state_key`` was given."""
+"""Returned as the conversation when no ``state_key`` was given."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredConversation:
+    """A conversation's row as the user lookup read it: its state and its data
+    (JSON text); ``data`` is None when there is no row at all."""
+
+    state: str | None
+    data: str | None
+
+
+NO_CONVERSATION = StoredConversation(None, None)
 
 
 async def get_or_create(
@@ -87,7 +100,7 @@ async def get_or_create_with_state(
     state_key: str | None = None,
 ) -> tuple[User, Any]:
     """The user (created, unregistered, if new) and, when ``state_key`` is
-    given, the conversation state stored under it (None if there is none).
+    given, the conversation stored under it (:data:`NO_CONVERSATION` if there is none).
 
     The user is the session's own, as if a query had loaded it (the object
     the session already holds, if it does), so changes to it are saved by
@@ -96,11 +109,12 @@ async def get_or_create_with_state(
     rows = (await _USER_ROWS.run(session, {"telegram_id": telegram_id, "state_key": state_key})).rows
     if rows:
         first = rows[0]
-        state = first[_N_USER] if state_key is not None else NO_STATE_READ
+        state = (StoredConversation(first[_N_USER], first[_N_USER + 1]) if state_key is not None
+                 else NO_STATE_READ)
         held = session.sync_session.identity_map.get(identity_key(User, first[_USER_ID]))
         if held is not None:  # already loaded in this session: as a query, keep that object
             return _refresh_names(held, first_name, last_name, username), state
-        roles = [_grant(session, row[_N_USER + 1:]) for row in rows if row[_N_USER + 1 + _GRANT_ID] is not None]
+        roles = [_grant(session, row[_N_USER + 2:]) for row in rows if row[_N_USER + 2 + _GRANT_ID] is not None]
         user = persistent(User, dict(zip(_USER_ATTRS, first[:_N_USER], strict=True)), {"roles": roles})
         session.add(user)
         return _refresh_names(user, first_name, last_name, username), state
@@ -118,7 +132,7 @@ async def get_or_create_with_state(
     # Conversation state is only ever written while handling an update of an
     # existing user (in the transaction that created them, at the earliest),
     # so someone new has none.
-    return user, (None if state_key is not None else NO_STATE_READ)
+    return user, (NO_CONVERSATION if state_key is not None else NO_STATE_READ)
 
 
 def _grant(session: AsyncSession, row: tuple[Any, ...]) -> RoleGrant:

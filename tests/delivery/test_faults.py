@@ -3,7 +3,8 @@
 * SIGKILL in the middle of a broadcast, then a restart: every recipient got it
   exactly once, except the rows counted as unknown (0 or 1 times each), and
   nothing was lost.
-* Two processes on PostgreSQL draining one broadcast: nobody gets it twice.
+* Two processes on PostgreSQL draining one broadcast: nobody gets it twice, both
+  take part within the shared cap, and each one's ``/metrics`` counts its sends.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from models import (
     OutboxMessage,
     OutboxStatus,
 )
+from tests.cluster import free_port, http_get, scrape
 from tests.delivery.conftest import (
     make_recipients,
     process_env,
@@ -92,15 +94,18 @@ async def test_two_processes_on_postgresql_never_send_twice(db_url, sessionmaker
         pytest.skip("several sender processes need PostgreSQL (SQLite runs one)")
     emulator.set_rate_limits(global_per_second=60, per_chat_per_second=1, per_group_per_minute=20)
     users = await make_recipients(sessionmaker, emulator, 120)
-    env = process_env(emulator, db_url, DELIVERY_GLOBAL_RATE="60")
     logs = [tmp_path / f"sender{i}.log" for i in range(2)]
-    procs = [await spawn_sender(env, log) for log in logs]
+    ports = [free_port() for _ in logs]
+    procs = [await spawn_sender(process_env(emulator, db_url, DELIVERY_GLOBAL_RATE="60", METRICS_PORT=str(port)),
+                                log) for port, log in zip(ports, logs, strict=True)]
     try:
         # Both senders are up before there is anything to send: otherwise a slow
         # start of the second one lets the first send all 120 alone.
         await _until(lambda: all("delivery process running" in _read(log) for log in logs), timeout=60)
         await queue_broadcast(sessionmaker, users)
         got = await wait_rows(sessionmaker, lambda g: settled(g), timeout=30)
+        # Each sender's /metrics (prometheus-client's parser) counts what it sent.
+        scraped = [scrape((await http_get(f"http://127.0.0.1:{port}/metrics"))[1]) for port in ports]
     finally:
         for p in procs:
             await end_process(p)
@@ -116,5 +121,6 @@ async def test_two_processes_on_postgresql_never_send_twice(db_url, sessionmaker
     sent_by = [int(line.split("sent=")[1].split()[0]) for p in range(2)
                for line in (tmp_path / f"sender{p}.log").read_text().splitlines() if "stopped; sent=" in line]
     assert len(sent_by) == 2 and min(sent_by) > 0 and sum(sent_by) == 120, sent_by
+    assert [m.get(("gridbot_sends_total", (("outcome", "sent"),)), 0.0) for m in scraped] == sent_by
     assert len(emulator.rate_limit_hits) <= 3
     assert "Traceback" not in (tmp_path / "sender0.log").read_text() + (tmp_path / "sender1.log").read_text()

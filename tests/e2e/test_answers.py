@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from bot.sandbox.emulator import BotAPIEmulator, SentMessage
-from models import OutgoingFile, User
+from models import OutgoingFile, OutgoingRequest, User, utcnow
 from tests.conftest import BOT_TOKEN
 from tests.e2e.broadcast.helpers import address_notice
 from tests.e2e.conftest import make_settings
@@ -251,5 +252,29 @@ async def test_three_answers_to_one_chat_keep_telegrams_pace(emulator, db_url, d
         assert answers[2].params["text"] == "您需要办什么？请在下面选择。"  # the menu, after /cancel
         assert emulator.rate_limit_hits == []
         assert running.app.bot.session.middleware._middlewares[-1].stats.paced == 2  # type: ignore[attr-defined]
+    finally:
+        await running.stop()
+
+
+async def test_a_dead_processs_recorded_answer_goes_before_the_chats_next_one(emulator, db_url, demo_sessionmaker):
+    """Another process recorded an answer to this chat and died before sending it (its
+    lease has run out): the chat's next update does not overtake it.  The recorded
+    answer is sent first, by the process that handles the next update, then its own."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("several processes share a database on PostgreSQL only (SQLite runs one)")
+    running = await start_bot(emulator, make_settings(emulator, db_url), BOT_TOKEN)
+    try:
+        p = running.person(emulator.create_user(first_name="王桂芝", user_id=RESIDENT))
+        async with demo_sessionmaker() as s:
+            s.add(OutgoingRequest(inbound_id=10**12, seq=0, chat_id=p.id, method="SendMessage",
+                                  body=json.dumps({"chat_id": p.id, "text": "recorded before the crash"}),
+                                  owner="dead-process", lease_until=utcnow() - timedelta(seconds=1)))
+            await s.commit()
+        await running.settle(await emulator.send_text(p.user, "/help"), timeout=20)
+        texts = [m.text or "" for m in p.messages()]
+        assert len(texts) == 2 and texts[0] == "recorded before the crash" and "👤" in texts[1], texts
+        await running.app.answers.write_confirmed()  # type: ignore[union-attr] # else the next commit's
+        async with demo_sessionmaker() as s:
+            assert await s.scalar(select(func.count()).select_from(OutgoingRequest)) == 0
     finally:
         await running.stop()

@@ -8,12 +8,9 @@ import asyncio
 import io
 import json
 import logging
-import socket
 from pathlib import Path
 
-import aiohttp
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
 from bot.app import GridBotApp
@@ -21,26 +18,10 @@ from bot.config import Settings
 from bot.logs import chat_hasher, setup_logging
 from bot.metrics import Metrics, Probes, send_outcome
 from models.database import create_engine, migration_heads
+from tests.cluster import free_port, http_get, scrape
 from tests.conftest import BOT_TOKEN
 from tests.e2e.conftest import make_settings
 from tests.e2e.harness import start_bot
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def samples(body: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Every sample of a scrape: (name, sorted labels) -> value."""
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(body) for s in family.samples}
-
-
-async def get(url: str) -> tuple[int, str]:
-    async with aiohttp.ClientSession() as http, http.get(url) as resp:
-        return resp.status, await resp.text()
 
 
 async def test_webhook_serves_health_readiness_and_metrics(emulator, db_url, demo_sessionmaker):
@@ -52,8 +33,8 @@ async def test_webhook_serves_health_readiness_and_metrics(emulator, db_url, dem
     base = f"http://127.0.0.1:{port}"
     try:
         await emulator.wait_for(lambda: emulator.webhook_url() is not None, 15)
-        assert await get(f"{base}/healthz") == (200, "ok\n")
-        status, body = await get(f"{base}/readyz")
+        assert await http_get(f"{base}/healthz") == (200, "ok\n")
+        status, body = await http_get(f"{base}/readyz")
         assert status == 200 and json.loads(body) == {"database": "ok", "schema": "ok"}
 
         user = emulator.create_user(first_name="度量")
@@ -65,9 +46,9 @@ async def test_webhook_serves_health_readiness_and_metrics(emulator, db_url, dem
         press = await emulator.press_button(user, picker.message_id, picker.inline_buttons[0][0][1])
         await app.pipeline.wait_handled(press.update_id)
 
-        status, body = await get(f"{base}/metrics")
+        status, body = await http_get(f"{base}/metrics")
         assert status == 200
-        got = samples(body)
+        got = scrape(body)
         message = (("type", "message"),)
         assert got[("gridbot_updates_received_total", message)] == 3
         assert got[("gridbot_updates_handled_total", message)] == 3
@@ -121,11 +102,11 @@ async def test_json_logs_and_metrics_port_in_polling_mode(emulator, db_url, demo
         except RuntimeError:
             logging.getLogger("bot.test").exception("request failed")
 
-        status, body = await get(f"http://127.0.0.1:{port}/metrics")
+        status, body = await http_get(f"http://127.0.0.1:{port}/metrics")
         assert status == 200
-        assert samples(body)[("gridbot_updates_handled_total", (("type", "message"),))] == 2
-        assert await get(f"http://127.0.0.1:{port}/healthz") == (200, "ok\n")
-        assert (await get(f"http://127.0.0.1:{port}/readyz"))[0] == 200
+        assert scrape(body)[("gridbot_updates_handled_total", (("type", "message"),))] == 2
+        assert await http_get(f"http://127.0.0.1:{port}/healthz") == (200, "ok\n")
+        assert (await http_get(f"http://127.0.0.1:{port}/readyz"))[0] == 200
     finally:
         await running.stop()
 

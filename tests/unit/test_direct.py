@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
 from bot.services import users as svc
-from models import InboundStatus, InboundUpdate, Role, RoleGrant, ScopeType, User, utcnow
+from models import FSMRecord, InboundStatus, InboundUpdate, Role, RoleGrant, ScopeType, User, utcnow
 from models.direct import DirectStatement, column_defaults, persistent
 from models.outbox import OutboxMessage
 
@@ -45,7 +45,7 @@ async def test_a_user_is_loaded_as_the_orm_loads_them(sessionmaker):
     async with sessionmaker() as s:
         user, state = await svc.get_or_create_with_state(s, telegram_id=9001, first_name="李", last_name="四",
                                                           username="lisi", state_key="no-such-key")
-        assert state is None
+        assert state == svc.NO_CONVERSATION
         assert _columns(user) == expected
         assert user.registered_at.tzinfo is not None and user.created_at.tzinfo is not None
         assert sorted(g.id for g in user.roles) == expected_roles
@@ -83,7 +83,7 @@ async def test_a_new_user_row_is_the_one_the_orm_writes(sessionmaker):
     async with sessionmaker() as s:
         made, state = await svc.get_or_create_with_state(s, telegram_id=9003, first_name="王", username="w",
                                                          state_key="k")
-        assert state is None and made.id is not None and made.roles == []
+        assert state == svc.NO_CONVERSATION and made.id is not None and made.roles == []
         assert made in s and not s.new and not s.dirty
         # Before the privacy notice is agreed to, only the first name is kept (docs/privacy.md).
         assert made.username is None
@@ -181,3 +181,16 @@ def test_what_cannot_be_done_directly_is_refused():
     values = column_defaults(User.__table__, {"telegram_id": 5}, skip=("id",))
     assert values["first_name"] == "" and values["unreachable"] is False and values["locale"] is None
     assert values["created_at"].tzinfo is not None and "id" not in values
+
+
+async def test_the_lookup_reads_the_conversation_row_with_the_user(sessionmaker):
+    await _user_with_roles(sessionmaker, 9005)
+    async with sessionmaker() as s:
+        s.add(FSMRecord(key="k-9005", state="Form:name", data='{"step": 2}'))
+        await s.commit()
+    async with sessionmaker() as s:
+        user, stored = await svc.get_or_create_with_state(s, telegram_id=9005, first_name="李", state_key="k-9005")
+        assert stored == svc.StoredConversation("Form:name", '{"step": 2}')
+        assert {g.role for g in user.roles} == {Role.worker, Role.staff}
+        _, none = await svc.get_or_create_with_state(s, telegram_id=9005, first_name="李")
+        assert none is svc.NO_STATE_READ

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import StorageKey
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.fsm_storage import SQLStorage
 from bot.middlewares import DbSessionMiddleware
+from bot.services.users import NO_CONVERSATION, StoredConversation
 from models import FSMRecord
 
 
@@ -73,7 +75,7 @@ async def test_a_prefetched_state_answers_until_the_state_changes(sessionmaker):
     async def handler(event: Any, data: dict[str, Any]) -> None:  # noqa: ARG001
         session = data["session"]
         # The user lookup read it in its own statement (bot/services/users.py).
-        storage.prefetched(session, storage.state_key(KEY), "Form:name")
+        storage.prefetched(session, storage.state_key(KEY), StoredConversation("Form:name", "{}"))
         assert await storage.get_state(KEY) == "Form:name"
         assert await storage.get_state(OTHER) is None  # another key is read from the table
         await storage.set_state(KEY, None)
@@ -81,3 +83,52 @@ async def test_a_prefetched_state_answers_until_the_state_changes(sessionmaker):
 
     await DbSessionMiddleware(sessionmaker)(handler, object(), {})
     assert await storage.get_state(KEY) is None
+
+
+def _count_statements(session: Any) -> list[str]:
+    seen: list[str] = []
+    event.listen(session.bind.sync_engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_: seen.append(statement))
+    return seen
+
+
+async def test_clearing_a_conversation_read_as_absent_costs_no_statement(sessionmaker):
+    """A stranger's first message clears a conversation that was never stored: the user
+    lookup read that there is no row, so neither the clear nor its undo record asks again."""
+    storage = SQLStorage(sessionmaker)
+    context = FSMContext(storage, KEY)
+
+    async def clears(event_: Any, data: dict[str, Any]) -> None:  # noqa: ARG001
+        session = data["session"]
+        storage.prefetched(session, storage.state_key(KEY), NO_CONVERSATION)
+        seen = _count_statements(session)
+        await context.clear()
+        assert await context.get_state() is None and await context.get_data() == {}
+        assert seen == []
+
+    await DbSessionMiddleware(sessionmaker)(clears, object(), {})
+    async with sessionmaker() as s:
+        assert (await s.scalars(select(FSMRecord.key))).all() == []
+
+
+async def test_prefetched_data_answers_and_a_write_forgets_it(sessionmaker):
+    storage = SQLStorage(sessionmaker)
+    await storage.set_data(KEY, {"step": 1})
+
+    async def handler(event_: Any, data: dict[str, Any]) -> None:  # noqa: ARG001
+        session = data["session"]
+        storage.prefetched(session, storage.state_key(KEY), StoredConversation(None, '{"step": 1}'))
+        seen = _count_statements(session)
+        assert await storage.get_data(KEY) == {"step": 1}
+        assert seen == []
+        await storage.set_data(KEY, {"step": 2})  # a real write: the prefetched copy is gone
+        assert await storage.get_data(KEY) == {"step": 2}
+        await session.rollback()  # ...so nothing stale is answered after a rollback
+        assert await storage.get_data(KEY) == {"step": 1}
+        # A row that exists is cleared with statements, even with an empty state.
+        storage.prefetched(session, storage.state_key(KEY), StoredConversation(None, '{"step": 1}'))
+        await storage.set_data(KEY, {})
+        assert await storage.get_data(KEY) == {}
+
+    await DbSessionMiddleware(sessionmaker)(handler, object(), {})
+    assert await storage.get_data(KEY) == {}
