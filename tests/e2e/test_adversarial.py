@@ -51,9 +51,8 @@ from tests.e2e.cases.helpers import (
     WORKER,
     case_by_number,
     file_proxy,
+    people,
     person,
-    received,
-    tap_in,
     zh,
 )
 from tests.e2e.harness import Person, RunningBot
@@ -101,14 +100,13 @@ HUGE = [2**63, 2**64, 10**23, 2**70, -1, -(2**63), -(2**70), 9999999999999999999
 
 async def _scene(bot: RunningBot) -> tuple[Person, Person, int]:
     """The victim's case, filed and accepted; returns (resident, worker, case id)."""
-    resident = person(bot, RESIDENT, "王桂芝")
-    worker = person(bot, WORKER, "张伟")
+    resident, worker = people(bot, RESIDENT, WORKER)
     await resident.send("/start")
     await worker.send("/start")
     number = await file_proxy(resident, "居住证明", "Within 3 days", "Collect my documents and hand them in for me",
                               "我的身份证号220502，请帮我开居住证明。")
-    note = await received(worker, number)
-    await tap_in(worker, note, zh("✅ Accept"))
+    note = await worker.received(number)
+    await worker.tap_in(note, zh("✅ Accept"))
     case = await case_by_number(bot, number)
     return resident, worker, case.id
 
@@ -175,7 +173,7 @@ async def test_forged_huge_id_is_a_stale_button_not_a_crash(bot):
 
 async def test_days_out_of_range_are_refused(bot):
     resident, _worker, _case_id = await _scene(bot)
-    admin = person(bot, ADMIN, "管理员")
+    admin = person(bot, ADMIN)
     await admin.send("/start")
     for text in ("/holiday 0001-01-01 off 元旦", "/holiday 9999-12-31 off x"):
         reply = await admin.send(text)
@@ -312,7 +310,7 @@ async def test_random_callbacks_and_texts_break_nothing(bot):
     (each only for what is theirs) and from outsiders; the dispatcher never fails, and
     outsiders change nothing."""
     _resident, _worker, _case_id = await _scene(bot)
-    outsider = person(bot, NEIGHBOUR, "李志远")
+    outsider = person(bot, NEIGHBOUR)
     await outsider.send("/start")
     insiders = [person(bot, uid, n) for uid, n in ((RESIDENT, "王桂芝"), (WORKER, "张伟"), (7000000002, "刘秀梅"))]
     for p in insiders:
