@@ -63,20 +63,6 @@ NO_STATE_READ = object()
 """Returned as the state when no ``state_key`` was given."""
 
 
-async def get_or_create(
-    session: AsyncSession,
-    *,
-    telegram_id: int,
-    first_name: str,
-    last_name: str | None = None,
-    username: str | None = None,
-) -> User:
-    user, _ = await get_or_create_with_state(
-        session, telegram_id=telegram_id, first_name=first_name, last_name=last_name, username=username
-    )
-    return user
-
-
 async def get_or_create_with_state(
     session: AsyncSession,
     *,
