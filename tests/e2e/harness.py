@@ -157,8 +157,8 @@ class Person:
     async def send_photo(self, data: bytes = b"\xff\xd8 a photo", caption: str | None = None) -> list[SentMessage]:
         return await self._do(self.emu.send_photo(self.user, data, caption))
 
-    async def send_voice(self, data: bytes = b"OggS a voice note") -> list[SentMessage]:
-        return await self._do(self.emu.send_voice(self.user, data))
+    async def send_voice(self, data: bytes = b"OggS a voice note", duration: int = 3) -> list[SentMessage]:
+        return await self._do(self.emu.send_voice(self.user, data, duration))
 
     async def send_document(self, data: bytes, filename: str) -> list[SentMessage]:
         return await self._do(self.emu.send_document(self.user, data, filename, "application/pdf"))

@@ -151,13 +151,6 @@ async def _failed_updates(bot: RunningBot) -> list[tuple]:  # type: ignore[type-
             .where(InboundUpdate.status != InboundStatus.done))).all()]
 
 
-async def _press(p: Person, data: str) -> None:
-    """Press ``data`` on the actor's newest bot message (or an old, inaccessible one)."""
-    mine = [m.message_id for m in p.messages() if m.from_bot]
-    message_id = mine[-1] if mine else 10**6
-    await p.bot.settle(await p.emu.press_button(p.user, message_id, data, allow_missing=True))
-
-
 # ------------------------------------------------------------------ the overflow of the issue
 
 async def test_forged_huge_id_is_a_stale_button_not_a_crash(bot):
@@ -165,7 +158,7 @@ async def test_forged_huge_id_is_a_stale_button_not_a_crash(bot):
     for data in ("cs:view:99999999999999999999999:0", f"cs:view:{case_id}:{2**70}", f"cs:view:-{2**70}:0",
                  "ap:st:1:1:99999999999999999999:0:0", "aps:ag:1:1:0:0:0", "dy:hh:18446744073709551616:0:",
                  "bcc:pause:0", "rp:scope:grid:99999999999999999999999::0", "cx:-1"):
-        await _press(resident, data)
+        await resident.forge(data)
         answer = resident.last_callback_answer()
         assert answer["text"] == zh("This button is no longer valid."), (data, answer)
     assert await _failed_updates(bot) == []
@@ -180,7 +173,7 @@ async def test_days_out_of_range_are_refused(bot):
         assert "/holiday 2026-10-01" in reply[-1].text  # the usage line, nothing saved
     for data in ("dy:dm:0:0:0001-01", "dy:dd:0:0:0001-01-01|0", "rp:period:grid:1:d00010101-00010102:0",
                  "ap:day:1:1:1:0:0"):
-        await _press(admin, data)
+        await admin.forge(data)
     assert await _failed_updates(bot) == []
     async with bot.app.sessionmaker() as s:
         days = (await s.scalars(select(Holiday.day))).all()
@@ -253,7 +246,7 @@ async def test_every_prefix_is_refused_to_those_without_the_right(bot, actor_tg,
         await actor.send("/start")
     before = await _protected(bot, actor_tg)
     for data in _forged_for(case_id):
-        await _press(actor, data)
+        await actor.forge(data)
     after = await _protected(bot, actor_tg)
     for table in before:
         assert after[table] == before[table], table
@@ -329,9 +322,9 @@ async def test_random_callbacks_and_texts_break_nothing(bot):
 
         async def one() -> None:
             before = await _protected(bot, NEIGHBOUR)
-            await _press(outsider, data)
+            await outsider.forge(data)
             assert await _protected(bot, NEIGHBOUR) == before, data
-            await _press(insider, data)
+            await insider.forge(data)
             await insider.send(text)
             if text.strip():
                 await outsider.send(text)
