@@ -42,6 +42,7 @@ from benchmarks.delivery_broadcast import (
     queue_notice,
 )
 from benchmarks.procstat import rss_mb
+from benchmarks.scratch import database_arguments
 
 
 def _proc_stat(pid: int) -> dict[str, float]:
@@ -191,8 +192,7 @@ async def main_async(args: argparse.Namespace) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", required=True, help="PostgreSQL; its schema is dropped first")
+    parser = database_arguments(__doc__, "PostgreSQL; its schema is dropped first")
     parser.add_argument("--recipients", type=int, default=2_000_000)
     parser.add_argument("--paid-rate", type=int, default=1000)
     parser.add_argument("--window", type=float, default=0.0, help="stop sending after this many seconds (0: drain)")

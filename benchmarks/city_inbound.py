@@ -32,6 +32,7 @@ import aiohttp
 from benchmarks.city_broadcast import _proc_stat, _reset
 from benchmarks.delivery_broadcast import _free_port, _machine
 from benchmarks.inbound_throughput import OURS, ROOT, _start_emulator
+from benchmarks.scratch import database_arguments
 
 SECRET = "bench-secret"
 
@@ -144,8 +145,7 @@ async def main_async(args: argparse.Namespace) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", required=True, help="PostgreSQL; its schema is dropped first")
+    parser = database_arguments(__doc__, "PostgreSQL; its schema is dropped first")
     parser.add_argument("--updates", type=int, default=3000)
     parser.add_argument("--processes", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 3])
     parser.add_argument("--concurrency", type=int, default=40)

@@ -26,7 +26,6 @@ A small run to check it works: ``--cases 3000 --residents 2000 --runs 3``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -41,6 +40,7 @@ import aiohttp
 from sqlalchemy import text
 
 from benchmarks.report_data import generate
+from benchmarks.scratch import database_arguments
 from models.database import create_engine, upgrade_sync
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,8 +130,7 @@ async def run(url: str, cases: int, residents: int, runs: int) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", required=True)
+    parser = database_arguments(__doc__)
     parser.add_argument("--cases", type=int, default=60_000)
     parser.add_argument("--residents", type=int, default=30_000)
     parser.add_argument("--runs", type=int, default=20)

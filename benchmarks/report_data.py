@@ -19,7 +19,6 @@ about eight events per case.  Takes a few minutes.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import random
@@ -33,6 +32,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from benchmarks.scratch import database_arguments
 from models.database import create_engine, upgrade_sync
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -329,8 +329,7 @@ async def generate(url: str, *, residents: int, cases: int, diary: int, appointm
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", required=True)
+    parser = database_arguments(__doc__)
     parser.add_argument("--residents", type=int, default=300_000)
     parser.add_argument("--cases", type=int, default=60_000)
     parser.add_argument("--diary", type=int, default=1_500_000)

@@ -15,7 +15,6 @@ worst of the others.  Prints one JSON object.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -27,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from benchmarks.scratch import database_arguments
 from bot.config import Settings
 from bot.services import reports
 from models import Case, DiaryEntry, District
@@ -91,8 +91,7 @@ async def run(url: str, month: date, as_of: datetime, runs: int, locale: str) ->
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", required=True)
+    parser = database_arguments(__doc__)
     parser.add_argument("--month", type=date.fromisoformat, default=date(2026, 11, 1))
     parser.add_argument("--as-of", type=datetime.fromisoformat, default=datetime(2026, 12, 3, 12, 0))
     parser.add_argument("--runs", type=int, default=6)

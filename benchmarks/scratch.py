@@ -1,7 +1,9 @@
-"""The database a benchmark runs on: the one named, or a fresh SQLite file that goes away after."""
+"""The database a benchmark runs on: the one named on its command line, or a fresh SQLite file
+that goes away after."""
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,3 +27,11 @@ async def bench_database(url: str | None) -> AsyncIterator[tuple[AsyncEngine, as
             yield engine, create_sessionmaker(engine)
         finally:
             await engine.dispose()
+
+
+def database_arguments(doc: str, database_help: str | None = None) -> argparse.ArgumentParser:
+    """The command line of a benchmark that needs a database named: its docstring's first line
+    as the description and a required ``--database-url``; it adds its own options."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--database-url", required=True, help=database_help)
+    return parser

@@ -25,12 +25,13 @@ Plain data in and out; nothing here knows Telegram.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.errors import NotAllowed
-from models import UNIT_FACTOR, Community, Grid, Role, User
+from models import UNIT_FACTOR, Community, Grid, Role, RoleGrant, ScopeType, User
 
 HEAD_ROLES = frozenset({Role.building_head, Role.unit_head})
 FIELD_ROLES = frozenset({Role.worker, Role.grid_head})
@@ -135,6 +136,12 @@ def volunteer_community_ids(user: User) -> set[int]:
 
 def is_field_worker(user: User | None) -> bool:
     return has_role(user, FIELD_ROLES)
+
+
+def field_team_ids(grid_ids: Any) -> Select[tuple[int]]:
+    """SQL: the ids of the workers and grid heads of ``grid_ids`` (ids, or a subquery of them)."""
+    return select(RoleGrant.user_id).where(RoleGrant.role.in_(sorted(FIELD_ROLES)),
+                                           RoleGrant.scope_type == ScopeType.grid, RoleGrant.scope_id.in_(grid_ids))
 
 
 def require_field_worker(user: User) -> set[int]:

@@ -76,20 +76,6 @@ class StoredConversation:
 NO_CONVERSATION = StoredConversation(None, None)
 
 
-async def get_or_create(
-    session: AsyncSession,
-    *,
-    telegram_id: int,
-    first_name: str,
-    last_name: str | None = None,
-    username: str | None = None,
-) -> User:
-    user, _ = await get_or_create_with_state(
-        session, telegram_id=telegram_id, first_name=first_name, last_name=last_name, username=username
-    )
-    return user
-
-
 async def get_or_create_with_state(
     session: AsyncSession,
     *,

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from bot.services.access import may_oversee
+from bot.services.access import field_team_ids, may_oversee
 from bot.services.broadcasts import notices as svc
 from bot.services.broadcasts.notices import ScopeRef
 from bot.services.errors import Conflict, InvalidInput, NotAllowed
@@ -22,9 +22,6 @@ from models import (
     Grid,
     OutboxMessage,
     OutboxStatus,
-    Role,
-    RoleGrant,
-    ScopeType,
     User,
     utcnow,
 )
@@ -261,9 +258,7 @@ async def test_followup_job_lists_unconfirmed_residents_to_their_grid_workers(de
     assert {r.user_id for r in rows} >= {worker.id, head.id}
     # Only the workers and the head of the residents' own grid get the list.
     async with sm() as s:
-        team = set(await s.scalars(select(RoleGrant.user_id).where(
-            RoleGrant.scope_type == ScopeType.grid, RoleGrant.scope_id == residents[0].grid_id,
-            RoleGrant.role.in_([Role.worker, Role.grid_head]))))
+        team = set(await s.scalars(field_team_ids([residents[0].grid_id])))
     assert {r.user_id for r in rows} <= team
     english = next(r for r in rows if r.user_id == worker.id).payload["text"]
     assert "have not confirmed notice" in english and "Xinzhan Grid 1" in english and "明天停水" in english

@@ -101,6 +101,34 @@ class Person:
         assert msgs, "the bot has sent nothing to this chat"
         return msgs[-1]
 
+    @property
+    def last_id(self) -> int:
+        """The id of the newest message in this chat (0 before any): ``after=`` for :meth:`received`."""
+        msgs = self.messages()
+        return msgs[-1].message_id if msgs else 0
+
+    async def received(self, needle: str | re.Pattern[str], *, after: int = 0, timeout: float = 10.0,
+                       kind: str | None = None) -> SentMessage:
+        """The first bot message to this person (id > ``after``) whose text or caption contains
+        ``needle``, waited for (what the outbox delivers comes after the update is handled)."""
+
+        def match(m: SentMessage) -> bool:
+            content = m.content or ""
+            hit = needle.search(content) if isinstance(needle, re.Pattern) else needle in content
+            return bool(hit) and (kind is None or m.kind == kind)
+
+        def find() -> SentMessage | None:
+            for m in self.messages():
+                if m.from_bot and m.message_id > after and match(m):
+                    return m
+            return None
+
+        try:
+            return await self.emu.wait_for(find, timeout)
+        except TimeoutError:
+            recent = [(m.message_id, m.kind, (m.content or "")[:80]) for m in self.messages()[-6:]]
+            raise AssertionError(f"{self.id} never got {needle!r}; last: {recent}") from None
+
     def _changed_since(self, version: int) -> list[SentMessage]:
         return [m for m in self.messages() if m.version > version]
 
@@ -126,8 +154,31 @@ class Person:
     async def share_location(self, latitude: float, longitude: float) -> list[SentMessage]:
         return await self._do(self.emu.send_location(self.user, latitude, longitude))
 
+    async def send_photo(self, data: bytes = b"\xff\xd8 a photo", caption: str | None = None) -> list[SentMessage]:
+        return await self._do(self.emu.send_photo(self.user, data, caption))
+
+    async def send_voice(self, data: bytes = b"OggS a voice note", duration: int = 3) -> list[SentMessage]:
+        return await self._do(self.emu.send_voice(self.user, data, duration))
+
+    async def send_document(self, data: bytes, filename: str) -> list[SentMessage]:
+        return await self._do(self.emu.send_document(self.user, data, filename, "application/pdf"))
+
     async def press(self, message_id: int, data: str) -> list[SentMessage]:
         return await self._do(self.emu.press_button(self.user, message_id, data))
+
+    async def tap_in(self, message: SentMessage, label: str) -> list[SentMessage]:
+        """Press the button whose text contains ``label`` on that very message."""
+        for row in message.inline_buttons:
+            for text, data in row:
+                if label in text and data:
+                    return await self.press(message.message_id, data)
+        raise AssertionError(f"no {label!r} on message {message.message_id}: {message.inline_buttons}")
+
+    async def forge(self, data: str) -> None:
+        """Press forged ``data`` on this person's newest bot message (or an old, inaccessible one)."""
+        mine = [m.message_id for m in self.messages() if m.from_bot]
+        await self.bot.settle(await self.emu.press_button(self.user, mine[-1] if mine else 10**6, data,
+                                                          allow_missing=True))
 
     def find_button(self, label: str | re.Pattern[str]) -> tuple[SentMessage, str]:
         """The newest bot message with an inline button whose text contains ``label``."""

@@ -51,9 +51,8 @@ from tests.e2e.cases.helpers import (
     WORKER,
     case_by_number,
     file_proxy,
+    people,
     person,
-    received,
-    tap_in,
     zh,
 )
 from tests.e2e.harness import Person, RunningBot
@@ -101,14 +100,13 @@ HUGE = [2**63, 2**64, 10**23, 2**70, -1, -(2**63), -(2**70), 9999999999999999999
 
 async def _scene(bot: RunningBot) -> tuple[Person, Person, int]:
     """The victim's case, filed and accepted; returns (resident, worker, case id)."""
-    resident = person(bot, RESIDENT, "王桂芝")
-    worker = person(bot, WORKER, "张伟")
+    resident, worker = people(bot, RESIDENT, WORKER)
     await resident.send("/start")
     await worker.send("/start")
     number = await file_proxy(resident, "居住证明", "Within 3 days", "Collect my documents and hand them in for me",
                               "我的身份证号220502，请帮我开居住证明。")
-    note = await received(worker, number)
-    await tap_in(worker, note, zh("✅ Accept"))
+    note = await worker.received(number)
+    await worker.tap_in(note, zh("✅ Accept"))
     case = await case_by_number(bot, number)
     return resident, worker, case.id
 
@@ -153,13 +151,6 @@ async def _failed_updates(bot: RunningBot) -> list[tuple]:  # type: ignore[type-
             .where(InboundUpdate.status != InboundStatus.done))).all()]
 
 
-async def _press(p: Person, data: str) -> None:
-    """Press ``data`` on the actor's newest bot message (or an old, inaccessible one)."""
-    mine = [m.message_id for m in p.messages() if m.from_bot]
-    message_id = mine[-1] if mine else 10**6
-    await p.bot.settle(await p.emu.press_button(p.user, message_id, data, allow_missing=True))
-
-
 # ------------------------------------------------------------------ the overflow of the issue
 
 async def test_forged_huge_id_is_a_stale_button_not_a_crash(bot):
@@ -167,7 +158,7 @@ async def test_forged_huge_id_is_a_stale_button_not_a_crash(bot):
     for data in ("cs:view:99999999999999999999999:0", f"cs:view:{case_id}:{2**70}", f"cs:view:-{2**70}:0",
                  "ap:st:1:1:99999999999999999999:0:0", "aps:ag:1:1:0:0:0", "dy:hh:18446744073709551616:0:",
                  "bcc:pause:0", "rp:scope:grid:99999999999999999999999::0", "cx:-1"):
-        await _press(resident, data)
+        await resident.forge(data)
         answer = resident.last_callback_answer()
         assert answer["text"] == zh("This button is no longer valid."), (data, answer)
     assert await _failed_updates(bot) == []
@@ -175,14 +166,14 @@ async def test_forged_huge_id_is_a_stale_button_not_a_crash(bot):
 
 async def test_days_out_of_range_are_refused(bot):
     resident, _worker, _case_id = await _scene(bot)
-    admin = person(bot, ADMIN, "管理员")
+    admin = person(bot, ADMIN)
     await admin.send("/start")
     for text in ("/holiday 0001-01-01 off 元旦", "/holiday 9999-12-31 off x"):
         reply = await admin.send(text)
         assert "/holiday 2026-10-01" in reply[-1].text  # the usage line, nothing saved
     for data in ("dy:dm:0:0:0001-01", "dy:dd:0:0:0001-01-01|0", "rp:period:grid:1:d00010101-00010102:0",
                  "ap:day:1:1:1:0:0"):
-        await _press(admin, data)
+        await admin.forge(data)
     assert await _failed_updates(bot) == []
     async with bot.app.sessionmaker() as s:
         days = (await s.scalars(select(Holiday.day))).all()
@@ -255,7 +246,7 @@ async def test_every_prefix_is_refused_to_those_without_the_right(bot, actor_tg,
         await actor.send("/start")
     before = await _protected(bot, actor_tg)
     for data in _forged_for(case_id):
-        await _press(actor, data)
+        await actor.forge(data)
     after = await _protected(bot, actor_tg)
     for table in before:
         assert after[table] == before[table], table
@@ -312,7 +303,7 @@ async def test_random_callbacks_and_texts_break_nothing(bot):
     (each only for what is theirs) and from outsiders; the dispatcher never fails, and
     outsiders change nothing."""
     _resident, _worker, _case_id = await _scene(bot)
-    outsider = person(bot, NEIGHBOUR, "李志远")
+    outsider = person(bot, NEIGHBOUR)
     await outsider.send("/start")
     insiders = [person(bot, uid, n) for uid, n in ((RESIDENT, "王桂芝"), (WORKER, "张伟"), (7000000002, "刘秀梅"))]
     for p in insiders:
@@ -331,9 +322,9 @@ async def test_random_callbacks_and_texts_break_nothing(bot):
 
         async def one() -> None:
             before = await _protected(bot, NEIGHBOUR)
-            await _press(outsider, data)
+            await outsider.forge(data)
             assert await _protected(bot, NEIGHBOUR) == before, data
-            await _press(insider, data)
+            await insider.forge(data)
             await insider.send(text)
             if text.strip():
                 await outsider.send(text)

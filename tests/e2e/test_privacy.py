@@ -18,30 +18,19 @@ from models import (
     OutboxMessage,
     User,
 )
-from tests.e2e.cases.helpers import (
-    HEAD,
-    NUMBER_RE,
-    RESIDENT,
-    WORKER,
-    last_id,
-    person,
-    received,
-    send_photo,
-    tap_in,
-    zh,
-)
+from tests.e2e.cases.helpers import HEAD, NUMBER_RE, RESIDENT, WORKER, people, person, zh
 
 
 async def _open_case(bot, resident) -> str:  # type: ignore[no-untyped-def]
     await resident.send("/start")
     await resident.send("楼道灯坏了，我的身份证号220502")
-    await send_photo(resident, b"\xff\xd8 household register", caption="户口本")
+    await resident.send_photo(b"\xff\xd8 household register", caption="户口本")
     done = await resident.send(zh("✅ Send"))
     return NUMBER_RE.search(done[-1].text).group(0)
 
 
 async def test_mydata_sends_everything_stored_about_the_resident(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
+    resident = person(bot, RESIDENT)
     number = await _open_case(bot, resident)
     answer = await resident.send("/mydata")
     document = answer[-1]
@@ -60,13 +49,12 @@ async def test_mydata_sends_everything_stored_about_the_resident(bot):
 
 
 async def test_deletemydata_erases_identity_and_keeps_anonymous_figures(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
-    worker = person(bot, WORKER, "张伟")
+    resident, worker = people(bot, RESIDENT, WORKER)
     number = await _open_case(bot, resident)
-    note = await received(worker, number)
-    before = last_id(resident)
-    await tap_in(worker, note, zh("✅ Accept"))  # she is told: a message to her in the outbox
-    await received(resident, number, after=before)
+    note = await worker.received(number)
+    before = resident.last_id
+    await worker.tap_in(note, zh("✅ Accept"))  # she is told: a message to her in the outbox
+    await resident.received(number, after=before)
     async with bot.app.sessionmaker() as s:
         user_id = await s.scalar(select(User.id).where(User.telegram_id == RESIDENT))
         outbox_before = await s.scalar(select(func.count()).select_from(OutboxMessage)
@@ -87,7 +75,7 @@ async def test_deletemydata_erases_identity_and_keeps_anonymous_figures(bot):
     assert any("您的数据已删除" in (m.text or "") for m in done)
     async with bot.app.sessionmaker() as s:  # the tap itself
         hers.append(await s.scalar(select(func.max(InboundUpdate.id))))
-    await received(worker, zh("🗑 The resident withdrew case {number}. Nothing more to do.").format(number=number))
+    await worker.received(zh("🗑 The resident withdrew case {number}. Nothing more to do.").format(number=number))
 
     async with bot.app.sessionmaker() as s:
         user = await s.get(User, user_id)
@@ -118,14 +106,14 @@ async def test_deletemydata_erases_identity_and_keeps_anonymous_figures(bot):
 
 
 async def test_staff_cannot_erase_themselves_and_groups_get_nothing(bot):
-    worker = person(bot, WORKER, "张伟")
+    worker = person(bot, WORKER)
     await worker.send("/deletemydata")
     await worker.tap("🗑 确定删除")
     assert "取消您的职务" in worker.last_callback_answer()["text"]
     async with bot.app.sessionmaker() as s:
         assert await s.scalar(select(User.first_name).where(User.telegram_id == WORKER)) == "张伟"
 
-    resident = person(bot, RESIDENT, "王桂芝")
+    resident = person(bot, RESIDENT)
     group = bot.emu.create_group("楼栋群")
     before = bot.emu.state.version
     action = await bot.emu.send_text(resident.user, "/mydata", chat=group)
@@ -136,8 +124,7 @@ async def test_staff_cannot_erase_themselves_and_groups_get_nothing(bot):
 
 
 async def test_a_resident_sees_what_the_household_ledger_says_about_her(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
-    head = person(bot, HEAD, "李红霞")
+    resident, head = people(bot, RESIDENT, HEAD)
     profile = await resident.send("/profile")
     assert "住户台账" not in profile[0].text
     async with bot.app.sessionmaker() as s:

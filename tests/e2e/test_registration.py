@@ -28,14 +28,20 @@ async def _invite(sessionmaker, role: Role, scope: str, **kw) -> str:
         return created.payload
 
 
+async def choose_home_from_lists(p, community: str) -> None:  # type: ignore[no-untyped-def]
+    """Asked where she lives: the lists instead of typing, then the community, its first
+    grid and that grid's building 1."""
+    await p.tap("📋")
+    await p.tap(community)
+    await p.tap("第一网格")
+    await p.tap("1号楼")
+
+
 async def register_resident_by_buttons(p) -> None:  # type: ignore[no-untyped-def]
     """Her Telegram speaks Simplified Chinese: no language question; then the lists."""
     await p.send("/start")
     await p.tap(AGREE)  # the privacy notice
-    await p.tap("📋")  # choose from the lists instead of typing
-    await p.tap("新站")  # community
-    await p.tap("第一网格")  # first grid
-    await p.tap("1号楼")  # a building
+    await choose_home_from_lists(p, "新站")
 
 
 async def test_first_contact_in_chinese_explains_and_finds_the_building_by_name(running, demo_sessionmaker):
@@ -317,10 +323,7 @@ async def test_profile_change_building(running, demo_sessionmaker):
     before = (await _user(demo_sessionmaker, p.id)).building_id
     await p.send("/profile")
     await p.tap("更改住址")
-    await p.tap("📋 从列表中选择")
-    await p.tap("龙泉")
-    await p.tap("第一网格")
-    await p.tap("1号楼")
+    await choose_home_from_lists(p, "龙泉")
     after = (await _user(demo_sessionmaker, p.id)).building_id
     assert after != before
 

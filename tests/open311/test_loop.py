@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.services import open311
 from models import Case, CaseStatus, CloseReason, utcnow
-from tests.e2e.cases.helpers import WORKER, last_id, person, received, start_cases_bot, tap_in, zh
+from tests.e2e.cases.helpers import WORKER, person, start_cases_bot, zh
 from tests.open311.server import start_server, stop_server
 
 
@@ -24,7 +24,7 @@ async def test_a_posted_request_is_accepted_in_chat_and_its_updates_read_back(
     bot = await start_cases_bot(emulator, db_url)
     server = await start_server(db_url, tmp_path / "open311.log")
     try:
-        worker = person(bot, WORKER, "张伟")
+        worker = person(bot, WORKER)
         filed = await server.post("requests.json", {
             "api_key": key, "service_code": "RP-REPAIR", "address_id": "DC-XS-01-01",
             "description": "一楼楼道灯不亮", "phone": "13577778888", "attribute[location_detail]": "一单元"})
@@ -32,10 +32,10 @@ async def test_a_posted_request_is_accepted_in_chat_and_its_updates_read_back(
         number = filed.json()[0]["service_request_id"]
 
         # The grid's worker is told, in Chinese, with the text; accepts with the button.
-        note = await received(worker, number)
+        note = await worker.received(number)
         assert "一楼楼道灯不亮" in note.text and "13577778888" not in note.text
-        await tap_in(worker, note, zh("✅ Accept"))
-        card = await received(worker, number, after=note.message_id)
+        await worker.tap_in(note, zh("✅ Accept"))
+        card = await worker.received(number, after=note.message_id)
         assert "13577778888" in card.text and "Open311 · hotline" in card.text  # the owner may call the reporter
 
         updates = [u for u in (await server.get("servicerequestupdates.json")).json()
@@ -49,13 +49,13 @@ async def test_a_posted_request_is_accepted_in_chat_and_its_updates_read_back(
         assert one["status"] == "open" and one["extended_attributes"]["detailed_status"] == "ACTION_SCHEDULED"
 
         # The filing system writes to the worker: relayed in chat, and a public update.
-        mark = last_id(worker)
+        mark = worker.last_id
         posted = await server.post("servicerequestupdates.xml", {
             "api_key": key, "service_request_id": number, "description": "居民说晚上七点后在家",
             "updated_datetime": "2026-12-05T10:00:00+08:00"})
         assert posted.status == 200, posted.text
         update_id = posted.xml().findtext("request_update/update_id")
-        relayed = await received(worker, "居民说晚上七点后在家", after=mark)
+        relayed = await worker.received("居民说晚上七点后在家", after=mark)
         assert "Open311 · hotline" in relayed.text
         notes = [u for u in (await server.get("servicerequestupdates.json")).json() if u["update_id"] == update_id]
         assert notes[0]["description"] == "居民说晚上七点后在家" and notes[0]["status"] == "ACTION_SCHEDULED"
@@ -72,11 +72,11 @@ async def test_a_posted_request_is_accepted_in_chat_and_its_updates_read_back(
         other = await server.post("servicerequestupdates.json", {"api_key": key, "service_request_id": "DC-2026-999999",
                                                                  "status": "CLOSED"})
         assert other.status == 404
-        mark = last_id(worker)
+        mark = worker.last_id
         closed = await server.post("servicerequestupdates.json", {"api_key": key, "service_request_id": number,
                                                                   "status": "CLOSED"})
         assert closed.status == 200, closed.text
-        await received(worker, number, after=mark)  # the owner hears it was confirmed
+        await worker.received(number, after=mark)  # the owner hears it was confirmed
         case = await _case(demo_sessionmaker, number)
         assert case.status == CaseStatus.closed and case.close_reason == CloseReason.confirmed
         final = (await server.get(f"requests/{number}.json", {"extensions": "true"})).json()[0]
@@ -110,18 +110,18 @@ async def test_a_resident_keeps_a_report_private_from_the_card_in_chat(
         number = world.public[0]
         assert (await server.get(f"requests/{number}.json")).status == 200
         listing = await resident.send("/mycases")
-        await tap_in(resident, listing[-1], number)
-        await tap_in(resident, resident.last, zh("🔒 Keep it private"))
+        await resident.tap_in(listing[-1], number)
+        await resident.tap_in(resident.last, zh("🔒 Keep it private"))
         assert number in resident.last_callback_answer()["text"]
         assert (await server.get(f"requests/{number}.json")).status == 404
         assert number not in [r["service_request_id"] for r in (await server.get("requests.json")).json()]
         assert number not in (await server.get("servicerequestupdates.xml")).text
-        await tap_in(resident, resident.last, zh("🌐 Allow it to be public"))
+        await resident.tap_in(resident.last, zh("🌐 Allow it to be public"))
         assert (await server.get(f"requests/{number}.json")).status == 200
         # A proxy errand is never public: its card offers no such choice.
         errand = world.hidden[0]
         listing = await resident.send("/mycases")
-        await tap_in(resident, listing[-1], errand)
+        await resident.tap_in(listing[-1], errand)
         labels = [text for row in resident.last.inline_buttons for text, _ in row]
         assert zh("🔒 Keep it private") not in labels and zh("🌐 Allow it to be public") not in labels
         forged = await resident.press(resident.last.message_id, f"cs:prv:{await _case_id(bot, errand)}:0")

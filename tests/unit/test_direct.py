@@ -71,7 +71,7 @@ async def test_a_user_is_loaded_as_the_orm_loads_them(sessionmaker):
 async def test_a_changed_name_is_saved(sessionmaker):
     await _user_with_roles(sessionmaker, 9002)
     async with sessionmaker() as s:
-        user = await svc.get_or_create(s, telegram_id=9002, first_name="x" * 200, username=None)
+        user, _ = await svc.get_or_create_with_state(s, telegram_id=9002, first_name="x" * 200)
         assert list(s.dirty) == [user]
         await s.commit()
     async with sessionmaker() as s:

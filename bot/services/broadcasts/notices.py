@@ -35,6 +35,7 @@ from bot.services.access import (
     ScopeChain,
     admin_district_ids,
     chain_of_grid,
+    field_team_ids,
     head_grid_ids,
     headed,
     may_oversee,
@@ -268,11 +269,7 @@ def audience_filter(ref: ScopeRef, audience: BroadcastAudience) -> Any:
         residents = User.grid_id.in_(_grid_ids(ref))
     residents = or_(and_(residents, User.registered_at.is_not(None), User.building_id.is_not(None)),
                     heads_filter(_building_ids(ref)))
-    workers = User.id.in_(
-        select(RoleGrant.user_id).where(RoleGrant.role.in_([Role.worker, Role.grid_head]),
-                                        RoleGrant.scope_type == ScopeType.grid,
-                                        RoleGrant.scope_id.in_(_grid_ids(ref)))
-    )
+    workers = User.id.in_(field_team_ids(_grid_ids(ref)))
     if audience == BroadcastAudience.residents:
         return residents
     if audience == BroadcastAudience.workers:
@@ -643,12 +640,7 @@ async def due_followups(session: AsyncSession, now: datetime) -> list[tuple[Broa
                 item = by_grid[building.grid_id] = Followup(broadcast.id, grid.id, grid.code, dict(grid.names),
                                                             broadcast.text)
                 item.workers = list(await session.scalars(
-                    select(User).where(User.id.in_(
-                        select(RoleGrant.user_id).where(RoleGrant.role.in_([Role.worker, Role.grid_head]),
-                                                        RoleGrant.scope_type == ScopeType.grid,
-                                                        RoleGrant.scope_id == grid.id)))
-                    .order_by(User.id)
-                ))
+                    select(User).where(User.id.in_(field_team_ids([grid.id]))).order_by(User.id)))
                 item.heads = await _heads_of_grid(session, grid.id)
             # A worker who lives in the grid is on their own list only if they are a resident.
             item.residents.append(FollowupResident(

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.services.access import headed
-from bot.services.cases.common import add_event, clean_text, next_number
-from bot.services.cases.intake import MAX_DESCRIPTION, notify_new_case, time_limits
+from bot.services.cases.common import clean_text
+from bot.services.cases.intake import MAX_DESCRIPTION, notify_new_case, send_at_once
 from bot.services.cases.limits import check_new_case
 from bot.services.errors import NotAllowed
 from bot.services.offline import offline_resident
@@ -27,10 +27,8 @@ from models import (
     ActorRole,
     Building,
     Case,
-    CaseEventType,
     CaseFollower,
     CaseKind,
-    CaseStatus,
     Grid,
     User,
 )
@@ -52,19 +50,10 @@ async def file_for_neighbour(session: AsyncSession, settings: Settings, head: Us
     grid = await session.get(Grid, building.grid_id) if building else None
     if building is None or grid is None:
         raise NotAllowed("no_home")
-    limits = await time_limits(session, settings, None, now)
-    case = Case(kind=CaseKind.request, status=CaseStatus.new, service_id=None, resident_id=resident.id,
-                community_id=grid.community_id, grid_id=grid.id, building_id=building.id,
-                description=description, created_at=now, submitted_at=now, accept_due_at=limits.accept_due,
-                resolve_due_at=limits.resolve_due)
-    case.number = await next_number(session, grid.community_id, now.astimezone(settings.tz).year)
-    session.add(case)
-    await session.flush()
     role = ActorRole.building_head if places[building.id] is None else ActorRole.unit_head
-    event = await add_event(
-        session, case, CaseEventType.submitted, at=now, actor=head, role=role,
-        data={"service": None, "kind": CaseKind.request.value, **limits.event_data(), "needed_by": None,
-              "authorisation": None, "emergency": False, "on_behalf": True})
+    case, event = await send_at_once(session, settings, CaseKind.request, grid=grid, building_id=building.id,
+                                     resident_id=resident.id, service=None, description=description, filer=head,
+                                     role=role, data={"on_behalf": True}, now=now)
     session.add(CaseFollower(case_id=case.id, user_id=head.id, created_at=now))
     await session.flush()
     await notify_new_case(session, settings, case, event.id)

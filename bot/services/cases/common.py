@@ -26,7 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.services import family
+from bot.services import audit, family
 from bot.services.access import (
     admin_district_ids,
     department_ids,
@@ -41,6 +41,7 @@ from bot.services.inputs import typed_text
 from bot.services.l10n import Translate, translator
 from bot.services.notify import Button, notify, recipient_locale
 from models import (
+    AccessAction,
     ActorRole,
     AttachmentKind,
     Building,
@@ -210,6 +211,12 @@ def refuse_own_case(case: Case, actor: User) -> None:
     """Separation of duties: nobody accepts or resolves a case they filed."""
     if case.resident_id == actor.id:
         raise NotAllowed("own_case", number=case.number or "")
+
+
+async def log_phone_shown(session: AsyncSession, viewer: User, case: Case, now: datetime) -> None:
+    """The access log's row for the case's resident's phone shown to ``viewer`` (a card, an errand)."""
+    await audit.record(session, AccessAction.phone_viewed, actor_id=viewer.id, subject_id=case.resident_id,
+                       place=audit.Place(case.community_id), object_type="case", object_id=case.id, at=now)
 
 
 def actor_role(caps: set[Capacity]) -> ActorRole:

@@ -19,17 +19,15 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.services.cases.common import Capacity, add_event, case_for, next_number, publishable
-from bot.services.cases.intake import MAX_DESCRIPTION, notify_new_case, time_limits
+from bot.services.cases.common import Capacity, case_for, publishable
+from bot.services.cases.intake import MAX_DESCRIPTION, notify_new_case, send_at_once
 from bot.services.errors import Conflict, NotFound
 from bot.services.inputs import typed_text
 from models import (
     ActorRole,
     Building,
     Case,
-    CaseEventType,
     CaseKind,
-    CaseStatus,
     Grid,
     ServiceItem,
     ServiceKind,
@@ -52,17 +50,9 @@ async def file_for_system(session: AsyncSession, settings: Settings, filer: User
     if building is None or grid is None or not grid.active:
         raise NotFound("building")
     text = typed_text(description, MAX_DESCRIPTION)
-    limits = await time_limits(session, settings, service, now)
-    case = Case(kind=CaseKind.report, status=CaseStatus.new, service_id=service.id, resident_id=filer.id,
-                community_id=grid.community_id, grid_id=grid.id, building_id=building.id, description=text,
-                created_at=now, submitted_at=now, accept_due_at=limits.accept_due, resolve_due_at=limits.resolve_due)
-    case.number = await next_number(session, grid.community_id, now.astimezone(settings.tz).year)
-    session.add(case)
-    await session.flush()
-    event = await add_event(
-        session, case, CaseEventType.submitted, at=now, actor=filer, role=ActorRole.resident,
-        data={"service": service.code, "kind": CaseKind.report.value, **limits.event_data(), "needed_by": None,
-              "authorisation": None, "emergency": False, **source})
+    case, event = await send_at_once(session, settings, CaseKind.report, grid=grid, building_id=building.id,
+                                     resident_id=filer.id, service=service, description=text, filer=filer,
+                                     role=ActorRole.resident, data=source, now=now)
     await notify_new_case(session, settings, case, event.id)
     return case
 

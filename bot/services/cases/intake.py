@@ -354,6 +354,29 @@ def _promised(limits: _TimeLimits, needed_by: date | None, settings: Settings) -
     return replace(limits, resolve_due=resolve_due)
 
 
+async def send_at_once(session: AsyncSession, settings: Settings, kind: CaseKind, *, grid: Grid,
+                       building_id: int | None, resident_id: int, service: ServiceItem | None, description: str,
+                       filer: User, role: ActorRole, data: dict[str, Any], now: datetime,
+                       **columns: Any) -> tuple[Case, CaseEvent]:
+    """A case sent the moment it is filed, with no draft (another system's report, a problem
+    found on patrol, a head's filing for a neighbour): its number, ``grid``'s community, the
+    catalogue item's time limits (or the defaults) and the ``submitted`` event by ``filer`` in
+    ``role``, ``data`` added to what every such event says.  Nobody is told yet."""
+    limits = await time_limits(session, settings, service, now)
+    case = Case(kind=kind, status=CaseStatus.new, service_id=service.id if service else None,
+                resident_id=resident_id, community_id=grid.community_id, grid_id=grid.id, building_id=building_id,
+                description=description, created_at=now, submitted_at=now, accept_due_at=limits.accept_due,
+                resolve_due_at=limits.resolve_due, **columns)
+    case.number = await next_number(session, grid.community_id, now.astimezone(settings.tz).year)
+    session.add(case)
+    await session.flush()
+    event = await add_event(
+        session, case, CaseEventType.submitted, at=now, actor=filer, role=role,
+        data={"service": service.code if service else None, "kind": kind.value, **limits.event_data(),
+              "needed_by": None, "authorisation": None, "emergency": False, **data})
+    return case, event
+
+
 class FoundFile(SentFile[AttachmentKind]):
     """A file or place a worker recorded with a problem they found."""
 
@@ -383,18 +406,10 @@ async def open_found_problem(
         raise NotAllowed("not_your_grid")
     if not description and not files:
         raise InvalidInput("draft_empty")
-    limits = await time_limits(session, settings, None, now)
-    case = Case(kind=CaseKind.report, status=CaseStatus.new, service_id=None, resident_id=reporter.id,
-                community_id=grid.community_id, grid_id=grid.id, building_id=building_id,
-                description=description, latitude=latitude, longitude=longitude, created_at=now,
-                submitted_at=now, accept_due_at=limits.accept_due, resolve_due_at=limits.resolve_due)
-    case.number = await next_number(session, grid.community_id, now.astimezone(settings.tz).year)
-    session.add(case)
-    await session.flush()
-    event = await add_event(
-        session, case, CaseEventType.submitted, at=now, actor=reporter, role=ActorRole.worker,
-        data={"service": None, "kind": CaseKind.report.value, **limits.event_data(), "needed_by": None,
-              "authorisation": None, "emergency": False, **source})
+    case, event = await send_at_once(session, settings, CaseKind.report, grid=grid, building_id=building_id,
+                                     resident_id=reporter.id, service=None, description=description,
+                                     filer=reporter, role=ActorRole.worker, data=source, now=now,
+                                     latitude=latitude, longitude=longitude)
     session.add_all(
         CaseAttachment(case_id=case.id, event_id=event.id, uploaded_by_id=reporter.id, kind=f.kind,
                        file_id=f.file_id, file_unique_id=f.file_unique_id, latitude=f.latitude,
@@ -403,10 +418,11 @@ async def open_found_problem(
     )
     await session.flush()
     if grid.id in field_grid_ids(reporter):
+        accept_due = case.accept_due_at  # as computed (the transition reloads the row)
         await transition(session, case, [CaseStatus.new], status=CaseStatus.accepted, owner_id=reporter.id,
                          accepted_at=now)
         await add_event(session, case, CaseEventType.accepted, at=now, actor=reporter, role=ActorRole.worker,
-                        data={"accept_due": limits.accept_due.isoformat(), "on_time": True, "found": True})
+                        data={"accept_due": accept_due.isoformat(), "on_time": True, "found": True})
     else:
         await notify_new_case(session, settings, case, event.id)
     return case

@@ -10,7 +10,6 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import audit
 from bot.services.access import department_ids, field_grid_ids, staff_community_ids
 from bot.services.cases.common import (
     OVERSEER,
@@ -21,13 +20,13 @@ from bot.services.cases.common import (
     checker_caps,
     excerpt,
     found_on_patrol,
+    log_phone_shown,
     publishable,
 )
 from bot.services.errors import Conflict, NotAllowed
 from models import (
     HANDLING_STATUSES,
     OPEN_STATUSES,
-    AccessAction,
     ActorRole,
     Building,
     Case,
@@ -295,8 +294,7 @@ async def view(session: AsyncSession, actor: User, case_id: int, locale: str, no
     )
     result.actions = actions_for(result)
     if shown and result.resident_phone:
-        await audit.record(session, AccessAction.phone_viewed, actor_id=actor.id, subject_id=case.resident_id,
-                           place=audit.Place(case.community_id), object_type="case", object_id=case.id, at=now)
+        await log_phone_shown(session, actor, case, now)
     return result
 
 

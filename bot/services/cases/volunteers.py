@@ -23,7 +23,6 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.services import audit
 from bot.services.access import volunteer_community_ids
 from bot.services.cases.common import (
     Capacity,
@@ -32,6 +31,7 @@ from bot.services.cases.common import (
     case_for,
     community_volunteers,
     load_case,
+    log_phone_shown,
     tell,
     unique_users,
 )
@@ -40,7 +40,6 @@ from bot.services.notify import Button
 from models import (
     HANDLING_STATUSES,
     OPEN_STATUSES,
-    AccessAction,
     ActorRole,
     Building,
     Case,
@@ -211,8 +210,7 @@ async def errand(session: AsyncSession, volunteer: User, offer_id: int, locale: 
         raise NotFound("errand")  # closed: the volunteer's sight of it ends
     shown = await _errand(session, offer, case, locale, details=True)
     if shown.phone:
-        await audit.record(session, AccessAction.phone_viewed, actor_id=volunteer.id, subject_id=case.resident_id,
-                           place=audit.Place(case.community_id), object_type="case", object_id=case.id, at=now)
+        await log_phone_shown(session, volunteer, case, now)
     return shown
 
 

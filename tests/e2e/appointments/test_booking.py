@@ -34,12 +34,8 @@ from models import (
     utcnow,
 )
 from models.base import clock_offset, set_clock_offset
-from tests.e2e.cases.helpers import last_id, person, zh
+from tests.e2e.cases.helpers import NEIGHBOUR, RESIDENT, people, person, zh
 from tests.e2e.harness import Person, RunningBot
-
-RESIDENT = 7000000040  # 王桂芝, Xinzhan, building DC-XS-01-02
-NEIGHBOUR = 7000000041  # 李志远, Xinzhan
-STUDENT = 7000000044  # Longquan, English
 
 
 def _data(msg, label: str) -> str:  # type: ignore[no-untyped-def]
@@ -83,7 +79,7 @@ async def book_first_free(p: Person) -> tuple[list, int]:  # type: ignore[type-a
 
 
 async def test_book_get_ics_and_location_then_cancel_and_reschedule(bot, demo_sessionmaker):
-    p = person(bot, RESIDENT, "王桂芝")
+    p = person(bot, RESIDENT)
     await p.send("/menu")
     assert {zh("📅 Book an appointment"), zh("🗓️ My appointments")} <= set(p.reply_keyboard())
     result, taps = await book_first_free(p)
@@ -164,7 +160,7 @@ async def test_the_last_seat_goes_to_one_resident_the_other_gets_nearest_times(b
                               .opening_hours, slot_minutes=30, capacity=1, horizon_days=14, min_notice_minutes=120,
                               cancel_cutoff_minutes=60, at_home=False, active=True))
         await s.commit()
-    a, b = person(bot, RESIDENT, "王桂芝"), person(bot, NEIGHBOUR, "李志远")
+    a, b = people(bot, RESIDENT, NEIGHBOUR)
     cards = []
     for p in (a, b):
         answer = await p.send("/book")
@@ -204,7 +200,7 @@ def move_clock_to(moment: datetime) -> None:
 async def test_every_refusal_is_clear_and_stores_nothing(bot):
     station, service = await _ids(bot)
     settings = bot.app.settings
-    p = person(bot, RESIDENT, "王桂芝")
+    p = person(bot, RESIDENT)
     anchor = (await p.send("/book"))[-1]  # forged buttons are pressed on this message
     now = utcnow()
     async with bot.app.sessionmaker() as s:
@@ -265,7 +261,7 @@ async def test_every_refusal_is_clear_and_stores_nothing(bot):
     async with bot.app.sessionmaker() as s:
         assert (await s.get(Appointment, booking.id)).status == AppointmentStatus.booked
     # Somebody else's booking: not found, whatever the button says.
-    q = person(bot, NEIGHBOUR, "李志远")
+    q = person(bot, NEIGHBOUR)
     other = (await q.send("/appointments"))[-1]
     await q.press(other.message_id, appt.ap_cb("cxy", b=booking.id))
     assert bot.emu.callback_answers[-1]["text"] == zh("That appointment is not available.")
@@ -282,9 +278,9 @@ async def test_every_refusal_is_clear_and_stores_nothing(bot):
 
 
 async def test_reminders_24h_and_1h_arrive_on_time_and_not_after_cancelling(bot):
-    p = person(bot, RESIDENT, "王桂芝")
+    p = person(bot, RESIDENT)
     await book_first_free(p)
-    q = person(bot, NEIGHBOUR, "李志远")
+    q = person(bot, NEIGHBOUR)
     await book_first_free(q)
     async with bot.app.sessionmaker() as s:
         resident_id = await s.scalar(select(User.id).where(User.telegram_id == RESIDENT))
@@ -298,7 +294,7 @@ async def test_reminders_24h_and_1h_arrive_on_time_and_not_after_cancelling(bot)
     card = next(m for m in listed if m.inline_buttons and "新站" in (m.text or ""))
     ask = await q.press(card.message_id, _data(card, zh("❌ Cancel it")))
     await q.press(card.message_id, _data(ask[-1], zh("Yes, cancel it")))
-    before = last_id(p)
+    before = p.last_id
     # Nothing is due yet.
     assert not [m for m in p.messages() if m.from_bot and "⏰" in (m.text or "")]
     # One minute after the 1-hour reminder's due time (so the 24-hour one is due too).
@@ -325,7 +321,7 @@ async def test_reminders_24h_and_1h_arrive_on_time_and_not_after_cancelling(bot)
 
 
 async def test_a_shared_location_puts_the_nearest_station_first(bot):
-    p = person(bot, RESIDENT, "王桂芝")
+    p = person(bot, RESIDENT)
     card = (await p.send("/book"))[-1]
     stations = await p.press(card.message_id, _data(card, "预约到站办事"))
     names = [text for row in stations[-1].inline_buttons for text, data in row if data.startswith("ap:st:")]

@@ -25,20 +25,8 @@ from models import (
     utcnow,
 )
 from models.base import clock_offset, set_clock_offset
-from tests.e2e.appointments.test_booking import RESIDENT, _data, _first_data, book_first_free
-from tests.e2e.cases.helpers import (
-    NUMBER_RE,
-    last_id,
-    person,
-    received,
-    tap_in,
-    zh,
-)
-
-SECRETARY = 7000000002  # 刘秀梅, community staff of Xinzhan: the station ST-XS's staff
-WORKER = 7000000014  # 张伟, grid DC-XS-01
-OTHER_WORKER = 7000000032  # 谢东, Longquan
-ADMIN = 7000000001
+from tests.e2e.appointments.test_booking import _data, _first_data, book_first_free
+from tests.e2e.cases.helpers import NUMBER_RE, OTHER_WORKER, RESIDENT, SECRETARY, WORKER, person, zh
 
 
 def move_clock_to(moment: datetime) -> None:
@@ -69,14 +57,14 @@ async def open_agenda(p, bot, day: date):  # type: ignore[no-untyped-def]
 
 async def _resident_books(bot):  # type: ignore[no-untyped-def]
     """王桂芝 books the first free time; she and her booking."""
-    resident = person(bot, RESIDENT, "王桂芝")
+    resident = person(bot, RESIDENT)
     await book_first_free(resident)
     return resident, await _only_booking(bot)
 
 
 async def _secretary_agenda(bot, day: date):  # type: ignore[no-untyped-def]
     """刘秀梅, the station's staff, and the agenda of ``day`` she opens."""
-    secretary = person(bot, SECRETARY, "刘秀梅")
+    secretary = person(bot, SECRETARY)
     return secretary, await open_agenda(secretary, bot, day)
 
 
@@ -85,11 +73,11 @@ async def test_agenda_masks_phones_and_staff_mark_a_no_show_that_becomes_a_home_
     secretary, agenda = await _secretary_agenda(bot, booking.day)
     assert "王桂芝" in agenda.text and "13904353001" in agenda.text  # the station's staff: full phone
     assert zh("✅ Came") not in str(agenda.inline_buttons)
-    worker = person(bot, WORKER, "张伟")
+    worker = person(bot, WORKER)
     seen = await open_agenda(worker, bot, booking.day)
     assert "王桂芝" in seen.text and "13904353001" not in seen.text and "139****3001" in seen.text
     assert zh("🚫 Close this day") not in str(seen.inline_buttons)
-    outsider = person(bot, OTHER_WORKER, "谢东")
+    outsider = person(bot, OTHER_WORKER)
     answer = await outsider.send(str(zh("📋 Station agenda")))
     assert "新站" not in answer[-1].text  # their own community's station only
 
@@ -104,16 +92,16 @@ async def test_agenda_masks_phones_and_staff_mark_a_no_show_that_becomes_a_home_
     assert bot.emu.callback_answers[-1]["text"] == zh("You are not allowed to do that.")
     # Ten minutes after the start, nobody came.
     move_clock_to(booking.starts_at + timedelta(minutes=10))
-    before = last_id(resident)
+    before = resident.last_id
     done = await secretary.press(agenda.message_id, _data(card[-1], zh("❌ Did not come")))
     # (Moving the clock can also bring a recurring job's message, such as Monday's digest.)
     done = [m for m in done if m.message_id == agenda.message_id or zh("✅ Came") in str(m.inline_buttons)]
     assert zh("Missed appointments so far: {n}").format(n=1) in done[-1].text
-    offer = await received(resident, zh("We missed you at {station} ({service}, {when}). We can still help: a "
-                                        "grid worker can run the errand for you, or visit you at home.")[:4],
-                           after=before)
-    asked = await tap_in(resident, offer, zh("🏠 Visit me at home"))
-    sent = await tap_in(resident, asked[-1], zh("✅ Yes, please"))
+    offer = await resident.received(zh("We missed you at {station} ({service}, {when}). We can still help: a "
+                                       "grid worker can run the errand for you, or visit you at home.")[:4],
+                                    after=before)
+    asked = await resident.tap_in(offer, zh("🏠 Visit me at home"))
+    sent = await resident.tap_in(asked[-1], zh("✅ Yes, please"))
     assert NUMBER_RE.search(sent[-1].text)
     async with bot.app.sessionmaker() as s:
         marked = await s.get(Appointment, booking.id)
@@ -133,11 +121,11 @@ async def test_closing_a_day_tells_the_resident_who_rebooks_with_one_tap(bot):
     secretary, agenda = await _secretary_agenda(bot, booking.day)
     ask = await secretary.press(agenda.message_id, _data(agenda, zh("🚫 Close this day")))
     assert zh("{n} booked residents will be told and offered other times.").format(n=1) in ask[-1].text
-    before = last_id(resident)
+    before = resident.last_id
     closed = await secretary.send("停电检修")
     assert zh("🚫 Closed. Residents told: {n}.").format(n=1) in closed[0].text
     assert zh("✅ Reopen this day") in str(closed[-1].inline_buttons)
-    notice = await received(resident, "停电检修", after=before)
+    notice = await resident.received("停电检修", after=before)
     assert "新站社区网格党群服务站" in notice.text
     choices = [text for row in notice.inline_buttons for text, data in row if data and data.startswith("ap:rb:")]
     assert len(choices) == 3
@@ -162,7 +150,7 @@ async def test_closing_a_day_tells_the_resident_who_rebooks_with_one_tap(bot):
 
 
 async def test_staff_change_a_plan_from_chat(bot):
-    secretary = person(bot, SECRETARY, "刘秀梅")
+    secretary = person(bot, SECRETARY)
     agenda = (await secretary.send(str(zh("📋 Station agenda"))))[-1]
     plans = await secretary.press(agenda.message_id, _data(agenda, zh("⚙️ Working plans")))
     card = await secretary.press(agenda.message_id, _data(plans[-1], "预约到站办事"))
@@ -179,14 +167,14 @@ async def test_staff_change_a_plan_from_chat(bot):
     paused = await secretary.press(saved[-1].message_id, _data(saved[-1], zh("⏸ Stop taking bookings")))
     assert zh("▶️ Take bookings") in str(paused[-1].inline_buttons)
     # A worker cannot open the plans, even with a forged button.
-    worker = person(bot, WORKER, "张伟")
+    worker = person(bot, WORKER)
     mine = (await worker.send(str(zh("📋 Station agenda"))))[-1]
     await worker.press(mine.message_id, StCb(a="plans", st=plan.station_id).pack())
     assert bot.emu.callback_answers[-1]["text"] == zh("You are not allowed to do that.")
 
 
 async def test_worker_books_for_a_resident_without_telegram(bot):
-    worker = person(bot, WORKER, "张伟")
+    worker = person(bot, WORKER)
     start = await worker.send(str(zh("🤝 Book for a resident")))
     await worker.press(start[-1].message_id, _data(start[-1], zh("➕ Someone new")))
     # A menu button while the name is awaited is the menu button, not a name.
@@ -220,7 +208,7 @@ async def test_worker_books_for_a_resident_without_telegram(bot):
     listing = await worker.press(again[-1].message_id, _data(again[-1], "王奶奶"))
     assert any(m.inline_buttons and zh("❌ Cancel it") in str(m.inline_buttons) for m in listing)
     # A worker of another grid cannot touch it, even with forged buttons.
-    other = person(bot, OTHER_WORKER, "谢东")
+    other = person(bot, OTHER_WORKER)
     anchor = (await other.send(str(zh("🤝 Book for a resident"))))[-1]
     await other.press(anchor.message_id, appt.ap_cb("cxy", b=booking.id))
     assert bot.emu.callback_answers[-1]["text"] == zh("That appointment is not available.")

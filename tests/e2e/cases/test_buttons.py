@@ -3,20 +3,19 @@ characters (real Telegram cuts longer ones); what she wrote is in the card, not 
 
 from __future__ import annotations
 
-from tests.e2e.cases.helpers import NUMBER_RE, RESIDENT, WORKER, file_proxy, person, received, zh
+from tests.e2e.cases.helpers import NUMBER_RE, RESIDENT, WORKER, file_proxy, people, person, zh
 
 LONG = "楼下的垃圾桶已经三天没有人来清运了，味道很大，夏天还招苍蝇，老人孩子进出都要捂着鼻子，麻烦尽快派人来处理一下，谢谢你们了，辛苦了辛苦了"
 
 
 async def test_case_buttons_show_number_item_and_status_within_28_characters(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
-    worker = person(bot, WORKER, "张伟")
+    resident, worker = people(bot, RESIDENT, WORKER)
     await resident.send("/start")
     await resident.send(LONG)
     free = NUMBER_RE.search((await resident.send(zh("✅ Send")))[-1].text).group(0)
     proxy = await file_proxy(resident, "养老金资格认证", "Within a week", "Only ask on my behalf and tell me the answer",
                              "帮我做今年的养老金认证")
-    await received(worker, proxy)
+    await worker.received(proxy)
 
     listing = (await resident.send(zh("📂 My cases")))[-1]
     cases = [text for row in listing.inline_buttons for text, data in row if data.startswith("cs:view:")]
@@ -34,7 +33,7 @@ async def test_case_buttons_show_number_item_and_status_within_28_characters(bot
 
 
 async def test_a_long_item_name_is_shortened_on_the_button(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
+    resident = person(bot, RESIDENT)
     await resident.send("/start")
     await resident.send(zh("🌐 Language"))
     await resident.tap("English")

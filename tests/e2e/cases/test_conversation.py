@@ -14,12 +14,8 @@ from tests.e2e.cases.helpers import (
     accept,
     case_by_number,
     file_text,
-    last_id,
+    people,
     person,
-    received,
-    send_photo,
-    send_voice,
-    tap_in,
     zh,
 )
 
@@ -27,11 +23,11 @@ from tests.e2e.cases.helpers import (
 async def _accepted_case_with_a_worker_message(bot, resident, worker) -> str:  # type: ignore[no-untyped-def]
     number = await file_text(resident, "楼道灯坏了，晚上很黑")
     card = await accept(worker, number)
-    mark = last_id(resident)
-    await tap_in(worker, card, zh("💬 Message the resident"))
+    mark = resident.last_id
+    await worker.tap_in(card, zh("💬 Message the resident"))
     await worker.send("请准备好身份证复印件，我明天上门")
     await worker.send(zh("✅ Done"))
-    await received(resident, "请准备好身份证复印件", after=mark)
+    await resident.received("请准备好身份证复印件", after=mark)
     return number
 
 
@@ -41,8 +37,7 @@ async def _sent_cases(bot) -> int:  # type: ignore[no-untyped-def]
 
 
 async def test_a_reply_typed_at_the_menu_goes_to_the_worker_in_one_tap(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
-    worker = person(bot, WORKER, "张伟")
+    resident, worker = people(bot, RESIDENT, WORKER)
     number = await _accepted_case_with_a_worker_message(bot, resident, worker)
 
     asked = await resident.send("身份证复印件我已经准备好了")
@@ -54,16 +49,16 @@ async def test_a_reply_typed_at_the_menu_goes_to_the_worker_in_one_tap(bot):
                       zh("❌ Cancel")]
     assert all(len(label) <= 28 for label in labels)
     # A photo and a voice message before she chooses join the same words; the question comes again.
-    again = await send_photo(resident, b"\xff\xd8 id copy")
+    again = await resident.send_photo(b"\xff\xd8 id copy")
     assert again[-1].text == question.text
-    await send_voice(resident)
+    await resident.send_voice()
     assert await _sent_cases(bot) == 1  # nothing became a case
 
-    mark = last_id(worker)
-    done = await tap_in(resident, resident.last, zh("💬 To worker · {number}").format(number=number))
+    mark = worker.last_id
+    done = await resident.tap_in(resident.last, zh("💬 To worker · {number}").format(number=number))
     assert done[-1].text == zh("✓ Sent to your grid worker (case {number}).").format(number=number)
     assert done[-1].inline_buttons == []  # the question left the screen
-    await received(worker, "身份证复印件我已经准备好了", after=mark)
+    await worker.received("身份证复印件我已经准备好了", after=mark)
     await bot.emu.wait_for(lambda: {m.kind for m in worker.messages() if m.message_id > mark} >= {"photo", "voice"})
     case = await case_by_number(bot, number)
     async with bot.app.sessionmaker() as s:
@@ -82,20 +77,19 @@ async def test_a_reply_typed_at_the_menu_goes_to_the_worker_in_one_tap(bot):
 
 
 async def test_she_can_make_it_a_new_request_or_cancel(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
-    worker = person(bot, WORKER, "张伟")
+    resident, worker = people(bot, RESIDENT, WORKER)
     await _accepted_case_with_a_worker_message(bot, resident, worker)
 
     # ❌ Cancel: nothing was sent, nothing is kept.
     await resident.send("算了")
-    cancelled = await tap_in(resident, resident.last, zh("❌ Cancel"))
+    cancelled = await resident.tap_in(resident.last, zh("❌ Cancel"))
     assert cancelled[-1].text == zh("Cancelled. Nothing was sent.")
     async with bot.app.sessionmaker() as s:
         assert await s.scalar(select(func.count()).select_from(Case).where(Case.status == CaseStatus.draft)) == 0
 
     # 🆕 A new request: the usual intake, with ✅ Send; only then a second case.
-    await send_photo(resident, b"\xff\xd8 broken bench", caption="小区长椅坏了")
-    chosen = await tap_in(resident, resident.last, zh("🆕 A new request"))
+    await resident.send_photo(b"\xff\xd8 broken bench", caption="小区长椅坏了")
+    chosen = await resident.tap_in(resident.last, zh("🆕 A new request"))
     assert zh("✅ Send") in resident.reply_keyboard()
     assert chosen[0].text == zh("🆕 A new request")
     assert await _sent_cases(bot) == 1
@@ -107,7 +101,7 @@ async def test_she_can_make_it_a_new_request_or_cancel(bot):
 
 
 async def test_without_a_conversation_free_text_is_a_new_request_as_before(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
+    resident = person(bot, RESIDENT)
     await resident.send("/start")
     first = await resident.send("楼下垃圾三天没人清运了")
     assert first[-1].text.startswith("📥")

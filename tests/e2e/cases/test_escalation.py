@@ -30,51 +30,46 @@ from tests.e2e.cases.helpers import (
     case_by_number,
     file_report,
     file_text,
-    last_id,
+    people,
     person,
-    received,
     run_job,
     tap_card,
-    tap_in,
     zh,
 )
 
 
 async def test_overdue_escalates_to_grid_head_then_secretary(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
-    head = person(bot, HEAD, "李红霞")
-    worker = person(bot, WORKER, "张伟")
-    secretary = person(bot, SECRETARY, "刘秀梅")
+    resident, head, worker, secretary = people(bot, RESIDENT, HEAD, WORKER, SECRETARY)
     number = await file_report(resident, "设施维修", "3单元楼道灯不亮")
     case = await case_by_number(bot, number)
-    await received(worker, number)
-    mark_head, mark_resident = last_id(head), last_id(resident)
+    await worker.received(number)
+    mark_head, mark_resident = head.last_id, resident.last_id
 
     # Nobody accepts: one minute past the acceptance limit the grid head is alerted, once.
     late = case.accept_due_at + timedelta(minutes=1)
     await run_job(bot, "cases.time_limits", late)
     await run_job(bot, "cases.time_limits", late + timedelta(minutes=1))
-    alert = await received(head, number, after=mark_head)
+    alert = await head.received(number, after=mark_head)
     assert "⏰" in alert.text
-    told = await received(resident, "⏰", after=mark_resident)
+    told = await resident.received("⏰", after=mark_resident)
     assert number in told.text
 
     # The grid head takes it from the alert itself; past the handling limit the secretary hears of it.
-    await tap_in(head, alert, zh("✋ Take it myself"))
+    await head.tap_in(alert, zh("✋ Take it myself"))
     await run_job(bot, "cases.time_limits", case.resolve_due_at + timedelta(minutes=1))
-    overdue = await received(secretary, number)
+    overdue = await secretary.received(number)
     assert "⏰" in overdue.text and "李红霞" in overdue.text  # staff see who handles it
-    await received(resident, "⏰", after=told.message_id)
-    await received(head, "⏰", after=alert.message_id)
+    await resident.received("⏰", after=told.message_id)
+    await head.received("⏰", after=alert.message_id)
 
     # The secretary opens it and leaves an instruction; the owner gets it, the resident never does.
-    await tap_in(secretary, overdue, zh("📄 Details"))
+    await secretary.tap_in(overdue, zh("📄 Details"))
     card = secretary.last
     assert number in card.text
-    mark_resident = last_id(resident)
+    mark_resident = resident.last_id
     await tap_card(secretary, card, zh("📝 Internal note"))
     await secretary.send("请今天之内处理完")
-    await received(head, "请今天之内处理完")
+    await head.received("请今天之内处理完")
     async with bot.app.sessionmaker() as s:
         types = list(await s.scalars(select(CaseEvent.type).where(CaseEvent.case_id == case.id)
                                      .order_by(CaseEvent.id)))
@@ -83,31 +78,29 @@ async def test_overdue_escalates_to_grid_head_then_secretary(bot):
     assert types.count(CaseEventType.accept_overdue) == 1 and types.count(CaseEventType.handling_overdue) == 1
     assert CaseEventType.note in types
     assert not any("请今天之内处理完" in p["text"] for p in to_resident)
-    assert last_id(resident) == mark_resident
+    assert resident.last_id == mark_resident
 
 
 async def test_department_round_trip(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
-    worker = person(bot, WORKER, "张伟")
-    officer = person(bot, OFFICER_CG, "赵海涛")
+    resident, worker, officer = people(bot, RESIDENT, WORKER, OFFICER_CG)
     number = await file_report(resident, "违章搭建", "楼下有人私搭棚子")
     card = await accept(worker, number)
     await tap_card(worker, card, zh("🏛️ Call in a department"))
     await worker.tap("城市管理")
     await worker.send("需要城管执法拆除")
-    call = await received(officer, number)
+    call = await officer.received(number)
     assert "需要城管执法拆除" in call.text and "13904353001" not in call.text
-    told = await received(resident, "城市管理")
+    told = await resident.received("城市管理")
     assert "赵海涛" not in told.text
 
-    await tap_in(officer, call, zh("👌 Acknowledge"))
-    ack = await received(worker, "城市管理", after=card.message_id)
+    await officer.tap_in(call, zh("👌 Acknowledge"))
+    ack = await worker.received("城市管理", after=card.message_id)
     assert number in ack.text and "赵海涛" not in ack.text
     await officer.tap(zh("📝 Report back"))
     await officer.send("已责令当事人三日内拆除")
-    report = await received(worker, "已责令当事人三日内拆除")
+    report = await worker.received("已责令当事人三日内拆除")
     assert number in report.text
-    back = await received(resident, number, after=told.message_id)
+    back = await resident.received(number, after=told.message_id)
     assert "赵海涛" not in back.text
 
     # Back with the worker, who finishes; the resident's card names the department only.
@@ -115,10 +108,10 @@ async def test_department_round_trip(bot):
     await worker.press(report.message_id, f"cs:res:{case.id}:0")
     await worker.send("违建已拆除")
     await worker.send(zh("Skip"))
-    ask = await received(resident, "违建已拆除")
-    await tap_in(resident, ask, zh("✅ Solved"))
+    ask = await resident.received("违建已拆除")
+    await resident.tap_in(ask, zh("✅ Solved"))
     listing = await resident.send("/mycases")
-    await tap_in(resident, listing[-1], number)
+    await resident.tap_in(listing[-1], number)
     assert "城市管理" in resident.last.text and "赵海涛" not in resident.last.text
     async with bot.app.sessionmaker() as s:
         types = list(await s.scalars(select(CaseEvent.type).where(CaseEvent.case_id == case.id)
@@ -129,10 +122,9 @@ async def test_department_round_trip(bot):
 
 
 async def test_emergency_alerts_up_the_chain_until_acknowledged(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
-    team = {uid: person(bot, uid, name) for uid, name in
-            ((WORKER, "张伟"), (WORKER2, "王芳"), (HEAD, "李红霞"), (SECRETARY, "刘秀梅"))}
-    admin = person(bot, ADMIN, "周振华")
+    resident = person(bot, RESIDENT)
+    team = {p.id: p for p in people(bot, WORKER, WORKER2, HEAD, SECRETARY)}
+    admin = person(bot, ADMIN)
     await resident.send("/start")
     await resident.send("家里闻到很大的煤气味")
     numbers = await resident.send(zh("🆘 Emergency"))
@@ -143,22 +135,22 @@ async def test_emergency_alerts_up_the_chain_until_acknowledged(bot):
     sent = await resident.tap(zh("🆘 Yes, alert them now"))
     number = NUMBER_RE.search(sent[-1].text).group(0)
     for p in team.values():
-        first = await received(p, number)
+        first = await p.received(number)
         assert "🆘" in first.text
     case = await case_by_number(bot, number)
 
     # Nobody answers: 5 minutes later everyone again, and the district administrator joins.
     await run_job(bot, "cases.emergency_repeat", case.emergency_at + timedelta(minutes=4))
     await run_job(bot, "cases.emergency_repeat", case.emergency_at + timedelta(minutes=5))
-    again = await received(team[WORKER2], number, after=first.message_id)
+    again = await team[WORKER2].received(number, after=first.message_id)
     assert again.text.startswith(zh("🆘 EMERGENCY, STILL NOT ACKNOWLEDGED (alert {level}) · case {number}").format(
         level=2, number=number))
-    await received(admin, number)
+    await admin.received(number)
 
     # 王芳 takes charge: the alerts stop, the resident is told, the others hear who took it.
-    await tap_in(team[WORKER2], again, zh("🆘 I'm on it"))
-    await received(resident, "🆘", after=sent[-1].message_id)
-    await received(team[HEAD], "王芳")
+    await team[WORKER2].tap_in(again, zh("🆘 I'm on it"))
+    await resident.received("🆘", after=sent[-1].message_id)
+    await team[HEAD].received("王芳")
     await run_job(bot, "cases.emergency_repeat", case.emergency_at + timedelta(minutes=10))
     await run_job(bot, "cases.emergency_repeat", case.emergency_at + timedelta(minutes=15))
     async with bot.app.sessionmaker() as s:
@@ -172,9 +164,7 @@ async def test_emergency_alerts_up_the_chain_until_acknowledged(bot):
 
 
 async def test_staff_templates_used_by_a_worker(bot):
-    secretary = person(bot, SECRETARY, "刘秀梅")
-    resident = person(bot, RESIDENT, "王桂芝")
-    worker = person(bot, WORKER, "张伟")
+    secretary, resident, worker = people(bot, SECRETARY, RESIDENT, WORKER)
     await secretary.send("/start")
     await secretary.send(zh("💬 Reply templates"))
     await secretary.tap(zh("➕ New template"))
@@ -183,9 +173,9 @@ async def test_staff_templates_used_by_a_worker(bot):
     assert zh("💬 Template saved.") in secretary.last.text
     number = await file_text(resident, "请帮我看看暖气不热")
     card = await accept(worker, number)
-    await tap_in(worker, card, zh("💬 Send a template reply"))
+    await worker.tap_in(card, zh("💬 Send a template reply"))
     await worker.tap("已上门")
-    got = await received(resident, "网格员已到达您的楼下")
+    got = await resident.received("网格员已到达您的楼下")
     assert number in got.text
     # A worker cannot edit templates (the menu does not offer it, and a forged press is refused).
     await worker.press(card.message_id, "cr:del:1")

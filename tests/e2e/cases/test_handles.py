@@ -22,11 +22,9 @@ from tests.e2e.cases.helpers import (
     case_by_number,
     file_proxy,
     file_report,
-    last_id,
     person,
-    received,
     run_job,
-    tap_in,
+    started,
     zh,
 )
 
@@ -38,19 +36,13 @@ def _buttons(message) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 async def test_notice_reminder_and_the_grid_head_assigns_from_the_alert(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
-    worker = person(bot, WORKER, "张伟")
-    colleague = person(bot, WORKER2, "王芳")
-    head = person(bot, HEAD, "李红霞")
-    for p in (worker, colleague, head):
-        await p.send("/start")
-    await resident.send("/start")
+    worker, colleague, head, resident = await started(bot, WORKER, WORKER2, HEAD, RESIDENT)
     number = await file_proxy(resident, "居住证明", "Within 3 days", "Collect my documents and hand them in for me",
                               "孩子上学要居住证明，请帮我去开。")
     case = await case_by_number(bot, number)
 
     # The notice: the resident's name (as the worker side sees it), the need-by date, what she authorised.
-    notice = await received(worker, number)
+    notice = await worker.received(number)
     assert zh("Resident: {name}").format(name="王桂芝") in notice.text
     assert zh("Needed by: {date}").format(date=case.needed_by.isoformat()) in notice.text
     assert zh("Authorised: {text}").format(text=case.authorisation) in notice.text
@@ -60,16 +52,16 @@ async def test_notice_reminder_and_the_grid_head_assigns_from_the_alert(bot):
     soon = case.accept_due_at - timedelta(minutes=30)
     await run_job(bot, "cases.accept_reminders", soon)
     await run_job(bot, "cases.accept_reminders", soon + timedelta(minutes=1))
-    reminder = await received(worker, "⏳", after=notice.message_id)
+    reminder = await worker.received("⏳", after=notice.message_id)
     assert number in reminder.text and zh("✅ Accept") in _buttons(reminder)
-    await received(colleague, "⏳")
+    await colleague.received("⏳")
     async with bot.app.sessionmaker() as s:
         assert len(list(await s.scalars(select(CaseEvent).where(
             CaseEvent.case_id == case.id, CaseEvent.type == CaseEventType.accept_reminder)))) == 1
 
     # Past the limit the grid head's alert has handles; he gives it to 王芳 from the alert itself.
     await run_job(bot, "cases.time_limits", case.accept_due_at + timedelta(minutes=1))
-    alert = await received(head, "⏰")
+    alert = await head.received("⏰")
     assert _buttons(alert) == [zh("✋ Take it myself"), zh("👤 Assign to a worker"), zh("🔔 Remind"),
                                zh("📄 Details")]
     # A worker pressing a forged handle, or the head giving it to a worker of another grid: refused.
@@ -81,39 +73,35 @@ async def test_notice_reminder_and_the_grid_head_assigns_from_the_alert(bot):
     assert head.last_callback_answer()["show_alert"]
     assert (await case_by_number(bot, number)).status == CaseStatus.new
 
-    picked = [m for m in await tap_in(head, alert, zh("👤 Assign to a worker")) if m.message_id != alert.message_id]
+    picked = [m for m in await head.tap_in(alert, zh("👤 Assign to a worker")) if m.message_id != alert.message_id]
     choose = picked[-1]
     assert choose.text.startswith(number) and zh("❌ Cancel") in _buttons(choose)
     assert "👤 王芳" in _buttons(choose) and "👤 李红霞" in _buttons(choose)
-    await tap_in(head, choose, "王芳")
-    given = await received(colleague, zh("👤 {name} gave you case {number}. It should be done by {when}.").split(
+    await head.tap_in(choose, "王芳")
+    given = await colleague.received(zh("👤 {name} gave you case {number}. It should be done by {when}.").split(
         "{name}")[0] + "李红霞")
     assert number in given.text
     final = await case_by_number(bot, number)
     assert final.status == CaseStatus.accepted and final.escalation_next_at is None
     # She hears who now serves her: the worker given the case, by her given name (issue 20).
-    await received(resident, zh("👷 {name}, your grid worker, has accepted your case {number}. It should be done by "
-                                "{when}. Tap 💬 below to write to them.").split("{number}")[0].format(name="王芳"))
+    await resident.received(zh("👷 {name}, your grid worker, has accepted your case {number}. It should be done by "
+                               "{when}. Tap 💬 below to write to them.").split("{number}")[0].format(name="王芳"))
 
 
 async def test_nobody_acts_the_secretary_is_told_once_and_takes_it(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
-    head = person(bot, HEAD, "李红霞")
-    secretary = person(bot, SECRETARY, "刘秀梅")
-    admin = person(bot, ADMIN, "区管理员")
-    for p in (head, secretary, admin):
-        await p.send("/start")
+    resident = person(bot, RESIDENT)
+    head, secretary, admin = await started(bot, HEAD, SECRETARY, ADMIN)
     number = await file_report(resident, "设施维修", "5单元门禁坏了")
     case = await case_by_number(bot, number)
 
     await run_job(bot, "cases.time_limits", case.accept_due_at + timedelta(minutes=1))
-    alert = await received(head, "⏰")
-    mark_secretary = last_id(secretary)
+    alert = await head.received("⏰")
+    mark_secretary = secretary.last_id
     planned = (await case_by_number(bot, number)).escalation_next_at
     await run_job(bot, "cases.escalation_climb", planned - timedelta(minutes=1))  # not yet
     await run_job(bot, "cases.escalation_climb", planned)
     await run_job(bot, "cases.escalation_climb", planned + timedelta(minutes=1))  # once per level
-    climbed = await received(secretary, "⏫", after=mark_secretary)
+    climbed = await secretary.received("⏫", after=mark_secretary)
     assert number in climbed.text and zh("✋ Take it myself") in _buttons(climbed)
     async with bot.app.sessionmaker() as s:
         me = await s.scalar(select(User).where(User.telegram_id == SECRETARY))
@@ -122,23 +110,23 @@ async def test_nobody_acts_the_secretary_is_told_once_and_takes_it(bot):
     assert sum("⏫" in t for t in texts) == 1
 
     # She takes it herself: her card shows five buttons at most, the rest behind "More".
-    taken = [m for m in await tap_in(secretary, climbed, zh("✋ Take it myself")) if number in (m.text or "")]
+    taken = [m for m in await secretary.tap_in(climbed, zh("✋ Take it myself")) if number in (m.text or "")]
     card = taken[-1]
     assert (await case_by_number(bot, number)).owner_id == me.id
     first = _buttons(card)
     assert len(first) <= MAX_BUTTONS and first[-1] == zh("➕ More") and zh("✅ Mark as done") in first
-    more = [m for m in await tap_in(secretary, card, zh("➕ More")) if m.message_id == card.message_id][-1]
+    more = [m for m in await secretary.tap_in(card, zh("➕ More")) if m.message_id == card.message_id][-1]
     rest = _buttons(more)
     assert rest[-1] == zh("⬅️ Back") and zh("📝 Internal note") in rest and not set(rest) & set(first[:-1])
-    back = [m for m in await tap_in(secretary, more, zh("⬅️ Back")) if m.message_id == card.message_id][-1]
+    back = [m for m in await secretary.tap_in(more, zh("⬅️ Back")) if m.message_id == card.message_id][-1]
     assert _buttons(back) == first
 
     # The grid head reminds her from his alert; the climb has stopped: the district never hears of it.
-    await tap_in(head, alert, zh("🔔 Remind"))
+    await head.tap_in(alert, zh("🔔 Remind"))
     assert "刘秀梅" in head.last_callback_answer()["text"]
-    await received(secretary, zh("🔔 {name} reminds you of case {number} (to be done by {when}).").split(
+    await secretary.received(zh("🔔 {name} reminds you of case {number} (to be done by {when}).").split(
         "{name}")[0] + "李红霞")
-    await tap_in(head, alert, zh("🔔 Remind"))  # again at once: refused, with when she may be reminded again
+    await head.tap_in(alert, zh("🔔 Remind"))  # again at once: refused, with when she may be reminded again
     assert number in head.last_callback_answer()["text"] and head.last_callback_answer()["show_alert"]
     await run_job(bot, "cases.escalation_climb", planned + timedelta(days=7))
     async with bot.app.sessionmaker() as s:

@@ -21,18 +21,7 @@ from models import (
     User,
     utcnow,
 )
-from tests.e2e.cases.helpers import (
-    ADMIN,
-    NUMBER_RE,
-    RESIDENT,
-    WORKER,
-    person,
-    received,
-    send_document,
-    send_photo,
-    send_voice,
-    zh,
-)
+from tests.e2e.cases.helpers import ADMIN, NUMBER_RE, RESIDENT, WORKER, people, person, zh
 
 
 async def _cases(bot) -> list[Case]:  # type: ignore[no-untyped-def]
@@ -41,16 +30,15 @@ async def _cases(bot) -> list[Case]:  # type: ignore[no-untyped-def]
 
 
 async def test_free_message_with_files_and_location_becomes_a_case(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
-    worker = person(bot, WORKER, "张伟")
+    resident, worker = people(bot, RESIDENT, WORKER)
     await resident.send("/start")
     first = await resident.send("楼下垃圾三天没人清运了")
     assert first[-1].text == zh("📥 I have written this down as a new request to your grid team. Add photos, a voice "
                                 "message or your location if it helps, then tap ✅ Send. (❌ Cancel if you did not "
                                 "mean to.)")
-    await send_photo(resident, b"\xff\xd8 rubbish")
-    await send_voice(resident)
-    await send_document(resident, b"%PDF notice", "notice.pdf")
+    await resident.send_photo(b"\xff\xd8 rubbish")
+    await resident.send_voice()
+    await resident.send_document(b"%PDF notice", "notice.pdf")
     located = await resident.share_location(41.7436, 125.9182)
     assert "📥" in located[-1].text
     # Nothing is sent until Send: the workers have heard nothing, the draft has it all.
@@ -59,7 +47,7 @@ async def test_free_message_with_files_and_location_becomes_a_case(bot):
     assert worker.messages() == []
     done = await resident.send(zh("✅ Send"))
     number = NUMBER_RE.search(done[-1].text).group(0)
-    note = await received(worker, number)
+    note = await worker.received(number)
     assert zh("📎 Attachments: {count}").format(count=4) in note.text
     async with bot.app.sessionmaker() as s:
         kinds = list(await s.scalars(select(CaseAttachment.kind).order_by(CaseAttachment.id)))
@@ -73,8 +61,7 @@ async def test_free_message_with_files_and_location_becomes_a_case(bot):
 
 
 async def test_audio_video_and_video_notes_are_kept_and_relayed(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
-    worker = person(bot, WORKER, "张伟")
+    resident, worker = people(bot, RESIDENT, WORKER)
     await resident.send("/start")
     await resident.send("地下室进水了，视频里能看到")
     await resident._do(bot.emu.send_video(resident.user, b"mp4 flooding", caption="地下室"))
@@ -82,7 +69,7 @@ async def test_audio_video_and_video_notes_are_kept_and_relayed(bot):
     await resident._do(bot.emu.send_audio(resident.user, b"ID3 pump noise", "泵.mp3"))
     done = await resident.send(zh("✅ Send"))
     number = NUMBER_RE.search(done[-1].text).group(0)
-    note = await received(worker, number)
+    note = await worker.received(number)
     async with bot.app.sessionmaker() as s:
         case = await s.scalar(select(Case).where(Case.number == number))
         kinds = list(await s.scalars(select(CaseAttachment.kind).where(CaseAttachment.case_id == case.id)
@@ -98,7 +85,7 @@ async def test_audio_video_and_video_notes_are_kept_and_relayed(bot):
 
 
 async def test_cancel_unsent_draft_and_bad_input(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
+    resident = person(bot, RESIDENT)
     await resident.send("/start")
     await resident.send(zh("🙋 Ask for help"))
     await resident.tap("医保缴费")
@@ -142,9 +129,9 @@ async def test_similar_case_in_the_building_is_offered_and_followed(bot, demo_se
         s.add(User(telegram_id=7100000001, first_name="邻居老赵", locale="zh-Hans", building_id=building.id,
                    grid_id=building.grid_id, registered_at=utcnow(), home_confirmed_at=utcnow(), roles=[]))
         await s.commit()
-    resident = person(bot, RESIDENT, "王桂芝")
+    resident = person(bot, RESIDENT)
     neighbour = person(bot, 7100000001, "邻居老赵")
-    worker = person(bot, WORKER, "张伟")
+    worker = person(bot, WORKER)
     await resident.send("/start")
     await resident.send(zh("📝 Report a problem"))
     await resident.tap("噪音扰民")
@@ -159,7 +146,7 @@ async def test_similar_case_in_the_building_is_offered_and_followed(bot, demo_se
     assert [t for t, _d in offer[-1].inline_buttons[-1]] == [zh("⬅️ Back"), zh("❌ Cancel")]
     followed = await neighbour.tap(zh("👀 Follow {number}").format(number=first))
     assert followed[0].inline_buttons == [] and first in followed[0].text  # the offer edits into the result
-    note = await received(worker, zh("👥 Another resident of the building reports the same as case {number}.").format(
+    note = await worker.received(zh("👥 Another resident of the building reports the same as case {number}.").format(
         number=first))
     assert note
     async with bot.app.sessionmaker() as s:
@@ -170,8 +157,7 @@ async def test_similar_case_in_the_building_is_offered_and_followed(bot, demo_se
 
 
 async def test_administrator_keeps_the_holiday_calendar(bot):
-    admin = person(bot, ADMIN, "周振华")
-    resident = person(bot, RESIDENT, "王桂芝")
+    admin, resident = people(bot, ADMIN, RESIDENT)
     await admin.send("/start")
     await admin.send("/holiday 2099-10-01 off 国庆节")
     await admin.send("/holiday 2099-10-10 work 调休")

@@ -22,7 +22,7 @@ async def _alerts(bot) -> int:  # type: ignore[no-untyped-def]
 
 
 async def test_a_third_emergency_in_a_day_is_refused(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
+    resident = person(bot, RESIDENT)
     await resident.send("/start")
     numbers = []
     for _ in range(2):

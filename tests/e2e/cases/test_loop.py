@@ -20,6 +20,7 @@ from models import (
     CloseReason,
 )
 from tests.e2e.cases.helpers import (
+    NEIGHBOUR,
     NUMBER_RE,
     OTHER_WORKER,
     RESIDENT,
@@ -27,20 +28,14 @@ from tests.e2e.cases.helpers import (
     WORKER2,
     case_by_number,
     file_text,
-    last_id,
+    people,
     person,
-    received,
-    send_photo,
-    send_voice,
-    tap_in,
     zh,
 )
 
 
 async def test_proxy_errand_full_loop(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
-    worker = person(bot, WORKER, "张伟")
-    colleague = person(bot, WORKER2, "王芳")
+    resident, worker, colleague = people(bot, RESIDENT, WORKER, WORKER2)
     await resident.send("/start")
     assert zh("🙋 Ask for help") in resident.reply_keyboard()
 
@@ -50,39 +45,39 @@ async def test_proxy_errand_full_loop(bot):
     await resident.tap(zh("Within 3 days"))
     await resident.tap(zh("Collect my documents and hand them in for me"))
     assert zh("✅ Send") in resident.reply_keyboard()
-    await send_photo(resident, b"\xff\xd8 household register")
+    await resident.send_photo(b"\xff\xd8 household register")
     answer = await resident.send("孩子上学要居住证明，我腿脚不方便，请帮我去开。")
     assert "📥" in answer[-1].text
-    await send_voice(resident)
+    await resident.send_voice()
     done = await resident.send(zh("✅ Send"))
     sent = next(m for m in done if NUMBER_RE.search(m.text or ""))
     number = NUMBER_RE.search(sent.text).group(0)
     assert zh("🙋 Ask for help") in resident.reply_keyboard()  # back at the menu
 
     # Both workers of the grid are told; the first to accept owns it, the second is told it is taken.
-    note = await received(worker, number)
-    note2 = await received(colleague, number)
-    await tap_in(worker, note, zh("✅ Accept"))
-    card = await received(worker, number, after=note.message_id)
+    note = await worker.received(number)
+    note2 = await colleague.received(number)
+    await worker.tap_in(note, zh("✅ Accept"))
+    card = await worker.received(number, after=note.message_id)
     assert "13904353001" in card.text  # the owner sees the resident's phone
-    await tap_in(colleague, note2, zh("✅ Accept"))
+    await colleague.tap_in(note2, zh("✅ Accept"))
     assert colleague.last_callback_answer()["show_alert"]
     assert number in colleague.last_callback_answer()["text"]
 
     # The resident hears it was accepted, and writes to the worker through the bot.
-    accepted = await received(resident, number, after=sent.message_id)
-    mark = last_id(worker)
-    await tap_in(resident, accepted, zh("💬 Write to your worker"))
+    accepted = await resident.received(number, after=sent.message_id)
+    mark = worker.last_id
+    await resident.tap_in(accepted, zh("💬 Write to your worker"))
     await resident.send("我下午三点在家")
-    relayed = await received(worker, "我下午三点在家", after=mark)
+    relayed = await worker.received("我下午三点在家", after=mark)
     assert "王桂芝" in relayed.text
     await resident.send(zh("✅ Done"))
 
     # The worker answers with a photo; the resident gets it, without the worker's account.
-    mark = last_id(resident)
-    await tap_in(worker, relayed, zh("↩️ Reply"))
-    await send_photo(worker, b"\xff\xd8 form", caption="表格已填好")
-    got = await received(resident, "表格已填好", after=mark, kind="photo")
+    mark = resident.last_id
+    await worker.tap_in(relayed, zh("↩️ Reply"))
+    await worker.send_photo(b"\xff\xd8 form", caption="表格已填好")
+    got = await resident.received("表格已填好", after=mark, kind="photo")
     assert "张伟" not in got.caption and "13904352002" not in got.caption
     await worker.send(zh("✅ Done"))
 
@@ -92,19 +87,19 @@ async def test_proxy_errand_full_loop(bot):
     await worker.tap(zh("📥 I received it from the resident"))
     await worker.send("户口本复印件")
     await worker.send(zh("Skip"))
-    handover_note = await received(resident, "户口本复印件", after=mark)
+    handover_note = await resident.received("户口本复印件", after=mark)
     assert number in handover_note.text
     await worker.press(card.message_id, f"cs:res:{case.id}:0")
     await worker.send("居住证明已开好，原件已送到您家")
-    await send_photo(worker, b"\xff\xd8 certificate")
-    ask = await received(resident, "居住证明已开好", after=mark, kind="photo")
+    await worker.send_photo(b"\xff\xd8 certificate")
+    ask = await resident.received("居住证明已开好", after=mark, kind="photo")
     assert "户口本复印件" in ask.caption
 
     # The resident signs off and rates.
-    await tap_in(resident, ask, zh("✅ Solved, I sign off"))
+    await resident.tap_in(ask, zh("✅ Solved, I sign off"))
     await resident.tap("⭐⭐⭐⭐⭐ 5")
     await resident.send("非常感谢张师傅")
-    await received(worker, "非常感谢张师傅")
+    await worker.received("非常感谢张师傅")
 
     async with bot.app.sessionmaker() as s:
         case = await case_by_number(bot, number)
@@ -123,30 +118,29 @@ async def test_proxy_errand_full_loop(bot):
 
 
 async def test_not_solved_reopens_as_rework(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
-    worker = person(bot, WORKER, "张伟")
+    resident, worker = people(bot, RESIDENT, WORKER)
     number = await file_text(resident, "厨房水管漏水了")
     case = await case_by_number(bot, number)
-    note = await received(worker, number)
-    await tap_in(worker, note, zh("✅ Accept"))
+    note = await worker.received(number)
+    await worker.tap_in(note, zh("✅ Accept"))
     await worker.press(note.message_id, f"cs:res:{case.id}:0")
     await worker.send("已更换水管接头")
     await worker.send(zh("Skip"))
-    ask = await received(resident, "已更换水管接头")
-    await tap_in(resident, ask, zh("❌ Not solved"))
+    ask = await resident.received("已更换水管接头")
+    await resident.tap_in(ask, zh("❌ Not solved"))
     assert zh("✅ Done") in resident.reply_keyboard()  # straight into telling the worker what is wrong
-    mark = last_id(worker)
+    mark = worker.last_id
     await resident.send("还在滴水")
-    await received(worker, "还在滴水", after=mark)
+    await worker.received("还在滴水", after=mark)
     reopened = await case_by_number(bot, number)
     assert reopened.status == CaseStatus.reopened and reopened.reopen_count == 1
     # A menu button pressed while talking is the menu, not a message to the worker.
-    mark = last_id(worker)
+    mark = worker.last_id
     listing = await resident.send(zh("📂 My cases"))
     assert number in listing[-1].inline_buttons[0][0][0]
     # ...and the ✅ Done left on the keyboard afterwards does not start a new case.
     await resident.send(zh("✅ Done"))
-    assert last_id(worker) == mark
+    assert worker.last_id == mark
     async with bot.app.sessionmaker() as s:
         from models import Case
 
@@ -156,12 +150,12 @@ async def test_not_solved_reopens_as_rework(bot):
     await worker.press(note.message_id, f"cs:res:{case.id}:0")
     await worker.send("换了新的水龙头")
     await worker.send(zh("Skip"))
-    ask = await received(resident, "换了新的水龙头")
-    await tap_in(resident, ask, zh("✅ Solved"))
+    ask = await resident.received("换了新的水龙头")
+    await resident.tap_in(ask, zh("✅ Solved"))
     await resident.tap("⭐⭐⭐⭐ 4")
     await resident.send(zh("Skip"))
     listing = await resident.send("/mycases")
-    await tap_in(resident, listing[-1], number)
+    await resident.tap_in(listing[-1], number)
     card = resident.last.text
     for step in ("not solved: reopened", "confirmed solved", "rated"):
         assert zh(step) in card, step
@@ -175,10 +169,10 @@ async def test_not_solved_reopens_as_rework(bot):
 
 
 async def test_accept_race_through_the_bot(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
-    workers = [person(bot, WORKER, "张伟"), person(bot, WORKER2, "王芳")]
+    resident = person(bot, RESIDENT)
+    workers = people(bot, WORKER, WORKER2)
     number = await file_text(resident, "楼道灯坏了")
-    notes = [await received(w, number) for w in workers]
+    notes = [await w.received(number) for w in workers]
     # Both press at the same moment: the updates are stored, then handled concurrently.
     actions = [await w.emu.press_button(w.user, n.message_id, n.inline_buttons[0][0][1])
                for w, n in zip(workers, notes, strict=True)]
@@ -201,9 +195,9 @@ async def test_accept_race_through_the_bot(bot):
 
 
 async def test_forged_buttons_are_refused(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
-    stranger = person(bot, 7000000041, "李志远")  # a resident of another grid
-    outsider = person(bot, OTHER_WORKER, "谢东")  # a worker of another grid
+    resident = person(bot, RESIDENT)
+    stranger = person(bot, NEIGHBOUR)  # a resident of another grid
+    outsider = person(bot, OTHER_WORKER)  # a worker of another grid
     number = await file_text(resident, "单元门锁坏了")
     case = await case_by_number(bot, number)
     await stranger.send("/start")

@@ -13,17 +13,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from models import CaseFollower, User
-from tests.e2e.cases.helpers import (
-    NUMBER_RE,
-    RESIDENT,
-    WORKER,
-    case_by_number,
-    person,
-    received,
-    send_photo,
-    tap_in,
-    zh,
-)
+from tests.e2e.cases.helpers import NUMBER_RE, RESIDENT, WORKER, case_by_number, people, person, zh
 
 STRANGER = 7100000077
 SECRET = "我儿子在精神病院住院，身份证号220502199001011234"
@@ -44,8 +34,7 @@ async def _report_noise(p, text: str):  # type: ignore[no-untyped-def]
 
 
 async def test_a_stranger_in_the_building_sees_nothing_of_a_neighbours_case(bot):
-    victim = person(bot, RESIDENT, "王桂芝")
-    worker = person(bot, WORKER, "张伟")
+    victim, worker = people(bot, RESIDENT, WORKER)
     stranger = person(bot, STRANGER, "新邻居")
 
     # The victim reports, with a photo of her household register; the worker accepts and resolves it.
@@ -53,16 +42,16 @@ async def test_a_stranger_in_the_building_sees_nothing_of_a_neighbours_case(bot)
     await victim.send(zh("📝 Report a problem"))
     await victim.tap("噪音扰民")
     await victim.send(SECRET)
-    await send_photo(victim, FILE_BYTES)
+    await victim.send_photo(FILE_BYTES)
     sent = await victim.send(zh("✅ Send"))
     number = NUMBER_RE.search(sent[-1].text).group(0)
     case = await case_by_number(bot, number)
-    note = await received(worker, number)
-    await tap_in(worker, note, zh("✅ Accept"))
+    note = await worker.received(number)
+    await worker.tap_in(note, zh("✅ Accept"))
     await worker.press(note.message_id, f"cs:res:{case.id}:0")
     await worker.send(RESULT)
     await worker.send(zh("Skip"))
-    await received(victim, RESULT)
+    await victim.received(RESULT)
 
     # A stranger registers to her building with no proof: a claim.
     await stranger.send("/start")
@@ -83,7 +72,7 @@ async def test_a_stranger_in_the_building_sees_nothing_of_a_neighbours_case(bot)
     listing = await worker.tap(zh("🏠 Confirm residents"))
     assert "新邻居" in listing[-1].text
     await worker.tap(zh("✅ {name} lives there").format(name="新邻居"))
-    await received(stranger, zh("🏠 Your grid worker has confirmed that you live in {building}.").format(
+    await stranger.received(zh("🏠 Your grid worker has confirmed that you live in {building}.").format(
         building="站前小区2号楼"))
 
     # Now the offer shows her case by number, category and status only.
@@ -104,9 +93,9 @@ async def test_a_stranger_in_the_building_sees_nothing_of_a_neighbours_case(bot)
     assert all(m.kind != "photo" for m in after)
 
     # The victim confirms: the follower hears of the status change, and nothing else.
-    ask = await received(victim, RESULT)
-    await tap_in(victim, ask, zh("✅ Solved"))
-    await received(stranger, zh("🔔 Case {number} that you follow: {status}.").format(
+    ask = await victim.received(RESULT)
+    await victim.tap_in(ask, zh("✅ Solved"))
+    await stranger.received(zh("🔔 Case {number} that you follow: {status}.").format(
         number=number, status=zh("closed: solved")))
 
     everything = [m.content or "" for m in stranger.messages()]

@@ -10,16 +10,15 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from models import Case, User
-from tests.e2e.cases.helpers import RESIDENT, WORKER, file_text, person, received, zh
+from tests.e2e.cases.helpers import RESIDENT, WORKER, file_text, people, zh
 
 PRIVATE_ONLY = zh("Please ask me in a private chat: I do not show personal information in groups.")
 
 
 async def test_private_data_is_never_shown_in_a_group(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
-    worker = person(bot, WORKER, "张伟")
+    resident, worker = people(bot, RESIDENT, WORKER)
     number = await file_text(resident, "楼下垃圾三天没人清运了")
-    note = await received(worker, number)
+    note = await worker.received(number)
     await worker.press(note.message_id, note.inline_buttons[0][0][1])  # ✅ Accept, in private
     async with bot.app.sessionmaker() as s:
         case = await s.scalar(select(Case).where(Case.number == number))

@@ -8,22 +8,11 @@ from datetime import timedelta
 
 from bot.services.dates import local_day
 from models import utcnow
-from tests.e2e.cases.helpers import (
-    RESIDENT,
-    WORKER,
-    case_by_number,
-    file_proxy,
-    last_id,
-    person,
-    received,
-    tap_in,
-    zh,
-)
+from tests.e2e.cases.helpers import RESIDENT, WORKER, case_by_number, file_proxy, people, person, zh
 
 
 async def test_the_need_by_day_caps_the_promise_and_the_worker_is_named(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
-    worker = person(bot, WORKER, "张伟")
+    resident, worker = people(bot, RESIDENT, WORKER)
     tz = bot.app.settings.tz
     await resident.send("/start")
     # The catalogue allows 80 working hours for it: about two weeks.
@@ -39,23 +28,23 @@ async def test_the_need_by_day_caps_the_promise_and_the_worker_is_named(bot):
     assert promised in done[-1].text
 
     # Accepted: she hears who (the given name), by when (the same promise), and can write to them.
-    mark = last_id(resident)
-    note = await received(worker, number)
-    await tap_in(worker, note, zh("✅ Accept"))
-    accepted = await received(resident, number, after=mark)
+    mark = resident.last_id
+    note = await worker.received(number)
+    await worker.tap_in(note, zh("✅ Accept"))
+    accepted = await resident.received(number, after=mark)
     assert "张伟" in accepted.text and promised in accepted.text
     assert "@" not in accepted.text and str(WORKER) not in accepted.text
-    await tap_in(resident, accepted, zh("💬 Write to your worker"))
+    await resident.tap_in(accepted, zh("💬 Write to your worker"))
     await resident.send("材料我放在门口了")
-    await received(worker, "材料我放在门口了")
+    await worker.received("材料我放在门口了")
     await resident.send(zh("✅ Done"))
-    card = await tap_in(resident, accepted, zh("📄 Details"))
+    card = await resident.tap_in(accepted, zh("📄 Details"))
     assert zh("Your grid worker: {name}").format(name="张伟") in card[-1].text
     assert promised in card[-1].text
 
 
 async def test_as_soon_as_possible_keeps_the_catalogue_limit(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
+    resident = person(bot, RESIDENT)
     await resident.send("/start")
     number = await file_proxy(resident, "残疾证办理", "As soon as possible", "Fill in and submit the forms for me",
                               "帮我办残疾证")

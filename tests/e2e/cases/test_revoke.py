@@ -15,10 +15,7 @@ from tests.e2e.cases.helpers import (
     WORKER2,
     case_by_number,
     file_text,
-    last_id,
-    person,
-    received,
-    tap_in,
+    people,
     zh,
 )
 
@@ -26,31 +23,28 @@ PHONE = "13904353001"  # 王桂芝's, data/demo_district.yaml
 
 
 async def test_removed_worker_loses_the_case_and_the_phone(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
-    worker = person(bot, WORKER, "张伟")
-    colleague = person(bot, WORKER2, "王芳")
-    secretary = person(bot, SECRETARY, "刘秀梅")
+    resident, worker, colleague, secretary = people(bot, RESIDENT, WORKER, WORKER2, SECRETARY)
     number = await file_text(resident, "楼道灯坏了")
     case = await case_by_number(bot, number)
-    note = await received(worker, number)
-    await tap_in(worker, note, zh("✅ Accept"))
+    note = await worker.received(number)
+    await worker.tap_in(note, zh("✅ Accept"))
     card = await worker.press(note.message_id, f"cs:view:{case.id}:0")
     assert PHONE in card[-1].text  # the owner sees the phone while they work the grid
 
     # The secretary removes 张伟 as worker of DC-XS-01: person, role, confirm.
     await secretary.send("/start")
     assert zh("➖ Remove a role") in secretary.reply_keyboard()
-    people = await secretary.send(zh("➖ Remove a role"))
-    grants = await tap_in(secretary, people[-1], "张伟")
-    confirm = await tap_in(secretary, grants[-1], zh("grid worker"))
-    mark = last_id(colleague)
-    result = await tap_in(secretary, confirm[-1], zh("➖ Remove"))
+    listed = await secretary.send(zh("➖ Remove a role"))
+    grants = await secretary.tap_in(listed[-1], "张伟")
+    confirm = await secretary.tap_in(grants[-1], zh("grid worker"))
+    mark = colleague.last_id
+    result = await secretary.tap_in(confirm[-1], zh("➖ Remove"))
     assert "张伟" in result[-1].text and "DC-XS-01" in result[-1].text
 
     # Back in the queue, with an event; the grid's other worker is told and may accept it.
     fresh = await case_by_number(bot, number)
     assert (fresh.status, fresh.owner_id) == (CaseStatus.new, None)
-    back = await received(colleague, number, after=mark)
+    back = await colleague.received(number, after=mark)
     async with bot.app.sessionmaker() as s:
         former = await s.scalar(select(User).where(User.telegram_id == WORKER))
         assert await s.scalar(select(RoleGrant).where(RoleGrant.user_id == former.id)) is None
@@ -58,15 +52,15 @@ async def test_removed_worker_loses_the_case_and_the_phone(bot):
         assert types[-1] == CaseEventType.returned
 
     # The former worker: no card, no phone, no message to the resident.
-    mark = last_id(resident)
+    mark = resident.last_id
     for data in (f"cs:view:{case.id}:0", f"cs:chat:{case.id}:0", f"cs:res:{case.id}:0"):
         answer = await worker.press(note.message_id, data)
         assert all(PHONE not in (m.text or "") for m in answer), data
         assert worker.last_callback_answer().get("show_alert"), data
     await worker.send("我是张伟，我还可以帮你")
-    assert last_id(resident) == mark
+    assert resident.last_id == mark
 
-    await tap_in(colleague, back, zh("✅ Accept"))
+    await colleague.tap_in(back, zh("✅ Accept"))
     assert (await case_by_number(bot, number)).status == CaseStatus.accepted
 
     # The access log: the phone shown to 张伟, the role removed by 刘秀梅.

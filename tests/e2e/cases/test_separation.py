@@ -16,22 +16,16 @@ from tests.e2e.cases.helpers import (
     WORKER,
     WORKER2,
     case_by_number,
-    person,
-    received,
     run_job,
+    started,
     tap_card,
-    tap_in,
     zh,
 )
 from tests.factories import SETTINGS
 
 
 async def test_a_found_problem_is_fixed_by_its_finder_and_confirmed_by_a_colleague(bot):
-    finder = person(bot, WORKER, "张伟")
-    colleague = person(bot, WORKER2, "王芳")
-    head = person(bot, HEAD, "李红霞")
-    for p in (finder, colleague, head):
-        await p.send("/start")
+    finder, colleague, head = await started(bot, WORKER, WORKER2, HEAD)
     async with bot.app.sessionmaker() as s:
         me = await s.scalar(select(User).where(User.telegram_id == WORKER))
         await s.refresh(me, ["roles"])
@@ -46,7 +40,7 @@ async def test_a_found_problem_is_fixed_by_its_finder_and_confirmed_by_a_colleag
     assert number in colleague.last_callback_answer()["text"]
     # Past its handling limit the finder hears it as its owner, never as a resident.
     await run_job(bot, "cases.time_limits", case.resolve_due_at + timedelta(minutes=1))
-    await received(finder, zh("⏰ Case {number} is past its deadline; the community secretary has been told.").format(
+    await finder.received(zh("⏰ Case {number} is past its deadline; the community secretary has been told.").format(
         number=number))
     await finder.press(finder.last.message_id, f"cs:view:{case.id}:0")
     card = finder.last
@@ -54,7 +48,7 @@ async def test_a_found_problem_is_fixed_by_its_finder_and_confirmed_by_a_colleag
     # The prompt names the case and can be cancelled; then he marks it done for real.
     prompt = [m for m in await tap_card(finder, card, zh("✅ Mark as done")) if m.message_id != card.message_id][-1]
     assert prompt.text.startswith(number) and zh("❌ Cancel") in str(prompt.inline_buttons)
-    await tap_in(finder, prompt, zh("❌ Cancel"))
+    await finder.tap_in(prompt, zh("❌ Cancel"))
     assert finder.last_callback_answer()["text"] == zh("Cancelled.")
     assert (await case_by_number(bot, number)).status == CaseStatus.accepted  # nothing was saved
     await tap_card(finder, card, zh("✅ Mark as done"))
@@ -65,13 +59,13 @@ async def test_a_found_problem_is_fixed_by_its_finder_and_confirmed_by_a_colleag
     # The finder cannot confirm the fix; the grid head does.
     await finder.press(card.message_id, f"cs:ok:{case.id}:0")
     assert "同事" in finder.last_callback_answer()["text"]
-    ask = await received(head, "已更换井盖")
-    closed = await tap_in(head, ask, zh("✅ Solved"))
+    ask = await head.received("已更换井盖")
+    closed = await head.tap_in(ask, zh("✅ Solved"))
     assert any(zh("👍 Case {number} is closed: you confirmed it is solved.").format(number=number) == m.text
                for m in closed)
     final = await case_by_number(bot, number)
     assert final.status == CaseStatus.closed and final.close_reason == CloseReason.confirmed
-    await received(finder, zh("👍 Case {number} was checked by a colleague: solved. Thank you!").format(number=number))
+    await finder.received(zh("👍 Case {number} was checked by a colleague: solved. Thank you!").format(number=number))
     # Nobody is asked how the service was, and a forged rating is refused.
     assert not [m for m in head.messages() + finder.messages() if "cs:rate" in str(m.inline_buttons)]
     await finder.press(card.message_id, f"cs:rate:{case.id}:5")

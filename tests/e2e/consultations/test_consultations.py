@@ -13,18 +13,7 @@ from sqlalchemy import select
 
 from bot.services.l10n import translator
 from models import Building, Consultation, ConsultationAnswer, ConsultationStatus, User, utcnow
-from tests.e2e.cases.helpers import (
-    NEIGHBOUR,
-    RESIDENT,
-    SECRETARY,
-    forge,
-    last_id,
-    person,
-    received,
-    run_job,
-    tap_in,
-    zh,
-)
+from tests.e2e.cases.helpers import NEIGHBOUR, RESIDENT, SECRETARY, person, run_job, zh
 
 THIRD = 8400000001  # a third resident of Xinzhan, added for the test
 OUTSIDER = 7000000042  # 陈美玲, Minzhu community: not asked
@@ -63,25 +52,25 @@ async def _ask(bot, secretary) -> int:  # type: ignore[no-untyped-def]
 
 async def test_three_residents_answer_one_changes_and_the_result_comes_back(bot):
     await _third_resident(bot)
-    secretary = person(bot, SECRETARY, "刘秀梅")
-    residents = [person(bot, RESIDENT, "王桂芝"), person(bot, NEIGHBOUR, "李志远"), person(bot, THIRD, "孙建国")]
+    secretary = person(bot, SECRETARY)
+    residents = [person(bot, RESIDENT), person(bot, NEIGHBOUR), person(bot, THIRD, "孙建国")]
     outsider = person(bot, OUTSIDER, "陈美玲")
     cid = await _ask(bot, secretary)
 
-    questions = [await received(p, "小区东门是否改为夜间关闭") for p in residents]
+    questions = [await p.received("小区东门是否改为夜间关闭") for p in residents]
     assert all("🗳" in q.text and q.inline_buttons[0][0][0] == "同意" for q in questions)
-    await tap_in(residents[0], questions[0], "反对")
+    await residents[0].tap_in(questions[0], "反对")
     assert residents[0].last_callback_answer()["text"] == zh("✅ Saved. Thank you!")
-    await tap_in(residents[1], questions[1], "同意")
-    await tap_in(residents[2], questions[2], "同意")
+    await residents[1].tap_in(questions[1], "同意")
+    await residents[2].tap_in(questions[2], "同意")
     # 王桂芝 changes her mind: one answer still, now 同意; her buttons show it.
-    await tap_in(residents[0], questions[0], "同意")
+    await residents[0].tap_in(questions[0], "同意")
     assert residents[0].last_callback_answer()["text"] == zh("✅ Changed. Thank you!")
     marked = [m for m in residents[0].messages() if m.message_id == questions[0].message_id][-1]
     assert marked.inline_buttons[0][0][0] == "✅ 同意" and marked.inline_buttons[1][0][0] == "反对"
 
     # Someone not asked, and a forged choice, are refused; nothing is counted.
-    await forge(outsider, f"cq:a:{cid}:0")
+    await outsider.forge(f"cq:a:{cid}:0")
     assert outsider.last_callback_answer()["text"] == translator("zh-Hant")(
         "That consultation is not available to you.")
     await residents[1].press(questions[1].message_id, f"cq:a:{cid}:7")
@@ -97,19 +86,19 @@ async def test_three_residents_answer_one_changes_and_the_result_comes_back(bot)
         assert len(list(await s.scalars(select(ConsultationAnswer)))) == 3
 
     # The closing time passes (an injected clock): the job closes it and posts the result.
-    after = {p.id: last_id(p) for p in [*residents, secretary]}
+    after = {p.id: p.last_id for p in [*residents, secretary]}
     await run_job(bot, "consultations.close", utcnow() + timedelta(days=3, minutes=5))
-    results = [await received(p, zh("🗳 <b>Result of the residents' consultation</b>").replace("<b>", "")
-                              .replace("</b>", ""), after=after[p.id]) for p in residents]
+    results = [await p.received(zh("🗳 <b>Result of the residents' consultation</b>").replace("<b>", "")
+                                .replace("</b>", ""), after=after[p.id]) for p in residents]
     for r in results:
         assert zh("Answered: {answered} of {asked} asked ({pct}).").format(answered=3, asked=3, pct="100%") in r.text
         assert "同意\n" + "▇" * 10 + " 3 (100%)" in r.text
         assert "反对\n" + "░" * 10 + " 0 (0%)" in r.text
         for name in ("王桂芝", "李志远", "孙建国"):
             assert name not in r.text  # anonymous
-    asker = await received(secretary, "小区东门", after=after[secretary.id])
+    asker = await secretary.received("小区东门", after=after[secretary.id])
     assert "3 (100%)" in asker.text
-    answer = await tap_in(secretary, asker, zh("📊 Chart"))
+    answer = await secretary.tap_in(asker, zh("📊 Chart"))
     assert answer[-1].kind == "photo"
 
     async with bot.app.sessionmaker() as s:

@@ -31,6 +31,7 @@ from models import (
 )
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+OGG = b"OggS" + b"\x00" * 40
 
 
 async def _worker(running, user_id: int = 7000000014, name: str = "张伟"):  # type: ignore[no-untyped-def]
@@ -51,14 +52,6 @@ async def _open_note(w, n: int) -> None:  # type: ignore[no-untyped-def]
     """Today's diary, then the card of its ``n``-th entry."""
     await w.send("/diary")
     await w.tap(re.compile(rf"^{n}$"))
-
-
-async def photo(p, caption: str | None = None):  # type: ignore[no-untyped-def]
-    return await p._do(p.emu.send_photo(p.user, PNG, caption))
-
-
-async def voice(p):  # type: ignore[no-untyped-def]
-    return await p._do(p.emu.send_voice(p.user, b"OggS" + b"\x00" * 40, duration=4))
 
 
 async def live_location(p, latitude: float, longitude: float, period: int = 3600):  # type: ignore[no-untyped-def]
@@ -115,7 +108,7 @@ async def test_a_patrol_with_every_kind_of_entry_and_loose_notes(running, demo_s
     logged = await w.tap("王桂芝")
     assert "走访已记录" in logged[-1].text and "独居老人" in logged[-1].text
     assert "已补充" in texts(await w.send("身体还好，药够吃到月底"))
-    assert "已补充" in texts(await photo(w))
+    assert "已补充" in texts(await w.send_photo(PNG))
 
     # 2. A visit by unit and category (no ledger household).
     await w.send("🏠 走访")
@@ -128,7 +121,7 @@ async def test_a_patrol_with_every_kind_of_entry_and_loose_notes(running, demo_s
     await w.send("💬 民意")
     opinion = await w.tap("环境卫生")
     assert "匿名" in opinion[-1].text
-    await voice(w)
+    await w.send_voice(OGG, duration=4)
     await w.tap("居民姓名")
     await w.send("张阿姨")
 
@@ -137,7 +130,7 @@ async def test_a_patrol_with_every_kind_of_entry_and_loose_notes(running, demo_s
     assert "实时位置" in texts(live)
     await w.send("⚠️ 问题")
     await w.send("3号楼门口井盖松动")
-    await photo(w)
+    await w.send_photo(PNG)
     made = await w.tap("转为诉求")
     assert re.search(r"诉求 DC-\d{4}-\d{6} 已交网格团队办理", texts(made))
     # The rest of the grid team is told of the new case; not this worker, who found it
@@ -146,9 +139,9 @@ async def test_a_patrol_with_every_kind_of_entry_and_loose_notes(running, demo_s
     # 5. Loose notes: text, photo, location, voice; each kept in order and taggable.
     note1 = await w.send("楼道堆放杂物")
     assert "已存为记录" in note1[-1].text
-    await photo(w, "车棚顶破了")
+    await w.send_photo(PNG, "车棚顶破了")
     await w.share_location(41.7430, 125.9175)
-    await voice(w)
+    await w.send_voice(OGG, duration=4)
     # Tag the first note as an opinion (2 taps), the second as a problem (1 tap).
     await w.press(note1[-1].message_id, note1[-1].inline_buttons[0][1][1])  # 💬
     await w.tap("物业房屋")
@@ -399,7 +392,7 @@ async def test_a_ten_entry_patrol_in_28_taps(running, demo_sessionmaker):
     await w.send("消防通道被电动车堵了")
     await tap("转为诉求")
     await key("⚠️ 问题")
-    await photo(w, "围墙有裂缝")
+    await w.send_photo(PNG, "围墙有裂缝")
     await key("⏹ 结束巡查")
 
     entries = [e for e in await _entries(demo_sessionmaker, w.id) if e.deleted_at is None]

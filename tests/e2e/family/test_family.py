@@ -23,17 +23,7 @@ from models import (
     User,
     utcnow,
 )
-from tests.e2e.cases.helpers import (
-    NUMBER_RE,
-    RESIDENT,
-    WORKER,
-    forge,
-    last_id,
-    person,
-    received,
-    tap_in,
-    zh,
-)
+from tests.e2e.cases.helpers import NUMBER_RE, RESIDENT, WORKER, person, zh
 
 SON = 8500000001  # 王小明, her son: not a resident of the district
 STRANGER = 8500000002
@@ -54,17 +44,17 @@ async def _link(bot, resident, son):  # type: ignore[no-untyped-def]
     await resident.tap(zh("👪 My family"))
     answer = await resident.tap(zh("➕ Link a family member"))
     payload = LINK_RE.search(answer[-1].text).group(1)
-    before = last_id(resident)
+    before = resident.last_id
     answer = await son.send(f"/start {payload}")  # someone new: the privacy notice first
     assert answer[0].text == zh("Before I link you, please read this and tap “I agree”. Then open the link again.")
     await son.tap(zh("✅ I agree"))
     answer = await son.send(f"/start {payload}")
     assert answer[-1].text == zh("Thank you! I have asked your family member to confirm. You will get a message "
                                  "when they do.")
-    ask = await received(resident, "王小明", after=before)
-    after = last_id(son)
-    await tap_in(resident, ask, zh("✅ Yes, allow"))
-    await received(son, "王桂芝", after=after)
+    ask = await resident.received("王小明", after=before)
+    after = son.last_id
+    await resident.tap_in(ask, zh("✅ Yes, allow"))
+    await son.received("王桂芝", after=after)
     return payload
 
 
@@ -88,7 +78,7 @@ async def _son_books(bot, son) -> Appointment:  # type: ignore[no-untyped-def]
 
 
 async def test_son_books_and_files_for_his_mother_reminders_reach_both_then_he_ends_it(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
+    resident = person(bot, RESIDENT)
     son = person(bot, SON, "王小明")
     await _link(bot, resident, son)
     async with bot.app.sessionmaker() as s:
@@ -120,11 +110,11 @@ async def test_son_books_and_files_for_his_mother_reminders_reach_both_then_he_e
                                                        CaseEvent.type == CaseEventType.submitted))
     assert case.resident_id == mother.id and event.actor_id == me.id and event.data.get("delegate") is True
     # The grid worker accepts it: the news is delivered to her and, marked for whom, to him.
-    worker = person(bot, WORKER, "张伟")
-    marks = {resident.id: last_id(resident), son.id: last_id(son)}
-    await tap_in(worker, await received(worker, case.number), zh("✅ Accept"))
-    await received(resident, case.number, after=marks[resident.id])
-    copy = await received(son, case.number, after=marks[son.id])
+    worker = person(bot, WORKER)
+    marks = {resident.id: resident.last_id, son.id: son.last_id}
+    await worker.tap_in(await worker.received(case.number), zh("✅ Accept"))
+    await resident.received(case.number, after=marks[resident.id])
+    copy = await son.received(case.number, after=marks[son.id])
     assert copy.text.startswith(zh("👪 For {name}:").format(name="王桂芝"))
     # The case card marks who filed it.
     answer = await son.tap(zh("📂 Cases of {name}").format(name="王桂芝"))
@@ -132,19 +122,19 @@ async def test_son_books_and_files_for_his_mother_reminders_reach_both_then_he_e
     assert zh("👪 family member") in card[-1].text
 
     # He ends it; she is told; his old buttons no longer work.
-    before = last_id(resident)
+    before = resident.last_id
     answer = await son.send("/family")
     await son.tap(zh("🔚 Stop acting for {name}").format(name="王桂芝"))
-    await received(resident, "王小明", after=before)
-    await forge(son, f"ap:svcs:0:0:0:0:{mother.id}")
+    await resident.received("王小明", after=before)
+    await son.forge(f"ap:svcs:0:0:0:0:{mother.id}")
     assert son.last_callback_answer()["show_alert"]
-    await forge(son, f"fm:cases:0:{mother.id}")
+    await son.forge(f"fm:cases:0:{mother.id}")
     assert son.last_callback_answer()["text"] == zh(
         "You cannot act for this person: they have not linked you, or the link has ended.")
 
 
 async def test_the_resident_ends_it_and_chooses_who_gets_reminders(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
+    resident = person(bot, RESIDENT)
     son = person(bot, SON, "王小明")
     await _link(bot, resident, son)
     answer = await resident.send("/family")
@@ -158,13 +148,13 @@ async def test_the_resident_ends_it_and_chooses_who_gets_reminders(bot):
         users = {r.user_id for r in await s.scalars(select(OutboxMessage).where(
             OutboxMessage.dedupe_key.like(f"appt:{appointment.id}:v1:r%")))}
         assert users == {link.delegate_id}  # only he gets them now
-    before = last_id(son)
+    before = son.last_id
     await resident.tap(zh("🔚 End the link with {name}").format(name="王小明"))
-    await received(son, "王桂芝", after=before)
+    await son.received("王桂芝", after=before)
     async with bot.app.sessionmaker() as s:
         assert (await s.get(FamilyLink, link.id)).status == FamilyLinkStatus.ended
     # He may no longer cancel her booking.
-    await forge(son, f"ap:cx:0:0:0:{appointment.id}:0")
+    await son.forge(f"ap:cx:0:0:0:{appointment.id}:0")
     assert son.last_callback_answer()["show_alert"]
     async with bot.app.sessionmaker() as s:
         assert (await s.get(Appointment, appointment.id)).status.value == "booked"
@@ -172,7 +162,7 @@ async def test_the_resident_ends_it_and_chooses_who_gets_reminders(bot):
 
 @pytest.mark.parametrize("case", ["expired", "reused", "own"])
 async def test_expired_reused_and_own_links_are_refused(bot, case):
-    resident = person(bot, RESIDENT, "王桂芝")
+    resident = person(bot, RESIDENT)
     son, stranger = await _agreed(bot, SON, "王小明"), await _agreed(bot, STRANGER, "路人")
     await resident.send("/family")
     answer = await resident.tap(zh("➕ Link a family member"))
@@ -198,7 +188,7 @@ async def test_expired_reused_and_own_links_are_refused(bot, case):
 
 
 async def test_forged_family_buttons_are_refused(bot):
-    resident = person(bot, RESIDENT, "王桂芝")
+    resident = person(bot, RESIDENT)
     son, stranger = await _agreed(bot, SON, "王小明"), await _agreed(bot, STRANGER, "路人")
     await resident.send("/family")
     answer = await resident.tap(zh("➕ Link a family member"))
@@ -210,10 +200,10 @@ async def test_forged_family_buttons_are_refused(bot):
     # The son cannot allow himself; a stranger can neither allow nor end it, nor act for her.
     for p, data in ((son, f"fm:ok:{link.id}:0"), (stranger, f"fm:ok:{link.id}:0"),
                     (stranger, f"fm:end:{link.id}:0"), (stranger, f"fm:off:{link.id}:0")):
-        await forge(p, data)
+        await p.forge(data)
         assert p.last_callback_answer()["text"] == zh("This family link is not valid. Please ask for a new one.")
     for data in (f"fm:help:0:{mother_id}", f"fm:appts:0:{mother_id}", f"ci:forr:{mother_id}"):
-        await forge(stranger, data)
+        await stranger.forge(data)
         assert stranger.last_callback_answer()["text"] == zh(
             "You cannot act for this person: they have not linked you, or the link has ended."), data
     async with bot.app.sessionmaker() as s:

@@ -42,7 +42,7 @@ def _check(p: Person, key: str, answer: list) -> None:  # type: ignore[type-arg]
 
 @pytest.mark.parametrize("who", ["resident", "worker"])
 async def test_every_menu_key_offers_a_way_back_and_no_command(bot, who):
-    p = person(bot, RESIDENT, "王桂芝") if who == "resident" else person(bot, WORKER, "张伟")
+    p = person(bot, RESIDENT) if who == "resident" else person(bot, WORKER)
     await p.send("/start")
     keys = _menu_keys({Role.worker}, resident=False) if who == "worker" else _menu_keys(set(), resident=True)
     assert keys == p.reply_keyboard()
@@ -53,7 +53,7 @@ async def test_every_menu_key_offers_a_way_back_and_no_command(bot, who):
 
 
 async def test_the_resident_lists_lead_back_to_the_menu(bot):
-    p = person(bot, RESIDENT, "王桂芝")
+    p = person(bot, RESIDENT)
     await p.send("/start")
     for key in ("🙋 Ask for help", "📝 Report a problem", "📅 Book an appointment"):
         listed = (await p.send(zh(key)))[-1]

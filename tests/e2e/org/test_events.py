@@ -13,16 +13,7 @@ from sqlalchemy import select, update
 from bot.services import events
 from bot.services.invites import create_invite
 from models import EventSignup, Role, ServiceEvent, SignupStatus, User, utcnow
-from tests.e2e.cases.helpers import (
-    RESIDENT,
-    SECRETARY,
-    last_id,
-    person,
-    received,
-    run_job,
-    tap_in,
-    zh,
-)
+from tests.e2e.cases.helpers import RESIDENT, SECRETARY, person, run_job, zh
 
 OUTSIDER = 7000000042  # a resident of Minzhu community
 
@@ -41,39 +32,39 @@ async def test_service_day_with_a_waiting_list(bot):
         await s.execute(update(User).where(User.telegram_id == SECRETARY).values(locale="en"))
         await s.commit()
     first, second = await _volunteer(bot, 8600000001, "志愿者一"), await _volunteer(bot, 8600000002, "志愿者二")
-    resident, outsider = person(bot, RESIDENT, "王桂芝"), person(bot, OUTSIDER, "外社区")
-    secretary = person(bot, SECRETARY, "刘秀梅")
+    resident, outsider = person(bot, RESIDENT), person(bot, OUTSIDER, "外社区")
+    secretary = person(bot, SECRETARY)
     await secretary.send("/start")
     await outsider.send("/start")
     when = (utcnow() + timedelta(days=3)).astimezone(bot.app.settings.tz).strftime("%Y-%m-%d 09:00")
 
     listing = await secretary.from_menu("🎪 Service days")
-    await tap_in(secretary, listing[-1], "Announce an event")
+    await secretary.tap_in(listing[-1], "Announce an event")
     bad = await secretary.send("Volunteer service day\nnext week\nXinzhan station\n2")
     assert "2026-12-20 09:00" in bad[-1].text  # a clear answer; the form is still open
     preview = await secretary.send(f"Volunteer service day\n{when}\nXinzhan station\n2 seats\n3")
     assert "Seats: 2" in preview[-1].text and "hours: 3" in preview[-1].text
-    await tap_in(secretary, preview[-1], "Both")
+    await secretary.tap_in(preview[-1], "Both")
     async with bot.app.sessionmaker() as s:
         event = await s.scalar(select(ServiceEvent).order_by(ServiceEvent.id.desc()))
     assert (event.capacity, event.hours, event.audience.value) == (2, 3, "both")
 
-    offers = [await received(p, "Volunteer service day") for p in (resident, first, second)]
+    offers = [await p.received("Volunteer service day") for p in (resident, first, second)]
     assert not any("Volunteer service day" in (m.text or "") for m in outsider.messages())
     # The resident and the first volunteer take the two seats; the second volunteer waits.
     for p, offer in zip((resident, first, second), offers, strict=True):
-        await tap_in(p, offer, zh("✋ Sign up"))
+        await p.tap_in(offer, zh("✋ Sign up"))
     waiting = [a for a in bot.emu.callback_answers if a["chat_id"] == second.id][-1]
     assert waiting["show_alert"] and zh("⏳ It is full: you are on the waiting list and will be told if a seat "
                                         "comes free.") == waiting["text"]
-    card = await received(second, zh("⏳ You are number {n} on the waiting list.").format(n=1))
+    card = await second.received(zh("⏳ You are number {n} on the waiting list.").format(n=1))
     # A double sign-up is refused; the first volunteer cancels and the second is promoted and told.
     await second.press(card.message_id, f"ev:join:{event.id}:0")
     assert second.last_callback_answer()["show_alert"]
-    mark = last_id(second)
-    first_card = await received(first, zh("✅ You have a seat."))
-    await tap_in(first, first_card, zh("❌ Cancel my seat"))
-    await received(second, zh("🎉 A seat came free: you are now signed up for {title} ({when}).")[:6], after=mark)
+    mark = second.last_id
+    first_card = await first.received(zh("✅ You have a seat."))
+    await first.tap_in(first_card, zh("❌ Cancel my seat"))
+    await second.received(zh("🎉 A seat came free: you are now signed up for {title} ({when}).")[:6], after=mark)
     async with bot.app.sessionmaker() as s:
         rows = {u: st for u, st in (await s.execute(
             select(User.telegram_id, EventSignup.status).join(EventSignup, EventSignup.user_id == User.id)
@@ -81,30 +72,30 @@ async def test_service_day_with_a_waiting_list(bot):
     assert rows == {RESIDENT: SignupStatus.going, first.id: SignupStatus.cancelled, second.id: SignupStatus.going}
 
     # Forged presses: another community's resident, a resident at the attendance list.
-    await outsider.press(last_id(outsider), f"ev:join:{event.id}:0")
+    await outsider.press(outsider.last_id, f"ev:join:{event.id}:0")
     assert outsider.last_callback_answer()["show_alert"]
-    await resident.press(last_id(resident), f"ev:att:{event.id}:0")
+    await resident.press(resident.last_id, f"ev:att:{event.id}:0")
     assert resident.last_callback_answer()["show_alert"]
 
     # A day before, those with a seat are reminded (the job at an injected time), once.
-    marks = {p.id: last_id(p) for p in (resident, first, second)}
+    marks = {p.id: p.last_id for p in (resident, first, second)}
     for _ in range(2):
         await run_job(bot, "events.reminders", event.starts_at - timedelta(hours=2))
     for p in (resident, second):
-        await received(p, "Xinzhan station", after=marks[p.id])
+        await p.received("Xinzhan station", after=marks[p.id])
     assert not [m for m in first.messages() if m.message_id > marks[first.id]]
 
     # Attendance: too early is refused; once it started, staff mark who came.
-    details = await secretary.press(last_id(secretary), f"ev:view:{event.id}:0")
-    att = await tap_in(secretary, details[-1], "Attendance")
-    await tap_in(secretary, att[-1], "志愿者二")
+    details = await secretary.press(secretary.last_id, f"ev:view:{event.id}:0")
+    att = await secretary.tap_in(details[-1], "Attendance")
+    await secretary.tap_in(att[-1], "志愿者二")
     assert "started" in secretary.last_callback_answer()["text"]
     async with bot.app.sessionmaker() as s:
         await s.execute(update(ServiceEvent).where(ServiceEvent.id == event.id)
                         .values(starts_at=utcnow() - timedelta(hours=1)))
         await s.commit()
-    await tap_in(secretary, att[-1], "志愿者二")
-    await tap_in(secretary, secretary.last, "王桂芝")
+    await secretary.tap_in(att[-1], "志愿者二")
+    await secretary.tap_in(secretary.last, "王桂芝")
     async with bot.app.sessionmaker() as s:
         figures = await events.event_figures(s, select(ServiceEvent.community_id).where(ServiceEvent.id == event.id),
                                              utcnow() - timedelta(days=1), utcnow() + timedelta(days=1))

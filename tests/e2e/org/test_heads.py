@@ -31,9 +31,8 @@ from tests.e2e.cases.helpers import (
     RESIDENT,
     SECRETARY,
     WORKER,
-    last_id,
+    people,
     person,
-    received,
     run_job,
     zh,
 )
@@ -83,27 +82,26 @@ async def test_building_head_notice_followup_case_and_claims(bot):
 
     # The community secretary sends an important notice to the building, from chat. The
     # resident is on Telegram before it goes (the sender, woken at once, does not wait).
-    resident = person(bot, RESIDENT, "王桂芝")
-    secretary = person(bot, SECRETARY, "刘秀梅")
+    resident, secretary = people(bot, RESIDENT, SECRETARY)
     await secretary.send("/start")
     await address_notice(secretary, "Water is off tomorrow 9:00-12:00.", "Zhanqian Estate, Building 2")
     answer = await secretary.tap("Yes, ask them to confirm")
     await secretary.tap("Send now")
     for p in (head, unit_head, resident):
-        await received(p, "Water is off tomorrow")
+        await p.received("Water is off tomorrow")
     async with bot.app.sessionmaker() as s:
         notice = await s.scalar(select(Broadcast).order_by(Broadcast.id.desc()))
     # Nobody confirms; a day later each head gets their own neighbours, names without phones.
-    mark_head, mark_unit = last_id(head), last_id(unit_head)
+    mark_head, mark_unit = head.last_id, unit_head.last_id
     await run_job(bot, "broadcast_ack_followups", notice.followup_at + timedelta(minutes=1))
-    listing = await received(head, f"#{notice.id}", after=mark_head)
+    listing = await head.received(f"#{notice.id}", after=mark_head)
     assert "王桂芝" in listing.text and "孙大妈" in listing.text and "1390435" not in listing.text
-    unit_listing = await received(unit_head, f"#{notice.id}", after=mark_unit)
+    unit_listing = await unit_head.received(f"#{notice.id}", after=mark_unit)
     assert "王桂芝" in unit_listing.text and "孙大妈" not in unit_listing.text  # unit 1 is not theirs
 
     # The head files a case for a neighbour without Telegram.
-    worker = person(bot, WORKER, "张伟")
-    mark_worker = last_id(worker)
+    worker = person(bot, WORKER)
+    mark_worker = worker.last_id
     await head.from_menu(zh("🏢 My building"))
     await head.tap(zh("📝 File for a neighbour"))
     await head.tap(zh("➕ Someone new"))
@@ -111,7 +109,7 @@ async def test_building_head_notice_followup_case_and_claims(bot):
     await head.send("138 0000 1111")
     done = await head.send("厨房水管漏水，需要人来修")
     number = NUMBER_RE.search(done[-1].text).group(0)
-    await received(worker, number, after=mark_worker)  # the grid's workers are told, as for any new case
+    await worker.received(number, after=mark_worker)  # the grid's workers are told, as for any new case
     async with bot.app.sessionmaker() as s:
         case = await s.scalar(select(Case).where(Case.number == number))
         neighbour = await s.get(User, case.resident_id)
@@ -156,7 +154,7 @@ async def test_heads_are_refused_outside_their_scope(bot):
     assert head.last_callback_answer()["show_alert"]
     assert (await _user(bot, RESIDENT)).home_confirmed_at is None
     # A resident is no head: the buttons and the menu word do nothing for them.
-    plain = person(bot, RESIDENT, "王桂芝")
+    plain = person(bot, RESIDENT)
     await plain.send("/start")
     await plain.press(plain.last.message_id, "og:file:0")
     assert plain.last_callback_answer()["show_alert"]

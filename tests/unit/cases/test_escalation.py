@@ -13,17 +13,13 @@ from bot.services import cases
 from bot.services.cases.figures import figures
 from bot.services.errors import Conflict, InvalidInput, NotFound
 from bot.services.l10n import translator
-from models import Case, CaseEvent, CaseEventType, CaseKind, CaseStatus, OutboxKind, OutboxMessage
+from models import Case, CaseEventType, CaseKind, CaseStatus, OutboxKind, OutboxMessage
 from tests.factories import outbox
-from tests.unit.cases.world import SETTINGS, T0, buttons, make_world, sent_case
+from tests.unit.cases.world import SETTINGS, T0, buttons, events, make_world, sent_case
 
 
 def ctx(sessionmaker, now):  # type: ignore[no-untyped-def]
     return JobContext(sessionmaker=sessionmaker, settings=SETTINGS, due_at=now, now=now)
-
-
-async def _events(s, case_id: int, type_: CaseEventType) -> list[CaseEvent]:  # type: ignore[no-untyped-def]
-    return list(await s.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.type == type_)))
 
 
 def test_jobs_are_registered() -> None:
@@ -39,13 +35,13 @@ async def test_limits_escalate_to_grid_head_then_secretary_once(sessionmaker):
     job = REGISTRY["cases.time_limits"].func
     await job(ctx(sessionmaker, T0 + timedelta(hours=1)))  # within the limit: nothing
     async with sessionmaker() as s:
-        assert await _events(s, case.id, CaseEventType.accept_overdue) == []
+        assert await events(s, case.id, CaseEventType.accept_overdue) == []
     late = T0 + timedelta(hours=2, minutes=1)  # 11:01, the limit was 11:00
     await job(ctx(sessionmaker, late))
     await job(ctx(sessionmaker, late + timedelta(minutes=1)))  # a second run alerts nobody again
     async with sessionmaker() as s:
         w = await w.reload(s)
-        assert len(await _events(s, case.id, CaseEventType.accept_overdue)) == 1
+        assert len(await events(s, case.id, CaseEventType.accept_overdue)) == 1
         head_rows = [r for r in await outbox(s, w.head) if "⏰" in r.payload["text"]]
         assert len(head_rows) == 1 and buttons(head_rows[0]) == [  # the handles (issue 20)
                 f"cs:take:{case.id}:0", f"cs:asg:{case.id}:0", f"cs:rmd:{case.id}:0", f"cs:view:{case.id}:0"]
@@ -57,13 +53,13 @@ async def test_limits_escalate_to_grid_head_then_secretary_once(sessionmaker):
     # 8 working hours from Tuesday 09:00: Wednesday 10:00.  Tuesday evening: not yet.
     await job(ctx(sessionmaker, T0 + timedelta(hours=10)))
     async with sessionmaker() as s:
-        assert await _events(s, case.id, CaseEventType.handling_overdue) == []
+        assert await events(s, case.id, CaseEventType.handling_overdue) == []
     await job(ctx(sessionmaker, T0 + timedelta(days=1, hours=1, minutes=1)))
     await job(ctx(sessionmaker, T0 + timedelta(days=1, hours=2)))
     async with sessionmaker() as s:
         w = await w.reload(s)
-        events = await _events(s, case.id, CaseEventType.handling_overdue)
-        assert len(events) == 1 and events[0].public
+        overdue = await events(s, case.id, CaseEventType.handling_overdue)
+        assert len(overdue) == 1 and overdue[0].public
         staff_rows = [r for r in await outbox(s, w.staff) if "⏰" in r.payload["text"]]
         assert len(staff_rows) == 1 and buttons(staff_rows[0]) == [
             f"cs:take:{case.id}:0", f"cs:asg:{case.id}:0", f"cs:rmd:{case.id}:0", f"cs:view:{case.id}:0"]
@@ -108,7 +104,7 @@ async def test_department_round_trip_and_late_acknowledgement(sessionmaker):
     await job(ctx(sessionmaker, T0 + timedelta(hours=5, minutes=50)))
     async with sessionmaker() as s:
         w = await w.reload(s)
-        assert len(await _events(s, case.id, CaseEventType.dept_ack_overdue)) == 1
+        assert len(await events(s, case.id, CaseEventType.dept_ack_overdue)) == 1
         assert sum("⏰" in r.payload["text"] for r in await outbox(s, w.officer)) == 1
         assert sum("⏰" in r.payload["text"] for r in await outbox(s, w.staff)) == 1
         assert sum("⏰" in r.payload["text"] for r in await outbox(s, w.worker)) == 1
@@ -148,7 +144,7 @@ async def test_emergency_chain_repeats_until_acknowledged(sessionmaker):
     await job(ctx(sessionmaker, T0 + timedelta(minutes=10)))  # level 2
     async with sessionmaker() as s:
         w = await w.reload(s)
-        levels = [e.data["level"] for e in await _events(s, case.id, CaseEventType.emergency_alerted)]
+        levels = [e.data["level"] for e in await events(s, case.id, CaseEventType.emergency_alerted)]
         assert levels == [0, 1, 2]
         assert sum(r.kind == OutboxKind.emergency for r in await outbox(s, w.admin)) == 2
         assert sum(r.kind == OutboxKind.emergency for r in await outbox(s, w.worker)) == 3
@@ -173,7 +169,7 @@ async def test_emergency_chain_repeats_until_acknowledged(sessionmaker):
         await s.commit()
     await job(ctx(sessionmaker, T0 + timedelta(minutes=30)))
     async with sessionmaker() as s:
-        assert len(await _events(s, case.id, CaseEventType.emergency_alerted)) == 3
+        assert len(await events(s, case.id, CaseEventType.emergency_alerted)) == 3
         f = await figures(s, since=T0 - timedelta(hours=1), until=T0 + timedelta(hours=1))
         assert f.emergencies == 1 and f.emergency_ack_seconds_median == 12 * 60
 

@@ -17,7 +17,6 @@ from models import (
     AttachmentKind,
     Case,
     CaseAttachment,
-    CaseEvent,
     CaseEventType,
     CaseFollower,
     CaseKind,
@@ -29,6 +28,7 @@ from tests.unit.cases.world import (
     SETTINGS,
     T0,
     buttons,
+    events,
     make_world,
     photo,
     sent_case,
@@ -61,7 +61,7 @@ async def test_draft_collects_everything_and_send_numbers_routes_and_notifies(se
         assert case.accept_due_at.astimezone(SETTINGS.tz).strftime("%a %H:%M") == "Tue 14:30"
         # 16 working hours: Tuesday from 09:00 has 7 h, Wednesday 7.5 h; Thursday 08:30 + 1.5 h
         assert case.resolve_due_at.astimezone(SETTINGS.tz).strftime("%a %H:%M") == "Thu 10:00"
-        event = await s.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id))
+        event = (await events(s, case.id))[0]
         assert event.type == CaseEventType.submitted and event.data["authorisation"] == "代我去派出所开证明"
         assert event.data["needed_by"] == "2026-12-10"
         files = list(await s.scalars(select(CaseAttachment).where(CaseAttachment.case_id == case.id)))
@@ -222,9 +222,9 @@ async def test_a_problem_found_on_patrol_is_opened_for_the_grid(sessionmaker):
             CaseKind.report, CaseStatus.accepted, grid.id, w.worker.id, w.worker.id)
         assert case.building_id == w.place.buildings[0].id and (case.latitude, case.longitude) == (41.7, 125.9)
         assert case.number == "D1-2026-000001" and case.accept_due_at > T0
-        events = list(await s.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)))
-        assert [e.type for e in events] == [CaseEventType.submitted, CaseEventType.accepted]
-        assert events[0].data["diary_entry"] == 7
+        timeline = await events(s, case.id)
+        assert [e.type for e in timeline] == [CaseEventType.submitted, CaseEventType.accepted]
+        assert timeline[0].data["diary_entry"] == 7
         kinds = list(await s.scalars(select(CaseAttachment.kind).where(CaseAttachment.case_id == case.id)
                                      .order_by(CaseAttachment.id)))
         assert kinds == [AttachmentKind.photo, AttachmentKind.location]

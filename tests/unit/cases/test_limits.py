@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from bot.services import cases, homes
 from bot.services.cases.emergency import _alert
 from bot.services.errors import Conflict
-from models import Case, CaseEvent, CaseEventType, CaseKind, CaseStatus, OutboxKind, OutboxMessage
-from tests.unit.cases.world import SETTINGS, T0, make_world, sent_case
+from models import Case, CaseEventType, CaseKind, CaseStatus, OutboxKind, OutboxMessage
+from tests.unit.cases.world import SETTINGS, T0, events, make_world, sent_case
 
 LIMITS = SETTINGS.model_copy(update={"case_max_open": 3, "case_max_per_day": 4, "emergency_max_per_day": 2,
                                      "emergency_cooldown_minutes": 60, "relay_max_per_hour": 3})
@@ -88,11 +88,9 @@ async def test_an_emergency_cannot_be_flagged_again_within_the_cooldown(sessionm
         with pytest.raises(Conflict, match="emergency_cooldown") as refused:
             await cases.flag_emergency(s, LIMITS, w.resident, case.id, T0 + timedelta(minutes=10))
         assert refused.value.params["minutes"] == 50
-        flagged = select(func.count()).select_from(CaseEvent).where(
-            CaseEvent.case_id == case.id, CaseEvent.type == CaseEventType.emergency_flagged)
-        assert await s.scalar(flagged) == 1
+        assert len(await events(s, case.id, CaseEventType.emergency_flagged)) == 1
         await cases.flag_emergency(s, LIMITS, w.resident, case.id, T0 + timedelta(minutes=60))
-        assert await s.scalar(flagged) == 2
+        assert len(await events(s, case.id, CaseEventType.emergency_flagged)) == 2
 
 
 async def test_relay_messages_are_capped_per_case_per_hour(sessionmaker):
@@ -125,8 +123,7 @@ async def test_following_again_alerts_the_team_once(sessionmaker):
             await cases.follow_instead(s, LIMITS, w.neighbour, draft.id, case.id, T0 + timedelta(minutes=minute))
             told.append(await s.scalar(outbox) - before)
         assert told[0] > 0 and told[1:] == [0, 0]  # the team heard it once
-        assert await s.scalar(select(func.count()).select_from(CaseEvent).where(
-            CaseEvent.case_id == case.id, CaseEvent.type == CaseEventType.follower_joined)) == 3
+        assert len(await events(s, case.id, CaseEventType.follower_joined)) == 3
 
 
 async def test_an_emergency_alerts_each_person_once_per_level(sessionmaker):

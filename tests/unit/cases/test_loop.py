@@ -14,7 +14,6 @@ from bot.services.cases.figures import figures
 from bot.services.errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFound
 from models import (
     Case,
-    CaseEvent,
     CaseEventType,
     CaseKind,
     CaseStatus,
@@ -28,6 +27,7 @@ from tests.unit.cases.world import (
     SETTINGS,
     T0,
     buttons,
+    events,
     make_world,
     photo,
     sent_case,
@@ -57,9 +57,7 @@ async def test_accept_race_has_one_winner(sessionmaker):
     async with sessionmaker() as s:
         fresh = await s.get(Case, case.id)
         assert fresh.status == CaseStatus.accepted and fresh.owner_id is not None
-        accepted = await s.scalar(select(func.count()).select_from(CaseEvent).where(
-            CaseEvent.case_id == case.id, CaseEvent.type == CaseEventType.accepted))
-        assert accepted == 1
+        assert len(await events(s, case.id, CaseEventType.accepted)) == 1
         owner = await s.get(User, fresh.owner_id)
         with pytest.raises(Conflict, match="already_yours"):
             await cases.accept(s, SETTINGS, owner, case.id, T0)
@@ -180,7 +178,7 @@ async def test_full_loop_confirm_rate_and_figures(sessionmaker):
         assert types == [CaseEventType.submitted, CaseEventType.accepted, CaseEventType.started,
                          CaseEventType.handover, CaseEventType.handover, CaseEventType.resolved,
                          CaseEventType.confirmed, CaseEventType.rated]
-        confirmed = await s.scalar(select(CaseEvent).where(CaseEvent.type == CaseEventType.confirmed))
+        (confirmed,) = await events(s, case.id, CaseEventType.confirmed)
         assert confirmed.data == {"sign_off": True}
         owner_msgs = [m.payload["text"] for m in await outbox(s, w.worker)]
         assert any("5/5" in t for t in owner_msgs) and any("很及时" in t for t in owner_msgs)
@@ -249,6 +247,5 @@ async def test_outbox_rows_are_written_once_per_event_and_recipient(sessionmaker
         first = await s.scalar(select(func.count()).select_from(OutboxMessage))
         from bot.services.cases.intake import notify_new_case
 
-        event_id = await s.scalar(select(CaseEvent.id).where(CaseEvent.case_id == case.id))
-        await notify_new_case(s, SETTINGS, case, event_id)  # a retried handler, say
+        await notify_new_case(s, SETTINGS, case, (await events(s, case.id))[0].id)  # a retried handler, say
         assert await s.scalar(select(func.count()).select_from(OutboxMessage)) == first

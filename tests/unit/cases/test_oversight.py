@@ -7,14 +7,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
 
 from bot.jobs import REGISTRY, JobContext
 from bot.services import cases
 from bot.services.errors import Conflict, NotAllowed, NotFound
-from models import Case, CaseEvent, CaseEventType, CaseStatus
+from models import Case, CaseEventType, CaseStatus
 from tests.factories import outbox
-from tests.unit.cases.world import SETTINGS, T0, buttons, make_world, sent_case
+from tests.unit.cases.world import SETTINGS, T0, buttons, events, make_world, sent_case
 
 
 def ctx(sessionmaker, now):  # type: ignore[no-untyped-def]
@@ -26,7 +25,7 @@ async def run(sessionmaker, name: str, now) -> None:  # type: ignore[no-untyped-
 
 
 async def _types(s, case_id: int) -> list[CaseEventType]:  # type: ignore[no-untyped-def]
-    return list(await s.scalars(select(CaseEvent.type).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)))
+    return [e.type for e in await events(s, case_id)]
 
 
 def _texts(rows, needle: str) -> list[str]:  # type: ignore[no-untyped-def]

@@ -13,9 +13,9 @@ from bot.services import cases
 from bot.services.cases.common import add_event
 from bot.services.cases.figures import figures
 from bot.services.errors import Conflict, NotAllowed, NotFound
-from models import ActorRole, CaseEvent, CaseEventType, CaseRating, CaseStatus, CloseReason
+from models import ActorRole, CaseEventType, CaseRating, CaseStatus, CloseReason
 from tests.factories import outbox
-from tests.unit.cases.world import SETTINGS, T0, buttons, make_world, sent_case
+from tests.unit.cases.world import SETTINGS, T0, buttons, events, make_world, sent_case
 
 
 async def _found(s, w, reporter=None):  # type: ignore[no-untyped-def]
@@ -80,8 +80,7 @@ async def test_a_found_problem_is_confirmed_by_a_colleague_and_never_rated(sessi
         await cases.resolve(s, SETTINGS, w.worker2, case.id, "换了新井盖", None, T0 + timedelta(hours=3))
         await cases.confirm(s, SETTINGS, w.head, case.id, T0 + timedelta(hours=4))
         assert case.status == CaseStatus.closed and case.close_reason == CloseReason.confirmed
-        confirmed = await s.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id,
-                                                           CaseEvent.type == CaseEventType.confirmed))
+        (confirmed,) = await events(s, case.id, CaseEventType.confirmed)
         assert confirmed.actor_id == w.head.id and confirmed.actor_role == ActorRole.grid_head
         # Nobody rates it: not the filer (who stands as its "resident"), not the owner.
         assert "rate" not in (await cases.view(s, w.worker, case.id, "en", T0)).actions

@@ -13,6 +13,8 @@ from bot.services import cases
 from bot.services.cases.common import FileRef
 from models import (
     AttachmentKind,
+    CaseEvent,
+    CaseEventType,
     CaseKind,
     OutboxMessage,
     RoleGrant,
@@ -102,6 +104,14 @@ async def sent_case(session: AsyncSession, world: World, *, kind: CaseKind = Cas
     if kind == CaseKind.proxy:
         await cases.set_authorisation(session, resident, draft.id, "代我去派出所提交材料")
     return await cases.submit(session, SETTINGS, resident, draft.id, now, emergency=emergency)
+
+
+async def events(session: AsyncSession, case_id: int, type_: CaseEventType | None = None) -> list[CaseEvent]:
+    """A case's timeline (its events of ``type_`` only, if given), oldest first."""
+    stmt = select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
+    if type_ is not None:
+        stmt = stmt.where(CaseEvent.type == type_)
+    return list(await session.scalars(stmt))
 
 
 def buttons(row: OutboxMessage) -> list[str]:
