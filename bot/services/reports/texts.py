@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from bot.services import diary
 from bot.services.escape import esc
 from bot.services.l10n import Translate
 from bot.services.reports.common import GridRow, Report, Row, ScopeKind, Target
 from bot.services.reports.periods import Period
-from models import CareTag, OpinionCategory
+from models import EntryKind
 
 
 def pct(value: float | None) -> str:
@@ -59,25 +60,13 @@ def period_label(_: Translate, period: Period) -> str:
 
 
 def care_label(_: Translate, key: str) -> str:
-    return {
-        CareTag.elderly_alone: _("elderly living alone"),
-        CareTag.disabled: _("disabled"),
-        CareTag.member_hardship: _("party members in hardship"),
-        CareTag.family_difficulty: _("families in difficulty"),
-        CareTag.other: _("other"),
-    }.get(key, key)  # type: ignore[call-overload]
+    """A visit's care tag, named as the worker chose it in the diary (one name everywhere)."""
+    return diary.texts.category_label(_, EntryKind.visit, key)
 
 
 def opinion_label(_: Translate, key: str) -> str:
-    return {
-        OpinionCategory.environment: _("environment"),
-        OpinionCategory.property: _("property and housing"),
-        OpinionCategory.safety: _("safety"),
-        OpinionCategory.welfare: _("welfare"),
-        OpinionCategory.dispute: _("disputes"),
-        OpinionCategory.suggestion: _("suggestions"),
-        OpinionCategory.other: _("other"),
-    }.get(key, key)  # type: ignore[call-overload]
+    """An opinion's category, named as the worker chose it in the diary."""
+    return diary.texts.category_label(_, EntryKind.opinion, key)
 
 
 def categories(_: Translate, counts: dict[str, int], label) -> str:  # type: ignore[no-untyped-def]
