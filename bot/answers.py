@@ -91,7 +91,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from bot.aio import wait_event
-from bot.http import Files, prepared_body, prepared_files
+from bot.http import Files, prepared_body, prepared_files, result_unused
 from bot.middlewares import current_session
 from bot.retry import OutcomeUnknown
 from models import OutgoingFile, OutgoingRequest, utcnow
@@ -426,7 +426,7 @@ class AnswerJournal(BaseRequestMiddleware):
                 # leaves: a kill can then repeat only the one in flight.
                 await self.write_confirmed()
             try:
-                results[r.seq] = await self._send(bot, r.method, r.body, r.files)
+                results[r.seq] = await self._send(bot, r.method, r.body, r.files, result_wanted=r is raise_for)
             except BaseException as exc:
                 failure = exc if await self._failed(bot, ctx.update_id, r, exc) else None
                 if failure is None:
@@ -444,11 +444,16 @@ class AnswerJournal(BaseRequestMiddleware):
             await self._step_failed(bot, ctx)
         return results
 
-    async def _send(self, bot: Bot, method: TelegramMethod[Any], body: str | None, files: Files | None = None) -> Any:
+    async def _send(self, bot: Bot, method: TelegramMethod[Any], body: str | None, files: Files | None = None,
+                    *, result_wanted: bool = False) -> Any:
+        """Send a recorded request; its result is made into objects only when ``result_wanted``
+        (``send_now``'s caller reads it; the handler of any other answer got a placeholder)."""
         sending, prepared, attached = _sending.set(True), prepared_body.set(body), prepared_files.set(files)
+        unused = result_unused.set(not result_wanted)
         try:
             return await bot(method)
         finally:
+            result_unused.reset(unused)
             prepared_files.reset(attached)
             prepared_body.reset(prepared)
             _sending.reset(sending)

@@ -32,6 +32,10 @@ prepared_body: ContextVar[str | None] = ContextVar("prepared_body", default=None
 # The files such a body points to (``attach://<name>``): name -> (filename, bytes).
 Files = dict[str, tuple[str | None, bytes]]
 prepared_files: ContextVar[Files | None] = ContextVar("prepared_files", default=None)
+# Set while nobody will read a request's result (an answer sent after the commit, whose
+# handler got a placeholder): Telegram's answer is still checked for errors, but a
+# success is not made into objects (a sent message is a hundred-field model).
+result_unused: ContextVar[bool] = ContextVar("result_unused", default=False)
 
 
 class JsonAiohttpSession(AiohttpSession):
@@ -104,5 +108,9 @@ class JsonAiohttpSession(AiohttpSession):
             # An aiohttp error may quote the URL, and the URL holds the token.
             text = f"{type(exc).__name__}: {exc}".replace(bot.token, "<token>")
             raise TelegramNetworkError(method=method, message=text) from exc
+        if resp.status == 200 and result_unused.get():
+            answer = self.json_loads(raw_result)
+            if isinstance(answer, dict) and answer.get("ok") is True:
+                return cast(TelegramType, answer.get("result"))
         response = self.check_response(bot=bot, method=method, status_code=resp.status, content=raw_result)
         return cast(TelegramType, response.result)

@@ -9,10 +9,11 @@ from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import SendDocument, SendMessage
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.http import JsonAiohttpSession
+from bot.http import JsonAiohttpSession, result_unused
 from tests.conftest import BOT_TOKEN
 
 
@@ -73,3 +74,21 @@ async def test_closing_waits_for_tls_only_when_there_is_tls(monkeypatch):
     http = await tls.create_session()
     await tls.close()
     assert http.closed and slept == [0.25]
+
+
+async def test_a_result_nobody_reads_is_checked_but_not_made_into_objects(emulator):
+    """An answer sent after the commit (its handler got a placeholder): a success gives
+    Telegram's raw result, an error still raises as aiogram's would."""
+    session = JsonAiohttpSession(api=TelegramAPIServer.from_base(emulator.base_url))
+    bot = Bot(BOT_TOKEN, session=session)
+    user = emulator.create_user(first_name="测")
+    token = result_unused.set(True)
+    try:
+        raw = await bot.send_message(user.id, "你好")
+        with pytest.raises(TelegramBadRequest):
+            await bot.send_message(user.id, "")  # Telegram refuses an empty text
+    finally:
+        result_unused.reset(token)
+        await session.close()
+    assert isinstance(raw, dict) and raw["text"] == "你好" and raw["chat"]["id"] == user.id
+    assert [m.text for m in emulator.messages(user.id)] == ["你好"]
