@@ -49,7 +49,8 @@ from aiogram.types import TelegramObject
 from aiogram.utils.i18n import I18n
 from babel.support import LazyProxy
 from magic_filter import MagicFilter
-from magic_filter.operations import ComparatorOperation, GetAttributeOperation
+from magic_filter.operations import ComparatorOperation, FunctionOperation, GetAttributeOperation
+from magic_filter.util import in_op
 
 from handlers.filters import HasRole
 
@@ -74,20 +75,58 @@ def _original(item: FilterObject) -> Any:
     return getattr(item.callback, "__wrapped__", item.callback)
 
 
+def _translated(constant: Any) -> Callable[[], Any]:
+    """``constant`` as the handlers compare with it: a lazy label (or a collection of
+    them) in the current language, translated once per catalogue and language."""
+    items = tuple(constant) if isinstance(constant, tuple | list | set | frozenset) else None
+    lazy = isinstance(constant, LazyProxy) or (items is not None and any(isinstance(i, LazyProxy) for i in items))
+    if not lazy:
+        return lambda: constant
+    translations: weakref.WeakKeyDictionary[I18n, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+    def current() -> Any:
+        i18n = I18n.get_current(no_error=True)
+        if i18n is None:
+            return constant
+        by_locale = translations.get(i18n)
+        if by_locale is None:
+            by_locale = translations[i18n] = {}
+        locale = i18n.current_locale
+        value = by_locale.get(locale)
+        if value is None:
+            value = by_locale[locale] = (tuple(str(i) if isinstance(i, LazyProxy) else i for i in items)
+                                         if items is not None else str(constant))
+        return value
+
+    return current
+
+
 def _compile_magic(magic: MagicFilter) -> Quick:
-    """``F.a.b == x`` (attributes, then one comparison with a constant) as a plain
-    function answering as ``magic.resolve``; any other magic filter is resolved.
-    A lazy label (``F.text == labels.HELP``) is translated once per catalogue
-    and language, not at every comparison."""
+    """``F.a.b == x`` or ``F.a.b.in_(xs)`` (attributes, then one comparison with a
+    constant) as a plain function answering as ``magic.resolve``; any other magic
+    filter is resolved.  A lazy label (``F.text == labels.HELP``) is translated once
+    per catalogue and language, not at every comparison."""
     operations = magic._operations  # noqa: SLF001 - read only, to compile the common shape
     *attributes, last = operations
-    if (not attributes or not all(type(o) is GetAttributeOperation for o in attributes)
-            or type(last) is not ComparatorOperation or isinstance(last.right, MagicFilter)):
+    if not attributes or not all(type(o) is GetAttributeOperation for o in attributes):
+        return magic.resolve
+    if type(last) is ComparatorOperation and not isinstance(last.right, MagicFilter):
+        comparator = last.comparator
+        if isinstance(last.right, LazyProxy) and comparator not in (operator.eq, operator.ne):
+            return magic.resolve
+        constant = _translated(last.right)
+    elif (type(last) is FunctionOperation and last.function is in_op and len(last.args) == 1
+          and not last.kwargs and not isinstance(last.args[0], MagicFilter)):
+        constant = _translated(last.args[0])
+
+        def comparator(value: Any, collection: Any) -> bool:
+            try:
+                return value in collection
+            except TypeError:  # as magic_filter's in_op: not comparable, not in it
+                return False
+    else:
         return magic.resolve
     names = tuple(o.name for o in attributes)  # type: ignore[attr-defined]
-    right, comparator = last.right, last.comparator
-    lazy = isinstance(right, LazyProxy) and comparator in (operator.eq, operator.ne)
-    translations: weakref.WeakKeyDictionary[I18n, dict[str, str]] = weakref.WeakKeyDictionary()
 
     def compare(event: Any) -> Any:
         value = event
@@ -96,19 +135,7 @@ def _compile_magic(magic: MagicFilter) -> Quick:
                 value = getattr(value, name)
             except AttributeError:  # magic_filter rejects: the comparison is skipped, the answer None
                 return None
-        if lazy:
-            # ``text == proxy`` compares with the proxy's value in the current language.
-            i18n = I18n.get_current(no_error=True)
-            if i18n is not None:
-                by_locale = translations.get(i18n)
-                if by_locale is None:
-                    by_locale = translations[i18n] = {}
-                locale = i18n.current_locale
-                label = by_locale.get(locale)
-                if label is None:
-                    label = by_locale[locale] = str(right)
-                return comparator(value, label)
-        return comparator(value, right)
+        return comparator(value, constant())
 
     return compare
 

@@ -87,11 +87,12 @@ def _labels(routers: list[Router]) -> list[Any]:
             for handler in observer.handlers:
                 for item in handler.filters or ():
                     for operation in getattr(item.magic, "_operations", ()):
-                        right = getattr(operation, "right", None)
-                        if isinstance(right, str | LazyProxy):
-                            found.append(right)
-                        elif isinstance(right, list | tuple | set | frozenset):
-                            found.extend(r for r in right if isinstance(r, str | LazyProxy))
+                        # A comparison's constant, or the collection of ``F.text.in_(...)``.
+                        for right in (getattr(operation, "right", None), *getattr(operation, "args", ())):
+                            if isinstance(right, str | LazyProxy):
+                                found.append(right)
+                            elif isinstance(right, list | tuple | set | frozenset):
+                                found.extend(r for r in right if isinstance(r, str | LazyProxy))
         found.extend(_labels(router.sub_routers))
     return found
 
