@@ -207,7 +207,9 @@ class BroadcastMonitor:
         if self.limiter is not None:
             if self.limiter.is_paused():
                 return None  # a 429 pause: no request at all
-            await self.limiter.acquire()
+            slot = await self.limiter.acquire()
+            if not await self.limiter.admit(slot):
+                return None  # stopping
         try:
             await self.bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id, reply_markup=markup)
         except TelegramBadRequest as exc:
