@@ -86,11 +86,14 @@ def _db_backends_cpu(database_url: str) -> dict[int, float]:
     return out
 
 
-def _limiter_line(log: IO[bytes]) -> str | None:
-    """What a sender's limiter reported when it stopped (blocks taken, slots missed or replaced)."""
+def _limiter_counts(log: IO[bytes]) -> dict[str, int] | None:
+    """What a sender's limiter counted when it stopped (blocks taken, slots missed or replaced, pauses)."""
     log.seek(0)
     lines = [line for line in log.read().decode(errors="replace").splitlines() if "stopped; sent=" in line]
-    return lines[-1].split("limiter ", 1)[-1] if lines else None
+    if not lines or "; limiter " not in lines[-1]:
+        return None
+    pairs = (item.split("=", 1) for item in lines[-1].rsplit("; limiter ", 1)[1].split())
+    return {key: int(value) for key, value in pairs}
 
 
 async def _reset(database_url: str) -> None:
@@ -178,7 +181,7 @@ async def main_async(args: argparse.Namespace) -> dict:
         await emu.post("/_bench/caps", {"global": args.paid_rate, "chat": 1, "group": 20})
         t_mark = (await emu.get("/_bench/stats"))["now"]
         env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": emu.base, "DATABASE_URL": args.database_url,
-               "QUIET_HOURS": "", "LOG_LEVEL": "INFO", "DELIVERY_PAID_BROADCAST": "true",
+               "QUIET_HOURS": "", "LOG_LEVEL": "INFO", "LOG_FORMAT": "text", "DELIVERY_PAID_BROADCAST": "true",
                "DELIVERY_PAID_RATE": str(args.paid_rate), "JOBS_ENABLED": "false"}
         for name in ("REDIS_URL", "WEBHOOK_URL", "METRICS_PORT"):
             env.pop(name, None)
@@ -229,7 +232,7 @@ async def main_async(args: argparse.Namespace) -> dict:
             "sender_rss_mb_at_end": [s["rss_mb"] for s in last],
             "sender_rss_mb_peak": [max(x["senders"][i]["rss_mb"] for x in samples) for i in range(2)],
             "drained": open_rows == 0, "open_rows_at_end": open_rows,
-            "limiters": [_limiter_line(log) for log in logs],
+            "limiters": [_limiter_counts(log) for log in logs],
             "cpu_during_sending": others,
         }
         result["exactly_once"] = {"sends": stats["sends"], "distinct_recipients": stats["distinct_chats"],

@@ -219,7 +219,7 @@ class Sender:
             if close is not None:
                 await close()
             log.info("delivery: sender %s stopped; sent=%d %s; limiter %s", self.owner, self.stats.sent, self.stats,
-                     self.limiter.counts())
+                     " ".join(f"{k}={v}" for k, v in self.limiter.counts().items()))
 
     # ------------------------------------------------------------- recovery
     async def recover(self, *, takeover: bool = False) -> dict[str, int]:
