@@ -30,7 +30,9 @@ START = 1_000.0
 
 class SimClock:
     """Simulated time for ``parties`` tasks: it jumps to the earliest wake-up once
-    all of them sleep.  With no party running, a sleep just moves it on."""
+    all of them sleep, and wakes one party at a time (ties in the order they
+    slept), so the interleaving is the same on every run.  With no party
+    running, a sleep just moves it on."""
 
     def __init__(self) -> None:
         self.now = START
@@ -58,6 +60,7 @@ class SimClock:
     async def run(self, *parties: Callable[[], Awaitable[None]]) -> None:
         async def party(body: Callable[[], Awaitable[None]]) -> None:
             try:
+                await self.sleep(0)  # in line first: from here on one party runs at a time
                 await body()
             finally:
                 self.parties -= 1
