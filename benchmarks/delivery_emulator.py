@@ -8,6 +8,7 @@ Extra routes (JSON):
     POST /_bench/caps    {"global": 30, "chat": 1, "group": 20}   the emulator's flood caps
     POST /_bench/reset                                 forget the send log and the 429s
     GET  /_bench/stats?since=T                         accepted sends, 429s, rate over a window
+    GET  /_bench/count                                 accepted sends and 429s so far (cheap: a progress poll)
     GET  /_bench/memory                                this process's resident memory
 """
 
@@ -33,6 +34,7 @@ class BenchEmulator(BotAPIEmulator):
         app.router.add_post("/_bench/caps", self._caps)
         app.router.add_post("/_bench/reset", self._reset)
         app.router.add_get("/_bench/stats", self._stats)
+        app.router.add_get("/_bench/count", self._count)
         app.router.add_get("/_bench/memory", self._memory)
         app.router.add_get("/_bench/hits", self._hits)
         return app
@@ -87,6 +89,9 @@ class BenchEmulator(BotAPIEmulator):
             "rate_limit_scopes": sorted({h.scope for h in self.rate.hits}),
             "errors": sum(1 for c in self.calls if c.status != 200),
         })
+
+    async def _count(self, request: web.Request) -> web.Response:
+        return web.json_response({"sends": len(self.send_log), "rate_limit_hits": len(self.rate.hits)})
 
     async def _memory(self, request: web.Request) -> web.Response:
         import resource

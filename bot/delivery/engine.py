@@ -55,7 +55,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.aio import wait_event
 from bot.config import Settings
-from bot.delivery.limits import ChatLimits, LocalLimiter, SharedLimiter
+from bot.delivery.limits import ChatLimits, LocalLimiter, SharedLimiter, Slot
 from bot.delivery.quiet import in_quiet_hours
 from bot.delivery.transport import ClaimedRow, Outcome, SendError, Transport, classify_exception
 from bot.metrics import Metrics
@@ -218,7 +218,8 @@ class Sender:
             close = getattr(self.transport, "close", None)
             if close is not None:
                 await close()
-            log.info("delivery: sender %s stopped; sent=%d %s", self.owner, self.stats.sent, self.stats)
+            log.info("delivery: sender %s stopped; sent=%d %s; limiter %s", self.owner, self.stats.sent, self.stats,
+                     " ".join(f"{k}={v}" for k, v in self.limiter.counts().items()))
 
     # ------------------------------------------------------------- recovery
     async def recover(self, *, takeover: bool = False) -> dict[str, int]:
@@ -501,7 +502,7 @@ class Sender:
                 continue
             await self._slots.acquire()
             try:
-                granted = await self.limiter.acquire(len(self._marked) + len(self._ready) + len(self._delayed))
+                slot = await self.limiter.acquire(len(self._marked) + len(self._ready) + len(self._delayed))
             except asyncio.CancelledError:
                 self._slots.release()
                 raise
@@ -510,20 +511,29 @@ class Sender:
                 log.exception("delivery: the rate limiter failed; retrying")
                 await asyncio.sleep(1.0)
                 continue
-            if not granted or self._stopping or not self._marked:
+            if slot is None or self._stopping or not self._marked:
                 self._slots.release()
                 break
             row = self._marked.popleft()
             self.chats.take(row.chat_id, time.monotonic())
-            task = asyncio.create_task(self._send_one(row))
+            task = asyncio.create_task(self._send_one(row, slot))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
             self._feed_wake.set()
 
-    async def _send_one(self, row: ClaimedRow) -> None:
+    async def _send_one(self, row: ClaimedRow, slot: Slot) -> None:
         try:
             try:
-                await self.limiter.admit()
+                admitted = await self.limiter.admit(slot)
+            except Exception:
+                log.exception("delivery: the rate limiter failed; the row waits for another slot")
+                admitted = False
+            if not admitted:
+                # Never requested: back in line (on a stop, released with the other marked rows).
+                self._marked.appendleft(row)
+                self._send_wake.set()
+                return
+            try:
                 message_id = await self.transport.send(row)
                 result = _Result(row, Outcome.sent, message_id=message_id, at=self.clock())
             except SendError as err:

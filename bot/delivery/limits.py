@@ -7,7 +7,8 @@ the cap's length ever holds more than the cap (GCRA: sends are spread evenly
 at ``rate / (1 + margin)``, with a small burst allowance that still fits the
 window), and a 429 stops *all* sending until ``retry_after`` has passed.
 
-Two global limiters share one interface:
+Two global limiters share one interface (``slot = await acquire()``, then
+``await admit(slot)`` right before the request is written):
 
 * :class:`LocalLimiter`: the budget of one process (SQLite deployments run one).
 * :class:`SharedLimiter`: several processes on PostgreSQL take the budget in
@@ -15,6 +16,10 @@ Two global limiters share one interface:
   ``SELECT ... FOR UPDATE``), so together they stay under the cap; a 429 seen
   by one process is written to the same row and every process waits it out
   (the others notice it at their next block, a fraction of a second later).
+  A slot is used at its time or a little after (a third of the margin),
+  never later: a request that could not leave in time takes a fresh slot,
+  because the other processes, which it cannot see, are already sending in
+  the blocks after it.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -33,11 +38,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from models import DeliveryState
 
 # Sends are spaced for a rate this much below the cap: request latency varies,
-# and the server counts arrivals, not our departures.  A quarter of the margin
-# goes to a burst allowance, a quarter to keeping the pace when the event loop
-# wakes us late, and half is left for the latency jitter between us and the
-# server.  Fast paid broadcasts get a wider margin: one 429 costs them a full
-# second, a thousand messages.
+# and the server counts arrivals, not our departures.  In one process a quarter
+# of the margin goes to a burst allowance, a quarter to keeping the pace when
+# the event loop wakes us late, and half is left for the latency jitter between
+# us and the server; with several processes a third goes to a slot's allowed
+# lateness and two thirds to the jitter (SharedLimiter).  Fast paid broadcasts
+# get a wider margin: one 429 costs them a full second, a thousand messages.
 DEFAULT_MARGIN = 0.03
 FAST_MARGIN = 0.06
 FAST_RATE = 100
@@ -143,20 +149,33 @@ class ChatLimits:
         return len(self._chats)
 
 
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A send's place in the global budget: it may leave at ``at`` (the limiter's
+    clock) and, from a :class:`SharedLimiter`, no later than its lateness allows."""
+
+    at: float
+
+
+Sleep = Callable[[float], Awaitable[object]]
+
+
 class LocalLimiter:
     """The global budget of one process, plus the pause a 429 imposes.
 
     Waits are plain sleeps (a pause only ever extends them, and every wake-up
-    re-checks); :meth:`interrupt` makes waiting callers return False at their
-    next wake-up, within ``MAX_NAP``.
+    re-checks); :meth:`interrupt` makes waiting callers return None or False at
+    their next wake-up, within ``MAX_NAP``.  ``clock`` and ``sleep`` are
+    replaceable (tests run the limiters on a simulated clock).
     """
 
     MAX_NAP = 0.25
 
     def __init__(self, rate: float, *, margin: float | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
         self.gcra = Gcra(rate, 1.0, margin_for(rate) if margin is None else margin)
         self.clock = clock
+        self.sleep = sleep
         self.paused_until = 0.0  # on ``clock``
         self.pauses = 0
         self.interrupted = False
@@ -187,42 +206,51 @@ class LocalLimiter:
         while (delay := self.paused_until - self.clock()) > 0:
             if self.interrupted:
                 return False
-            await asyncio.sleep(min(delay, self.MAX_NAP))
+            await self.sleep(min(delay, self.MAX_NAP))
         return not self.interrupted
 
-    async def acquire(self, want: int = 1) -> bool:
-        """Wait for the next global slot (and for any pause to end); False if interrupted."""
+    async def acquire(self, want: int = 1) -> Slot | None:
+        """Wait for the next global slot (and for any pause to end); None if interrupted.
+
+        Hand the slot to :meth:`admit` right before the request is written."""
         while True:
             if not await self.wait_unpaused():
-                return False
+                return None
             now = self.clock()
             ready = self.gcra.ready_at(now)
             if ready <= now:
                 self.gcra.take(now)
-                return True
-            await asyncio.sleep(min(ready - now, self.MAX_NAP))
+                return Slot(now)
+            await self.sleep(min(ready - now, self.MAX_NAP))
 
-    async def admit(self) -> None:
-        """The last check, right before a request is written.
+    async def admit(self, slot: Slot | None = None) -> bool:
+        """The last check, right before a request is written; False: do not send (stopping).
 
         Pacing can be undone by a stall between taking a slot and writing the
         request (a garbage collection, a busy event loop): requests delayed
         together then leave together.  This sliding-window log of actual
         departures keeps any window of one second plus the margin under
         the cap, whatever happened before, and waits out a 429 pause too.
+        One process sees all of its own sends, so the log is exact here.
         """
         while True:
             if (delay := self.paused_until - self.clock()) > 0:
-                await asyncio.sleep(delay)
+                if self.interrupted:
+                    return False
+                await self.sleep(min(delay, self.MAX_NAP))
                 continue
-            now = time.monotonic()
+            now = self.clock()
             log = self._log
             while log and log[0] <= now - self._window:
                 log.popleft()
             if len(log) < self._cap:
                 log.append(now)
-                return
-            await asyncio.sleep(log[0] + self._window - now)
+                return True
+            await self.sleep(log[0] + self._window - now)
+
+    def counts(self) -> dict[str, int]:
+        """For the log: 429 pauses."""
+        return {"pauses": self.pauses}
 
     async def close(self) -> None:
         return None
@@ -231,26 +259,45 @@ class LocalLimiter:
 class SharedLimiter(LocalLimiter):
     """The global budget shared through the ``delivery_state`` row (PostgreSQL).
 
-    The budget is taken ``BLOCK_SECONDS`` at a time: a block is a number of
-    sends and the stretch of (wall-clock) time they belong to; the shared
-    ``tat`` moves past it under a row lock, so blocks of different processes
-    never overlap.  Inside its block a process paces itself like
-    :class:`LocalLimiter`.  Clocks of the processes are assumed in step (one
-    host, or NTP).
+    The budget is a sequence of time slots ``interval`` apart (the rate less
+    the margin), handed out in blocks of up to ``BLOCK_SECONDS``: under the
+    row lock a process takes ``n`` slots from the shared ``tat`` on and moves
+    it past them, so the slots of all processes together are never closer
+    than ``interval``.  Clocks of the processes are assumed in step (one host,
+    or NTP).
+
+    The rule that makes the sharing exact: a slot is used no earlier than its
+    time and no later than ``late`` after it.  Then any window of one second
+    holds only sends whose slots lie in a window of ``1 + late`` seconds, at
+    most ``ceil((1 + late) / interval)`` of them, below the cap as long as
+    ``late`` is below the margin (a third of it: the rest is left for the
+    latency jitter between us and the server, which counts arrivals).  A
+    process cannot see the other processes' sends, so a slot it could not use
+    in time (a stall between taking it and writing the request: a claim's
+    results, a garbage collection, a busy machine) is never used late:
+    :meth:`admit` takes a fresh one instead, and slots of a block that went
+    by unused are given up (``missed``).  A late slot used anyway would share
+    its second with the next block of another process.
     """
 
     NAME = "global"
 
     def __init__(self, rate: float, sessionmaker: async_sessionmaker[AsyncSession], *,
-                 margin: float | None = None) -> None:
-        super().__init__(rate, margin=margin, clock=time.time)
+                 margin: float | None = None, clock: Callable[[], float] = time.time,
+                 sleep: Sleep = asyncio.sleep) -> None:
+        super().__init__(rate, margin=margin, clock=clock, sleep=sleep)
         self.sessionmaker = sessionmaker
-        self._budget = 0
-        self._block_end = 0.0
+        self.late = self.gcra.margin / 3
+        self._slots: deque[float] = deque()  # the times of our block's slots not used yet
+        self._want = 1
         self._lock = asyncio.Lock()
-        # A quarter of the margin: a block is not used later than this after its end.
-        self.max_late = max(0.002, self.gcra.margin / 4)
         self.blocks = 0
+        self.missed = 0  # slots of our blocks that went by unused
+        self.voided = 0  # slots too late at the request: replaced by a fresh one
+
+    def counts(self) -> dict[str, int]:
+        """For the log: blocks taken, slots gone by unused, slots replaced at the request, 429 pauses."""
+        return {"blocks": self.blocks, "missed": self.missed, "voided": self.voided, "pauses": self.pauses}
 
     async def _take_block(self, want: int) -> None:
         interval = self.gcra.interval
@@ -269,14 +316,12 @@ class SharedLimiter(LocalLimiter):
             start = max(now, state.tat, self.paused_until)
             state.tat = start + n * interval
             await session.commit()
-        self._budget = n
-        self._block_end = start + n * interval
-        self.gcra.tat = max(self.gcra.tat, start)
+        self._slots = deque(start + k * interval for k in range(n))
         self.blocks += 1
 
     def pause(self, seconds: float) -> None:
         super().pause(seconds)
-        self._budget = 0  # the block is void: take a new one after the pause
+        self._slots.clear()  # the block is void: take a new one after the pause
         task = asyncio.get_running_loop().create_task(self._share_pause(self.paused_until))
         task.add_done_callback(lambda t: t.exception())
 
@@ -290,20 +335,36 @@ class SharedLimiter(LocalLimiter):
                 state.tat = max(state.tat, until)
             await session.commit()
 
-    async def acquire(self, want: int = 1) -> bool:
+    async def acquire(self, want: int = 1) -> Slot | None:
+        """The next slot of our block (a new block when it is used up or gone by)."""
+        self._want = max(1, want)
         async with self._lock:
             while True:
                 if not await self.wait_unpaused():
-                    return False
+                    return None
                 now = self.clock()
-                if self._budget <= 0 or now > self._block_end + self.max_late:
+                slots = self._slots
+                while slots and slots[0] + self.late < now:
+                    slots.popleft()
+                    self.missed += 1
+                if not slots:
                     # Shielded: a stop never cuts the short transaction in half.
-                    await asyncio.shield(self._take_block(want))
+                    await asyncio.shield(self._take_block(self._want))
                     continue
-                ready = self.gcra.ready_at(now)
-                if ready > now:
-                    await asyncio.sleep(min(ready - now, self.MAX_NAP))
+                if slots[0] > now:
+                    await self.sleep(min(slots[0] - now, self.MAX_NAP))
                     continue
-                self.gcra.take(now)
-                self._budget -= 1
+                return Slot(slots.popleft())
+
+    async def admit(self, slot: Slot | None = None) -> bool:
+        """Right before the request: the slot is still on time, or a fresh one is taken
+        (after any pause); False: do not send (stopping)."""
+        while True:
+            if slot is None:
+                return False
+            if self.is_paused() and not await self.wait_unpaused():
+                return False
+            if self.clock() <= slot.at + self.late:
                 return True
+            self.voided += 1
+            slot = await self.acquire(self._want)

@@ -309,3 +309,36 @@ async def test_a_notice_is_signed_by_the_office_never_the_person(demo_sessionmak
     assert signed[HEAD_XS01][0] == "📢 来自新站社区第一网格的通知\n\n通知"
     assert signed[ADMIN][0] == "📢 来自东昌区的通知\n\n通知"
     assert not [t for t, name in signed.values() if name and name in t]
+
+
+async def test_a_broadcast_is_finished_once_no_row_is_open(demo_sessionmaker):
+    async with demo_sessionmaker() as s:
+        head = await _user(s, HEAD_XS01)
+        ref = ScopeRef(BroadcastScope.grid, await _code(s, Grid, "DC-XS-01"))
+        await _add_residents(s, "DC-XS-01-01", 3, first=8200000500)
+        b = await svc.create_broadcast(s, head, ref=ref, audience=BroadcastAudience.residents, text="x",
+                                       now=utcnow(), locale="en", default_locale="zh-Hans")
+        await s.commit()
+        rows = list(await s.scalars(select(OutboxMessage.id).where(OutboxMessage.broadcast_id == b.id)
+                                    .order_by(OutboxMessage.id)))
+        for status in (OutboxStatus.pending, OutboxStatus.claimed, OutboxStatus.sending):
+            await s.execute(update(OutboxMessage).where(OutboxMessage.broadcast_id == b.id)
+                            .values(status=OutboxStatus.sent))
+            await s.execute(update(OutboxMessage).where(OutboxMessage.id == rows[-1]).values(status=status))
+            assert not await svc.finish_if_drained(s, b.id, utcnow()), status  # one open row is enough
+        await s.execute(update(OutboxMessage).where(OutboxMessage.id == rows[-1])
+                        .values(status=OutboxStatus.unknown))
+        assert await svc.finish_if_drained(s, b.id, utcnow())
+        assert not await svc.finish_if_drained(s, b.id, utcnow())  # done already: one process wins
+        await s.commit()
+        assert (await s.get(Broadcast, b.id)).status == BroadcastStatus.done
+
+
+def test_the_progress_monitor_waits_longer_after_a_costly_tick():
+    from bot.config import Settings
+    from bot.delivery.progress import PROGRESS_INTERVAL, TICK_COST_FACTOR, BroadcastMonitor
+
+    monitor = BroadcastMonitor(None, None, Settings(_env_file=None), None)  # type: ignore[arg-type]
+    assert monitor.pause_after(0.01) == PROGRESS_INTERVAL  # a small broadcast: every few seconds
+    # Counting 2 million rows took 0.4 s: the next count comes after 20 times that.
+    assert monitor.pause_after(0.4) == 0.4 * TICK_COST_FACTOR > PROGRESS_INTERVAL
