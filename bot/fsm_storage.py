@@ -114,12 +114,12 @@ class SQLStorage(KeepsStateBefore):
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         value = state.state if isinstance(state, State) else state
-        await self._keep_before(key)
         async with self._session() as (session, own):
             row_key = self._key(key)
             known = self._known(session, row_key)
             if value is None and known is not None and known.data is None:
-                return  # no row to clear
+                return  # no row to clear: nothing changes, nothing to keep
+            await self._keep_before(key)
             params = {"row_key": row_key, "new_state": value, "now": utcnow()}
             # Clearing never creates a row; setting creates or updates it.
             await self._write(session, _CLEAR_STATE if value is None else _SET_STATE[session.bind.dialect.name],
@@ -136,12 +136,12 @@ class SQLStorage(KeepsStateBefore):
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         data = dict(data)
-        await self._keep_before(key)
         async with self._session() as (session, own):
             row_key = self._key(key)
             known = self._known(session, row_key)
             if not data and known is not None and known.data is None:
-                return  # no row to clear
+                return  # no row to clear: nothing changes, nothing to keep
+            await self._keep_before(key)
             params = {"row_key": row_key, "new_data": json.dumps(data, ensure_ascii=False), "now": utcnow()}
             await self._write(session, _SET_DATA[session.bind.dialect.name] if data else _CLEAR_DATA, params)
             if own:
