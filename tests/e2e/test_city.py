@@ -6,10 +6,12 @@ tell which command they answer.  Mid-burst one process is killed with SIGKILL an
 later, another is stopped with SIGTERM.  Then:
 
 * every update is stored once and done, none failed;
-* no message is answered twice, and each chat's answers come in the order of its
-  messages; an answer may be missing only where the killed process had committed the
-  update and died before its answer left (its row still names that process: the
-  documented cost of a crash, bot/inbound.py);
+* every message is answered, and each chat's answers come in the order of its
+  messages: the answers the killed process had recorded and not sent are sent by the
+  survivor before the chat's next one; an answer repeats (once, right after itself)
+  only where the killed process had it in flight or answered and not yet confirmed
+  (its update's row still names that process: the documented cost of a crash,
+  bot/answers.py);
 * only one process called ``setWebhook``;
 * every live process's ``/metrics`` parses with prometheus-client's parser and counts
   what it did; ``/readyz`` of the third process, which reaches PostgreSQL through a TCP
@@ -33,7 +35,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from models import InboundStatus, InboundUpdate
+from models import InboundStatus, InboundUpdate, OutgoingRequest
 from models.database import create_engine, create_sessionmaker
 from tests.cluster import (
     RoundRobinProxy,
@@ -122,7 +124,15 @@ async def test_three_webhook_processes_lose_nothing_repeat_nothing_keep_order(
             rows = await _inbound(sessionmaker)
             return len(rows) == total and all(r.status == InboundStatus.done for r in rows)
 
+        async def answers_of_the_stopped_sent() -> bool:
+            """The answers bot-1 (killed) and bot-2 (stopped) recorded and had not confirmed
+            sent are taken over by the survivor, which sends them."""
+            async with sessionmaker() as s:
+                return not await s.scalar(select(func.count()).select_from(OutgoingRequest)
+                                          .where(OutgoingRequest.owner.in_(("bot-1", "bot-2"))))
+
         await _until(all_done, 120)
+        await _until(answers_of_the_stopped_sent, 60)
         rows = await _inbound(sessionmaker)
         assert sorted(Counter(r.update_id for r in rows).values()) == [1] * total
         assert min(proxy.forwarded.values()) > 0  # all three took part
@@ -144,18 +154,21 @@ async def test_three_webhook_processes_lose_nothing_repeat_nothing_keep_order(
         await wait_http(f"{base}/readyz", procs[2], logs[2], timeout=30)
         assert await end_process(procs[2], signal.SIGTERM) == 0  # its last answers have left
 
-        # -- each message answered at most once, in order; a missing answer only from the crash
-        for user in users:
-            got = [answered(m.text or "") for m in emulator.messages(user.id) if m.from_bot]
-            positions = [BURST.index(c) for c in got]
-            assert positions == sorted(set(positions)), (user.id, got)  # in order, none twice
-        by_chat = {(u.id, c) for u in users for c in BURST}
-        missing = by_chat - {(u.id, answered(m.text or "")) for u in users for m in emulator.messages(u.id)
-                             if m.from_bot}
+        # -- every message answered, in order; twice only where the kill came ---------------
+        # An answer of the killed process that Telegram had (in flight at the kill, or answered
+        # and its confirmation not yet written) is sent again by the survivor: that one may
+        # come twice, right after itself (bot/answers.py); nothing else is repeated or lost.
+        async with sessionmaker() as s:
+            assert await s.scalar(select(func.count()).select_from(OutgoingRequest)) == 0
         command_of = {(r.update_id): json.loads(r.payload)["message"]["text"] for r in rows}
         crashed = {(r.chat_id, command_of[r.update_id]) for r in rows if r.owner == "bot-1"}
-        assert missing <= crashed, missing - crashed
-        assert len(missing) <= 10, missing
+        repeated = 0
+        for user in users:
+            got = [answered(m.text or "") for m in emulator.messages(user.id) if m.from_bot]
+            once = [c for i, c in enumerate(got) if not (i and c == got[i - 1] and (user.id, c) in crashed)]
+            repeated += len(got) - len(once)
+            assert once == BURST, (user.id, got)  # all of them, in order, none twice but the kill's
+        assert repeated <= 10, repeated
 
         async with sessionmaker() as s:
             assert await s.scalar(select(func.count()).select_from(InboundUpdate)
