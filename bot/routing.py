@@ -83,14 +83,21 @@ def _translated(constant: Any) -> Callable[[], Any]:
     if not lazy:
         return lambda: constant
     translations: weakref.WeakKeyDictionary[I18n, dict[str, Any]] = weakref.WeakKeyDictionary()
+    # The last catalogue's translations at hand: a bot has one (a WeakKeyDictionary
+    # lookup makes a weak reference each time, on every comparison of every message).
+    last: list[Any] = [None, None]
 
     def current() -> Any:
         i18n = I18n.get_current(no_error=True)
         if i18n is None:
             return constant
-        by_locale = translations.get(i18n)
-        if by_locale is None:
-            by_locale = translations[i18n] = {}
+        if i18n is last[0]:
+            by_locale = last[1]
+        else:
+            by_locale = translations.get(i18n)
+            if by_locale is None:
+                by_locale = translations[i18n] = {}
+            last[0], last[1] = i18n, by_locale
         locale = i18n.current_locale
         value = by_locale.get(locale)
         if value is None:
