@@ -21,10 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.i18n import PoI18n
+from bot.services import cases, privacy
 from bot.services import users as user_service
 from bot.services.errors import DomainError
 from handlers import labels
 from handlers.callbacks import PageCb, PlaceCb, PrivacyCb, ProfileCb
+from handlers.cases import ui as cases_ui
+from handlers.cases.ui import CaseIntake
 from handlers.keyboards import (
     cancel_button,
     language_keyboard,
@@ -38,7 +41,7 @@ from handlers.refusal import error_text
 from handlers.render import esc
 from handlers.replies import edit_in_place
 from handlers.states import Registration
-from models import Grid, User
+from models import CaseKind, Grid, User, utcnow
 
 PROMPTS = {
     "c": lambda: _("Which community do you live in?"),
@@ -165,10 +168,11 @@ async def building_picked(
     await edit_in_place(query, _("✅ Your home: {community} · {grid} · {building}").format(
         community=esc(home.community), grid=esc(home.grid), building=esc(home.building)), None)
     if isinstance(query.message, Message):
-        await _after_home(query.message, user, state)
+        await _after_home(query.message, user, state, session, i18n.current_locale)
 
 
-async def _after_home(message: Message, user: User, state: FSMContext) -> None:
+async def _after_home(message: Message, user: User, state: FSMContext, session: AsyncSession,
+                      locale: str) -> None:
     if user.phone is None:
         await state.set_state(Registration.phone)
         await message.answer(
@@ -176,15 +180,47 @@ async def _after_home(message: Message, user: User, state: FSMContext) -> None:
             reply_markup=phone_keyboard(),
         )
         return
-    await _finish(message, user, state)
+    await _finish(message, user, state, session, locale)
 
 
-async def _finish(message: Message, user: User, state: FSMContext) -> None:
+async def _finish(message: Message, user: User, state: FSMContext, session: AsyncSession, locale: str) -> None:
+    offer = bool((await state.get_data()).get(EARLIER))
     await state.clear()
     await message.answer(
         _("You are all set. Choose what you need from the menu below."),
         reply_markup=main_menu(user_service.staff_roles(user), resident=True),
     )
+    if offer:
+        await _offer_earlier_words(message, user, state, session, locale)
+
+
+# Set in the conversation when someone agrees to the privacy notice: at the end of their
+# registration, what they wrote before agreeing is offered back (bot/services/privacy/earlier.py).
+EARLIER = "earlier_words"
+
+
+async def _offer_earlier_words(message: Message, user: User, state: FSMContext, session: AsyncSession,
+                               locale: str) -> None:
+    """Their words from before the notice, as an unsent request: ✅ Send or ❌ Cancel."""
+    words = await privacy.words_before_consent(session, user)
+    if not words or await cases.pending_draft(session, user) is not None:
+        return
+    try:
+        async with session.begin_nested():  # refused: only this is undone, the answers above stay
+            draft = await cases.start_draft(session, user, kind=CaseKind.request, service_id=None, now=utcnow())
+            for text in words:
+                await cases.add_text(session, user, draft.id, text, locale)
+    except DomainError:  # too long for a request, say: not offered, the menu is there
+        return
+    await session.commit()
+    await state.set_state(CaseIntake.collect)
+    await state.set_data({"draft": draft.id})
+    quoted = "\n".join(f"«{esc(text[:300])}»" for text in words)
+    await message.answer(
+        _("Before you agreed you wrote:\n{words}\nShall I send it to your grid team as a request? "
+          "Add photos, a voice message or your location if it helps, then tap ✅ Send. "
+          "(❌ Cancel if not.)").format(words=quoted),
+        reply_markup=cases_ui.intake_keyboard())
 
 
 async def place_typed(message: Message, session: AsyncSession, state: FSMContext, i18n: PoI18n) -> None:
@@ -237,7 +273,8 @@ async def location_shared(message: Message, session: AsyncSession, user: User, s
                          reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
 
 
-async def phone_shared(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
+async def phone_shared(message: Message, session: AsyncSession, user: User, state: FSMContext,
+                       i18n: PoI18n) -> None:
     assert message.contact is not None
     try:
         user_service.set_phone(user, message.contact.phone_number, contact_user_id=message.contact.user_id)
@@ -246,11 +283,12 @@ async def phone_shared(message: Message, session: AsyncSession, user: User, stat
         return
     await session.commit()
     await message.answer(_("Thank you, your phone number is saved."), reply_markup=ReplyKeyboardRemove())
-    await _finish(message, user, state)
+    await _finish(message, user, state, session, i18n.current_locale)
 
 
-async def phone_skipped(message: Message, user: User, state: FSMContext) -> None:
-    await _finish(message, user, state)
+async def phone_skipped(message: Message, session: AsyncSession, user: User, state: FSMContext,
+                        i18n: PoI18n) -> None:
+    await _finish(message, user, state, session, i18n.current_locale)
 
 
 async def phone_other(message: Message) -> None:
@@ -267,8 +305,10 @@ async def privacy_agreed(query: CallbackQuery, session: AsyncSession, user: User
     if isinstance(query.message, Message):
         if needs_home(user):
             await ask_place(query.message, state, session, i18n.current_locale)
+            await state.update_data({EARLIER: True})
         else:
-            await _finish(query.message, user, state)
+            await state.update_data({EARLIER: True})
+            await _finish(query.message, user, state, session, i18n.current_locale)
 
 
 async def profile_action(

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.services.invites import create_invite
-from models import Building, Invite, Role, User, utcnow
+from models import Building, Case, CaseStatus, Invite, Role, User, utcnow
 from tests.conftest import BOT_TOKEN
 from tests.e2e.conftest import make_settings
 from tests.e2e.harness import start_bot
@@ -339,3 +339,31 @@ async def test_registration_state_lives_in_redis(emulator, db_url, demo_sessionm
         assert "✅ 您的住址" in p.messages()[-2].text
     finally:
         await bot.stop()
+
+
+async def test_what_a_stranger_wrote_before_agreeing_is_offered_back_once(running, demo_sessionmaker):
+    """Her first message is the matter itself; the privacy notice comes first and nothing is
+    made of it.  Once she agreed and told where she lives, her words come back as an unsent
+    request: ✅ Send files it, with those very words.  A later change of phone offers nothing."""
+    p = running.person(running.emu.create_user(first_name="张桂兰", language_code="zh-hans"))
+    first = await p.send("三号楼楼道的灯坏了，晚上看不见")
+    assert any("您的信息和您的权利" in (m.text or "") for m in first)
+    await p.send("/start")  # a command is not a matter: not offered back
+    await p.tap("✅ 同意")
+    await p.send("站前 2号")
+    await p.tap("🏠 站前小区2号楼")
+    offered = await p.send("跳过")
+    offer = offered[-1].text or ""
+    assert "您同意之前发来过" in offer and "三号楼楼道的灯坏了，晚上看不见" in offer and "/start" not in offer
+    assert "✅ 发送" in p.reply_keyboard()
+    async with demo_sessionmaker() as s:  # not sent before she says so
+        assert (await s.scalar(select(Case).join(User, User.id == Case.resident_id)
+                               .where(User.telegram_id == p.id))).status == CaseStatus.draft
+    await p.send("✅ 发送")
+    async with demo_sessionmaker() as s:
+        case = await s.scalar(select(Case).join(User, User.id == Case.resident_id).where(User.telegram_id == p.id))
+        assert case.status == CaseStatus.new and case.description == "三号楼楼道的灯坏了，晚上看不见"
+    await p.send("👤 我的资料")
+    await p.tap("📱")
+    answer = await p.send("跳过")
+    assert not any("您同意之前发来过" in (m.text or "") for m in answer)

@@ -1,0 +1,45 @@
+"""What a person wrote before agreeing to the privacy notice.
+
+A stranger's first message is often the whole matter ("楼道的灯坏了"), and the
+privacy notice comes first: nothing is made of it before they agree.  The raw
+update is kept anyway, like every update, for ``RETENTION_DAYS``
+(``retention.py``).  Once they have agreed and told where they live, the bot
+offers those words back, once, to send as a request: they see them and choose;
+nothing is sent, or kept in a case, unless they do.  docs/privacy.md says so.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import InboundUpdate, User
+
+# Words written this long before agreeing are no longer the matter at hand.
+WITHIN = timedelta(hours=24)
+# At most this many messages are offered back (the last ones).
+MAX_MESSAGES = 5
+
+
+async def words_before_consent(session: AsyncSession, user: User) -> list[str]:
+    """The texts ``user`` sent the bot in private before agreeing to the privacy notice
+    (in the day before, commands left out), oldest first; [] until they have agreed."""
+    agreed = user.privacy_consent_at
+    if agreed is None:
+        return []
+    payloads = await session.scalars(
+        select(InboundUpdate.payload)
+        .where(InboundUpdate.chat_id == user.telegram_id, InboundUpdate.received_at <= agreed,
+               InboundUpdate.received_at >= agreed - WITHIN)
+        .order_by(InboundUpdate.update_id)
+    )
+    words: list[str] = []
+    for payload in payloads:
+        message = json.loads(payload).get("message") or {}
+        text = (message.get("text") or "").strip()
+        if text and not text.startswith("/"):
+            words.append(text)
+    return words[-MAX_MESSAGES:]
