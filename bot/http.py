@@ -61,7 +61,9 @@ class JsonAiohttpSession(AiohttpSession):
         """The method as one JSON object, its files named by ``attach://<name>``."""
         files: dict[str, InputFile] = {}
         body: dict[str, Any] = {}
-        for key, value in method.model_dump(warnings=False).items():
+        # Fields left empty are dropped by pydantic (in Rust) rather than one by one by
+        # prepare_value, which drops them too: a message and its buttons have dozens.
+        for key, value in method.model_dump(warnings=False, exclude_none=True).items():
             prepared = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
             if prepared is not None:
                 body[key] = prepared
