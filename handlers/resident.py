@@ -297,6 +297,7 @@ async def phone_other(message: Message) -> None:
 
 async def privacy_agreed(query: CallbackQuery, session: AsyncSession, user: User, state: FSMContext,
                          i18n: PoI18n) -> None:
+    first_time = user.privacy_consent_at is None  # not a double click, nor the notice read again
     user_service.agree_to_privacy(user)
     await session.commit()
     await query.answer(_("Thank you"))
@@ -305,9 +306,11 @@ async def privacy_agreed(query: CallbackQuery, session: AsyncSession, user: User
     if isinstance(query.message, Message):
         if needs_home(user):
             await ask_place(query.message, state, session, i18n.current_locale)
-            await state.update_data({EARLIER: True})
+            if first_time:
+                await state.update_data({EARLIER: True})
         else:
-            await state.update_data({EARLIER: True})
+            if first_time:
+                await state.update_data({EARLIER: True})
             await _finish(query.message, user, state, session, i18n.current_locale)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.services.invites import create_invite
 from models import Building, Case, CaseStatus, Invite, Role, User, utcnow
@@ -367,3 +367,9 @@ async def test_what_a_stranger_wrote_before_agreeing_is_offered_back_once(runnin
     await p.tap("📱")
     answer = await p.send("跳过")
     assert not any("您同意之前发来过" in (m.text or "") for m in answer)
+    seen = len(p.messages())
+    await p.forge("pv:agree")  # "I agree" pressed again (an old button, a forged one): offered no more
+    assert not any("您同意之前发来过" in (m.text or "") for m in p.messages()[seen:])
+    async with demo_sessionmaker() as s:
+        assert await s.scalar(select(func.count()).select_from(Case).join(User, User.id == Case.resident_id)
+                              .where(User.telegram_id == p.id)) == 1
