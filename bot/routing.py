@@ -121,6 +121,11 @@ def _compile_magic(magic: MagicFilter) -> Quick:
         comparator = last.comparator
         if isinstance(last.right, LazyProxy) and comparator not in (operator.eq, operator.ne):
             return magic.resolve
+        if isinstance(last.right, tuple | list | set | frozenset) and any(
+                isinstance(i, LazyProxy) for i in last.right):
+            # Compared whole (F.x == {lazy, …}): _translated would hand back a tuple of its
+            # labels, which compares otherwise than the set or list itself.
+            return magic.resolve
         constant = _translated(last.right)
     elif (type(last) is FunctionOperation and last.function is in_op and len(last.args) == 1
           and not last.kwargs and not isinstance(last.args[0], MagicFilter)):
