@@ -25,7 +25,7 @@ from bot.config import Settings
 from bot.services import cases
 from bot.services.errors import InvalidInput
 from bot.services.open311.catalogue import LOCATION_DETAIL, MAX_LOCATION_DETAIL, offered
-from bot.services.open311.common import one
+from bot.services.open311.common import EVERYWHERE, Jurisdiction, one
 from bot.services.open311.keys import Client
 from models import Building, Grid, Open311Request, User
 
@@ -122,10 +122,13 @@ def _squash(text: str) -> str:
     return "".join(text.split()).lower()
 
 
-async def route(session: AsyncSession, req: NewRequest) -> Building:
-    """The building of the request's place; ``InvalidInput('not_routed')`` when none is found."""
-    rows = list(await session.scalars(
-        select(Building).join(Grid, Grid.id == Building.grid_id).where(Building.active, Grid.active)))
+async def route(session: AsyncSession, req: NewRequest, area: Jurisdiction = EVERYWHERE) -> Building:
+    """The building of the request's place (in the district ``area`` names);
+    ``InvalidInput('not_routed')`` when none is found."""
+    stmt = select(Building).join(Grid, Grid.id == Building.grid_id).where(Building.active, Grid.active)
+    if area.community_ids is not None:
+        stmt = stmt.where(Grid.community_id.in_(area.community_ids))
+    rows = list(await session.scalars(stmt))
     if req.lat is not None and req.long is not None:
         best, best_m = None, MAX_ROUTE_METERS
         scale = math.cos(math.radians(req.lat))
@@ -157,9 +160,9 @@ async def route(session: AsyncSession, req: NewRequest) -> Building:
 
 
 async def file_request(session: AsyncSession, settings: Settings, client: Client, req: NewRequest,
-                       now: datetime) -> Filed:
+                       now: datetime, area: Jurisdiction = EVERYWHERE) -> Filed:
     item = await offered(session, req.service_code)
-    building = await route(session, req)
+    building = await route(session, req, area)
     filer = await session.get(User, client.user_id)
     assert filer is not None
     text = req.description or ""
