@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from bot.services import open311
+from bot.services import cases, open311
 from bot.services.errors import Conflict, InvalidInput, NotFound
 from bot.services.org_import import import_org_file
 from bot.services.privacy import purge_expired
 from models import Case, CaseStatus, CloseReason, Open311Client, Open311Request, User, utcnow
-from tests.open311.world import World, settings_for
+from tests.open311.world import BUILDING, WORKER_TG, World, settings_for
 from tests.org.builders import write_csv
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -173,3 +173,40 @@ async def test_the_reporters_contact_goes_with_retention_once_the_case_is_closed
     assert rows[young.service_request_id] == rows[still_open.service_request_id] == ("r@example.org", "13500001111",
                                                                                       "acct-9")
     assert (await purge_expired(demo_sessionmaker, 30, utcnow())).contacts_cleared == 0
+
+
+async def test_each_state_of_the_loop_maps_to_the_spec_and_to_its_detailed_status(
+        world: World, demo_sessionmaker) -> None:  # type: ignore[no-untyped-def]
+    """The states the world does not reach (sent only, reopened, withdrawn)
+    through the real loop; and the handling deadline as ``expected_datetime``."""
+    settings = world.settings
+    form = {"service_code": "RP-REPAIR", "address_id": BUILDING, "description": "楼道灯坏了"}
+    async with demo_sessionmaker() as s:
+        client = await open311.authenticate(s, await open311.create_key(s, "states", utcnow()))
+        filer = await s.get(User, client.user_id)
+        worker = await s.scalar(select(User).where(User.telegram_id == WORKER_TG))
+        numbers = [(await open311.file_request(s, settings, client, open311.parse_new_request(form), utcnow()))
+                   .service_request_id for _ in range(3)]
+        sent, reopened, withdrawn = numbers
+        ids = {n: await s.scalar(select(Case.id).where(Case.number == n)) for n in numbers}
+        await cases.accept(s, settings, worker, ids[reopened], utcnow())
+        await cases.resolve(s, settings, worker, ids[reopened], "换了灯泡", None, utcnow())
+        await cases.reopen(s, settings, filer, ids[reopened], utcnow())
+        await cases.withdraw(s, settings, filer, ids[withdrawn], utcnow())
+        await s.commit()
+    async with demo_sessionmaker() as s:
+        listed = {r.service_request_id: r for r in await open311.list_requests(s, settings, _query(utcnow()), "en")}
+        due = dict((await s.execute(select(Case.number, Case.resolve_due_at).where(Case.number.in_(numbers)))).all())
+        steps: dict[str, list[str]] = {}
+        for u in await open311.list_updates(s, open311.parse_update_query({}, utcnow(), settings), "en"):
+            steps.setdefault(u.service_request_id, []).append(u.status)
+    assert (listed[sent].status, listed[sent].detailed_status, listed[sent].status_notes) == ("open", "OPEN",
+                                                                                           "waiting for a worker")
+    assert (listed[reopened].status, listed[reopened].detailed_status) == ("open", "REOPEN")
+    assert (listed[withdrawn].status, listed[withdrawn].detailed_status) == ("closed", "NO_FURTHER_ACTION")
+    for number in numbers:
+        assert due[number] is not None and listed[number].expected_datetime == due[number]
+        assert open311.local_iso(listed[number].expected_datetime, settings.tz).endswith("+08:00")
+    assert steps[sent] == ["OPEN"]
+    assert steps[reopened] == ["OPEN", "ACTION_SCHEDULED", "FIXED", "REOPEN"]
+    assert steps[withdrawn] == ["OPEN", "NO_FURTHER_ACTION"]
