@@ -31,7 +31,7 @@ TEXTS = {
     "unknown_attribute": "{field}: not an attribute of this service (see services/{{code}})",
     "not_routed": "{field}: no building of the district at this place",
     "empty_text": "description is empty",
-    "text_too_long": "description: longer than {limit} characters with the attributes",
+    "text_too_long": "description: longer than {limit} characters with the attributes and media_url",
     "status_unchanged": "{field}: only a request marked done (FIXED) can be closed or reopened",
     "not_your_request": "this request was filed by another client",
     "case_closed": "the request is closed",

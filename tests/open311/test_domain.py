@@ -210,3 +210,24 @@ async def test_each_state_of_the_loop_maps_to_the_spec_and_to_its_detailed_statu
     assert steps[sent] == ["OPEN"]
     assert steps[reopened] == ["OPEN", "ACTION_SCHEDULED", "FIXED", "REOPEN"]
     assert steps[withdrawn] == ["OPEN", "NO_FURTHER_ACTION"]
+
+
+async def test_the_photo_link_is_in_the_case_for_the_worker_and_counts_in_its_length(
+        world: World, demo_sessionmaker) -> None:  # type: ignore[no-untyped-def]
+    photo = "https://img.example.org/p.jpg"
+    form = {"service_code": "RP-REPAIR", "address_id": BUILDING, "media_url": photo}
+    async with demo_sessionmaker() as s:
+        client = await open311.authenticate(s, await open311.create_key(s, "photos", utcnow()))
+        only_photo = await open311.file_request(s, world.settings, client, open311.parse_new_request(form), utcnow())
+        fits = await open311.file_request(s, world.settings, client,
+                                          open311.parse_new_request({**form, "description": "x" * 2960}), utcnow())
+        with pytest.raises(InvalidInput) as caught:  # 2,990 + the photo's line: over the case's 3,000
+            await open311.file_request(s, world.settings, client,
+                                       open311.parse_new_request({**form, "description": "x" * 2990}), utcnow())
+        assert caught.value.code == "text_too_long"
+        texts = dict((await s.execute(select(Case.number, Case.description).where(
+            Case.number.in_([only_photo.service_request_id, fits.service_request_id])))).all())
+        assert texts[only_photo.service_request_id] == "📷 " + photo  # what the worker reads
+        assert texts[fits.service_request_id] == "x" * 2960 + "\n📷 " + photo
+        published = [await open311.one_request(s, world.settings, f.service_request_id, "en") for f in (only_photo, fits)]
+    assert [(p.description, p.media_url) for p in published] == [(None, photo), ("x" * 2960, photo)]

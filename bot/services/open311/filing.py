@@ -30,6 +30,7 @@ from bot.services.open311.keys import Client
 from models import Building, Grid, Open311Request, User
 
 MAX_ROUTE_METERS = 500.0
+PHOTO = "📷 "  # the line of a case's text that gives the media_url of a request filed through the API
 MAX_MEDIA_URL = 2000
 MAX_DESCRIPTION = 4000  # the spec's; the case's own limit (3,000 over all its text) is checked on filing
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{1,63}$")
@@ -168,8 +169,8 @@ async def file_request(session: AsyncSession, settings: Settings, client: Client
     text = req.description or ""
     if LOCATION_DETAIL in req.attributes:
         text = (text + "\n" if text else "") + "📍 " + req.attributes[LOCATION_DETAIL]
-    if req.media_url and not req.description:
-        text = (text + "\n" if text else "") + req.media_url
+    if req.media_url:  # the photo's link, for the worker (published apart, as media_url)
+        text = (text + "\n" if text else "") + PHOTO + req.media_url
     token = secrets.token_urlsafe(18)
     case = await cases.file_for_system(
         session, settings, filer, service_id=item.id, building_id=building.id, description=text, now=now,

@@ -38,6 +38,7 @@ from bot.services.open311.common import (
     spec_status,
     window,
 )
+from bot.services.open311.filing import PHOTO
 from models import (
     OPEN_STATUSES,
     Building,
@@ -232,7 +233,7 @@ async def _publish(session: AsyncSession, settings: Settings, rows: Sequence[Any
             service_name=service_name, service_code=service_code,
             # A chat-filed case's words are the resident's own, written to their grid, not to the public;
             # a request filed through the API was written for a public system.
-            description=description if via_api is not None else None,
+            description=_public_text(description, media_url) if via_api is not None else None,
             agency_responsible=agencies.get(case_id) or grids.get(grid_id),
             service_notice=None, requested_datetime=submitted_at, updated_datetime=updated_at,
             expected_datetime=due, address=building_address or unaddressed.get(building_id),
@@ -241,3 +242,13 @@ async def _publish(session: AsyncSession, settings: Settings, rows: Sequence[Any
             detailed_status=detailed_status(status, close_reason)))
     return out
 
+
+def _public_text(description: str | None, media_url: str | None) -> str | None:
+    """A filed request's text without the photo line added for the worker
+    (the link is published as ``media_url``)."""
+    if description and media_url:
+        line = PHOTO + media_url
+        if description == line:
+            return None
+        description = description.removesuffix("\n" + line)
+    return description
