@@ -14,7 +14,17 @@ from bot.services import cases, open311
 from bot.services.errors import Conflict, InvalidInput, NotFound
 from bot.services.org_import import import_org_file
 from bot.services.privacy import purge_expired
-from models import Case, CaseStatus, CloseReason, Open311Client, Open311Request, User, utcnow
+from models import (
+    Case,
+    CaseEvent,
+    CaseEventType,
+    CaseStatus,
+    CloseReason,
+    Open311Client,
+    Open311Request,
+    User,
+    utcnow,
+)
 from tests.open311.world import BUILDING, WORKER_TG, World, settings_for
 from tests.org.builders import write_csv
 
@@ -231,3 +241,34 @@ async def test_the_photo_link_is_in_the_case_for_the_worker_and_counts_in_its_le
         assert texts[fits.service_request_id] == "x" * 2960 + "\n📷 " + photo
         published = [await open311.one_request(s, world.settings, f.service_request_id, "en") for f in (only_photo, fits)]
     assert [(p.description, p.media_url) for p in published] == [(None, photo), ("x" * 2960, photo)]
+
+
+async def test_phones_emails_and_rooms_a_client_wrote_are_masked_in_what_is_published(
+        world: World, demo_sessionmaker) -> None:  # type: ignore[no-untyped-def]
+    words = "李四 电话13912345678 或 +86 139 1234 5678，住3-501，2单元502室，Room 1204，li@example.org：2026-12-01起楼道灯坏了"
+    form = {"service_code": "RP-REPAIR", "address_id": BUILDING, "description": words,
+            "attribute[location_detail]": "3-2-501门口 二单元三楼"}
+    hidden = ["13912345678", "139 1234 5678", "3-501", "502", "1204", "li@example.org", "3-2-501"]
+    async with demo_sessionmaker() as s:
+        client = await open311.authenticate(s, await open311.create_key(s, "hotline", utcnow()))
+        filed = await open311.file_request(s, world.settings, client, open311.parse_new_request(form), utcnow())
+        number = filed.service_request_id
+        await open311.post_update(s, world.settings, client, {"service_request_id": number,
+                                                              "description": "回电 0435-3212345 或 flat 3B"}, utcnow())
+        await s.commit()
+    async with demo_sessionmaker() as s:
+        worker_reads = await s.scalar(select(Case.description).where(Case.number == number))
+        published = (await open311.one_request(s, world.settings, number, "en")).description
+        listed = [r.description for r in await open311.list_requests(s, world.settings, _query(utcnow()), "en")
+                  if r.service_request_id == number]
+        notes = [u.description for u in await open311.list_updates(
+            s, open311.parse_update_query({}, utcnow(), world.settings), "en") if u.service_request_id == number]
+        relayed = await s.scalar(select(CaseEvent.note).join(Case, Case.id == CaseEvent.case_id)
+                                 .where(Case.number == number, CaseEvent.type == CaseEventType.message))
+    assert worker_reads == words + "\n📍 3-2-501门口 二单元三楼"  # the workers read the words as sent
+    assert relayed == "回电 0435-3212345 或 flat 3B"
+    assert published == listed[0] == ("李四 电话*** 或 ***，住***，2单元***，***，***：2026-12-01起楼道灯坏了"
+                                       "\n📍 ***门口 二单元三楼")
+    assert notes[-1] == "回电 *** 或 ***"
+    for secret in hidden:
+        assert secret not in published and not any(secret in n for n in notes), secret

@@ -10,6 +10,7 @@ This module is the feature's public face::
     requests   the request list with its filters and paging, one request, a token's request
     filing     POST requests: the form checked, the place routed to a building, the case filed
     updates    FixMyStreet's servicerequestupdates: public steps since a time; a client's note or status
+    masking    a client's words as published: phones, email addresses, flat and room numbers masked
 
 What is published and what never is: docs/open311.md.
 """

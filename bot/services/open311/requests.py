@@ -39,6 +39,7 @@ from bot.services.open311.common import (
     window,
 )
 from bot.services.open311.filing import PHOTO
+from bot.services.open311.masking import masked
 from models import (
     OPEN_STATUSES,
     Building,
@@ -244,11 +245,12 @@ async def _publish(session: AsyncSession, settings: Settings, rows: Sequence[Any
 
 
 def _public_text(description: str | None, media_url: str | None) -> str | None:
-    """A filed request's text without the photo line added for the worker
-    (the link is published as ``media_url``)."""
+    """A filed request's text as published: without the photo line added for
+    the worker (the link is published as ``media_url``), phones, email
+    addresses and flat or room numbers masked."""
     if description and media_url:
         line = PHOTO + media_url
         if description == line:
             return None
         description = description.removesuffix("\n" + line)
-    return description
+    return masked(description)

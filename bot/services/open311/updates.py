@@ -43,6 +43,7 @@ from bot.services.open311.common import (
     window,
 )
 from bot.services.open311.keys import Client
+from bot.services.open311.masking import masked
 from models import Case, CaseEvent, CaseEventType, CaseStatus, Open311Client, Open311Request, User
 
 MAX_NOTE = 2000
@@ -98,7 +99,8 @@ async def list_updates(session: AsyncSession, query: UpdateQuery, locale: str,
     out: list[PublicUpdate] = []
     for event_id, type_, at, note, number, previous in (await session.execute(stmt)).all():
         if type_ == CaseEventType.message:
-            state, text = UPDATE_STATUS.get(CaseEventType(previous), "OPEN") if previous else "OPEN", note or ""
+            state = UPDATE_STATUS.get(CaseEventType(previous), "OPEN") if previous else "OPEN"
+            text = masked(note) or ""  # the system's own words, as the public reads them
         else:
             state, text = UPDATE_STATUS[type_], cases.event_label(_, type_)
             if type_ == CaseEventType.withdrawn:
