@@ -77,14 +77,8 @@ NO_CONVERSATION = StoredConversation(None, None)
 
 
 async def get_or_create_with_state(
-    session: AsyncSession,
-    *,
-    telegram_id: int,
-    first_name: str,
-    last_name: str | None = None,
-    username: str | None = None,
-    state_key: str | None = None,
-    locale: str | None = None,
+    session: AsyncSession, *, telegram_id: int, first_name: str, last_name: str | None = None,
+    username: str | None = None, state_key: str | None = None, locale: str | None = None,
 ) -> tuple[User, Any]:
     """The user (created, unregistered, if new) and, when ``state_key`` is
     given, the conversation stored under it (:data:`NO_CONVERSATION` if there is none).
