@@ -16,7 +16,9 @@ order (a router's own handlers, then its sub-routers', depth first), and
   list per state, made once);
 * of the handlers left, the leading filters that are pure (the state
   checks, magic filters such as ``F.text == labels.HELP``, a command's
-  prefix) are asked first, directly; one of them saying no means aiogram's
+  prefix, the audience filters that answer from the user alone,
+  ``handlers.filters.UserFilter``) are asked first, directly; one of them
+  saying no means aiogram's
   check would say no, and the handler is passed over without it;
 * any other handler is checked by aiogram's own ``HandlerObject.check``,
   with the keyword arguments aiogram would give it (``event_router``, the data of
@@ -52,11 +54,12 @@ from magic_filter import MagicFilter
 from magic_filter.operations import ComparatorOperation, FunctionOperation, GetAttributeOperation
 from magic_filter.util import in_op
 
-from handlers.filters import HasRole
+from handlers.filters import UserFilter
 
 Quick = Callable[[TelegramObject], Any]
+UserQuick = Callable[[Any], bool]  # a filter's answer from the update's user alone
 # Root filters that may be checked late (or not at all): pure, no side effects.
-_PURE_ROOT_FILTERS = (MagicFilter, HasRole)
+_PURE_ROOT_FILTERS = (MagicFilter, UserFilter)
 
 
 @dataclass(slots=True, eq=False)
@@ -66,6 +69,7 @@ class _Entry:
     path: tuple[Router, ...]  # from the first router below the dispatcher down to the handler's own
     states: tuple[Any, ...]  # the leading state checks (State or StateFilter)
     quick: tuple[Quick, ...]  # the pure filters after them, asked directly
+    of_user: tuple[UserQuick, ...]  # those of them that answer from the user alone (UserFilter)
 
 
 def _original(item: FilterObject) -> Any:
@@ -167,21 +171,24 @@ def _command_prefix(command: Command) -> Quick:
     return starts_like_a_command
 
 
-def _leading(handler: HandlerObject) -> tuple[tuple[Any, ...], tuple[Quick, ...]]:
+def _leading(handler: HandlerObject) -> tuple[tuple[Any, ...], tuple[Quick, ...], tuple[UserQuick, ...]]:
     states: list[Any] = []
     quick: list[Quick] = []
+    of_user: list[UserQuick] = []
     for item in handler.filters or ():
         original = _original(item)
-        if isinstance(original, State | StateFilter) and not quick:
+        if isinstance(original, State | StateFilter) and not quick and not of_user:
             states.append(original)
         elif isinstance(original, MagicFilter):
             quick.append(_compile_magic(original))
+        elif isinstance(original, UserFilter):
+            of_user.append(original.allows)
         elif isinstance(original, Command):
             quick.append(_command_prefix(original))
             break  # the rest of a command's check is aiogram's (it may ask Telegram who the bot is)
         else:
             break
-    return tuple(states), tuple(quick)
+    return tuple(states), tuple(quick), tuple(of_user)
 
 
 def _state_allows(check: Any, raw_state: str | None) -> bool:
@@ -206,8 +213,8 @@ def _entries(router: Router, update_type: str, path: tuple[Router, ...]) -> Iter
     path = (*path, router)
     observer = router.observers[update_type]
     for handler in observer.handlers:
-        states, quick = _leading(handler)
-        yield _Entry(handler, observer, path, states, quick)
+        states, quick, of_user = _leading(handler)
+        yield _Entry(handler, observer, path, states, quick, of_user)
     for sub in router.sub_routers:
         yield from _entries(sub, update_type, path)
 
@@ -231,6 +238,15 @@ class CompiledRouting:
         self.update_type = update_type
         self.entries = [e for r in dispatcher.sub_routers for e in _entries(r, update_type, ())]
         self._by_state: dict[str | None, list[_Entry]] = {}
+        # A router's root filters asked directly when each answers from the user alone (none, or
+        # audience filters); None: aiogram's check_root_filters asks them.
+        self._roots: dict[Router, tuple[UserQuick, ...] | None] = {}
+        for entry in self.entries:
+            for router in entry.path:
+                if router not in self._roots:
+                    originals = [_original(f) for f in router.observers[update_type]._handler.filters or ()]
+                    self._roots[router] = (tuple(f.allows for f in originals)
+                                           if all(isinstance(f, UserFilter) for f in originals) else None)
 
     def for_state(self, raw_state: str | None) -> list[_Entry]:
         entries = self._by_state.get(raw_state)
@@ -255,6 +271,10 @@ class CompiledRouting:
                     break
             if not passed:
                 continue
+            if entry.of_user:
+                user = kwargs.get("user")
+                if not all(allows(user) for allows in entry.of_user):
+                    continue
             router = entry.path[-1]
             if router in closed or (dropped and any(r in dropped for r in entry.path)):
                 continue
@@ -294,8 +314,15 @@ class CompiledRouting:
                 level = levels[router]
             else:
                 level = {**parent, "event_router": router}
-                result, data = await router.observers[self.update_type].check_root_filters(event, **level)
-                level = levels[router] = data if result else None
+                of_user = self._roots[router]
+                if of_user is not None:  # as check_root_filters would answer, without its calls
+                    user = level.get("user")
+                    if not all(allows(user) for allows in of_user):
+                        level = None
+                else:
+                    result, data = await router.observers[self.update_type].check_root_filters(event, **level)
+                    level = data if result else None
+                levels[router] = level
             if level is None:
                 return None
             parent = level
