@@ -19,7 +19,7 @@ from bot.services import users as user_service
 from bot.services.invites import redeem_invite
 from handlers import labels
 from handlers.callbacks import LangCb, NavCb, ProfileCb
-from handlers.commands import default_list_fits, set_chat_commands
+from handlers.commands import newcomer_commands, set_chat_commands
 from handlers.family.ui import FamCb
 from handlers.keyboards import language_keyboard, main_menu, with_nav
 from handlers.render import esc, role_label
@@ -66,12 +66,7 @@ async def start(message: Message, user: User, state: FSMContext, session: AsyncS
         i18n.ctx_locale.set(spoken)
         first = True
     if first:
-        roles = user_service.staff_roles(user)
-        # A first /start: the chat has no list of its own yet, and most people's is the
-        # one Telegram already shows them (a request and a commit fewer per newcomer).
-        if not default_list_fits(i18n, user.locale, language_code, roles):
-            await session.commit()  # the request goes at once: no transaction open across it
-            await set_chat_commands(bot, i18n, message.chat.id, user.locale, roles)
+        await newcomer_commands(bot, i18n, session, message.chat.id, user, language_code)
     if needs_home(user):
         await ask_place(message, state, session, i18n.current_locale, user, settings,
                         intro=welcome() if user.registered_at is None else None)
