@@ -163,8 +163,17 @@ async def test_typing_filters_and_paging_back(running):
     assert "您住在哪个社区" in back[-1].text
     to_search = await p.tap("返回")  # from the communities: back to typing a name
     assert [m.message_id for m in to_search] == [grids[-1].message_id]
+    assert "📍 发送我的位置" in p.reply_keyboard()  # the step's keyboard, while she is asked
     cancelled = await p.tap("❌ 取消")
     assert cancelled[0].text == "已取消。"
+    # The step ended: its keyboard went with it (issue 20), and nothing asks to be typed.
+    assert cancelled[-1].text == "已取消。想登记时，随时给我发消息即可。"
+    assert cancelled[-1].reply_markup == {"remove_keyboard": True} and p.reply_keyboard() == []
+    # Typed /cancel while asked where she lives: the same.
+    await p.send("/start")
+    assert "📍 发送我的位置" in p.reply_keyboard()
+    typed = await p.send("/cancel")
+    assert typed[-1].reply_markup == {"remove_keyboard": True} and p.reply_keyboard() == []
 
 
 async def test_location_offers_nearest_building(running, demo_sessionmaker):
