@@ -16,7 +16,7 @@ from typing import Any
 from aiogram import Bot, F, Router
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +26,7 @@ from bot.services import diary
 from bot.services.access import require_field_worker
 from bot.services.errors import DomainError, InvalidInput
 from bot.services.escape import esc
+from handlers.cases.ui import CaseCb
 from handlers.diary import ui
 from handlers.diary.shared import (
     BUILDINGS_PAGE,
@@ -384,9 +385,16 @@ async def case_cb(query: CallbackQuery, callback_data: DiaryCb, session: AsyncSe
     await state.clear()
     await query.answer(_("Case {number} opened").format(number=case.number))
     await drop_buttons(query)
-    if isinstance(query.message, Message):
-        await query.message.answer(_("📋 Case {number} is open for your grid team, linked to this diary entry.")
-                                   .format(number=esc(case.number)))
+    if not isinstance(query.message, Message):
+        return
+    if case.owner_id == user.id:  # found on his own grid's patrol: his to fix, a colleague confirms (issue 20)
+        text = _("📋 Case {number} is yours, with its place, linked to this diary entry. Fix it, then tap "
+                 "✅ Mark as done in its card: a colleague will check it.")
+    else:
+        text = _("📋 Case {number} is open for your grid team, linked to this diary entry.")
+    await query.message.answer(text.format(number=esc(case.number)), reply_markup=InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=_("📄 Details"),
+                                               callback_data=CaseCb(action="view", id=case.id).pack())]]))
 
 
 def create_router() -> Router:

@@ -132,9 +132,12 @@ async def test_a_patrol_with_every_kind_of_entry_and_loose_notes(running, demo_s
     await w.send("3号楼门口井盖松动")
     await w.send_photo(PNG)
     made = await w.tap("转为诉求")
-    assert re.search(r"诉求 DC-\d{4}-\d{6} 已交网格团队办理", texts(made))
-    # The rest of the grid team is told of the new case; not this worker, who found it
-    # and may not accept it (separation of duties, issue 16).
+    # Issue 20: it is his, with its place; he is told so (not "handed to the grid team"), with its card a tap away.
+    told = re.search(r"诉求 (DC-\d{4}-\d{6}) 由您办理（已带上地点）", texts(made))
+    assert told and "已交网格团队" not in texts(made)
+    card = await w.tap_in(made[-1], "📄 详情")
+    assert told.group(1) in card[-1].text and "办理人：" + "张伟" in card[-1].text
+    assert "✅ 标记办完" in str(card[-1].inline_buttons) and "✅ 受理" not in str(card[-1].inline_buttons)
 
     # 5. Loose notes: text, photo, location, voice; each kept in order and taggable.
     note1 = await w.send("楼道堆放杂物")
