@@ -7,10 +7,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import func, select
 
 from bot.i18n import create_i18n
 from handlers.keyboards import main_menu
-from models import Role
+from models import Appointment, Role
 from tests.e2e.cases.helpers import RESIDENT, WORKER, person, zh
 from tests.e2e.harness import Person
 
@@ -63,3 +64,26 @@ async def test_the_resident_lists_lead_back_to_the_menu(bot):
     listed = (await p.send(zh("🙋 Ask for help")))[-1]
     out = await p.tap(zh("❌ Cancel"))
     assert out[0].message_id == listed.message_id and out[0].text == zh("Cancelled.")
+
+
+async def test_every_step_of_a_booking_has_back_and_cancel(bot):
+    """Not only the first list: the station, day, time and confirmation of a booking each end in
+    ⬅️ and ❌; ❌ at the confirmation books nothing and brings the menu back."""
+    p = person(bot, RESIDENT)
+    await p.send("/start")
+    card = (await p.send(zh("📅 Book an appointment")))[-1]
+    seen = []
+    for label, prefix in (("预约到站办事", None), ("新站", None), (None, "ap:day:"), (None, "ap:tm:")):
+        data = next(d for row in card.inline_buttons for t, d in row
+                    if (label and label in t) or (prefix and d.startswith(prefix)))
+        card = next(m for m in await p.press(card.message_id, data) if m.message_id == card.message_id)
+        last = [t for t, _d in card.inline_buttons[-1]]
+        assert last[0].startswith("⬅️") and last[-1] == zh("❌ Cancel"), f"{card.text!r}: {last}"
+        assert not COMMAND.search(card.text)
+        seen.append(card.text)
+    assert seen[-1].startswith(zh("Please check:")) and zh("✅ Confirm") in str(card.inline_buttons)
+    out = await p.tap_in(card, zh("❌ Cancel"))
+    assert out[0].message_id == card.message_id and out[0].text == zh("Cancelled.")
+    assert zh("📅 Book an appointment") in p.reply_keyboard()
+    async with bot.app.sessionmaker() as s:
+        assert await s.scalar(select(func.count()).select_from(Appointment)) == 0
