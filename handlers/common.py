@@ -176,9 +176,8 @@ async def profile(message: Message, session: AsyncSession, user: User, i18n: PoI
     kb.button(text=_("📦 A copy of my data"), callback_data=ProfileCb(action="mydata"))
     kb.button(text=_("🗑 Erase my data"), callback_data=ProfileCb(action="erase"))
     kb.button(text=_("👪 My family"), callback_data=FamCb(action="menu"))  # handlers/family/
-    kb.button(text=_("⬅️ Back"), callback_data=NavCb(action="menu"))
     kb.adjust(1)
-    await message.answer("\n".join(lines), reply_markup=kb.as_markup())
+    await message.answer("\n".join(lines), reply_markup=with_nav(kb.as_markup()))
 
 
 def create_router() -> Router:

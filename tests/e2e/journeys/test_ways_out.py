@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from bot.i18n import create_i18n
 from handlers.keyboards import main_menu
 from models import Appointment, Role
-from tests.e2e.cases.helpers import RESIDENT, WORKER, person, zh
+from tests.e2e.cases.helpers import RESIDENT, WORKER, file_report, person, zh
 from tests.e2e.harness import Person
 
 COMMAND = re.compile(r"(?<![\w<])/[a-z]{2,}")  # "/cancel", "/profile"; not "</b>" nor "12/24"
@@ -32,24 +32,43 @@ def _check(p: Person, key: str, answer: list) -> None:  # type: ignore[type-arg]
     for m in answer:
         text = m.text or m.caption or ""
         assert not COMMAND.search(text), f"{key}: a command to type in {text!r}"
-    # The last inline list or prompt of the screen (cards above it carry their own actions).
+    # The last inline list or prompt of the screen (cards above it carry their own actions) ends
+    # in a row with a way back (⬅️ ...) and ❌ Cancel.
     lists = [m for m in answer if m.inline_buttons]
     if lists:
-        buttons = [t for row in lists[-1].inline_buttons for t, _d in row]
-        assert any(t.startswith(WAY_OUT) for t in buttons), f"{key}: no way back or out in {buttons}"
+        last = [t for t, _d in lists[-1].inline_buttons[-1]]
+        assert any(t.startswith(WAY_OUT[0]) for t in last) and zh("❌ Cancel") in last, \
+            f"{key}: no ⬅️ / ❌ Cancel row under {lists[-1].text!r}: {lists[-1].inline_buttons}"
     keyboard = p.reply_keyboard()
     assert menu & set(keyboard) or any(k.startswith("❌") for k in keyboard), f"{key}: stuck under {keyboard}"
 
 
+async def _newcomer_waiting_for_her_building(bot) -> None:  # type: ignore[no-untyped-def]
+    """A new resident of 张伟's grid registers: she waits for him to confirm her building."""
+    p = bot.person(bot.emu.create_user(first_name="王秀英", language_code="zh-hans"))
+    await p.send("/start")
+    await p.tap("✅ 同意")
+    await p.send("站前 2号")
+    await p.tap("🏠 站前小区2号楼")
+    await p.send("跳过")
+
+
 @pytest.mark.parametrize("who", ["resident", "worker"])
 async def test_every_menu_key_offers_a_way_back_and_no_command(bot, who):
+    # Lists with something in them: her case (in his inbox too) and a newcomer for him to confirm.
+    await file_report(person(bot, RESIDENT), "设施维修", "楼道灯坏了")
+    await _newcomer_waiting_for_her_building(bot)
     p = person(bot, RESIDENT) if who == "resident" else person(bot, WORKER)
     await p.send("/start")
     keys = _menu_keys({Role.worker}, resident=False) if who == "worker" else _menu_keys(set(), resident=True)
     assert keys == p.reply_keyboard()
+    listing = {zh("📂 My cases"), zh("📥 My inbox"), zh("🗺️ My grid")} & set(keys)
+    assert len(listing) == (1 if who == "resident" else 2)
     for key in keys:
         answer = await p.send(key)
         _check(p, key, answer)
+        if key in listing:  # this world gives them something to list: a list was really checked
+            assert any(m.inline_buttons for m in answer), f"{key}: nothing listed"
         await p.send("/menu")  # back at the menu before the next key
 
 
