@@ -94,10 +94,11 @@ def location_keyboard() -> ReplyKeyboardMarkup:
     return kb.as_markup(resize_keyboard=True, one_time_keyboard=True)
 
 
-def phone_keyboard() -> ReplyKeyboardMarkup:
+def phone_keyboard(*, cancel: bool = False) -> ReplyKeyboardMarkup:
+    """📱 Share my phone number, and Skip (registering) or ❌ Cancel (changing it from the profile)."""
     kb = ReplyKeyboardBuilder()
     kb.row(KeyboardButton(text=_("📱 Share my phone number"), request_contact=True))
-    kb.row(KeyboardButton(text=str(labels.SKIP)))
+    kb.row(KeyboardButton(text=str(labels.CANCEL if cancel else labels.SKIP)))
     return kb.as_markup(resize_keyboard=True, one_time_keyboard=True)
 
 
