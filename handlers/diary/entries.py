@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.i18n import PoI18n
-from bot.services import diary
+from bot.services import cases, diary
 from bot.services.access import require_field_worker
 from bot.services.errors import DomainError, InvalidInput
 from bot.services.escape import esc
@@ -126,7 +126,9 @@ async def _problem(send: Send, session: AsyncSession, user: User, state: FSMCont
     await compose(state, entry.id, now)
     text = (_("⚠️ Tagged as a problem.") if ref else _("⚠️ Problem: describe it with text, a photo, a voice message "
                                                         "or 📍 your location."))
-    await send(text + "\n" + _("Tap 📋 to make it a case for the grid team."),
+    hint = (_("Tap 📋 to make it a case: yours to fix, with its place.") if cases.finder_keeps(user, entry.grid_id)
+            else _("Tap 📋 to make it a case for the grid team."))
+    await send(text + "\n" + hint,
                reply_markup=markup([[button(_("📋 Make it a case"), "case", entry.id)], finish_row(entry.id)]))
 
 

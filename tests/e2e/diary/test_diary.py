@@ -128,7 +128,8 @@ async def test_a_patrol_with_every_kind_of_entry_and_loose_notes(running, demo_s
     # 4. A problem, with a photo and the live location; one tap makes it a case.
     live, _ = await live_location(w, 41.7437, 125.9170)
     assert "实时位置" in texts(live)
-    await w.send("⚠️ 问题")
+    asked = await w.send("⚠️ 问题")
+    assert "由您办理" in asked[-1].text and "交网格团队" not in asked[-1].text  # a worker keeps what he finds
     await w.send("3号楼门口井盖松动")
     await w.send_photo(PNG)
     made = await w.tap("转为诉求")
