@@ -76,6 +76,11 @@ def cancel_button(data: CallbackData | None = None) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=_("❌ Cancel"), callback_data=(data or NavCb(action="cancel")).pack())
 
 
+def cancel_only() -> InlineKeyboardMarkup:
+    """A typed answer's prompt: ❌ Cancel alone (the conversation ends, the menu shows)."""
+    return InlineKeyboardMarkup(inline_keyboard=[[cancel_button()]])
+
+
 def nav_row(back: CallbackData | None = None, cancel: CallbackData | None = None) -> list[InlineKeyboardButton]:
     """The last row of a list or prompt: ⬅️ Back and ❌ Cancel."""
     return [back_button(back), cancel_button(cancel)]

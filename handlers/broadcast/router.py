@@ -43,6 +43,7 @@ from bot.services.escape import esc
 from handlers import labels
 from handlers.callbacks import BcAckCb, BcScopeCb, BcStepCb
 from handlers.filters import HasRole
+from handlers.keyboards import cancel_only
 from handlers.refusal import error_text
 from handlers.render import local_time
 from handlers.routing import on_press
@@ -105,8 +106,8 @@ async def start(message: Message, user: User, state: FSMContext) -> None:
     broadcasts.require_broadcaster(user)
     await state.clear()
     await state.set_state(BroadcastForm.content)
-    await message.answer(_("Send the notice: a text, or a photo or document with a caption.\n"
-                           "Send /cancel to stop."))
+    await message.answer(_("Send the notice: a text, or a photo or document with a caption."),
+                         reply_markup=cancel_only())
 
 
 async def content_received(message: Message, session: AsyncSession, user: User, state: FSMContext,

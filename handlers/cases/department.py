@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.services import cases
 from handlers.cases.flow import ask, conclude, pressed
 from handlers.cases.ui import CaseDept, EscCb, button, rows
-from handlers.keyboards import MenuLabel, cancel_button
+from handlers.keyboards import MenuLabel, cancel_only
 from handlers.routing import on_press
 from models import User, utcnow
 
@@ -34,7 +34,7 @@ async def report_start(query: CallbackQuery, callback_data: EscCb, session: Asyn
                        state: FSMContext) -> None:
     escalation = await cases.reportable(session, user, callback_data.id)
     await ask(query, state, CaseDept.report, _("What did your department do? Write your report for the grid worker."),
-              data={"esc_id": escalation.id}, markup=InlineKeyboardMarkup(inline_keyboard=[[cancel_button()]]))
+              data={"esc_id": escalation.id}, markup=cancel_only())
 
 
 async def report_text(message: Message, session: AsyncSession, user: User, state: FSMContext,

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from bot.i18n import create_i18n
 from handlers.keyboards import main_menu
 from models import Appointment, Role
-from tests.e2e.cases.helpers import RESIDENT, WORKER, file_report, person, zh
+from tests.e2e.cases.helpers import RESIDENT, SECRETARY, WORKER, file_report, person, zh
 from tests.e2e.harness import Person
 
 COMMAND = re.compile(r"(?<![\w<])/[a-z]{2,}")  # "/cancel", "/profile"; not "</b>" nor "12/24"
@@ -33,12 +33,14 @@ def _check(p: Person, key: str, answer: list) -> None:  # type: ignore[type-arg]
         text = m.text or m.caption or ""
         assert not COMMAND.search(text), f"{key}: a command to type in {text!r}"
     # The last inline list or prompt of the screen (cards above it carry their own actions) ends
-    # in a row with a way back (⬅️ ...) and ❌ Cancel.
+    # in a row with ❌ Cancel and, under a list, a way back (⬅️ ...); a prompt for a typed answer
+    # may have ❌ Cancel alone.
     lists = [m for m in answer if m.inline_buttons]
     if lists:
-        last = [t for t, _d in lists[-1].inline_buttons[-1]]
-        assert any(t.startswith(WAY_OUT[0]) for t in last) and zh("❌ Cancel") in last, \
-            f"{key}: no ⬅️ / ❌ Cancel row under {lists[-1].text!r}: {lists[-1].inline_buttons}"
+        rows = lists[-1].inline_buttons
+        last = [t for t, _d in rows[-1]]
+        assert zh("❌ Cancel") in last and (len(rows) == 1 or any(t.startswith(WAY_OUT[0]) for t in last)), \
+            f"{key}: no ⬅️ / ❌ Cancel row under {lists[-1].text!r}: {rows}"
     keyboard = p.reply_keyboard()
     assert menu & set(keyboard) or any(k.startswith("❌") for k in keyboard), f"{key}: stuck under {keyboard}"
 
@@ -53,17 +55,19 @@ async def _newcomer_waiting_for_her_building(bot) -> None:  # type: ignore[no-un
     await p.send("跳过")
 
 
-@pytest.mark.parametrize("who", ["resident", "worker"])
+@pytest.mark.parametrize("who", ["resident", "worker", "secretary"])
 async def test_every_menu_key_offers_a_way_back_and_no_command(bot, who):
     # Lists with something in them: her case (in his inbox too) and a newcomer for him to confirm.
     await file_report(person(bot, RESIDENT), "设施维修", "楼道灯坏了")
     await _newcomer_waiting_for_her_building(bot)
-    p = person(bot, RESIDENT) if who == "resident" else person(bot, WORKER)
+    p = person(bot, {"resident": RESIDENT, "worker": WORKER, "secretary": SECRETARY}[who])
     await p.send("/start")
-    keys = _menu_keys({Role.worker}, resident=False) if who == "worker" else _menu_keys(set(), resident=True)
+    keys = {"resident": lambda: _menu_keys(set(), resident=True),
+            "worker": lambda: _menu_keys({Role.worker}, resident=False),
+            "secretary": lambda: _menu_keys({Role.staff}, resident=False)}[who]()
     assert keys == p.reply_keyboard()
     listing = {zh("📂 My cases"), zh("📥 My inbox"), zh("🗺️ My grid")} & set(keys)
-    assert len(listing) == (1 if who == "resident" else 2)
+    assert len(listing) == {"resident": 1, "worker": 2, "secretary": 1}[who]
     for key in keys:
         answer = await p.send(key)
         _check(p, key, answer)

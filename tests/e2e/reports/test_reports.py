@@ -154,8 +154,9 @@ async def test_a_fresh_case_is_not_missed_and_the_report_and_digest_agree(bot, d
         await secretary.send(zh("📊 Reports"))
         await secretary.tap(re.compile("^(🏘️ )?新站社区"))
         before = secretary.last_id
-        await secretary.tap(period_label)
-        if typed:
+        asked = await secretary.tap(period_label)
+        if typed:  # asked for dates: a ❌ Cancel button, no command to type (issue 20)
+            assert "/cancel" not in asked[-1].text and asked[-1].inline_buttons == [[(zh("❌ Cancel"), "nav:cancel")]]
             await secretary.send(typed)
         await bot.emu.wait_for(lambda: len(_files(secretary, before)[1]) == 2, timeout=20)
         summary = next(m for m in secretary.messages() if m.message_id > before and m.kind == "text"
