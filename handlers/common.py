@@ -6,7 +6,7 @@ from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -101,8 +101,9 @@ async def language_chosen(
 async def cancel(message: Message, user: User, state: FSMContext) -> None:
     current = await state.get_state()
     await state.clear()
-    if needs_home(user):
-        await message.answer(_("Cancelled. Write to me any time when you want to register."))
+    if needs_home(user):  # the step's keyboard (📍 Send my location...) goes with it
+        await message.answer(_("Cancelled. Write to me any time when you want to register."),
+                             reply_markup=ReplyKeyboardRemove())
         return
     await show_menu(message, user, _("Cancelled.") if current else None)
 
@@ -121,8 +122,9 @@ async def nav_left(query: CallbackQuery, callback_data: NavCb, user: User, state
                 await query.message.edit_reply_markup(reply_markup=None)
         except TelegramBadRequest:
             pass  # pressed twice: already edited
-        if needs_home(user):
-            await query.message.answer(_("Cancelled. Write to me any time when you want to register."))
+        if needs_home(user):  # the step's keyboard (📍 Send my location...) goes with it
+            await query.message.answer(_("Cancelled. Write to me any time when you want to register."),
+                                       reply_markup=ReplyKeyboardRemove())
             return
         await show_menu(query.message, user)
 
@@ -172,9 +174,8 @@ async def profile(message: Message, session: AsyncSession, user: User, i18n: PoI
     kb.button(text=_("📦 A copy of my data"), callback_data=ProfileCb(action="mydata"))
     kb.button(text=_("🗑 Erase my data"), callback_data=ProfileCb(action="erase"))
     kb.button(text=_("👪 My family"), callback_data=FamCb(action="menu"))  # handlers/family/
-    kb.button(text=_("⬅️ Back"), callback_data=NavCb(action="menu"))
     kb.adjust(1)
-    await message.answer("\n".join(lines), reply_markup=kb.as_markup())
+    await message.answer("\n".join(lines), reply_markup=with_nav(kb.as_markup()))
 
 
 def create_router() -> Router:

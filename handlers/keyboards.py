@@ -77,6 +77,11 @@ def cancel_button(data: CallbackData | None = None) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=_("❌ Cancel"), callback_data=(data or NavCb(action="cancel")).pack())
 
 
+def cancel_only() -> InlineKeyboardMarkup:
+    """A typed answer's prompt: ❌ Cancel alone (the conversation ends, the menu shows)."""
+    return InlineKeyboardMarkup(inline_keyboard=[[cancel_button()]])
+
+
 def nav_row(back: CallbackData | None = None, cancel: CallbackData | None = None) -> list[InlineKeyboardButton]:
     """The last row of a list or prompt: ⬅️ Back and ❌ Cancel."""
     return [back_button(back), cancel_button(cancel)]
@@ -95,10 +100,11 @@ def location_keyboard() -> ReplyKeyboardMarkup:
     return kb.as_markup(resize_keyboard=True, one_time_keyboard=True)
 
 
-def phone_keyboard() -> ReplyKeyboardMarkup:
+def phone_keyboard(*, cancel: bool = False) -> ReplyKeyboardMarkup:
+    """📱 Share my phone number, and Skip (registering) or ❌ Cancel (changing it from the profile)."""
     kb = ReplyKeyboardBuilder()
     kb.row(KeyboardButton(text=_("📱 Share my phone number"), request_contact=True))
-    kb.row(KeyboardButton(text=str(labels.SKIP)))
+    kb.row(KeyboardButton(text=str(labels.CANCEL if cancel else labels.SKIP)))
     return kb.as_markup(resize_keyboard=True, one_time_keyboard=True)
 
 

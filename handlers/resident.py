@@ -14,6 +14,7 @@ from aiogram.types import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
+    ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
 )
 from aiogram.utils.i18n import gettext as _
@@ -194,6 +195,10 @@ async def _finish(message: Message, user: User, state: FSMContext, session: Asyn
         await _offer_earlier_words(message, user, state, session, locale)
 
 
+# Set in the conversation when the phone is asked from 👤 My profile: not a registration step,
+# so its end is not "you are all set", and its way out is ❌ Cancel, not Skip.
+FROM_PROFILE = "phone_from_profile"
+
 # Set in the conversation when someone agrees to the privacy notice: at the end of their
 # registration, what they wrote before agreeing is offered back (bot/services/privacy/earlier.py).
 EARLIER = "earlier_words"
@@ -282,6 +287,10 @@ async def phone_shared(message: Message, session: AsyncSession, user: User, stat
         await message.answer(error_text(err), reply_markup=phone_keyboard())
         return
     await session.commit()
+    if (await state.get_data()).get(FROM_PROFILE):
+        await state.clear()
+        await message.answer(_("Thank you, your phone number is saved."), reply_markup=_menu(user))
+        return
     await message.answer(_("Thank you, your phone number is saved."), reply_markup=ReplyKeyboardRemove())
     await _finish(message, user, state, session, i18n.current_locale)
 
@@ -291,8 +300,22 @@ async def phone_skipped(message: Message, session: AsyncSession, user: User, sta
     await _finish(message, user, state, session, i18n.current_locale)
 
 
-async def phone_other(message: Message) -> None:
+async def phone_cancelled(message: Message, user: User, state: FSMContext) -> None:
+    """❌ Cancel of the phone asked from the profile: nothing changes, the step's keyboard goes."""
+    await state.clear()
+    await message.answer(_("Cancelled. Your phone number is unchanged."), reply_markup=_menu(user))
+
+
+async def phone_other(message: Message, state: FSMContext) -> None:
+    if (await state.get_data()).get(FROM_PROFILE):
+        await message.answer(_("Please tap “Share my phone number”, or ❌ Cancel."),
+                             reply_markup=phone_keyboard(cancel=True))
+        return
     await message.answer(_("Please tap “Share my phone number”, or Skip."), reply_markup=phone_keyboard())
+
+
+def _menu(user: User) -> ReplyKeyboardMarkup:
+    return main_menu(user_service.staff_roles(user), resident=user.building_id is not None)
 
 
 async def privacy_agreed(query: CallbackQuery, session: AsyncSession, user: User, state: FSMContext,
@@ -326,7 +349,9 @@ async def profile_action(
         await query.message.answer(_("Please choose your language."), reply_markup=with_nav(language_keyboard()))
     elif callback_data.action == "phone":
         await state.set_state(Registration.phone)
-        await query.message.answer(_("Tap the button to share your phone number."), reply_markup=phone_keyboard())
+        await state.set_data({FROM_PROFILE: True})
+        await query.message.answer(_("Tap the button to share your phone number."),
+                                   reply_markup=phone_keyboard(cancel=True))
 
 
 def create_router() -> Router:
@@ -339,6 +364,7 @@ def create_router() -> Router:
     router.message.register(location_shared, F.location)
     router.message.register(phone_shared, Registration.phone, F.contact)
     router.message.register(phone_skipped, Registration.phone, F.text == labels.SKIP)
+    router.message.register(phone_cancelled, Registration.phone, F.text == labels.CANCEL)
     router.message.register(phone_other, Registration.phone, ~F.text.startswith("/"))
     router.callback_query.register(profile_action, ProfileCb.filter())
     router.callback_query.register(privacy_agreed, PrivacyCb.filter(F.action == "agree"))

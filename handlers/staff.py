@@ -17,6 +17,7 @@ from bot.services import staff as staff_service
 from handlers import labels
 from handlers.callbacks import AccessLogCb, InviteCb, RevokeCb
 from handlers.filters import HasRole
+from handlers.keyboards import with_nav
 from handlers.render import esc, local_time, role_label
 from handlers.worker import grid_lines
 from models import AccessAction, Role, User, utcnow
@@ -41,7 +42,7 @@ async def invite_start(message: Message, user: User) -> None:
     for role in staff_service.invitable_roles(user):
         kb.button(text=role_label(role), callback_data=InviteCb(role=role.value))
     kb.adjust(1)
-    await message.answer(_("Whom do you want to invite?"), reply_markup=kb.as_markup())
+    await message.answer(_("Whom do you want to invite?"), reply_markup=with_nav(kb.as_markup()))
 
 
 async def _show(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
@@ -90,7 +91,7 @@ async def revoke_start(message: Message, session: AsyncSession, user: User) -> N
     for person in people:
         kb.button(text=person.name, callback_data=RevokeCb(user=person.id))
     kb.adjust(2)
-    await message.answer(_("Whose role do you want to remove?"), reply_markup=kb.as_markup())
+    await message.answer(_("Whose role do you want to remove?"), reply_markup=with_nav(kb.as_markup()))
 
 
 async def revoke_person(query: CallbackQuery, callback_data: RevokeCb, session: AsyncSession, user: User,

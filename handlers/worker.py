@@ -14,6 +14,7 @@ from bot.services import staff as staff_service
 from handlers import labels
 from handlers.callbacks import HomeCb
 from handlers.filters import HasRole
+from handlers.keyboards import with_nav
 from handlers.render import esc
 from handlers.replies import edit_in_place
 from models import Role, User, utcnow
@@ -35,8 +36,8 @@ async def my_grid(message: Message, session: AsyncSession, user: User, i18n: PoI
     markup = None
     if waiting:
         lines.append(_("🏠 Residents waiting for you to confirm their building: {count}").format(count=waiting))
-        markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
-            text=_("🏠 Confirm residents"), callback_data=HomeCb(action="list").pack())]])
+        markup = with_nav(InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+            text=_("🏠 Confirm residents"), callback_data=HomeCb(action="list").pack())]]))
     await message.answer("\n\n".join(lines), reply_markup=markup)
 
 
@@ -54,7 +55,7 @@ async def _claims_page(session: AsyncSession, user: User, locale: str) -> tuple[
             InlineKeyboardButton(text=_("✅ {name} lives there").format(name=c.name[:24]),
                                  callback_data=HomeCb(action="ok", id=c.user_id).pack()),
             InlineKeyboardButton(text=_("❌ Not known"), callback_data=HomeCb(action="no", id=c.user_id).pack())])
-    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=keyboard)
+    return "\n".join(lines), with_nav(InlineKeyboardMarkup(inline_keyboard=keyboard))
 
 
 async def claims_list(query: CallbackQuery, session: AsyncSession, user: User, i18n: PoI18n) -> None:

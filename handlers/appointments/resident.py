@@ -53,7 +53,7 @@ from handlers.appointments.ui import (
     step,
     today,
 )
-from handlers.keyboards import main_menu, with_nav
+from handlers.keyboards import cancel_button, main_menu, with_nav
 from handlers.refusal import error_text
 from handlers.render import esc
 from handlers.replies import edit_in_place
@@ -65,6 +65,14 @@ DAYS_PER_PAGE = 7
 
 def _btn(text: str, cb: ApCb) -> list[InlineKeyboardButton]:
     return [InlineKeyboardButton(text=text, callback_data=cb.pack())]
+
+
+def _way_out(text: str, back: ApCb, cb: ApCb) -> list[InlineKeyboardButton]:
+    """The last row of a booking step: ``text`` back one step and, for a new booking, ❌ Cancel
+    (the booking ends, the menu shows).  Moving an appointment keeps only the way back to it:
+    "Cancelled" there would read as the appointment cancelled."""
+    row = _btn(text, back)
+    return row if cb.b else [*row, cancel_button()]
 
 
 def _other_days(cb: ApCb) -> ApCb:
@@ -152,7 +160,7 @@ async def _stations_markup(session: AsyncSession, settings: Settings, user: User
         rows.append(_btn(_("More stations ▶️"), ApCb(a="svc", sv=cb.sv, x=page + 1, r=cb.r)))
     if near is None and not cb.r:
         rows.append(_btn(_("📍 Nearest to me"), ApCb(a="near", sv=cb.sv)))
-    rows.append(_btn(_("⬅️ Back"), ApCb(a="svcs", r=cb.r)))
+    rows.append(_way_out(_("⬅️ Back"), ApCb(a="svcs", r=cb.r), cb))
     text = _("Which station?") if options else _("No station takes bookings for this service at the moment.")
     return text, kb(rows)
 
@@ -217,7 +225,7 @@ async def _days_markup(session: AsyncSession, settings: Settings, cb: ApCb) -> t
     if page > 0:
         rows.append(_btn(_("◀️ Earlier dates"), ApCb(a="st", sv=cb.sv, st=cb.st, x=page - 1, b=cb.b, r=cb.r)))
     back = ApCb(a="my", r=cb.r) if cb.b else ApCb(a="svc", sv=cb.sv, r=cb.r)
-    rows.append(_btn(_("⬅️ Back"), back))
+    rows.append(_way_out(_("⬅️ Back"), back, cb))
     text = _("Which day?") if days else _("No free seats at this station in the coming days. "
                                           "Please choose another station.")
     return text, kb(rows)
@@ -245,7 +253,7 @@ async def day_picked(query: CallbackQuery, callback_data: ApCb, session: AsyncSe
         return
     rows = [_btn(f"🕘 {clock(s.starts_at, settings.tz)} · {seats_left(_, s.seats_left)}",
                  ApCb(a="tm", sv=cb.sv, st=cb.st, x=appt.slot_code(s.starts_at), b=cb.b, r=cb.r)) for s in slots]
-    rows.append(_btn(_("⬅️ Other days"), _other_days(cb)))
+    rows.append(_way_out(_("⬅️ Other days"), _other_days(cb), cb))
     await step(query, _("What time?") if slots else _("That day is full now. Please choose another day."), kb(rows))
 
 
@@ -278,8 +286,8 @@ async def time_picked(query: CallbackQuery, callback_data: ApCb, session: AsyncS
     confirm = _("✅ Move it to this time") if cb.b else _("✅ Confirm")
     await step(query, "\n".join(lines), kb([
         _btn(confirm, ApCb(a="ok", sv=cb.sv, st=cb.st, x=cb.x, b=cb.b, r=cb.r)),
-        _btn(_("⬅️ Other times"), ApCb(a="day", sv=cb.sv, st=cb.st, x=starts_at.astimezone(settings.tz).date()
-                                       .toordinal(), b=cb.b, r=cb.r)),
+        _way_out(_("⬅️ Other times"), ApCb(a="day", sv=cb.sv, st=cb.st, x=starts_at.astimezone(settings.tz).date()
+                                           .toordinal(), b=cb.b, r=cb.r), cb),
     ]))
 
 
@@ -300,7 +308,7 @@ async def _offer_alternatives(query: CallbackQuery, full: appt.SlotFull, cb: ApC
     rows = [_btn(f"📅 {when_label(_, s.starts_at, settings.tz, today(settings))} · {seats_left(_, s.seats_left)}",
                  ApCb(a="tm", sv=cb.sv, st=cb.st, x=appt.slot_code(s.starts_at), b=cb.b, r=cb.r))
             for s in full.alternatives]
-    rows.append(_btn(_("⬅️ Other days"), _other_days(cb)))
+    rows.append(_way_out(_("⬅️ Other days"), _other_days(cb), cb))
     text = _("Sorry, that time was just taken.")
     text += "\n" + (_("The nearest free times:") if full.alternatives else _("There is no free time soon here."))
     await edit_in_place(query, text, kb(rows))

@@ -37,7 +37,7 @@ from handlers.appointments.ui import (
     today,
 )
 from handlers.filters import HasRole
-from handlers.keyboards import with_nav
+from handlers.keyboards import cancel_only, with_nav
 from handlers.refusal import error_text, refuse
 from handlers.render import esc
 from models import AppointmentStatus, Role, User, utcnow
@@ -304,7 +304,7 @@ async def plan_edit_asked(query: CallbackQuery, callback_data: StCb, session: As
             "<code>notice 120</code>  minutes ahead a booking must be made\n"
             "<code>cutoff 60</code>  minutes before the time when cancelling ends\n"
             "<code>venue station</code> or <code>venue home</code>\n"
-            "Send /cancel to leave it as it is."))
+            "❌ Cancel leaves it as it is."), cancel_only())
 
 
 async def plan_text_typed(message: Message, session: AsyncSession, user: User, state: FSMContext,
@@ -316,7 +316,8 @@ async def plan_text_typed(message: Message, session: AsyncSession, user: User, s
         _plan, outside = await svc.save_plan(session, settings, user, station_id, service_id, message.text or "",
                                              utcnow())
     except DomainError as err:  # the conversation stays: the refusal asks for the text again
-        await message.answer(error_text(err) + "\n" + _("Please send it again, or /cancel."))
+        await message.answer(error_text(err) + "\n" + _("Please send it again, or ❌ Cancel."),
+                             reply_markup=cancel_only())
         return
     await state.clear()
     await session.commit()

@@ -43,6 +43,7 @@ from bot.services.escape import esc
 from handlers import labels
 from handlers.callbacks import BcAckCb, BcScopeCb, BcStepCb
 from handlers.filters import HasRole
+from handlers.keyboards import cancel_button, cancel_only
 from handlers.refusal import error_text
 from handlers.render import local_time
 from handlers.routing import on_press
@@ -105,8 +106,8 @@ async def start(message: Message, user: User, state: FSMContext) -> None:
     broadcasts.require_broadcaster(user)
     await state.clear()
     await state.set_state(BroadcastForm.content)
-    await message.answer(_("Send the notice: a text, or a photo or document with a caption.\n"
-                           "Send /cancel to stop."))
+    await message.answer(_("Send the notice: a text, or a photo or document with a caption."),
+                         reply_markup=cancel_only())
 
 
 async def content_received(message: Message, session: AsyncSession, user: User, state: FSMContext,
@@ -130,7 +131,8 @@ async def content_received(message: Message, session: AsyncSession, user: User, 
 
 
 def roots_keyboard(roots: list[tuple[broadcasts.ScopeRef, Any]]) -> InlineKeyboardMarkup:
-    return _kb([[_btn(o.name, BcScopeCb(type=ref.type.value, id=ref.id))] for ref, o in roots])
+    return _kb([*([_btn(o.name, BcScopeCb(type=ref.type.value, id=ref.id))] for ref, o in roots),
+                [cancel_button()]])
 
 
 def node_keyboard(node: broadcasts.ScopeNode) -> InlineKeyboardMarkup:
@@ -141,7 +143,7 @@ def node_keyboard(node: broadcasts.ScopeNode) -> InlineKeyboardMarkup:
         pick = 1 if node.child_type == BroadcastScope.building else 0
         for child in node.children[:MAX_CHILD_BUTTONS]:
             rows.append([_btn(child.name, BcScopeCb(type=node.child_type.value, id=child.id, pick=pick))])
-    rows.append([_btn(_("⬅️ Start again"), BcStepCb(action="roots"))])
+    rows.append([_btn(_("⬅️ Start again"), BcStepCb(action="roots")), cancel_button()])
     return _kb(rows)
 
 
@@ -159,6 +161,7 @@ async def scope_pressed(query: CallbackQuery, callback_data: BcScopeCb, session:
     await state.update_data(scope_type=ref.type.value, scope_id=ref.id, scope_name=node.name)
     await state.set_state(BroadcastForm.audience)
     rows = [[_btn(audience_label(a), BcStepCb(action="aud", value=a.value))] for a in BroadcastAudience]
+    rows.append([_btn(_("⬅️ Start again"), BcStepCb(action="roots")), cancel_button()])
     await query.message.edit_text(_("To {scope}: which people?").format(scope=esc(node.name)),
                                   reply_markup=_kb(rows))
 
@@ -184,7 +187,7 @@ async def audience_pressed(query: CallbackQuery, callback_data: BcStepCb, state:
             _("Is it important? Recipients then get an \"I have read it\" button, and after 24 hours grid "
               "workers get the list of residents who have not pressed it."),
             reply_markup=_kb([[_btn(_("Yes, ask them to confirm"), BcStepCb(action="ack", value="1"))],
-                              [_btn(_("No"), BcStepCb(action="ack", value="0"))]]))
+                              [_btn(_("No"), BcStepCb(action="ack", value="0"))], [cancel_button()]]))
 
 
 async def ack_pressed(query: CallbackQuery, callback_data: BcStepCb, session: AsyncSession, user: User,
@@ -251,7 +254,8 @@ async def schedule_pressed(query: CallbackQuery, state: FSMContext, settings: Se
         await query.message.answer(
             _("When should it go out? Send a date and time like {example} (local time).").format(
                 example=f"{tomorrow} 08:00"),
-            reply_markup=_kb([[_btn(_("Tomorrow 08:00"), BcStepCb(action="when", value="tomorrow08"))]]))
+            reply_markup=_kb([[_btn(_("Tomorrow 08:00"), BcStepCb(action="when", value="tomorrow08"))],
+                              [cancel_button()]]))
 
 
 async def _set_schedule(message: Message, when: datetime, session: AsyncSession, user: User, state: FSMContext,

@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.services import cases
 from handlers.cases.flow import ask, conclude, pressed
 from handlers.cases.ui import CaseDept, EscCb, button, rows
-from handlers.keyboards import MenuLabel
+from handlers.keyboards import MenuLabel, cancel_only
 from handlers.routing import on_press
 from models import User, utcnow
 
@@ -33,8 +33,8 @@ async def acknowledge(query: CallbackQuery, callback_data: EscCb, session: Async
 async def report_start(query: CallbackQuery, callback_data: EscCb, session: AsyncSession, user: User,
                        state: FSMContext) -> None:
     escalation = await cases.reportable(session, user, callback_data.id)
-    await ask(query, state, CaseDept.report, _("What did your department do? Write your report for the grid worker. "
-                                               "/cancel to stop."), data={"esc_id": escalation.id})
+    await ask(query, state, CaseDept.report, _("What did your department do? Write your report for the grid worker."),
+              data={"esc_id": escalation.id}, markup=cancel_only())
 
 
 async def report_text(message: Message, session: AsyncSession, user: User, state: FSMContext,

@@ -501,9 +501,9 @@ async def my_cases(message: Message, session: AsyncSession, user: User, state: F
         await message.answer(_("You have no cases yet. Tap 🙋 Ask for help or 📝 Report a problem, or simply "
                                "type what you need."))
         return
-    await message.answer(_("Your cases (tap one for details):"), reply_markup=rows(
+    await message.answer(_("Your cases (tap one for details):"), reply_markup=with_nav(rows(
         *(button(("👀 " if b.following else "") + brief_line(b, settings.tz), CaseCb(action="view", id=b.id))
-          for b in items)))
+          for b in items))))
 
 
 async def solved(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User,

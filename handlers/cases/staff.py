@@ -26,7 +26,7 @@ from bot.services.escape import esc
 from handlers.cases.flow import ask, conclude, pressed
 from handlers.cases.ui import CANNED, CannedCb, CannedEdit, button, rows
 from handlers.filters import HasRole
-from handlers.keyboards import MenuLabel
+from handlers.keyboards import MenuLabel, with_nav
 from handlers.refusal import error_text
 from handlers.routing import on_press
 from models import HolidayKind, Role, User, utcnow
@@ -42,7 +42,7 @@ async def canned_menu(message: Message, session: AsyncSession, user: User, state
     for r in replies:
         buttons.append(button("✏️ " + r.title, CannedCb(action="edit", id=r.id)))
         buttons.append(button("🗑 " + r.title, CannedCb(action="del", id=r.id)))
-    await message.answer(text, reply_markup=rows(*buttons))
+    await message.answer(text, reply_markup=with_nav(rows(*buttons)))
 
 
 async def canned_new(query: CallbackQuery, state: FSMContext) -> None:

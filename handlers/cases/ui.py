@@ -173,7 +173,7 @@ def summary_text(s: DraftSummary) -> str:
     return ", ".join(parts)
 
 
-BRIEF_MAX = 26  # a case button: 28 characters at most (issue 20), with room for a mark in front ("👀 ", "👷 ")
+BRIEF_MAX = 26  # a case button: 28 characters at most (issue 20), with room for a mark in front ("👀 ", "📌 ")
 
 
 def brief_line(b: CaseBrief, tz) -> str:  # type: ignore[no-untyped-def]

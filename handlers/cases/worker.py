@@ -48,7 +48,7 @@ from handlers.cases.ui import (
 )
 from handlers.common import show_menu
 from handlers.filters import HasRole
-from handlers.keyboards import MenuLabel
+from handlers.keyboards import MenuLabel, with_nav
 from handlers.refusal import error_text
 from handlers.routing import on_press
 from models import Case, HandoverDirection, Role, User, utcnow
@@ -61,7 +61,8 @@ async def _inbox_markup(session: AsyncSession, user: User, page: int, i18n: PoI1
     if total == 0:
         return _("📥 No open cases. Well done!"), None
     pages = max(1, -(-total // PAGE))
-    buttons = [button(("👷 " if b.mine else "") + brief_line(b, settings.tz), CaseCb(action="view", id=b.id))
+    # 📌 marks the reader's own cases: 👷 is already the status "accepted" (issue 20: it showed twice).
+    buttons = [button(("📌 " if b.mine else "") + brief_line(b, settings.tz), CaseCb(action="view", id=b.id))
                for b in items]
     nav = []
     if page > 0:
@@ -71,7 +72,8 @@ async def _inbox_markup(session: AsyncSession, user: User, page: int, i18n: PoI1
     markup = rows(*buttons)
     if nav:
         markup.inline_keyboard.append(nav)
-    text = _("📥 Open cases: {total} (emergencies and overdue first; ⏰ overdue, 👷 yours). Page {page}/{pages}.").format(
+    markup = with_nav(markup)  # ⬅️ Back / ❌ Cancel under the list (issue 20)
+    text = _("📥 Open cases: {total} (emergencies and overdue first; ⏰ overdue, 📌 yours). Page {page}/{pages}.").format(
         total=total, page=min(page + 1, pages), pages=pages)
     return text, markup
 

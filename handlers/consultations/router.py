@@ -30,7 +30,7 @@ from bot.services.errors import Conflict, DomainError
 from bot.services.escape import esc
 from handlers import labels
 from handlers.consultations.ui import ConsultAnswer, ConsultForm, CqCb, CqScopeCb, btn, kb
-from handlers.keyboards import MenuLabel
+from handlers.keyboards import MenuLabel, with_nav
 from handlers.refusal import error_text
 from handlers.replies import edit_in_place
 from handlers.routing import on_press
@@ -49,7 +49,7 @@ async def start(message: Message, session: AsyncSession, user: User, state: FSMC
     rows.append(btn(_("➕ Ask the residents"), CqCb(action="new")))
     text = _("🗳 Residents' consultations. Tap one for its results, or ask a new question.") if items else \
         _("🗳 Residents' consultations. No consultation yet: ask the residents a question.")
-    await message.answer(text, reply_markup=kb(rows))
+    await message.answer(text, reply_markup=with_nav(kb(rows)))
 
 
 async def show_results(query: CallbackQuery, callback_data: CqCb, session: AsyncSession, user: User,
@@ -178,8 +178,8 @@ async def send_pressed(query: CallbackQuery, session: AsyncSession, user: User, 
     await state.clear()
     await session.commit()
     await query.answer()
-    await edit_in_place(query, _("✅ Sent to {n} residents. Results: /consult (each resident gets them when it "
-                                 "closes).").format(n=consultation.asked))
+    await edit_in_place(query, _("✅ Sent to {n} residents. Results: 🗳 Consultations (each resident gets them when "
+                                 "it closes).").format(n=consultation.asked))
 
 
 async def drop_pressed(query: CallbackQuery, state: FSMContext) -> None:

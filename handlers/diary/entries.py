@@ -16,16 +16,17 @@ from typing import Any
 from aiogram import Bot, F, Router
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.i18n import PoI18n
-from bot.services import diary
+from bot.services import cases, diary
 from bot.services.access import require_field_worker
 from bot.services.errors import DomainError, InvalidInput
 from bot.services.escape import esc
+from handlers.cases.ui import CaseCb
 from handlers.diary import ui
 from handlers.diary.shared import (
     BUILDINGS_PAGE,
@@ -125,7 +126,9 @@ async def _problem(send: Send, session: AsyncSession, user: User, state: FSMCont
     await compose(state, entry.id, now)
     text = (_("⚠️ Tagged as a problem.") if ref else _("⚠️ Problem: describe it with text, a photo, a voice message "
                                                         "or 📍 your location."))
-    await send(text + "\n" + _("Tap 📋 to make it a case for the grid team."),
+    hint = (_("Tap 📋 to make it a case: yours to fix, with its place.") if cases.finder_keeps(user, entry.grid_id)
+            else _("Tap 📋 to make it a case for the grid team."))
+    await send(text + "\n" + hint,
                reply_markup=markup([[button(_("📋 Make it a case"), "case", entry.id)], finish_row(entry.id)]))
 
 
@@ -384,9 +387,16 @@ async def case_cb(query: CallbackQuery, callback_data: DiaryCb, session: AsyncSe
     await state.clear()
     await query.answer(_("Case {number} opened").format(number=case.number))
     await drop_buttons(query)
-    if isinstance(query.message, Message):
-        await query.message.answer(_("📋 Case {number} is open for your grid team, linked to this diary entry.")
-                                   .format(number=esc(case.number)))
+    if not isinstance(query.message, Message):
+        return
+    if case.owner_id == user.id:  # found on his own grid's patrol: his to fix, a colleague confirms (issue 20)
+        text = _("📋 Case {number} is yours, with its place, linked to this diary entry. Fix it, then tap "
+                 "✅ Mark as done in its card: a colleague will check it.")
+    else:
+        text = _("📋 Case {number} is open for your grid team, linked to this diary entry.")
+    await query.message.answer(text.format(number=esc(case.number)), reply_markup=InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=_("📄 Details"),
+                                               callback_data=CaseCb(action="view", id=case.id).pack())]]))
 
 
 def create_router() -> Router:

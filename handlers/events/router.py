@@ -20,6 +20,7 @@ from bot.services.errors import InvalidInput
 from handlers import labels
 from handlers.events.ui import EventCb, EventForm
 from handlers.filters import HasRole
+from handlers.keyboards import with_nav
 from handlers.render import esc, local_time
 from handlers.replies import edit_in_place
 from handlers.routing import on_press
@@ -49,7 +50,7 @@ async def listing(message: Message, session: AsyncSession, user: User, settings:
     if not buttons:
         await message.answer(_("No service days are open to you right now."))
         return
-    await message.answer(_("🎪 Service days:"), reply_markup=_kb(*buttons))
+    await message.answer(_("🎪 Service days:"), reply_markup=with_nav(_kb(*buttons)))
 
 
 # ------------------------------------------------------------------ announcing (staff)

@@ -125,7 +125,7 @@ async def answered(query: CallbackQuery, callback_data: FamCb, session: AsyncSes
     await family.answer_request(session, settings, user, callback_data.id, allow, utcnow())
     await session.commit()
     await query.answer()
-    await edit_in_place(query, _("✅ Allowed. See or end it any time in /family.") if allow
+    await edit_in_place(query, _("✅ Allowed. See or end it any time in 👤 My profile → 👪 My family.") if allow
                         else _("Not allowed. Nothing changes."))
 
 

@@ -35,6 +35,6 @@ ERRORS: ErrorTexts = {
     "family_ended": __("This family link has ended."),
     "family_not_linked": __("You cannot act for this person: they have not linked you, or the link "
                             "has ended."),
-    "family_resident_only": __("Please register your home first (send /start)."),
+    "family_resident_only": __("Please register your home first: 👤 My profile → 🏠 Change my building."),
 }
 

@@ -38,7 +38,7 @@ from bot.services.bounds import OptId, Page
 from bot.services.escape import esc
 from bot.services.l10n import translator
 from handlers import labels
-from handlers.keyboards import MenuLabel
+from handlers.keyboards import MenuLabel, cancel_only, with_nav
 from models import User, utcnow
 
 PAGE_SIZE = 8
@@ -77,7 +77,7 @@ def scope_keyboard(options: list[reports.Scope], page: int) -> InlineKeyboardMar
         nav.append(InlineKeyboardButton(text="▶️", callback_data=ReportCb(action="page", page=page + 1).pack()))
     if nav:
         rows.append(nav)
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return with_nav(InlineKeyboardMarkup(inline_keyboard=rows))
 
 
 def period_keyboard(scope: reports.Scope) -> InlineKeyboardMarkup:
@@ -129,8 +129,8 @@ async def period_pressed(query: CallbackQuery, callback_data: ReportCb, session:
         await state.update_data(kind=scope.kind.value, id=scope.id)
         await query.answer()
         await bot.send_message(query.from_user.id, _(
-            "✏️ Type the first and the last day, like 2026-11-01 2026-11-15 (one date: that day). "
-            "/cancel to stop."))
+            "✏️ Type the first and the last day, like 2026-11-01 2026-11-15 (one date: that day)."),
+            reply_markup=cancel_only())
         return
     report = await reports.build(session, settings, user, callback_data.kind, callback_data.id,
                                  callback_data.period, locale, utcnow())

@@ -194,9 +194,12 @@ class Person:
         return await self.press(msg.message_id, data)
 
     def reply_keyboard(self) -> list[str]:
+        """The reply keyboard the chat shows now: the last one sent, none after a removal."""
         for msg in reversed(self.messages()):
             if msg.reply_keyboard is not None:
                 return [b for row in msg.reply_keyboard for b in row]
+            if (msg.reply_markup or {}).get("remove_keyboard"):
+                return []
         return []
 
     def last_callback_answer(self) -> dict:  # type: ignore[type-arg]

@@ -178,8 +178,17 @@ async def test_typing_filters_and_paging_back(running):
     assert "您住在哪个社区" in back[-1].text
     to_search = await p.tap("返回")  # from the communities: back to typing a name
     assert [m.message_id for m in to_search] == [grids[-1].message_id]
+    assert "📍 发送我的位置" in p.reply_keyboard()  # the step's keyboard, while she is asked
     cancelled = await p.tap("❌ 取消")
     assert cancelled[0].text == "已取消。"
+    # The step ended: its keyboard went with it (issue 20), and nothing asks to be typed.
+    assert cancelled[-1].text == "已取消。想登记时，随时给我发消息即可。"
+    assert cancelled[-1].reply_markup == {"remove_keyboard": True} and p.reply_keyboard() == []
+    # Typed /cancel while asked where she lives: the same.
+    await p.send("/start")
+    assert "📍 发送我的位置" in p.reply_keyboard()
+    typed = await p.send("/cancel")
+    assert typed[-1].reply_markup == {"remove_keyboard": True} and p.reply_keyboard() == []
 
 
 async def test_location_offers_nearest_building(running, demo_sessionmaker):
@@ -341,6 +350,28 @@ async def test_profile_change_building(running, demo_sessionmaker):
     await choose_home_from_lists(p, "龙泉")
     after = (await _user(demo_sessionmaker, p.id)).building_id
     assert after != before
+
+
+async def test_profile_phone_is_not_a_registration(running, demo_sessionmaker):
+    """Issue 20: changing the phone from 👤 我的资料 offers ❌ 取消 (not 跳过), never says "登记完成",
+    and its keyboard goes when it ends, shared or cancelled."""
+    p = running.person(running.emu.create_user(first_name="M", language_code="zh-hans"))
+    await register_resident_by_buttons(p)
+    await p.send("跳过")
+    await p.send("👤 我的资料")
+    asked = await p.tap("📱 更新手机号")
+    assert asked[-1].text == "请点按钮分享您的手机号。" and p.reply_keyboard() == ["📱 分享我的手机号", "❌ 取消"]
+    other = await p.send("13900000000")  # typed instead of shared: asked again, with the same way out
+    assert "❌ 取消" in other[-1].text and p.reply_keyboard() == ["📱 分享我的手机号", "❌ 取消"]
+    out = await p.send("❌ 取消")
+    assert out[-1].text == "已取消。您的手机号没有改动。" and "👤 我的资料" in p.reply_keyboard()
+    assert not any("登记完成" in (m.text or "") for m in out)
+    assert (await _user(demo_sessionmaker, p.id)).phone is None
+    await p.send("👤 我的资料")
+    await p.tap("📱 更新手机号")
+    saved = await p.share_contact("+8613900000002")
+    assert [m.text for m in saved] == ["谢谢，手机号已保存。"] and "👤 我的资料" in p.reply_keyboard()
+    assert (await _user(demo_sessionmaker, p.id)).phone == "+8613900000002"
 
 
 async def test_registration_state_lives_in_redis(emulator, db_url, demo_sessionmaker, redis_url):

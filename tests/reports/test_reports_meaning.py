@@ -78,6 +78,8 @@ async def test_summary_and_digest_say_the_same_and_never_overdue_above_open(sess
     digest = digest_text(zh, r, [], {}, SETTINGS.display_tz)
     for text in (summary, digest):
         assert line in text and "收到 6 · 受理 4 · 办结 3 · 撤回 1 · 未办结 2" in text
+        # Each snapshot said once (the digest printed both twice: in its figures and over their lists).
+        assert text.count(line) == 1 and text.count("目前逾期未走访的住户") == 1
     # One word per measure: 受理 is never the received count, 爽约 never a target.
     assert "受理 6" not in summary
     wb = load_workbook(io.BytesIO(reports.render_xlsx(r)))

@@ -72,6 +72,7 @@ from bot.services.cases.intake import (
     catalogue,
     discard_draft,
     follow_instead,
+    finder_keeps,
     open_found_problem,
     pending_draft,
     set_authorisation,
@@ -169,7 +170,7 @@ __all__ = [
     "file_for_neighbour",
     # intake
     "DraftSummary", "FoundFile", "SimilarCase", "add_file", "add_location", "add_text", "catalogue",
-    "discard_draft", "follow_instead", "open_found_problem", "pending_draft", "set_authorisation",
+    "discard_draft", "finder_keeps", "follow_instead", "open_found_problem", "pending_draft", "set_authorisation",
     "set_needed_by", "similar_cases", "start_draft", "start_for_service", "submit", "summary",
     # loop
     "accept", "acknowledge_emergency", "auto_close_due", "comment_rating", "confirm", "rate", "reopen",

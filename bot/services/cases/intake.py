@@ -383,6 +383,12 @@ class FoundFile(SentFile[AttachmentKind]):
     __slots__ = ()
 
 
+def finder_keeps(finder: User, grid_id: int) -> bool:
+    """Whether a problem ``finder`` found in ``grid_id`` is theirs to fix once it is a case: a
+    worker or head of that grid keeps it; staff and administrators leave it to the grid."""
+    return grid_id in field_grid_ids(finder)
+
+
 async def open_found_problem(
     session: AsyncSession, settings: Settings, reporter: User, *, grid_id: int, building_id: int | None,
     description: str, latitude: float | None, longitude: float | None, files: Sequence[FoundFile],
@@ -417,7 +423,7 @@ async def open_found_problem(
         for f in files
     )
     await session.flush()
-    if grid.id in field_grid_ids(reporter):
+    if finder_keeps(reporter, grid.id):
         accept_due = case.accept_due_at  # as computed (the transition reloads the row)
         await transition(session, case, [CaseStatus.new], status=CaseStatus.accepted, owner_id=reporter.id,
                          accepted_at=now)

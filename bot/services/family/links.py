@@ -115,7 +115,7 @@ async def open_invite(session: AsyncSession, settings: Settings, delegate: User,
     await notify(session, recipient=resident, kind=OutboxKind.nudge, dedupe_key=f"fam:{link.id}:ask",
                  text=_("👪 {name} opened your family link. Allow them to act for you? They could ask for help "
                         "and follow your cases, book and cancel your appointments, and get your reminders. "
-                        "You can end it at any time in /family.").format(name=esc(_name(delegate))),
+                        "You can end it at any time in 👤 My profile → 👪 My family.").format(name=esc(_name(delegate))),
                  buttons=[[Button(_("✅ Yes, allow"), fam_cb("ok", link.id))],
                           [Button(_("❌ No"), fam_cb("no", link.id))]], urgent=True)
     return link
@@ -139,13 +139,16 @@ async def answer_request(session: AsyncSession, settings: Settings, resident: Us
     _ = translator(recipient_locale(delegate, settings.default_locale))
     if allow:
         link.status, link.confirmed_at = FamilyLinkStatus.active, now
-        text = _("✅ {name} allowed you to act for them. Send /family to start.").format(name=esc(_name(resident)))
+        text = _("✅ {name} allowed you to act for them. Tap 👪 My family below, or find it any time in "
+                 "👤 My profile.").format(name=esc(_name(resident)))
+        buttons = [[Button(_("👪 My family"), fam_cb("menu", 0))]]
     else:
         link.status, link.ended_at, link.ended_by_id = FamilyLinkStatus.ended, now, resident.id
         text = _("{name} did not allow the family link.").format(name=esc(_name(resident)))
+        buttons = None
     await session.flush()
     await notify(session, recipient=delegate, kind=OutboxKind.nudge,
-                 dedupe_key=f"fam:{link.id}:{'ok' if allow else 'no'}", text=text)
+                 dedupe_key=f"fam:{link.id}:{'ok' if allow else 'no'}", text=text, buttons=buttons)
     return link
 
 

@@ -36,7 +36,7 @@ from bot.services.reports.common import GridRow, Report, Scope, ScopeKind, repor
 from bot.services.reports.figures import compute
 from bot.services.reports.periods import dates_period, period_for
 from bot.services.reports.scopes import case_conditions
-from bot.services.reports.texts import open_now_line, pct, summary_lines
+from bot.services.reports.texts import households_line, open_now_line, pct, summary_lines
 from models import Community, Grid, OutboxKind, Role, RoleGrant, ScopeType, User, i18n_name
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,9 @@ def digest_text(_: Translate, report: Report, overdue: list[cases.OverdueCase],
     lines = ["📅 <b>" + esc(_("Last week in {community}: {start} – {end}").format(
         community=report.scope.name, start=f"{report.period.start:%m-%d}", end=f"{report.period.last:%m-%d}"))
         + "</b>", ""]
-    lines += [esc(line) for line in summary_lines(_, report)]
+    # The two snapshots head their lists below: said once, there (they were printed twice).
+    heads = {open_now_line(_, report), households_line(_, report)}
+    lines += [esc(line) for line in summary_lines(_, report) if line not in heads]
     lines += ["", "<b>" + esc(_("By grid")) + "</b>"]
     lines += [grid_line(_, row) for row in report.by_grid[:MAX_GRID_LINES]]
     if len(report.by_grid) > MAX_GRID_LINES:
@@ -73,8 +75,7 @@ def digest_text(_: Translate, report: Report, overdue: list[cases.OverdueCase],
     if report.overdue_cases > len(overdue):
         lines.append(esc(_("… and {count} more").format(count=report.overdue_cases - len(overdue))))
     overdue_grids = [r for r in report.by_grid if r.households_overdue]
-    lines += ["", "<b>" + esc(_("Households overdue for a visit now: {count}").format(
-        count=report.households_overdue)) + "</b>"]
+    lines += ["", "<b>" + esc(households_line(_, report)) + "</b>"]
     lines += ["• " + esc(f"{r.label}: {r.households_overdue}") for r in overdue_grids[:MAX_GRID_LINES]]
     return "\n".join(lines)
 

@@ -113,7 +113,7 @@ def summary_lines(_: Translate, report: Report) -> list[str]:
                  + " · " + _("opinions {count}").format(count=d.opinions)
                  + " · " + _("problems found {count} ({cases} made cases)").format(count=d.problems,
                                                                                     cases=d.cases_opened))
-    lines.append(_("Households overdue for a visit now: {count}").format(count=report.households_overdue))
+    lines.append(households_line(_, report))
     a = report.appointments
     lines.append(_("Appointments {booked} · attended {attended} · no-shows {no_show} ({rate}) · "
                    "not marked {unmarked}").format(booked=a.booked, attended=a.attended, no_show=a.no_show,
@@ -130,6 +130,11 @@ def summary_lines(_: Translate, report: Report) -> list[str]:
     lines.append(_("Service days held {held} · seats taken {signed} · attended {attended} · volunteer hours "
                    "{hours}").format(held=e.held, signed=e.signed_up, attended=e.attended, hours=e.volunteer_hours))
     return lines
+
+
+def households_line(_: Translate, report: Report) -> str:
+    """The other snapshot: households overdue for a visit now."""
+    return _("Households overdue for a visit now: {count}").format(count=report.households_overdue)
 
 
 def open_now_line(_: Translate, report: Report) -> str:

@@ -308,7 +308,10 @@ async def test_reminders_24h_and_1h_arrive_on_time_and_not_after_cancelling(bot)
     assert all("新站社区网格党群服务站" in t for t in texts)
     # Written when booked, read later: the day and time are absolute, never "tomorrow" or "in one hour".
     when = appt.when_label(zh, mine.starts_at, bot.app.settings.tz)
-    assert all(when in t and zh("Tomorrow, {date}").split(",")[0] not in t for t in texts)
+    relative = [zh("Today, {date}").split(" ")[0], zh("Tomorrow, {date}").split(" ")[0],
+                zh("In one hour: {title}").split("：")[0]]
+    assert relative == ["今天", "明天", "一小时后"]
+    assert all(when in t and not any(word in t for word in relative) for t in texts)
     hour = next(m for m in reminders() if m.text.startswith(zh("⏰ Coming up: {when}, {service}.").split("{")[0]))
     assert _data(hour, zh("🗺️ Show the way")).startswith("ap:map:")
     shown = await p.press(hour.message_id, _data(hour, zh("🗺️ Show the way")))

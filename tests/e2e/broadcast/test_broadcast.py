@@ -45,12 +45,18 @@ async def test_staff_broadcasts_to_a_grid_and_watches_it(running, demo_sessionma
     staff = p[STAFF_XS]
     answer = await staff.from_menu("📢 Send a notice")
     assert "Send the notice" in answer[-1].text
+    assert answer[-1].inline_buttons == [[("❌ Cancel", "nav:cancel")]]  # no "/cancel" to type (issue 20)
     answer = await staff.send("<b>Water</b> is off tomorrow 9:00-12:00.")
     assert "Who should receive it?" in answer[-1].text
-    await staff.tap("Xinzhan Grid 1")
+    steps = [answer[-1]]
+    steps.append((await staff.tap("Xinzhan Grid 1"))[-1])
     answer = await staff.tap("All of Xinzhan Grid 1")
     assert "which people?" in answer[-1].text
-    await staff.tap("Residents")
+    steps.append(answer[-1])
+    steps.append((await staff.tap("Residents"))[-1])
+    # Every step of the composer can be left (❌ Cancel), the ones after the scope can go back to it.
+    for step in steps:
+        assert "❌ Cancel" in [t for t, _d in step.inline_buttons[-1]], step.inline_buttons
     answer = await staff.tap("Yes, ask them to confirm")
     preview, summary = answer[-2], answer[-1]
     # What the staff member typed is shown as typed (their "<b>" is text, not markup).

@@ -30,6 +30,12 @@ async def test_case_buttons_show_number_item_and_status_within_28_characters(bot
     inbox = (await worker.send(zh("📥 My inbox")))[-1]
     listed = [text for row in inbox.inline_buttons for text, data in row if data.startswith("cs:view:")]
     assert listed and all(len(text) <= 28 for text in listed), listed
+    # Once he accepted one, it is marked his (📌), within the 28 characters, and its status icon shows once.
+    await worker.tap_in(await worker.received(proxy), zh("✅ Accept"))
+    inbox = (await worker.send(zh("📥 My inbox")))[-1]
+    mine = next(text for row in inbox.inline_buttons for text, data in row if proxy in text)
+    assert mine.startswith("📌 👷") and mine.count("👷") == 1 and len(mine) <= 28, mine
+    assert "📌" in inbox.text and "👷" not in inbox.text  # the legend names the mark it uses
 
 
 async def test_a_long_item_name_is_shortened_on_the_button(bot):

@@ -96,7 +96,13 @@ async def test_department_round_trip(bot):
     await officer.tap_in(call, zh("👌 Acknowledge"))
     ack = await worker.received("城市管理", after=card.message_id)
     assert number in ack.text and "赵海涛" not in ack.text
-    await officer.tap(zh("📝 Report back"))
+    # The prompt asks for the report with a ❌ Cancel button, not a command to type (issue 20).
+    asked = await officer.tap(zh("📝 Report back"))
+    assert "/cancel" not in asked[-1].text and [t for row in asked[-1].inline_buttons for t, _d in row] == [
+        zh("❌ Cancel")]
+    out = await officer.tap_in(asked[-1], zh("❌ Cancel"))
+    assert out[0].text == zh("Cancelled.")
+    await officer.tap(zh("📝 Report back"))  # again, and this time he writes it
     await officer.send("已责令当事人三日内拆除")
     report = await worker.received("已责令当事人三日内拆除")
     assert number in report.text

@@ -135,3 +135,58 @@ async def test_nobody_acts_the_secretary_is_told_once_and_takes_it(bot):
             OutboxMessage.user_id == admin_id))]
         c = await s.scalar(select(Case).where(Case.number == number))
     assert not [t for t in to_admin if number in t] and c.status == CaseStatus.accepted
+
+
+async def test_the_climb_reaches_the_district_and_the_cards_carry_the_handles(bot):
+    """While nobody acts the alert climbs grid head -> secretary -> district, each once; the grid
+    head's and the secretary's case cards (📄 Details), not only their alerts, carry the handles:
+    he reminds the grid from his card, she gives the case to a worker from hers."""
+    resident = person(bot, RESIDENT)
+    worker, colleague, head, secretary, admin = await started(bot, WORKER, WORKER2, HEAD, SECRETARY, ADMIN)
+    number = await file_report(resident, "设施维修", "2单元楼梯扶手松了")
+    case = await case_by_number(bot, number)
+
+    await run_job(bot, "cases.time_limits", case.accept_due_at + timedelta(minutes=1))
+    alert = await head.received("⏰")
+    marks = {p.id: p.last_id for p in (secretary, admin)}
+    for level, told in enumerate((secretary, admin), start=1):
+        planned = (await case_by_number(bot, number)).escalation_next_at
+        assert planned is not None, f"the climb stopped before level {level}"
+        await run_job(bot, "cases.escalation_climb", planned)
+        await run_job(bot, "cases.escalation_climb", planned + timedelta(minutes=1))  # once per level
+        climbed = await told.received("⏫", after=marks[told.id])
+        assert number in climbed.text and _buttons(climbed) == [
+            zh("✋ Take it myself"), zh("👤 Assign to a worker"), zh("🔔 Remind"), zh("📄 Details")]
+    top = await case_by_number(bot, number)
+    # Level 1 the grid head, 2 the secretary, 3 the district: the top, nothing more planned.
+    assert (top.escalation_level, top.escalation_next_at, top.status) == (3, None, CaseStatus.new)
+    async with bot.app.sessionmaker() as s:
+        assert len(list(await s.scalars(select(CaseEvent).where(
+            CaseEvent.case_id == case.id, CaseEvent.type == CaseEventType.escalated)))) == 2
+
+    # The grid head's card: assign and remind are on it; he reminds the grid from the card.
+    card = [m for m in await head.tap_in(alert, zh("📄 Details")) if number in (m.text or "")][-1]
+    shown = _buttons(card)
+    assert len(shown) <= MAX_BUTTONS and {zh("👤 Assign to a worker"), zh("🔔 Remind")} <= set(shown)
+    mark = worker.last_id
+    await head.tap_in(card, zh("🔔 Remind"))
+    assert "张伟" in head.last_callback_answer()["text"]
+    asked = await worker.received(zh("🔔 {name} asks the grid to accept case {number} (limit {when}).").split(
+        "{name}")[0] + "李红霞", after=mark)
+    assert number in asked.text and zh("✅ Accept") in _buttons(asked)
+
+    # The secretary's card (from her alert's Details): she gives the case to 王芳 from the card.
+    climbed = await secretary.received("⏫", after=marks[secretary.id])
+    card = [m for m in await secretary.tap_in(climbed, zh("📄 Details")) if number in (m.text or "")][-1]
+    shown = _buttons(card)
+    assert len(shown) <= MAX_BUTTONS and {zh("✋ Take it myself"), zh("👤 Assign to a worker"),
+                                          zh("🔔 Remind")} <= set(shown)
+    picked = [m for m in await secretary.tap_in(card, zh("👤 Assign to a worker")) if m.message_id != card.message_id]
+    await secretary.tap_in(picked[-1], "王芳")
+    given = await colleague.received(zh("👤 {name} gave you case {number}. It should be done by {when}.").split(
+        "{name}")[0] + "刘秀梅")
+    assert number in given.text
+    final = await case_by_number(bot, number)
+    async with bot.app.sessionmaker() as s:
+        owner = await s.get(User, final.owner_id)
+    assert final.status == CaseStatus.accepted and owner.telegram_id == WORKER2 and final.escalation_next_at is None

@@ -128,13 +128,17 @@ async def test_a_patrol_with_every_kind_of_entry_and_loose_notes(running, demo_s
     # 4. A problem, with a photo and the live location; one tap makes it a case.
     live, _ = await live_location(w, 41.7437, 125.9170)
     assert "实时位置" in texts(live)
-    await w.send("⚠️ 问题")
+    asked = await w.send("⚠️ 问题")
+    assert "由您办理" in asked[-1].text and "交网格团队" not in asked[-1].text  # a worker keeps what he finds
     await w.send("3号楼门口井盖松动")
     await w.send_photo(PNG)
     made = await w.tap("转为诉求")
-    assert re.search(r"诉求 DC-\d{4}-\d{6} 已交网格团队办理", texts(made))
-    # The rest of the grid team is told of the new case; not this worker, who found it
-    # and may not accept it (separation of duties, issue 16).
+    # Issue 20: it is his, with its place; he is told so (not "handed to the grid team"), with its card a tap away.
+    told = re.search(r"诉求 (DC-\d{4}-\d{6}) 由您办理（已带上地点）", texts(made))
+    assert told and "已交网格团队" not in texts(made)
+    card = await w.tap_in(made[-1], "📄 详情")
+    assert told.group(1) in card[-1].text and "办理人：" + "张伟" in card[-1].text
+    assert "✅ 标记办完" in str(card[-1].inline_buttons) and "✅ 受理" not in str(card[-1].inline_buttons)
 
     # 5. Loose notes: text, photo, location, voice; each kept in order and taggable.
     note1 = await w.send("楼道堆放杂物")

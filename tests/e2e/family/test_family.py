@@ -53,8 +53,15 @@ async def _link(bot, resident, son):  # type: ignore[no-untyped-def]
                                  "when they do.")
     ask = await resident.received("王小明", after=before)
     after = son.last_id
-    await resident.tap_in(ask, zh("✅ Yes, allow"))
-    await son.received("王桂芝", after=after)
+    allowed = await resident.tap_in(ask, zh("✅ Yes, allow"))
+    told = await son.received("王桂芝", after=after)
+    # Neither is told to type a command (issue 20): the way in is a button, or a menu key.
+    for text in (ask.text, told.text, *[m.text for m in allowed]):
+        assert not re.search(r"(?<![\w<])/[a-z]{2,}", text or ""), text
+    assert zh("👤 My profile") in ask.text and zh("👤 My profile") in told.text
+    panel = await son.tap_in(told, zh("👪 My family"))
+    assert zh("👪 You act for <b>{name}</b>.").format(name="王桂芝").replace("<b>", "").replace("</b>", "") \
+        in panel[-1].text
     return payload
 
 

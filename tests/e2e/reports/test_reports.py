@@ -6,6 +6,7 @@ delivery engine and the emulator."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import timedelta
 
 from aiogram.fsm.storage.base import StorageKey
@@ -126,3 +127,63 @@ async def test_secretary_gets_report_and_digest_files(running, demo_sessionmaker
     photos, documents = _files(secretary, before)
     assert len(photos) == 1
     assert not [m for m in secretary.messages() if m.message_id > before and m.kind == "text"]  # files only
+
+
+async def test_a_fresh_case_is_not_missed_and_the_report_and_digest_agree(bot, demo_sessionmaker):
+    """Issue 20, through the bot in Chinese: a case the resident sent a minute ago is received, not
+    accepted and not due, so 办结率 has no data (never 未达标, never 爽约); "在办" and "超期" are the
+    same snapshot in the summary and in the Monday digest; "本月" plots this month's weeks only."""
+    from bot.services.l10n import translator
+    from tests.e2e.cases.helpers import SECRETARY, file_report, person
+
+    zh = translator("zh-Hans")
+    now = utcnow()
+    async with demo_sessionmaker() as s:  # an older case of the grid, nobody accepted it: overdue now
+        grid = await s.scalar(select(Grid).where(Grid.code == "DC-XS-01"))
+        resident = await s.scalar(select(User).where(User.telegram_id == RESIDENT))
+        await add_case(s, [(CaseEventType.submitted, now - timedelta(days=4), {}, None)], number="DC-2026-900009",
+                       kind=CaseKind.report, resident_id=resident.id, community_id=grid.community_id,
+                       grid_id=grid.id, status=CaseStatus.new, accept_due_at=now - timedelta(days=4, hours=-2),
+                       resolve_due_at=now - timedelta(days=1))
+        await s.commit()
+    fresh = await file_report(person(bot, RESIDENT), "设施维修", "1单元楼道灯不亮")
+    secretary = person(bot, SECRETARY)
+    await secretary.send("/start")
+
+    async def report(period_label: str, typed: str | None = None):  # type: ignore[no-untyped-def]
+        await secretary.send(zh("📊 Reports"))
+        await secretary.tap(re.compile("^(🏘️ )?新站社区"))
+        before = secretary.last_id
+        asked = await secretary.tap(period_label)
+        if typed:  # asked for dates: a ❌ Cancel button, no command to type (issue 20)
+            assert "/cancel" not in asked[-1].text and asked[-1].inline_buttons == [[(zh("❌ Cancel"), "nav:cancel")]]
+            await secretary.send(typed)
+        await bot.emu.wait_for(lambda: len(_files(secretary, before)[1]) == 2, timeout=20)
+        summary = next(m for m in secretary.messages() if m.message_id > before and m.kind == "text"
+                       and "收到 " in (m.text or ""))
+        xlsx = next(d for d in _files(secretary, before)[1] if d.file_name.endswith(".xlsx"))
+        return summary.text, load_workbook(io.BytesIO(bot.emu.file_bytes(xlsx.file_id)))
+
+    today = local_day(utcnow(), bot.app.settings.tz)
+    text, wb = await report(zh("✏️ Choose dates"), f"{today:%Y-%m-%d}")
+    assert "收到 1 · 受理 0 · 办结 0 · 撤回 0 · 未办结 1" in text  # 收到 is not 受理
+    assert "到期 0 件中办结 0 件" in text and "办结率 –" in text  # sent a minute ago: not due, not missed
+    open_line = "目前在办 2 · 其中超期 1"  # the fresh one and the old one; of them the old one is overdue
+    assert open_line in text
+    met = {row[0]: row[3] for row in wb[zh("Summary")].iter_rows(values_only=True) if row and len(row) > 3}
+    assert met["办结率"] == zh("no data") and "未达标" not in met.values() and "爽约" not in met.values()
+    assert fresh  # its number was given to her
+
+    # The Monday digest says the same of now.
+    mark = secretary.last_id
+    assert await reports_jobs.send_weekly_digests(bot.app.sessionmaker, bot.app.settings, utcnow()) >= 1
+    digest = await secretary.received("新站社区上周情况", after=mark)
+    assert open_line in digest.text
+
+    # 本月: the weeks of this month only, adding up to the month's received.
+    text, wb = await report(zh("🗓 This month"))
+    weeks = [row for row in wb[zh("Weekly trend")].iter_rows(values_only=True)][1:]
+    starts = [row[0] for row in weeks if row and row[0] is not None]
+    assert starts and all(str(d)[:7] == f"{today:%Y-%m}" for d in starts), starts
+    received = int(text.split("收到 ")[1].split(" ")[0])
+    assert sum(int(row[1]) for row in weeks if row and row[0] is not None) == received >= 1
