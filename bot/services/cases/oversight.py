@@ -12,7 +12,8 @@
 * **Handles**: a grid head, community staff or a district administrator of the
   case can, from the alert or the card, *assign* it to a worker of its grid,
   *remind* its owner (or, unaccepted, the grid's workers), or *take* it
-  themselves. Assigning or reminding is acting: the next level waits one more step.
+  themselves. Assigning or reminding is acting: the next level waits one more step
+  (for reminders, once per level: reminding every hour does not stop the climb).
 
 Every handle checks, on every press, that the presser oversees the case
 (:data:`OVERSEER`); a forged button gets the answer a missing case gets.
@@ -263,6 +264,20 @@ async def _give(session: AsyncSession, settings: Settings, actor: User, caps: se
     return case
 
 
+async def _reminded_at_this_level(session: AsyncSession, case_id: int, last_reminder: datetime | None) -> bool:
+    """Whether the case's last reminder came since the level it has reached was told
+    (the first alert past a limit, or a climb)."""
+    if last_reminder is None:
+        return False
+    told = await session.scalar(select(CaseEvent.at).where(CaseEvent.case_id == case_id,
+                                                           CaseEvent.type.in_(_LEVEL_TOLD))
+                                .order_by(CaseEvent.at.desc()).limit(1))
+    return told is not None and last_reminder >= told
+
+
+_LEVEL_TOLD = (CaseEventType.accept_overdue, CaseEventType.handling_overdue, CaseEventType.escalated)
+
+
 async def remind(session: AsyncSession, settings: Settings, actor: User, case_id: int, now: datetime) -> list[User]:
     """Remind the owner (or, unaccepted, the grid's workers) from an overseer; at most once
     an hour per case.  Returns who was reminded."""
@@ -278,9 +293,12 @@ async def remind(session: AsyncSession, settings: Settings, actor: User, case_id
         u for u in await grid_team(session, case.grid_id) if u.id not in (case.resident_id, actor.id)]
     if not targets:
         raise NotFound("worker")
-    if case.escalation_next_at is not None:  # someone acted: the next level waits a step more
+    # Someone acted: the next level waits a step more, once per level (reminders alone, pressed
+    # every hour, must not keep a case from climbing while nobody takes it in hand).
+    if case.escalation_next_at is not None and not await _reminded_at_this_level(session, case.id, last):
+        later = max(case.escalation_next_at, await next_step(session, settings, now))  # never sooner
         await session.execute(update(Case).where(Case.id == case.id).values(
-            escalation_next_at=await next_step(session, settings, now)).execution_options(synchronize_session=False))
+            escalation_next_at=later).execution_options(synchronize_session=False))
         await session.refresh(case)
     event = await add_event(session, case, CaseEventType.reminded, at=now, actor=actor, role=actor_role(caps),
                             public=False, data={"to": [u.id for u in targets]})

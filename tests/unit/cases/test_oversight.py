@@ -113,6 +113,35 @@ async def test_an_unaccepted_case_climbs_one_level_a_step_and_stops_at_the_top(s
         assert (c.escalation_level, c.escalation_next_at) == (3, None)
 
 
+async def test_a_reminder_puts_the_climb_off_once_per_level(sessionmaker):
+    """Reminding is acting, once: a grid head pressing 🔔 every hour, while nobody takes the
+    case, does not keep it from the secretary."""
+    w, case = await _unaccepted_past_its_limit(sessionmaker)  # level 1 told at 11:01, the next at 16:31
+    async with sessionmaker() as s:
+        w = await w.reload(s)
+        await cases.remind(s, SETTINGS, w.head, case.id, T0 + timedelta(hours=3))  # 12:00
+        await s.commit()
+        put_off = (await s.get(Case, case.id)).escalation_next_at
+        assert put_off > T0 + timedelta(hours=7, minutes=31)
+    for hours in (4, 5, 6):  # 13:00, 14:00, 15:00: reminded again, the climb stays where it was
+        async with sessionmaker() as s:
+            w = await w.reload(s)
+            await cases.remind(s, SETTINGS, w.head, case.id, T0 + timedelta(hours=hours))
+            await s.commit()
+            assert (await s.get(Case, case.id)).escalation_next_at == put_off
+    await run(sessionmaker, "cases.escalation_climb", put_off)
+    async with sessionmaker() as s:
+        w = await w.reload(s)
+        assert len(_texts(await outbox(s, w.staff), "⏫")) == 1
+        c = await s.get(Case, case.id)
+        assert c.escalation_level == 2
+        level_two = c.escalation_next_at
+        # At the new level a reminder puts the next climb off again, once.
+        await cases.remind(s, SETTINGS, w.staff, case.id, level_two - timedelta(hours=1))
+        await s.commit()
+        assert (await s.get(Case, case.id)).escalation_next_at > level_two
+
+
 async def test_acting_stops_the_climb_and_handling_overdue_climbs_too(sessionmaker):
     w, case = await _unaccepted_past_its_limit(sessionmaker)
     async with sessionmaker() as s:
