@@ -240,7 +240,7 @@ async def show_preview(message: Message, session: AsyncSession, user: User, stat
     send = _("📤 Confirm the schedule") if scheduled_at is not None else _("📤 Send now")
     rows = [[_btn(send, BcStepCb(action="send"))],
             [_btn(_("🕒 Schedule"), BcStepCb(action="schedule"))],
-            [_btn(_("✖️ Cancel"), BcStepCb(action="drop"))]]
+            [_btn(_("❌ Cancel"), BcStepCb(action="drop"))]]
     await message.answer("\n".join(lines), reply_markup=_kb(rows))
 
 

@@ -163,7 +163,7 @@ async def _preview(message: Message, state: FSMContext, settings: Settings, clos
     lines.append(_("Closes at {when}. The answers are anonymous.").format(
         when=consultations.when(closes_at, settings.tz)))
     await message.answer("\n".join(lines), reply_markup=kb([btn(_("✅ Send"), CqCb(action="send")),
-                                                           btn(_("✖️ Cancel"), CqCb(action="drop"))]))
+                                                           btn(_("❌ Cancel"), CqCb(action="drop"))]))
 
 
 async def send_pressed(query: CallbackQuery, session: AsyncSession, user: User, state: FSMContext,
