@@ -94,8 +94,12 @@ async def test_service_day_with_a_waiting_list(bot):
         await s.execute(update(ServiceEvent).where(ServiceEvent.id == event.id)
                         .values(starts_at=utcnow() - timedelta(hours=1)))
         await s.commit()
+    mark_second = second.last_id
     await secretary.tap_in(att[-1], "志愿者二")
     await secretary.tap_in(secretary.last, "王桂芝")
+    thanks = await second.received("🙏", after=mark_second)  # the volunteer is told the hours credited
+    assert thanks.text == zh("🙏 Thank you for helping at {title}: {hours} volunteer hours are credited to you.").format(
+        title="Volunteer service day", hours=3)
     async with bot.app.sessionmaker() as s:
         figures = await events.event_figures(s, select(ServiceEvent.community_id).where(ServiceEvent.id == event.id),
                                              utcnow() - timedelta(days=1), utcnow() + timedelta(days=1))
