@@ -96,6 +96,8 @@ async def open_invite(session: AsyncSession, settings: Settings, delegate: User,
                                 .with_for_update())
     if link is None:
         raise NotFound("family_link")
+    if link.delegate_id == delegate.id and link.status in LIVE:
+        raise Conflict("family_already")  # their own second tap (or the link opened again)
     if link.status != FamilyLinkStatus.invited:
         raise Conflict("family_link_used")
     if link.expires_at <= now:

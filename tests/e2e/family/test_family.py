@@ -46,11 +46,16 @@ async def _link(bot, resident, son):  # type: ignore[no-untyped-def]
     payload = LINK_RE.search(answer[-1].text).group(1)
     before = resident.last_id
     answer = await son.send(f"/start {payload}")  # someone new: the privacy notice first
-    assert answer[0].text == zh("Before I link you, please read this and tap “I agree”. Then open the link again.")
-    await son.tap(zh("✅ I agree"))
-    answer = await son.send(f"/start {payload}")
+    assert answer[0].text == zh("Before I link you, please read this and tap “I agree”.")
+    # Agreeing goes on with the link (no need to open it again); a second tap links nothing more.
+    notice, agree = son.find_button(zh("✅ I agree"))
+    answer = await son.press(notice.message_id, agree)
     assert answer[-1].text == zh("Thank you! I have asked your family member to confirm. You will get a message "
                                  "when they do.")
+    await son.press(notice.message_id, agree)  # a double click
+    assert son.last_callback_answer()["text"] == zh("You are already linked with this resident.")
+    answer = await son.send(f"/start {payload}")
+    assert answer[-1].text == zh("You are already linked with this resident.")
     ask = await resident.received("王小明", after=before)
     after = son.last_id
     await resident.tap_in(ask, zh("✅ Yes, allow"))
@@ -199,7 +204,8 @@ async def test_forged_family_buttons_are_refused(bot):
         mother_id = link.resident_id
     # The son cannot allow himself; a stranger can neither allow nor end it, nor act for her.
     for p, data in ((son, f"fm:ok:{link.id}:0"), (stranger, f"fm:ok:{link.id}:0"),
-                    (stranger, f"fm:end:{link.id}:0"), (stranger, f"fm:off:{link.id}:0")):
+                    (stranger, f"fm:end:{link.id}:0"), (stranger, f"fm:off:{link.id}:0"),
+                    (stranger, "fmj:forged-token")):
         await p.forge(data)
         assert p.last_callback_answer()["text"] == zh("This family link is not valid. Please ask for a new one.")
     for data in (f"fm:help:0:{mother_id}", f"fm:appts:0:{mother_id}", f"ci:forr:{mother_id}"):
