@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from bot.services import cases, events, family
-from bot.services.invites import create_invite
+from bot.services.invites import create_invite, redeem_invite
 from models import (
     Building,
     Case,
@@ -27,13 +27,11 @@ from models import (
     FamilyLinkStatus,
     Invite,
     Role,
-    RoleGrant,
-    ScopeType,
-    ServiceItem,
     User,
     utcnow,
 )
 from tests.e2e.cases.helpers import RESIDENT, SECRETARY, WORKER, person, zh
+from tests.e2e.org.helpers import accepted_errand
 
 NEIGHBOUR_WITHOUT_TG = "赵大爷"
 
@@ -48,9 +46,11 @@ async def _joined(bot, telegram_id: int, name: str, role: Role, scope: str):  # 
 
 
 async def _world(bot) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    """What the forged buttons name: a neighbour without Telegram of 站前小区2号楼, an offered
-    errand, a service day with a seat, a pending family link, the community and a building."""
+    """What the forged buttons name: a neighbour without Telegram of 站前小区2号楼, an errand
+    offered to Xinzhan's volunteer, a service day with a seat, a pending family link, the
+    community and a building."""
     settings, now = bot.app.settings, utcnow()
+    case_id = await accepted_errand(bot)
     async with bot.app.sessionmaker() as s:
         resident = await s.scalar(select(User).where(User.telegram_id == RESIDENT))
         worker = await s.scalar(select(User).where(User.telegram_id == WORKER))
@@ -60,17 +60,12 @@ async def _world(bot) -> dict[str, int]:  # type: ignore[no-untyped-def]
         neighbour = User(telegram_id=None, first_name=NEIGHBOUR_WITHOUT_TG, phone="13800001111",
                          building_id=building.id, grid_id=building.grid_id, registered_at=now, roles=[])
         s.add(neighbour)
-        s.add(User(telegram_id=8800000010, first_name="新站志愿者", locale="zh-Hans", registered_at=now,
-                   roles=[RoleGrant(role=Role.volunteer, scope_type=ScopeType.community, scope_id=community.id)]))
+        helper = User(telegram_id=8800000010, first_name="新站志愿者", locale="zh-Hans", registered_at=now, roles=[])
+        s.add(helper)
         await s.flush()
-        service = await s.scalar(select(ServiceItem).where(ServiceItem.code == "PX-PENSION"))
-        draft = await cases.start_for_service(s, resident, service.id, now)
-        await cases.add_text(s, resident, draft.id, "帮我去社保局办养老金资格认证", "zh-Hans")
-        await cases.set_authorisation(s, resident, draft.id, "可以代交材料")
-        case = await cases.submit(s, settings, resident, draft.id, now)
-        await cases.accept(s, settings, worker, case.id, now)
-        await cases.offer_errand(s, settings, worker, case.id, share_phone=True, now=now)
-        offer = await s.scalar(select(ErrandOffer).where(ErrandOffer.case_id == case.id))
+        await redeem_invite(s, helper, (await create_invite(s, role=Role.volunteer, scope_code="DC-XS")).payload)
+        await cases.offer_errand(s, settings, worker, case_id, share_phone=True, now=now)
+        offer = await s.scalar(select(ErrandOffer).where(ErrandOffer.case_id == case_id))
         event = await events.announce(s, settings, secretary, community.id,
                                       events.Draft("义诊", now + timedelta(days=2), "新站", 5, 2),
                                       EventAudience.both, now)
@@ -80,7 +75,7 @@ async def _world(bot) -> dict[str, int]:  # type: ignore[no-untyped-def]
         link = await s.scalar(select(FamilyLink))
         link.status, link.delegate_id = FamilyLinkStatus.pending, worker.id  # opened, awaiting her answer
         await s.commit()
-        return {"neighbour": neighbour.id, "case": case.id, "offer": offer.id, "event": event.id,
+        return {"neighbour": neighbour.id, "case": case_id, "offer": offer.id, "event": event.id,
                 "signup": signup, "link": link.id, "community": community.id, "building": building.id,
                 "resident": resident.id}
 

@@ -104,6 +104,14 @@ async def test_a_building_head_confirms_claims_in_their_building_only(sessionmak
         assert [(p.building_id, p.units, p.neighbours) for p in people] == [(b1.id, (), 1)]
 
 
+async def _submitted_errand(s, settings, resident, service_id, now):  # type: ignore[no-untyped-def]
+    """A proxy errand (代办) the resident sent, authorising the worker to hand in papers."""
+    draft = await cases.start_for_service(s, resident, service_id, now)
+    await cases.add_text(s, resident, draft.id, "代办养老认证", "en")
+    await cases.set_authorisation(s, resident, draft.id, "代交材料")
+    return await cases.submit(s, settings, resident, draft.id, now)
+
+
 async def test_the_first_volunteer_takes_an_errand(sessionmaker):
     settings, now = _settings(), utcnow()
     async with sessionmaker() as s:
@@ -118,10 +126,7 @@ async def test_the_first_volunteer_takes_an_errand(sessionmaker):
         second = await make_user(s, 9304, role=Role.volunteer, scope_id=community.id)
         far = await make_user(s, 9305, role=Role.volunteer, scope_id=place.communities[1].id)
         await s.flush()
-        draft = await cases.start_for_service(s, resident, service.id, now)
-        await cases.add_text(s, resident, draft.id, "代办养老认证", "en")
-        await cases.set_authorisation(s, resident, draft.id, "代交材料")
-        case = await cases.submit(s, settings, resident, draft.id, now)
+        case = await _submitted_errand(s, settings, resident, service.id, now)
         with pytest.raises(NotAllowed):  # only the owner offers it
             await cases.offer_errand(s, settings, worker, case.id, share_phone=False, now=now)
         await cases.accept(s, settings, worker, case.id, now)
@@ -166,10 +171,7 @@ async def test_the_reports_count_the_organisation_per_community_and_grid(session
         volunteer = await make_user(s, 9406, role=Role.volunteer, scope_id=c1.id)
         staff = await make_user(s, 9407, role=Role.staff, scope_id=c1.id)
         await s.flush()
-        draft = await cases.start_for_service(s, resident, service.id, now)
-        await cases.add_text(s, resident, draft.id, "代办", "en")
-        await cases.set_authorisation(s, resident, draft.id, "代交")
-        case = await cases.submit(s, settings, resident, draft.id, now)
+        case = await _submitted_errand(s, settings, resident, service.id, now)
         await cases.accept(s, settings, worker, case.id, now)
         await cases.offer_errand(s, settings, worker, case.id, share_phone=False, now=now)
         await cases.take_errand(s, settings, volunteer,
