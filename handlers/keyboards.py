@@ -114,6 +114,8 @@ def main_menu(roles: set[Role], *, resident: bool) -> ReplyKeyboardMarkup:
         lines.append(labels.MY_BUILDING)
     if Role.volunteer in roles:
         lines.append(labels.MY_ERRANDS)
+        if not roles & {Role.staff, Role.admin}:  # who has it below too
+            lines.append(labels.EVENTS)  # the service days they may sign up for (handlers/events/)
     if roles & {Role.worker, Role.grid_head, Role.building_head, Role.unit_head}:
         lines.append(labels.PROXY_BOOK)
     if roles & {Role.worker, Role.grid_head, Role.staff, Role.admin}:

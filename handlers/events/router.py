@@ -185,7 +185,7 @@ async def marked(query: CallbackQuery, callback_data: EventCb, session: AsyncSes
 def create_router() -> Router:
     """This feature's routing table; a new router each call (one per dispatcher)."""
     router = Router(name="events")
-    router.message.register(listing, F.text == labels.EVENTS, HasRole(Role.staff, Role.admin))
+    router.message.register(listing, F.text == labels.EVENTS, HasRole(Role.staff, Role.admin, Role.volunteer))
     router.message.register(listing, Command("events"))
     router.message.register(form_typed, EventForm.text, F.text, ~F.text.startswith("/"))
     # Buttons are not filtered by role: a forged one reaches the service, which refuses it.

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.i18n import PoI18n
-from bot.services import cases
+from bot.services import cases, events
 from handlers import labels
 from handlers.cases.ui import CaseCb
 from handlers.filters import HasRole
@@ -108,11 +108,13 @@ async def done(query: CallbackQuery, callback_data: ErrandCb, session: AsyncSess
 
 async def my_errands(message: Message, session: AsyncSession, user: User, i18n: PoI18n) -> None:
     items = await cases.my_errands(session, user, i18n.current_locale)
+    hours = await events.volunteer_hours(session, user)
+    credited = ("\n" + _("🙏 Volunteer hours credited to you so far: {hours}").format(hours=hours)) if hours else ""
     if not items:
         await message.answer(_("You have no open errands. When a grid worker offers one, you get a message with "
-                               "a “Take it” button."))
+                               "a “Take it” button.") + credited)
         return
-    await message.answer(_("🙋 Your open errands:"), reply_markup=_rows(
+    await message.answer(_("🙋 Your open errands:") + credited, reply_markup=_rows(
         *((f"{e.number} · {e.category}"[:60], ErrandCb(action="view", id=e.offer_id)) for e in items)))
 
 

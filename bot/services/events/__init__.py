@@ -25,9 +25,11 @@ from bot.services.events.service import (
     parse_draft,
     sign_up,
     upcoming,
+    volunteer_hours,
 )
 
 __all__ = [
     "EVENT_CB", "Attendee", "Draft", "EventCard", "EventFigures", "announce", "attendees", "cancel", "card",
-    "event_cb", "event_figures", "event_figures_by_community", "managed_communities", "mark", "parse_draft", "sign_up", "upcoming",
+    "event_cb", "event_figures", "event_figures_by_community", "managed_communities", "mark", "parse_draft",
+    "sign_up", "upcoming", "volunteer_hours",
 ]

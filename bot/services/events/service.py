@@ -299,6 +299,12 @@ async def upcoming(session: AsyncSession, user: User, now: datetime, *, limit: i
     return out
 
 
+async def volunteer_hours(session: AsyncSession, user: User) -> int:
+    """The volunteer hours credited to ``user`` at the service days they came to, in all."""
+    return int(await session.scalar(select(func.coalesce(func.sum(EventSignup.hours), 0)).where(
+        EventSignup.user_id == user.id, EventSignup.status == SignupStatus.going)) or 0)
+
+
 def managed_communities(user: User) -> set[int]:
     return _managed(user)
 
