@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from bot.services import appointments
 from models import (
     Appointment,
     Case,
@@ -90,8 +91,12 @@ async def test_son_books_and_files_for_his_mother_reminders_reach_both_then_he_e
         mother = await s.scalar(select(User).where(User.telegram_id == RESIDENT))
         me = await s.scalar(select(User).where(User.telegram_id == SON))
 
+    mark = resident.last_id
     appointment = await _son_books(bot, son)
     assert appointment.resident_id == mother.id and appointment.booked_by_id == me.id and not appointment.proxy
+    # She is told what he did in her name, and where to see or cancel it.
+    told = await resident.received("王小明", after=mark)
+    assert told.text.startswith("👪 王小明") and zh("🗓️ My appointments") in told.text
     assert any(zh("👪 Booked by a family member") in (m.text or "") for m in son.messages())
     # Her reminders are queued for her and, marked for whom, for him.
     async with bot.app.sessionmaker() as s:
@@ -103,19 +108,24 @@ async def test_son_books_and_files_for_his_mother_reminders_reach_both_then_he_e
     assert all(r.payload["text"].startswith(zh("👪 For {name}:").format(name="王桂芝")) for r in his)
 
     # He reports a problem for her: one tap for whom, then the usual steps.
+    worker = person(bot, WORKER)  # on Telegram before the new case reaches the grid's workers
     answer = await son.send("/family")
     await son.tap(zh("📝 Report for {name}").format(name="王桂芝"))
     await son.tap(re.compile("."))  # the first kind of problem
     await son.send("楼道灯坏了，妈妈晚上看不见")
+    mark = resident.last_id
     answer = await son.send(zh("✅ Send"))
     assert any(NUMBER_RE.search(m.text or "") for m in answer)
     async with bot.app.sessionmaker() as s:
         case = await s.scalar(select(Case))
+    told = await resident.received(case.number, after=mark)  # the request he sent for her
+    assert told.text == zh("👪 {name} sent a request for you: case {number}. You will hear of each step in "
+                           "📂 My cases.").format(name="王小明", number=case.number)
+    async with bot.app.sessionmaker() as s:
         event = await s.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id,
                                                        CaseEvent.type == CaseEventType.submitted))
     assert case.resident_id == mother.id and event.actor_id == me.id and event.data.get("delegate") is True
     # The grid worker accepts it: the news is delivered to her and, marked for whom, to him.
-    worker = person(bot, WORKER)
     marks = {resident.id: resident.last_id, son.id: son.last_id}
     await worker.tap_in(await worker.received(case.number), zh("✅ Accept"))
     await resident.received(case.number, after=marks[resident.id])
@@ -125,6 +135,14 @@ async def test_son_books_and_files_for_his_mother_reminders_reach_both_then_he_e
     answer = await son.tap(zh("📂 Cases of {name}").format(name="王桂芝"))
     card = await son.tap(case.number)
     assert zh("👪 family member") in card[-1].text
+
+    # He cancels the booking he made for her (the service, as his 🗓️ button does): she is told.
+    mark = resident.last_id
+    async with bot.app.sessionmaker() as s:
+        await appointments.cancel(s, bot.app.settings, await s.get(User, me.id), appointment.id, utcnow())
+        await s.commit()
+    told = await resident.received("王小明", after=mark)
+    assert zh("👪 {name} cancelled your appointment of {when}.").split("{when}")[0].format(name="王小明") in told.text
 
     # He ends it; she is told; his old buttons no longer work.
     before = resident.last_id
