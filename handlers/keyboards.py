@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 from aiogram.filters import BaseFilter
@@ -17,6 +18,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import ReplyKeyboardBuilder
 
 from bot.i18n import LOCALE_NAMES
+from bot.services.offline import Home
 from bot.services.users import Option
 from handlers import labels
 from handlers.callbacks import LangCb, NavCb, PageCb, PlaceCb
@@ -159,3 +161,12 @@ class MenuLabel(BaseFilter):
             return False
         menu = main_menu(set(Role), resident=True)
         return any(message.text == b.text for row in menu.keyboard for b in row)
+
+
+def homes_keyboard(homes: list[Home], button: Callable[[int], CallbackData]) -> InlineKeyboardMarkup:
+    """Where a neighbour a head typed in lives (bot.services.offline.head_homes), one big button
+    each; ``button``: the callback data of a home's code."""
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=(_("{building}, unit {units}").format(building=h.building, units=h.unit) if h.unit
+              else _("{building}, unit not known").format(building=h.building))[:60],
+        callback_data=button(h.code).pack())] for h in homes])

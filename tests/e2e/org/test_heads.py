@@ -107,7 +107,10 @@ async def test_building_head_notice_followup_case_and_claims(bot):
     await head.tap(zh("📝 File for a neighbour"))
     await head.tap(zh("➕ Someone new"))
     await head.send("赵大爷")
-    await head.send("138 0000 1111")
+    where = await head.send("138 0000 1111")  # a building of 4 units: which one, in one tap
+    assert where[-1].text == zh("Where does {name} live?").format(name="赵大爷")
+    assert len(where[-1].inline_buttons) == 5  # units 1-4 and "unit not known"
+    await head.tap_in(where[-1], zh("{building}, unit {units}").format(building="站前小区2号楼", units=1))
     done = await head.send("厨房水管漏水，需要人来修")
     number = NUMBER_RE.search(done[-1].text).group(0)
     await worker.received(number, after=mark_worker)  # the grid's workers are told, as for any new case
@@ -116,7 +119,8 @@ async def test_building_head_notice_followup_case_and_claims(bot):
         neighbour = await s.get(User, case.resident_id)
         submitted = await s.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id,
                                                            CaseEvent.type == CaseEventType.submitted))
-    assert (neighbour.telegram_id, neighbour.first_name, neighbour.building_id) == (None, "赵大爷", building.id)
+    assert (neighbour.telegram_id, neighbour.first_name, neighbour.building_id, neighbour.unit) == (
+        None, "赵大爷", building.id, 1)
     assert submitted.actor_role.value == "building_head" and submitted.data["on_behalf"] is True
     assert case.building_id == building.id and case.description == "厨房水管漏水，需要人来修"
     # The worker's card names the head as who filed it, and counts no neighbour who "also reported" it
@@ -139,8 +143,21 @@ async def test_building_head_notice_followup_case_and_claims(bot):
         booking = await s.scalar(select(Appointment).where(Appointment.resident_id == neighbour.id))
         head_user = await s.scalar(select(User).where(User.telegram_id == head.id))
     assert booking is not None and booking.proxy and booking.booked_by_id == head_user.id
+    # Someone new to book for: the head says where they live, as when filing.
+    people_list = await head.from_menu(zh("🤝 Book for a resident"))
+    await head.tap_in(people_list[-1], zh("➕ Someone new"))
+    await head.send("钱奶奶")
+    where = await head.send("13800002222")
+    assert where[-1].text == zh("Where does {name} live?").format(name="钱奶奶")
+    shown = await head.tap_in(where[-1], zh("{building}, unit not known").format(building="站前小区2号楼"))
+    assert any("钱奶奶" in (m.text or "") for m in shown)
+    async with bot.app.sessionmaker() as s:
+        granny = await s.scalar(select(User).where(User.first_name == "钱奶奶"))
+    assert (granny.building_id, granny.unit, granny.telegram_id) == (building.id, None, None)
+    await head.press(where[-1].message_id, where[-1].inline_buttons[0][0][1])  # a second tap: nothing new
+    assert head.last_callback_answer()["show_alert"]
 
-    # The unit head may not act for that neighbour (their unit is unknown): refused, as if absent.
+    # The unit head (of unit 2) may not act for that neighbour of unit 1: refused, as if absent.
     await unit_head.press(unit_head.last.message_id, f"og:fp:{neighbour.id}")
     assert unit_head.last_callback_answer()["show_alert"]
 

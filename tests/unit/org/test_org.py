@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.config import Settings
 from bot.services import access, cases, events, homes, offline, org, places, reports
-from bot.services.errors import Conflict, NotAllowed, NotFound
+from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from models import (
     UNIT_FACTOR,
     ActorRole,
@@ -84,6 +84,23 @@ async def test_a_head_adds_and_files_for_a_neighbour_of_their_own_building(sessi
         for actor in (other, await make_user(s, 9103)):
             with pytest.raises((NotFound, NotAllowed)):
                 await cases.file_for_neighbour(s, _settings(), actor, person.id, "x", utcnow())
+        # A building head says in which unit (or none) a new neighbour lives: a unit head of it reaches them.
+        whole = await make_user(s, 9104, role=Role.building_head, scope_id=b1.id)
+        homes = await offline.head_homes(s, whole, "en")
+        assert [(h.code, h.unit) for h in homes] == [
+            (b1.id * UNIT_FACTOR + 1, 1), (b1.id * UNIT_FACTOR + 2, 2), (b1.id * UNIT_FACTOR + 3, 3),
+            (b1.id * UNIT_FACTOR, None)]
+        with pytest.raises(InvalidInput):  # several homes: which one
+            await offline.add_offline_resident(s, whole, "钱奶奶", "13800002222", utcnow())
+        with pytest.raises(NotFound):  # a forged home in another building
+            await offline.add_offline_resident(s, whole, "钱奶奶", "13800002222", utcnow(), home=b2.id * UNIT_FACTOR + 1)
+        granny, _new = await offline.add_offline_resident(s, whole, "钱奶奶", "13800002222", utcnow(),
+                                                          home=b1.id * UNIT_FACTOR + 2)
+        assert (granny.building_id, granny.unit) == (b1.id, 2) and offline.reaches(head, granny)
+        nobody, _new = await offline.add_offline_resident(s, whole, "孙爷爷", "13800003333", utcnow(),
+                                                          home=b1.id * UNIT_FACTOR)
+        assert nobody.unit is None and not offline.reaches(head, nobody) and offline.reaches(whole, nobody)
+        assert await offline.head_homes(s, await make_user(s, 9105, role=Role.worker, scope_id=b1.grid_id), "en") == []
 
 
 async def test_a_building_head_confirms_claims_in_their_building_only(sessionmaker):
