@@ -70,6 +70,8 @@ async def test_two_volunteers_race_for_an_errand(bot):
     assert winner_id in users.values()
     lost = [a for a in bot.emu.callback_answers if a["chat_id"] == loser.id][-1]
     assert lost["show_alert"] and zh("Another volunteer has already taken errand {number}. Thank you!")[:4] in lost["text"]
+    lost_offer = next(m for m in loser.messages() if m.message_id == (offers[0] if loser is first else offers[1]).message_id)
+    assert lost_offer.inline_buttons == []  # no "Take it" left on the errand they lost
     card = await winner.received("社保局")
     assert PHONE not in card.text  # the worker said no phone is needed
 
