@@ -14,6 +14,7 @@ from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from models import (
     UNIT_FACTOR,
     ActorRole,
+    AllianceUnit,
     CaseEvent,
     CaseEventType,
     CaseKind,
@@ -218,3 +219,22 @@ async def test_the_reports_count_the_organisation_per_community_and_grid(session
         assert [(name, f.buildings, f.buildings_with_head, f.errands_offered)
                 for name, f in community.organisation_by] == [("Xinzhan grid 1", 2, 1, 1), ("Xinzhan grid 2", 2, 0, 0)]
         assert community.events_by == [] and community.events.volunteer_hours == 3  # events belong to a community
+
+
+async def test_alliance_units_are_shown_to_those_who_serve_the_community(sessionmaker):
+    async with sessionmaker() as s:
+        place = await make_district(s)
+        c1, c2 = place.communities
+        s.add_all([AllianceUnit(code="AL-1", community_id=c1.id, names={"zh-Hans": "卫生服务中心", "en": "Health centre"},
+                                contact="0435-1", offers="义诊"),
+                   AllianceUnit(code="AL-2", community_id=c1.id, names={"en": "Closed"}, active=False),
+                   AllianceUnit(code="AL-3", community_id=c2.id, names={"en": "Far away"})])
+        await s.flush()
+        for who in (await make_user(s, 9501, role=Role.staff, scope_id=c1.id),
+                    await make_user(s, 9502, role=Role.volunteer, scope_id=c1.id),
+                    await make_user(s, 9503, role=Role.worker, scope_id=place.grids[0].id)):
+            assert await org.alliances(s, who, "en") == [org.Alliance("Health centre", "0435-1", "义诊")]
+        assert [a.name for a in await org.alliances(s, await make_user(s, 9504, role=Role.staff, scope_id=c2.id),
+                                                    "zh-Hans")] == ["Far away"]
+        with pytest.raises(NotAllowed):  # a resident serves no community
+            await org.alliances(s, await make_user(s, 9505), "en")
