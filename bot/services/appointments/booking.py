@@ -429,6 +429,11 @@ async def reschedule(session: AsyncSession, settings: Settings, actor: User, app
     appointment.updated_at = now
     await session.flush()
     await schedule_reminders(session, settings, appointment, now)
+    when = local_label(starts_at, settings)
+    await family.tell_resident(session, settings, actor, appointment.resident_id,
+                               f"appt:{appointment.id}:fam:v{appointment.version}",
+                               lambda _, name: _("👪 {name} moved your appointment to {when}.").format(
+                                   name=name, when=when))
     return appointment
 
 

@@ -83,6 +83,16 @@ async def _son_books(bot, son) -> Appointment:  # type: ignore[no-untyped-def]
         return appointment
 
 
+async def _another_time(s, settings, appointment: Appointment):  # type: ignore[no-untyped-def]
+    """A free time of the same station and service other than the booking's."""
+    for day in await appointments.free_days(s, settings, appointment.station_id, appointment.service_id, utcnow()):
+        for slot in await appointments.free_slots_of_day(s, settings, appointment.station_id, appointment.service_id,
+                                                         day.day, utcnow()):
+            if slot.starts_at != appointment.starts_at:
+                return slot.starts_at
+    raise AssertionError("no other free time")
+
+
 async def test_son_books_and_files_for_his_mother_reminders_reach_both_then_he_ends_it(bot):
     resident = person(bot, RESIDENT)
     son = person(bot, SON, "王小明")
@@ -136,13 +146,20 @@ async def test_son_books_and_files_for_his_mother_reminders_reach_both_then_he_e
     card = await son.tap(case.number)
     assert zh("👪 family member") in card[-1].text
 
-    # He cancels the booking he made for her (the service, as his 🗓️ button does): she is told.
-    mark = resident.last_id
-    async with bot.app.sessionmaker() as s:
-        await appointments.cancel(s, bot.app.settings, await s.get(User, me.id), appointment.id, utcnow())
-        await s.commit()
-    told = await resident.received("王小明", after=mark)
-    assert zh("👪 {name} cancelled your appointment of {when}.").split("{when}")[0].format(name="王小明") in told.text
+    # He moves, then cancels the booking he made for her (the services, as his 🗓️ buttons do): she is told.
+    for change, text in (("move", "👪 {name} moved your appointment to {when}."),
+                         ("cancel", "👪 {name} cancelled your appointment of {when}.")):
+        mark = resident.last_id
+        async with bot.app.sessionmaker() as s:
+            son_user = await s.get(User, me.id)
+            if change == "move":  # to another free time, whatever the hour the test runs at
+                await appointments.reschedule(s, bot.app.settings, son_user, appointment.id,
+                                              await _another_time(s, bot.app.settings, appointment), utcnow())
+            else:
+                await appointments.cancel(s, bot.app.settings, son_user, appointment.id, utcnow())
+            await s.commit()
+        told = await resident.received("王小明", after=mark)
+        assert zh(text).split("{when}")[0].format(name="王小明") in told.text, change
 
     # He ends it; she is told; his old buttons no longer work.
     before = resident.last_id
