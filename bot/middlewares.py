@@ -33,6 +33,7 @@ from sqlalchemy import bindparam, event, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
+from bot.i18n import telegram_locale
 from bot.services import users as user_service
 from models import InboundStatus, InboundUpdate, utcnow
 from models.database import runs_in_place
@@ -182,6 +183,7 @@ class UserMiddleware(BaseMiddleware):
                 last_name=tg_user.last_name,
                 username=tg_user.username,
                 state_key=state_key,
+                locale=telegram_locale(tg_user.language_code),
             )
             if state_key is not None and state is not user_service.NO_STATE_READ:
                 storage.prefetched(session, state_key, state)  # type: ignore[union-attr]

@@ -16,7 +16,9 @@ order (a router's own handlers, then its sub-routers', depth first), and
   list per state, made once);
 * of the handlers left, the leading filters that are pure (the state
   checks, magic filters such as ``F.text == labels.HELP``, a command's
-  prefix) are asked first, directly; one of them saying no means aiogram's
+  prefix, the audience filters that answer from the user alone,
+  ``handlers.filters.UserFilter``) are asked first, directly; one of them
+  saying no means aiogram's
   check would say no, and the handler is passed over without it;
 * any other handler is checked by aiogram's own ``HandlerObject.check``,
   with the keyword arguments aiogram would give it (``event_router``, the data of
@@ -52,11 +54,13 @@ from magic_filter import MagicFilter
 from magic_filter.operations import ComparatorOperation, FunctionOperation, GetAttributeOperation
 from magic_filter.util import in_op
 
-from handlers.filters import HasRole
+from handlers.filters import UserFilter
 
-Quick = Callable[[TelegramObject], Any]
+Language = tuple[I18n, str] | None  # the catalogue and locale of the update being routed (None: none set)
+Quick = Callable[[TelegramObject, Language], Any]
+UserQuick = Callable[[Any], bool]  # a filter's answer from the update's user alone
 # Root filters that may be checked late (or not at all): pure, no side effects.
-_PURE_ROOT_FILTERS = (MagicFilter, HasRole)
+_PURE_ROOT_FILTERS = (MagicFilter, UserFilter)
 
 
 @dataclass(slots=True, eq=False)
@@ -66,6 +70,7 @@ class _Entry:
     path: tuple[Router, ...]  # from the first router below the dispatcher down to the handler's own
     states: tuple[Any, ...]  # the leading state checks (State or StateFilter)
     quick: tuple[Quick, ...]  # the pure filters after them, asked directly
+    of_user: tuple[UserQuick, ...]  # those of them that answer from the user alone (UserFilter)
 
 
 def _original(item: FilterObject) -> Any:
@@ -75,22 +80,28 @@ def _original(item: FilterObject) -> Any:
     return getattr(item.callback, "__wrapped__", item.callback)
 
 
-def _translated(constant: Any) -> Callable[[], Any]:
+def _language() -> Language:
+    """The catalogue and locale current now (read once per routing, not per comparison)."""
+    i18n = I18n.get_current(no_error=True)
+    return None if i18n is None else (i18n, i18n.current_locale)
+
+
+def _translated(constant: Any) -> Callable[[Language], Any]:
     """``constant`` as the handlers compare with it: a lazy label (or a collection of
-    them) in the current language, translated once per catalogue and language."""
+    them) in the given language, translated once per catalogue and language."""
     items = tuple(constant) if isinstance(constant, tuple | list | set | frozenset) else None
     lazy = isinstance(constant, LazyProxy) or (items is not None and any(isinstance(i, LazyProxy) for i in items))
     if not lazy:
-        return lambda: constant
+        return lambda _language: constant
     translations: weakref.WeakKeyDictionary[I18n, dict[str, Any]] = weakref.WeakKeyDictionary()
     # The last catalogue's translations at hand: a bot has one (a WeakKeyDictionary
     # lookup makes a weak reference each time, on every comparison of every message).
     last: list[Any] = [None, None]
 
-    def current() -> Any:
-        i18n = I18n.get_current(no_error=True)
-        if i18n is None:
+    def current(language: Language) -> Any:
+        if language is None:
             return constant
+        i18n, locale = language
         if i18n is last[0]:
             by_locale = last[1]
         else:
@@ -98,7 +109,6 @@ def _translated(constant: Any) -> Callable[[], Any]:
             if by_locale is None:
                 by_locale = translations[i18n] = {}
             last[0], last[1] = i18n, by_locale
-        locale = i18n.current_locale
         value = by_locale.get(locale)
         if value is None:
             value = by_locale[locale] = (tuple(str(i) if isinstance(i, LazyProxy) else i for i in items)
@@ -106,6 +116,12 @@ def _translated(constant: Any) -> Callable[[], Any]:
         return value
 
     return current
+
+
+def _resolving(magic: MagicFilter) -> Quick:
+    """A magic filter not compiled: resolved by magic_filter, as aiogram does."""
+    resolve = magic.resolve
+    return lambda event, _language: resolve(event)
 
 
 def _compile_magic(magic: MagicFilter) -> Quick:
@@ -116,16 +132,16 @@ def _compile_magic(magic: MagicFilter) -> Quick:
     operations = magic._operations  # noqa: SLF001 - read only, to compile the common shape
     *attributes, last = operations
     if not attributes or not all(type(o) is GetAttributeOperation for o in attributes):
-        return magic.resolve
+        return _resolving(magic)
     if type(last) is ComparatorOperation and not isinstance(last.right, MagicFilter):
         comparator = last.comparator
         if isinstance(last.right, LazyProxy) and comparator not in (operator.eq, operator.ne):
-            return magic.resolve
+            return _resolving(magic)
         if isinstance(last.right, tuple | list | set | frozenset) and any(
                 isinstance(i, LazyProxy) for i in last.right):
             # Compared whole (F.x == {lazy, …}): _translated would hand back a tuple of its
             # labels, which compares otherwise than the set or list itself.
-            return magic.resolve
+            return _resolving(magic)
         constant = _translated(last.right)
     elif (type(last) is FunctionOperation and last.function is in_op and len(last.args) == 1
           and not last.kwargs and not isinstance(last.args[0], MagicFilter)):
@@ -137,17 +153,17 @@ def _compile_magic(magic: MagicFilter) -> Quick:
             except TypeError:  # as magic_filter's in_op: not comparable, not in it
                 return False
     else:
-        return magic.resolve
+        return _resolving(magic)
     names = tuple(o.name for o in attributes)  # type: ignore[attr-defined]
 
-    def compare(event: Any) -> Any:
+    def compare(event: Any, language: Language) -> Any:
         value = event
         for name in names:
             try:
                 value = getattr(value, name)
             except AttributeError:  # magic_filter rejects: the comparison is skipped, the answer None
                 return None
-        return comparator(value, constant())
+        return comparator(value, constant(language))
 
     return compare
 
@@ -157,7 +173,7 @@ def _command_prefix(command: Command) -> Quick:
     (The same test as ``handlers.routers._reject_non_commands_early``.)"""
     prefixes = command.prefix
 
-    def starts_like_a_command(event: Any) -> bool:
+    def starts_like_a_command(event: Any, _language: Language) -> bool:
         text = getattr(event, "text", None) or getattr(event, "caption", None)
         if not text:
             return True  # aiogram decides
@@ -167,21 +183,24 @@ def _command_prefix(command: Command) -> Quick:
     return starts_like_a_command
 
 
-def _leading(handler: HandlerObject) -> tuple[tuple[Any, ...], tuple[Quick, ...]]:
+def _leading(handler: HandlerObject) -> tuple[tuple[Any, ...], tuple[Quick, ...], tuple[UserQuick, ...]]:
     states: list[Any] = []
     quick: list[Quick] = []
+    of_user: list[UserQuick] = []
     for item in handler.filters or ():
         original = _original(item)
-        if isinstance(original, State | StateFilter) and not quick:
+        if isinstance(original, State | StateFilter) and not quick and not of_user:
             states.append(original)
         elif isinstance(original, MagicFilter):
             quick.append(_compile_magic(original))
+        elif isinstance(original, UserFilter):
+            of_user.append(original.allows)
         elif isinstance(original, Command):
             quick.append(_command_prefix(original))
             break  # the rest of a command's check is aiogram's (it may ask Telegram who the bot is)
         else:
             break
-    return tuple(states), tuple(quick)
+    return tuple(states), tuple(quick), tuple(of_user)
 
 
 def _state_allows(check: Any, raw_state: str | None) -> bool:
@@ -206,8 +225,8 @@ def _entries(router: Router, update_type: str, path: tuple[Router, ...]) -> Iter
     path = (*path, router)
     observer = router.observers[update_type]
     for handler in observer.handlers:
-        states, quick = _leading(handler)
-        yield _Entry(handler, observer, path, states, quick)
+        states, quick, of_user = _leading(handler)
+        yield _Entry(handler, observer, path, states, quick, of_user)
     for sub in router.sub_routers:
         yield from _entries(sub, update_type, path)
 
@@ -231,6 +250,15 @@ class CompiledRouting:
         self.update_type = update_type
         self.entries = [e for r in dispatcher.sub_routers for e in _entries(r, update_type, ())]
         self._by_state: dict[str | None, list[_Entry]] = {}
+        # A router's root filters asked directly when each answers from the user alone (none, or
+        # audience filters); None: aiogram's check_root_filters asks them.
+        self._roots: dict[Router, tuple[UserQuick, ...] | None] = {}
+        for entry in self.entries:
+            for router in entry.path:
+                if router not in self._roots:
+                    originals = [_original(f) for f in router.observers[update_type]._handler.filters or ()]
+                    self._roots[router] = (tuple(f.allows for f in originals)
+                                           if all(isinstance(f, UserFilter) for f in originals) else None)
 
     def for_state(self, raw_state: str | None) -> list[_Entry]:
         entries = self._by_state.get(raw_state)
@@ -247,14 +275,19 @@ class CompiledRouting:
         triggers: dict[Router, dict[str, Any]] = {}  # as its observer's trigger has them
         closed: set[Router] = set()  # routers whose own handlers are done (a handler gave UNHANDLED)
         dropped: set[Router] = set()  # routers left with their sub-routers (a handler gave REJECTED)
+        language = _language()
         for entry in self.for_state(kwargs.get("raw_state")):
             passed = True
             for quick in entry.quick:
-                if not quick(event):
+                if not quick(event, language):
                     passed = False
                     break
             if not passed:
                 continue
+            if entry.of_user:
+                user = kwargs.get("user")
+                if not all(allows(user) for allows in entry.of_user):
+                    continue
             router = entry.path[-1]
             if router in closed or (dropped and any(r in dropped for r in entry.path)):
                 continue
@@ -275,7 +308,9 @@ class CompiledRouting:
                                                                      entry.handler.call)
                 response = await wrapped(event, trigger)
             except SkipHandler:
+                language = _language()  # as after any handler that passed the event on
                 continue
+            language = _language()  # a handler may have set the locale before passing the event on
             if response is REJECTED:
                 dropped.add(router)
             elif response is UNHANDLED:
@@ -294,8 +329,15 @@ class CompiledRouting:
                 level = levels[router]
             else:
                 level = {**parent, "event_router": router}
-                result, data = await router.observers[self.update_type].check_root_filters(event, **level)
-                level = levels[router] = data if result else None
+                of_user = self._roots[router]
+                if of_user is not None:  # as check_root_filters would answer, without its calls
+                    user = level.get("user")
+                    if not all(allows(user) for allows in of_user):
+                        level = None
+                else:
+                    result, data = await router.observers[self.update_type].check_root_filters(event, **level)
+                    level = data if result else None
+                levels[router] = level
             if level is None:
                 return None
             parent = level

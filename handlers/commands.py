@@ -13,9 +13,11 @@ from collections.abc import Collection
 
 from aiogram import Bot
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import PoI18n
-from models import Role
+from bot.services import users as user_service
+from models import Role, User
 
 
 def N_(message: str) -> str:
@@ -70,3 +72,15 @@ async def set_chat_commands(
     bot: Bot, i18n: PoI18n, chat_id: int, locale: str, roles: Collection[Role] = ()
 ) -> None:
     await bot.set_my_commands(commands_for(i18n, locale, roles), scope=BotCommandScopeChat(chat_id=chat_id))
+
+
+async def newcomer_commands(bot: Bot, i18n: PoI18n, session: AsyncSession, chat_id: int, user: User,
+                            language_code: str | None) -> None:
+    """A newcomer's first update (``/start`` or their first words): their chat gets a list
+    of its own only when the one Telegram shows by their language code is not in their
+    language (most people's is: a request and a commit fewer per newcomer)."""
+    roles = user_service.staff_roles(user)
+    if user.locale is None or default_list_fits(i18n, user.locale, language_code, roles):
+        return
+    await session.commit()  # the request goes at once: no transaction open across it
+    await set_chat_commands(bot, i18n, chat_id, user.locale, roles)

@@ -19,7 +19,7 @@ from bot.services import users as user_service
 from bot.services.invites import redeem_invite
 from handlers import labels
 from handlers.callbacks import LangCb, NavCb, ProfileCb
-from handlers.commands import default_list_fits, set_chat_commands
+from handlers.commands import newcomer_commands, set_chat_commands
 from handlers.family.ui import FamCb
 from handlers.keyboards import language_keyboard, main_menu, with_nav
 from handlers.render import esc, role_label
@@ -54,23 +54,21 @@ async def start_with_invite(
 
 async def start(message: Message, user: User, state: FSMContext, session: AsyncSession, i18n: PoI18n,
                 bot: Bot, settings: Settings) -> None:
+    # Telegram says which language the person reads: one of ours was taken when their row was
+    # made (it stays changeable with 🌐 Language and in 👤 My profile); else they choose.
+    language_code = message.from_user.language_code if message.from_user else None
+    first = user_service.created_now(session, user)
     if user.locale is None:
-        # Telegram says which language the person reads: one of ours is taken at once (it stays
-        # changeable with 🌐 Language and in 👤 My profile); else they choose.
-        spoken = telegram_locale(message.from_user.language_code if message.from_user else None)
+        spoken = telegram_locale(language_code)
         if spoken is None:
             await state.set_state(Registration.language)
             await message.answer(_("Please choose your language."), reply_markup=language_keyboard())
             return
         user_service.set_locale(user, spoken)
         i18n.ctx_locale.set(spoken)
-        roles = user_service.staff_roles(user)
-        # A first /start: the chat has no list of its own yet, and most people's is the
-        # one Telegram already shows them (a request and a commit fewer per newcomer).
-        if not default_list_fits(i18n, spoken, message.from_user.language_code if message.from_user else None,
-                                 roles):
-            await session.commit()  # the request goes at once: no transaction open across it
-            await set_chat_commands(bot, i18n, message.chat.id, spoken, roles)
+        first = True
+    if first:
+        await newcomer_commands(bot, i18n, session, message.chat.id, user, language_code)
     if needs_home(user):
         await ask_place(message, state, session, i18n.current_locale, user, settings,
                         intro=welcome() if user.registered_at is None else None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.i18n import PoI18n
+from bot.services import users as user_service
+from handlers.commands import newcomer_commands
 from handlers.resident import ask_place, needs_home, welcome
 from models import User
 
@@ -27,10 +29,13 @@ async def unknown_command(message: Message) -> None:
 
 
 async def anything_else(message: Message, user: User, state: FSMContext, session: AsyncSession,
-                        i18n: PoI18n, settings: Settings) -> None:
+                        i18n: PoI18n, settings: Settings, bot: Bot) -> None:
     if needs_home(user):
         if user.locale is None:
             user.locale = i18n.current_locale
+        if user_service.created_now(session, user):  # their first words, before any /start
+            await newcomer_commands(bot, i18n, session, message.chat.id, user,
+                                    message.from_user.language_code if message.from_user else None)
         await ask_place(message, state, session, i18n.current_locale, user, settings,
                         intro=welcome() if user.registered_at is None else None)
         return

@@ -12,9 +12,20 @@ from bot.services import access
 from models import Role, User
 
 
-class HasRole(BaseFilter):
+class UserFilter(BaseFilter):
+    """A filter that answers from the update's user alone, without side effects:
+    ``bot.routing`` asks :meth:`allows` directly, before aiogram's own check."""
+
+    def allows(self, user: User | None) -> bool:
+        raise NotImplementedError
+
+    async def __call__(self, event: TelegramObject, user: User | None = None, **_: Any) -> bool:
+        return self.allows(user)
+
+
+class HasRole(UserFilter):
     def __init__(self, *roles: Role) -> None:
         self.roles = frozenset(roles)
 
-    async def __call__(self, event: TelegramObject, user: User | None = None, **_: Any) -> bool:
+    def allows(self, user: User | None) -> bool:
         return access.has_role(user, self.roles)

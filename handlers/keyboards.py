@@ -14,6 +14,7 @@ from aiogram.types import (
     Message,
     ReplyKeyboardMarkup,
 )
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import ReplyKeyboardBuilder
 
@@ -157,10 +158,25 @@ class MenuLabel(BaseFilter):
     """
 
     async def __call__(self, message: Message) -> bool:
-        if not message.text:
-            return False
+        return bool(message.text) and message.text in menu_texts()
+
+
+_MENU_TEXTS: dict[tuple[int, str], frozenset[str]] = {}
+
+
+def menu_texts() -> frozenset[str]:
+    """Every main-menu button's text in the current language, made once per catalogue
+    and language (building the menu's buttons for each message cost more than the rest
+    of its routing)."""
+    i18n = I18n.get_current(no_error=True)
+    key = (id(i18n), i18n.current_locale if i18n is not None else "")
+    texts = _MENU_TEXTS.get(key)
+    if texts is None:
         menu = main_menu(set(Role), resident=True)
-        return any(message.text == b.text for row in menu.keyboard for b in row)
+        texts = frozenset(b.text for row in menu.keyboard for b in row)
+        if len(_MENU_TEXTS) < 64:  # a catalogue or two, three languages: a bound all the same
+            _MENU_TEXTS[key] = texts
+    return texts
 
 
 def homes_keyboard(homes: list[Home], button: Callable[[int], CallbackData]) -> InlineKeyboardMarkup:

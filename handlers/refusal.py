@@ -30,6 +30,7 @@ from aiogram.types import User as TgUser
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.i18n import telegram_locale
 from bot.services import users
 from bot.services.errors import DomainError
 from handlers.appointments import ui as appointments_ui
@@ -101,7 +102,8 @@ class RefusalMiddleware(BaseMiddleware):
                 if tg_user is not None and not tg_user.is_bot:  # as UserMiddleware: the user stays known
                     await users.get_or_create_with_state(
                         session, telegram_id=tg_user.id, first_name=tg_user.first_name,
-                        last_name=tg_user.last_name, username=tg_user.username)
+                        last_name=tg_user.last_name, username=tg_user.username,
+                        locale=telegram_locale(tg_user.language_code))
                 await session.commit()  # carries the update's done-mark
             log.info("refused %s: %s", type(event).__name__, err.code)
             if isinstance(event, CallbackQuery):

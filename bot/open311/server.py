@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 PREFIX = "/open311/v2/"
 MAX_BODY = 64 * 1024
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 CHANGESET = datetime(2026, 12, 5, tzinfo=UTC)  # the last change of what this API serves
 
 Clock = Callable[[], datetime]
@@ -45,12 +46,14 @@ class Failure(Exception):
 
 
 class Call:
-    """One request: its format, its parameters (query and form), its locale."""
+    """One request: its format, its parameters (query and form), its locale,
+    and the district it is about (``jurisdiction_id``)."""
 
     def __init__(self, request: web.Request, fmt: str, params: dict[str, str], settings: Settings) -> None:
         self.request, self.fmt, self.params = request, fmt, params
         self.locale = open311.negotiate_locale(params.get("locale"), request.headers.get("Accept-Language"),
                                                settings.default_locale)
+        self.area = open311.EVERYWHERE
 
 
 class Open311Server:
@@ -80,6 +83,8 @@ class Open311Server:
             async with self.sessionmaker() as session:
                 client = await open311.authenticate(session, params.get("api_key"))
                 self._limit(request, client)
+                if path != "discovery":  # every other endpoint is about a district, when one is named
+                    call.area = await open311.jurisdiction(session, params.get("jurisdiction_id"))
                 doc = await self._route(session, call, path, client)
                 await session.commit()
             return self._answer(call.fmt, 200, doc)
@@ -149,31 +154,31 @@ class Open311Server:
 
     async def requests(self, session: AsyncSession, call: Call, client: open311.Client | None) -> render.Doc:
         query = open311.parse_query(call.params, self.clock(), self.settings)
-        rows = await open311.list_requests(session, self.settings, query, call.locale)
+        rows = await open311.list_requests(session, self.settings, query, call.locale, call.area)
         return render.requests(rows, _extensions(call.params), self.settings.tz)
 
     async def request_one(self, session: AsyncSession, call: Call, number: str) -> render.Doc:
-        row = await open311.one_request(session, self.settings, number, call.locale)
+        row = await open311.one_request(session, self.settings, number, call.locale, call.area)
         return render.requests([row], _extensions(call.params), self.settings.tz)
 
     async def token(self, session: AsyncSession, call: Call, token: str) -> render.Doc:
-        return render.token(*await open311.token_request(session, token))
+        return render.token(*await open311.token_request(session, token, call.area))
 
     async def post_request(self, session: AsyncSession, call: Call, client: open311.Client | None) -> render.Doc:
         client = self._require(client)
         new = open311.parse_new_request(call.params)
-        filed = await open311.file_request(session, self.settings, client, new, self.clock())
+        filed = await open311.file_request(session, self.settings, client, new, self.clock(), call.area)
         log.info("open311: %s filed %s", client.name, filed.service_request_id)
         return render.filed(filed)
 
     async def updates(self, session: AsyncSession, call: Call, client: open311.Client | None) -> render.Doc:
         query = open311.parse_update_query(call.params, self.clock(), self.settings)
-        return render.updates(await open311.list_updates(session, query, call.locale), self.settings.tz)
+        return render.updates(await open311.list_updates(session, query, call.locale, call.area), self.settings.tz)
 
     async def post_update(self, session: AsyncSession, call: Call, client: open311.Client | None) -> render.Doc:
         client = self._require(client)
         return render.posted_update(await open311.post_update(session, self.settings, client, call.params,
-                                                              self.clock()))
+                                                              self.clock(), call.area))
 
 
 def _extensions(params: dict[str, str]) -> bool:
@@ -186,10 +191,14 @@ async def _params(request: web.Request) -> dict[str, str]:
     params: dict[str, str] = {}
     sources = [request.query]
     if request.method == "POST":
+        if request.body_exists and request.content_type not in FORM_TYPES:
+            raise Failure(400, "form_type")  # a JSON body, say: its api_key would go unread
         try:
             sources.append(await request.post())
-        except (ValueError, web.HTTPRequestEntityTooLarge) as exc:
-            raise Failure(400, "missing", {"field": "form"}) from exc
+        except web.HTTPRequestEntityTooLarge as exc:
+            raise Failure(400, "form_too_large", {"limit": MAX_BODY // 1024}) from exc
+        except ValueError as exc:  # not UTF-8, or a broken multipart body
+            raise Failure(400, "bad_form") from exc
     for source in sources:
         seen: dict[str, list[str]] = {}
         for key, value in source.items():

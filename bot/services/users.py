@@ -77,16 +77,16 @@ NO_CONVERSATION = StoredConversation(None, None)
 
 
 async def get_or_create_with_state(
-    session: AsyncSession,
-    *,
-    telegram_id: int,
-    first_name: str,
-    last_name: str | None = None,
-    username: str | None = None,
-    state_key: str | None = None,
+    session: AsyncSession, *, telegram_id: int, first_name: str, last_name: str | None = None,
+    username: str | None = None, state_key: str | None = None, locale: str | None = None,
 ) -> tuple[User, Any]:
     """The user (created, unregistered, if new) and, when ``state_key`` is
     given, the conversation stored under it (:data:`NO_CONVERSATION` if there is none).
+
+    ``locale``: the language a new user's row starts with, one of ours that
+    Telegram says they read (None: they choose).  Written with the row, it
+    spares a new person's first answer an UPDATE of the row just inserted;
+    :func:`created_now` tells the handler the row is new.
 
     The user is the session's own, as if a query had loaded it (the object
     the session already holds, if it does), so changes to it are saved by
@@ -109,9 +109,12 @@ async def get_or_create_with_state(
     # update, which is then retried and finds the row.
     # Someone new has not agreed to the privacy notice: of what Telegram tells,
     # only the first name (to greet them) is kept until they do.
+    if locale is not None and locale not in SUPPORTED_LOCALES:
+        raise InvalidInput("bad_locale")
     values = column_defaults(_users, {"telegram_id": telegram_id, "first_name": first_name,
-                                      "last_name": None, "username": None}, skip=("id",))
+                                      "last_name": None, "username": None, "locale": locale}, skip=("id",))
     user_id = (await _NEW_USER.run(session, values)).scalar()
+    session.info[_CREATED_NOW] = user_id
     row = {**values, "id": user_id}
     user = persistent(User, {attr: row[c.key] for attr, c in zip(_USER_ATTRS, _users.c, strict=True)}, {"roles": []})
     session.add(user)
@@ -119,6 +122,15 @@ async def get_or_create_with_state(
     # existing user (in the transaction that created them, at the earliest),
     # so someone new has none.
     return user, (NO_CONVERSATION if state_key is not None else NO_STATE_READ)
+
+
+_CREATED_NOW = "gridbot.user_created_now"
+
+
+def created_now(session: AsyncSession, user: User) -> bool:
+    """Whether ``user``'s row was inserted by this session: the update being
+    handled is the person's first."""
+    return session.info.get(_CREATED_NOW) == user.id
 
 
 def _grant(session: AsyncSession, row: tuple[Any, ...]) -> RoleGrant:

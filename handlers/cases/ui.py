@@ -8,9 +8,6 @@ Services build some buttons themselves (notifications in the outbox) with
 
 from __future__ import annotations
 
-from typing import Any
-
-from aiogram.filters import BaseFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import (
@@ -18,7 +15,6 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     KeyboardButton,
     ReplyKeyboardMarkup,
-    TelegramObject,
 )
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
@@ -29,6 +25,7 @@ from bot.services.bounds import OptId, Page
 from bot.services.cases import Capacity, CaseBrief, CaseView, DraftSummary
 from bot.services.escape import esc
 from handlers import labels
+from handlers.filters import UserFilter
 from handlers.labels import ASK_HELP, CANNED, INBOX, MY_CASES, REPORT  # noqa: F401  (the feature's menu buttons)
 from handlers.render import ErrorTexts
 from models import CaseEventType, CaseKind, CaseStatus, User
@@ -156,10 +153,10 @@ def rating_keyboard(case_id: int) -> InlineKeyboardMarkup:
 
 # ------------------------------------------------------------------ filters
 
-class HasHome(BaseFilter):
+class HasHome(UserFilter):
     """A registered resident (a home building is set)."""
 
-    async def __call__(self, event: TelegramObject, user: User | None = None, **_: Any) -> bool:
+    def allows(self, user: User | None) -> bool:
         return user is not None and user.building_id is not None and user.registered_at is not None
 
 

@@ -25,6 +25,7 @@ from bot.services.dates import local_day
 from bot.services.errors import DomainError
 from handlers.diary import ui
 from handlers.diary.ui import DiaryCb, DiaryStates
+from handlers.filters import UserFilter
 from handlers.refusal import error_text
 from handlers.routing import on_press
 from models import DiaryMediaKind, User, utcnow
@@ -76,8 +77,8 @@ class OnPatrol(BaseFilter):
         return {"patrol": patrol} if patrol is not None else False
 
 
-class FieldWorker(BaseFilter):
-    async def __call__(self, event: TelegramObject, user: User | None = None, **_: Any) -> bool:
+class FieldWorker(UserFilter):
+    def allows(self, user: User | None) -> bool:
         return is_field_worker(user)
 
 

@@ -149,6 +149,21 @@ async def test_english_and_traditional_flows(running):
     assert running.emu.commands()[0] == {"command": "menu", "description": "主菜单"}
 
 
+async def test_a_newcomers_first_words_give_her_chat_its_command_list(running):
+    """The command list Telegram shows is set for a newcomer's chat on her first update, /start
+    or not: a Traditional Chinese reader who first writes a few words sees her list in hers."""
+    hant = running.person(running.emu.create_user(first_name="林", language_code="zh-tw"))
+    answer = await hant.send("你好，我家水管漏水了")
+    assert "您的資訊和您的權利" in answer[-1].text
+    assert running.emu.commands({"type": "chat", "chat_id": hant.id})[0] == {"command": "menu",
+                                                                            "description": "主菜單"}
+    zh = running.person(running.emu.create_user(first_name="王", language_code="zh-hans"))
+    await zh.send("你好")
+    assert running.emu.commands({"type": "chat", "chat_id": zh.id}) == []  # Telegram's own list is in hers
+    await zh.send("/start")  # not her first update: no list of her chat's own either
+    assert running.emu.commands({"type": "chat", "chat_id": zh.id}) == []
+
+
 async def test_typing_filters_and_paging_back(running):
     p = running.person(running.emu.create_user(first_name="李"))
     await p.send("/start")

@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
-from models import Case
+from bot.services import open311
+from models import Case, District, utcnow
 from tests.open311.server import W3C, Answer, Server
-from tests.open311.world import SECRETS, World
+from tests.open311.world import BUILDING, SECRETS, World
 
 REQUEST_FIELDS = ["service_request_id", "status", "status_notes", "service_name", "service_code", "description",
                   "agency_responsible", "service_notice", "requested_datetime", "updated_datetime",
@@ -207,3 +208,80 @@ async def test_paging_and_date_windows_at_their_edges(server: Server, world: Wor
     assert (await server.get("requests.html")).status == 404
     async with server.http.put(f"{server.base}/services.json") as resp:
         assert resp.status == 405 and (await resp.json()) == [{"code": 405, "description": "method not allowed here"}]
+
+
+async def test_a_jurisdiction_keeps_every_call_to_its_district(server: Server, world: World,
+                                                              demo_sessionmaker) -> None:  # type: ignore[no-untyped-def]
+    async with demo_sessionmaker() as s:  # a second district of the same database, none of whose cases are here
+        s.add(District(code="DC-EAST", names={"zh-Hans": "东区", "en": "East District"}))
+        key = await open311.create_key(s, "district portal", utcnow())
+        await s.commit()
+    here, there, nowhere = {"jurisdiction_id": "DC"}, {"jurisdiction_id": "DC-EAST"}, {"jurisdiction_id": "NOWHERE"}
+    form = {"api_key": key, "service_code": "RP-REPAIR", "address_id": BUILDING, "description": "路灯不亮"}
+    filed = await server.post("requests.json", {**form, **here})
+    assert filed.status == 200, filed.text
+    number, token = filed.json()[0]["service_request_id"], filed.json()[0]["token"]
+
+    # Its own district: everything, as without jurisdiction_id.
+    listed = [r["service_request_id"] for r in (await server.get("requests.json", here)).json()]
+    assert sorted(listed) == sorted([*world.public, number])
+    assert (await server.get(f"requests/{number}.json", here)).json()[0]["service_request_id"] == number
+    assert (await server.get(f"tokens/{token}.json", here)).json() == [{"service_request_id": number, "token": token}]
+    assert {u["service_request_id"] for u in (await server.get("servicerequestupdates.json", here)).json()} \
+        == {*world.public, number}
+    noted = await server.post("servicerequestupdates.json", {"api_key": key, "service_request_id": number,
+                                                             "description": "晚上在家", **here})
+    assert noted.status == 200, noted.text
+
+    # Another district: none of these cases, none of their steps, no building of it to file at.
+    assert (await server.get("requests.json", there)).json() == []
+    assert (await server.get("servicerequestupdates.json", there)).json() == []
+    assert (await server.get("requests.xml", {**there, "service_request_id": number})).xml().tag == "service_requests"
+    assert len((await server.get("requests.xml", {**there, "service_request_id": number})).xml()) == 0
+    for path in (f"requests/{number}.json", f"tokens/{token}.json"):
+        answer = await server.get(path, there)
+        assert answer.status == 404, path
+    assert (await server.get("services.json", there)).json() == (await server.get("services.json")).json()
+    elsewhere = await server.post("requests.json", {**form, **there})
+    assert elsewhere.status == 400 and elsewhere.json()[0]["description"].startswith("address_id:")
+    elsewhere = await server.post("servicerequestupdates.json", {"api_key": key, "service_request_id": number,
+                                                                 "description": "x", **there})
+    assert elsewhere.status == 404
+
+    # An unknown one: 404 on every endpoint but discovery, reading or writing.
+    for path in ("services.json", "services/RP-REPAIR.json", "requests.json", f"requests/{number}.json",
+                 f"tokens/{token}.json", "servicerequestupdates.xml"):
+        answer = await server.get(path, nowhere)
+        assert answer.status == 404, path
+        error = answer.xml()[0] if path.endswith(".xml") else None
+        assert (error.findtext("description") if error is not None else answer.json()[0]["description"]) \
+            == "jurisdiction_id not found"
+    assert (await server.post("requests.json", {**form, **nowhere})).status == 404
+    assert (await server.post("servicerequestupdates.json", {"api_key": key, "service_request_id": number,
+                                                             "description": "x", **nowhere})).status == 404
+    assert (await server.get("discovery.json", nowhere)).status == 200
+    steps = [u["description"] for u in (await server.get("servicerequestupdates.json")).json()
+             if u["service_request_id"] == number]
+    assert steps.count("晚上在家") == 1  # the refused notes made nothing
+
+
+async def test_a_post_body_that_is_not_a_form_is_refused_clearly(server: Server, world: World,
+                                                                demo_sessionmaker) -> None:  # type: ignore[no-untyped-def]
+    async with demo_sessionmaker() as s:
+        key = await open311.create_key(s, "web form", utcnow())
+        await s.commit()
+    form = {"api_key": key, "service_code": "RP-REPAIR", "address_id": BUILDING, "description": "楼道灯坏了"}
+    url = f"{server.base}/requests.json"
+    async with server.http.post(url, json=form) as resp:  # JSON: not read as a form that lacks its key (403)
+        assert resp.status == 400
+        assert "application/x-www-form-urlencoded" in (await resp.json())[0]["description"]
+    broken = f"api_key={key}&service_code=RP-REPAIR&address_id={BUILDING}&description=".encode() + b"\xff\xfe"
+    async with server.http.post(url, data=broken,
+                                headers={"Content-Type": "application/x-www-form-urlencoded"}) as resp:
+        assert resp.status == 400 and "UTF-8" in (await resp.json())[0]["description"]
+    async with server.http.post(url, data={**form, "description": "长" * 30_000}) as resp:  # 64 KB and more
+        assert resp.status == 400 and (await resp.json())[0]["description"] == "the form is larger than 64 KB"
+    filed = await server.post("requests.json", form)  # the same, as a form
+    assert filed.status == 200, filed.text
+    listed = [r["service_request_id"] for r in (await server.get("requests.json")).json()]
+    assert sorted(listed) == sorted([*world.public, filed.json()[0]["service_request_id"]])  # only that one

@@ -136,5 +136,7 @@ async def test_each_key_has_its_rate_limit(db_url: str, world: World, tmp_path: 
         assert 1 <= retry <= 60
         assert answers[-1].json() == [{"code": 429, "description": f"too many requests: retry after {retry} seconds"}]
         assert (await server.get("services.xml")).status == 200  # another client (no key: by address)
+        other = (await cli(db_url, "open311-key", "--name", "quiet"))[1].strip().splitlines()[-1]
+        assert (await server.get("requests.json", {"api_key": other})).status == 200  # another key: its own limit
     finally:
         await stop_server(server)

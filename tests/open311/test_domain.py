@@ -10,12 +10,22 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from bot.services import open311
+from bot.services import cases, open311
 from bot.services.errors import Conflict, InvalidInput, NotFound
 from bot.services.org_import import import_org_file
 from bot.services.privacy import purge_expired
-from models import Case, CaseStatus, CloseReason, Open311Client, Open311Request, User, utcnow
-from tests.open311.world import World, settings_for
+from models import (
+    Case,
+    CaseEvent,
+    CaseEventType,
+    CaseStatus,
+    CloseReason,
+    Open311Client,
+    Open311Request,
+    User,
+    utcnow,
+)
+from tests.open311.world import BUILDING, WORKER_TG, World, settings_for
 from tests.org.builders import write_csv
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -173,3 +183,92 @@ async def test_the_reporters_contact_goes_with_retention_once_the_case_is_closed
     assert rows[young.service_request_id] == rows[still_open.service_request_id] == ("r@example.org", "13500001111",
                                                                                       "acct-9")
     assert (await purge_expired(demo_sessionmaker, 30, utcnow())).contacts_cleared == 0
+
+
+async def test_each_state_of_the_loop_maps_to_the_spec_and_to_its_detailed_status(
+        world: World, demo_sessionmaker) -> None:  # type: ignore[no-untyped-def]
+    """The states the world does not reach (sent only, reopened, withdrawn)
+    through the real loop; and the handling deadline as ``expected_datetime``."""
+    settings = world.settings
+    form = {"service_code": "RP-REPAIR", "address_id": BUILDING, "description": "楼道灯坏了"}
+    async with demo_sessionmaker() as s:
+        client = await open311.authenticate(s, await open311.create_key(s, "states", utcnow()))
+        filer = await s.get(User, client.user_id)
+        worker = await s.scalar(select(User).where(User.telegram_id == WORKER_TG))
+        numbers = [(await open311.file_request(s, settings, client, open311.parse_new_request(form), utcnow()))
+                   .service_request_id for _ in range(3)]
+        sent, reopened, withdrawn = numbers
+        ids = {n: await s.scalar(select(Case.id).where(Case.number == n)) for n in numbers}
+        await cases.accept(s, settings, worker, ids[reopened], utcnow())
+        await cases.resolve(s, settings, worker, ids[reopened], "换了灯泡", None, utcnow())
+        await cases.reopen(s, settings, filer, ids[reopened], utcnow())
+        await cases.withdraw(s, settings, filer, ids[withdrawn], utcnow())
+        await s.commit()
+    async with demo_sessionmaker() as s:
+        listed = {r.service_request_id: r for r in await open311.list_requests(s, settings, _query(utcnow()), "en")}
+        due = dict((await s.execute(select(Case.number, Case.resolve_due_at).where(Case.number.in_(numbers)))).all())
+        steps: dict[str, list[str]] = {}
+        for u in await open311.list_updates(s, open311.parse_update_query({}, utcnow(), settings), "en"):
+            steps.setdefault(u.service_request_id, []).append(u.status)
+    assert (listed[sent].status, listed[sent].detailed_status, listed[sent].status_notes) == ("open", "OPEN",
+                                                                                           "waiting for a worker")
+    assert (listed[reopened].status, listed[reopened].detailed_status) == ("open", "REOPEN")
+    assert (listed[withdrawn].status, listed[withdrawn].detailed_status) == ("closed", "NO_FURTHER_ACTION")
+    for number in numbers:
+        assert due[number] is not None and listed[number].expected_datetime == due[number]
+        assert open311.local_iso(listed[number].expected_datetime, settings.tz).endswith("+08:00")
+    assert steps[sent] == ["OPEN"]
+    assert steps[reopened] == ["OPEN", "ACTION_SCHEDULED", "FIXED", "REOPEN"]
+    assert steps[withdrawn] == ["OPEN", "NO_FURTHER_ACTION"]
+
+
+async def test_the_photo_link_is_in_the_case_for_the_worker_and_counts_in_its_length(
+        world: World, demo_sessionmaker) -> None:  # type: ignore[no-untyped-def]
+    photo = "https://img.example.org/p.jpg"
+    form = {"service_code": "RP-REPAIR", "address_id": BUILDING, "media_url": photo}
+    async with demo_sessionmaker() as s:
+        client = await open311.authenticate(s, await open311.create_key(s, "photos", utcnow()))
+        only_photo = await open311.file_request(s, world.settings, client, open311.parse_new_request(form), utcnow())
+        fits = await open311.file_request(s, world.settings, client,
+                                          open311.parse_new_request({**form, "description": "x" * 2960}), utcnow())
+        with pytest.raises(InvalidInput) as caught:  # 2,990 + the photo's line: over the case's 3,000
+            await open311.file_request(s, world.settings, client,
+                                       open311.parse_new_request({**form, "description": "x" * 2990}), utcnow())
+        assert caught.value.code == "text_too_long"
+        texts = dict((await s.execute(select(Case.number, Case.description).where(
+            Case.number.in_([only_photo.service_request_id, fits.service_request_id])))).all())
+        assert texts[only_photo.service_request_id] == "📷 " + photo  # what the worker reads
+        assert texts[fits.service_request_id] == "x" * 2960 + "\n📷 " + photo
+        published = [await open311.one_request(s, world.settings, f.service_request_id, "en") for f in (only_photo, fits)]
+    assert [(p.description, p.media_url) for p in published] == [(None, photo), ("x" * 2960, photo)]
+
+
+async def test_phones_emails_and_rooms_a_client_wrote_are_masked_in_what_is_published(
+        world: World, demo_sessionmaker) -> None:  # type: ignore[no-untyped-def]
+    words = "李四 电话13912345678 或 +86 139 1234 5678，住3-501，2单元502室，Room 1204，li@example.org：2026-12-01起楼道灯坏了"
+    form = {"service_code": "RP-REPAIR", "address_id": BUILDING, "description": words,
+            "attribute[location_detail]": "3-2-501门口 二单元三楼"}
+    hidden = ["13912345678", "139 1234 5678", "3-501", "502", "1204", "li@example.org", "3-2-501"]
+    async with demo_sessionmaker() as s:
+        client = await open311.authenticate(s, await open311.create_key(s, "hotline", utcnow()))
+        filed = await open311.file_request(s, world.settings, client, open311.parse_new_request(form), utcnow())
+        number = filed.service_request_id
+        await open311.post_update(s, world.settings, client, {"service_request_id": number,
+                                                              "description": "回电 0435-3212345 或 flat 3B"}, utcnow())
+        await s.commit()
+    async with demo_sessionmaker() as s:
+        worker_reads = await s.scalar(select(Case.description).where(Case.number == number))
+        published = (await open311.one_request(s, world.settings, number, "en")).description
+        listed = [r.description for r in await open311.list_requests(s, world.settings, _query(utcnow()), "en")
+                  if r.service_request_id == number]
+        notes = [u.description for u in await open311.list_updates(
+            s, open311.parse_update_query({}, utcnow(), world.settings), "en") if u.service_request_id == number]
+        relayed = await s.scalar(select(CaseEvent.note).join(Case, Case.id == CaseEvent.case_id)
+                                 .where(Case.number == number, CaseEvent.type == CaseEventType.message))
+    assert worker_reads == words + "\n📍 3-2-501门口 二单元三楼"  # the workers read the words as sent
+    assert relayed == "回电 0435-3212345 或 flat 3B"
+    assert published == listed[0] == ("李四 电话*** 或 ***，住***，2单元***，***，***：2026-12-01起楼道灯坏了"
+                                       "\n📍 ***门口 二单元三楼")
+    assert notes[-1] == "回电 *** 或 ***"
+    for secret in hidden:
+        assert secret not in published and not any(secret in n for n in notes), secret

@@ -27,13 +27,18 @@ async def test_a_posted_request_is_accepted_in_chat_and_its_updates_read_back(
         worker = person(bot, WORKER)
         filed = await server.post("requests.json", {
             "api_key": key, "service_code": "RP-REPAIR", "address_id": "DC-XS-01-01",
-            "description": "一楼楼道灯不亮", "phone": "13577778888", "attribute[location_detail]": "一单元"})
+            "description": "一楼楼道灯不亮", "phone": "13577778888", "attribute[location_detail]": "一单元",
+            "media_url": "https://img.example.org/stair.jpg"})
         assert filed.status == 200, filed.text
         number = filed.json()[0]["service_request_id"]
 
-        # The grid's worker is told, in Chinese, with the text; accepts with the button.
+        # The grid's worker is told, in Chinese, with the text and the photo's link; accepts with the button.
         note = await worker.received(number)
         assert "一楼楼道灯不亮" in note.text and "13577778888" not in note.text
+        assert "https://img.example.org/stair.jpg" in note.text
+        published = (await server.get(f"requests/{number}.json")).json()[0]
+        assert (published["description"], published["media_url"]) == ("一楼楼道灯不亮\n📍 一单元",
+                                                                       "https://img.example.org/stair.jpg")
         await worker.tap_in(note, zh("✅ Accept"))
         card = await worker.received(number, after=note.message_id)
         assert "13577778888" in card.text and "Open311 · hotline" in card.text  # the owner may call the reporter

@@ -78,6 +78,21 @@ async def test_locale_validation(sessionmaker):
         assert user.locale == "zh-Hant"
 
 
+async def test_a_new_users_row_starts_in_the_language_telegram_names(sessionmaker):
+    async with sessionmaker() as s:
+        user, _ = await svc.get_or_create_with_state(s, telegram_id=5004, first_name="陳", locale="zh-Hant")
+        assert user.locale == "zh-Hant" and svc.created_now(s, user)
+        assert not s.dirty  # written with the row: nothing left for the commit to update
+        await s.commit()
+        with pytest.raises(InvalidInput):
+            await svc.get_or_create_with_state(s, telegram_id=5005, first_name="B", locale="fr")
+    async with sessionmaker() as s:  # a later update: the row is not new, its language not replaced
+        again, _ = await svc.get_or_create_with_state(s, telegram_id=5004, first_name="陳", locale="en")
+        assert again.locale == "zh-Hant" and not svc.created_now(s, again)
+        unknown, _ = await svc.get_or_create_with_state(s, telegram_id=5006, first_name="Otto")
+        assert unknown.locale is None and svc.created_now(s, unknown)
+
+
 async def test_scope_summaries_need_roles(sessionmaker):
     async with sessionmaker() as s:
         place = await make_district(s)

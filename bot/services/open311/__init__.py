@@ -10,6 +10,7 @@ This module is the feature's public face::
     requests   the request list with its filters and paging, one request, a token's request
     filing     POST requests: the form checked, the place routed to a building, the case filed
     updates    FixMyStreet's servicerequestupdates: public steps since a time; a client's note or status
+    masking    a client's words as published: phones, email addresses, flat and room numbers masked
 
 What is published and what never is: docs/open311.md.
 """
@@ -23,7 +24,13 @@ from bot.services.open311.catalogue import (
     definition,
     services,
 )
-from bot.services.open311.common import local_iso, negotiate_locale
+from bot.services.open311.common import (
+    EVERYWHERE,
+    Jurisdiction,
+    jurisdiction,
+    local_iso,
+    negotiate_locale,
+)
 from bot.services.open311.filing import Filed, NewRequest, file_request, parse_new_request
 from bot.services.open311.keys import Client, authenticate, create_key, revoke_key
 from bot.services.open311.requests import (
@@ -45,7 +52,7 @@ from bot.services.open311.updates import (
 
 __all__ = [
     "Attribute", "Definition", "PublicService", "definition", "services",
-    "local_iso", "negotiate_locale",
+    "EVERYWHERE", "Jurisdiction", "jurisdiction", "local_iso", "negotiate_locale",
     "Filed", "NewRequest", "file_request", "parse_new_request",
     "Client", "authenticate", "create_key", "revoke_key",
     "PublicRequest", "RequestQuery", "list_requests", "one_request", "parse_query", "token_request",

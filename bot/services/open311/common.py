@@ -148,13 +148,26 @@ def csv(value: str | None) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class Jurisdiction:
-    community_ids: list[int] | None  # None: every community
+    """The district a call is about (``jurisdiction_id``), as its communities."""
+
+    community_ids: list[int] | None  # None: every community (no jurisdiction_id given)
+
+    def cases(self) -> list[ColumnElement[bool]]:
+        """The conditions keeping a query of cases inside the district."""
+        return [] if self.community_ids is None else [Case.community_id.in_(self.community_ids)]
+
+
+EVERYWHERE = Jurisdiction(None)
 
 
 async def jurisdiction(session: AsyncSession, code: str | None) -> Jurisdiction:
-    """``jurisdiction_id`` is a district's code; unknown: ``NotFound``."""
+    """``jurisdiction_id`` is a district's code; unknown: ``NotFound``.  Every
+    endpoint but ``discovery`` checks it; lists, one request, tokens, filing
+    and notes keep to the district's cases and buildings (the catalogue is
+    the same for every district)."""
+    code = (code or "").strip()[:64] or None
     if code is None:
-        return Jurisdiction(None)
+        return EVERYWHERE
     district = await session.scalar(select(District).where(District.code == code))
     if district is None:
         raise NotFound("jurisdiction")

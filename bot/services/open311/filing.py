@@ -25,11 +25,12 @@ from bot.config import Settings
 from bot.services import cases
 from bot.services.errors import InvalidInput
 from bot.services.open311.catalogue import LOCATION_DETAIL, MAX_LOCATION_DETAIL, offered
-from bot.services.open311.common import one
+from bot.services.open311.common import EVERYWHERE, Jurisdiction, one
 from bot.services.open311.keys import Client
 from models import Building, Grid, Open311Request, User
 
 MAX_ROUTE_METERS = 500.0
+PHOTO = "📷 "  # the line of a case's text that gives the media_url of a request filed through the API
 MAX_MEDIA_URL = 2000
 MAX_DESCRIPTION = 4000  # the spec's; the case's own limit (3,000 over all its text) is checked on filing
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{1,63}$")
@@ -122,10 +123,13 @@ def _squash(text: str) -> str:
     return "".join(text.split()).lower()
 
 
-async def route(session: AsyncSession, req: NewRequest) -> Building:
-    """The building of the request's place; ``InvalidInput('not_routed')`` when none is found."""
-    rows = list(await session.scalars(
-        select(Building).join(Grid, Grid.id == Building.grid_id).where(Building.active, Grid.active)))
+async def route(session: AsyncSession, req: NewRequest, area: Jurisdiction = EVERYWHERE) -> Building:
+    """The building of the request's place (in the district ``area`` names);
+    ``InvalidInput('not_routed')`` when none is found."""
+    stmt = select(Building).join(Grid, Grid.id == Building.grid_id).where(Building.active, Grid.active)
+    if area.community_ids is not None:
+        stmt = stmt.where(Grid.community_id.in_(area.community_ids))
+    rows = list(await session.scalars(stmt))
     if req.lat is not None and req.long is not None:
         best, best_m = None, MAX_ROUTE_METERS
         scale = math.cos(math.radians(req.lat))
@@ -157,16 +161,16 @@ async def route(session: AsyncSession, req: NewRequest) -> Building:
 
 
 async def file_request(session: AsyncSession, settings: Settings, client: Client, req: NewRequest,
-                       now: datetime) -> Filed:
+                       now: datetime, area: Jurisdiction = EVERYWHERE) -> Filed:
     item = await offered(session, req.service_code)
-    building = await route(session, req)
+    building = await route(session, req, area)
     filer = await session.get(User, client.user_id)
     assert filer is not None
     text = req.description or ""
     if LOCATION_DETAIL in req.attributes:
         text = (text + "\n" if text else "") + "📍 " + req.attributes[LOCATION_DETAIL]
-    if req.media_url and not req.description:
-        text = (text + "\n" if text else "") + req.media_url
+    if req.media_url:  # the photo's link, for the worker (published apart, as media_url)
+        text = (text + "\n" if text else "") + PHOTO + req.media_url
     token = secrets.token_urlsafe(18)
     case = await cases.file_for_system(
         session, settings, filer, service_id=item.id, building_id=building.id, description=text, now=now,

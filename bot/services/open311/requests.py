@@ -23,12 +23,13 @@ from bot.services import cases
 from bot.services.errors import InvalidInput, NotFound
 from bot.services.l10n import translator
 from bot.services.open311.common import (
+    EVERYWHERE,
     MAX_IDS,
     MAX_PAGE,
     MAX_RESULTS,
+    Jurisdiction,
     csv,
     detailed_status,
-    jurisdiction,
     one,
     parse_time,
     positive,
@@ -37,6 +38,8 @@ from bot.services.open311.common import (
     spec_status,
     window,
 )
+from bot.services.open311.filing import PHOTO
+from bot.services.open311.masking import masked
 from models import (
     OPEN_STATUSES,
     Building,
@@ -63,7 +66,6 @@ class RequestQuery:
     updated_before: datetime | None
     page: int
     page_size: int
-    jurisdiction: str | None
 
 
 def parse_query(params: Mapping[str, str], now: datetime, settings: Settings) -> RequestQuery:
@@ -88,8 +90,7 @@ def parse_query(params: Mapping[str, str], now: datetime, settings: Settings) ->
     return RequestQuery(
         ids=ids, service_codes=csv(one(params, "service_code", 2000)), statuses=statuses, start=start, end=end,
         updated_after=updated_after, updated_before=updated_before,
-        page=positive(params, "page", 1, MAX_PAGE), page_size=positive(params, "page_size", MAX_RESULTS, MAX_RESULTS),
-        jurisdiction=one(params, "jurisdiction_id", 32))
+        page=positive(params, "page", 1, MAX_PAGE), page_size=positive(params, "page_size", MAX_RESULTS, MAX_RESULTS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,9 +137,10 @@ async def _rows(session: AsyncSession, stmt: Select[Any]) -> list[Any]:
     return list((await (await session.connection()).execute(stmt)).all())
 
 
-async def list_requests(session: AsyncSession, settings: Settings, query: RequestQuery, locale: str) -> list[PublicRequest]:
+async def list_requests(session: AsyncSession, settings: Settings, query: RequestQuery, locale: str,
+                        area: Jurisdiction = EVERYWHERE) -> list[PublicRequest]:
     services = await public_service_ids(session)
-    stmt = _select().where(*public_conditions(list(services)))
+    stmt = _select().where(*public_conditions(list(services)), *area.cases())
     if query.ids:
         stmt = stmt.where(Case.number.in_(query.ids))
     else:
@@ -159,30 +161,29 @@ async def list_requests(session: AsyncSession, settings: Settings, query: Reques
             stmt = stmt.where(Case.updated_at >= query.updated_after)
         if query.updated_before is not None:
             stmt = stmt.where(Case.updated_at <= query.updated_before)
-    area = await jurisdiction(session, query.jurisdiction)
-    if area.community_ids is not None:
-        stmt = stmt.where(Case.community_id.in_(area.community_ids))
     stmt = (stmt.order_by(Case.submitted_at.desc(), Case.id.desc())
             .limit(query.page_size).offset((query.page - 1) * query.page_size))
     rows = await _rows(session, stmt)
     return await _publish(session, settings, rows, services, locale)
 
 
-async def one_request(session: AsyncSession, settings: Settings, number: str, locale: str) -> PublicRequest:
+async def one_request(session: AsyncSession, settings: Settings, number: str, locale: str,
+                      area: Jurisdiction = EVERYWHERE) -> PublicRequest:
     """``NotFound`` for a number that does not exist and for a case that is not public alike."""
     services = await public_service_ids(session)
-    rows = await _rows(session, _select().where(*public_conditions(list(services)), Case.number == number))
+    rows = await _rows(session, _select().where(*public_conditions(list(services)), *area.cases(),
+                                                Case.number == number))
     if not rows:
         raise NotFound("request")
     return (await _publish(session, settings, rows, services, locale))[0]
 
 
-async def token_request(session: AsyncSession, token: str) -> tuple[str, str]:
+async def token_request(session: AsyncSession, token: str, area: Jurisdiction = EVERYWHERE) -> tuple[str, str]:
     """(service_request_id, token) of a request filed through the API."""
     services = await public_service_ids(session)
     number = await session.scalar(
         select(Case.number).join(Open311Request, Open311Request.case_id == Case.id)
-        .where(Open311Request.token == token, *public_conditions(list(services))))
+        .where(Open311Request.token == token, *public_conditions(list(services)), *area.cases()))
     if number is None:
         raise NotFound("token")
     return number, token
@@ -233,7 +234,7 @@ async def _publish(session: AsyncSession, settings: Settings, rows: Sequence[Any
             service_name=service_name, service_code=service_code,
             # A chat-filed case's words are the resident's own, written to their grid, not to the public;
             # a request filed through the API was written for a public system.
-            description=description if via_api is not None else None,
+            description=_public_text(description, media_url) if via_api is not None else None,
             agency_responsible=agencies.get(case_id) or grids.get(grid_id),
             service_notice=None, requested_datetime=submitted_at, updated_datetime=updated_at,
             expected_datetime=due, address=building_address or unaddressed.get(building_id),
@@ -241,3 +242,15 @@ async def _publish(session: AsyncSession, settings: Settings, rows: Sequence[Any
             media_url=media_url if via_api is not None else None,
             detailed_status=detailed_status(status, close_reason)))
     return out
+
+
+def _public_text(description: str | None, media_url: str | None) -> str | None:
+    """A filed request's text as published: without the photo line added for
+    the worker (the link is published as ``media_url``), phones, email
+    addresses and flat or room numbers masked."""
+    if description and media_url:
+        line = PHOTO + media_url
+        if description == line:
+            return None
+        description = description.removesuffix("\n" + line)
+    return masked(description)

@@ -30,9 +30,11 @@ from bot.services import cases
 from bot.services.errors import InvalidInput, NotAllowed, NotFound
 from bot.services.l10n import translator
 from bot.services.open311.common import (
+    EVERYWHERE,
     MAX_PAGE,
     MAX_RESULTS,
     UPDATE_STATUS,
+    Jurisdiction,
     one,
     parse_time,
     positive,
@@ -41,6 +43,7 @@ from bot.services.open311.common import (
     window,
 )
 from bot.services.open311.keys import Client
+from bot.services.open311.masking import masked
 from models import Case, CaseEvent, CaseEventType, CaseStatus, Open311Client, Open311Request, User
 
 MAX_NOTE = 2000
@@ -73,7 +76,8 @@ def parse_update_query(params: Mapping[str, str], now: datetime, settings: Setti
                        positive(params, "page_size", MAX_RESULTS, MAX_RESULTS))
 
 
-async def list_updates(session: AsyncSession, query: UpdateQuery, locale: str) -> list[PublicUpdate]:
+async def list_updates(session: AsyncSession, query: UpdateQuery, locale: str,
+                       area: Jurisdiction = EVERYWHERE) -> list[PublicUpdate]:
     _ = translator(locale)
     services = await public_service_ids(session)
     # A system's note: a message from the filing system's own user on its request.
@@ -87,7 +91,7 @@ async def list_updates(session: AsyncSession, query: UpdateQuery, locale: str) -
     stmt = (select(CaseEvent.id, CaseEvent.type, CaseEvent.at, CaseEvent.note, Case.number,
                    case((CaseEvent.type == CaseEventType.message, before), else_=None))
             .join(Case, Case.id == CaseEvent.case_id)
-            .where(*public_conditions(list(services)), CaseEvent.public.is_(True),
+            .where(*public_conditions(list(services)), *area.cases(), CaseEvent.public.is_(True),
                    CaseEvent.at >= query.start, CaseEvent.at <= query.end,
                    or_(CaseEvent.type.in_(list(UPDATE_STATUS)), system_note))
             .order_by(CaseEvent.at, CaseEvent.id)
@@ -95,7 +99,8 @@ async def list_updates(session: AsyncSession, query: UpdateQuery, locale: str) -
     out: list[PublicUpdate] = []
     for event_id, type_, at, note, number, previous in (await session.execute(stmt)).all():
         if type_ == CaseEventType.message:
-            state, text = UPDATE_STATUS.get(CaseEventType(previous), "OPEN") if previous else "OPEN", note or ""
+            state = UPDATE_STATUS.get(CaseEventType(previous), "OPEN") if previous else "OPEN"
+            text = masked(note) or ""  # the system's own words, as the public reads them
         else:
             state, text = UPDATE_STATUS[type_], cases.event_label(_, type_)
             if type_ == CaseEventType.withdrawn:
@@ -110,7 +115,7 @@ class PostedUpdate:
 
 
 async def post_update(session: AsyncSession, settings: Settings, client: Client, params: Mapping[str, str],
-                      now: datetime) -> PostedUpdate:
+                      now: datetime, area: Jurisdiction = EVERYWHERE) -> PostedUpdate:
     number = one(params, "service_request_id", 40)
     if number is None:
         raise InvalidInput("missing", field="service_request_id")
@@ -123,7 +128,7 @@ async def post_update(session: AsyncSession, settings: Settings, client: Client,
     services = await public_service_ids(session)
     row = (await session.execute(
         select(Case.id, Case.status, Open311Request.client_id).outerjoin(Open311Request, Open311Request.case_id == Case.id)
-        .where(Case.number == number, *public_conditions(list(services))))).first()
+        .where(Case.number == number, *public_conditions(list(services)), *area.cases()))).first()
     if row is None:
         raise NotFound("request")
     case_id, case_status, client_id = row
