@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.i18n import LOCALE_NAMES, PoI18n, telegram_locale
-from bot.services import diary
+from bot.services import diary, places
 from bot.services import staff as staff_service
 from bot.services import users as user_service
 from bot.services.invites import redeem_invite
@@ -46,8 +46,10 @@ async def start_with_invite(
     await session.commit()
     await state.clear()
     await set_chat_commands(bot, i18n, message.chat.id, user.locale, user_service.staff_roles(user))
+    # The place by its name (站前小区2号楼), as the person knows it; the code is for the office.
+    scope = await places.name_of(session, grant.scope_type, grant.scope_id, user.locale or i18n.current_locale)
     await show_menu(message, user, _("Welcome! You are now registered as {role} ({scope}).").format(
-        role=role_label(grant.role), scope=esc(grant.scope_code)))
+        role=role_label(grant.role), scope=esc(grant.scope_code if scope == "?" else scope)))
 
 
 async def start(message: Message, user: User, state: FSMContext, session: AsyncSession, i18n: PoI18n,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 from aiogram.filters import BaseFilter
@@ -18,6 +19,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import ReplyKeyboardBuilder
 
 from bot.i18n import LOCALE_NAMES
+from bot.services.offline import Home
 from bot.services.users import Option
 from handlers import labels
 from handlers.callbacks import LangCb, NavCb, PageCb, PlaceCb
@@ -121,6 +123,8 @@ def main_menu(roles: set[Role], *, resident: bool) -> ReplyKeyboardMarkup:
         lines.append(labels.MY_BUILDING)
     if Role.volunteer in roles:
         lines.append(labels.MY_ERRANDS)
+        if not roles & {Role.staff, Role.admin}:  # who has it below too
+            lines.append(labels.EVENTS)  # the service days they may sign up for (handlers/events/)
     if roles & {Role.worker, Role.grid_head, Role.building_head, Role.unit_head}:
         lines.append(labels.PROXY_BOOK)
     if roles & {Role.worker, Role.grid_head, Role.staff, Role.admin}:
@@ -179,3 +183,12 @@ def menu_texts() -> frozenset[str]:
         if len(_MENU_TEXTS) < 64:  # a catalogue or two, three languages: a bound all the same
             _MENU_TEXTS[key] = texts
     return texts
+
+
+def homes_keyboard(homes: list[Home], button: Callable[[int], CallbackData]) -> InlineKeyboardMarkup:
+    """Where a neighbour a head typed in lives (bot.services.offline.head_homes), one big button
+    each; ``button``: the callback data of a home's code."""
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=(_("{building}, unit {units}").format(building=h.building, units=h.unit) if h.unit
+              else _("{building}, unit not known").format(building=h.building))[:60],
+        callback_data=button(h.code).pack())] for h in homes])

@@ -8,6 +8,7 @@ inline buttons, paginated; typing part of a name filters the current list.
 from __future__ import annotations
 
 from aiogram import F, Router
+from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
     CallbackQuery,
@@ -73,12 +74,14 @@ def privacy_notice() -> str:
              "• Your rights: in 👤 My profile you can correct it, get a copy of everything, or erase it.")
 
 
-async def ask_consent(message: Message, state: FSMContext, days: int, intro: str | None = None) -> None:
+async def ask_consent(message: Message, state: FSMContext, days: int, intro: str | None = None, *,
+                      agree: CallbackData | None = None) -> None:
     """Show the privacy notice with its "I agree" button: nothing is stored before that.
-    ``intro`` (the first contact's welcome) goes first, in the same message."""
+    ``intro`` (the first contact's welcome) goes first, in the same message; ``agree``: the
+    button's data when agreeing should go on with something else than registering (a family link)."""
     await state.clear()
     kb = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
-        text=_("✅ I agree"), callback_data=PrivacyCb(action="agree").pack())]])
+        text=_("✅ I agree"), callback_data=(agree or PrivacyCb(action="agree")).pack())]])
     await message.answer((intro + "\n\n" if intro else "") + privacy_notice().format(days=days) + "\n\n"
                          + _("Tap “I agree” to continue."), reply_markup=kb)
 

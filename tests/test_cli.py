@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from models import Community, Grid, Invite, Role, ScopeType
+from models import Building, Community, Grid, Invite, Role, ScopeType
 from tests.conftest import BOT_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +48,28 @@ async def test_invite_prints_link_and_bare_payload(db_url, sessionmaker, emulato
         invite = await s.scalar(select(Invite).where(Invite.payload == payload))
     assert (invite.role, invite.scope_type, invite.scope_code) == (Role.worker, ScopeType.grid, "DC-XS-01")
     assert 47 * 3600 < (invite.expires_at - invite.created_at).total_seconds() <= 48 * 3600
+
+
+async def test_invite_the_districts_own_organisation(db_url, sessionmaker, emulator):
+    """Issue 17's roles through the same contract: a building, a building's unit, a community."""
+    await cli("seed-demo", DATABASE_URL=db_url)
+    env = {"DATABASE_URL": db_url, "BOT_TOKEN": BOT_TOKEN, "TELEGRAM_API_URL": emulator.base_url}
+    async with sessionmaker() as s:
+        building = await s.scalar(select(Building).where(Building.code == "DC-LQ-01-01"))
+    for role, scope, expected in (("building_head", "DC-LQ-01-01", (ScopeType.building, "DC-LQ-01-01")),
+                                  ("unit_head", "dc-lq-01-01 / 2", (ScopeType.unit, "DC-LQ-01-01/2")),
+                                  ("volunteer", "DC-XS", (ScopeType.community, "DC-XS"))):
+        code, out, err = await cli("invite", "--role", role, "--scope", scope, **env)
+        assert code == 0, err
+        payload = out.strip().splitlines()[-1]
+        async with sessionmaker() as s:
+            invite = await s.scalar(select(Invite).where(Invite.payload == payload))
+        assert (invite.role.value, invite.scope_type, invite.scope_code) == (role, *expected)
+    assert building.units >= 2
+    code, _, err = await cli("invite", "--role", "unit_head", "--scope", f"DC-LQ-01-01/{building.units + 1}", **env)
+    assert code == 2 and "--scope" in err  # no such unit
+    code, _, err = await cli("invite", "--role", "volunteer", "--scope", "DC-XS-01", **env)
+    assert code == 2 and "--scope" in err  # a grid, not a community
 
 
 async def test_invite_refuses_bad_scope_and_expiry(db_url, emulator):

@@ -33,7 +33,8 @@ __all__ = [
 # The order personas are listed in (a person with several roles is listed once,
 # under the highest).  "resident": has a home building; "unregistered": neither
 # a role nor a home yet (a new resident who has not finished registering).
-KIND_ORDER = ("resident", "worker", "grid_head", "staff", "department", "admin", "unregistered")
+KIND_ORDER = ("resident", "worker", "grid_head", "staff", "department", "admin", "building_head", "unit_head",
+              "volunteer", "unregistered")  # as the page's app.js groups them
 _ROLE_RANK = (Role.admin, Role.staff, Role.department, Role.grid_head, Role.worker, Role.building_head,
               Role.unit_head, Role.volunteer)
 

@@ -5,21 +5,30 @@ books an appointment (``bot.services.appointments``) or files a case
 
 Who reaches whom is :func:`bot.services.access.homes_reached`: a grid worker
 or grid head their grids' people, a building head their building's, a unit
-head their unit's.  A head's new neighbour lives in the head's building (and
-unit), so a head reaches every person they add.  Plain data in and out.
+head their unit's.  A head's new neighbour lives in a building (and unit) the
+head heads, which the head names (:func:`head_homes`), so a head reaches every
+person they add.  Plain data in and out.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.access import field_grid_ids, headed, heads_home, homes_reached
+from bot.services.access import (
+    field_grid_ids,
+    headed,
+    heads_home,
+    homes_reached,
+    split_unit_scope,
+    unit_scope_id,
+)
 from bot.services.errors import InvalidInput, NotAllowed, NotFound
-from models import Building, User
+from models import Building, User, i18n_name
 
 MAX_NAME = 64
 _PHONE_RE = re.compile(r"^\+?[0-9]{5,20}$")
@@ -61,10 +70,57 @@ def reaches(actor: User, person: User) -> bool:
     return person.grid_id in field_grid_ids(actor) or heads_home(actor, person.building_id, person.unit)
 
 
+@dataclass(frozen=True, slots=True)
+class Home:
+    """A home a head may name for a neighbour: a unit of a building they head, or (a building
+    head) the building with the unit not known.  ``code``: ``building id * 1000 + unit`` (0: not known)."""
+
+    code: int
+    building: str
+    unit: int | None
+
+
+async def head_homes(session: AsyncSession, head: User, locale: str) -> list[Home]:
+    """Where a neighbour typed in by ``head`` may live: every unit of the buildings they head
+    (and the building with the unit not known), or the units they head.  A grid worker
+    names no home (their people belong to the grid): empty."""
+    if field_grid_ids(head):
+        return []
+    out: list[Home] = []
+    for building_id, units in sorted(headed(head).items()):
+        building = await session.get(Building, building_id)
+        if building is None:
+            continue
+        name = i18n_name(building.names, locale, building.code)
+        count = max(building.units or 1, 1)
+        for unit in sorted(units) if units is not None else range(1, count + 1):
+            out.append(Home(unit_scope_id(building_id, unit), name, unit))
+        if units is None and count > 1:
+            out.append(Home(unit_scope_id(building_id, 0), name, None))
+    return out
+
+
+async def _head_home(session: AsyncSession, head: User, code: int | None) -> tuple[Building, int | None]:
+    """The building and unit a head named (``code`` from :func:`head_homes`; None: their only home)."""
+    homes = await head_homes(session, head, "zh-Hans")
+    if code is None:
+        if len(homes) != 1:
+            raise InvalidInput("offline_home")  # several: the head says which
+        code = homes[0].code
+    if code not in {h.code for h in homes}:
+        raise NotFound("appt_resident")  # a forged home: refused as a stranger would be
+    building_id, unit = split_unit_scope(code)
+    building = await session.get(Building, building_id)
+    if building is None:
+        raise NotFound("appt_resident")
+    return building, unit or None
+
+
 async def add_offline_resident(session: AsyncSession, actor: User, name: str, phone: str,
-                               now: datetime) -> tuple[User, bool]:
+                               now: datetime, *, home: int | None = None) -> tuple[User, bool]:
     """A resident without Telegram, typed in by a worker of their grid or the head of their
-    building (unit).  The same phone among the people ``actor`` reaches is the same person
+    building (unit): ``home``, one of :func:`head_homes`, says where (a head of several homes
+    must say it).  The same phone among the people ``actor`` reaches is the same person
     (their no-shows add up).  Returns the person and whether they were new."""
     where = _reached(actor)
     name, phone = clean_name(name), clean_phone(phone)
@@ -76,13 +132,9 @@ async def add_offline_resident(session: AsyncSession, actor: User, name: str, ph
     grids = sorted(field_grid_ids(actor))
     if grids:
         person.grid_id = grids[0]
-    else:  # a head: the neighbour lives in the head's (first) building, in their unit
-        building_id, units = sorted(headed(actor).items())[0]
-        building = await session.get(Building, building_id)
-        if building is None:
-            raise NotAllowed()
+    else:  # a head: the neighbour lives in the building (and unit) the head named
+        building, person.unit = await _head_home(session, actor, home)
         person.building_id, person.grid_id = building.id, building.grid_id
-        person.unit = min(units) if units else None
         # The head stands for the address: they live there and know the neighbour.
         person.home_confirmed_at, person.home_confirmed_by_id = now, actor.id
     session.add(person)

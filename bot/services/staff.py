@@ -160,8 +160,8 @@ def invitable_roles(user: User) -> list[Role]:
 async def invite_scopes(session: AsyncSession, user: User, role: Role, locale: str) -> list[Option]:
     """The scopes ``user`` may invite ``role`` into: only within their own grants
     (an administrator: their districts and the communities and grids in them;
-    staff: the grids of their communities; a grid head: the buildings of their
-    grids, and their units).  Departments belong to no district in the model:
+    staff: their communities (volunteers) and the grids, buildings and units in
+    them; a grid head: the buildings of their grids, and their units).  Departments belong to no district in the model:
     an administrator may invite officers to any active one."""
     if role not in invitable_roles(user):
         raise NotAllowed()
@@ -177,9 +177,10 @@ async def invite_scopes(session: AsyncSession, user: User, role: Role, locale: s
             select(Grid).where(Grid.active, or_(Grid.community_id.in_(communities),
                                                 Grid.community_id.in_(in_districts)))
             .order_by(Grid.code))
-    elif scope_type == ScopeType.community:
-        rows = await session.scalars(select(Community).where(Community.active, Community.id.in_(in_districts))
-                                     .order_by(Community.code))
+    elif scope_type == ScopeType.community:  # staff: their own communities (volunteers)
+        communities = list(access.staff_community_ids(user))
+        rows = await session.scalars(select(Community).where(Community.active, or_(
+            Community.id.in_(communities), Community.id.in_(in_districts))).order_by(Community.code))
     elif scope_type == ScopeType.department:
         rows = await session.scalars(select(Department).where(Department.active).order_by(Department.code))
     else:

@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.i18n import PoI18n, current_translator
 from bot.services import appointments as svc
+from bot.services import offline
 from bot.services.appointments import Plan, clock, day_label, plan_text, status_icon, status_label
-from bot.services.errors import DomainError
+from bot.services.errors import DomainError, InvalidInput
 from handlers.appointments.resident import show_mine
 from handlers.appointments.ui import (
     AGENDA,
@@ -37,7 +38,7 @@ from handlers.appointments.ui import (
     today,
 )
 from handlers.filters import HasRole
-from handlers.keyboards import cancel_only, with_nav
+from handlers.keyboards import cancel_only, homes_keyboard, with_nav
 from handlers.refusal import error_text, refuse
 from handlers.render import esc
 from models import AppointmentStatus, Role, User, utcnow
@@ -356,9 +357,31 @@ async def proxy_name_typed(message: Message, state: FSMContext) -> None:
 async def proxy_phone_typed(message: Message, session: AsyncSession, user: User, state: FSMContext,
                             settings: Settings, i18n: PoI18n) -> None:
     await leave_on_menu_label(message, state)
+    name, phone = str((await state.get_data()).get("name", "")), offline.clean_phone(message.text or "")
+    homes = await offline.head_homes(session, user, i18n.current_locale)
+    if len(homes) > 1:  # a head of several buildings or units says where the resident lives (one tap)
+        await state.update_data(phone=phone)
+        await state.set_state(ApptInput.proxy_home)
+        await message.answer(_("Where does {name} live?").format(name=esc(name)),
+                             reply_markup=homes_keyboard(homes, lambda code: StCb(a="ph", b=code)))
+        return
+    await _proxy_add(message, session, user, state, settings, i18n, name, phone, None)
+
+
+async def proxy_home(query: CallbackQuery, callback_data: StCb, session: AsyncSession, user: User,
+                     state: FSMContext, settings: Settings, i18n: PoI18n) -> None:
     data = await state.get_data()
-    person, new = await svc.add_offline_resident(session, user, str(data.get("name", "")), message.text or "",
-                                                 utcnow())
+    if await state.get_state() != ApptInput.proxy_home.state or "phone" not in data:
+        raise InvalidInput("stale_button")
+    await query.answer()
+    if isinstance(query.message, Message):
+        await _proxy_add(query.message, session, user, state, settings, i18n, str(data.get("name", "")),
+                         str(data["phone"]), callback_data.b)
+
+
+async def _proxy_add(message: Message, session: AsyncSession, user: User, state: FSMContext, settings: Settings,
+                     i18n: PoI18n, name: str, phone: str, home: int | None) -> None:
+    person, new = await svc.add_offline_resident(session, user, name, phone, utcnow(), home=home)
     await state.clear()
     await session.commit()
     if not new:
@@ -397,6 +420,7 @@ def create_router() -> Router:
         agenda_view: ("ag",), booking_view: ("bk",), marked: ("att", "ns"), close_asked: ("close",),
         close_confirmed: ("closey",), reopen: ("open",), plans_view: ("plans",), plan_view: ("plan",),
         plan_toggled: ("pact",), plan_edit_asked: ("pedit",), proxy_new: ("pnew",), proxy_person: ("pr",),
+        proxy_home: ("ph",),
     }
     for handler, actions in buttons.items():
         router.callback_query.register(handler, StCb.filter(F.a.in_(set(actions))))

@@ -50,6 +50,7 @@ class ApptInput(StatesGroup):
     near = State()  # data: sv, r; waiting for a shared location
     proxy_name = State()  # a worker types the name of a resident without Telegram
     proxy_phone = State()  # data: name
+    proxy_home = State()  # data: name, phone (a head of several homes says where the resident lives)
     plan_text = State()  # data: st, sv
     close_reason = State()  # data: st, day
 
@@ -74,7 +75,7 @@ class ApCb(CallbackData, prefix="ap"):
 
 class StCb(CallbackData, prefix="aps"):
     """Staff: the agenda (``st`` station, ``x`` day ordinal, ``p`` page), a booking
-    ``b``, a plan (``sv``), residents without Telegram (``b`` = their user id)."""
+    ``b``, a plan (``sv``), residents without Telegram (``b`` = their user id; ``ph``: their home's code)."""
 
     a: str
     st: OptId = 0

@@ -185,7 +185,7 @@ async def audience_pressed(query: CallbackQuery, callback_data: BcStepCb, state:
     if isinstance(query.message, Message):
         await query.message.edit_text(
             _("Is it important? Recipients then get an \"I have read it\" button, and after 24 hours grid "
-              "workers get the list of residents who have not pressed it."),
+              "workers and building heads get the list of residents who have not pressed it."),
             reply_markup=_kb([[_btn(_("Yes, ask them to confirm"), BcStepCb(action="ack", value="1"))],
                               [_btn(_("No"), BcStepCb(action="ack", value="0"))], [cancel_button()]]))
 

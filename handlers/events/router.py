@@ -172,10 +172,11 @@ async def attendance(query: CallbackQuery, callback_data: EventCb, session: Asyn
         await query.message.answer(text, reply_markup=markup)
 
 
-async def marked(query: CallbackQuery, callback_data: EventCb, session: AsyncSession, user: User) -> None:
+async def marked(query: CallbackQuery, callback_data: EventCb, session: AsyncSession, user: User,
+                 settings: Settings) -> None:
     if callback_data.arg not in (1, 2):
         raise InvalidInput("stale_button")
-    done = await events.mark(session, user, callback_data.id, callback_data.arg == 1, utcnow())
+    done = await events.mark(session, settings, user, callback_data.id, callback_data.arg == 1, utcnow())
     await session.commit()
     await query.answer()
     text, markup = _attendance(await events.attendees(session, user, done.event_id), done.event_id)
@@ -185,7 +186,7 @@ async def marked(query: CallbackQuery, callback_data: EventCb, session: AsyncSes
 def create_router() -> Router:
     """This feature's routing table; a new router each call (one per dispatcher)."""
     router = Router(name="events")
-    router.message.register(listing, F.text == labels.EVENTS, HasRole(Role.staff, Role.admin))
+    router.message.register(listing, F.text == labels.EVENTS, HasRole(Role.staff, Role.admin, Role.volunteer))
     router.message.register(listing, Command("events"))
     router.message.register(form_typed, EventForm.text, F.text, ~F.text.startswith("/"))
     # Buttons are not filtered by role: a forged one reaches the service, which refuses it.

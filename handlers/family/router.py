@@ -24,13 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.i18n import PoI18n
 from bot.services import cases, family
+from bot.services import users as user_service
 from bot.services.errors import DomainError
 from bot.services.escape import esc
 from handlers.appointments.resident import show_mine
 from handlers.appointments.ui import ApCb
 from handlers.cases.resident import begin_for
 from handlers.cases.ui import CaseCb, brief_line
-from handlers.family.ui import FamCb
+from handlers.family.ui import FamCb, FamJoinCb
 from handlers.replies import edit_in_place
 from handlers.resident import ask_consent
 from models import FamilyLinkStatus, User, utcnow
@@ -103,20 +104,37 @@ async def opened(message: Message, command: CommandObject, session: AsyncSession
     """A family member opened the deep link."""
     if user.locale is None:
         user.locale = i18n.current_locale
+    payload = command.args or ""
     try:
-        await family.open_invite(session, settings, user, command.args or "", utcnow())
+        await family.open_invite(session, settings, user, payload, utcnow())
     except DomainError as err:
         if err.code != "privacy_consent_needed":
             raise
         await session.commit()  # the language, nothing else
-        await message.answer(_("Before I link you, please read this and tap “I agree”. Then open the link "
-                               "again."))
-        await ask_consent(message, state, settings.retention_days)
+        await message.answer(_("Before I link you, please read this and tap “I agree”."))
+        # Agreeing goes on with this link: no need to find it and open it again.
+        await ask_consent(message, state, settings.retention_days,
+                          agree=FamJoinCb(token=payload.removeprefix(family.TOKEN_PREFIX)[:48]))
         return
     await state.clear()
     await session.commit()
     await message.answer(_("Thank you! I have asked your family member to confirm. You will get a message "
                            "when they do."))
+
+
+async def agreed_and_opened(query: CallbackQuery, callback_data: FamJoinCb, session: AsyncSession, user: User,
+                            state: FSMContext, settings: Settings) -> None:
+    """Someone new agreed to the privacy notice shown when they opened a family link: the link is opened."""
+    user_service.agree_to_privacy(user)
+    await session.commit()  # the agreement stands even if the link has meanwhile expired
+    await family.open_invite(session, settings, user, family.TOKEN_PREFIX + callback_data.token, utcnow())
+    await state.clear()
+    await session.commit()
+    await query.answer(_("Thank you"))
+    await edit_in_place(query, _("✅ You agreed to the privacy notice. You can read it again in 👤 My profile."), None)
+    if isinstance(query.message, Message):
+        await query.message.answer(_("Thank you! I have asked your family member to confirm. You will get a "
+                                     "message when they do."))
 
 
 async def answered(query: CallbackQuery, callback_data: FamCb, session: AsyncSession, user: User,
@@ -176,6 +194,7 @@ def create_router() -> Router:
     router = Router(name="family")
     router.message.register(opened, CommandStart(deep_link=True, magic=F.args.startswith(family.TOKEN_PREFIX)))
     router.message.register(show, Command("family"))
+    router.callback_query.register(agreed_and_opened, FamJoinCb.filter())
     router.callback_query.register(menu_pressed, FamCb.filter(F.action == "menu"))
     router.callback_query.register(invite, FamCb.filter(F.action == "inv"))
     router.callback_query.register(answered, FamCb.filter(F.action.in_({"ok", "no"})))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.utils.i18n import lazy_gettext as __
+from pydantic import Field
 
 from bot.services.bounds import OptId
 from bot.services.family import FAMILY_CB
@@ -20,6 +21,13 @@ class FamCb(CallbackData, prefix=FAMILY_CB):
     action: str
     id: OptId = 0
     r: OptId = 0
+
+
+class FamJoinCb(CallbackData, prefix="fmj"):
+    """"I agree" under the privacy notice shown to someone new who opened a family link: agreeing
+    goes on with that link (``token``, as in the link; checked by the service like the link)."""
+
+    token: str = Field(max_length=48)
 
 
 # The texts of the family error codes (handlers.refusal asks every room's table).

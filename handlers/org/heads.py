@@ -18,10 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.i18n import PoI18n
 from bot.services import cases, offline, org
+from bot.services.errors import InvalidInput
 from handlers import labels
 from handlers.appointments.ui import leave_on_menu_label
 from handlers.callbacks import HomeCb
 from handlers.filters import HasRole
+from handlers.keyboards import homes_keyboard
 from handlers.org.ui import FileFor, OrgCb
 from handlers.render import esc
 from models import Role, User, utcnow
@@ -76,11 +78,34 @@ async def name_typed(message: Message, state: FSMContext) -> None:
     await message.answer(_("Type their phone number, so their grid worker can ring them."))
 
 
-async def phone_typed(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
+async def phone_typed(message: Message, session: AsyncSession, user: User, state: FSMContext,
+                      i18n: PoI18n) -> None:
     await leave_on_menu_label(message, state)
+    name, phone = str((await state.get_data()).get("name", "")), offline.clean_phone(message.text or "")
+    homes = await offline.head_homes(session, user, i18n.current_locale)
+    if len(homes) > 1:  # several buildings or units: the head says which (one tap)
+        await state.update_data(phone=phone)
+        await state.set_state(FileFor.home)
+        await message.answer(_("Where does {name} live?").format(name=esc(name)),
+                             reply_markup=homes_keyboard(homes, lambda code: OrgCb(action="fh", id=code)))
+        return
+    await _add(message, session, user, state, name, phone, None)
+
+
+async def home_chosen(query: CallbackQuery, callback_data: OrgCb, session: AsyncSession, user: User,
+                      state: FSMContext) -> None:
     data = await state.get_data()
-    person, new = await offline.add_offline_resident(session, user, str(data.get("name", "")), message.text or "",
-                                                     utcnow())
+    if await state.get_state() != FileFor.home.state or "phone" not in data:
+        raise InvalidInput("stale_button")
+    await query.answer()
+    if isinstance(query.message, Message):
+        await _add(query.message, session, user, state, str(data.get("name", "")), str(data["phone"]),
+                   callback_data.id)
+
+
+async def _add(message: Message, session: AsyncSession, user: User, state: FSMContext, name: str, phone: str,
+               home: int | None) -> None:
+    person, new = await offline.add_offline_resident(session, user, name, phone, utcnow(), home=home)
     if not new:
         await message.answer(_("{name} is already known with this number.").format(name=esc(person.first_name)))
     await _ask_text(message, state, person)
@@ -119,6 +144,7 @@ def register(router: Router) -> None:
     router.callback_query.register(file_start, OrgCb.filter(F.action == "file"))
     router.callback_query.register(file_new, OrgCb.filter(F.action == "fnew"))
     router.callback_query.register(person_chosen, OrgCb.filter(F.action == "fp"))
+    router.callback_query.register(home_chosen, OrgCb.filter(F.action == "fh"))
     router.message.register(name_typed, FileFor.name, F.text, ~F.text.startswith("/"))
     router.message.register(phone_typed, FileFor.phone, F.text, ~F.text.startswith("/"))
     router.message.register(text_typed, FileFor.text, F.text, ~F.text.startswith("/"))

@@ -13,7 +13,7 @@ from handlers.render import ErrorTexts
 
 class OrgCb(CallbackData, prefix="og"):
     """A head's or a worker's organisation action: ``file`` (choose a neighbour), ``fnew``,
-    ``fp`` (id: the neighbour), ``vo0``/``vo1`` (id: the case; offer it to volunteers without / with the phone)."""
+    ``fp`` (id: the neighbour), ``fh`` (id: the new neighbour's home), ``vo0``/``vo1`` (id: the case; offer it to volunteers without / with the phone)."""
 
     action: str
     id: OptId = 0
@@ -29,11 +29,13 @@ class ErrandCb(CallbackData, prefix=ERRAND_CB):
 class FileFor(StatesGroup):
     name = State()  # a head types a new neighbour's name
     phone = State()  # data: name
+    home = State()  # data: name, phone (a head of several homes says where the neighbour lives)
     text = State()  # data: resident (the neighbour's id)
 
 
 # The texts of the organisation error codes (handlers.refusal asks every room's table).
 ERRORS: ErrorTexts = {
+    "offline_home": __("Please tap where your neighbour lives."),
     "errand": __("That errand is not available."),
     "errand_offered": __("Errand {number} has already been offered to the volunteers."),
     "no_volunteers": __("The community has no volunteers on the bot yet."),

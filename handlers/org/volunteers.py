@@ -7,18 +7,23 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.i18n import PoI18n
-from bot.services import cases
+from bot.services import cases, events
+from bot.services.errors import DomainError
 from handlers import labels
 from handlers.cases.ui import CaseCb
 from handlers.filters import HasRole
 from handlers.org.ui import ErrandCb, OrgCb
+from handlers.refusal import refuse
 from handlers.render import esc
 from models import Role, User, utcnow
 
@@ -85,7 +90,16 @@ async def _show(query: CallbackQuery, session: AsyncSession, user: User, offer_i
 
 async def take(query: CallbackQuery, callback_data: ErrandCb, session: AsyncSession, user: User,
                settings: Settings, i18n: PoI18n) -> None:
-    case = await cases.take_errand(session, settings, user, callback_data.id, utcnow())
+    try:
+        case = await cases.take_errand(session, settings, user, callback_data.id, utcnow())
+    except DomainError as err:
+        if err.code not in ("errand_taken", "errand_gone"):
+            raise
+        await refuse(query, err)  # someone was quicker: said, and no "Take it" left to press
+        if isinstance(query.message, Message):
+            with suppress(TelegramBadRequest):
+                await query.message.edit_reply_markup(reply_markup=None)
+        return
     await session.commit()
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)
@@ -108,11 +122,13 @@ async def done(query: CallbackQuery, callback_data: ErrandCb, session: AsyncSess
 
 async def my_errands(message: Message, session: AsyncSession, user: User, i18n: PoI18n) -> None:
     items = await cases.my_errands(session, user, i18n.current_locale)
+    hours = await events.volunteer_hours(session, user)
+    credited = ("\n" + _("🙏 Volunteer hours credited to you so far: {hours}").format(hours=hours)) if hours else ""
     if not items:
         await message.answer(_("You have no open errands. When a grid worker offers one, you get a message with "
-                               "a “Take it” button."))
+                               "a “Take it” button.") + credited)
         return
-    await message.answer(_("🙋 Your open errands:"), reply_markup=_rows(
+    await message.answer(_("🙋 Your open errands:") + credited, reply_markup=_rows(
         *((f"{e.number} · {e.category}"[:60], ErrandCb(action="view", id=e.offer_id)) for e in items)))
 
 

@@ -121,10 +121,21 @@ async def test_workbook_and_csv_say_what_the_summary_says(sessionmaker):
     summary = reports.summary_text(_, r)
     wb = load_workbook(io.BytesIO(files.xlsx))
     assert wb.sheetnames == [_("Summary"), _("Weekly trend"), _("By grid"), _("By category"), _("By worker"),
-                             _("Patrol diary"), _("Appointments"), _("Consultations"), _("Comments")]
+                             _("Patrol diary"), _("Appointments"), _("Consultations"), _("Organisation"),
+                             _("Service days"), _("Comments")]
     # No consultation in the world: the sheet has its header only.
     assert [list(row) for row in wb[_("Consultations")].iter_rows(values_only=True)] == [
         [_("Grid"), _("Consultations"), _("Residents asked"), _("Answered"), _("Turnout")]]
+    # The organisation per grid and in total, as the summary's line; no service day held: the total only.
+    organisation = [list(row) for row in wb[_("Organisation")].iter_rows(values_only=True)]
+    assert organisation[0] == [_("Grid"), _("Buildings"), _("With a building head"), _("Coverage"),
+                               _("Errands offered to volunteers"), _("Errands taken")]
+    o = r.organisation
+    assert organisation[-1] == [_("Total"), o.buildings, o.buildings_with_head, o.coverage, o.errands_offered,
+                                o.errands_taken] and o.buildings > 0
+    assert [row[0] for row in organisation[1:-1]] == [name for name, _o in r.organisation_by]
+    assert sum(row[1] for row in organisation[1:-1]) == o.buildings
+    assert [list(row) for row in wb[_("Service days")].iter_rows(values_only=True)][1:] == [[_("Total"), 0, 0, 0, 0]]
     rows = {row[0]: row[1:] for row in wb[_("Summary")].iter_rows(values_only=True) if row and row[0]}
     completion = rows[_("Completion rate")]
     assert completion[0] == pytest.approx(0.6) and reports.pct(completion[0]) in summary

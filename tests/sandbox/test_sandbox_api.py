@@ -15,9 +15,20 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import GridBotApp
+from bot.sandbox.personas import KIND_ORDER
 from bot.sandbox.runner import Sandbox
 from bot.services.notify import notify
-from models import Community, OutboxKind, Role, RoleGrant, ScopeType, User, utcnow
+from models import (
+    UNIT_FACTOR,
+    Building,
+    Community,
+    OutboxKind,
+    Role,
+    RoleGrant,
+    ScopeType,
+    User,
+    utcnow,
+)
 from models.base import clock_offset, on_clock_change
 from tests.sandbox.conftest import sandbox_settings
 
@@ -112,10 +123,11 @@ async def test_page_and_assets_are_served_from_this_server(sandbox: Sandbox, htt
     # ...and every key the page uses.
     async with http.get("/static/app.js") as r:
         script = await r.text()
+    page_kinds = re.search(r"const KIND_ORDER = \[([^\]]*)\]", script).group(1)
+    assert tuple(re.findall(r"'([a-z_]+)'", page_kinds)) == KIND_ORDER  # the page groups every kind listed
     used = set(re.findall(r"\bt\('([a-z_0-9]+)'", script)) - {"group_", "role_"}  # + kind, + role
     used |= set(re.findall(r'data-i18n(?:-placeholder|-aria)?="([a-z_0-9]+)"', page))
-    used |= {f"group_{k}" for k in ("resident", "worker", "grid_head", "staff", "department", "admin",
-                                     "unregistered")}
+    used |= {f"group_{k}" for k in KIND_ORDER}
     used |= {f"role_{r.value}" for r in Role}
     assert len(used) > 60 and used <= set(table["zh-Hans"]), used - set(table["zh-Hans"])
     # Static files stay inside their folder.
@@ -164,6 +176,24 @@ async def test_personas_come_from_the_database(sandbox: Sandbox, http) -> None:
         data = await _json(r)
     added = next(p for p in data["personas"] if p["telegram_id"] == 8100000001)
     assert added["kind"] == "staff" and added["roles"][0]["scope_names"]["zh-Hans"] == "新站社区"
+    # The district's own organisation (issue 17): a building head, a unit head and a volunteer
+    # are listed under their own kinds (a person the list could not place stopped the sandbox).
+    async with sandbox.sessionmaker() as s:
+        building = await s.scalar(select(Building).where(Building.code == "DC-XS-01-02"))
+        for tg, role, scope_type, scope_id in (
+                (8100000002, Role.building_head, ScopeType.building, building.id),
+                (8100000003, Role.unit_head, ScopeType.unit, building.id * UNIT_FACTOR + 2),
+                (8100000004, Role.volunteer, ScopeType.community, xs.id)):
+            s.add(User(telegram_id=tg, first_name=role.value, locale="zh-Hans", registered_at=utcnow(),
+                       roles=[RoleGrant(role=role, scope_type=scope_type, scope_id=scope_id)]))
+        await s.commit()
+    async with http.get("/api/personas") as r:
+        data = await _json(r)
+    org = {p["telegram_id"]: p for p in data["personas"] if 8100000002 <= p["telegram_id"] <= 8100000004}
+    assert [org[tg]["kind"] for tg in sorted(org)] == ["building_head", "unit_head", "volunteer"]
+    assert org[8100000003]["roles"][0]["scope_code"] == "DC-XS-01-02/2"
+    assert [k for k in dict.fromkeys(p["kind"] for p in data["personas"])] == [
+        k for k in KIND_ORDER if k in {p["kind"] for p in data["personas"]}]
 
     # Everyone listed has a Telegram account in the emulator from the start, in
     # their language, so the bot can reach a worker whose tab was never opened.

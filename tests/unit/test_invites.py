@@ -111,6 +111,33 @@ async def test_staff_may_invite_only_into_own_community(sessionmaker):
             await staff.invite_as(s, secretary, Role.admin, place.district.id)
 
 
+async def test_staff_and_grid_heads_invite_the_organisation_of_their_own_places(sessionmaker):
+    """Issue 17: staff invite volunteers into their own community (the list was empty), and
+    building and unit heads of its buildings; a grid head only those of their grid."""
+    async with sessionmaker() as s:
+        place = await make_district(s)
+        secretary = await make_user(s, 3011, role=Role.staff, scope_id=place.communities[0].id)
+        assert [o.code for o in await staff.invite_scopes(s, secretary, Role.volunteer, "en")] == ["C1"]
+        assert (await staff.invite_as(s, secretary, Role.volunteer, place.communities[0].id)).scope_code == "C1"
+        with pytest.raises(NotFound):  # a forged button naming the other community
+            await staff.invite_as(s, secretary, Role.volunteer, place.communities[1].id)
+        assert {o.code for o in await staff.invite_scopes(s, secretary, Role.building_head, "en")} == {
+            "C1-G1-B1", "C1-G1-B2", "C1-G2-B1", "C1-G2-B2"}
+        head = await make_user(s, 3012, role=Role.grid_head, scope_id=place.grids[0].id)
+        assert staff.invitable_roles(head) == [Role.building_head, Role.unit_head]
+        assert [o.code for o in await staff.invite_scopes(s, head, Role.building_head, "en")] == [
+            "C1-G1-B1", "C1-G1-B2"]
+        assert [o.code for o in await staff.invite_scopes(s, head, Role.unit_head, "en")] == [
+            "C1-G1-B1/1", "C1-G1-B1/2", "C1-G1-B1/3", "C1-G1-B2/1", "C1-G1-B2/2", "C1-G1-B2/3"]
+        b1 = place.buildings[0]
+        created = await staff.invite_as(s, head, Role.unit_head, b1.id * 1000 + 2)
+        assert created.scope_code == "C1-G1-B1/2"
+        for role, scope_id in ((Role.building_head, place.buildings[2].id), (Role.volunteer, place.communities[0].id),
+                               (Role.worker, place.grids[0].id)):
+            with pytest.raises((NotFound, NotAllowed)):  # another grid's building; roles a grid head may not give
+                await staff.invite_as(s, head, role, scope_id)
+
+
 async def test_resident_cannot_invite(sessionmaker):
     async with sessionmaker() as s:
         place = await make_district(s)

@@ -306,6 +306,10 @@ async def book(session: AsyncSession, settings: Settings, actor: User, *, statio
     session.add(appointment)
     await session.flush()
     await schedule_reminders(session, settings, appointment, now)
+    when = local_label(starts_at, settings)
+    await family.tell_resident(session, settings, actor, resident.id, f"appt:{appointment.id}:fam:booked",
+                               lambda _, name: _("👪 {name} booked an appointment for you: {when}. You can see or "
+                                                 "cancel it in 🗓️ My appointments.").format(name=name, when=when))
     return appointment
 
 
@@ -381,7 +385,17 @@ async def cancel(session: AsyncSession, settings: Settings, actor: User, appoint
     appointment = await _own(session, actor, appointment_id)
     await _check_changeable(session, settings, appointment, now)
     await set_cancelled(session, appointment, CancelReason.resident, actor, now)
+    when = local_label(appointment.starts_at, settings)
+    await family.tell_resident(session, settings, actor, appointment.resident_id,
+                               f"appt:{appointment.id}:fam:cancelled",
+                               lambda _, name: _("👪 {name} cancelled your appointment of {when}.").format(
+                                   name=name, when=when))
     return appointment
+
+
+def local_label(moment: datetime, settings: Settings) -> str:
+    """A time as residents read it in a message: ``12-08 09:00``, local."""
+    return moment.astimezone(settings.tz).strftime("%m-%d %H:%M")
 
 
 async def reschedule(session: AsyncSession, settings: Settings, actor: User, appointment_id: int,
@@ -415,6 +429,11 @@ async def reschedule(session: AsyncSession, settings: Settings, actor: User, app
     appointment.updated_at = now
     await session.flush()
     await schedule_reminders(session, settings, appointment, now)
+    when = local_label(starts_at, settings)
+    await family.tell_resident(session, settings, actor, appointment.resident_id,
+                               f"appt:{appointment.id}:fam:v{appointment.version}",
+                               lambda _, name: _("👪 {name} moved your appointment to {when}.").format(
+                                   name=name, when=when))
     return appointment
 
 

@@ -319,6 +319,13 @@ async def submit(session: AsyncSession, settings: Settings, resident: User, draf
         await raise_emergency(session, settings, case, resident, {Capacity.resident}, now)
     else:
         await notify_new_case(session, settings, case, event.id)
+    if delegate:
+        assert by is not None
+        number = case.number or ""
+        await family.tell_resident(session, settings, by, resident.id, f"case:{case.id}:fam:sent",
+                                   lambda _, name: _("👪 {name} sent a request for you: case {number}. You will "
+                                                     "hear of each step in 📂 My cases.").format(name=name,
+                                                                                                 number=number))
     return case
 
 

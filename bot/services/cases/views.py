@@ -267,8 +267,12 @@ async def view(session: AsyncSession, actor: User, case_id: int, locale: str, no
     if resident_view:
         att_q = att_q.where(CaseAttachment.public.is_(True))
     rating = await session.scalar(select(CaseRating).where(CaseRating.case_id == case.id))
-    follower_count = int(await session.scalar(select(func.count()).select_from(CaseFollower)
-                                              .where(CaseFollower.case_id == case.id)) or 0)
+    # Neighbours who said "me too"; a building head who filed it for a neighbour follows it
+    # too (to pass on the news), but reported nothing of their own.
+    filer = select(CaseEvent.actor_id).where(CaseEvent.case_id == case.id, CaseEvent.type == CaseEventType.submitted,
+                                             CaseEvent.actor_id.is_not(None))
+    follower_count = int(await session.scalar(select(func.count()).select_from(CaseFollower).where(
+        CaseFollower.case_id == case.id, CaseFollower.user_id.not_in(filer))) or 0)
     result = CaseView(
         case=case, caps=caps, title=_title(case, services, locale, with_text=not follower),
         building=i18n_name(building.names, locale, building.code) if building else None,

@@ -9,7 +9,7 @@ a waiting list, reminders, attendance and volunteer hours (docs/org.md).
 
 from __future__ import annotations
 
-from bot.services.events.figures import EventFigures, event_figures
+from bot.services.events.figures import EventFigures, event_figures, event_figures_by_community
 from bot.services.events.service import (
     EVENT_CB,
     Attendee,
@@ -25,9 +25,11 @@ from bot.services.events.service import (
     parse_draft,
     sign_up,
     upcoming,
+    volunteer_hours,
 )
 
 __all__ = [
     "EVENT_CB", "Attendee", "Draft", "EventCard", "EventFigures", "announce", "attendees", "cancel", "card",
-    "event_cb", "event_figures", "managed_communities", "mark", "parse_draft", "sign_up", "upcoming",
+    "event_cb", "event_figures", "event_figures_by_community", "managed_communities", "mark", "parse_draft",
+    "sign_up", "upcoming", "volunteer_hours",
 ]

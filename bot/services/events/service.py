@@ -299,6 +299,12 @@ async def upcoming(session: AsyncSession, user: User, now: datetime, *, limit: i
     return out
 
 
+async def volunteer_hours(session: AsyncSession, user: User) -> int:
+    """The volunteer hours credited to ``user`` at the service days they came to, in all."""
+    return int(await session.scalar(select(func.coalesce(func.sum(EventSignup.hours), 0)).where(
+        EventSignup.user_id == user.id, EventSignup.status == SignupStatus.going)) or 0)
+
+
 def managed_communities(user: User) -> set[int]:
     return _managed(user)
 
@@ -315,9 +321,11 @@ async def attendees(session: AsyncSession, actor: User, event_id: int) -> list[A
                      event.id) for s, u in rows]
 
 
-async def mark(session: AsyncSession, actor: User, signup_id: int, attended: bool, now: datetime) -> Attendee:
-    """Staff mark one person came (or not); a volunteer who came is credited the event's hours.
-    Marking is open from the start of the event; the event counts as held from the first mark."""
+async def mark(session: AsyncSession, settings: Settings, actor: User, signup_id: int, attended: bool,
+               now: datetime) -> Attendee:
+    """Staff mark one person came (or not); a volunteer who came is credited the event's hours
+    and told so (once per event).  Marking is open from the start of the event; the event
+    counts as held from the first mark."""
     if not 0 < signup_id < 2**63:
         raise NotFound("event")
     signup = await session.get(EventSignup, signup_id)
@@ -336,4 +344,9 @@ async def mark(session: AsyncSession, actor: User, signup_id: int, attended: boo
         event.status, event.held_at = EventStatus.held, now
     await session.flush()
     user = await session.get(User, signup.user_id)
+    if user is not None and signup.hours:
+        _ = translator(recipient_locale(user, settings.default_locale))
+        await notify(session, recipient=user, kind=OutboxKind.nudge, dedupe_key=f"ev:{event.id}:hours:{user.id}",
+                     text=_("🙏 Thank you for helping at {title}: {hours} volunteer hours are credited to you.")
+                     .format(title=esc(event.title), hours=signup.hours))
     return Attendee(signup.id, user.first_name if user else "—", signup.as_volunteer, attended, event.id)

@@ -42,6 +42,7 @@ from bot.services.family.links import (
     principal,
     principals,
     set_copies,
+    tell_resident,
 )
 
 __all__ = [
@@ -61,4 +62,5 @@ __all__ = [
     "principal",
     "principals",
     "set_copies",
+    "tell_resident",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from sqlalchemy.orm import aliased
 from bot.config import Settings
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.services.escape import esc
-from bot.services.l10n import translator
+from bot.services.l10n import Translate, translator
 from bot.services.notify import Button, notify, recipient_locale
 from bot.services.users import needs_privacy_consent
 from models import FamilyLink, FamilyLinkStatus, OutboxKind, User
@@ -96,6 +97,8 @@ async def open_invite(session: AsyncSession, settings: Settings, delegate: User,
                                 .with_for_update())
     if link is None:
         raise NotFound("family_link")
+    if link.delegate_id == delegate.id and link.status in LIVE:
+        raise Conflict("family_already")  # their own second tap (or the link opened again)
     if link.status != FamilyLinkStatus.invited:
         raise Conflict("family_link_used")
     if link.expires_at <= now:
@@ -218,6 +221,22 @@ async def principal(session: AsyncSession, actor: User, resident_id: int | None)
     if resident is None:
         raise NotAllowed("family_not_linked")
     return resident
+
+
+async def tell_resident(session: AsyncSession, settings: Settings, actor: User, resident_id: int, dedupe_key: str,
+                        render: Callable[[Translate, str], str]) -> None:
+    """When ``actor`` acted as the family member of ``resident_id`` (a booking, a cancellation,
+    a request sent), the resident hears it, in their language: ``render(_, the family member's
+    name)``.  Not a reminder nor a case message, so no copy goes back to the family member;
+    nothing when ``actor`` acted for themselves or as a worker."""
+    if actor.id == resident_id or not await is_delegate(session, actor.id, resident_id):
+        return
+    resident = await session.get(User, resident_id)
+    if resident is None or resident.telegram_id is None:
+        return
+    _ = translator(recipient_locale(resident, settings.default_locale))
+    await notify(session, recipient=resident, kind=OutboxKind.nudge, dedupe_key=dedupe_key,
+                 text=render(_, esc(_name(actor))))
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,8 @@ this package is what is the organisation's own.
 from __future__ import annotations
 
 from bot.services.org.alliances import Alliance, alliances
-from bot.services.org.figures import OrgFigures, org_figures
+from bot.services.org.figures import OrgFigures, org_figures, org_figures_by
 from bot.services.org.heads import CardPerson, HeadPlace, building_people, my_places
 
 __all__ = ["Alliance", "CardPerson", "HeadPlace", "OrgFigures", "alliances", "building_people", "my_places",
-           "org_figures"]
+           "org_figures", "org_figures_by"]

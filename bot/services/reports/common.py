@@ -154,7 +154,9 @@ class Report:
     consultations_by: list[tuple[str, Turnout]] = field(default_factory=list)
     lines: list[CaseLine] = field(default_factory=list)  # the cohort's cases (the CSV)
     organisation: OrgFigures = field(default_factory=OrgFigures)  # heads' coverage, volunteers' errands
+    organisation_by: list[tuple[str, OrgFigures]] = field(default_factory=list)  # per community / grid
     events: EventFigures = field(default_factory=EventFigures)  # service days
+    events_by: list[tuple[str, EventFigures]] = field(default_factory=list)  # per community (a district's report)
 
 
 def targets_for(figs: Figures, settings: Settings) -> list[Target]:

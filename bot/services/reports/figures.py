@@ -222,15 +222,22 @@ async def compute(session: AsyncSession, settings: Settings, scope: Scope, perio
     by_unit = "community" if scope.kind == ScopeKind.district else "grid"
     turnout = await consultations.turnout(session, grids_q, since, until)
     per_unit = await consultations.turnout(session, grids_q, since, until, by=by_unit)
+    organisation = await org.org_figures(session, grids_q, since, until)
+    org_per_unit = await org.org_figures_by(session, grids_q, since, until, by_unit)
+    communities_q = select(Grid.community_id).where(Grid.id.in_(grids_q))
+    service_days = await events.event_figures(session, communities_q, since, until)
+    # Service days belong to a community: per community in a district's report only.
+    events_per_unit = await events.event_figures_by_community(session, communities_q, since, until) \
+        if by_unit == "community" else {}
     if by_unit == "community":
-        unit_names = await _names(session, Community, {k for k in per_unit if k is not None}, locale)
+        unit_names = await _names(session, Community, {k for k in per_unit if k is not None} | set(org_per_unit)
+                                  | set(events_per_unit), locale)
     else:
         unit_names = {r.id: i18n_name(r.names, locale, r.code) for r in grid_rows}
-    consultations_by = sorted(((unit_names.get(k, str(k)), t) for k, t in per_unit.items() if k is not None),
-                              key=lambda kv: kv[0])
-    organisation = await org.org_figures(session, grids_q, since, until)
-    service_days = await events.event_figures(session, select(Grid.community_id).where(Grid.id.in_(grids_q)),
-                                              since, until)
+
+    def named(found: dict[Any, Any]) -> list[tuple[str, Any]]:
+        return sorted(((unit_names.get(k, str(k)), v) for k, v in found.items() if k is not None),
+                      key=lambda kv: kv[0])
 
     return Report(
         scope=scope, period=period, as_of=as_of, locale=locale, tz_name=settings.display_tz,
@@ -240,5 +247,6 @@ async def compute(session: AsyncSession, settings: Settings, scope: Scope, perio
         comments=sorted((CommentLine(line.number, line.score, line.comment) for line in lines
                          if line.score is not None and line.comment), key=lambda c: (c.score, c.number)),
         overdue_cases=overdue_cases, open_now=open_now, lines=lines, consultations=turnout.get(None),
-        consultations_by=consultations_by, organisation=organisation, events=service_days,
+        consultations_by=named(per_unit), organisation=organisation, organisation_by=named(org_per_unit),
+        events=service_days, events_by=named(events_per_unit),
     )

@@ -206,12 +206,24 @@ def workbook(report: Report, _: Translator) -> bytes:
         s.row(name, a.booked, a.attended, a.no_show, a.no_show_rate, a.unmarked, a.upcoming, a.cancelled, a.proxy,
               formats={4: PERCENT})
 
+    unit = _("Community") if report.scope.kind == ScopeKind.district else _("Grid")
     s = _Sheet(wb, _("Consultations"))
-    s.header(_("Community") if report.scope.kind == ScopeKind.district else _("Grid"), _("Consultations"),
-             _("Residents asked"), _("Answered"), _("Turnout"))
+    s.header(unit, _("Consultations"), _("Residents asked"), _("Answered"), _("Turnout"))
     total = [(_("Total"), report.consultations)] if report.consultations else []
     for name, t in [*report.consultations_by, *total]:
         s.row(name, t.consultations, t.asked, t.answered, t.rate, formats={4: PERCENT})
+
+    s = _Sheet(wb, _("Organisation"))
+    s.header(unit, _("Buildings"), _("With a building head"), _("Coverage"), _("Errands offered to volunteers"),
+             _("Errands taken"))
+    for name, o in [*report.organisation_by, (_("Total"), report.organisation)]:
+        s.row(name, o.buildings, o.buildings_with_head, o.coverage, o.errands_offered, o.errands_taken,
+              formats={3: PERCENT})
+
+    s = _Sheet(wb, _("Service days"))
+    s.header(_("Community"), _("Service days held"), _("Seats taken"), _("Attended"), _("Volunteer hours"))
+    for name, e in [*report.events_by, (_("Total"), report.events)]:
+        s.row(name, e.held, e.signed_up, e.attended, e.volunteer_hours)
 
     s = _Sheet(wb, _("Comments"))
     s.header(_("Case"), _("Rating"), _("Comment"))

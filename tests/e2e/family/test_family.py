@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from bot.services import appointments
 from models import (
     Appointment,
     Case,
@@ -46,11 +47,16 @@ async def _link(bot, resident, son):  # type: ignore[no-untyped-def]
     payload = LINK_RE.search(answer[-1].text).group(1)
     before = resident.last_id
     answer = await son.send(f"/start {payload}")  # someone new: the privacy notice first
-    assert answer[0].text == zh("Before I link you, please read this and tap “I agree”. Then open the link again.")
-    await son.tap(zh("✅ I agree"))
-    answer = await son.send(f"/start {payload}")
+    assert answer[0].text == zh("Before I link you, please read this and tap “I agree”.")
+    # Agreeing goes on with the link (no need to open it again); a second tap links nothing more.
+    notice, agree = son.find_button(zh("✅ I agree"))
+    answer = await son.press(notice.message_id, agree)
     assert answer[-1].text == zh("Thank you! I have asked your family member to confirm. You will get a message "
                                  "when they do.")
+    await son.press(notice.message_id, agree)  # a double click
+    assert son.last_callback_answer()["text"] == zh("You are already linked with this resident.")
+    answer = await son.send(f"/start {payload}")
+    assert answer[-1].text == zh("You are already linked with this resident.")
     ask = await resident.received("王小明", after=before)
     after = son.last_id
     allowed = await resident.tap_in(ask, zh("✅ Yes, allow"))
@@ -84,6 +90,16 @@ async def _son_books(bot, son) -> Appointment:  # type: ignore[no-untyped-def]
         return appointment
 
 
+async def _another_time(s, settings, appointment: Appointment):  # type: ignore[no-untyped-def]
+    """A free time of the same station and service other than the booking's."""
+    for day in await appointments.free_days(s, settings, appointment.station_id, appointment.service_id, utcnow()):
+        for slot in await appointments.free_slots_of_day(s, settings, appointment.station_id, appointment.service_id,
+                                                         day.day, utcnow()):
+            if slot.starts_at != appointment.starts_at:
+                return slot.starts_at
+    raise AssertionError("no other free time")
+
+
 async def test_son_books_and_files_for_his_mother_reminders_reach_both_then_he_ends_it(bot):
     resident = person(bot, RESIDENT)
     son = person(bot, SON, "王小明")
@@ -92,8 +108,12 @@ async def test_son_books_and_files_for_his_mother_reminders_reach_both_then_he_e
         mother = await s.scalar(select(User).where(User.telegram_id == RESIDENT))
         me = await s.scalar(select(User).where(User.telegram_id == SON))
 
+    mark = resident.last_id
     appointment = await _son_books(bot, son)
     assert appointment.resident_id == mother.id and appointment.booked_by_id == me.id and not appointment.proxy
+    # She is told what he did in her name, and where to see or cancel it.
+    told = await resident.received("王小明", after=mark)
+    assert told.text.startswith("👪 王小明") and zh("🗓️ My appointments") in told.text
     assert any(zh("👪 Booked by a family member") in (m.text or "") for m in son.messages())
     # Her reminders are queued for her and, marked for whom, for him.
     async with bot.app.sessionmaker() as s:
@@ -105,19 +125,24 @@ async def test_son_books_and_files_for_his_mother_reminders_reach_both_then_he_e
     assert all(r.payload["text"].startswith(zh("👪 For {name}:").format(name="王桂芝")) for r in his)
 
     # He reports a problem for her: one tap for whom, then the usual steps.
+    worker = person(bot, WORKER)  # on Telegram before the new case reaches the grid's workers
     answer = await son.send("/family")
     await son.tap(zh("📝 Report for {name}").format(name="王桂芝"))
     await son.tap(re.compile("."))  # the first kind of problem
     await son.send("楼道灯坏了，妈妈晚上看不见")
+    mark = resident.last_id
     answer = await son.send(zh("✅ Send"))
     assert any(NUMBER_RE.search(m.text or "") for m in answer)
     async with bot.app.sessionmaker() as s:
         case = await s.scalar(select(Case))
+    told = await resident.received(case.number, after=mark)  # the request he sent for her
+    assert told.text == zh("👪 {name} sent a request for you: case {number}. You will hear of each step in "
+                           "📂 My cases.").format(name="王小明", number=case.number)
+    async with bot.app.sessionmaker() as s:
         event = await s.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id,
                                                        CaseEvent.type == CaseEventType.submitted))
     assert case.resident_id == mother.id and event.actor_id == me.id and event.data.get("delegate") is True
     # The grid worker accepts it: the news is delivered to her and, marked for whom, to him.
-    worker = person(bot, WORKER)
     marks = {resident.id: resident.last_id, son.id: son.last_id}
     await worker.tap_in(await worker.received(case.number), zh("✅ Accept"))
     await resident.received(case.number, after=marks[resident.id])
@@ -127,6 +152,21 @@ async def test_son_books_and_files_for_his_mother_reminders_reach_both_then_he_e
     answer = await son.tap(zh("📂 Cases of {name}").format(name="王桂芝"))
     card = await son.tap(case.number)
     assert zh("👪 family member") in card[-1].text
+
+    # He moves, then cancels the booking he made for her (the services, as his 🗓️ buttons do): she is told.
+    for change, text in (("move", "👪 {name} moved your appointment to {when}."),
+                         ("cancel", "👪 {name} cancelled your appointment of {when}.")):
+        mark = resident.last_id
+        async with bot.app.sessionmaker() as s:
+            son_user = await s.get(User, me.id)
+            if change == "move":  # to another free time, whatever the hour the test runs at
+                await appointments.reschedule(s, bot.app.settings, son_user, appointment.id,
+                                              await _another_time(s, bot.app.settings, appointment), utcnow())
+            else:
+                await appointments.cancel(s, bot.app.settings, son_user, appointment.id, utcnow())
+            await s.commit()
+        told = await resident.received("王小明", after=mark)
+        assert zh(text).split("{when}")[0].format(name="王小明") in told.text, change
 
     # He ends it; she is told; his old buttons no longer work.
     before = resident.last_id
@@ -206,7 +246,8 @@ async def test_forged_family_buttons_are_refused(bot):
         mother_id = link.resident_id
     # The son cannot allow himself; a stranger can neither allow nor end it, nor act for her.
     for p, data in ((son, f"fm:ok:{link.id}:0"), (stranger, f"fm:ok:{link.id}:0"),
-                    (stranger, f"fm:end:{link.id}:0"), (stranger, f"fm:off:{link.id}:0")):
+                    (stranger, f"fm:end:{link.id}:0"), (stranger, f"fm:off:{link.id}:0"),
+                    (stranger, "fmj:forged-token")):
         await p.forge(data)
         assert p.last_callback_answer()["text"] == zh("This family link is not valid. Please ask for a new one.")
     for data in (f"fm:help:0:{mother_id}", f"fm:appts:0:{mother_id}", f"ci:forr:{mother_id}"):

@@ -50,6 +50,9 @@ async def test_service_day_with_a_waiting_list(bot):
     assert (event.capacity, event.hours, event.audience.value) == (2, 3, "both")
 
     offers = [await p.received("Volunteer service day") for p in (resident, first, second)]
+    # A volunteer also finds the open service days from their menu.
+    listed = await first.from_menu(zh("🎪 Service days"))
+    assert "Volunteer service day" in str(listed[-1].inline_buttons)
     assert not any("Volunteer service day" in (m.text or "") for m in outsider.messages())
     # The resident and the first volunteer take the two seats; the second volunteer waits.
     for p, offer in zip((resident, first, second), offers, strict=True):
@@ -94,8 +97,12 @@ async def test_service_day_with_a_waiting_list(bot):
         await s.execute(update(ServiceEvent).where(ServiceEvent.id == event.id)
                         .values(starts_at=utcnow() - timedelta(hours=1)))
         await s.commit()
+    mark_second = second.last_id
     await secretary.tap_in(att[-1], "志愿者二")
     await secretary.tap_in(secretary.last, "王桂芝")
+    thanks = await second.received("🙏", after=mark_second)  # the volunteer is told the hours credited
+    assert thanks.text == zh("🙏 Thank you for helping at {title}: {hours} volunteer hours are credited to you.").format(
+        title="Volunteer service day", hours=3)
     async with bot.app.sessionmaker() as s:
         figures = await events.event_figures(s, select(ServiceEvent.community_id).where(ServiceEvent.id == event.id),
                                              utcnow() - timedelta(days=1), utcnow() + timedelta(days=1))
@@ -103,3 +110,6 @@ async def test_service_day_with_a_waiting_list(bot):
                                   .where(User.telegram_id == second.id))
     assert (figures.held, figures.signed_up, figures.attended, figures.volunteer_hours) == (1, 2, 2, 3)
     assert credited == 3
+    # The volunteer sees their hours in all under "🙋 My errands".
+    mine = await second.from_menu(zh("🙋 My errands"))
+    assert zh("🙏 Volunteer hours credited to you so far: {hours}").format(hours=3) in mine[-1].text

@@ -14,6 +14,7 @@ from bot.services.invites import create_invite
 from handlers.diary.ui import DiaryCb
 from models import (
     UNIT_FACTOR,
+    Appointment,
     Broadcast,
     Building,
     Case,
@@ -69,7 +70,7 @@ async def test_building_head_notice_followup_case_and_claims(bot):
     # The building head and a unit head (unit 2) join by invite.
     head = person(bot, 8400000100, "周楼长")
     answer = await head.send(f"/start {await _invite(bot, Role.building_head, BUILDING)}")
-    assert zh("building head") in answer[0].text
+    assert zh("building head") in answer[0].text and "站前小区2号楼" in answer[0].text  # the place by its name
     assert zh("🏢 My building") in head.reply_keyboard()
     assert zh("🤝 Book for a resident") in head.reply_keyboard()
     unit_head = person(bot, 8400000101, "吴单元长")
@@ -106,7 +107,10 @@ async def test_building_head_notice_followup_case_and_claims(bot):
     await head.tap(zh("📝 File for a neighbour"))
     await head.tap(zh("➕ Someone new"))
     await head.send("赵大爷")
-    await head.send("138 0000 1111")
+    where = await head.send("138 0000 1111")  # a building of 4 units: which one, in one tap
+    assert where[-1].text == zh("Where does {name} live?").format(name="赵大爷")
+    assert len(where[-1].inline_buttons) == 5  # units 1-4 and "unit not known"
+    await head.tap_in(where[-1], zh("{building}, unit {units}").format(building="站前小区2号楼", units=1))
     done = await head.send("厨房水管漏水，需要人来修")
     number = NUMBER_RE.search(done[-1].text).group(0)
     await worker.received(number, after=mark_worker)  # the grid's workers are told, as for any new case
@@ -115,11 +119,45 @@ async def test_building_head_notice_followup_case_and_claims(bot):
         neighbour = await s.get(User, case.resident_id)
         submitted = await s.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id,
                                                            CaseEvent.type == CaseEventType.submitted))
-    assert (neighbour.telegram_id, neighbour.first_name, neighbour.building_id) == (None, "赵大爷", building.id)
+    assert (neighbour.telegram_id, neighbour.first_name, neighbour.building_id, neighbour.unit) == (
+        None, "赵大爷", building.id, 1)
     assert submitted.actor_role.value == "building_head" and submitted.data["on_behalf"] is True
     assert case.building_id == building.id and case.description == "厨房水管漏水，需要人来修"
+    # The worker's card names the head as who filed it, and counts no neighbour who "also reported" it
+    # (the head follows the case to pass the news on, but reported nothing of their own).
+    card = await worker.press(worker.last_id, f"cs:view:{case.id}:0")
+    assert "周楼长" in card[-1].text and "赵大爷" in card[-1].text
+    assert zh("👥 Also reported by {count} neighbour(s)").split("{")[0] not in card[-1].text
 
-    # The unit head may not act for that neighbour (their unit is unknown): refused, as if absent.
+    # The head books an appointment at the station for the same neighbour: a proxy booking, theirs.
+    people_list = await head.from_menu(zh("🤝 Book for a resident"))
+    await head.tap_in(people_list[-1], "赵大爷")
+    card = (await head.tap(zh("📅 Book an appointment")))[-1]
+    for label, prefix in (("预约到站办事", None), ("新站", None), (None, "ap:day:"), (None, "ap:tm:"),
+                          (zh("✅ Confirm"), None)):
+        data = next(d for row in card.inline_buttons for t, d in row
+                    if d and ((label and label in t) or (prefix and d.startswith(prefix))))
+        card = next(m for m in await head.press(card.message_id, data) if m.message_id == card.message_id)
+    assert "赵大爷" in card.text
+    async with bot.app.sessionmaker() as s:
+        booking = await s.scalar(select(Appointment).where(Appointment.resident_id == neighbour.id))
+        head_user = await s.scalar(select(User).where(User.telegram_id == head.id))
+    assert booking is not None and booking.proxy and booking.booked_by_id == head_user.id
+    # Someone new to book for: the head says where they live, as when filing.
+    people_list = await head.from_menu(zh("🤝 Book for a resident"))
+    await head.tap_in(people_list[-1], zh("➕ Someone new"))
+    await head.send("钱奶奶")
+    where = await head.send("13800002222")
+    assert where[-1].text == zh("Where does {name} live?").format(name="钱奶奶")
+    shown = await head.tap_in(where[-1], zh("{building}, unit not known").format(building="站前小区2号楼"))
+    assert any("钱奶奶" in (m.text or "") for m in shown)
+    async with bot.app.sessionmaker() as s:
+        granny = await s.scalar(select(User).where(User.first_name == "钱奶奶"))
+    assert (granny.building_id, granny.unit, granny.telegram_id) == (building.id, None, None)
+    await head.press(where[-1].message_id, where[-1].inline_buttons[0][0][1])  # a second tap: nothing new
+    assert head.last_callback_answer()["show_alert"]
+
+    # The unit head (of unit 2) may not act for that neighbour of unit 1: refused, as if absent.
     await unit_head.press(unit_head.last.message_id, f"og:fp:{neighbour.id}")
     assert unit_head.last_callback_answer()["show_alert"]
 

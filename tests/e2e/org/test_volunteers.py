@@ -21,11 +21,11 @@ from models import (
     CaseStatus,
     ErrandOffer,
     Role,
-    ServiceItem,
     User,
     utcnow,
 )
 from tests.e2e.cases.helpers import RESIDENT, WORKER, people, person, tap_card, zh
+from tests.e2e.org.helpers import accepted_errand
 
 PHONE = "13904353001"  # 王桂芝's, data/demo_district.yaml
 
@@ -40,24 +40,8 @@ async def _volunteer(bot, telegram_id: int, name: str, community: str = "DC-XS")
     return p
 
 
-async def _accepted_errand(bot) -> int:  # type: ignore[no-untyped-def]
-    """王桂芝's proxy errand (pension certification), accepted by 张伟: its id."""
-    settings, now = bot.app.settings, utcnow()
-    async with bot.app.sessionmaker() as s:
-        resident = await s.scalar(select(User).where(User.telegram_id == RESIDENT))
-        worker = await s.scalar(select(User).where(User.telegram_id == WORKER))
-        service = await s.scalar(select(ServiceItem).where(ServiceItem.code == "PX-PENSION"))
-        draft = await cases.start_for_service(s, resident, service.id, now)
-        await cases.add_text(s, resident, draft.id, "帮我去社保局办养老金资格认证", "zh-Hans")
-        await cases.set_authorisation(s, resident, draft.id, "可以代交材料")
-        case = await cases.submit(s, settings, resident, draft.id, now)
-        await cases.accept(s, settings, worker, case.id, now)
-        await s.commit()
-        return case.id
-
-
 async def test_two_volunteers_race_for_an_errand(bot):
-    case_id = await _accepted_errand(bot)
+    case_id = await accepted_errand(bot)
     first = await _volunteer(bot, 8500000001, "志愿者甲")
     second = await _volunteer(bot, 8500000002, "志愿者乙")
     elsewhere = await _volunteer(bot, 8500000003, "民主志愿者", community="DC-MZ")
@@ -86,6 +70,8 @@ async def test_two_volunteers_race_for_an_errand(bot):
     assert winner_id in users.values()
     lost = [a for a in bot.emu.callback_answers if a["chat_id"] == loser.id][-1]
     assert lost["show_alert"] and zh("Another volunteer has already taken errand {number}. Thank you!")[:4] in lost["text"]
+    lost_offer = next(m for m in loser.messages() if m.message_id == (offers[0] if loser is first else offers[1]).message_id)
+    assert lost_offer.inline_buttons == []  # no "Take it" left on the errand they lost
     card = await winner.received("社保局")
     assert PHONE not in card.text  # the worker said no phone is needed
 
@@ -120,7 +106,7 @@ async def test_two_volunteers_race_for_an_errand(bot):
 
 
 async def test_a_shared_phone_is_shown_and_logged(bot):
-    case_id = await _accepted_errand(bot)
+    case_id = await accepted_errand(bot)
     helper = await _volunteer(bot, 8500000011, "志愿者丙")
     worker = person(bot, WORKER)
     await worker.send("/start")

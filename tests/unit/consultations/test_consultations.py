@@ -13,7 +13,7 @@ from bot.services import broadcasts, consultations, reports
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.services.l10n import translator
 from models import BroadcastScope, Consultation, ConsultationAnswer, Grid, OutboxMessage
-from tests.factories import SETTINGS, shanghai
+from tests.factories import SETTINGS, make_user, shanghai
 from tests.unit.cases.world import make_world
 
 T0 = shanghai(12, 1, 9)
@@ -111,3 +111,24 @@ async def test_the_reports_count_consultations_and_turnout_per_unit(sessionmaker
         assert g2.id not in {t.key for _name, t in report.consultations_by}
         text = reports.summary_text(translator("en"), report)
         assert "consultations 2 · turnout 50.0% (2 of 4 asked)" in text
+
+
+async def test_a_grid_head_asks_one_building_of_their_grid_only(sessionmaker):
+    async with sessionmaker() as s:
+        w = await make_world(s)
+        b0, b1, far = w.place.buildings[0], w.place.buildings[1], w.place.buildings[4]
+        next_door = await make_user(s, 8090)  # the same grid, the building next door: not asked
+        next_door.building_id, next_door.grid_id = b1.id, b1.grid_id
+        await s.flush()
+        c = await consultations.create(s, SETTINGS, w.head, ref=broadcasts.ScopeRef(BroadcastScope.building, b0.id),
+                                       question="楼道装灯吗？", choices=["装", "不装"],
+                                       closes_at=T0 + timedelta(days=1), now=T0)
+        assert (c.asked, c.grid_id, c.scope_type) == (2, b0.grid_id, BroadcastScope.building)
+        asked = {r for (r,) in (await s.execute(select(OutboxMessage.user_id).where(
+            OutboxMessage.dedupe_key.like(f"cq:{c.id}:q%")))).all()}
+        assert asked == {w.resident.id, w.neighbour.id}
+        with pytest.raises(NotFound):  # not asked: may not answer
+            await consultations.answer(s, next_door, c.id, 0, T0)
+        with pytest.raises((NotAllowed, NotFound)):  # a building of another community's grid
+            await consultations.create(s, SETTINGS, w.head, ref=broadcasts.ScopeRef(BroadcastScope.building, far.id),
+                                       question="?", choices=["a", "b"], closes_at=T0 + timedelta(days=1), now=T0)

@@ -6,13 +6,22 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from bot.config import Settings
 from bot.services import events
 from bot.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.services.events.jobs import send_reminders
 from bot.services.privacy import erase_user
-from models import EventAudience, EventStatus, PartyMember, Role, SignupStatus, utcnow
+from models import (
+    EventAudience,
+    EventStatus,
+    OutboxMessage,
+    PartyMember,
+    Role,
+    SignupStatus,
+    utcnow,
+)
 from tests.factories import make_district, make_user
 
 SETTINGS = Settings(_env_file=None, BOT_TOKEN="123456789:TEST-token_for_emulator", QUIET_HOURS="")
@@ -77,12 +86,16 @@ async def test_seats_waiting_list_attendance_and_reminders(sessionmaker):
         # Attendance: not before the start; a volunteer who came is credited the hours.
         people = await events.attendees(s, staff, event.id)
         with pytest.raises(Conflict):
-            await events.mark(s, staff, people[0].signup_id, True, now)
+            await events.mark(s, SETTINGS, staff, people[0].signup_id, True, now)
         later = now + timedelta(hours=21)
         for p in people:
-            await events.mark(s, staff, p.signup_id, True, later)
+            await events.mark(s, SETTINGS, staff, p.signup_id, True, later)
+        await events.mark(s, SETTINGS, staff, next(p for p in people if p.volunteer).signup_id, True, later)  # twice
         with pytest.raises(NotFound):
-            await events.mark(s, volunteer, people[0].signup_id, False, later)
+            await events.mark(s, SETTINGS, volunteer, people[0].signup_id, False, later)
+        # The volunteer who came is told the hours credited, once; the resident is credited none.
+        thanks = list(await s.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key.like("ev:%:hours:%"))))
+        assert [(m.user_id, "3" in m.payload["text"]) for m in thanks] == [(volunteer.id, True)]
         assert event.status == EventStatus.held
         figures = await events.event_figures(s, [c1.id], now - timedelta(days=1), now + timedelta(days=2))
         assert (figures.held, figures.signed_up, figures.attended, figures.volunteer_hours) == (1, 2, 2, 3)
