@@ -12,7 +12,7 @@ from bot.config import Settings
 from bot.i18n import PoI18n
 from bot.services import users as user_service
 from handlers.commands import newcomer_commands
-from handlers.resident import ask_place, needs_home, welcome
+from handlers.resident import ask_place, found_by_words, needs_home, welcome
 from models import User
 
 
@@ -36,6 +36,8 @@ async def anything_else(message: Message, user: User, state: FSMContext, session
         if user_service.created_now(session, user):  # their first words, before any /start
             await newcomer_commands(bot, i18n, session, message.chat.id, user,
                                     message.from_user.language_code if message.from_user else None)
+        if await found_by_words(message, state, session, i18n.current_locale, user):
+            return
         await ask_place(message, state, session, i18n.current_locale, user, settings,
                         intro=welcome() if user.registered_at is None else None)
         return

@@ -25,7 +25,7 @@ from bot.config import Settings
 from bot.i18n import PoI18n
 from bot.services import cases, privacy
 from bot.services import users as user_service
-from bot.services.errors import DomainError
+from bot.services.errors import DomainError, InvalidInput
 from handlers import labels
 from handlers.callbacks import PageCb, PlaceCb, PrivacyCb, ProfileCb
 from handlers.cases import ui as cases_ui
@@ -103,6 +103,25 @@ async def ask_place(message: Message, state: FSMContext, session: AsyncSession, 
                                                "or address, or tap 📍 to share your location."),
         reply_markup=location_keyboard())
     await message.answer(_("Or choose it from a list:"), reply_markup=_search_keyboard([]))
+
+
+async def found_by_words(message: Message, state: FSMContext, session: AsyncSession, locale: str,
+                         user: User) -> bool:
+    """Someone who agreed to the notice but has no home yet typed words at no question (after
+    ❌ Cancel, say): when they name buildings, those are offered at once (the question "Where do
+    you live?" is what she was answering).  False when nothing matches: ask as usual."""
+    if user_service.needs_privacy_consent(user) or not message.text or message.text.startswith("/"):
+        return False
+    try:
+        found = await user_service.search_buildings(session, message.text, locale)
+    except InvalidInput:  # too long or empty: the usual question
+        return False
+    if not found:
+        return False
+    await state.set_state(Registration.place)
+    await state.update_data(level="s", parent=0)
+    await message.answer(_("Which one is your building?"), reply_markup=_search_keyboard(found))
+    return True
 
 
 def _search_keyboard(found: list[user_service.Option]) -> InlineKeyboardMarkup:

@@ -164,6 +164,27 @@ async def test_a_newcomers_first_words_give_her_chat_its_command_list(running):
     assert running.emu.commands({"type": "chat", "chat_id": zh.id}) == []
 
 
+async def test_after_cancelling_she_can_still_just_type_her_building(running, demo_sessionmaker):
+    """She agreed, then tapped ❌ 取消 at "where do you live?"; a moment later she types her
+    building's name anyway: it is searched at once, not answered with the welcome again."""
+    p = running.person(running.emu.create_user(first_name="赵秀兰", language_code="zh-hans"))
+    await p.send("/start")
+    await p.tap(AGREE)
+    cancelled = await p.tap("❌ 取消")
+    assert any("随时" in (m.text or "") for m in cancelled)
+    found = await p.send("站前 2号")
+    assert "哪一栋是您家" in found[-1].text and not any("👋" in (m.text or "") for m in found)
+    done = await p.tap("🏠 站前小区2号楼")
+    assert any("✅ 您的住址" in (m.text or "") for m in done)
+    assert (await _user(demo_sessionmaker, p.id)).building_id is not None
+    other = running.person(running.emu.create_user(first_name="钱", language_code="zh-hans"))
+    await other.send("/start")
+    await other.tap(AGREE)
+    await other.tap("❌ 取消")
+    asked = await other.send("你好")  # no building's name: asked where she lives, as before
+    assert any("您住在哪里" in (m.text or "") for m in asked)
+
+
 async def test_typing_filters_and_paging_back(running):
     p = running.person(running.emu.create_user(first_name="李"))
     await p.send("/start")
