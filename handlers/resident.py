@@ -229,7 +229,9 @@ EARLIER = "earlier_words"
 async def _offer_earlier_words(message: Message, user: User, state: FSMContext, session: AsyncSession,
                                locale: str) -> None:
     """Their words from before the notice, as an unsent request: ✅ Send or ❌ Cancel."""
-    words = await privacy.words_before_consent(session, user)
+    if message.bot is None:
+        return
+    words = await privacy.words_before_consent(session, user, message.bot.id)
     if not words or await cases.pending_draft(session, user) is not None:
         return
     try:

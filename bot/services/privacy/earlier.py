@@ -24,15 +24,17 @@ WITHIN = timedelta(hours=24)
 MAX_MESSAGES = 5
 
 
-async def words_before_consent(session: AsyncSession, user: User) -> list[str]:
-    """The texts ``user`` sent the bot in private before agreeing to the privacy notice
-    (in the day before, commands left out), oldest first; [] until they have agreed."""
+async def words_before_consent(session: AsyncSession, user: User, bot_id: int) -> list[str]:
+    """The texts ``user`` sent the bot ``bot_id`` in private before agreeing to the privacy
+    notice (in the day before, commands left out), oldest first; [] until they have agreed.
+    (By bot, chat and update id: the stored updates' index, not a scan of all of them.)"""
     agreed = user.privacy_consent_at
     if agreed is None:
         return []
     payloads = await session.scalars(
         select(InboundUpdate.payload)
-        .where(InboundUpdate.chat_id == user.telegram_id, InboundUpdate.received_at <= agreed,
+        .where(InboundUpdate.bot_id == bot_id, InboundUpdate.chat_id == user.telegram_id,
+               InboundUpdate.received_at <= agreed,
                InboundUpdate.received_at >= agreed - WITHIN)
         .order_by(InboundUpdate.update_id)
     )
