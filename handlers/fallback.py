@@ -10,10 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.i18n import PoI18n
+from bot.services import privacy
 from bot.services import users as user_service
 from handlers.commands import newcomer_commands
-from handlers.resident import ask_place, found_by_words, needs_home, welcome
-from models import User
+from handlers.resident import ask_place, found_by_words, needs_home, remind_consent, welcome
+from models import User, utcnow
 
 
 async def noop(query: CallbackQuery) -> None:
@@ -29,13 +30,17 @@ async def unknown_command(message: Message) -> None:
 
 
 async def anything_else(message: Message, user: User, state: FSMContext, session: AsyncSession,
-                        i18n: PoI18n, settings: Settings, bot: Bot) -> None:
+                        i18n: PoI18n, settings: Settings, bot: Bot, inbound_id: int | None = None) -> None:
     if needs_home(user):
         if user.locale is None:
             user.locale = i18n.current_locale
         if user_service.created_now(session, user):  # their first words, before any /start
             await newcomer_commands(bot, i18n, session, message.chat.id, user,
                                     message.from_user.language_code if message.from_user else None)
+        elif (user_service.needs_privacy_consent(user) and inbound_id is not None
+              and await privacy.notice_just_above(session, bot.id, message.chat.id, inbound_id, utcnow())):
+            await remind_consent(message)
+            return
         if await found_by_words(message, state, session, i18n.current_locale, user):
             return
         await ask_place(message, state, session, i18n.current_locale, user, settings,

@@ -74,14 +74,27 @@ def privacy_notice() -> str:
              "• Your rights: in 👤 My profile you can correct it, get a copy of everything, or erase it.")
 
 
+def agree_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=_("✅ I agree"), callback_data=PrivacyCb(action="agree").pack())]])
+
+
+async def remind_consent(message: Message) -> None:
+    """More words from someone who has not agreed, the notice just above: a short line and
+    the button, not the whole notice again (their words are kept, and offered back once they
+    have agreed and registered: bot/services/privacy/earlier.py)."""
+    await message.answer(_("📝 Got it, I have kept your words. Please read the notice above and tap "
+                           "“✅ I agree”; then I can help you with this."), reply_markup=agree_keyboard())
+
+
 async def ask_consent(message: Message, state: FSMContext, days: int, intro: str | None = None, *,
                       agree: CallbackData | None = None) -> None:
     """Show the privacy notice with its "I agree" button: nothing is stored before that.
     ``intro`` (the first contact's welcome) goes first, in the same message; ``agree``: the
     button's data when agreeing should go on with something else than registering (a family link)."""
     await state.clear()
-    kb = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
-        text=_("✅ I agree"), callback_data=(agree or PrivacyCb(action="agree")).pack())]])
+    kb = agree_keyboard() if agree is None else InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=_("✅ I agree"), callback_data=agree.pack())]])
     await message.answer((intro + "\n\n" if intro else "") + privacy_notice().format(days=days) + "\n\n"
                          + _("Tap “I agree” to continue."), reply_markup=kb)
 

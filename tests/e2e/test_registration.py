@@ -408,6 +408,29 @@ async def test_registration_state_lives_in_redis(emulator, db_url, demo_sessionm
         await bot.stop()
 
 
+async def test_a_strangers_burst_gets_the_notice_once_then_a_short_line(running, demo_sessionmaker):
+    """Three lines typed one after another before agreeing: the notice once, then a short line
+    with the button (not the whole notice three times); /start shows it whole again; the short
+    line's button agrees; all three lines come back once she has registered."""
+    p = running.person(running.emu.create_user(first_name="孙桂芳", language_code="zh-hans"))
+    first = await p.send("你好")
+    assert "您的信息和您的权利" in first[-1].text and "👋" in first[-1].text
+    for words in ("我家水管漏水了", "能帮忙吗"):
+        short = await p.send(words)
+        assert len(short) == 1 and "您的信息和您的权利" not in short[-1].text
+        assert "您的话我记下了" in short[-1].text and short[-1].inline_buttons[0][0][0] == "✅ 同意"
+    again = await p.send("/start")  # a command is answered in full
+    assert "您的信息和您的权利" in again[-1].text
+    after_start = await p.send("在吗")  # words after a command: the notice is not just above as words were
+    assert "您的信息和您的权利" in after_start[-1].text
+    short = await p.send("谢谢")
+    await p.tap_in(short[-1], "✅ 同意")
+    await p.send("站前 2号")
+    await p.tap("🏠 站前小区2号楼")
+    offer = (await p.send("跳过"))[-1].text or ""
+    assert all(w in offer for w in ("我家水管漏水了", "能帮忙吗", "谢谢")) and "/start" not in offer
+
+
 async def test_what_a_stranger_wrote_before_agreeing_is_offered_back_once(running, demo_sessionmaker):
     """Her first message is the matter itself; the privacy notice comes first and nothing is
     made of it.  Once she agreed and told where she lives, her words come back as an unsent

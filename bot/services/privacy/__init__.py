@@ -9,9 +9,10 @@ The privacy notice and its consent live with registration
 (:mod:`bot.services.users`: ``needs_privacy_consent``, ``agree_to_privacy``).
 """
 
-from bot.services.privacy.earlier import words_before_consent
+from bot.services.privacy.earlier import notice_just_above, words_before_consent
 from bot.services.privacy.erase import ERASED_TEXT, erase_user
 from bot.services.privacy.export import export_user_data
 from bot.services.privacy.retention import PurgeResult, purge_expired
 
-__all__ = ["ERASED_TEXT", "PurgeResult", "erase_user", "export_user_data", "purge_expired", "words_before_consent"]
+__all__ = ["ERASED_TEXT", "PurgeResult", "erase_user", "export_user_data", "notice_just_above", "purge_expired",
+           "words_before_consent"]

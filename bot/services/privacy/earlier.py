@@ -11,13 +11,15 @@ nothing is sent, or kept in a case, unless they do.  docs/privacy.md says so.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import InboundUpdate, User
 
+# A stranger's words this soon after their last ones get a short line, not the notice again.
+NOTICE_FRESH = timedelta(minutes=10)
 # Words written this long before agreeing are no longer the matter at hand.
 WITHIN = timedelta(hours=24)
 # At most this many messages are offered back (the last ones).
@@ -45,3 +47,22 @@ async def words_before_consent(session: AsyncSession, user: User, bot_id: int) -
         if text and not text.startswith("/"):
             words.append(text)
     return words[-MAX_MESSAGES:]
+
+
+async def notice_just_above(session: AsyncSession, bot_id: int, chat_id: int, inbound_id: int,
+                            now: datetime) -> bool:
+    """Whether this chat's update before the stored update ``inbound_id`` came within
+    :data:`NOTICE_FRESH` and was words (text or media, not a command nor a press): someone
+    who has not agreed was answered it with the privacy notice, which is just above."""
+    payload = await session.scalar(
+        select(InboundUpdate.payload)
+        .where(InboundUpdate.bot_id == bot_id, InboundUpdate.chat_id == chat_id, InboundUpdate.id < inbound_id,
+               InboundUpdate.received_at >= now - NOTICE_FRESH)
+        .order_by(InboundUpdate.id.desc()).limit(1))
+    if payload is None:
+        return False
+    message = json.loads(payload).get("message")
+    if not isinstance(message, dict):
+        return False
+    text = message.get("text")
+    return not (isinstance(text, str) and text.startswith("/"))
