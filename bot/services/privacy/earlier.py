@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import InboundUpdate, User
+from models.direct import DirectStatement
 
 # A stranger's words this soon after their last ones get a short line, not the notice again.
 NOTICE_FRESH = timedelta(minutes=10)
@@ -49,16 +50,22 @@ async def words_before_consent(session: AsyncSession, user: User, bot_id: int) -
     return words[-MAX_MESSAGES:]
 
 
+# Asked for each message of someone who has not agreed (models.direct: no ORM on the way).
+_u = InboundUpdate.__table__
+_PREVIOUS = DirectStatement(
+    select(_u.c.payload)
+    .where(_u.c.bot_id == bindparam("bot_id"), _u.c.chat_id == bindparam("chat_id"), _u.c.id < bindparam("inbound_id"),
+           _u.c.received_at >= bindparam("since", type_=_u.c.received_at.type))
+    .order_by(_u.c.id.desc()).limit(1))
+
+
 async def notice_just_above(session: AsyncSession, bot_id: int, chat_id: int, inbound_id: int,
                             now: datetime) -> bool:
     """Whether this chat's update before the stored update ``inbound_id`` came within
     :data:`NOTICE_FRESH` and was words (text or media, not a command nor a press): someone
     who has not agreed was answered it with the privacy notice, which is just above."""
-    payload = await session.scalar(
-        select(InboundUpdate.payload)
-        .where(InboundUpdate.bot_id == bot_id, InboundUpdate.chat_id == chat_id, InboundUpdate.id < inbound_id,
-               InboundUpdate.received_at >= now - NOTICE_FRESH)
-        .order_by(InboundUpdate.id.desc()).limit(1))
+    payload = (await _PREVIOUS.run(session, {"bot_id": bot_id, "chat_id": chat_id, "inbound_id": inbound_id,
+                                             "since": now - NOTICE_FRESH})).scalar()
     if payload is None:
         return False
     message = json.loads(payload).get("message")
