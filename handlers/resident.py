@@ -74,9 +74,11 @@ def privacy_notice() -> str:
              "• Your rights: in 👤 My profile you can correct it, get a copy of everything, or erase it.")
 
 
-def agree_keyboard() -> InlineKeyboardMarkup:
+def agree_keyboard(agree: CallbackData | None = None) -> InlineKeyboardMarkup:
+    """The notice's one button; ``agree``: its data when agreeing goes on with something
+    else than registering (a family link)."""
     return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
-        text=_("✅ I agree"), callback_data=PrivacyCb(action="agree").pack())]])
+        text=_("✅ I agree"), callback_data=(agree or PrivacyCb(action="agree")).pack())]])
 
 
 async def remind_consent(message: Message) -> None:
@@ -93,10 +95,8 @@ async def ask_consent(message: Message, state: FSMContext, days: int, intro: str
     ``intro`` (the first contact's welcome) goes first, in the same message; ``agree``: the
     button's data when agreeing should go on with something else than registering (a family link)."""
     await state.clear()
-    kb = agree_keyboard() if agree is None else InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
-        text=_("✅ I agree"), callback_data=agree.pack())]])
     await message.answer((intro + "\n\n" if intro else "") + privacy_notice().format(days=days) + "\n\n"
-                         + _("Tap “I agree” to continue."), reply_markup=kb)
+                         + _("Tap “I agree” to continue."), reply_markup=agree_keyboard(agree))
 
 
 async def ask_place(message: Message, state: FSMContext, session: AsyncSession, locale: str,
