@@ -64,10 +64,28 @@ class JsonAiohttpSession(AiohttpSession):
         # Fields left empty are dropped by pydantic (in Rust) rather than one by one by
         # prepare_value, which drops them too: a message and its buttons have dozens.
         for key, value in method.model_dump(warnings=False, exclude_none=True).items():
-            prepared = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
+            prepared = self._prepare(value, bot, files)
             if prepared is not None:
                 body[key] = prepared
         return body, files
+
+    def _prepare(self, value: Any, bot: Bot, files: dict[str, InputFile]) -> Any:
+        """``prepare_value(value, _dumps_json=False)``: plain text, numbers and the dicts and
+        lists of them (a message's text, its buttons) are walked here, everything else
+        (defaults, files, dates, enums) is aiogram's.  A sent message's buttons are a
+        few dozen values, and aiogram's walk makes four checks and a call for each."""
+        kind = type(value)
+        if kind is str or kind is int or kind is bool or kind is float:
+            return value
+        if kind is dict:
+            prepared = {}
+            for key, item in value.items():
+                if (p := self._prepare(item, bot, files)) is not None:
+                    prepared[key] = p
+            return prepared
+        if kind is list:
+            return [p for item in value if (p := self._prepare(item, bot, files)) is not None]
+        return self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
 
     def form(self, data: str, files: Files) -> FormData:
         """A recorded body and its files as the multipart form aiogram would build:

@@ -20,6 +20,11 @@ order (a router's own handlers, then its sub-routers', depth first), and
   ``handlers.filters.UserFilter``) are asked first, directly; one of them
   saying no means aiogram's
   check would say no, and the handler is passed over without it;
+* a handler waiting for a label (``F.text == label``, ``F.text.in_(labels)``)
+  or a command is not even asked: each state's list is sorted once per
+  language (:class:`_Plan`) into the handlers any message may reach, those a
+  given text reaches and those a command reaches, so a stranger's words are
+  offered only to the dozen handlers that take free words;
 * any other handler is checked by aiogram's own ``HandlerObject.check``,
   with the keyword arguments aiogram would give it (``event_router``, the data of
   its routers' root filters, ``handler``), and called through its routers'
@@ -51,7 +56,13 @@ from aiogram.types import TelegramObject
 from aiogram.utils.i18n import I18n
 from babel.support import LazyProxy
 from magic_filter import MagicFilter
-from magic_filter.operations import ComparatorOperation, FunctionOperation, GetAttributeOperation
+from magic_filter.operations import (
+    CallOperation,
+    ComparatorOperation,
+    FunctionOperation,
+    GetAttributeOperation,
+    ImportantFunctionOperation,
+)
 from magic_filter.util import in_op
 
 from handlers.filters import UserFilter
@@ -71,6 +82,11 @@ class _Entry:
     states: tuple[Any, ...]  # the leading state checks (State or StateFilter)
     quick: tuple[Quick, ...]  # the pure filters after them, asked directly
     of_user: tuple[UserQuick, ...]  # those of them that answer from the user alone (UserFilter)
+    # What the first quick filter lets through, when it can be looked up instead of asked:
+    # the texts of ``F.text == label`` or ``F.text.in_(labels)`` (in a language), or a command's
+    # prefixes.  None: asked as it comes.
+    texts: Callable[[Language], Any] | None = None
+    prefixes: str | None = None
 
 
 def _original(item: FilterObject) -> Any:
@@ -124,28 +140,34 @@ def _resolving(magic: MagicFilter) -> Quick:
     return lambda event, _language: resolve(event)
 
 
-def _compile_magic(magic: MagicFilter) -> Quick:
+def _compile_magic(magic: MagicFilter) -> tuple[Quick, Callable[[Language], Any] | None]:
     """``F.a.b == x`` or ``F.a.b.in_(xs)`` (attributes, then one comparison with a
-    constant) as a plain function answering as ``magic.resolve``; any other magic
-    filter is resolved.  A lazy label (``F.text == labels.HELP``) is translated once
-    per catalogue and language, not at every comparison."""
+    constant) as a plain function answering as ``magic.resolve``, and for ``F.text == x``
+    and ``F.text.in_(xs)`` the texts it lets through, by language (to be looked up, not
+    asked: :class:`_Plan`).  A lazy label (``F.text == labels.HELP``) is translated once
+    per catalogue and language, not at every comparison.  Other shapes: :func:`_compile_call`."""
     operations = magic._operations  # noqa: SLF001 - read only, to compile the common shape
     *attributes, last = operations
+    if type(last) is GetAttributeOperation or type(last) is CallOperation or (
+            type(last) is ImportantFunctionOperation and last.function is operator.not_):
+        return _compile_call(magic), None
     if not attributes or not all(type(o) is GetAttributeOperation for o in attributes):
-        return _resolving(magic)
+        return _resolving(magic), None
     if type(last) is ComparatorOperation and not isinstance(last.right, MagicFilter):
         comparator = last.comparator
         if isinstance(last.right, LazyProxy) and comparator not in (operator.eq, operator.ne):
-            return _resolving(magic)
+            return _resolving(magic), None
         if isinstance(last.right, tuple | list | set | frozenset) and any(
                 isinstance(i, LazyProxy) for i in last.right):
             # Compared whole (F.x == {lazy, …}): _translated would hand back a tuple of its
             # labels, which compares otherwise than the set or list itself.
-            return _resolving(magic)
+            return _resolving(magic), None
         constant = _translated(last.right)
+        equal = comparator is operator.eq
     elif (type(last) is FunctionOperation and last.function is in_op and len(last.args) == 1
           and not last.kwargs and not isinstance(last.args[0], MagicFilter)):
         constant = _translated(last.args[0])
+        equal = False
 
         def comparator(value: Any, collection: Any) -> bool:
             try:
@@ -153,7 +175,7 @@ def _compile_magic(magic: MagicFilter) -> Quick:
             except TypeError:  # as magic_filter's in_op: not comparable, not in it
                 return False
     else:
-        return _resolving(magic)
+        return _resolving(magic), None
     names = tuple(o.name for o in attributes)  # type: ignore[attr-defined]
 
     def compare(event: Any, language: Language) -> Any:
@@ -165,7 +187,45 @@ def _compile_magic(magic: MagicFilter) -> Quick:
                 return None
         return comparator(value, constant(language))
 
-    return compare
+    if names != ("text",):
+        return compare, None
+    if equal:
+        return compare, lambda language: (constant(language),)
+    return compare, constant
+
+
+def _compile_call(magic: MagicFilter) -> Quick:
+    """``F.a.b`` (an attribute's value), ``F.a.m(args)`` (a method's answer, e.g.
+    ``F.text.startswith("/")``) and either negated with ``~``, as plain functions answering
+    as ``magic.resolve`` does: an attribute missing, or a method not callable, rejects
+    (None), and ``~`` turns a rejection into True.  Any other shape is resolved."""
+    operations = list(magic._operations)  # noqa: SLF001 - read only
+    negated = (type(operations[-1]) is ImportantFunctionOperation and operations[-1].function is operator.not_
+               and not operations[-1].args and not operations[-1].kwargs)  # type: ignore[attr-defined]
+    if negated:
+        operations.pop()
+    call = operations.pop() if operations and type(operations[-1]) is CallOperation else None
+    if not operations or not all(type(o) is GetAttributeOperation for o in operations):
+        return _resolving(magic)
+    names = tuple(o.name for o in operations)  # type: ignore[attr-defined]
+    args, kwargs = (call.args, call.kwargs) if call is not None else ((), {})  # type: ignore[attr-defined]
+
+    def value_of(event: Any) -> Any:
+        value = event
+        for name in names:
+            try:
+                value = getattr(value, name)
+            except AttributeError:
+                return None
+        if call is not None:
+            if not callable(value):
+                return None
+            return value(*args, **kwargs)
+        return value
+
+    if negated:
+        return lambda event, _language: not value_of(event)
+    return lambda event, _language: value_of(event)
 
 
 def _command_prefix(command: Command) -> Quick:
@@ -183,24 +243,31 @@ def _command_prefix(command: Command) -> Quick:
     return starts_like_a_command
 
 
-def _leading(handler: HandlerObject) -> tuple[tuple[Any, ...], tuple[Quick, ...], tuple[UserQuick, ...]]:
+def _leading(handler: HandlerObject, observer: TelegramEventObserver, path: tuple[Router, ...]) -> _Entry:
     states: list[Any] = []
     quick: list[Quick] = []
     of_user: list[UserQuick] = []
+    texts: Callable[[Language], Any] | None = None
+    prefixes: str | None = None
     for item in handler.filters or ():
         original = _original(item)
         if isinstance(original, State | StateFilter) and not quick and not of_user:
             states.append(original)
         elif isinstance(original, MagicFilter):
-            quick.append(_compile_magic(original))
+            compiled, lets_through = _compile_magic(original)
+            if not quick:
+                texts = lets_through
+            quick.append(compiled)
         elif isinstance(original, UserFilter):
             of_user.append(original.allows)
         elif isinstance(original, Command):
+            if not quick:
+                prefixes = original.prefix
             quick.append(_command_prefix(original))
             break  # the rest of a command's check is aiogram's (it may ask Telegram who the bot is)
         else:
             break
-    return tuple(states), tuple(quick), tuple(of_user)
+    return _Entry(handler, observer, path, tuple(states), tuple(quick), tuple(of_user), texts, prefixes)
 
 
 def _state_allows(check: Any, raw_state: str | None) -> bool:
@@ -225,8 +292,7 @@ def _entries(router: Router, update_type: str, path: tuple[Router, ...]) -> Iter
     path = (*path, router)
     observer = router.observers[update_type]
     for handler in observer.handlers:
-        states, quick, of_user = _leading(handler)
-        yield _Entry(handler, observer, path, states, quick, of_user)
+        yield _leading(handler, observer, path)
     for sub in router.sub_routers:
         yield from _entries(sub, update_type, path)
 
@@ -243,6 +309,65 @@ def _compilable(routers: list[Router], update_type: str) -> bool:
     return True
 
 
+_Candidate = tuple[int, _Entry]  # an entry and its place in the state's list
+
+
+@dataclass(slots=True, eq=False)
+class _Plan:
+    """One state's entries in one language, sorted by what lets them through: an
+    entry whose first quick filter is ``F.text == label`` (or ``.in_(labels)``) is only
+    a candidate for those texts, a command's only for text starting with its prefix.
+    A stranger's words then skip the fifty-odd menu buttons and commands at once."""
+
+    always: list[_Candidate]
+    by_text: dict[str, list[_Candidate]]
+    commands: list[_Candidate]
+    prefixes: str
+    merged: dict[tuple[str | None, bool], list[_Candidate]]
+
+    @classmethod
+    def of(cls, entries: list[_Entry], language: Language) -> _Plan:
+        always: list[_Candidate] = []
+        by_text: dict[str, list[_Candidate]] = {}
+        commands: list[_Candidate] = []
+        prefixes: set[str] = set()
+        for index, entry in enumerate(entries):
+            texts = entry.texts(language) if entry.texts is not None else None
+            if isinstance(texts, tuple | list | set | frozenset) and all(type(t) is str for t in texts):
+                for text in set(texts):
+                    by_text.setdefault(text, []).append((index, entry))
+            elif isinstance(entry.prefixes, str) and entry.prefixes:
+                commands.append((index, entry))
+                prefixes.update(entry.prefixes)
+            else:
+                always.append((index, entry))
+        return cls(always, by_text, commands, "".join(sorted(prefixes)), {})
+
+    def candidates(self, event: Any) -> list[_Candidate]:
+        """The entries that may take ``event``, in their order."""
+        text = getattr(event, "text", None)
+        labelled = self.by_text.get(text) if type(text) is str else None
+        command = bool(self.commands) and _may_be_command(event, self.prefixes)
+        if labelled is None and not command:
+            return self.always
+        key = (text if labelled is not None else None, command)
+        merged = self.merged.get(key)
+        if merged is None:
+            merged = self.merged[key] = sorted([*self.always, *(labelled or ()), *(self.commands if command else ())],
+                                               key=operator.itemgetter(0))
+        return merged
+
+
+def _may_be_command(event: Any, prefixes: str) -> bool:
+    """Whether one of the commands may take ``event``: as each command's
+    ``starts_like_a_command`` answers, for any of their prefixes."""
+    text = getattr(event, "text", None) or getattr(event, "caption", None)
+    if not text:
+        return True
+    first = text.lstrip()[:1]
+    return bool(first) and first in prefixes
+
+
 class CompiledRouting:
     """The walk below one dispatcher for one kind of event (see the module)."""
 
@@ -250,6 +375,7 @@ class CompiledRouting:
         self.update_type = update_type
         self.entries = [e for r in dispatcher.sub_routers for e in _entries(r, update_type, ())]
         self._by_state: dict[str | None, list[_Entry]] = {}
+        self._plans: dict[tuple[str | None, Language], _Plan] = {}
         # A router's root filters asked directly when each answers from the user alone (none, or
         # audience filters); None: aiogram's check_root_filters asks them.
         self._roots: dict[Router, tuple[UserQuick, ...] | None] = {}
@@ -268,6 +394,15 @@ class CompiledRouting:
                 self._by_state[raw_state] = entries
         return entries
 
+    def _plan(self, raw_state: str | None, language: Language) -> _Plan:
+        key = (raw_state, language)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = _Plan.of(self.for_state(raw_state), language)
+            if len(self._plans) < 3000:  # states times languages: a fixed set; a bound all the same
+                self._plans[key] = plan
+        return plan
+
     async def propagate(self, event: TelegramObject, kwargs: dict[str, Any]) -> Any:
         """As the dispatcher's sub-routers would answer ``event`` (``kwargs``: what the
         dispatcher's ``_propagate_event`` passes them)."""
@@ -275,8 +410,13 @@ class CompiledRouting:
         triggers: dict[Router, dict[str, Any]] = {}  # as its observer's trigger has them
         closed: set[Router] = set()  # routers whose own handlers are done (a handler gave UNHANDLED)
         dropped: set[Router] = set()  # routers left with their sub-routers (a handler gave REJECTED)
+        raw_state = kwargs.get("raw_state")
         language = _language()
-        for entry in self.for_state(kwargs.get("raw_state")):
+        candidates = self._plan(raw_state, language).candidates(event)
+        position = 0
+        while position < len(candidates):
+            index, entry = candidates[position]
+            position += 1
             passed = True
             for quick in entry.quick:
                 if not quick(event, language):
@@ -308,9 +448,19 @@ class CompiledRouting:
                                                                      entry.handler.call)
                 response = await wrapped(event, trigger)
             except SkipHandler:
-                language = _language()  # as after any handler that passed the event on
+                response = UNHANDLED
+                skipped = True
+            else:
+                skipped = False
+            # A handler may have set the locale before passing the event on: the handlers
+            # after it are looked up in that language.
+            now = _language()
+            if now != language:
+                language = now
+                candidates = [c for c in self._plan(raw_state, language).candidates(event) if c[0] > index]
+                position = 0
+            if skipped:
                 continue
-            language = _language()  # a handler may have set the locale before passing the event on
             if response is REJECTED:
                 dropped.add(router)
             elif response is UNHANDLED:

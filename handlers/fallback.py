@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Bot, F, Router
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, Message, Update
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,15 +30,16 @@ async def unknown_command(message: Message) -> None:
 
 
 async def anything_else(message: Message, user: User, state: FSMContext, session: AsyncSession,
-                        i18n: PoI18n, settings: Settings, bot: Bot, inbound_id: int | None = None) -> None:
+                        i18n: PoI18n, settings: Settings, bot: Bot, event_update: Update | None = None) -> None:
     if needs_home(user):
         if user.locale is None:
             user.locale = i18n.current_locale
         if user_service.created_now(session, user):  # their first words, before any /start
             await newcomer_commands(bot, i18n, session, message.chat.id, user,
                                     message.from_user.language_code if message.from_user else None)
-        elif (user_service.needs_privacy_consent(user) and inbound_id is not None
-              and await privacy.notice_just_above(session, bot.id, message.chat.id, inbound_id, utcnow())):
+        elif (user_service.needs_privacy_consent(user) and event_update is not None
+              and await privacy.notice_just_above(session, bot.id, message.chat.id, event_update.update_id,
+                                                  utcnow())):
             await remind_consent(message)
             return
         if await found_by_words(message, state, session, i18n.current_locale, user):

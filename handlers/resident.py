@@ -76,9 +76,20 @@ def privacy_notice() -> str:
 
 def agree_keyboard(agree: CallbackData | None = None) -> InlineKeyboardMarkup:
     """The notice's one button; ``agree``: its data when agreeing goes on with something
-    else than registering (a family link)."""
-    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
-        text=_("✅ I agree"), callback_data=(agree or PrivacyCb(action="agree")).pack())]])
+    else than registering (a family link).  The plain one is made once per language: a
+    stranger's every message is answered with it (issue 15), and nothing changes a markup
+    once it is built."""
+    text = _("✅ I agree")
+    if agree is None:
+        markup = _AGREE.get(text)
+        if markup is None:
+            markup = _AGREE[text] = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+                text=text, callback_data=PrivacyCb(action="agree").pack())]])
+        return markup
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text=text, callback_data=agree.pack())]])
+
+
+_AGREE: dict[str, InlineKeyboardMarkup] = {}  # by the button's text: one per language
 
 
 async def remind_consent(message: Message) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Dialect, Select, exc, inspect
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.expression import Executable
 
+from models.base import UTCDateTime
 from models.database import runs_in_place
 from models.sqlite_inline import InlineConnection
 
@@ -86,11 +88,11 @@ class DirectStatement:
             if any(p.expanding for p in params):
                 raise TypeError(f"{self.statement!r}: expanding parameters (IN lists) are not supported")
             fixed = tuple(_REQUIRED if p.required else p.effective_value for p in params)
-            binds = tuple(p.type.dialect_impl(dialect).bind_processor(dialect) for p in params)
+            binds = tuple(_bind_processor(p.type, dialect) for p in params)
             # A SELECT's columns, or an INSERT/UPDATE's RETURNING columns.
             statement: Any = self.statement
             columns = statement.selected_columns if isinstance(statement, Select) else statement.exported_columns
-            processors = tuple(col.type.dialect_impl(dialect).result_processor(dialect, None) for col in columns)
+            processors = tuple(_result_processor(col.type, dialect) for col in columns)
             results = processors if any(p is not None for p in processors) else None
             compiled = self._compiled[key] = _Compiled(c.string, names, fixed, binds, results)
         return compiled
@@ -139,6 +141,55 @@ class DirectStatement:
                 sync_session.info[_CONNECTION] = (sync_session.get_transaction(), connection)
             return self.run_sync(connection, params)
         return DirectResult.of(await session.execute(self.statement, dict(params)))
+
+
+def _bind_processor(type_: Any, dialect: Dialect) -> _Processor:
+    """The column type's bind processor; for :class:`models.base.UTCDateTime` on SQLite the
+    same text made by ``datetime.isoformat`` (in C) instead of SQLAlchemy's ``%`` formatting
+    (a third of the cost of writing a timestamp: every answer writes three)."""
+    generic = type_.dialect_impl(dialect).bind_processor(dialect)
+    if not (isinstance(type_, UTCDateTime) and dialect.name == "sqlite" and _default_storage(dialect)):
+        return generic
+
+    def process(value: Any) -> Any:
+        if value is None:
+            return None
+        if type(value) is not datetime or value.tzinfo is None:
+            return generic(value)  # type: ignore[misc] # the naive-datetime error, or whatever else it says
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+    return process
+
+
+def _result_processor(type_: Any, dialect: Dialect) -> _Processor:
+    """The column type's result processor; for :class:`models.base.UTCDateTime` on SQLite,
+    ``datetime.fromisoformat`` (in C) reads what :func:`_bind_processor` writes, and any
+    other text goes to SQLAlchemy's parser."""
+    generic = type_.dialect_impl(dialect).result_processor(dialect, None)
+    if generic is None or not (isinstance(type_, UTCDateTime) and dialect.name == "sqlite"
+                               and _default_storage(dialect)):
+        return generic
+
+    def process(value: Any) -> Any:
+        if type(value) is str and len(value) == 26:  # noqa: PLR2004 - YYYY-MM-DD HH:MM:SS.ffffff
+            try:
+                return datetime.fromisoformat(value).replace(tzinfo=UTC)
+            except ValueError:
+                pass
+        return generic(value)  # type: ignore[misc]
+
+    return process
+
+
+def _default_storage(dialect: Dialect) -> bool:
+    """Whether the dialect writes SQLite DATETIMEs in SQLAlchemy's default format (the
+    one ``isoformat(" ", "microseconds")`` makes)."""
+    impl = UTCDateTime().dialect_impl(dialect).impl_instance  # the dialect's DATETIME
+    return getattr(impl, "_storage_format", None) in (None, _SQLITE_DATETIME_FORMAT)
+
+
+_SQLITE_DATETIME_FORMAT = ("%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d."
+                           "%(microsecond)06d")
 
 
 # The sqlite3-backed connection of a session's current transaction, kept in

@@ -92,3 +92,35 @@ async def test_a_result_nobody_reads_is_checked_but_not_made_into_objects(emulat
         await session.close()
     assert isinstance(raw, dict) and raw["text"] == "你好" and raw["chat"]["id"] == user.id
     assert [m.text for m in emulator.messages(user.id)] == ["你好"]
+
+
+async def test_the_json_body_is_prepared_as_aiogram_prepares_it(bot):
+    """Plain values, dicts and lists are walked by our own code (bot/http.py ``_prepare``):
+    the body must be what aiogram's prepare_value makes of every field, defaults, enums,
+    dates and nested objects included."""
+    from datetime import UTC, datetime
+
+    from aiogram.enums import ChatAction
+    from aiogram.methods import BanChatMember, EditMessageText, SendChatAction, SendPoll
+    from aiogram.types import InputPollOption, LinkPreviewOptions, ReplyKeyboardMarkup
+    from aiogram.types import KeyboardButton as Key
+
+    methods = [
+        SendMessage(chat_id=7, text="好", reply_markup=ReplyKeyboardMarkup(
+            keyboard=[[Key(text="📍", request_location=True)], [Key(text="❓")]], resize_keyboard=True),
+            link_preview_options=LinkPreviewOptions(is_disabled=True), disable_notification=True),
+        EditMessageText(chat_id=-100, message_id=3, text="x", reply_markup=InlineKeyboardMarkup(
+            inline_keyboard=[[InlineKeyboardButton(text="a", callback_data="1"),
+                              InlineKeyboardButton(text="b", url="https://example.org")]])),
+        BanChatMember(chat_id=7, user_id=8, until_date=datetime(2026, 12, 31, tzinfo=UTC)),
+        SendChatAction(chat_id=7, action=ChatAction.TYPING),
+        SendPoll(chat_id=7, question="?", options=[InputPollOption(text="a"), InputPollOption(text="b")],
+                 open_period=30, is_anonymous=False),
+    ]
+    for method in methods:
+        expected: dict = {}
+        for key, value in method.model_dump(warnings=False, exclude_none=True).items():
+            prepared = bot.session.prepare_value(value, bot=bot, files={}, _dumps_json=False)
+            if prepared is not None:
+                expected[key] = prepared
+        assert bot.session.json_body(bot, method) == expected, method

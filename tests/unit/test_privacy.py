@@ -117,3 +117,24 @@ async def test_erasure_cancels_upcoming_appointments_and_their_reminders(session
         assert reminders and all(r.status == OutboxStatus.cancelled and r.payload == {} and r.chat_id == 0
                                  for r in reminders)
         assert resident.telegram_id is None and resident.phone is None
+
+
+def test_the_notice_button_is_made_once_per_language():
+    from bot.i18n import create_i18n
+    from handlers.callbacks import PrivacyCb
+    from handlers.resident import agree_keyboard
+
+    i18n = create_i18n()
+    made = {}
+    for locale in ("zh-Hans", "zh-Hant", "en", "zh-Hans"):
+        with i18n.context(), i18n.use_locale(locale):
+            markup = agree_keyboard()
+            button = markup.inline_keyboard[0][0]
+            assert button.text == i18n.gettext("✅ I agree", locale=locale)
+            assert button.callback_data == PrivacyCb(action="agree").pack()
+            assert made.setdefault(locale, markup) is markup  # the same object each time
+            other = agree_keyboard(PrivacyCb(action="keep"))  # another button's data: its own markup
+            assert other.inline_keyboard[0][0].callback_data == PrivacyCb(action="keep").pack()
+    # One per text: languages that write the button alike share it.
+    texts = {m.inline_keyboard[0][0].text for m in made.values()}
+    assert len({id(m) for m in made.values()}) == len(texts) > 1

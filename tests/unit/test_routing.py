@@ -180,3 +180,91 @@ def test_a_state_check_leaves_a_handler_out_of_other_states_lists():
     assert len(routing.for_state(None)) < len(routing.entries)
     assert len(routing.for_state(some_state)) < len(routing.entries)
     assert routing.for_state(None) is routing.for_state(None)  # made once per state
+
+
+def test_magic_filters_compiled_answer_as_magic_filter_does():
+    """The shapes bot.routing compiles (attributes, a method's answer, ``~``, comparisons,
+    ``in_``) give magic_filter's own answer for every kind of message."""
+    from aiogram import F
+
+    from bot.routing import _compile_magic
+
+    chat = Chat(id=5, type="private")
+    sender = TgUser(id=5, is_bot=False, first_name="A")
+    events = [Message(message_id=1, date=DATE, chat=chat, from_user=sender, text=t) for t in TEXTS]
+    events += [Message(message_id=1, date=DATE, chat=chat, from_user=sender, location=Location(latitude=1, longitude=2)),
+               Message(message_id=1, date=DATE, chat=chat, from_user=sender, caption="/help"),
+               CallbackQuery(id="1", from_user=sender, chat_instance="c", data="noop")]
+    filters = [F.text, F.location, F.contact, F.from_user.id, F.text.startswith("/"), ~F.text.startswith("/"),
+               ~F.location, ~F.text, F.data.startswith("n"), F.text == "hello", F.text != "hello",
+               F.text.in_({"hello", "1"}), F.data == "noop", F.photo | F.voice, ~(F.text == "1"), F.text.len() > 3]
+    for magic in filters:
+        quick, _texts = _compile_magic(magic)
+        for event in events:
+            assert quick(event, None) == magic.resolve(event), (magic, event)
+
+
+def test_a_strangers_words_are_offered_to_no_button_nor_command():
+    """The plan looks texts up: free words skip every handler that waits for a label or a
+    command; a label reaches its own handler, in its language."""
+    i18n = create_i18n()
+    dp = Dispatcher()
+    dp.include_routers(*get_routers())
+    routing = CompiledRouting(dp, "message")
+    chat = Chat(id=5, type="private")
+    for locale in ("zh-Hans", "en"):
+        with i18n.context(), i18n.use_locale(locale):
+            language = (i18n, locale)
+            plan = routing._plan(None, language)
+            words = plan.candidates(Message(message_id=1, date=DATE, chat=chat, text="我家楼道的灯坏了"))
+            assert words is plan.always
+            assert all(e.texts is None and e.prefixes is None for _, e in words)
+            help_label = str(LazyProxy(lambda: i18n.gettext("❓ Help"), enable_cache=False))
+            labelled = plan.candidates(Message(message_id=1, date=DATE, chat=chat, text=help_label))
+            assert len(labelled) > len(words)
+            assert [i for i, _ in labelled] == sorted(i for i, _ in labelled)  # aiogram's order kept
+            command = plan.candidates(Message(message_id=1, date=DATE, chat=chat, text="/help"))
+            assert any(e.prefixes for _, e in command)
+
+
+async def test_a_handler_that_changes_the_language_passes_the_event_on_in_that_language():
+    """A handler may set the locale and pass the event on (SkipHandler or UNHANDLED): the
+    handlers after it are looked up in the new language, as aiogram compares them."""
+    from aiogram.dispatcher.event.bases import SkipHandler
+
+    from handlers import labels
+
+    i18n = create_i18n()
+    english_help = i18n.gettext("❓ Help", locale="en")
+
+    def build(compiled: bool) -> tuple[Dispatcher, list[str]]:
+        dp, seen = Dispatcher(), []
+        first, second = Router(name="first"), Router(name="second")
+
+        async def switch(message: Message) -> None:
+            seen.append("switch")
+            i18n.ctx_locale.set("en")
+            raise SkipHandler
+
+        async def helped(message: Message) -> str:
+            seen.append("help")
+            return "help"
+
+        first.message.register(switch)
+        second.message.register(helped, F.text == labels.HELP)
+        dp.include_routers(first, second)
+        if compiled:
+            compile_routing(dp)
+        return dp, seen
+
+    from aiogram import F
+
+    chat = Chat(id=5, type="private")
+    message = Message(message_id=1, date=DATE, chat=chat, text=english_help)
+    answers = []
+    for compiled in (False, True):
+        dp, seen = build(compiled)
+        with i18n.context(), i18n.use_locale("zh-Hans"):
+            result = await dp.propagate_event("message", message, raw_state=None)
+        answers.append((result, seen))
+    assert answers[0] == answers[1] == ("help", ["switch", "help"])

@@ -51,20 +51,23 @@ async def words_before_consent(session: AsyncSession, user: User, bot_id: int) -
 
 
 # Asked for each message of someone who has not agreed (models.direct: no ORM on the way).
+# In the order of the stored updates' index (bot, chat, update id; the row id breaks a tie
+# of ids Telegram reused): the row just before is the first one read.
 _u = InboundUpdate.__table__
 _PREVIOUS = DirectStatement(
     select(_u.c.payload)
-    .where(_u.c.bot_id == bindparam("bot_id"), _u.c.chat_id == bindparam("chat_id"), _u.c.id < bindparam("inbound_id"),
+    .where(_u.c.bot_id == bindparam("bot_id"), _u.c.chat_id == bindparam("chat_id"),
+           _u.c.update_id < bindparam("update_id"),
            _u.c.received_at >= bindparam("since", type_=_u.c.received_at.type))
-    .order_by(_u.c.id.desc()).limit(1))
+    .order_by(_u.c.update_id.desc(), _u.c.id.desc()).limit(1))
 
 
-async def notice_just_above(session: AsyncSession, bot_id: int, chat_id: int, inbound_id: int,
+async def notice_just_above(session: AsyncSession, bot_id: int, chat_id: int, update_id: int,
                             now: datetime) -> bool:
-    """Whether this chat's update before the stored update ``inbound_id`` came within
+    """Whether this chat's update before update ``update_id`` came within
     :data:`NOTICE_FRESH` and was words (text or media, not a command nor a press): someone
     who has not agreed was answered it with the privacy notice, which is just above."""
-    payload = (await _PREVIOUS.run(session, {"bot_id": bot_id, "chat_id": chat_id, "inbound_id": inbound_id,
+    payload = (await _PREVIOUS.run(session, {"bot_id": bot_id, "chat_id": chat_id, "update_id": update_id,
                                              "since": now - NOTICE_FRESH})).scalar()
     if payload is None:
         return False
