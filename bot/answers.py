@@ -39,7 +39,10 @@ too old for Telegram and its refusal is only logged.
 A commit in the middle of a handler (its own ``session.commit()``, a
 :func:`send_now`, a request sent at once) marks the update done there: after
 a crash the update is not handled again, so what the handler would have done
-after that commit is lost, never repeated.
+after that commit is lost, never repeated.  Before slow work of its own a
+handler commits with ``bot.middlewares.commit_keep_pending`` instead (no
+answer recorded, the update left pending: a crash during the work has it
+handled again), and says the work is under way with :func:`send_progress`.
 
 When an answer fails for good (retries exhausted, or Telegram refused it),
 the failure is logged with the update id, the person is told "could not
@@ -92,7 +95,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from bot.aio import wait_event
 from bot.http import Files, prepared_body, prepared_files, result_unused
-from bot.middlewares import current_session
+from bot.middlewares import commit_keep_pending, current_session, keeps_pending
 from bot.retry import OutcomeUnknown
 from models import OutgoingFile, OutgoingRequest, utcnow
 from models.direct import DirectStatement
@@ -186,6 +189,27 @@ async def send_now(method: TelegramMethod[TelegramType]) -> TelegramType:
         _want_result.reset(token)
 
 
+async def send_progress(method: TelegramMethod[Any]) -> bool:
+    """Send ``method``, a note that slow work is under way (a button's "Preparing the
+    report…"), at once, unrecorded, ahead of the answers deferred before it, after a
+    ``commit_keep_pending`` (the update stays pending).  A re-run after a crash sends
+    it again (a button's second answer, too old for Telegram, is only logged).  A
+    failure is logged, not raised: the work goes on.  Whether Telegram took it."""
+    session = current_session.get()
+    if session is not None:
+        await commit_keep_pending(session)
+    token = _sending.set(True)  # past the journal: not deferred, not recorded
+    try:
+        await method
+    except (TelegramAPIError, OSError, TimeoutError) as exc:  # OutcomeUnknown too (a TelegramNetworkError)
+        log.info("a progress note (%s) was not sent: %s: %s", method.__api_method__, type(exc).__name__,
+                 getattr(exc, "message", exc))
+        return False
+    finally:
+        _sending.reset(token)
+    return True
+
+
 async def recordable_files(bot: Bot, files: dict[str, InputFile]) -> Files | None:
     """The bytes of an upload's files, to record with it; None when they are not at
     hand (a file at a URL: fetching it would hold the transaction across the
@@ -264,10 +288,12 @@ def _record(session: Session) -> None:
     if ctx is None:
         return
     journal = ctx.journal
-    if not ctx.uncommitted and not journal.confirmed:
+    # A commit that keeps the update pending records nothing: its answers wait for the final one.
+    record = bool(ctx.uncommitted) and not keeps_pending(session)
+    if not record and not journal.confirmed:
         return
     connection = session.connection()
-    if ctx.uncommitted:
+    if record:
         now = utcnow()
         lease = now + journal.lease
         for r in ctx.uncommitted:
@@ -287,8 +313,9 @@ def _record(session: Session) -> None:
 def _recorded(session: Session) -> None:
     ctx: UpdateAnswers | None = session.info.get(_CONTEXT)
     if ctx is not None:
-        ctx.committed.extend(ctx.uncommitted)
-        ctx.uncommitted.clear()
+        if not keeps_pending(session):
+            ctx.committed.extend(ctx.uncommitted)
+            ctx.uncommitted.clear()
         ctx.confirming = []
 
 

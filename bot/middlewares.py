@@ -13,6 +13,20 @@ across a network round trip (SQLite has a single writer: a lock held during a
 slow send would stall every other chat).  An update is done once its effects
 are committed, so it is never handled twice; an update whose handler had not
 reached that commit is handled again after a restart.
+
+``commit_keep_pending`` commits without the done-mark, for a handler with
+slow work of its own (a report's files take seconds to render): the write
+lock is not held across that work, yet the update stays ``pending`` until
+its final commit, which carries the done-mark, the rest of its effects and
+all its answers (those deferred before the early commit included: it does
+not record them).  Killed in between, the process leaves the update pending
+and the next run handles it again from the start (on PostgreSQL the row's
+lease is kept meanwhile, so no other process takes it over while this one
+lives; a later update of the same chat waits for it).  So what a handler
+writes before such a commit must be safe to write again (reads, the user's
+row, nothing the re-run would do differently), and what it must write only
+once (a conversation step that ends, as the typed dates of a report do)
+comes after it.
 """
 
 from __future__ import annotations
@@ -103,6 +117,30 @@ class DbSessionMiddleware(BaseMiddleware):
 
 
 _INBOUND_ID, _INBOUND_MARKED = "gridbot.inbound_id", "gridbot.inbound_marked"
+_KEEP_PENDING = "gridbot.keep_pending"
+
+
+async def commit_keep_pending(session: AsyncSession) -> None:
+    """Commit the update's work so far without marking the update done (see the
+    module): no transaction stays open across the slow work that follows, and a
+    crash during it leaves the update to be handled again.  The answers deferred
+    so far are not recorded by this commit: they go with the update's final one."""
+    sync = session.sync_session
+    if not (session.in_transaction() or sync.new or sync.dirty or sync.deleted):
+        return  # nothing open: nothing to commit, no lock to free
+    sync.info[_KEEP_PENDING] = True
+    try:
+        await session.commit()
+    finally:
+        sync.info.pop(_KEEP_PENDING, None)
+
+
+def keeps_pending(session: Session) -> bool:
+    """Whether the commit under way is a :func:`commit_keep_pending` (for the other
+    ``before_commit`` hooks: the deferred answers wait for the update's final commit)."""
+    return bool(session.info.get(_KEEP_PENDING))
+
+
 _inbound = InboundUpdate.__table__
 # Built once: a Core statement on the session's connection, no ORM bookkeeping.
 # Only a pending row is marked: if another process took the update over and
@@ -126,9 +164,10 @@ _MARK_DONE_DIRECT = DirectStatement(_MARK_DONE)
 @event.listens_for(Session, "before_commit")
 def _mark_inbound_done(session: Session) -> None:
     """Mark the session's inbound update done inside the transaction being
-    committed (the first commit that succeeds carries it)."""
+    committed (the first commit that succeeds carries it, unless it is a
+    :func:`commit_keep_pending`)."""
     inbound_id = session.info.get(_INBOUND_ID)
-    if inbound_id is None or session.info.get(_INBOUND_MARKED):
+    if inbound_id is None or session.info.get(_INBOUND_MARKED) or session.info.get(_KEEP_PENDING):
         return
     marked = _MARK_DONE_DIRECT.run_sync(session.connection(), {"inbound_id": inbound_id, "processed_at": utcnow()})
     if marked.rowcount != 1:
@@ -137,7 +176,7 @@ def _mark_inbound_done(session: Session) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _inbound_marked(session: Session) -> None:
-    if _INBOUND_ID in session.info:
+    if _INBOUND_ID in session.info and not session.info.get(_KEEP_PENDING):
         session.info[_INBOUND_MARKED] = True
 
 

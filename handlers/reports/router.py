@@ -30,9 +30,10 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.answers import send_now
+from bot.answers import send_progress
 from bot.config import Settings
 from bot.i18n import PoI18n
+from bot.middlewares import commit_keep_pending
 from bot.services import reports
 from bot.services.bounds import OptId, Page
 from bot.services.escape import esc
@@ -134,8 +135,9 @@ async def period_pressed(query: CallbackQuery, callback_data: ReportCb, session:
         return
     report = await reports.build(session, settings, user, callback_data.kind, callback_data.id,
                                  callback_data.period, locale, utcnow())
-    # Shown now, not when the files are ready (bot/answers.py defers answers to the end).
-    await send_now(query.answer(_("Preparing the report…")))
+    # Shown now, not when the files are ready (bot/answers.py defers answers to the end);
+    # the update stays pending until they are sent (a re-run after a crash shows it again).
+    await send_progress(query.answer(_("Preparing the report…")))
     await send_report(bot, session, query.from_user.id, report, files_only=callback_data.action == "files")
 
 
@@ -145,8 +147,7 @@ async def dates_typed(message: Message, session: AsyncSession, user: User, i18n:
     # Refused (bad dates, a scope no longer theirs): the state stays, they can type again or /cancel.
     report = await reports.build(session, settings, user, str(data.get("kind", "")), int(data.get("id", 0)),
                                  None, i18n.current_locale, utcnow(), dates=message.text or "")
-    await state.clear()
-    await send_report(bot, session, message.chat.id, report, files_only=False)
+    await send_report(bot, session, message.chat.id, report, files_only=False, ending=state)
 
 
 async def dates_abandoned(message: Message, state: FSMContext) -> None:  # noqa: ARG001
@@ -157,13 +158,24 @@ async def dates_abandoned(message: Message, state: FSMContext) -> None:  # noqa:
 
 
 async def send_report(bot: Bot, session: AsyncSession, chat_id: int, report: reports.Report, *,
-                      files_only: bool) -> None:
-    """The summary, then the chart, the workbook and the CSV (rendered off the event loop)."""
-    await session.commit()  # nothing to write; frees the connection while the files render
+                      files_only: bool, ending: FSMContext | None = None) -> None:
+    """The summary, then the chart, the workbook and the CSV.
+
+    The files render off the event loop for seconds, with no transaction open
+    (SQLite's one writer stays free) and the update not yet done
+    (:func:`bot.middlewares.commit_keep_pending`): killed meanwhile, the bot
+    handles the update again at its next start and the files are made then.
+    ``ending``: the conversation this report ends (the typed dates), cleared
+    once the files are made, so that it lands in the update's final commit
+    with the answers (with Redis it is written then, just before that commit):
+    handled again, the update still finds the dates awaited."""
+    await commit_keep_pending(session)
+    files = await asyncio.to_thread(reports.render_files, report)
+    if ending is not None:
+        await ending.clear()
     tr = translator(report.locale)
     if not files_only:
         await bot.send_message(chat_id, reports.summary_text(tr, report))
-    files = await asyncio.to_thread(reports.render_files, report)
     heading = esc(reports.title(tr, report))
     await bot.send_photo(chat_id, BufferedInputFile(files.png, filename=f"{files.stem}.png"),
                          caption=heading + "\n" + _("Weekly trend of cases received and closed, and by unit."))

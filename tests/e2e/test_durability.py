@@ -18,7 +18,9 @@ Then bursts of twenty messages from one person, the bot killed at different
 points: every message is answered, in order, and the only answer that may
 arrive twice is the one in flight at the kill.  And an upload (the privacy
 export) recorded and not yet through when the bot is killed is sent by the
-next run, once, with the recorded bytes.
+next run, once, with the recorded bytes.  And a staff report whose files are
+rendering when the bot is killed is made and sent by the next run: the update
+was left pending while they rendered (``bot.middlewares.commit_keep_pending``).
 """
 
 from __future__ import annotations
@@ -26,14 +28,25 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from models import InboundStatus, InboundUpdate, OutgoingFile, OutgoingRequest, User
+from bot.services.dates import local_day
+from models import (
+    FSMRecord,
+    InboundStatus,
+    InboundUpdate,
+    OutgoingFile,
+    OutgoingRequest,
+    User,
+    utcnow,
+)
 from tests.conftest import BOT_TOKEN
-from tests.processes import end_process, spawn_module
+from tests.processes import ROOT, end_process, spawn_module
 
 
 async def _start_bot(emulator, db_url: str, log: Path, **extra: str) -> asyncio.subprocess.Process:
@@ -297,3 +310,135 @@ async def test_an_upload_recorded_when_the_bot_is_killed_is_sent_by_the_next_run
         assert await s.scalar(select(func.count()).select_from(OutgoingFile)) == 0
         attempts = await s.scalar(select(InboundUpdate.attempts).where(InboundUpdate.update_id == asked.update_id))
     assert attempts == 0  # not handled again: only its answer was sent
+
+
+SECRETARY_XS = 7000000002  # 新站社区's secretary in the demo district: reports of the community and its grids
+
+
+def _held_rendering(gate: Path) -> dict[str, str]:
+    """The environment of a bot process whose reports never finish rendering
+    (tests/render_gate/sitecustomize.py): it writes ``gate`` when one starts."""
+    path = os.pathsep.join(p for p in (str(ROOT / "tests" / "render_gate"), os.environ.get("PYTHONPATH")) if p)
+    return {"PYTHONPATH": path, "GRIDBOT_TEST_RENDER_GATE": str(gate)}
+
+
+async def _rendering(gate: Path) -> None:
+    async with asyncio.timeout(60):
+        while not await asyncio.to_thread(gate.exists):  # noqa: ASYNC110 - another process's file: no event to wait on
+            await asyncio.sleep(0.02)
+
+
+async def _tap(emulator, person, label: str, after: int) -> None:  # type: ignore[no-untyped-def]
+    """Press the button labelled ``label`` on the newest bot message after message
+    ``after`` that has one, once it is there."""
+    def found():  # type: ignore[no-untyped-def]
+        for m in reversed(emulator.messages(person.id)):
+            for row in m.inline_buttons if m.message_id > after else ():
+                for text, data in row:
+                    if label in text and data:
+                        return m.message_id, data
+        return None
+
+    message_id, data = await emulator.wait_for(found, timeout=60)
+    await emulator.press_button(person, message_id, data)
+
+
+def _report(emulator, person, after: int) -> tuple[list[str], int, list[str]]:  # type: ignore[no-untyped-def]
+    """The report's messages after message ``after``: summaries, charts, documents' names."""
+    new = [m for m in emulator.messages(person.id) if m.message_id > after]
+    return ([m.text for m in new if m.kind == "text" and "Received" in (m.text or "")],
+            len([m for m in new if m.kind == "photo"]), sorted(m.file_name for m in new if m.kind == "document"))
+
+
+@pytest.mark.timeout(300)  # four starts of a real process and two reports rendered: slow on a loaded machine
+async def test_a_report_killed_while_its_files_render_is_sent_by_the_next_run(
+        emulator, demo_sessionmaker, db_url, tmp_path):
+    """The secretary's report is asked for, by typed dates and by a period's button; the
+    bot is killed while the files render (held there: tests/render_gate).  The update was
+    not marked done by the commit before the rendering, so the next run handles it
+    again: the summary and the three files arrive, once; the typed dates are read as
+    dates again (their conversation step ended only with the files); the button's
+    "Preparing the report…" goes again and Telegram refuses it as too old, which
+    changes nothing."""
+    async with demo_sessionmaker() as s:
+        await s.execute(update(User).where(User.telegram_id == SECRETARY_XS).values(locale="en"))
+        await s.commit()
+    secretary = emulator.create_user(first_name="刘秀梅", user_id=SECRETARY_XS, language_code="en")
+    log, gate = tmp_path / "bot.log", tmp_path / "rendering"
+    today = local_day(utcnow(), ZoneInfo("Asia/Shanghai"))
+    files = ["-cases.csv", ".xlsx"]
+
+    async def killed_while_rendering(ask, awaiting: str | None) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+        """Ask for the report with a process held in its rendering, check the update is still
+        pending there and the conversation ``awaiting`` as before, kill it; the last message
+        id before the report, and the update's id."""
+        gate.unlink(missing_ok=True)
+        proc = await _start_bot(emulator, db_url, log, **_held_rendering(gate))
+        try:
+            before, update_id = await ask()
+            await _rendering(gate)
+            async with demo_sessionmaker() as s:
+                status = await s.scalar(select(InboundUpdate.status).where(InboundUpdate.update_id == update_id))
+                state = await s.scalar(select(FSMRecord.state).where(
+                    FSMRecord.key.contains(f":{SECRETARY_XS}:{SECRETARY_XS}:")))
+        finally:
+            assert await end_process(proc, signal.SIGKILL) == -signal.SIGKILL
+        assert status == InboundStatus.pending  # the commit before the rendering did not mark it done
+        assert state == awaiting  # typed dates: still awaited (a re-run reads them as dates)
+        assert _report(emulator, secretary, before) == ([], 0, [])  # nothing of the report went out
+        return before, update_id
+
+    async def the_next_run_sends_it(before: int, update_id: int) -> None:
+        proc = await _start_bot(emulator, db_url, log)
+        try:
+            await emulator.wait_for(lambda: len(_report(emulator, secretary, before)[2]) == 2, timeout=60)
+            async with asyncio.timeout(30):  # the confirmations are written by the running bot
+                while await _unconfirmed(demo_sessionmaker):  # noqa: ASYNC110 - another process's rows
+                    await asyncio.sleep(0.05)
+        finally:
+            assert await end_process(proc, signal.SIGTERM) == 0, log.read_text(errors="replace")[-3000:]
+        summaries, charts, documents = _report(emulator, secretary, before)
+        assert len(summaries) == 1 and charts == 1, (summaries, charts)
+        assert [any(d.endswith(end) for d in documents) for end in files] == [True, True], documents
+        async with demo_sessionmaker() as s:
+            attempts = await s.scalar(select(InboundUpdate.attempts).where(InboundUpdate.update_id == update_id))
+            state = await s.scalar(select(FSMRecord.state).where(
+                FSMRecord.key.contains(f":{SECRETARY_XS}:{SECRETARY_XS}:")))
+        assert attempts == 1  # handled again after the kill, once
+        assert state is None  # the typed dates' step is over
+        assert set(await _statuses(demo_sessionmaker)) == {InboundStatus.done}
+
+    def last() -> int:
+        mine = emulator.messages(SECRETARY_XS)
+        return mine[-1].message_id if mine else 0
+
+    async def by_dates() -> tuple[int, int]:
+        asked = last()
+        await emulator.send_text(secretary, "/report")
+        await _tap(emulator, secretary, "Xinzhan Community (community)", asked)
+        await _tap(emulator, secretary, "Choose dates", asked)
+        await emulator.wait_for(lambda: "first and the last day" in (emulator.messages(SECRETARY_XS)[-1].text or ""),
+                                timeout=60)
+        before = emulator.messages(SECRETARY_XS)[-1].message_id
+        typed = await emulator.send_text(secretary, f"{today - timedelta(days=1):%Y-%m-%d} {today:%Y-%m-%d}")
+        return before, typed.update_id
+
+    await the_next_run_sends_it(*await killed_while_rendering(by_dates, "ReportForm:dates"))
+
+    async def by_button() -> tuple[int, int]:
+        asked = last()
+        await emulator.send_text(secretary, "/report")
+        await _tap(emulator, secretary, "Xinzhan Community (community)", asked)
+        await emulator.wait_for(lambda: "which period?" in (emulator.messages(SECRETARY_XS)[-1].text or ""),
+                                timeout=60)
+        question = emulator.messages(SECRETARY_XS)[-1]
+        data = next(d for row in question.inline_buttons for t, d in row if "This week" in t)
+        pressed = await emulator.press_button(secretary, question.message_id, data)
+        return question.message_id, pressed.update_id
+
+    answered = len(emulator.callback_answers)
+    await the_next_run_sends_it(*await killed_while_rendering(by_button, None))
+    notes = [a for a in emulator.callback_answers[answered:] if a.get("text") == "Preparing the report…"]
+    assert len(notes) == 1  # the killed run's; the next run's came too late for Telegram
+    assert [c.status for c in emulator.calls if c.method == "answerCallbackQuery"][-2:] == [200, 400]
+    assert emulator.unknown_methods == []

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot import answers
 from bot.answers import AnswerJournal, placeholder, recordable_files
-from bot.middlewares import DbSessionMiddleware, current_session
+from bot.middlewares import DbSessionMiddleware, commit_keep_pending, current_session
 from models import InboundStatus, InboundUpdate, OutgoingRequest
 from tests.factories import pending_inbound
 
@@ -47,6 +47,20 @@ async def _recorded(sessionmaker) -> list[tuple[int, int, str]]:  # type: ignore
         return [tuple(r) for r in (await s.execute(
             select(OutgoingRequest.inbound_id, OutgoingRequest.seq, OutgoingRequest.method)
             .order_by(OutgoingRequest.inbound_id, OutgoingRequest.seq))).all()]
+
+
+def _journal_sending_into(sent: list[str], sessionmaker) -> AnswerJournal:  # type: ignore[no-untyped-def]
+    """A journal whose flush only notes the texts of the committed answers in ``sent``."""
+    journal = AnswerJournal(owner="test")
+    journal.bind(sessionmaker, None, owner="test", shared=False)
+
+    async def flush(bot: Any, ctx: Any, **_: Any) -> dict[int, Any]:  # noqa: ARG001
+        sent.extend(r.method.text for r in ctx.committed)
+        ctx.committed = []
+        return {}
+
+    journal.flush = flush  # type: ignore[method-assign]
+    return journal
 
 
 def test_a_deferred_send_gives_back_no_message_id():
@@ -113,8 +127,8 @@ async def test_answers_are_committed_with_the_done_mark_and_confirmed_later(sess
 
 
 async def test_a_rollback_drops_the_answers_of_the_undone_work(sessionmaker):
-    journal = AnswerJournal(owner="test")
-    journal.bind(sessionmaker, None, owner="test", shared=False)
+    sent: list[str] = []
+    journal = _journal_sending_into(sent, sessionmaker)
     row = await pending_inbound(sessionmaker, 13)
     journal.confirmed = [(999, 1)]  # rides on the commit below, after the rollback
 
@@ -125,15 +139,34 @@ async def test_a_rollback_drops_the_answers_of_the_undone_work(sessionmaker):
         assert journal.confirmed == [(999, 1)]
         await _defer(journal, SendMessage(chat_id=5, text="the refusal"))
 
-    sent: list[str] = []
-
-    async def flush(bot: Any, ctx: Any, **_: Any) -> dict[int, Any]:
-        sent.extend(r.method.text for r in ctx.committed)
-        ctx.committed = []
-        return {}
-
-    journal.flush = flush  # type: ignore[method-assign]
     await DbSessionMiddleware(sessionmaker, journal)(handler, object(), {"inbound_id": row, "bot": _Bot()})
     assert sent == ["the refusal"]
     assert await _recorded(sessionmaker) == [(row, 2, "SendMessage")]
     assert journal.confirmed == []  # written with the update's commit
+
+
+async def test_a_commit_that_keeps_the_update_pending_records_no_answer(sessionmaker):
+    """Before slow work (bot.middlewares.commit_keep_pending): the answers deferred so
+    far are not recorded (the update, still pending, would be handled again after a
+    crash and answer again); they go with the final commit, in order, with the
+    done-mark.  Confirmations waiting ride on it."""
+    sent: list[str] = []
+    journal = _journal_sending_into(sent, sessionmaker)
+    row = await pending_inbound(sessionmaker, 14)
+    journal.confirmed = [(999, 1)]
+
+    async def handler(event: Any, data: dict[str, Any]) -> None:  # noqa: ARG001
+        session = data["session"]
+        await _defer(journal, SendMessage(chat_id=5, text="summary"))
+        await commit_keep_pending(session)
+        assert await _recorded(sessionmaker) == []
+        assert journal.confirmed == []  # written with it
+        async with sessionmaker() as s:
+            assert await s.scalar(select(InboundUpdate.status).where(InboundUpdate.id == row)) == InboundStatus.pending
+        await _defer(journal, SendMessage(chat_id=5, text="files"))
+
+    await DbSessionMiddleware(sessionmaker, journal)(handler, object(), {"inbound_id": row, "bot": _Bot()})
+    assert sent == ["summary", "files"]
+    assert await _recorded(sessionmaker) == [(row, 1, "SendMessage"), (row, 2, "SendMessage")]
+    async with sessionmaker() as s:
+        assert await s.scalar(select(InboundUpdate.status).where(InboundUpdate.id == row)) == InboundStatus.done

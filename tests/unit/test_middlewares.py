@@ -1,4 +1,5 @@
-"""The update's session: how it marks its inbound row done, and how it closes."""
+"""The update's session: how it marks its inbound row done (or, committing before
+slow work, leaves it pending), and how it closes."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from bot.middlewares import _MARK_DONE, DbSessionMiddleware, UpdateAlreadyDone
+from bot.middlewares import _MARK_DONE, DbSessionMiddleware, UpdateAlreadyDone, commit_keep_pending
 from models import InboundStatus, InboundUpdate, User, utcnow
 from models.database import create_engine, runs_in_place
 from tests.factories import pending_inbound
@@ -90,3 +91,56 @@ async def test_an_update_finished_by_another_process_commits_nothing(sessionmake
     async with sessionmaker() as s:
         assert await s.scalar(select(User.id).where(User.telegram_id == 79)) is None
         assert await s.scalar(select(InboundUpdate.status).where(InboundUpdate.id == row_id)) == InboundStatus.done
+
+
+async def _status(sessionmaker, row_id: int) -> InboundStatus:  # type: ignore[no-untyped-def]
+    async with sessionmaker() as s:
+        return await s.scalar(select(InboundUpdate.status).where(InboundUpdate.id == row_id))  # type: ignore[return-value]
+
+
+async def test_a_commit_before_slow_work_leaves_the_update_pending(sessionmaker):
+    """commit_keep_pending (a report's files about to render): the work so far is
+    committed and the writer freed, the update stays pending; the handler's final
+    commit marks it done with the rest.  Killed in between, the update would be
+    handled again (tests/e2e/test_durability.py kills a real process there)."""
+    row_id = await pending_inbound(sessionmaker, 6)
+    seen: dict[str, Any] = {}
+
+    async def handler(event: Any, data: dict[str, Any]) -> None:  # noqa: ARG001
+        session = data["session"]
+        session.add(User(telegram_id=80, first_name="before"))
+        await commit_keep_pending(session)
+        assert not session.in_transaction()
+        # The slow work: meanwhile another update writes (on SQLite the one writer is free).
+        async with sessionmaker() as other:
+            other.add(User(telegram_id=81, first_name="meanwhile"))
+            await other.commit()
+            seen["before"] = await other.scalar(select(User.first_name).where(User.telegram_id == 80))
+        seen["status"] = await _status(sessionmaker, row_id)
+        await commit_keep_pending(session)  # nothing open: nothing to commit
+        session.add(User(telegram_id=82, first_name="after"))
+
+    await DbSessionMiddleware(sessionmaker)(handler, object(), {"inbound_id": row_id})
+    assert seen == {"before": "before", "status": InboundStatus.pending}
+    assert await _status(sessionmaker, row_id) == InboundStatus.done
+    async with sessionmaker() as s:
+        assert set(await s.scalars(select(User.telegram_id).where(User.telegram_id >= 80))) == {80, 81, 82}
+
+
+async def test_a_handler_failing_after_a_commit_that_kept_it_pending_is_not_done(sessionmaker):
+    """What the early commit wrote stays (it must be safe to write again); the
+    update stays pending for its next attempt."""
+    row_id = await pending_inbound(sessionmaker, 7)
+
+    async def handler(event: Any, data: dict[str, Any]) -> None:  # noqa: ARG001
+        data["session"].add(User(telegram_id=83, first_name="kept"))
+        await commit_keep_pending(data["session"])
+        data["session"].add(User(telegram_id=84, first_name="undone"))
+        await data["session"].flush()
+        raise RuntimeError("the rendering failed")
+
+    with pytest.raises(RuntimeError):
+        await DbSessionMiddleware(sessionmaker)(handler, object(), {"inbound_id": row_id})
+    assert await _status(sessionmaker, row_id) == InboundStatus.pending
+    async with sessionmaker() as s:
+        assert set(await s.scalars(select(User.telegram_id).where(User.telegram_id >= 83))) == {83}
