@@ -31,18 +31,17 @@ sent at once, unrecorded, after what was deferred before it.
 What a handler gets back from a deferred send is a placeholder without a
 ``message_id`` (reading one raises ``AttributeError``).  A handler that needs
 the real message (to edit it later) sends with :func:`send_now` (see there
-for what a crash around it does); a chat action and the reads are sent at
-once as before (committing first).  A button's answer is deferred like the
+for what a crash around it does).  A button's answer is deferred like the
 rest (the spinner stops when the handler is done); one after a restart is
 too old for Telegram and its refusal is only logged.
 
 A commit in the middle of a handler (its own ``session.commit()``, a
-:func:`send_now`, a request sent at once) marks the update done there: after
-a crash the update is not handled again, so what the handler would have done
-after that commit is lost, never repeated.  Before slow work of its own a
-handler commits with ``bot.middlewares.commit_keep_pending`` instead (no
-answer recorded, the update left pending: a crash during the work has it
-handled again), and says the work is under way with :func:`send_progress`.
+:func:`send_now`) marks the update done there: after a crash the update is
+not handled again, so what the handler would have done after it is lost,
+never repeated.  A request that is not an answer (a read such as getMe, a
+chat action, a command list: :func:`send_aside`) and a handler's slow work
+commit with ``bot.middlewares.commit_keep_pending`` instead: no answer is
+recorded, the update stays pending, and a crash meanwhile has it handled again.
 
 When an answer fails for good (retries exhausted, or Telegram refused it),
 the failure is logged with the update id, the person is told "could not
@@ -189,12 +188,11 @@ async def send_now(method: TelegramMethod[TelegramType]) -> TelegramType:
         _want_result.reset(token)
 
 
-async def send_progress(method: TelegramMethod[Any]) -> bool:
-    """Send ``method``, a note that slow work is under way (a button's "Preparing the
-    report…"), at once, unrecorded, ahead of the answers deferred before it, after a
-    ``commit_keep_pending`` (the update stays pending).  A re-run after a crash sends
-    it again (a button's second answer, too old for Telegram, is only logged).  A
-    failure is logged, not raised: the work goes on.  Whether Telegram took it."""
+async def send_aside(method: TelegramMethod[Any]) -> bool:
+    """Send ``method``, not one of the update's answers (a button's "Preparing the report…",
+    a chat's command list), at once, unrecorded, after a ``commit_keep_pending`` (see the
+    module).  A re-run after a crash sends it again (a button's second answer, too old
+    for Telegram, is only logged).  A failure is logged, not raised.  Whether it went."""
     session = current_session.get()
     if session is not None:
         await commit_keep_pending(session)
@@ -202,7 +200,7 @@ async def send_progress(method: TelegramMethod[Any]) -> bool:
     try:
         await method
     except (TelegramAPIError, OSError, TimeoutError) as exc:  # OutcomeUnknown too (a TelegramNetworkError)
-        log.info("a progress note (%s) was not sent: %s: %s", method.__api_method__, type(exc).__name__,
+        log.info("a request aside (%s) was not sent: %s: %s", method.__api_method__, type(exc).__name__,
                  getattr(exc, "message", exc))
         return False
     finally:
@@ -427,12 +425,17 @@ class AnswerJournal(BaseRequestMiddleware):
                 await session.commit()
                 results = await self.flush(bot, ctx, raise_for=request)
                 return results[request.seq]
-        # Sent at once: commit first (no lock held across the network); an upload
-        # not recorded (its file at a URL, or too big) goes after the answers
-        # deferred before it.
+        # Sent at once: commit first (no lock held across the network).  A request that is
+        # not an answer (a read such as getMe, a chat action) leaves the update pending: the
+        # answers deferred so far wait for its final commit, and a crash meanwhile loses none.
+        # An upload not recorded (its file at a URL, or too big) goes after those answers.
+        if not deferrable(method):
+            if session.in_transaction():
+                await (commit_keep_pending(session) if ctx is not None else session.commit())
+            return await make_request(bot, method)
         if session.in_transaction() or (ctx is not None and ctx.uncommitted):
             await session.commit()
-        if ctx is not None and ctx.committed and deferrable(method):
+        if ctx is not None and ctx.committed:
             await self.flush(bot, ctx)
         return await make_request(bot, method)
 

@@ -13,8 +13,8 @@ from collections.abc import Collection
 
 from aiogram import Bot
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.answers import send_aside
 from bot.i18n import PoI18n
 from bot.services import users as user_service
 from models import Role, User
@@ -71,10 +71,16 @@ def default_list_fits(i18n: PoI18n, locale: str, language_code: str | None, role
 async def set_chat_commands(
     bot: Bot, i18n: PoI18n, chat_id: int, locale: str, roles: Collection[Role] = ()
 ) -> None:
-    await bot.set_my_commands(commands_for(i18n, locale, roles), scope=BotCommandScopeChat(chat_id=chat_id))
+    """The chat's own command list, at once and aside from the update's answers
+    (``bot.answers.send_aside``): no transaction stays open across the request, and
+    the update is not marked done by it, so a process killed while it is in flight
+    leaves the update to be handled again and its answers are not lost (a list that
+    did not reach Telegram is only logged: the menu buttons work without it)."""
+    await send_aside(bot.set_my_commands(commands_for(i18n, locale, roles),
+                                         scope=BotCommandScopeChat(chat_id=chat_id)))
 
 
-async def newcomer_commands(bot: Bot, i18n: PoI18n, session: AsyncSession, chat_id: int, user: User,
+async def newcomer_commands(bot: Bot, i18n: PoI18n, chat_id: int, user: User,
                             language_code: str | None) -> None:
     """A newcomer's first update (``/start`` or their first words): their chat gets a list
     of its own only when the one Telegram shows by their language code is not in their
@@ -82,5 +88,4 @@ async def newcomer_commands(bot: Bot, i18n: PoI18n, session: AsyncSession, chat_
     roles = user_service.staff_roles(user)
     if user.locale is None or default_list_fits(i18n, user.locale, language_code, roles):
         return
-    await session.commit()  # the request goes at once: no transaction open across it
     await set_chat_commands(bot, i18n, chat_id, user.locale, roles)

@@ -43,13 +43,15 @@ async def start_with_invite(
     grant = await redeem_invite(session, user, command.args or "")
     if user.locale is None:
         user.locale = i18n.current_locale
-    await session.commit()
     await state.clear()
-    await set_chat_commands(bot, i18n, message.chat.id, user.locale, user_service.staff_roles(user))
     # The place by its name (站前小区2号楼), as the person knows it; the code is for the office.
     scope = await places.name_of(session, grant.scope_type, grant.scope_id, user.locale or i18n.current_locale)
     await show_menu(message, user, _("Welcome! You are now registered as {role} ({scope}).").format(
         role=role_label(grant.role), scope=esc(grant.scope_code if scope == "?" else scope)))
+    # The invite is used once: its redemption, the update's done-mark and the welcome are
+    # one commit (a crash after it sends the welcome at the next start), then the list.
+    await session.commit()
+    await set_chat_commands(bot, i18n, message.chat.id, user.locale, user_service.staff_roles(user))
 
 
 async def start(message: Message, user: User, state: FSMContext, session: AsyncSession, i18n: PoI18n,
@@ -68,7 +70,7 @@ async def start(message: Message, user: User, state: FSMContext, session: AsyncS
         i18n.ctx_locale.set(spoken)
         first = True
     if first:
-        await newcomer_commands(bot, i18n, session, message.chat.id, user, language_code)
+        await newcomer_commands(bot, i18n, message.chat.id, user, language_code)
     if needs_home(user):
         await ask_place(message, state, session, i18n.current_locale, user, settings,
                         intro=welcome() if user.registered_at is None else None)
@@ -86,7 +88,6 @@ async def language_chosen(
     bot: Bot, i18n: PoI18n, settings: Settings,
 ) -> None:
     user_service.set_locale(user, callback_data.locale)
-    await session.commit()
     i18n.ctx_locale.set(user.locale)  # answer in the language just chosen
     await query.answer()
     if query.message is not None:

@@ -35,7 +35,7 @@ async def anything_else(message: Message, user: User, state: FSMContext, session
         if user.locale is None:
             user.locale = i18n.current_locale
         if user_service.created_now(session, user):  # their first words, before any /start
-            await newcomer_commands(bot, i18n, session, message.chat.id, user,
+            await newcomer_commands(bot, i18n, message.chat.id, user,
                                     message.from_user.language_code if message.from_user else None)
         elif (user_service.needs_privacy_consent(user) and event_update is not None
               and await privacy.notice_just_above(session, bot.id, message.chat.id, event_update.update_id,

@@ -90,8 +90,7 @@ async def menu_pressed(query: CallbackQuery, session: AsyncSession, user: User) 
 
 async def invite(query: CallbackQuery, session: AsyncSession, user: User, bot: Bot) -> None:
     token = await family.create_invite(session, user, utcnow())
-    await session.commit()
-    me = await bot.get_me()
+    me = await bot.me()  # asked of Telegram once per process; the invite is committed with the answers
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.answer(_("Send this link to your family member. It works once, for 24 hours; "

@@ -30,7 +30,7 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.answers import send_progress
+from bot.answers import send_aside
 from bot.config import Settings
 from bot.i18n import PoI18n
 from bot.middlewares import commit_keep_pending
@@ -137,7 +137,7 @@ async def period_pressed(query: CallbackQuery, callback_data: ReportCb, session:
                                  callback_data.period, locale, utcnow())
     # Shown now, not when the files are ready (bot/answers.py defers answers to the end);
     # the update stays pending until they are sent (a re-run after a crash shows it again).
-    await send_progress(query.answer(_("Preparing the report…")))
+    await send_aside(query.answer(_("Preparing the report…")))
     await send_report(bot, session, query.from_user.id, report, files_only=callback_data.action == "files")
 
 

@@ -170,3 +170,38 @@ async def test_a_commit_that_keeps_the_update_pending_records_no_answer(sessionm
     assert await _recorded(sessionmaker) == [(row, 1, "SendMessage"), (row, 2, "SendMessage")]
     async with sessionmaker() as s:
         assert await s.scalar(select(InboundUpdate.status).where(InboundUpdate.id == row)) == InboundStatus.done
+
+
+async def test_a_read_sent_at_once_leaves_the_update_pending_and_its_answers_unrecorded(sessionmaker):
+    """A request that is not an answer (getMe, a chat action, a command list) goes at once,
+    after a commit that frees the connection but keeps the update pending: killed while it
+    is in flight, the process would leave the update to be handled again, and the answers
+    deferred before it (not yet recorded) are not lost: they go with the final commit."""
+    from aiogram.methods import GetMe, SendChatAction
+
+    sent: list[str] = []
+    journal = _journal_sending_into(sent, sessionmaker)
+    row = await pending_inbound(sessionmaker, 15)
+    at_once: list[str] = []
+
+    async def telegram(bot: Any, method: Any) -> Any:  # noqa: ARG001
+        at_once.append(method.__api_method__)
+        async with sessionmaker() as s:  # the connection is free, the update still pending
+            assert await s.scalar(select(InboundUpdate.status).where(InboundUpdate.id == row)) == InboundStatus.pending
+        assert await _recorded(sessionmaker) == []
+        return True
+
+    async def handler(event: Any, data: dict[str, Any]) -> None:  # noqa: ARG001
+        session = data["session"]
+        await _defer(journal, SendMessage(chat_id=5, text="before"))
+        await session.execute(select(InboundUpdate.id))  # a transaction open, as a handler's reads make
+        await journal(telegram, _Bot(), GetMe())  # type: ignore[arg-type]
+        await journal(telegram, _Bot(), SendChatAction(chat_id=5, action="typing"))  # type: ignore[arg-type]
+        await _defer(journal, SendMessage(chat_id=5, text="after"))
+
+    await DbSessionMiddleware(sessionmaker, journal)(handler, object(), {"inbound_id": row, "bot": _Bot()})
+    assert at_once == ["getMe", "sendChatAction"]
+    assert sent == ["before", "after"]
+    assert await _recorded(sessionmaker) == [(row, 1, "SendMessage"), (row, 2, "SendMessage")]
+    async with sessionmaker() as s:
+        assert await s.scalar(select(InboundUpdate.status).where(InboundUpdate.id == row)) == InboundStatus.done
