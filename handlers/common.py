@@ -90,7 +90,7 @@ async def language_chosen(
     user_service.set_locale(user, callback_data.locale)
     i18n.ctx_locale.set(user.locale)  # answer in the language just chosen
     await query.answer()
-    if query.message is not None:
+    if isinstance(query.message, Message):  # not one too old to reach (InaccessibleMessage)
         await query.message.edit_text(_("Language: {name}").format(name=LOCALE_NAMES[user.locale]))
     await set_chat_commands(bot, i18n, query.from_user.id, user.locale, user_service.staff_roles(user))
     if needs_home(user) and isinstance(query.message, Message):
