@@ -13,6 +13,7 @@ from bot.i18n import PoI18n
 from bot.services import privacy
 from bot.services import users as user_service
 from handlers.commands import newcomer_commands
+from handlers.labels import menu_labels
 from handlers.resident import ask_place, found_by_words, needs_home, remind_consent, welcome
 from models import User, utcnow
 
@@ -39,7 +40,7 @@ async def anything_else(message: Message, user: User, state: FSMContext, session
                                     message.from_user.language_code if message.from_user else None)
         elif (user_service.needs_privacy_consent(user) and event_update is not None
               and await privacy.notice_just_above(session, bot.id, message.chat.id, event_update.update_id,
-                                                  utcnow())):
+                                                  utcnow(), not_words=menu_labels(i18n))):
             await remind_consent(message)
             return
         if await found_by_words(message, state, session, i18n.current_locale, user):

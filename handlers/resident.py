@@ -255,7 +255,7 @@ async def _offer_earlier_words(message: Message, user: User, state: FSMContext, 
     """Their words from before the notice, as an unsent request: ✅ Send or ❌ Cancel."""
     if message.bot is None:
         return
-    words = await privacy.words_before_consent(session, user, message.bot.id)
+    words = await privacy.words_before_consent(session, user, message.bot.id, not_words=labels.menu_labels())
     if not words or await cases.pending_draft(session, user) is not None:
         return
     try:

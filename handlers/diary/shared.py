@@ -4,7 +4,6 @@ files, and the refusal texts for the handlers that recover on their own."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -14,10 +13,9 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import BaseFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, TelegramObject
-from babel.support import LazyProxy
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import SUPPORTED_LOCALES, Settings
+from bot.config import Settings
 from bot.i18n import PoI18n
 from bot.services import diary
 from bot.services.access import is_field_worker
@@ -26,6 +24,7 @@ from bot.services.errors import DomainError
 from handlers.diary import ui
 from handlers.diary.ui import DiaryCb, DiaryStates
 from handlers.filters import UserFilter
+from handlers.labels import menu_labels
 from handlers.refusal import error_text
 from handlers.routing import on_press
 from models import DiaryMediaKind, User, utcnow
@@ -34,28 +33,6 @@ FILE_KINDS = ("photo", "voice", "audio", "video", "video_note", "document")
 BUILDINGS_PAGE = 8  # buildings per page of a picker
 
 # ------------------------------------------------------------------ filters
-
-_label_cache: dict[int, frozenset[str]] = {}
-
-
-def menu_labels(i18n: PoI18n) -> frozenset[str]:
-    """Every reply-keyboard label of every handler module, in every language:
-    a worker tapping a menu button is never taken for a note."""
-    cached = _label_cache.get(id(i18n))
-    if cached is not None:
-        return cached
-    msgids: set[str] = set()
-    for name, module in list(sys.modules.items()):
-        if name == "handlers" or name.startswith("handlers."):
-            for value in list(vars(module).values()):
-                if isinstance(value, LazyProxy):
-                    args = object.__getattribute__(value, "_args")
-                    if args and isinstance(args[0], str):
-                        msgids.add(args[0])
-    labels = frozenset(msgids | {i18n.gettext(m, locale=loc) for m in msgids for loc in SUPPORTED_LOCALES})
-    _label_cache[id(i18n)] = labels
-    return labels
-
 
 class NotMenuLabel(BaseFilter):
     async def __call__(self, message: Message, i18n: PoI18n | None = None, **_: Any) -> bool:

@@ -423,12 +423,17 @@ async def test_a_strangers_burst_gets_the_notice_once_then_a_short_line(running,
     assert "您的信息和您的权利" in again[-1].text
     after_start = await p.send("在吗")  # words after a command: the notice is not just above as words were
     assert "您的信息和您的权利" in after_start[-1].text
+    helped = await p.send("❓ 帮助")  # a menu button typed (or tapped from an old keyboard): its own answer
+    assert "您的信息和您的权利" not in helped[-1].text
+    after_help = await p.send("还有电梯")  # the help is just above, not the notice: the notice again
+    assert "您的信息和您的权利" in after_help[-1].text
     short = await p.send("谢谢")
     await p.tap_in(short[-1], "✅ 同意")
     await p.send("站前 2号")
     await p.tap("🏠 站前小区2号楼")
     offer = (await p.send("跳过"))[-1].text or ""
-    assert all(w in offer for w in ("我家水管漏水了", "能帮忙吗", "谢谢")) and "/start" not in offer
+    assert all(w in offer for w in ("我家水管漏水了", "能帮忙吗", "还有电梯", "谢谢")) and "/start" not in offer
+    assert "帮助" not in offer  # a button is not her words
 
 
 async def test_what_a_stranger_wrote_before_agreeing_is_offered_back_once(running, demo_sessionmaker):

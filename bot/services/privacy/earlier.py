@@ -11,6 +11,7 @@ nothing is sent, or kept in a case, unless they do.  docs/privacy.md says so.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select
@@ -27,9 +28,11 @@ WITHIN = timedelta(hours=24)
 MAX_MESSAGES = 5
 
 
-async def words_before_consent(session: AsyncSession, user: User, bot_id: int) -> list[str]:
+async def words_before_consent(session: AsyncSession, user: User, bot_id: int, *,
+                               not_words: Collection[str] = frozenset()) -> list[str]:
     """The texts ``user`` sent the bot ``bot_id`` in private before agreeing to the privacy
-    notice (in the day before, commands left out), oldest first; [] until they have agreed.
+    notice (in the day before, commands and ``not_words`` left out: the menu's buttons they
+    tapped), oldest first; [] until they have agreed.
     (By bot, chat and update id: the stored updates' index, not a scan of all of them.)"""
     agreed = user.privacy_consent_at
     if agreed is None:
@@ -45,7 +48,7 @@ async def words_before_consent(session: AsyncSession, user: User, bot_id: int) -
     for payload in payloads:
         message = json.loads(payload).get("message") or {}
         text = (message.get("text") or "").strip()
-        if text and not text.startswith("/"):
+        if text and not text.startswith("/") and text not in not_words:
             words.append(text)
     return words[-MAX_MESSAGES:]
 
@@ -63,10 +66,11 @@ _PREVIOUS = DirectStatement(
 
 
 async def notice_just_above(session: AsyncSession, bot_id: int, chat_id: int, update_id: int,
-                            now: datetime) -> bool:
+                            now: datetime, *, not_words: Collection[str] = frozenset()) -> bool:
     """Whether this chat's update before update ``update_id`` came within
-    :data:`NOTICE_FRESH` and was words (text or media, not a command nor a press): someone
-    who has not agreed was answered it with the privacy notice, which is just above."""
+    :data:`NOTICE_FRESH` and was words (text or media, not a command, a press nor one of
+    ``not_words``, the menu's buttons, which have answers of their own): someone who has
+    not agreed was answered it with the privacy notice, which is just above."""
     payload = (await _PREVIOUS.run(session, {"bot_id": bot_id, "chat_id": chat_id, "update_id": update_id,
                                              "since": now - NOTICE_FRESH})).scalar()
     if payload is None:
@@ -75,4 +79,4 @@ async def notice_just_above(session: AsyncSession, bot_id: int, chat_id: int, up
     if not isinstance(message, dict):
         return False
     text = message.get("text")
-    return not (isinstance(text, str) and text.startswith("/"))
+    return not (isinstance(text, str) and (text.startswith("/") or text.strip() in not_words))
