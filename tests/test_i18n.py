@@ -66,6 +66,13 @@ def test_traditional_is_not_simplified() -> None:
     assert differing > len([m for m in hans if m.id]) * 0.6
 
 
+def test_traditional_quotes_with_corner_brackets() -> None:
+    """Traditional Chinese quotes a button's name or someone's words 「like this」, as
+    its readers write (Simplified keeps “”): a converter leaves the curly quotes."""
+    curly = [m.id for m in _catalog("zh-Hant") if m.id and m.string and ("“" in m.string or "”" in m.string)]
+    assert not curly, curly
+
+
 def test_catalogues_load_through_aiogram_i18n() -> None:
     i18n = create_i18n("zh-Hans")
     assert i18n.gettext("Skip", locale="zh-Hans") == "跳过"
