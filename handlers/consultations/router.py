@@ -12,6 +12,7 @@ it), or taps ✍️ and writes.  Everything is checked by the services.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.i18n import PoI18n
+from bot.middlewares import commit_keep_pending
 from bot.services import broadcasts, consultations, reports
 from bot.services.errors import Conflict, DomainError
 from bot.services.escape import esc
@@ -60,7 +62,11 @@ async def show_results(query: CallbackQuery, callback_data: CqCb, session: Async
         return
     await query.message.answer(consultations.result_text(_, res, settings.tz))
     if res.choices:
-        image = reports.render_counts_png(res.question[:60], res.choices, res.counts)
+        # Off the event loop (the first chart loads matplotlib: over a second on the VM,
+        # every chat stalled meanwhile), with no transaction open and the update still
+        # pending (a crash meanwhile has it shown again: bot.middlewares.commit_keep_pending).
+        await commit_keep_pending(session)
+        image = await asyncio.to_thread(reports.render_counts_png, res.question[:60], res.choices, res.counts)
         await query.message.answer_photo(BufferedInputFile(image, f"consultation-{res.id}.png"))
 
 

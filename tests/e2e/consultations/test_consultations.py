@@ -7,10 +7,12 @@ the emulator."""
 from __future__ import annotations
 
 import re
+import threading
 from datetime import timedelta
 
 from sqlalchemy import select
 
+from bot.services import reports
 from bot.services.l10n import translator
 from models import Building, Consultation, ConsultationAnswer, ConsultationStatus, User, utcnow
 from tests.e2e.cases.helpers import NEIGHBOUR, RESIDENT, SECRETARY, person, run_job, zh
@@ -50,7 +52,7 @@ async def _ask(bot, secretary) -> int:  # type: ignore[no-untyped-def]
         return consultation.id
 
 
-async def test_three_residents_answer_one_changes_and_the_result_comes_back(bot):
+async def test_three_residents_answer_one_changes_and_the_result_comes_back(bot, monkeypatch):
     await _third_resident(bot)
     secretary = person(bot, SECRETARY)
     residents = [person(bot, RESIDENT), person(bot, NEIGHBOUR), person(bot, THIRD, "孙建国")]
@@ -98,8 +100,16 @@ async def test_three_residents_answer_one_changes_and_the_result_comes_back(bot)
             assert name not in r.text  # anonymous
     asker = await secretary.received("小区东门", after=after[secretary.id])
     assert "3 (100%)" in asker.text
+    render, rendered_on = reports.render_counts_png, []
+
+    def watched(*args):  # type: ignore[no-untyped-def]
+        rendered_on.append(threading.current_thread() is threading.main_thread())
+        return render(*args)
+
+    monkeypatch.setattr(reports, "render_counts_png", watched)
     answer = await secretary.tap_in(asker, zh("📊 Chart"))
     assert answer[-1].kind == "photo"
+    assert rendered_on == [False]  # off the event loop's thread (matplotlib's first load takes a second)
 
     async with bot.app.sessionmaker() as s:
         consultation = await s.get(Consultation, cid)
