@@ -442,3 +442,39 @@ async def test_a_report_killed_while_its_files_render_is_sent_by_the_next_run(
     assert len(notes) == 1  # the killed run's; the next run's came too late for Telegram
     assert [c.status for c in emulator.calls if c.method == "answerCallbackQuery"][-2:] == [200, 400]
     assert emulator.unknown_methods == []
+
+
+async def test_a_kill_while_a_request_aside_is_in_flight_loses_no_answer(emulator, sessionmaker, db_url, tmp_path):
+    """A Traditional Chinese newcomer's first words: her chat's command list goes first,
+    at once (it is not an answer), and Telegram holds it while the process dies.  The
+    update was not marked done by that request: the next run handles it again and she gets
+    the welcome and the privacy notice, once.  (Before, the request's commit marked the
+    update done and the welcome was never made.)"""
+    log = tmp_path / "bot.log"
+    newcomer = emulator.create_user(first_name="林", language_code="zh-tw")
+    proc = await _start_bot(emulator, db_url, log)
+    try:
+        # The default lists go out at start; then the next list, hers, is held.
+        await emulator.wait_for(lambda: emulator.commands({"type": "default"}, "en"), timeout=60)
+        held = emulator.faults.inject("setMyCommands", kind="delay", delay=30.0)
+        first = await emulator.send_text(newcomer, "你好，我家水管漏水了")
+        await emulator.wait_for(lambda: held.hits == 1, timeout=60)
+        assert await _statuses(sessionmaker) == {InboundStatus.pending: 1}
+    finally:
+        assert await end_process(proc, signal.SIGKILL) == -signal.SIGKILL
+    assert emulator.messages(newcomer.id) == []
+    held.remove()
+
+    proc = await _start_bot(emulator, db_url, log)
+    try:
+        await emulator.wait_for(lambda: len(emulator.messages(newcomer.id)) >= 1, timeout=60)
+        async with asyncio.timeout(30):
+            while await _statuses(sessionmaker) != {InboundStatus.done: 1}:  # noqa: ASYNC110 - another process's rows
+                await asyncio.sleep(0.05)
+    finally:
+        assert await end_process(proc, signal.SIGTERM) == 0, log.read_text(errors="replace")[-3000:]
+    [welcome] = emulator.messages(newcomer.id)
+    assert "您的資訊和您的權利" in (welcome.text or "") and "👋" in (welcome.text or "")
+    async with sessionmaker() as s:
+        attempts = await s.scalar(select(InboundUpdate.attempts).where(InboundUpdate.update_id == first.update_id))
+    assert attempts == 1  # handled again, once
