@@ -253,14 +253,14 @@ def summary_text(s: PatrolSummary, tz: ZoneInfo) -> str:
     lines = [_("⏹ Patrol ended. {start} – {end} ({duration})").format(
         start=hm(s.started_at, tz), end=hm(s.ended_at, tz) if s.ended_at else "…",
         duration=diary.texts.duration(_, s.minutes))]
-    lines.append(_("{visits} visits · {opinions} opinions · {problems} problems · {notes} notes").format(
+    lines.append(_("Visits {visits} · opinions {opinions} · problems {problems} · notes {notes}").format(
         visits=s.visits, opinions=s.opinions, problems=s.problems, notes=s.notes))
     if s.cases:
         lines.append(_("Cases opened: {count}").format(count=s.cases))
     if s.buildings:
         lines.append(_("Buildings: {names}").format(names=esc("、".join(s.buildings))))
     if s.notes:
-        lines.append(_("{count} notes are not tagged yet: tap a note below to tag it.").format(count=s.notes))
+        lines.append(_("Notes not tagged yet: {count}. Tap a note below to tag it.").format(count=s.notes))
     return "\n".join(lines)
 
 
