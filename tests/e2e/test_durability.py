@@ -312,6 +312,9 @@ async def test_an_upload_recorded_when_the_bot_is_killed_is_sent_by_the_next_run
     assert attempts == 0  # not handled again: only its answer was sent
 
 
+# Pacing (a second between a chat's answers) is another test's subject: a report is four
+# answers, and the dialogue before it a few more.
+UNPACED = {"ANSWER_CHAT_RATE": "1000"}
 SECRETARY_XS = 7000000002  # 新站社区's secretary in the demo district: reports of the community and its grids
 
 
@@ -373,7 +376,7 @@ async def test_a_report_killed_while_its_files_render_is_sent_by_the_next_run(
         pending there and the conversation ``awaiting`` as before, kill it; the last message
         id before the report, and the update's id."""
         gate.unlink(missing_ok=True)
-        proc = await _start_bot(emulator, db_url, log, **_held_rendering(gate))
+        proc = await _start_bot(emulator, db_url, log, **_held_rendering(gate), **UNPACED)
         try:
             before, update_id = await ask()
             await _rendering(gate)
@@ -389,7 +392,7 @@ async def test_a_report_killed_while_its_files_render_is_sent_by_the_next_run(
         return before, update_id
 
     async def the_next_run_sends_it(before: int, update_id: int) -> None:
-        proc = await _start_bot(emulator, db_url, log)
+        proc = await _start_bot(emulator, db_url, log, **UNPACED)
         try:
             await emulator.wait_for(lambda: len(_report(emulator, secretary, before)[2]) == 2, timeout=60)
             async with asyncio.timeout(30):  # the confirmations are written by the running bot
