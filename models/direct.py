@@ -146,7 +146,7 @@ class DirectStatement:
 def _bind_processor(type_: Any, dialect: Dialect) -> _Processor:
     """The column type's bind processor; for :class:`models.base.UTCDateTime` on SQLite the
     same text made by ``datetime.isoformat`` (in C) instead of SQLAlchemy's ``%`` formatting
-    (a third of the cost of writing a timestamp: every answer writes three)."""
+    of each field in Python (every answer writes three timestamps)."""
     generic = type_.dialect_impl(dialect).bind_processor(dialect)
     if not (isinstance(type_, UTCDateTime) and dialect.name == "sqlite" and _default_storage(dialect)):
         return generic
