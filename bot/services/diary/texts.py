@@ -83,12 +83,12 @@ def figures_line(_: Translate, fig: DiaryFigures) -> str:
     if not (fig.entries or fig.patrols or fig.cases_closed):
         return _("nothing logged")
     parts = [
-        _("{count} patrols ({duration})").format(count=fig.patrols, duration=duration(_, fig.patrol_minutes)),
-        _("{count} visits").format(count=fig.visits),
-        _("{count} opinions").format(count=fig.opinions),
-        _("{count} problems ({cases} made cases)").format(count=fig.problems, cases=fig.cases_opened),
-        _("{count} cases closed").format(count=fig.cases_closed),
+        _("patrols {count} ({duration})").format(count=fig.patrols, duration=duration(_, fig.patrol_minutes)),
+        _("visits {count}").format(count=fig.visits),
+        _("opinions heard {count}").format(count=fig.opinions),
+        _("problems {count} (cases made {cases})").format(count=fig.problems, cases=fig.cases_opened),
+        _("cases closed {count}").format(count=fig.cases_closed),
     ]
     if fig.notes:
-        parts.append(_("{count} untagged notes").format(count=fig.notes))
+        parts.append(_("untagged notes {count}").format(count=fig.notes))
     return " · ".join(parts)
