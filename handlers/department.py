@@ -18,7 +18,7 @@ from models import Role, User
 async def my_department(message: Message, session: AsyncSession, user: User, i18n: PoI18n) -> None:
     departments = await staff_service.my_departments(session, user, i18n.current_locale)
     await message.answer("\n".join(
-        _("<b>{name}</b>: {count} officers on the bot").format(name=esc(name), count=count)
+        _("<b>{name}</b>: officers on the bot {count}").format(name=esc(name), count=count)
         for name, count in departments))
 
 

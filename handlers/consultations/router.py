@@ -92,7 +92,7 @@ async def scope_pressed(query: CallbackQuery, callback_data: CqScopeCb, session:
         await state.set_state(ConsultForm.question)
         await state.set_data({"t": ref.type.value, "s": ref.id, "place": node.name, "n": n})
         await query.answer()
-        await edit_in_place(query, _("🗳 {place}: {n} residents on Telegram.").format(place=esc(node.name), n=n))
+        await edit_in_place(query, _("🗳 {place}: residents on Telegram: {n}.").format(place=esc(node.name), n=n))
         if isinstance(query.message, Message):
             await query.message.answer(_("Type the question to ask them."))
         return
@@ -163,7 +163,7 @@ async def _preview(message: Message, state: FSMContext, settings: Settings, clos
     await state.update_data(at=closes_at.timestamp())
     await state.set_state(ConsultForm.confirm)
     data = await state.get_data()
-    lines = [_("Ask {n} residents of {place}:").format(n=data.get("n", 0), place=esc(data.get("place", ""))),
+    lines = [_("Ask the residents of {place} ({n}):").format(n=data.get("n", 0), place=esc(data.get("place", ""))),
              f"<b>{esc(data.get('q', ''))}</b>"]
     lines += [f"• {esc(c)}" for c in data.get("c", [])] or [_("(open answers)")]
     lines.append(_("Closes at {when}. The answers are anonymous.").format(

@@ -70,7 +70,7 @@ async def ledger_building(query: CallbackQuery, callback_data: DiaryCb, session:
     if info.can_manage:
         rows.append([button(_("➕ Add a household"), "hadd", info.id)])
     rows.append([button(_("⬅️ Back"), "lg", info.grid_id)])
-    text = _("📚 {building}: {count} households on the ledger").format(building=esc(info.name), count=len(households))
+    text = _("📚 {building}: households on the ledger {count}").format(building=esc(info.name), count=len(households))
     for person in await org.building_people(session, user, info.id):  # its heads, its central households
         if person.role == Role.building_head:
             text += "\n" + _("🏢 Building head: {name}").format(name=esc(person.name))

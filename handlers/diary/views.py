@@ -65,7 +65,7 @@ async def day_screen(session: AsyncSession, settings: Settings, user: User, work
         lines.append(ui.entry_line(e, settings.tz, number))
     notes = sum(1 for e in view.entries if e.kind == EntryKind.note and not e.deleted)
     if view.own and notes:
-        lines.append(_("📝 {count} notes to tag: tap their numbers.").format(count=notes))
+        lines.append(_("📝 Notes to tag: {count}. Tap their numbers.").format(count=notes))
     rows: list[list[InlineKeyboardButton]] = []
     numbers = [button(f"{n}", "e", e.id) for n, e in shown]
     rows += [numbers[i:i + 5] for i in range(0, len(numbers), 5)]
@@ -108,7 +108,7 @@ async def grid_cb(query: CallbackQuery, callback_data: DiaryCb, session: AsyncSe
     rows: list[list[InlineKeyboardButton]] = []
     for w in view.workers:
         counts = " ".join(f"{diary.texts.KIND_ICONS[k]}{w.counts.get(k, 0)}" for k in EntryKind)
-        lines.append(_("{name}: {count} entries ({counts}), patrols: {patrols}").format(
+        lines.append(_("{name}: entries {count} ({counts}), patrols {patrols}").format(
             name=esc(w.name), count=w.entries, counts=counts, patrols=w.patrols))
         rows.append([button(f"📖 {w.name}", "day", w.worker_id, arg=day.isoformat())])
     rows.append(ui.day_nav("grid", view.grid_id, day, today_))
@@ -141,7 +141,7 @@ async def community_cb(query: CallbackQuery, callback_data: DiaryCb, session: As
     lines = [_("🏘️ {community}, {day}").format(community=esc(view.community), day=day.isoformat())]
     rows: list[list[InlineKeyboardButton]] = []
     for g in view.grids:
-        lines.append(_("{grid}: {count} entries, workers who logged: {logged}/{workers}").format(
+        lines.append(_("{grid}: entries {count}, workers who logged {logged}/{workers}").format(
             grid=esc(g.grid), count=g.entries, logged=g.workers_logged, workers=g.workers))
         rows.append([button(f"👥 {g.grid}", "grid", g.grid_id, arg=day.isoformat())])
     rows.append(ui.day_nav("com", view.community_id, day, today_))

@@ -98,7 +98,7 @@ def summary_lines(_: Translate, report: Report) -> list[str]:
           "{open}").format(sent=c.sent, accepted=c.accepted, closed=c.completed, withdrawn=c.withdrawn, open=c.open),
         checked("completion") + " · " + _("closed {closed} of {due} due").format(closed=c.completed, due=c.due),
         checked("on_time") + " · " + checked("rework"),
-        _("Satisfaction {mean} · {ratings} ratings · {comments} comments").format(
+        _("Satisfaction {mean} · ratings {ratings} · comments {comments}").format(
             mean="–" if c.satisfaction_mean is None else f"{c.satisfaction_mean:.2f}/5", ratings=c.ratings,
             comments=c.comments) + " · " + checked("satisfied"),
         _("Median time to accept {accept} · to close {close}").format(

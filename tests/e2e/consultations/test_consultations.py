@@ -43,7 +43,7 @@ async def _ask(bot, secretary) -> int:  # type: ignore[no-untyped-def]
     answer = await secretary.send("同意\n反对\n无所谓")
     assert zh("When does it close? Tap one, or type a time like 12-24 18:00.") in answer[-1].text
     answer = await secretary.tap(zh("In {n} days").format(n=3))
-    assert zh("Ask {n} residents of {place}:").format(n=3, place="新站社区") in answer[-1].text
+    assert zh("Ask the residents of {place} ({n}):").format(n=3, place="新站社区") in answer[-1].text
     answer = await secretary.tap(zh("✅ Send"))
     assert answer[-1].text.startswith("✅") and "3" in answer[-1].text
     async with bot.app.sessionmaker() as s:
