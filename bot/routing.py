@@ -232,15 +232,7 @@ def _command_prefix(command: Command) -> Quick:
     """A command filter's first question: does the text start with one of its prefixes?
     (The same test as ``handlers.routers._reject_non_commands_early``.)"""
     prefixes = command.prefix
-
-    def starts_like_a_command(event: Any, _language: Language) -> bool:
-        text = getattr(event, "text", None) or getattr(event, "caption", None)
-        if not text:
-            return True  # aiogram decides
-        first = text.lstrip()[:1]
-        return bool(first) and first in prefixes
-
-    return starts_like_a_command
+    return lambda event, _language: _may_be_command(event, prefixes)
 
 
 def _leading(handler: HandlerObject, observer: TelegramEventObserver, path: tuple[Router, ...]) -> _Entry:
@@ -359,11 +351,11 @@ class _Plan:
 
 
 def _may_be_command(event: Any, prefixes: str) -> bool:
-    """Whether one of the commands may take ``event``: as each command's
-    ``starts_like_a_command`` answers, for any of their prefixes."""
+    """Whether a command with these prefixes may take ``event`` (a command filter's first
+    question, and the plan's for all its commands at once, their prefixes together)."""
     text = getattr(event, "text", None) or getattr(event, "caption", None)
     if not text:
-        return True
+        return True  # aiogram decides
     first = text.lstrip()[:1]
     return bool(first) and first in prefixes
 

@@ -80,13 +80,12 @@ def agree_keyboard(agree: CallbackData | None = None) -> InlineKeyboardMarkup:
     stranger's every message is answered with it (issue 15), and nothing changes a markup
     once it is built."""
     text = _("✅ I agree")
-    if agree is None:
-        markup = _AGREE.get(text)
-        if markup is None:
-            markup = _AGREE[text] = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
-                text=text, callback_data=PrivacyCb(action="agree").pack())]])
-        return markup
-    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text=text, callback_data=agree.pack())]])
+    if agree is not None:
+        return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text=text, callback_data=agree.pack())]])
+    markup = _AGREE.get(text)
+    if markup is None:
+        markup = _AGREE[text] = agree_keyboard(PrivacyCb(action="agree"))
+    return markup
 
 
 _AGREE: dict[str, InlineKeyboardMarkup] = {}  # by the button's text: one per language
