@@ -141,10 +141,19 @@ class InboundObserver:
         # In text logs aiogram's own line per update says as much; the structured one is for JSON.
         self.log_updates = settings.log_format == "json"
         self._failed: set[int] = set()
+        # Each update type's labelled series, looked up once (``labels()`` takes a lock and
+        # builds a key on every call; these run for every update).
+        self._series: dict[tuple[str, str], Any] = {}
+
+    def _of(self, metric: Any, name: str, kind: str) -> Any:
+        series = self._series.get((name, kind))
+        if series is None:
+            series = self._series[(name, kind)] = metric.labels(kind)
+        return series
 
     def received(self, payloads: list[dict[str, Any]]) -> None:
         for p in payloads:
-            self.metrics.updates_received.labels(update_type(p)).inc()
+            self._of(self.metrics.updates_received, "received", update_type(p)).inc()
 
     def failed(self, update_id: int) -> None:
         self._failed.add(update_id)
@@ -154,8 +163,11 @@ class InboundObserver:
         update_id = payload.get("update_id")
         failed = update_id in self._failed
         self._failed.discard(update_id)  # type: ignore[arg-type]
-        (self.metrics.updates_failed if failed else self.metrics.updates_handled).labels(kind).inc()
-        self.metrics.update_seconds.labels(kind).observe(seconds)
+        if failed:
+            self._of(self.metrics.updates_failed, "failed", kind).inc()
+        else:
+            self._of(self.metrics.updates_handled, "handled", kind).inc()
+        self._of(self.metrics.update_seconds, "seconds", kind).observe(seconds)
         if self.log_updates and update_log.isEnabledFor(logging.INFO):
             update_log.info("update %s %s", update_id, "failed" if failed else "handled",
                             extra={"update_id": update_id, "chat": self.hash_chat(chat), "type": kind,

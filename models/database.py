@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from models.sqlite_inline import inline_creator
+from models.sqlite_inline import DRIVER, InPlaceSession, inline_creator
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -42,14 +42,15 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
         # Statements run on the event loop's thread, without aiosqlite's
         # worker-thread hand-off (see models/sqlite_inline.py).
         path = url.database
+        in_place = bool(path and path != ":memory:" and not url.query)
         options: dict[str, Any] = (
-            {"async_creator": inline_creator(path, timeout=30)}
-            if path and path != ":memory:" and not url.query
-            else {"connect_args": {"timeout": 30}}
+            {"creator": inline_creator(path, timeout=30)} if in_place else {"connect_args": {"timeout": 30}}
         )
+        if in_place:
+            url = url.set(drivername=f"sqlite+{DRIVER}")
         engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60,
                                      hide_parameters=True, **options)
-        if "async_creator" in options:
+        if in_place:
             _IN_PLACE.add(engine.sync_engine)
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -67,6 +68,8 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    if runs_in_place(engine):
+        return async_sessionmaker(engine, class_=InPlaceSession, expire_on_commit=False)
     return async_sessionmaker(engine, expire_on_commit=False)
 
 

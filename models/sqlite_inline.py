@@ -1,4 +1,4 @@
-"""SQLite on the event loop's own thread, behind SQLAlchemy's aiosqlite dialect.
+"""SQLite on the event loop's own thread, under SQLAlchemy's asyncio extension.
 
 aiosqlite runs every call (cursor, execute, fetch, close, commit) on a worker
 thread and wakes the event loop for each result.  For the short statements a
@@ -8,11 +8,25 @@ aiosqlite and 180 µs with the calls made in place (``benchmarks/README.md``,
 "Inbound pipeline").  SQLite on a local file answers an indexed lookup in a
 few microseconds, so we call the standard :mod:`sqlite3` module directly.
 
-The object below has the small part of aiosqlite's ``Connection`` interface
-that SQLAlchemy's adapter uses (it is passed as ``async_creator`` to
-:func:`~sqlalchemy.ext.asyncio.create_async_engine`, a documented hook); its
-coroutines never suspend.  The dialect, the ``sqlite+aiosqlite://`` URLs,
-sqlite3's transaction handling and its errors are all unchanged.
+How, without a second copy of SQLAlchemy's SQLite support:
+
+* :class:`SQLiteDialect_inplace` is SQLAlchemy's own ``pysqlite`` dialect
+  (the one every synchronous SQLite engine uses: same SQL, same types, same
+  transaction handling and errors), declared usable by an ``AsyncEngine``
+  and given an asyncio-aware pool.  ``sqlite+aiosqlite://`` URLs stay the
+  setting people write; :func:`models.database.create_engine` picks this
+  dialect for a file database.
+* Its connections are plain sqlite3 connections (:class:`InlineConnection`,
+  with the one thing SQLAlchemy's asyncio extension asks of a cursor beyond
+  the DB-API: ``_async_soft_close``).  Nothing they do ever waits, so a
+  session needs no greenlet to run them.
+* :class:`InPlaceSession`, the engine's ``AsyncSession``, runs its calls
+  (execute, flush, commit, close...) directly instead of in a new greenlet
+  each (a greenlet's creation and its switches cost about 8 µs each on the
+  development VM, several per update).  The one thing that can wait is the
+  pool: with its single connection held by another session, a checkout must
+  wait for it on the event loop.  Only then does the session go through
+  SQLAlchemy's ``greenlet_spawn`` as any ``AsyncSession`` does.
 
 The price: while a statement runs, the event loop waits for it.  With one
 pooled connection (see :func:`models.database.create_engine`) every other
@@ -24,27 +38,55 @@ deployment that needs more moves to PostgreSQL.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+
+from sqlalchemy import pool, util
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.sqlite.base import SQLiteExecutionContext
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio.result import _ensure_sync_result
+from sqlalchemy.util import await_only
+from sqlalchemy.util.concurrency import in_greenlet
+
+# The name the dialect is registered under (``sqlite+inplace``): internal, never in a setting.
+DRIVER = "inplace"
+
+
+async def _nothing() -> None:
+    return None
+
+
+def _yield_if_asked() -> None:
+    """Inside SQLAlchemy's ``greenlet_spawn``, hand one (empty) awaitable to the
+    event loop's side: ``AsyncConnection.execute`` checks that its driver awaited
+    something and refuses a driver that never does.  Outside one (an
+    :class:`InPlaceSession` running in place) there is nothing to hand it to."""
+    if in_greenlet():
+        await_only(_nothing())
 
 
 class InlineCursor:
-    __slots__ = ("_cursor",)
+    """A sqlite3 cursor as SQLAlchemy's asyncio adapters present one: a statement's
+    rows are read at once (``_rows``), so that the extension's soft close (which
+    closes the cursor before the rows are read) keeps them; a server-side cursor
+    (``stream``) reads them as asked."""
 
-    def __init__(self, cursor: sqlite3.Cursor) -> None:
+    __slots__ = ("_cursor", "_rows", "_description", "server_side")
+
+    def __init__(self, cursor: sqlite3.Cursor, server_side: bool = False) -> None:
         self._cursor = cursor
-
-    async def __aenter__(self) -> InlineCursor:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._cursor.close()
+        self._rows: deque[Any] = deque()
+        self._description: Any = None  # kept by a soft close
+        self.server_side = server_side
 
     @property
     def description(self) -> Any:
-        return self._cursor.description
+        return self._description if self._description is not None else self._cursor.description
 
     @property
     def rowcount(self) -> int:
@@ -62,89 +104,87 @@ class InlineCursor:
     def arraysize(self, value: int) -> None:
         self._cursor.arraysize = value
 
-    async def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] | None = None) -> InlineCursor:
+    def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] | None = None) -> InlineCursor:
+        _yield_if_asked()
+        cursor = self._cursor
         if parameters is None:
-            self._cursor.execute(sql)
+            cursor.execute(sql)
         else:
-            self._cursor.execute(sql, parameters)
+            cursor.execute(sql, parameters)
+        if not self.server_side and cursor.description is not None:
+            self._rows = deque(cursor.fetchall())
         return self
 
-    async def executemany(self, sql: str, seq_of_parameters: Iterable[Any]) -> InlineCursor:
+    def executemany(self, sql: str, seq_of_parameters: Iterable[Any]) -> InlineCursor:
+        _yield_if_asked()
         self._cursor.executemany(sql, seq_of_parameters)
         return self
 
-    async def fetchone(self) -> Any:
-        return self._cursor.fetchone()
+    def fetchone(self) -> Any:
+        if self.server_side:
+            return self._cursor.fetchone()
+        return self._rows.popleft() if self._rows else None
 
-    async def fetchmany(self, size: int | None = None) -> list[Any]:
-        return self._cursor.fetchmany(self._cursor.arraysize if size is None else size)
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        size = self._cursor.arraysize if size is None else size
+        if self.server_side:
+            return self._cursor.fetchmany(size)
+        rows = self._rows
+        return [rows.popleft() for _ in range(min(size, len(rows)))]
 
-    async def fetchall(self) -> list[Any]:
-        return self._cursor.fetchall()
+    def fetchall(self) -> list[Any]:
+        if self.server_side:
+            return self._cursor.fetchall()
+        rows, self._rows = list(self._rows), deque()
+        return rows
 
-    async def close(self) -> None:
+    def close(self) -> None:
+        self._rows.clear()
         self._cursor.close()
 
-    def __aiter__(self) -> InlineCursor:
-        return self
-
-    async def __anext__(self) -> Any:
-        row = self._cursor.fetchone()
-        if row is None:
-            raise StopAsyncIteration
-        return row
-
-
-class _InlineTasks:
-    """Stands in for aiosqlite's task queue, which SQLAlchemy's adapter uses
-    directly to change the isolation level: run the call now."""
-
-    __slots__ = ()
-
-    @staticmethod
-    def put_nowait(item: tuple[asyncio.Future[Any], Callable[[], Any]]) -> None:
-        future, function = item
-        try:
-            future.set_result(function())
-        except Exception as exc:  # noqa: BLE001 - handed to the awaiting caller
-            future.set_exception(exc)
+    async def _async_soft_close(self) -> None:
+        """Close the cursor, keeping its rows and description (SQLAlchemy's asyncio
+        extension calls this before a result goes back to the caller)."""
+        if self.server_side:
+            return
+        self._description = self._cursor.description
+        self._cursor.close()
 
 
 class InlineConnection:
-    __slots__ = ("_conn", "_tx", "_connection")
+    """A sqlite3 connection whose cursors are :class:`InlineCursor`."""
+
+    __slots__ = ("_conn",)
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        self._tx = _InlineTasks()
-        # aiosqlite's name for the open sqlite3 connection (None once closed);
-        # SQLAlchemy's adapter checks it before commit and rollback.
-        self._connection: sqlite3.Connection | None = conn
+
+    def cursor(self, server_side: bool = False) -> InlineCursor:
+        return InlineCursor(self._conn.cursor(), server_side)
+
+    def commit(self) -> None:
+        self._conn.commit()
+
+    def rollback(self) -> None:
+        self._conn.rollback()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def create_function(self, *args: Any, **kwargs: Any) -> None:
+        self._conn.create_function(*args, **kwargs)
 
     @property
     def isolation_level(self) -> str | None:
         return self._conn.isolation_level
 
-    def cursor(self) -> InlineCursor:
-        return InlineCursor(self._conn.cursor())
+    @isolation_level.setter
+    def isolation_level(self, value: str | None) -> None:
+        self._conn.isolation_level = value
 
-    async def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] | None = None) -> InlineCursor:
-        return await self.cursor().execute(sql, parameters)
-
-    async def commit(self) -> None:
-        self._conn.commit()
-
-    async def rollback(self) -> None:
-        self._conn.rollback()
-
-    async def close(self) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        self._connection = None
-        self._conn.close()
-
-    async def create_function(self, *args: Any, **kwargs: Any) -> None:
-        self._conn.create_function(*args, **kwargs)
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn.in_transaction
 
     @property
     def sqlite(self) -> sqlite3.Connection:
@@ -153,12 +193,106 @@ class InlineConnection:
         return self._conn
 
 
-def inline_creator(path: str, *, timeout: float = 30.0) -> Callable[[], Awaitable[InlineConnection]]:
-    """An ``async_creator`` for :func:`create_async_engine` opening ``path``."""
+class _InPlaceExecutionContext(SQLiteExecutionContext):
+    def create_server_side_cursor(self) -> Any:
+        return self._dbapi_connection.cursor(server_side=True)
 
-    async def connect() -> InlineConnection:
+
+class SQLiteDialect_inplace(SQLiteDialect_pysqlite):  # noqa: N801 - SQLAlchemy's naming of dialects
+    """SQLAlchemy's pysqlite dialect, for an ``AsyncEngine`` (see the module)."""
+
+    driver = DRIVER
+    is_async = True
+    supports_statement_cache = True
+    supports_server_side_cursors = True
+    execution_ctx_cls = _InPlaceExecutionContext
+
+    @classmethod
+    def get_pool_class(cls, url: URL) -> type[pool.Pool]:
+        # Asyncio-aware: a session waiting for the connection waits on the event loop.
+        return pool.AsyncAdaptedQueuePool
+
+
+registry.register(f"sqlite.{DRIVER}", __name__, "SQLiteDialect_inplace")
+
+
+def inline_creator(path: str, *, timeout: float = 30.0) -> Callable[[], InlineConnection]:
+    """A ``creator`` for :func:`create_async_engine` with :class:`SQLiteDialect_inplace`."""
+
+    def connect() -> InlineConnection:
         # The pool may hand the connection to a task on another event loop
         # (tests run loops in threads); SQLAlchemy's pool keeps it to one user.
         return InlineConnection(sqlite3.connect(path, timeout=timeout, check_same_thread=False))
 
     return connect
+
+
+_EXECUTE_OPTIONS = util.immutabledict({"prebuffer_rows": True})  # as AsyncSession's own
+
+
+def _buffered(execution_options: Any) -> Any:
+    """A statement's options with its rows read at once, as ``AsyncSession.execute`` asks."""
+    return util.immutabledict(execution_options).union(_EXECUTE_OPTIONS) if execution_options else _EXECUTE_OPTIONS
+
+
+class InPlaceSession(AsyncSession):
+    """An ``AsyncSession`` that runs its calls in place when none can wait (see the module).
+
+    Only the calls a handler makes on every update are here; the rest are
+    ``AsyncSession``'s own, in a greenlet, which works the same."""
+
+    def _in_place(self) -> bool:
+        """True when nothing this session does now can wait: it holds its
+        connection already, or the pool has one idle (taken without waiting; a
+        connection still to be made is made in a greenlet, as its first use
+        takes a lock)."""
+        transaction = self.sync_session.get_transaction()
+        if transaction is not None and transaction._connections:  # noqa: SLF001 - its connection, if any
+            return True
+        return self.bind is not None and self.bind.sync_engine.pool.checkedin() > 0  # type: ignore[attr-defined]
+
+    async def execute(self, statement: Any, params: Any = None, *, execution_options: Any = util.EMPTY_DICT,
+                      bind_arguments: Any = None, **kw: Any) -> Any:
+        if not self._in_place():
+            return await super().execute(statement, params, execution_options=execution_options,
+                                         bind_arguments=bind_arguments, **kw)
+        result = self.sync_session.execute(statement, params=params, execution_options=_buffered(execution_options),
+                                           bind_arguments=bind_arguments, **kw)
+        return await _ensure_sync_result(result, self.execute)
+
+    async def scalar(self, statement: Any, params: Any = None, *, execution_options: Any = util.EMPTY_DICT,
+                     bind_arguments: Any = None, **kw: Any) -> Any:
+        if not self._in_place():
+            return await super().scalar(statement, params, execution_options=execution_options,
+                                        bind_arguments=bind_arguments, **kw)
+        return self.sync_session.scalar(statement, params=params, execution_options=_buffered(execution_options),
+                                        bind_arguments=bind_arguments, **kw)
+
+    async def get(self, entity: Any, ident: Any, **kw: Any) -> Any:
+        if not self._in_place():
+            return await super().get(entity, ident, **kw)
+        return self.sync_session.get(entity, ident, **kw)
+
+    async def flush(self, objects: Sequence[Any] | None = None) -> None:
+        if not self._in_place():
+            return await super().flush(objects)
+        self.sync_session.flush(objects=objects)
+
+    async def connection(self, bind_arguments: Any = None, execution_options: Any = None,
+                         **kw: Any) -> AsyncConnection:
+        if not self._in_place():
+            return await super().connection(bind_arguments, execution_options, **kw)
+        sync_connection = self.sync_session.connection(bind_arguments=bind_arguments,
+                                                       execution_options=execution_options, **kw)
+        return AsyncConnection._retrieve_proxy_for_target(sync_connection)  # noqa: SLF001 - as AsyncSession does
+
+    async def commit(self) -> None:
+        if not self._in_place():
+            return await super().commit()
+        self.sync_session.commit()
+
+    async def rollback(self) -> None:
+        self.sync_session.rollback()  # gives the connection back: never waits
+
+    async def close(self) -> None:
+        self.sync_session.close()  # gives the connection back: never waits
