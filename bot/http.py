@@ -19,6 +19,7 @@ from contextvars import ContextVar
 from typing import Any, cast
 
 from aiogram import Bot
+from aiogram.client.default import Default, DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods import TelegramMethod
@@ -39,6 +40,11 @@ result_unused: ContextVar[bool] = ContextVar("result_unused", default=False)
 
 
 class JsonAiohttpSession(AiohttpSession):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A bot default (parse mode, link previews...) prepared once: the same four on every message.
+        self._defaults: dict[str, tuple[DefaultBotProperties, Any]] = {}
+
     async def close(self) -> None:
         """Close; wait for TLS connections only when there can be some.
 
@@ -85,7 +91,18 @@ class JsonAiohttpSession(AiohttpSession):
             return prepared
         if kind is list:
             return [p for item in value if (p := self._prepare(item, bot, files)) is not None]
+        if kind is Default:
+            return self._default(value, bot)
         return self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
+
+    def _default(self, value: Default, bot: Bot) -> Any:
+        """A bot default as ``prepare_value`` makes it, made once per bot's defaults (a default
+        is a plain value or a small object of them, never a file; the result is only read)."""
+        cached = self._defaults.get(value.name)
+        if cached is None or cached[0] is not bot.default:
+            cached = self._defaults[value.name] = (
+                bot.default, self.prepare_value(value, bot=bot, files={}, _dumps_json=False))
+        return cached[1]
 
     def form(self, data: str, files: Files) -> FormData:
         """A recorded body and its files as the multipart form aiogram would build:

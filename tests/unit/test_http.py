@@ -124,3 +124,21 @@ async def test_the_json_body_is_prepared_as_aiogram_prepares_it(bot):
             if prepared is not None:
                 expected[key] = prepared
         assert bot.session.json_body(bot, method) == expected, method
+
+
+async def test_bot_defaults_are_prepared_once_and_follow_the_bot(bot):
+    """A bot default (``Default("parse_mode")``...) is prepared once per the bot's
+    defaults, to what aiogram makes of it; new defaults on the bot are used."""
+    from aiogram.client.default import Default
+
+    rich = DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True, protect_content=True)
+    bot.default = rich
+    method = SendMessage(chat_id=7, text="好")
+    expected = {key: prepared for key, value in method.model_dump(warnings=False, exclude_none=True).items()
+                if (prepared := bot.session.prepare_value(value, bot=bot, files={}, _dumps_json=False)) is not None}
+    assert expected["link_preview_options"] == {"is_disabled": True}
+    assert bot.session.json_body(bot, method) == expected
+    assert bot.session.json_body(bot, SendMessage(chat_id=8, text="再")) == {**expected, "chat_id": 8, "text": "再"}
+    bot.default = DefaultBotProperties(parse_mode=ParseMode.MARKDOWN_V2)
+    assert bot.session.json_body(bot, method) == {"chat_id": 7, "text": "好", "parse_mode": "MarkdownV2"}
+    assert isinstance(method.parse_mode, Default)
