@@ -537,7 +537,8 @@ async def not_solved(query: CallbackQuery, callback_data: CaseCb, session: Async
             reply_markup=done_keyboard())
 
 
-async def rate_prompt(query: CallbackQuery, callback_data: CaseCb) -> None:
+async def rate_prompt(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User) -> None:
+    await cases.rateable(session, user, callback_data.id)  # a forged or stale button is refused here
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.answer(_("How was the service?"), reply_markup=rating_keyboard(callback_data.id))
@@ -568,7 +569,8 @@ async def rating_skip(message: Message, user: User, state: FSMContext) -> None:
     await show_menu(message, user, _("Thank you!"))
 
 
-async def withdraw_ask(query: CallbackQuery, callback_data: CaseCb) -> None:
+async def withdraw_ask(query: CallbackQuery, callback_data: CaseCb, session: AsyncSession, user: User) -> None:
+    await cases.withdrawable(session, user, callback_data.id)  # a forged or stale button is refused here
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.answer(_("Withdraw this case? Your grid worker will stop working on it."),

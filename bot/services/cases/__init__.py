@@ -90,12 +90,14 @@ from bot.services.cases.loop import (
     comment_rating,
     confirm,
     rate,
+    rateable,
     reopen,
     resolution_note,
     resolve,
     return_to_queue,
     start_work,
     withdraw,
+    withdrawable,
 )
 from bot.services.cases.oversight import (
     assign,
@@ -173,8 +175,8 @@ __all__ = [
     "discard_draft", "finder_keeps", "follow_instead", "open_found_problem", "pending_draft", "set_authorisation",
     "set_needed_by", "similar_cases", "start_draft", "start_for_service", "submit", "summary",
     # loop
-    "accept", "acknowledge_emergency", "auto_close_due", "comment_rating", "confirm", "rate", "reopen",
-    "resolution_note", "resolve", "return_to_queue", "start_work", "withdraw",
+    "accept", "acknowledge_emergency", "auto_close_due", "comment_rating", "confirm", "rate", "rateable", "reopen",
+    "resolution_note", "resolve", "return_to_queue", "start_work", "withdraw", "withdrawable",
     # oversight
     "assign", "assignees", "remind", "sweep_accept_reminders", "sweep_climb", "take",
     # relay

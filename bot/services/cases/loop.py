@@ -309,13 +309,27 @@ async def reopen(session: AsyncSession, settings: Settings, resident: User, case
     return case
 
 
-async def withdraw(session: AsyncSession, settings: Settings, resident: User, case_id: int, now: datetime) -> Case:
+async def withdrawable(session: AsyncSession, resident: User, case_id: int) -> Case:
+    """The resident's case if they may withdraw it now (asked before the question
+    "withdraw this case?", and again by :func:`withdraw`); raises otherwise."""
     case, _caps = await case_for(session, resident, case_id, need={Capacity.resident})
-    if not await transition(session, case, [CaseStatus.new, *HANDLING_STATUSES], status=CaseStatus.closed,
+    if case.status not in _WITHDRAWABLE:
+        raise _withdraw_refused(case)
+    return case
+
+
+_WITHDRAWABLE = (CaseStatus.new, *HANDLING_STATUSES)
+
+
+def _withdraw_refused(case: Case) -> Conflict:
+    return Conflict("case_closed" if case.status == CaseStatus.closed else "wrong_status", number=case.number or "")
+
+
+async def withdraw(session: AsyncSession, settings: Settings, resident: User, case_id: int, now: datetime) -> Case:
+    case = await withdrawable(session, resident, case_id)
+    if not await transition(session, case, list(_WITHDRAWABLE), status=CaseStatus.closed,
                             closed_at=now, close_reason=CloseReason.withdrawn, emergency_next_at=None):
-        if case.status == CaseStatus.closed:
-            raise Conflict("case_closed", number=case.number or "")
-        raise Conflict("wrong_status", number=case.number or "")
+        raise _withdraw_refused(case)  # changed meanwhile
     event = await add_event(session, case, CaseEventType.withdrawn, at=now, actor=resident, role=ActorRole.resident)
 
     def render(_, locale):  # type: ignore[no-untyped-def]
@@ -330,19 +344,28 @@ def rating_buttons(case_id: int) -> list[list[Button]]:
     return [[Button(f"{texts.stars(n)} {n}", case_cb("rate", case_id, n))] for n in range(5, 0, -1)]
 
 
-async def rate(session: AsyncSession, settings: Settings, resident: User, case_id: int, score: int,
-               now: datetime) -> Case:
+async def rateable(session: AsyncSession, resident: User, case_id: int) -> Case:
+    """The resident's case if they may rate it now (asked before the stars are
+    offered, and again by :func:`rate`); raises otherwise."""
     case, _caps = await case_for(session, resident, case_id, need={Capacity.resident})
-    if not 1 <= score <= 5:
-        raise InvalidInput("bad_score")
     if case.owner_id == resident.id or await found_on_patrol(session, case):
         # Separation of duties: nobody rates their own work, and a problem a
         # worker found is not a resident's satisfaction.
         raise NotAllowed("not_rated_here", number=case.number or "")
-    if case.status != CaseStatus.closed or case.close_reason == CloseReason.withdrawn:
+    if case.status != CaseStatus.closed:
         raise Conflict("not_closed", number=case.number or "")
+    if case.close_reason == CloseReason.withdrawn:  # nothing was done to rate
+        raise Conflict("case_closed", number=case.number or "")
     if await session.scalar(select(CaseRating.id).where(CaseRating.case_id == case.id)) is not None:
         raise Conflict("already_rated", number=case.number or "")
+    return case
+
+
+async def rate(session: AsyncSession, settings: Settings, resident: User, case_id: int, score: int,
+               now: datetime) -> Case:
+    if not 1 <= score <= 5:
+        raise InvalidInput("bad_score")
+    case = await rateable(session, resident, case_id)
     session.add(CaseRating(case_id=case.id, resident_id=resident.id, score=score, created_at=now))
     await session.flush()
     event = await add_event(session, case, CaseEventType.rated, at=now, actor=resident, role=ActorRole.resident,

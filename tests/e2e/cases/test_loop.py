@@ -203,11 +203,14 @@ async def test_forged_buttons_are_refused(bot):
     await stranger.send("/start")
     await outsider.send("/start")
     msg = stranger.last.message_id
+    seen = len(stranger.messages())
     for data in (f"cs:view:{case.id}:0", f"cs:ok:{case.id}:0", f"cs:nok:{case.id}:0", f"cs:rate:{case.id}:5",
-                 f"cs:wdy:{case.id}:0", f"cs:emgy:{case.id}:0", f"cs:files:{case.id}:0", f"cs:chat:{case.id}:0"):
+                 f"cs:wdy:{case.id}:0", f"cs:emgy:{case.id}:0", f"cs:files:{case.id}:0", f"cs:chat:{case.id}:0",
+                 f"cs:wd:{case.id}:0", f"cs:ratep:{case.id}:0"):
         await stranger.press(msg, data)
         answer = stranger.last_callback_answer()
         assert answer.get("show_alert") and zh("That case is not available.") in answer["text"], (data, answer)
+    assert len(stranger.messages()) == seen  # not even a question ("withdraw this case?", the stars)
     msg = outsider.last.message_id
     for data in (f"cs:acc:{case.id}:0", f"cs:eack:{case.id}:0", f"cs:res:{case.id}:0", f"cs:dept:{case.id}:0",
                  f"cs:note:{case.id}:0", "ce:ack:1", "ce:rep:1"):
@@ -223,3 +226,23 @@ async def test_forged_buttons_are_refused(bot):
     async with bot.app.sessionmaker() as s:
         types = list(await s.scalars(select(CaseEvent.type).where(CaseEvent.case_id == case.id)))
     assert types == [CaseEventType.submitted]
+
+
+async def test_a_question_about_a_case_is_asked_only_while_it_can_be_answered(bot):
+    """"Withdraw this case?" and the rating stars are offered only when the answer
+    could be taken: an old button on a withdrawn case is refused at once, in words."""
+    resident = person(bot, RESIDENT)
+    number = await file_text(resident, "楼道灯不亮")
+    case = await case_by_number(bot, number)
+    msg = resident.last.message_id
+    asked = [m for m in await resident.press(msg, f"cs:wd:{case.id}:0")
+             if zh("Withdraw this case? Your grid worker will stop working on it.") in m.text]
+    assert asked
+    await resident.tap_in(asked[-1], zh("🗑 Yes, withdraw it"))
+    assert (await case_by_number(bot, number)).close_reason == CloseReason.withdrawn
+    seen = len(resident.messages())
+    await resident.press(msg, f"cs:wd:{case.id}:0")
+    assert resident.last_callback_answer()["text"] == zh("Case {number} is closed.").format(number=number)
+    await resident.press(msg, f"cs:ratep:{case.id}:0")  # nothing was done: nothing to rate
+    assert resident.last_callback_answer()["text"] == zh("Case {number} is closed.").format(number=number)
+    assert len(resident.messages()) == seen
