@@ -161,3 +161,48 @@ def test_message_contexts_reach_both_translators() -> None:
         assert current_translator().pgettext("target", "missed") == "未達標"
 
 
+
+# A count in each language, for 1 and for 2: English says "1 resident", "2 residents";
+# Chinese has one form, the same words either way.  Whole texts, or a part that goes on
+# past the noun (". Results", ". If"), so that "1 minute" is not found in "1 minutes".
+SENT = ("✅ Sent to {n} resident. Results: 🗳 Consultations (the resident gets them when it closes).",
+        "✅ Sent to {n} residents. Results: 🗳 Consultations (each resident gets them when it closes).")
+COUNTS = {
+    "en": {"sent": ("✅ Sent to 1 resident. Results", "✅ Sent to 2 residents. Results"),
+           "days": ("1 day", "2 days"), "minutes": ("1 minute", "2 minutes"),
+           "cooldown": ("again in 1 minute. If", "again in 2 minutes. If"),
+           "interval": ("every 1 day", "every 2 days")},
+    "zh-Hans": {"sent": ("✅ 已发给 1 位居民。", "✅ 已发给 2 位居民。"), "days": ("1天", "2天"),
+                "minutes": ("1分钟", "2分钟"), "cooldown": ("1 分钟后才能再次标记", "2 分钟后才能再次标记"),
+                "interval": ("每 1 天", "每 2 天")},
+    "zh-Hant": {"sent": ("✅ 已發給 1 位居民。結果見「🗳 群眾議事」", "✅ 已發給 2 位居民。結果見「🗳 群眾議事」"),
+                "days": ("1天", "2天"), "minutes": ("1分鐘", "2分鐘"),
+                "cooldown": ("1 分鐘後才能再次標記", "2 分鐘後才能再次標記"), "interval": ("每 1 天", "每 2 天")},
+}
+WHOLE = {"days", "minutes", "interval"}  # the rest: a part of a longer text
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_counts_read_right_in_each_language(locale: str) -> None:
+    """Texts with a count, through the real catalogues: the handlers' aiogram i18n (a
+    handler's text, a duration, an error's text) and the services' translator."""
+    from bot.services.diary.texts import interval_label
+    from bot.services.errors import Conflict
+    from bot.services.l10n import translator
+    from handlers.appointments.ui import duration
+    from handlers.cases.ui import ERRORS
+    from handlers.render import coded_text
+
+    i18n = create_i18n("zh-Hans")
+    for n in (1, 2):
+        with i18n.context(), i18n.use_locale(locale):
+            rendered = {
+                "sent": i18n.gettext(*SENT, n=n).format(n=n),
+                "days": duration(1440 * n),
+                "minutes": duration(n),
+                "cooldown": coded_text(Conflict("emergency_cooldown", number="A-1", minutes=n), ERRORS) or "",
+            }
+        rendered["interval"] = interval_label(translator(locale), n)
+        for key, pair in COUNTS[locale].items():
+            words = pair[n - 1]
+            assert (rendered[key] == words) if key in WHOLE else (words in rendered[key]), (locale, n, rendered[key])
