@@ -1,7 +1,9 @@
 """Translations: gettext catalogues under ``locales/`` loaded through aiogram's i18n.
 
 Catalogues are kept as ``.po`` text only; they are compiled in memory when
-the bot starts, so there is no generated ``.mo`` file to forget.  Locale codes
+the bot starts, so there is no generated ``.mo`` file to forget.  A count's text
+goes through ``ngettext(singular, plural, n)``: each catalogue's ``Plural-Forms``
+header (Chinese one form, English two) picks its ``msgstr[i]``.  Locale codes
 in the bot are BCP-47-like (``zh-Hans``, ``zh-Hant``, ``en``); the folders use
 gettext's spelling (``zh_Hans``...).
 """
@@ -95,7 +97,7 @@ def pgettext(context: str, message: str) -> str:
 
 def current_translator() -> Translator:
     """The current user's language as a :class:`bot.services.l10n.Translator`, for the
-    services' shared text functions that need message contexts."""
+    services' shared text functions that need message contexts or plural forms."""
     i18n = I18n.get_current(no_error=True)
     return translator(i18n.current_locale if i18n is not None else "en")
 

@@ -34,7 +34,7 @@ async def show_notice(message: Message, user: User, state: FSMContext, settings:
     if user_service.needs_privacy_consent(user):
         await ask_consent(message, state, settings.retention_days)
         return
-    await message.answer(privacy_notice().format(days=settings.retention_days))
+    await message.answer(privacy_notice(settings.retention_days))
 
 
 async def my_data(message: Message, session: AsyncSession, user: User, i18n: PoI18n) -> None:

@@ -19,6 +19,7 @@ from aiogram.types import (
     ReplyKeyboardRemove,
 )
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -63,15 +64,25 @@ def welcome() -> str:
              "or book a visit to the service station.\nYour grid worker answers you, with your community's staff.")
 
 
-def privacy_notice() -> str:
-    """The short privacy notice (docs/privacy.md says the same at length)."""
-    return _("🔒 <b>Your information and your rights</b>\n"
-             "• We keep your name, language, home building, your phone if you share it, "
-             "and what you send us about your requests and appointments.\n"
-             "• Why: so that your grid worker and your community can help you and call you back.\n"
-             "• Who sees it: the workers and staff who handle your request. Other residents never do.\n"
-             "• How long: while you use this service. The raw messages you send are deleted after {days} days.\n"
-             "• Your rights: in 👤 My profile you can correct it, get a copy of everything, or erase it.")
+def privacy_notice(days: int) -> str:
+    """The short privacy notice (docs/privacy.md says the same at length); ``days``: how long
+    raw messages are kept (the retention setting)."""
+    return ngettext(
+        "🔒 <b>Your information and your rights</b>\n"
+        "• We keep your name, language, home building, your phone if you share it, "
+        "and what you send us about your requests and appointments.\n"
+        "• Why: so that your grid worker and your community can help you and call you back.\n"
+        "• Who sees it: the workers and staff who handle your request. Other residents never do.\n"
+        "• How long: while you use this service. The raw messages you send are deleted after {days} day.\n"
+        "• Your rights: in 👤 My profile you can correct it, get a copy of everything, or erase it.",
+        "🔒 <b>Your information and your rights</b>\n"
+        "• We keep your name, language, home building, your phone if you share it, "
+        "and what you send us about your requests and appointments.\n"
+        "• Why: so that your grid worker and your community can help you and call you back.\n"
+        "• Who sees it: the workers and staff who handle your request. Other residents never do.\n"
+        "• How long: while you use this service. The raw messages you send are deleted after {days} days.\n"
+        "• Your rights: in 👤 My profile you can correct it, get a copy of everything, or erase it.",
+        days).format(days=days)
 
 
 def agree_keyboard(agree: CallbackData | None = None) -> InlineKeyboardMarkup:
@@ -105,7 +116,7 @@ async def ask_consent(message: Message, state: FSMContext, days: int, intro: str
     ``intro`` (the first contact's welcome) goes first, in the same message; ``agree``: the
     button's data when agreeing should go on with something else than registering (a family link)."""
     await state.clear()
-    await message.answer((intro + "\n\n" if intro else "") + privacy_notice().format(days=days) + "\n\n"
+    await message.answer((intro + "\n\n" if intro else "") + privacy_notice(days) + "\n\n"
                          + _("Tap “I agree” to continue."), reply_markup=agree_keyboard(agree))
 
 

@@ -8,6 +8,7 @@ from aiogram import Bot, F, Router
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -121,7 +122,9 @@ async def revoke_do(query: CallbackQuery, callback_data: RevokeCb, session: Asyn
     text = _("Removed: {name} is no longer {role} of {scope}.").format(
         name=esc(name), role=role_label(done.role), scope=esc(done.scope_code))
     if done.cases_returned:
-        text += "\n" + _("{count} open case(s) went back to the grid's queue.").format(count=done.cases_returned)
+        text += "\n" + ngettext("{count} open case went back to the grid's queue.",
+                                "{count} open cases went back to the grid's queue.",
+                                done.cases_returned).format(count=done.cases_returned)
     await _show(query, text)
 
 

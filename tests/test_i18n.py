@@ -23,15 +23,21 @@ KEYWORDS = {"_": None, "__": None, "N_": None, "gettext": None, "lazy_gettext": 
 AMBIGUOUS = frozenset({"missed"})
 
 
-def _source_messages() -> list[tuple[str, str | None, str]]:
-    """(msgid, context, where) of every translatable string in the source."""
-    found: list[tuple[str, str | None, str]] = []
+def _extracted() -> list[tuple[str | tuple[str, ...], str | None, str]]:
+    """(message, context, where) of every translatable string in the source; a count's
+    message (ngettext) is its (singular, plural)."""
+    found: list[tuple[str | tuple[str, ...], str | None, str]] = []
     for package in ("bot", "handlers"):
         for file, line, message, _comments, ctx in extract_from_dir(
             ROOT / package, method_map=[("**.py", "python")], keywords=KEYWORDS
         ):
-            found.append((message if isinstance(message, str) else message[0], ctx, f"{package}/{file}:{line}"))
+            found.append((message if isinstance(message, str) else tuple(message), ctx, f"{package}/{file}:{line}"))
     return found
+
+
+def _source_messages() -> list[tuple[str, str | None, str]]:
+    """(msgid, context, where) of every translatable string in the source (a count's: its singular)."""
+    return [(m if isinstance(m, str) else m[0], ctx, where) for m, ctx, where in _extracted()]
 
 
 def _source_msgids() -> set[tuple[str, str | None]]:
@@ -43,21 +49,49 @@ def _catalog(locale: str):  # type: ignore[no-untyped-def]
         return read_po(fh, locale=folder_name(locale))
 
 
+def _forms(message) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+    """A catalogue entry's translations: one, or one per plural form."""
+    return message.string if isinstance(message.string, tuple) else (message.string,)
+
+
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
 def test_every_message_is_translated(locale: str) -> None:
     catalog = _catalog(locale)
     missing = sorted((m, ctx or "") for m, ctx in _source_msgids()
-                     if catalog.get(m, context=ctx) is None or not catalog.get(m, context=ctx).string)
+                     if catalog.get(m, context=ctx) is None or not all(_forms(catalog.get(m, context=ctx))))
     assert not missing, f"{locale}: untranslated (run scripts/update-catalogs, then translate): {missing}"
+
+
+PLURAL_FORMS = {"zh-Hans": (1, "nplurals=1; plural=0;"), "zh-Hant": (1, "nplurals=1; plural=0;"),
+                "en": (2, "nplurals=2; plural=(n != 1);")}
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_counts_have_each_plural_form_of_the_language(locale: str) -> None:
+    """Chinese has one form for every count, English two (1, and any other): the header
+    says so, a count in the source (ngettext) is a plural entry in the catalogue, and
+    each plural entry has exactly the language's forms, none of them empty."""
+    catalog = _catalog(locale)
+    nplurals, header = PLURAL_FORMS[locale]
+    assert catalog.num_plurals == nplurals and catalog.plural_forms == header
+    for message, ctx, where in _extracted():
+        entry = catalog.get(message if isinstance(message, str) else message[0], context=ctx)
+        assert entry is not None and entry.pluralizable == (not isinstance(message, str)), where
+        if entry.pluralizable:
+            assert entry.id == message, where
+            assert len(entry.string) == nplurals and all(entry.string), where
 
 
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
 def test_placeholders_survive_translation(locale: str) -> None:
     catalog = _catalog(locale)
     for message in catalog:
-        if message.id and message.string:
-            assert set(re.findall(r"\{\w+\}", message.id)) == set(re.findall(r"\{\w+\}", message.string)), message.id
-            assert re.findall(r"</?\w+>", message.id) == re.findall(r"</?\w+>", message.string), message.id
+        if not message.id or not all(_forms(message)):
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        for text in ids[1:] + _forms(message):  # a count's singular and plural, and every translation
+            assert set(re.findall(r"\{\w+\}", ids[0])) == set(re.findall(r"\{\w+\}", text)), ids[0]
+            assert re.findall(r"</?\w+>", ids[0]) == re.findall(r"</?\w+>", text), ids[0]
 
 
 def test_traditional_is_not_simplified() -> None:
@@ -69,7 +103,7 @@ def test_traditional_is_not_simplified() -> None:
 def test_traditional_quotes_with_corner_brackets() -> None:
     """Traditional Chinese quotes a button's name or someone's words 「like this」, as
     its readers write (Simplified keeps “”): a converter leaves the curly quotes."""
-    curly = [m.id for m in _catalog("zh-Hant") if m.id and m.string and ("“" in m.string or "”" in m.string)]
+    curly = [m.id for m in _catalog("zh-Hant") if m.id and any("“" in s or "”" in s for s in _forms(m))]
     assert not curly, curly
 
 
@@ -125,3 +159,50 @@ def test_message_contexts_reach_both_translators() -> None:
     with i18n.context(), i18n.use_locale("zh-Hant"):
         assert pgettext("appointment", "missed") == "爽約"
         assert current_translator().pgettext("target", "missed") == "未達標"
+
+
+
+# A count in each language, for 1 and for 2: English says "1 resident", "2 residents";
+# Chinese has one form, the same words either way.  Whole texts, or a part that goes on
+# past the noun (". Results", ". If"), so that "1 minute" is not found in "1 minutes".
+SENT = ("✅ Sent to {n} resident. Results: 🗳 Consultations (the resident gets them when it closes).",
+        "✅ Sent to {n} residents. Results: 🗳 Consultations (each resident gets them when it closes).")
+COUNTS = {
+    "en": {"sent": ("✅ Sent to 1 resident. Results", "✅ Sent to 2 residents. Results"),
+           "days": ("1 day", "2 days"), "minutes": ("1 minute", "2 minutes"),
+           "cooldown": ("again in 1 minute. If", "again in 2 minutes. If"),
+           "interval": ("every 1 day", "every 2 days")},
+    "zh-Hans": {"sent": ("✅ 已发给 1 位居民。", "✅ 已发给 2 位居民。"), "days": ("1天", "2天"),
+                "minutes": ("1分钟", "2分钟"), "cooldown": ("1 分钟后才能再次标记", "2 分钟后才能再次标记"),
+                "interval": ("每 1 天", "每 2 天")},
+    "zh-Hant": {"sent": ("✅ 已發給 1 位居民。結果見「🗳 群眾議事」", "✅ 已發給 2 位居民。結果見「🗳 群眾議事」"),
+                "days": ("1天", "2天"), "minutes": ("1分鐘", "2分鐘"),
+                "cooldown": ("1 分鐘後才能再次標記", "2 分鐘後才能再次標記"), "interval": ("每 1 天", "每 2 天")},
+}
+WHOLE = {"days", "minutes", "interval"}  # the rest: a part of a longer text
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_counts_read_right_in_each_language(locale: str) -> None:
+    """Texts with a count, through the real catalogues: the handlers' aiogram i18n (a
+    handler's text, a duration, an error's text) and the services' translator."""
+    from bot.services.diary.texts import interval_label
+    from bot.services.errors import Conflict
+    from bot.services.l10n import translator
+    from handlers.appointments.ui import duration
+    from handlers.cases.ui import ERRORS
+    from handlers.render import coded_text
+
+    i18n = create_i18n("zh-Hans")
+    for n in (1, 2):
+        with i18n.context(), i18n.use_locale(locale):
+            rendered = {
+                "sent": i18n.gettext(*SENT, n=n).format(n=n),
+                "days": duration(1440 * n),
+                "minutes": duration(n),
+                "cooldown": coded_text(Conflict("emergency_cooldown", number="A-1", minutes=n), ERRORS) or "",
+            }
+        rendered["interval"] = interval_label(translator(locale), n)
+        for key, pair in COUNTS[locale].items():
+            words = pair[n - 1]
+            assert (rendered[key] == words) if key in WHOLE else (words in rendered[key]), (locale, n, rendered[key])

@@ -17,7 +17,12 @@ meaning has its own translation (``msgctxt`` in the catalogues)::
     _.pgettext("target", "missed")       # a target not met: 未达标
     _.pgettext("appointment", "missed")  # a no-show: 爽约
 
-A function that needs contexts takes a :class:`Translator` (handlers get one from
+A count takes the plural form of the language (English two, Chinese one; the
+``Plural-Forms`` header of each catalogue says which)::
+
+    _.ngettext("{n} resident", "{n} residents", n).format(n=n)
+
+A function that needs contexts or plurals takes a :class:`Translator` (handlers get one from
 ``bot.i18n.current_translator()``); ``tests/test_i18n.py`` refuses a known ambiguous
 word used without one.
 """
@@ -58,7 +63,8 @@ def _catalog(locale: str) -> _gettext.NullTranslations:
 
 
 class Translator:
-    """``_(message)`` in one language, and ``_.pgettext(context, message)``."""
+    """``_(message)`` in one language, ``_.pgettext(context, message)`` and
+    ``_.ngettext(singular, plural, n)``."""
 
     __slots__ = ("_catalog",)
 
@@ -70,6 +76,9 @@ class Translator:
 
     def pgettext(self, context: str, message: str) -> str:
         return self._catalog.pgettext(context, message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self._catalog.ngettext(singular, plural, n)
 
 
 def translator(locale: str) -> Translator:

@@ -14,6 +14,7 @@ from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -183,7 +184,8 @@ async def close_asked(query: CallbackQuery, callback_data: StCb, session: AsyncS
     text = _("Close the station on {day}? No more bookings will be taken that day.").format(
         day=day_label(_, day, today(settings)))
     if count:
-        text += "\n" + _("{n} booked residents will be told and offered other times.").format(n=count)
+        text += "\n" + ngettext("{n} booked resident will be told and offered other times.",
+                                "{n} booked residents will be told and offered other times.", count).format(n=count)
     text += "\n\n" + _("Send a short reason they will read (for example “staff training”), or tap below.")
     await step(query, text, kb([
         [_btn(_("🚫 Close without a reason"), StCb(a="closey", st=callback_data.st, x=callback_data.x))],
@@ -264,9 +266,12 @@ async def _plan_card(session: AsyncSession, settings: Settings, user: User, stat
     if not plan.stored:
         lines.append(_("(From the station's opening hours; not edited yet.)"))
     lines.append(f"<pre>{esc(plan_text(plan))}</pre>")
-    lines.append(_("Bookings open {days} days ahead, at least {notice} before; cancelling ends {cutoff} "
-                   "before.").format(days=plan.horizon_days, notice=duration(plan.min_notice_minutes),
-                                     cutoff=duration(plan.cancel_cutoff_minutes)))
+    lines.append(ngettext("Bookings open {days} day ahead, at least {notice} before; cancelling ends {cutoff} "
+                          "before.",
+                          "Bookings open {days} days ahead, at least {notice} before; cancelling ends {cutoff} "
+                          "before.", plan.horizon_days).format(days=plan.horizon_days,
+                                                               notice=duration(plan.min_notice_minutes),
+                                                               cutoff=duration(plan.cancel_cutoff_minutes)))
     toggle = (_("⏸ Stop taking bookings"), 0) if plan.active else (_("▶️ Take bookings"), 1)
     rows = [[_btn(_("✏️ Change"), StCb(a="pedit", st=station_id, sv=service_id, x=x))],
             [_btn(toggle[0], StCb(a="pact", st=station_id, sv=service_id, x=x, p=toggle[1]))],
@@ -324,8 +329,11 @@ async def plan_text_typed(message: Message, session: AsyncSession, user: User, s
     await session.commit()
     reply = _("✅ Saved.")
     if outside:
-        reply += "\n" + _("{n} upcoming bookings are no longer at one of the plan's times. They are kept: "
-                          "close the day or ring them if they cannot come.").format(n=outside)
+        reply += "\n" + ngettext(
+            "{n} upcoming booking is no longer at one of the plan's times. It is kept: close the day or ring "
+            "the resident if they cannot come.",
+            "{n} upcoming bookings are no longer at one of the plan's times. They are kept: close the day or "
+            "ring them if they cannot come.", outside).format(n=outside)
     await message.answer(reply)
     text, markup = await _plan_card(session, settings, user, station_id, service_id, x, i18n.current_locale)
     await message.answer(text, reply_markup=markup)

@@ -24,6 +24,7 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
+from aiogram.utils.i18n import ngettext
 from aiogram.utils.i18n.lazy_proxy import LazyProxy
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -93,10 +94,10 @@ def today(settings: Settings) -> date:
 
 def duration(minutes: int) -> str:
     if minutes and minutes % 1440 == 0:
-        return _("{n} days").format(n=minutes // 1440) if minutes > 1440 else _("1 day")
+        return ngettext("{n} day", "{n} days", minutes // 1440).format(n=minutes // 1440)
     if minutes and minutes % 60 == 0:
-        return _("{n} hours").format(n=minutes // 60) if minutes > 60 else _("1 hour")
-    return _("{n} minutes").format(n=minutes)
+        return ngettext("{n} hour", "{n} hours", minutes // 60).format(n=minutes // 60)
+    return ngettext("{n} minute", "{n} minutes", minutes).format(n=minutes)
 
 
 def card(view: AppointmentView, settings: Settings, *, for_worker: bool = False) -> str:
@@ -172,7 +173,9 @@ ERRORS: ErrorTexts = {
     "appt_resident": __("That person is not available to you."),
     "appt_register": __("Please register first: write to me anything and I will ask where you live."),
     "appt_past": __("That time has already passed. Please choose a later time."),
-    "appt_horizon": __("Bookings open {days} days ahead. Please choose an earlier date."),
+    "appt_horizon": lambda p: ngettext("Bookings open {days} day ahead. Please choose an earlier date.",
+                                       "Bookings open {days} days ahead. Please choose an earlier date.",
+                                       p["days"]).format_map(p),
     "appt_notice": lambda p: _("Please book at least {duration} ahead.").format(
         duration=duration(int(p.get("minutes", 0)))),
     "appt_closed": lambda p: (_("The station is closed that day.")
@@ -181,8 +184,10 @@ ERRORS: ErrorTexts = {
     "appt_holiday": __("The station is closed that day: public holiday."),
     "appt_no_slot": __("That time is not open for booking. Please choose from the list."),
     "appt_full": __("Sorry, that time was just taken."),
-    "appt_limit": __("You already have {limit} upcoming appointments, the most allowed. "
-                     "Please cancel one first."),
+    "appt_limit": lambda p: ngettext(
+        "You already have {limit} upcoming appointment, the most allowed. Please cancel it first.",
+        "You already have {limit} upcoming appointments, the most allowed. Please cancel one first.",
+        p["limit"]).format_map(p),
     "appt_overlap": __("You already have an appointment at that time."),
     "appt_not_upcoming": __("This appointment is no longer upcoming."),
     "appt_cutoff": lambda p: (_("It is too late to change this appointment here.") + (

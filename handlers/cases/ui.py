@@ -18,6 +18,7 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
+from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import ReplyKeyboardBuilder
 
 from bot.services import cases
@@ -233,7 +234,8 @@ def _case_card(v: CaseView, tz, limit_notes: int) -> str:  # type: ignore[no-unt
     if v.attachments:
         lines.append(_("📎 Attachments: {count}").format(count=v.attachments))
     if v.followers and not resident_side:
-        lines.append(_("👥 Also reported by {count} neighbour(s)").format(count=v.followers))
+        lines.append(ngettext("👥 Also reported by {count} neighbour", "👥 Also reported by {count} neighbours",
+                              v.followers).format(count=v.followers))
     for e in v.escalations:
         state = (_("reported back") if e.reported_at else _("acknowledged") if e.acknowledged_at
                  else _("waiting for acknowledgement"))
@@ -361,14 +363,24 @@ ERRORS: ErrorTexts = {
     "not_emergency": __("Case {number} is not an emergency."),
     "emergency_acknowledged": __("Someone has already taken charge of emergency {number}."),
     "holiday_unknown": __("That day is not marked."),
-    "too_many_open": __("You already have {limit} open cases. Please wait until one is finished, "
-                        "or add to an open one in 📂 My cases."),
-    "too_many_today": __("You have sent {limit} cases today. Please send more tomorrow."),
-    "too_many_emergencies": __("You have already raised {limit} emergencies today, so I cannot alert "
-                               "the team again. If life is in danger, call 110 or 120 now. You can "
-                               "still send this as a normal case."),
-    "emergency_cooldown": __("Case {number} was marked an emergency a short while ago. It can be marked "
-                             "again in {minutes} minutes. If life is in danger, call 110 or 120 now."),
+    # The caps are settings (1 is allowed), the waits count down: each text has its plural forms.
+    "too_many_open": lambda p: ngettext(
+        "You already have {limit} open case. Please wait until it is finished, or add to it in 📂 My cases.",
+        "You already have {limit} open cases. Please wait until one is finished, or add to an open one in 📂 My "
+        "cases.", p["limit"]).format_map(p),
+    "too_many_today": lambda p: ngettext("You have sent {limit} case today. Please send more tomorrow.",
+                                         "You have sent {limit} cases today. Please send more tomorrow.",
+                                         p["limit"]).format_map(p),
+    "too_many_emergencies": lambda p: ngettext(
+        "You have already raised {limit} emergency today, so I cannot alert the team again. If life is in "
+        "danger, call 110 or 120 now. You can still send this as a normal case.",
+        "You have already raised {limit} emergencies today, so I cannot alert the team again. If life is in "
+        "danger, call 110 or 120 now. You can still send this as a normal case.", p["limit"]).format_map(p),
+    "emergency_cooldown": lambda p: ngettext(
+        "Case {number} was marked an emergency a short while ago. It can be marked again in {minutes} minute. "
+        "If life is in danger, call 110 or 120 now.",
+        "Case {number} was marked an emergency a short while ago. It can be marked again in {minutes} minutes. "
+        "If life is in danger, call 110 or 120 now.", p["minutes"]).format_map(p),
     "relay_busy": __("Too many messages about case {number} this hour (at most {limit}). Please try again "
                      "later."),
     "own_case": __("You filed case {number} yourself: a colleague must handle and confirm it."),
@@ -376,8 +388,10 @@ ERRORS: ErrorTexts = {
                       "fixed it confirms it."),
     "not_rated_here": __("Case {number} cannot be rated by you."),
     "already_theirs": __("That worker already handles case {number}."),
-    "recently_reminded": __("Case {number} was reminded a short while ago; you can remind again in "
-                            "{minutes} minutes."),
+    "recently_reminded": lambda p: ngettext(
+        "Case {number} was reminded a short while ago; you can remind again in {minutes} minute.",
+        "Case {number} was reminded a short while ago; you can remind again in {minutes} minutes.",
+        p["minutes"]).format_map(p),
     "worker": __("That worker is no longer in the case's grid."),
 }
 

@@ -22,6 +22,7 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -184,8 +185,10 @@ async def send_pressed(query: CallbackQuery, session: AsyncSession, user: User, 
     await state.clear()
     await session.commit()
     await query.answer()
-    await edit_in_place(query, _("✅ Sent to {n} residents. Results: 🗳 Consultations (each resident gets them when "
-                                 "it closes).").format(n=consultation.asked))
+    await edit_in_place(query, ngettext(
+        "✅ Sent to {n} resident. Results: 🗳 Consultations (the resident gets them when it closes).",
+        "✅ Sent to {n} residents. Results: 🗳 Consultations (each resident gets them when it closes).",
+        consultation.asked).format(n=consultation.asked))
 
 
 async def drop_pressed(query: CallbackQuery, state: FSMContext) -> None:

@@ -23,7 +23,9 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
+from aiogram.utils.i18n import ngettext
 
+from bot.i18n import current_translator
 from bot.services import diary
 from bot.services.bounds import OptId
 from bot.services.diary import (
@@ -334,7 +336,7 @@ def household_card_text(card: HouseholdCard, tz: ZoneInfo) -> str:
     if h.tags:
         for tag, days in h.tags.items():
             lines.append(f"{diary.texts.TAG_ICONS[tag]} " + _("{label}: {value}").format(
-                label=esc(diary.texts.tag_label(_, tag)), value=esc(diary.texts.interval_label(_, days))))
+                label=esc(diary.texts.tag_label(_, tag)), value=esc(diary.texts.interval_label(current_translator(), days))))
     else:
         lines.append(_("No tags: no regular visits asked."))
     if h.last_visit_at is not None:
@@ -350,7 +352,7 @@ def household_card_text(card: HouseholdCard, tz: ZoneInfo) -> str:
 
 
 def tag_cycle_text(tag: CareTag, days: int | None) -> str:
-    state = diary.texts.interval_label(_, days) if days else _("off")
+    state = diary.texts.interval_label(current_translator(), days) if days else _("off")
     return f"{diary.texts.TAG_ICONS[tag]} " + _("{label}: {value}").format(label=diary.texts.tag_label(_, tag), value=state)
 
 
@@ -410,7 +412,9 @@ ERRORS: ErrorTexts = {
     "entry_deleted": __("That entry was deleted."),
     "delete_same_day": __("Entries can only be deleted on the day they were logged. "
                           "You can still correct it; the change is kept in its history."),
-    "entry_locked": __("Entries older than {days} days can no longer be changed."),
+    "entry_locked": lambda p: ngettext("Entries older than {days} day can no longer be changed.",
+                                       "Entries older than {days} days can no longer be changed.",
+                                       p["days"]).format_map(p),
     "not_author": __("Only the worker who logged it can change it."),
     "visit_needs_building": __("A visit needs a building: choose one."),
     "bad_category": __("That category is not available."),

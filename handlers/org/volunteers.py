@@ -13,6 +13,7 @@ from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -54,8 +55,9 @@ async def offer_do(query: CallbackQuery, callback_data: OrgCb, session: AsyncSes
     await session.commit()
     await query.answer()
     if isinstance(query.message, Message):
-        await query.message.edit_text(_("🙋 Offered to {count} volunteer(s). You will hear when one takes it.")
-                                      .format(count=told))
+        await query.message.edit_text(ngettext("🙋 Offered to {count} volunteer. You will hear when they take it.",
+                                               "🙋 Offered to {count} volunteers. You will hear when one takes it.",
+                                               told).format(count=told))
 
 
 # ------------------------------------------------------------------ volunteers

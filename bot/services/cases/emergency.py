@@ -72,8 +72,11 @@ async def _alert(session: AsyncSession, settings: Settings, case: Case, level: i
             body.append(_("Resident: {name}").format(name=esc(resident.first_name)))
         if case.description:
             body.append("“" + esc(excerpt(case.description, 400)) + "”")
-        body.append(_("Tap “I'm on it” when you take charge; alerts repeat every {minutes} minutes until "
-                      "someone does.").format(minutes=settings.emergency_repeat_minutes))
+        body.append(_.ngettext("Tap “I'm on it” when you take charge; alerts repeat every {minutes} minute until "
+                               "someone does.",
+                               "Tap “I'm on it” when you take charge; alerts repeat every {minutes} minutes until "
+                               "someone does.", settings.emergency_repeat_minutes).format(
+            minutes=settings.emergency_repeat_minutes))
         return "\n".join(body), [[Button(_("🆘 I'm on it"), case_cb("eack", case.id))],
                                  [Button(_("📄 Details"), case_cb("view", case.id))]]
 

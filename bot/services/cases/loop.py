@@ -186,8 +186,9 @@ async def resolve(session: AsyncSession, settings: Settings, actor: User, case_i
         else:
             lines.append(_("Is your matter solved?"))
             solved = _("✅ Solved")
-        lines.append(_("If you do not answer, it closes by itself after {days} days.").format(
-            days=settings.case_auto_close_days))
+        lines.append(_.ngettext("If you do not answer, it closes by itself after {days} day.",
+                                "If you do not answer, it closes by itself after {days} days.",
+                                settings.case_auto_close_days).format(days=settings.case_auto_close_days))
         return "\n".join(lines), [[Button(solved, case_cb("ok", case.id))],
                                   [Button(_("❌ Not solved"), case_cb("nok", case.id))]]
 
@@ -202,8 +203,11 @@ def _checkers_render(case: Case, text: str, settings: Settings):  # type: ignore
     def render(_, locale):  # type: ignore[no-untyped-def]
         lines = [_("✅ Case {number}, a problem found on patrol, is marked as done:").format(number=case.number),
                  "“" + esc(excerpt(text, 600)) + "”",
-                 _("Please check it (not the one who found it, nor the one who fixed it). If nobody answers, it "
-                   "closes by itself after {days} days.").format(days=settings.case_auto_close_days)]
+                 _.ngettext("Please check it (not the one who found it, nor the one who fixed it). If nobody "
+                            "answers, it closes by itself after {days} day.",
+                            "Please check it (not the one who found it, nor the one who fixed it). If nobody "
+                            "answers, it closes by itself after {days} days.",
+                            settings.case_auto_close_days).format(days=settings.case_auto_close_days)]
         return "\n".join(lines), [[Button(_("✅ Solved"), case_cb("ok", case.id))],
                                   [Button(_("❌ Not solved"), case_cb("nok", case.id))]]
     return render
@@ -422,13 +426,18 @@ async def auto_close_due(session: AsyncSession, settings: Settings, now: datetim
         found = await found_on_patrol(session, case)
 
         def render(_, locale, case=case, found=found):  # type: ignore[no-untyped-def]
+            days = settings.case_auto_close_days
             if found:
-                return _("📁 Case {number} that you found on patrol was closed automatically: it was marked done "
-                         "{days} days ago and nobody checked it.").format(number=case.number,
-                                                                         days=settings.case_auto_close_days), None
-            text = _("📁 Case {number} was closed automatically: it was marked done {days} days ago and we "
-                     "had no answer. How was the service?").format(number=case.number,
-                                                                     days=settings.case_auto_close_days)
+                return _.ngettext(
+                    "📁 Case {number} that you found on patrol was closed automatically: it was marked done {days} "
+                    "day ago and nobody checked it.",
+                    "📁 Case {number} that you found on patrol was closed automatically: it was marked done {days} "
+                    "days ago and nobody checked it.", days).format(number=case.number, days=days), None
+            text = _.ngettext(
+                "📁 Case {number} was closed automatically: it was marked done {days} day ago and we had no "
+                "answer. How was the service?",
+                "📁 Case {number} was closed automatically: it was marked done {days} days ago and we had no "
+                "answer. How was the service?", days).format(number=case.number, days=days)
             return text, rating_buttons(case.id)
 
         await tell(session, settings, [resident] if resident else [], case=case, event=event, render=render)

@@ -1,13 +1,14 @@
 """Words of the patrol diary, shared by the handlers (aiogram's ``gettext``) and
 the diary's notifications (:func:`bot.services.l10n.translator`).
 
-Every function takes the reader's translation function ``_``.
+Every function takes the reader's translation function ``_``; one that counts takes
+a :class:`bot.services.l10n.Translator` (handlers: ``bot.i18n.current_translator()``).
 """
 
 from __future__ import annotations
 
 from bot.services.diary.figures import DiaryFigures
-from bot.services.l10n import Translate
+from bot.services.l10n import Translate, Translator
 from models import CareTag, EntryKind, OpinionCategory
 
 KIND_ICONS = {EntryKind.visit: "🏠", EntryKind.opinion: "💬", EntryKind.problem: "⚠️", EntryKind.note: "📝"}
@@ -62,13 +63,13 @@ def category_label(_: Translate, kind: EntryKind, category: str | None) -> str:
     return ""
 
 
-def interval_label(_: Translate, days: int) -> str:
+def interval_label(_: Translator, days: int) -> str:
     return {
         7: _("weekly"),
         14: _("every two weeks"),
         30: _("monthly"),
         91: _("quarterly"),
-    }.get(days) or _("every {days} days").format(days=days)
+    }.get(days) or _.ngettext("every {days} day", "every {days} days", days).format(days=days)
 
 
 def duration(_: Translate, minutes: int) -> str:

@@ -347,6 +347,7 @@ async def mark(session: AsyncSession, settings: Settings, actor: User, signup_id
     if user is not None and signup.hours:
         _ = translator(recipient_locale(user, settings.default_locale))
         await notify(session, recipient=user, kind=OutboxKind.nudge, dedupe_key=f"ev:{event.id}:hours:{user.id}",
-                     text=_("🙏 Thank you for helping at {title}: {hours} volunteer hours are credited to you.")
-                     .format(title=esc(event.title), hours=signup.hours))
+                     text=_.ngettext("🙏 Thank you for helping at {title}: {hours} volunteer hour is credited to you.",
+                                     "🙏 Thank you for helping at {title}: {hours} volunteer hours are credited to "
+                                     "you.", signup.hours).format(title=esc(event.title), hours=signup.hours))
     return Attendee(signup.id, user.first_name if user else "—", signup.as_volunteer, attended, event.id)

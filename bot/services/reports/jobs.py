@@ -30,7 +30,7 @@ from bot.jobs import JobContext, recurring
 from bot.services import cases
 from bot.services.dates import local_day
 from bot.services.escape import esc
-from bot.services.l10n import Translate, translator
+from bot.services.l10n import Translate, Translator, translator
 from bot.services.notify import Button, notify, recipient_locale
 from bot.services.reports.common import GridRow, Report, Scope, ScopeKind, report_cb
 from bot.services.reports.figures import compute
@@ -54,7 +54,7 @@ def grid_line(_: Translate, row: GridRow) -> str:
         overdue=row.households_overdue)
 
 
-def digest_text(_: Translate, report: Report, overdue: list[cases.OverdueCase],
+def digest_text(_: Translator, report: Report, overdue: list[cases.OverdueCase],
                 grid_names: dict[int, str], tz_name: str) -> str:
     tz = ZoneInfo(tz_name)
     lines = ["📅 <b>" + esc(_("Last week in {community}: {start} – {end}").format(

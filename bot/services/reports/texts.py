@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from bot.services import diary
 from bot.services.escape import esc
-from bot.services.l10n import Translate
+from bot.services.l10n import Translate, Translator
 from bot.services.reports.common import GridRow, Report, Row, ScopeKind, Target
 from bot.services.reports.periods import Period
 from models import EntryKind
@@ -83,7 +83,7 @@ def as_of_label(report: Report) -> str:
     return report.as_of.astimezone(ZoneInfo(report.tz_name)).strftime("%Y-%m-%d %H:%M")
 
 
-def summary_lines(_: Translate, report: Report) -> list[str]:
+def summary_lines(_: Translator, report: Report) -> list[str]:
     """The figures of the summary, one line each (HTML)."""
     c = report.cases
     t = {x.key: x for x in report.targets}
@@ -111,8 +111,9 @@ def summary_lines(_: Translate, report: Report) -> list[str]:
     lines.append(_("Visits {count}").format(count=d.visits)
                  + (f" ({categories(_, d.visits_by_category, care_label)})" if d.visits else "")
                  + " · " + _("opinions {count}").format(count=d.opinions)
-                 + " · " + _("problems found {count} ({cases} made cases)").format(count=d.problems,
-                                                                                    cases=d.cases_opened))
+                 + " · " + _.ngettext("problems found {count} ({cases} made a case)",
+                                      "problems found {count} ({cases} made cases)",
+                                      d.cases_opened).format(count=d.problems, cases=d.cases_opened))
     lines.append(households_line(_, report))
     a = report.appointments
     lines.append(_("Appointments {booked} · attended {attended} · no-shows {no_show} ({rate}) · "
@@ -153,7 +154,7 @@ def weakest(report: Report, limit: int = 3) -> list[GridRow | Row]:
     return below[:limit]
 
 
-def summary_text(_: Translate, report: Report) -> str:
+def summary_text(_: Translator, report: Report) -> str:
     """The short chat summary (HTML)."""
     lines = ["📊 <b>" + esc(title(_, report)) + "</b>",
              _("As of {time} ({tz})").format(time=as_of_label(report), tz=report.tz_name), ""]

@@ -218,7 +218,9 @@ async def test_every_refusal_is_clear_and_stores_nothing(bot):
     refusals = {
         (now - timedelta(days=1)).replace(second=0, microsecond=0):
             zh("That time has already passed. Please choose a later time."),
-        first + timedelta(days=21): zh("Bookings open {days} days ahead. Please choose an earlier date.").format(days=14),
+        first + timedelta(days=21): zh.ngettext("Bookings open {days} day ahead. Please choose an earlier date.",
+                                                "Bookings open {days} days ahead. Please choose an earlier date.",
+                                                14).format(days=14),
         other_day: zh("The station is closed that day."),
         holiday: zh("The station is closed that day: public holiday."),
         first + timedelta(minutes=7): zh("That time is not open for booking. Please choose from the list."),
@@ -233,7 +235,7 @@ async def test_every_refusal_is_clear_and_stores_nothing(bot):
     move_clock_to(first - timedelta(minutes=30))
     await p.press(anchor.message_id, appt.ap_cb("ok", sv=service, st=station, x=appt.slot_code(first)))
     assert bot.emu.callback_answers[-1]["text"] == zh("Please book at least {duration} ahead.").format(
-        duration=zh("{n} hours").format(n=2))
+        duration=zh.ngettext("{n} hour", "{n} hours", 2).format(n=2))
     move_clock_to(now)
     # A forged station.
     await p.press(anchor.message_id, appt.ap_cb("ok", sv=service, st=999999, x=appt.slot_code(first)))
@@ -271,8 +273,9 @@ async def test_every_refusal_is_clear_and_stores_nothing(bot):
     for when in later[:2]:
         await p.press(anchor.message_id, appt.ap_cb("ok", sv=service, st=station, x=appt.slot_code(when)))
     await p.press(anchor.message_id, appt.ap_cb("ok", sv=service, st=station, x=appt.slot_code(later[2])))
-    assert bot.emu.callback_answers[-1]["text"] == zh(
-        "You already have {limit} upcoming appointments, the most allowed. Please cancel one first.").format(limit=3)
+    assert bot.emu.callback_answers[-1]["text"] == zh.ngettext(
+        "You already have {limit} upcoming appointment, the most allowed. Please cancel it first.",
+        "You already have {limit} upcoming appointments, the most allowed. Please cancel one first.", 3).format(limit=3)
     async with bot.app.sessionmaker() as s:
         assert await s.scalar(select(func.count()).select_from(Appointment)) == 3
 

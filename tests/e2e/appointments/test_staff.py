@@ -120,7 +120,8 @@ async def test_closing_a_day_tells_the_resident_who_rebooks_with_one_tap(bot):
     resident, booking = await _resident_books(bot)
     secretary, agenda = await _secretary_agenda(bot, booking.day)
     ask = await secretary.press(agenda.message_id, _data(agenda, zh("🚫 Close this day")))
-    assert zh("{n} booked residents will be told and offered other times.").format(n=1) in ask[-1].text
+    assert zh.ngettext("{n} booked resident will be told and offered other times.",
+                       "{n} booked residents will be told and offered other times.", 1).format(n=1) in ask[-1].text
     before = resident.last_id
     closed = await secretary.send("停电检修")
     assert zh("🚫 Closed. Residents told: {n}.").format(n=1) in closed[0].text

@@ -45,7 +45,9 @@ async def _ask(bot, secretary) -> int:  # type: ignore[no-untyped-def]
     answer = await secretary.tap(zh("In {n} days").format(n=3))
     assert zh("Ask the residents of {place} ({n}):").format(n=3, place="新站社区") in answer[-1].text
     answer = await secretary.tap(zh("✅ Send"))
-    assert answer[-1].text.startswith("✅") and "3" in answer[-1].text
+    assert answer[-1].text == zh.ngettext(
+        "✅ Sent to {n} resident. Results: 🗳 Consultations (the resident gets them when it closes).",
+        "✅ Sent to {n} residents. Results: 🗳 Consultations (each resident gets them when it closes).", 3).format(n=3)
     async with bot.app.sessionmaker() as s:
         consultation = await s.scalar(select(Consultation))
         assert consultation is not None and consultation.asked == 3

@@ -101,8 +101,9 @@ async def test_service_day_with_a_waiting_list(bot):
     await secretary.tap_in(att[-1], "志愿者二")
     await secretary.tap_in(secretary.last, "王桂芝")
     thanks = await second.received("🙏", after=mark_second)  # the volunteer is told the hours credited
-    assert thanks.text == zh("🙏 Thank you for helping at {title}: {hours} volunteer hours are credited to you.").format(
-        title="Volunteer service day", hours=3)
+    assert thanks.text == zh.ngettext("🙏 Thank you for helping at {title}: {hours} volunteer hour is credited to you.",
+                                      "🙏 Thank you for helping at {title}: {hours} volunteer hours are credited to you.",
+                                      3).format(title="Volunteer service day", hours=3)
     async with bot.app.sessionmaker() as s:
         figures = await events.event_figures(s, select(ServiceEvent.community_id).where(ServiceEvent.id == event.id),
                                              utcnow() - timedelta(days=1), utcnow() + timedelta(days=1))

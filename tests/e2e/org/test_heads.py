@@ -127,7 +127,8 @@ async def test_building_head_notice_followup_case_and_claims(bot):
     # (the head follows the case to pass the news on, but reported nothing of their own).
     card = await worker.press(worker.last_id, f"cs:view:{case.id}:0")
     assert "周楼长" in card[-1].text and "赵大爷" in card[-1].text
-    assert zh("👥 Also reported by {count} neighbour(s)").split("{")[0] not in card[-1].text
+    also = zh.ngettext("👥 Also reported by {count} neighbour", "👥 Also reported by {count} neighbours", 1)
+    assert also.split("{")[0] not in card[-1].text and also.split("{")[0] != "👥 Also reported by "
 
     # The head books an appointment at the station for the same neighbour: a proxy booking, theirs.
     people_list = await head.from_menu(zh("🤝 Book for a resident"))
