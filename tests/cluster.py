@@ -10,7 +10,6 @@ import contextlib
 import itertools
 import os
 import socket
-import sys
 from pathlib import Path
 
 import aiohttp
@@ -18,7 +17,7 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import BOT_TOKEN
-from tests.processes import ROOT, spawn_module
+from tests.processes import PIPE, python_m, spawn_module
 
 SECRET = "city-secret"
 
@@ -125,10 +124,7 @@ async def run_module(module: str, *args: str, **env: str) -> tuple[int, str]:
     but ``env``; returns the exit code and what it wrote to stderr."""
     base = {k: v for k, v in os.environ.items()
             if k not in {"BOT_TOKEN", "TELEGRAM_API_URL", "REDIS_URL", "WEBHOOK_URL"}}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", module, *args, cwd=ROOT, env={**base, **env},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
-    )
+    proc = await python_m(module, *args, env={**base, **env}, stdout=PIPE, stderr=PIPE)
     _, err = await asyncio.wait_for(proc.communicate(), 120)
     return proc.returncode or 0, err.decode()
 

@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from models import Building, Community, Grid, Invite, Role, ScopeType
 from tests.conftest import BOT_TOKEN
+from tests.processes import PIPE, python_m
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 async def cli(*args: str, **env: str) -> tuple[int, str, str]:
     base = {k: v for k, v in os.environ.items() if k not in {"BOT_TOKEN", "TELEGRAM_API_URL", "REDIS_URL"}}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args, cwd=ROOT, env={**base, **env},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
-    )
+    proc = await python_m("bot", *args, env={**base, **env}, stdout=PIPE, stderr=PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     return proc.returncode, out.decode(), err.decode()
 

@@ -46,10 +46,13 @@ from models import (
     utcnow,
 )
 from tests.conftest import BOT_TOKEN
-from tests.processes import ROOT, end_process, spawn_module
+from tests.processes import ForkedProcess, end_process, spawn_module
 
 
-async def _start_bot(emulator, db_url: str, log: Path, **extra: str) -> asyncio.subprocess.Process:
+async def _start_bot(emulator, db_url: str, log: Path, render_gate: Path | None = None,
+                     **extra: str) -> ForkedProcess | asyncio.subprocess.Process:
+    """``python -m bot run``; with ``render_gate``, one whose reports never finish rendering
+    (tests/render_gate.py): it writes that file when one starts."""
     env = {
         **os.environ,
         "BOT_TOKEN": BOT_TOKEN,
@@ -64,7 +67,10 @@ async def _start_bot(emulator, db_url: str, log: Path, **extra: str) -> asyncio.
     }
     for name in ("REDIS_URL", "WEBHOOK_URL", "INBOUND_LEASE_SECONDS"):
         env.pop(name, None)
-    return await spawn_module(env, log, "bot", "run")
+    if render_gate is None:
+        return await spawn_module(env, log, "bot", "run")
+    return await spawn_module({**env, "GRIDBOT_TEST_RENDER_GATE": str(render_gate)}, log,
+                              "tests.render_gate", "bot", "run")
 
 
 async def _unconfirmed(sessionmaker) -> int:
@@ -318,13 +324,6 @@ UNPACED = {"ANSWER_CHAT_RATE": "1000"}
 SECRETARY_XS = 7000000002  # 新站社区's secretary in the demo district: reports of the community and its grids
 
 
-def _held_rendering(gate: Path) -> dict[str, str]:
-    """The environment of a bot process whose reports never finish rendering
-    (tests/render_gate/sitecustomize.py): it writes ``gate`` when one starts."""
-    path = os.pathsep.join(p for p in (str(ROOT / "tests" / "render_gate"), os.environ.get("PYTHONPATH")) if p)
-    return {"PYTHONPATH": path, "GRIDBOT_TEST_RENDER_GATE": str(gate)}
-
-
 async def _rendering(gate: Path) -> None:
     async with asyncio.timeout(60):
         while not await asyncio.to_thread(gate.exists):  # noqa: ASYNC110 - another process's file: no event to wait on
@@ -357,7 +356,7 @@ def _report(emulator, person, after: int) -> tuple[list[str], int, list[str]]:  
 async def test_a_report_killed_while_its_files_render_is_sent_by_the_next_run(
         emulator, demo_sessionmaker, db_url, tmp_path):
     """The secretary's report is asked for, by typed dates and by a period's button; the
-    bot is killed while the files render (held there: tests/render_gate).  The update was
+    bot is killed while the files render (held there: tests/render_gate.py).  The update was
     not marked done by the commit before the rendering, so the next run handles it
     again: the summary and the three files arrive, once; the typed dates are read as
     dates again (their conversation step ended only with the files); the button's
@@ -376,7 +375,7 @@ async def test_a_report_killed_while_its_files_render_is_sent_by_the_next_run(
         pending there and the conversation ``awaiting`` as before, kill it; the last message
         id before the report, and the update's id."""
         gate.unlink(missing_ok=True)
-        proc = await _start_bot(emulator, db_url, log, **_held_rendering(gate), **UNPACED)
+        proc = await _start_bot(emulator, db_url, log, render_gate=gate, **UNPACED)
         try:
             before, update_id = await ask()
             await _rendering(gate)

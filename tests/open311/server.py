@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import re
-import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.processes import ROOT, end_process
+from tests.processes import PIPE, end_process, python_m
 
 W3C = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+08:00$")
 
@@ -64,12 +63,9 @@ class Server:
 async def start_server(db_url: str, log: Path, **env: str) -> Server:
     """Start the server on a free port; it prints its address once it listens."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("OPEN311_", "BOT_", "DATABASE_"))}
-    environ.update({"DATABASE_URL": db_url, "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT),
-                    "OPEN311_BURST": "10000", **env})
+    environ.update({"DATABASE_URL": db_url, "LOG_LEVEL": "WARNING", "OPEN311_BURST": "10000", **env})
     with log.open("ab") as err:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "open311", "--port", "0", cwd=ROOT, env=environ,
-            stdout=asyncio.subprocess.PIPE, stderr=err, stdin=asyncio.subprocess.DEVNULL)
+        proc = await python_m("bot", "open311", "--port", "0", env=environ, stdout=PIPE, stderr=err)
     assert proc.stdout is not None
     line = (await asyncio.wait_for(proc.stdout.readline(), 90)).decode()
     found = re.search(r"(http://\S+)/open311/v2/", line)
@@ -88,8 +84,7 @@ async def stop_server(server: Server) -> None:
 async def cli(db_url: str, *args: str) -> tuple[int, str, str]:
     """``python -m bot <args>`` on the test's database: (exit code, stdout, stderr)."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "DATABASE_"))}
-    environ.update({"DATABASE_URL": db_url, "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)})
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", *args, cwd=ROOT, env=environ,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    environ.update({"DATABASE_URL": db_url, "LOG_LEVEL": "WARNING"})
+    proc = await python_m("bot", *args, env=environ, stdout=PIPE, stderr=PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 90)
     return proc.returncode or 0, out.decode(), err.decode()
