@@ -36,8 +36,9 @@ Stream = int | IO[Any] | None
 
 
 def _interpreter_env(env: dict[str, str]) -> dict[str, str]:
-    """The variables that change how the interpreter starts (its paths, flags, locale, zone)."""
-    return {k: v for k, v in env.items() if k.startswith(("PYTHON", "LC_")) or k in ("LANG", "TZ")}
+    """The variables that change how the interpreter starts (its paths, flags, locale, zone, and
+    the dynamic loader's: a library preloaded into a process is loaded only by a new program)."""
+    return {k: v for k, v in env.items() if k.startswith(("PYTHON", "LC_", "LD_")) or k in ("LANG", "TZ")}
 
 
 class _ForkServer:
