@@ -17,8 +17,9 @@ Protocol (one ``AF_UNIX`` ``SOCK_SEQPACKET`` socket, descriptor given as the onl
 argument): the client sends a JSON request ``{"argv": [...], "env": {...}, "cwd": ...}``
 with four descriptors (stdin, stdout, stderr, and the write end of a pipe on which
 this server writes the child's wait status once it has ended); the answer is the
-child's process id.  When the client's end closes, every child still running is
-killed and this server exits.
+child's process id, with a pidfd of it (a signal sent through it cannot reach another
+process that got the same id later).  When the client's end closes, every child still
+running is killed and this server exits.
 
 Run as ``python -m tests.forkserver FD``; it imports nothing of the tests.
 """
@@ -91,7 +92,7 @@ def serve(sock: socket.socket) -> tuple[dict[str, object], list[int]]:
                 pidfd = os.pidfd_open(pid)
                 children[pid] = (pidfd, fds[3])
                 sel.register(pidfd, selectors.EVENT_READ, pid)
-                sock.send(str(pid).encode())
+                socket.send_fds(sock, [str(pid).encode()], [pidfd])  # signals reach this very process
     finally:
         for pid in children:  # this server is ending: so are its children
             os.kill(pid, signal.SIGKILL)

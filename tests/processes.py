@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import json
 import os
 import signal
@@ -54,7 +55,12 @@ class _ForkServer:
     def serves(self, env: dict[str, str], cwd: Path) -> bool:
         """Whether a child of the fork server starts as ``python -m`` would: in the
         directory it was started in (the first entry of ``sys.path``), with the same
-        interpreter settings."""
+        interpreter settings, and no library preloaded into every process
+        (``scripts/test-at``'s libfaketime starts each process's clock at the given
+        moment, where a child would inherit the server's; and it does not survive a
+        fork reliably: numpy's first import in a child's thread crashed)."""
+        if "LD_PRELOAD" in env or "LD_PRELOAD" in os.environ:
+            return False
         started = self._env if self._sock is not None else _interpreter_env(dict(os.environ))
         return cwd == ROOT and _interpreter_env(env) == started
 
@@ -82,17 +88,17 @@ class _ForkServer:
             log = self._log.read()
         raise RuntimeError(f"the fork server {what}: {log.decode(errors='replace')[-3000:]}")
 
-    def fork(self, argv: list[str], env: dict[str, str], cwd: Path, fds: list[int]) -> int:
+    def fork(self, argv: list[str], env: dict[str, str], cwd: Path, fds: list[int]) -> tuple[int, int]:
         """A child running ``python -m argv`` with ``fds`` as its stdin, stdout, stderr and
-        status pipe; its process id."""
+        status pipe; its process id and a pidfd of it."""
         with self._lock:
             sock = self._sock or self._start()
             request = json.dumps({"argv": argv, "env": env, "cwd": str(cwd)}).encode()
             socket.send_fds(sock, [request], fds)
-            answer = sock.recv(32)
-            if not answer:
+            answer, pidfd, _flags, _addr = socket.recv_fds(sock, 32, 1)
+            if not answer or len(pidfd) != 1:
                 self._failed(sock, "ended")
-            return int(answer)
+            return int(answer), pidfd[0]
 
     def close(self) -> None:
         with self._lock:
@@ -100,7 +106,7 @@ class _ForkServer:
                 self._sock.close()
                 self._sock = None
             if self._proc is not None:
-                self._proc.wait(30)
+                self._proc.wait()  # it ends at once: no timeout (its loop of sleeps fails under libfaketime)
                 self._proc = None
 
 
@@ -123,18 +129,20 @@ class ForkedProcess:
     """A child of the fork server, with the interface of :class:`asyncio.subprocess.Process`
     that the tests use."""
 
-    def __init__(self, pid: int, status: int, stdout: asyncio.StreamReader | None,
+    def __init__(self, pid: int, pidfd: int, status: int, stdout: asyncio.StreamReader | None,
                  stderr: asyncio.StreamReader | None) -> None:
         self.pid = pid
         self.returncode: int | None = None
         self.stdout = stdout
         self.stderr = stderr
+        self._pidfd = pidfd
         self._status = status
         self._ended: asyncio.Future[None] | None = None
 
     def send_signal(self, sig: int) -> None:
         if self.returncode is None:
-            os.kill(self.pid, sig)
+            with contextlib.suppress(ProcessLookupError):  # it has ended: nothing to do (as Popen)
+                signal.pidfd_send_signal(self._pidfd, sig)
 
     def terminate(self) -> None:
         self.send_signal(signal.SIGTERM)
@@ -171,6 +179,7 @@ class ForkedProcess:
                 status += data
         finally:
             os.close(self._status)
+            os.close(self._pidfd)
         if not status:
             raise RuntimeError(f"the fork server ended before its child {self.pid}")
         self.returncode = os.waitstatus_to_exitcode(int(status))
@@ -216,7 +225,7 @@ async def python_m(*args: str, env: dict[str, str], cwd: Path = ROOT, stdin: Str
     status_read, status_write = os.pipe()
     given.append(status_write)
     try:
-        pid = await asyncio.to_thread(_SERVER.fork, list(args), env, cwd, [*fds, status_write])
+        pid, pidfd = await asyncio.to_thread(_SERVER.fork, list(args), env, cwd, [*fds, status_write])
     except BaseException:
         for fd in (status_read, *(r for r in readers if r is not None)):
             os.close(fd)
@@ -227,7 +236,7 @@ async def python_m(*args: str, env: dict[str, str], cwd: Path = ROOT, stdin: Str
     os.set_blocking(status_read, False)
     out = None if readers[0] is None else await _stream_reader(readers[0])
     err = None if readers[1] is None else await _stream_reader(readers[1])
-    return ForkedProcess(pid, status_read, out, err)
+    return ForkedProcess(pid, pidfd, status_read, out, err)
 
 
 async def spawn_module(env: dict[str, str], log: Path, *args: str) -> ForkedProcess | asyncio.subprocess.Process:
