@@ -37,9 +37,8 @@ Stream = int | IO[Any] | None
 
 
 def _interpreter_env(env: dict[str, str]) -> dict[str, str]:
-    """The variables that change how the interpreter starts (its paths, flags, locale, zone, and
-    the dynamic loader's: a library preloaded into a process is loaded only by a new program)."""
-    return {k: v for k, v in env.items() if k.startswith(("PYTHON", "LC_", "LD_")) or k in ("LANG", "TZ")}
+    """The variables that change how the interpreter starts (its paths, flags, locale, zone)."""
+    return {k: v for k, v in env.items() if k.startswith(("PYTHON", "LC_")) or k in ("LANG", "TZ")}
 
 
 class _ForkServer:
@@ -58,8 +57,9 @@ class _ForkServer:
         interpreter settings, and no library preloaded into every process
         (``scripts/test-at``'s libfaketime starts each process's clock at the given
         moment, where a child would inherit the server's; and it does not survive a
-        fork reliably: numpy's first import in a child's thread crashed)."""
-        if "LD_PRELOAD" in env or "LD_PRELOAD" in os.environ:
+        fork reliably: numpy's first import in a child's thread crashed).  Any dynamic-loader
+        variable (``LD_*``) starts the process cold: the loader reads them only when a program starts."""
+        if any(k.startswith("LD_") for k in (*env, *os.environ)):
             return False
         started = self._env if self._sock is not None else _interpreter_env(dict(os.environ))
         return cwd == ROOT and _interpreter_env(env) == started
