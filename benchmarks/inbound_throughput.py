@@ -251,9 +251,14 @@ async def run_bare(base: str, n: int) -> dict:
             "cpu_ms_per_update": round((cpu_window[1] - cpu_window[0]) * 1000 / n, 3)}
 
 
+# A command the gridbot process runs under (--wrap-gridbot), e.g. valgrind's callgrind.
+GRIDBOT_WRAPPER: list[str] = []
+
+
 async def _child(kind: str, base: str, n: int, database_url: str | None) -> dict:
     """Run one bot in a fresh interpreter; its summary comes back as JSON."""
-    cmd = [sys.executable, "-m", "benchmarks.inbound_throughput", "--child", kind, "--base", base,
+    wrapper = GRIDBOT_WRAPPER if kind.startswith("gridbot") else []
+    cmd = [*wrapper, sys.executable, "-m", "benchmarks.inbound_throughput", "--child", kind, "--base", base,
            "--updates", str(n)]
     if database_url:
         cmd += ["--database-url", database_url]
@@ -333,10 +338,15 @@ async def main() -> None:
     )
     parser.add_argument("--layer-cost", action="store_true",
                         help="also run gridbot without the durable-answer layer: its cost per answer")
+    parser.add_argument("--wrap-gridbot", metavar="COMMAND",
+                        help="run gridbot's process under this command (split on spaces), e.g. "
+                             "'valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%%p' to count its instructions")
     parser.add_argument("--child", choices=["gridbot", "gridbot-plain", "bare", "bare-tuned"],
                         help=argparse.SUPPRESS)
     parser.add_argument("--base", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.wrap_gridbot:
+        GRIDBOT_WRAPPER[:] = args.wrap_gridbot.split()
     if args.child:
         await child_main(args.child, args.base, args.updates, args.database_url)
         return

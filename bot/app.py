@@ -28,6 +28,7 @@ from sqlalchemy.orm import configure_mappers
 
 from bot.aio import bounded
 from bot.answers import AnswerJournal
+from bot.chains import cache_outer_chain
 from bot.config import Settings
 from bot.delivery import DeliveryRuntime
 from bot.delivery.limits import ChatLimits
@@ -97,6 +98,7 @@ def create_dispatcher(
     RefusalMiddleware().setup(dp)  # innermost: a refusal is answered in the user's language
     dp.include_routers(*get_routers())
     compile_routing(dp)  # aiogram's routing decisions, walked cheaply (bot/routing.py)
+    cache_outer_chain(dp.update)  # the update's middlewares wrapped once, not per update (bot/chains.py)
     return dp
 
 

@@ -27,6 +27,8 @@ from aiogram.methods.base import TelegramType
 from aiogram.types import InputFile
 from aiohttp import ClientError, FormData
 
+from bot.chains import CachedRequestMiddlewares
+
 # A request's JSON body serialized in advance (``bot/answers.py`` records the
 # body of a deferred answer and sends that very text, then or after a restart).
 prepared_body: ContextVar[str | None] = ContextVar("prepared_body", default=None)
@@ -42,6 +44,7 @@ result_unused: ContextVar[bool] = ContextVar("result_unused", default=False)
 class JsonAiohttpSession(AiohttpSession):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.middleware = CachedRequestMiddlewares()  # the request middlewares' chain made once (bot/chains.py)
         # A bot default (parse mode, link previews...) prepared once: the same four on every message.
         self._defaults: dict[str, tuple[DefaultBotProperties, Any]] = {}
 

@@ -50,6 +50,7 @@ from aiogram import Dispatcher, Router
 from aiogram.dispatcher.event.bases import REJECTED, UNHANDLED, SkipHandler
 from aiogram.dispatcher.event.handler import FilterObject, HandlerObject
 from aiogram.dispatcher.event.telegram import TelegramEventObserver
+from aiogram.dispatcher.middlewares.manager import MiddlewareManager
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.state import State
 from aiogram.types import TelegramObject
@@ -65,6 +66,7 @@ from magic_filter.operations import (
 )
 from magic_filter.util import in_op
 
+from bot.chains import ChainCache, inner_chain
 from handlers.filters import UserFilter
 
 Language = tuple[I18n, str] | None  # the catalogue and locale of the update being routed (None: none set)
@@ -87,6 +89,8 @@ class _Entry:
     # prefixes.  None: asked as it comes.
     texts: Callable[[Language], Any] | None = None
     prefixes: str | None = None
+    # The observers of the dispatcher and of ``path``: their inner middlewares wrap the handler.
+    observers: tuple[TelegramEventObserver, ...] = ()
 
 
 def _original(item: FilterObject) -> Any:
@@ -366,6 +370,9 @@ class CompiledRouting:
     def __init__(self, dispatcher: Dispatcher, update_type: str) -> None:
         self.update_type = update_type
         self.entries = [e for r in dispatcher.sub_routers for e in _entries(r, update_type, ())]
+        for entry in self.entries:  # whose inner middlewares a handler is called through, outermost first
+            entry.observers = (dispatcher.observers[update_type], *(r.observers[update_type] for r in entry.path))
+        self._chains = ChainCache(MiddlewareManager.wrap_middlewares)
         self._by_state: dict[str | None, list[_Entry]] = {}
         self._plans: dict[tuple[str | None, Language], _Plan] = {}
         # A router's root filters asked directly when each answers from the user alone (none, or
@@ -434,10 +441,8 @@ class CompiledRouting:
             if not result:
                 continue
             trigger.update(data)
-            observer = entry.observer
             try:
-                wrapped = observer.outer_middleware.wrap_middlewares(observer._resolve_middlewares(),
-                                                                     entry.handler.call)
+                wrapped = inner_chain(self._chains, entry.observers, entry.handler.call)
                 response = await wrapped(event, trigger)
             except SkipHandler:
                 response = UNHANDLED
