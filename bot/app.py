@@ -37,7 +37,12 @@ from bot.http import JsonAiohttpSession
 from bot.i18n import PoI18n, UserLocaleMiddleware, create_i18n, locale_from_telegram
 from bot.inbound import InboundPipeline
 from bot.metrics import InboundObserver, Metrics, Probes, add_routes, start_server
-from bot.middlewares import CommitBeforeRequest, DbSessionMiddleware, UserMiddleware
+from bot.middlewares import (
+    CommitBeforeRequest,
+    ConversationMiddleware,
+    DbSessionMiddleware,
+    UserMiddleware,
+)
 from bot.ratelimit import RateLimitMiddleware, UserRateLimiter
 from bot.retry import RetryRequests
 from bot.routing import compile_routing
@@ -90,6 +95,7 @@ def create_dispatcher(
         storage=create_storage(settings.redis_url, sessionmaker), disable_fsm=True, settings=settings, i18n=i18n
     )
     dp.update.outer_middleware(DbSessionMiddleware(sessionmaker, answers))
+    dp.fsm = ConversationMiddleware.replacing(dp.fsm)  # aiogram's, less what UserMiddleware did already
     dp.update.outer_middleware(UserMiddleware(dp.fsm))
     dp.update.outer_middleware(dp.fsm)
     UserLocaleMiddleware(i18n).setup(dp)

@@ -39,6 +39,7 @@ from typing import Any
 from aiogram import BaseMiddleware, Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.fsm.middleware import FSMContextMiddleware
+from aiogram.fsm.storage.memory import DisabledEventIsolation
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import TelegramObject
@@ -214,6 +215,8 @@ class UserMiddleware(BaseMiddleware):
                 if self.fsm is not None and hasattr(storage, "prefetched")
                 else None
             )
+            if context is not None:
+                data[RESOLVED_CONTEXT] = context  # ConversationMiddleware's, resolved once
             state_key = storage.state_key(context.key) if context is not None else None  # type: ignore[union-attr]
             data["user"], state = await user_service.get_or_create_with_state(
                 session,
@@ -227,3 +230,33 @@ class UserMiddleware(BaseMiddleware):
             if state_key is not None and state is not user_service.NO_STATE_READ:
                 storage.prefetched(session, state_key, state)  # type: ignore[union-attr]
         return await handler(event, data)
+
+
+# The conversation context UserMiddleware resolved, handed to ConversationMiddleware.
+RESOLVED_CONTEXT = "gridbot_fsm_context"
+
+
+class ConversationMiddleware(FSMContextMiddleware):
+    """aiogram's FSM middleware, the conversation state in ``data`` as it puts it
+    (``state``, ``raw_state``, ``fsm_storage``), without doing twice what
+    :class:`UserMiddleware` did: the context it resolved is taken over, and with
+    aiogram's ``DisabledEventIsolation`` (the default; gridbot handles one
+    chat's updates one at a time, bot/inbound.py) no lock is entered, which that
+    lock would not have held anyway.  Any other isolation is entered as aiogram does."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        context = data.pop(RESOLVED_CONTEXT, None) or self.resolve_event_context(data["bot"], data)
+        data["fsm_storage"] = self.storage
+        if context is None:
+            return await handler(event, data)
+        if type(self.events_isolation) is DisabledEventIsolation:
+            data["state"], data["raw_state"] = context, await context.get_state()
+            return await handler(event, data)
+        async with self.events_isolation.lock(key=context.key):
+            data["state"], data["raw_state"] = context, await context.get_state()
+            return await handler(event, data)
+
+    @classmethod
+    def replacing(cls, fsm: FSMContextMiddleware) -> ConversationMiddleware:
+        """One with the storage, isolation and strategy of ``fsm`` (a dispatcher's own)."""
+        return cls(storage=fsm.storage, events_isolation=fsm.events_isolation, strategy=fsm.strategy)
