@@ -23,6 +23,7 @@ belong to the session, as if a query had loaded them.
 from __future__ import annotations
 
 import sqlite3
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -138,7 +139,10 @@ class DirectStatement:
             if connection is None:
                 connection = (await session.connection()).sync_connection
                 assert connection is not None
-                sync_session.info[_CONNECTION] = (sync_session.get_transaction(), connection)
+                # The transaction by a weak reference: it refers to the session, whose info
+                # this is, and that cycle would leave every update's session, connection and
+                # transactions to the garbage collector instead of being freed at once.
+                sync_session.info[_CONNECTION] = (weakref.ref(sync_session.get_transaction()), connection)
             return self.run_sync(connection, params)
         return DirectResult.of(await session.execute(self.statement, dict(params)))
 
@@ -204,8 +208,10 @@ def _held_connection(session: Session) -> Connection | None:
     held = session.info.get(_CONNECTION)
     if held is None:
         return None
-    transaction, connection = held
-    if transaction is not session.get_transaction() or not transaction.is_active or connection.closed:
+    transaction_ref, connection = held
+    transaction = transaction_ref()
+    if transaction is None or transaction is not session.get_transaction() or not transaction.is_active \
+            or connection.closed:
         return None
     return connection  # type: ignore[no-any-return]
 

@@ -194,3 +194,26 @@ async def test_the_lookup_reads_the_conversation_row_with_the_user(sessionmaker)
         assert {g.role for g in user.roles} == {Role.worker, Role.staff}
         _, none = await svc.get_or_create_with_state(s, telegram_id=9005, first_name="李")
         assert none is svc.NO_STATE_READ
+
+
+async def test_a_session_that_ran_direct_statements_is_freed_without_the_garbage_collector(sessionmaker):
+    """No reference cycle through the session (its info once held its own transaction): a
+    session, its transaction and its connection are freed when the update is done with them,
+    not left to the collector, which then walked every update's objects twice."""
+    import gc
+    import weakref
+
+    await _user_with_roles(sessionmaker, 9010)
+    gc.collect()
+    gc.disable()
+    try:
+        s = sessionmaker()
+        await svc.get_or_create_with_state(s, telegram_id=9010, first_name="李", state_key="k")
+        await DirectStatement(update(InboundUpdate).where(InboundUpdate.id == -1).values(attempts=1)).run(s, {})
+        session, transaction = weakref.ref(s.sync_session), weakref.ref(s.sync_session.get_transaction())
+        await s.commit()
+        await s.close()
+        del s
+        assert session() is None and transaction() is None
+    finally:
+        gc.enable()
