@@ -149,12 +149,12 @@ def placeholder(method: TelegramMethod[Any]) -> Any:
     type, built once: an empty Message costs pydantic a default for each of its
     hundred fields."""
     returning = method.__returning__
-    if returning is bool or bool in getattr(returning, "__args__", ()):
-        return True
     empty = _PLACEHOLDERS.get(returning)
     if empty is None:
         construct = getattr(returning, "model_construct", None)
-        empty = _PLACEHOLDERS[returning] = construct() if construct is not None else ()  # an album: a tuple
+        empty = _PLACEHOLDERS[returning] = (
+            True if returning is bool or bool in getattr(returning, "__args__", ())
+            else construct() if construct is not None else ())  # an album: a tuple
     return empty
 
 

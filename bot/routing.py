@@ -518,3 +518,31 @@ def compile_routing(dispatcher: Dispatcher,
         return await routing.propagate(event, kwargs)
 
     dispatcher._propagate_event = propagate_event  # type: ignore[method-assign]
+
+    # Router.propagate_event: the dispatcher's outer middlewares of the event (the language,
+    # the rate limit, the refusals) wrapped around its _propagate_event.  aiogram makes a new
+    # closure at their end for every event, so their chain could not be kept (bot/chains.py).
+    chains = ChainCache(MiddlewareManager.wrap_middlewares)
+    ends = {t: _propagation_end(dispatcher, t) for t in compiled}
+    original_propagate = dispatcher.propagate_event
+
+    async def propagate(update_type: str, event: TelegramObject, **kwargs: Any) -> Any:
+        end = ends.get(update_type)
+        if end is None:
+            return await original_propagate(update_type=update_type, event=event, **kwargs)
+        kwargs["event_router"] = dispatcher
+        observer = dispatcher.observers[update_type]
+        return await chains.get(tuple(observer.outer_middleware._middlewares), end)(event, kwargs)
+
+    dispatcher.propagate_event = propagate  # type: ignore[method-assign]
+
+
+def _propagation_end(dispatcher: Dispatcher, update_type: str) -> Callable[..., Any]:
+    """What Router.propagate_event's closure does, made once for this kind of event."""
+    observer = dispatcher.observers[update_type]
+
+    async def propagate(telegram_event: TelegramObject, **data: Any) -> Any:
+        return await dispatcher._propagate_event(observer=observer, update_type=update_type, event=telegram_event,
+                                                 **data)
+
+    return propagate
