@@ -28,7 +28,7 @@ from sqlalchemy.orm import configure_mappers
 
 from bot.aio import bounded
 from bot.answers import AnswerJournal
-from bot.chains import cache_outer_chain
+from bot.chains import cache_outer_chain, direct_update_trigger
 from bot.config import Settings
 from bot.delivery import DeliveryRuntime
 from bot.delivery.limits import ChatLimits
@@ -105,6 +105,7 @@ def create_dispatcher(
     dp.include_routers(*get_routers())
     compile_routing(dp)  # aiogram's routing decisions, walked cheaply (bot/routing.py)
     cache_outer_chain(dp.update)  # the update's middlewares wrapped once, not per update (bot/chains.py)
+    direct_update_trigger(dp)
     return dp
 
 

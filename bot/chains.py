@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from aiogram import Dispatcher
 from aiogram.client.session.middlewares.manager import RequestMiddlewareManager
 from aiogram.dispatcher.event.telegram import TelegramEventObserver
 from aiogram.dispatcher.middlewares.manager import MiddlewareManager
@@ -91,3 +92,25 @@ class CachedRequestMiddlewares(RequestMiddlewareManager):
         if kwargs.keys() != {"timeout"}:  # as BaseSession calls it; anything else as aiogram does
             return super().wrap_middlewares(callback, **kwargs)
         return self._cache.get(tuple(self._middlewares), callback, kwargs["timeout"])
+
+
+def direct_update_trigger(dispatcher: Dispatcher) -> None:
+    """The dispatcher's update observer hands the update to ``_listen_update`` directly.
+
+    Its one handler is the dispatcher's own ``_listen_update``, with no filter and no
+    inner middleware: aiogram still checks it, wraps it and sorts the keyword arguments
+    for it on every update.  As long as that is so, the trigger calls it as aiogram
+    would in the end (``handler`` set in the data as aiogram sets it); otherwise it is
+    aiogram's trigger."""
+    observer = dispatcher.update
+    original = observer.trigger
+
+    async def trigger(event: Any, **kwargs: Any) -> Any:
+        handlers = observer.handlers
+        if len(handlers) == 1 and not handlers[0].filters and not observer.middleware._middlewares \
+                and getattr(handlers[0].callback, "__func__", None) is Dispatcher._listen_update:
+            kwargs["handler"] = handlers[0]
+            return await dispatcher._listen_update(event, **kwargs)
+        return await original(event, **kwargs)
+
+    observer.trigger = trigger  # type: ignore[method-assign]

@@ -81,3 +81,30 @@ async def test_the_request_chain_is_made_once_per_timeout_and_follows_the_middle
     calls.clear()
     assert await manager.wrap_middlewares(session.make_request, timeout=5)(None, method) == "result"
     assert calls == [("request", 5)]
+
+
+async def test_the_update_goes_to_the_dispatcher_directly_until_its_observer_gains_a_middleware() -> None:
+    from bot.chains import direct_update_trigger
+
+    dp = Dispatcher()
+    seen: list[str] = []
+
+    @dp.message()
+    async def echo(message: Any, handler: Any) -> str:
+        seen.append(f"handler {message.text}")
+        return "done"
+
+    direct_update_trigger(dp)
+    bot = Bot("42:TEST")
+    assert await dp.feed_update(bot, _update(1)) == "done"
+    assert seen == ["handler hi"]
+
+    async def inner(handler: Any, event: Any, data: dict[str, Any]) -> Any:
+        seen.append("update's inner middleware")
+        return await handler(event, data)
+
+    dp.update.middleware(inner)  # aiogram's trigger again: the middleware runs
+    seen.clear()
+    assert await dp.feed_update(bot, _update(2)) == "done"
+    assert seen == ["update's inner middleware", "handler hi"]
+    await bot.session.close()
