@@ -79,7 +79,6 @@ _PURE_ROOT_FILTERS = (MagicFilter, UserFilter)
 @dataclass(slots=True, eq=False)
 class _Entry:
     handler: HandlerObject
-    observer: TelegramEventObserver
     path: tuple[Router, ...]  # from the first router below the dispatcher down to the handler's own
     states: tuple[Any, ...]  # the leading state checks (State or StateFilter)
     quick: tuple[Quick, ...]  # the pure filters after them, asked directly
@@ -239,7 +238,7 @@ def _command_prefix(command: Command) -> Quick:
     return lambda event, _language: _may_be_command(event, prefixes)
 
 
-def _leading(handler: HandlerObject, observer: TelegramEventObserver, path: tuple[Router, ...]) -> _Entry:
+def _leading(handler: HandlerObject, path: tuple[Router, ...]) -> _Entry:
     states: list[Any] = []
     quick: list[Quick] = []
     of_user: list[UserQuick] = []
@@ -263,7 +262,7 @@ def _leading(handler: HandlerObject, observer: TelegramEventObserver, path: tupl
             break  # the rest of a command's check is aiogram's (it may ask Telegram who the bot is)
         else:
             break
-    return _Entry(handler, observer, path, tuple(states), tuple(quick), tuple(of_user), texts, prefixes)
+    return _Entry(handler, path, tuple(states), tuple(quick), tuple(of_user), texts, prefixes)
 
 
 def _state_allows(check: Any, raw_state: str | None) -> bool:
@@ -288,7 +287,7 @@ def _entries(router: Router, update_type: str, path: tuple[Router, ...]) -> Iter
     path = (*path, router)
     observer = router.observers[update_type]
     for handler in observer.handlers:
-        yield _leading(handler, observer, path)
+        yield _leading(handler, path)
     for sub in router.sub_routers:
         yield from _entries(sub, update_type, path)
 
