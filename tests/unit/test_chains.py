@@ -95,9 +95,19 @@ async def test_the_update_goes_to_the_dispatcher_directly_until_its_observer_gai
         return "done"
 
     direct_update_trigger(dp)
+    listen = dp.update.handlers[0]  # the dispatcher's _listen_update, as aiogram registered it
+    checks: list[int] = []
+    aiogram_check = listen.check
+
+    async def counted_check(*args: Any, **kwargs: Any) -> Any:
+        checks.append(1)
+        return await aiogram_check(*args, **kwargs)
+
+    listen.check = counted_check  # type: ignore[method-assign]
     bot = Bot("42:TEST")
     assert await dp.feed_update(bot, _update(1)) == "done"
     assert seen == ["handler hi"]
+    assert checks == []  # handed over directly: aiogram's trigger did not check it
 
     async def inner(handler: Any, event: Any, data: dict[str, Any]) -> Any:
         seen.append("update's inner middleware")
@@ -107,4 +117,5 @@ async def test_the_update_goes_to_the_dispatcher_directly_until_its_observer_gai
     seen.clear()
     assert await dp.feed_update(bot, _update(2)) == "done"
     assert seen == ["update's inner middleware", "handler hi"]
+    assert checks == [1]  # aiogram's trigger again
     await bot.session.close()
