@@ -17,9 +17,9 @@ order (a router's own handlers, then its sub-routers', depth first), and
 * of the handlers left, the leading filters that are pure (the state
   checks, magic filters such as ``F.text == labels.HELP``, a command's
   prefix, the audience filters that answer from the user alone,
-  ``handlers.filters.UserFilter``) are asked first, directly; one of them
-  saying no means aiogram's
-  check would say no, and the handler is passed over without it;
+  ``handlers.filters.UserFilter``) are asked first, directly, in their order;
+  one of them saying no means aiogram's check would say no, and the handler
+  is passed over without it;
 * a handler waiting for a label (``F.text == label``, ``F.text.in_(labels)``)
   or a command is not even asked: each state's list is sorted once per
   language (:class:`_Plan`) into the handlers any message may reach, those a
@@ -34,7 +34,8 @@ A router's root filters are checked when one of its handlers is about to be,
 not before: so they must have no side effects (``compile_routing`` accepts
 magic filters and ``handlers.filters`` audience filters only, and no outer
 middleware below the dispatcher, or it leaves that kind of event to
-aiogram).  ``tests/unit/test_routing.py`` sends every state with every label,
+aiogram).  They are asked directly too, their data passed on as aiogram's
+``check_root_filters`` passes it.  ``tests/unit/test_routing.py`` sends every state with every label,
 command and free text through both and compares the handler chosen.
 """
 
@@ -72,6 +73,7 @@ from handlers.filters import UserFilter
 Language = tuple[I18n, str] | None  # the catalogue and locale of the update being routed (None: none set)
 Quick = Callable[[TelegramObject, Language], Any]
 UserQuick = Callable[[Any], bool]  # a filter's answer from the update's user alone
+PureCheck = tuple[bool, Callable[..., Any]]  # (of the user?, the check): see _Entry.quick
 # Root filters that may be checked late (or not at all): pure, no side effects.
 _PURE_ROOT_FILTERS = (MagicFilter, UserFilter)
 
@@ -81,8 +83,9 @@ class _Entry:
     handler: HandlerObject
     path: tuple[Router, ...]  # from the first router below the dispatcher down to the handler's own
     states: tuple[Any, ...]  # the leading state checks (State or StateFilter)
-    quick: tuple[Quick, ...]  # the pure filters after them, asked directly
-    of_user: tuple[UserQuick, ...]  # those of them that answer from the user alone (UserFilter)
+    # The pure filters after them, asked directly in their order: (True, an audience filter's
+    # ``allows``, answering from the user alone) or (False, a compiled magic filter or a command's prefix).
+    quick: tuple[PureCheck, ...]
     # What the first quick filter lets through, when it can be looked up instead of asked:
     # the texts of ``F.text == label`` or ``F.text.in_(labels)`` (in a language), or a command's
     # prefixes.  None: asked as it comes.
@@ -231,6 +234,13 @@ def _compile_call(magic: MagicFilter) -> Quick:
     return lambda event, _language: value_of(event)
 
 
+def _root_check(original: Any) -> PureCheck:
+    """A router's root filter (an audience or a magic filter) as a check asked directly."""
+    if isinstance(original, UserFilter):
+        return True, original.allows
+    return False, _compile_magic(original)[0]
+
+
 def _command_prefix(command: Command) -> Quick:
     """A command filter's first question: does the text start with one of its prefixes?
     (The same test as ``handlers.routers._reject_non_commands_early``.)"""
@@ -240,29 +250,30 @@ def _command_prefix(command: Command) -> Quick:
 
 def _leading(handler: HandlerObject, path: tuple[Router, ...]) -> _Entry:
     states: list[Any] = []
-    quick: list[Quick] = []
-    of_user: list[UserQuick] = []
+    quick: list[PureCheck] = []
+    of_event = False  # whether a filter of the event (not of the user alone) is in ``quick`` yet
     texts: Callable[[Language], Any] | None = None
     prefixes: str | None = None
     for item in handler.filters or ():
         original = _original(item)
-        if isinstance(original, State | StateFilter) and not quick and not of_user:
+        if isinstance(original, State | StateFilter) and not quick:
             states.append(original)
         elif isinstance(original, MagicFilter):
             compiled, lets_through = _compile_magic(original)
-            if not quick:
+            if not of_event:
                 texts = lets_through
-            quick.append(compiled)
+            quick.append((False, compiled))
+            of_event = True
         elif isinstance(original, UserFilter):
-            of_user.append(original.allows)
+            quick.append((True, original.allows))
         elif isinstance(original, Command):
-            if not quick:
+            if not of_event:
                 prefixes = original.prefix
-            quick.append(_command_prefix(original))
+            quick.append((False, _command_prefix(original)))
             break  # the rest of a command's check is aiogram's (it may ask Telegram who the bot is)
         else:
             break
-    return _Entry(handler, path, tuple(states), tuple(quick), tuple(of_user), texts, prefixes)
+    return _Entry(handler, path, tuple(states), tuple(quick), texts, prefixes)
 
 
 def _state_allows(check: Any, raw_state: str | None) -> bool:
@@ -374,15 +385,15 @@ class CompiledRouting:
         self._chains = ChainCache(MiddlewareManager.wrap_middlewares)
         self._by_state: dict[str | None, list[_Entry]] = {}
         self._plans: dict[tuple[str | None, Language], _Plan] = {}
-        # A router's root filters asked directly when each answers from the user alone (none, or
-        # audience filters); None: aiogram's check_root_filters asks them.
-        self._roots: dict[Router, tuple[UserQuick, ...] | None] = {}
+        # A router's root filters asked directly, in their order, when each is an audience filter
+        # or a magic filter (``F.chat.type == "private"``); None: aiogram's check_root_filters asks them.
+        self._roots: dict[Router, tuple[PureCheck, ...] | None] = {}
         for entry in self.entries:
             for router in entry.path:
                 if router not in self._roots:
                     originals = [_original(f) for f in router.observers[update_type]._handler.filters or ()]
-                    self._roots[router] = (tuple(f.allows for f in originals)
-                                           if all(isinstance(f, UserFilter) for f in originals) else None)
+                    self._roots[router] = (tuple(_root_check(f) for f in originals)
+                                           if all(isinstance(f, _PURE_ROOT_FILTERS) for f in originals) else None)
 
     def for_state(self, raw_state: str | None) -> list[_Entry]:
         entries = self._by_state.get(raw_state)
@@ -409,6 +420,7 @@ class CompiledRouting:
         closed: set[Router] = set()  # routers whose own handlers are done (a handler gave UNHANDLED)
         dropped: set[Router] = set()  # routers left with their sub-routers (a handler gave REJECTED)
         raw_state = kwargs.get("raw_state")
+        user = kwargs.get("user")
         language = _language()
         candidates = self._plan(raw_state, language).candidates(event)
         position = 0
@@ -416,22 +428,18 @@ class CompiledRouting:
             index, entry = candidates[position]
             position += 1
             passed = True
-            for quick in entry.quick:
-                if not quick(event, language):
+            for of_user, check in entry.quick:  # in their order: aiogram stops at the first no too
+                if not (check(user) if of_user else check(event, language)):
                     passed = False
                     break
             if not passed:
                 continue
-            if entry.of_user:
-                user = kwargs.get("user")
-                if not all(allows(user) for allows in entry.of_user):
-                    continue
             router = entry.path[-1]
             if router in closed or (dropped and any(r in dropped for r in entry.path)):
                 continue
             trigger = triggers.get(router)
             if trigger is None:
-                level = await self._level(entry.path, event, kwargs, levels)
+                level = await self._level(entry.path, event, kwargs, levels, language)
                 if level is None:
                     continue
                 trigger = triggers[router] = dict(level)
@@ -466,7 +474,7 @@ class CompiledRouting:
         return UNHANDLED
 
     async def _level(self, path: tuple[Router, ...], event: TelegramObject, kwargs: dict[str, Any],
-                     levels: dict[Router, dict[str, Any] | None]) -> dict[str, Any] | None:
+                     levels: dict[Router, dict[str, Any] | None], language: Language) -> dict[str, Any] | None:
         """The keyword arguments of the last router of ``path``, its routers' root filters checked
         on the way (None if one said no)."""
         parent: dict[str, Any] = kwargs
@@ -475,11 +483,16 @@ class CompiledRouting:
                 level = levels[router]
             else:
                 level = {**parent, "event_router": router}
-                of_user = self._roots[router]
-                if of_user is not None:  # as check_root_filters would answer, without its calls
+                checks = self._roots[router]
+                if checks is not None:  # as check_root_filters would answer, without its calls
                     user = level.get("user")
-                    if not all(allows(user) for allows in of_user):
-                        level = None
+                    for of_user, check in checks:
+                        answer = check(user) if of_user else check(event, language)
+                        if not answer:
+                            level = None
+                            break
+                        if isinstance(answer, dict):  # as HandlerObject.check: a filter's data is passed on
+                            level.update(answer)
                 else:
                     result, data = await router.observers[self.update_type].check_root_filters(event, **level)
                     level = data if result else None
@@ -503,8 +516,9 @@ def compile_routing(dispatcher: Dispatcher,
         routing = compiled.get(update_type)
         if routing is None:
             return await original(observer=observer, update_type=update_type, event=event, **kwargs)
-        # Router._propagate_event: the dispatcher's own root filters and handlers first.
-        if observer:
+        # Router._propagate_event: the dispatcher's own root filters and handlers first (when it
+        # has any: with none, aiogram's check says yes and its trigger finds nothing).
+        if observer and (observer._handler.filters or observer.handlers):
             result, data = await observer.check_root_filters(event, **kwargs)
             if not result:
                 return UNHANDLED

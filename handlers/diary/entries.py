@@ -407,8 +407,9 @@ def create_router() -> Router:
     router.message.register(compose_add, DiaryStates.compose, NotMenuLabel(),
                             F.text | F.caption | F.photo | F.voice | F.audio | F.video | F.video_note | F.document
                             | F.location)
-    # On patrol, outside any conversation: whatever is sent is a note.
-    router.message.register(loose_note, StateFilter(None), OnPatrol(), NotMenuLabel(),
+    # On patrol, outside any conversation: whatever is sent is a note.  (Only a field worker has
+    # patrols: asked first, from the user alone, it spares everyone else the patrol's lookup.)
+    router.message.register(loose_note, StateFilter(None), FieldWorker(), OnPatrol(), NotMenuLabel(),
                             F.text | F.photo | F.voice | F.audio | F.video | F.video_note | F.document | F.location)
     callbacks(router, {
         "new": new_cb, "tag": new_cb, "vbp": buildings_page, "vb": building_picked, "vu": unit_picked,

@@ -268,3 +268,74 @@ async def test_a_handler_that_changes_the_language_passes_the_event_on_in_that_l
             result = await dp.propagate_event("message", message, raw_state=None)
         answers.append((result, seen))
     assert answers[0] == answers[1] == ("help", ["switch", "help"])
+
+
+async def test_pure_filters_are_asked_directly_in_their_order_root_filters_too():
+    """The audience and magic filters before a handler's first other filter are asked in the
+    order they were given (aiogram stops at the first no: a filter after it is not asked), and
+    a router's magic root filter (``F.chat.type == "private"``) is asked directly, its data
+    passed on as aiogram passes it, instead of through aiogram's check_root_filters."""
+    from aiogram import F
+
+    from handlers.filters import UserFilter
+
+    class Registered(UserFilter):
+        def allows(self, user: User | None) -> bool:
+            return user is not None and user.registered_at is not None
+
+    def build(compiled: bool) -> tuple[Dispatcher, list[str], Router]:
+        dp, asked = Dispatcher(), []
+
+        def spy(name: str) -> Any:
+            def look(event: Any) -> bool:
+                asked.append(name)
+                return True
+            return look
+
+        router = Router(name="private")
+        router.message.filter(F.chat.type == "private", F.func(lambda _m: {"room": "private"}))
+
+        async def after_user(message: Message, room: str) -> str:
+            return f"after_user in {room}"
+
+        async def before_user(message: Message, room: str) -> str:
+            return f"before_user in {room}"
+
+        router.message.register(after_user, Registered(), F.func(spy("after_user")))
+        router.message.register(before_user, F.func(spy("before_user")), Registered())
+        dp.include_router(router)
+        if compiled:
+            compile_routing(dp)
+        return dp, asked, router
+
+    sender = TgUser(id=5, is_bot=False, first_name="A")
+    stranger, resident = _people()[0][1], _people()[1][1]
+    cases = [(Chat(id=5, type="private"), stranger), (Chat(id=5, type="private"), resident),
+             (Chat(id=-100, type="group"), resident)]
+    outcomes = []
+    for compiled in (False, True):
+        dp, asked, router = build(compiled)
+        root_checks = []
+        original = router.message.check_root_filters
+
+        async def counted(*args: Any, _checks: list[int] = root_checks, _original: Any = original,
+                          **kwargs: Any) -> Any:
+            _checks.append(1)
+            return await _original(*args, **kwargs)
+
+        router.message.check_root_filters = counted  # type: ignore[method-assign]
+        seen = []
+        for chat, user in cases:
+            asked.clear()
+            message = Message(message_id=1, date=DATE, chat=chat, from_user=sender, text="hello")
+            result = await dp.propagate_event("message", message, raw_state=None, user=user)
+            seen.append((result, sorted(set(asked))))  # a pure filter may be asked again by aiogram's check
+        outcomes.append(seen)
+        assert (len(root_checks) == 0) if compiled else (len(root_checks) == len(cases))
+    # The same handler, with the same data from the root filters, either way.
+    assert [r for r, _ in outcomes[0]] == [r for r, _ in outcomes[1]] == [
+        UNHANDLED, "after_user in private", UNHANDLED]
+    # A stranger: Registered says no before after_user's spy, which is not asked (nor by aiogram).
+    assert outcomes[0][0][1] == outcomes[1][0][1] == ["before_user"]
+    # (The root filters are asked when a handler of their router is about to be, so a handler's
+    # own pure filters may be asked before them: the module says so; here both spies were.)
