@@ -16,7 +16,7 @@ order (a router's own handlers, then its sub-routers', depth first), and
   list per state, made once);
 * of the handlers left, the leading filters that are pure (the state
   checks, magic filters such as ``F.text == labels.HELP``, a command's
-  prefix, the audience filters that answer from the user alone,
+  prefix and name, the audience filters that answer from the user alone,
   ``handlers.filters.UserFilter``) are asked first, directly, in their order;
   one of them saying no means aiogram's check would say no, and the handler
   is passed over without it;
@@ -52,7 +52,7 @@ from aiogram.dispatcher.event.bases import REJECTED, UNHANDLED, SkipHandler
 from aiogram.dispatcher.event.handler import FilterObject, HandlerObject
 from aiogram.dispatcher.event.telegram import TelegramEventObserver
 from aiogram.dispatcher.middlewares.manager import MiddlewareManager
-from aiogram.filters import Command, StateFilter
+from aiogram.filters import Command, CommandStart, StateFilter
 from aiogram.fsm.state import State
 from aiogram.types import TelegramObject
 from aiogram.utils.i18n import I18n
@@ -241,11 +241,32 @@ def _root_check(original: Any) -> PureCheck:
     return False, _compile_magic(original)[0]
 
 
-def _command_prefix(command: Command) -> Quick:
-    """A command filter's first question: does the text start with one of its prefixes?
-    (The same test as ``handlers.routers._reject_non_commands_early``.)"""
+def _command_quick(command: Command) -> Quick:
+    """A command filter's first questions, read as ``Command.extract_command`` reads the text:
+    does it start with one of its prefixes, is the command one of its names (when they are
+    all names, not patterns), and for ``CommandStart(deep_link=...)``, are there arguments as
+    it wants?  A no is aiogram's no; a yes leaves the rest (the mention, which may ask
+    Telegram who the bot is, the magic) to aiogram's check."""
     prefixes = command.prefix
-    return lambda event, _language: _may_be_command(event, prefixes)
+    names = (frozenset(command.commands) if all(type(c) is str for c in command.commands)
+             else None)  # aiogram casefolds them already when ignore_case
+    fold = command.ignore_case
+    deep_link = command.deep_link if isinstance(command, CommandStart) else None
+
+    def quick(event: Any, _language: Language) -> bool:
+        text = getattr(event, "text", None) or getattr(event, "caption", None)
+        if not text:
+            return True  # aiogram decides (what is not a message is refused there)
+        parts = text.split(maxsplit=1)
+        if not parts or parts[0][0] not in prefixes:
+            return False
+        if names is not None:
+            name = parts[0][1:].partition("@")[0]
+            if (name.casefold() if fold else name) not in names:
+                return False
+        return deep_link is None or bool(deep_link) == (len(parts) > 1)
+
+    return quick
 
 
 def _leading(handler: HandlerObject, path: tuple[Router, ...]) -> _Entry:
@@ -269,7 +290,7 @@ def _leading(handler: HandlerObject, path: tuple[Router, ...]) -> _Entry:
         elif isinstance(original, Command):
             if not of_event:
                 prefixes = original.prefix
-            quick.append((False, _command_prefix(original)))
+            quick.append((False, _command_quick(original)))
             break  # the rest of a command's check is aiogram's (it may ask Telegram who the bot is)
         else:
             break

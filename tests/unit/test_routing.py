@@ -339,3 +339,37 @@ async def test_pure_filters_are_asked_directly_in_their_order_root_filters_too()
     assert outcomes[0][0][1] == outcomes[1][0][1] == ["before_user"]
     # (The root filters are asked when a handler of their router is about to be, so a handler's
     # own pure filters may be asked before them: the module says so; here both spies were.)
+
+
+async def test_a_command_filters_quick_no_is_aiograms_no():
+    """The command's first questions (prefix, name, a deep link's arguments) say no only where
+    aiogram's own filter says no, and do say it for another command's text."""
+    import re
+
+    from aiogram.filters import Command, CommandStart
+    from aiogram.types import User as BotUser
+
+    from bot.routing import _command_quick
+
+    bot = Bot("42:TEST")
+    bot._me = BotUser(id=42, is_bot=True, first_name="Bot", username="gridbot_test")
+    chat = Chat(id=5, type="private")
+    filters = [Command("family"), Command("help", "menu"), Command("Help", ignore_case=True),
+               Command(re.compile(r"it\w+")), Command("go", prefix="!/"), CommandStart(),
+               CommandStart(deep_link=True), CommandStart(deep_link=False), Command("help", ignore_mention=True)]
+    texts = [*TEXTS, "/HELP", "/Help@gridbot_test", "!go now", "/items", "/start@another_bot x", "\n/menu\n"]
+    said_no = set()
+    for command in filters:
+        quick = _command_quick(command)
+        for text in texts:
+            for message in (Message(message_id=1, date=DATE, chat=chat, text=text or None),
+                            Message(message_id=1, date=DATE, chat=chat, caption=text or None,
+                                    location=Location(latitude=1, longitude=2))):
+                if not quick(message, None):
+                    said_no.add((str(command), text))
+                    assert not await command(message, bot), (command, text)
+    assert (str(Command("family")), "/start") in said_no
+    assert (str(CommandStart(deep_link=True)), "/start") in said_no
+    assert (str(CommandStart(deep_link=False)), "/start inv_abc") in said_no
+    assert (str(Command("Help", ignore_case=True)), "/HELP") not in said_no
+    await bot.session.close()
