@@ -35,8 +35,9 @@ not before: so they must have no side effects (``compile_routing`` accepts
 magic filters and ``handlers.filters`` audience filters only, and no outer
 middleware below the dispatcher, or it leaves that kind of event to
 aiogram).  They are asked directly too, their data passed on as aiogram's
-``check_root_filters`` passes it.  ``tests/unit/test_routing.py`` sends every state with every label,
-command and free text through both and compares the handler chosen.
+``check_root_filters`` passes it.  ``tests/unit/test_routing.py`` sends every
+state with every label, command and free text through both and compares the
+handler chosen.
 """
 
 from __future__ import annotations
@@ -72,8 +73,9 @@ from handlers.filters import UserFilter
 
 Language = tuple[I18n, str] | None  # the catalogue and locale of the update being routed (None: none set)
 Quick = Callable[[TelegramObject, Language], Any]
-UserQuick = Callable[[Any], bool]  # a filter's answer from the update's user alone
-PureCheck = tuple[bool, Callable[..., Any]]  # (of the user?, the check): see _Entry.quick
+# A pure filter asked directly: (True, an audience filter's ``allows``, given the update's user)
+# or (False, a Quick, given the event and the language).
+PureCheck = tuple[bool, Callable[..., Any]]
 # Root filters that may be checked late (or not at all): pure, no side effects.
 _PURE_ROOT_FILTERS = (MagicFilter, UserFilter)
 
@@ -83,8 +85,8 @@ class _Entry:
     handler: HandlerObject
     path: tuple[Router, ...]  # from the first router below the dispatcher down to the handler's own
     states: tuple[Any, ...]  # the leading state checks (State or StateFilter)
-    # The pure filters after them, asked directly in their order: (True, an audience filter's
-    # ``allows``, answering from the user alone) or (False, a compiled magic filter or a command's prefix).
+    # The pure filters after them, asked directly in their order: audience filters, compiled
+    # magic filters, a command's first questions (its prefix, name and deep link).
     quick: tuple[PureCheck, ...]
     # What the first quick filter lets through, when it can be looked up instead of asked:
     # the texts of ``F.text == label`` or ``F.text.in_(labels)`` (in a language), or a command's
