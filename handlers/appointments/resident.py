@@ -6,7 +6,9 @@ A worker books for a resident without Telegram through the same steps (the
 buttons carry ``r``, the resident; the services check the worker may).
 Every button carries what it needs, so old messages and forged buttons are
 judged by the services alone, and nothing depends on conversation state
-except waiting for a shared location.
+except waiting for a shared location.  A day or a time typed instead of
+tapped ("明天上午") is read against the step last shown, which the FSM data
+remembers for a while (``ui.on_screen``, :func:`typed_when`).
 
 A refusal of a service is answered by :mod:`handlers.refusal`; the few
 handlers that catch one themselves say why.
@@ -15,10 +17,10 @@ handlers that catch one themselves say why.
 from __future__ import annotations
 
 import html
-from datetime import datetime
+from datetime import date, datetime
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command
+from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
     BufferedInputFile,
@@ -37,7 +39,7 @@ from bot.i18n import PoI18n
 from bot.services import appointments as appt
 from bot.services import family
 from bot.services import users as user_service
-from bot.services.appointments import clock, seats_left, when_label
+from bot.services.appointments import clock, day_label, seats_left, when_label
 from bot.services.errors import DomainError
 from handlers import labels
 from handlers.appointments.ui import (
@@ -45,11 +47,16 @@ from handlers.appointments.ui import (
     MY_APPOINTMENTS,
     ApCb,
     ApptInput,
+    Booker,
+    TypedWhen,
     below,
     card,
     day_button,
     done,
     kb,
+    off_screen,
+    on_screen,
+    part_label,
     step,
     today,
 )
@@ -232,18 +239,27 @@ async def _days_markup(session: AsyncSession, settings: Settings, cb: ApCb) -> t
 
 
 async def station_picked(query: CallbackQuery, callback_data: ApCb, session: AsyncSession,
-                         settings: Settings) -> None:
+                         settings: Settings, state: FSMContext) -> None:
     try:
         text, markup = await _days_markup(session, settings, callback_data)
     except DomainError as err:  # the message shows it too, with a way back (_fail)
         await _fail(query, err, ApCb(a="svc", sv=callback_data.sv, r=callback_data.r))
         return
+    await on_screen(state, callback_data)
     await _show(query, text, markup, new=callback_data.a.endswith("n"))
 
 
 # ------------------------------------------------------------------ step 4: the time
 
-async def day_picked(query: CallbackQuery, callback_data: ApCb, session: AsyncSession, settings: Settings) -> None:
+def _times_markup(cb: ApCb, slots: list[appt.SlotView], settings: Settings) -> InlineKeyboardMarkup:
+    rows = [_btn(f"🕘 {clock(s.starts_at, settings.tz)} · {seats_left(_, s.seats_left)}",
+                 ApCb(a="tm", sv=cb.sv, st=cb.st, x=appt.slot_code(s.starts_at), b=cb.b, r=cb.r)) for s in slots]
+    rows.append(_way_out(_("⬅️ Other days"), _other_days(cb), cb))
+    return kb(rows)
+
+
+async def day_picked(query: CallbackQuery, callback_data: ApCb, session: AsyncSession, settings: Settings,
+                     state: FSMContext) -> None:
     cb = callback_data
     try:
         day = appt.day_from_code(cb.x)
@@ -251,10 +267,9 @@ async def day_picked(query: CallbackQuery, callback_data: ApCb, session: AsyncSe
     except DomainError as err:  # the message shows it too, with a way back (_fail)
         await _fail(query, err, _other_days(cb))
         return
-    rows = [_btn(f"🕘 {clock(s.starts_at, settings.tz)} · {seats_left(_, s.seats_left)}",
-                 ApCb(a="tm", sv=cb.sv, st=cb.st, x=appt.slot_code(s.starts_at), b=cb.b, r=cb.r)) for s in slots]
-    rows.append(_way_out(_("⬅️ Other days"), _other_days(cb), cb))
-    await step(query, _("What time?") if slots else _("That day is full now. Please choose another day."), kb(rows))
+    await on_screen(state, cb, day)
+    await step(query, _("What time?") if slots else _("That day is full now. Please choose another day."),
+               _times_markup(cb, slots, settings))
 
 
 # ------------------------------------------------------------------ step 5: confirm
@@ -264,13 +279,20 @@ async def time_picked(query: CallbackQuery, callback_data: ApCb, session: AsyncS
     cb = callback_data
     try:
         starts_at = appt.slot_from_code(cb.x)
-        slot = await appt.preview(session, settings, user, station_id=cb.st, service_id=cb.sv, starts_at=starts_at,
-                                  now=utcnow(), resident_id=cb.r or None)
+        text, markup = await _confirm_step(session, settings, user, cb, starts_at, i18n.current_locale)
     except DomainError as err:  # a step of the booking: _not_booked says why in place, with a way on
         await _not_booked(query, session, err, cb, settings)
         return
+    await step(query, text, markup)
+
+
+async def _confirm_step(session: AsyncSession, settings: Settings, user: User, cb: ApCb, starts_at: datetime,
+                        locale: str) -> tuple[str, InlineKeyboardMarkup]:
+    """The booking as it would be, and ✅ Confirm: the slot checked for ``user`` first
+    (``appt.preview`` raises what stands in the way)."""
+    slot = await appt.preview(session, settings, user, station_id=cb.st, service_id=cb.sv, starts_at=starts_at,
+                              now=utcnow(), resident_id=cb.r or None)
     bk = await appt.load_bookable(session, settings, cb.st, cb.sv)
-    locale = i18n.current_locale
     name = await appt.proxy_name(session, user, cb.r)
     lines = [_("Please check:")]
     if name:
@@ -284,11 +306,11 @@ async def time_picked(query: CallbackQuery, callback_data: ApCb, session: AsyncS
         lines.append(_("A worker of the station comes to your home."))
     lines.append(seats_left(_, slot.seats_left))
     confirm = _("✅ Move it to this time") if cb.b else _("✅ Confirm")
-    await step(query, "\n".join(lines), kb([
-        _btn(confirm, ApCb(a="ok", sv=cb.sv, st=cb.st, x=cb.x, b=cb.b, r=cb.r)),
+    return "\n".join(lines), kb([
+        _btn(confirm, ApCb(a="ok", sv=cb.sv, st=cb.st, x=appt.slot_code(starts_at), b=cb.b, r=cb.r)),
         _way_out(_("⬅️ Other times"), ApCb(a="day", sv=cb.sv, st=cb.st, x=starts_at.astimezone(settings.tz).date()
                                            .toordinal(), b=cb.b, r=cb.r), cb),
-    ]))
+    ])
 
 
 async def _not_booked(query: CallbackQuery, session: AsyncSession, err: DomainError, cb: ApCb,
@@ -315,7 +337,7 @@ async def _offer_alternatives(query: CallbackQuery, full: appt.SlotFull, cb: ApC
 
 
 async def confirmed(query: CallbackQuery, callback_data: ApCb, session: AsyncSession, user: User, bot: Bot,
-                    settings: Settings, i18n: PoI18n) -> None:
+                    settings: Settings, i18n: PoI18n, state: FSMContext) -> None:
     cb = callback_data
     now = utcnow()
     try:
@@ -328,6 +350,7 @@ async def confirmed(query: CallbackQuery, callback_data: ApCb, session: AsyncSes
     except DomainError as err:  # a step of the booking: _not_booked says why in place, with a way on
         await _not_booked(query, session, err, cb, settings)
         return
+    await off_screen(state)
     await _send_booked(query, session, bot, booking, settings, i18n, moved=bool(cb.b), now=now)
 
 
@@ -348,6 +371,50 @@ async def _send_booked(query: CallbackQuery, session: AsyncSession, bot: Bot, bo
                      alarm_text=_("In one hour: {title}").format(title=title), now=now)
     await bot.send_document(chat_id, BufferedInputFile(data, filename=appt.ics_filename(view)),
                             caption=_("📎 Add it to your calendar: open this file."))
+
+
+# ------------------------------------------------------------------ a day and a time typed instead
+
+async def typed_when(message: Message, pick: dict[str, int], wanted: appt.Wanted | DomainError,
+                     session: AsyncSession, user: User, settings: Settings, i18n: PoI18n, state: FSMContext) -> None:
+    """A day or a time typed while a booking step shows ("明天上午", "周三下午3点"): the step
+    it asks for, as a new message, as if its buttons had been tapped (they still work)."""
+    if isinstance(wanted, DomainError):  # a day that does not exist (2月30日)
+        await message.answer(error_text(wanted))
+        return
+    cb = ApCb(a="st", sv=pick.get("sv", 0), st=pick.get("st", 0), b=pick.get("b", 0), r=pick.get("r", 0))
+    day = wanted.day or (date.fromordinal(pick["day"]) if pick.get("day") else None)
+    if day is None:  # only a time, and no day chosen yet
+        await message.answer(_("Which day? Tap it above, or write it, for example “tomorrow morning”."))
+        return
+    try:
+        found = await appt.wanted_slots(session, settings, cb.st, cb.sv, wanted, day, utcnow())
+        if wanted.at is not None and found.fitting:  # that very time is free: check it and confirm
+            text, markup = await _confirm_step(session, settings, user, cb, found.fitting[0].starts_at,
+                                               i18n.current_locale)
+            await on_screen(state, cb, day)
+            await message.answer(text, reply_markup=markup)
+            return
+    except DomainError as err:  # a past day, beyond the horizon, a booking not allowed: why, and the days
+        await message.answer(error_text(err), reply_markup=kb([_btn(_("⬅️ Choose again"), _other_days(cb))]))
+        return
+    named = day_label(_, day, today(settings))
+    if not found.free:
+        text, markup = await _days_markup(session, settings, cb)
+        await on_screen(state, cb)
+        await message.answer(_("{day}: no free time here.").format(day=named) + "\n" + text, reply_markup=markup)
+        return
+    if found.fitting and wanted.at is None:
+        text = _("{day}. What time?").format(day=named)
+    elif wanted.at is not None:
+        text = _("{day} at {time} is not free. Free times that day:").format(
+            day=named, time=wanted.at.strftime("%H:%M"))
+    else:
+        text = _("{day}, {part}: nothing free. Free times that day:").format(
+            day=named, part=part_label(wanted.part))  # type: ignore[arg-type]
+    await on_screen(state, cb, day)
+    await message.answer(text, reply_markup=_times_markup(cb, found.fitting if wanted.at is None and found.fitting
+                                                             else found.free, settings))
 
 
 # ------------------------------------------------------------------ my appointments
@@ -417,10 +484,11 @@ async def keep(query: CallbackQuery, callback_data: ApCb, session: AsyncSession,
 
 
 async def reschedule_asked(query: CallbackQuery, callback_data: ApCb, session: AsyncSession, user: User,
-                           settings: Settings, i18n: PoI18n) -> None:
+                           settings: Settings, i18n: PoI18n, state: FSMContext) -> None:
     view = await appt.changeable_view(session, settings, user, callback_data.b, i18n.current_locale, utcnow())
     cb = ApCb(a="st", sv=view.service_id, st=view.station_id, b=view.id, r=callback_data.r)
     text, markup = await _days_markup(session, settings, cb)
+    await on_screen(state, cb)
     header = _("Your appointment: {when}. Choose the new day:").format(
         when=when_label(_, view.starts_at, settings.tz, today(settings)))
     await _show(query, f"{header}\n{text}", markup, new=callback_data.a.endswith("n"))
@@ -437,7 +505,7 @@ async def show_way(query: CallbackQuery, callback_data: ApCb, session: AsyncSess
 # ------------------------------------------------------------------ after a closure: one-tap rebooking
 
 async def rebook_tapped(query: CallbackQuery, callback_data: ApCb, session: AsyncSession, user: User, bot: Bot,
-                        settings: Settings, i18n: PoI18n) -> None:
+                        settings: Settings, i18n: PoI18n, state: FSMContext) -> None:
     now = utcnow()
     try:
         booking = await appt.rebook(session, settings, user, callback_data.b, appt.slot_from_code(callback_data.x),
@@ -448,6 +516,7 @@ async def rebook_tapped(query: CallbackQuery, callback_data: ApCb, session: Asyn
         old = await appt.rebook_target(session, user, callback_data.b)
         await _offer_alternatives(query, full, _rebook_cb(old, user), settings)
         return
+    await off_screen(state)
     await _send_booked(query, session, bot, booking, settings, i18n, moved=False, now=now)
 
 
@@ -457,9 +526,10 @@ def _rebook_cb(old: Appointment, user: User) -> ApCb:
 
 
 async def rebook_other(query: CallbackQuery, callback_data: ApCb, session: AsyncSession, user: User,
-                       settings: Settings) -> None:
+                       settings: Settings, state: FSMContext) -> None:
     old = await appt.rebook_target(session, user, callback_data.b)
     text, markup = await _days_markup(session, settings, _rebook_cb(old, user))
+    await on_screen(state, _rebook_cb(old, user))
     await below(query, text, markup)
 
 
@@ -511,6 +581,7 @@ def create_router() -> Router:
     router.message.register(my_appointments, Command("appointments"))
     router.message.register(location_received, ApptInput.near, F.location)
     router.message.register(near_other, ApptInput.near, ~F.text.startswith("/"))
+    router.message.register(typed_when, StateFilter(None), Booker(), F.text, TypedWhen())
     # Actions ending in "n" come from notifications: answered below them, not in place.
     buttons = {
         services_again: ("svcs", "svcsn"), service_picked: ("svc", "svcn"), near_asked: ("near",),

@@ -9,9 +9,11 @@ parses exactly that layout.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 
 from aiogram.dispatcher.event.bases import SkipHandler
+from aiogram.filters import BaseFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -32,18 +34,22 @@ from bot.config import Settings
 from bot.i18n import current_translator
 from bot.services.appointments import (
     AppointmentView,
+    DayPart,
     day_label,
+    parse_wanted,
     seats_left,
     status_label,
     when_label,
 )
 from bot.services.bounds import Code, DayOrdinal, OptId, Page
 from bot.services.dates import local_day
+from bot.services.errors import DomainError
 from handlers import labels
+from handlers.filters import UserFilter
 from handlers.labels import AGENDA, BOOK, MY_APPOINTMENTS, PROXY_BOOK  # noqa: F401  (the feature's menu buttons)
 from handlers.render import ErrorTexts, esc
 from handlers.replies import edit_in_place
-from models import AppointmentStatus, utcnow
+from models import AppointmentStatus, User, utcnow
 
 # ------------------------------------------------------------------ conversations
 
@@ -84,6 +90,61 @@ class StCb(CallbackData, prefix="aps"):
     b: OptId = 0
     sv: OptId = 0
     p: Page = 0
+
+
+# ------------------------------------------------------------------ a day typed while booking
+
+# A booking step on screen (FSM data, beside whatever state there is): sv, st, b, r as the
+# step's buttons carry them, ``day`` (ordinal, 0: none chosen yet) and ``t`` (when shown, Unix
+# seconds).  A day or a time typed soon after is read as the step's answer (TypedWhen); the
+# buttons never depend on it.
+PICK = "ap_pick"
+PICK_FRESH = timedelta(minutes=30)
+
+
+async def on_screen(state: FSMContext, cb: ApCb, day: date | None = None) -> None:
+    """A booking step (days, times or the check before confirming) has just been shown."""
+    await state.update_data({PICK: {"sv": cb.sv, "st": cb.st, "b": cb.b, "r": cb.r,
+                                    "day": day.toordinal() if day else 0, "t": int(utcnow().timestamp())}})
+
+
+async def off_screen(state: FSMContext) -> None:
+    """The booking is done: a day typed later is not about it."""
+    data = await state.get_data()
+    if PICK in data:
+        del data[PICK]
+        await state.set_data(data)
+
+
+class Booker(UserFilter):
+    """Someone who books: a registered resident, or staff booking for one."""
+
+    def allows(self, user: User | None) -> bool:
+        return user is not None and (user.registered_at is not None or bool(user.roles))
+
+
+class TypedWhen(BaseFilter):
+    """Text that says only when ("明天上午", "周三下午3点", "tomorrow 9am"), typed within
+    :data:`PICK_FRESH` of a booking step: gives ``pick`` (the step) and ``wanted`` (the wish,
+    or the refusal of a day that does not exist).  Any other text is not for the step."""
+
+    async def __call__(self, message: Message, state: FSMContext, settings: Settings) -> bool | dict[str, Any]:
+        pick = (await state.get_data()).get(PICK)
+        if not isinstance(pick, dict) or utcnow().timestamp() - pick.get("t", 0) > PICK_FRESH.total_seconds():
+            return False
+        try:
+            wanted: Any = parse_wanted(message.text, today(settings))
+        except DomainError as err:
+            wanted = err
+        return False if wanted is None else {"pick": pick, "wanted": wanted}
+
+
+_PARTS = {DayPart.morning: __("morning"), DayPart.noon: __("noon"), DayPart.afternoon: __("afternoon"),
+          DayPart.evening: __("evening")}
+
+
+def part_label(part: DayPart) -> str:
+    return str(_PARTS[part])
 
 
 # ------------------------------------------------------------------ rendering
@@ -183,6 +244,7 @@ ERRORS: ErrorTexts = {
                                  if p.get("reason") else "")),
     "appt_holiday": __("The station is closed that day: public holiday."),
     "appt_no_slot": __("That time is not open for booking. Please choose from the list."),
+    "appt_no_such_day": __("There is no such day. Please check the date, or tap a day above."),
     "appt_full": __("Sorry, that time was just taken."),
     "appt_limit": lambda p: ngettext(
         "You already have {limit} upcoming appointment, the most allowed. Please cancel it first.",

@@ -10,6 +10,7 @@ Handlers and other features import appointments only from here::
     staff         the agenda, attendance, closures, plan editing, proxy residents
     followup      a missed appointment becomes a proxy errand or a home visit
     ics           the .ics file
+    wanted        a day and a time typed in words while booking (明天上午), and the slots for it
     texts         words and formats shared by handlers and notifications
     jobs          the recurring holiday sweep (imported here so it is registered)
 
@@ -85,6 +86,13 @@ from bot.services.appointments.texts import (
     status_label,
     when_label,
 )
+from bot.services.appointments.wanted import (
+    DayPart,
+    Wanted,
+    WantedSlots,
+    parse_wanted,
+    wanted_slots,
+)
 
 # People without Telegram are shared with the heads' case filing (bot.services.offline).
 from bot.services.offline import (
@@ -101,6 +109,7 @@ __all__ = [
     "AppointmentView",
     "Bookable",
     "BookingCard",
+    "DayPart",
     "DayView",
     "OpenedCase",
     "Plan",
@@ -110,6 +119,8 @@ __all__ = [
     "SlotView",
     "StationOption",
     "StationRef",
+    "Wanted",
+    "WantedSlots",
     "add_offline_resident",
     "agenda",
     "ap_cb",
@@ -141,6 +152,7 @@ __all__ = [
     "no_show_count",
     "offline_resident",
     "offline_residents",
+    "parse_wanted",
     "plan_of",
     "plan_text",
     "preview",
@@ -161,5 +173,6 @@ __all__ = [
     "status_label",
     "upcoming",
     "view",
+    "wanted_slots",
     "when_label",
 ]
