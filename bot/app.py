@@ -49,6 +49,7 @@ from bot.routing import compile_routing
 from bot.services.notify import listen_for_rows, stop_listening
 from bot.wakeup import OutboxRelay, Wakeups, create_wakeups
 from handlers.commands import publish_default_commands
+from handlers.labels import TypedLabels
 from handlers.refusal import RefusalMiddleware
 from handlers.routers import get_routers
 from models import DeploymentState, utcnow
@@ -99,6 +100,7 @@ def create_dispatcher(
     dp.update.outer_middleware(UserMiddleware(dp.fsm))
     dp.update.outer_middleware(dp.fsm)
     UserLocaleMiddleware(i18n).setup(dp)
+    dp.message.outer_middleware(TypedLabels())  # "发送" typed for ✅ 发送: the tap (handlers/labels.py)
     # After the language is known, before any router: see bot/ratelimit.py.
     RateLimitMiddleware(UserRateLimiter(settings.user_rate_per_minute, settings.user_burst)).setup(dp)
     RefusalMiddleware().setup(dp)  # innermost: a refusal is answered in the user's language

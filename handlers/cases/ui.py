@@ -27,16 +27,16 @@ from bot.services.cases import Capacity, CaseBrief, CaseView, DraftSummary
 from bot.services.escape import esc
 from handlers import labels
 from handlers.filters import UserFilter
-from handlers.labels import ASK_HELP, CANNED, INBOX, MY_CASES, REPORT  # noqa: F401  (the feature's menu buttons)
+from handlers.labels import ASK_HELP, CANNED, INBOX, MY_CASES, REPORT, typable  # noqa: F401  (the feature's menu buttons)
 from handlers.render import ErrorTexts
 from models import CaseEventType, CaseKind, CaseStatus, User
 
 # ------------------------------------------------------------------ labels (reply keyboards)
 
-SEND = __("✅ Send")
+SEND = typable(__("✅ Send"))
 CANCEL = __("❌ Cancel")
-EMERGENCY = __("🆘 Emergency")
-DONE = __("✅ Done")
+EMERGENCY = typable(__("🆘 Emergency"))
+DONE = typable(__("✅ Done"))
 
 
 # ------------------------------------------------------------------ conversations

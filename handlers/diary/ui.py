@@ -38,7 +38,10 @@ from bot.services.diary import (
     Rights,
 )
 from bot.services.escape import esc
-from handlers.labels import DIARY  # noqa: F401  (the feature's menu button)
+from handlers.labels import (
+    DIARY,  # noqa: F401  (the feature's menu button)
+    typable,
+)
 from handlers.render import ErrorTexts
 from models import CareTag, EntryKind, OpinionCategory, RevisionAction
 
@@ -48,7 +51,7 @@ VISIT = __("🏠 Visit")
 OPINION = __("💬 Opinion")
 PROBLEM = __("⚠️ Problem")
 HERE = __("📍 Here")
-END = __("⏹ End patrol")
+END = typable(__("⏹ End patrol"))
 
 LABEL_KINDS = {"visit": EntryKind.visit, "opinion": EntryKind.opinion, "problem": EntryKind.problem}
 

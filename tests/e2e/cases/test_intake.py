@@ -192,3 +192,22 @@ async def test_intake_conversation_state_in_redis(emulator, db_url, demo_session
         assert NUMBER_RE.search(done[-1].text)
     finally:
         await running.stop()
+
+
+async def test_a_button_typed_by_hand_is_the_tap_and_plain_words_stay_words(bot):
+    resident, worker = people(bot, RESIDENT, WORKER)
+    await resident.send("/start")
+    await resident.send("小区门口的路灯坏了，晚上很黑")
+    typed = await resident.send("发送")  # the word on ✅ 发送, typed rather than tapped
+    number = NUMBER_RE.search(typed[-1].text).group(0)
+    await worker.received(number)
+    async with bot.app.sessionmaker() as s:
+        case = await s.scalar(select(Case).where(Case.number == number))
+    assert case.status != CaseStatus.draft and case.description == "小区门口的路灯坏了，晚上很黑"
+    assert zh("I am the front door of your community's grid service.") in (await resident.send("帮助 "))[-1].text
+    # A diary's label ("⚠️ 问题") is a plain word for anyone else: it stays the resident's words.
+    words = await resident.send("问题")
+    assert "📥" in words[-1].text
+    gone = await resident.send("取消")  # ❌ 取消: the draft is dropped
+    assert [c.description for c in await _cases(bot) if c.status == CaseStatus.draft] == []
+    assert "📥" not in gone[-1].text
