@@ -114,10 +114,16 @@ _STORE = {
 }
 
 
-def payload_hash(payload: dict[str, Any]) -> str:
+def canonical_json(payload: dict[str, Any]) -> str:
+    """An update as stored: JSON with its keys sorted, so the order Telegram wrote them
+    in does not count (:func:`payload_hash`)."""
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def payload_hash(payload: dict[str, Any] | str) -> str:
     """What tells a redelivered update from a new one with a reused id: its content
-    (canonical JSON: keys sorted, so the order Telegram wrote them in does not count)."""
-    canonical = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    (the canonical JSON, or the update to make it of)."""
+    canonical = payload if isinstance(payload, str) else canonical_json(payload)
     return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
 
 
@@ -238,8 +244,8 @@ class InboundPipeline:
                 "bot_id": self.bot.id,
                 "update_id": int(p["update_id"]),
                 "chat_id": ck if isinstance(ck := chat_key(p), int) else None,
-                "payload": json.dumps(p, ensure_ascii=False, separators=(",", ":")),
-                "payload_hash": payload_hash(p),
+                "payload": (stored := canonical_json(p)),  # one dump: stored and hashed
+                "payload_hash": payload_hash(stored),
                 "status": InboundStatus.pending,
                 "attempts": 0,
                 "received_at": now,
@@ -607,7 +613,7 @@ class InboundPipeline:
                 json=body,
                 timeout=aiohttp.ClientTimeout(total=timeout + 15),
             ) as resp:
-                status, raw = resp.status, await resp.text()
+                status, raw = resp.status, (await resp.read()).decode("utf-8", errors="replace")  # as bot/http.py
         except TimeoutError as exc:
             raise TelegramNetworkError(method=method, message="Request timeout error") from exc
         except aiohttp.ClientError as exc:
