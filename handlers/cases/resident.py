@@ -470,8 +470,14 @@ async def intake_emergency_confirm(query: CallbackQuery, session: AsyncSession, 
         await _submit(query.message, session, user, state, settings, emergency=True)
 
 
-async def stale_label(message: Message, user: User) -> None:
-    """✅ Send / ❌ Cancel / ✅ Done from a keyboard left over after the conversation ended."""
+async def stale_label(message: Message, user: User, state: FSMContext) -> None:
+    """✅ Send / ❌ Cancel / ✅ Done from a keyboard left over after the conversation ended
+    (or typed by hand: handlers/labels.TypedLabels).  ❌ Cancel also drops what a step left
+    in the conversation's data (a booking's days on screen: handlers/appointments/ui.on_screen)."""
+    if message.text == CANCEL:
+        await state.clear()
+        await show_menu(message, user, _("Cancelled."))
+        return
     await show_menu(message, user, _("Nothing is waiting to be sent. Choose from the menu below."))
 
 

@@ -109,3 +109,11 @@ async def test_a_sentence_at_a_booking_step_is_still_taken_as_a_request(bot):
     await _days_step(p)
     answer = await p.send("明天上午我家楼道的灯又不亮了")
     assert INTAKE in answer[-1].text and not any(_coded(m, "tm") for m in answer)
+
+
+async def test_cancel_typed_at_a_booking_step_ends_it(bot):
+    p = person(bot, RESIDENT)
+    await _days_step(p)
+    cancelled = await p.send("取消")  # ❌ 取消 typed by hand
+    assert zh("Cancelled.") in cancelled[-1].text
+    assert INTAKE in (await p.send("明天"))[-1].text  # the days on screen are no longer asked about
