@@ -23,7 +23,9 @@ from handlers.keyboards import with_nav
 from models import EntryKind, User, utcnow
 
 
-async def _panel(session: AsyncSession, settings: Settings, user: User, locale: str) -> tuple[str, InlineKeyboardMarkup]:
+async def panel_view(session: AsyncSession, settings: Settings, user: User,
+                     locale: str) -> tuple[str, InlineKeyboardMarkup]:
+    """The panel as it stands now (its patrol line and buttons follow a patrol started or ended)."""
     now, day = utcnow(), today(settings)
     scopes = await diary.scopes(session, user, locale)
     lines = [_("📒 <b>Patrol diary</b> · {day}").format(day=day.isoformat())]
@@ -64,13 +66,13 @@ async def _panel(session: AsyncSession, settings: Settings, user: User, locale: 
 async def panel(message: Message, session: AsyncSession, user: User, state: FSMContext, settings: Settings,
                 i18n: PoI18n) -> None:
     await state.clear()
-    text, kb = await _panel(session, settings, user, i18n.current_locale)
+    text, kb = await panel_view(session, settings, user, i18n.current_locale)
     await message.answer(text, reply_markup=kb)
 
 
 async def panel_cb(query: CallbackQuery, session: AsyncSession, user: User, settings: Settings,
                    i18n: PoI18n) -> None:
-    text, kb = await _panel(session, settings, user, i18n.current_locale)
+    text, kb = await panel_view(session, settings, user, i18n.current_locale)
     await query.answer()
     await show(query, text, kb, edit=False)
 

@@ -15,6 +15,7 @@ from bot.services import diary
 from bot.services.errors import DomainError, InvalidInput, NotFound
 from handlers.common import show_menu
 from handlers.diary import ui
+from handlers.diary.panel import panel_view
 from handlers.diary.shared import FieldWorker, callbacks, error_for, show
 from handlers.diary.ui import DiaryCb, button, markup
 from models import Patrol, User, i18n_name, utcnow
@@ -49,7 +50,16 @@ async def start_cb(query: CallbackQuery, callback_data: DiaryCb, session: AsyncS
     await state.clear()
     await query.answer(_("Patrol started") if created else _("You are already on patrol"))
     if isinstance(query.message, Message):
+        await _refresh_panel(query, session, settings, user, i18n)
         await query.message.answer(_started_text(patrol, settings, created), reply_markup=ui.patrol_keyboard())
+
+
+async def _refresh_panel(query: CallbackQuery, session: AsyncSession, settings: Settings, user: User,
+                         i18n: PoI18n) -> None:
+    """The message the button was on (the panel, or the grids to choose from) shows the
+    panel as it now is, rather than "Not on patrol" above a patrol just started."""
+    text, kb = await panel_view(session, settings, user, i18n.current_locale)
+    await show(query, text, kb)
 
 
 async def keyboard_cb(query: CallbackQuery, session: AsyncSession, user: User, settings: Settings) -> None:
@@ -88,6 +98,7 @@ async def end_cb(query: CallbackQuery, session: AsyncSession, user: User, state:
     text, kb = await _end(session, settings, user, state, i18n.current_locale)
     await query.answer()
     if isinstance(query.message, Message):
+        await _refresh_panel(query, session, settings, user, i18n)
         await query.message.answer(text, reply_markup=kb)
         await show_menu(query.message, user)
 

@@ -99,6 +99,10 @@ async def test_a_patrol_with_every_kind_of_entry_and_loose_notes(running, demo_s
     started = await w.tap("▶️ 开始巡查")
     assert "开始巡查" in texts(started)
     assert w.reply_keyboard() == ["🏠 走访", "💬 民意", "⚠️ 问题", "📍 位置", "📒 民情日志", "⏹ 结束巡查"]
+    # The panel above says so too, rather than "not on patrol" over a patrol just started.
+    card = next(m for m in started if m.message_id == panel[-1].message_id)
+    assert "🚶 巡查中" in card.text
+    assert "⏹ 结束巡查" in str(card.inline_buttons) and "开始巡查" not in str(card.inline_buttons)
 
     # 1. A visit to a household of the ledger: building, household (its tag is the category), a note, a photo.
     buildings = await w.send("🏠 走访")
