@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bot.services import appointments as appt
 from models import Appointment, AppointmentStatus, utcnow
-from models.base import set_clock_offset
+from models.base import clock_offset, set_clock_offset
 from tests.e2e.cases.helpers import RESIDENT, person, zh
 from tests.e2e.harness import Person
 
@@ -51,8 +51,17 @@ def _words(day: date) -> str:
 async def test_a_typed_day_and_time_book_as_the_buttons_would(bot):
     p = person(bot, RESIDENT)
     days = await _days_step(p)
-    offered = [date.fromordinal(x) for x in _coded(days, "day")]
-    day = offered[1] if len(offered) > 1 else offered[0]  # not today: its morning may be over
+    sv, st = (int(x) for x in next(d for row in days.inline_buttons for _t, d in row
+                                    if d and d.startswith("ap:day:")).split(":")[2:4])
+    day = None  # a day with free times both morning and afternoon (not a Saturday's half day, not today's end)
+    async with bot.app.sessionmaker() as s:
+        for offered in (date.fromordinal(x) for x in _coded(days, "day")):
+            hours = {t.starts_at.astimezone(TZ).hour < 12 for t in await appt.free_slots_of_day(
+                s, bot.app.settings, st, sv, offered, utcnow())}
+            if hours == {True, False}:
+                day = offered
+                break
+    assert day is not None, "no day with morning and afternoon times among those offered"
 
     times = (await p.send(_words(day) + "上午"))[-1]
     assert times.message_id != days.message_id  # a new step below; the old one's buttons still work
@@ -100,7 +109,7 @@ async def test_what_cannot_be_booked_is_said_and_the_days_stay(bot):
     assert zh("{day}: no free time here.").split("{day}")[-1] in closed.text and _coded(closed, "day")
 
     # Half an hour later the days on screen are old: the words are a message like any other.
-    set_clock_offset(timedelta(minutes=31))
+    set_clock_offset(clock_offset() + timedelta(minutes=31))
     assert INTAKE in (await p.send("明天"))[-1].text
 
 
