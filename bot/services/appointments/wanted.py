@@ -127,8 +127,8 @@ def parse_wanted(text: str | None, today: date) -> Wanted | None:
 
     A weekday alone is the next one from today on (周三 on a Wednesday is today);
     下周三 is next week's, 本周三/这周三 this week's (perhaps past).  A date
-    without a year is this year's, or next year's when this year's passed more
-    than half a year ago (一月五日 typed in December).  ``8号`` is the 8th of this
+    without a year is in the year that puts it nearest today (一月五日 typed in
+    December is next year's, 12月31日 typed on New Year's Day last year's).  ``8号`` is the 8th of this
     month, or of next month once this month's is past.  A time without 上午/下午
     from 1 to 6 o'clock is in the afternoon; 下午3点 and 3pm are 15:00.
 
@@ -199,10 +199,21 @@ def _day(kind: str, m: re.Match[str], today: date) -> date:
         month = _MONTHS_EN[m.group("mon") or m.group("mon2")]
     if month is None or dom is None:
         raise InvalidInput("appt_no_such_day")
-    day = _date(year or today.year, month, dom)
-    if year is None and (today - day).days > 183:  # January typed in December
-        day = _date(today.year + 1, month, dom)
-    return day
+    if year is not None:
+        return _date(year, month, dom)
+    # Without a year: the one that puts it nearest today (一月五日 typed in December is
+    # next year's; 12月31日 typed on New Year's Day is yesterday).
+    days = [d for y in (today.year - 1, today.year, today.year + 1) if (d := _maybe(y, month, dom)) is not None]
+    if not days:
+        raise InvalidInput("appt_no_such_day")
+    return min(days, key=lambda d: abs((d - today).days))
+
+
+def _maybe(year: int, month: int, dom: int) -> date | None:
+    try:
+        return _date(year, month, dom)
+    except InvalidInput:
+        return None
 
 
 def _date(year: int, month: int, dom: int) -> date:

@@ -55,6 +55,16 @@ def test_a_wish_of_time_is_read(text: str, wanted: Wanted) -> None:
     assert parse_wanted(text, SUNDAY) == wanted
 
 
+@pytest.mark.parametrize(("text", "today", "day"), [
+    ("12月31日", date(2027, 1, 1), date(2026, 12, 31)),  # yesterday, over the new year
+    ("1月2日", date(2026, 12, 31), date(2027, 1, 2)),
+    ("2月29日", date(2027, 12, 6), date(2028, 2, 29)),  # the nearest year that has one
+    ("6月6日", date(2026, 12, 6), date(2027, 6, 6)),
+])
+def test_a_date_without_a_year_is_the_nearest(text: str, today: date, day: date) -> None:
+    assert parse_wanted(text, today) == Wanted(day)
+
+
 @pytest.mark.parametrize("text", [
     "", "   ", "。", "ok", "10", "吧",
     "3号楼",  # a building, not the 3rd
