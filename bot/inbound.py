@@ -120,10 +120,9 @@ def canonical_json(payload: dict[str, Any]) -> str:
     return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def payload_hash(payload: dict[str, Any] | str) -> str:
+def payload_hash(canonical: str) -> str:
     """What tells a redelivered update from a new one with a reused id: its content
-    (the canonical JSON, or the update to make it of)."""
-    canonical = payload if isinstance(payload, str) else canonical_json(payload)
+    (its :func:`canonical_json`)."""
     return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
 
 

@@ -67,11 +67,15 @@ def _label_msgids() -> set[str]:
     for name, module in list(sys.modules.items()):
         if name == "handlers" or name.startswith("handlers."):
             for value in list(vars(module).values()):
-                if isinstance(value, LazyProxy):
-                    args = object.__getattribute__(value, "_args")
-                    if args and isinstance(args[0], str):
-                        msgids.add(args[0])
+                if isinstance(value, LazyProxy) and (msgid := _msgid(value)) is not None:
+                    msgids.add(msgid)
     return msgids
+
+
+def _msgid(label: LazyProxy) -> str | None:
+    """The source text of a lazy label (the first argument it was made with)."""
+    args = object.__getattribute__(label, "_args")
+    return args[0] if args and isinstance(args[0], str) else None
 
 
 # Labels are short; a longer text is someone's words.
@@ -95,13 +99,15 @@ def typable(label: LazyProxy) -> LazyProxy:
     """Mark a feature's reply-keyboard label as a command a person may type by hand
     (:func:`typed_label`); the labels of this module are.  Not for labels that are
     also plain words of a message (the diary's ⚠️ Problem: "问题" typed is a word)."""
-    _TYPABLE.add(object.__getattribute__(label, "_args")[0])
+    msgid = _msgid(label)
+    if msgid is not None:
+        _TYPABLE.add(msgid)
     return label
 
 
 def _typable_msgids() -> set[str]:
-    own = {object.__getattribute__(v, "_args")[0] for v in globals().values() if isinstance(v, LazyProxy)}
-    return own | _TYPABLE
+    own = {_msgid(v) for v in globals().values() if isinstance(v, LazyProxy)}
+    return {m for m in own if m is not None} | _TYPABLE
 
 
 def typed_label(text: str, i18n: I18n | None = None) -> str | None:

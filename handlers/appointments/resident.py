@@ -404,17 +404,17 @@ async def typed_when(message: Message, pick: dict[str, int], wanted: appt.Wanted
         await on_screen(state, cb)
         await message.answer(_("{day}: no free time here.").format(day=named) + "\n" + text, reply_markup=markup)
         return
-    if found.fitting and wanted.at is None:
-        text = _("{day}. What time?").format(day=named)
-    elif wanted.at is not None:
+    slots = found.free  # what the day has, when what was asked is not there
+    if wanted.at is not None:
         text = _("{day} at {time} is not free. Free times that day:").format(
             day=named, time=wanted.at.strftime("%H:%M"))
+    elif found.fitting:
+        text, slots = _("{day}. What time?").format(day=named), found.fitting
     else:
         text = _("{day}, {part}: nothing free. Free times that day:").format(
             day=named, part=part_label(wanted.part))  # type: ignore[arg-type]
     await on_screen(state, cb, day)
-    await message.answer(text, reply_markup=_times_markup(cb, found.fitting if wanted.at is None and found.fitting
-                                                             else found.free, settings))
+    await message.answer(text, reply_markup=_times_markup(cb, slots, settings))
 
 
 # ------------------------------------------------------------------ my appointments
